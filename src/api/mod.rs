@@ -1,0 +1,1 @@
+//! Router and middleware. (stub: being written)

@@ -1,0 +1,236 @@
+//! Typed configuration: built-in defaults, then the environment; validated at start with a
+//! message that names the offending variable.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+
+/// The canonical services orderdesk calls; each may have its own base URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Service {
+    Orders,
+    Payments,
+    Inventory,
+    Fulfillment,
+    Billing,
+    Notifications,
+}
+
+impl Service {
+    pub const ALL: [Service; 6] = [
+        Service::Orders,
+        Service::Payments,
+        Service::Inventory,
+        Service::Fulfillment,
+        Service::Billing,
+        Service::Notifications,
+    ];
+    /// Lower-case name: the path prefix under the sandbox and the fault-injection key.
+    pub fn name(self) -> &'static str {
+        match self {
+            Service::Orders => "orders",
+            Service::Payments => "payments",
+            Service::Inventory => "inventory",
+            Service::Fulfillment => "fulfillment",
+            Service::Billing => "billing",
+            Service::Notifications => "notifications",
+        }
+    }
+}
+
+/// How incoming JWTs are verified. The algorithm is fixed here, never read from a token.
+#[derive(Debug, Clone)]
+pub enum JwtKeys {
+    /// HS256 with a shared secret (also used to mint tokens with `orderdesk token`).
+    Hs256 { secret: Vec<u8> },
+    /// RS256 or ES256 with a PEM public key.
+    PublicKeyPem {
+        alg: jsonwebtoken::Algorithm,
+        pem: Vec<u8>,
+    },
+    /// RS256/ES256 keys fetched from a JWKS URL; a `kid` is looked up only among these.
+    Jwks { url: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub redis_url: String,
+    /// Prefix of every Redis key orderdesk and its queues use (one per test, one per env).
+    pub redis_prefix: String,
+    pub upstream: HashMap<Service, String>,
+    pub jwt: JwtKeys,
+    pub jwt_issuer: String,
+    pub jwt_audience: String,
+    pub events_secret: Vec<u8>,
+    /// Lifetime of the step-up tokens that destructive admin endpoints require.
+    pub sudo_ttl: Duration,
+    /// Where the sandbox sends its domain events (orderdesk's ingest endpoint).
+    pub events_ingest_url: Option<String>,
+    pub upstream_timeout: Duration,
+    /// How long a worker holds a run before the sweeper may re-drive it.
+    pub lease: Duration,
+    pub workflows_file: String,
+}
+
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/orderdesk";
+pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
+pub const DEFAULT_SANDBOX_ADDR: &str = "127.0.0.1:8081";
+pub const DEFAULT_API_ADDR: &str = "127.0.0.1:8080";
+/// Development-only defaults: `dev` and tests use them; production must set its own.
+pub const DEV_JWT_SECRET: &str = "orderdesk-dev-secret-change-me";
+pub const DEV_EVENTS_SECRET: &str = "orderdesk-dev-events-secret";
+pub const DEFAULT_ISSUER: &str = "orderdesk";
+pub const DEFAULT_AUDIENCE: &str = "orderdesk-api";
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> anyhow::Result<Config> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Reads configuration through `get` (the environment, or a map in tests).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> anyhow::Result<Config> {
+        let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
+        let database_url = get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
+        if !database_url.starts_with("postgres://") && !database_url.starts_with("postgresql://") {
+            bail!("DATABASE_URL must be a postgres:// URL, got {database_url:?}");
+        }
+        let redis_url = get("REDIS_URL").unwrap_or_else(|| DEFAULT_REDIS_URL.into());
+        redis::Client::open(redis_url.as_str())
+            .with_context(|| format!("REDIS_URL is not a valid Redis URL: {redis_url:?}"))?;
+        let redis_prefix = get("ORDERDESK_REDIS_PREFIX").unwrap_or_else(|| "orderdesk".into());
+
+        let base = get("ORDERDESK_UPSTREAM_URL")
+            .unwrap_or_else(|| format!("http://{DEFAULT_SANDBOX_ADDR}"));
+        let mut upstream = HashMap::new();
+        for s in Service::ALL {
+            let var = format!("ORDERDESK_UPSTREAM_{}_URL", s.name().to_uppercase());
+            let url =
+                get(&var).unwrap_or_else(|| format!("{}/{}", base.trim_end_matches('/'), s.name()));
+            reqwest::Url::parse(&url).with_context(|| {
+                format!("{var} (or ORDERDESK_UPSTREAM_URL) is not a URL: {url:?}")
+            })?;
+            upstream.insert(s, url.trim_end_matches('/').to_string());
+        }
+
+        let jwt = if let Some(url) = get("ORDERDESK_JWKS_URL") {
+            reqwest::Url::parse(&url)
+                .with_context(|| format!("ORDERDESK_JWKS_URL is not a URL: {url:?}"))?;
+            JwtKeys::Jwks { url }
+        } else if let Some(pem) = get("ORDERDESK_JWT_PUBLIC_KEY") {
+            let pem = pem.into_bytes();
+            let alg = if jsonwebtoken::DecodingKey::from_rsa_pem(&pem).is_ok() {
+                jsonwebtoken::Algorithm::RS256
+            } else if jsonwebtoken::DecodingKey::from_ec_pem(&pem).is_ok() {
+                jsonwebtoken::Algorithm::ES256
+            } else {
+                bail!(
+                    "ORDERDESK_JWT_PUBLIC_KEY is neither an RSA nor an EC public key in PEM form"
+                );
+            };
+            JwtKeys::PublicKeyPem { alg, pem }
+        } else {
+            let secret = get("ORDERDESK_JWT_SECRET").unwrap_or_else(|| DEV_JWT_SECRET.into());
+            if secret.len() < 16 {
+                bail!("ORDERDESK_JWT_SECRET must be at least 16 bytes");
+            }
+            JwtKeys::Hs256 {
+                secret: secret.into_bytes(),
+            }
+        };
+        let events_secret =
+            get("ORDERDESK_EVENTS_SECRET").unwrap_or_else(|| DEV_EVENTS_SECRET.into());
+        if events_secret.len() < 16 {
+            bail!("ORDERDESK_EVENTS_SECRET must be at least 16 bytes");
+        }
+        let secs = |var: &str, default: u64| -> anyhow::Result<Duration> {
+            match get(var) {
+                None => Ok(Duration::from_secs(default)),
+                Some(v) => v
+                    .parse::<u64>()
+                    .map(Duration::from_secs)
+                    .with_context(|| format!("{var} must be a whole number of seconds, got {v:?}")),
+            }
+        };
+        Ok(Config {
+            database_url,
+            redis_url,
+            redis_prefix,
+            upstream,
+            jwt,
+            jwt_issuer: get("ORDERDESK_JWT_ISSUER").unwrap_or_else(|| DEFAULT_ISSUER.into()),
+            jwt_audience: get("ORDERDESK_JWT_AUDIENCE").unwrap_or_else(|| DEFAULT_AUDIENCE.into()),
+            events_secret: events_secret.into_bytes(),
+            sudo_ttl: secs("ORDERDESK_SUDO_TTL_SECS", 300)?,
+            events_ingest_url: get("ORDERDESK_EVENTS_INGEST_URL"),
+            upstream_timeout: secs("ORDERDESK_UPSTREAM_TIMEOUT_SECS", 5)?,
+            lease: secs("ORDERDESK_LEASE_SECS", 10)?,
+            workflows_file: get("ORDERDESK_WORKFLOWS").unwrap_or_else(|| "workflows.toml".into()),
+        })
+    }
+
+    pub fn upstream_url(&self, s: Service) -> &str {
+        &self.upstream[&s]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(pairs: &[(&str, &str)]) -> anyhow::Result<Config> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let c = with(&[]).unwrap();
+        assert_eq!(
+            c.upstream_url(Service::Payments),
+            "http://127.0.0.1:8081/payments"
+        );
+    }
+
+    #[test]
+    fn per_service_override_wins() {
+        let c = with(&[(
+            "ORDERDESK_UPSTREAM_PAYMENTS_URL",
+            "http://pay.internal:9000/",
+        )])
+        .unwrap();
+        assert_eq!(
+            c.upstream_url(Service::Payments),
+            "http://pay.internal:9000"
+        );
+        assert_eq!(
+            c.upstream_url(Service::Orders),
+            "http://127.0.0.1:8081/orders"
+        );
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let e = with(&[("DATABASE_URL", "mysql://x")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("DATABASE_URL"), "{e}");
+        let e = with(&[("ORDERDESK_JWT_SECRET", "short")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("ORDERDESK_JWT_SECRET"), "{e}");
+        let e = with(&[("ORDERDESK_UPSTREAM_ORDERS_URL", "::nope")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("ORDERDESK_UPSTREAM_ORDERS_URL"), "{e}");
+        let e = with(&[("ORDERDESK_LEASE_SECS", "ten")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("ORDERDESK_LEASE_SECS"), "{e}");
+    }
+}

@@ -1,0 +1,57 @@
+//! All of orderdesk's SQL, one file per table family. Every function takes the connection
+//! (or transaction) and the tenant, so tenant scoping is in every signature.
+
+pub mod audit;
+pub mod idempotency;
+pub mod orders;
+pub mod outbox;
+pub mod requests;
+pub mod runs;
+pub mod tenants;
+
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Connects, creating the database first when it does not exist.
+pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
+    use anyhow::Context;
+    use sqlx::ConnectOptions;
+    use sqlx::postgres::PgConnectOptions;
+    let opts: PgConnectOptions = url.parse().context("DATABASE_URL cannot be parsed")?;
+    let opts = opts.log_statements(tracing::log::LevelFilter::Trace);
+    let db_name = opts.get_database().unwrap_or("postgres").to_string();
+    let pool = PgPoolOptions::new()
+        .max_connections(max_connections)
+        .connect_with(opts.clone())
+        .await;
+    match pool {
+        Ok(p) => Ok(p),
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("3D000") => {
+            let admin = PgPoolOptions::new()
+                .max_connections(1)
+                .connect_with(opts.clone().database("postgres"))
+                .await
+                .context("cannot reach PostgreSQL to create the database")?;
+            let sql = format!("CREATE DATABASE \"{}\"", db_name.replace('"', ""));
+            if let Err(e) = sqlx::query(&sql).execute(&admin).await {
+                // another process may have created it at the same moment
+                if !e.to_string().contains("already exists") {
+                    return Err(e).context("cannot create the database");
+                }
+            }
+            admin.close().await;
+            Ok(PgPoolOptions::new()
+                .max_connections(max_connections)
+                .connect_with(opts)
+                .await?)
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot connect to PostgreSQL at {url}")),
+    }
+}
+
+pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
+    MIGRATOR.run(pool).await?;
+    Ok(())
+}

@@ -1,0 +1,121 @@
+//! Who may cancel an order, when, and what a cancellation would do. One function serves the
+//! request endpoints, dry runs and the workflow's eligibility step, so they never disagree.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::order::{Order, OrderStatus};
+use super::settings::TenantSettings;
+
+/// Who is asking, which changes the rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Canceller {
+    /// The customer, bound by the tenant's window and holds.
+    Customer,
+    /// An agent approving or forcing: no window, holds do not block.
+    Agent,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct BlockedReason {
+    /// Stable code, e.g. `order.blocked.already_shipped`.
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RestockLine {
+    pub line_id: String,
+    pub sku: String,
+    pub qty: i32,
+}
+
+/// What a cancellation would do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CancelPlan {
+    pub order_id: String,
+    pub refund_minor: i64,
+    pub currency: String,
+    pub restock_lines: Vec<RestockLine>,
+    pub blocked_reasons: Vec<BlockedReason>,
+}
+
+impl CancelPlan {
+    pub fn is_blocked(&self) -> bool {
+        !self.blocked_reasons.is_empty()
+    }
+}
+
+fn reason(code: &str, message: &str) -> BlockedReason {
+    BlockedReason {
+        code: code.into(),
+        message: message.into(),
+    }
+}
+
+/// The plan of cancelling `order` now; `refund`/`restock` say what the caller asked for.
+pub fn plan_cancel(
+    order: &Order,
+    settings: &TenantSettings,
+    who: Canceller,
+    refund: bool,
+    restock: bool,
+    now: DateTime<Utc>,
+) -> CancelPlan {
+    let mut blocked = Vec::new();
+    match order.status {
+        OrderStatus::Cancelled => blocked.push(reason(
+            "order.blocked.already_cancelled",
+            "the order is already cancelled",
+        )),
+        OrderStatus::Shipped | OrderStatus::PartiallyShipped | OrderStatus::Delivered => blocked
+            .push(reason(
+                "order.blocked.already_shipped",
+                "the order has shipped; ask for a return instead",
+            )),
+        OrderStatus::Closed => blocked.push(reason("order.blocked.closed", "the order is closed")),
+        OrderStatus::OnHold if who == Canceller::Customer => blocked.push(reason(
+            "order.blocked.on_hold",
+            "the order is on hold; support will contact you",
+        )),
+        _ => {}
+    }
+    if who == Canceller::Customer
+        && blocked.is_empty()
+        && now > order.placed_at + Duration::minutes(settings.cancel_window_minutes)
+    {
+        blocked.push(reason(
+            "order.blocked.cancel_window_expired",
+            "the cancellation window for this order has passed",
+        ));
+    }
+    let restock_lines = if restock {
+        order
+            .lines
+            .iter()
+            .map(|l| RestockLine {
+                line_id: l.id.clone(),
+                sku: l.sku.clone(),
+                qty: l.qty,
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    CancelPlan {
+        order_id: order.id.clone(),
+        refund_minor: if refund { order.refundable_minor() } else { 0 },
+        currency: order.currency.clone(),
+        restock_lines,
+        blocked_reasons: blocked,
+    }
+}
+
+/// Whether a customer's cancellation must wait for an agent.
+pub fn needs_review(order: &Order, settings: &TenantSettings) -> bool {
+    settings.cancel_requires_review
+        || settings
+            .cancel_review_above_minor
+            .is_some_and(|limit| order.totals.total_minor > limit)
+}

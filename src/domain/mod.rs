@@ -1,0 +1,5 @@
+//! Pure types and rules: no I/O, no sqlx, axum or apalis.
+
+pub mod cancel;
+pub mod order;
+pub mod settings;

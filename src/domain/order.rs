@@ -1,0 +1,156 @@
+//! The order as the canonical Orders service describes it: the wire contract shared by the
+//! upstream client, the sandbox and the read model (`order_views.doc`).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    Pending,
+    Confirmed,
+    OnHold,
+    PartiallyShipped,
+    Shipped,
+    Delivered,
+    Cancelled,
+    Closed,
+}
+
+impl OrderStatus {
+    pub const ALL: [OrderStatus; 8] = [
+        OrderStatus::Pending,
+        OrderStatus::Confirmed,
+        OrderStatus::OnHold,
+        OrderStatus::PartiallyShipped,
+        OrderStatus::Shipped,
+        OrderStatus::Delivered,
+        OrderStatus::Cancelled,
+        OrderStatus::Closed,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::Pending => "pending",
+            OrderStatus::Confirmed => "confirmed",
+            OrderStatus::OnHold => "on_hold",
+            OrderStatus::PartiallyShipped => "partially_shipped",
+            OrderStatus::Shipped => "shipped",
+            OrderStatus::Delivered => "delivered",
+            OrderStatus::Cancelled => "cancelled",
+            OrderStatus::Closed => "closed",
+        }
+    }
+    pub fn parse(s: &str) -> Option<OrderStatus> {
+        Self::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+}
+
+/// An amount in integer minor units (cents) of an ISO 4217 currency.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Money {
+    pub amount_minor: i64,
+    pub currency: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct OrderLine {
+    pub id: String,
+    pub sku: String,
+    pub name: String,
+    pub qty: i32,
+    pub unit_price_minor: i64,
+    pub total_minor: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Totals {
+    pub subtotal_minor: i64,
+    pub shipping_minor: i64,
+    pub tax_minor: i64,
+    pub total_minor: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Refund {
+    pub id: String,
+    pub amount_minor: i64,
+    pub reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Payment {
+    pub id: String,
+    /// `authorized`, `captured`, `partially_refunded`, `refunded` or `voided`.
+    pub status: String,
+    pub method: String,
+    pub amount_minor: i64,
+    pub refunded_minor: i64,
+    #[serde(default)]
+    pub refunds: Vec<Refund>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ShipmentLine {
+    pub line_id: String,
+    pub qty: i32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Shipment {
+    pub id: String,
+    pub carrier: String,
+    pub tracking_number: String,
+    /// `label_created`, `in_transit`, `out_for_delivery` or `delivered`.
+    pub status: String,
+    pub lines: Vec<ShipmentLine>,
+    pub shipped_at: Option<DateTime<Utc>>,
+    pub eta: Option<DateTime<Utc>>,
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Address {
+    pub name: String,
+    pub line1: String,
+    #[serde(default)]
+    pub line2: Option<String>,
+    pub city: String,
+    pub postal_code: String,
+    pub country: String,
+}
+
+/// The canonical order document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Order {
+    pub id: String,
+    pub tenant_id: String,
+    pub number: String,
+    pub customer_id: String,
+    pub email: String,
+    pub status: OrderStatus,
+    pub currency: String,
+    pub placed_at: DateTime<Utc>,
+    pub lines: Vec<OrderLine>,
+    pub totals: Totals,
+    pub payments: Vec<Payment>,
+    pub shipments: Vec<Shipment>,
+    pub shipping_address: Address,
+    /// Incremented by the Orders service on every change.
+    pub version: i64,
+    pub updated_at: DateTime<Utc>,
+    #[serde(default)]
+    pub cancel_reason: Option<String>,
+}
+
+impl Order {
+    /// Money still held on the order's payments: what a full refund would return.
+    pub fn refundable_minor(&self) -> i64 {
+        self.payments
+            .iter()
+            .filter(|p| p.status == "captured" || p.status == "partially_refunded")
+            .map(|p| p.amount_minor - p.refunded_minor)
+            .sum()
+    }
+}

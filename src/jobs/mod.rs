@@ -1,0 +1,5 @@
+//! Apalis job payloads and enqueue-through-outbox. (stub: being written)
+
+/// Pushes run triggers to the apalis Redis queue.
+#[derive(Clone)]
+pub struct TriggerQueue;

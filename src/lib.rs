@@ -1,0 +1,17 @@
+//! orderdesk: customer and admin order APIs over durable, compensating workflows.
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod events;
+pub mod jobs;
+pub mod sandbox;
+pub mod seed;
+pub mod state;
+pub mod telemetry;
+pub mod upstream;
+pub mod workers;
+pub mod workflows;

@@ -1,0 +1,1 @@
+//! Reference canonical services over HTTP, with fault injection. (stub: being written)

@@ -1,0 +1,1 @@
+//! Deterministic demo data. (stub: being written)

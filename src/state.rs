@@ -1,0 +1,24 @@
+//! What every request handler and worker shares: pool, Redis, config, keys, the upstream
+//! client and the workflow registry. Built once per process.
+
+use std::sync::Arc;
+
+use sqlx::PgPool;
+
+use crate::auth::Verifier;
+use crate::config::Config;
+use crate::jobs::TriggerQueue;
+use crate::upstream::Upstream;
+use crate::workflows::Registry;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: PgPool,
+    /// Reconnects by itself after a Redis restart.
+    pub redis: redis::aio::ConnectionManager,
+    pub config: Arc<Config>,
+    pub auth: Arc<Verifier>,
+    pub upstream: Upstream,
+    pub workflows: Arc<Registry>,
+    pub queue: TriggerQueue,
+}

@@ -1,0 +1,4 @@
+//! HTTP clients of the canonical services. (stub: being written)
+
+#[derive(Clone)]
+pub struct Upstream;

@@ -1,0 +1,1 @@
+//! apalis workers, outbox relay, lease sweeper. (stub: being written)
