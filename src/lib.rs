@@ -1,6 +1,7 @@
 //! orderdesk: customer and admin order APIs over durable, compensating workflows.
 
 pub mod api;
+pub mod app;
 pub mod auth;
 pub mod config;
 pub mod db;

@@ -1,1 +1,150 @@
-fn main() {}
+//! The `orderdesk` command line: subcommands only; the work is in the library.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+use orderdesk::api::Surface;
+use orderdesk::auth::mint::{MintRequest, mint, parse_ttl};
+use orderdesk::config::{Config, DEFAULT_API_ADDR, DEFAULT_SANDBOX_ADDR};
+use orderdesk::{app, db, sandbox, seed, telemetry, workers};
+
+#[derive(Parser)]
+#[command(name = "orderdesk", version, about = "Order-management backend: customer and admin APIs over durable workflows")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// api + worker + sandbox in one process: creates, migrates and seeds the database.
+    Dev {
+        #[arg(long, default_value = DEFAULT_API_ADDR)]
+        addr: SocketAddr,
+        #[arg(long, default_value = DEFAULT_SANDBOX_ADDR)]
+        sandbox_addr: SocketAddr,
+        #[arg(long, default_value_t = 60)]
+        customers: usize,
+        #[arg(long, default_value_t = 600)]
+        orders: usize,
+    },
+    /// The HTTP API only.
+    Api {
+        #[arg(long, default_value = DEFAULT_API_ADDR)]
+        addr: SocketAddr,
+        #[arg(long, value_enum, default_value = "all")]
+        surface: Surface,
+    },
+    /// A worker process: runs workflows, relays the outbox, sweeps leases.
+    Worker {
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+    },
+    /// The reference upstream services with fault injection.
+    Sandbox {
+        #[arg(long, default_value = DEFAULT_SANDBOX_ADDR)]
+        addr: SocketAddr,
+        /// Where to send signed domain events (orderdesk's ingest endpoint).
+        #[arg(long, env = "ORDERDESK_EVENTS_INGEST_URL")]
+        events_url: Option<String>,
+    },
+    /// Creates the database if needed and applies migrations (orderdesk's and the sandbox's).
+    Migrate,
+    /// Deterministic demo data: the same counts always give the same data.
+    Seed {
+        #[arg(long, default_value = "demo")]
+        tenant: String,
+        #[arg(long, default_value_t = 600)]
+        orders: usize,
+        #[arg(long, default_value_t = 60)]
+        customers: usize,
+    },
+    /// Prints a JWT signed with the configured HS256 key, for local use and tests.
+    Token {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long, conflicts_with = "agent", required_unless_present = "agent")]
+        customer: Option<String>,
+        #[arg(long)]
+        agent: Option<String>,
+        /// Comma-separated roles of an agent token.
+        #[arg(long, value_delimiter = ',', requires = "agent")]
+        roles: Vec<String>,
+        /// The short-lived step-up token for X-Admin-Auth-Sudo.
+        #[arg(long, requires = "agent")]
+        sudo: bool,
+        #[arg(long, default_value = "15m")]
+        ttl: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    telemetry::init(!matches!(cli.command, Command::Dev { .. } | Command::Token { .. }));
+    let config = Config::from_env()?;
+    let shutdown = CancellationToken::new();
+    let on_signal = shutdown.clone();
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        on_signal.cancel();
+    });
+    match cli.command {
+        Command::Dev { addr, sandbox_addr, customers, orders } => {
+            app::run_dev(config, app::DevOptions { addr, sandbox_addr, customers, orders, concurrency: 32 }, shutdown).await
+        }
+        Command::Api { addr, surface } => {
+            let state = app::build_state(config, 32).await?;
+            let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+            tracing::info!(%addr, ?surface, "api listening");
+            app::serve_api(listener, state, surface, shutdown).await
+        }
+        Command::Worker { concurrency } => {
+            let state = app::build_state(config, (concurrency as u32 + 4).min(64)).await?;
+            workers::run(state, workers::WorkerOptions { concurrency, name_prefix: "worker".into() }, shutdown).await
+        }
+        Command::Sandbox { addr, events_url } => {
+            let pool = db::connect(&config.database_url, 16).await?;
+            sandbox::migrate(&pool).await?;
+            let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+            tracing::info!(%addr, "sandbox listening");
+            let cfg = sandbox::SandboxConfig { events_url, events_secret: config.events_secret.clone() };
+            sandbox::serve(listener, pool, cfg, shutdown).await
+        }
+        Command::Migrate => {
+            let pool = db::connect(&config.database_url, 2).await?;
+            db::migrate(&pool).await?;
+            sandbox::migrate(&pool).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Seed { tenant, orders, customers } => {
+            let pool = db::connect(&config.database_url, 4).await?;
+            db::migrate(&pool).await?;
+            sandbox::migrate(&pool).await?;
+            let data = seed::demo_orders(&tenant, customers, orders);
+            seed::apply(&pool, &tenant, &seed::demo_settings(), &data).await?;
+            println!("seeded tenant {tenant}: {customers} customers, {} orders", data.len());
+            Ok(())
+        }
+        Command::Token { tenant, customer, agent, roles, sudo, ttl } => {
+            let ttl: Duration = parse_ttl(&ttl)?;
+            let req = match (customer, agent) {
+                (Some(c), _) => MintRequest::customer(&tenant, &c, ttl),
+                (None, Some(a)) => {
+                    let roles: Vec<&str> = roles.iter().map(String::as_str).collect();
+                    let mut r = MintRequest::agent(&tenant, &a, &roles, ttl);
+                    r.sudo = sudo;
+                    r
+                }
+                (None, None) => anyhow::bail!("give --customer ID or --agent ID"),
+            };
+            println!("{}", mint(&config, &req)?);
+            Ok(())
+        }
+    }
+}

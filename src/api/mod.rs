@@ -1,1 +1,111 @@
-//! Router and middleware. (stub: being written)
+//! The HTTP surface: the route table of each surface is in `customer/mod.rs` and
+//! `admin/mod.rs`; every middleware layer is applied here, in one place, so the order shows.
+
+pub mod admin;
+pub mod auth;
+pub mod cancellation;
+pub mod customer;
+pub mod docs;
+pub mod events;
+pub mod extract;
+pub mod health;
+pub mod idempotency;
+pub mod jobs;
+pub mod metrics;
+pub mod shared;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderValue, Request, Response, StatusCode, header};
+use axum::middleware::{self, Next};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::error::{Error, InternalErrorCause};
+use crate::state::AppState;
+
+/// Which routes a process serves (`orderdesk api --surface`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Surface {
+    Customer,
+    Admin,
+    All,
+}
+
+const REQUEST_ID: &str = "x-request-id";
+/// Above the longest `Prefer: wait` (30 s) so a waiting request is not cut short.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(40);
+const BODY_LIMIT: usize = 256 * 1024;
+
+pub fn router(state: AppState, surface: Surface) -> Router {
+    let mut app = Router::new()
+        .merge(health::routes())
+        .merge(events::routes())
+        .merge(docs::routes())
+        .merge(metrics::routes());
+    if surface != Surface::Admin {
+        app = app.merge(customer::routes());
+    }
+    if surface != Surface::Customer {
+        app = app.merge(admin::routes());
+    }
+    app.fallback(|| async { Error::not_found("route") })
+        .with_state(state)
+        .layer(middleware::from_fn(problem_details))
+        .layer(CatchPanicLayer::custom(|_| Error::Internal(anyhow::anyhow!("handler panicked")).into_response_boxed()))
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        .layer(TimeoutLayer::with_status_code(StatusCode::GATEWAY_TIMEOUT, REQUEST_TIMEOUT))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<Body>| {
+            let id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
+            tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
+        }))
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+impl Error {
+    fn into_response_boxed(self) -> Response<Body> {
+        axum::response::IntoResponse::into_response(self)
+    }
+}
+
+/// Adds `request_id` to every problem body, logs internal causes, and turns axum's own
+/// plain-text rejections (413, 405…) into problems.
+async fn problem_details(req: Request<Body>, next: Next) -> Response<Body> {
+    let request_id = req.extensions().get::<RequestId>().and_then(|r| r.header_value().to_str().ok()).map(str::to_string);
+    let res = next.run(req).await;
+    if let Some(cause) = res.extensions().get::<InternalErrorCause>() {
+        tracing::error!(request_id = request_id.as_deref().unwrap_or(""), cause = %cause.0, "internal error");
+    }
+    let status = res.status();
+    let is_problem = res.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes() == b"application/problem+json");
+    if !status.is_client_error() && !status.is_server_error() {
+        return res;
+    }
+    let (mut parts, body) = res.into_parts();
+    let bytes = axum::body::to_bytes(body, BODY_LIMIT).await.unwrap_or_default();
+    let mut problem: serde_json::Value = if is_problem {
+        serde_json::from_slice(&bytes).unwrap_or_else(|_| serde_json::json!({}))
+    } else {
+        let code = match status {
+            StatusCode::PAYLOAD_TOO_LARGE => "request.too_large",
+            StatusCode::METHOD_NOT_ALLOWED => "request.method_not_allowed",
+            StatusCode::GATEWAY_TIMEOUT => "request.timeout",
+            _ => "request.invalid",
+        };
+        let e = Error::new(status, code, String::from_utf8_lossy(&bytes).to_string());
+        serde_json::to_value(e.to_problem()).unwrap_or_default()
+    };
+    if let Some(id) = request_id {
+        problem["request_id"] = serde_json::Value::String(id);
+    }
+    let body = serde_json::to_vec(&problem).unwrap_or_default();
+    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(body))
+}

@@ -1,1 +1,94 @@
-//! (stub: being written)
+//! Idempotency records: one per (tenant, principal, key), written in the same transaction
+//! as the effect they guard, so a replay can never disagree with what happened.
+
+use sqlx::PgConnection;
+
+/// A response saved for replay.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Saved {
+    pub request_hash: String,
+    pub response_status: i32,
+    pub response_headers: sqlx::types::Json<Vec<(String, String)>>,
+    pub response_body: Vec<u8>,
+}
+
+/// The outcome of claiming a key inside the caller's transaction.
+#[derive(Debug)]
+pub enum Claim {
+    /// The key is new (or expired): go on, then call [`complete`] before committing.
+    Fresh,
+    /// The key was used before: the saved answer.
+    Used(Saved),
+}
+
+/// Claims `key`. A concurrent transaction holding the same key makes this wait until it
+/// commits (then the saved answer is returned) or rolls back (then the key is ours); the
+/// caller bounds that wait with `lock_timeout`.
+pub async fn claim(
+    conn: &mut PgConnection,
+    tenant_id: &str,
+    principal: &str,
+    key: &str,
+    request_hash: &str,
+) -> sqlx::Result<Claim> {
+    let inserted = sqlx::query(
+        "INSERT INTO idempotency_keys (tenant_id, principal, key, request_hash, state)
+         VALUES ($1, $2, $3, $4, 'in_flight')
+         ON CONFLICT (tenant_id, principal, key) DO UPDATE
+             SET request_hash = EXCLUDED.request_hash, state = 'in_flight',
+                 response_status = NULL, response_headers = NULL, response_body = NULL,
+                 created_at = now(), expires_at = now() + interval '24 hours'
+             WHERE idempotency_keys.expires_at < now()",
+    )
+    .bind(tenant_id)
+    .bind(principal)
+    .bind(key)
+    .bind(request_hash)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if inserted == 1 {
+        return Ok(Claim::Fresh);
+    }
+    let saved: Saved = sqlx::query_as(
+        "SELECT request_hash, response_status, response_headers, response_body
+         FROM idempotency_keys WHERE tenant_id = $1 AND principal = $2 AND key = $3",
+    )
+    .bind(tenant_id)
+    .bind(principal)
+    .bind(key)
+    .fetch_one(conn)
+    .await?;
+    Ok(Claim::Used(saved))
+}
+
+/// Saves the answer of a fresh key; called in the same transaction as [`claim`].
+pub async fn complete(
+    conn: &mut PgConnection,
+    tenant_id: &str,
+    principal: &str,
+    key: &str,
+    status: u16,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE idempotency_keys SET state = 'done', response_status = $4, response_headers = $5,
+                response_body = $6
+         WHERE tenant_id = $1 AND principal = $2 AND key = $3",
+    )
+    .bind(tenant_id)
+    .bind(principal)
+    .bind(key)
+    .bind(status as i32)
+    .bind(sqlx::types::Json(headers))
+    .bind(body)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Deletes records past their expiry; returns how many.
+pub async fn purge_expired(conn: &mut PgConnection) -> sqlx::Result<u64> {
+    Ok(sqlx::query("DELETE FROM idempotency_keys WHERE expires_at < now()").execute(conn).await?.rows_affected())
+}

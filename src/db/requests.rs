@@ -1,1 +1,120 @@
-//! (stub: being written)
+//! Customers' and agents' asks (cancel, and later return, exchange…) and their review state.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RequestRow {
+    pub id: Uuid,
+    pub tenant_id: String,
+    pub kind: String,
+    pub order_id: String,
+    pub customer_id: String,
+    pub status: String,
+    pub input: serde_json::Value,
+    pub run_id: Option<Uuid>,
+    pub decided_by: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str =
+    "id, tenant_id, kind, order_id, customer_id, status, input, run_id, decided_by, created_at, updated_at";
+
+pub struct NewRequest<'a> {
+    pub tenant_id: &'a str,
+    pub kind: &'a str,
+    pub order_id: &'a str,
+    pub customer_id: &'a str,
+    pub status: &'a str,
+    pub input: &'a serde_json::Value,
+    pub run_id: Option<Uuid>,
+    pub decided_by: Option<&'a str>,
+}
+
+/// Inserts a request; `None` when an open request of the same kind exists for the order.
+pub async fn insert(conn: &mut PgConnection, r: &NewRequest<'_>) -> sqlx::Result<Option<RequestRow>> {
+    let sql = format!(
+        "INSERT INTO requests (id, tenant_id, kind, order_id, customer_id, status, input, run_id, decided_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         ON CONFLICT (tenant_id, order_id, kind) WHERE status IN ('pending_review','approved','queued','running')
+         DO NOTHING RETURNING {COLUMNS}"
+    );
+    sqlx::query_as(&sql)
+        .bind(Uuid::now_v7())
+        .bind(r.tenant_id)
+        .bind(r.kind)
+        .bind(r.order_id)
+        .bind(r.customer_id)
+        .bind(r.status)
+        .bind(r.input)
+        .bind(r.run_id)
+        .bind(r.decided_by)
+        .fetch_optional(conn)
+        .await
+}
+
+/// A request of the tenant; `customer_id` narrows it to that customer's own.
+pub async fn get(
+    conn: &mut PgConnection,
+    tenant_id: &str,
+    id: Uuid,
+    customer_id: Option<&str>,
+) -> sqlx::Result<Option<RequestRow>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM requests
+         WHERE tenant_id = $1 AND id = $2 AND ($3::text IS NULL OR customer_id = $3)"
+    );
+    sqlx::query_as(&sql).bind(tenant_id).bind(id).bind(customer_id).fetch_optional(conn).await
+}
+
+/// The open request of `kind` for an order, locked for the decision being made.
+pub async fn open_for_order(
+    conn: &mut PgConnection,
+    tenant_id: &str,
+    order_id: &str,
+    kind: &str,
+) -> sqlx::Result<Option<RequestRow>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM requests
+         WHERE tenant_id = $1 AND order_id = $2 AND kind = $3
+           AND status IN ('pending_review','approved','queued','running')
+         FOR UPDATE"
+    );
+    sqlx::query_as(&sql).bind(tenant_id).bind(order_id).bind(kind).fetch_optional(conn).await
+}
+
+/// Moves a request on (e.g. `pending_review` → `queued` with its run).
+pub async fn set_status(
+    conn: &mut PgConnection,
+    tenant_id: &str,
+    id: Uuid,
+    status: &str,
+    run_id: Option<Uuid>,
+    decided_by: Option<&str>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE requests SET status = $3, run_id = COALESCE($4, run_id),
+                decided_by = COALESCE($5, decided_by), updated_at = now()
+         WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant_id)
+    .bind(id)
+    .bind(status)
+    .bind(run_id)
+    .bind(decided_by)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Closes the request whose run ended, with the run's final status.
+pub async fn finish_for_run(conn: &mut PgConnection, run_id: Uuid, status: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE requests SET status = $2, updated_at = now() WHERE run_id = $1")
+        .bind(run_id)
+        .bind(status)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

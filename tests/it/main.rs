@@ -1,1 +1,8 @@
+//! The one integration-test binary: real Postgres, Redis and sandbox over HTTP.
 
+mod admin_cancel;
+mod cancel;
+mod customer_orders;
+mod deploy_files;
+mod helpers;
+mod resilience;

@@ -1,0 +1,17 @@
+# Builds the one orderdesk binary; every service of docker-compose.yml runs it.
+FROM rust:1.95-bookworm AS build
+WORKDIR /src
+COPY Cargo.toml Cargo.lock ./
+COPY src ./src
+COPY migrations ./migrations
+COPY benches ./benches
+COPY tests ./tests
+RUN cargo build --release --locked --bin orderdesk
+
+FROM debian:bookworm-slim
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates && rm -rf /var/lib/apt/lists/*
+COPY --from=build /src/target/release/orderdesk /usr/local/bin/orderdesk
+COPY workflows.toml /etc/orderdesk/workflows.toml
+ENV ORDERDESK_WORKFLOWS=/etc/orderdesk/workflows.toml
+USER nobody
+ENTRYPOINT ["orderdesk"]

@@ -1,0 +1,55 @@
+//! `GET /v1/customer/requests/{request_id}`: a customer polls their own request.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::api::auth::Customer;
+use crate::api::jobs::JobOut;
+use crate::db;
+use crate::error::{Error, Result};
+use crate::state::AppState;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RequestOut {
+    pub id: Uuid,
+    /// `cancel` (later: `return`, `exchange`, …).
+    pub kind: String,
+    pub order_id: String,
+    /// `pending_review`, `rejected`, or the job's status.
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job: Option<JobOut>,
+}
+
+/// One of the caller's requests with its job's progress; anyone else's is a 404.
+#[utoipa::path(get, path = "/v1/customer/requests/{request_id}", tag = "customer", params(("request_id" = Uuid, Path)),
+    security(("bearer" = [])),
+    responses((status = 200, body = RequestOut), (status = 404, body = crate::error::Problem), (status = 401, body = crate::error::Problem)))]
+pub async fn get_request(State(state): State<AppState>, who: Customer, Path(request_id): Path<String>) -> Result<Json<RequestOut>> {
+    let id = Uuid::parse_str(&request_id).map_err(|_| Error::not_found("request"))?;
+    let mut conn = state.db.acquire().await?;
+    let request = db::requests::get(&mut conn, &who.tenant_id, id, Some(&who.customer_id))
+        .await?
+        .filter(|r| who.scope_order_id.as_deref().is_none_or(|o| o == r.order_id))
+        .ok_or_else(|| Error::not_found("request"))?;
+    let run = match request.run_id {
+        Some(run_id) => db::runs::get(&mut conn, &who.tenant_id, run_id).await?,
+        None => None,
+    };
+    let job = run.as_ref().map(JobOut::from_run);
+    Ok(Json(RequestOut {
+        id: request.id,
+        kind: request.kind,
+        order_id: request.order_id,
+        status: job.as_ref().map(|j| j.status.clone()).unwrap_or(request.status),
+        created_at: request.created_at,
+        updated_at: request.updated_at,
+        job,
+    }))
+}

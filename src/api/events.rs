@@ -1,0 +1,77 @@
+//! `POST /v1/events/ingest`: the upstream's signed domain events feed the read model.
+//! The signature covers a timestamp (replays outside the window are refused) and each
+//! event id is stored once, so a redelivered event has no second effect.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::db;
+use crate::domain::order::Order;
+use crate::error::{Error, FieldError, Result};
+use crate::events::signature::{self, SignatureError};
+use crate::state::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/v1/events/ingest", post(ingest_event))
+}
+
+/// A domain event from the upstream (see docs/upstream-contract.md).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct EventIn {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub tenant_id: String,
+    pub occurred_at: DateTime<Utc>,
+    pub order: Order,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IngestOut {
+    /// `stored`, or `duplicate` for an event id seen before.
+    pub outcome: &'static str,
+}
+
+/// Stores an upstream event and refreshes the order's read model.
+#[utoipa::path(post, path = "/v1/events/ingest", tag = "events", request_body = EventIn,
+    params(("X-Orderdesk-Signature" = String, Header, description = "t=<unix>,v1=<hex HMAC-SHA256>")),
+    responses((status = 200, body = IngestOut), (status = 401, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+pub async fn ingest_event(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<(StatusCode, Json<IngestOut>)> {
+    let sig = headers
+        .get(signature::HEADER)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| Error::new(StatusCode::UNAUTHORIZED, "events.signature_missing", "missing X-Orderdesk-Signature"))?;
+    match signature::verify(&state.config.events_secret, sig, &body, Utc::now().timestamp()) {
+        Ok(()) => {}
+        Err(SignatureError::Stale) => {
+            return Err(Error::new(StatusCode::UNAUTHORIZED, "events.signature_stale", "the signature's timestamp is outside the accepted window"));
+        }
+        Err(_) => return Err(Error::new(StatusCode::UNAUTHORIZED, "events.signature_invalid", "the signature does not match the body")),
+    }
+    let event: EventIn = serde_json::from_slice(&body).map_err(|e| {
+        Error::validation(vec![FieldError { field: "body".into(), message: e.to_string() }])
+    })?;
+    if event.order.tenant_id != event.tenant_id {
+        return Err(Error::validation(vec![FieldError {
+            field: "order.tenant_id".into(),
+            message: "must equal tenant_id".into(),
+        }]));
+    }
+    let mut tx = state.db.begin().await?;
+    if !db::tenants::exists(&mut tx, &event.tenant_id).await? {
+        return Err(Error::unprocessable("events.unknown_tenant", "no such tenant"));
+    }
+    let payload = serde_json::to_value(&event.order).map_err(anyhow::Error::from)?;
+    let fresh = db::orders::insert_event(&mut tx, &event.tenant_id, &event.order.id, &event.id, &event.type_, &payload, event.occurred_at).await?;
+    if fresh {
+        db::orders::upsert_view(&mut tx, &event.order).await?;
+    }
+    tx.commit().await?;
+    Ok((StatusCode::OK, Json(IngestOut { outcome: if fresh { "stored" } else { "duplicate" } })))
+}

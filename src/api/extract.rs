@@ -1,0 +1,59 @@
+//! Extractors that answer malformed input in our problem+json format.
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use crate::error::{Error, FieldError};
+
+/// `axum::Json` whose rejection is a problem: 400 for unparseable JSON, 415 for a missing
+/// content type, 422 listing the field for a body of the wrong shape.
+pub struct Json<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(Json(v)),
+            Err(JsonRejection::JsonDataError(e)) => {
+                let detail = e.body_text();
+                let (field, message) = split_serde_path(&detail);
+                Err(Error::validation(vec![FieldError { field, message }]))
+            }
+            Err(JsonRejection::MissingJsonContentType(_)) => Err(Error::new(
+                axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "request.content_type",
+                "send the body as application/json",
+            )),
+            Err(e) => Err(Error::bad_request("request.invalid_json", e.body_text())),
+        }
+    }
+}
+
+/// `axum::extract::Query` whose rejection is a 400 problem naming the parameter.
+pub struct Query<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(Query(v)),
+            Err(QueryRejection::FailedToDeserializeQueryString(e)) => {
+                Err(Error::bad_request("request.invalid_query", e.body_text()))
+            }
+            Err(e) => Err(Error::bad_request("request.invalid_query", e.body_text())),
+        }
+    }
+}
+
+/// serde_json's "field: message at line…" → (field, message) for the problem's `errors`.
+fn split_serde_path(text: &str) -> (String, String) {
+    let text = text.trim_start_matches("Failed to deserialize the JSON body into the target type: ");
+    match text.split_once(": ") {
+        Some((path, msg)) if !path.contains(' ') => (path.to_string(), msg.to_string()),
+        _ => ("body".to_string(), text.to_string()),
+    }
+}

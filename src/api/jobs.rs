@@ -1,0 +1,155 @@
+//! The job resource that clients poll: a run of a workflow, rendered from Postgres.
+//! `GET /v1/admin/jobs/{id}`, `GET /v1/admin/jobs` (and customers' requests embed it).
+
+use axum::extract::{Path, State};
+use axum::Json;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::api::auth::Agent;
+use crate::api::extract::Query;
+use crate::api::shared::{bounded_limit, decode_cursor, encode_cursor};
+use crate::auth::Permission;
+use crate::db;
+use crate::db::runs::{RunRow, StepRow};
+use crate::error::{Error, FieldError, Result};
+use crate::state::AppState;
+
+pub const STATUSES: [&str; 6] = ["queued", "running", "succeeded", "failed", "compensated", "cancelled"];
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProgressOut {
+    pub done: i32,
+    pub total: i32,
+    /// The step running now or last run.
+    pub step: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StepOut {
+    pub name: String,
+    pub status: String,
+    pub attempts: i32,
+    #[schema(value_type = Option<Object>)]
+    pub last_error: Option<serde_json::Value>,
+}
+
+/// A job: one run of a workflow.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobOut {
+    pub id: Uuid,
+    pub kind: String,
+    /// `queued`, `running`, `succeeded`, `failed`, `compensated` or `cancelled`.
+    pub status: String,
+    pub progress: ProgressOut,
+    pub attempts: i32,
+    #[schema(value_type = Option<Object>)]
+    pub result: Option<serde_json::Value>,
+    /// A problem object when the job failed or was compensated.
+    #[schema(value_type = Option<Object>)]
+    pub error: Option<serde_json::Value>,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+    /// Admin views only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub steps: Option<Vec<StepOut>>,
+}
+
+impl JobOut {
+    /// The customer's view: no steps, no internals.
+    pub fn from_run(run: &RunRow) -> JobOut {
+        JobOut {
+            id: run.id,
+            kind: run.kind.clone(),
+            status: run.status.clone(),
+            progress: ProgressOut { done: run.progress_done, total: run.progress_total, step: run.current_step.clone() },
+            attempts: run.attempts,
+            result: run.result.clone(),
+            error: run.error.clone(),
+            created_at: run.created_at,
+            started_at: run.started_at,
+            finished_at: run.finished_at,
+            updated_at: run.updated_at,
+            steps: None,
+        }
+    }
+
+    /// The admin's view, with each step.
+    pub fn with_steps(run: &RunRow, steps: &[StepRow]) -> JobOut {
+        let mut out = JobOut::from_run(run);
+        out.steps = Some(
+            steps
+                .iter()
+                .map(|s| StepOut { name: s.name.clone(), status: s.status.clone(), attempts: s.attempts, last_error: s.last_error.clone() })
+                .collect(),
+        );
+        out
+    }
+
+    pub fn is_finished(&self) -> bool {
+        !matches!(self.status.as_str(), "queued" | "running")
+    }
+}
+
+/// Where a job is polled.
+pub fn admin_location(id: Uuid) -> String {
+    format!("/v1/admin/jobs/{id}")
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListJobsQuery {
+    /// Workflow name, e.g. `cancel_order`.
+    pub kind: Option<String>,
+    pub status: Option<String>,
+    /// 1 to 100, default 20.
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobListOut {
+    pub data: Vec<JobOut>,
+    pub next_cursor: Option<String>,
+}
+
+/// One job of the agent's tenant, with its steps.
+#[utoipa::path(get, path = "/v1/admin/jobs/{job_id}", tag = "admin", params(("job_id" = Uuid, Path)),
+    security(("bearer" = [])),
+    responses((status = 200, body = JobOut), (status = 404, body = crate::error::Problem), (status = 403, body = crate::error::Problem)))]
+pub async fn get_job(State(state): State<AppState>, agent: Agent, Path(job_id): Path<String>) -> Result<Json<JobOut>> {
+    agent.require(Permission::JobsRead)?;
+    let id = Uuid::parse_str(&job_id).map_err(|_| Error::not_found("job"))?;
+    let mut conn = state.db.acquire().await?;
+    let run = db::runs::get(&mut conn, &agent.tenant_id, id).await?.ok_or_else(|| Error::not_found("job"))?;
+    let steps = db::runs::steps(&mut conn, id).await?;
+    Ok(Json(JobOut::with_steps(&run, &steps)))
+}
+
+/// The tenant's jobs, newest first, filtered by kind and status.
+#[utoipa::path(get, path = "/v1/admin/jobs", tag = "admin", params(ListJobsQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = JobListOut), (status = 400, body = crate::error::Problem), (status = 403, body = crate::error::Problem)))]
+pub async fn list_jobs(State(state): State<AppState>, agent: Agent, Query(q): Query<ListJobsQuery>) -> Result<Json<JobListOut>> {
+    agent.require(Permission::JobsRead)?;
+    let limit = bounded_limit(q.limit, 20, 100)?;
+    if let Some(s) = &q.status
+        && !STATUSES.contains(&s.as_str())
+    {
+        return Err(Error::validation(vec![FieldError { field: "status".into(), message: format!("one of {}", STATUSES.join(", ")) }]));
+    }
+    let after: Option<(DateTime<Utc>, Uuid)> = q.cursor.as_deref().map(decode_cursor).transpose()?;
+    let mut conn = state.db.acquire().await?;
+    let mut runs = db::runs::list(&mut conn, &agent.tenant_id, q.kind.as_deref(), q.status.as_deref(), after, limit + 1).await?;
+    let next_cursor = if runs.len() as i64 > limit {
+        runs.truncate(limit as usize);
+        runs.last().map(|r| encode_cursor(&(r.created_at, r.id)))
+    } else {
+        None
+    };
+    Ok(Json(JobListOut { data: runs.iter().map(JobOut::from_run).collect(), next_cursor }))
+}

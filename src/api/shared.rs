@@ -1,0 +1,127 @@
+//! What several handlers share: the request's metadata for audit records, pagination
+//! cursors, and `Prefer: wait`.
+
+use std::time::Duration;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use crate::db::audit::Actor;
+use crate::error::{Error, Result};
+
+/// Request id, client IP and correlation id, for audit records.
+#[derive(Debug, Clone)]
+pub struct RequestMeta {
+    pub request_id: Option<String>,
+    pub ip: Option<String>,
+    pub correlation_id: Option<String>,
+    /// Seconds from `Prefer: wait=N` (at most 30).
+    pub wait: Option<Duration>,
+}
+
+pub const MAX_WAIT_SECS: u64 = 30;
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let h = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let ip = h("x-forwarded-for")
+            .and_then(|v| v.split(',').next().map(|s| s.trim().to_string()))
+            .or_else(|| {
+                parts
+                    .extensions
+                    .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                    .map(|c| c.0.ip().to_string())
+            });
+        Ok(RequestMeta {
+            request_id: h("x-request-id"),
+            ip,
+            correlation_id: h("x-correlation-id"),
+            wait: h("prefer").map(|p| parse_prefer_wait(&p)).transpose()?.flatten(),
+        })
+    }
+}
+
+/// `Prefer: wait=N` (RFC 7240); other preferences are ignored.
+fn parse_prefer_wait(header: &str) -> Result<Option<Duration>> {
+    for pref in header.split([',', ';']) {
+        if let Some(v) = pref.trim().strip_prefix("wait=") {
+            let secs: u64 = v.trim().parse().map_err(|_| {
+                Error::bad_request("request.invalid_prefer", "Prefer: wait must be a whole number of seconds")
+            })?;
+            if secs > MAX_WAIT_SECS {
+                return Err(Error::bad_request(
+                    "request.invalid_prefer",
+                    format!("Prefer: wait is at most {MAX_WAIT_SECS} seconds"),
+                ));
+            }
+            return Ok(Some(Duration::from_secs(secs)));
+        }
+    }
+    Ok(None)
+}
+
+impl RequestMeta {
+    /// The audit actor for a principal of `kind` with `id` and `roles`.
+    pub fn actor(&self, kind: &'static str, id: &str, roles: Vec<String>) -> Actor {
+        Actor {
+            kind,
+            id: id.to_string(),
+            roles,
+            on_behalf_of: None,
+            ip: self.ip.clone(),
+            request_id: self.request_id.clone(),
+            correlation_id: self.correlation_id.clone(),
+        }
+    }
+}
+
+/// `limit` bounded to 1..=max, default `default`.
+pub fn bounded_limit(limit: Option<i64>, default: i64, max: i64) -> Result<i64> {
+    match limit {
+        None => Ok(default),
+        Some(l) if (1..=max).contains(&l) => Ok(l),
+        Some(_) => Err(Error::validation(vec![crate::error::FieldError {
+            field: "limit".into(),
+            message: format!("must be between 1 and {max}"),
+        }])),
+    }
+}
+
+/// An opaque cursor: base64url of the JSON of the last row's sort key.
+pub fn encode_cursor(key: &impl serde::Serialize) -> String {
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(key).unwrap_or_default())
+}
+
+pub fn decode_cursor<T: serde::de::DeserializeOwned>(cursor: &str) -> Result<T> {
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or_else(|| Error::bad_request("request.invalid_cursor", "the cursor is not one this API returned"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefer_wait_is_bounded() {
+        assert_eq!(parse_prefer_wait("wait=5").unwrap(), Some(Duration::from_secs(5)));
+        assert_eq!(parse_prefer_wait("respond-async, wait=0").unwrap(), Some(Duration::ZERO));
+        assert_eq!(parse_prefer_wait("return=minimal").unwrap(), None);
+        assert_eq!(parse_prefer_wait("wait=31").unwrap_err().code(), "request.invalid_prefer");
+        assert_eq!(parse_prefer_wait("wait=x").unwrap_err().code(), "request.invalid_prefer");
+    }
+
+    #[test]
+    fn cursor_round_trips_and_rejects_garbage() {
+        let c = encode_cursor(&("2026-01-01T00:00:00Z", "ord_1"));
+        let back: (String, String) = decode_cursor(&c).unwrap();
+        assert_eq!(back.1, "ord_1");
+        assert_eq!(decode_cursor::<(String, String)>("!!").unwrap_err().code(), "request.invalid_cursor");
+    }
+}

@@ -1,0 +1,225 @@
+//! Spawns the real thing for a test: its own database, its own Redis prefix, the sandbox and
+//! the api on loopback ports, and workers that can be stopped and started again.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use orderdesk::api::Surface;
+use orderdesk::auth::mint::{MintRequest, mint};
+use orderdesk::config::Config;
+use orderdesk::domain::order::Order;
+use orderdesk::domain::settings::TenantSettings;
+use orderdesk::state::AppState;
+use orderdesk::{app, db, sandbox, seed, workers};
+use reqwest::header::{HeaderMap, HeaderValue};
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub const TENANT: &str = "acme";
+pub const OTHER_TENANT: &str = "globex";
+pub const ADMIN_DB: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+pub struct TestApp {
+    pub api: String,
+    pub sandbox: String,
+    pub state: AppState,
+    pub config: Config,
+    pub db_name: String,
+    pub http: reqwest::Client,
+    pub orders: Vec<Order>,
+    shutdown: CancellationToken,
+    workers: Vec<CancellationToken>,
+}
+
+/// How to build a test app.
+pub struct Options {
+    pub workers: usize,
+    pub redis_url: String,
+    pub settings: TenantSettings,
+    pub customers: usize,
+    pub orders: usize,
+    pub extra_env: Vec<(String, String)>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            workers: 1,
+            redis_url: "redis://127.0.0.1:6379".into(),
+            settings: seed::demo_settings(),
+            customers: 4,
+            orders: 24,
+            extra_env: vec![],
+        }
+    }
+}
+
+/// A fresh database named for this test.
+pub async fn create_database() -> (String, String) {
+    let name = format!("od_t_{}", uuid::Uuid::new_v4().simple());
+    let admin = sqlx::PgPool::connect(ADMIN_DB).await.expect("postgres is running on 127.0.0.1:5432");
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.unwrap();
+    admin.close().await;
+    (name.clone(), format!("postgres://postgres@127.0.0.1:5432/{name}"))
+}
+
+pub async fn spawn() -> TestApp {
+    spawn_with(Options::default()).await
+}
+
+pub async fn spawn_with(opts: Options) -> TestApp {
+    let (db_name, database_url) = create_database().await;
+    let api_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sandbox_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let api = format!("http://{}", api_listener.local_addr().unwrap());
+    let sandbox_url = format!("http://{}", sandbox_listener.local_addr().unwrap());
+    let mut env: HashMap<String, String> = HashMap::from([
+        ("DATABASE_URL".into(), database_url.clone()),
+        ("REDIS_URL".into(), opts.redis_url.clone()),
+        ("ORDERDESK_REDIS_PREFIX".into(), db_name.clone()),
+        ("ORDERDESK_UPSTREAM_URL".into(), sandbox_url.clone()),
+        ("ORDERDESK_WORKFLOWS".into(), format!("{}/workflows.toml", env!("CARGO_MANIFEST_DIR"))),
+        ("ORDERDESK_LEASE_SECS".into(), "3".into()),
+        ("ORDERDESK_UPSTREAM_TIMEOUT_SECS".into(), "2".into()),
+    ]);
+    env.extend(opts.extra_env.iter().cloned());
+    let config = Config::from_lookup(|k| env.get(k).cloned()).unwrap();
+    let state = app::build_state(config.clone(), 16).await.unwrap();
+    db::migrate(&state.db).await.unwrap();
+    sandbox::migrate(&state.db).await.unwrap();
+    let orders = seed::demo_orders(TENANT, opts.customers, opts.orders);
+    seed::apply(&state.db, TENANT, &opts.settings, &orders).await.unwrap();
+    let other = seed::demo_orders(OTHER_TENANT, 2, 12)
+        .into_iter()
+        .map(|mut o| {
+            o.id = format!("{}_g", o.id);
+            o
+        })
+        .collect::<Vec<_>>();
+    seed::apply(&state.db, OTHER_TENANT, &opts.settings, &other).await.unwrap();
+
+    let shutdown = CancellationToken::new();
+    let sandbox_cfg = sandbox::SandboxConfig {
+        events_url: Some(format!("{api}/v1/events/ingest")),
+        events_secret: config.events_secret.clone(),
+    };
+    tokio::spawn(sandbox::serve(sandbox_listener, state.db.clone(), sandbox_cfg, shutdown.clone()));
+    tokio::spawn(app::serve_api(api_listener, state.clone(), Surface::All, shutdown.clone()));
+    let mut t = TestApp {
+        api,
+        sandbox: sandbox_url,
+        state,
+        config,
+        db_name,
+        http: reqwest::Client::new(),
+        orders,
+        shutdown,
+        workers: vec![],
+    };
+    for _ in 0..opts.workers {
+        t.start_worker();
+    }
+    t
+}
+
+impl TestApp {
+    /// Starts one more worker (its own name), returning its index for `stop_worker`.
+    pub fn start_worker(&mut self) -> usize {
+        let token = self.shutdown.child_token();
+        let opts = workers::WorkerOptions { concurrency: 8, name_prefix: "test".into() };
+        tokio::spawn(workers::run(self.state.clone(), opts, token.clone()));
+        self.workers.push(token);
+        self.workers.len() - 1
+    }
+
+    pub fn stop_worker(&mut self, i: usize) {
+        self.workers[i].cancel();
+    }
+
+    pub fn customer_token(&self, tenant: &str, customer: &str) -> String {
+        mint(&self.config, &MintRequest::customer(tenant, customer, Duration::from_secs(600))).unwrap()
+    }
+
+    pub fn agent_token(&self, tenant: &str, agent: &str, roles: &[&str]) -> String {
+        mint(&self.config, &MintRequest::agent(tenant, agent, roles, Duration::from_secs(600))).unwrap()
+    }
+
+    pub fn sudo_token(&self, tenant: &str, agent: &str, roles: &[&str]) -> String {
+        let mut r = MintRequest::agent(tenant, agent, roles, Duration::from_secs(120));
+        r.sudo = true;
+        mint(&self.config, &r).unwrap()
+    }
+
+    /// Headers of a request as `token` in `tenant`.
+    pub fn auth(&self, token: &str, tenant: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("authorization", HeaderValue::from_str(&format!("Bearer {token}")).unwrap());
+        h.insert("x-tenant-id", HeaderValue::from_str(tenant).unwrap());
+        h
+    }
+
+    /// The first seeded order of `tenant` in `status`.
+    pub fn order_in(&self, status: &str) -> &Order {
+        self.orders.iter().find(|o| o.status.as_str() == status).unwrap_or_else(|| panic!("no seeded order in {status}"))
+    }
+
+    pub async fn get(&self, path: &str, headers: HeaderMap) -> (u16, Value) {
+        let res = self.http.get(format!("{}{path}", self.api)).headers(headers).send().await.unwrap();
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn post(&self, path: &str, headers: HeaderMap, body: &Value) -> reqwest::Response {
+        self.http.post(format!("{}{path}", self.api)).headers(headers).json(body).send().await.unwrap()
+    }
+
+    /// Polls a job until it ends (or panics after `secs`).
+    pub async fn wait_job(&self, job_id: &str, secs: u64) -> Value {
+        let token = self.agent_token(TENANT, "agt_poll", &["admin"]);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+        loop {
+            let (status, job) = self.get(&format!("/v1/admin/jobs/{job_id}"), self.auth(&token, TENANT)).await;
+            assert_eq!(status, 200, "{job}");
+            if !matches!(job["status"].as_str(), Some("queued") | Some("running")) {
+                return job;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "job {job_id} did not finish in {secs}s: {job}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The sandbox's record of effects on an order (`GET /sandbox/effects`).
+    pub async fn effects(&self, tenant: &str, order_id: &str) -> Vec<Value> {
+        let res = self
+            .http
+            .get(format!("{}/sandbox/effects?order_id={order_id}", self.sandbox))
+            .header("x-tenant-id", tenant)
+            .send()
+            .await
+            .unwrap();
+        let body: Value = res.json().await.unwrap();
+        body["data"].as_array().cloned().unwrap_or_default()
+    }
+
+    pub async fn effects_of_kind(&self, tenant: &str, order_id: &str, kind: &str) -> usize {
+        self.effects(tenant, order_id).await.iter().filter(|e| e["kind"] == kind).count()
+    }
+
+    pub async fn set_faults(&self, body: Value) {
+        let res = self.http.post(format!("{}/sandbox/faults", self.sandbox)).json(&body).send().await.unwrap();
+        assert!(res.status().is_success(), "{}", res.text().await.unwrap());
+    }
+
+    pub async fn clear_faults(&self) {
+        self.http.delete(format!("{}/sandbox/faults", self.sandbox)).send().await.unwrap();
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}

@@ -1,0 +1,189 @@
+//! Things breaking on purpose: a flaky upstream, a killed worker, a permanent failure,
+//! Redis gone while requests are accepted.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::helpers::{self, TENANT, TestApp};
+
+async fn request_cancel(app: &TestApp, order_id: &str, customer: &str) -> String {
+    let token = app.customer_token(TENANT, customer);
+    let mut h = app.auth(&token, TENANT);
+    h.insert("idempotency-key", format!("k-{order_id}").parse().unwrap());
+    let res = app.post(&format!("/v1/customer/orders/{order_id}/cancel-request"), h, &json!({})).await;
+    let status = res.status();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(status, 202, "{body}");
+    body["job"]["id"].as_str().unwrap().to_string()
+}
+
+fn cancellable(app: &TestApp) -> Vec<(String, String)> {
+    app.orders
+        .iter()
+        .filter(|o| o.status.as_str() == "confirmed")
+        .map(|o| (o.id.clone(), o.customer_id.clone()))
+        .collect()
+}
+
+#[tokio::test]
+async fn flaky_payments_still_refund_exactly_once() {
+    let app = helpers::spawn_with(helpers::Options { orders: 48, ..Default::default() }).await;
+    app.set_faults(json!({"service": "payments", "error_rate": 0.5, "lost_response_rate": 0.3})).await;
+    let orders = cancellable(&app);
+    assert!(orders.len() >= 6);
+    let mut jobs = vec![];
+    for (order_id, customer) in &orders {
+        jobs.push((order_id.clone(), request_cancel(&app, order_id, customer).await));
+    }
+    for (order_id, job_id) in &jobs {
+        let job = app.wait_job(job_id, 90).await;
+        assert_eq!(job["status"], "succeeded", "{job}");
+        assert_eq!(app.effects_of_kind(TENANT, order_id, "payment.refund").await, 1, "order {order_id}");
+        assert_eq!(app.effects_of_kind(TENANT, order_id, "order.cancel").await, 1);
+    }
+    // the flakiness was real: some step needed more than one attempt
+    let retried: i64 = sqlx::query_scalar("SELECT count(*) FROM run_steps WHERE name = 'refund' AND attempts > 1")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    assert!(retried > 0, "with 50% errors some refund was retried");
+}
+
+#[tokio::test]
+async fn permanent_failure_compensates_in_reverse() {
+    let app = helpers::spawn().await;
+    app.set_faults(json!({"service": "payments", "error_rate": 1.0})).await;
+    let order = app.order_in("confirmed").clone();
+    let job_id = request_cancel(&app, &order.id, &order.customer_id).await;
+    let job = app.wait_job(&job_id, 120).await;
+    assert_eq!(job["status"], "compensated", "{job}");
+    assert!(job["error"]["code"].is_string(), "{job}");
+    let steps = job["steps"].as_array().unwrap();
+    let status_of = |name: &str| steps.iter().find(|s| s["name"] == name).map(|s| s["status"].as_str().unwrap().to_string());
+    assert_eq!(status_of("cancel_at_orders").as_deref(), Some("compensated"));
+    assert_eq!(status_of("release_inventory").as_deref(), Some("compensated"));
+    let kinds: Vec<String> = app.effects(TENANT, &order.id).await.iter().map(|e| e["kind"].as_str().unwrap().to_string()).collect();
+    let pos = |k: &str| kinds.iter().position(|x| x == k).unwrap_or_else(|| panic!("no {k} in {kinds:?}"));
+    assert!(pos("inventory.reserve") < pos("order.reinstate"), "compensations run in reverse: {kinds:?}");
+    assert!(!kinds.iter().any(|k| k == "payment.refund"));
+    let (_, view) = app.get(&format!("/v1/customer/orders/{}", order.id), app.auth(&app.customer_token(TENANT, &order.customer_id), TENANT)).await;
+    assert_eq!(view["status"], "confirmed", "the order is back as it was: {view}");
+}
+
+fn worker_process(app: &TestApp) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_orderdesk"))
+        .arg("worker")
+        .arg("--concurrency")
+        .arg("4")
+        .env("DATABASE_URL", &app.config.database_url)
+        .env("REDIS_URL", &app.config.redis_url)
+        .env("ORDERDESK_REDIS_PREFIX", &app.config.redis_prefix)
+        .env("ORDERDESK_UPSTREAM_URL", &app.sandbox)
+        .env("ORDERDESK_WORKFLOWS", &app.config.workflows_file)
+        .env("ORDERDESK_LEASE_SECS", "3")
+        .env("ORDERDESK_UPSTREAM_TIMEOUT_SECS", "5")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the orderdesk binary runs")
+}
+
+#[tokio::test]
+async fn killed_worker_mid_workflow_completes_without_repeats() {
+    let app = helpers::spawn_with(helpers::Options { workers: 0, ..Default::default() }).await;
+    app.set_faults(json!({"service": "payments", "latency_ms": 3000})).await;
+    let mut worker = worker_process(&app);
+    let order = app.order_in("confirmed").clone();
+    let job_id = request_cancel(&app, &order.id, &order.customer_id).await;
+    // wait until the worker is inside the refund step, then kill it without warning
+    let admin = app.agent_token(TENANT, "agt_ops", &["admin"]);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, job) = app.get(&format!("/v1/admin/jobs/{job_id}"), app.auth(&admin, TENANT)).await;
+        if job["progress"]["step"] == "refund" && job["status"] == "running" {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never reached the refund step: {job}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    worker.kill().unwrap();
+    worker.wait().unwrap();
+    app.clear_faults().await;
+    let mut second = worker_process(&app);
+    let job = app.wait_job(&job_id, 60).await;
+    second.kill().ok();
+    second.wait().ok();
+    assert_eq!(job["status"], "succeeded", "{job}");
+    for kind in ["order.cancel", "inventory.release", "payment.refund", "notification.send"] {
+        assert_eq!(app.effects_of_kind(TENANT, &order.id, kind).await, 1, "{kind} exactly once");
+    }
+}
+
+struct OwnRedis {
+    port: u16,
+}
+
+impl OwnRedis {
+    fn start(port: u16) -> OwnRedis {
+        let status = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--save", "", "--appendonly", "no", "--daemonize", "yes", "--bind", "127.0.0.1"])
+            .stdout(Stdio::null())
+            .status()
+            .expect("redis-server is installed");
+        assert!(status.success());
+        OwnRedis { port }
+    }
+    fn stop(&self) {
+        let _ = Command::new("redis-cli").args(["-p", &self.port.to_string(), "shutdown", "nosave"]).stdout(Stdio::null()).stderr(Stdio::null()).status();
+    }
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+async fn wait_redis(port: u16) {
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("redis on {port} did not start");
+}
+
+#[tokio::test]
+async fn redis_down_while_accepting_runs_once_redis_is_back() {
+    let port = free_port();
+    let redis = OwnRedis::start(port);
+    wait_redis(port).await;
+    let app = helpers::spawn_with(helpers::Options { redis_url: redis.url(), ..Default::default() }).await;
+    redis.stop();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let order = app.order_in("confirmed").clone();
+    let job_id = request_cancel(&app, &order.id, &order.customer_id).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let admin = app.agent_token(TENANT, "agt_ops", &["admin"]);
+    let (_, job) = app.get(&format!("/v1/admin/jobs/{job_id}"), app.auth(&admin, TENANT)).await;
+    assert_eq!(job["status"], "queued", "nothing can run without Redis: {job}");
+    let (status, health) = app.get("/v1/admin/health", Default::default()).await;
+    assert_eq!((status, health["redis"].as_str()), (503, Some("unreachable")));
+
+    let _back = OwnRedis::start(port);
+    wait_redis(port).await;
+    let job = app.wait_job(&job_id, 60).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert_eq!(app.effects_of_kind(TENANT, &order.id, "payment.refund").await, 1);
+}
