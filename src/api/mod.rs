@@ -1,1 +1,2 @@
 //! Router and middleware. (stub: being written)
+pub mod auth;
