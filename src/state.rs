@@ -22,3 +22,9 @@ pub struct AppState {
     pub workflows: Arc<Registry>,
     pub queue: TriggerQueue,
 }
+
+impl axum::extract::FromRef<AppState> for Arc<Verifier> {
+    fn from_ref(state: &AppState) -> Self {
+        state.auth.clone()
+    }
+}

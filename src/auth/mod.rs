@@ -1,4 +1,15 @@
-//! JWT verification, roles → permissions, sudo tokens. (stub: being written)
+//! Authentication and authorisation: JWT verification (fixed key or JWKS), the roles →
+//! permissions table, sudo (step-up) tokens and token minting. No axum types here; the
+//! extractors live in `api::auth`.
 
-/// Verifies bearer tokens with the configured keys.
-pub struct Verifier;
+mod claims;
+mod jwks;
+pub mod mint;
+pub mod roles;
+mod verify;
+
+pub use claims::{Claims, PrincipalKind};
+pub use jwks::JWKS_MIN_REFRESH;
+pub use mint::{MintRequest, mint, parse_ttl};
+pub use roles::{Permission, ROLE_PERMISSIONS, Role, permissions_markdown};
+pub use verify::{SUDO_MAX_LIFETIME, Verifier};

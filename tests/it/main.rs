@@ -1,6 +1,7 @@
 //! The one integration-test binary: real Postgres, Redis and sandbox over HTTP.
 
 mod admin_cancel;
+mod auth;
 mod cancel;
 mod customer_orders;
 mod deploy_files;

@@ -1,0 +1,270 @@
+//! Extractors that authenticate a request, resolve its tenant and carry the principal:
+//! [`Customer`], [`Agent`] (with [`Agent::require`] for RBAC) and [`Sudo`] (step-up).
+//!
+//! They are generic over the router state (anything that yields an `Arc<Verifier>`), and a
+//! request verifies its bearer token once however many of them a handler takes.
+
+use std::sync::Arc;
+
+use axum::extract::{FromRef, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+
+use crate::auth::{Claims, Permission, PrincipalKind, Role, Verifier};
+use crate::error::{Error, Result};
+
+/// Names the tenant of the request; must equal the token's `tenant` claim.
+pub const TENANT_HEADER: &str = "x-tenant-id";
+/// Carries the step-up token that destructive admin endpoints require.
+pub const SUDO_HEADER: &str = "x-admin-auth-sudo";
+
+/// A customer, authenticated by a customer token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Customer {
+    pub tenant_id: String,
+    pub customer_id: String,
+    /// Set for a guest token: the customer may only see this order.
+    pub scope_order_id: Option<String>,
+}
+
+/// An agent of the tenant, authenticated by an agent token. Unknown roles are dropped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Agent {
+    pub tenant_id: String,
+    pub agent_id: String,
+    pub roles: Vec<Role>,
+}
+
+/// An agent who also presented a valid sudo token for themselves in `X-Admin-Auth-Sudo`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sudo {
+    pub agent: Agent,
+}
+
+impl Customer {
+    /// The principal as audit and idempotency records name it: `customer:cus_0001`.
+    pub fn principal(&self) -> String {
+        format!("customer:{}", self.customer_id)
+    }
+}
+
+impl Agent {
+    /// The principal as audit and idempotency records name it: `agent:agt_alice`.
+    pub fn principal(&self) -> String {
+        format!("agent:{}", self.agent_id)
+    }
+
+    /// Whether any of the agent's roles grants `permission`.
+    pub fn can(&self, permission: Permission) -> bool {
+        self.roles.iter().any(|role| role.grants(permission))
+    }
+
+    /// 403 `auth.forbidden`, naming the permission, unless a role grants it.
+    pub fn require(&self, permission: Permission) -> Result<()> {
+        if self.can(permission) {
+            return Ok(());
+        }
+        let roles: Vec<&str> = self.roles.iter().map(|r| r.as_str()).collect();
+        Err(Error::forbidden(
+            "auth.forbidden",
+            format!(
+                "this action requires the permission `{permission}`, which none of your roles ({}) grants",
+                if roles.is_empty() { "none".to_string() } else { roles.join(", ") }
+            ),
+        )
+        .with_extra("required_permission", permission.as_str().into())
+        .with_next_step("ask a tenant admin for a role that grants this permission"))
+    }
+}
+
+impl<S> FromRequestParts<S> for Customer
+where
+    S: Send + Sync,
+    Arc<Verifier>: FromRef<S>,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self> {
+        let claims = authenticate(parts, state).await?;
+        if claims.kind != PrincipalKind::Customer {
+            return Err(wrong_principal("a customer", "an agent"));
+        }
+        Ok(Customer {
+            tenant_id: claims.tenant.clone(),
+            customer_id: claims.sub.clone(),
+            scope_order_id: claims.order_id.clone(),
+        })
+    }
+}
+
+impl<S> FromRequestParts<S> for Agent
+where
+    S: Send + Sync,
+    Arc<Verifier>: FromRef<S>,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self> {
+        let claims = authenticate(parts, state).await?;
+        agent_of(&claims)
+    }
+}
+
+impl<S> FromRequestParts<S> for Sudo
+where
+    S: Send + Sync,
+    Arc<Verifier>: FromRef<S>,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self> {
+        let bearer = authenticate(parts, state).await?;
+        let agent = agent_of(&bearer)?;
+        let token = sudo_token(&parts.headers)?;
+        Arc::<Verifier>::from_ref(state)
+            .verify_sudo(token, &bearer)
+            .await?;
+        Ok(Sudo { agent })
+    }
+}
+
+/// The bearer's verified claims, kept in the request so a second extractor reuses them.
+#[derive(Clone)]
+struct Authenticated(Arc<Claims>);
+
+/// Verifies the bearer token and checks `X-Tenant-ID` against its tenant.
+async fn authenticate<S>(parts: &mut Parts, state: &S) -> Result<Arc<Claims>>
+where
+    Arc<Verifier>: FromRef<S>,
+{
+    if let Some(Authenticated(claims)) = parts.extensions.get() {
+        return Ok(claims.clone());
+    }
+    let token = bearer_token(&parts.headers)?;
+    let claims = Arc::<Verifier>::from_ref(state).verify(token).await?;
+    check_tenant(&parts.headers, &claims.tenant)?;
+    let claims = Arc::new(claims);
+    parts.extensions.insert(Authenticated(claims.clone()));
+    Ok(claims)
+}
+
+fn bearer_token(headers: &HeaderMap) -> Result<&str> {
+    let missing = || {
+        Error::new(
+            StatusCode::UNAUTHORIZED,
+            "auth.missing_token",
+            "send a token as `Authorization: Bearer <token>`",
+        )
+    };
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(missing)?;
+    let (scheme, token) = value.trim().split_once(' ').ok_or_else(missing)?;
+    let token = token.trim();
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
+        return Err(missing());
+    }
+    Ok(token)
+}
+
+fn check_tenant(headers: &HeaderMap, token_tenant: &str) -> Result<()> {
+    let tenant = headers
+        .get(TENANT_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            Error::bad_request(
+                "tenant.header_missing",
+                "send the tenant of your token in the X-Tenant-ID header",
+            )
+        })?;
+    if tenant != token_tenant {
+        return Err(Error::forbidden(
+            "tenant.mismatch",
+            "the X-Tenant-ID header names another tenant than the token",
+        ));
+    }
+    Ok(())
+}
+
+fn sudo_token(headers: &HeaderMap) -> Result<&str> {
+    let value = headers
+        .get(SUDO_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .unwrap_or_default();
+    // Accept the bare token and, for clients that reuse their bearer code, `Bearer <token>`.
+    let token = match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
+        _ => value,
+    };
+    if token.is_empty() {
+        return Err(Error::forbidden(
+            "auth.sudo_required",
+            "this action requires a sudo token in the X-Admin-Auth-Sudo header",
+        )
+        .with_next_step(
+            "re-authenticate to obtain a sudo token and send it in X-Admin-Auth-Sudo",
+        ));
+    }
+    Ok(token)
+}
+
+fn agent_of(claims: &Claims) -> Result<Agent> {
+    if claims.kind != PrincipalKind::Agent {
+        return Err(wrong_principal("an agent", "a customer"));
+    }
+    Ok(Agent {
+        tenant_id: claims.tenant.clone(),
+        agent_id: claims.sub.clone(),
+        roles: claims.known_roles(),
+    })
+}
+
+fn wrong_principal(expected: &str, got: &str) -> Error {
+    Error::forbidden(
+        "auth.wrong_principal",
+        format!("this endpoint is for {expected}; the token is {got} token"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive_and_required() {
+        assert_eq!(
+            bearer_token(&headers(&[("authorization", "bearer abc")])).unwrap(),
+            "abc"
+        );
+        for bad in ["abc", "Basic abc", "Bearer ", "Bearer"] {
+            let e = bearer_token(&headers(&[("authorization", bad)])).unwrap_err();
+            assert_eq!(e.code(), "auth.missing_token", "{bad}");
+        }
+    }
+
+    #[test]
+    fn agent_require_names_the_permission() {
+        let agent = Agent {
+            tenant_id: "t1".into(),
+            agent_id: "agt_bob".into(),
+            roles: vec![Role::CsAgent],
+        };
+        assert!(agent.require(Permission::OrdersCancelApprove).is_ok());
+        let e = agent.require(Permission::OrdersCancelForce).unwrap_err();
+        assert_eq!(e.code(), "auth.forbidden");
+        assert!(e.to_string().contains("orders.cancel.force"), "{e}");
+        assert_eq!(agent.principal(), "agent:agt_bob");
+    }
+}

@@ -1,0 +1,159 @@
+//! The [`Verifier`]: checks a bearer or sudo token against the configured keys, issuer and
+//! audience, and turns every failure into a stable problem code.
+
+use std::time::Duration;
+
+use http::StatusCode;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+
+use super::claims::{Claims, PrincipalKind};
+use super::jwks::{JwksKeys, VerifyingKey};
+use crate::config::{Config, JwtKeys};
+use crate::error::{Error, Result};
+
+/// A sudo token whose `exp - iat` exceeds this is refused, whatever minted it.
+pub const SUDO_MAX_LIFETIME: Duration = Duration::from_secs(15 * 60);
+
+/// Verifies tokens. The algorithm comes from configuration, never from the token.
+pub struct Verifier {
+    keys: Keys,
+    issuer: String,
+    audience: String,
+}
+
+enum Keys {
+    /// One configured key (HS256 secret or RS256/ES256 PEM); a token's `kid` is ignored.
+    Fixed(VerifyingKey),
+    Jwks(JwksKeys),
+}
+
+impl Verifier {
+    /// Loads the keys of `cfg.jwt`; with a JWKS URL this fetches the key set.
+    pub async fn new(cfg: &Config) -> anyhow::Result<Verifier> {
+        let keys = match &cfg.jwt {
+            JwtKeys::Hs256 { secret } => Keys::Fixed(VerifyingKey {
+                alg: Algorithm::HS256,
+                key: DecodingKey::from_secret(secret),
+            }),
+            JwtKeys::PublicKeyPem { alg, pem } => {
+                let key = match alg {
+                    Algorithm::RS256 => DecodingKey::from_rsa_pem(pem),
+                    Algorithm::ES256 => DecodingKey::from_ec_pem(pem),
+                    other => {
+                        anyhow::bail!("unsupported JWT algorithm {other:?}: use RS256 or ES256")
+                    }
+                }
+                .map_err(|e| {
+                    anyhow::anyhow!("ORDERDESK_JWT_PUBLIC_KEY is not a {alg:?} key: {e}")
+                })?;
+                Keys::Fixed(VerifyingKey { alg: *alg, key })
+            }
+            JwtKeys::Jwks { url } => Keys::Jwks(JwksKeys::fetch(url).await?),
+        };
+        Ok(Verifier {
+            keys,
+            issuer: cfg.jwt_issuer.clone(),
+            audience: cfg.jwt_audience.clone(),
+        })
+    }
+
+    /// Verifies signature, algorithm, `exp`, `nbf`, `iss`, `aud` and the presence of
+    /// `exp`, `iss`, `aud` and `sub`. Any failure is 401 `auth.invalid_token`.
+    pub async fn verify(&self, token: &str) -> Result<Claims> {
+        let header = jsonwebtoken::decode_header(token).map_err(|e| invalid_token(e.kind()))?;
+        let key = match &self.keys {
+            Keys::Fixed(key) => key.clone(),
+            Keys::Jwks(jwks) => {
+                let kid = header.kid.as_deref().ok_or_else(|| {
+                    invalid_token_detail("the token has no kid, so no configured key can verify it")
+                })?;
+                jwks.find(kid).await.ok_or_else(|| {
+                    invalid_token_detail("the token's kid names no key of the configured key set")
+                })?
+            }
+        };
+        let validation = self.validation(key.alg);
+        let data = jsonwebtoken::decode::<Claims>(token, &key.key, &validation)
+            .map_err(|e| invalid_token(e.kind()))?;
+        Ok(data.claims)
+    }
+
+    /// Verifies a step-up token for the agent of `bearer`: it must be a valid token with
+    /// `sudo: true`, a lifetime of at most [`SUDO_MAX_LIFETIME`], and the same agent and
+    /// tenant. Any failure is 403 `auth.sudo_required`.
+    pub async fn verify_sudo(&self, token: &str, bearer: &Claims) -> Result<Claims> {
+        let claims = self.verify(token).await.map_err(|e| {
+            sudo_required(&format!("the sudo token is not valid ({})", detail_of(&e)))
+        })?;
+        if !claims.sudo {
+            return Err(sudo_required(
+                "the token in X-Admin-Auth-Sudo is not a sudo token",
+            ));
+        }
+        if claims.kind != PrincipalKind::Agent
+            || claims.sub != bearer.sub
+            || claims.tenant != bearer.tenant
+        {
+            return Err(sudo_required(
+                "the sudo token belongs to another agent or tenant than the bearer token",
+            ));
+        }
+        let Some(iat) = claims.iat else {
+            return Err(sudo_required("the sudo token has no iat"));
+        };
+        if claims.exp.saturating_sub(iat) > SUDO_MAX_LIFETIME.as_secs() {
+            return Err(sudo_required(&format!(
+                "the sudo token lives longer than {} minutes",
+                SUDO_MAX_LIFETIME.as_secs() / 60
+            )));
+        }
+        Ok(claims)
+    }
+
+    fn validation(&self, alg: Algorithm) -> Validation {
+        let mut v = Validation::new(alg);
+        // jsonwebtoken checks aud/iss only when present unless they are required.
+        v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        v.set_issuer(&[&self.issuer]);
+        v.set_audience(&[&self.audience]);
+        v.validate_nbf = true;
+        v
+    }
+}
+
+fn invalid_token(kind: &ErrorKind) -> Error {
+    let detail = match kind {
+        ErrorKind::ExpiredSignature => "the token has expired".to_string(),
+        ErrorKind::ImmatureSignature => "the token is not valid yet (nbf)".to_string(),
+        ErrorKind::InvalidAudience => "the token's audience is not accepted".to_string(),
+        ErrorKind::InvalidIssuer => "the token's issuer is not accepted".to_string(),
+        ErrorKind::MissingRequiredClaim(c) => format!("the token lacks the required claim `{c}`"),
+        ErrorKind::InvalidClaimFormat(c) => format!("the token's `{c}` claim is malformed"),
+        ErrorKind::InvalidSignature | ErrorKind::InvalidAlgorithm => {
+            "the token's algorithm or signature is not accepted".to_string()
+        }
+        // Serde's message names the missing or mistyped claim and carries no secret.
+        ErrorKind::Json(e) if e.is_data() => format!("the token's claims are invalid: {e}"),
+        _ => "the token is malformed".to_string(),
+    };
+    invalid_token_detail(&detail)
+}
+
+fn invalid_token_detail(detail: &str) -> Error {
+    Error::new(StatusCode::UNAUTHORIZED, "auth.invalid_token", detail)
+        .with_next_step("obtain a new token and send it as `Authorization: Bearer <token>`")
+}
+
+fn sudo_required(detail: &str) -> Error {
+    Error::forbidden("auth.sudo_required", detail).with_next_step(
+        "re-authenticate to obtain a sudo token and send it in the X-Admin-Auth-Sudo header",
+    )
+}
+
+fn detail_of(e: &Error) -> String {
+    match e {
+        Error::Problem(p) => p.detail.clone(),
+        Error::Internal(_) => "internal error".to_string(),
+    }
+}
