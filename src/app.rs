@@ -108,8 +108,9 @@ pub async fn run_dev(mut config: Config, opts: DevOptions, shutdown: Cancellatio
 
 fn print_banner(config: &Config, api_url: &str, sandbox_url: &str, tenant: &str) -> anyhow::Result<()> {
     use crate::auth::mint::{MintRequest, mint};
-    let customer = mint(config, &MintRequest::customer(tenant, &seed::customer_id(0), std::time::Duration::from_secs(3600 * 12)))?;
-    let admin = mint(config, &MintRequest::agent(tenant, "agt_demo", &["admin"], std::time::Duration::from_secs(3600 * 12)))?;
+    let day = std::time::Duration::from_secs(3600 * 12);
+    let customer = mint(config, &MintRequest::customer(tenant, &seed::customer_id(0)).ttl(day))?;
+    let admin = mint(config, &MintRequest::agent(tenant, "agt_demo", &[crate::auth::Role::Admin]).ttl(day))?;
     println!(
         "\norderdesk dev is running\n  api:      {api_url}\n  docs:     {api_url}/docs  (OpenAPI: {api_url}/openapi.json)\n  metrics:  {api_url}/metrics\n  sandbox:  {sandbox_url}\n\n\
          customer token (cus_0001):\n  export CUSTOMER_TOKEN={customer}\nadmin token (agt_demo, role admin):\n  export ADMIN_TOKEN={admin}\n\n\

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
 use orderdesk::api::Surface;
+use orderdesk::auth::Role;
 use orderdesk::auth::mint::{MintRequest, mint, parse_ttl};
 use orderdesk::config::{Config, DEFAULT_API_ADDR, DEFAULT_SANDBOX_ADDR};
 use orderdesk::{app, db, sandbox, seed, telemetry, workers};
@@ -134,12 +135,11 @@ async fn main() -> anyhow::Result<()> {
         Command::Token { tenant, customer, agent, roles, sudo, ttl } => {
             let ttl: Duration = parse_ttl(&ttl)?;
             let req = match (customer, agent) {
-                (Some(c), _) => MintRequest::customer(&tenant, &c, ttl),
+                (Some(c), _) => MintRequest::customer(&tenant, &c).ttl(ttl),
                 (None, Some(a)) => {
-                    let roles: Vec<&str> = roles.iter().map(String::as_str).collect();
-                    let mut r = MintRequest::agent(&tenant, &a, &roles, ttl);
-                    r.sudo = sudo;
-                    r
+                    let roles = roles.iter().map(|r| r.parse::<Role>().map_err(anyhow::Error::msg)).collect::<anyhow::Result<Vec<_>>>()?;
+                    let r = MintRequest::agent(&tenant, &a, &roles).ttl(ttl);
+                    if sudo { r.sudo() } else { r }
                 }
                 (None, None) => anyhow::bail!("give --customer ID or --agent ID"),
             };

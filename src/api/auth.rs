@@ -54,6 +54,11 @@ impl Agent {
         format!("agent:{}", self.agent_id)
     }
 
+    /// The role names, as audit records store them.
+    pub fn role_names(&self) -> Vec<String> {
+        self.roles.iter().map(|r| r.as_str().to_string()).collect()
+    }
+
     /// Whether any of the agent's roles grants `permission`.
     pub fn can(&self, permission: Permission) -> bool {
         self.roles.iter().any(|role| role.grants(permission))

@@ -4,6 +4,6 @@ mod admin_cancel;
 mod auth;
 mod cancel;
 mod customer_orders;
-mod deploy_files;
+mod repo_files;
 mod helpers;
 mod resilience;

@@ -140,16 +140,15 @@ impl TestApp {
     }
 
     pub fn customer_token(&self, tenant: &str, customer: &str) -> String {
-        mint(&self.config, &MintRequest::customer(tenant, customer, Duration::from_secs(600))).unwrap()
+        mint(&self.config, &MintRequest::customer(tenant, customer)).unwrap()
     }
 
     pub fn agent_token(&self, tenant: &str, agent: &str, roles: &[&str]) -> String {
-        mint(&self.config, &MintRequest::agent(tenant, agent, roles, Duration::from_secs(600))).unwrap()
+        mint(&self.config, &MintRequest::agent(tenant, agent, &parse_roles(roles))).unwrap()
     }
 
     pub fn sudo_token(&self, tenant: &str, agent: &str, roles: &[&str]) -> String {
-        let mut r = MintRequest::agent(tenant, agent, roles, Duration::from_secs(120));
-        r.sudo = true;
+        let r = MintRequest::agent(tenant, agent, &parse_roles(roles)).sudo().ttl(Duration::from_secs(120));
         mint(&self.config, &r).unwrap()
     }
 
@@ -216,6 +215,10 @@ impl TestApp {
     pub async fn clear_faults(&self) {
         self.http.delete(format!("{}/sandbox/faults", self.sandbox)).send().await.unwrap();
     }
+}
+
+fn parse_roles(roles: &[&str]) -> Vec<orderdesk::auth::Role> {
+    roles.iter().map(|r| r.parse().unwrap()).collect()
 }
 
 impl Drop for TestApp {

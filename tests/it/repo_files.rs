@@ -1,4 +1,5 @@
-//! No Docker engine runs here, so the compose file's structure is checked instead.
+//! Files beside the code that must agree with it: the compose file (no Docker engine runs here,
+//! so its structure is checked) and the README's generated tables.
 
 use serde_yaml::Value;
 
@@ -31,4 +32,14 @@ fn compose_runs_every_part_from_the_dockerfile() {
     let dockerfile = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Dockerfile")).unwrap();
     assert!(dockerfile.contains("ENTRYPOINT [\"orderdesk\"]"));
     assert!(dockerfile.contains("workflows.toml"));
+}
+
+#[test]
+fn readme_roles_table_is_the_one_in_code() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let start = readme.find("<!-- roles:begin -->\n").expect("roles:begin marker") + "<!-- roles:begin -->\n".len();
+    let end = readme.find("<!-- roles:end -->").expect("roles:end marker");
+    let in_readme = readme[start..end].trim();
+    let generated = orderdesk::auth::permissions_markdown();
+    assert_eq!(in_readme, generated.trim(), "README's roles table is stale; paste permissions_markdown() between the markers");
 }
