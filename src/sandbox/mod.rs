@@ -32,12 +32,21 @@ use crate::config::Service;
 use crate::error::{Error, InternalErrorCause};
 
 /// What the sandbox needs besides its database.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct SandboxConfig {
     /// orderdesk's `POST /v1/events/ingest` URL; no events are sent when `None`.
     pub events_url: Option<String>,
     /// HMAC secret of the `X-Orderdesk-Signature` header (`ORDERDESK_EVENTS_SECRET`).
     pub events_secret: Vec<u8>,
+}
+
+impl std::fmt::Debug for SandboxConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SandboxConfig")
+            .field("events_url", &self.events_url)
+            .field("events_secret", &"<redacted>")
+            .finish()
+    }
 }
 
 /// Shared by every sandbox handler.
