@@ -7,3 +7,4 @@ mod customer_orders;
 mod repo_files;
 mod helpers;
 mod resilience;
+mod sandbox;
