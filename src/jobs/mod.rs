@@ -1,5 +1,91 @@
-//! Apalis job payloads and enqueue-through-outbox. (stub: being written)
+//! Starting workflow runs: `enqueue` writes the run, its steps and its trigger (outbox) in the
+//! caller's transaction; `dispatch` pushes the trigger to apalis right after the commit.
+//! Nothing is lost if Redis is down: the outbox relay delivers what `dispatch` could not.
 
-/// Pushes run triggers to the apalis Redis queue.
-#[derive(Clone)]
-pub struct TriggerQueue;
+mod queue;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+pub use queue::{MAX_BACKLOG, PUSH_BATCH, RunTrigger, TriggerQueue};
+
+use crate::db;
+use crate::db::runs::{NewRunRow, RunRow};
+use crate::error::{Error, Result};
+use crate::state::AppState;
+use crate::workflows::Registry;
+
+/// A run to start.
+#[derive(Debug, Clone)]
+pub struct NewRun {
+    pub tenant_id: String,
+    /// A workflow of `workflows.toml`, e.g. `cancel_order`.
+    pub kind: String,
+    /// The order (or other resource) the run acts on.
+    pub subject_id: Option<String>,
+    /// Set for a customer's own request: the run is visible to that customer only.
+    pub customer_id: Option<String>,
+    /// Who asked (user id, API key id, `system`).
+    pub requested_by: String,
+    pub input: Value,
+}
+
+/// Inserts the run (uuid v7 id), one `run_steps` row per step (`skipped` where the step's
+/// `when` is false) and the trigger in the outbox, then NOTIFYs the relay — all in the
+/// caller's transaction, which must be durable (it is the acceptance). Does not touch Redis:
+/// call [`dispatch`] after the commit.
+pub async fn enqueue(conn: &mut PgConnection, registry: &Registry, new: NewRun) -> Result<RunRow> {
+    let Some(workflow) = registry.workflow(&new.kind) else {
+        return Err(Error::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "workflow.unknown",
+            format!("no workflow named {:?}", new.kind),
+        ));
+    };
+    let steps: Vec<(&str, bool)> = workflow
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.name.as_str(), !workflow.step_applies(i, &new.input)))
+        .collect();
+    let row = NewRunRow {
+        id: Uuid::now_v7(),
+        tenant_id: &new.tenant_id,
+        kind: &new.kind,
+        subject_id: new.subject_id.as_deref(),
+        customer_id: new.customer_id.as_deref(),
+        requested_by: &new.requested_by,
+        input: &new.input,
+        steps: &steps,
+    };
+    let run = db::runs::insert(conn, &row).await?;
+    db::outbox::insert_trigger(conn, run.id).await?;
+    Ok(run)
+}
+
+/// Best effort, right after the caller committed [`enqueue`]: pushes the run's trigger to
+/// apalis and marks its outbox row sent. On any error (Redis down, queue full) it only logs;
+/// the outbox relay delivers the trigger later.
+pub async fn dispatch(state: &AppState, run_id: Uuid) {
+    if let Err(e) = try_dispatch(state, run_id).await {
+        tracing::warn!(job_id = %run_id, error = %format!("{e:#}"),
+            "trigger not pushed now; the outbox relay will deliver it");
+    }
+}
+
+async fn try_dispatch(state: &AppState, run_id: Uuid) -> anyhow::Result<()> {
+    if state.queue.room().await? == 0 {
+        return Ok(());
+    }
+    let mut conn = state.db.acquire().await?;
+    if !db::outbox::take_for_run(&mut conn, run_id).await? {
+        return Ok(()); // the relay has it, or it was sent already
+    }
+    if let Err(e) = state.queue.push(&[run_id]).await {
+        db::outbox::unmark_run(&mut conn, run_id).await?;
+        return Err(e);
+    }
+    Ok(())
+}

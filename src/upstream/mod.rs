@@ -1,4 +1,317 @@
-//! HTTP clients of the canonical services. (stub: being written)
+//! HTTP client of the canonical services (`docs/upstream-contract.md`): per-service base
+//! URLs, timeouts, `X-Tenant-ID`, `Idempotency-Key` on every mutation, and the mapping of
+//! answers to retryable or permanent errors. The workflow engine's step retry policy is the
+//! real retry loop; this client only retries a refused connection once, quickly.
 
+use std::time::Duration;
+
+use anyhow::Context;
+use backon::{ConstantBuilder, Retryable};
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::config::{Config, Service};
+use crate::domain::order::{Order, Refund};
+use crate::error::{Error, Problem};
+
+/// Why an upstream call failed, classified as the contract says.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum UpstreamError {
+    /// 404, 409, 422 (and other 4xx): retrying cannot help. Keeps the upstream's `code`.
+    #[error("permanent upstream error {}: {}", .0.code, .0.detail)]
+    Permanent(Box<Problem>),
+    /// 408, 429, 5xx, timeouts and transport errors.
+    #[error("retryable upstream error {}: {}", .0.code, .0.detail)]
+    Retryable(Box<Problem>),
+}
+
+impl UpstreamError {
+    pub fn problem(&self) -> &Problem {
+        match self {
+            UpstreamError::Permanent(p) | UpstreamError::Retryable(p) => p,
+        }
+    }
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, UpstreamError::Retryable(_))
+    }
+}
+
+/// One line of an inventory release or reservation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StockLine {
+    pub sku: String,
+    pub qty: i32,
+}
+
+/// A message for the Notifications service.
+#[derive(Debug, Clone, Serialize)]
+pub struct Notification<'a> {
+    pub order_id: &'a str,
+    pub to: &'a str,
+    pub template: &'a str,
+    pub data: Value,
+}
+
+/// Client of the six canonical services. Cheap to clone (one connection pool inside).
 #[derive(Clone)]
-pub struct Upstream;
+pub struct Upstream {
+    http: reqwest::Client,
+    orders: String,
+    payments: String,
+    inventory: String,
+    notifications: String,
+}
+
+impl Upstream {
+    pub fn new(cfg: &Config) -> anyhow::Result<Upstream> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(cfg.upstream_timeout.min(Duration::from_secs(2)))
+            .timeout(cfg.upstream_timeout)
+            .pool_max_idle_per_host(64)
+            .user_agent(concat!("orderdesk/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .context("cannot build the upstream HTTP client")?;
+        Ok(Upstream {
+            http,
+            orders: cfg.upstream_url(Service::Orders).to_string(),
+            payments: cfg.upstream_url(Service::Payments).to_string(),
+            inventory: cfg.upstream_url(Service::Inventory).to_string(),
+            notifications: cfg.upstream_url(Service::Notifications).to_string(),
+        })
+    }
+
+    /// `GET /v1/orders/{id}`.
+    pub async fn get_order(&self, tenant: &str, order_id: &str) -> Result<Order, UpstreamError> {
+        let url = format!("{}/v1/orders/{}", self.orders, seg(order_id));
+        self.call(Method::GET, &url, tenant, None, None).await
+    }
+
+    /// `POST /v1/orders/{id}/cancel`: the cancelled order (200 also when already cancelled).
+    pub async fn cancel_order(
+        &self,
+        tenant: &str,
+        order_id: &str,
+        reason: &str,
+        key: &str,
+    ) -> Result<Order, UpstreamError> {
+        let url = format!("{}/v1/orders/{}/cancel", self.orders, seg(order_id));
+        let body = json!({ "reason": reason });
+        self.call(Method::POST, &url, tenant, Some(key), Some(&body))
+            .await
+    }
+
+    /// `POST /v1/orders/{id}/reinstate`: compensation of a cancel.
+    pub async fn reinstate_order(
+        &self,
+        tenant: &str,
+        order_id: &str,
+        reason: &str,
+        key: &str,
+    ) -> Result<Order, UpstreamError> {
+        let url = format!("{}/v1/orders/{}/reinstate", self.orders, seg(order_id));
+        let body = json!({ "reason": reason });
+        self.call(Method::POST, &url, tenant, Some(key), Some(&body))
+            .await
+    }
+
+    /// `POST /v1/payments/{id}/refunds`.
+    pub async fn refund_payment(
+        &self,
+        tenant: &str,
+        payment_id: &str,
+        amount_minor: i64,
+        reason: &str,
+        key: &str,
+    ) -> Result<Refund, UpstreamError> {
+        let url = format!("{}/v1/payments/{}/refunds", self.payments, seg(payment_id));
+        let body = json!({ "amount_minor": amount_minor, "reason": reason });
+        self.call(Method::POST, &url, tenant, Some(key), Some(&body))
+            .await
+    }
+
+    /// `POST /v1/releases`: stock of each sku grows by its qty.
+    pub async fn release_inventory(
+        &self,
+        tenant: &str,
+        order_id: &str,
+        lines: &[StockLine],
+        key: &str,
+    ) -> Result<Value, UpstreamError> {
+        let url = format!("{}/v1/releases", self.inventory);
+        let body = json!({ "order_id": order_id, "lines": lines });
+        self.call(Method::POST, &url, tenant, Some(key), Some(&body))
+            .await
+    }
+
+    /// `POST /v1/reservations`: compensation of a release.
+    pub async fn reserve_inventory(
+        &self,
+        tenant: &str,
+        order_id: &str,
+        lines: &[StockLine],
+        key: &str,
+    ) -> Result<Value, UpstreamError> {
+        let url = format!("{}/v1/reservations", self.inventory);
+        let body = json!({ "order_id": order_id, "lines": lines });
+        self.call(Method::POST, &url, tenant, Some(key), Some(&body))
+            .await
+    }
+
+    /// `POST /v1/messages`: `{"id":"msg_…"}`.
+    pub async fn send_notification(
+        &self,
+        tenant: &str,
+        message: &Notification<'_>,
+        key: &str,
+    ) -> Result<Value, UpstreamError> {
+        let url = format!("{}/v1/messages", self.notifications);
+        let body = serde_json::to_value(message).unwrap_or(Value::Null);
+        self.call(Method::POST, &url, tenant, Some(key), Some(&body))
+            .await
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        url: &str,
+        tenant: &str,
+        idempotency_key: Option<&str>,
+        body: Option<&Value>,
+    ) -> Result<T, UpstreamError> {
+        let send = || async {
+            let mut req = self
+                .http
+                .request(method.clone(), url)
+                .header("X-Tenant-ID", tenant);
+            if let Some(key) = idempotency_key {
+                req = req.header("Idempotency-Key", key);
+            }
+            if let Some(body) = body {
+                req = req.json(body);
+            }
+            req.send().await
+        };
+        // A refused connection never reached the service, so one quick retry is safe even
+        // for a mutation; anything else is left to the step's retry policy.
+        let res = send
+            .retry(
+                ConstantBuilder::default()
+                    .with_delay(Duration::from_millis(50))
+                    .with_max_times(1),
+            )
+            .when(|e: &reqwest::Error| e.is_connect())
+            .await
+            .map_err(|e| transport_error(url, &e))?;
+        let status = res.status();
+        let bytes = res.bytes().await.map_err(|e| transport_error(url, &e))?;
+        if status.is_success() {
+            return serde_json::from_slice(&bytes).map_err(|e| {
+                UpstreamError::Permanent(Box::new(problem(
+                    StatusCode::BAD_GATEWAY,
+                    "upstream.bad_response",
+                    format!("{method} {url}: unexpected body: {e}"),
+                )))
+            });
+        }
+        Err(classify(status, &bytes, &method, url))
+    }
+}
+
+/// Percent-encodes one path segment (ids are plain, but never trust them to be).
+fn seg(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A problem with the given status and code, as stored on a step or run.
+pub fn problem(status: StatusCode, code: &str, detail: impl Into<String>) -> Problem {
+    Error::new(status, code, detail).to_problem()
+}
+
+fn transport_error(url: &str, e: &reqwest::Error) -> UpstreamError {
+    let code = if e.is_timeout() {
+        "upstream.timeout"
+    } else {
+        "upstream.unreachable"
+    };
+    UpstreamError::Retryable(Box::new(problem(
+        StatusCode::BAD_GATEWAY,
+        code,
+        format!("{url}: {e}"),
+    )))
+}
+
+/// Maps a non-2xx answer per the contract, keeping the upstream's problem `code`.
+fn classify(status: StatusCode, body: &[u8], method: &Method, url: &str) -> UpstreamError {
+    let upstream: Option<Value> = serde_json::from_slice(body).ok();
+    let field = |k: &str| {
+        upstream
+            .as_ref()
+            .and_then(|v| v.get(k))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    let code = field("code").unwrap_or_else(|| format!("upstream.http_{}", status.as_u16()));
+    let detail = field("detail").unwrap_or_else(|| format!("{method} {url} answered {status}"));
+    let mut p = problem(status, &code, detail);
+    if let Some(Value::Object(map)) = upstream {
+        for (k, v) in map {
+            if !matches!(
+                k.as_str(),
+                "type" | "title" | "status" | "detail" | "code" | "request_id"
+            ) {
+                p.extra.insert(k, v);
+            }
+        }
+    }
+    let retryable = status == StatusCode::REQUEST_TIMEOUT
+        || status == StatusCode::TOO_MANY_REQUESTS
+        || status.is_server_error();
+    if retryable {
+        UpstreamError::Retryable(Box::new(p))
+    } else {
+        UpstreamError::Permanent(Box::new(p))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_classes_follow_the_contract() {
+        let body = br#"{"status":409,"code":"order.not_cancellable","detail":"shipped"}"#;
+        let e = classify(StatusCode::CONFLICT, body, &Method::POST, "u");
+        assert!(!e.is_retryable());
+        assert_eq!(e.problem().code, "order.not_cancellable");
+        for s in [404, 422] {
+            let e = classify(StatusCode::from_u16(s).unwrap(), b"", &Method::GET, "u");
+            assert!(!e.is_retryable(), "{s}");
+        }
+        for s in [408, 429, 500, 502, 503] {
+            let e = classify(
+                StatusCode::from_u16(s).unwrap(),
+                b"not json",
+                &Method::GET,
+                "u",
+            );
+            assert!(e.is_retryable(), "{s}");
+            assert_eq!(e.problem().code, format!("upstream.http_{s}"));
+        }
+    }
+
+    #[test]
+    fn path_segments_are_encoded() {
+        assert_eq!(seg("ord_1"), "ord_1");
+        assert_eq!(seg("a/b c"), "a%2Fb%20c");
+    }
+}

@@ -1,1 +1,63 @@
-//! apalis workers, outbox relay, lease sweeper. (stub: being written)
+//! The worker process: the apalis worker that executes runs (supervised), the outbox relay,
+//! and the lease sweeper/scheduler. All of them stop on the shutdown token.
+
+mod limit;
+mod relay;
+pub mod sweeper;
+mod wake;
+mod worker;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::state::AppState;
+
+pub use crate::workflows::metrics;
+pub use worker::FALLBACK_POLL;
+
+/// How a worker process runs.
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    /// Runs executed at the same time by this process.
+    pub concurrency: usize,
+    /// Start of the apalis worker name (`{prefix}-{host}-{pid}-{random}`).
+    pub name_prefix: String,
+}
+
+impl Default for WorkerOptions {
+    fn default() -> Self {
+        WorkerOptions {
+            concurrency: 50,
+            name_prefix: "orderdesk".into(),
+        }
+    }
+}
+
+/// Runs the worker until `shutdown`, then lets in-flight runs finish. Redis or Postgres
+/// outages are logged and retried, never fatal.
+pub async fn run(
+    state: AppState,
+    opts: WorkerOptions,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let wake = wake::WakeSignal::default();
+    let listener = tokio::spawn(wake::listen(
+        state.config.redis_url.clone(),
+        state.queue.wake_channel().to_string(),
+        wake.clone(),
+        shutdown.clone(),
+    ));
+    let relay = tokio::spawn(relay::run(state.clone(), shutdown.clone()));
+    let sweeper = tokio::spawn(sweeper::run(state.clone(), shutdown.clone()));
+    worker::supervise(state, opts, wake, shutdown).await;
+    for task in [listener, relay, sweeper] {
+        task.await?;
+    }
+    Ok(())
+}
+
+/// Runs waiting to execute: queued and due (whether their trigger is still in the outbox,
+/// in Redis, or about to be re-pushed). Across all tenants and processes.
+pub async fn queue_depth(state: &AppState) -> anyhow::Result<u64> {
+    let mut conn = state.db.acquire().await?;
+    Ok(crate::db::runs::count_due_queued(&mut conn).await? as u64)
+}

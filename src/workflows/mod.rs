@@ -1,3 +1,14 @@
-//! workflows.toml, the action registry and the engine. (stub: being written)
+//! Declarative workflows: `workflows.toml` (spec), its validation against the action
+//! registration list (registry), the actions themselves, and the engine that runs a run's
+//! steps with checkpoints, retries and compensations.
 
-pub struct Registry;
+pub mod actions;
+pub mod condition;
+pub mod engine;
+pub mod metrics;
+pub mod registry;
+pub mod spec;
+
+pub use actions::{StepCtx, StepError};
+pub use registry::Registry;
+pub use spec::{RetryPolicy, StepSpec, WorkflowSpec};

@@ -1,0 +1,108 @@
+//! The outbox relay: delivers the run triggers `jobs::dispatch` could not push (Redis down,
+//! queue full, process died between commit and push). Wakes on `NOTIFY orderdesk_outbox`
+//! (debounced) and every 500 ms; pushes in bounded batches, never past the queue's backlog
+//! cap; leaves rows unsent while Redis is unreachable.
+
+use std::time::Duration;
+
+use sqlx::postgres::PgListener;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, warn};
+
+use crate::db;
+use crate::jobs::PUSH_BATCH;
+use crate::state::AppState;
+
+const SCAN_EVERY: Duration = Duration::from_millis(500);
+/// Lets `dispatch` (the fast path) finish before the relay looks, and folds a burst of
+/// notifications into one scan.
+const DEBOUNCE: Duration = Duration::from_millis(100);
+/// Re-check interval while the queue is full.
+const FULL_QUEUE_WAIT: Duration = Duration::from_millis(25);
+
+enum Pass {
+    /// Pushed a full batch: look again at once.
+    More,
+    /// The queue is at its backlog cap.
+    Full,
+    Idle,
+}
+
+pub async fn run(state: AppState, shutdown: CancellationToken) {
+    let mut listener: Option<PgListener> = None;
+    loop {
+        if listener.is_none() {
+            listener = listen(&state).await;
+        }
+        let pass = match relay_once(&state).await {
+            Ok(p) => p,
+            Err(e) => {
+                warn!(error = %format!("{e:#}"), "outbox relay could not deliver; will retry");
+                Pass::Idle
+            }
+        };
+        let wait = async {
+            match pass {
+                Pass::More => {}
+                Pass::Full => tokio::time::sleep(FULL_QUEUE_WAIT).await,
+                Pass::Idle => match listener.as_mut() {
+                    Some(l) => {
+                        tokio::select! {
+                            n = l.recv() => {
+                                if n.is_err() {
+                                    return false;
+                                }
+                                tokio::time::sleep(DEBOUNCE).await;
+                                while let Ok(Some(_)) = l.try_recv().await {}
+                            }
+                            _ = tokio::time::sleep(SCAN_EVERY) => {}
+                        }
+                    }
+                    None => tokio::time::sleep(SCAN_EVERY).await,
+                },
+            }
+            true
+        };
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            healthy = wait => if !healthy { listener = None },
+        }
+    }
+}
+
+async fn listen(state: &AppState) -> Option<PgListener> {
+    let mut l = PgListener::connect_with(&state.db).await.ok()?;
+    match l.listen(db::outbox::CHANNEL).await {
+        Ok(()) => Some(l),
+        Err(e) => {
+            warn!(error = %e, "outbox relay cannot LISTEN; scanning on its timer only");
+            None
+        }
+    }
+}
+
+async fn relay_once(state: &AppState) -> anyhow::Result<Pass> {
+    let room = state.queue.room().await?;
+    if room == 0 {
+        return Ok(Pass::Full);
+    }
+    let limit = room.min(PUSH_BATCH);
+    let mut tx = state.db.begin().await?;
+    let rows = db::outbox::claim_unsent(&mut tx, limit as i64).await?;
+    if rows.is_empty() {
+        tx.commit().await?;
+        return Ok(Pass::Idle);
+    }
+    let run_ids: Vec<_> = rows.iter().map(|(_, r)| *r).collect();
+    // on failure the transaction rolls back: the rows stay unsent for the next pass
+    state.queue.push(&run_ids).await?;
+    let ids: Vec<i64> = rows.iter().map(|(id, _)| *id).collect();
+    db::outbox::mark_sent(&mut tx, &ids).await?;
+    tx.commit().await?;
+    debug!(count = ids.len(), "outbox relay pushed triggers");
+    Ok(if ids.len() == limit {
+        Pass::More
+    } else {
+        Pass::Idle
+    })
+}

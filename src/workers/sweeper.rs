@@ -1,0 +1,72 @@
+//! The sweeper and scheduler: re-pushes the trigger of every run that needs one — a queued
+//! retry that fell due, a running run whose lease expired (dead worker), a run whose trigger
+//! was lost in Redis — so a lost message or a killed worker is harmless within seconds. Also
+//! prunes finished apalis tasks and old sent outbox rows.
+
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::db;
+use crate::jobs::PUSH_BATCH;
+use crate::state::AppState;
+
+const SWEEP_EVERY: Duration = Duration::from_millis(250);
+/// A queued run pushed this long ago and still not claimed lost its trigger. Longer than a
+/// full backlog takes to drain (`MAX_BACKLOG` at ≥ 1,000 runs/s is ~2 s); a duplicate push is
+/// harmless anyway (the claim turns it into a no-op).
+pub const REDELIVER_AFTER: Duration = Duration::from_secs(20);
+const JANITOR_EVERY: Duration = Duration::from_secs(10);
+const OUTBOX_RETENTION: Duration = Duration::from_secs(3600);
+
+pub async fn run(state: AppState, shutdown: CancellationToken) {
+    let mut last_janitor = Instant::now();
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(SWEEP_EVERY) => {}
+        }
+        match sweep_once(&state).await {
+            Ok(0) => {}
+            Ok(n) => info!(count = n, "sweeper re-pushed runs"),
+            Err(e) => warn!(error = %format!("{e:#}"), "sweep failed; will retry"),
+        }
+        if last_janitor.elapsed() >= JANITOR_EVERY {
+            last_janitor = Instant::now();
+            if let Err(e) = janitor(&state).await {
+                warn!(error = %format!("{e:#}"), "cleanup failed; will retry");
+            }
+        }
+    }
+}
+
+/// One pass: returns how many runs were re-pushed.
+pub async fn sweep_once(state: &AppState) -> anyhow::Result<usize> {
+    let room = state.queue.room().await?;
+    if room == 0 {
+        return Ok(0);
+    }
+    let mut tx = state.db.begin().await?;
+    let ids = db::runs::due_for_push(&mut tx, REDELIVER_AFTER, room.min(PUSH_BATCH) as i64).await?;
+    if ids.is_empty() {
+        tx.commit().await?;
+        return Ok(0);
+    }
+    state.queue.push(&ids).await?;
+    db::runs::mark_pushed(&mut tx, &ids).await?;
+    tx.commit().await?;
+    Ok(ids.len())
+}
+
+async fn janitor(state: &AppState) -> anyhow::Result<()> {
+    const BATCH: usize = 2_000;
+    for _ in 0..10 {
+        if (state.queue.prune_done(BATCH).await? as usize) < BATCH {
+            break;
+        }
+    }
+    let mut conn = state.db.acquire().await?;
+    db::outbox::prune_sent(&mut conn, OUTBOX_RETENTION, 5_000).await?;
+    Ok(())
+}

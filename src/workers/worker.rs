@@ -1,0 +1,129 @@
+//! The apalis worker that turns run triggers into `engine::execute`, and the supervisor that
+//! restarts it (fresh connection, fresh name, backoff) whenever it dies — a Redis restart or
+//! stall kills an apalis worker, and must not kill the process.
+
+use std::time::{Duration, Instant};
+
+use apalis::prelude::{BackendExt, BoxDynError, Data, Strategy, WorkerBuilder};
+use redis::aio::ConnectionManagerConfig;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+use super::WorkerOptions;
+use super::limit::ConcurrencyLimitLayer;
+use super::wake::WakeSignal;
+use crate::jobs::RunTrigger;
+use crate::state::AppState;
+use crate::workflows::engine;
+
+/// How often an idle worker polls Redis when no wake-up arrives: the worst-case pickup
+/// after a lost wake-up, at ~20 cheap Lua calls per second per idle worker.
+pub const FALLBACK_POLL: Duration = Duration::from_millis(50);
+/// redis-rs answers a stall after 500 ms with an error that kills the apalis worker
+/// (apalis-redis#76); a worker's connection waits longer.
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Clone)]
+struct Handler {
+    state: AppState,
+    worker: String,
+}
+
+/// Restarts the apalis worker until `shutdown`, with a backoff from 100 ms to 10 s (reset
+/// after a worker lived a minute).
+pub async fn supervise(
+    state: AppState,
+    opts: WorkerOptions,
+    wake: WakeSignal,
+    shutdown: CancellationToken,
+) {
+    let mut backoff = Duration::from_millis(100);
+    while !shutdown.is_cancelled() {
+        let name = unique_name(&opts.name_prefix);
+        let started = Instant::now();
+        info!(worker = %name, concurrency = opts.concurrency, "apalis worker starting");
+        match run_once(&state, &opts, &name, wake.clone(), shutdown.clone()).await {
+            Ok(()) if shutdown.is_cancelled() => break,
+            Ok(()) => warn!(worker = %name, "apalis worker stopped by itself; restarting"),
+            Err(e) => {
+                warn!(worker = %name, error = %format!("{e:#}"), "apalis worker died; restarting")
+            }
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            backoff = Duration::from_millis(100);
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(10));
+    }
+    info!("apalis worker supervisor stopped");
+}
+
+async fn run_once(
+    state: &AppState,
+    opts: &WorkerOptions,
+    name: &str,
+    wake: WakeSignal,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let client = redis::Client::open(state.config.redis_url.as_str())?;
+    let conn = client
+        .get_connection_manager_with_config(
+            ConnectionManagerConfig::new()
+                .set_response_timeout(Some(RESPONSE_TIMEOUT))
+                .set_connection_timeout(Some(Duration::from_secs(2))),
+        )
+        .await?;
+    let batch = opts.concurrency.clamp(1, 100);
+    let backend = state
+        .queue
+        .storage_with(conn, batch)
+        .poll_with_strategy(Strategy::new().stream(wake).interval(FALLBACK_POLL));
+    let handler = Handler {
+        state: state.clone(),
+        worker: name.to_string(),
+    };
+    let worker = WorkerBuilder::new(name)
+        .backend(backend)
+        .layer(ConcurrencyLimitLayer::new(opts.concurrency))
+        .data(handler)
+        .build(handle);
+    worker
+        .run_until(async move {
+            shutdown.cancelled().await;
+            Ok::<(), std::io::Error>(())
+        })
+        .await?;
+    Ok(())
+}
+
+/// Records every outcome in Postgres and always acks: apalis' retry counter, dead set and
+/// orphan recovery are never relied on. The run executes in its own task so that a dying
+/// apalis worker does not cut it off between an upstream call and its checkpoint.
+async fn handle(trigger: RunTrigger, h: Data<Handler>) -> Result<(), BoxDynError> {
+    let Handler { state, worker } = (*h).clone();
+    let run_id = trigger.run_id;
+    let task = tokio::spawn(async move { engine::execute(&state, run_id, &worker).await });
+    match task.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => error!(job_id = %run_id, error = %format!("{e:#}"),
+            "run execution failed; the sweeper re-drives it when its lease expires"),
+        Err(e) => error!(job_id = %run_id, error = %e, "run execution panicked"),
+    }
+    Ok(())
+}
+
+/// `{prefix}-{host}-{pid}-{random}`: unique per process and per restart, as apalis' orphan
+/// recovery requires (a reused name is refused for one heartbeat, or breaks recovery).
+fn unique_name(prefix: &str) -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "host".into());
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    format!("{prefix}-{host}-{}-{}", std::process::id(), &id[..8])
+}
