@@ -23,7 +23,9 @@ pub async fn build_state(config: Config, max_db_connections: u32) -> anyhow::Res
     let pool = db::connect(&config.database_url, max_db_connections).await?;
     let redis = connect_redis(&config.redis_url).await?;
     let queue = TriggerQueue::new(&config, redis.clone());
-    let auth = Verifier::new(&config).await.context("cannot set up JWT verification")?;
+    let auth = Verifier::new(&config)
+        .await
+        .context("cannot set up JWT verification")?;
     let upstream = Upstream::new(&config)?;
     Ok(AppState {
         db: pool,
@@ -39,7 +41,8 @@ pub async fn build_state(config: Config, max_db_connections: u32) -> anyhow::Res
 /// A Redis connection that reconnects by itself, with a response timeout long enough that
 /// a short stall is not taken for a dead server.
 pub async fn connect_redis(url: &str) -> anyhow::Result<redis::aio::ConnectionManager> {
-    let client = redis::Client::open(url).with_context(|| format!("REDIS_URL is not valid: {url}"))?;
+    let client =
+        redis::Client::open(url).with_context(|| format!("REDIS_URL is not valid: {url}"))?;
     let cfg = redis::aio::ConnectionManagerConfig::new()
         .set_response_timeout(Some(std::time::Duration::from_secs(10)))
         .set_connection_timeout(Some(std::time::Duration::from_secs(5)));
@@ -49,9 +52,16 @@ pub async fn connect_redis(url: &str) -> anyhow::Result<redis::aio::ConnectionMa
 }
 
 /// Serves the API on `listener` until `shutdown`.
-pub async fn serve_api(listener: TcpListener, state: AppState, surface: Surface, shutdown: CancellationToken) -> anyhow::Result<()> {
+pub async fn serve_api(
+    listener: TcpListener,
+    state: AppState,
+    surface: Surface,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let app = api::router(state, surface).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned()).await?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await?;
     Ok(())
 }
 
@@ -65,14 +75,24 @@ pub struct DevOptions {
 }
 
 /// api + worker + sandbox in one process, on a migrated and seeded database.
-pub async fn run_dev(mut config: Config, opts: DevOptions, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let sandbox_listener = TcpListener::bind(opts.sandbox_addr).await.with_context(|| format!("cannot listen on {}", opts.sandbox_addr))?;
-    let api_listener = TcpListener::bind(opts.addr).await.with_context(|| format!("cannot listen on {}", opts.addr))?;
+pub async fn run_dev(
+    mut config: Config,
+    opts: DevOptions,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let sandbox_listener = TcpListener::bind(opts.sandbox_addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", opts.sandbox_addr))?;
+    let api_listener = TcpListener::bind(opts.addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", opts.addr))?;
     let sandbox_url = format!("http://{}", sandbox_listener.local_addr()?);
     let api_url = format!("http://{}", api_listener.local_addr()?);
     if std::env::var("ORDERDESK_UPSTREAM_URL").is_err() {
         for s in crate::config::Service::ALL {
-            config.upstream.insert(s, format!("{sandbox_url}/{}", s.name()));
+            config
+                .upstream
+                .insert(s, format!("{sandbox_url}/{}", s.name()));
         }
     }
     let state = build_state(config, 16).await?;
@@ -91,11 +111,24 @@ pub async fn run_dev(mut config: Config, opts: DevOptions, shutdown: Cancellatio
         events_secret: state.config.events_secret.clone(),
     };
     let mut tasks = tokio::task::JoinSet::new();
-    tasks.spawn(sandbox::serve(sandbox_listener, state.db.clone(), sandbox_cfg, shutdown.clone()));
-    tasks.spawn(serve_api(api_listener, state.clone(), Surface::All, shutdown.clone()));
+    tasks.spawn(sandbox::serve(
+        sandbox_listener,
+        state.db.clone(),
+        sandbox_cfg,
+        shutdown.clone(),
+    ));
+    tasks.spawn(serve_api(
+        api_listener,
+        state.clone(),
+        Surface::All,
+        shutdown.clone(),
+    ));
     tasks.spawn(workers::run(
         state.clone(),
-        workers::WorkerOptions { concurrency: opts.concurrency, name_prefix: "dev".into() },
+        workers::WorkerOptions {
+            concurrency: opts.concurrency,
+            name_prefix: "dev".into(),
+        },
         shutdown.clone(),
     ));
     print_banner(&state.config, &api_url, &sandbox_url, tenant)?;
@@ -106,11 +139,22 @@ pub async fn run_dev(mut config: Config, opts: DevOptions, shutdown: Cancellatio
     Ok(())
 }
 
-fn print_banner(config: &Config, api_url: &str, sandbox_url: &str, tenant: &str) -> anyhow::Result<()> {
+fn print_banner(
+    config: &Config,
+    api_url: &str,
+    sandbox_url: &str,
+    tenant: &str,
+) -> anyhow::Result<()> {
     use crate::auth::mint::{MintRequest, mint};
     let day = std::time::Duration::from_secs(3600 * 12);
-    let customer = mint(config, &MintRequest::customer(tenant, &seed::customer_id(0)).ttl(day))?;
-    let admin = mint(config, &MintRequest::agent(tenant, "agt_demo", &[crate::auth::Role::Admin]).ttl(day))?;
+    let customer = mint(
+        config,
+        &MintRequest::customer(tenant, &seed::customer_id(0)).ttl(day),
+    )?;
+    let admin = mint(
+        config,
+        &MintRequest::agent(tenant, "agt_demo", &[crate::auth::Role::Admin]).ttl(day),
+    )?;
     println!(
         "\norderdesk dev is running\n  api:      {api_url}\n  docs:     {api_url}/docs  (OpenAPI: {api_url}/openapi.json)\n  metrics:  {api_url}/metrics\n  sandbox:  {sandbox_url}\n\n\
          customer token (cus_0001):\n  export CUSTOMER_TOKEN={customer}\nadmin token (agt_demo, role admin):\n  export ADMIN_TOKEN={admin}\n\n\

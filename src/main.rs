@@ -14,7 +14,11 @@ use orderdesk::config::{Config, DEFAULT_API_ADDR, DEFAULT_SANDBOX_ADDR};
 use orderdesk::{app, db, sandbox, seed, telemetry, workers};
 
 #[derive(Parser)]
-#[command(name = "orderdesk", version, about = "Order-management backend: customer and admin APIs over durable workflows")]
+#[command(
+    name = "orderdesk",
+    version,
+    about = "Order-management backend: customer and admin APIs over durable workflows"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -86,7 +90,10 @@ enum Command {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    telemetry::init(!matches!(cli.command, Command::Dev { .. } | Command::Token { .. }));
+    telemetry::init(!matches!(
+        cli.command,
+        Command::Dev { .. } | Command::Token { .. }
+    ));
     let config = Config::from_env()?;
     let shutdown = CancellationToken::new();
     let on_signal = shutdown.clone();
@@ -95,25 +102,56 @@ async fn main() -> anyhow::Result<()> {
         on_signal.cancel();
     });
     match cli.command {
-        Command::Dev { addr, sandbox_addr, customers, orders } => {
-            app::run_dev(config, app::DevOptions { addr, sandbox_addr, customers, orders, concurrency: 32 }, shutdown).await
+        Command::Dev {
+            addr,
+            sandbox_addr,
+            customers,
+            orders,
+        } => {
+            app::run_dev(
+                config,
+                app::DevOptions {
+                    addr,
+                    sandbox_addr,
+                    customers,
+                    orders,
+                    concurrency: 32,
+                },
+                shutdown,
+            )
+            .await
         }
         Command::Api { addr, surface } => {
             let state = app::build_state(config, 32).await?;
-            let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr}"))?;
             tracing::info!(%addr, ?surface, "api listening");
             app::serve_api(listener, state, surface, shutdown).await
         }
         Command::Worker { concurrency } => {
             let state = app::build_state(config, (concurrency as u32 + 4).min(64)).await?;
-            workers::run(state, workers::WorkerOptions { concurrency, name_prefix: "worker".into() }, shutdown).await
+            workers::run(
+                state,
+                workers::WorkerOptions {
+                    concurrency,
+                    name_prefix: "worker".into(),
+                },
+                shutdown,
+            )
+            .await
         }
         Command::Sandbox { addr, events_url } => {
             let pool = db::connect(&config.database_url, 16).await?;
             sandbox::migrate(&pool).await?;
-            let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr}"))?;
             tracing::info!(%addr, "sandbox listening");
-            let cfg = sandbox::SandboxConfig { events_url, events_secret: config.events_secret.clone() };
+            let cfg = sandbox::SandboxConfig {
+                events_url,
+                events_secret: config.events_secret.clone(),
+            };
             sandbox::serve(listener, pool, cfg, shutdown).await
         }
         Command::Migrate => {
@@ -123,21 +161,38 @@ async fn main() -> anyhow::Result<()> {
             println!("migrations applied");
             Ok(())
         }
-        Command::Seed { tenant, orders, customers } => {
+        Command::Seed {
+            tenant,
+            orders,
+            customers,
+        } => {
             let pool = db::connect(&config.database_url, 4).await?;
             db::migrate(&pool).await?;
             sandbox::migrate(&pool).await?;
             let data = seed::demo_orders(&tenant, customers, orders);
             seed::apply(&pool, &tenant, &seed::demo_settings(), &data).await?;
-            println!("seeded tenant {tenant}: {customers} customers, {} orders", data.len());
+            println!(
+                "seeded tenant {tenant}: {customers} customers, {} orders",
+                data.len()
+            );
             Ok(())
         }
-        Command::Token { tenant, customer, agent, roles, sudo, ttl } => {
+        Command::Token {
+            tenant,
+            customer,
+            agent,
+            roles,
+            sudo,
+            ttl,
+        } => {
             let ttl: Duration = parse_ttl(&ttl)?;
             let req = match (customer, agent) {
                 (Some(c), _) => MintRequest::customer(&tenant, &c).ttl(ttl),
                 (None, Some(a)) => {
-                    let roles = roles.iter().map(|r| r.parse::<Role>().map_err(anyhow::Error::msg)).collect::<anyhow::Result<Vec<_>>>()?;
+                    let roles = roles
+                        .iter()
+                        .map(|r| r.parse::<Role>().map_err(anyhow::Error::msg))
+                        .collect::<anyhow::Result<Vec<_>>>()?;
                     let r = MintRequest::agent(&tenant, &a, &roles).ttl(ttl);
                     if sudo { r.sudo() } else { r }
                 }

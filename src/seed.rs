@@ -5,7 +5,9 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use sqlx::PgPool;
 
 use crate::db;
-use crate::domain::order::{Address, Order, OrderLine, OrderStatus, Payment, Shipment, ShipmentLine, Totals};
+use crate::domain::order::{
+    Address, Order, OrderLine, OrderStatus, Payment, Shipment, ShipmentLine, Totals,
+};
 use crate::domain::settings::TenantSettings;
 
 /// A small deterministic generator (splitmix64), so data never depends on a crate's RNG.
@@ -38,8 +40,12 @@ const PRODUCTS: [(&str, &str, i64); 12] = [
     ("SKU-LAMP", "Desk lamp", 7999),
     ("SKU-PLANT", "Ceramic planter", 2799),
 ];
-const CITIES: [(&str, &str, &str); 4] =
-    [("Berlin", "10115", "DE"), ("Paris", "75001", "FR"), ("Amsterdam", "1012", "NL"), ("Vienna", "1010", "AT")];
+const CITIES: [(&str, &str, &str); 4] = [
+    ("Berlin", "10115", "DE"),
+    ("Paris", "75001", "FR"),
+    ("Amsterdam", "1012", "NL"),
+    ("Vienna", "1010", "AT"),
+];
 const CARRIERS: [&str; 3] = ["DHL", "UPS", "PostNL"];
 
 /// Every status appears; open statuses are more common, as in a real shop.
@@ -63,18 +69,36 @@ pub fn customer_id(i: usize) -> String {
 }
 
 fn base_time() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 1, 5, 9, 0, 0).single().expect("valid date")
+    Utc.with_ymd_and_hms(2026, 1, 5, 9, 0, 0)
+        .single()
+        .expect("valid date")
 }
 
 /// `orders` orders spread over `customers` customers of `tenant`.
 pub fn demo_orders(tenant: &str, customers: usize, orders: usize) -> Vec<Order> {
     let customers = customers.max(1);
     let mut rng = Rng(0x0D0E_5EED ^ (customers as u64) << 20);
-    (0..orders).map(|i| demo_order(tenant, i, i % customers, STATUS_CYCLE[i % STATUS_CYCLE.len()], &mut rng)).collect()
+    (0..orders)
+        .map(|i| {
+            demo_order(
+                tenant,
+                i,
+                i % customers,
+                STATUS_CYCLE[i % STATUS_CYCLE.len()],
+                &mut rng,
+            )
+        })
+        .collect()
 }
 
 /// One order with `status`, deterministic in (`tenant`, `i`) and the generator state.
-fn demo_order(tenant: &str, i: usize, customer: usize, status: OrderStatus, rng: &mut Rng) -> Order {
+fn demo_order(
+    tenant: &str,
+    i: usize,
+    customer: usize,
+    status: OrderStatus,
+    rng: &mut Rng,
+) -> Order {
     let placed_at = base_time() + Duration::minutes(37 * i as i64);
     let currency = ["EUR", "EUR", "USD", "GBP"][customer % 4];
     let n_lines = 1 + rng.below(4) as usize;
@@ -101,7 +125,11 @@ fn demo_order(tenant: &str, i: usize, customer: usize, status: OrderStatus, rng:
         OrderStatus::Cancelled => "refunded",
         _ => "captured",
     };
-    let refunded = if status == OrderStatus::Cancelled { total } else { 0 };
+    let refunded = if status == OrderStatus::Cancelled {
+        total
+    } else {
+        0
+    };
     let shipped_lines: &[OrderLine] = match status {
         OrderStatus::PartiallyShipped => &lines[..1],
         OrderStatus::Shipped | OrderStatus::Delivered | OrderStatus::Closed => &lines,
@@ -116,8 +144,18 @@ fn demo_order(tenant: &str, i: usize, customer: usize, status: OrderStatus, rng:
             id: format!("shp_{:06}_1", i + 1),
             carrier: CARRIERS[i % CARRIERS.len()].into(),
             tracking_number: format!("TRK{:010}", 7_000_000_000u64 + (i as u64) * 7919),
-            status: if delivered { "delivered".into() } else { "in_transit".into() },
-            lines: shipped_lines.iter().map(|l| ShipmentLine { line_id: l.id.clone(), qty: l.qty }).collect(),
+            status: if delivered {
+                "delivered".into()
+            } else {
+                "in_transit".into()
+            },
+            lines: shipped_lines
+                .iter()
+                .map(|l| ShipmentLine {
+                    line_id: l.id.clone(),
+                    qty: l.qty,
+                })
+                .collect(),
             shipped_at: Some(shipped_at),
             eta: Some(shipped_at + Duration::days(3)),
             delivered_at: delivered.then(|| shipped_at + Duration::days(2)),
@@ -134,7 +172,12 @@ fn demo_order(tenant: &str, i: usize, customer: usize, status: OrderStatus, rng:
         currency: currency.into(),
         placed_at,
         lines,
-        totals: Totals { subtotal_minor: subtotal, shipping_minor: shipping, tax_minor: tax, total_minor: total },
+        totals: Totals {
+            subtotal_minor: subtotal,
+            shipping_minor: shipping,
+            tax_minor: tax,
+            total_minor: total,
+        },
         payments: vec![Payment {
             id: format!("pay_{:06}", i + 1),
             status: payment_status.into(),
@@ -161,11 +204,19 @@ fn demo_order(tenant: &str, i: usize, customer: usize, status: OrderStatus, rng:
 /// Settings of the demo tenant: a long cancellation window, since demo orders are dated
 /// in the past and the walk-through cancels one.
 pub fn demo_settings() -> TenantSettings {
-    TenantSettings { cancel_window_minutes: 60 * 24 * 365 * 10, ..TenantSettings::default() }
+    TenantSettings {
+        cancel_window_minutes: 60 * 24 * 365 * 10,
+        ..TenantSettings::default()
+    }
 }
 
 /// Writes the tenant, the canonical orders (sandbox) and their read model in one go.
-pub async fn apply(pool: &PgPool, tenant: &str, settings: &TenantSettings, orders: &[Order]) -> anyhow::Result<()> {
+pub async fn apply(
+    pool: &PgPool,
+    tenant: &str,
+    settings: &TenantSettings,
+    orders: &[Order],
+) -> anyhow::Result<()> {
     let mut tx = pool.begin().await?;
     db::tenants::upsert(&mut tx, tenant, tenant, settings).await?;
     for o in orders {
@@ -188,8 +239,21 @@ mod tests {
         for s in OrderStatus::ALL {
             assert!(a.iter().any(|o| o.status == s), "no order in {s:?}");
         }
-        assert!(a.iter().filter(|o| o.status == OrderStatus::Shipped).all(|o| !o.shipments.is_empty()));
-        assert_eq!(a.iter().map(|o| &o.customer_id).collect::<std::collections::HashSet<_>>().len(), 60);
-        assert!(a.iter().all(|o| o.totals.total_minor == o.lines.iter().map(|l| l.total_minor).sum::<i64>() + o.totals.shipping_minor + o.totals.tax_minor));
+        assert!(
+            a.iter()
+                .filter(|o| o.status == OrderStatus::Shipped)
+                .all(|o| !o.shipments.is_empty())
+        );
+        assert_eq!(
+            a.iter()
+                .map(|o| &o.customer_id)
+                .collect::<std::collections::HashSet<_>>()
+                .len(),
+            60
+        );
+        assert!(a.iter().all(|o| o.totals.total_minor
+            == o.lines.iter().map(|l| l.total_minor).sum::<i64>()
+                + o.totals.shipping_minor
+                + o.totals.tax_minor));
     }
 }

@@ -64,11 +64,20 @@ pub fn validate_reason(reason: Option<&str>, required: bool) -> Result<()> {
     } else {
         return Ok(());
     };
-    Err(Error::validation(vec![FieldError { field: "reason".into(), message: message.into() }]))
+    Err(Error::validation(vec![FieldError {
+        field: "reason".into(),
+        message: message.into(),
+    }]))
 }
 
 /// The plan for `order` now, with the steps that would run.
-pub async fn plan(state: &AppState, order: &Order, who: Canceller, refund: bool, restock: bool) -> Result<(CancelPlan, Vec<String>, CancelInput)> {
+pub async fn plan(
+    state: &AppState,
+    order: &Order,
+    who: Canceller,
+    refund: bool,
+    restock: bool,
+) -> Result<(CancelPlan, Vec<String>, CancelInput)> {
     let mut conn = state.db.acquire().await?;
     let settings = db::tenants::settings(&mut conn, &order.tenant_id).await?;
     let plan = plan_cancel(order, &settings, who, refund, restock, chrono::Utc::now());
@@ -83,15 +92,20 @@ pub async fn plan(state: &AppState, order: &Order, who: Canceller, refund: bool,
         },
         request_id: None,
     };
-    let steps = state.workflows.planned_steps(WORKFLOW, &serde_json::to_value(&input).map_err(anyhow::Error::from)?);
+    let steps = state.workflows.planned_steps(
+        WORKFLOW,
+        &serde_json::to_value(&input).map_err(anyhow::Error::from)?,
+    );
     Ok((plan, steps, input))
 }
 
 /// 409 naming the first blocked reason's code and listing all of them.
 pub fn blocked(plan: &CancelPlan) -> Error {
     let first = &plan.blocked_reasons[0];
-    Error::conflict(&first.code, first.message.clone())
-        .with_extra("blocked_reasons", serde_json::to_value(&plan.blocked_reasons).unwrap_or_default())
+    Error::conflict(&first.code, first.message.clone()).with_extra(
+        "blocked_reasons",
+        serde_json::to_value(&plan.blocked_reasons).unwrap_or_default(),
+    )
 }
 
 /// Starts the run for `request` (already inserted or taken over) and marks it queued.
@@ -118,12 +132,26 @@ pub async fn start_run(
         },
     )
     .await?;
-    db::requests::set_status(tx, &order.tenant_id, request_id, "queued", Some(run.id), decided_by).await?;
+    db::requests::set_status(
+        tx,
+        &order.tenant_id,
+        request_id,
+        "queued",
+        Some(run.id),
+        decided_by,
+    )
+    .await?;
     Ok(run)
 }
 
 /// Inserts a new cancel request for `order`; 409 when one is already open.
-pub async fn insert_request(tx: &mut PgConnection, order: &Order, status: &str, input: &CancelInput, decided_by: Option<&str>) -> Result<RequestRow> {
+pub async fn insert_request(
+    tx: &mut PgConnection,
+    order: &Order,
+    status: &str,
+    input: &CancelInput,
+    decided_by: Option<&str>,
+) -> Result<RequestRow> {
     let input = serde_json::to_value(input).map_err(anyhow::Error::from)?;
     db::requests::insert(
         tx,
@@ -140,12 +168,22 @@ pub async fn insert_request(tx: &mut PgConnection, order: &Order, status: &str, 
     )
     .await?
     .ok_or_else(|| {
-        Error::conflict("request.already_open", "a cancellation of this order is already pending or running")
+        Error::conflict(
+            "request.already_open",
+            "a cancellation of this order is already pending or running",
+        )
     })
 }
 
 /// Audit record of a cancellation decision, in the caller's transaction.
-pub async fn audit(tx: &mut PgConnection, order: &Order, actor: &Actor, action: &str, reason: Option<&str>, after: serde_json::Value) -> Result<()> {
+pub async fn audit(
+    tx: &mut PgConnection,
+    order: &Order,
+    actor: &Actor,
+    action: &str,
+    reason: Option<&str>,
+    after: serde_json::Value,
+) -> Result<()> {
     db::audit::record(
         tx,
         &order.tenant_id,
@@ -173,7 +211,9 @@ pub async fn after_commit(
     accepted: axum::response::Response,
 ) -> Result<axum::response::Response> {
     jobs::dispatch(state, run_id).await;
-    let Some(wait) = wait.filter(|w| !w.is_zero()) else { return Ok(accepted) };
+    let Some(wait) = wait.filter(|w| !w.is_zero()) else {
+        return Ok(accepted);
+    };
     match db::runs::wait_finished(&state.db, tenant_id, run_id, wait).await? {
         Some(run) if !matches!(run.status.as_str(), "queued" | "running") => {
             let (parts, _) = accepted.into_parts();
@@ -192,5 +232,8 @@ pub async fn after_commit(
 }
 
 fn request_id_of(run: &RunRow) -> Option<Uuid> {
-    run.input.get("request_id").and_then(|v| v.as_str()).and_then(|s| Uuid::parse_str(s).ok())
+    run.input
+        .get("request_id")
+        .and_then(|v| v.as_str())
+        .and_then(|s| Uuid::parse_str(s).ok())
 }

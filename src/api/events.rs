@@ -42,20 +42,48 @@ pub struct IngestOut {
 #[utoipa::path(post, path = "/v1/events/ingest", tag = "events", request_body = EventIn,
     params(("X-Orderdesk-Signature" = String, Header, description = "t=<unix>,v1=<hex HMAC-SHA256>")),
     responses((status = 200, body = IngestOut), (status = 401, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
-pub async fn ingest_event(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<(StatusCode, Json<IngestOut>)> {
+pub async fn ingest_event(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<IngestOut>)> {
     let sig = headers
         .get(signature::HEADER)
         .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| Error::new(StatusCode::UNAUTHORIZED, "events.signature_missing", "missing X-Orderdesk-Signature"))?;
-    match signature::verify(&state.config.events_secret, sig, &body, Utc::now().timestamp()) {
+        .ok_or_else(|| {
+            Error::new(
+                StatusCode::UNAUTHORIZED,
+                "events.signature_missing",
+                "missing X-Orderdesk-Signature",
+            )
+        })?;
+    match signature::verify(
+        &state.config.events_secret,
+        sig,
+        &body,
+        Utc::now().timestamp(),
+    ) {
         Ok(()) => {}
         Err(SignatureError::Stale) => {
-            return Err(Error::new(StatusCode::UNAUTHORIZED, "events.signature_stale", "the signature's timestamp is outside the accepted window"));
+            return Err(Error::new(
+                StatusCode::UNAUTHORIZED,
+                "events.signature_stale",
+                "the signature's timestamp is outside the accepted window",
+            ));
         }
-        Err(_) => return Err(Error::new(StatusCode::UNAUTHORIZED, "events.signature_invalid", "the signature does not match the body")),
+        Err(_) => {
+            return Err(Error::new(
+                StatusCode::UNAUTHORIZED,
+                "events.signature_invalid",
+                "the signature does not match the body",
+            ));
+        }
     }
     let event: EventIn = serde_json::from_slice(&body).map_err(|e| {
-        Error::validation(vec![FieldError { field: "body".into(), message: e.to_string() }])
+        Error::validation(vec![FieldError {
+            field: "body".into(),
+            message: e.to_string(),
+        }])
     })?;
     if event.order.tenant_id != event.tenant_id {
         return Err(Error::validation(vec![FieldError {
@@ -65,13 +93,30 @@ pub async fn ingest_event(State(state): State<AppState>, headers: HeaderMap, bod
     }
     let mut tx = state.db.begin().await?;
     if !db::tenants::exists(&mut tx, &event.tenant_id).await? {
-        return Err(Error::unprocessable("events.unknown_tenant", "no such tenant"));
+        return Err(Error::unprocessable(
+            "events.unknown_tenant",
+            "no such tenant",
+        ));
     }
     let payload = serde_json::to_value(&event.order).map_err(anyhow::Error::from)?;
-    let fresh = db::orders::insert_event(&mut tx, &event.tenant_id, &event.order.id, &event.id, &event.type_, &payload, event.occurred_at).await?;
+    let fresh = db::orders::insert_event(
+        &mut tx,
+        &event.tenant_id,
+        &event.order.id,
+        &event.id,
+        &event.type_,
+        &payload,
+        event.occurred_at,
+    )
+    .await?;
     if fresh {
         db::orders::upsert_view(&mut tx, &event.order).await?;
     }
     tx.commit().await?;
-    Ok((StatusCode::OK, Json(IngestOut { outcome: if fresh { "stored" } else { "duplicate" } })))
+    Ok((
+        StatusCode::OK,
+        Json(IngestOut {
+            outcome: if fresh { "stored" } else { "duplicate" },
+        }),
+    ))
 }

@@ -51,7 +51,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
 
 /// serde_json's "field: message at line…" → (field, message) for the problem's `errors`.
 fn split_serde_path(text: &str) -> (String, String) {
-    let text = text.trim_start_matches("Failed to deserialize the JSON body into the target type: ");
+    let text =
+        text.trim_start_matches("Failed to deserialize the JSON body into the target type: ");
     match text.split_once(": ") {
         Some((path, msg)) if !path.contains(' ') => (path.to_string(), msg.to_string()),
         _ => ("body".to_string(), text.to_string()),

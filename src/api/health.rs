@@ -18,7 +18,9 @@ pub struct HealthOut {
 }
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/v1/customer/health", get(health)).route("/v1/admin/health", get(health))
+    Router::new()
+        .route("/v1/customer/health", get(health))
+        .route("/v1/admin/health", get(health))
 }
 
 /// Reports whether Postgres and Redis answer; 503 when one does not.
@@ -28,13 +30,29 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<HealthOu
     let timeout = std::time::Duration::from_secs(2);
     let pg = tokio::time::timeout(timeout, sqlx::query("SELECT 1").execute(&state.db)).await;
     let mut redis = state.redis.clone();
-    let rd = tokio::time::timeout(timeout, redis::cmd("PING").query_async::<String>(&mut redis)).await;
+    let rd = tokio::time::timeout(
+        timeout,
+        redis::cmd("PING").query_async::<String>(&mut redis),
+    )
+    .await;
     let pg_ok = matches!(pg, Ok(Ok(_)));
     let redis_ok = matches!(rd, Ok(Ok(_)));
     let word = |ok: bool| if ok { "ok" } else { "unreachable" };
-    let status = if pg_ok && redis_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if pg_ok && redis_ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (
         status,
-        Json(HealthOut { status: if status == StatusCode::OK { "ok" } else { "degraded" }, postgres: word(pg_ok), redis: word(redis_ok) }),
+        Json(HealthOut {
+            status: if status == StatusCode::OK {
+                "ok"
+            } else {
+                "degraded"
+            },
+            postgres: word(pg_ok),
+            redis: word(redis_ok),
+        }),
     )
 }

@@ -33,10 +33,13 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let Some(v) = parts.headers.get(HEADER) else { return Ok(IdempotencyKey(None)) };
-        let key = v.to_str().ok().filter(|k| {
-            !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| b.is_ascii_graphic())
-        });
+        let Some(v) = parts.headers.get(HEADER) else {
+            return Ok(IdempotencyKey(None));
+        };
+        let key = v
+            .to_str()
+            .ok()
+            .filter(|k| !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| b.is_ascii_graphic()));
         match key {
             Some(k) => Ok(IdempotencyKey(Some(k.to_string()))),
             None => Err(Error::bad_request(
@@ -69,9 +72,17 @@ pub fn fingerprint(operation: &str, body: &impl serde::Serialize) -> String {
 }
 
 /// Claims `key` for (tenant, principal) inside the caller's transaction.
-pub async fn begin(tx: &mut PgConnection, tenant_id: &str, principal: &str, key: &str, hash: &str) -> Result<Begin> {
+pub async fn begin(
+    tx: &mut PgConnection,
+    tenant_id: &str,
+    principal: &str,
+    key: &str,
+    hash: &str,
+) -> Result<Begin> {
     // A concurrent duplicate blocks on the unique index until the first commits; bound it.
-    sqlx::query("SET LOCAL lock_timeout = '5s'").execute(&mut *tx).await?;
+    sqlx::query("SET LOCAL lock_timeout = '5s'")
+        .execute(&mut *tx)
+        .await?;
     let claim = match store::claim(tx, tenant_id, principal, key, hash).await {
         Ok(c) => c,
         Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("55P03") => {
@@ -82,7 +93,9 @@ pub async fn begin(tx: &mut PgConnection, tenant_id: &str, principal: &str, key:
         }
         Err(e) => return Err(e.into()),
     };
-    sqlx::query("SET LOCAL lock_timeout = 0").execute(&mut *tx).await?;
+    sqlx::query("SET LOCAL lock_timeout = 0")
+        .execute(&mut *tx)
+        .await?;
     match claim {
         Claim::Fresh => Ok(Begin::Fresh(Fresh {
             tenant_id: tenant_id.into(),
@@ -95,7 +108,8 @@ pub async fn begin(tx: &mut PgConnection, tenant_id: &str, principal: &str, key:
         )
         .with_next_step("use a new key for a different request")),
         Claim::Used(saved) => {
-            let status = StatusCode::from_u16(saved.response_status as u16).unwrap_or(StatusCode::OK);
+            let status =
+                StatusCode::from_u16(saved.response_status as u16).unwrap_or(StatusCode::OK);
             let mut headers = HeaderMap::new();
             for (k, v) in saved.response_headers.0 {
                 if let (Ok(k), Ok(v)) = (HeaderName::try_from(k), HeaderValue::try_from(v)) {
@@ -103,7 +117,9 @@ pub async fn begin(tx: &mut PgConnection, tenant_id: &str, principal: &str, key:
                 }
             }
             headers.insert(REPLAYED, HeaderValue::from_static("true"));
-            Ok(Begin::Replay((status, headers, saved.response_body).into_response()))
+            Ok(Begin::Replay(
+                (status, headers, saved.response_body).into_response(),
+            ))
         }
     }
 }
@@ -120,10 +136,22 @@ impl Fresh {
         let bytes = serde_json::to_vec(body).map_err(anyhow::Error::from)?;
         let mut headers = headers;
         headers.push(("content-type".into(), "application/json".into()));
-        store::complete(tx, &self.tenant_id, &self.principal, &self.key, status.as_u16(), &headers, &bytes).await?;
+        store::complete(
+            tx,
+            &self.tenant_id,
+            &self.principal,
+            &self.key,
+            status.as_u16(),
+            &headers,
+            &bytes,
+        )
+        .await?;
         let mut map = HeaderMap::new();
         for (k, v) in &headers {
-            if let (Ok(k), Ok(v)) = (HeaderName::try_from(k.as_str()), HeaderValue::try_from(v.as_str())) {
+            if let (Ok(k), Ok(v)) = (
+                HeaderName::try_from(k.as_str()),
+                HeaderValue::try_from(v.as_str()),
+            ) {
                 map.insert(k, v);
             }
         }

@@ -1,8 +1,8 @@
 //! The job resource that clients poll: a run of a workflow, rendered from Postgres.
 //! `GET /v1/admin/jobs/{id}`, `GET /v1/admin/jobs` (and customers' requests embed it).
 
-use axum::extract::{Path, State};
 use axum::Json;
+use axum::extract::{Path, State};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -17,7 +17,14 @@ use crate::db::runs::{RunRow, StepRow};
 use crate::error::{Error, FieldError, Result};
 use crate::state::AppState;
 
-pub const STATUSES: [&str; 6] = ["queued", "running", "succeeded", "failed", "compensated", "cancelled"];
+pub const STATUSES: [&str; 6] = [
+    "queued",
+    "running",
+    "succeeded",
+    "failed",
+    "compensated",
+    "cancelled",
+];
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProgressOut {
@@ -66,7 +73,11 @@ impl JobOut {
             id: run.id,
             kind: run.kind.clone(),
             status: run.status.clone(),
-            progress: ProgressOut { done: run.progress_done, total: run.progress_total, step: run.current_step.clone() },
+            progress: ProgressOut {
+                done: run.progress_done,
+                total: run.progress_total,
+                step: run.current_step.clone(),
+            },
             attempts: run.attempts,
             result: run.result.clone(),
             error: run.error.clone(),
@@ -84,7 +95,12 @@ impl JobOut {
         out.steps = Some(
             steps
                 .iter()
-                .map(|s| StepOut { name: s.name.clone(), status: s.status.clone(), attempts: s.attempts, last_error: s.last_error.clone() })
+                .map(|s| StepOut {
+                    name: s.name.clone(),
+                    status: s.status.clone(),
+                    attempts: s.attempts,
+                    last_error: s.last_error.clone(),
+                })
                 .collect(),
         );
         out
@@ -121,12 +137,18 @@ pub struct JobListOut {
 #[utoipa::path(get, path = "/v1/admin/jobs/{job_id}", tag = "admin", params(("job_id" = Uuid, Path)),
     security(("bearer" = [])),
     responses((status = 200, body = JobOut), (status = 404, body = crate::error::Problem), (status = 403, body = crate::error::Problem)))]
-pub async fn get_job(State(state): State<AppState>, agent: Agent, Path(job_id): Path<String>) -> Result<Json<JobOut>> {
+pub async fn get_job(
+    State(state): State<AppState>,
+    agent: Agent,
+    Path(job_id): Path<String>,
+) -> Result<Json<JobOut>> {
     agent.require(Permission::JobsRead)?;
     let id = Uuid::parse_str(&job_id).map_err(|_| Error::not_found("job"))?;
     let mut conn = state.db.acquire().await?;
-    let run = db::runs::get(&mut conn, &agent.tenant_id, id).await?.ok_or_else(|| Error::not_found("job"))?;
-    let steps = db::runs::steps(&mut conn, id).await?;
+    let run = db::runs::get(&mut conn, &agent.tenant_id, id)
+        .await?
+        .ok_or_else(|| Error::not_found("job"))?;
+    let steps = db::runs::steps(&mut conn, &agent.tenant_id, id).await?;
     Ok(Json(JobOut::with_steps(&run, &steps)))
 }
 
@@ -134,22 +156,38 @@ pub async fn get_job(State(state): State<AppState>, agent: Agent, Path(job_id): 
 #[utoipa::path(get, path = "/v1/admin/jobs", tag = "admin", params(ListJobsQuery),
     security(("bearer" = [])),
     responses((status = 200, body = JobListOut), (status = 400, body = crate::error::Problem), (status = 403, body = crate::error::Problem)))]
-pub async fn list_jobs(State(state): State<AppState>, agent: Agent, Query(q): Query<ListJobsQuery>) -> Result<Json<JobListOut>> {
+pub async fn list_jobs(
+    State(state): State<AppState>,
+    agent: Agent,
+    Query(q): Query<ListJobsQuery>,
+) -> Result<Json<JobListOut>> {
     agent.require(Permission::JobsRead)?;
     let limit = bounded_limit(q.limit, 20, 100)?;
     if let Some(s) = &q.status
         && !STATUSES.contains(&s.as_str())
     {
-        return Err(Error::validation(vec![FieldError { field: "status".into(), message: format!("one of {}", STATUSES.join(", ")) }]));
+        return Err(Error::validation(vec![FieldError {
+            field: "status".into(),
+            message: format!("one of {}", STATUSES.join(", ")),
+        }]));
     }
-    let after: Option<(DateTime<Utc>, Uuid)> = q.cursor.as_deref().map(decode_cursor).transpose()?;
+    let filter = db::runs::RunFilter {
+        kind: q.kind,
+        status: q.status.as_deref().and_then(db::runs::RunStatus::parse),
+        customer_id: None,
+        before: q.cursor.as_deref().map(decode_cursor).transpose()?,
+        limit: limit + 1,
+    };
     let mut conn = state.db.acquire().await?;
-    let mut runs = db::runs::list(&mut conn, &agent.tenant_id, q.kind.as_deref(), q.status.as_deref(), after, limit + 1).await?;
+    let mut runs = db::runs::list(&mut conn, &agent.tenant_id, &filter).await?;
     let next_cursor = if runs.len() as i64 > limit {
         runs.truncate(limit as usize);
         runs.last().map(|r| encode_cursor(&(r.created_at, r.id)))
     } else {
         None
     };
-    Ok(Json(JobListOut { data: runs.iter().map(JobOut::from_run).collect(), next_cursor }))
+    Ok(Json(JobListOut {
+        data: runs.iter().map(JobOut::from_run).collect(),
+        next_cursor,
+    }))
 }

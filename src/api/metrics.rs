@@ -22,9 +22,15 @@ async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse> {
     let mut conn = state.db.acquire().await?;
     let counts = db::runs::count_by_kind_status(&mut conn).await?;
     drop(conn);
-    let _ = writeln!(out, "# HELP orderdesk_jobs Jobs (workflow runs) by kind and status.\n# TYPE orderdesk_jobs gauge");
+    let _ = writeln!(
+        out,
+        "# HELP orderdesk_jobs Jobs (workflow runs) by kind and status.\n# TYPE orderdesk_jobs gauge"
+    );
     for (kind, status, n) in counts {
-        let _ = writeln!(out, "orderdesk_jobs{{kind=\"{kind}\",status=\"{status}\"}} {n}");
+        let _ = writeln!(
+            out,
+            "orderdesk_jobs{{kind=\"{kind}\",status=\"{status}\"}} {n}"
+        );
     }
     let depth = workers::queue_depth(&state).await.unwrap_or(0);
     let _ = writeln!(

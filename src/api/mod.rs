@@ -22,7 +22,9 @@ use axum::http::{HeaderValue, Request, Response, StatusCode, header};
 use axum::middleware::{self, Next};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::request_id::{
+    MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
@@ -77,18 +79,31 @@ impl Error {
 /// Adds `request_id` to every problem body, logs internal causes, and turns axum's own
 /// plain-text rejections (413, 405…) into problems.
 async fn problem_details(req: Request<Body>, next: Next) -> Response<Body> {
-    let request_id = req.extensions().get::<RequestId>().and_then(|r| r.header_value().to_str().ok()).map(str::to_string);
+    let request_id = req
+        .extensions()
+        .get::<RequestId>()
+        .and_then(|r| r.header_value().to_str().ok())
+        .map(str::to_string);
     let res = next.run(req).await;
     if let Some(cause) = res.extensions().get::<InternalErrorCause>() {
         tracing::error!(request_id = request_id.as_deref().unwrap_or(""), cause = %cause.0, "internal error");
     }
     let status = res.status();
-    let is_problem = res.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes() == b"application/problem+json");
-    if !status.is_client_error() && !status.is_server_error() {
+    let is_problem = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes() == b"application/problem+json");
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes() == b"application/json");
+    if (!status.is_client_error() && !status.is_server_error()) || is_json {
         return res;
     }
     let (mut parts, body) = res.into_parts();
-    let bytes = axum::body::to_bytes(body, BODY_LIMIT).await.unwrap_or_default();
+    let bytes = axum::body::to_bytes(body, BODY_LIMIT)
+        .await
+        .unwrap_or_default();
     let mut problem: serde_json::Value = if is_problem {
         serde_json::from_slice(&bytes).unwrap_or_else(|_| serde_json::json!({}))
     } else {
@@ -105,7 +120,10 @@ async fn problem_details(req: Request<Body>, next: Next) -> Response<Body> {
         problem["request_id"] = serde_json::Value::String(id);
     }
     let body = serde_json::to_vec(&problem).unwrap_or_default();
-    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(body))
 }

@@ -27,7 +27,13 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let h = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let h = |name: &str| {
+            parts
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
         let ip = h("x-forwarded-for")
             .and_then(|v| v.split(',').next().map(|s| s.trim().to_string()))
             .or_else(|| {
@@ -40,7 +46,10 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
             request_id: h("x-request-id"),
             ip,
             correlation_id: h("x-correlation-id"),
-            wait: h("prefer").map(|p| parse_prefer_wait(&p)).transpose()?.flatten(),
+            wait: h("prefer")
+                .map(|p| parse_prefer_wait(&p))
+                .transpose()?
+                .flatten(),
         })
     }
 }
@@ -50,7 +59,10 @@ fn parse_prefer_wait(header: &str) -> Result<Option<Duration>> {
     for pref in header.split([',', ';']) {
         if let Some(v) = pref.trim().strip_prefix("wait=") {
             let secs: u64 = v.trim().parse().map_err(|_| {
-                Error::bad_request("request.invalid_prefer", "Prefer: wait must be a whole number of seconds")
+                Error::bad_request(
+                    "request.invalid_prefer",
+                    "Prefer: wait must be a whole number of seconds",
+                )
             })?;
             if secs > MAX_WAIT_SECS {
                 return Err(Error::bad_request(
@@ -101,7 +113,12 @@ pub fn decode_cursor<T: serde::de::DeserializeOwned>(cursor: &str) -> Result<T> 
         .decode(cursor)
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or_else(|| Error::bad_request("request.invalid_cursor", "the cursor is not one this API returned"))
+        .ok_or_else(|| {
+            Error::bad_request(
+                "request.invalid_cursor",
+                "the cursor is not one this API returned",
+            )
+        })
 }
 
 #[cfg(test)]
@@ -110,11 +127,23 @@ mod tests {
 
     #[test]
     fn prefer_wait_is_bounded() {
-        assert_eq!(parse_prefer_wait("wait=5").unwrap(), Some(Duration::from_secs(5)));
-        assert_eq!(parse_prefer_wait("respond-async, wait=0").unwrap(), Some(Duration::ZERO));
+        assert_eq!(
+            parse_prefer_wait("wait=5").unwrap(),
+            Some(Duration::from_secs(5))
+        );
+        assert_eq!(
+            parse_prefer_wait("respond-async, wait=0").unwrap(),
+            Some(Duration::ZERO)
+        );
         assert_eq!(parse_prefer_wait("return=minimal").unwrap(), None);
-        assert_eq!(parse_prefer_wait("wait=31").unwrap_err().code(), "request.invalid_prefer");
-        assert_eq!(parse_prefer_wait("wait=x").unwrap_err().code(), "request.invalid_prefer");
+        assert_eq!(
+            parse_prefer_wait("wait=31").unwrap_err().code(),
+            "request.invalid_prefer"
+        );
+        assert_eq!(
+            parse_prefer_wait("wait=x").unwrap_err().code(),
+            "request.invalid_prefer"
+        );
     }
 
     #[test]
@@ -122,6 +151,9 @@ mod tests {
         let c = encode_cursor(&("2026-01-01T00:00:00Z", "ord_1"));
         let back: (String, String) = decode_cursor(&c).unwrap();
         assert_eq!(back.1, "ord_1");
-        assert_eq!(decode_cursor::<(String, String)>("!!").unwrap_err().code(), "request.invalid_cursor");
+        assert_eq!(
+            decode_cursor::<(String, String)>("!!").unwrap_err().code(),
+            "request.invalid_cursor"
+        );
     }
 }

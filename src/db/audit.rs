@@ -19,7 +19,11 @@ pub struct Actor {
 impl Actor {
     /// The worker or another part of orderdesk acting by itself.
     pub fn system(id: &str) -> Actor {
-        Actor { kind: "system", id: id.to_string(), ..Actor::default() }
+        Actor {
+            kind: "system",
+            id: id.to_string(),
+            ..Actor::default()
+        }
     }
 }
 
@@ -34,7 +38,12 @@ pub struct Entry<'a> {
     pub after: Option<serde_json::Value>,
 }
 
-pub async fn record(conn: &mut PgConnection, tenant_id: &str, actor: &Actor, e: &Entry<'_>) -> sqlx::Result<()> {
+pub async fn record(
+    conn: &mut PgConnection,
+    tenant_id: &str,
+    actor: &Actor,
+    e: &Entry<'_>,
+) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO audit_log (tenant_id, actor_kind, actor_id, roles, on_behalf_of, action,
                                 subject_type, subject_id, reason, ip, request_id, correlation_id,

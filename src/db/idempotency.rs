@@ -90,5 +90,10 @@ pub async fn complete(
 
 /// Deletes records past their expiry; returns how many.
 pub async fn purge_expired(conn: &mut PgConnection) -> sqlx::Result<u64> {
-    Ok(sqlx::query("DELETE FROM idempotency_keys WHERE expires_at < now()").execute(conn).await?.rows_affected())
+    Ok(
+        sqlx::query("DELETE FROM idempotency_keys WHERE expires_at < now()")
+            .execute(conn)
+            .await?
+            .rows_affected(),
+    )
 }

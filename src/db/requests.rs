@@ -19,8 +19,7 @@ pub struct RequestRow {
     pub updated_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str =
-    "id, tenant_id, kind, order_id, customer_id, status, input, run_id, decided_by, created_at, updated_at";
+const COLUMNS: &str = "id, tenant_id, kind, order_id, customer_id, status, input, run_id, decided_by, created_at, updated_at";
 
 pub struct NewRequest<'a> {
     pub tenant_id: &'a str,
@@ -34,7 +33,10 @@ pub struct NewRequest<'a> {
 }
 
 /// Inserts a request; `None` when an open request of the same kind exists for the order.
-pub async fn insert(conn: &mut PgConnection, r: &NewRequest<'_>) -> sqlx::Result<Option<RequestRow>> {
+pub async fn insert(
+    conn: &mut PgConnection,
+    r: &NewRequest<'_>,
+) -> sqlx::Result<Option<RequestRow>> {
     let sql = format!(
         "INSERT INTO requests (id, tenant_id, kind, order_id, customer_id, status, input, run_id, decided_by)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
@@ -66,7 +68,12 @@ pub async fn get(
         "SELECT {COLUMNS} FROM requests
          WHERE tenant_id = $1 AND id = $2 AND ($3::text IS NULL OR customer_id = $3)"
     );
-    sqlx::query_as(&sql).bind(tenant_id).bind(id).bind(customer_id).fetch_optional(conn).await
+    sqlx::query_as(&sql)
+        .bind(tenant_id)
+        .bind(id)
+        .bind(customer_id)
+        .fetch_optional(conn)
+        .await
 }
 
 /// The open request of `kind` for an order, locked for the decision being made.
@@ -82,7 +89,12 @@ pub async fn open_for_order(
            AND status IN ('pending_review','approved','queued','running')
          FOR UPDATE"
     );
-    sqlx::query_as(&sql).bind(tenant_id).bind(order_id).bind(kind).fetch_optional(conn).await
+    sqlx::query_as(&sql)
+        .bind(tenant_id)
+        .bind(order_id)
+        .bind(kind)
+        .fetch_optional(conn)
+        .await
 }
 
 /// Moves a request on (e.g. `pending_review` → `queued` with its run).
@@ -110,7 +122,11 @@ pub async fn set_status(
 }
 
 /// Closes the request whose run ended, with the run's final status.
-pub async fn finish_for_run(conn: &mut PgConnection, run_id: Uuid, status: &str) -> sqlx::Result<()> {
+pub async fn finish_for_run(
+    conn: &mut PgConnection,
+    run_id: Uuid,
+    status: &str,
+) -> sqlx::Result<()> {
     sqlx::query("UPDATE requests SET status = $2, updated_at = now() WHERE run_id = $1")
         .bind(run_id)
         .bind(status)

@@ -30,6 +30,9 @@ pub struct Faults {
     pub latency_ms: u64,
     /// Probability of doing the effect, then answering 503 `sandbox.lost_response`.
     pub lost_response_rate: f64,
+    /// Status of injected errors: 503 (default, retryable) or a 4xx to drill a permanent
+    /// failure (e.g. 422, which the caller must not retry).
+    pub error_status: u16,
 }
 
 /// The faults in force, by service name.
@@ -70,7 +73,10 @@ pub async fn inject(
         tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;
     }
     if rand::random::<f64>() < faults.error_rate {
-        return Error::unavailable(
+        let status = axum::http::StatusCode::from_u16(faults.error_status)
+            .unwrap_or(axum::http::StatusCode::SERVICE_UNAVAILABLE);
+        return Error::new(
+            status,
             "sandbox.injected_error",
             "fault injected before the call ran",
         )
@@ -101,6 +107,7 @@ struct FaultsIn {
     error_rate: Option<f64>,
     latency_ms: Option<i64>,
     lost_response_rate: Option<f64>,
+    error_status: Option<u16>,
 }
 
 /// `GET /sandbox/faults`: the faults in force, by service.
@@ -167,6 +174,13 @@ fn validate(input: FaultsIn) -> Result<(Vec<Service>, Faults)> {
             format!("must be between 0 and {MAX_LATENCY_MS}, got {latency}"),
         );
     }
+    let error_status = input.error_status.unwrap_or(503);
+    if !(400..=599).contains(&error_status) {
+        bad(
+            "error_status",
+            format!("must be an HTTP error status (400 to 599), got {error_status}"),
+        );
+    }
     if !errors.is_empty() {
         return Err(Error::validation(errors));
     }
@@ -174,6 +188,7 @@ fn validate(input: FaultsIn) -> Result<(Vec<Service>, Faults)> {
         error_rate,
         latency_ms: latency as u64,
         lost_response_rate,
+        error_status,
     };
     Ok((services, faults))
 }

@@ -6,9 +6,17 @@ use crate::helpers::{self, OTHER_TENANT, TENANT};
 
 #[tokio::test]
 async fn lists_own_orders_newest_first_with_cursor() {
-    let app = helpers::spawn_with(helpers::Options { workers: 0, ..Default::default() }).await;
+    let app = helpers::spawn_with(helpers::Options {
+        workers: 0,
+        ..Default::default()
+    })
+    .await;
     let token = app.customer_token(TENANT, "cus_0001");
-    let own: Vec<_> = app.orders.iter().filter(|o| o.customer_id == "cus_0001").collect();
+    let own: Vec<_> = app
+        .orders
+        .iter()
+        .filter(|o| o.customer_id == "cus_0001")
+        .collect();
     let mut seen = vec![];
     let mut cursor: Option<String> = None;
     loop {
@@ -35,13 +43,26 @@ async fn lists_own_orders_newest_first_with_cursor() {
 
 #[tokio::test]
 async fn filters_and_bad_input() {
-    let app = helpers::spawn_with(helpers::Options { workers: 0, ..Default::default() }).await;
+    let app = helpers::spawn_with(helpers::Options {
+        workers: 0,
+        ..Default::default()
+    })
+    .await;
     let token = app.customer_token(TENANT, "cus_0002");
-    let (status, body) = app.get("/v1/customer/orders?status=delivered", app.auth(&token, TENANT)).await;
+    let (status, body) = app
+        .get(
+            "/v1/customer/orders?status=delivered",
+            app.auth(&token, TENANT),
+        )
+        .await;
     assert_eq!(status, 200);
     let data = body["data"].as_array().unwrap();
     assert!(data.iter().all(|o| o["status"] == "delivered"));
-    let expected = app.orders.iter().filter(|o| o.customer_id == "cus_0002" && o.status.as_str() == "delivered").count();
+    let expected = app
+        .orders
+        .iter()
+        .filter(|o| o.customer_id == "cus_0002" && o.status.as_str() == "delivered")
+        .count();
     assert_eq!(data.len(), expected);
 
     for (q, code) in [
@@ -51,7 +72,12 @@ async fn filters_and_bad_input() {
         ("from=yesterday", "request.invalid_query"),
         ("cursor=%21%21", "request.invalid_cursor"),
     ] {
-        let (status, body) = app.get(&format!("/v1/customer/orders?{q}"), app.auth(&token, TENANT)).await;
+        let (status, body) = app
+            .get(
+                &format!("/v1/customer/orders?{q}"),
+                app.auth(&token, TENANT),
+            )
+            .await;
         assert!(status == 400 || status == 422, "{q}: {status} {body}");
         assert_eq!(body["code"], code, "{q}: {body}");
         assert!(body["request_id"].is_string(), "{body}");
@@ -60,47 +86,104 @@ async fn filters_and_bad_input() {
 
 #[tokio::test]
 async fn detail_expands_and_hides_others_orders() {
-    let app = helpers::spawn_with(helpers::Options { workers: 0, ..Default::default() }).await;
+    let app = helpers::spawn_with(helpers::Options {
+        workers: 0,
+        ..Default::default()
+    })
+    .await;
     let shipped = app.order_in("shipped").clone();
     let token = app.customer_token(TENANT, &shipped.customer_id);
-    let (status, body) = app.get(&format!("/v1/customer/orders/{}?expand=lines,shipments", shipped.id), app.auth(&token, TENANT)).await;
+    let (status, body) = app
+        .get(
+            &format!("/v1/customer/orders/{}?expand=lines,shipments", shipped.id),
+            app.auth(&token, TENANT),
+        )
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["lines"].as_array().unwrap().len(), shipped.lines.len());
-    assert_eq!(body["shipments"][0]["tracking_number"], Value::String(shipped.shipments[0].tracking_number.clone()));
-    assert!(body.get("customer_id").is_none() && body.get("payments").is_none(), "no internals: {body}");
+    assert_eq!(
+        body["shipments"][0]["tracking_number"],
+        Value::String(shipped.shipments[0].tracking_number.clone())
+    );
+    assert!(
+        body.get("customer_id").is_none() && body.get("payments").is_none(),
+        "no internals: {body}"
+    );
 
-    let (status, body) = app.get(&format!("/v1/customer/orders/{}?expand=secrets", shipped.id), app.auth(&token, TENANT)).await;
-    assert_eq!((status, body["code"].as_str()), (422, Some("validation.failed")));
+    let (status, body) = app
+        .get(
+            &format!("/v1/customer/orders/{}?expand=secrets", shipped.id),
+            app.auth(&token, TENANT),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (422, Some("validation.failed"))
+    );
 
     // another customer of the same tenant: 404, not 403
     let other = app.customer_token(TENANT, "cus_0003");
     assert_ne!(shipped.customer_id, "cus_0003");
-    let (status, body) = app.get(&format!("/v1/customer/orders/{}", shipped.id), app.auth(&other, TENANT)).await;
-    assert_eq!((status, body["code"].as_str()), (404, Some("order.not_found")));
+    let (status, body) = app
+        .get(
+            &format!("/v1/customer/orders/{}", shipped.id),
+            app.auth(&other, TENANT),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (404, Some("order.not_found"))
+    );
 
     // the same customer id in another tenant: 404
     let foreign = app.customer_token(OTHER_TENANT, &shipped.customer_id);
-    let (status, _) = app.get(&format!("/v1/customer/orders/{}", shipped.id), app.auth(&foreign, OTHER_TENANT)).await;
+    let (status, _) = app
+        .get(
+            &format!("/v1/customer/orders/{}", shipped.id),
+            app.auth(&foreign, OTHER_TENANT),
+        )
+        .await;
     assert_eq!(status, 404);
 }
 
 #[tokio::test]
 async fn auth_is_required_and_surfaces_are_separate() {
-    let app = helpers::spawn_with(helpers::Options { workers: 0, ..Default::default() }).await;
+    let app = helpers::spawn_with(helpers::Options {
+        workers: 0,
+        ..Default::default()
+    })
+    .await;
     let (status, body) = app.get("/v1/customer/orders", Default::default()).await;
-    assert_eq!((status, body["code"].as_str()), (401, Some("auth.missing_token")));
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (401, Some("auth.missing_token"))
+    );
     let customer = app.customer_token(TENANT, "cus_0001");
-    let (status, _) = app.get(&format!("/v1/admin/orders/{}", app.orders[0].id), app.auth(&customer, TENANT)).await;
+    let (status, _) = app
+        .get(
+            &format!("/v1/admin/orders/{}", app.orders[0].id),
+            app.auth(&customer, TENANT),
+        )
+        .await;
     assert_eq!(status, 403);
-    let (status, _) = app.get("/v1/customer/orders", app.auth(&customer, OTHER_TENANT)).await;
+    let (status, _) = app
+        .get("/v1/customer/orders", app.auth(&customer, OTHER_TENANT))
+        .await;
     assert_eq!(status, 403, "X-Tenant-ID must equal the token's tenant");
 }
 
 #[tokio::test]
 async fn health_openapi_and_metrics() {
-    let app = helpers::spawn_with(helpers::Options { workers: 0, ..Default::default() }).await;
+    let app = helpers::spawn_with(helpers::Options {
+        workers: 0,
+        ..Default::default()
+    })
+    .await;
     let (status, body) = app.get("/v1/customer/health", Default::default()).await;
-    assert_eq!((status, body["postgres"].as_str(), body["redis"].as_str()), (200, Some("ok"), Some("ok")));
+    assert_eq!(
+        (status, body["postgres"].as_str(), body["redis"].as_str()),
+        (200, Some("ok"), Some("ok"))
+    );
     let (status, doc) = app.get("/openapi.json", Default::default()).await;
     assert_eq!(status, 200);
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
@@ -119,9 +202,25 @@ async fn health_openapi_and_metrics() {
     ] {
         assert!(doc["paths"].get(path).is_some(), "OpenAPI lacks {path}");
     }
-    let res = app.http.get(format!("{}/docs/", app.api)).send().await.unwrap();
+    let res = app
+        .http
+        .get(format!("{}/docs/", app.api))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
-    assert!(res.text().await.unwrap().contains("swagger"), "the UI page is served");
-    let metrics = app.http.get(format!("{}/metrics", app.api)).send().await.unwrap().text().await.unwrap();
+    assert!(
+        res.text().await.unwrap().contains("swagger"),
+        "the UI page is served"
+    );
+    let metrics = app
+        .http
+        .get(format!("{}/metrics", app.api))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(metrics.contains("orderdesk_queue_depth"), "{metrics}");
 }

@@ -4,7 +4,7 @@ mod admin_cancel;
 mod auth;
 mod cancel;
 mod customer_orders;
-mod repo_files;
 mod helpers;
+mod repo_files;
 mod resilience;
 mod sandbox;

@@ -63,31 +63,79 @@ pub async fn approve_cancel(
     agent.require(Permission::OrdersCancelApprove)?;
     cancel::validate_reason(body.reason.as_deref(), false)?;
     let order = agent.tenant_order(&state, &order_id).await?;
-    let (plan, steps, mut input) = cancel::plan(&state, &order, Canceller::Agent, body.refund, body.restock).await?;
+    let (plan, steps, mut input) =
+        cancel::plan(&state, &order, Canceller::Agent, body.refund, body.restock).await?;
     if body.dry_run {
-        return Ok(axum::Json(CancelDryRunOut { dry_run: true, plan, steps, needs_review: false }).into_response());
+        return Ok(axum::Json(CancelDryRunOut {
+            dry_run: true,
+            plan,
+            steps,
+            needs_review: false,
+        })
+        .into_response());
     }
     let key = key.required()?;
     let principal = agent.principal();
     let hash = idempotency::fingerprint(&format!("approve-cancel:{order_id}"), &body);
     let mut tx = state.db.begin().await?;
-    let fresh = match idempotency::begin(&mut tx, &agent.tenant_id, &principal, &key, &hash).await? {
+    let fresh = match idempotency::begin(&mut tx, &agent.tenant_id, &principal, &key, &hash).await?
+    {
         Begin::Replay(res) => return Ok(res),
         Begin::Fresh(f) => f,
     };
-    let request = db::requests::open_for_order(&mut tx, &agent.tenant_id, &order_id, cancel::REQUEST_KIND)
-        .await?
-        .filter(|r| r.status == "pending_review")
-        .ok_or_else(|| Error::conflict("request.none_pending", "this order has no cancellation request waiting for review"))?;
+    let request =
+        db::requests::open_for_order(&mut tx, &agent.tenant_id, &order_id, cancel::REQUEST_KIND)
+            .await?
+            .filter(|r| r.status == "pending_review")
+            .ok_or_else(|| {
+                Error::conflict(
+                    "request.none_pending",
+                    "this order has no cancellation request waiting for review",
+                )
+            })?;
     if plan.is_blocked() {
         return Err(cancel::blocked(&plan));
     }
-    input.reason = body.reason.clone().or_else(|| request.input.get("reason").and_then(|r| r.as_str()).map(str::to_string));
-    let run = cancel::start_run(&mut tx, &state, &order, input, request.id, &principal, Some(&principal)).await?;
+    input.reason = body.reason.clone().or_else(|| {
+        request
+            .input
+            .get("reason")
+            .and_then(|r| r.as_str())
+            .map(str::to_string)
+    });
+    let run = cancel::start_run(
+        &mut tx,
+        &state,
+        &order,
+        input,
+        request.id,
+        &principal,
+        Some(&principal),
+    )
+    .await?;
     let actor = meta.actor("agent", &agent.agent_id, agent.role_names());
-    cancel::audit(&mut tx, &order, &actor, "order.cancel_approved", body.reason.as_deref(), serde_json::json!({"request_id": request.id, "job_id": run.id})).await?;
-    let out = CancelAcceptedOut { request_id: request.id, status: run.status.clone(), job: Some(JobOut::from_run(&run)) };
-    let res = fresh.save(&mut tx, StatusCode::ACCEPTED, vec![("location".into(), admin_location(run.id))], &out).await?;
+    cancel::audit(
+        &mut tx,
+        &order,
+        &actor,
+        "order.cancel_approved",
+        body.reason.as_deref(),
+        serde_json::json!({"request_id": request.id, "job_id": run.id}),
+    )
+    .await?;
+    let out = CancelAcceptedOut {
+        request_id: request.id,
+        status: run.status.clone(),
+        job: Some(JobOut::from_run(&run)),
+    };
+    let res = fresh
+        .save(
+            &mut tx,
+            StatusCode::ACCEPTED,
+            vec![("location".into(), admin_location(run.id))],
+            &out,
+        )
+        .await?;
     tx.commit().await?;
     cancel::after_commit(&state, &agent.tenant_id, run.id, meta.wait, res).await
 }
@@ -114,15 +162,23 @@ pub async fn force_cancel(
     sudo?;
     cancel::validate_reason(Some(&body.reason), true)?;
     let order = agent.tenant_order(&state, &order_id).await?;
-    let (plan, steps, mut input) = cancel::plan(&state, &order, Canceller::Agent, body.refund, body.restock).await?;
+    let (plan, steps, mut input) =
+        cancel::plan(&state, &order, Canceller::Agent, body.refund, body.restock).await?;
     if body.dry_run {
-        return Ok(axum::Json(CancelDryRunOut { dry_run: true, plan, steps, needs_review: false }).into_response());
+        return Ok(axum::Json(CancelDryRunOut {
+            dry_run: true,
+            plan,
+            steps,
+            needs_review: false,
+        })
+        .into_response());
     }
     let key = key.required()?;
     let principal = agent.principal();
     let hash = idempotency::fingerprint(&format!("force-cancel:{order_id}"), &body);
     let mut tx = state.db.begin().await?;
-    let fresh = match idempotency::begin(&mut tx, &agent.tenant_id, &principal, &key, &hash).await? {
+    let fresh = match idempotency::begin(&mut tx, &agent.tenant_id, &principal, &key, &hash).await?
+    {
         Begin::Replay(res) => return Ok(res),
         Begin::Fresh(f) => f,
     };
@@ -130,16 +186,50 @@ pub async fn force_cancel(
         return Err(cancel::blocked(&plan));
     }
     input.reason = Some(body.reason.clone());
-    let request = match db::requests::open_for_order(&mut tx, &agent.tenant_id, &order_id, cancel::REQUEST_KIND).await? {
+    let request = match db::requests::open_for_order(
+        &mut tx,
+        &agent.tenant_id,
+        &order_id,
+        cancel::REQUEST_KIND,
+    )
+    .await?
+    {
         Some(r) if r.status == "pending_review" => r,
-        Some(_) => return Err(Error::conflict("request.already_open", "a cancellation of this order is already running")),
-        None => cancel::insert_request(&mut tx, &order, "approved", &input, Some(&principal)).await?,
+        Some(_) => {
+            return Err(Error::conflict(
+                "request.already_open",
+                "a cancellation of this order is already running",
+            ));
+        }
+        None => {
+            cancel::insert_request(&mut tx, &order, "approved", &input, Some(&principal)).await?
+        }
     };
-    let run = cancel::start_run(&mut tx, &state, &order, input, request.id, &principal, Some(&principal)).await?;
+    let run = cancel::start_run(
+        &mut tx,
+        &state,
+        &order,
+        input,
+        request.id,
+        &principal,
+        Some(&principal),
+    )
+    .await?;
     let actor = meta.actor("agent", &agent.agent_id, agent.role_names());
     cancel::audit(&mut tx, &order, &actor, "order.force_cancelled", Some(&body.reason), serde_json::json!({"request_id": request.id, "job_id": run.id, "refund": body.refund, "restock": body.restock})).await?;
-    let out = CancelAcceptedOut { request_id: request.id, status: run.status.clone(), job: Some(JobOut::from_run(&run)) };
-    let res = fresh.save(&mut tx, StatusCode::ACCEPTED, vec![("location".into(), admin_location(run.id))], &out).await?;
+    let out = CancelAcceptedOut {
+        request_id: request.id,
+        status: run.status.clone(),
+        job: Some(JobOut::from_run(&run)),
+    };
+    let res = fresh
+        .save(
+            &mut tx,
+            StatusCode::ACCEPTED,
+            vec![("location".into(), admin_location(run.id))],
+            &out,
+        )
+        .await?;
     tx.commit().await?;
     cancel::after_commit(&state, &agent.tenant_id, run.id, meta.wait, res).await
 }

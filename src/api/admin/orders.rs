@@ -35,7 +35,9 @@ impl Agent {
     /// An order of the agent's tenant, or 404.
     pub async fn tenant_order(&self, state: &AppState, order_id: &str) -> Result<Order> {
         let mut conn = state.db.acquire().await?;
-        db::orders::get(&mut conn, &self.tenant_id, order_id, None).await?.ok_or_else(|| Error::not_found("order"))
+        db::orders::get(&mut conn, &self.tenant_id, order_id, None)
+            .await?
+            .ok_or_else(|| Error::not_found("order"))
     }
 }
 
@@ -43,25 +45,51 @@ impl Agent {
 #[utoipa::path(get, path = "/v1/admin/orders/{order_id}", tag = "admin", params(("order_id" = String, Path)),
     security(("bearer" = [])),
     responses((status = 200, body = AdminOrderOut), (status = 404, body = crate::error::Problem), (status = 403, body = crate::error::Problem)))]
-pub async fn get_order(State(state): State<AppState>, agent: Agent, meta: RequestMeta, Path(order_id): Path<String>) -> Result<Json<AdminOrderOut>> {
+pub async fn get_order(
+    State(state): State<AppState>,
+    agent: Agent,
+    meta: RequestMeta,
+    Path(order_id): Path<String>,
+) -> Result<Json<AdminOrderOut>> {
     agent.require(Permission::OrdersRead)?;
     let order = agent.tenant_order(&state, &order_id).await?;
     let mut tx = state.db.begin().await?;
-    let open = db::requests::open_for_order(&mut tx, &agent.tenant_id, &order_id, crate::api::cancellation::REQUEST_KIND).await?;
+    let open = db::requests::open_for_order(
+        &mut tx,
+        &agent.tenant_id,
+        &order_id,
+        crate::api::cancellation::REQUEST_KIND,
+    )
+    .await?;
     let actor = meta.actor("agent", &agent.agent_id, agent.role_names());
     db::audit::record(
         &mut tx,
         &agent.tenant_id,
         &actor,
-        &db::audit::Entry { action: "order.viewed", subject_type: "order", subject_id: &order_id, reason: None, before: None, after: None },
+        &db::audit::Entry {
+            action: "order.viewed",
+            subject_type: "order",
+            subject_id: &order_id,
+            reason: None,
+            before: None,
+            after: None,
+        },
     )
     .await?;
     tx.commit().await?;
     let open_requests = open
         .into_iter()
-        .map(|r| OpenRequestOut { id: r.id, kind: r.kind, status: r.status, job_id: r.run_id })
+        .map(|r| OpenRequestOut {
+            id: r.id,
+            kind: r.kind,
+            status: r.status,
+            job_id: r.run_id,
+        })
         .collect();
-    Ok(Json(AdminOrderOut { order, open_requests }))
+    Ok(Json(AdminOrderOut {
+        order,
+        open_requests,
+    }))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -82,18 +110,39 @@ pub struct AuditListOut {
 #[utoipa::path(get, path = "/v1/admin/orders/{order_id}/audit", tag = "admin", params(("order_id" = String, Path), AuditQuery),
     security(("bearer" = [])),
     responses((status = 200, body = AuditListOut), (status = 404, body = crate::error::Problem), (status = 403, body = crate::error::Problem)))]
-pub async fn get_audit(State(state): State<AppState>, agent: Agent, Path(order_id): Path<String>, Query(q): Query<AuditQuery>) -> Result<Json<AuditListOut>> {
+pub async fn get_audit(
+    State(state): State<AppState>,
+    agent: Agent,
+    Path(order_id): Path<String>,
+    Query(q): Query<AuditQuery>,
+) -> Result<Json<AuditListOut>> {
     agent.require(Permission::AuditRead)?;
     let limit = bounded_limit(q.limit, 50, 200)?;
-    let after: i64 = q.cursor.as_deref().map(decode_cursor).transpose()?.unwrap_or(0);
+    let after: i64 = q
+        .cursor
+        .as_deref()
+        .map(decode_cursor)
+        .transpose()?
+        .unwrap_or(0);
     agent.tenant_order(&state, &order_id).await?;
     let mut conn = state.db.acquire().await?;
-    let mut rows = db::audit::list_for_subject(&mut conn, &agent.tenant_id, "order", &order_id, after, limit + 1).await?;
+    let mut rows = db::audit::list_for_subject(
+        &mut conn,
+        &agent.tenant_id,
+        "order",
+        &order_id,
+        after,
+        limit + 1,
+    )
+    .await?;
     let next_cursor = if rows.len() as i64 > limit {
         rows.truncate(limit as usize);
         rows.last().map(|r| encode_cursor(&r.id))
     } else {
         None
     };
-    Ok(Json(AuditListOut { data: rows, next_cursor }))
+    Ok(Json(AuditListOut {
+        data: rows,
+        next_cursor,
+    }))
 }

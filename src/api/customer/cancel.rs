@@ -51,7 +51,8 @@ pub async fn request_cancel(
 ) -> Result<Response> {
     cancel::validate_reason(body.reason.as_deref(), false)?;
     let order = who.own_order(&state, &order_id).await?;
-    let (plan, steps, mut input) = cancel::plan(&state, &order, Canceller::Customer, true, true).await?;
+    let (plan, steps, mut input) =
+        cancel::plan(&state, &order, Canceller::Customer, true, true).await?;
     input.reason = body.reason.clone();
     let settings = {
         let mut conn = state.db.acquire().await?;
@@ -59,7 +60,13 @@ pub async fn request_cancel(
     };
     let review = needs_review(&order, &settings);
     if body.dry_run {
-        return Ok(axum::Json(CancelDryRunOut { dry_run: true, plan, steps, needs_review: review }).into_response());
+        return Ok(axum::Json(CancelDryRunOut {
+            dry_run: true,
+            plan,
+            steps,
+            needs_review: review,
+        })
+        .into_response());
     }
     let key = key.required()?;
     let principal = who.principal();
@@ -74,18 +81,58 @@ pub async fn request_cancel(
     }
     let actor = meta.actor("customer", &who.customer_id, vec![]);
     if review {
-        let request = cancel::insert_request(&mut tx, &order, "pending_review", &input, None).await?;
-        cancel::audit(&mut tx, &order, &actor, "order.cancel_requested", body.reason.as_deref(), serde_json::json!({"request_id": request.id, "status": "pending_review"})).await?;
-        let out = CancelAcceptedOut { request_id: request.id, status: "pending_review".into(), job: None };
-        let res = fresh.save(&mut tx, StatusCode::ACCEPTED, vec![("location".into(), location(request.id))], &out).await?;
+        let request =
+            cancel::insert_request(&mut tx, &order, "pending_review", &input, None).await?;
+        cancel::audit(
+            &mut tx,
+            &order,
+            &actor,
+            "order.cancel_requested",
+            body.reason.as_deref(),
+            serde_json::json!({"request_id": request.id, "status": "pending_review"}),
+        )
+        .await?;
+        let out = CancelAcceptedOut {
+            request_id: request.id,
+            status: "pending_review".into(),
+            job: None,
+        };
+        let res = fresh
+            .save(
+                &mut tx,
+                StatusCode::ACCEPTED,
+                vec![("location".into(), location(request.id))],
+                &out,
+            )
+            .await?;
         tx.commit().await?;
         return Ok(res);
     }
     let request = cancel::insert_request(&mut tx, &order, "queued", &input, None).await?;
-    let run = cancel::start_run(&mut tx, &state, &order, input, request.id, &principal, None).await?;
-    cancel::audit(&mut tx, &order, &actor, "order.cancel_requested", body.reason.as_deref(), serde_json::json!({"request_id": request.id, "job_id": run.id})).await?;
-    let out = CancelAcceptedOut { request_id: request.id, status: run.status.clone(), job: Some(JobOut::from_run(&run)) };
-    let res = fresh.save(&mut tx, StatusCode::ACCEPTED, vec![("location".into(), location(request.id))], &out).await?;
+    let run =
+        cancel::start_run(&mut tx, &state, &order, input, request.id, &principal, None).await?;
+    cancel::audit(
+        &mut tx,
+        &order,
+        &actor,
+        "order.cancel_requested",
+        body.reason.as_deref(),
+        serde_json::json!({"request_id": request.id, "job_id": run.id}),
+    )
+    .await?;
+    let out = CancelAcceptedOut {
+        request_id: request.id,
+        status: run.status.clone(),
+        job: Some(JobOut::from_run(&run)),
+    };
+    let res = fresh
+        .save(
+            &mut tx,
+            StatusCode::ACCEPTED,
+            vec![("location".into(), location(request.id))],
+            &out,
+        )
+        .await?;
     tx.commit().await?;
     cancel::after_commit(&state, &who.tenant_id, run.id, meta.wait, res).await
 }

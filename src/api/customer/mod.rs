@@ -13,6 +13,12 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/customer/orders", get(orders::list_orders))
         .route("/v1/customer/orders/{order_id}", get(orders::get_order))
-        .route("/v1/customer/orders/{order_id}/cancel-request", post(cancel::request_cancel))
-        .route("/v1/customer/requests/{request_id}", get(requests::get_request))
+        .route(
+            "/v1/customer/orders/{order_id}/cancel-request",
+            post(cancel::request_cancel),
+        )
+        .route(
+            "/v1/customer/requests/{request_id}",
+            get(requests::get_request),
+        )
 }

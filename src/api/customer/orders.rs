@@ -1,7 +1,7 @@
 //! A customer's own orders: list and detail, served from the read model.
 
-use axum::extract::{Path, State};
 use axum::Json;
+use axum::extract::{Path, State};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -89,7 +89,12 @@ struct Expand {
 
 fn parse_expand(expand: Option<&str>) -> Result<Expand> {
     let mut e = Expand::default();
-    for part in expand.unwrap_or("").split(',').map(str::trim).filter(|p| !p.is_empty()) {
+    for part in expand
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
         match part {
             "lines" => e.lines = true,
             "shipments" => e.shipments = true,
@@ -150,7 +155,11 @@ fn customer_view(o: Order, expand: Expand) -> CustomerOrderOut {
     security(("bearer" = [])),
     responses((status = 200, body = OrderListOut), (status = 400, body = crate::error::Problem),
               (status = 401, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
-pub async fn list_orders(State(state): State<AppState>, who: Customer, Query(q): Query<ListOrdersQuery>) -> Result<Json<OrderListOut>> {
+pub async fn list_orders(
+    State(state): State<AppState>,
+    who: Customer,
+    Query(q): Query<ListOrdersQuery>,
+) -> Result<Json<OrderListOut>> {
     let limit = bounded_limit(q.limit, 20, 100)?;
     if let Some(s) = &q.status
         && OrderStatus::parse(s).is_none()
@@ -168,14 +177,18 @@ pub async fn list_orders(State(state): State<AppState>, who: Customer, Query(q):
         limit: limit + 1,
     };
     let mut conn = state.db.acquire().await?;
-    let mut orders = db::orders::list_for_customer(&mut conn, &who.tenant_id, &who.customer_id, &filter).await?;
+    let mut orders =
+        db::orders::list_for_customer(&mut conn, &who.tenant_id, &who.customer_id, &filter).await?;
     let next_cursor = if orders.len() as i64 > limit {
         orders.truncate(limit as usize);
         orders.last().map(|o| encode_cursor(&(o.placed_at, &o.id)))
     } else {
         None
     };
-    let data = orders.into_iter().map(|o| customer_view(o, Expand::default())).collect();
+    let data = orders
+        .into_iter()
+        .map(|o| customer_view(o, Expand::default()))
+        .collect();
     Ok(Json(OrderListOut { data, next_cursor }))
 }
 
@@ -197,12 +210,21 @@ pub async fn get_order(
 impl Customer {
     /// The caller's order from the read model, or 404 (also for others' orders).
     pub async fn own_order(&self, state: &AppState, order_id: &str) -> Result<Order> {
-        if self.scope_order_id.as_deref().is_some_and(|scoped| scoped != order_id) {
+        if self
+            .scope_order_id
+            .as_deref()
+            .is_some_and(|scoped| scoped != order_id)
+        {
             return Err(Error::not_found("order"));
         }
         let mut conn = state.db.acquire().await?;
-        db::orders::get(&mut conn, &self.tenant_id, order_id, Some(&self.customer_id))
-            .await?
-            .ok_or_else(|| Error::not_found("order"))
+        db::orders::get(
+            &mut conn,
+            &self.tenant_id,
+            order_id,
+            Some(&self.customer_id),
+        )
+        .await?
+        .ok_or_else(|| Error::not_found("order"))
     }
 }

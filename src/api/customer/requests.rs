@@ -31,12 +31,20 @@ pub struct RequestOut {
 #[utoipa::path(get, path = "/v1/customer/requests/{request_id}", tag = "customer", params(("request_id" = Uuid, Path)),
     security(("bearer" = [])),
     responses((status = 200, body = RequestOut), (status = 404, body = crate::error::Problem), (status = 401, body = crate::error::Problem)))]
-pub async fn get_request(State(state): State<AppState>, who: Customer, Path(request_id): Path<String>) -> Result<Json<RequestOut>> {
+pub async fn get_request(
+    State(state): State<AppState>,
+    who: Customer,
+    Path(request_id): Path<String>,
+) -> Result<Json<RequestOut>> {
     let id = Uuid::parse_str(&request_id).map_err(|_| Error::not_found("request"))?;
     let mut conn = state.db.acquire().await?;
     let request = db::requests::get(&mut conn, &who.tenant_id, id, Some(&who.customer_id))
         .await?
-        .filter(|r| who.scope_order_id.as_deref().is_none_or(|o| o == r.order_id))
+        .filter(|r| {
+            who.scope_order_id
+                .as_deref()
+                .is_none_or(|o| o == r.order_id)
+        })
         .ok_or_else(|| Error::not_found("request"))?;
     let run = match request.run_id {
         Some(run_id) => db::runs::get(&mut conn, &who.tenant_id, run_id).await?,
@@ -47,7 +55,10 @@ pub async fn get_request(State(state): State<AppState>, who: Customer, Path(requ
         id: request.id,
         kind: request.kind,
         order_id: request.order_id,
-        status: job.as_ref().map(|j| j.status.clone()).unwrap_or(request.status),
+        status: job
+            .as_ref()
+            .map(|j| j.status.clone())
+            .unwrap_or(request.status),
         created_at: request.created_at,
         updated_at: request.updated_at,
         job,

@@ -60,10 +60,18 @@ impl Default for Options {
 /// A fresh database named for this test.
 pub async fn create_database() -> (String, String) {
     let name = format!("od_t_{}", uuid::Uuid::new_v4().simple());
-    let admin = sqlx::PgPool::connect(ADMIN_DB).await.expect("postgres is running on 127.0.0.1:5432");
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.unwrap();
+    let admin = sqlx::PgPool::connect(ADMIN_DB)
+        .await
+        .expect("postgres is running on 127.0.0.1:5432");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&admin)
+        .await
+        .unwrap();
     admin.close().await;
-    (name.clone(), format!("postgres://postgres@127.0.0.1:5432/{name}"))
+    (
+        name.clone(),
+        format!("postgres://postgres@127.0.0.1:5432/{name}"),
+    )
 }
 
 pub async fn spawn() -> TestApp {
@@ -81,7 +89,10 @@ pub async fn spawn_with(opts: Options) -> TestApp {
         ("REDIS_URL".into(), opts.redis_url.clone()),
         ("ORDERDESK_REDIS_PREFIX".into(), db_name.clone()),
         ("ORDERDESK_UPSTREAM_URL".into(), sandbox_url.clone()),
-        ("ORDERDESK_WORKFLOWS".into(), format!("{}/workflows.toml", env!("CARGO_MANIFEST_DIR"))),
+        (
+            "ORDERDESK_WORKFLOWS".into(),
+            format!("{}/workflows.toml", env!("CARGO_MANIFEST_DIR")),
+        ),
         ("ORDERDESK_LEASE_SECS".into(), "3".into()),
         ("ORDERDESK_UPSTREAM_TIMEOUT_SECS".into(), "2".into()),
     ]);
@@ -91,7 +102,9 @@ pub async fn spawn_with(opts: Options) -> TestApp {
     db::migrate(&state.db).await.unwrap();
     sandbox::migrate(&state.db).await.unwrap();
     let orders = seed::demo_orders(TENANT, opts.customers, opts.orders);
-    seed::apply(&state.db, TENANT, &opts.settings, &orders).await.unwrap();
+    seed::apply(&state.db, TENANT, &opts.settings, &orders)
+        .await
+        .unwrap();
     let other = seed::demo_orders(OTHER_TENANT, 2, 12)
         .into_iter()
         .map(|mut o| {
@@ -99,15 +112,27 @@ pub async fn spawn_with(opts: Options) -> TestApp {
             o
         })
         .collect::<Vec<_>>();
-    seed::apply(&state.db, OTHER_TENANT, &opts.settings, &other).await.unwrap();
+    seed::apply(&state.db, OTHER_TENANT, &opts.settings, &other)
+        .await
+        .unwrap();
 
     let shutdown = CancellationToken::new();
     let sandbox_cfg = sandbox::SandboxConfig {
         events_url: Some(format!("{api}/v1/events/ingest")),
         events_secret: config.events_secret.clone(),
     };
-    tokio::spawn(sandbox::serve(sandbox_listener, state.db.clone(), sandbox_cfg, shutdown.clone()));
-    tokio::spawn(app::serve_api(api_listener, state.clone(), Surface::All, shutdown.clone()));
+    tokio::spawn(sandbox::serve(
+        sandbox_listener,
+        state.db.clone(),
+        sandbox_cfg,
+        shutdown.clone(),
+    ));
+    tokio::spawn(app::serve_api(
+        api_listener,
+        state.clone(),
+        Surface::All,
+        shutdown.clone(),
+    ));
     let mut t = TestApp {
         api,
         sandbox: sandbox_url,
@@ -129,7 +154,10 @@ impl TestApp {
     /// Starts one more worker (its own name), returning its index for `stop_worker`.
     pub fn start_worker(&mut self) -> usize {
         let token = self.shutdown.child_token();
-        let opts = workers::WorkerOptions { concurrency: 8, name_prefix: "test".into() };
+        let opts = workers::WorkerOptions {
+            concurrency: 8,
+            name_prefix: "test".into(),
+        };
         tokio::spawn(workers::run(self.state.clone(), opts, token.clone()));
         self.workers.push(token);
         self.workers.len() - 1
@@ -144,35 +172,59 @@ impl TestApp {
     }
 
     pub fn agent_token(&self, tenant: &str, agent: &str, roles: &[&str]) -> String {
-        mint(&self.config, &MintRequest::agent(tenant, agent, &parse_roles(roles))).unwrap()
+        mint(
+            &self.config,
+            &MintRequest::agent(tenant, agent, &parse_roles(roles)),
+        )
+        .unwrap()
     }
 
     pub fn sudo_token(&self, tenant: &str, agent: &str, roles: &[&str]) -> String {
-        let r = MintRequest::agent(tenant, agent, &parse_roles(roles)).sudo().ttl(Duration::from_secs(120));
+        let r = MintRequest::agent(tenant, agent, &parse_roles(roles))
+            .sudo()
+            .ttl(Duration::from_secs(120));
         mint(&self.config, &r).unwrap()
     }
 
     /// Headers of a request as `token` in `tenant`.
     pub fn auth(&self, token: &str, tenant: &str) -> HeaderMap {
         let mut h = HeaderMap::new();
-        h.insert("authorization", HeaderValue::from_str(&format!("Bearer {token}")).unwrap());
+        h.insert(
+            "authorization",
+            HeaderValue::from_str(&format!("Bearer {token}")).unwrap(),
+        );
         h.insert("x-tenant-id", HeaderValue::from_str(tenant).unwrap());
         h
     }
 
     /// The first seeded order of `tenant` in `status`.
     pub fn order_in(&self, status: &str) -> &Order {
-        self.orders.iter().find(|o| o.status.as_str() == status).unwrap_or_else(|| panic!("no seeded order in {status}"))
+        self.orders
+            .iter()
+            .find(|o| o.status.as_str() == status)
+            .unwrap_or_else(|| panic!("no seeded order in {status}"))
     }
 
     pub async fn get(&self, path: &str, headers: HeaderMap) -> (u16, Value) {
-        let res = self.http.get(format!("{}{path}", self.api)).headers(headers).send().await.unwrap();
+        let res = self
+            .http
+            .get(format!("{}{path}", self.api))
+            .headers(headers)
+            .send()
+            .await
+            .unwrap();
         let status = res.status().as_u16();
         (status, res.json().await.unwrap_or(Value::Null))
     }
 
     pub async fn post(&self, path: &str, headers: HeaderMap, body: &Value) -> reqwest::Response {
-        self.http.post(format!("{}{path}", self.api)).headers(headers).json(body).send().await.unwrap()
+        self.http
+            .post(format!("{}{path}", self.api))
+            .headers(headers)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// Polls a job until it ends (or panics after `secs`).
@@ -180,12 +232,20 @@ impl TestApp {
         let token = self.agent_token(TENANT, "agt_poll", &["admin"]);
         let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
         loop {
-            let (status, job) = self.get(&format!("/v1/admin/jobs/{job_id}"), self.auth(&token, TENANT)).await;
+            let (status, job) = self
+                .get(
+                    &format!("/v1/admin/jobs/{job_id}"),
+                    self.auth(&token, TENANT),
+                )
+                .await;
             assert_eq!(status, 200, "{job}");
             if !matches!(job["status"].as_str(), Some("queued") | Some("running")) {
                 return job;
             }
-            assert!(tokio::time::Instant::now() < deadline, "job {job_id} did not finish in {secs}s: {job}");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "job {job_id} did not finish in {secs}s: {job}"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -194,7 +254,10 @@ impl TestApp {
     pub async fn effects(&self, tenant: &str, order_id: &str) -> Vec<Value> {
         let res = self
             .http
-            .get(format!("{}/sandbox/effects?order_id={order_id}", self.sandbox))
+            .get(format!(
+                "{}/sandbox/effects?order_id={order_id}",
+                self.sandbox
+            ))
             .header("x-tenant-id", tenant)
             .send()
             .await
@@ -204,16 +267,30 @@ impl TestApp {
     }
 
     pub async fn effects_of_kind(&self, tenant: &str, order_id: &str, kind: &str) -> usize {
-        self.effects(tenant, order_id).await.iter().filter(|e| e["kind"] == kind).count()
+        self.effects(tenant, order_id)
+            .await
+            .iter()
+            .filter(|e| e["kind"] == kind)
+            .count()
     }
 
     pub async fn set_faults(&self, body: Value) {
-        let res = self.http.post(format!("{}/sandbox/faults", self.sandbox)).json(&body).send().await.unwrap();
+        let res = self
+            .http
+            .post(format!("{}/sandbox/faults", self.sandbox))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         assert!(res.status().is_success(), "{}", res.text().await.unwrap());
     }
 
     pub async fn clear_faults(&self) {
-        self.http.delete(format!("{}/sandbox/faults", self.sandbox)).send().await.unwrap();
+        self.http
+            .delete(format!("{}/sandbox/faults", self.sandbox))
+            .send()
+            .await
+            .unwrap();
     }
 }
 
