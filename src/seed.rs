@@ -78,13 +78,15 @@ fn base_time() -> DateTime<Utc> {
 pub fn demo_orders(tenant: &str, customers: usize, orders: usize) -> Vec<Order> {
     let customers = customers.max(1);
     let mut rng = Rng(0x0D0E_5EED ^ (customers as u64) << 20);
+    // the offset `i / customers` gives each customer orders in every status, even when the
+    // number of customers is a multiple of the cycle's length
     (0..orders)
         .map(|i| {
             demo_order(
                 tenant,
                 i,
                 i % customers,
-                STATUS_CYCLE[i % STATUS_CYCLE.len()],
+                STATUS_CYCLE[(i + i / customers) % STATUS_CYCLE.len()],
                 &mut rng,
             )
         })
@@ -250,6 +252,15 @@ mod tests {
                 .collect::<std::collections::HashSet<_>>()
                 .len(),
             60
+        );
+        let first: std::collections::HashSet<_> = a
+            .iter()
+            .filter(|o| o.customer_id == "cus_0001")
+            .map(|o| o.status)
+            .collect();
+        assert!(
+            first.len() >= 8,
+            "the demo customer has orders in every status: {first:?}"
         );
         assert!(a.iter().all(|o| o.totals.total_minor
             == o.lines.iter().map(|l| l.total_minor).sum::<i64>()
