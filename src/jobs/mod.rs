@@ -4,9 +4,12 @@
 
 mod queue;
 
+use std::time::Duration;
+
 use reqwest::StatusCode;
 use serde_json::Value;
 use sqlx::PgConnection;
+use tokio::time::timeout;
 use uuid::Uuid;
 
 pub use queue::{MAX_BACKLOG, PUSH_BATCH, RunTrigger, TriggerQueue};
@@ -75,15 +78,24 @@ pub async fn dispatch(state: &AppState, run_id: Uuid) {
     }
 }
 
+/// How long the request path may wait for Redis: a Redis outage (the connection manager
+/// retries for seconds) must not hold the response that follows the commit.
+const DISPATCH_TIMEOUT: Duration = Duration::from_millis(300);
+
 async fn try_dispatch(state: &AppState, run_id: Uuid) -> anyhow::Result<()> {
-    if state.queue.room().await? == 0 {
-        return Ok(());
+    if timeout(DISPATCH_TIMEOUT, state.queue.room()).await?? == 0 {
+        return Ok(()); // the queue is full; the relay delivers when there is room
     }
     let mut conn = state.db.acquire().await?;
     if !db::outbox::take_for_run(&mut conn, run_id).await? {
         return Ok(()); // the relay has it, or it was sent already
     }
-    if let Err(e) = state.queue.push(&[run_id]).await {
+    let pushed = match timeout(DISPATCH_TIMEOUT, state.queue.push(&[run_id])).await {
+        Ok(res) => res,
+        Err(elapsed) => Err(elapsed.into()),
+    };
+    if let Err(e) = pushed {
+        // maybe pushed after all: then the relay pushes again and the claim dedupes
         db::outbox::unmark_run(&mut conn, run_id).await?;
         return Err(e);
     }

@@ -447,8 +447,10 @@ impl<'a> Runner<'a> {
 
     fn finished(&self, status: RunStatus, error: Option<&Value>) {
         metrics::observe_run(&self.run.kind, status);
-        let code = error.and_then(|e| e["code"].as_str()).unwrap_or("");
-        info!(status = status.as_str(), code, "run finished");
+        match error.and_then(|e| e["code"].as_str()) {
+            Some(code) => info!(status = status.as_str(), code, "run finished"),
+            None => debug!(status = status.as_str(), "run finished"),
+        }
     }
 
     fn lost_lease(&self) -> anyhow::Result<()> {
