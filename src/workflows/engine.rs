@@ -73,7 +73,7 @@ pub async fn execute(state: &AppState, run_id: Uuid, worker: &str) -> anyhow::Re
                 "workflow.changed",
                 "the workflow's steps changed since this run was accepted",
             );
-            return runner.end(RunStatus::Failed, None, Some(&p)).await;
+            return runner.end(RunStatus::Failed, None, Some(json!(p))).await;
         }
         runner.run().await
     }
@@ -132,6 +132,13 @@ impl<'a> Runner<'a> {
     }
 
     async fn run(mut self) -> anyhow::Result<()> {
+        // a worker died while compensating: finish the compensation, never run on
+        let failed = (0..self.steps.len())
+            .find(|&i| self.steps[i].status == "failed" && self.spec.steps[i].critical);
+        if let Some(idx) = failed {
+            let cause = self.steps[idx].last_error.clone().unwrap_or(Value::Null);
+            return self.compensate(idx, cause).await;
+        }
         for idx in 0..self.steps.len() {
             if self.steps[idx].status != "pending" {
                 continue;
@@ -198,7 +205,7 @@ impl<'a> Runner<'a> {
                     self.steps[idx].status = "failed".into();
                     if critical {
                         warn!(step = %step.name, code = %problem.code, "critical step failed; compensating");
-                        return self.compensate(idx, problem).await;
+                        return self.compensate(idx, json!(problem)).await;
                     }
                     warn!(step = %step.name, code = %problem.code, "non-critical step failed; going on");
                 }
@@ -328,7 +335,7 @@ impl<'a> Runner<'a> {
 
     /// Compensates the done steps before `failed_idx` in reverse, then ends the run:
     /// `compensated` with the failure's problem, or `failed` if a compensation cannot finish.
-    async fn compensate(mut self, failed_idx: usize, cause: Problem) -> anyhow::Result<()> {
+    async fn compensate(mut self, failed_idx: usize, cause: Value) -> anyhow::Result<()> {
         let mut broken: Option<(String, Problem)> = None;
         let spec = self.spec;
         for idx in (0..failed_idx).rev() {
@@ -384,7 +391,7 @@ impl<'a> Runner<'a> {
             }
         }
         match broken {
-            None => self.end(RunStatus::Compensated, None, Some(&cause)).await,
+            None => self.end(RunStatus::Compensated, None, Some(cause)).await,
             Some((step, p)) => {
                 let mut e = problem(
                     StatusCode::INTERNAL_SERVER_ERROR,
@@ -392,13 +399,14 @@ impl<'a> Runner<'a> {
                     format!(
                         "step failed with `{}` and the compensation of step `{step}` failed \
                          with `{}`; the run needs a person",
-                        cause.code, p.code
+                        cause["code"].as_str().unwrap_or("?"),
+                        p.code
                     ),
                 );
                 e.extra.insert("cause".into(), json!(cause));
                 e.extra
                     .insert("compensation".into(), json!({"step": step, "error": p}));
-                self.end(RunStatus::Failed, None, Some(&e)).await
+                self.end(RunStatus::Failed, None, Some(json!(e))).await
             }
         }
     }
@@ -408,7 +416,7 @@ impl<'a> Runner<'a> {
         self,
         status: RunStatus,
         result: Option<&Value>,
-        error: Option<&Problem>,
+        error: Option<Value>,
     ) -> anyhow::Result<()> {
         if let Some(hook) = &self.spec.on_finish {
             let key = format!("{}:on_finish", self.run.id);
@@ -431,7 +439,6 @@ impl<'a> Runner<'a> {
                     "on_finish action failed; the run's outcome stands"),
             }
         }
-        let error = error.map(|p| json!(p));
         let f = Finish {
             status,
             result,

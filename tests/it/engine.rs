@@ -566,3 +566,79 @@ async fn a_burst_of_20k_triggers_drains_with_two_workers() {
     w2.await.unwrap();
     env.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_that_died_while_compensating_is_finished_by_another() {
+    let env = TestEnv::new("redis://127.0.0.1:6379").await;
+    let id = env.enqueue("undo", vec![json!({})]).await[0];
+    {
+        // the ghost ran a, b and c, then boom failed for good; it died before compensating
+        let mut conn = env.state.db.acquire().await.unwrap();
+        assert!(
+            orderdesk::db::outbox::take_for_run(&mut conn, id)
+                .await
+                .unwrap()
+        );
+        runs::claim(&mut conn, id, "ghost", Duration::from_secs(10))
+            .await
+            .unwrap()
+            .unwrap();
+        for (idx, next) in [(0, "b"), (1, "c"), (3, "boom")] {
+            let cp = runs::Checkpoint {
+                run_id: id,
+                worker: "ghost",
+                lease: Duration::from_secs(10),
+                idx,
+                output: &json!({}),
+                attempts: 1,
+                duration_ms: 1,
+                progress_done: idx + 1,
+                next_step: Some(next),
+                finish: None,
+            };
+            assert!(runs::checkpoint(&mut conn, &cp).await.unwrap());
+        }
+        let failure = runs::StepFailure {
+            run_id: id,
+            worker: "ghost",
+            idx: 4,
+            attempts: 1,
+            error: &json!({"code": "ghost.failed", "status": 422}),
+            step_status: "failed",
+            retry_in: None,
+            progress_done: 3,
+        };
+        assert!(
+            runs::record_step_failure(&mut conn, &failure)
+                .await
+                .unwrap()
+        );
+        sqlx::query(
+            "UPDATE runs SET lease_until = now() - interval '1 second',
+                             pushed_at = now() - interval '5 seconds' WHERE id = $1",
+        )
+        .bind(id)
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    }
+    let shutdown = CancellationToken::new();
+    let workers = env.start_workers("resume", &shutdown);
+    let run = env.finished(id).await;
+    assert_eq!(run.status, "compensated");
+    assert_eq!(run.error.as_ref().unwrap()["code"], "ghost.failed");
+    assert_eq!(
+        statuses(&env.steps(id).await),
+        [
+            ("a", "compensated", 1),
+            ("b", "compensated", 1),
+            ("skipped", "skipped", 0),
+            ("c", "done", 1),
+            ("boom", "failed", 1),
+        ]
+    );
+
+    shutdown.cancel();
+    workers.await.unwrap();
+    env.cleanup().await;
+}
