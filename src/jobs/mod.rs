@@ -69,8 +69,8 @@ pub async fn enqueue(conn: &mut PgConnection, registry: &Registry, new: NewRun) 
 }
 
 /// Best effort, right after the caller committed [`enqueue`]: pushes the run's trigger to
-/// apalis and marks its outbox row sent. On any error (Redis down, queue full) it only logs;
-/// the outbox relay delivers the trigger later.
+/// apalis and records the push on the run (the relay then only marks the outbox row). On
+/// any error (Redis down, queue full) it only logs; the relay delivers the trigger later.
 pub async fn dispatch(state: &AppState, run_id: Uuid) {
     if let Err(e) = try_dispatch(state, run_id).await {
         tracing::warn!(job_id = %run_id, error = %format!("{e:#}"),
@@ -87,8 +87,8 @@ async fn try_dispatch(state: &AppState, run_id: Uuid) -> anyhow::Result<()> {
         return Ok(()); // the queue is full; the relay delivers when there is room
     }
     let mut conn = state.db.acquire().await?;
-    if !db::outbox::take_for_run(&mut conn, run_id).await? {
-        return Ok(()); // the relay has it, or it was sent already
+    if !db::runs::mark_dispatched(&mut conn, run_id).await? {
+        return Ok(()); // the relay pushed it already
     }
     let pushed = match timeout(DISPATCH_TIMEOUT, state.queue.push(&[run_id])).await {
         Ok(res) => res,
@@ -96,7 +96,7 @@ async fn try_dispatch(state: &AppState, run_id: Uuid) -> anyhow::Result<()> {
     };
     if let Err(e) = pushed {
         // maybe pushed after all: then the relay pushes again and the claim dedupes
-        db::outbox::unmark_run(&mut conn, run_id).await?;
+        db::runs::unmark_pushed(&mut conn, run_id).await?;
         return Err(e);
     }
     Ok(())

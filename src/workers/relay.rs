@@ -95,13 +95,19 @@ async fn relay_once(state: &AppState) -> anyhow::Result<Pass> {
         tx.commit().await?;
         return Ok(Pass::Idle);
     }
-    let run_ids: Vec<_> = rows.iter().map(|(_, r)| *r).collect();
-    // on failure the transaction rolls back: the rows stay unsent for the next pass
-    timeout(REDIS_TIMEOUT, state.queue.push(&run_ids)).await??;
-    let ids: Vec<i64> = rows.iter().map(|(id, _)| *id).collect();
-    db::outbox::mark_sent(&mut tx, &ids).await?;
+    let to_push: Vec<_> = rows.iter().filter(|r| !r.2).map(|r| r.1).collect();
+    if !to_push.is_empty() {
+        // on failure the transaction rolls back: the rows stay unsent for the next pass
+        timeout(REDIS_TIMEOUT, state.queue.push(&to_push)).await??;
+    }
+    let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+    db::outbox::mark_sent(&mut tx, &ids, &to_push).await?;
     tx.commit().await?;
-    debug!(count = ids.len(), "outbox relay pushed triggers");
+    debug!(
+        rows = ids.len(),
+        pushed = to_push.len(),
+        "outbox relay pass"
+    );
     Ok(if ids.len() == limit {
         Pass::More
     } else {

@@ -208,6 +208,17 @@ async fn drop_database(name: &str) {
     }
 }
 
+fn done(idx: i32, output: Value) -> runs::StepDone {
+    let now = chrono::Utc::now();
+    runs::StepDone {
+        idx,
+        output,
+        attempts: 1,
+        started_at: now,
+        finished_at: now,
+    }
+}
+
 fn statuses(steps: &[StepRow]) -> Vec<(&str, &str, i32)> {
     steps
         .iter()
@@ -333,13 +344,9 @@ async fn retryable_failures_are_retried_in_process_or_rescheduled() {
 async fn a_duplicate_trigger_executes_the_run_once() {
     let env = TestEnv::new("redis://127.0.0.1:6379").await;
     let id = env.enqueue("noop3", vec![json!({})]).await[0];
-    // take the outbox row as dispatch would, then deliver the trigger three times
+    // record the push as dispatch would, then deliver the trigger three times
     let mut conn = env.state.db.acquire().await.unwrap();
-    assert!(
-        orderdesk::db::outbox::take_for_run(&mut conn, id)
-            .await
-            .unwrap()
-    );
+    assert!(runs::mark_dispatched(&mut conn, id).await.unwrap());
     drop(conn);
     env.state.queue.push(&[id, id]).await.unwrap();
     env.state.queue.push(&[id]).await.unwrap();
@@ -380,11 +387,7 @@ async fn a_run_whose_worker_died_is_redriven_by_the_sweeper() {
     {
         // a worker took the trigger, claimed the run, did one step and died
         let mut conn = env.state.db.acquire().await.unwrap();
-        assert!(
-            orderdesk::db::outbox::take_for_run(&mut conn, id)
-                .await
-                .unwrap()
-        );
+        assert!(runs::mark_dispatched(&mut conn, id).await.unwrap());
         let (run, _) = runs::claim(&mut conn, id, "ghost", Duration::from_secs(10))
             .await
             .unwrap()
@@ -394,10 +397,7 @@ async fn a_run_whose_worker_died_is_redriven_by_the_sweeper() {
             run_id: id,
             worker: "ghost",
             lease: Duration::from_secs(10),
-            idx: 0,
-            output: &json!({"by": "ghost"}),
-            attempts: 1,
-            duration_ms: 1,
+            steps: &[done(0, json!({"by": "ghost"}))],
             progress_done: 1,
             next_step: Some("two"),
             finish: None,
@@ -574,11 +574,7 @@ async fn a_worker_that_died_while_compensating_is_finished_by_another() {
     {
         // the ghost ran a, b and c, then boom failed for good; it died before compensating
         let mut conn = env.state.db.acquire().await.unwrap();
-        assert!(
-            orderdesk::db::outbox::take_for_run(&mut conn, id)
-                .await
-                .unwrap()
-        );
+        assert!(runs::mark_dispatched(&mut conn, id).await.unwrap());
         runs::claim(&mut conn, id, "ghost", Duration::from_secs(10))
             .await
             .unwrap()
@@ -588,10 +584,7 @@ async fn a_worker_that_died_while_compensating_is_finished_by_another() {
                 run_id: id,
                 worker: "ghost",
                 lease: Duration::from_secs(10),
-                idx,
-                output: &json!({}),
-                attempts: 1,
-                duration_ms: 1,
+                steps: &[done(idx, json!({}))],
                 progress_done: idx + 1,
                 next_step: Some(next),
                 finish: None,
@@ -640,5 +633,113 @@ async fn a_worker_that_died_while_compensating_is_finished_by_another() {
 
     shutdown.cancel();
     workers.await.unwrap();
+    env.cleanup().await;
+}
+
+/// 16 producers, each: one durable acceptance transaction (enqueue) + dispatch, for `secs`.
+async fn produce(state: &AppState, kind: &'static str, secs: u64) -> (u64, f64) {
+    let start = std::time::Instant::now();
+    let stop = start + Duration::from_secs(secs);
+    let mut producers = Vec::new();
+    for _ in 0..16 {
+        let state = state.clone();
+        producers.push(tokio::spawn(async move {
+            let mut n = 0u64;
+            while std::time::Instant::now() < stop {
+                let mut tx = state.db.begin().await.unwrap();
+                let new = NewRun {
+                    tenant_id: TENANT.into(),
+                    kind: kind.into(),
+                    subject_id: None,
+                    customer_id: None,
+                    requested_by: "bench".into(),
+                    input: json!({}),
+                };
+                let id = jobs::enqueue(&mut tx, &state.workflows, new)
+                    .await
+                    .unwrap()
+                    .id;
+                tx.commit().await.unwrap();
+                jobs::dispatch(&state, id).await;
+                n += 1;
+            }
+            n
+        }));
+    }
+    let mut accepted = 0;
+    for p in producers {
+        accepted += p.await.unwrap();
+    }
+    (accepted, start.elapsed().as_secs_f64())
+}
+
+/// Not a test: measures pickup latency and end-to-end throughput of 3-step no-op runs
+/// (`cargo test --test it bench_engine -- --ignored --nocapture`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn bench_engine_noop3() {
+    let env = TestEnv::new("redis://127.0.0.1:6379").await;
+
+    // acceptance alone (no worker running): the request side's capacity
+    let (accepted, secs) = produce(&env.state, "noop3", 5).await;
+    eprintln!("acceptance alone: {:.0} runs/s", accepted as f64 / secs);
+
+    let shutdown = CancellationToken::new();
+    let start = std::time::Instant::now();
+    let w1 = env.start_workers("bench-a", &shutdown);
+    let w2 = env.start_workers("bench-b", &shutdown);
+    while env.count("succeeded").await < accepted as i64 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    eprintln!(
+        "workers alone drained {accepted} queued runs at {:.0} runs/s",
+        accepted as f64 / start.elapsed().as_secs_f64()
+    );
+
+    // pickup latency: commit -> claim, one run at a time on idle workers
+    let mut commits = Vec::new();
+    for _ in 0..300 {
+        let id = env.enqueue("noop3", vec![json!({})]).await[0];
+        let committed = chrono::Utc::now();
+        jobs::dispatch(&env.state, id).await;
+        commits.push((id, committed));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut lat = Vec::new();
+    for (id, committed) in commits {
+        let run = env.finished(id).await;
+        lat.push(
+            (run.started_at.unwrap() - committed)
+                .num_microseconds()
+                .unwrap() as f64
+                / 1000.0,
+        );
+    }
+    lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    eprintln!(
+        "pickup commit->claim ms: p50 {:.2} p90 {:.2} p99 {:.2} max {:.2}",
+        lat[lat.len() / 2],
+        lat[lat.len() * 9 / 10],
+        lat[lat.len() * 99 / 100],
+        lat[lat.len() - 1]
+    );
+
+    // end to end: producers and workers together for 10 s
+    let before: i64 = env.count("succeeded").await;
+    let start = std::time::Instant::now();
+    let (accepted, accept_secs) = produce(&env.state, "noop3", 10).await;
+    while ((env.count("succeeded").await - before) as u64) < accepted {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let total = start.elapsed().as_secs_f64();
+    eprintln!(
+        "end to end: accepted {accepted} runs in {accept_secs:.1}s ({:.0}/s); all succeeded after {total:.1}s ({:.0} runs/s)",
+        accepted as f64 / accept_secs,
+        accepted as f64 / total
+    );
+
+    shutdown.cancel();
+    w1.await.unwrap();
+    w2.await.unwrap();
     env.cleanup().await;
 }
