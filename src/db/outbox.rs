@@ -1,6 +1,8 @@
 //! The outbox of run triggers (`outbox.kind = 'trigger'`): written in the request's
-//! transaction, delivered to Redis by `jobs::dispatch` right after the commit or, failing
-//! that, by the relay. Other outbox kinds (events) belong to their own modules.
+//! transaction. `jobs::dispatch` pushes the trigger right after the commit and records it on
+//! the run (`runs.pushed_at`, a primary-key write); the relay then pushes what dispatch did
+//! not and marks every row sent, in batches. Other outbox kinds (events) belong to their
+//! own modules.
 
 use std::time::Duration;
 
@@ -25,63 +27,36 @@ pub async fn insert_trigger(conn: &mut PgConnection, run_id: Uuid) -> sqlx::Resu
     Ok(())
 }
 
-/// Takes the unsent trigger of one run for an immediate push: marks it sent and the run
-/// pushed. False when there is none to take (already sent, or the relay holds it now).
-/// Undo with [`unmark_run`] if the push then fails.
-pub async fn take_for_run(conn: &mut PgConnection, run_id: Uuid) -> sqlx::Result<bool> {
-    let n: i64 = sqlx::query_scalar(&format!(
-        "WITH o AS (SELECT id FROM outbox
-                    WHERE run_id = $1 AND kind = 'trigger' AND sent_at IS NULL
-                    FOR UPDATE SKIP LOCKED),
-              u AS (UPDATE outbox SET sent_at = now() FROM o WHERE outbox.id = o.id
-                    RETURNING outbox.run_id),
-              r AS (UPDATE runs SET pushed_at = now() WHERE id IN (SELECT run_id FROM u))
-         SELECT (SELECT count(*) FROM u) FROM {ASYNC}"
-    ))
-    .bind(run_id)
-    .fetch_one(conn)
-    .await?;
-    Ok(n > 0)
-}
-
-/// Puts a run's trigger back to unsent after a failed push, for the relay to retry.
-pub async fn unmark_run(conn: &mut PgConnection, run_id: Uuid) -> sqlx::Result<()> {
-    sqlx::query(&format!(
-        "WITH u AS (UPDATE outbox SET sent_at = NULL
-                    WHERE run_id = $1 AND kind = 'trigger' AND sent_at IS NOT NULL),
-              r AS (UPDATE runs SET pushed_at = NULL WHERE id = $1)
-         SELECT 1 FROM {ASYNC}"
-    ))
-    .bind(run_id)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
 /// Up to `limit` unsent triggers, oldest first, locked for this transaction (`SKIP LOCKED`,
-/// so relays in several processes share the work). Returns (outbox id, run id).
-pub async fn claim_unsent(conn: &mut PgConnection, limit: i64) -> sqlx::Result<Vec<(i64, Uuid)>> {
+/// so relays in several processes share the work). Returns (outbox id, run id, whether the
+/// run's trigger was pushed already — by `jobs::dispatch` — so the row only needs marking).
+pub async fn claim_unsent(
+    conn: &mut PgConnection,
+    limit: i64,
+) -> sqlx::Result<Vec<(i64, Uuid, bool)>> {
     sqlx::query_as(
-        "SELECT id, run_id FROM outbox
-         WHERE sent_at IS NULL AND kind = 'trigger'
-         ORDER BY id LIMIT $1
-         FOR UPDATE SKIP LOCKED",
+        "SELECT o.id, o.run_id, r.pushed_at IS NOT NULL
+         FROM outbox o LEFT JOIN runs r ON r.id = o.run_id
+         WHERE o.sent_at IS NULL AND o.kind = 'trigger'
+         ORDER BY o.id LIMIT $1
+         FOR UPDATE OF o SKIP LOCKED",
     )
     .bind(limit)
     .fetch_all(conn)
     .await
 }
 
-/// Marks triggers sent and their runs pushed. Commits without waiting for the WAL flush
-/// (in a transaction: the whole transaction does): a lost mark only means one more push,
-/// which the run's claim turns into a no-op.
-pub async fn mark_sent(conn: &mut PgConnection, ids: &[i64]) -> sqlx::Result<()> {
+/// Marks triggers sent, and the runs whose trigger this relay pushed as pushed. Commits
+/// without waiting for the WAL flush (in a transaction: the whole transaction does): a lost
+/// mark only means one more push, which the run's claim turns into a no-op.
+pub async fn mark_sent(conn: &mut PgConnection, ids: &[i64], pushed: &[Uuid]) -> sqlx::Result<()> {
     sqlx::query(&format!(
-        "WITH u AS (UPDATE outbox SET sent_at = now() WHERE id = ANY($1) RETURNING run_id),
-              r AS (UPDATE runs SET pushed_at = now() WHERE id IN (SELECT run_id FROM u))
+        "WITH u AS (UPDATE outbox SET sent_at = now() WHERE id = ANY($1)),
+              r AS (UPDATE runs SET pushed_at = now() WHERE id = ANY($2))
          SELECT 1 FROM {ASYNC}"
     ))
     .bind(ids)
+    .bind(pushed)
     .execute(conn)
     .await?;
     Ok(())

@@ -227,25 +227,37 @@ pub struct Finish<'a> {
 }
 
 /// A step that succeeded.
+#[derive(Debug, Clone)]
+pub struct StepDone {
+    pub idx: i32,
+    pub output: Value,
+    pub attempts: i32,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+}
+
+/// One or more steps that succeeded (the engine coalesces fast consecutive steps).
 pub struct Checkpoint<'a> {
     pub run_id: Uuid,
     pub worker: &'a str,
     pub lease: Duration,
-    pub idx: i32,
-    pub output: &'a Value,
-    pub attempts: i32,
-    pub duration_ms: i64,
-    /// The run's progress after this step.
+    pub steps: &'a [StepDone],
+    /// The run's progress after these steps.
     pub progress_done: i32,
     pub next_step: Option<&'a str>,
-    /// Set when this was the last step and nothing runs between it and the finish.
+    /// Set when nothing runs between these steps and the run's end: finishes it too.
     pub finish: Option<Finish<'a>>,
 }
 
-/// Marks a step done with its output, moves the run's progress and lease on (and finishes
+/// Marks steps done with their outputs, moves the run's progress and lease on (and finishes
 /// the run when `finish` is set), in one statement. False if the worker lost the lease.
 pub async fn checkpoint(conn: &mut PgConnection, cp: &Checkpoint<'_>) -> sqlx::Result<bool> {
     let status = cp.finish.as_ref().map(|f| f.status.as_str());
+    let idx: Vec<i32> = cp.steps.iter().map(|s| s.idx).collect();
+    let outputs: Vec<&Value> = cp.steps.iter().map(|s| &s.output).collect();
+    let attempts: Vec<i32> = cp.steps.iter().map(|s| s.attempts).collect();
+    let started: Vec<DateTime<Utc>> = cp.steps.iter().map(|s| s.started_at).collect();
+    let finished: Vec<DateTime<Utc>> = cp.steps.iter().map(|s| s.finished_at).collect();
     let n: i64 = sqlx::query_scalar(&format!(
         "WITH r AS (
              UPDATE runs SET progress_done = $7, current_step = $8, updated_at = now(),
@@ -258,27 +270,30 @@ pub async fn checkpoint(conn: &mut PgConnection, cp: &Checkpoint<'_>) -> sqlx::R
                  finished_at = CASE WHEN $9::text IS NULL THEN NULL ELSE now() END
              WHERE id = $1 AND lease_owner = $2 RETURNING id),
          s AS (
-             UPDATE run_steps SET status = 'done', output = $5, attempts = $6,
-                 last_error = NULL, finished_at = now(), duration_ms = $12,
-                 started_at = now() - $12 * interval '1 millisecond'
-             WHERE run_id = (SELECT id FROM r) AND idx = $4 RETURNING 1)
+             UPDATE run_steps SET status = 'done', output = t.output, attempts = t.attempts,
+                 last_error = NULL, started_at = t.started_at, finished_at = t.finished_at,
+                 duration_ms = (extract(epoch FROM t.finished_at - t.started_at) * 1000)::bigint
+             FROM unnest($4::int[], $5::jsonb[], $6::int[], $12::timestamptz[],
+                         $13::timestamptz[]) AS t(idx, output, attempts, started_at, finished_at)
+             WHERE run_steps.run_id = (SELECT id FROM r) AND run_steps.idx = t.idx RETURNING 1)
          SELECT (SELECT count(*) FROM s) FROM {ASYNC}"
     ))
     .bind(cp.run_id)
     .bind(cp.worker)
     .bind(ms(cp.lease))
-    .bind(cp.idx)
-    .bind(cp.output)
-    .bind(cp.attempts)
+    .bind(&idx)
+    .bind(&outputs)
+    .bind(&attempts)
     .bind(cp.progress_done)
     .bind(cp.next_step)
     .bind(status)
     .bind(cp.finish.as_ref().and_then(|f| f.result))
     .bind(cp.finish.as_ref().and_then(|f| f.error))
-    .bind(cp.duration_ms)
+    .bind(&started)
+    .bind(&finished)
     .fetch_one(conn)
     .await?;
-    Ok(n == 1)
+    Ok(n == cp.steps.len() as i64)
 }
 
 /// A failed attempt of a step.

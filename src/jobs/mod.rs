@@ -4,9 +4,12 @@
 
 mod queue;
 
+use std::time::Duration;
+
 use reqwest::StatusCode;
 use serde_json::Value;
 use sqlx::PgConnection;
+use tokio::time::timeout;
 use uuid::Uuid;
 
 pub use queue::{MAX_BACKLOG, PUSH_BATCH, RunTrigger, TriggerQueue};
@@ -66,8 +69,8 @@ pub async fn enqueue(conn: &mut PgConnection, registry: &Registry, new: NewRun) 
 }
 
 /// Best effort, right after the caller committed [`enqueue`]: pushes the run's trigger to
-/// apalis and marks its outbox row sent. On any error (Redis down, queue full) it only logs;
-/// the outbox relay delivers the trigger later.
+/// apalis and records the push on the run (the relay then only marks the outbox row). On
+/// any error (Redis down, queue full) it only logs; the relay delivers the trigger later.
 pub async fn dispatch(state: &AppState, run_id: Uuid) {
     if let Err(e) = try_dispatch(state, run_id).await {
         tracing::warn!(job_id = %run_id, error = %format!("{e:#}"),
@@ -75,16 +78,25 @@ pub async fn dispatch(state: &AppState, run_id: Uuid) {
     }
 }
 
+/// How long the request path may wait for Redis: a Redis outage (the connection manager
+/// retries for seconds) must not hold the response that follows the commit.
+const DISPATCH_TIMEOUT: Duration = Duration::from_millis(300);
+
 async fn try_dispatch(state: &AppState, run_id: Uuid) -> anyhow::Result<()> {
-    if state.queue.room().await? == 0 {
-        return Ok(());
+    if timeout(DISPATCH_TIMEOUT, state.queue.room()).await?? == 0 {
+        return Ok(()); // the queue is full; the relay delivers when there is room
     }
     let mut conn = state.db.acquire().await?;
-    if !db::outbox::take_for_run(&mut conn, run_id).await? {
-        return Ok(()); // the relay has it, or it was sent already
+    if !db::runs::mark_dispatched(&mut conn, run_id).await? {
+        return Ok(()); // the relay pushed it already
     }
-    if let Err(e) = state.queue.push(&[run_id]).await {
-        db::outbox::unmark_run(&mut conn, run_id).await?;
+    let pushed = match timeout(DISPATCH_TIMEOUT, state.queue.push(&[run_id])).await {
+        Ok(res) => res,
+        Err(elapsed) => Err(elapsed.into()),
+    };
+    if let Err(e) = pushed {
+        // maybe pushed after all: then the relay pushes again and the claim dedupes
+        db::runs::unmark_pushed(&mut conn, run_id).await?;
         return Err(e);
     }
     Ok(())

@@ -7,9 +7,15 @@ pub mod sweeper;
 mod wake;
 mod worker;
 
+use std::time::Duration;
+
 use tokio_util::sync::CancellationToken;
 
 use crate::state::AppState;
+
+/// Bound on one Redis call of the relay and sweeper, so an outage (during which the
+/// connection manager keeps retrying) delays a pass instead of stalling it.
+const REDIS_TIMEOUT: Duration = Duration::from_secs(3);
 
 pub use crate::workflows::metrics;
 pub use worker::FALLBACK_POLL;

@@ -6,9 +6,11 @@
 use std::time::Duration;
 
 use sqlx::postgres::PgListener;
+use tokio::time::timeout;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
+use super::REDIS_TIMEOUT;
 use crate::db;
 use crate::jobs::PUSH_BATCH;
 use crate::state::AppState;
@@ -53,7 +55,7 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
                                     return false;
                                 }
                                 tokio::time::sleep(DEBOUNCE).await;
-                                while let Ok(Some(_)) = l.try_recv().await {}
+                                while l.next_buffered().is_some() {}
                             }
                             _ = tokio::time::sleep(SCAN_EVERY) => {}
                         }
@@ -82,7 +84,7 @@ async fn listen(state: &AppState) -> Option<PgListener> {
 }
 
 async fn relay_once(state: &AppState) -> anyhow::Result<Pass> {
-    let room = state.queue.room().await?;
+    let room = timeout(REDIS_TIMEOUT, state.queue.room()).await??;
     if room == 0 {
         return Ok(Pass::Full);
     }
@@ -93,13 +95,19 @@ async fn relay_once(state: &AppState) -> anyhow::Result<Pass> {
         tx.commit().await?;
         return Ok(Pass::Idle);
     }
-    let run_ids: Vec<_> = rows.iter().map(|(_, r)| *r).collect();
-    // on failure the transaction rolls back: the rows stay unsent for the next pass
-    state.queue.push(&run_ids).await?;
-    let ids: Vec<i64> = rows.iter().map(|(id, _)| *id).collect();
-    db::outbox::mark_sent(&mut tx, &ids).await?;
+    let to_push: Vec<_> = rows.iter().filter(|r| !r.2).map(|r| r.1).collect();
+    if !to_push.is_empty() {
+        // on failure the transaction rolls back: the rows stay unsent for the next pass
+        timeout(REDIS_TIMEOUT, state.queue.push(&to_push)).await??;
+    }
+    let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+    db::outbox::mark_sent(&mut tx, &ids, &to_push).await?;
     tx.commit().await?;
-    debug!(count = ids.len(), "outbox relay pushed triggers");
+    debug!(
+        rows = ids.len(),
+        pushed = to_push.len(),
+        "outbox relay pass"
+    );
     Ok(if ids.len() == limit {
         Pass::More
     } else {

@@ -5,9 +5,11 @@
 
 use std::time::{Duration, Instant};
 
+use tokio::time::timeout;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use super::REDIS_TIMEOUT;
 use crate::db;
 use crate::jobs::PUSH_BATCH;
 use crate::state::AppState;
@@ -43,7 +45,7 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
 
 /// One pass: returns how many runs were re-pushed.
 pub async fn sweep_once(state: &AppState) -> anyhow::Result<usize> {
-    let room = state.queue.room().await?;
+    let room = timeout(REDIS_TIMEOUT, state.queue.room()).await??;
     if room == 0 {
         return Ok(0);
     }
@@ -53,7 +55,7 @@ pub async fn sweep_once(state: &AppState) -> anyhow::Result<usize> {
         tx.commit().await?;
         return Ok(0);
     }
-    state.queue.push(&ids).await?;
+    timeout(REDIS_TIMEOUT, state.queue.push(&ids)).await??;
     db::runs::mark_pushed(&mut tx, &ids).await?;
     tx.commit().await?;
     Ok(ids.len())
@@ -62,7 +64,7 @@ pub async fn sweep_once(state: &AppState) -> anyhow::Result<usize> {
 async fn janitor(state: &AppState) -> anyhow::Result<()> {
     const BATCH: usize = 2_000;
     for _ in 0..10 {
-        if (state.queue.prune_done(BATCH).await? as usize) < BATCH {
+        if (timeout(REDIS_TIMEOUT, state.queue.prune_done(BATCH)).await?? as usize) < BATCH {
             break;
         }
     }

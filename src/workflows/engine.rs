@@ -5,13 +5,20 @@
 //!
 //! Performance rule: only the acceptance transaction (the request's) is durable. Claims,
 //! checkpoints, failures and the finish commit with `synchronous_commit = off` (see
-//! `db::runs`): a checkpoint lost in a Postgres crash only means the step runs again under
-//! the same upstream Idempotency-Key and gets the same answer.
+//! `db::runs`), and the checkpoints of steps that finish within [`COALESCE_WINDOW`] of each
+//! other are written together: a checkpoint lost (Postgres crash, worker crash before the
+//! write) only means the step runs again under the same upstream Idempotency-Key and gets
+//! the same answer. A three-step run of fast steps costs two writes: claim, then steps +
+//! finish.
+
+mod compensate;
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::time::{Duration, Instant};
+use std::sync::Mutex;
+use std::time::Duration;
 
+use chrono::Utc;
 use futures::FutureExt;
 use reqwest::StatusCode;
 use serde_json::{Map, Value, json};
@@ -21,17 +28,18 @@ use uuid::Uuid;
 use super::actions::{StepCtx, StepError};
 use super::metrics;
 use super::spec::{ActionRef, StepSpec, WorkflowSpec};
-use crate::db::runs::{self, Checkpoint, Finish, RunRow, RunStatus, StepFailure, StepRow};
-use crate::error::Problem;
+use crate::db::runs::{
+    self, Checkpoint, Finish, RunRow, RunStatus, StepDone, StepFailure, StepRow,
+};
 use crate::state::AppState;
 use crate::upstream::problem;
 
 /// Retries whose backoff ceiling exceeds this release the run; the sweeper re-pushes it
 /// when due. Shorter ones sleep in-process, keeping the lease.
 const IN_PROCESS_RETRY_MAX: Duration = Duration::from_secs(1);
-/// Attempts of one compensation before the run is left `failed` for a person.
-const COMPENSATION_ATTEMPTS: u32 = 5;
-const COMPENSATION_MAX_DELAY: Duration = Duration::from_secs(2);
+/// A done step's checkpoint waits this long for the next step to finish too, so fast steps
+/// share one write; a slower step never delays its predecessors' checkpoints by more.
+pub const COALESCE_WINDOW: Duration = Duration::from_millis(10);
 
 /// Claims run `run_id` for `worker` and drives it as far as it can go now. Nothing to claim
 /// (finished, leased elsewhere, retry not due) is success: the delivery was a duplicate.
@@ -73,7 +81,7 @@ pub async fn execute(state: &AppState, run_id: Uuid, worker: &str) -> anyhow::Re
                 "workflow.changed",
                 "the workflow's steps changed since this run was accepted",
             );
-            return runner.end(RunStatus::Failed, None, Some(&p)).await;
+            return runner.end(RunStatus::Failed, None, Some(json!(p))).await;
         }
         runner.run().await
     }
@@ -83,17 +91,21 @@ pub async fn execute(state: &AppState, run_id: Uuid, worker: &str) -> anyhow::Re
 
 /// What became of a step's attempts.
 enum Attempted {
-    Succeeded {
-        output: Value,
-        attempts: i32,
-        duration_ms: i64,
-    },
+    Succeeded(StepDone),
     Failed {
-        problem: Problem,
+        problem: Value,
         attempts: i32,
     },
     /// Released for a later retry, or the lease was lost: stop here.
     Stopped,
+}
+
+/// Done steps whose checkpoint is not written yet, with the progress to write with them.
+#[derive(Default)]
+struct Unwritten {
+    steps: Vec<StepDone>,
+    progress_done: i32,
+    next_step: Option<String>,
 }
 
 struct Runner<'a> {
@@ -104,6 +116,7 @@ struct Runner<'a> {
     worker: &'a str,
     outputs: Map<String, Value>,
     progress: i32,
+    unwritten: Mutex<Unwritten>,
 }
 
 impl<'a> Runner<'a> {
@@ -128,56 +141,41 @@ impl<'a> Runner<'a> {
             worker,
             outputs,
             progress,
+            unwritten: Default::default(),
         }
     }
 
     async fn run(mut self) -> anyhow::Result<()> {
+        // a worker died while compensating: finish the compensation, never run on
+        let failed = (0..self.steps.len())
+            .find(|&i| self.steps[i].status == "failed" && self.spec.steps[i].critical);
+        if let Some(idx) = failed {
+            let cause = self.steps[idx].last_error.clone().unwrap_or(Value::Null);
+            return self.compensate(idx, cause).await;
+        }
+        let spec = self.spec;
         for idx in 0..self.steps.len() {
             if self.steps[idx].status != "pending" {
                 continue;
             }
-            let spec = self.spec;
             let step = &spec.steps[idx];
             match self.attempt(idx).await? {
                 Attempted::Stopped => return Ok(()),
-                Attempted::Succeeded {
-                    output,
-                    attempts,
-                    duration_ms,
-                } => {
+                Attempted::Succeeded(done) => {
                     self.progress += 1;
                     self.steps[idx].status = "done".into();
-                    self.outputs.insert(step.name.clone(), output);
+                    self.outputs.insert(step.name.clone(), done.output.clone());
                     let next = self.steps[idx + 1..].iter().find(|s| s.status == "pending");
-                    let last = next.is_none() && self.spec.on_finish.is_none();
-                    let result = last.then(|| self.result());
-                    let cp = Checkpoint {
-                        run_id: self.run.id,
-                        worker: self.worker,
-                        lease: self.state.config.lease,
-                        idx: idx as i32,
-                        output: &self.outputs[&step.name],
-                        attempts,
-                        duration_ms,
-                        progress_done: self.progress,
-                        next_step: next.map(|s| s.name.as_str()),
-                        finish: result.as_ref().map(|r| Finish {
-                            status: RunStatus::Succeeded,
-                            result: Some(r),
-                            error: None,
-                        }),
-                    };
-                    if !runs::checkpoint(&mut *self.state.db.acquire().await?, &cp).await? {
-                        return self.lost_lease();
-                    }
-                    if last {
-                        self.finished(RunStatus::Succeeded, None);
-                        return Ok(());
-                    }
+                    let mut u = self.unwritten.lock().expect("unwritten lock");
+                    u.steps.push(done);
+                    u.progress_done = self.progress;
+                    u.next_step = next.map(|s| s.name.clone());
                 }
                 Attempted::Failed { problem, attempts } => {
-                    let critical = step.critical;
-                    if !critical {
+                    if !self.flush(None).await? {
+                        return self.lost_lease();
+                    }
+                    if !step.critical {
                         self.progress += 1;
                     }
                     let failure = StepFailure {
@@ -185,22 +183,22 @@ impl<'a> Runner<'a> {
                         worker: self.worker,
                         idx: idx as i32,
                         attempts,
-                        error: &json!(problem),
+                        error: &problem,
                         step_status: "failed",
                         retry_in: None,
                         progress_done: self.progress,
                     };
-                    if !runs::record_step_failure(&mut *self.state.db.acquire().await?, &failure)
-                        .await?
-                    {
+                    let mut conn = self.state.db.acquire().await?;
+                    if !runs::record_step_failure(&mut conn, &failure).await? {
                         return self.lost_lease();
                     }
                     self.steps[idx].status = "failed".into();
-                    if critical {
-                        warn!(step = %step.name, code = %problem.code, "critical step failed; compensating");
+                    let code = problem["code"].as_str().unwrap_or("");
+                    if step.critical {
+                        warn!(step = %step.name, code, "critical step failed; compensating");
                         return self.compensate(idx, problem).await;
                     }
-                    warn!(step = %step.name, code = %problem.code, "non-critical step failed; going on");
+                    warn!(step = %step.name, code, "non-critical step failed; going on");
                 }
             }
         }
@@ -215,7 +213,8 @@ impl<'a> Runner<'a> {
         let mut attempt = self.steps[idx].attempts as u32;
         loop {
             attempt += 1;
-            let started = Instant::now();
+            let started_at = Utc::now();
+            let started = std::time::Instant::now();
             let called = self.call(&step.action, step, &step.name, &key, attempt);
             let Some(res) = self.leased(called).await? else {
                 return Ok(Attempted::Stopped);
@@ -224,19 +223,21 @@ impl<'a> Runner<'a> {
             metrics::observe_step(&self.run.kind, &step.name, elapsed, outcome(&res));
             let err = match res {
                 Ok(output) => {
-                    debug!(step = %step.name, attempt, ms = elapsed.as_millis() as u64, "step done");
-                    return Ok(Attempted::Succeeded {
+                    debug!(step = %step.name, attempt, us = elapsed.as_micros() as u64, "step done");
+                    return Ok(Attempted::Succeeded(StepDone {
+                        idx: idx as i32,
                         output,
                         attempts: attempt as i32,
-                        duration_ms: elapsed.as_millis() as i64,
-                    });
+                        started_at,
+                        finished_at: Utc::now(),
+                    }));
                 }
                 Err(e) => e,
             };
             let attempts = attempt as i32;
             if matches!(err, StepError::Permanent(_)) || attempt >= step.retry.max_attempts {
                 return Ok(Attempted::Failed {
-                    problem: err.into_problem(),
+                    problem: json!(err.problem()),
                     attempts,
                 });
             }
@@ -246,6 +247,10 @@ impl<'a> Runner<'a> {
             let later = step.retry.ceiling(attempt) > IN_PROCESS_RETRY_MAX;
             warn!(step = %step.name, attempt, code = %err.problem().code,
                 retry_in_ms = delay.as_millis() as u64, "step failed; will retry");
+            if !self.flush(None).await? {
+                self.lost_lease()?;
+                return Ok(Attempted::Stopped);
+            }
             let failure = StepFailure {
                 run_id: self.run.id,
                 worker: self.worker,
@@ -260,10 +265,7 @@ impl<'a> Runner<'a> {
                 self.lost_lease()?;
                 return Ok(Attempted::Stopped);
             }
-            if later {
-                return Ok(Attempted::Stopped);
-            }
-            if self.leased(tokio::time::sleep(delay)).await?.is_none() {
+            if later || self.leased(tokio::time::sleep(delay)).await?.is_none() {
                 return Ok(Attempted::Stopped);
             }
         }
@@ -306,15 +308,26 @@ impl<'a> Runner<'a> {
         }
     }
 
-    /// Runs `fut` while extending the lease every third of it; `None` if the lease was lost.
+    /// Runs `fut` while keeping the run's lease: unwritten checkpoints are written once `fut`
+    /// has run for [`COALESCE_WINDOW`], and the lease is extended every third of it. `None`
+    /// if the lease was lost.
     async fn leased<T>(&self, fut: impl Future<Output = T>) -> anyhow::Result<Option<T>> {
         let lease = self.state.config.lease;
         let every = (lease / 3).max(Duration::from_millis(10));
         let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-        tokio::pin!(fut);
+        let flush_due = tokio::time::sleep(COALESCE_WINDOW);
+        tokio::pin!(fut, flush_due);
+        let mut flushed = false;
         loop {
             tokio::select! {
                 out = &mut fut => return Ok(Some(out)),
+                _ = &mut flush_due, if !flushed => {
+                    flushed = true;
+                    if !self.flush(None).await? {
+                        self.lost_lease()?;
+                        return Ok(None);
+                    }
+                }
                 _ = tick.tick() => {
                     let mut conn = self.state.db.acquire().await?;
                     if !runs::extend_lease(&mut conn, self.run.id, self.worker, lease).await? {
@@ -326,89 +339,36 @@ impl<'a> Runner<'a> {
         }
     }
 
-    /// Compensates the done steps before `failed_idx` in reverse, then ends the run:
-    /// `compensated` with the failure's problem, or `failed` if a compensation cannot finish.
-    async fn compensate(mut self, failed_idx: usize, cause: Problem) -> anyhow::Result<()> {
-        let mut broken: Option<(String, Problem)> = None;
-        let spec = self.spec;
-        for idx in (0..failed_idx).rev() {
-            let step = &spec.steps[idx];
-            let Some(comp) = &step.compensate else {
-                continue;
-            };
-            if self.steps[idx].status != "done" {
-                continue;
-            }
-            let key = format!("{}:{}:compensate", self.run.id, step.name);
-            let mut attempt = 0;
-            let outcome = loop {
-                attempt += 1;
-                let called = self.call(comp, step, &step.name, &key, attempt);
-                let Some(res) = self.leased(called).await? else {
-                    return Ok(());
-                };
-                match res {
-                    Ok(_) => break Ok(()),
-                    Err(StepError::Retryable(p)) if attempt < COMPENSATION_ATTEMPTS => {
-                        warn!(step = %step.name, attempt, code = %p.code, "compensation failed; retrying");
-                        let delay = step.retry.delay(attempt).min(COMPENSATION_MAX_DELAY);
-                        if self.leased(tokio::time::sleep(delay)).await?.is_none() {
-                            return Ok(());
-                        }
-                    }
-                    Err(e) => break Err(e.into_problem()),
-                }
-            };
-            let (status, err) = match &outcome {
-                Ok(()) => ("compensated", None),
-                Err(p) => ("done", Some(json!({"compensation_error": p}))),
-            };
-            let mut conn = self.state.db.acquire().await?;
-            if !runs::set_step_status(
-                &mut conn,
-                self.run.id,
-                self.worker,
-                idx as i32,
-                status,
-                err.as_ref(),
-            )
-            .await?
-            {
-                return self.lost_lease();
-            }
-            self.steps[idx].status = status.into();
-            if let Err(p) = outcome {
-                warn!(step = %step.name, code = %p.code, "compensation cannot finish; run needs a person");
-                broken = Some((step.name.clone(), p));
-                break;
-            }
+    /// Writes the unwritten checkpoints (and the finish, if given) in one statement. False
+    /// if the lease was lost.
+    async fn flush(&self, finish: Option<Finish<'_>>) -> anyhow::Result<bool> {
+        let u = std::mem::take(&mut *self.unwritten.lock().expect("unwritten lock"));
+        let mut conn = self.state.db.acquire().await?;
+        if u.steps.is_empty() {
+            return Ok(match finish {
+                Some(f) => runs::finish(&mut conn, self.run.id, self.worker, &f).await?,
+                None => true,
+            });
         }
-        match broken {
-            None => self.end(RunStatus::Compensated, None, Some(&cause)).await,
-            Some((step, p)) => {
-                let mut e = problem(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "workflow.compensation_failed",
-                    format!(
-                        "step failed with `{}` and the compensation of step `{step}` failed \
-                         with `{}`; the run needs a person",
-                        cause.code, p.code
-                    ),
-                );
-                e.extra.insert("cause".into(), json!(cause));
-                e.extra
-                    .insert("compensation".into(), json!({"step": step, "error": p}));
-                self.end(RunStatus::Failed, None, Some(&e)).await
-            }
-        }
+        let cp = Checkpoint {
+            run_id: self.run.id,
+            worker: self.worker,
+            lease: self.state.config.lease,
+            steps: &u.steps,
+            progress_done: u.progress_done,
+            next_step: u.next_step.as_deref(),
+            finish,
+        };
+        Ok(runs::checkpoint(&mut conn, &cp).await?)
     }
 
-    /// Runs the `on_finish` action (best effort), then writes the run's final status.
+    /// Runs the `on_finish` action (best effort), then writes the run's final status with
+    /// any unwritten checkpoints.
     async fn end(
         self,
         status: RunStatus,
         result: Option<&Value>,
-        error: Option<&Problem>,
+        error: Option<Value>,
     ) -> anyhow::Result<()> {
         if let Some(hook) = &self.spec.on_finish {
             let key = format!("{}:on_finish", self.run.id);
@@ -431,24 +391,20 @@ impl<'a> Runner<'a> {
                     "on_finish action failed; the run's outcome stands"),
             }
         }
-        let error = error.map(|p| json!(p));
         let f = Finish {
             status,
             result,
             error: error.as_ref(),
         };
-        let mut conn = self.state.db.acquire().await?;
-        if !runs::finish(&mut conn, self.run.id, self.worker, &f).await? {
+        if !self.flush(Some(f)).await? {
             return self.lost_lease();
         }
-        self.finished(status, error.as_ref());
-        Ok(())
-    }
-
-    fn finished(&self, status: RunStatus, error: Option<&Value>) {
         metrics::observe_run(&self.run.kind, status);
-        let code = error.and_then(|e| e["code"].as_str()).unwrap_or("");
-        info!(status = status.as_str(), code, "run finished");
+        match error.as_ref().and_then(|e| e["code"].as_str()) {
+            Some(code) => info!(status = status.as_str(), code, "run finished"),
+            None => debug!(status = status.as_str(), "run finished"),
+        }
+        Ok(())
     }
 
     fn lost_lease(&self) -> anyhow::Result<()> {

@@ -4,6 +4,7 @@ mod admin_cancel;
 mod auth;
 mod cancel;
 mod customer_orders;
+mod engine;
 mod helpers;
 mod repo_files;
 mod resilience;

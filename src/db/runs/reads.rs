@@ -160,6 +160,31 @@ pub async fn mark_pushed(conn: &mut PgConnection, ids: &[Uuid]) -> sqlx::Result<
     Ok(())
 }
 
+/// Records that `jobs::dispatch` is pushing this run's trigger now; false if it was pushed
+/// already (by the relay) or the run is no longer queued. Undo with [`unmark_pushed`].
+pub async fn mark_dispatched(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<bool> {
+    let n: i64 = sqlx::query_scalar(&format!(
+        "WITH r AS (UPDATE runs SET pushed_at = now()
+                    WHERE id = $1 AND pushed_at IS NULL AND status = 'queued' RETURNING 1)
+         SELECT (SELECT count(*) FROM r) FROM {ASYNC}"
+    ))
+    .bind(id)
+    .fetch_one(conn)
+    .await?;
+    Ok(n == 1)
+}
+
+/// Forgets a push that failed, so the relay delivers the trigger.
+pub async fn unmark_pushed(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<()> {
+    sqlx::query(&format!(
+        "WITH r AS (UPDATE runs SET pushed_at = NULL WHERE id = $1) SELECT 1 FROM {ASYNC}"
+    ))
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Queued runs that are due now (waiting for a worker or for their trigger).
 pub async fn count_due_queued(conn: &mut PgConnection) -> sqlx::Result<i64> {
     sqlx::query_scalar(

@@ -1,0 +1,745 @@
+//! The workflow engine end to end on real Postgres and Redis: outbox delivery, checkpoints,
+//! compensation, duplicate delivery, dead workers, Redis outages, and a 20k burst.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use orderdesk::config::Config;
+use orderdesk::db::runs::{self, RunRow, StepRow};
+use orderdesk::jobs::{self, NewRun, TriggerQueue};
+use orderdesk::state::AppState;
+use orderdesk::upstream::Upstream;
+use orderdesk::workers::{self, WorkerOptions};
+use orderdesk::workflows::Registry;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+const PG: &str = "postgres://postgres@127.0.0.1:5432";
+const TENANT: &str = "t1";
+
+const WORKFLOWS: &str = r#"
+[workflows.noop3]
+[[workflows.noop3.steps]]
+name = "one"
+action = "noop"
+[[workflows.noop3.steps]]
+name = "two"
+action = "noop"
+[[workflows.noop3.steps]]
+name = "three"
+action = "noop"
+
+[workflows.noop1]
+[[workflows.noop1.steps]]
+name = "only"
+action = "noop"
+
+[workflows.undo]
+[[workflows.undo.steps]]
+name = "a"
+action = "noop"
+compensate = "noop"
+[[workflows.undo.steps]]
+name = "b"
+action = "noop"
+compensate = "noop"
+[[workflows.undo.steps]]
+name = "skipped"
+action = "noop"
+compensate = "noop"
+when = "input.never"
+[[workflows.undo.steps]]
+name = "c"
+action = "noop"
+[[workflows.undo.steps]]
+name = "boom"
+action = "fail"
+
+[workflows.soft_fail]
+[[workflows.soft_fail.steps]]
+name = "optional"
+action = "fail"
+critical = false
+[[workflows.soft_fail.steps]]
+name = "after"
+action = "noop"
+
+[workflows.flaky_fast]
+[[workflows.flaky_fast.steps]]
+name = "flaky"
+action = "flaky"
+retry = { max_attempts = 3, base_ms = 10, max_delay_ms = 20 }
+
+[workflows.flaky_slow]
+[[workflows.flaky_slow.steps]]
+name = "flaky"
+action = "flaky"
+retry = { max_attempts = 3, base_ms = 1500, max_delay_ms = 1500 }
+"#;
+
+/// An AppState of its own: a fresh database (migrated), a fresh Redis prefix.
+struct TestEnv {
+    state: AppState,
+    db_name: String,
+}
+
+impl TestEnv {
+    async fn new(redis_url: &str) -> TestEnv {
+        orderdesk::telemetry::init(false);
+        let id = Uuid::new_v4().simple().to_string();
+        let db_name = format!("od_t_{id}");
+        let vars: HashMap<&str, String> = HashMap::from([
+            ("DATABASE_URL", format!("{PG}/{db_name}")),
+            ("REDIS_URL", redis_url.to_string()),
+            ("ORDERDESK_REDIS_PREFIX", format!("od_t_{id}")),
+        ]);
+        let config = Config::from_lookup(|k| vars.get(k).cloned()).unwrap();
+        let db = orderdesk::db::connect(&config.database_url, 20)
+            .await
+            .unwrap();
+        orderdesk::db::migrate(&db).await.unwrap();
+        let redis = redis::Client::open(redis_url)
+            .unwrap()
+            .get_connection_manager()
+            .await
+            .unwrap();
+        let state = AppState {
+            db,
+            queue: TriggerQueue::new(&config, redis.clone()),
+            redis,
+            upstream: Upstream::new(&config).unwrap(),
+            workflows: Arc::new(Registry::from_str(WORKFLOWS, "test-workflows.toml").unwrap()),
+            auth: Arc::new(orderdesk::auth::Verifier),
+            config: Arc::new(config),
+        };
+        TestEnv { state, db_name }
+    }
+
+    fn start_workers(
+        &self,
+        name: &str,
+        shutdown: &CancellationToken,
+    ) -> tokio::task::JoinHandle<()> {
+        let opts = WorkerOptions {
+            concurrency: 50,
+            name_prefix: format!("{name}-test"),
+        };
+        let (state, token) = (self.state.clone(), shutdown.clone());
+        tokio::spawn(async move { workers::run(state, opts, token).await.unwrap() })
+    }
+
+    /// Enqueues runs in one transaction; returns their ids.
+    async fn enqueue(&self, kind: &str, inputs: Vec<Value>) -> Vec<Uuid> {
+        let mut tx = self.state.db.begin().await.unwrap();
+        let mut ids = Vec::new();
+        for input in inputs {
+            let new = NewRun {
+                tenant_id: TENANT.into(),
+                kind: kind.into(),
+                subject_id: None,
+                customer_id: None,
+                requested_by: "test".into(),
+                input,
+            };
+            ids.push(
+                jobs::enqueue(&mut tx, &self.state.workflows, new)
+                    .await
+                    .unwrap()
+                    .id,
+            );
+        }
+        tx.commit().await.unwrap();
+        ids
+    }
+
+    async fn run(&self, id: Uuid) -> RunRow {
+        let mut conn = self.state.db.acquire().await.unwrap();
+        runs::get(&mut conn, TENANT, id).await.unwrap().unwrap()
+    }
+
+    async fn steps(&self, id: Uuid) -> Vec<StepRow> {
+        let mut conn = self.state.db.acquire().await.unwrap();
+        runs::steps(&mut conn, TENANT, id).await.unwrap()
+    }
+
+    /// Waits (bounded, as a hang guard only) until the run is terminal.
+    async fn finished(&self, id: Uuid) -> RunRow {
+        let run = runs::wait_finished(&self.state.db, TENANT, id, Duration::from_secs(60))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(run.status().is_terminal(), "run still {}", run.status);
+        run
+    }
+
+    async fn count(&self, status: &str) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM runs WHERE status = $1")
+            .bind(status)
+            .fetch_one(&self.state.db)
+            .await
+            .unwrap()
+    }
+
+    async fn cleanup(self) {
+        let prefix = self.state.config.redis_prefix.clone();
+        let mut conn = self.state.redis.clone();
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{prefix}:*"))
+            .query_async(&mut conn)
+            .await
+            .unwrap_or_default();
+        if !keys.is_empty() {
+            let _: Result<i64, _> = redis::cmd("DEL").arg(&keys).query_async(&mut conn).await;
+        }
+        self.state.db.close().await;
+        drop_database(&self.db_name).await;
+    }
+}
+
+async fn drop_database(name: &str) {
+    if let Ok(admin) = PgPool::connect(&format!("{PG}/postgres")).await {
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+            .execute(&admin)
+            .await;
+        admin.close().await;
+    }
+}
+
+fn done(idx: i32, output: Value) -> runs::StepDone {
+    let now = chrono::Utc::now();
+    runs::StepDone {
+        idx,
+        output,
+        attempts: 1,
+        started_at: now,
+        finished_at: now,
+    }
+}
+
+fn statuses(steps: &[StepRow]) -> Vec<(&str, &str, i32)> {
+    steps
+        .iter()
+        .map(|s| (s.name.as_str(), s.status.as_str(), s.attempts))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_noop_run_goes_through_the_outbox_to_succeeded() {
+    let env = TestEnv::new("redis://127.0.0.1:6379").await;
+    let shutdown = CancellationToken::new();
+    let workers = env.start_workers("noop", &shutdown);
+
+    // one dispatched right after commit (fast path), one left to the relay
+    let ids = env.enqueue("noop3", vec![json!({}), json!({})]).await;
+    jobs::dispatch(&env.state, ids[0]).await;
+    for id in ids {
+        let run = env.finished(id).await;
+        assert_eq!(run.status, "succeeded");
+        assert_eq!((run.progress_done, run.progress_total), (3, 3));
+        assert_eq!(run.attempts, 1);
+        assert_eq!(run.result, Some(json!({})));
+        assert!(run.error.is_none() && run.lease_owner.is_none() && run.finished_at.is_some());
+        let steps = env.steps(id).await;
+        assert_eq!(
+            statuses(&steps),
+            [("one", "done", 1), ("two", "done", 1), ("three", "done", 1)]
+        );
+    }
+    let unsent: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE sent_at IS NULL")
+        .fetch_one(&env.state.db)
+        .await
+        .unwrap();
+    assert_eq!(unsent, 0);
+
+    shutdown.cancel();
+    workers.await.unwrap();
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_permanent_failure_compensates_done_steps_in_reverse() {
+    let env = TestEnv::new("redis://127.0.0.1:6379").await;
+    let shutdown = CancellationToken::new();
+    let workers = env.start_workers("undo", &shutdown);
+
+    let ids = env
+        .enqueue("undo", vec![json!({"fail_code": "test.boom"})])
+        .await;
+    let run = env.finished(ids[0]).await;
+    assert_eq!(run.status, "compensated");
+    assert_eq!(run.error.as_ref().unwrap()["code"], "test.boom");
+    assert_eq!(run.progress_total, 4, "the skipped step is not counted");
+    let steps = env.steps(ids[0]).await;
+    assert_eq!(
+        statuses(&steps),
+        [
+            ("a", "compensated", 1),
+            ("b", "compensated", 1),
+            ("skipped", "skipped", 0),
+            ("c", "done", 1),
+            ("boom", "failed", 1),
+        ]
+    );
+    assert_eq!(steps[4].last_error.as_ref().unwrap()["code"], "test.boom");
+    // compensations ran in reverse: b was undone before a
+    assert!(steps[1].finished_at.unwrap() < steps[0].finished_at.unwrap());
+
+    // a non-critical failure is recorded and the run goes on
+    let ids = env.enqueue("soft_fail", vec![json!({})]).await;
+    let run = env.finished(ids[0]).await;
+    assert_eq!(run.status, "succeeded");
+    assert_eq!(run.progress_done, 2);
+    let steps = env.steps(ids[0]).await;
+    assert_eq!(
+        statuses(&steps),
+        [("optional", "failed", 1), ("after", "done", 1)]
+    );
+    assert_eq!(
+        steps[0].last_error.as_ref().unwrap()["code"],
+        "diagnostic.fail"
+    );
+
+    shutdown.cancel();
+    workers.await.unwrap();
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retryable_failures_are_retried_in_process_or_rescheduled() {
+    let env = TestEnv::new("redis://127.0.0.1:6379").await;
+    let shutdown = CancellationToken::new();
+    let workers = env.start_workers("retry", &shutdown);
+
+    let fast = env
+        .enqueue("flaky_fast", vec![json!({"flaky_failures": 2})])
+        .await[0];
+    let slow = env
+        .enqueue("flaky_slow", vec![json!({"flaky_failures": 1})])
+        .await[0];
+    let run = env.finished(fast).await;
+    assert_eq!(run.status, "succeeded");
+    assert_eq!(
+        run.attempts, 1,
+        "short backoffs retry within the same claim"
+    );
+    assert_eq!(statuses(&env.steps(fast).await), [("flaky", "done", 3)]);
+
+    let run = env.finished(slow).await;
+    assert_eq!(run.status, "succeeded");
+    assert_eq!(
+        run.attempts, 2,
+        "a long backoff releases the run; the sweeper re-pushes it"
+    );
+    assert_eq!(statuses(&env.steps(slow).await), [("flaky", "done", 2)]);
+
+    shutdown.cancel();
+    workers.await.unwrap();
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_duplicate_trigger_executes_the_run_once() {
+    let env = TestEnv::new("redis://127.0.0.1:6379").await;
+    let id = env.enqueue("noop3", vec![json!({})]).await[0];
+    // record the push as dispatch would, then deliver the trigger three times
+    let mut conn = env.state.db.acquire().await.unwrap();
+    assert!(runs::mark_dispatched(&mut conn, id).await.unwrap());
+    drop(conn);
+    env.state.queue.push(&[id, id]).await.unwrap();
+    env.state.queue.push(&[id]).await.unwrap();
+
+    let shutdown = CancellationToken::new();
+    let workers = env.start_workers("dup", &shutdown);
+    let run = env.finished(id).await;
+    assert_eq!(run.status, "succeeded");
+    // let the other deliveries arrive, then check nothing ran twice
+    for _ in 0..100 {
+        if env.state.queue.backlog().await.unwrap() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let run = env.run(id).await;
+    assert_eq!(run.attempts, 1);
+    assert_eq!(
+        statuses(&env.steps(id).await),
+        [("one", "done", 1), ("two", "done", 1), ("three", "done", 1)]
+    );
+    // and the engine itself acks a finished run without touching it
+    orderdesk::workflows::engine::execute(&env.state, id, "late-worker")
+        .await
+        .unwrap();
+    assert_eq!(env.run(id).await.updated_at, run.updated_at);
+
+    shutdown.cancel();
+    workers.await.unwrap();
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_whose_worker_died_is_redriven_by_the_sweeper() {
+    let env = TestEnv::new("redis://127.0.0.1:6379").await;
+    let id = env.enqueue("noop3", vec![json!({})]).await[0];
+    {
+        // a worker took the trigger, claimed the run, did one step and died
+        let mut conn = env.state.db.acquire().await.unwrap();
+        assert!(runs::mark_dispatched(&mut conn, id).await.unwrap());
+        let (run, _) = runs::claim(&mut conn, id, "ghost", Duration::from_secs(10))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(run.status, "running");
+        let cp = runs::Checkpoint {
+            run_id: id,
+            worker: "ghost",
+            lease: Duration::from_secs(10),
+            steps: &[done(0, json!({"by": "ghost"}))],
+            progress_done: 1,
+            next_step: Some("two"),
+            finish: None,
+        };
+        assert!(runs::checkpoint(&mut conn, &cp).await.unwrap());
+        // while the lease holds, nobody else may claim the run
+        assert!(
+            runs::claim(&mut conn, id, "x", Duration::from_secs(1))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        // its lease ran out a second ago; the trigger was pushed before that
+        sqlx::query(
+            "UPDATE runs SET lease_until = now() - interval '1 second',
+                             pushed_at = now() - interval '5 seconds' WHERE id = $1",
+        )
+        .bind(id)
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    }
+    let shutdown = CancellationToken::new();
+    let workers = env.start_workers("redrive", &shutdown);
+    let run = env.finished(id).await;
+    assert_eq!(run.status, "succeeded");
+    assert_eq!(run.attempts, 2);
+    assert_eq!(run.progress_done, 3);
+    let steps = env.steps(id).await;
+    assert_eq!(
+        steps[0].output,
+        Some(json!({"by": "ghost"})),
+        "done steps are not re-run"
+    );
+    assert_eq!(
+        statuses(&steps),
+        [("one", "done", 1), ("two", "done", 1), ("three", "done", 1)]
+    );
+
+    shutdown.cancel();
+    workers.await.unwrap();
+    env.cleanup().await;
+}
+
+/// A private redis-server (never the shared one) that the test can stop and restart.
+struct OwnRedis {
+    port: u16,
+}
+
+impl OwnRedis {
+    fn start(port: u16) -> OwnRedis {
+        let status = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .args(["--daemonize", "yes", "--bind", "127.0.0.1"])
+            .status()
+            .expect("redis-server");
+        assert!(status.success());
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        OwnRedis { port }
+    }
+    fn stop(&self) {
+        let _ = std::process::Command::new("redis-cli")
+            .args(["-p", &self.port.to_string(), "shutdown", "nosave"])
+            .status();
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn triggers_written_while_redis_is_down_are_delivered_when_it_returns() {
+    let port = free_port();
+    let redis = OwnRedis::start(port);
+    let env = TestEnv::new(&format!("redis://127.0.0.1:{port}")).await;
+    let shutdown = CancellationToken::new();
+    let workers = env.start_workers("outage", &shutdown);
+
+    redis.stop();
+    let ids = env
+        .enqueue("noop3", (0..20).map(|_| json!({})).collect())
+        .await;
+    for &id in &ids {
+        jobs::dispatch(&env.state, id).await; // logs and leaves the row unsent
+    }
+    let unsent: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE sent_at IS NULL")
+        .fetch_one(&env.state.db)
+        .await
+        .unwrap();
+    assert_eq!(unsent, 20);
+    assert_eq!(env.count("queued").await, 20);
+
+    let redis = OwnRedis::start(port);
+    for &id in &ids {
+        assert_eq!(env.finished(id).await.status, "succeeded");
+    }
+
+    shutdown.cancel();
+    workers.await.unwrap();
+    env.cleanup().await;
+    redis.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_20k_triggers_drains_with_two_workers() {
+    const RUNS: usize = 20_000;
+    let env = TestEnv::new("redis://127.0.0.1:6379").await;
+    for _ in 0..4 {
+        env.enqueue("noop1", (0..RUNS / 4).map(|_| json!({})).collect())
+            .await;
+    }
+    let shutdown = CancellationToken::new();
+    let w1 = env.start_workers("burst-a", &shutdown);
+    let w2 = env.start_workers("burst-b", &shutdown);
+
+    let started = std::time::Instant::now();
+    loop {
+        let done = env.count("succeeded").await;
+        if done == RUNS as i64 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "drain stalled at {done}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    eprintln!("20k one-step runs drained in {:?}", started.elapsed());
+    assert_eq!(env.count("succeeded").await, RUNS as i64);
+    let not_done: i64 = sqlx::query_scalar("SELECT count(*) FROM runs WHERE status <> 'succeeded'")
+        .fetch_one(&env.state.db)
+        .await
+        .unwrap();
+    assert_eq!(not_done, 0);
+    let claims: i64 = sqlx::query_scalar("SELECT sum(attempts) FROM runs")
+        .fetch_one(&env.state.db)
+        .await
+        .unwrap();
+    assert_eq!(claims, RUNS as i64, "every run was claimed exactly once");
+
+    shutdown.cancel();
+    w1.await.unwrap();
+    w2.await.unwrap();
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_that_died_while_compensating_is_finished_by_another() {
+    let env = TestEnv::new("redis://127.0.0.1:6379").await;
+    let id = env.enqueue("undo", vec![json!({})]).await[0];
+    {
+        // the ghost ran a, b and c, then boom failed for good; it died before compensating
+        let mut conn = env.state.db.acquire().await.unwrap();
+        assert!(runs::mark_dispatched(&mut conn, id).await.unwrap());
+        runs::claim(&mut conn, id, "ghost", Duration::from_secs(10))
+            .await
+            .unwrap()
+            .unwrap();
+        for (idx, next) in [(0, "b"), (1, "c"), (3, "boom")] {
+            let cp = runs::Checkpoint {
+                run_id: id,
+                worker: "ghost",
+                lease: Duration::from_secs(10),
+                steps: &[done(idx, json!({}))],
+                progress_done: idx + 1,
+                next_step: Some(next),
+                finish: None,
+            };
+            assert!(runs::checkpoint(&mut conn, &cp).await.unwrap());
+        }
+        let failure = runs::StepFailure {
+            run_id: id,
+            worker: "ghost",
+            idx: 4,
+            attempts: 1,
+            error: &json!({"code": "ghost.failed", "status": 422}),
+            step_status: "failed",
+            retry_in: None,
+            progress_done: 3,
+        };
+        assert!(
+            runs::record_step_failure(&mut conn, &failure)
+                .await
+                .unwrap()
+        );
+        sqlx::query(
+            "UPDATE runs SET lease_until = now() - interval '1 second',
+                             pushed_at = now() - interval '5 seconds' WHERE id = $1",
+        )
+        .bind(id)
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    }
+    let shutdown = CancellationToken::new();
+    let workers = env.start_workers("resume", &shutdown);
+    let run = env.finished(id).await;
+    assert_eq!(run.status, "compensated");
+    assert_eq!(run.error.as_ref().unwrap()["code"], "ghost.failed");
+    assert_eq!(
+        statuses(&env.steps(id).await),
+        [
+            ("a", "compensated", 1),
+            ("b", "compensated", 1),
+            ("skipped", "skipped", 0),
+            ("c", "done", 1),
+            ("boom", "failed", 1),
+        ]
+    );
+
+    shutdown.cancel();
+    workers.await.unwrap();
+    env.cleanup().await;
+}
+
+/// 16 producers, each: one durable acceptance transaction (enqueue) + dispatch, for `secs`.
+async fn produce(state: &AppState, kind: &'static str, secs: u64) -> (u64, f64) {
+    let start = std::time::Instant::now();
+    let stop = start + Duration::from_secs(secs);
+    let mut producers = Vec::new();
+    for _ in 0..16 {
+        let state = state.clone();
+        producers.push(tokio::spawn(async move {
+            let mut n = 0u64;
+            while std::time::Instant::now() < stop {
+                let mut tx = state.db.begin().await.unwrap();
+                let new = NewRun {
+                    tenant_id: TENANT.into(),
+                    kind: kind.into(),
+                    subject_id: None,
+                    customer_id: None,
+                    requested_by: "bench".into(),
+                    input: json!({}),
+                };
+                let id = jobs::enqueue(&mut tx, &state.workflows, new)
+                    .await
+                    .unwrap()
+                    .id;
+                tx.commit().await.unwrap();
+                jobs::dispatch(&state, id).await;
+                n += 1;
+            }
+            n
+        }));
+    }
+    let mut accepted = 0;
+    for p in producers {
+        accepted += p.await.unwrap();
+    }
+    (accepted, start.elapsed().as_secs_f64())
+}
+
+/// Not a test: measures pickup latency and end-to-end throughput of 3-step no-op runs
+/// (`cargo test --test it bench_engine -- --ignored --nocapture`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn bench_engine_noop3() {
+    let env = TestEnv::new("redis://127.0.0.1:6379").await;
+
+    // acceptance alone (no worker running): the request side's capacity
+    let (accepted, secs) = produce(&env.state, "noop3", 5).await;
+    eprintln!("acceptance alone: {:.0} runs/s", accepted as f64 / secs);
+
+    let shutdown = CancellationToken::new();
+    let start = std::time::Instant::now();
+    let w1 = env.start_workers("bench-a", &shutdown);
+    let w2 = env.start_workers("bench-b", &shutdown);
+    while env.count("succeeded").await < accepted as i64 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    eprintln!(
+        "workers alone drained {accepted} queued runs at {:.0} runs/s",
+        accepted as f64 / start.elapsed().as_secs_f64()
+    );
+
+    // pickup latency: commit -> claim, one run at a time on idle workers
+    let mut commits = Vec::new();
+    for _ in 0..300 {
+        let id = env.enqueue("noop3", vec![json!({})]).await[0];
+        let committed = chrono::Utc::now();
+        jobs::dispatch(&env.state, id).await;
+        commits.push((id, committed));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut lat = Vec::new();
+    for (id, committed) in commits {
+        let run = env.finished(id).await;
+        lat.push(
+            (run.started_at.unwrap() - committed)
+                .num_microseconds()
+                .unwrap() as f64
+                / 1000.0,
+        );
+    }
+    lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    eprintln!(
+        "pickup commit->claim ms: p50 {:.2} p90 {:.2} p99 {:.2} max {:.2}",
+        lat[lat.len() / 2],
+        lat[lat.len() * 9 / 10],
+        lat[lat.len() * 99 / 100],
+        lat[lat.len() - 1]
+    );
+
+    // end to end: producers and workers together for 10 s
+    let before: i64 = env.count("succeeded").await;
+    let start = std::time::Instant::now();
+    let (accepted, accept_secs) = produce(&env.state, "noop3", 10).await;
+    while ((env.count("succeeded").await - before) as u64) < accepted {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let total = start.elapsed().as_secs_f64();
+    eprintln!(
+        "end to end: accepted {accepted} runs in {accept_secs:.1}s ({:.0}/s); all succeeded after {total:.1}s ({:.0} runs/s)",
+        accepted as f64 / accept_secs,
+        accepted as f64 / total
+    );
+
+    shutdown.cancel();
+    w1.await.unwrap();
+    w2.await.unwrap();
+    env.cleanup().await;
+}
