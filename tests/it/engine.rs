@@ -112,7 +112,7 @@ impl TestEnv {
             redis,
             upstream: Upstream::new(&config).unwrap(),
             workflows: Arc::new(Registry::from_str(WORKFLOWS, "test-workflows.toml").unwrap()),
-            auth: Arc::new(orderdesk::auth::Verifier),
+            auth: Arc::new(orderdesk::auth::Verifier::new(&config).await.unwrap()),
             config: Arc::new(config),
         };
         TestEnv { state, db_name }
