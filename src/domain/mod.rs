@@ -1,5 +1,6 @@
 //! Pure types and rules: no I/O, no sqlx, axum or apalis.
 
 pub mod cancel;
+pub mod eligibility;
 pub mod order;
 pub mod settings;

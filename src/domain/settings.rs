@@ -1,4 +1,5 @@
-//! Per-tenant settings that self-service actions obey.
+//! Per-tenant settings that self-service actions obey, stored as JSON in `tenants.settings`
+//! (missing members take their defaults, so adding a setting needs no migration).
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -12,8 +13,38 @@ pub struct TenantSettings {
     pub cancel_requires_review: bool,
     /// A customer's cancellation above this total waits for an agent, if set.
     pub cancel_review_above_minor: Option<i64>,
+    /// Delivered lines may be returned or exchanged within this many days of delivery.
     pub return_window_days: i64,
+    /// The shipping address may change within this many minutes of placing the order
+    /// (and only before anything shipped).
     pub address_change_window_minutes: i64,
+    /// Lines may be edited within this many minutes of placing the order.
+    pub edit_window_minutes: i64,
+    pub capabilities: Capabilities,
+    pub rate_limits: RateLimits,
+}
+
+/// What the tenant's customers may do by themselves.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct Capabilities {
+    pub returns_enabled: bool,
+    pub exchanges_enabled: bool,
+    pub reorder_enabled: bool,
+    pub store_credit: bool,
+    pub coupons_enabled: bool,
+    pub guest_lookup_enabled: bool,
+    pub messages_enabled: bool,
+}
+
+/// Requests a principal may make per window, per tenant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct RateLimits {
+    pub customer_per_minute: u32,
+    pub agent_per_minute: u32,
+    /// Guest lookups per IP and per order number, per 15 minutes.
+    pub guest_lookups_per_15_minutes: u32,
 }
 
 impl Default for TenantSettings {
@@ -24,6 +55,29 @@ impl Default for TenantSettings {
             cancel_review_above_minor: None,
             return_window_days: 30,
             address_change_window_minutes: 60,
+            edit_window_minutes: 60,
+            capabilities: Capabilities::default(),
+            rate_limits: RateLimits::default(),
         }
+    }
+}
+
+impl Default for Capabilities {
+    fn default() -> Self {
+        Capabilities {
+            returns_enabled: true,
+            exchanges_enabled: true,
+            reorder_enabled: true,
+            store_credit: true,
+            coupons_enabled: true,
+            guest_lookup_enabled: true,
+            messages_enabled: true,
+        }
+    }
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        RateLimits { customer_per_minute: 600, agent_per_minute: 1200, guest_lookups_per_15_minutes: 10 }
     }
 }
