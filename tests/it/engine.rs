@@ -194,6 +194,12 @@ impl TestEnv {
         if !keys.is_empty() {
             let _: Result<i64, _> = redis::cmd("DEL").arg(&keys).query_async(&mut conn).await;
         }
+        // apalis registers every queue in a global sorted set
+        let _: Result<i64, _> = redis::cmd("ZREM")
+            .arg("core:apalis:queues:list")
+            .arg(self.state.queue.apalis_config().workers_set())
+            .query_async(&mut conn)
+            .await;
         self.state.db.close().await;
         drop_database(&self.db_name).await;
     }

@@ -1,0 +1,212 @@
+//! The engine's writes on a claimed run: lease extension, checkpoints, failed attempts,
+//! compensation marks and the finish. Each is one statement, fenced by `lease_owner` (a
+//! worker that lost its lease writes nothing), committed without waiting for the WAL flush.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::{ASYNC, RunStatus, ms};
+
+/// Pushes the lease of a run `worker` holds to now + `lease`; false if it lost the lease.
+pub async fn extend_lease(
+    conn: &mut PgConnection,
+    run_id: Uuid,
+    worker: &str,
+    lease: Duration,
+) -> sqlx::Result<bool> {
+    let n: i64 = sqlx::query_scalar(&format!(
+        "WITH r AS (UPDATE runs SET lease_until = now() + $3 * interval '1 millisecond'
+                    WHERE id = $1 AND lease_owner = $2 AND status = 'running' RETURNING 1)
+         SELECT (SELECT count(*) FROM r) FROM {ASYNC}"
+    ))
+    .bind(run_id)
+    .bind(worker)
+    .bind(ms(lease))
+    .fetch_one(conn)
+    .await?;
+    Ok(n == 1)
+}
+
+/// How a run ends.
+pub struct Finish<'a> {
+    pub status: RunStatus,
+    pub result: Option<&'a Value>,
+    pub error: Option<&'a Value>,
+}
+
+/// A step that succeeded.
+#[derive(Debug, Clone)]
+pub struct StepDone {
+    pub idx: i32,
+    pub output: Value,
+    pub attempts: i32,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+}
+
+/// One or more steps that succeeded (the engine coalesces fast consecutive steps).
+pub struct Checkpoint<'a> {
+    pub run_id: Uuid,
+    pub worker: &'a str,
+    pub lease: Duration,
+    pub steps: &'a [StepDone],
+    /// The run's progress after these steps.
+    pub progress_done: i32,
+    pub next_step: Option<&'a str>,
+    /// Set when nothing runs between these steps and the run's end: finishes it too.
+    pub finish: Option<Finish<'a>>,
+}
+
+/// Marks steps done with their outputs, moves the run's progress and lease on (and finishes
+/// the run when `finish` is set), in one statement. False if the worker lost the lease.
+pub async fn checkpoint(conn: &mut PgConnection, cp: &Checkpoint<'_>) -> sqlx::Result<bool> {
+    let status = cp.finish.as_ref().map(|f| f.status.as_str());
+    let idx: Vec<i32> = cp.steps.iter().map(|s| s.idx).collect();
+    let outputs: Vec<&Value> = cp.steps.iter().map(|s| &s.output).collect();
+    let attempts: Vec<i32> = cp.steps.iter().map(|s| s.attempts).collect();
+    let started: Vec<DateTime<Utc>> = cp.steps.iter().map(|s| s.started_at).collect();
+    let finished: Vec<DateTime<Utc>> = cp.steps.iter().map(|s| s.finished_at).collect();
+    let n: i64 = sqlx::query_scalar(&format!(
+        "WITH r AS (
+             UPDATE runs SET progress_done = $7, current_step = $8, updated_at = now(),
+                 lease_until = CASE WHEN $9::text IS NULL
+                     THEN now() + $3 * interval '1 millisecond' END,
+                 lease_owner = CASE WHEN $9::text IS NULL THEN lease_owner END,
+                 status = coalesce($9, status),
+                 result = CASE WHEN $9::text IS NULL THEN result ELSE $10 END,
+                 error = CASE WHEN $9::text IS NULL THEN error ELSE $11 END,
+                 finished_at = CASE WHEN $9::text IS NULL THEN NULL ELSE now() END
+             WHERE id = $1 AND lease_owner = $2 RETURNING id),
+         s AS (
+             UPDATE run_steps SET status = 'done', output = t.output, attempts = t.attempts,
+                 last_error = NULL, started_at = t.started_at, finished_at = t.finished_at,
+                 duration_ms = (extract(epoch FROM t.finished_at - t.started_at) * 1000)::bigint
+             FROM unnest($4::int[], $5::jsonb[], $6::int[], $12::timestamptz[],
+                         $13::timestamptz[]) AS t(idx, output, attempts, started_at, finished_at)
+             WHERE run_steps.run_id = (SELECT id FROM r) AND run_steps.idx = t.idx RETURNING 1)
+         SELECT (SELECT count(*) FROM s) FROM {ASYNC}"
+    ))
+    .bind(cp.run_id)
+    .bind(cp.worker)
+    .bind(ms(cp.lease))
+    .bind(&idx)
+    .bind(&outputs)
+    .bind(&attempts)
+    .bind(cp.progress_done)
+    .bind(cp.next_step)
+    .bind(status)
+    .bind(cp.finish.as_ref().and_then(|f| f.result))
+    .bind(cp.finish.as_ref().and_then(|f| f.error))
+    .bind(&started)
+    .bind(&finished)
+    .fetch_one(conn)
+    .await?;
+    Ok(n == cp.steps.len() as i64)
+}
+
+/// A failed attempt of a step.
+pub struct StepFailure<'a> {
+    pub run_id: Uuid,
+    pub worker: &'a str,
+    pub idx: i32,
+    pub attempts: i32,
+    pub error: &'a Value,
+    /// `failed` when no attempt is left (or the failure is permanent); else `pending`.
+    pub step_status: &'a str,
+    /// Release the lease and let the sweeper re-push the run after this delay.
+    pub retry_in: Option<Duration>,
+    /// Progress after this failure (a failed non-critical step counts as processed).
+    pub progress_done: i32,
+}
+
+/// Records a step's failed attempt; with `retry_in`, also puts the run back to `queued`
+/// with its `next_attempt_at` and releases the lease. False if the worker lost the lease.
+pub async fn record_step_failure(
+    conn: &mut PgConnection,
+    f: &StepFailure<'_>,
+) -> sqlx::Result<bool> {
+    let n: i64 = sqlx::query_scalar(&format!(
+        "WITH r AS (
+             UPDATE runs SET updated_at = now(), progress_done = $8,
+                 status = CASE WHEN $7::bigint IS NULL THEN status ELSE 'queued' END,
+                 next_attempt_at = CASE WHEN $7::bigint IS NULL THEN next_attempt_at
+                     ELSE now() + $7 * interval '1 millisecond' END,
+                 lease_owner = CASE WHEN $7::bigint IS NULL THEN lease_owner END,
+                 lease_until = CASE WHEN $7::bigint IS NULL THEN lease_until END
+             WHERE id = $1 AND lease_owner = $2 RETURNING id),
+         s AS (
+             UPDATE run_steps SET attempts = $4, last_error = $5, status = $6,
+                 finished_at = CASE WHEN $6 = 'failed' THEN now() END
+             WHERE run_id = (SELECT id FROM r) AND idx = $3 RETURNING 1)
+         SELECT (SELECT count(*) FROM s) FROM {ASYNC}"
+    ))
+    .bind(f.run_id)
+    .bind(f.worker)
+    .bind(f.idx)
+    .bind(f.attempts)
+    .bind(f.error)
+    .bind(f.step_status)
+    .bind(f.retry_in.map(ms))
+    .bind(f.progress_done)
+    .fetch_one(conn)
+    .await?;
+    Ok(n == 1)
+}
+
+/// Sets a step's status (`compensated`, or `done` again with the compensation's error in
+/// `last_error`) and the run's `current_step`; `finished_at` becomes the time of this
+/// change. False if the worker lost the lease.
+pub async fn set_step_status(
+    conn: &mut PgConnection,
+    run_id: Uuid,
+    worker: &str,
+    idx: i32,
+    status: &str,
+    last_error: Option<&Value>,
+) -> sqlx::Result<bool> {
+    let n: i64 = sqlx::query_scalar(&format!(
+        "WITH r AS (UPDATE runs SET updated_at = now(),
+                        current_step = (SELECT name FROM run_steps WHERE run_id = $1 AND idx = $3)
+                    WHERE id = $1 AND lease_owner = $2 RETURNING id),
+         s AS (UPDATE run_steps SET status = $4, last_error = coalesce($5, last_error),
+                   finished_at = clock_timestamp()
+               WHERE run_id = (SELECT id FROM r) AND idx = $3 RETURNING 1)
+         SELECT (SELECT count(*) FROM s) FROM {ASYNC}"
+    ))
+    .bind(run_id)
+    .bind(worker)
+    .bind(idx)
+    .bind(status)
+    .bind(last_error)
+    .fetch_one(conn)
+    .await?;
+    Ok(n == 1)
+}
+
+/// Ends a run held by `worker` (status, result, error, finished_at; lease released).
+pub async fn finish(
+    conn: &mut PgConnection,
+    run_id: Uuid,
+    worker: &str,
+    f: &Finish<'_>,
+) -> sqlx::Result<bool> {
+    let n: i64 = sqlx::query_scalar(&format!(
+        "WITH r AS (UPDATE runs SET status = $3, result = $4, error = $5, finished_at = now(),
+                        updated_at = now(), current_step = NULL,
+                        lease_owner = NULL, lease_until = NULL
+                    WHERE id = $1 AND lease_owner = $2 RETURNING 1)
+         SELECT (SELECT count(*) FROM r) FROM {ASYNC}"
+    ))
+    .bind(run_id)
+    .bind(worker)
+    .bind(f.status.as_str())
+    .bind(f.result)
+    .bind(f.error)
+    .fetch_one(conn)
+    .await?;
+    Ok(n == 1)
+}
