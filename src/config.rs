@@ -15,16 +15,20 @@ pub enum Service {
     Fulfillment,
     Billing,
     Notifications,
+    Tracking,
+    Promotions,
 }
 
 impl Service {
-    pub const ALL: [Service; 6] = [
+    pub const ALL: [Service; 8] = [
         Service::Orders,
         Service::Payments,
         Service::Inventory,
         Service::Fulfillment,
         Service::Billing,
         Service::Notifications,
+        Service::Tracking,
+        Service::Promotions,
     ];
     /// Lower-case name: the path prefix under the sandbox and the fault-injection key.
     pub fn name(self) -> &'static str {
@@ -35,6 +39,8 @@ impl Service {
             Service::Fulfillment => "fulfillment",
             Service::Billing => "billing",
             Service::Notifications => "notifications",
+            Service::Tracking => "tracking",
+            Service::Promotions => "promotions",
         }
     }
 }

@@ -54,20 +54,44 @@ pub struct ActionVerdict {
 }
 
 fn blocked(code: &str, message: &str) -> Result<(), BlockedReason> {
-    Err(BlockedReason { code: code.into(), message: message.into() })
+    Err(BlockedReason {
+        code: code.into(),
+        message: message.into(),
+    })
 }
 
 /// Whether the customer may take `action` on `order` now; the error is the reason.
-pub fn check(action: SelfService, order: &Order, settings: &TenantSettings, now: DateTime<Utc>) -> Result<(), BlockedReason> {
+pub fn check(
+    action: SelfService,
+    order: &Order,
+    settings: &TenantSettings,
+    now: DateTime<Utc>,
+) -> Result<(), BlockedReason> {
     match action {
         SelfService::Cancel => {
-            match plan_cancel(order, settings, Canceller::Customer, true, true, now).blocked_reasons.into_iter().next() {
+            match plan_cancel(order, settings, Canceller::Customer, true, true, now)
+                .blocked_reasons
+                .into_iter()
+                .next()
+            {
                 Some(r) => Err(r),
                 None => Ok(()),
             }
         }
-        SelfService::Return => delivered_within_window(order, settings, now, "return", settings.capabilities.returns_enabled),
-        SelfService::Replace => delivered_within_window(order, settings, now, "replace", settings.capabilities.exchanges_enabled),
+        SelfService::Return => delivered_within_window(
+            order,
+            settings,
+            now,
+            "return",
+            settings.capabilities.returns_enabled,
+        ),
+        SelfService::Replace => delivered_within_window(
+            order,
+            settings,
+            now,
+            "replace",
+            settings.capabilities.exchanges_enabled,
+        ),
         SelfService::Reorder => {
             if !settings.capabilities.reorder_enabled {
                 return blocked("reorder.disabled", "reordering is not offered by this shop");
@@ -75,11 +99,21 @@ pub fn check(action: SelfService, order: &Order, settings: &TenantSettings, now:
             Ok(())
         }
         SelfService::UpdateAddress => {
-            if !matches!(order.status, OrderStatus::Pending | OrderStatus::Confirmed | OrderStatus::OnHold) || !order.shipments.is_empty() {
-                return blocked("address.already_shipped", "the address cannot change once the order has shipped or ended");
+            if !matches!(
+                order.status,
+                OrderStatus::Pending | OrderStatus::Confirmed | OrderStatus::OnHold
+            ) || !order.shipments.is_empty()
+            {
+                return blocked(
+                    "address.already_shipped",
+                    "the address cannot change once the order has shipped or ended",
+                );
             }
             if now > order.placed_at + Duration::minutes(settings.address_change_window_minutes) {
-                return blocked("address.change_window_expired", "the window for changing the address has passed");
+                return blocked(
+                    "address.change_window_expired",
+                    "the window for changing the address has passed",
+                );
             }
             Ok(())
         }
@@ -88,7 +122,10 @@ pub fn check(action: SelfService, order: &Order, settings: &TenantSettings, now:
                 return blocked("coupon.disabled", "coupons are not offered by this shop");
             }
             if !matches!(order.status, OrderStatus::Pending | OrderStatus::Confirmed) {
-                return blocked("coupon.order_not_open", "coupons apply only to orders not yet shipped");
+                return blocked(
+                    "coupon.order_not_open",
+                    "coupons apply only to orders not yet shipped",
+                );
             }
             Ok(())
         }
@@ -96,7 +133,13 @@ pub fn check(action: SelfService, order: &Order, settings: &TenantSettings, now:
 }
 
 /// Delivered lines, within the return window counted from the latest delivery.
-fn delivered_within_window(order: &Order, settings: &TenantSettings, now: DateTime<Utc>, what: &str, enabled: bool) -> Result<(), BlockedReason> {
+fn delivered_within_window(
+    order: &Order,
+    settings: &TenantSettings,
+    now: DateTime<Utc>,
+    what: &str,
+    enabled: bool,
+) -> Result<(), BlockedReason> {
     let code = format!("{what}.not_eligible");
     if !enabled {
         return blocked(&format!("{what}.disabled"), "this shop does not offer it");
@@ -112,13 +155,23 @@ fn delivered_within_window(order: &Order, settings: &TenantSettings, now: DateTi
 }
 
 /// Every self-service action with its verdict, for `allowed_actions`.
-pub fn allowed_actions(order: &Order, settings: &TenantSettings, now: DateTime<Utc>) -> BTreeMap<&'static str, ActionVerdict> {
+pub fn allowed_actions(
+    order: &Order,
+    settings: &TenantSettings,
+    now: DateTime<Utc>,
+) -> BTreeMap<&'static str, ActionVerdict> {
     SelfService::ALL
         .into_iter()
         .map(|a| {
             let verdict = match check(a, order, settings, now) {
-                Ok(()) => ActionVerdict { allowed: true, reason: None },
-                Err(r) => ActionVerdict { allowed: false, reason: Some(r) },
+                Ok(()) => ActionVerdict {
+                    allowed: true,
+                    reason: None,
+                },
+                Err(r) => ActionVerdict {
+                    allowed: false,
+                    reason: Some(r),
+                },
             };
             (a.as_str(), verdict)
         })

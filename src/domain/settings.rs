@@ -78,6 +78,10 @@ impl Default for Capabilities {
 
 impl Default for RateLimits {
     fn default() -> Self {
-        RateLimits { customer_per_minute: 600, agent_per_minute: 1200, guest_lookups_per_15_minutes: 10 }
+        RateLimits {
+            customer_per_minute: 600,
+            agent_per_minute: 1200,
+            guest_lookups_per_15_minutes: 10,
+        }
     }
 }
