@@ -115,6 +115,10 @@ async fn happy_path_cancels_refunds_restocks_and_notifies_once() {
         .map(|a| a["action"].as_str().unwrap())
         .collect();
     assert!(actions.contains(&"order.cancel_requested"), "{actions:?}");
+    assert!(
+        actions.contains(&"job.cancel_order.succeeded"),
+        "the outcome is audited too: {actions:?}"
+    );
 }
 
 #[tokio::test]

@@ -80,7 +80,10 @@ pub async fn checkpoint(conn: &mut PgConnection, cp: &Checkpoint<'_>) -> sqlx::R
                  result = CASE WHEN $9::text IS NULL THEN result ELSE $10 END,
                  error = CASE WHEN $9::text IS NULL THEN error ELSE $11 END,
                  finished_at = CASE WHEN $9::text IS NULL THEN NULL ELSE now() END
-             WHERE id = $1 AND lease_owner = $2 RETURNING id),
+             WHERE id = $1 AND lease_owner = $2
+             RETURNING id, tenant_id, kind, input, requested_by),
+         ended AS (SELECT * FROM r WHERE $9::text IS NOT NULL),
+         {closing},
          s AS (
              UPDATE run_steps SET status = 'done', output = t.output, attempts = t.attempts,
                  last_error = NULL, started_at = t.started_at, finished_at = t.finished_at,
@@ -88,7 +91,8 @@ pub async fn checkpoint(conn: &mut PgConnection, cp: &Checkpoint<'_>) -> sqlx::R
              FROM unnest($4::int[], $5::jsonb[], $6::int[], $12::timestamptz[],
                          $13::timestamptz[]) AS t(idx, output, attempts, started_at, finished_at)
              WHERE run_steps.run_id = (SELECT id FROM r) AND run_steps.idx = t.idx RETURNING 1)
-         SELECT (SELECT count(*) FROM s) FROM {ASYNC}"
+         SELECT (SELECT count(*) FROM s) FROM {ASYNC}",
+        closing = closing_ctes("ended", "$9", "$10", "$11")
     ))
     .bind(cp.run_id)
     .bind(cp.worker)
@@ -187,7 +191,29 @@ pub async fn set_step_status(
     Ok(n == 1)
 }
 
-/// Ends a run held by `worker` (status, result, error, finished_at; lease released).
+/// What goes with a run's end, in the same statement: the request it serves is closed (so
+/// the order accepts a new request of that kind) and the outcome is appended to the audit
+/// log — under the order when the run's input names one, else under the job. `ended` is a
+/// CTE yielding `(id, tenant_id, kind, input, requested_by)` of the run if it ended; the
+/// other arguments are the statement's placeholders. (Postgres runs data-modifying CTEs
+/// whether or not the final SELECT reads them.)
+fn closing_ctes(ended: &str, status: &str, result: &str, error: &str) -> String {
+    format!(
+        "q AS (UPDATE requests SET status = {status}, updated_at = now()
+               WHERE run_id IN (SELECT id FROM {ended})),
+         a AS (INSERT INTO audit_log (tenant_id, actor_kind, actor_id, on_behalf_of, action,
+                                      subject_type, subject_id, after)
+               SELECT tenant_id, 'system', 'worker', requested_by, 'job.' || kind || '.' || {status},
+                      CASE WHEN input ? 'order_id' THEN 'order' ELSE 'job' END,
+                      COALESCE(input->>'order_id', id::text),
+                      jsonb_build_object('job_id', id, 'status', {status}, 'result', {result}::jsonb,
+                                         'error_code', {error}::jsonb->'code')
+               FROM {ended})"
+    )
+}
+
+/// Ends a run held by `worker` (status, result, error, finished_at; lease released), with
+/// [`closing_ctes`].
 pub async fn finish(
     conn: &mut PgConnection,
     run_id: Uuid,
@@ -198,8 +224,11 @@ pub async fn finish(
         "WITH r AS (UPDATE runs SET status = $3, result = $4, error = $5, finished_at = now(),
                         updated_at = now(), current_step = NULL,
                         lease_owner = NULL, lease_until = NULL
-                    WHERE id = $1 AND lease_owner = $2 RETURNING 1)
-         SELECT (SELECT count(*) FROM r) FROM {ASYNC}"
+                    WHERE id = $1 AND lease_owner = $2
+                    RETURNING id, tenant_id, kind, input, requested_by),
+              {closing}
+         SELECT (SELECT count(*) FROM r) FROM {ASYNC}",
+        closing = closing_ctes("r", "$3", "$4", "$5")
     ))
     .bind(run_id)
     .bind(worker)
