@@ -8,4 +8,5 @@ mod engine;
 mod helpers;
 mod repo_files;
 mod resilience;
+mod returns;
 mod sandbox;
