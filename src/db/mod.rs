@@ -6,6 +6,7 @@ pub mod idempotency;
 pub mod orders;
 pub mod outbox;
 pub mod requests;
+pub mod returns;
 pub mod runs;
 pub mod tenants;
 

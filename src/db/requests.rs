@@ -134,3 +134,27 @@ pub async fn finish_for_run(
         .await?;
     Ok(())
 }
+
+/// Closes the open request of `kind` for an order whose run has already ended (the request
+/// takes the run's status), so a request left open by a finished run never blocks the next.
+/// True when one was closed.
+pub async fn close_if_run_finished(
+    conn: &mut PgConnection,
+    tenant_id: &str,
+    order_id: &str,
+    kind: &str,
+) -> sqlx::Result<bool> {
+    let n = sqlx::query(
+        "UPDATE requests r SET status = runs.status, updated_at = now()
+         FROM runs
+         WHERE r.run_id = runs.id AND r.tenant_id = $1 AND r.order_id = $2 AND r.kind = $3
+           AND r.status IN ('queued','running') AND runs.status NOT IN ('queued','running')",
+    )
+    .bind(tenant_id)
+    .bind(order_id)
+    .bind(kind)
+    .execute(conn)
+    .await?
+    .rows_affected();
+    Ok(n > 0)
+}

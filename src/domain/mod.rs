@@ -3,4 +3,5 @@
 pub mod cancel;
 pub mod eligibility;
 pub mod order;
+pub mod returns;
 pub mod settings;

@@ -16,6 +16,7 @@ mod notifications;
 mod orders;
 mod payments;
 mod readback;
+mod returns;
 mod store;
 
 use std::time::Duration;
@@ -127,7 +128,10 @@ fn build(pool: PgPool, cfg: SandboxConfig, deliveries: TaskTracker) -> Router {
         )
         .nest(
             "/fulfillment",
-            faulty(Service::Fulfillment, fulfillment::routes()),
+            faulty(
+                Service::Fulfillment,
+                fulfillment::routes().merge(returns::routes()),
+            ),
         )
         .nest("/billing", faulty(Service::Billing, billing::routes()))
         .nest(

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use crate::config::{Config, Service};
 use crate::domain::order::{Order, Refund};
+use crate::domain::returns::{Rma, RmaKind, RmaLine};
 use crate::error::{Error, Problem};
 
 /// Why an upstream call failed, classified as the contract says.
@@ -54,6 +55,18 @@ pub struct Notification<'a> {
     pub data: Value,
 }
 
+/// An RMA to create at the Returns API (`POST /fulfillment/v1/returns`).
+#[derive(Debug, Clone, Serialize)]
+pub struct NewRma<'a> {
+    /// orderdesk's id for it, so a repeat finds the same RMA.
+    pub id: &'a str,
+    pub order_id: &'a str,
+    pub kind: RmaKind,
+    pub method: &'a str,
+    pub preferred_refund: Option<&'a str>,
+    pub lines: &'a [RmaLine],
+}
+
 /// Client of the six canonical services. Cheap to clone (one connection pool inside).
 #[derive(Clone)]
 pub struct Upstream {
@@ -62,6 +75,7 @@ pub struct Upstream {
     payments: String,
     inventory: String,
     notifications: String,
+    fulfillment: String,
 }
 
 impl Upstream {
@@ -79,6 +93,7 @@ impl Upstream {
             payments: cfg.upstream_url(Service::Payments).to_string(),
             inventory: cfg.upstream_url(Service::Inventory).to_string(),
             notifications: cfg.upstream_url(Service::Notifications).to_string(),
+            fulfillment: cfg.upstream_url(Service::Fulfillment).to_string(),
         })
     }
 
@@ -170,6 +185,44 @@ impl Upstream {
         let body = serde_json::to_value(message).unwrap_or(Value::Null);
         self.call(Method::POST, &url, tenant, Some(key), Some(&body))
             .await
+    }
+
+    /// `GET /inventory/v1/stock/{sku}`: units on hand; an unknown SKU → `Ok(None)`.
+    pub async fn get_stock(&self, tenant: &str, sku: &str) -> Result<Option<i64>, UpstreamError> {
+        let url = format!("{}/v1/stock/{}", self.inventory, seg(sku));
+        match self
+            .call::<Value>(Method::GET, &url, tenant, None, None)
+            .await
+        {
+            Ok(v) => Ok(Some(v["on_hand"].as_i64().unwrap_or(0))),
+            Err(UpstreamError::Permanent(p)) if p.status == 404 => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `POST /fulfillment/v1/returns`: creates the RMA (201), or answers the one that
+    /// already has `rma.id` (200).
+    pub async fn create_rma(
+        &self,
+        tenant: &str,
+        rma: &NewRma<'_>,
+        key: &str,
+    ) -> Result<Rma, UpstreamError> {
+        let url = format!("{}/v1/returns", self.fulfillment);
+        let body = serde_json::to_value(rma).unwrap_or(Value::Null);
+        self.call(Method::POST, &url, tenant, Some(key), Some(&body))
+            .await
+    }
+
+    /// `GET /fulfillment/v1/returns?order_id=`: the order's RMAs.
+    pub async fn list_rmas(&self, tenant: &str, order_id: &str) -> Result<Vec<Rma>, UpstreamError> {
+        #[derive(Deserialize)]
+        struct Page {
+            data: Vec<Rma>,
+        }
+        let url = format!("{}/v1/returns?order_id={}", self.fulfillment, seg(order_id));
+        let page: Page = self.call(Method::GET, &url, tenant, None, None).await?;
+        Ok(page.data)
     }
 
     async fn call<T: DeserializeOwned>(

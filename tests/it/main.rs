@@ -9,4 +9,5 @@ mod helpers;
 mod ingest;
 mod repo_files;
 mod resilience;
+mod returns;
 mod sandbox;

@@ -6,6 +6,7 @@ pub mod effects;
 pub mod idempotency;
 pub mod messages;
 pub mod orders;
+pub mod returns;
 pub mod seed;
 pub mod stock;
 
@@ -120,6 +121,7 @@ pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
         .execute(&mut *tx)
         .await?;
     sqlx::raw_sql(SCHEMA).execute(&mut *tx).await?;
+    returns::migrate(&mut tx).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -7,10 +7,12 @@
 //! the shallow merge of those members, in step order, so an action decides what is public.
 
 mod diagnostic;
+mod exchanges;
 mod inventory;
 mod notifications;
 mod orders;
 mod payments;
+mod returns;
 
 use futures::future::BoxFuture;
 use reqwest::StatusCode;
@@ -141,6 +143,19 @@ pub const ACTIONS: &[(&str, ActionFn)] = &[
     (
         "notifications.order_cancelled",
         notifications::order_cancelled,
+    ),
+    // return_order, exchange_order
+    ("returns.check_eligibility", returns::check_eligibility),
+    ("returns.create_rma", returns::create_rma),
+    ("returns.notify_customer", returns::notify_customer),
+    ("returns.finish", returns::finish),
+    (
+        "exchanges.reserve_replacement",
+        exchanges::reserve_replacement,
+    ),
+    (
+        "exchanges.release_replacement",
+        exchanges::release_replacement,
     ),
 ];
 

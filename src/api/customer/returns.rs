@@ -1,0 +1,176 @@
+//! `POST /v1/customer/orders/{order_id}/return-request` (a customer returns delivered
+//! lines) and `GET /v1/customer/returns/{rma_id}` (the return's status, label and refund).
+
+use axum::Json as AxumJson;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::rma::{self, Ask, LineAskIn, RmaAcceptedOut, RmaLineOut, RmaPlanOut};
+use crate::api::auth::Customer;
+use crate::api::extract::Json;
+use crate::api::idempotency::{self, IdempotencyKey};
+use crate::api::shared::RequestMeta;
+use crate::db;
+use crate::domain::order::Money;
+use crate::domain::returns::{METHODS, REFUNDS, RmaKind};
+use crate::error::{Error, Result};
+use crate::state::AppState;
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnLineIn {
+    pub line_id: String,
+    /// At least 1, at most what was delivered minus what earlier returns took.
+    pub qty: i32,
+    /// `damaged`, `wrong_item`, `not_as_described`, `no_longer_needed` or `other`.
+    pub reason: String,
+    /// In the customer's words (at most 500 characters).
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnRequestIn {
+    /// 1 to 50 lines, each line once.
+    pub lines: Vec<ReturnLineIn>,
+    /// `card` or `store_credit` (when the shop offers it).
+    pub preferred_refund: String,
+    /// `pickup` or `dropoff`.
+    pub method: String,
+    /// Answer the plan (lines, expected refund, instructions) without changing anything.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// Asks to return delivered lines of one of the caller's orders: 202 with the `rma_id`,
+/// `instructions`, `status: requested`, the request and its job (the RMA and its label are
+/// made by the `return_order` workflow). 409 `return.not_eligible` with `line_errors` (one
+/// per refused line) or `blocked_reasons`. Requires `Idempotency-Key` unless `dry_run`.
+#[utoipa::path(post, path = "/v1/customer/orders/{order_id}/return-request", tag = "customer",
+    params(("order_id" = String, Path), ("Idempotency-Key" = String, Header), ("Prefer" = Option<String>, Header, description = "wait=N (≤ 30)")),
+    request_body = ReturnRequestIn, security(("bearer" = [])),
+    responses((status = 202, body = RmaAcceptedOut), (status = 200, description = "dry run plan, or the finished job with Prefer: wait", body = RmaPlanOut),
+              (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
+              (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+pub async fn request_return(
+    State(state): State<AppState>,
+    who: Customer,
+    meta: RequestMeta,
+    key: IdempotencyKey,
+    Path(order_id): Path<String>,
+    Json(body): Json<ReturnRequestIn>,
+) -> Result<Response> {
+    let lines: Vec<LineAskIn> = body
+        .lines
+        .iter()
+        .map(|l| LineAskIn {
+            line_id: l.line_id.clone(),
+            qty: l.qty,
+            reason: l.reason.clone(),
+            comment: l.comment.clone(),
+            replacement_sku: None,
+        })
+        .collect();
+    let mut errors = Vec::new();
+    rma::validate_lines(&lines, &mut errors);
+    rma::one_of(
+        &mut errors,
+        "preferred_refund",
+        &body.preferred_refund,
+        &REFUNDS,
+    );
+    rma::one_of(&mut errors, "method", &body.method, &METHODS);
+    rma::fail_on(errors)?;
+    let hash = idempotency::fingerprint(&format!("return-request:{order_id}"), &body);
+    let ask = Ask {
+        kind: RmaKind::Return,
+        method: body.method,
+        preferred_refund: Some(body.preferred_refund),
+        lines,
+        dry_run: body.dry_run,
+    };
+    rma::request(&state, &who, &meta, key, &order_id, ask, hash).await
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReturnRefundOut {
+    /// `pending` until the goods are received and refunded; `not_applicable` for an
+    /// exchange or a return that was never created.
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected: Option<Money>,
+}
+
+/// A return or exchange as its customer sees it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReturnOut {
+    pub rma_id: String,
+    /// `return` or `exchange`.
+    pub kind: String,
+    pub order_id: String,
+    /// `requested` (then as the Returns API says), or `failed` when no RMA could be made.
+    pub status: String,
+    /// `pickup` or `dropoff`.
+    pub method: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preferred_refund: Option<String>,
+    pub lines: Vec<RmaLineOut>,
+    pub instructions: String,
+    /// The return label (PDF), once the RMA exists.
+    pub label_url: Option<String>,
+    pub refund: ReturnRefundOut,
+    /// The request to poll for the job's progress.
+    pub request_id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One of the caller's returns or exchanges; anyone else's is a 404.
+#[utoipa::path(get, path = "/v1/customer/returns/{rma_id}", tag = "customer", params(("rma_id" = String, Path)),
+    security(("bearer" = [])),
+    responses((status = 200, body = ReturnOut), (status = 404, body = crate::error::Problem), (status = 401, body = crate::error::Problem)))]
+pub async fn get_return(
+    State(state): State<AppState>,
+    who: Customer,
+    Path(rma_id): Path<String>,
+) -> Result<AxumJson<ReturnOut>> {
+    if rma_id.len() > 64 {
+        return Err(Error::not_found("return"));
+    }
+    let mut conn = state.db.acquire().await?;
+    let row = db::returns::get(&mut conn, &who.tenant_id, &rma_id, Some(&who.customer_id))
+        .await?
+        .filter(|r| {
+            who.scope_order_id
+                .as_deref()
+                .is_none_or(|o| o == r.order_id)
+        })
+        .ok_or_else(|| Error::not_found("return"))?;
+    let expected = (row.kind == "return").then(|| Money {
+        amount_minor: row.expected_refund_minor,
+        currency: row.currency.clone(),
+    });
+    Ok(AxumJson(ReturnOut {
+        lines: row.lines.0.iter().map(RmaLineOut::from).collect(),
+        rma_id: row.rma_id,
+        kind: row.kind,
+        order_id: row.order_id,
+        status: row.status,
+        method: row.method,
+        preferred_refund: row.preferred_refund,
+        instructions: row.instructions,
+        label_url: row.label_url,
+        refund: ReturnRefundOut {
+            status: row.refund_status,
+            expected,
+        },
+        request_id: row.request_id,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    }))
+}

@@ -1,0 +1,182 @@
+//! `returns`: the returns and exchanges customers asked for, one row per RMA.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use crate::domain::returns::RmaLine;
+
+/// One RMA as orderdesk knows it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ReturnRow {
+    pub tenant_id: String,
+    pub rma_id: String,
+    pub kind: String,
+    pub order_id: String,
+    pub customer_id: String,
+    pub request_id: Uuid,
+    pub lines: Json<Vec<StoredLine>>,
+    pub method: String,
+    pub preferred_refund: Option<String>,
+    pub status: String,
+    pub instructions: String,
+    pub label_url: Option<String>,
+    pub refund_status: String,
+    pub expected_refund_minor: i64,
+    pub currency: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A line of a stored RMA: the upstream's line plus what the customer sees of the order
+/// line (SKU, name) and their comment.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StoredLine {
+    #[serde(flatten)]
+    pub line: RmaLine,
+    pub sku: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+pub struct NewReturn<'a> {
+    pub tenant_id: &'a str,
+    pub rma_id: &'a str,
+    pub kind: &'a str,
+    pub order_id: &'a str,
+    pub customer_id: &'a str,
+    pub request_id: Uuid,
+    pub lines: &'a [StoredLine],
+    pub method: &'a str,
+    pub preferred_refund: Option<&'a str>,
+    pub instructions: &'a str,
+    pub refund_status: &'a str,
+    pub expected_refund_minor: i64,
+    pub currency: &'a str,
+}
+
+const COLUMNS: &str = "tenant_id, rma_id, kind, order_id, customer_id, request_id, lines, method, \
+    preferred_refund, status, instructions, label_url, refund_status, expected_refund_minor, \
+    currency, created_at, updated_at";
+
+pub async fn insert(conn: &mut PgConnection, r: &NewReturn<'_>) -> sqlx::Result<ReturnRow> {
+    let sql = format!(
+        "INSERT INTO returns (tenant_id, rma_id, kind, order_id, customer_id, request_id, lines,
+                              method, preferred_refund, instructions, refund_status,
+                              expected_refund_minor, currency)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+         RETURNING {COLUMNS}"
+    );
+    sqlx::query_as(&sql)
+        .bind(r.tenant_id)
+        .bind(r.rma_id)
+        .bind(r.kind)
+        .bind(r.order_id)
+        .bind(r.customer_id)
+        .bind(r.request_id)
+        .bind(Json(r.lines))
+        .bind(r.method)
+        .bind(r.preferred_refund)
+        .bind(r.instructions)
+        .bind(r.refund_status)
+        .bind(r.expected_refund_minor)
+        .bind(r.currency)
+        .fetch_one(conn)
+        .await
+}
+
+/// An RMA of the tenant; `customer_id` narrows it to that customer's own.
+pub async fn get(
+    conn: &mut PgConnection,
+    tenant_id: &str,
+    rma_id: &str,
+    customer_id: Option<&str>,
+) -> sqlx::Result<Option<ReturnRow>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM returns
+         WHERE tenant_id = $1 AND rma_id = $2 AND ($3::text IS NULL OR customer_id = $3)"
+    );
+    sqlx::query_as(&sql)
+        .bind(tenant_id)
+        .bind(rma_id)
+        .bind(customer_id)
+        .fetch_optional(conn)
+        .await
+}
+
+/// Serializes returns and exchanges of one order until the transaction ends, so two
+/// requests cannot both count the same returnable unit.
+pub async fn lock_order(
+    conn: &mut PgConnection,
+    tenant_id: &str,
+    order_id: &str,
+) -> sqlx::Result<()> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('returns/' || $1 || '/' || $2, 0))")
+        .bind(tenant_id)
+        .bind(order_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The order's RMAs that hold units (every status but `failed`): (rma id, lines).
+pub async fn holding_units(
+    conn: &mut PgConnection,
+    tenant_id: &str,
+    order_id: &str,
+) -> sqlx::Result<Vec<(String, Vec<RmaLine>)>> {
+    let rows: Vec<(String, Json<Vec<StoredLine>>)> = sqlx::query_as(
+        "SELECT rma_id, lines FROM returns
+         WHERE tenant_id = $1 AND order_id = $2 AND status <> 'failed'",
+    )
+    .bind(tenant_id)
+    .bind(order_id)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, Json(lines))| (id, lines.into_iter().map(|l| l.line).collect()))
+        .collect())
+}
+
+/// Records what the Returns API answered for the RMA: its status, label and instructions.
+pub async fn record_upstream(
+    conn: &mut PgConnection,
+    tenant_id: &str,
+    rma_id: &str,
+    status: &str,
+    label_url: Option<&str>,
+    instructions: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE returns SET status = $3, label_url = $4, instructions = $5, updated_at = now()
+         WHERE tenant_id = $1 AND rma_id = $2",
+    )
+    .bind(tenant_id)
+    .bind(rma_id)
+    .bind(status)
+    .bind(label_url)
+    .bind(instructions)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Marks an RMA that was never created upstream as `failed` (its units are free again).
+pub async fn mark_failed(
+    conn: &mut PgConnection,
+    tenant_id: &str,
+    rma_id: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE returns SET status = 'failed', refund_status = 'not_applicable', updated_at = now()
+         WHERE tenant_id = $1 AND rma_id = $2",
+    )
+    .bind(tenant_id)
+    .bind(rma_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
