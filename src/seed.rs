@@ -203,11 +203,12 @@ fn demo_order(
     }
 }
 
-/// Settings of the demo tenant: a long cancellation window, since demo orders are dated
-/// in the past and the walk-through cancels one.
+/// Settings of the demo tenant: long cancellation and return windows, since demo orders
+/// are dated in the past and the walk-through cancels and returns some.
 pub fn demo_settings() -> TenantSettings {
     TenantSettings {
         cancel_window_minutes: 60 * 24 * 365 * 10,
+        return_window_days: 3650,
         ..TenantSettings::default()
     }
 }
