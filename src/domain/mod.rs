@@ -2,5 +2,8 @@
 
 pub mod cancel;
 pub mod eligibility;
+pub mod faq;
 pub mod order;
 pub mod settings;
+pub mod timeline;
+pub mod tracking;
