@@ -8,6 +8,7 @@ pub mod messages;
 pub mod orders;
 pub mod seed;
 pub mod stock;
+pub mod tracking;
 
 use sqlx::PgPool;
 
