@@ -6,6 +6,7 @@ mod cancel;
 mod customer_orders;
 mod engine;
 mod helpers;
+mod order_reads;
 mod repo_files;
 mod resilience;
 mod sandbox;
