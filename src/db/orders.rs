@@ -5,6 +5,8 @@ use sqlx::PgConnection;
 use sqlx::types::Json;
 
 use crate::domain::order::Order;
+use crate::domain::settings::TenantSettings;
+use crate::domain::timeline::{CUSTOMER_VISIBLE_EVENTS, EventRecord};
 
 /// Stores `order` unless a newer version is already there. Returns whether it was written.
 pub async fn upsert_view(conn: &mut PgConnection, order: &Order) -> sqlx::Result<bool> {
@@ -127,4 +129,140 @@ pub async fn insert_event(
     .execute(conn)
     .await?;
     Ok(res.rows_affected() == 1)
+}
+
+/// One order as the customer's reads need it, fetched in one query: the document, the
+/// tenant's settings (for `allowed_actions` and help entries) and, when asked for, its
+/// newest customer-visible events.
+#[derive(Debug, Clone)]
+pub struct OrderRead {
+    pub order: Order,
+    pub settings: TenantSettings,
+    /// Oldest first; empty unless `events_limit` > 0.
+    pub events: Vec<EventRecord>,
+}
+
+/// The order with its tenant's settings and, if `events_limit` > 0, its newest
+/// `events_limit` events of the types in `timeline::CUSTOMER_VISIBLE_EVENTS` (never their
+/// payloads, only the status the order had after each). `customer_id` narrows it to that
+/// customer's own.
+pub async fn get_for_read(
+    conn: &mut PgConnection,
+    tenant_id: &str,
+    order_id: &str,
+    customer_id: Option<&str>,
+    events_limit: i64,
+) -> sqlx::Result<Option<OrderRead>> {
+    type Row = (
+        Json<Order>,
+        Option<Json<TenantSettings>>,
+        Option<Json<Vec<EventRecord>>>,
+    );
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT v.doc, t.settings,
+                CASE WHEN $4::bigint > 0 THEN (
+                    SELECT coalesce(jsonb_agg(jsonb_build_object(
+                               'type', e.type, 'occurred_at', e.occurred_at, 'status', e.status)
+                               ORDER BY e.occurred_at, e.seq), '[]'::jsonb)
+                    FROM (SELECT seq, type, occurred_at, payload->>'status' AS status
+                          FROM order_events
+                          WHERE tenant_id = v.tenant_id AND order_id = v.id
+                            AND type = ANY($5)
+                          ORDER BY occurred_at DESC, seq DESC
+                          LIMIT $4) e)
+                END
+         FROM order_views v LEFT JOIN tenants t ON t.id = v.tenant_id
+         WHERE v.tenant_id = $1 AND v.id = $2 AND ($3::text IS NULL OR v.customer_id = $3)",
+    )
+    .bind(tenant_id)
+    .bind(order_id)
+    .bind(customer_id)
+    .bind(events_limit)
+    .bind(&CUSTOMER_VISIBLE_EVENTS[..])
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|(Json(order), settings, events)| OrderRead {
+        order,
+        settings: settings.map(|s| s.0).unwrap_or_default(),
+        events: events.map(|e| e.0).unwrap_or_default(),
+    }))
+}
+
+/// The customer's order that has a shipment with `tracking_number` (`only_order` narrows
+/// it to one order, for guest tokens).
+///
+/// No index on the shipments: `order_views_by_customer` already narrows the rows to one
+/// customer's orders, and an expression index on `doc` would make every read-model update a
+/// non-HOT update (all indexes rewritten) on the ingest path, for a lookup that scans tens
+/// of rows.
+pub async fn find_by_tracking_number(
+    conn: &mut PgConnection,
+    tenant_id: &str,
+    customer_id: &str,
+    tracking_number: &str,
+    only_order: Option<&str>,
+) -> sqlx::Result<Option<Order>> {
+    let row: Option<(Json<Order>,)> = sqlx::query_as(
+        "SELECT doc FROM order_views
+         WHERE tenant_id = $1 AND customer_id = $2 AND ($4::text IS NULL OR id = $4)
+           AND doc -> 'shipments' @> jsonb_build_array(jsonb_build_object('tracking_number', $3::text))
+         ORDER BY placed_at DESC, id DESC
+         LIMIT 1",
+    )
+    .bind(tenant_id)
+    .bind(customer_id)
+    .bind(tracking_number)
+    .bind(only_order)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|r| r.0.0))
+}
+
+/// A customer's spending in one currency.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct SpendRow {
+    pub currency: String,
+    /// Orders that count as spending: every order except cancelled ones.
+    pub orders_count: i64,
+    pub cancelled_count: i64,
+    /// Totals of the counted orders minus what was refunded on them.
+    pub total_spend_minor: i64,
+    /// `total_spend_minor / orders_count`, rounded half away from zero; 0 without orders.
+    pub average_order_value_minor: i64,
+}
+
+/// The customer's spending per currency (`only_order` narrows it to one order, for guest
+/// tokens), in one aggregate over `order_views_by_customer`. Cancelled orders count in
+/// neither the spend nor `orders_count`; refunds of the others are subtracted.
+pub async fn spend_by_currency(
+    conn: &mut PgConnection,
+    tenant_id: &str,
+    customer_id: &str,
+    only_order: Option<&str>,
+) -> sqlx::Result<Vec<SpendRow>> {
+    sqlx::query_as(
+        "SELECT currency, orders_count, cancelled_count, total_spend_minor,
+                CASE WHEN orders_count > 0
+                     THEN round(total_spend_minor::numeric / orders_count)::bigint
+                     ELSE 0 END AS average_order_value_minor
+         FROM (SELECT v.currency,
+                      count(*) FILTER (WHERE v.status <> 'cancelled') AS orders_count,
+                      count(*) FILTER (WHERE v.status = 'cancelled') AS cancelled_count,
+                      coalesce(sum(v.total_minor - r.refunded)
+                               FILTER (WHERE v.status <> 'cancelled'), 0)::bigint
+                          AS total_spend_minor
+               FROM order_views v
+               CROSS JOIN LATERAL (
+                   SELECT coalesce(sum((p->>'refunded_minor')::bigint), 0) AS refunded
+                   FROM jsonb_array_elements(v.doc -> 'payments') p) r
+               WHERE v.tenant_id = $1 AND v.customer_id = $2
+                 AND ($3::text IS NULL OR v.id = $3)
+               GROUP BY v.currency) per_currency
+         ORDER BY currency",
+    )
+    .bind(tenant_id)
+    .bind(customer_id)
+    .bind(only_order)
+    .fetch_all(conn)
+    .await
 }

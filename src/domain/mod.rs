@@ -2,6 +2,9 @@
 
 pub mod cancel;
 pub mod eligibility;
+pub mod faq;
 pub mod order;
 pub mod returns;
 pub mod settings;
+pub mod timeline;
+pub mod tracking;

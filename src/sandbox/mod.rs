@@ -18,6 +18,7 @@ mod payments;
 mod readback;
 mod returns;
 mod store;
+mod tracking;
 
 use std::time::Duration;
 
@@ -138,6 +139,7 @@ fn build(pool: PgPool, cfg: SandboxConfig, deliveries: TaskTracker) -> Router {
             "/notifications",
             faulty(Service::Notifications, notifications::routes()),
         )
+        .nest("/tracking", faulty(Service::Tracking, tracking::routes()))
         .nest("/sandbox", sandbox)
         .fallback(|| async { Error::not_found("route") })
         .layer(from_fn(log_internal_errors))

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use crate::config::{Config, Service};
 use crate::domain::order::{Order, Refund};
 use crate::domain::returns::{Rma, RmaKind, RmaLine};
+use crate::domain::tracking::Tracking;
 use crate::error::{Error, Problem};
 
 /// Why an upstream call failed, classified as the contract says.
@@ -76,6 +77,8 @@ pub struct Upstream {
     inventory: String,
     notifications: String,
     fulfillment: String,
+    billing: String,
+    tracking: String,
 }
 
 impl Upstream {
@@ -94,6 +97,8 @@ impl Upstream {
             inventory: cfg.upstream_url(Service::Inventory).to_string(),
             notifications: cfg.upstream_url(Service::Notifications).to_string(),
             fulfillment: cfg.upstream_url(Service::Fulfillment).to_string(),
+            billing: cfg.upstream_url(Service::Billing).to_string(),
+            tracking: cfg.upstream_url(Service::Tracking).to_string(),
         })
     }
 
@@ -333,6 +338,45 @@ fn classify(status: StatusCode, body: &[u8], method: &Method, url: &str) -> Upst
         UpstreamError::Retryable(Box::new(p))
     } else {
         UpstreamError::Permanent(Box::new(p))
+    }
+}
+
+/// An invoice as the Billing service lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Invoice {
+    pub id: String,
+    pub order_id: String,
+    pub total_minor: i64,
+    pub currency: String,
+}
+
+#[derive(Deserialize)]
+struct DataOf<T> {
+    data: Vec<T>,
+}
+
+/// Reads for the customer's order pages (issue 4, reads).
+impl Upstream {
+    /// Billing `GET /v1/invoices?order_id=`: the order's invoices.
+    pub async fn invoices_of_order(
+        &self,
+        tenant: &str,
+        order_id: &str,
+    ) -> Result<Vec<Invoice>, UpstreamError> {
+        let url = format!("{}/v1/invoices?order_id={}", self.billing, seg(order_id));
+        let page: DataOf<Invoice> = self.call(Method::GET, &url, tenant, None, None).await?;
+        Ok(page.data)
+    }
+
+    /// Tracking `GET /v1/trackings/{tracking_number}`: the carrier's live view of a parcel;
+    /// a number the carrier has not scanned yet is a permanent 404 `tracking.not_found`.
+    pub async fn track_shipment(
+        &self,
+        tenant: &str,
+        tracking_number: &str,
+    ) -> Result<Tracking, UpstreamError> {
+        let url = format!("{}/v1/trackings/{}", self.tracking, seg(tracking_number));
+        self.call(Method::GET, &url, tenant, None, None).await
     }
 }
 

@@ -7,6 +7,7 @@ mod customer_orders;
 mod engine;
 mod helpers;
 mod ingest;
+mod order_reads;
 mod repo_files;
 mod resilience;
 mod returns;

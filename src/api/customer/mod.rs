@@ -2,10 +2,15 @@
 
 pub mod cancel;
 pub mod exchanges;
+pub mod faq;
+pub mod order_metrics;
+pub mod order_parts;
 pub mod orders;
 pub mod requests;
 pub mod returns;
 pub mod rma;
+pub mod shipments;
+pub mod timeline;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -16,6 +21,24 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/customer/orders", get(orders::list_orders))
         .route("/v1/customer/orders/{order_id}", get(orders::get_order))
+        // order reads (static `metrics` outranks `{order_id}` in axum's router)
+        .route(
+            "/v1/customer/orders/metrics",
+            get(order_metrics::get_order_metrics),
+        )
+        .route(
+            "/v1/customer/orders/{order_id}/timeline",
+            get(timeline::get_timeline),
+        )
+        .route(
+            "/v1/customer/orders/{order_id}/shipments",
+            get(shipments::list_shipments),
+        )
+        .route("/v1/customer/orders/{order_id}/faq", get(faq::get_faq))
+        .route(
+            "/v1/customer/shipments/{tracking_number}/track",
+            get(shipments::track_shipment),
+        )
         .route(
             "/v1/customer/orders/{order_id}/cancel-request",
             post(cancel::request_cancel),

@@ -1,4 +1,8 @@
-//! A customer's own orders: list and detail, served from the read model.
+//! A customer's own orders: list and detail, served from the read model (detail: one query
+//! for the order, its tenant's settings and, with `expand=events`, its events; only
+//! `expand=invoices` asks an upstream, the Billing service).
+
+use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -6,13 +10,20 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+pub use super::order_parts::{EventOut, InvoiceOut, ShipmentLineOut, ShipmentOut, shipment_out};
+use super::order_parts::{events_out, invoices};
 use crate::api::auth::Customer;
 use crate::api::extract::Query;
 use crate::api::shared::{bounded_limit, decode_cursor, encode_cursor};
 use crate::db;
+use crate::db::orders::OrderRead;
+use crate::domain::eligibility::{ActionVerdict, allowed_actions};
 use crate::domain::order::{Address, Order, OrderStatus, Totals};
 use crate::error::{Error, FieldError, Result};
 use crate::state::AppState;
+
+/// Events `expand=events` returns at most (the newest).
+const EVENTS_IN_DETAIL: i64 = 50;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -32,7 +43,8 @@ pub struct ListOrdersQuery {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct GetOrderQuery {
-    /// Comma-separated: `lines`, `shipments`.
+    /// Comma-separated: `lines`, `shipments`, `events` (the newest 50, oldest first) and
+    /// `invoices` (asks the Billing service: 503 `invoices.unavailable` when it is down).
     pub expand: Option<String>,
 }
 
@@ -44,17 +56,6 @@ pub struct LineOut {
     pub qty: i32,
     pub unit_price_minor: i64,
     pub total_minor: i64,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ShipmentOut {
-    pub id: String,
-    pub carrier: String,
-    pub tracking_number: String,
-    pub status: String,
-    pub shipped_at: Option<DateTime<Utc>>,
-    pub eta: Option<DateTime<Utc>>,
-    pub delivered_at: Option<DateTime<Utc>>,
 }
 
 /// An order as its customer sees it: no internal fields.
@@ -73,6 +74,16 @@ pub struct CustomerOrderOut {
     pub lines: Option<Vec<LineOut>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shipments: Option<Vec<ShipmentOut>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invoices: Option<Vec<InvoiceOut>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub events: Option<Vec<EventOut>>,
+    /// Detail only: each self-service action (`cancel`, `return`, `replace`, `reorder`,
+    /// `update_address`, `apply_coupon`) with whether it is allowed now and, if not, the
+    /// code its own endpoint answers with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<BTreeMap<String, ActionVerdict>>)]
+    pub allowed_actions: Option<BTreeMap<&'static str, ActionVerdict>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -85,6 +96,8 @@ pub struct OrderListOut {
 struct Expand {
     lines: bool,
     shipments: bool,
+    invoices: bool,
+    events: bool,
 }
 
 fn parse_expand(expand: Option<&str>) -> Result<Expand> {
@@ -98,10 +111,14 @@ fn parse_expand(expand: Option<&str>) -> Result<Expand> {
         match part {
             "lines" => e.lines = true,
             "shipments" => e.shipments = true,
+            "invoices" => e.invoices = true,
+            "events" => e.events = true,
             other => {
                 return Err(Error::validation(vec![FieldError {
                     field: "expand".into(),
-                    message: format!("unknown expansion {other:?}; allowed: lines, shipments"),
+                    message: format!(
+                        "unknown expansion {other:?}; allowed: lines, shipments, invoices, events"
+                    ),
                 }]));
             }
         }
@@ -126,20 +143,12 @@ fn customer_view(o: Order, expand: Expand) -> CustomerOrderOut {
                 })
                 .collect()
         }),
-        shipments: expand.shipments.then(|| {
-            o.shipments
-                .iter()
-                .map(|s| ShipmentOut {
-                    id: s.id.clone(),
-                    carrier: s.carrier.clone(),
-                    tracking_number: s.tracking_number.clone(),
-                    status: s.status.clone(),
-                    shipped_at: s.shipped_at,
-                    eta: s.eta,
-                    delivered_at: s.delivered_at,
-                })
-                .collect()
-        }),
+        shipments: expand
+            .shipments
+            .then(|| o.shipments.iter().map(|s| shipment_out(&o, s)).collect()),
+        invoices: None,
+        events: None,
+        allowed_actions: None,
         id: o.id,
         number: o.number,
         status: o.status,
@@ -192,10 +201,12 @@ pub async fn list_orders(
     Ok(Json(OrderListOut { data, next_cursor }))
 }
 
-/// One of the caller's orders; another customer's or tenant's is a 404.
+/// One of the caller's orders, always with `allowed_actions`; another customer's or
+/// tenant's is a 404.
 #[utoipa::path(get, path = "/v1/customer/orders/{order_id}", tag = "customer", params(("order_id" = String, Path), GetOrderQuery),
     security(("bearer" = [])),
-    responses((status = 200, body = CustomerOrderOut), (status = 404, body = crate::error::Problem), (status = 401, body = crate::error::Problem)))]
+    responses((status = 200, body = CustomerOrderOut), (status = 401, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
+              (status = 422, body = crate::error::Problem), (status = 502, body = crate::error::Problem), (status = 503, body = crate::error::Problem)))]
 pub async fn get_order(
     State(state): State<AppState>,
     who: Customer,
@@ -203,26 +214,77 @@ pub async fn get_order(
     Query(q): Query<GetOrderQuery>,
 ) -> Result<Json<CustomerOrderOut>> {
     let expand = parse_expand(q.expand.as_deref())?;
-    let order = who.own_order(&state, &order_id).await?;
-    Ok(Json(customer_view(order, expand)))
+    let events_limit = if expand.events { EVENTS_IN_DETAIL } else { 0 };
+    let read = who.own_order_read(&state, &order_id, events_limit).await?;
+    let invoices = if expand.invoices {
+        Some(invoices(&state, &who.tenant_id, &order_id).await?)
+    } else {
+        None
+    };
+    let actions = allowed_actions(&read.order, &read.settings, Utc::now());
+    let mut out = customer_view(read.order, expand);
+    out.allowed_actions = Some(actions);
+    out.invoices = invoices;
+    out.events = expand.events.then(|| events_out(&read.events));
+    Ok(Json(out))
+}
+
+/// 422 unless `id` looks like an order id (1 to 100 letters, digits, `_`, `-`, `.`, `:`).
+pub fn check_order_id(id: &str) -> Result<()> {
+    if (1..=100).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-.:".contains(&b))
+    {
+        return Ok(());
+    }
+    Err(Error::validation(vec![FieldError {
+        field: "order_id".into(),
+        message: "1 to 100 letters, digits, '_', '-', '.' or ':'".into(),
+    }]))
 }
 
 impl Customer {
+    /// 404 when a guest token is scoped to another order.
+    fn may_see(&self, order_id: &str) -> Result<()> {
+        match self.scope_order_id.as_deref() {
+            Some(scoped) if scoped != order_id => Err(Error::not_found("order")),
+            _ => Ok(()),
+        }
+    }
+
     /// The caller's order from the read model, or 404 (also for others' orders).
     pub async fn own_order(&self, state: &AppState, order_id: &str) -> Result<Order> {
-        if self
-            .scope_order_id
-            .as_deref()
-            .is_some_and(|scoped| scoped != order_id)
-        {
-            return Err(Error::not_found("order"));
-        }
+        self.may_see(order_id)?;
         let mut conn = state.db.acquire().await?;
         db::orders::get(
             &mut conn,
             &self.tenant_id,
             order_id,
             Some(&self.customer_id),
+        )
+        .await?
+        .ok_or_else(|| Error::not_found("order"))
+    }
+
+    /// The caller's order with its tenant's settings and up to `events_limit` newest
+    /// customer-visible events, in one query; 422 for a malformed id, 404 for anyone
+    /// else's order.
+    pub async fn own_order_read(
+        &self,
+        state: &AppState,
+        order_id: &str,
+        events_limit: i64,
+    ) -> Result<OrderRead> {
+        check_order_id(order_id)?;
+        self.may_see(order_id)?;
+        let mut conn = state.db.acquire().await?;
+        db::orders::get_for_read(
+            &mut conn,
+            &self.tenant_id,
+            order_id,
+            Some(&self.customer_id),
+            events_limit,
         )
         .await?
         .ok_or_else(|| Error::not_found("order"))

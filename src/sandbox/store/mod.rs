@@ -9,6 +9,7 @@ pub mod orders;
 pub mod returns;
 pub mod seed;
 pub mod stock;
+pub mod tracking;
 
 use sqlx::PgPool;
 
