@@ -1,6 +1,9 @@
 //! Pure types and rules: no I/O, no sqlx, axum or apalis.
 
+pub mod address;
 pub mod cancel;
+pub mod coupon;
 pub mod eligibility;
 pub mod order;
+pub mod reorder;
 pub mod settings;
