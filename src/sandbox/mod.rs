@@ -5,7 +5,9 @@
 //!
 //! The contract it implements is `docs/upstream-contract.md`; usage is in `docs/sandbox.md`.
 
+mod addresses;
 mod billing;
+mod carts;
 mod events;
 mod extract;
 mod faults;
@@ -15,6 +17,7 @@ mod inventory;
 mod notifications;
 mod orders;
 mod payments;
+mod promotions;
 mod readback;
 mod store;
 
@@ -117,9 +120,18 @@ fn build(pool: PgPool, cfg: SandboxConfig, deliveries: TaskTracker) -> Router {
     };
     let sandbox = readback::routes()
         .merge(faults::routes())
-        .merge(fulfillment::sandbox_routes());
+        .merge(fulfillment::sandbox_routes())
+        .merge(carts::sandbox_routes());
     Router::new()
-        .nest("/orders", faulty(Service::Orders, orders::routes()))
+        .nest(
+            "/orders",
+            faulty(
+                Service::Orders,
+                orders::routes()
+                    .merge(carts::routes())
+                    .merge(addresses::orders_routes()),
+            ),
+        )
         .nest("/payments", faulty(Service::Payments, payments::routes()))
         .nest(
             "/inventory",
@@ -127,12 +139,19 @@ fn build(pool: PgPool, cfg: SandboxConfig, deliveries: TaskTracker) -> Router {
         )
         .nest(
             "/fulfillment",
-            faulty(Service::Fulfillment, fulfillment::routes()),
+            faulty(
+                Service::Fulfillment,
+                fulfillment::routes().merge(addresses::fulfillment_routes()),
+            ),
         )
         .nest("/billing", faulty(Service::Billing, billing::routes()))
         .nest(
             "/notifications",
             faulty(Service::Notifications, notifications::routes()),
+        )
+        .nest(
+            "/promotions",
+            faulty(Service::Promotions, promotions::routes()),
         )
         .nest("/sandbox", sandbox)
         .fallback(|| async { Error::not_found("route") })
