@@ -3,6 +3,8 @@
 //! answers to retryable or permanent errors. The workflow engine's step retry policy is the
 //! real retry loop; this client only retries a refused connection once, quickly.
 
+mod commerce;
+
 use std::time::Duration;
 
 use anyhow::Context;
@@ -15,6 +17,10 @@ use serde_json::{Value, json};
 use crate::config::{Config, Service};
 use crate::domain::order::{Order, Refund};
 use crate::error::{Error, Problem};
+
+pub use commerce::{
+    AddressChange, Cart, CartLine, CartLineIn, CartRejection, CouponPreview, NewCart, PreviewLine,
+};
 
 /// Why an upstream call failed, classified as the contract says.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -62,6 +68,8 @@ pub struct Upstream {
     payments: String,
     inventory: String,
     notifications: String,
+    fulfillment: String,
+    promotions: String,
 }
 
 impl Upstream {
@@ -79,6 +87,8 @@ impl Upstream {
             payments: cfg.upstream_url(Service::Payments).to_string(),
             inventory: cfg.upstream_url(Service::Inventory).to_string(),
             notifications: cfg.upstream_url(Service::Notifications).to_string(),
+            fulfillment: cfg.upstream_url(Service::Fulfillment).to_string(),
+            promotions: cfg.upstream_url(Service::Promotions).to_string(),
         })
     }
 

@@ -6,11 +6,13 @@
 //! or a [`StepError`]. An output object may hold a `"result"` object: the run's `result` is
 //! the shallow merge of those members, in step order, so an action decides what is public.
 
+mod address;
 mod diagnostic;
 mod inventory;
 mod notifications;
 mod orders;
 mod payments;
+mod reorder;
 
 use futures::future::BoxFuture;
 use reqwest::StatusCode;
@@ -142,6 +144,14 @@ pub const ACTIONS: &[(&str, ActionFn)] = &[
         "notifications.order_cancelled",
         notifications::order_cancelled,
     ),
+    // reorder
+    ("reorder.plan", reorder::plan),
+    ("orders.create_cart", reorder::create_cart),
+    // update_address
+    ("orders.update_address", address::update_at_orders),
+    ("orders.revert_address", address::revert_at_orders),
+    ("fulfillment.update_address", address::update_at_fulfillment),
+    ("notifications.address_changed", address::notify_changed),
 ];
 
 pub fn find(name: &str) -> Option<ActionFn> {
