@@ -134,3 +134,27 @@ pub async fn finish_for_run(
         .await?;
     Ok(())
 }
+
+/// Closes the order's open requests of `kind` whose run has ended, with the run's final
+/// status, so a new request of that kind can open (the one-open-request index counts
+/// `queued` and `running`). Runs end in the worker, which leaves the request as it was.
+pub async fn close_finished(
+    conn: &mut PgConnection,
+    tenant_id: &str,
+    order_id: &str,
+    kind: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE requests q SET status = r.status, updated_at = now()
+         FROM runs r
+         WHERE q.tenant_id = $1 AND q.order_id = $2 AND q.kind = $3
+           AND q.status IN ('queued', 'running') AND r.id = q.run_id
+           AND r.status IN ('succeeded', 'failed', 'compensated', 'cancelled')",
+    )
+    .bind(tenant_id)
+    .bind(order_id)
+    .bind(kind)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

@@ -1,6 +1,7 @@
 //! The customer surface's route table: one line per endpoint.
 
 pub mod cancel;
+pub mod commerce;
 pub mod orders;
 pub mod requests;
 
@@ -20,5 +21,17 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/v1/customer/requests/{request_id}",
             get(requests::get_request),
+        )
+        .route(
+            "/v1/customer/orders/{order_id}/reorder",
+            post(commerce::reorder::reorder),
+        )
+        .route(
+            "/v1/customer/orders/{order_id}/update-address",
+            post(commerce::address::update_address),
+        )
+        .route(
+            "/v1/customer/orders/{order_id}/apply-coupon",
+            post(commerce::coupon::apply_coupon),
         )
 }
