@@ -121,23 +121,10 @@ pub async fn set_status(
     Ok(())
 }
 
-/// Closes the request whose run ended, with the run's final status.
-pub async fn finish_for_run(
-    conn: &mut PgConnection,
-    run_id: Uuid,
-    status: &str,
-) -> sqlx::Result<()> {
-    sqlx::query("UPDATE requests SET status = $2, updated_at = now() WHERE run_id = $1")
-        .bind(run_id)
-        .bind(status)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
 /// Closes the open request of `kind` for an order whose run has already ended (the request
-/// takes the run's status), so a request left open by a finished run never blocks the next.
-/// True when one was closed.
+/// takes the run's status). The engine closes requests when their run ends; this mends
+/// rows written before it did, so an old open request never blocks the next. True when one
+/// was closed.
 pub async fn close_if_run_finished(
     conn: &mut PgConnection,
     tenant_id: &str,

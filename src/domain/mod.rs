@@ -1,9 +1,12 @@
 //! Pure types and rules: no I/O, no sqlx, axum or apalis.
 
+pub mod address;
 pub mod cancel;
+pub mod coupon;
 pub mod eligibility;
 pub mod faq;
 pub mod order;
+pub mod reorder;
 pub mod returns;
 pub mod settings;
 pub mod timeline;

@@ -5,7 +5,9 @@
 //!
 //! The contract it implements is `docs/upstream-contract.md`; usage is in `docs/sandbox.md`.
 
+mod addresses;
 mod billing;
+mod carts;
 mod events;
 mod extract;
 mod faults;
@@ -15,6 +17,7 @@ mod inventory;
 mod notifications;
 mod orders;
 mod payments;
+mod promotions;
 mod readback;
 mod returns;
 mod store;
@@ -119,9 +122,18 @@ fn build(pool: PgPool, cfg: SandboxConfig, deliveries: TaskTracker) -> Router {
     };
     let sandbox = readback::routes()
         .merge(faults::routes())
-        .merge(fulfillment::sandbox_routes());
+        .merge(fulfillment::sandbox_routes())
+        .merge(carts::sandbox_routes());
     Router::new()
-        .nest("/orders", faulty(Service::Orders, orders::routes()))
+        .nest(
+            "/orders",
+            faulty(
+                Service::Orders,
+                orders::routes()
+                    .merge(carts::routes())
+                    .merge(addresses::orders_routes()),
+            ),
+        )
         .nest("/payments", faulty(Service::Payments, payments::routes()))
         .nest(
             "/inventory",
@@ -131,7 +143,9 @@ fn build(pool: PgPool, cfg: SandboxConfig, deliveries: TaskTracker) -> Router {
             "/fulfillment",
             faulty(
                 Service::Fulfillment,
-                fulfillment::routes().merge(returns::routes()),
+                fulfillment::routes()
+                    .merge(returns::routes())
+                    .merge(addresses::fulfillment_routes()),
             ),
         )
         .nest("/billing", faulty(Service::Billing, billing::routes()))
@@ -140,6 +154,10 @@ fn build(pool: PgPool, cfg: SandboxConfig, deliveries: TaskTracker) -> Router {
             faulty(Service::Notifications, notifications::routes()),
         )
         .nest("/tracking", faulty(Service::Tracking, tracking::routes()))
+        .nest(
+            "/promotions",
+            faulty(Service::Promotions, promotions::routes()),
+        )
         .nest("/sandbox", sandbox)
         .fallback(|| async { Error::not_found("route") })
         .layer(from_fn(log_internal_errors))

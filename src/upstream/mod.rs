@@ -3,6 +3,8 @@
 //! answers to retryable or permanent errors. The workflow engine's step retry policy is the
 //! real retry loop; this client only retries a refused connection once, quickly.
 
+mod commerce;
+
 use std::time::Duration;
 
 use anyhow::Context;
@@ -17,6 +19,10 @@ use crate::domain::order::{Order, Refund};
 use crate::domain::returns::{Rma, RmaKind, RmaLine};
 use crate::domain::tracking::Tracking;
 use crate::error::{Error, Problem};
+
+pub use commerce::{
+    AddressChange, Cart, CartLine, CartLineIn, CartRejection, CouponPreview, NewCart, PreviewLine,
+};
 
 /// Why an upstream call failed, classified as the contract says.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -79,6 +85,7 @@ pub struct Upstream {
     fulfillment: String,
     billing: String,
     tracking: String,
+    promotions: String,
 }
 
 impl Upstream {
@@ -99,6 +106,7 @@ impl Upstream {
             fulfillment: cfg.upstream_url(Service::Fulfillment).to_string(),
             billing: cfg.upstream_url(Service::Billing).to_string(),
             tracking: cfg.upstream_url(Service::Tracking).to_string(),
+            promotions: cfg.upstream_url(Service::Promotions).to_string(),
         })
     }
 

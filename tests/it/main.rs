@@ -3,6 +3,7 @@
 mod admin_cancel;
 mod auth;
 mod cancel;
+mod commerce;
 mod customer_orders;
 mod engine;
 mod helpers;

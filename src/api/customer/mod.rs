@@ -1,6 +1,7 @@
 //! The customer surface's route table: one line per endpoint.
 
 pub mod cancel;
+pub mod commerce;
 pub mod exchanges;
 pub mod faq;
 pub mod order_metrics;
@@ -56,4 +57,16 @@ pub fn routes() -> Router<AppState> {
             post(exchanges::request_replacement),
         )
         .route("/v1/customer/returns/{rma_id}", get(returns::get_return))
+        .route(
+            "/v1/customer/orders/{order_id}/reorder",
+            post(commerce::reorder::reorder),
+        )
+        .route(
+            "/v1/customer/orders/{order_id}/update-address",
+            post(commerce::address::update_address),
+        )
+        .route(
+            "/v1/customer/orders/{order_id}/apply-coupon",
+            post(commerce::coupon::apply_coupon),
+        )
 }

@@ -2,6 +2,7 @@
 //! Functions take a connection (or transaction) and the tenant, so scoping is in every
 //! signature.
 
+pub mod commerce;
 pub mod effects;
 pub mod idempotency;
 pub mod messages;
@@ -123,6 +124,7 @@ pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
         .await?;
     sqlx::raw_sql(SCHEMA).execute(&mut *tx).await?;
     returns::migrate(&mut tx).await?;
+    commerce::migrate(&mut tx).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -14,6 +14,9 @@ pub async fn seed_orders(pool: &PgPool, orders: &[Order]) -> anyhow::Result<()> 
         upsert_order(&mut tx, order).await?;
         for line in &order.lines {
             ensure_stock(&mut tx, &order.tenant_id, &line.sku).await?;
+            let (t, c, price) = (&order.tenant_id, &order.currency, line.unit_price_minor);
+            super::commerce::ensure_catalog_item(&mut tx, t, &line.sku, c, &line.name, price)
+                .await?;
         }
     }
     tx.commit().await?;

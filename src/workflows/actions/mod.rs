@@ -6,12 +6,14 @@
 //! or a [`StepError`]. An output object may hold a `"result"` object: the run's `result` is
 //! the shallow merge of those members, in step order, so an action decides what is public.
 
+mod address;
 mod diagnostic;
 mod exchanges;
 mod inventory;
 mod notifications;
 mod orders;
 mod payments;
+mod reorder;
 mod returns;
 
 use futures::future::BoxFuture;
@@ -157,6 +159,14 @@ pub const ACTIONS: &[(&str, ActionFn)] = &[
         "exchanges.release_replacement",
         exchanges::release_replacement,
     ),
+    // reorder
+    ("reorder.plan", reorder::plan),
+    ("orders.create_cart", reorder::create_cart),
+    // update_address
+    ("orders.update_address", address::update_at_orders),
+    ("orders.revert_address", address::revert_at_orders),
+    ("fulfillment.update_address", address::update_at_fulfillment),
+    ("notifications.address_changed", address::notify_changed),
 ];
 
 pub fn find(name: &str) -> Option<ActionFn> {

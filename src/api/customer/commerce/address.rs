@@ -1,0 +1,108 @@
+//! `POST /v1/customer/orders/{order_id}/update-address`: change where an order ships.
+
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+
+use super::{Ask, RequestAcceptedOut, accept, ensure_allowed};
+use crate::api::auth::Customer;
+use crate::api::extract::Json;
+use crate::api::idempotency::{self, IdempotencyKey};
+use crate::api::shared::RequestMeta;
+use crate::domain::address::{self, AddressIn};
+use crate::domain::eligibility::SelfService;
+use crate::domain::order::Address;
+use crate::error::{Error, FieldError, Result};
+use crate::state::AppState;
+
+pub const WORKFLOW: &str = "update_address";
+
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateAddressIn {
+    pub address: Option<AddressIn>,
+    /// Validate and check eligibility without changing anything.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// What an address change would do.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UpdateAddressDryRunOut {
+    pub dry_run: bool,
+    pub current_address: Address,
+    /// The new address as it would be stored (normalized).
+    pub address: Address,
+    /// The workflow steps that would run.
+    pub steps: Vec<String>,
+}
+
+/// The new address, normalized; 422 listing every bad field as `address.<field>`.
+fn validated(body: &UpdateAddressIn) -> Result<Address> {
+    let Some(input) = &body.address else {
+        return Err(Error::validation(vec![FieldError {
+            field: "address".into(),
+            message: "required".into(),
+        }]));
+    };
+    address::validate(input).map_err(|errors| {
+        Error::validation(
+            errors
+                .into_iter()
+                .map(|e| FieldError {
+                    field: format!("address.{}", e.field),
+                    message: e.message,
+                })
+                .collect(),
+        )
+    })
+}
+
+/// Changes the shipping address of one of the caller's orders, allowed before anything
+/// shipped and within the tenant's `address_change_window_minutes` of placing the order
+/// (409 `address.already_shipped` / `address.change_window_expired`, the codes
+/// `allowed_actions.update_address` shows; the window is judged when the request is
+/// accepted). Runs the `update_address` workflow: Orders, then
+/// Fulfillment; if the order ships meanwhile the job ends `compensated` with
+/// `address.already_shipped` and the old address in force everywhere. `Idempotency-Key` is
+/// honoured; `dry_run` validates and checks without changing anything.
+#[utoipa::path(post, path = "/v1/customer/orders/{order_id}/update-address", tag = "customer",
+    params(("order_id" = String, Path), ("Idempotency-Key" = Option<String>, Header), ("Prefer" = Option<String>, Header, description = "wait=N (≤ 30)")),
+    request_body = UpdateAddressIn, security(("bearer" = [])),
+    responses((status = 202, body = RequestAcceptedOut), (status = 200, description = "dry run, or the finished job with Prefer: wait", body = UpdateAddressDryRunOut),
+              (status = 401, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
+              (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+pub async fn update_address(
+    State(state): State<AppState>,
+    who: Customer,
+    meta: RequestMeta,
+    key: IdempotencyKey,
+    Path(order_id): Path<String>,
+    Json(body): Json<UpdateAddressIn>,
+) -> Result<Response> {
+    let address = validated(&body)?;
+    let order = who.own_order(&state, &order_id).await?;
+    ensure_allowed(&state, SelfService::UpdateAddress, &order).await?;
+    let input = json!({ "order_id": order.id, "address": address });
+    if body.dry_run {
+        let out = UpdateAddressDryRunOut {
+            dry_run: true,
+            current_address: order.shipping_address.clone(),
+            steps: state.workflows.planned_steps(WORKFLOW, &input),
+            address,
+        };
+        return Ok(axum::Json(out).into_response());
+    }
+    let ask = Ask {
+        request_kind: "address_change",
+        workflow: WORKFLOW,
+        audit_action: "order.address_change_requested",
+        order: &order,
+        input,
+        before: Some(json!({ "address": order.shipping_address })),
+        fingerprint: idempotency::fingerprint(&format!("update-address:{order_id}"), &body),
+    };
+    accept(&state, &who, &meta, key, ask).await
+}
