@@ -1,8 +1,10 @@
 //! The customer surface's route table: one line per endpoint.
 
 pub mod cancel;
+pub mod guest;
 pub mod orders;
 pub mod requests;
+pub mod settings;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -21,4 +23,8 @@ pub fn routes() -> Router<AppState> {
             "/v1/customer/requests/{request_id}",
             get(requests::get_request),
         )
+        .route("/v1/customer/orders/lookup", get(guest::lookup_order))
+        .route("/v1/customer/capabilities", get(settings::get_capabilities))
+        .route("/v1/customer/settings", get(settings::get_settings))
+        .route("/v1/customer/rate-limits", get(settings::get_rate_limits))
 }
