@@ -5,6 +5,7 @@ mod auth;
 mod cancel;
 mod customer_orders;
 mod engine;
+mod guest_and_limits;
 mod helpers;
 mod repo_files;
 mod resilience;
