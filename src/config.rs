@@ -78,6 +78,11 @@ pub struct Config {
     /// How long a worker holds a run before the sweeper may re-drive it.
     pub lease: Duration,
     pub workflows_file: String,
+    /// HMAC key of the guest-lookup tokens printed on order confirmations.
+    pub guest_secret: Vec<u8>,
+    /// How many reverse proxies in front of the api append to `X-Forwarded-For`; 0 (the
+    /// default) ignores the header and takes the peer address as the client's.
+    pub forwarded_for_hops: usize,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/orderdesk";
@@ -87,6 +92,7 @@ pub const DEFAULT_API_ADDR: &str = "127.0.0.1:8080";
 /// Development-only defaults: `dev` and tests use them; production must set its own.
 pub const DEV_JWT_SECRET: &str = "orderdesk-dev-secret-change-me";
 pub const DEV_EVENTS_SECRET: &str = "orderdesk-dev-events-secret";
+pub const DEV_GUEST_SECRET: &str = "orderdesk-dev-guest-secret";
 pub const DEFAULT_ISSUER: &str = "orderdesk";
 pub const DEFAULT_AUDIENCE: &str = "orderdesk-api";
 
@@ -151,6 +157,22 @@ impl Config {
         if events_secret.len() < 16 {
             bail!("ORDERDESK_EVENTS_SECRET must be at least 16 bytes");
         }
+        let guest_secret = get("ORDERDESK_GUEST_SECRET").unwrap_or_else(|| DEV_GUEST_SECRET.into());
+        if guest_secret.len() < 16 {
+            bail!("ORDERDESK_GUEST_SECRET must be at least 16 bytes");
+        }
+        let forwarded_for_hops = match get("ORDERDESK_TRUST_FORWARDED_FOR") {
+            None => 0,
+            Some(v) => match v.trim().to_ascii_lowercase().as_str() {
+                "false" | "no" | "0" => 0,
+                "true" | "yes" => 1,
+                n => n.parse::<usize>().ok().filter(|n| *n <= 8).with_context(|| {
+                    format!(
+                        "ORDERDESK_TRUST_FORWARDED_FOR must be true, false or a number of proxies (0..=8), got {v:?}"
+                    )
+                })?,
+            },
+        };
         let secs = |var: &str, default: u64| -> anyhow::Result<Duration> {
             match get(var) {
                 None => Ok(Duration::from_secs(default)),
@@ -174,6 +196,8 @@ impl Config {
             upstream_timeout: secs("ORDERDESK_UPSTREAM_TIMEOUT_SECS", 5)?,
             lease: secs("ORDERDESK_LEASE_SECS", 10)?,
             workflows_file: get("ORDERDESK_WORKFLOWS").unwrap_or_else(|| "workflows.toml".into()),
+            guest_secret: guest_secret.into_bytes(),
+            forwarded_for_hops,
         })
     }
 
@@ -238,5 +262,26 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("ORDERDESK_LEASE_SECS"), "{e}");
+        let e = with(&[("ORDERDESK_GUEST_SECRET", "short")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("ORDERDESK_GUEST_SECRET"), "{e}");
+        let e = with(&[("ORDERDESK_TRUST_FORWARDED_FOR", "sometimes")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("ORDERDESK_TRUST_FORWARDED_FOR"), "{e}");
+    }
+
+    #[test]
+    fn forwarded_for_is_ignored_unless_trusted() {
+        assert_eq!(with(&[]).unwrap().forwarded_for_hops, 0);
+        let hops = |v| {
+            with(&[("ORDERDESK_TRUST_FORWARDED_FOR", v)])
+                .unwrap()
+                .forwarded_for_hops
+        };
+        assert_eq!(hops("false"), 0);
+        assert_eq!(hops("true"), 1);
+        assert_eq!(hops("2"), 2);
     }
 }

@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use orderdesk::api::Surface;
 use orderdesk::auth::Role;
+use orderdesk::auth::guest::confirmation_token;
 use orderdesk::auth::mint::{MintRequest, mint, parse_ttl};
 use orderdesk::config::{Config, DEFAULT_API_ADDR, DEFAULT_SANDBOX_ADDR};
 use orderdesk::{app, db, sandbox, seed, telemetry, workers};
@@ -68,11 +69,12 @@ enum Command {
         #[arg(long, default_value_t = 60)]
         customers: usize,
     },
-    /// Prints a JWT signed with the configured HS256 key, for local use and tests.
+    /// Prints a JWT signed with the configured HS256 key, for local use and tests; with
+    /// `--guest`, the guest-lookup token of an order's confirmation instead.
     Token {
         #[arg(long)]
         tenant: String,
-        #[arg(long, conflicts_with = "agent", required_unless_present = "agent")]
+        #[arg(long, conflicts_with = "agent", required_unless_present_any = ["agent", "guest"])]
         customer: Option<String>,
         #[arg(long)]
         agent: Option<String>,
@@ -84,6 +86,13 @@ enum Command {
         sudo: bool,
         #[arg(long, default_value = "15m")]
         ttl: String,
+        /// The confirmation token of an order (ORDERDESK_GUEST_SECRET), for guest lookup.
+        #[arg(long, conflicts_with_all = ["customer", "agent"], requires_all = ["order_number", "email"])]
+        guest: bool,
+        #[arg(long, requires = "guest")]
+        order_number: Option<String>,
+        #[arg(long, requires = "guest")]
+        email: Option<String>,
     },
 }
 
@@ -184,7 +193,15 @@ async fn main() -> anyhow::Result<()> {
             roles,
             sudo,
             ttl,
+            guest,
+            order_number,
+            email,
         } => {
+            if let (true, Some(number), Some(email)) = (guest, order_number, email) {
+                let secret = &config.guest_secret;
+                println!("{}", confirmation_token(secret, &tenant, &number, &email));
+                return Ok(());
+            }
             let ttl: Duration = parse_ttl(&ttl)?;
             let req = match (customer, agent) {
                 (Some(c), _) => MintRequest::customer(&tenant, &c).ttl(ttl),

@@ -137,8 +137,9 @@ where
 #[derive(Clone)]
 struct Authenticated(Arc<Claims>);
 
-/// Verifies the bearer token and checks `X-Tenant-ID` against its tenant.
-async fn authenticate<S>(parts: &mut Parts, state: &S) -> Result<Arc<Claims>>
+/// Verifies the bearer token and checks `X-Tenant-ID` against its tenant. Also used by the
+/// rate-limit middleware, whose verified claims the extractors then reuse.
+pub(crate) async fn authenticate<S>(parts: &mut Parts, state: &S) -> Result<Arc<Claims>>
 where
     Arc<Verifier>: FromRef<S>,
 {

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod auth;
 pub mod cancellation;
+pub mod client_ip;
 pub mod customer;
 pub mod docs;
 pub mod events;
@@ -12,6 +13,7 @@ pub mod health;
 pub mod idempotency;
 pub mod jobs;
 pub mod metrics;
+pub mod rate_limit;
 pub mod shared;
 
 use std::time::Duration;
@@ -45,19 +47,23 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(40);
 const BODY_LIMIT: usize = 256 * 1024;
 
 pub fn router(state: AppState, surface: Surface) -> Router {
+    let limiter = rate_limit::RateLimiter::new(state.clone());
+    let limited = || middleware::from_fn_with_state(limiter.clone(), rate_limit::enforce);
+    let proxy_hops = state.config.forwarded_for_hops;
     let mut app = Router::new()
         .merge(health::routes())
         .merge(events::routes())
         .merge(docs::routes())
         .merge(metrics::routes());
     if surface != Surface::Admin {
-        app = app.merge(customer::routes());
+        app = app.merge(customer::routes().route_layer(limited()));
     }
     if surface != Surface::Customer {
-        app = app.merge(admin::routes());
+        app = app.merge(admin::routes().route_layer(limited()));
     }
     app.fallback(|| async { Error::not_found("route") })
         .with_state(state)
+        .layer(middleware::from_fn_with_state(proxy_hops, client_ip::resolve))
         .layer(middleware::from_fn(problem_details))
         .layer(CatchPanicLayer::custom(|_| Error::Internal(anyhow::anyhow!("handler panicked")).into_response_boxed()))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))

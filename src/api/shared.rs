@@ -8,6 +8,7 @@ use axum::http::request::Parts;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+use crate::api::client_ip::ClientIp;
 use crate::db::audit::Actor;
 use crate::error::{Error, Result};
 
@@ -34,14 +35,15 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string)
         };
-        let ip = h("x-forwarded-for")
-            .and_then(|v| v.split(',').next().map(|s| s.trim().to_string()))
-            .or_else(|| {
-                parts
-                    .extensions
-                    .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                    .map(|c| c.0.ip().to_string())
-            });
+        // Resolved by the `client_ip` middleware, which alone knows whether to trust
+        // X-Forwarded-For; without it (a bare router) the peer address.
+        let ip = match parts.extensions.get::<ClientIp>() {
+            Some(ClientIp(ip)) => ip.map(|ip| ip.to_string()),
+            None => parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip().to_string()),
+        };
         Ok(RequestMeta {
             request_id: h("x-request-id"),
             ip,

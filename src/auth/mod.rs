@@ -1,8 +1,9 @@
 //! Authentication and authorisation: JWT verification (fixed key or JWKS), the roles →
-//! permissions table, sudo (step-up) tokens and token minting. No axum types here; the
-//! extractors live in `api::auth`.
+//! permissions table, sudo (step-up) tokens, token minting and guest-lookup tokens. No axum
+//! types here; the extractors live in `api::auth`.
 
 mod claims;
+pub mod guest;
 mod jwks;
 pub mod mint;
 pub mod roles;

@@ -63,6 +63,8 @@ pub struct ListFilter {
     /// Keyset position: (placed_at, id) of the last order of the previous page.
     pub after: Option<(DateTime<Utc>, String)>,
     pub limit: i64,
+    /// Only this order (a guest token's scope).
+    pub only_order: Option<String>,
 }
 
 /// A customer's orders, newest first, served by `order_views_by_customer`.
@@ -83,6 +85,7 @@ pub async fn list_for_customer(
            AND ($4::timestamptz IS NULL OR placed_at >= $4)
            AND ($5::timestamptz IS NULL OR placed_at < $5)
            AND ($6::timestamptz IS NULL OR (placed_at, id) < ($6, $7))
+           AND ($9::text IS NULL OR id = $9)
          ORDER BY placed_at DESC, id DESC
          LIMIT $8",
     )
@@ -94,6 +97,7 @@ pub async fn list_for_customer(
     .bind(after_at)
     .bind(after_id)
     .bind(f.limit)
+    .bind(f.only_order.as_deref())
     .fetch_all(conn)
     .await?;
     Ok(rows.into_iter().map(|r| r.0.0).collect())
@@ -264,5 +268,34 @@ pub async fn spend_by_currency(
     .bind(customer_id)
     .bind(only_order)
     .fetch_all(conn)
+    .await
+}
+
+/// The columns of an order a guest lookup needs, without its document.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OrderHead {
+    pub id: String,
+    pub number: String,
+    pub customer_id: String,
+    pub email: String,
+    pub status: String,
+    pub currency: String,
+    pub total_minor: i64,
+    pub placed_at: DateTime<Utc>,
+}
+
+/// One order of the tenant by its number (`order_views_by_number`), header columns only.
+pub async fn head_by_number(
+    conn: &mut PgConnection,
+    tenant_id: &str,
+    number: &str,
+) -> sqlx::Result<Option<OrderHead>> {
+    sqlx::query_as(
+        "SELECT id, number, customer_id, email, status, currency, total_minor, placed_at
+         FROM order_views WHERE tenant_id = $1 AND number = $2",
+    )
+    .bind(tenant_id)
+    .bind(number)
+    .fetch_optional(conn)
     .await
 }

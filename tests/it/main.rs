@@ -6,6 +6,7 @@ mod cancel;
 mod commerce;
 mod customer_orders;
 mod engine;
+mod guest_and_limits;
 mod helpers;
 mod ingest;
 mod order_reads;

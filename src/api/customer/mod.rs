@@ -4,12 +4,14 @@ pub mod cancel;
 pub mod commerce;
 pub mod exchanges;
 pub mod faq;
+pub mod guest;
 pub mod order_metrics;
 pub mod order_parts;
 pub mod orders;
 pub mod requests;
 pub mod returns;
 pub mod rma;
+pub mod settings;
 pub mod shipments;
 pub mod timeline;
 
@@ -69,4 +71,8 @@ pub fn routes() -> Router<AppState> {
             "/v1/customer/orders/{order_id}/apply-coupon",
             post(commerce::coupon::apply_coupon),
         )
+        .route("/v1/customer/orders/lookup", get(guest::lookup_order))
+        .route("/v1/customer/capabilities", get(settings::get_capabilities))
+        .route("/v1/customer/settings", get(settings::get_settings))
+        .route("/v1/customer/rate-limits", get(settings::get_rate_limits))
 }

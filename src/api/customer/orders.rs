@@ -159,7 +159,7 @@ fn customer_view(o: Order, expand: Expand) -> CustomerOrderOut {
     }
 }
 
-/// Lists the caller's orders, newest first.
+/// Lists the caller's orders, newest first (a guest token: its one order).
 #[utoipa::path(get, path = "/v1/customer/orders", tag = "customer", params(ListOrdersQuery),
     security(("bearer" = [])),
     responses((status = 200, body = OrderListOut), (status = 400, body = crate::error::Problem),
@@ -184,6 +184,7 @@ pub async fn list_orders(
         to: q.to,
         after: q.cursor.as_deref().map(decode_cursor).transpose()?,
         limit: limit + 1,
+        only_order: who.scope_order_id.clone(),
     };
     let mut conn = state.db.acquire().await?;
     let mut orders =

@@ -1,0 +1,200 @@
+//! Per-tenant, per-principal rate limiting of the customer and admin surfaces, in Redis.
+//!
+//! [`enforce`] is one middleware on both route tables (`api::router`). It verifies the bearer
+//! token itself — through `api::auth::authenticate`, which leaves the verified claims in the
+//! request so the handler's `Customer`/`Agent` extractor does not verify again — because the
+//! quota headers belong on the response, which an extractor cannot touch. A request without a
+//! valid token is not counted here; its extractor answers 401/403 as before.
+//!
+//! The hot path costs one Redis round trip: the tenant's limits come from an in-process cache
+//! (5 s), and a Redis failure (timeout, refused) fails open for a second before Redis is tried
+//! again, logged at most every 30 s, so the API keeps serving while Redis is down.
+
+pub mod window;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+
+pub use window::{Quota, Window};
+
+use crate::api::auth::authenticate;
+use crate::auth::{Claims, PrincipalKind};
+use crate::db;
+use crate::domain::settings::TenantSettings;
+use crate::state::AppState;
+
+/// The window of the per-principal limits (`*_per_minute`).
+pub const PRINCIPAL_WINDOW: Duration = Duration::from_secs(60);
+/// How long a tenant's settings are reused before they are read again.
+const SETTINGS_TTL: Duration = Duration::from_secs(5);
+const MAX_CACHED_TENANTS: usize = 10_000;
+/// Longest wait for Redis on the request path; local round trips take well under 1 ms.
+const REDIS_TIMEOUT: Duration = Duration::from_millis(150);
+/// After a Redis failure, requests skip counting this long instead of each waiting.
+const OPEN_AFTER_FAILURE: Duration = Duration::from_secs(1);
+const WARN_EVERY: Duration = Duration::from_secs(30);
+
+/// The limiter of one router: Redis counters, the tenant-settings cache and the fail-open
+/// state. Cheap to clone; also in the extensions of every request it sees, for handlers that
+/// count something else (guest lookups).
+#[derive(Clone)]
+pub struct RateLimiter {
+    state: AppState,
+    inner: Arc<Inner>,
+}
+
+/// Tenant id → when read, settings.
+type SettingsCache = HashMap<String, (Instant, Arc<TenantSettings>)>;
+
+struct Inner {
+    settings: Mutex<SettingsCache>,
+    started: Instant,
+    /// Milliseconds since `started` until which Redis is not tried (0: closed).
+    skip_until_ms: AtomicU64,
+    last_warn_ms: AtomicU64,
+}
+
+impl RateLimiter {
+    pub fn new(state: AppState) -> RateLimiter {
+        RateLimiter {
+            state,
+            inner: Arc::new(Inner {
+                settings: Mutex::new(HashMap::new()),
+                started: Instant::now(),
+                skip_until_ms: AtomicU64::new(0),
+                last_warn_ms: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// The tenant's settings, at most [`SETTINGS_TTL`] old.
+    pub async fn tenant_settings(&self, tenant: &str) -> sqlx::Result<Arc<TenantSettings>> {
+        let now = Instant::now();
+        if let Some((at, s)) = self.lock_settings().get(tenant)
+            && now.duration_since(*at) < SETTINGS_TTL
+        {
+            return Ok(s.clone());
+        }
+        let mut conn = self.state.db.acquire().await?;
+        let fresh = Arc::new(db::tenants::settings(&mut conn, tenant).await?);
+        let mut cache = self.lock_settings();
+        if cache.len() >= MAX_CACHED_TENANTS {
+            // guest lookups name a tenant no token vouches for: keep the map bounded
+            cache.retain(|_, (at, _)| now.duration_since(*at) < SETTINGS_TTL);
+            if cache.len() >= MAX_CACHED_TENANTS {
+                cache.clear();
+            }
+        }
+        cache.insert(tenant.to_string(), (now, fresh.clone()));
+        Ok(fresh)
+    }
+
+    fn lock_settings(&self) -> std::sync::MutexGuard<'_, SettingsCache> {
+        // a panic while holding this lock leaves a usable map: recover it
+        self.inner
+            .settings
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A Redis key of the limiter: `{prefix}:rl:{tenant}:{rest}`.
+    pub fn key(&self, tenant: &str, rest: &str) -> String {
+        format!("{}:rl:{tenant}:{rest}", self.state.config.redis_prefix)
+    }
+
+    /// Counts one hit on each key; `None` when Redis cannot answer now (fail open).
+    pub async fn hit(&self, keys: &[String], window: Duration) -> Option<Vec<Window>> {
+        let now_ms = self.now_ms();
+        if now_ms < self.inner.skip_until_ms.load(Ordering::Relaxed) {
+            return None;
+        }
+        let mut redis = self.state.redis.clone();
+        let failure = match tokio::time::timeout(
+            REDIS_TIMEOUT,
+            window::hit(&mut redis, keys, window),
+        )
+        .await
+        {
+            Ok(Ok(windows)) => return Some(windows),
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => format!("no answer within {REDIS_TIMEOUT:?}"),
+        };
+        self.inner.skip_until_ms.store(
+            now_ms + OPEN_AFTER_FAILURE.as_millis() as u64,
+            Ordering::Relaxed,
+        );
+        let last = self.inner.last_warn_ms.load(Ordering::Relaxed);
+        if (last == 0 || now_ms >= last + WARN_EVERY.as_millis() as u64)
+            && self
+                .inner
+                .last_warn_ms
+                .compare_exchange(last, now_ms.max(1), Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            tracing::warn!(error = %failure, "rate limiting skipped: Redis unavailable (failing open)");
+        }
+        None
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.inner.started.elapsed().as_millis() as u64
+    }
+
+    /// The caller's quota after counting this request; `None` when the caller is not limited
+    /// (limit 0) or the tenant's settings cannot be read.
+    pub async fn check_principal(&self, claims: &Claims) -> Option<Quota> {
+        let settings = match self.tenant_settings(&claims.tenant).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(tenant = %claims.tenant, error = %e, "rate limiting skipped: settings unreadable");
+                return None;
+            }
+        };
+        let (kind, limit) = match claims.kind {
+            PrincipalKind::Customer => ("customer", settings.rate_limits.customer_per_minute),
+            PrincipalKind::Agent => ("agent", settings.rate_limits.agent_per_minute),
+        };
+        if limit == 0 {
+            return None;
+        }
+        let key = self.key(&claims.tenant, &format!("{kind}:{}", claims.sub));
+        let counted = self
+            .hit(std::slice::from_ref(&key), PRINCIPAL_WINDOW)
+            .await
+            .and_then(|w| w.first().copied());
+        Some(Quota {
+            limit,
+            window: PRINCIPAL_WINDOW,
+            counted,
+        })
+    }
+}
+
+/// Middleware: counts the request against its principal's quota, answers 429 over it, and
+/// puts the quota headers on the response. Puts the [`RateLimiter`] and the [`Quota`] in the
+/// request's extensions for handlers.
+pub async fn enforce(State(limiter): State<RateLimiter>, req: Request, next: Next) -> Response {
+    let (mut parts, body) = req.into_parts();
+    parts.extensions.insert(limiter.clone());
+    let quota = match authenticate(&mut parts, &limiter.state).await {
+        Ok(claims) => limiter.check_principal(&claims).await,
+        Err(_) => None, // the handler's extractor answers with the reason
+    };
+    if let Some(q) = &quota {
+        if q.exceeded() {
+            return q.too_many("requests");
+        }
+        parts.extensions.insert(q.clone());
+    }
+    let mut res = next.run(Request::from_parts(parts, body)).await;
+    if let Some(q) = quota {
+        q.apply_headers(res.headers_mut());
+    }
+    res
+}
