@@ -4,3 +4,6 @@ pub mod cancel;
 pub mod eligibility;
 pub mod order;
 pub mod settings;
+// support messages and notifications (issue 4)
+pub mod attachment;
+pub mod subscription;
