@@ -6,6 +6,7 @@
 //! The contract it implements is `docs/upstream-contract.md`; usage is in `docs/sandbox.md`.
 
 mod billing;
+mod customers;
 mod events;
 mod extract;
 mod faults;
@@ -119,7 +120,10 @@ fn build(pool: PgPool, cfg: SandboxConfig, deliveries: TaskTracker) -> Router {
         .merge(faults::routes())
         .merge(fulfillment::sandbox_routes());
     Router::new()
-        .nest("/orders", faulty(Service::Orders, orders::routes()))
+        .nest(
+            "/orders",
+            faulty(Service::Orders, orders::routes().merge(customers::routes())),
+        )
         .nest("/payments", faulty(Service::Payments, payments::routes()))
         .nest(
             "/inventory",

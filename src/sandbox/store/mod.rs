@@ -2,6 +2,7 @@
 //! Functions take a connection (or transaction) and the tenant, so scoping is in every
 //! signature.
 
+pub mod customers;
 pub mod effects;
 pub mod idempotency;
 pub mod messages;
