@@ -7,10 +7,12 @@
 //! the shallow merge of those members, in step order, so an action decides what is public.
 
 mod diagnostic;
+mod gdpr;
 mod inventory;
 mod notifications;
 mod orders;
 mod payments;
+mod support;
 
 use futures::future::BoxFuture;
 use reqwest::StatusCode;
@@ -142,6 +144,12 @@ pub const ACTIONS: &[(&str, ActionFn)] = &[
         "notifications.order_cancelled",
         notifications::order_cancelled,
     ),
+    // notify_support, erase_customer (issue 4)
+    ("notifications.support_message", support::support_message),
+    ("gdpr.check_legal_hold", gdpr::check_legal_hold),
+    ("gdpr.anonymise_local", gdpr::anonymise_local),
+    ("orders.erase_customer", gdpr::erase_at_orders),
+    ("notifications.erasure_completed", gdpr::erasure_completed),
 ];
 
 pub fn find(name: &str) -> Option<ActionFn> {
