@@ -9,3 +9,4 @@ mod helpers;
 mod repo_files;
 mod resilience;
 mod sandbox;
+mod support;
