@@ -61,12 +61,16 @@ pub fn router(state: AppState, surface: Surface) -> Router {
     if surface != Surface::Customer {
         app = app.merge(admin::routes().route_layer(limited()));
     }
+    // Every route gets the default body limit except uploads, which carry their own.
+    app = app.layer(RequestBodyLimitLayer::new(BODY_LIMIT));
+    if surface != Surface::Admin {
+        app = app.merge(customer::upload_routes());
+    }
     app.fallback(|| async { Error::not_found("route") })
         .with_state(state)
         .layer(middleware::from_fn_with_state(proxy_hops, client_ip::resolve))
         .layer(middleware::from_fn(problem_details))
         .layer(CatchPanicLayer::custom(|_| Error::Internal(anyhow::anyhow!("handler panicked")).into_response_boxed()))
-        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(TimeoutLayer::with_status_code(StatusCode::GATEWAY_TIMEOUT, REQUEST_TIMEOUT))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<Body>| {

@@ -9,6 +9,10 @@ pub mod requests;
 pub mod returns;
 pub mod runs;
 pub mod tenants;
+// support messages, subscriptions, GDPR erasure (issue 4)
+pub mod gdpr;
+pub mod subscriptions;
+pub mod support;
 
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;

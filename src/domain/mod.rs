@@ -11,3 +11,6 @@ pub mod returns;
 pub mod settings;
 pub mod timeline;
 pub mod tracking;
+// support messages and notifications (issue 4)
+pub mod attachment;
+pub mod subscription;

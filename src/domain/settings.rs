@@ -22,6 +22,9 @@ pub struct TenantSettings {
     pub edit_window_minutes: i64,
     pub capabilities: Capabilities,
     pub rate_limits: RateLimits,
+    /// Where support notifications go (new customer messages, completed erasures);
+    /// `support@<tenant>.invalid` when unset.
+    pub support_email: Option<String>,
 }
 
 /// What the tenant's customers may do by themselves.
@@ -47,6 +50,15 @@ pub struct RateLimits {
     pub guest_lookups_per_15_minutes: u32,
 }
 
+impl TenantSettings {
+    /// Where support notifications of `tenant_id` go.
+    pub fn support_address(&self, tenant_id: &str) -> String {
+        self.support_email
+            .clone()
+            .unwrap_or_else(|| format!("support@{tenant_id}.invalid"))
+    }
+}
+
 impl Default for TenantSettings {
     fn default() -> Self {
         TenantSettings {
@@ -58,6 +70,7 @@ impl Default for TenantSettings {
             edit_window_minutes: 60,
             capabilities: Capabilities::default(),
             rate_limits: RateLimits::default(),
+            support_email: None,
         }
     }
 }

@@ -8,6 +8,7 @@
 mod addresses;
 mod billing;
 mod carts;
+mod customers;
 mod events;
 mod extract;
 mod faults;
@@ -131,7 +132,8 @@ fn build(pool: PgPool, cfg: SandboxConfig, deliveries: TaskTracker) -> Router {
                 Service::Orders,
                 orders::routes()
                     .merge(carts::routes())
-                    .merge(addresses::orders_routes()),
+                    .merge(addresses::orders_routes())
+                    .merge(customers::routes()),
             ),
         )
         .nest("/payments", faulty(Service::Payments, payments::routes()))

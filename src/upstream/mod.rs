@@ -285,6 +285,22 @@ impl Upstream {
     }
 }
 
+/// GDPR (issue 4).
+impl Upstream {
+    /// `POST /v1/customers/{id}/erase` at Orders: `{"customer_id","orders_erased"}`;
+    /// idempotent (a second call erases nothing more).
+    pub async fn erase_customer(
+        &self,
+        tenant: &str,
+        customer_id: &str,
+        key: &str,
+    ) -> Result<Value, UpstreamError> {
+        let url = format!("{}/v1/customers/{}/erase", self.orders, seg(customer_id));
+        self.call(Method::POST, &url, tenant, Some(key), Some(&json!({})))
+            .await
+    }
+}
+
 /// Percent-encodes one path segment (ids are plain, but never trust them to be).
 fn seg(s: &str) -> String {
     let mut out = String::with_capacity(s.len());

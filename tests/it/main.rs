@@ -14,3 +14,4 @@ mod repo_files;
 mod resilience;
 mod returns;
 mod sandbox;
+mod support;

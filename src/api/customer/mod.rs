@@ -14,9 +14,16 @@ pub mod rma;
 pub mod settings;
 pub mod shipments;
 pub mod timeline;
+// support messages, notifications, GDPR (issue 4)
+pub mod gdpr;
+pub mod message_attachment;
+pub mod messages;
+pub mod notify;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
+use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::state::AppState;
 
@@ -75,4 +82,32 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/customer/capabilities", get(settings::get_capabilities))
         .route("/v1/customer/settings", get(settings::get_settings))
         .route("/v1/customer/rate-limits", get(settings::get_rate_limits))
+        .route(
+            "/v1/customer/orders/{order_id}/messages",
+            get(messages::list_messages),
+        )
+        .route(
+            "/v1/customer/orders/{order_id}/messages/{message_id}/attachment",
+            get(message_attachment::download_attachment),
+        )
+        .route(
+            "/v1/customer/orders/{order_id}/notify",
+            get(notify::get_subscriptions).post(notify::set_subscription),
+        )
+        .route(
+            "/v1/customer/gdpr/erase-request",
+            post(gdpr::request_erasure),
+        )
+}
+
+/// Routes that take large bodies (attachments), each with its own limit; `api::router`
+/// mounts them outside the default 256 KiB limit.
+pub fn upload_routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/v1/customer/orders/{order_id}/messages",
+            post(messages::send_message),
+        )
+        .layer(DefaultBodyLimit::max(messages::SEND_BODY_LIMIT))
+        .layer(RequestBodyLimitLayer::new(messages::SEND_BODY_LIMIT))
 }

@@ -18,7 +18,9 @@ pub struct RequestOut {
     pub id: Uuid,
     /// `cancel` (later: `return`, `exchange`, …).
     pub kind: String,
-    pub order_id: String,
+    /// Absent for a request about no one order (`erase`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<String>,
     /// `pending_review`, `rejected`, or the job's status.
     pub status: String,
     pub created_at: DateTime<Utc>,
@@ -53,8 +55,9 @@ pub async fn get_request(
     let job = run.as_ref().map(JobOut::from_run);
     Ok(Json(RequestOut {
         id: request.id,
+        // an erase request's order_id column holds the customer id (see db::gdpr)
+        order_id: (request.kind != db::gdpr::REQUEST_KIND).then_some(request.order_id),
         kind: request.kind,
-        order_id: request.order_id,
         status: job
             .as_ref()
             .map(|j| j.status.clone())

@@ -3,6 +3,7 @@
 //! signature.
 
 pub mod commerce;
+pub mod customers;
 pub mod effects;
 pub mod idempotency;
 pub mod messages;

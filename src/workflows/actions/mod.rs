@@ -9,12 +9,14 @@
 mod address;
 mod diagnostic;
 mod exchanges;
+mod gdpr;
 mod inventory;
 mod notifications;
 mod orders;
 mod payments;
 mod reorder;
 mod returns;
+mod support;
 
 use futures::future::BoxFuture;
 use reqwest::StatusCode;
@@ -167,6 +169,12 @@ pub const ACTIONS: &[(&str, ActionFn)] = &[
     ("orders.revert_address", address::revert_at_orders),
     ("fulfillment.update_address", address::update_at_fulfillment),
     ("notifications.address_changed", address::notify_changed),
+    // notify_support, erase_customer (issue 4)
+    ("notifications.support_message", support::support_message),
+    ("gdpr.check_legal_hold", gdpr::check_legal_hold),
+    ("gdpr.anonymise_local", gdpr::anonymise_local),
+    ("orders.erase_customer", gdpr::erase_at_orders),
+    ("notifications.erasure_completed", gdpr::erasure_completed),
 ];
 
 pub fn find(name: &str) -> Option<ActionFn> {

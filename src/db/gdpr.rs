@@ -1,0 +1,293 @@
+//! GDPR erasure: legal holds (`legal_holds`), the erase requests' one-open rule, and the
+//! anonymisation of one customer's data across orderdesk's own tables. The redaction of a
+//! JSON document is done by the SQL functions `redact_order_doc` and `redact_pii`
+//! (migration 0006), so every table is rewritten in place by one statement.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+/// What an erased email becomes (the same constant is in migration 0006).
+pub const REDACTED_EMAIL: &str = "redacted@erased.invalid";
+/// What erased free text becomes.
+pub const REDACTED: &str = "[redacted]";
+/// The `requests.kind` of an erasure. Its request row's `order_id` holds the customer id:
+/// an erasure concerns no one order, and the one-open-request index then allows one open
+/// erasure per customer.
+pub const REQUEST_KIND: &str = "erase";
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct LegalHold {
+    pub id: Uuid,
+    pub customer_id: String,
+    pub reason: String,
+    pub placed_by: String,
+    pub placed_at: DateTime<Utc>,
+    /// In force until then; `None`: until released.
+    pub until: Option<DateTime<Utc>>,
+}
+
+const HOLD_COLUMNS: &str = "id, customer_id, reason, placed_by, placed_at, until";
+
+/// Places a legal hold on a customer's data (the admin endpoint comes later; tests and
+/// operators call this).
+pub async fn place_legal_hold(
+    conn: &mut PgConnection,
+    tenant_id: &str,
+    customer_id: &str,
+    reason: &str,
+    placed_by: &str,
+    until: Option<DateTime<Utc>>,
+) -> sqlx::Result<LegalHold> {
+    let sql = format!(
+        "INSERT INTO legal_holds (tenant_id, id, customer_id, reason, placed_by, until)
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING {HOLD_COLUMNS}"
+    );
+    sqlx::query_as(&sql)
+        .bind(tenant_id)
+        .bind(Uuid::now_v7())
+        .bind(customer_id)
+        .bind(reason)
+        .bind(placed_by)
+        .bind(until)
+        .fetch_one(conn)
+        .await
+}
+
+/// Releases a hold; false when there was no such hold in force.
+pub async fn release_legal_hold(
+    conn: &mut PgConnection,
+    tenant_id: &str,
+    id: Uuid,
+) -> sqlx::Result<bool> {
+    let res = sqlx::query(
+        "UPDATE legal_holds SET released_at = now()
+         WHERE tenant_id = $1 AND id = $2 AND released_at IS NULL",
+    )
+    .bind(tenant_id)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(res.rows_affected() == 1)
+}
+
+/// The hold in force on a customer (the one ending last), if any.
+pub async fn active_legal_hold(
+    conn: &mut PgConnection,
+    tenant_id: &str,
+    customer_id: &str,
+) -> sqlx::Result<Option<LegalHold>> {
+    let sql = format!(
+        "SELECT {HOLD_COLUMNS} FROM legal_holds
+         WHERE tenant_id = $1 AND customer_id = $2 AND released_at IS NULL
+           AND (until IS NULL OR until > now())
+         ORDER BY until DESC NULLS FIRST LIMIT 1"
+    );
+    sqlx::query_as(&sql)
+        .bind(tenant_id)
+        .bind(customer_id)
+        .fetch_optional(conn)
+        .await
+}
+
+/// Gives the customer's erase requests whose run has ended that run's status, so they no
+/// longer count as open (the engine does not update requests when a run ends).
+pub async fn close_finished_erase_requests(
+    conn: &mut PgConnection,
+    tenant_id: &str,
+    customer_id: &str,
+) -> sqlx::Result<u64> {
+    let res = sqlx::query(
+        "UPDATE requests r SET status = runs.status, updated_at = now()
+         FROM runs
+         WHERE r.tenant_id = $1 AND r.customer_id = $2 AND r.kind = $3 AND runs.id = r.run_id
+           AND r.status IN ('pending_review','approved','queued','running')
+           AND runs.status NOT IN ('queued','running')",
+    )
+    .bind(tenant_id)
+    .bind(customer_id)
+    .bind(REQUEST_KIND)
+    .execute(conn)
+    .await?;
+    Ok(res.rows_affected())
+}
+
+/// What an erasure would touch: the dry run's answer.
+#[derive(Debug, Clone, Default, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct Erasable {
+    pub orders: i64,
+    pub support_messages: i64,
+    pub subscriptions: i64,
+}
+
+pub async fn erasable(
+    conn: &mut PgConnection,
+    tenant_id: &str,
+    customer_id: &str,
+) -> sqlx::Result<Erasable> {
+    sqlx::query_as(
+        "SELECT
+           (SELECT count(*) FROM order_views WHERE tenant_id = $1 AND customer_id = $2) AS orders,
+           (SELECT count(*) FROM support_messages m JOIN support_cases c
+                ON c.tenant_id = m.tenant_id AND c.id = m.case_id
+            WHERE c.tenant_id = $1 AND c.customer_id = $2 AND m.redacted_at IS NULL) AS support_messages,
+           (SELECT count(*) FROM notification_subscriptions
+            WHERE tenant_id = $1 AND customer_id = $2) AS subscriptions",
+    )
+    .bind(tenant_id)
+    .bind(customer_id)
+    .fetch_one(conn)
+    .await
+}
+
+/// How many rows one anonymisation pass changed, per table. A second pass changes nothing.
+#[derive(Debug, Clone, Serialize)]
+pub struct Anonymised {
+    pub orders: u64,
+    pub order_events: u64,
+    pub support_messages: u64,
+    pub support_attachments: u64,
+    pub support_cases: u64,
+    pub subscriptions: u64,
+    pub requests: u64,
+    pub runs: u64,
+    pub run_steps: u64,
+    pub idempotency_records: u64,
+}
+
+/// Replaces the customer's personal data in every table of orderdesk, in the caller's
+/// transaction: the read model and its event history, support conversations (attachments
+/// deleted), subscriptions (deleted), request inputs, run inputs/results/step outputs of
+/// the customer's runs and orders (except `current_run`), and saved idempotent answers
+/// (except the one under `keep_key`). The audit log is append-only and kept as it is.
+pub async fn anonymise_customer(
+    conn: &mut PgConnection,
+    tenant_id: &str,
+    customer_id: &str,
+    current_run: Uuid,
+    keep_key: Option<&str>,
+) -> sqlx::Result<Anonymised> {
+    const ORDERS: &str = "SELECT id FROM order_views WHERE tenant_id = $1 AND customer_id = $2";
+    const CASES: &str = "SELECT id FROM support_cases WHERE tenant_id = $1 AND customer_id = $2";
+    let order_events = sqlx::query(&format!(
+        "UPDATE order_events SET payload = redact_order_doc(payload)
+         WHERE tenant_id = $1 AND order_id IN ({ORDERS})
+           AND payload IS DISTINCT FROM redact_order_doc(payload)"
+    ))
+    .bind(tenant_id)
+    .bind(customer_id)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    let orders = sqlx::query(
+        "UPDATE order_views SET email = $3, doc = redact_order_doc(doc), updated_at = now()
+         WHERE tenant_id = $1 AND customer_id = $2
+           AND (email <> $3 OR doc IS DISTINCT FROM redact_order_doc(doc))",
+    )
+    .bind(tenant_id)
+    .bind(customer_id)
+    .bind(REDACTED_EMAIL)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    let support_attachments = sqlx::query(&format!(
+        "DELETE FROM support_attachments WHERE tenant_id = $1
+           AND message_id IN (SELECT id FROM support_messages
+                              WHERE tenant_id = $1 AND case_id IN ({CASES}))"
+    ))
+    .bind(tenant_id)
+    .bind(customer_id)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    let support_messages = sqlx::query(&format!(
+        "UPDATE support_messages SET body = $3, redacted_at = now()
+         WHERE tenant_id = $1 AND case_id IN ({CASES}) AND redacted_at IS NULL"
+    ))
+    .bind(tenant_id)
+    .bind(customer_id)
+    .bind(REDACTED)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    let support_cases = sqlx::query(
+        "UPDATE support_cases SET subject = $3, updated_at = now()
+         WHERE tenant_id = $1 AND customer_id = $2 AND subject <> $3",
+    )
+    .bind(tenant_id)
+    .bind(customer_id)
+    .bind(REDACTED)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    let subscriptions = sqlx::query(
+        "DELETE FROM notification_subscriptions WHERE tenant_id = $1 AND customer_id = $2",
+    )
+    .bind(tenant_id)
+    .bind(customer_id)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    let requests = sqlx::query(
+        "UPDATE requests SET input = redact_pii(input), updated_at = now()
+         WHERE tenant_id = $1 AND customer_id = $2 AND input IS DISTINCT FROM redact_pii(input)",
+    )
+    .bind(tenant_id)
+    .bind(customer_id)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    let runs_of = format!(
+        "SELECT id FROM runs WHERE tenant_id = $1 AND id <> $3
+           AND (customer_id = $2 OR subject_id IN ({ORDERS}))"
+    );
+    let run_steps = sqlx::query(&format!(
+        "UPDATE run_steps SET output = redact_pii(output), last_error = redact_pii(last_error)
+         WHERE run_id IN ({runs_of})
+           AND (output IS DISTINCT FROM redact_pii(output)
+                OR last_error IS DISTINCT FROM redact_pii(last_error))"
+    ))
+    .bind(tenant_id)
+    .bind(customer_id)
+    .bind(current_run)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    let runs = sqlx::query(&format!(
+        "UPDATE runs SET input = redact_pii(input), result = redact_pii(result),
+                         error = redact_pii(error), updated_at = now()
+         WHERE id IN ({runs_of})
+           AND (input IS DISTINCT FROM redact_pii(input)
+                OR result IS DISTINCT FROM redact_pii(result)
+                OR error IS DISTINCT FROM redact_pii(error))"
+    ))
+    .bind(tenant_id)
+    .bind(customer_id)
+    .bind(current_run)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    let idempotency_records = sqlx::query(
+        "DELETE FROM idempotency_keys
+         WHERE tenant_id = $1 AND principal = $2 AND key IS DISTINCT FROM $3",
+    )
+    .bind(tenant_id)
+    .bind(format!("customer:{customer_id}"))
+    .bind(keep_key)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(Anonymised {
+        orders,
+        order_events,
+        support_messages,
+        support_attachments,
+        support_cases,
+        subscriptions,
+        requests,
+        runs,
+        run_steps,
+        idempotency_records,
+    })
+}

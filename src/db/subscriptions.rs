@@ -1,0 +1,60 @@
+//! `notification_subscriptions`: who wants shipment updates of an order, per channel.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SubscriptionRow {
+    pub channel: String,
+    pub subscribed: bool,
+    pub destination: Option<String>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Sets one channel of (order, customer): subscribed with `destination`, or unsubscribed
+/// (the destination is forgotten). Setting the same state again changes nothing but
+/// `updated_at`.
+pub async fn set(
+    conn: &mut PgConnection,
+    tenant_id: &str,
+    order_id: &str,
+    customer_id: &str,
+    channel: &str,
+    destination: Option<&str>,
+) -> sqlx::Result<SubscriptionRow> {
+    sqlx::query_as(
+        "INSERT INTO notification_subscriptions
+             (tenant_id, order_id, customer_id, channel, subscribed, destination)
+         VALUES ($1, $2, $3, $4, $5 IS NOT NULL, $5)
+         ON CONFLICT (tenant_id, order_id, customer_id, channel) DO UPDATE SET
+             subscribed = EXCLUDED.subscribed, destination = EXCLUDED.destination,
+             updated_at = now()
+         RETURNING channel, subscribed, destination, updated_at",
+    )
+    .bind(tenant_id)
+    .bind(order_id)
+    .bind(customer_id)
+    .bind(channel)
+    .bind(destination)
+    .fetch_one(conn)
+    .await
+}
+
+/// The channels of (order, customer) that were ever set, by channel name.
+pub async fn list(
+    conn: &mut PgConnection,
+    tenant_id: &str,
+    order_id: &str,
+    customer_id: &str,
+) -> sqlx::Result<Vec<SubscriptionRow>> {
+    sqlx::query_as(
+        "SELECT channel, subscribed, destination, updated_at FROM notification_subscriptions
+         WHERE tenant_id = $1 AND order_id = $2 AND customer_id = $3
+         ORDER BY channel",
+    )
+    .bind(tenant_id)
+    .bind(order_id)
+    .bind(customer_id)
+    .fetch_all(conn)
+    .await
+}

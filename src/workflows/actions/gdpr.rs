@@ -1,0 +1,131 @@
+//! The `erase_customer` workflow: check for a legal hold, anonymise orderdesk's own data of
+//! the customer, have the Orders service erase its copy, sweep once more (an upstream event
+//! may have landed in between), and tell support it is done.
+
+use futures::future::BoxFuture;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sqlx::PgConnection;
+
+use super::{StepCtx, StepError, with_result};
+use crate::db;
+use crate::upstream::{Notification, problem};
+
+/// The action that anonymises; run twice (before and after the upstream erasure).
+const ANONYMISE: &str = "gdpr.anonymise_local";
+
+fn customer<'a>(ctx: &'a StepCtx<'_>) -> Result<&'a str, StepError> {
+    match ctx.run.customer_id.as_deref() {
+        Some(c) => Ok(c),
+        None => ctx.input_str("customer_id"),
+    }
+}
+
+async fn refuse_if_held(
+    conn: &mut PgConnection,
+    tenant: &str,
+    customer: &str,
+) -> Result<(), StepError> {
+    let hold = db::gdpr::active_legal_hold(conn, tenant, customer)
+        .await
+        .map_err(StepError::database)?;
+    if hold.is_some() {
+        return Err(StepError::Permanent(Box::new(problem(
+            StatusCode::CONFLICT,
+            "gdpr.legal_hold",
+            "the customer's data is under a legal hold and cannot be erased now",
+        ))));
+    }
+    Ok(())
+}
+
+/// Fails permanently with `gdpr.legal_hold` while a hold is in force.
+pub fn check_legal_hold(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
+    Box::pin(async move {
+        let customer = customer(&ctx)?;
+        let mut conn = ctx.state.db.acquire().await.map_err(StepError::database)?;
+        refuse_if_held(&mut conn, ctx.tenant(), customer).await?;
+        Ok(json!({ "held": false }))
+    })
+}
+
+/// `db::gdpr::anonymise_customer` in one transaction, after checking the hold again in it.
+/// The first pass reports its counts in the run's result; the sweep only in its output.
+pub fn anonymise_local(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
+    Box::pin(async move {
+        let customer = customer(&ctx)?;
+        let keep_key = ctx
+            .input()
+            .get("keep_idempotency_key")
+            .and_then(Value::as_str);
+        let mut tx = ctx.state.db.begin().await.map_err(StepError::database)?;
+        refuse_if_held(&mut tx, ctx.tenant(), customer).await?;
+        let n = db::gdpr::anonymise_customer(&mut tx, ctx.tenant(), customer, ctx.run.id, keep_key)
+            .await
+            .map_err(StepError::database)?;
+        tx.commit().await.map_err(StepError::database)?;
+        let counts = json!({ "anonymised": n });
+        let is_sweep = ctx.output_of_action(ANONYMISE).is_ok();
+        if is_sweep {
+            return Ok(counts);
+        }
+        Ok(with_result(
+            json!({
+                "orders_anonymised": n.orders,
+                "support_messages_erased": n.support_messages,
+                "attachments_deleted": n.support_attachments,
+                "subscriptions_deleted": n.subscriptions,
+            }),
+            counts,
+        ))
+    })
+}
+
+/// `POST /v1/customers/{id}/erase` at the Orders service.
+pub fn erase_at_orders(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
+    Box::pin(async move {
+        let customer = customer(&ctx)?;
+        let answer = ctx
+            .state
+            .upstream
+            .erase_customer(ctx.tenant(), customer, ctx.idempotency_key)
+            .await?;
+        Ok(with_result(
+            json!({ "upstream_erased": true }),
+            json!({ "orders_erased": answer.get("orders_erased") }),
+        ))
+    })
+}
+
+/// Tells the tenant's support inbox the erasure is done (the customer's own address is
+/// gone by now). The Notifications API wants an order id: the customer id stands in.
+pub fn erasure_completed(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
+    Box::pin(async move {
+        let customer = customer(&ctx)?;
+        let settings = {
+            let mut conn = ctx.state.db.acquire().await.map_err(StepError::database)?;
+            db::tenants::settings(&mut conn, ctx.tenant())
+                .await
+                .map_err(StepError::database)?
+        };
+        let to = settings.support_address(ctx.tenant());
+        let message = Notification {
+            order_id: customer,
+            to: &to,
+            template: "gdpr_erasure_completed",
+            data: json!({
+                "customer_id": customer,
+                "request_id": ctx.input().get("request_id"),
+            }),
+        };
+        let sent = ctx
+            .state
+            .upstream
+            .send_notification(ctx.tenant(), &message, ctx.idempotency_key)
+            .await?;
+        Ok(with_result(
+            json!({ "support_notified": true }),
+            json!({ "notification_id": sent.get("id") }),
+        ))
+    })
+}
