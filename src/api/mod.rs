@@ -64,7 +64,7 @@ pub fn router(state: AppState, surface: Surface) -> Router {
     // Every route gets the default body limit except uploads, which carry their own.
     app = app.layer(RequestBodyLimitLayer::new(BODY_LIMIT));
     if surface != Surface::Admin {
-        app = app.merge(customer::upload_routes());
+        app = app.merge(customer::upload_routes().route_layer(limited()));
     }
     app.fallback(|| async { Error::not_found("route") })
         .with_state(state)

@@ -14,9 +14,15 @@ use serde_json::{Value, json};
 use crate::helpers::{self, OTHER_TENANT, TENANT, TestApp};
 
 /// An app without workers: these tests only read.
+/// No worker; the default 30-day return window, so orders delivered in January are past it
+/// (the demo tenant's own settings keep returns open for the walk-through).
 async fn spawn() -> TestApp {
     helpers::spawn_with(helpers::Options {
         workers: 0,
+        settings: orderdesk::domain::settings::TenantSettings {
+            return_window_days: 30,
+            ..orderdesk::seed::demo_settings()
+        },
         ..Default::default()
     })
     .await
