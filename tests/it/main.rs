@@ -4,6 +4,7 @@ mod admin_cancel;
 mod auth;
 mod cancel;
 mod customer_orders;
+mod documents;
 mod engine;
 mod helpers;
 mod repo_files;

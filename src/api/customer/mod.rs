@@ -1,6 +1,8 @@
 //! The customer surface's route table: one line per endpoint.
 
 pub mod cancel;
+pub mod documents;
+pub mod downloads;
 pub mod orders;
 pub mod requests;
 
@@ -21,4 +23,17 @@ pub fn routes() -> Router<AppState> {
             "/v1/customer/requests/{request_id}",
             get(requests::get_request),
         )
+        .route(
+            "/v1/customer/orders/{order_id}/invoice",
+            get(documents::get_invoice),
+        )
+        .route(
+            "/v1/customer/orders/{order_id}/label/{shipment_id}",
+            get(documents::get_label),
+        )
+        .route(
+            "/v1/customer/orders/{order_id}/documents",
+            get(documents::list_documents),
+        )
+        .route("/v1/downloads/{token}", get(downloads::download_document))
 }
