@@ -16,10 +16,15 @@ use crate::state::AppState;
 /// Longer tokens are refused before any work: real ones are a few hundred bytes.
 const MAX_TOKEN_LEN: usize = 2048;
 
+/// A PDF file, as the download route answers it (for the OpenAPI document).
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct PdfFile(#[allow(dead_code)] Vec<u8>);
+
 /// Downloads the PDF a link from `/documents`, `/invoice` or `/label` points to.
 #[utoipa::path(get, path = "/v1/downloads/{token}", tag = "customer",
     params(("token" = String, Path, description = "the last segment of a download link's `url`")),
-    responses((status = 200, content_type = "application/pdf", body = Vec<u8>),
+    responses((status = 200, content_type = "application/pdf", body = PdfFile),
               (status = 400, body = crate::error::Problem, description = "`download.malformed`"),
               (status = 403, body = crate::error::Problem, description = "`download.invalid_signature` or `download.expired`"),
               (status = 404, body = crate::error::Problem, description = "the order or shipment no longer exists")))]
