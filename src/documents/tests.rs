@@ -200,12 +200,13 @@ fn filenames_are_safe() {
     );
 }
 
-/// Writes one document of each kind to `target/documents-sample/` for a look with a PDF
-/// viewer: `cargo test --lib documents::tests::write_samples -- --ignored`.
+/// Writes the documents of a dozen demo orders and a two-page invoice to
+/// `$TMPDIR/orderdesk-documents/` for a look with a PDF viewer or `pdftoppm`:
+/// `cargo test --lib documents::tests::write_samples -- --ignored`.
 #[test]
 #[ignore]
 fn write_samples() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/documents-sample");
+    let dir = std::env::temp_dir().join("orderdesk-documents");
     std::fs::create_dir_all(&dir).unwrap();
     for order in orders().iter().take(12) {
         for doc in documents_of(order) {
