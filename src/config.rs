@@ -70,6 +70,13 @@ pub struct Config {
     pub jwt_issuer: String,
     pub jwt_audience: String,
     pub events_secret: Vec<u8>,
+    /// Signs the customers' document download links (`documents::signing`).
+    pub download_secret: Vec<u8>,
+    /// How long a document download link stays valid.
+    pub download_link_ttl: Duration,
+    /// The API's public base URL (e.g. `https://api.shop.example`): download links are
+    /// absolute when it is set, paths on the API's own origin when not.
+    pub public_url: Option<String>,
     /// Lifetime of the step-up tokens that destructive admin endpoints require.
     pub sudo_ttl: Duration,
     /// Where the sandbox sends its domain events (orderdesk's ingest endpoint).
@@ -93,6 +100,7 @@ pub const DEFAULT_API_ADDR: &str = "127.0.0.1:8080";
 pub const DEV_JWT_SECRET: &str = "orderdesk-dev-secret-change-me";
 pub const DEV_EVENTS_SECRET: &str = "orderdesk-dev-events-secret";
 pub const DEV_GUEST_SECRET: &str = "orderdesk-dev-guest-secret";
+pub const DEV_DOWNLOAD_SECRET: &str = "orderdesk-dev-download-secret";
 pub const DEFAULT_ISSUER: &str = "orderdesk";
 pub const DEFAULT_AUDIENCE: &str = "orderdesk-api";
 
@@ -173,6 +181,18 @@ impl Config {
                 })?,
             },
         };
+        let download_secret =
+            get("ORDERDESK_DOWNLOAD_SECRET").unwrap_or_else(|| DEV_DOWNLOAD_SECRET.into());
+        if download_secret.len() < 16 {
+            bail!("ORDERDESK_DOWNLOAD_SECRET must be at least 16 bytes");
+        }
+        let public_url = get("ORDERDESK_PUBLIC_URL")
+            .map(|url| {
+                reqwest::Url::parse(&url)
+                    .with_context(|| format!("ORDERDESK_PUBLIC_URL is not a URL: {url:?}"))?;
+                Ok::<_, anyhow::Error>(url.trim_end_matches('/').to_string())
+            })
+            .transpose()?;
         let secs = |var: &str, default: u64| -> anyhow::Result<Duration> {
             match get(var) {
                 None => Ok(Duration::from_secs(default)),
@@ -182,6 +202,10 @@ impl Config {
                     .with_context(|| format!("{var} must be a whole number of seconds, got {v:?}")),
             }
         };
+        let download_link_ttl = secs("ORDERDESK_DOWNLOAD_TTL_SECS", 15 * 60)?;
+        if download_link_ttl.is_zero() || download_link_ttl > Duration::from_secs(7 * 24 * 3600) {
+            bail!("ORDERDESK_DOWNLOAD_TTL_SECS must be between 1 second and 7 days");
+        }
         Ok(Config {
             database_url,
             redis_url,
@@ -191,6 +215,9 @@ impl Config {
             jwt_issuer: get("ORDERDESK_JWT_ISSUER").unwrap_or_else(|| DEFAULT_ISSUER.into()),
             jwt_audience: get("ORDERDESK_JWT_AUDIENCE").unwrap_or_else(|| DEFAULT_AUDIENCE.into()),
             events_secret: events_secret.into_bytes(),
+            download_secret: download_secret.into_bytes(),
+            download_link_ttl,
+            public_url,
             sudo_ttl: secs("ORDERDESK_SUDO_TTL_SECS", 300)?,
             events_ingest_url: get("ORDERDESK_EVENTS_INGEST_URL"),
             upstream_timeout: secs("ORDERDESK_UPSTREAM_TIMEOUT_SECS", 5)?,
@@ -258,6 +285,18 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("ORDERDESK_UPSTREAM_ORDERS_URL"), "{e}");
+        let e = with(&[("ORDERDESK_DOWNLOAD_SECRET", "short")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("ORDERDESK_DOWNLOAD_SECRET"), "{e}");
+        let e = with(&[("ORDERDESK_DOWNLOAD_TTL_SECS", "0")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("ORDERDESK_DOWNLOAD_TTL_SECS"), "{e}");
+        let e = with(&[("ORDERDESK_PUBLIC_URL", "not a url")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("ORDERDESK_PUBLIC_URL"), "{e}");
         let e = with(&[("ORDERDESK_LEASE_SECS", "ten")])
             .unwrap_err()
             .to_string();

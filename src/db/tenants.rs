@@ -38,3 +38,11 @@ pub async fn exists(conn: &mut PgConnection, tenant_id: &str) -> sqlx::Result<bo
         .fetch_one(conn)
         .await
 }
+
+/// The tenant's display name (what its documents print as the seller), if it has a row.
+pub async fn name(conn: &mut PgConnection, tenant_id: &str) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("SELECT name FROM tenants WHERE id = $1")
+        .bind(tenant_id)
+        .fetch_optional(conn)
+        .await
+}

@@ -5,6 +5,7 @@ mod auth;
 mod cancel;
 mod commerce;
 mod customer_orders;
+mod documents;
 mod engine;
 mod guest_and_limits;
 mod helpers;

@@ -2,6 +2,8 @@
 
 pub mod cancel;
 pub mod commerce;
+pub mod documents;
+pub mod downloads;
 pub mod exchanges;
 pub mod faq;
 pub mod guest;
@@ -98,6 +100,19 @@ pub fn routes() -> Router<AppState> {
             "/v1/customer/gdpr/erase-request",
             post(gdpr::request_erasure),
         )
+        .route(
+            "/v1/customer/orders/{order_id}/invoice",
+            get(documents::get_invoice),
+        )
+        .route(
+            "/v1/customer/orders/{order_id}/label/{shipment_id}",
+            get(documents::get_label),
+        )
+        .route(
+            "/v1/customer/orders/{order_id}/documents",
+            get(documents::list_documents),
+        )
+        .route("/v1/downloads/{token}", get(downloads::download_document))
 }
 
 /// Routes that take large bodies (attachments), each with its own limit; `api::router`

@@ -1,0 +1,360 @@
+//! Documents of an order: links are issued only for the caller's own order, download real
+//! PDFs without a token, and refuse to work once altered or expired.
+
+use chrono::{DateTime, Utc};
+use orderdesk::documents::DocumentKind;
+use orderdesk::documents::signing::{LinkClaims, LinkKey, sign};
+use orderdesk::domain::order::Order;
+use serde_json::Value;
+
+use crate::helpers::{self, OTHER_TENANT, TENANT, TestApp};
+
+async fn spawn() -> TestApp {
+    spawn_env(vec![]).await
+}
+
+async fn spawn_env(extra_env: Vec<(String, String)>) -> TestApp {
+    helpers::spawn_with(helpers::Options {
+        workers: 0,
+        extra_env,
+        ..Default::default()
+    })
+    .await
+}
+
+/// A downloaded file: status, content type, disposition and bytes.
+struct Download {
+    status: u16,
+    content_type: String,
+    disposition: String,
+    cache_control: String,
+    body: Vec<u8>,
+}
+
+impl Download {
+    fn problem_code(&self) -> String {
+        let v: Value = serde_json::from_slice(&self.body).unwrap_or(Value::Null);
+        v["code"].as_str().unwrap_or_default().to_string()
+    }
+
+    fn contains(&self, text: &str) -> bool {
+        self.body.windows(text.len()).any(|w| w == text.as_bytes())
+    }
+}
+
+/// GETs a link's `url` (a path on the api) with no headers at all.
+async fn download(app: &TestApp, url: &str) -> Download {
+    let url = if url.starts_with('/') {
+        format!("{}{url}", app.api)
+    } else {
+        url.to_string()
+    };
+    let res = app.http.get(url).send().await.unwrap();
+    let header = |name: &str| {
+        res.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
+    Download {
+        status: res.status().as_u16(),
+        content_type: header("content-type"),
+        disposition: header("content-disposition"),
+        cache_control: header("cache-control"),
+        body: res.bytes().await.unwrap().to_vec(),
+    }
+}
+
+fn order_in<'a>(app: &'a TestApp, status: &str) -> &'a Order {
+    app.order_in(status)
+}
+
+fn assert_pdf_of(d: &Download, order: &Order) {
+    assert_eq!(d.status, 200, "{}", String::from_utf8_lossy(&d.body));
+    assert_eq!(d.content_type, "application/pdf");
+    assert!(d.body.starts_with(b"%PDF-"));
+    assert!(
+        d.contains(&order.number),
+        "the PDF names order {}",
+        order.number
+    );
+    assert!(d.cache_control.contains("no-store"), "{}", d.cache_control);
+}
+
+#[tokio::test]
+async fn documents_list_links_that_download_real_pdfs() {
+    let app = spawn().await;
+    let order = order_in(&app, "shipped").clone();
+    let shipment = &order.shipments[0];
+    let token = app.customer_token(TENANT, &order.customer_id);
+    let (status, body) = app
+        .get(
+            &format!("/v1/customer/orders/{}/documents", order.id),
+            app.auth(&token, TENANT),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let links = body["data"].as_array().unwrap();
+    let kinds: Vec<(&str, Option<&str>)> = links
+        .iter()
+        .map(|l| (l["kind"].as_str().unwrap(), l["shipment_id"].as_str()))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            ("invoice", None),
+            ("packing_slip", Some(shipment.id.as_str())),
+            ("shipping_label", Some(shipment.id.as_str())),
+        ]
+    );
+    for link in links {
+        assert_eq!(link["content_type"], "application/pdf");
+        let expires: DateTime<Utc> = link["expires_at"].as_str().unwrap().parse().unwrap();
+        assert!(expires > Utc::now(), "{link}");
+        let d = download(&app, link["url"].as_str().unwrap()).await;
+        assert_pdf_of(&d, &order);
+        let filename = link["filename"].as_str().unwrap();
+        assert!(d.disposition.contains(filename), "{}", d.disposition);
+    }
+    let label = download(&app, links[2]["url"].as_str().unwrap()).await;
+    assert!(label.contains(&shipment.tracking_number));
+
+    // before anything shipped: the invoice and one packing slip for the whole order
+    let confirmed = order_in(&app, "confirmed").clone();
+    let token = app.customer_token(TENANT, &confirmed.customer_id);
+    let (_, body) = app
+        .get(
+            &format!("/v1/customer/orders/{}/documents", confirmed.id),
+            app.auth(&token, TENANT),
+        )
+        .await;
+    let kinds: Vec<&str> = body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, vec!["invoice", "packing_slip"]);
+}
+
+#[tokio::test]
+async fn invoice_and_label_links() {
+    let app = spawn().await;
+    let order = order_in(&app, "delivered").clone();
+    let token = app.customer_token(TENANT, &order.customer_id);
+    let h = || app.auth(&token, TENANT);
+
+    let (status, link) = app
+        .get(&format!("/v1/customer/orders/{}/invoice", order.id), h())
+        .await;
+    assert_eq!(status, 200, "{link}");
+    assert_eq!(link["kind"], "invoice");
+    assert_eq!(link["filename"], format!("invoice-{}.pdf", order.number));
+    let d = download(&app, link["url"].as_str().unwrap()).await;
+    assert_pdf_of(&d, &order);
+    assert!(d.contains(&format!("INV-{}", order.number)));
+
+    let shipment = &order.shipments[0];
+    let (status, link) = app
+        .get(
+            &format!("/v1/customer/orders/{}/label/{}", order.id, shipment.id),
+            h(),
+        )
+        .await;
+    assert_eq!(status, 200, "{link}");
+    assert_eq!(link["kind"], "shipping_label");
+    assert_eq!(link["shipment_id"], shipment.id.as_str());
+    let d = download(&app, link["url"].as_str().unwrap()).await;
+    assert_pdf_of(&d, &order);
+    assert!(d.contains(&shipment.tracking_number));
+
+    // an unknown shipment, and a shipment of the same customer's other order
+    let other = app
+        .orders
+        .iter()
+        .find(|o| o.customer_id == order.customer_id && o.id != order.id && !o.shipments.is_empty())
+        .expect("the customer has another shipped order");
+    for shipment_id in ["shp_nope", other.shipments[0].id.as_str()] {
+        let (status, body) = app
+            .get(
+                &format!("/v1/customer/orders/{}/label/{shipment_id}", order.id),
+                h(),
+            )
+            .await;
+        assert_eq!(status, 404, "{body}");
+        assert_eq!(body["code"], "shipment.not_found");
+    }
+    // an order without shipments has no label
+    let confirmed = app
+        .orders
+        .iter()
+        .find(|o| o.customer_id == order.customer_id && o.shipments.is_empty())
+        .unwrap();
+    let (status, _) = app
+        .get(
+            &format!("/v1/customer/orders/{}/label/{}", confirmed.id, shipment.id),
+            h(),
+        )
+        .await;
+    assert_eq!(status, 404);
+}
+
+fn issuing_paths(order: &Order) -> Vec<String> {
+    let shipment = order.shipments.first().map_or("shp_x", |s| s.id.as_str());
+    vec![
+        format!("/v1/customer/orders/{}/documents", order.id),
+        format!("/v1/customer/orders/{}/invoice", order.id),
+        format!("/v1/customer/orders/{}/label/{shipment}", order.id),
+    ]
+}
+
+#[tokio::test]
+async fn links_need_a_token_and_the_callers_own_order() {
+    let app = spawn().await;
+    let order = order_in(&app, "shipped").clone();
+    let stranger = app
+        .orders
+        .iter()
+        .map(|o| o.customer_id.clone())
+        .find(|c| *c != order.customer_id)
+        .unwrap();
+    let stranger = app.customer_token(TENANT, &stranger);
+    // the same customer id in another tenant is another customer
+    let other_tenant = app.customer_token(OTHER_TENANT, &order.customer_id);
+    for path in issuing_paths(&order) {
+        let (status, body) = app.get(&path, reqwest::header::HeaderMap::new()).await;
+        assert_eq!(status, 401, "{path}: {body}");
+        assert_eq!(body["code"], "auth.missing_token");
+
+        let (status, body) = app.get(&path, app.auth(&stranger, TENANT)).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (404, Some("order.not_found")),
+            "{path}"
+        );
+
+        let (status, body) = app.get(&path, app.auth(&other_tenant, OTHER_TENANT)).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (404, Some("order.not_found")),
+            "{path}"
+        );
+    }
+}
+
+fn claims_for(order: &Order, expires_at: i64) -> LinkClaims {
+    LinkClaims {
+        tenant_id: order.tenant_id.clone(),
+        customer_id: order.customer_id.clone(),
+        order_id: order.id.clone(),
+        kind: DocumentKind::Invoice,
+        shipment_id: None,
+        expires_at,
+    }
+}
+
+#[tokio::test]
+async fn tampered_malformed_and_expired_links_are_refused() {
+    let app = spawn().await;
+    let order = order_in(&app, "confirmed").clone();
+    let token = app.customer_token(TENANT, &order.customer_id);
+    let (_, link) = app
+        .get(
+            &format!("/v1/customer/orders/{}/invoice", order.id),
+            app.auth(&token, TENANT),
+        )
+        .await;
+    let url = link["url"].as_str().unwrap().to_string();
+    let (base, link_token) = url.rsplit_once('/').unwrap();
+    let (payload, mac) = link_token.split_once('.').unwrap();
+
+    // one character of the payload or of the signature changed
+    let flip = |s: &str| {
+        let mut chars: Vec<char> = s.chars().collect();
+        chars[3] = if chars[3] == 'A' { 'B' } else { 'A' };
+        chars.into_iter().collect::<String>()
+    };
+    for tampered in [
+        format!("{}.{mac}", flip(payload)),
+        format!("{payload}.{}", flip(mac)),
+    ] {
+        let d = download(&app, &format!("{base}/{tampered}")).await;
+        assert_eq!(d.status, 403);
+        assert_eq!(d.problem_code(), "download.invalid_signature");
+    }
+    // a fresh payload signed with a key that is not the server's
+    let forged = sign(
+        &LinkKey::derive(b"not-the-servers-download-secret"),
+        &claims_for(&order, Utc::now().timestamp() + 600),
+    );
+    let d = download(&app, &format!("{base}/{forged}")).await;
+    assert_eq!(
+        (d.status, d.problem_code().as_str()),
+        (403, "download.invalid_signature")
+    );
+
+    for garbage in ["nonsense", "a.b", "abc.%25%25"] {
+        let d = download(&app, &format!("{base}/{garbage}")).await;
+        assert_eq!(
+            (d.status, d.problem_code().as_str()),
+            (400, "download.malformed"),
+            "{garbage}"
+        );
+    }
+
+    // signed with the server's key, but expired a minute ago
+    let key = LinkKey::derive(&app.config.download_secret);
+    let expired = sign(&key, &claims_for(&order, Utc::now().timestamp() - 60));
+    let d = download(&app, &format!("{base}/{expired}")).await;
+    assert_eq!(
+        (d.status, d.problem_code().as_str()),
+        (403, "download.expired")
+    );
+
+    // the untouched link still works
+    assert_pdf_of(&download(&app, &url).await, &order);
+
+    // a valid signature over a shipment the order does not have finds nothing
+    let mut claims = claims_for(&order, Utc::now().timestamp() + 600);
+    claims.kind = DocumentKind::ShippingLabel;
+    claims.shipment_id = Some("shp_nope".into());
+    let d = download(&app, &format!("{base}/{}", sign(&key, &claims))).await;
+    assert_eq!(
+        (d.status, d.problem_code().as_str()),
+        (404, "document.not_found")
+    );
+}
+
+#[tokio::test]
+async fn links_are_absolute_when_the_public_url_is_configured() {
+    let app = spawn_env(vec![
+        (
+            "ORDERDESK_PUBLIC_URL".into(),
+            "https://api.shop.example/".into(),
+        ),
+        ("ORDERDESK_DOWNLOAD_TTL_SECS".into(), "120".into()),
+    ])
+    .await;
+    let order = order_in(&app, "confirmed").clone();
+    let token = app.customer_token(TENANT, &order.customer_id);
+    let (_, link) = app
+        .get(
+            &format!("/v1/customer/orders/{}/invoice", order.id),
+            app.auth(&token, TENANT),
+        )
+        .await;
+    let url = link["url"].as_str().unwrap();
+    let path = url
+        .strip_prefix("https://api.shop.example/v1/downloads/")
+        .unwrap_or_else(|| panic!("absolute link: {url}"));
+    let expires: DateTime<Utc> = link["expires_at"].as_str().unwrap().parse().unwrap();
+    assert!(
+        expires <= Utc::now() + chrono::Duration::seconds(120),
+        "{link}"
+    );
+    assert_pdf_of(
+        &download(&app, &format!("/v1/downloads/{path}")).await,
+        &order,
+    );
+}
