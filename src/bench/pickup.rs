@@ -11,11 +11,47 @@ use uuid::Uuid;
 
 use super::env::{self, BenchEnv};
 use super::throughput::{by_status, new_run};
+use super::{load_line, medians, q, verdict};
 use crate::jobs;
 
 /// Runs enqueued one at a time, [`GAP`] apart, per sample.
 pub const RUNS: usize = 300;
 const GAP: Duration = Duration::from_millis(20);
+
+/// A run's claim time and its step 1's start.
+type StartRow = (Uuid, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
+/// Measures `repeat` samples and prints the table.
+pub async fn report(env: &BenchEnv, repeat: usize) -> anyhow::Result<()> {
+    println!(
+        "\n(b) pick-up latency: {RUNS} single runs, {} ms apart, each committed then jobs::dispatch'ed, 1 idle\n    worker process; from clock_timestamp() after the commit to the claim / to step 1's started_at (ms)",
+        GAP.as_millis()
+    );
+    println!("{}", load_line());
+    println!(
+        "    {:<8}{:>11}{:>11}{:>11}{:>11}{:>11}",
+        "sample", "claim p50", "claim p99", "step1 p50", "step1 p99", "step1 max"
+    );
+    let line = |label: &str, r: &[f64; 5]| {
+        println!(
+            "    {label:<8}{:>11.2}{:>11.2}{:>11.2}{:>11.2}{:>11.2}",
+            r[0], r[1], r[2], r[3], r[4]
+        )
+    };
+    let mut rows = Vec::new();
+    for i in 1..=repeat {
+        let s = measure(env).await?;
+        let (c, s) = (&s.to_claim_ms, &s.to_step1_ms);
+        let row = [q(c, 0.5), q(c, 0.99), q(s, 0.5), q(s, 0.99), q(s, 1.0)];
+        line(&i.to_string(), &row);
+        rows.push(row);
+    }
+    let m = medians(&rows);
+    line("median", &m);
+    verdict("step 1 p50 < 5 ms", m[2] < 5.0);
+    verdict("step 1 p99 < 50 ms", m[3] < 50.0);
+    Ok(())
+}
 
 /// Latencies of one sample, in milliseconds, sorted.
 #[derive(Debug, Clone)]
@@ -47,7 +83,7 @@ pub async fn measure(env: &BenchEnv) -> anyhow::Result<PickupSample> {
     procs[0].check_alive()?;
     env::stop_all(procs).await?;
     let ids: Vec<Uuid> = committed.iter().map(|(id, _)| *id).collect();
-    let rows: Vec<(Uuid, Option<DateTime<Utc>>, Option<DateTime<Utc>>)> = sqlx::query_as(
+    let rows: Vec<StartRow> = sqlx::query_as(
         "SELECT r.id, r.started_at, s.started_at FROM runs r
          JOIN run_steps s ON s.run_id = r.id AND s.idx = 0
          WHERE r.id = ANY($1)",

@@ -11,6 +11,7 @@ use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use tokio::task::JoinSet;
 
 use super::env::{BenchEnv, Process};
+use super::{load_line, medians, verdict};
 use crate::auth::mint::{MintRequest, mint};
 use crate::seed;
 
@@ -19,6 +20,77 @@ const CUSTOMERS: usize = 60;
 const ORDERS: usize = 600;
 /// Customers whose tokens the connections use (connection i is customer i mod this).
 const TOKEN_CUSTOMERS: usize = 16;
+const CONNECTIONS: usize = 64;
+const PACED_RPS: f64 = 1_000.0;
+/// BENCHMARKS.md: bare axum 0.8 + sqlx + HS256 JWT, one indexed select, wrk, 64 connections.
+const BARE_JWT_RPS: f64 = 7_845.0;
+const BARE_JWT_P99_MS: f64 = 16.5;
+
+/// Starts the api, warms it up, measures `repeat` saturating and `repeat` paced samples of
+/// `duration` each, and prints the table.
+pub async fn report(env: &BenchEnv, repeat: usize, duration: Duration) -> anyhow::Result<()> {
+    println!(
+        "\n(c) GET /v1/customer/orders/{{id}} on an `orderdesk api` process (HS256 JWT, one indexed select),\n    {CONNECTIONS} keep-alive connections from this process, {} s per sample",
+        duration.as_secs()
+    );
+    println!("{}", load_line());
+    let mut fixture = start(env).await?;
+    fixture
+        .measure(CONNECTIONS, Duration::from_secs(1), None)
+        .await?; // warm-up
+    println!(
+        "    {:<18}{:<8}{:>10}{:>8}{:>9}{:>9}{:>9}",
+        "load", "sample", "requests", "errors", "rps", "p50 ms", "p99 ms"
+    );
+    let line = |load: &str, label: &str, r: &[f64; 5]| {
+        println!(
+            "    {load:<18}{label:<8}{:>10.0}{:>8.0}{:>9.0}{:>9.2}{:>9.2}",
+            r[0], r[1], r[2], r[3], r[4]
+        )
+    };
+    let mut medians_of = Vec::new();
+    for (load, rate) in [("saturating", None), ("paced 1,000 rps", Some(PACED_RPS))] {
+        let mut rows = Vec::new();
+        for i in 1..=repeat {
+            let s = fixture.measure(CONNECTIONS, duration, rate).await?;
+            let n = s.latencies_us.len() as f64;
+            let row = [
+                n,
+                s.errors as f64,
+                s.rps(),
+                s.quantile_ms(0.5),
+                s.quantile_ms(0.99),
+            ];
+            line(load, &i.to_string(), &row);
+            rows.push(row);
+        }
+        let m = medians(&rows);
+        line(load, "median", &m);
+        medians_of.push(m);
+    }
+    fixture.stop().await?;
+    println!("{}", load_line());
+    let (s, p) = (medians_of[0], medians_of[1]);
+    let floor = 0.9 * BARE_JWT_RPS;
+    let ceiling = 1.1 * BARE_JWT_P99_MS;
+    verdict(
+        &format!(
+            "saturating ≥ 90 % of the bare axum + sqlx + JWT figure = {floor:.0} rps (reference, not this sitting)"
+        ),
+        s[2] >= floor,
+    );
+    verdict(
+        &format!("saturating p99 ≤ 1.1 × {BARE_JWT_P99_MS} ms = {ceiling:.1} ms"),
+        s[4] <= ceiling,
+    );
+    verdict(
+        "saturating p99 < 5 ms (the issue; Little's law: p99 ≥ 64 connections / rps)",
+        s[4] < 5.0,
+    );
+    verdict("paced 1,000 rps p99 < 5 ms", p[4] < 5.0);
+    verdict("no errors", s[1] == 0.0 && p[1] == 0.0);
+    Ok(())
+}
 
 /// A running api process and what the load generator requests from it.
 pub struct ReadsFixture {

@@ -11,6 +11,7 @@ use serde_json::json;
 use tokio::task::JoinSet;
 
 use super::env::{self, BenchEnv};
+use super::{load_line, medians, verdict};
 use crate::jobs::{self, NewRun};
 
 /// The workflow every run executes (declared in `benches/workflows.toml`).
@@ -22,6 +23,9 @@ pub const ENQUEUERS: usize = 4;
 const POLL_EVERY: Duration = Duration::from_millis(20);
 /// Give up when no run finished for this long.
 const STALL_LIMIT: Duration = Duration::from_secs(30);
+/// BENCHMARKS.md: BullMQ 6.7, three-step chains, concurrency 50, on this kind of machine.
+const BULLMQ_CHAINS_PER_SEC: f64 = 2_172.0;
+const RUNS_PER_SEC_FLOOR: f64 = 1_000.0;
 
 /// How triggers reach Redis after the acceptance commits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -60,6 +64,64 @@ impl ThroughputSample {
     pub fn wal_syncs_per_run(&self) -> f64 {
         self.wal_syncs as f64 / self.runs as f64
     }
+}
+
+/// Measures `repeat` samples with 1 and with 2 worker processes and prints the table.
+pub async fn report(
+    env: &BenchEnv,
+    runs: usize,
+    repeat: usize,
+    delivery: Delivery,
+) -> anyhow::Result<()> {
+    let by = match delivery {
+        Delivery::Relay => "the outbox relay",
+        Delivery::Dispatch => "jobs::dispatch after each commit",
+    };
+    println!(
+        "\n(a) end-to-end runs/s: `{WORKFLOW}` (3 no-op steps, each checkpointed), {runs} runs per sample,\n    accepted in transactions of {BATCH} by {ENQUEUERS} concurrent enqueuers, triggers delivered by {by}"
+    );
+    println!("{}", load_line());
+    println!(
+        "    {:<8}{:<8}{:>10}{:>12}{:>13}{:>16}",
+        "workers", "sample", "runs/s", "accepted/s", "commits/run", "WAL fsyncs/run"
+    );
+    let line = |w: usize, label: &str, r: &[f64; 4]| {
+        println!(
+            "    {w:<8}{label:<8}{:>10.0}{:>12.0}{:>13.2}{:>16.3}",
+            r[0], r[1], r[2], r[3]
+        )
+    };
+    for workers in [1, 2] {
+        let mut rows = Vec::new();
+        for i in 1..=repeat {
+            let s = measure(env, runs, workers, delivery).await?;
+            let row = [
+                s.runs_per_sec(),
+                s.accepted_per_sec(),
+                s.commits_per_run(),
+                s.wal_syncs_per_run(),
+            ];
+            line(workers, &i.to_string(), &row);
+            rows.push(row);
+        }
+        let m = medians(&rows);
+        line(workers, "median", &m);
+        let aim = 2.0 * BULLMQ_CHAINS_PER_SEC;
+        let who = format!("{workers} worker process(es)");
+        verdict(
+            &format!("{who}: ≥ {RUNS_PER_SEC_FLOOR:.0} runs/s"),
+            m[0] >= RUNS_PER_SEC_FLOOR,
+        );
+        verdict(
+            &format!("{who}: aim ≥ 2 × BullMQ = {aim:.0} runs/s"),
+            m[0] >= aim,
+        );
+    }
+    println!("{}", load_line());
+    println!(
+        "    commits/run: commits in the bench database (durable acceptances and asynchronous engine\n    writes) per run; WAL fsyncs/run: pg_stat_wal.wal_sync of the whole server per run"
+    );
+    Ok(())
 }
 
 /// Runs `runs` runs through `workers` fresh worker processes and measures them.
