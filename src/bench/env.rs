@@ -8,7 +8,10 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{ConnectOptions, Connection, PgConnection};
 use tokio::process::{Child, Command};
+use tracing::log::LevelFilter;
 
 use crate::config::Config;
 use crate::state::AppState;
@@ -98,16 +101,19 @@ impl BenchEnv {
     /// the bench's prefix. Only the bench's own keys: never a flush of the shared Redis.
     pub async fn destroy(self) -> anyhow::Result<()> {
         self.state.db.close().await;
-        let mut admin_url = reqwest::Url::parse(&self.state.config.database_url)?;
-        admin_url.set_path("/postgres");
-        let admin = db::connect(admin_url.as_str(), 1).await?;
+        let opts: PgConnectOptions = self.state.config.database_url.parse()?;
+        // dropping a database waits for a checkpoint: slow on a busy machine, and expected
+        let opts = opts
+            .database("postgres")
+            .log_slow_statements(LevelFilter::Off, Duration::ZERO);
+        let mut admin = PgConnection::connect_with(&opts).await?;
         sqlx::query(&format!(
             "DROP DATABASE IF EXISTS {} WITH (FORCE)",
             self.name
         ))
-        .execute(&admin)
+        .execute(&mut admin)
         .await?;
-        admin.close().await;
+        admin.close().await?;
         let mut redis = self.state.redis.clone();
         let pattern = format!("{}:*", self.name);
         let mut cursor = 0u64;
