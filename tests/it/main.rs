@@ -2,6 +2,7 @@
 
 mod admin_cancel;
 mod auth;
+mod bench_smoke;
 mod cancel;
 mod commerce;
 mod customer_orders;
