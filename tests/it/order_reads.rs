@@ -2,6 +2,7 @@
 //! agree with each action's own endpoint), timeline, shipments, live tracking, help entries
 //! and spending metrics; each for success, bad input, no token and others' orders.
 
+mod agreement;
 mod detail;
 mod help_and_metrics;
 mod tracking;
