@@ -34,7 +34,7 @@ use crate::state::AppState;
         customer::settings::get_settings,
         customer::settings::get_rate_limits,
         customer::messages::list_messages,
-        customer::messages::send_message,
+        customer::message_send::send_message,
         customer::message_attachment::download_attachment,
         customer::notify::get_subscriptions,
         customer::notify::set_subscription,

@@ -1,35 +1,21 @@
 //! The conversation with support about one order: `GET` and `POST
 //! /v1/customer/orders/{order_id}/messages`. A message opens or reopens the order's support
-//! case and starts the `notify_support` workflow. Customers never see internal notes or
+//! case and starts the `notify_support` workflow (`message_send`). Customers never see internal notes or
 //! agent ids: an agent's reply is authored by `support`.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::api::auth::Customer;
-use crate::api::customer::message_attachment::{AttachmentIn, AttachmentOut, Decoded, decode};
-use crate::api::extract::{Json, Query};
-use crate::api::idempotency::{self, Begin, IdempotencyKey};
-use crate::api::shared::{RequestMeta, bounded_limit, decode_cursor, encode_cursor};
+use crate::api::customer::message_attachment::{AttachmentIn, AttachmentOut};
+use crate::api::extract::Query;
+use crate::api::shared::{bounded_limit, decode_cursor, encode_cursor};
 use crate::db;
-use crate::db::support::{CaseRow, MessageRow, NewMessage};
-use crate::domain::attachment::MAX_ATTACHMENT_BYTES;
-use crate::domain::order::Order;
-use crate::error::{Error, FieldError, Result};
-use crate::jobs::{self, NewRun};
+use crate::db::support::{CaseRow, MessageRow};
+use crate::error::Result;
 use crate::state::AppState;
-
-/// The workflow that tells support about a new message.
-pub const NOTIFY_WORKFLOW: &str = "notify_support";
-const MAX_BODY_CHARS: usize = 5000;
-const MAX_SUBJECT_CHARS: usize = 200;
-/// Base64 of the largest attachment, plus room for the rest of the JSON body: the body
-/// limit of the send route (the router's default is 256 KiB).
-pub const SEND_BODY_LIMIT: usize = MAX_ATTACHMENT_BYTES.div_ceil(3) * 4 + 256 * 1024;
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -174,176 +160,4 @@ pub async fn list_messages(
         data: rows.into_iter().map(message_view).collect(),
         next_cursor,
     }))
-}
-
-/// Sends a message to support about one of the caller's orders, with an optional
-/// attachment (JSON, base64). Opens or reopens the order's support case and notifies
-/// support. `Idempotency-Key` is optional; with one, a retry replays the first answer.
-#[utoipa::path(post, path = "/v1/customer/orders/{order_id}/messages", tag = "customer",
-    params(("order_id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
-    request_body = MessageIn, security(("bearer" = [])),
-    responses((status = 201, body = MessageSentOut), (status = 401, body = crate::error::Problem),
-              (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
-              (status = 413, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
-pub async fn send_message(
-    State(state): State<AppState>,
-    who: Customer,
-    meta: RequestMeta,
-    key: IdempotencyKey,
-    Path(order_id): Path<String>,
-    Json(input): Json<MessageIn>,
-) -> Result<Response> {
-    let attachment = validate(&input)?;
-    let order = who.own_order(&state, &order_id).await?;
-    let settings = {
-        let mut conn = state.db.acquire().await?;
-        db::tenants::settings(&mut conn, &who.tenant_id).await?
-    };
-    if !settings.capabilities.messages_enabled {
-        return Err(Error::forbidden(
-            "message.disabled",
-            "this shop does not take messages here; contact it another way",
-        ));
-    }
-    let principal = who.principal();
-    let mut tx = state.db.begin().await?;
-    let fresh = match key.0 {
-        Some(key) => {
-            let hash = idempotency::fingerprint(&format!("message:{order_id}"), &input);
-            match idempotency::begin(&mut tx, &who.tenant_id, &principal, &key, &hash).await? {
-                Begin::Replay(res) => return Ok(res),
-                Begin::Fresh(f) => Some(f),
-            }
-        }
-        None => None,
-    };
-    let subject = input
-        .subject
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .unwrap_or_else(|| format!("Order {}", order.number));
-    let (case, created) = db::support::touch_case(
-        &mut tx,
-        &who.tenant_id,
-        &order.id,
-        &order.customer_id,
-        &new_id("case"),
-        &subject,
-    )
-    .await?;
-    let message_id = new_id("msg");
-    let message = db::support::insert_message(
-        &mut tx,
-        &NewMessage {
-            tenant_id: &who.tenant_id,
-            id: &message_id,
-            case_id: &case.id,
-            order_id: &order.id,
-            author_kind: "customer",
-            author_id: &who.customer_id,
-            body: input.body.trim(),
-            internal: false,
-        },
-        attachment.as_ref().map(Decoded::as_new).as_ref(),
-    )
-    .await?;
-    let input_json = serde_json::json!({
-        "order_id": order.id,
-        "order_number": order.number,
-        "case_id": case.id,
-        "message_id": message.id,
-        "case_created": created,
-        "has_attachment": attachment.is_some(),
-        "to": settings.support_address(&who.tenant_id),
-    });
-    let run = jobs::enqueue(
-        &mut tx,
-        &state.workflows,
-        NewRun {
-            tenant_id: who.tenant_id.clone(),
-            kind: NOTIFY_WORKFLOW.into(),
-            subject_id: Some(order.id.clone()),
-            customer_id: Some(order.customer_id.clone()),
-            requested_by: principal.clone(),
-            input: input_json,
-        },
-    )
-    .await?;
-    audit(&mut tx, &meta, &who, &order, &case, &message, created).await?;
-    let out = MessageSentOut {
-        message: message_view(message),
-        case: case.into(),
-        case_created: created,
-    };
-    let res = match fresh {
-        Some(f) => f.save(&mut tx, StatusCode::CREATED, vec![], &out).await?,
-        None => (StatusCode::CREATED, axum::Json(&out)).into_response(),
-    };
-    tx.commit().await?;
-    jobs::dispatch(&state, run.id).await;
-    Ok(res)
-}
-
-async fn audit(
-    tx: &mut sqlx::PgConnection,
-    meta: &RequestMeta,
-    who: &Customer,
-    order: &Order,
-    case: &CaseRow,
-    message: &MessageRow,
-    created: bool,
-) -> Result<()> {
-    let actor = meta.actor("customer", &who.customer_id, vec![]);
-    let after = serde_json::json!({
-        "case_id": case.id, "message_id": message.id, "case_created": created,
-        "attachment": message.attachment_content_type,
-    });
-    db::audit::record(
-        tx,
-        &who.tenant_id,
-        &actor,
-        &db::audit::Entry {
-            action: "support.message_sent",
-            subject_type: "order",
-            subject_id: &order.id,
-            reason: None,
-            before: None,
-            after: Some(after),
-        },
-    )
-    .await?;
-    Ok(())
-}
-
-/// Checks the body and subject, then decodes and sniffs the attachment.
-fn validate(input: &MessageIn) -> Result<Option<Decoded>> {
-    let mut errors = Vec::new();
-    let body_chars = input.body.trim().chars().count();
-    if body_chars == 0 || body_chars > MAX_BODY_CHARS {
-        errors.push(FieldError {
-            field: "body".into(),
-            message: "1 to 5000 characters".into(),
-        });
-    }
-    if input
-        .subject
-        .as_ref()
-        .is_some_and(|s| s.chars().count() > MAX_SUBJECT_CHARS)
-    {
-        errors.push(FieldError {
-            field: "subject".into(),
-            message: "at most 200 characters".into(),
-        });
-    }
-    if !errors.is_empty() {
-        return Err(Error::validation(errors));
-    }
-    input.attachment.as_ref().map(decode).transpose()
-}
-
-/// A new prefixed id such as `case_0190…` (uuid v7: ids sort by creation time).
-fn new_id(prefix: &str) -> String {
-    format!("{prefix}_{}", uuid::Uuid::now_v7().simple())
 }

@@ -19,6 +19,7 @@ pub mod timeline;
 // support messages, notifications, GDPR (issue 4)
 pub mod gdpr;
 pub mod message_attachment;
+pub mod message_send;
 pub mod messages;
 pub mod notify;
 
@@ -121,8 +122,8 @@ pub fn upload_routes() -> Router<AppState> {
     Router::new()
         .route(
             "/v1/customer/orders/{order_id}/messages",
-            post(messages::send_message),
+            post(message_send::send_message),
         )
-        .layer(DefaultBodyLimit::max(messages::SEND_BODY_LIMIT))
-        .layer(RequestBodyLimitLayer::new(messages::SEND_BODY_LIMIT))
+        .layer(DefaultBodyLimit::max(message_send::SEND_BODY_LIMIT))
+        .layer(RequestBodyLimitLayer::new(message_send::SEND_BODY_LIMIT))
 }
