@@ -9,12 +9,18 @@ use axum::routing::post;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sqlx::PgConnection;
 use utoipa::ToSchema;
+use uuid::Uuid;
 
 use crate::db;
+use crate::db::subscriptions::Which;
 use crate::domain::order::Order;
+use crate::domain::shipment_updates;
 use crate::error::{Error, FieldError, Result};
 use crate::events::signature::{self, SignatureError};
+use crate::jobs::{self, NewRun};
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -38,7 +44,8 @@ pub struct IngestOut {
     pub outcome: &'static str,
 }
 
-/// Stores an upstream event and refreshes the order's read model.
+/// Stores an upstream event and refreshes the order's read model; shipment news of an
+/// order with update subscriptions starts `notify_shipment_update`.
 #[utoipa::path(post, path = "/v1/events/ingest", tag = "events", request_body = EventIn,
     params(("X-Orderdesk-Signature" = String, Header, description = "t=<unix>,v1=<hex HMAC-SHA256>")),
     responses((status = 200, body = IngestOut), (status = 401, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
@@ -109,14 +116,70 @@ pub async fn ingest_event(
         event.occurred_at,
     )
     .await?;
+    let mut notify_run = None;
     if fresh {
-        db::orders::upsert_view(&mut tx, &event.order).await?;
+        let before = db::orders::lock_view(&mut tx, &event.tenant_id, &event.order.id).await?;
+        if db::orders::upsert_view(&mut tx, &event.order).await? {
+            notify_run =
+                start_shipment_notice(&state, &mut tx, before.as_ref(), &event.order).await?;
+        }
     }
     tx.commit().await?;
+    if let Some(run_id) = notify_run {
+        jobs::dispatch(&state, run_id).await;
+    }
     Ok((
         StatusCode::OK,
         Json(IngestOut {
             outcome: if fresh { "stored" } else { "duplicate" },
         }),
     ))
+}
+
+/// The workflow that tells subscribers about shipment news.
+pub const SHIPMENT_NOTICE_WORKFLOW: &str = "notify_shipment_update";
+
+/// When `after` brings shipment news and the customer subscribed to updates of the order,
+/// enqueues `notify_shipment_update` in the ingest's transaction (so the news is told
+/// exactly when the new version is stored) and returns the run to dispatch after commit.
+async fn start_shipment_notice(
+    state: &AppState,
+    tx: &mut PgConnection,
+    before: Option<&Order>,
+    after: &Order,
+) -> Result<Option<Uuid>> {
+    let updates = shipment_updates::changes(before, after);
+    if updates.is_empty() {
+        return Ok(None);
+    }
+    let subscribed = db::subscriptions::list(
+        tx,
+        &after.tenant_id,
+        &after.id,
+        &after.customer_id,
+        Which::Active,
+    )
+    .await?;
+    if subscribed.is_empty() {
+        return Ok(None);
+    }
+    let run = jobs::enqueue(
+        tx,
+        &state.workflows,
+        NewRun {
+            tenant_id: after.tenant_id.clone(),
+            kind: SHIPMENT_NOTICE_WORKFLOW.into(),
+            subject_id: Some(after.id.clone()),
+            customer_id: Some(after.customer_id.clone()),
+            requested_by: "system:events".into(),
+            input: json!({
+                "order_id": after.id,
+                "customer_id": after.customer_id,
+                "order_number": after.number,
+                "updates": updates,
+            }),
+        },
+    )
+    .await?;
+    Ok(Some(run.id))
 }

@@ -54,6 +54,22 @@ pub async fn get(
     Ok(row.map(|r| r.0.0))
 }
 
+/// The stored version of an order, locked until the transaction ends, so that two events
+/// of one order are compared with the read model one after the other.
+pub async fn lock_view(
+    conn: &mut PgConnection,
+    tenant_id: &str,
+    order_id: &str,
+) -> sqlx::Result<Option<Order>> {
+    let row: Option<(Json<Order>,)> =
+        sqlx::query_as("SELECT doc FROM order_views WHERE tenant_id = $1 AND id = $2 FOR UPDATE")
+            .bind(tenant_id)
+            .bind(order_id)
+            .fetch_optional(conn)
+            .await?;
+    Ok(row.map(|r| r.0.0))
+}
+
 /// Filters of a customer's order list.
 #[derive(Debug, Default, Clone)]
 pub struct ListFilter {

@@ -40,21 +40,33 @@ pub async fn set(
     .await
 }
 
-/// The channels of (order, customer) that were ever set, by channel name.
+/// Which channels of (order, customer) to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Which {
+    /// Every channel ever set, subscribed or not.
+    All,
+    /// The subscribed channels that have somewhere to send to.
+    Active,
+}
+
+/// The channels of (order, customer), by channel name.
 pub async fn list(
     conn: &mut PgConnection,
     tenant_id: &str,
     order_id: &str,
     customer_id: &str,
+    which: Which,
 ) -> sqlx::Result<Vec<SubscriptionRow>> {
     sqlx::query_as(
         "SELECT channel, subscribed, destination, updated_at FROM notification_subscriptions
          WHERE tenant_id = $1 AND order_id = $2 AND customer_id = $3
+           AND (NOT $4 OR (subscribed AND destination IS NOT NULL))
          ORDER BY channel",
     )
     .bind(tenant_id)
     .bind(order_id)
     .bind(customer_id)
+    .bind(which == Which::Active)
     .fetch_all(conn)
     .await
 }

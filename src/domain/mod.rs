@@ -9,6 +9,7 @@ pub mod order;
 pub mod reorder;
 pub mod returns;
 pub mod settings;
+pub mod shipment_updates;
 pub mod timeline;
 pub mod tracking;
 // support messages and notifications (issue 4)

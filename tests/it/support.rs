@@ -1,5 +1,8 @@
 //! Support messages (with attachments sniffed by content), shipment-update subscriptions and
-//! the GDPR erasure workflow, over real HTTP with a worker and the sandbox.
+//! the GDPR erasure workflow, over real HTTP with a worker and the sandbox; shipment updates
+//! sent to subscribers in `shipment_notices`.
+
+mod shipment_notices;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;

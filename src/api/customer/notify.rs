@@ -13,7 +13,7 @@ use crate::api::extract::Json;
 use crate::api::idempotency::{self, Begin, IdempotencyKey};
 use crate::api::shared::RequestMeta;
 use crate::db;
-use crate::db::subscriptions::SubscriptionRow;
+use crate::db::subscriptions::{SubscriptionRow, Which};
 use crate::domain::order::Order;
 use crate::domain::subscription::Channel;
 use crate::error::{Error, FieldError, Result};
@@ -85,8 +85,14 @@ pub async fn get_subscriptions(
 ) -> Result<axum::Json<SubscriptionsOut>> {
     let order = who.own_order(&state, &order_id).await?;
     let mut conn = state.db.acquire().await?;
-    let rows =
-        db::subscriptions::list(&mut conn, &who.tenant_id, &order.id, &who.customer_id).await?;
+    let rows = db::subscriptions::list(
+        &mut conn,
+        &who.tenant_id,
+        &order.id,
+        &who.customer_id,
+        Which::All,
+    )
+    .await?;
     Ok(axum::Json(subscriptions_view(&order.id, rows)))
 }
 
@@ -150,8 +156,14 @@ pub async fn set_subscription(
         },
     )
     .await?;
-    let rows =
-        db::subscriptions::list(&mut tx, &who.tenant_id, &order.id, &who.customer_id).await?;
+    let rows = db::subscriptions::list(
+        &mut tx,
+        &who.tenant_id,
+        &order.id,
+        &who.customer_id,
+        Which::All,
+    )
+    .await?;
     let out = subscriptions_view(&order.id, rows);
     let res = match fresh {
         Some(f) => f.save(&mut tx, StatusCode::OK, vec![], &out).await?,

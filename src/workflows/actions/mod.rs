@@ -171,6 +171,10 @@ pub const ACTIONS: &[(&str, ActionFn)] = &[
     ("notifications.address_changed", address::notify_changed),
     // notify_support, erase_customer (issue 4)
     ("notifications.support_message", support::support_message),
+    (
+        "notifications.shipment_update",
+        notifications::shipment_update,
+    ),
     ("gdpr.check_legal_hold", gdpr::check_legal_hold),
     ("gdpr.anonymise_local", gdpr::anonymise_local),
     ("orders.erase_customer", gdpr::erase_at_orders),

@@ -250,6 +250,36 @@ impl TestApp {
         }
     }
 
+    /// Ships `order_id` (tenant [`TENANT`]) with UPS at the sandbox and waits until the
+    /// sandbox's event put the shipment into the read model; returns the first shipment.
+    pub async fn ship_at_sandbox(&self, order_id: &str) -> orderdesk::domain::order::Shipment {
+        let res = self
+            .http
+            .post(format!("{}/sandbox/orders/{order_id}/ship", self.sandbox))
+            .header("x-tenant-id", TENANT)
+            .json(&serde_json::json!({"carrier": "UPS"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let mut conn = self.state.db.acquire().await.unwrap();
+            let order = db::orders::get(&mut conn, TENANT, order_id, None)
+                .await
+                .unwrap()
+                .expect("the order is in the read model");
+            if let Some(s) = order.shipments.first() {
+                return s.clone();
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the shipment event never arrived"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// The sandbox's record of effects on an order (`GET /sandbox/effects`).
     pub async fn effects(&self, tenant: &str, order_id: &str) -> Vec<Value> {
         let res = self

@@ -1,46 +1,14 @@
 //! Live tracking through the sandbox's Tracking service.
 
-use std::time::Duration;
-
 use chrono::Utc;
 use orderdesk::auth::mint::{MintRequest, mint};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::{fresh_copy, no_token, put_view, spawn};
-use crate::helpers::{OTHER_TENANT, TENANT, TestApp};
+use crate::helpers::{OTHER_TENANT, TENANT};
 
 fn track_path(tracking_number: &str) -> String {
     format!("/v1/customer/shipments/{tracking_number}/track")
-}
-
-/// Ships `order_id` at the sandbox and waits until the read model has the shipment.
-async fn ship(app: &TestApp, token: &str, order_id: &str) -> Value {
-    let res = app
-        .http
-        .post(format!("{}/sandbox/orders/{order_id}/ship", app.sandbox))
-        .header("x-tenant-id", TENANT)
-        .json(&json!({"carrier": "UPS"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let (_, body) = app
-            .get(
-                &format!("/v1/customer/orders/{order_id}/shipments"),
-                app.auth(token, TENANT),
-            )
-            .await;
-        if let Some(s) = body["data"].as_array().and_then(|d| d.first()) {
-            return s.clone();
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the shipment event never arrived"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 #[tokio::test]
@@ -146,8 +114,8 @@ async fn a_fresh_parcel_is_tracked_live_and_invisible_to_other_tenants() {
     let app = spawn().await;
     let order = app.order_in("confirmed").clone();
     let token = app.customer_token(TENANT, &order.customer_id);
-    let shipment = ship(&app, &token, &order.id).await;
-    let tracking_number = shipment["tracking_number"].as_str().unwrap();
+    let shipment = app.ship_at_sandbox(&order.id).await;
+    let tracking_number = shipment.tracking_number.as_str();
     let (status, body) = app
         .get(&track_path(tracking_number), app.auth(&token, TENANT))
         .await;
