@@ -1,6 +1,8 @@
 //! Guest lookup (confirmation token → a token for one order), per-principal rate limits with
 //! their headers, capabilities and settings, and serving on while Redis is down.
 
+mod guest_scope;
+
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
