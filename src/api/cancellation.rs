@@ -1,6 +1,6 @@
 //! What the three cancel endpoints share: the plan (also the dry run), the 409 for a
-//! blocked order, and accepting a cancellation (request row + run + audit + outbox in the
-//! caller's transaction).
+//! blocked order, and accepting a cancellation (request row + run + audit + outbox +
+//! idempotent answer in the caller's transaction).
 
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -8,6 +8,7 @@ use sqlx::PgConnection;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::api::idempotency::Fresh;
 use crate::api::jobs::JobOut;
 use crate::db;
 use crate::db::audit::Actor;
@@ -199,6 +200,61 @@ pub async fn audit(
     )
     .await?;
     Ok(())
+}
+
+/// An accepted cancellation, ready to be audited and answered.
+pub struct Accepted<'a> {
+    pub order: &'a Order,
+    pub actor: &'a Actor,
+    /// e.g. `order.cancel_requested`, `order.force_cancelled`.
+    pub audit_action: &'static str,
+    pub reason: Option<&'a str>,
+    pub request_id: Uuid,
+    /// The started run; `None` while the request waits for an agent's review.
+    pub run: Option<RunRow>,
+    /// Extra members of the audit record's `after`, beside `request_id` and `job_id`.
+    pub audit_extra: serde_json::Value,
+    /// The `Location` to poll.
+    pub location: String,
+}
+
+/// The end that all cancel endpoints share: audit, store the 202 under the
+/// `Idempotency-Key`, commit, then deliver the trigger (and honour `Prefer: wait`).
+pub async fn answer_accepted(
+    state: &AppState,
+    mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
+    fresh: Fresh,
+    wait: Option<std::time::Duration>,
+    a: Accepted<'_>,
+) -> Result<axum::response::Response> {
+    let mut after = match a.audit_extra {
+        serde_json::Value::Object(m) => m,
+        _ => serde_json::Map::new(),
+    };
+    after.insert("request_id".into(), serde_json::json!(a.request_id));
+    match &a.run {
+        Some(run) => after.insert("job_id".into(), serde_json::json!(run.id)),
+        None => after.insert("status".into(), serde_json::json!("pending_review")),
+    };
+    let after = serde_json::Value::Object(after);
+    audit(&mut tx, a.order, a.actor, a.audit_action, a.reason, after).await?;
+    let out = CancelAcceptedOut {
+        request_id: a.request_id,
+        status: a
+            .run
+            .as_ref()
+            .map_or_else(|| "pending_review".into(), |r| r.status.clone()),
+        job: a.run.as_ref().map(JobOut::from_run),
+    };
+    let headers = vec![("location".into(), a.location)];
+    let res = fresh
+        .save(&mut tx, StatusCode::ACCEPTED, headers, &out)
+        .await?;
+    tx.commit().await?;
+    match a.run {
+        Some(run) => after_commit(state, &a.order.tenant_id, run.id, wait, res).await,
+        None => Ok(res),
+    }
 }
 
 /// After commit: deliver the trigger now, and with `Prefer: wait` hold the answer until

@@ -1,7 +1,6 @@
 //! Agents deciding cancellations: approve a customer's pending request, or force one.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -10,7 +9,7 @@ use crate::api::auth::{Agent, Sudo};
 use crate::api::cancellation::{self as cancel, CancelAcceptedOut, CancelDryRunOut};
 use crate::api::extract::Json;
 use crate::api::idempotency::{self, Begin, IdempotencyKey};
-use crate::api::jobs::{JobOut, admin_location};
+use crate::api::jobs::admin_location;
 use crate::api::shared::RequestMeta;
 use crate::auth::Permission;
 use crate::db;
@@ -114,30 +113,17 @@ pub async fn approve_cancel(
     )
     .await?;
     let actor = meta.actor("agent", &agent.agent_id, agent.role_names());
-    cancel::audit(
-        &mut tx,
-        &order,
-        &actor,
-        "order.cancel_approved",
-        body.reason.as_deref(),
-        serde_json::json!({"request_id": request.id, "job_id": run.id}),
-    )
-    .await?;
-    let out = CancelAcceptedOut {
+    let accepted = cancel::Accepted {
+        order: &order,
+        actor: &actor,
+        audit_action: "order.cancel_approved",
+        reason: body.reason.as_deref(),
         request_id: request.id,
-        status: run.status.clone(),
-        job: Some(JobOut::from_run(&run)),
+        location: admin_location(run.id),
+        run: Some(run),
+        audit_extra: serde_json::json!({}),
     };
-    let res = fresh
-        .save(
-            &mut tx,
-            StatusCode::ACCEPTED,
-            vec![("location".into(), admin_location(run.id))],
-            &out,
-        )
-        .await?;
-    tx.commit().await?;
-    cancel::after_commit(&state, &agent.tenant_id, run.id, meta.wait, res).await
+    cancel::answer_accepted(&state, tx, fresh, meta.wait, accepted).await
 }
 
 /// Cancels the order now, whatever the customer asked, taking over a pending request.
@@ -216,20 +202,15 @@ pub async fn force_cancel(
     )
     .await?;
     let actor = meta.actor("agent", &agent.agent_id, agent.role_names());
-    cancel::audit(&mut tx, &order, &actor, "order.force_cancelled", Some(&body.reason), serde_json::json!({"request_id": request.id, "job_id": run.id, "refund": body.refund, "restock": body.restock})).await?;
-    let out = CancelAcceptedOut {
+    let accepted = cancel::Accepted {
+        order: &order,
+        actor: &actor,
+        audit_action: "order.force_cancelled",
+        reason: Some(&body.reason),
         request_id: request.id,
-        status: run.status.clone(),
-        job: Some(JobOut::from_run(&run)),
+        location: admin_location(run.id),
+        run: Some(run),
+        audit_extra: serde_json::json!({"refund": body.refund, "restock": body.restock}),
     };
-    let res = fresh
-        .save(
-            &mut tx,
-            StatusCode::ACCEPTED,
-            vec![("location".into(), admin_location(run.id))],
-            &out,
-        )
-        .await?;
-    tx.commit().await?;
-    cancel::after_commit(&state, &agent.tenant_id, run.id, meta.wait, res).await
+    cancel::answer_accepted(&state, tx, fresh, meta.wait, accepted).await
 }

@@ -1,7 +1,6 @@
 //! `POST /v1/customer/orders/{order_id}/cancel-request`: a customer asks to cancel.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -10,7 +9,6 @@ use crate::api::auth::Customer;
 use crate::api::cancellation::{self as cancel, CancelAcceptedOut, CancelDryRunOut};
 use crate::api::extract::Json;
 use crate::api::idempotency::{self, Begin, IdempotencyKey};
-use crate::api::jobs::JobOut;
 use crate::api::shared::RequestMeta;
 use crate::db;
 use crate::domain::cancel::{Canceller, needs_review};
@@ -80,59 +78,22 @@ pub async fn request_cancel(
         return Err(cancel::blocked(&plan));
     }
     let actor = meta.actor("customer", &who.customer_id, vec![]);
-    if review {
-        let request =
-            cancel::insert_request(&mut tx, &order, "pending_review", &input, None).await?;
-        cancel::audit(
-            &mut tx,
-            &order,
-            &actor,
-            "order.cancel_requested",
-            body.reason.as_deref(),
-            serde_json::json!({"request_id": request.id, "status": "pending_review"}),
-        )
-        .await?;
-        let out = CancelAcceptedOut {
-            request_id: request.id,
-            status: "pending_review".into(),
-            job: None,
-        };
-        let res = fresh
-            .save(
-                &mut tx,
-                StatusCode::ACCEPTED,
-                vec![("location".into(), location(request.id))],
-                &out,
-            )
-            .await?;
-        tx.commit().await?;
-        return Ok(res);
-    }
-    let request = cancel::insert_request(&mut tx, &order, "queued", &input, None).await?;
-    let run =
-        cancel::start_run(&mut tx, &state, &order, input, request.id, &principal, None).await?;
-    cancel::audit(
-        &mut tx,
-        &order,
-        &actor,
-        "order.cancel_requested",
-        body.reason.as_deref(),
-        serde_json::json!({"request_id": request.id, "job_id": run.id}),
-    )
-    .await?;
-    let out = CancelAcceptedOut {
-        request_id: request.id,
-        status: run.status.clone(),
-        job: Some(JobOut::from_run(&run)),
+    let status = if review { "pending_review" } else { "queued" };
+    let request = cancel::insert_request(&mut tx, &order, status, &input, None).await?;
+    let run = if review {
+        None
+    } else {
+        Some(cancel::start_run(&mut tx, &state, &order, input, request.id, &principal, None).await?)
     };
-    let res = fresh
-        .save(
-            &mut tx,
-            StatusCode::ACCEPTED,
-            vec![("location".into(), location(request.id))],
-            &out,
-        )
-        .await?;
-    tx.commit().await?;
-    cancel::after_commit(&state, &who.tenant_id, run.id, meta.wait, res).await
+    let accepted = cancel::Accepted {
+        order: &order,
+        actor: &actor,
+        audit_action: "order.cancel_requested",
+        reason: body.reason.as_deref(),
+        request_id: request.id,
+        run,
+        audit_extra: serde_json::json!({}),
+        location: location(request.id),
+    };
+    cancel::answer_accepted(&state, tx, fresh, meta.wait, accepted).await
 }
