@@ -3,7 +3,9 @@
 //! (b) pick-up latency, (c) customer order reads; each sample repeated, medians printed next
 //! to the targets of `BENCHMARKS.md`.
 
+pub mod bare;
 pub mod env;
+pub mod load;
 pub mod pickup;
 pub mod reads;
 pub mod throughput;
