@@ -32,9 +32,9 @@ pub async fn build_state(config: Config, max_db_connections: u32) -> anyhow::Res
         redis,
         config: Arc::new(config),
         auth: Arc::new(auth),
-        upstream,
+        upstream: Arc::new(upstream),
         workflows: Arc::new(workflows),
-        queue,
+        queue: Arc::new(queue),
     })
 }
 

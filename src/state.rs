@@ -11,6 +11,8 @@ use crate::jobs::TriggerQueue;
 use crate::upstream::Upstream;
 use crate::workflows::Registry;
 
+/// Cloned for every extractor and middleware of every request: each member is a handle
+/// (`Arc`, pool, connection manager), so a clone is a few reference-count increments.
 #[derive(Clone)]
 pub struct AppState {
     pub db: PgPool,
@@ -18,9 +20,9 @@ pub struct AppState {
     pub redis: redis::aio::ConnectionManager,
     pub config: Arc<Config>,
     pub auth: Arc<Verifier>,
-    pub upstream: Upstream,
+    pub upstream: Arc<Upstream>,
     pub workflows: Arc<Registry>,
-    pub queue: TriggerQueue,
+    pub queue: Arc<TriggerQueue>,
 }
 
 impl axum::extract::FromRef<AppState> for Arc<Verifier> {

@@ -108,9 +108,9 @@ impl TestEnv {
             .unwrap();
         let state = AppState {
             db,
-            queue: TriggerQueue::new(&config, redis.clone()),
+            queue: Arc::new(TriggerQueue::new(&config, redis.clone())),
             redis,
-            upstream: Upstream::new(&config).unwrap(),
+            upstream: Arc::new(Upstream::new(&config).unwrap()),
             workflows: Arc::new(Registry::from_str(WORKFLOWS, "test-workflows.toml").unwrap()),
             auth: Arc::new(orderdesk::auth::Verifier::new(&config).await.unwrap()),
             config: Arc::new(config),
