@@ -178,29 +178,32 @@ pub async fn get_for_read(
         Option<Json<TenantSettings>>,
         Option<Json<Vec<EventRecord>>>,
     );
-    let row: Option<Row> = sqlx::query_as(
-        "SELECT v.doc, t.settings,
-                CASE WHEN $4::bigint > 0 THEN (
-                    SELECT coalesce(jsonb_agg(jsonb_build_object(
-                               'type', e.type, 'occurred_at', e.occurred_at, 'status', e.status)
-                               ORDER BY e.occurred_at, e.seq), '[]'::jsonb)
-                    FROM (SELECT seq, type, occurred_at, payload->>'status' AS status
-                          FROM order_events
-                          WHERE tenant_id = v.tenant_id AND order_id = v.id
-                            AND type = ANY($5)
-                          ORDER BY occurred_at DESC, seq DESC
-                          LIMIT $4) e)
-                END
+    // without events the query is a plain join: no subquery to plan, no array to bind
+    let sql = if events_limit > 0 {
+        "SELECT v.doc, t.settings, (
+             SELECT coalesce(jsonb_agg(jsonb_build_object(
+                        'type', e.type, 'occurred_at', e.occurred_at, 'status', e.status)
+                        ORDER BY e.occurred_at, e.seq), '[]'::jsonb)
+             FROM (SELECT seq, type, occurred_at, payload->>'status' AS status
+                   FROM order_events
+                   WHERE tenant_id = v.tenant_id AND order_id = v.id AND type = ANY($5)
+                   ORDER BY occurred_at DESC, seq DESC
+                   LIMIT $4) e)
          FROM order_views v LEFT JOIN tenants t ON t.id = v.tenant_id
-         WHERE v.tenant_id = $1 AND v.id = $2 AND ($3::text IS NULL OR v.customer_id = $3)",
-    )
-    .bind(tenant_id)
-    .bind(order_id)
-    .bind(customer_id)
-    .bind(events_limit)
-    .bind(&CUSTOMER_VISIBLE_EVENTS[..])
-    .fetch_optional(conn)
-    .await?;
+         WHERE v.tenant_id = $1 AND v.id = $2 AND ($3::text IS NULL OR v.customer_id = $3)"
+    } else {
+        "SELECT v.doc, t.settings, NULL::jsonb
+         FROM order_views v LEFT JOIN tenants t ON t.id = v.tenant_id
+         WHERE v.tenant_id = $1 AND v.id = $2 AND ($3::text IS NULL OR v.customer_id = $3)"
+    };
+    let mut query = sqlx::query_as::<_, Row>(sql)
+        .bind(tenant_id)
+        .bind(order_id)
+        .bind(customer_id);
+    if events_limit > 0 {
+        query = query.bind(events_limit).bind(&CUSTOMER_VISIBLE_EVENTS[..]);
+    }
+    let row = query.fetch_optional(conn).await?;
     Ok(row.map(|(Json(order), settings, events)| OrderRead {
         order,
         settings: settings.map(|s| s.0).unwrap_or_default(),

@@ -2,6 +2,7 @@
 //! their headers, capabilities and settings, and serving on while Redis is down.
 
 mod guest_scope;
+mod quota_counting;
 
 use std::process::{Command, Stdio};
 use std::time::Duration;

@@ -6,10 +6,13 @@
 //! quota headers belong on the response, which an extractor cannot touch. A request without a
 //! valid token is not counted here; its extractor answers 401/403 as before.
 //!
-//! The hot path costs one Redis round trip: the tenant's limits come from an in-process cache
-//! (5 s), and a Redis failure (timeout, refused) fails open for a second before Redis is tried
+//! The hot path rarely waits for Redis: the tenant's limits come from an in-process cache
+//! (5 s), a principal far below its limit is counted in-process between Redis counts at
+//! most 100 ms apart (`local`: exact within one process; near the limit every request is
+//! counted in Redis), and a Redis failure (timeout, refused) fails open for a second before Redis is tried
 //! again, logged at most every 30 s, so the API keeps serving while Redis is down.
 
+mod local;
 pub mod window;
 
 use std::collections::HashMap;
@@ -54,6 +57,8 @@ type SettingsCache = HashMap<String, (Instant, Arc<TenantSettings>)>;
 
 struct Inner {
     settings: Mutex<SettingsCache>,
+    /// Principal hits counted in-process between Redis round trips.
+    local: local::LocalCounts,
     started: Instant,
     /// Milliseconds since `started` until which Redis is not tried (0: closed).
     skip_until_ms: AtomicU64,
@@ -66,6 +71,7 @@ impl RateLimiter {
             state,
             inner: Arc::new(Inner {
                 settings: Mutex::new(HashMap::new()),
+                local: local::LocalCounts::default(),
                 started: Instant::now(),
                 skip_until_ms: AtomicU64::new(0),
                 last_warn_ms: AtomicU64::new(0),
@@ -110,21 +116,41 @@ impl RateLimiter {
 
     /// Counts one hit on each key; `None` when Redis cannot answer now (fail open).
     pub async fn hit(&self, keys: &[String], window: Duration) -> Option<Vec<Window>> {
+        self.hit_by(keys, 1, window).await
+    }
+
+    /// Counts one hit of a principal: in-process while far below `limit` and recently
+    /// synced (`local`), else in Redis together with the hits counted here meanwhile.
+    async fn hit_principal(&self, key: &str, limit: u32) -> Option<Window> {
+        let local = &self.inner.local;
+        if let Some(w) = local.try_count(key, u64::from(limit), Instant::now()) {
+            return Some(w);
+        }
+        let hits = 1 + local.take_pending(key, Instant::now());
+        let keys = [key.to_string()];
+        let window = self
+            .hit_by(&keys, hits, PRINCIPAL_WINDOW)
+            .await?
+            .first()
+            .copied()?;
+        local.synced(key, window, Instant::now());
+        Some(window)
+    }
+
+    async fn hit_by(&self, keys: &[String], hits: u64, window: Duration) -> Option<Vec<Window>> {
         let now_ms = self.now_ms();
         if now_ms < self.inner.skip_until_ms.load(Ordering::Relaxed) {
             return None;
         }
         let mut redis = self.state.redis.clone();
-        let failure = match tokio::time::timeout(
-            REDIS_TIMEOUT,
-            window::hit(&mut redis, keys, window),
-        )
-        .await
-        {
-            Ok(Ok(windows)) => return Some(windows),
-            Ok(Err(e)) => e.to_string(),
-            Err(_) => format!("no answer within {REDIS_TIMEOUT:?}"),
-        };
+        let failure =
+            match tokio::time::timeout(REDIS_TIMEOUT, window::hit(&mut redis, keys, hits, window))
+                .await
+            {
+                Ok(Ok(windows)) => return Some(windows),
+                Ok(Err(e)) => e.to_string(),
+                Err(_) => format!("no answer within {REDIS_TIMEOUT:?}"),
+            };
         self.inner.skip_until_ms.store(
             now_ms + OPEN_AFTER_FAILURE.as_millis() as u64,
             Ordering::Relaxed,
@@ -164,10 +190,7 @@ impl RateLimiter {
             return None;
         }
         let key = self.key(&claims.tenant, &format!("{kind}:{}", claims.sub));
-        let counted = self
-            .hit(std::slice::from_ref(&key), PRINCIPAL_WINDOW)
-            .await
-            .and_then(|w| w.first().copied());
+        let counted = self.hit_principal(&key, limit).await;
         Some(Quota {
             limit,
             window: PRINCIPAL_WINDOW,

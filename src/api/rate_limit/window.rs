@@ -15,14 +15,15 @@ use redis::aio::ConnectionManager;
 
 use crate::error::Error;
 
-/// KEYS: counters; ARGV[1]: the window in ms. Returns `{count, ms left}` per key. A counter
-/// without an expiry (new, or left by a crash between INCR and PEXPIRE) gets one.
+/// KEYS: counters; ARGV[1]: the window in ms; ARGV[2]: hits to add. Returns `{count, ms
+/// left}` per key. A counter without an expiry (new, or left by a crash between INCRBY and
+/// PEXPIRE) gets one.
 static SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| {
     redis::Script::new(
         r"
 local out = {}
 for _, key in ipairs(KEYS) do
-  local n = redis.call('INCR', key)
+  local n = redis.call('INCRBY', key, ARGV[2])
   local ttl = redis.call('PTTL', key)
   if ttl < 0 then
     redis.call('PEXPIRE', key, ARGV[1])
@@ -43,10 +44,11 @@ pub struct Window {
     pub reset: Duration,
 }
 
-/// Counts one hit on each of `keys` (all with the same `window`).
+/// Counts `hits` on each of `keys` (all with the same `window`).
 pub async fn hit(
     redis: &mut ConnectionManager,
     keys: &[String],
+    hits: u64,
     window: Duration,
 ) -> redis::RedisResult<Vec<Window>> {
     let mut call = SCRIPT.prepare_invoke();
@@ -54,6 +56,7 @@ pub async fn hit(
         call.key(key);
     }
     call.arg(window.as_millis() as u64);
+    call.arg(hits.max(1));
     let flat: Vec<i64> = call.invoke_async(redis).await?;
     Ok(flat
         .chunks_exact(2)
