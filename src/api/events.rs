@@ -163,6 +163,11 @@ async fn start_shipment_notice(
     if subscribed.is_empty() {
         return Ok(None);
     }
+    // which steps of the workflow apply (their `when`)
+    let channels: serde_json::Map<String, serde_json::Value> = subscribed
+        .iter()
+        .map(|s| (s.channel.clone(), json!(true)))
+        .collect();
     let run = jobs::enqueue(
         tx,
         &state.workflows,
@@ -177,6 +182,7 @@ async fn start_shipment_notice(
                 "customer_id": after.customer_id,
                 "order_number": after.number,
                 "updates": updates,
+                "channels": channels,
             }),
         },
     )

@@ -171,9 +171,18 @@ pub const ACTIONS: &[(&str, ActionFn)] = &[
     ("notifications.address_changed", address::notify_changed),
     // notify_support, erase_customer (issue 4)
     ("notifications.support_message", support::support_message),
+    // notify_shipment_update
     (
-        "notifications.shipment_update",
-        notifications::shipment_update,
+        "notifications.shipment_update_email",
+        notifications::shipment_update_email,
+    ),
+    (
+        "notifications.shipment_update_sms",
+        notifications::shipment_update_sms,
+    ),
+    (
+        "notifications.shipment_update_push",
+        notifications::shipment_update_push,
     ),
     ("gdpr.check_legal_hold", gdpr::check_legal_hold),
     ("gdpr.anonymise_local", gdpr::anonymise_local),

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use super::{StepCtx, StepError, with_result};
 use crate::db;
 use crate::db::subscriptions::Which;
+use crate::domain::subscription::Channel;
 use crate::upstream::Notification;
 
 /// `POST /v1/messages` with template `order_cancelled` to the order's email.
@@ -46,15 +47,14 @@ pub fn order_cancelled(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepErro
     })
 }
 
-/// `notify_shipment_update`: one message with template `shipment_update` to each channel
-/// the customer is subscribed to *now* (an unsubscribe between the event and the send is
-/// honoured). Each channel's message has its own key, `{run_id}:{step}:{channel}`, so a
-/// retry after a partial send repeats none.
-pub fn shipment_update(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
+/// `notify_shipment_update`'s step for `channel`: one message with template
+/// `shipment_update` to the channel's destination, if the customer is still subscribed on it
+/// when the step runs (else the step is done with `sent: false`). Its key is the step's own
+/// `{run_id}:{step}`, so a retry after a lost answer sends nothing twice.
+fn shipment_update(ctx: StepCtx<'_>, channel: Channel) -> BoxFuture<'_, Result<Value, StepError>> {
     Box::pin(async move {
         let order_id = ctx.input_str("order_id")?;
         let customer_id = ctx.input_str("customer_id")?;
-        let input = ctx.input();
         let subscriptions = {
             let mut conn = ctx.state.db.acquire().await.map_err(StepError::database)?;
             db::subscriptions::list(
@@ -67,33 +67,41 @@ pub fn shipment_update(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepErro
             .await
             .map_err(StepError::database)?
         };
-        let mut sent = Vec::new();
-        for s in &subscriptions {
-            let Some(to) = s.destination.as_deref() else {
-                continue;
-            };
-            let message = Notification {
-                order_id,
-                to,
-                template: "shipment_update",
-                data: json!({
-                    "channel": s.channel,
-                    "order_number": input.get("order_number"),
-                    "updates": input.get("updates"),
-                }),
-            };
-            let key = format!("{}:{}", ctx.idempotency_key, s.channel);
-            let answer = ctx
-                .state
-                .upstream
-                .send_notification(ctx.tenant(), &message, &key)
-                .await?;
-            sent.push(json!({"channel": s.channel, "message_id": answer.get("id")}));
-        }
-        let channels: Vec<&str> = subscriptions.iter().map(|s| s.channel.as_str()).collect();
-        Ok(with_result(
-            json!({"notified_channels": channels}),
-            json!({"messages": sent}),
-        ))
+        let destination = subscriptions
+            .into_iter()
+            .find(|s| s.channel == channel.as_str())
+            .and_then(|s| s.destination);
+        let Some(to) = destination else {
+            return Ok(json!({"sent": false, "reason": "unsubscribed"}));
+        };
+        let input = ctx.input();
+        let message = Notification {
+            order_id,
+            to: &to,
+            template: "shipment_update",
+            data: json!({
+                "channel": channel.as_str(),
+                "order_number": input.get("order_number"),
+                "updates": input.get("updates"),
+            }),
+        };
+        let answer = ctx
+            .state
+            .upstream
+            .send_notification(ctx.tenant(), &message, ctx.idempotency_key)
+            .await?;
+        Ok(json!({"sent": true, "message_id": answer.get("id")}))
     })
+}
+
+pub fn shipment_update_email(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
+    shipment_update(ctx, Channel::Email)
+}
+
+pub fn shipment_update_sms(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
+    shipment_update(ctx, Channel::Sms)
+}
+
+pub fn shipment_update_push(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
+    shipment_update(ctx, Channel::Push)
 }

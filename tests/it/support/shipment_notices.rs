@@ -1,7 +1,8 @@
 //! Shipment updates reach the channels a customer subscribed to: the sandbox ships the order,
 //! its signed event reaches ingest, and the `notify_shipment_update` workflow sends one
 //! message per subscribed channel — none for redelivered events, ETA-only changes,
-//! unsubscribed channels or orders nobody subscribed to.
+//! unsubscribed channels or orders nobody subscribed to, and still one per channel when the
+//! Notifications service fails or loses answers.
 
 use std::time::Duration;
 
@@ -158,5 +159,54 @@ async fn shipment_news_reaches_each_subscribed_channel_once() {
             .await
             .iter()
             .all(|m| m["template"] != "shipment_update")
+    );
+}
+
+#[tokio::test]
+async fn a_flaky_notifications_service_still_gets_one_message_per_channel() {
+    let app = helpers::spawn().await;
+    let order = app
+        .orders
+        .iter()
+        .find(|o| o.status.as_str() == "confirmed" && o.shipments.is_empty())
+        .unwrap()
+        .clone();
+    let token = app.customer_token(TENANT, &order.customer_id);
+    let notify = format!("/v1/customer/orders/{}/notify", order.id);
+    let push_token = "ExponentPushToken:abcdefghijklmnop";
+    for (i, body) in [
+        json!({"channel": "email", "subscribe": true}),
+        json!({"channel": "sms", "subscribe": true, "destination": SMS}),
+        json!({"channel": "push", "subscribe": true, "destination": push_token}),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let h = with_key(app.auth(&token, TENANT), &format!("sub-{i}"));
+        let (status, _, answer) = send(&app, h, &notify, body).await;
+        assert_eq!(status, 200, "{answer}");
+    }
+    app.set_faults(
+        json!({"service": "notifications", "error_rate": 0.3, "lost_response_rate": 0.2}),
+    )
+    .await;
+    app.ship_at_sandbox(&order.id).await;
+    let run_id: uuid::Uuid = sqlx::query_scalar(
+        "SELECT id FROM runs WHERE kind = 'notify_shipment_update' AND subject_id = $1",
+    )
+    .bind(&order.id)
+    .fetch_one(&app.state.db)
+    .await
+    .unwrap();
+    let job = app.wait_job(&run_id.to_string(), 90).await;
+    app.clear_faults().await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    let sent = notices(&app, &order.id, 3).await;
+    let mut to: Vec<_> = sent.iter().map(|m| m["to"].as_str().unwrap()).collect();
+    to.sort();
+    assert_eq!(
+        to,
+        [SMS, push_token, order.email.as_str()],
+        "each channel once, whatever was retried: {sent:?}"
     );
 }
