@@ -13,7 +13,6 @@ use orderdesk::upstream::Upstream;
 use orderdesk::workers::{self, WorkerOptions};
 use orderdesk::workflows::Registry;
 use serde_json::{Value, json};
-use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -184,33 +183,14 @@ impl TestEnv {
     }
 
     async fn cleanup(self) {
-        let prefix = self.state.config.redis_prefix.clone();
-        let mut conn = self.state.redis.clone();
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{prefix}:*"))
-            .query_async(&mut conn)
-            .await
-            .unwrap_or_default();
-        if !keys.is_empty() {
-            let _: Result<i64, _> = redis::cmd("DEL").arg(&keys).query_async(&mut conn).await;
-        }
-        // apalis registers every queue in a global sorted set
-        let _: Result<i64, _> = redis::cmd("ZREM")
-            .arg("core:apalis:queues:list")
-            .arg(self.state.queue.apalis_config().workers_set())
-            .query_async(&mut conn)
-            .await;
+        let data = crate::helpers::cleanup::TestData {
+            db_name: self.db_name.clone(),
+            redis_url: self.state.config.redis_url.clone(),
+            redis_prefix: self.state.config.redis_prefix.clone(),
+            apalis_workers_set: self.state.queue.apalis_config().workers_set(),
+        };
         self.state.db.close().await;
-        drop_database(&self.db_name).await;
-    }
-}
-
-async fn drop_database(name: &str) {
-    if let Ok(admin) = PgPool::connect(&format!("{PG}/postgres")).await {
-        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-            .execute(&admin)
-            .await;
-        admin.close().await;
+        crate::helpers::cleanup::remove(&data).await;
     }
 }
 

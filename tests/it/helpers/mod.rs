@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod cleanup;
+
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -331,5 +333,14 @@ fn parse_roles(roles: &[&str]) -> Vec<orderdesk::auth::Role> {
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.shutdown.cancel();
+        for w in &self.workers {
+            w.cancel();
+        }
+        cleanup::remove_blocking(cleanup::TestData {
+            db_name: self.db_name.clone(),
+            redis_url: self.config.redis_url.clone(),
+            redis_prefix: self.config.redis_prefix.clone(),
+            apalis_workers_set: self.state.queue.apalis_config().workers_set(),
+        });
     }
 }
