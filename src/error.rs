@@ -158,8 +158,23 @@ impl Error {
 }
 
 impl From<sqlx::Error> for Error {
+    /// Postgres out of reach (down, restarting, pool exhausted) is a 503 the client may
+    /// retry, not a bug; everything else stays an internal error.
     fn from(e: sqlx::Error) -> Self {
-        Error::Internal(anyhow::Error::new(e))
+        match e {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => {
+                tracing::warn!(error = %e, "database unavailable");
+                Error::unavailable(
+                    "database.unavailable",
+                    "the database cannot be reached right now; retry shortly",
+                )
+            }
+            e => Error::Internal(anyhow::Error::new(e)),
+        }
     }
 }
 
@@ -196,5 +211,25 @@ impl IntoResponse for Error {
                 .insert(InternalErrorCause(std::sync::Arc::new(cause)));
         }
         res
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::response::IntoResponse;
+
+    use super::*;
+
+    #[test]
+    fn an_unreachable_database_is_a_503_and_a_bad_query_a_500() {
+        for e in [
+            sqlx::Error::PoolTimedOut,
+            sqlx::Error::Io(std::io::ErrorKind::ConnectionReset.into()),
+        ] {
+            let res = Error::from(e).into_response();
+            assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        }
+        let res = Error::from(sqlx::Error::RowNotFound).into_response();
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 }

@@ -20,6 +20,9 @@ use sqlx::postgres::PgPoolOptions;
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// Connects, creating the database first when it does not exist.
+/// Connections idle longer than this are pinged before use (see [`connect`]).
+const PING_IF_IDLE_FOR: std::time::Duration = std::time::Duration::from_secs(5);
+
 pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
     use anyhow::Context;
     use sqlx::ConnectOptions;
@@ -36,10 +39,20 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> 
     let pool = PgPoolOptions::new()
         .max_connections(max_connections)
         // sqlx pings every idle connection before handing it out: one extra round trip per
-        // query or transaction (15 % of the api's CPU on the order read). A connection that
-        // died meanwhile fails its statement instead, is dropped by the pool, and the
-        // caller's error path (503 to a client, a retry in a worker) covers it.
+        // query or transaction (15 % of the api's CPU on the order read). Only connections
+        // idle for a while are pinged (a Postgres restart in a quiet period is then
+        // invisible); one that died under load fails its statement, is dropped by the pool,
+        // and the caller's error path covers it (503 `database.unavailable`, a step retry).
         .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for > PING_IF_IDLE_FOR {
+                    use sqlx::Connection;
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
         .connect_with(opts.clone())
         .await;
     match pool {
