@@ -62,6 +62,25 @@ pub async fn mark_sent(conn: &mut PgConnection, ids: &[i64], pushed: &[Uuid]) ->
     Ok(())
 }
 
+/// Undoes [`mark_sent`] for triggers whose push to Redis failed after the marking committed:
+/// the rows are unsent again for the next relay pass.
+pub async fn unmark_sent(
+    conn: &mut PgConnection,
+    ids: &[i64],
+    pushed: &[Uuid],
+) -> sqlx::Result<()> {
+    sqlx::query(&format!(
+        "WITH u AS (UPDATE outbox SET sent_at = NULL WHERE id = ANY($1)),
+              r AS (UPDATE runs SET pushed_at = NULL WHERE id = ANY($2))
+         SELECT 1 FROM {ASYNC}"
+    ))
+    .bind(ids)
+    .bind(pushed)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 pub async fn count_unsent(conn: &mut PgConnection) -> sqlx::Result<i64> {
     sqlx::query_scalar("SELECT count(*) FROM outbox WHERE sent_at IS NULL AND kind = 'trigger'")
         .fetch_one(conn)

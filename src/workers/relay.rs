@@ -96,13 +96,26 @@ async fn relay_once(state: &AppState) -> anyhow::Result<Pass> {
         return Ok(Pass::Idle);
     }
     let to_push: Vec<_> = rows.iter().filter(|r| !r.2).map(|r| r.1).collect();
-    if !to_push.is_empty() {
-        // on failure the transaction rolls back: the rows stay unsent for the next pass
-        timeout(REDIS_TIMEOUT, state.queue.push(&to_push)).await??;
-    }
     let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+    // Marked sent and committed *before* the push, as `jobs::dispatch` does: marked after,
+    // the relay's row locks on the runs held up the workers already claiming them. A crash
+    // between commit and push leaves runs marked pushed but not in Redis; the sweeper
+    // re-drives those.
     db::outbox::mark_sent(&mut tx, &ids, &to_push).await?;
     tx.commit().await?;
+    if !to_push.is_empty() {
+        let pushed = match timeout(REDIS_TIMEOUT, state.queue.push(&to_push)).await {
+            Ok(res) => res,
+            Err(elapsed) => Err(elapsed.into()),
+        };
+        if let Err(e) = pushed {
+            // maybe pushed after all: then the next pass pushes again and the claim dedupes
+            let unpushed: Vec<i64> = rows.iter().filter(|r| !r.2).map(|r| r.0).collect();
+            let mut conn = state.db.acquire().await?;
+            db::outbox::unmark_sent(&mut conn, &unpushed, &to_push).await?;
+            return Err(e);
+        }
+    }
     debug!(
         rows = ids.len(),
         pushed = to_push.len(),

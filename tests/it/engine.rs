@@ -729,3 +729,45 @@ async fn bench_engine_noop3() {
     w2.await.unwrap();
     env.cleanup().await;
 }
+
+/// The relay marks triggers sent before it pushes them; a failed push must make them
+/// unsent again (outbox row and the run's `pushed_at`), so the next pass delivers them.
+#[tokio::test]
+async fn a_trigger_whose_push_failed_is_unsent_again() {
+    use orderdesk::db::outbox;
+    let env = TestEnv::new("redis://127.0.0.1:6379").await;
+    let ids = env.enqueue("undo", vec![json!({})]).await;
+    let mut conn = env.state.db.acquire().await.unwrap();
+    let rows = outbox::claim_unsent(&mut conn, 10).await.unwrap();
+    let outbox_ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+    assert_eq!(rows.iter().map(|r| r.1).collect::<Vec<_>>(), ids);
+    outbox::mark_sent(&mut conn, &outbox_ids, &ids)
+        .await
+        .unwrap();
+    assert_eq!(outbox::count_unsent(&mut conn).await.unwrap(), 0);
+    assert!(pushed_at(&mut conn, ids[0]).await.is_some());
+
+    outbox::unmark_sent(&mut conn, &outbox_ids, &ids)
+        .await
+        .unwrap();
+    assert_eq!(outbox::count_unsent(&mut conn).await.unwrap(), 1);
+    assert_eq!(pushed_at(&mut conn, ids[0]).await, None);
+    let again = outbox::claim_unsent(&mut conn, 10).await.unwrap();
+    assert_eq!(
+        again.iter().map(|r| (r.1, r.2)).collect::<Vec<_>>(),
+        [(ids[0], false)]
+    );
+    drop(conn);
+    env.cleanup().await;
+}
+
+async fn pushed_at(
+    conn: &mut sqlx::PgConnection,
+    id: Uuid,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    sqlx::query_scalar("SELECT pushed_at FROM runs WHERE id = $1")
+        .bind(id)
+        .fetch_one(conn)
+        .await
+        .unwrap()
+}
