@@ -31,15 +31,11 @@ pub enum Server {
 }
 
 impl Server {
-    fn args(self, addr: &str) -> Vec<String> {
+    fn args(self, addr: &str) -> Vec<&str> {
         match self {
-            Server::Api => ["api", "--addr", addr, "--surface", "customer"],
-            Server::Bare => ["bench-bare", "--addr", addr, "", ""],
+            Server::Api => vec!["api", "--addr", addr, "--surface", "customer"],
+            Server::Bare => vec!["bench-bare", "--addr", addr],
         }
-        .into_iter()
-        .filter(|a| !a.is_empty())
-        .map(str::to_string)
-        .collect()
     }
     fn order_path(self, id: &str) -> String {
         match self {
@@ -110,8 +106,8 @@ pub async fn start(
         .local_addr()?
         .port();
     let base = format!("http://127.0.0.1:{port}");
-    let args = server.args(&format!("127.0.0.1:{port}"));
-    let mut process = env.spawn(&args.iter().map(String::as_str).collect::<Vec<_>>())?;
+    let addr = format!("127.0.0.1:{port}");
+    let mut process = env.spawn(&server.args(&addr))?;
     wait_healthy(&mut process, &format!("{base}{}", server.health_path())).await?;
     let customers = (0..TOKEN_CUSTOMERS)
         .map(|c| {

@@ -1,22 +1,25 @@
-//! `orderdesk bench` scenario (a) end to end with a tiny N: real worker processes, real
-//! Postgres and Redis. Checks that every run succeeded and a rate came out; no timing
-//! threshold (speed is for the benchmark itself).
+//! `orderdesk bench` scenarios (a) and (c) end to end with tiny sizes: real worker, api and
+//! bare-baseline processes, real Postgres and Redis. Checks that every run succeeded, that
+//! both servers answered every read with 200, and that rates came out; no timing threshold
+//! (speed is for the benchmark itself).
 
 use std::path::Path;
 
+use std::time::Duration;
+
 use orderdesk::bench::env::BenchEnv;
+use orderdesk::bench::load::{self, Server};
 use orderdesk::bench::throughput::{self, Delivery};
 use orderdesk::config::Config;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn scenario_a_runs_every_run_to_success() {
+async fn bench_env() -> BenchEnv {
     let base = Config::from_lookup(|k| match k {
         "DATABASE_URL" => Some("postgres://postgres@127.0.0.1:5432/postgres".into()),
         "REDIS_URL" => Some("redis://127.0.0.1:6379".into()),
         _ => None,
     })
     .unwrap();
-    let env = BenchEnv::create(
+    BenchEnv::create(
         &base,
         Path::new(env!("CARGO_BIN_EXE_orderdesk")),
         Path::new(concat!(
@@ -25,7 +28,12 @@ async fn scenario_a_runs_every_run_to_success() {
         )),
     )
     .await
-    .unwrap();
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scenario_a_runs_every_run_to_success() {
+    let env = bench_env().await;
     let sample = throughput::measure(&env, 200, 1, Delivery::Relay).await;
     let by_status = throughput::by_status(&env).await;
     env.destroy().await.unwrap();
@@ -34,4 +42,34 @@ async fn scenario_a_runs_every_run_to_success() {
     assert_eq!(sample.succeeded, 200, "{by_status:?}");
     assert!(sample.runs_per_sec() > 0.0, "{sample:?}");
     assert!(sample.accepted_per_sec() > 0.0, "{sample:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scenario_c_reads_from_the_api_and_the_bare_baseline_without_errors() {
+    let env = bench_env().await;
+    let measured = async {
+        let orders = load::seed(&env).await?;
+        let mut samples = Vec::new();
+        for server in [Server::Api, Server::Bare] {
+            let mut fixture = load::start(&env, server, &orders).await?;
+            let sample = fixture.measure(4, Duration::from_millis(300), None).await;
+            fixture.stop().await?;
+            samples.push((server, sample?));
+        }
+        anyhow::Ok(samples)
+    }
+    .await;
+    env.destroy().await.unwrap();
+    for (server, sample) in measured.unwrap() {
+        assert!(
+            !sample.latencies_us.is_empty(),
+            "{server:?}: no request answered"
+        );
+        assert_eq!(
+            (sample.errors, sample.first_error),
+            (0, None),
+            "{server:?}: every read is a 200"
+        );
+        assert!(sample.rps() > 0.0);
+    }
 }

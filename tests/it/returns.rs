@@ -63,6 +63,26 @@ async fn post(
     (status, headers, res.json().await.unwrap_or(Value::Null))
 }
 
+/// Asks to return one unit of `order`'s first line, with Idempotency-Key `key`.
+async fn ask_return(
+    app: &TestApp,
+    token: &str,
+    order: &Order,
+    key: &str,
+) -> (u16, HeaderMap, Value) {
+    let body = return_body(order, 1);
+    post(
+        app,
+        token,
+        TENANT,
+        "return-request",
+        &order.id,
+        Some(key),
+        &body,
+    )
+    .await
+}
+
 async fn count(app: &TestApp, table: &str) -> i64 {
     sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
         .fetch_one(&app.state.db)
@@ -179,16 +199,7 @@ async fn one_rma_despite(faults: Value) {
     let order = delivered(&app);
     let token = app.customer_token(TENANT, &order.customer_id);
     app.set_faults(faults).await;
-    let (status, _, accepted) = post(
-        &app,
-        &token,
-        TENANT,
-        "return-request",
-        &order.id,
-        Some("k-faulty"),
-        &return_body(&order, 1),
-    )
-    .await;
+    let (status, _, accepted) = ask_return(&app, &token, &order, "k-faulty").await;
     assert_eq!(status, 202, "{accepted}");
     let job = app
         .wait_job(accepted["job"]["id"].as_str().unwrap(), 90)
@@ -252,16 +263,7 @@ async fn idempotent_retry_key_reuse_and_earlier_returns_counted() {
     assert!(h1.get("idempotent-replayed").is_none());
     assert_eq!(h2["idempotent-replayed"], "true");
 
-    let (s3, _, b3) = post(
-        &app,
-        &token,
-        TENANT,
-        "return-request",
-        &order.id,
-        Some("k-1"),
-        &return_body(&order, 1),
-    )
-    .await;
+    let (s3, _, b3) = ask_return(&app, &token, &order, "k-1").await;
     assert_eq!(
         (s3, b3["code"].as_str()),
         (422, Some("idempotency.key_reused"))
@@ -284,16 +286,7 @@ async fn idempotent_retry_key_reuse_and_earlier_returns_counted() {
     let job = app.wait_job(b1["job"]["id"].as_str().unwrap(), 30).await;
     assert_eq!(job["status"], "succeeded", "{job}");
     // every unit of the line is now on its way back: another request for it is refused
-    let (s5, _, b5) = post(
-        &app,
-        &token,
-        TENANT,
-        "return-request",
-        &order.id,
-        Some("k-2"),
-        &return_body(&order, 1),
-    )
-    .await;
+    let (s5, _, b5) = ask_return(&app, &token, &order, "k-2").await;
     assert_eq!(
         (s5, b5["code"].as_str()),
         (409, Some("return.not_eligible")),

@@ -5,7 +5,7 @@ use orderdesk::auth::mint::{MintRequest, mint};
 use orderdesk::seed;
 use serde_json::{Value, json};
 
-use super::{count, delivered, post, return_body, settings, spawn};
+use super::{ask_return, count, delivered, post, return_body, settings, spawn};
 use crate::helpers::{self, OTHER_TENANT, Options, TENANT};
 
 #[tokio::test]
@@ -178,16 +178,7 @@ async fn bad_input_is_refused_per_field_and_per_line() {
 
     let open = app.order_in("confirmed").clone();
     let t2 = app.customer_token(TENANT, &open.customer_id);
-    let (status, _, p) = post(
-        &app,
-        &t2,
-        TENANT,
-        "return-request",
-        &open.id,
-        Some("k-open"),
-        &return_body(&open, 1),
-    )
-    .await;
+    let (status, _, p) = ask_return(&app, &t2, &open, "k-open").await;
     assert_eq!(
         (status, p["code"].as_str()),
         (409, Some("return.not_eligible")),
@@ -401,16 +392,7 @@ async fn window_and_store_credit_follow_the_tenant_settings() {
     .await;
     let order = delivered(&app);
     let token = app.customer_token(TENANT, &order.customer_id);
-    let (status, _, p) = post(
-        &app,
-        &token,
-        TENANT,
-        "return-request",
-        &order.id,
-        Some("k-w"),
-        &return_body(&order, 1),
-    )
-    .await;
+    let (status, _, p) = ask_return(&app, &token, &order, "k-w").await;
     assert_eq!(
         (status, p["code"].as_str()),
         (409, Some("return.not_eligible")),
