@@ -9,7 +9,6 @@ use axum::routing::post;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use sqlx::PgConnection;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -17,7 +16,7 @@ use uuid::Uuid;
 use crate::db;
 use crate::db::subscriptions::Which;
 use crate::domain::order::Order;
-use crate::domain::shipment_updates;
+use crate::domain::shipment_updates::{self, ShipmentNoticeInput};
 use crate::error::{Error, FieldError, Result};
 use crate::events::signature::{self, SignatureError};
 use crate::jobs::{self, NewRun};
@@ -163,11 +162,17 @@ async fn start_shipment_notice(
     if subscribed.is_empty() {
         return Ok(None);
     }
-    // which steps of the workflow apply (their `when`)
-    let channels: serde_json::Map<String, serde_json::Value> = subscribed
-        .iter()
-        .map(|s| (s.channel.clone(), json!(true)))
-        .collect();
+    let input = ShipmentNoticeInput {
+        order_id: after.id.clone(),
+        customer_id: after.customer_id.clone(),
+        order_number: after.number.clone(),
+        updates,
+        // which steps of the workflow apply (their `when`)
+        channels: subscribed
+            .iter()
+            .map(|s| (s.channel.clone(), true))
+            .collect(),
+    };
     let run = jobs::enqueue(
         tx,
         &state.workflows,
@@ -177,13 +182,7 @@ async fn start_shipment_notice(
             subject_id: Some(after.id.clone()),
             customer_id: Some(after.customer_id.clone()),
             requested_by: "system:events".into(),
-            input: json!({
-                "order_id": after.id,
-                "customer_id": after.customer_id,
-                "order_number": after.number,
-                "updates": updates,
-                "channels": channels,
-            }),
+            input: serde_json::to_value(&input).map_err(anyhow::Error::from)?,
         },
     )
     .await?;

@@ -1,6 +1,7 @@
 //! The HTTP surface: the route table of each surface is in `customer/mod.rs` and
 //! `admin/mod.rs`; every middleware layer is applied here, in one place, so the order shows.
 
+pub mod accept;
 pub mod admin;
 pub mod auth;
 pub mod cancellation;

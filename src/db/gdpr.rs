@@ -15,7 +15,7 @@ pub const REDACTED: &str = "[redacted]";
 /// The `requests.kind` of an erasure. Its request row's `order_id` holds the customer id:
 /// an erasure concerns no one order, and the one-open-request index then allows one open
 /// erasure per customer.
-pub const REQUEST_KIND: &str = "erase";
+pub use crate::domain::erasure::REQUEST_KIND;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct LegalHold {
@@ -89,28 +89,6 @@ pub async fn active_legal_hold(
         .bind(customer_id)
         .fetch_optional(conn)
         .await
-}
-
-/// Gives the customer's erase requests whose run has ended that run's status, so they no
-/// longer count as open (the engine does not update requests when a run ends).
-pub async fn close_finished_erase_requests(
-    conn: &mut PgConnection,
-    tenant_id: &str,
-    customer_id: &str,
-) -> sqlx::Result<u64> {
-    let res = sqlx::query(
-        "UPDATE requests r SET status = runs.status, updated_at = now()
-         FROM runs
-         WHERE r.tenant_id = $1 AND r.customer_id = $2 AND r.kind = $3 AND runs.id = r.run_id
-           AND r.status IN ('pending_review','approved','queued','running')
-           AND runs.status NOT IN ('queued','running')",
-    )
-    .bind(tenant_id)
-    .bind(customer_id)
-    .bind(REQUEST_KIND)
-    .execute(conn)
-    .await?;
-    Ok(res.rows_affected())
 }
 
 /// What an erasure would touch: the dry run's answer.

@@ -7,6 +7,14 @@ use utoipa::ToSchema;
 
 use super::order::Address;
 
+/// The input of the `update_address` workflow.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AddressRunInput {
+    pub order_id: String,
+    /// The new address, validated and normalized.
+    pub address: Address,
+}
+
 /// An address as a client sends it: every field optional here, so that a missing one is
 /// reported together with every other problem rather than by the JSON parser alone.
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

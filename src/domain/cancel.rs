@@ -9,12 +9,31 @@ use super::order::{Order, OrderStatus};
 use super::settings::TenantSettings;
 
 /// Who is asking, which changes the rules.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Canceller {
     /// The customer, bound by the tenant's window and holds.
     Customer,
     /// An agent approving or forcing: no window, holds do not block.
     Agent,
+}
+
+/// The workflow of `workflows.toml` that cancels an order.
+pub const WORKFLOW: &str = "cancel_order";
+/// The `requests.kind` of a cancellation.
+pub const REQUEST_KIND: &str = "cancel";
+
+/// The input of the `cancel_order` workflow (see workflows.toml: `refund` and `restock`
+/// decide whether those steps run).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CancelRunInput {
+    pub order_id: String,
+    pub reason: Option<String>,
+    pub refund: bool,
+    pub restock: bool,
+    pub canceller: Canceller,
+    /// The request it carries out; set when the request is accepted.
+    pub request_id: Option<uuid::Uuid>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

@@ -9,6 +9,14 @@ use utoipa::ToSchema;
 
 use super::order::{Order, OrderLine};
 
+/// The input of the `reorder` workflow.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReorderRunInput {
+    pub order_id: String,
+    /// The lines to buy again; all of the order's when `None`.
+    pub line_ids: Option<Vec<String>>,
+}
+
 /// Most line ids a reorder may name.
 pub const MAX_LINES: usize = 100;
 

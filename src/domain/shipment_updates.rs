@@ -7,6 +7,18 @@ use serde::{Deserialize, Serialize};
 
 use super::order::{Order, Shipment};
 
+/// The input of the `notify_shipment_update` workflow: one step per channel, each run only
+/// when `channels.<channel>` is true (see workflows.toml).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShipmentNoticeInput {
+    pub order_id: String,
+    pub customer_id: String,
+    pub order_number: String,
+    pub updates: Vec<ShipmentUpdate>,
+    /// The channels subscribed when the news arrived.
+    pub channels: std::collections::BTreeMap<String, bool>,
+}
+
 /// One shipment's news, as sent to subscribers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShipmentUpdate {

@@ -5,7 +5,6 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
-use serde_json::Value;
 use toml::Spanned;
 
 use super::actions;
@@ -78,10 +77,14 @@ impl Registry {
 
     /// The steps of `kind` that would run for `input` (their `when` holds), in order; empty
     /// for an unknown kind. Used by dry runs.
-    pub fn planned_steps(&self, kind: &str, input: &Value) -> Vec<String> {
+    pub fn planned_steps(&self, kind: &str, input: &impl serde::Serialize) -> Vec<String> {
         let Some(wf) = self.workflow(kind) else {
             return Vec::new();
         };
+        let Ok(input) = serde_json::to_value(input) else {
+            return Vec::new();
+        };
+        let input = &input;
         (0..wf.steps.len())
             .filter(|&i| wf.step_applies(i, input))
             .map(|i| wf.steps[i].name.clone())

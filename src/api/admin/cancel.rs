@@ -1,18 +1,17 @@
 //! Agents deciding cancellations: approve a customer's pending request, or force one.
 
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::api::accept::{RequestAcceptedOut, accept};
 use crate::api::auth::{Agent, Sudo};
-use crate::api::cancellation::{self as cancel, CancelAcceptedOut, CancelDryRunOut};
+use crate::api::cancellation::{self as cancel, CancelDryRunOut, CancelIntake, Decision};
 use crate::api::extract::Json;
-use crate::api::idempotency::{self, Begin, IdempotencyKey};
-use crate::api::jobs::admin_location;
+use crate::api::idempotency::IdempotencyKey;
 use crate::api::shared::RequestMeta;
 use crate::auth::Permission;
-use crate::db;
 use crate::domain::cancel::Canceller;
 use crate::error::{Error, Result};
 use crate::state::AppState;
@@ -49,7 +48,7 @@ pub struct ForceCancelIn {
 /// Requires `orders.cancel.approve` and `Idempotency-Key`.
 #[utoipa::path(post, path = "/v1/admin/orders/{order_id}/approve-cancel", tag = "admin",
     params(("order_id" = String, Path), ("Idempotency-Key" = String, Header)), request_body = ApproveCancelIn, security(("bearer" = [])),
-    responses((status = 202, body = CancelAcceptedOut), (status = 200, body = CancelDryRunOut), (status = 403, body = crate::error::Problem),
+    responses((status = 202, body = RequestAcceptedOut), (status = 200, body = CancelDryRunOut), (status = 403, body = crate::error::Problem),
               (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
 pub async fn approve_cancel(
     State(state): State<AppState>,
@@ -62,68 +61,18 @@ pub async fn approve_cancel(
     agent.require(Permission::OrdersCancelApprove)?;
     cancel::validate_reason(body.reason.as_deref(), false)?;
     let order = agent.tenant_order(&state, &order_id).await?;
-    let (plan, steps, mut input) =
-        cancel::plan(&state, &order, Canceller::Agent, body.refund, body.restock).await?;
+    let planned = cancel::plan(&state, &order, Canceller::Agent, body.refund, body.restock).await?;
     if body.dry_run {
-        return Ok(axum::Json(CancelDryRunOut {
-            dry_run: true,
-            plan,
-            steps,
-            needs_review: false,
-        })
-        .into_response());
+        return Ok(planned.dry_run());
     }
-    let key = key.required()?;
-    let principal = agent.principal();
-    let hash = idempotency::fingerprint(&format!("approve-cancel:{order_id}"), &body);
-    let mut tx = state.db.begin().await?;
-    let fresh = match idempotency::begin(&mut tx, &agent.tenant_id, &principal, &key, &hash).await?
-    {
-        Begin::Replay(res) => return Ok(res),
-        Begin::Fresh(f) => f,
-    };
-    let request =
-        db::requests::open_for_order(&mut tx, &agent.tenant_id, &order_id, cancel::REQUEST_KIND)
-            .await?
-            .filter(|r| r.status == "pending_review")
-            .ok_or_else(|| {
-                Error::conflict(
-                    "request.none_pending",
-                    "this order has no cancellation request waiting for review",
-                )
-            })?;
-    if plan.is_blocked() {
-        return Err(cancel::blocked(&plan));
-    }
-    input.reason = body.reason.clone().or_else(|| {
-        request
-            .input
-            .get("reason")
-            .and_then(|r| r.as_str())
-            .map(str::to_string)
-    });
-    let run = cancel::start_run(
-        &mut tx,
-        &state,
-        &order,
-        input,
-        request.id,
-        &principal,
-        Some(&principal),
-    )
-    .await?;
-    let actor = meta.actor("agent", &agent.agent_id, agent.role_names());
-    let accepted = cancel::Accepted {
+    let key = key.required_for(&format!("approve-cancel:{order_id}"), &body)?;
+    let intake = CancelIntake {
         order: &order,
-        actor: &actor,
-        audit_action: "order.cancel_approved",
-        reason: body.reason.as_deref(),
-        request_id: request.id,
-        location: admin_location(run.id),
-        run: Some(run),
-        audit_extra: serde_json::json!({}),
+        planned,
+        decision: Decision::AgentApproves,
+        reason: body.reason.clone(),
     };
-    cancel::answer_accepted(&state, tx, fresh, meta.wait, accepted).await
+    accept(&state, agent.caller(&meta), key, intake).await
 }
 
 /// Cancels the order now, whatever the customer asked, taking over a pending request.
@@ -132,7 +81,7 @@ pub async fn approve_cancel(
 #[utoipa::path(post, path = "/v1/admin/orders/{order_id}/force-cancel", tag = "admin",
     params(("order_id" = String, Path), ("Idempotency-Key" = String, Header), ("X-Admin-Auth-Sudo" = String, Header)),
     request_body = ForceCancelIn, security(("bearer" = [])),
-    responses((status = 202, body = CancelAcceptedOut), (status = 200, body = CancelDryRunOut), (status = 403, body = crate::error::Problem),
+    responses((status = 202, body = RequestAcceptedOut), (status = 200, body = CancelDryRunOut), (status = 403, body = crate::error::Problem),
               (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
 pub async fn force_cancel(
     State(state): State<AppState>,
@@ -148,69 +97,16 @@ pub async fn force_cancel(
     sudo?;
     cancel::validate_reason(Some(&body.reason), true)?;
     let order = agent.tenant_order(&state, &order_id).await?;
-    let (plan, steps, mut input) =
-        cancel::plan(&state, &order, Canceller::Agent, body.refund, body.restock).await?;
+    let planned = cancel::plan(&state, &order, Canceller::Agent, body.refund, body.restock).await?;
     if body.dry_run {
-        return Ok(axum::Json(CancelDryRunOut {
-            dry_run: true,
-            plan,
-            steps,
-            needs_review: false,
-        })
-        .into_response());
+        return Ok(planned.dry_run());
     }
-    let key = key.required()?;
-    let principal = agent.principal();
-    let hash = idempotency::fingerprint(&format!("force-cancel:{order_id}"), &body);
-    let mut tx = state.db.begin().await?;
-    let fresh = match idempotency::begin(&mut tx, &agent.tenant_id, &principal, &key, &hash).await?
-    {
-        Begin::Replay(res) => return Ok(res),
-        Begin::Fresh(f) => f,
-    };
-    if plan.is_blocked() {
-        return Err(cancel::blocked(&plan));
-    }
-    input.reason = Some(body.reason.clone());
-    let request = match db::requests::open_for_order(
-        &mut tx,
-        &agent.tenant_id,
-        &order_id,
-        cancel::REQUEST_KIND,
-    )
-    .await?
-    {
-        Some(r) if r.status == "pending_review" => r,
-        Some(_) => {
-            return Err(Error::conflict(
-                "request.already_open",
-                "a cancellation of this order is already running",
-            ));
-        }
-        None => {
-            cancel::insert_request(&mut tx, &order, "approved", &input, Some(&principal)).await?
-        }
-    };
-    let run = cancel::start_run(
-        &mut tx,
-        &state,
-        &order,
-        input,
-        request.id,
-        &principal,
-        Some(&principal),
-    )
-    .await?;
-    let actor = meta.actor("agent", &agent.agent_id, agent.role_names());
-    let accepted = cancel::Accepted {
+    let key = key.required_for(&format!("force-cancel:{order_id}"), &body)?;
+    let intake = CancelIntake {
         order: &order,
-        actor: &actor,
-        audit_action: "order.force_cancelled",
-        reason: Some(&body.reason),
-        request_id: request.id,
-        location: admin_location(run.id),
-        run: Some(run),
-        audit_extra: serde_json::json!({"refund": body.refund, "restock": body.restock}),
+        planned,
+        decision: Decision::AgentForces,
+        reason: Some(body.reason.clone()),
     };
-    cancel::answer_accepted(&state, tx, fresh, meta.wait, accepted).await
+    accept(&state, agent.caller(&meta), key, intake).await
 }

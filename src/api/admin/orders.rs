@@ -58,7 +58,7 @@ pub async fn get_order(
         &mut tx,
         &agent.tenant_id,
         &order_id,
-        crate::api::cancellation::REQUEST_KIND,
+        crate::domain::cancel::REQUEST_KIND,
     )
     .await?;
     let actor = meta.actor("agent", &agent.agent_id, agent.role_names());

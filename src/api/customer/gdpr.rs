@@ -3,25 +3,26 @@
 //! `GET /v1/customer/requests/{id}` (kind `erase`). Refused while a legal hold applies.
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use sqlx::PgConnection;
 use utoipa::ToSchema;
-use uuid::Uuid;
 
+use crate::api::accept::{
+    Admission, Admitted, Intake, OpenRequest, RequestAcceptedOut, StartRun, accept,
+};
 use crate::api::auth::Customer;
-use crate::api::cancellation::{after_commit, validate_reason};
-use crate::api::customer::cancel::location;
+use crate::api::cancellation::validate_reason;
 use crate::api::extract::Json;
-use crate::api::idempotency::{self, Begin, IdempotencyKey};
-use crate::api::jobs::JobOut;
+use crate::api::idempotency::IdempotencyKey;
 use crate::api::shared::RequestMeta;
 use crate::db;
-use crate::db::gdpr::{Erasable, REQUEST_KIND};
-use crate::db::requests::NewRequest;
+use crate::db::audit::Entry;
+use crate::db::gdpr::Erasable;
+use crate::domain::erasure::{EraseRunInput, REQUEST_KIND};
+use crate::domain::request::RequestStatus;
 use crate::error::{Error, Result};
-use crate::jobs::{self, NewRun};
 use crate::state::AppState;
 
 pub const WORKFLOW: &str = "erase_customer";
@@ -47,14 +48,6 @@ pub struct EraseDryRunOut {
     pub would_erase: Erasable,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct EraseAcceptedOut {
-    pub request_id: Uuid,
-    /// The job's status.
-    pub status: String,
-    pub job: JobOut,
-}
-
 /// Asks to erase the caller's personal data: 202 with the request and its job. Requires
 /// `Idempotency-Key` (it destroys data) unless `dry_run`; a full customer token (not a
 /// guest token). 409 `gdpr.legal_hold` while a legal hold applies, 409
@@ -62,7 +55,7 @@ pub struct EraseAcceptedOut {
 #[utoipa::path(post, path = "/v1/customer/gdpr/erase-request", tag = "customer",
     params(("Idempotency-Key" = String, Header), ("Prefer" = Option<String>, Header, description = "wait=N (≤ 30)")),
     request_body = EraseRequestIn, security(("bearer" = [])),
-    responses((status = 202, body = EraseAcceptedOut), (status = 200, description = "dry run, or the finished job with Prefer: wait", body = EraseDryRunOut),
+    responses((status = 202, body = RequestAcceptedOut), (status = 200, description = "dry run, or the finished job with Prefer: wait", body = EraseDryRunOut),
               (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem),
               (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
 pub async fn request_erasure(
@@ -93,91 +86,71 @@ pub async fn request_erasure(
         })
         .into_response());
     }
-    let key = key.required()?;
-    let principal = who.principal();
-    let hash = idempotency::fingerprint("gdpr-erase-request", &input);
-    let mut tx = state.db.begin().await?;
-    let fresh = match idempotency::begin(&mut tx, &who.tenant_id, &principal, &key, &hash).await? {
-        Begin::Replay(res) => return Ok(res),
-        Begin::Fresh(f) => f,
+    let key = key.required_for("gdpr-erase-request", &input)?;
+    let keep = key.key().map(str::to_string);
+    let intake = EraseIntake {
+        who: &who,
+        reason: input.reason,
+        keep_idempotency_key: keep,
     };
-    refuse_if_held(&mut tx, &who).await?;
-    db::gdpr::close_finished_erase_requests(&mut tx, &who.tenant_id, &who.customer_id).await?;
-    let request_input = serde_json::json!({ "reason": input.reason });
-    let request = db::requests::insert(
-        &mut tx,
-        &NewRequest {
-            tenant_id: &who.tenant_id,
-            kind: REQUEST_KIND,
-            // an erasure concerns no one order: the customer id keeps one open per customer
-            order_id: &who.customer_id,
-            customer_id: &who.customer_id,
-            status: "queued",
-            input: &request_input,
-            run_id: None,
-            decided_by: None,
-        },
-    )
-    .await?
-    .ok_or_else(|| {
-        Error::conflict(
+    accept(&state, who.caller(&meta), key, intake).await
+}
+
+/// An erasure of the caller's data: refused under a legal hold; one open per customer.
+struct EraseIntake<'a> {
+    who: &'a Customer,
+    reason: Option<String>,
+    keep_idempotency_key: Option<String>,
+}
+
+impl Intake for EraseIntake<'_> {
+    type Answer = RequestAcceptedOut;
+
+    async fn admit(self, adm: &mut Admission<'_>) -> Result<Admitted<RequestAcceptedOut>> {
+        let customer = &self.who.customer_id;
+        refuse_if_held(adm.conn(), self.who).await?;
+        let already_open = Error::conflict(
             "request.already_open",
             "an erasure of your data is already pending or running",
         )
-        .with_next_step("poll the open request at /v1/customer/requests/{id}")
-    })?;
-    let run = jobs::enqueue(
-        &mut tx,
-        &state.workflows,
-        NewRun {
-            tenant_id: who.tenant_id.clone(),
-            kind: WORKFLOW.into(),
-            subject_id: Some(who.customer_id.clone()),
-            customer_id: Some(who.customer_id.clone()),
-            requested_by: principal,
-            input: serde_json::json!({
-                "customer_id": who.customer_id,
-                "request_id": request.id,
-                "keep_idempotency_key": key,
-            }),
-        },
-    )
-    .await?;
-    db::requests::set_status(
-        &mut tx,
-        &who.tenant_id,
-        request.id,
-        "queued",
-        Some(run.id),
-        None,
-    )
-    .await?;
-    let actor = meta.actor("customer", &who.customer_id, vec![]);
-    db::audit::record(
-        &mut tx,
-        &who.tenant_id,
-        &actor,
-        &db::audit::Entry {
+        .with_next_step("poll the open request at /v1/customer/requests/{id}");
+        let request = adm
+            .open_request(OpenRequest {
+                kind: REQUEST_KIND,
+                order_id: customer,
+                customer_id: customer,
+                status: RequestStatus::Queued,
+                input: json!({ "reason": self.reason }),
+                decided_by: None,
+                already_open,
+            })
+            .await?;
+        let input = EraseRunInput {
+            customer_id: customer.clone(),
+            request_id: request.id,
+            keep_idempotency_key: self.keep_idempotency_key,
+        };
+        let run = adm
+            .start_run(StartRun {
+                workflow: WORKFLOW,
+                subject_id: customer,
+                customer_id: Some(customer),
+                input: &input,
+                request: Some(request.id),
+                decided_by: None,
+            })
+            .await?;
+        adm.audit(Entry {
             action: "customer.erase_requested",
             subject_type: "customer",
-            subject_id: &who.customer_id,
+            subject_id: customer,
             reason: None,
             before: None,
-            after: Some(serde_json::json!({ "request_id": request.id, "job_id": run.id })),
-        },
-    )
-    .await?;
-    let out = EraseAcceptedOut {
-        request_id: request.id,
-        status: run.status.clone(),
-        job: JobOut::from_run(&run),
-    };
-    let headers = vec![("location".into(), location(request.id))];
-    let res = fresh
-        .save(&mut tx, StatusCode::ACCEPTED, headers, &out)
+            after: Some(json!({ "request_id": request.id, "job_id": run.id })),
+        })
         .await?;
-    tx.commit().await?;
-    after_commit(&state, &who.tenant_id, run.id, meta.wait, res).await
+        Ok(Admitted::request_started(request.id, &run))
+    }
 }
 
 /// 409 `gdpr.legal_hold` while a hold is in force. Its reason is internal: not told.

@@ -4,20 +4,23 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
+use serde_json::json;
 
 use super::messages::{MessageIn, MessageSentOut, message_view};
+use crate::api::accept::{Admission, Admitted, Answer, Intake, StartRun, accept};
 use crate::api::auth::Customer;
 use crate::api::customer::message_attachment::{Decoded, decode};
 use crate::api::extract::Json;
-use crate::api::idempotency::{self, Begin, IdempotencyKey};
+use crate::api::idempotency::IdempotencyKey;
 use crate::api::shared::RequestMeta;
 use crate::db;
-use crate::db::support::{CaseRow, MessageRow, NewMessage};
+use crate::db::audit::Entry;
+use crate::db::support::NewMessage;
 use crate::domain::attachment::MAX_ATTACHMENT_BYTES;
 use crate::domain::order::Order;
+use crate::domain::support::NotifySupportInput;
 use crate::error::{Error, FieldError, Result};
-use crate::jobs::{self, NewRun};
 use crate::state::AppState;
 
 /// The workflow that tells support about a new message.
@@ -57,117 +60,99 @@ pub async fn send_message(
             "this shop does not take messages here; contact it another way",
         ));
     }
-    let principal = who.principal();
-    let mut tx = state.db.begin().await?;
-    let fresh = match key.0 {
-        Some(key) => {
-            let hash = idempotency::fingerprint(&format!("message:{order_id}"), &input);
-            match idempotency::begin(&mut tx, &who.tenant_id, &principal, &key, &hash).await? {
-                Begin::Replay(res) => return Ok(res),
-                Begin::Fresh(f) => Some(f),
-            }
-        }
-        None => None,
+    let key = key.optional_for(&format!("message:{order_id}"), &input);
+    let intake = MessageIntake {
+        order: &order,
+        input: &input,
+        attachment,
+        support_address: settings.support_address(&who.tenant_id),
     };
-    let subject = input
-        .subject
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .unwrap_or_else(|| format!("Order {}", order.number));
-    let (case, created) = db::support::touch_case(
-        &mut tx,
-        &who.tenant_id,
-        &order.id,
-        &order.customer_id,
-        &new_id("case"),
-        &subject,
-    )
-    .await?;
-    let message_id = new_id("msg");
-    let message = db::support::insert_message(
-        &mut tx,
-        &NewMessage {
-            tenant_id: &who.tenant_id,
-            id: &message_id,
+    accept(&state, who.caller(&meta), key, intake).await
+}
+
+/// A message to support: opens or reopens the order's case, stores the message and starts
+/// `notify_support`; answered 201 at once (the notification goes on in the background).
+struct MessageIntake<'a> {
+    order: &'a Order,
+    input: &'a MessageIn,
+    attachment: Option<Decoded>,
+    support_address: String,
+}
+
+impl Intake for MessageIntake<'_> {
+    type Answer = MessageSentOut;
+
+    async fn admit(self, adm: &mut Admission<'_>) -> Result<Admitted<MessageSentOut>> {
+        let (order, input) = (self.order, self.input);
+        let tenant = order.tenant_id.as_str();
+        let subject = input
+            .subject
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("Order {}", order.number));
+        let (case, created) = db::support::touch_case(
+            adm.conn(),
+            tenant,
+            &order.id,
+            &order.customer_id,
+            &new_id("case"),
+            &subject,
+        )
+        .await?;
+        let new = NewMessage {
+            tenant_id: tenant,
+            id: &new_id("msg"),
             case_id: &case.id,
             order_id: &order.id,
             author_kind: "customer",
-            author_id: &who.customer_id,
+            author_id: &order.customer_id,
             body: input.body.trim(),
             internal: false,
-        },
-        attachment.as_ref().map(Decoded::as_new).as_ref(),
-    )
-    .await?;
-    let input_json = serde_json::json!({
-        "order_id": order.id,
-        "order_number": order.number,
-        "case_id": case.id,
-        "message_id": message.id,
-        "case_created": created,
-        "has_attachment": attachment.is_some(),
-        "to": settings.support_address(&who.tenant_id),
-    });
-    let run = jobs::enqueue(
-        &mut tx,
-        &state.workflows,
-        NewRun {
-            tenant_id: who.tenant_id.clone(),
-            kind: NOTIFY_WORKFLOW.into(),
-            subject_id: Some(order.id.clone()),
-            customer_id: Some(order.customer_id.clone()),
-            requested_by: principal.clone(),
-            input: input_json,
-        },
-    )
-    .await?;
-    audit(&mut tx, &meta, &who, &order, &case, &message, created).await?;
-    let out = MessageSentOut {
-        message: message_view(message),
-        case: case.into(),
-        case_created: created,
-    };
-    let res = match fresh {
-        Some(f) => f.save(&mut tx, StatusCode::CREATED, vec![], &out).await?,
-        None => (StatusCode::CREATED, axum::Json(&out)).into_response(),
-    };
-    tx.commit().await?;
-    jobs::dispatch(&state, run.id).await;
-    Ok(res)
-}
-
-async fn audit(
-    tx: &mut sqlx::PgConnection,
-    meta: &RequestMeta,
-    who: &Customer,
-    order: &Order,
-    case: &CaseRow,
-    message: &MessageRow,
-    created: bool,
-) -> Result<()> {
-    let actor = meta.actor("customer", &who.customer_id, vec![]);
-    let after = serde_json::json!({
-        "case_id": case.id, "message_id": message.id, "case_created": created,
-        "attachment": message.attachment_content_type,
-    });
-    db::audit::record(
-        tx,
-        &who.tenant_id,
-        &actor,
-        &db::audit::Entry {
+        };
+        let attachment = self.attachment.as_ref().map(Decoded::as_new);
+        let message = db::support::insert_message(adm.conn(), &new, attachment.as_ref()).await?;
+        let notice = NotifySupportInput {
+            order_id: order.id.clone(),
+            order_number: order.number.clone(),
+            case_id: case.id.clone(),
+            message_id: message.id.clone(),
+            case_created: created,
+            has_attachment: self.attachment.is_some(),
+            to: self.support_address,
+        };
+        adm.start_run(StartRun {
+            workflow: NOTIFY_WORKFLOW,
+            subject_id: &order.id,
+            customer_id: Some(&order.customer_id),
+            input: &notice,
+            request: None,
+            decided_by: None,
+        })
+        .await?;
+        adm.audit(Entry {
             action: "support.message_sent",
             subject_type: "order",
             subject_id: &order.id,
             reason: None,
             before: None,
-            after: Some(after),
-        },
-    )
-    .await?;
-    Ok(())
+            after: Some(json!({
+                "case_id": case.id, "message_id": message.id, "case_created": created,
+                "attachment": message.attachment_content_type,
+            })),
+        })
+        .await?;
+        let answer = MessageSentOut {
+            message: message_view(message),
+            case: case.into(),
+            case_created: created,
+        };
+        Ok(Admitted::done(StatusCode::CREATED, answer))
+    }
 }
+
+impl Answer for MessageSentOut {}
 
 /// Checks the body and subject, then decodes and sniffs the attachment.
 fn validate(input: &MessageIn) -> Result<Option<Decoded>> {

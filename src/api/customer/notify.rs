@@ -3,16 +3,18 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::api::accept::{Admission, Admitted, Answer, Intake, accept};
 use crate::api::auth::Customer;
 use crate::api::extract::Json;
-use crate::api::idempotency::{self, Begin, IdempotencyKey};
+use crate::api::idempotency::IdempotencyKey;
 use crate::api::shared::RequestMeta;
 use crate::db;
+use crate::db::audit::Entry;
 use crate::db::subscriptions::{SubscriptionRow, Which};
 use crate::domain::order::Order;
 use crate::domain::subscription::Channel;
@@ -116,34 +118,44 @@ pub async fn set_subscription(
         .ok_or_else(|| invalid("channel", "must be one of email, sms, push"))?;
     let order = who.own_order(&state, &order_id).await?;
     let destination = destination(channel, &input, &order)?;
-    let mut tx = state.db.begin().await?;
-    let fresh = match key.0 {
-        Some(key) => {
-            let hash = idempotency::fingerprint(&format!("notify:{order_id}"), &input);
-            let principal = who.principal();
-            match idempotency::begin(&mut tx, &who.tenant_id, &principal, &key, &hash).await? {
-                Begin::Replay(res) => return Ok(res),
-                Begin::Fresh(f) => Some(f),
-            }
-        }
-        None => None,
+    let key = key.optional_for(&format!("notify:{order_id}"), &input);
+    let intake = SubscriptionIntake {
+        order: &order,
+        channel,
+        subscribe: input.subscribe,
+        destination,
     };
-    db::subscriptions::set(
-        &mut tx,
-        &who.tenant_id,
-        &order.id,
-        &who.customer_id,
-        channel.as_str(),
-        destination.as_deref(),
-    )
-    .await?;
-    let actor = meta.actor("customer", &who.customer_id, vec![]);
-    db::audit::record(
-        &mut tx,
-        &who.tenant_id,
-        &actor,
-        &db::audit::Entry {
-            action: if input.subscribe {
+    // a subscription starts no run: nothing to wait for
+    accept(&state, who.caller(&meta), key, intake).await
+}
+
+/// Sets one channel of the order's subscriptions and answers them all.
+struct SubscriptionIntake<'a> {
+    order: &'a Order,
+    channel: Channel,
+    subscribe: bool,
+    /// `None` unsubscribes.
+    destination: Option<String>,
+}
+
+impl Intake for SubscriptionIntake<'_> {
+    type Answer = SubscriptionsOut;
+
+    async fn admit(self, adm: &mut Admission<'_>) -> Result<Admitted<SubscriptionsOut>> {
+        let order = self.order;
+        let (tenant, customer) = (order.tenant_id.as_str(), order.customer_id.as_str());
+        let (channel, destination) = (self.channel.as_str(), self.destination.as_deref());
+        db::subscriptions::set(
+            adm.conn(),
+            tenant,
+            &order.id,
+            customer,
+            channel,
+            destination,
+        )
+        .await?;
+        adm.audit(Entry {
+            action: if self.subscribe {
                 "notifications.subscribed"
             } else {
                 "notifications.unsubscribed"
@@ -152,26 +164,19 @@ pub async fn set_subscription(
             subject_id: &order.id,
             reason: None,
             before: None,
-            after: Some(serde_json::json!({ "channel": channel.as_str() })),
-        },
-    )
-    .await?;
-    let rows = db::subscriptions::list(
-        &mut tx,
-        &who.tenant_id,
-        &order.id,
-        &who.customer_id,
-        Which::All,
-    )
-    .await?;
-    let out = subscriptions_view(&order.id, rows);
-    let res = match fresh {
-        Some(f) => f.save(&mut tx, StatusCode::OK, vec![], &out).await?,
-        None => (StatusCode::OK, axum::Json(&out)).into_response(),
-    };
-    tx.commit().await?;
-    Ok(res)
+            after: Some(serde_json::json!({ "channel": channel })),
+        })
+        .await?;
+        let rows =
+            db::subscriptions::list(adm.conn(), tenant, &order.id, customer, Which::All).await?;
+        Ok(Admitted::done(
+            StatusCode::OK,
+            subscriptions_view(&order.id, rows),
+        ))
+    }
 }
+
+impl Answer for SubscriptionsOut {}
 
 /// The destination to store: `None` to unsubscribe; validated per channel.
 fn destination(channel: Channel, input: &NotifyIn, order: &Order) -> Result<Option<String>> {

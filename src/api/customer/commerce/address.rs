@@ -6,12 +6,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::{Ask, RequestAcceptedOut, accept, ensure_allowed};
+use super::{OrderRequest, ensure_allowed};
+use crate::api::accept::{RequestAcceptedOut, accept};
 use crate::api::auth::Customer;
 use crate::api::extract::Json;
-use crate::api::idempotency::{self, IdempotencyKey};
+use crate::api::idempotency::IdempotencyKey;
 use crate::api::shared::RequestMeta;
-use crate::domain::address::{self, AddressIn};
+use crate::domain::address::{self, AddressIn, AddressRunInput};
 use crate::domain::eligibility::SelfService;
 use crate::domain::order::Address;
 use crate::error::{Error, FieldError, Result};
@@ -85,7 +86,10 @@ pub async fn update_address(
     let address = validated(&body)?;
     let order = who.own_order(&state, &order_id).await?;
     ensure_allowed(&state, SelfService::UpdateAddress, &order).await?;
-    let input = json!({ "order_id": order.id, "address": address });
+    let input = AddressRunInput {
+        order_id: order.id.clone(),
+        address: address.clone(),
+    };
     if body.dry_run {
         let out = UpdateAddressDryRunOut {
             dry_run: true,
@@ -95,14 +99,14 @@ pub async fn update_address(
         };
         return Ok(axum::Json(out).into_response());
     }
-    let ask = Ask {
+    let key = key.optional_for(&format!("update-address:{order_id}"), &body);
+    let intake = OrderRequest {
         request_kind: "address_change",
         workflow: WORKFLOW,
         audit_action: "order.address_change_requested",
         order: &order,
         input,
         before: Some(json!({ "address": order.shipping_address })),
-        fingerprint: idempotency::fingerprint(&format!("update-address:{order_id}"), &body),
     };
-    accept(&state, &who, &meta, key, ask).await
+    accept(&state, who.caller(&meta), key, intake).await
 }

@@ -3,17 +3,17 @@
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::ToSchema;
 
-use super::{Ask, RequestAcceptedOut, accept, ensure_allowed};
+use super::{OrderRequest, ensure_allowed};
+use crate::api::accept::{RequestAcceptedOut, accept};
 use crate::api::auth::Customer;
 use crate::api::extract::Json;
-use crate::api::idempotency::{self, IdempotencyKey};
+use crate::api::idempotency::IdempotencyKey;
 use crate::api::shared::RequestMeta;
 use crate::domain::eligibility::SelfService;
 use crate::domain::order::{Order, OrderLine};
-use crate::domain::reorder::{self, MAX_LINES, ReorderPlan};
+use crate::domain::reorder::{self, MAX_LINES, ReorderPlan, ReorderRunInput};
 use crate::error::{Error, FieldError, Result};
 use crate::state::AppState;
 
@@ -94,7 +94,10 @@ pub async fn reorder(
     let order = who.own_order(&state, &order_id).await?;
     let lines = selected(&order, body.lines.as_deref())?;
     ensure_allowed(&state, SelfService::Reorder, &order).await?;
-    let input = json!({ "order_id": order.id, "line_ids": body.lines });
+    let input = ReorderRunInput {
+        order_id: order.id.clone(),
+        line_ids: body.lines.clone(),
+    };
     if body.dry_run {
         let plan = state
             .upstream
@@ -116,14 +119,14 @@ pub async fn reorder(
         };
         return Ok(axum::Json(out).into_response());
     }
-    let ask = Ask {
+    let key = key.optional_for(&format!("reorder:{order_id}"), &body);
+    let intake = OrderRequest {
         request_kind: "reorder",
         workflow: WORKFLOW,
         audit_action: "order.reorder_requested",
         order: &order,
         input,
         before: None,
-        fingerprint: idempotency::fingerprint(&format!("reorder:{order_id}"), &body),
     };
-    accept(&state, &who, &meta, key, ask).await
+    accept(&state, who.caller(&meta), key, intake).await
 }

@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::api::auth::Customer;
-use crate::api::idempotency::{self, Begin, IdempotencyKey};
+use crate::api::idempotency::IdempotencyKey;
 use crate::api::jobs::JobOut;
 use crate::api::shared::RequestMeta;
 use crate::db;
@@ -162,7 +162,7 @@ pub fn validate_lines(lines: &[LineAskIn], errors: &mut Vec<FieldError>) {
 }
 
 /// The lines with what the customer sees of them, the refund and the run input.
-struct Plan {
+pub(super) struct Plan {
     stored: Vec<StoredLine>,
     expected_refund: Option<Money>,
     input: RmaRunInput,
@@ -245,7 +245,7 @@ pub async fn request(
         db::tenants::settings(&mut conn, &who.tenant_id).await?
     };
     let reasons = verdict::order_reasons(&ask, &order, &settings);
-    let mut plan = plan(&ask, &order);
+    let plan = plan(&ask, &order);
     let need = &plan.input.replacement_stock;
     // a read before the transaction; its verdict is applied after the idempotency check,
     // so a replay is never refused for stock that its own first call reserved
@@ -270,27 +270,16 @@ pub async fn request(
         })
         .into_response());
     }
-    let key = key.required()?;
-    let mut tx = state.db.begin().await?;
-    let principal = who.principal();
-    let fresh = match idempotency::begin(&mut tx, &who.tenant_id, &principal, &key, &hash).await? {
-        Begin::Replay(res) => return Ok(res),
-        Begin::Fresh(f) => f,
-    };
-    // counted under the order's lock, so concurrent requests never share a unit
-    db::returns::lock_order(&mut tx, &who.tenant_id, &order.id).await?;
-    let taken = verdict::held_units(&mut tx, &who.tenant_id, &order.id).await?;
-    verdict::verdict(&ask, &order, &settings, reasons, &taken, stock.as_ref())?;
-    // random, not time-ordered: the label link derived from it is a bearer link
-    plan.input.rma_id = format!("rma_{}", Uuid::new_v4().simple());
-    let accepted = accept::Accepted {
+    let key = key.required_with(hash)?;
+    let intake = accept::RmaIntake {
         order: &order,
         ask: &ask,
-        stored: &plan.stored,
-        expected_refund: plan.expected_refund,
-        input: plan.input,
+        settings: &settings,
+        reasons,
+        stock: stock.as_ref(),
+        plan,
     };
-    accept::accept(state, who, meta, tx, fresh, accepted).await
+    crate::api::accept::accept(state, who.caller(meta), key, intake).await
 }
 
 /// A validation problem if `errors` is not empty.

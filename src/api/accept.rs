@@ -1,0 +1,391 @@
+//! Accepting work: the one durable transaction behind every mutation that starts a workflow
+//! (and every other mutation that must be replayable under an `Idempotency-Key`).
+//!
+//! [`accept`] owns the sequence end to end: claim the key (or replay its saved answer) →
+//! the kind's own rows ([`Intake::admit`], through an [`Admission`] that writes requests,
+//! runs with their outbox triggers, and audit records) → save the answer under the key →
+//! commit → push the triggers → honour `Prefer: wait`. A handler builds a typed intake and
+//! calls it once; it never writes those rows itself.
+
+mod wait;
+
+use std::future::Future;
+use std::time::Duration;
+
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::api::idempotency::{self, Begin, Fresh, IdempotencyKey};
+use crate::api::shared::RequestMeta;
+use crate::db;
+use crate::db::audit::{Actor, Entry};
+use crate::db::requests::{NewRequest, RequestRow};
+use crate::db::runs::RunRow;
+use crate::domain::order::Order;
+use crate::domain::request::RequestStatus;
+use crate::error::{Error, Result};
+use crate::jobs::{self, NewRun};
+use crate::state::AppState;
+
+/// Who asks: the tenant, the principal that scopes idempotency keys and is recorded as a
+/// run's `requested_by`, and the audit actor.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub tenant_id: String,
+    pub principal: String,
+    pub actor: Actor,
+    /// `Prefer: wait=N`: how long to hold the answer for the run to end.
+    pub wait: Option<Duration>,
+}
+
+/// The `Idempotency-Key` of a request with the fingerprint of what it asks for.
+pub struct Idempotency {
+    key: Option<String>,
+    fingerprint: String,
+}
+
+impl IdempotencyKey {
+    /// The key (optional here) for `operation` with `body`: same key and body replay.
+    pub fn optional_for(self, operation: &str, body: &impl Serialize) -> Idempotency {
+        Idempotency {
+            key: self.0,
+            fingerprint: idempotency::fingerprint(operation, body),
+        }
+    }
+
+    /// As [`Self::optional_for`], but a missing key is a 400 (money moves or data goes).
+    pub fn required_for(self, operation: &str, body: &impl Serialize) -> Result<Idempotency> {
+        self.required_with(idempotency::fingerprint(operation, body))
+    }
+
+    /// As [`Self::required_for`], with the fingerprint already made.
+    pub fn required_with(self, fingerprint: String) -> Result<Idempotency> {
+        let key = self.required()?;
+        Ok(Idempotency {
+            key: Some(key),
+            fingerprint,
+        })
+    }
+}
+
+impl Idempotency {
+    /// The key itself, when one was sent.
+    pub fn key(&self) -> Option<&str> {
+        self.key.as_deref()
+    }
+}
+
+/// One kind of mutation: what it writes in the acceptance transaction.
+pub trait Intake: Send {
+    type Answer: Answer;
+    /// Writes this kind's rows (through `adm`) and says what to answer. An error rolls
+    /// everything back, the idempotency claim included.
+    fn admit(
+        self,
+        adm: &mut Admission<'_>,
+    ) -> impl Future<Output = Result<Admitted<Self::Answer>>> + Send;
+}
+
+/// The body of an accepted mutation.
+pub trait Answer: Serialize + Send + Sync + Sized {
+    /// The answer once the run it describes has ended (`Prefer: wait`); unchanged by
+    /// default, for answers that describe no run.
+    fn finished(self, run: &RunRow, db: &PgPool) -> impl Future<Output = Result<Self>> + Send {
+        let _ = (run, db);
+        async { Ok(self) }
+    }
+}
+
+/// What [`Intake::admit`] answers.
+pub struct Admitted<A> {
+    status: StatusCode,
+    location: Option<String>,
+    answer: A,
+    /// The run that `Prefer: wait` waits for.
+    wait_for: Option<Uuid>,
+}
+
+impl<A> Admitted<A> {
+    /// 202 with `Location`; `run` is what `Prefer: wait` waits for (none while a request
+    /// waits for review).
+    pub fn accepted(location: String, answer: A, run: Option<Uuid>) -> Self {
+        Admitted {
+            status: StatusCode::ACCEPTED,
+            location: Some(location),
+            answer,
+            wait_for: run,
+        }
+    }
+
+    /// A synchronous answer (`201`, `200`): the runs it started go on in the background.
+    pub fn done(status: StatusCode, answer: A) -> Self {
+        Admitted {
+            status,
+            location: None,
+            answer,
+            wait_for: None,
+        }
+    }
+}
+
+/// The open acceptance transaction, as an intake sees it.
+pub struct Admission<'a> {
+    conn: &'a mut PgConnection,
+    state: &'a AppState,
+    caller: &'a Caller,
+    started: Vec<Uuid>,
+}
+
+/// A request row to open (see `requests`): one open request per order and kind.
+pub struct OpenRequest<'a> {
+    pub kind: &'a str,
+    /// The order it concerns (for an erasure: the customer, one open per customer).
+    pub order_id: &'a str,
+    pub customer_id: &'a str,
+    pub status: RequestStatus,
+    pub input: serde_json::Value,
+    pub decided_by: Option<&'a str>,
+    /// The 409 to answer while another request of this kind is open.
+    pub already_open: Error,
+}
+
+/// A run to start; `request` is moved to `queued` with it.
+pub struct StartRun<'a, I> {
+    pub workflow: &'a str,
+    pub subject_id: &'a str,
+    pub customer_id: Option<&'a str>,
+    pub input: &'a I,
+    pub request: Option<Uuid>,
+    pub decided_by: Option<&'a str>,
+}
+
+impl<'a, I> StartRun<'a, I> {
+    /// The run that carries out `request` on `order`, visible to the order's customer.
+    pub fn for_request(workflow: &'a str, order: &'a Order, input: &'a I, request: Uuid) -> Self {
+        StartRun {
+            workflow,
+            subject_id: &order.id,
+            customer_id: Some(&order.customer_id),
+            input,
+            request: Some(request),
+            decided_by: None,
+        }
+    }
+}
+
+impl Admission<'_> {
+    /// The transaction, for the kind's own rows (e.g. `returns`, support messages).
+    pub fn conn(&mut self) -> &mut PgConnection {
+        self.conn
+    }
+
+    pub fn state(&self) -> &AppState {
+        self.state
+    }
+
+    pub fn caller(&self) -> &Caller {
+        self.caller
+    }
+
+    /// Inserts the request. An open one whose run already ended is closed and the insert
+    /// tried again; one really in progress answers `r.already_open`.
+    pub async fn open_request(&mut self, r: OpenRequest<'_>) -> Result<RequestRow> {
+        let tenant = self.caller.tenant_id.as_str();
+        let new = NewRequest {
+            tenant_id: tenant,
+            kind: r.kind,
+            order_id: r.order_id,
+            customer_id: r.customer_id,
+            status: r.status.as_str(),
+            input: &r.input,
+            run_id: None,
+            decided_by: r.decided_by,
+        };
+        if let Some(row) = db::requests::insert(self.conn, &new).await? {
+            return Ok(row);
+        }
+        if db::requests::close_if_run_finished(self.conn, tenant, r.order_id, r.kind).await?
+            && let Some(row) = db::requests::insert(self.conn, &new).await?
+        {
+            return Ok(row);
+        }
+        Err(r.already_open)
+    }
+
+    /// Writes the run, its steps and its outbox trigger; the trigger is pushed after the
+    /// commit.
+    pub async fn start_run<I: Serialize + Sync>(&mut self, s: StartRun<'_, I>) -> Result<RunRow> {
+        let input = serde_json::to_value(s.input).map_err(anyhow::Error::from)?;
+        let new = NewRun {
+            tenant_id: self.caller.tenant_id.clone(),
+            kind: s.workflow.into(),
+            subject_id: Some(s.subject_id.into()),
+            customer_id: s.customer_id.map(str::to_string),
+            requested_by: self.caller.principal.clone(),
+            input,
+        };
+        let run = jobs::enqueue(self.conn, &self.state.workflows, new).await?;
+        if let Some(request) = s.request {
+            let (tenant, queued) = (&self.caller.tenant_id, RequestStatus::Queued.as_str());
+            db::requests::set_status(
+                self.conn,
+                tenant,
+                request,
+                queued,
+                Some(run.id),
+                s.decided_by,
+            )
+            .await?;
+        }
+        self.started.push(run.id);
+        Ok(run)
+    }
+
+    /// The audit record of this acceptance, by the caller.
+    pub async fn audit(&mut self, entry: Entry<'_>) -> Result<()> {
+        let (tenant, actor) = (&self.caller.tenant_id, &self.caller.actor);
+        db::audit::record(self.conn, tenant, actor, &entry).await?;
+        Ok(())
+    }
+}
+
+/// Accepts `intake` for `caller` in one durable transaction and answers it; see the module
+/// documentation for the sequence.
+pub async fn accept<K: Intake>(
+    state: &AppState,
+    caller: Caller,
+    key: Idempotency,
+    intake: K,
+) -> Result<Response> {
+    let caller = &caller;
+    let mut tx = state.db.begin().await?;
+    let fresh = match &key.key {
+        Some(k) => {
+            let (tenant, principal) = (&caller.tenant_id, &caller.principal);
+            match idempotency::begin(&mut tx, tenant, principal, k, &key.fingerprint).await? {
+                Begin::Replay(res) => return Ok(res),
+                Begin::Fresh(f) => Some(f),
+            }
+        }
+        None => None,
+    };
+    let mut adm = Admission {
+        conn: &mut tx,
+        state,
+        caller,
+        started: Vec::new(),
+    };
+    let admitted = intake.admit(&mut adm).await?;
+    let started = adm.started;
+    let res = answer(&mut tx, fresh, &admitted).await?;
+    tx.commit().await?;
+    for run in started {
+        jobs::dispatch(state, run).await;
+    }
+    match (admitted.wait_for, caller.wait.filter(|w| !w.is_zero())) {
+        (Some(run), Some(wait)) => {
+            wait::finished(state, caller, run, wait, admitted.answer, res).await
+        }
+        _ => Ok(res),
+    }
+}
+
+/// The response, saved under the key when there is one.
+async fn answer<A: Serialize>(
+    tx: &mut PgConnection,
+    fresh: Option<Fresh>,
+    a: &Admitted<A>,
+) -> Result<Response> {
+    let headers: Vec<(String, String)> = a
+        .location
+        .iter()
+        .map(|l| (header::LOCATION.as_str().to_string(), l.clone()))
+        .collect();
+    if let Some(fresh) = fresh {
+        return fresh.save(tx, a.status, headers, &a.answer).await;
+    }
+    let mut map = HeaderMap::new();
+    for (k, v) in headers {
+        if let (Ok(k), Ok(v)) = (HeaderName::try_from(k), HeaderValue::try_from(v)) {
+            map.insert(k, v);
+        }
+    }
+    Ok((a.status, map, axum::Json(&a.answer)).into_response())
+}
+
+impl crate::api::auth::Customer {
+    /// The customer asking for themselves, as [`accept`] takes them.
+    pub fn caller(&self, meta: &RequestMeta) -> Caller {
+        Caller {
+            tenant_id: self.tenant_id.clone(),
+            principal: self.principal(),
+            actor: meta.actor("customer", &self.customer_id, vec![]),
+            wait: meta.wait,
+        }
+    }
+}
+
+impl crate::api::auth::Agent {
+    /// The agent acting with their roles, as [`accept`] takes them.
+    pub fn caller(&self, meta: &RequestMeta) -> Caller {
+        Caller {
+            tenant_id: self.tenant_id.clone(),
+            principal: self.principal(),
+            actor: meta.actor("agent", &self.agent_id, self.role_names()),
+            wait: meta.wait,
+        }
+    }
+}
+
+/// The answer to an accepted request: the request to poll and, unless it waits for review,
+/// its job (with `Prefer: wait`, the job as it ended, `result` included).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RequestAcceptedOut {
+    pub request_id: Uuid,
+    /// `pending_review`, or the job's status (`queued` when just accepted).
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job: Option<crate::api::jobs::JobOut>,
+}
+
+impl RequestAcceptedOut {
+    /// A request waiting for an agent's review: no job yet.
+    pub fn pending_review(request_id: Uuid) -> Self {
+        RequestAcceptedOut {
+            request_id,
+            status: RequestStatus::PendingReview.as_str().into(),
+            job: None,
+        }
+    }
+
+    /// A request whose run `run` was started (or has ended).
+    pub fn with_run(request_id: Uuid, run: &RunRow) -> Self {
+        RequestAcceptedOut {
+            request_id,
+            status: run.status.clone(),
+            job: Some(crate::api::jobs::JobOut::from_run(run)),
+        }
+    }
+}
+
+impl Admitted<RequestAcceptedOut> {
+    /// 202 for a customer's request whose run started: polled at the request.
+    pub fn request_started(request_id: Uuid, run: &RunRow) -> Self {
+        let answer = RequestAcceptedOut::with_run(request_id, run);
+        Admitted::accepted(request_location(request_id), answer, Some(run.id))
+    }
+}
+
+/// Where a customer polls a request (and its job).
+pub fn request_location(request_id: Uuid) -> String {
+    format!("/v1/customer/requests/{request_id}")
+}
+
+impl Answer for RequestAcceptedOut {
+    async fn finished(self, run: &RunRow, _: &PgPool) -> Result<Self> {
+        Ok(RequestAcceptedOut::with_run(self.request_id, run))
+    }
+}
