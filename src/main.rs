@@ -65,6 +65,8 @@ enum Command {
     },
     /// Creates the database if needed and applies migrations (orderdesk's and the sandbox's).
     Migrate,
+    /// Prints the OpenAPI document, the same as `/openapi.json`.
+    Openapi,
     /// Deterministic demo data: the same counts always give the same data.
     Seed {
         #[arg(long, default_value = "demo")]
@@ -193,6 +195,10 @@ async fn main() -> anyhow::Result<()> {
                 events_secret: config.events_secret.clone(),
             };
             sandbox::serve(listener, pool, cfg, shutdown).await
+        }
+        Command::Openapi => {
+            println!("{}", orderdesk::api::openapi().to_pretty_json()?);
+            Ok(())
         }
         Command::Migrate => {
             let pool = db::connect(&config.database_url, 2).await?;

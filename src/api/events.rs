@@ -2,15 +2,16 @@
 //! The signature covers a timestamp (replays outside the window are refused) and each
 //! event id is stored once, so a redelivered event has no second effect.
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
-use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::db;
@@ -22,8 +23,8 @@ use crate::events::signature::{self, SignatureError};
 use crate::jobs::{self, NewRun};
 use crate::state::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/v1/events/ingest", post(ingest_event))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(ingest_event))
 }
 
 /// A domain event from the upstream (see docs/upstream-contract.md).

@@ -1,11 +1,12 @@
 //! `GET /v1/customer/health`, `GET /v1/admin/health`: reachability of Postgres and Redis.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::Serialize;
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::state::AppState;
 
@@ -17,10 +18,17 @@ pub struct HealthOut {
     pub redis: &'static str,
 }
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/customer/health", get(health))
-        .route("/v1/admin/health", get(health))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(health))
+        .routes(routes!(admin_health))
+}
+
+/// The same report on the admin surface (served by `--surface admin` too).
+#[utoipa::path(get, path = "/v1/admin/health", tag = "health",
+    responses((status = 200, body = HealthOut), (status = 503, body = HealthOut)))]
+pub async fn admin_health(state: State<AppState>) -> (StatusCode, Json<HealthOut>) {
+    health(state).await
 }
 
 /// Reports whether Postgres and Redis answer; 503 when one does not.

@@ -30,6 +30,8 @@ use tower_http::request_id::{
 };
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::error::{Error, InternalErrorCause};
 use crate::state::AppState;
@@ -47,15 +49,27 @@ const REQUEST_ID: &str = "x-request-id";
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(40);
 const BODY_LIMIT: usize = 256 * 1024;
 
+/// The OpenAPI document of every surface: the operations the routers declare, completed
+/// with what the middleware can answer (`docs::problems`).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = OpenApiRouter::<AppState>::with_openapi(docs::ApiDoc::openapi())
+        .merge(health::routes())
+        .merge(events::routes())
+        .merge(customer::routes())
+        .merge(customer::upload_routes())
+        .merge(admin::routes())
+        .into_openapi();
+    docs::problems::complete(&mut doc);
+    doc
+}
+
 pub fn router(state: AppState, surface: Surface) -> Router {
     let limiter = rate_limit::RateLimiter::new(state.clone());
     let limited = || middleware::from_fn_with_state(limiter.clone(), rate_limit::enforce);
     let proxy_hops = state.config.forwarded_for_hops;
-    let mut app = Router::new()
+    let mut app = OpenApiRouter::new()
         .merge(health::routes())
-        .merge(events::routes())
-        .merge(docs::routes())
-        .merge(metrics::routes());
+        .merge(events::routes());
     if surface != Surface::Admin {
         app = app.merge(customer::routes().route_layer(limited()));
     }
@@ -63,9 +77,14 @@ pub fn router(state: AppState, surface: Surface) -> Router {
         app = app.merge(admin::routes().route_layer(limited()));
     }
     // Every route gets the default body limit except uploads, which carry their own.
-    app = app.layer(RequestBodyLimitLayer::new(BODY_LIMIT));
+    let mut app = Router::from(app)
+        .merge(docs::routes(openapi()))
+        .merge(metrics::routes())
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT));
     if surface != Surface::Admin {
-        app = app.merge(customer::upload_routes().route_layer(limited()));
+        app = app.merge(Router::from(
+            customer::upload_routes().route_layer(limited()),
+        ));
     }
     app.fallback(|| async { Error::not_found("route") })
         .with_state(state)

@@ -16,4 +16,5 @@ mod repo_files;
 mod resilience;
 mod returns;
 mod sandbox;
+mod spec;
 mod support;

@@ -3,24 +3,20 @@
 pub mod cancel;
 pub mod orders;
 
-use axum::Router;
-use axum::routing::{get, post};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::api::jobs;
 use crate::state::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/admin/orders/{order_id}", get(orders::get_order))
-        .route(
-            "/v1/admin/orders/{order_id}/approve-cancel",
-            post(cancel::approve_cancel),
-        )
-        .route(
-            "/v1/admin/orders/{order_id}/force-cancel",
-            post(cancel::force_cancel),
-        )
-        .route("/v1/admin/orders/{order_id}/audit", get(orders::get_audit))
-        .route("/v1/admin/jobs", get(jobs::list_jobs))
-        .route("/v1/admin/jobs/{job_id}", get(jobs::get_job))
+/// The admin surface; each route's path and method come from its handler's
+/// `#[utoipa::path]`.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(orders::get_order))
+        .routes(routes!(cancel::approve_cancel))
+        .routes(routes!(cancel::force_cancel))
+        .routes(routes!(orders::get_audit))
+        .routes(routes!(jobs::list_jobs))
+        .routes(routes!(jobs::get_job))
 }
