@@ -26,6 +26,8 @@ use crate::error::{Error, Result};
 use crate::state::AppState;
 
 pub const WORKFLOW: &str = "erase_customer";
+const GUEST_REFUSED: &str =
+    "erasing your data needs you to sign in to your account; a guest link is not enough";
 
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -66,34 +68,35 @@ pub async fn request_erasure(
     Json(input): Json<EraseRequestIn>,
 ) -> Result<Response> {
     if who.scope_order_id.is_some() {
-        return Err(Error::forbidden(
-            "gdpr.account_required",
-            "erasing your data needs you to sign in to your account; a guest link is not enough",
-        ));
+        return Err(Error::forbidden("gdpr.account_required", GUEST_REFUSED));
     }
     validate_reason(input.reason.as_deref(), false)?;
     if input.dry_run {
-        let mut conn = state.db.acquire().await?;
-        refuse_if_held(&mut conn, &who).await?;
-        let would_erase = db::gdpr::erasable(&mut conn, &who.tenant_id, &who.customer_id).await?;
-        let steps = state
-            .workflows
-            .planned_steps(WORKFLOW, &serde_json::json!({}));
-        return Ok(axum::Json(EraseDryRunOut {
-            dry_run: true,
-            steps,
-            would_erase,
-        })
-        .into_response());
+        return dry_run(&state, &who).await;
     }
     let key = key.required_for("gdpr-erase-request", &input)?;
-    let keep = key.key().map(str::to_string);
+    let keep_idempotency_key = key.key().map(str::to_string);
+    let (who, reason) = (&who, input.reason);
     let intake = EraseIntake {
-        who: &who,
-        reason: input.reason,
-        keep_idempotency_key: keep,
+        who,
+        reason,
+        keep_idempotency_key,
     };
     accept(&state, who.caller(&meta), key, intake).await
+}
+
+/// What would be erased, with no side effect.
+async fn dry_run(state: &AppState, who: &Customer) -> Result<Response> {
+    let mut conn = state.db.acquire().await?;
+    refuse_if_held(&mut conn, who).await?;
+    let would_erase = db::gdpr::erasable(&mut conn, &who.tenant_id, &who.customer_id).await?;
+    let steps = state.workflows.planned_steps(WORKFLOW, &json!({}));
+    let out = EraseDryRunOut {
+        dry_run: true,
+        steps,
+        would_erase,
+    };
+    Ok(axum::Json(out).into_response())
 }
 
 /// An erasure of the caller's data: refused under a legal hold; one open per customer.

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::{OrderRequest, ensure_allowed};
+use super::{OrderRequest, RequestKind, ensure_allowed};
 use crate::api::accept::{RequestAcceptedOut, accept};
 use crate::api::auth::Customer;
 use crate::api::extract::Json;
@@ -19,6 +19,11 @@ use crate::error::{Error, FieldError, Result};
 use crate::state::AppState;
 
 pub const WORKFLOW: &str = "update_address";
+const ADDRESS_CHANGE: RequestKind = RequestKind {
+    request_kind: "address_change",
+    workflow: WORKFLOW,
+    audit_action: "order.address_change_requested",
+};
 
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -100,13 +105,12 @@ pub async fn update_address(
         return Ok(axum::Json(out).into_response());
     }
     let key = key.optional_for(&format!("update-address:{order_id}"), &body);
+    let before = Some(json!({ "address": order.shipping_address }));
     let intake = OrderRequest {
-        request_kind: "address_change",
-        workflow: WORKFLOW,
-        audit_action: "order.address_change_requested",
+        kind: &ADDRESS_CHANGE,
         order: &order,
         input,
-        before: Some(json!({ "address": order.shipping_address })),
+        before,
     };
     accept(&state, who.caller(&meta), key, intake).await
 }

@@ -35,15 +35,20 @@ pub(crate) async fn ensure_allowed(
     })
 }
 
-/// A customer's request on one of their orders that starts a workflow with `input`: one
-/// open request of its kind per order (409 `request.already_open` while one runs).
-pub(crate) struct OrderRequest<'a, I> {
+/// One kind of request on an order that starts a workflow.
+pub(crate) struct RequestKind {
     /// `requests.kind`, e.g. `reorder`, `address_change`.
     pub request_kind: &'static str,
     /// The workflow of `workflows.toml`.
     pub workflow: &'static str,
     /// The audit action, e.g. `order.reorder_requested`.
     pub audit_action: &'static str,
+}
+
+/// A customer's request on one of their orders that starts a workflow with `input`: one
+/// open request of its kind per order (409 `request.already_open` while one runs).
+pub(crate) struct OrderRequest<'a, I> {
+    pub kind: &'static RequestKind,
     pub order: &'a Order,
     /// The typed run input.
     pub input: I,
@@ -56,7 +61,7 @@ impl<I: Serialize + Send + Sync> Intake for OrderRequest<'_, I> {
 
     async fn admit(self, adm: &mut Admission<'_>) -> Result<Admitted<RequestAcceptedOut>> {
         let OrderRequest { order, input, .. } = self;
-        let kind = self.request_kind;
+        let kind = self.kind.request_kind;
         let already_open = Error::conflict(
             "request.already_open",
             format!(
@@ -76,11 +81,11 @@ impl<I: Serialize + Send + Sync> Intake for OrderRequest<'_, I> {
                 already_open,
             })
             .await?;
-        let start = StartRun::for_request(self.workflow, order, &input, request.id);
+        let start = StartRun::for_request(self.kind.workflow, order, &input, request.id);
         let run = adm.start_run(start).await?;
         let after = json!({ "request_id": request.id, "job_id": run.id, "input": request.input });
         adm.audit(Entry {
-            action: self.audit_action,
+            action: self.kind.audit_action,
             subject_type: "order",
             subject_id: &order.id,
             reason: None,

@@ -5,7 +5,7 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{OrderRequest, ensure_allowed};
+use super::{OrderRequest, RequestKind, ensure_allowed};
 use crate::api::accept::{RequestAcceptedOut, accept};
 use crate::api::auth::Customer;
 use crate::api::extract::Json;
@@ -18,6 +18,11 @@ use crate::error::{Error, FieldError, Result};
 use crate::state::AppState;
 
 pub const WORKFLOW: &str = "reorder";
+const REORDER: RequestKind = RequestKind {
+    request_kind: "reorder",
+    workflow: WORKFLOW,
+    audit_action: "order.reorder_requested",
+};
 
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -99,34 +104,43 @@ pub async fn reorder(
         line_ids: body.lines.clone(),
     };
     if body.dry_run {
-        let plan = state
-            .upstream
-            .reorder_plan(&order, &lines)
-            .await
-            .map_err(|e| {
-                tracing::warn!(code = %e.problem().code, "reorder plan: upstream read failed");
-                Error::unavailable(
-                    "reorder.plan_unavailable",
-                    "current prices and stock cannot be read right now",
-                )
-                .with_next_step("try again in a moment")
-            })?;
-        let steps = state.workflows.planned_steps(WORKFLOW, &input);
-        let out = ReorderDryRunOut {
-            dry_run: true,
-            plan,
-            steps,
-        };
-        return Ok(axum::Json(out).into_response());
+        return dry_run(&state, &order, &lines, &input).await;
     }
     let key = key.optional_for(&format!("reorder:{order_id}"), &body);
+    let (kind, before) = (&REORDER, None);
     let intake = OrderRequest {
-        request_kind: "reorder",
-        workflow: WORKFLOW,
-        audit_action: "order.reorder_requested",
+        kind,
         order: &order,
         input,
-        before: None,
+        before,
     };
     accept(&state, who.caller(&meta), key, intake).await
+}
+
+/// The plan at today's prices and stock, read from the catalog and Inventory now.
+async fn dry_run(
+    state: &AppState,
+    order: &Order,
+    lines: &[&OrderLine],
+    input: &ReorderRunInput,
+) -> Result<Response> {
+    let plan = state
+        .upstream
+        .reorder_plan(order, lines)
+        .await
+        .map_err(|e| {
+            tracing::warn!(code = %e.problem().code, "reorder plan: upstream read failed");
+            Error::unavailable(
+                "reorder.plan_unavailable",
+                "current prices and stock cannot be read right now",
+            )
+            .with_next_step("try again in a moment")
+        })?;
+    let steps = state.workflows.planned_steps(WORKFLOW, input);
+    let out = ReorderDryRunOut {
+        dry_run: true,
+        plan,
+        steps,
+    };
+    Ok(axum::Json(out).into_response())
 }

@@ -19,8 +19,10 @@ use crate::api::jobs::JobOut;
 use crate::api::shared::RequestMeta;
 use crate::db;
 use crate::db::returns::StoredLine;
+use crate::domain::cancel::BlockedReason;
 use crate::domain::order::{Money, Order};
 use crate::domain::returns::{self, LineAsk, REASONS, RmaKind, RmaLine, RmaRunInput};
+use crate::domain::settings::TenantSettings;
 use crate::error::{Error, FieldError, Result};
 use crate::state::AppState;
 
@@ -255,20 +257,16 @@ pub async fn request(
         None
     };
     if ask.dry_run {
-        let mut conn = state.db.acquire().await?;
-        let taken = verdict::held_units(&mut conn, &who.tenant_id, &order.id).await?;
-        verdict::verdict(&ask, &order, &settings, reasons, &taken, stock.as_ref())?;
-        let input = serde_json::to_value(&plan.input).map_err(anyhow::Error::from)?;
-        return Ok(axum::Json(RmaPlanOut {
-            dry_run: true,
-            kind: ask.kind,
-            lines: plan.stored.iter().map(RmaLineOut::from).collect(),
-            expected_refund: plan.expected_refund,
-            instructions: returns::instructions(ask.kind, &ask.method),
-            steps: state.workflows.planned_steps(workflow(ask.kind), &input),
-            replacement_stock: plan.input.replacement_stock,
-        })
-        .into_response());
+        return dry_run(
+            state,
+            &ask,
+            &order,
+            &settings,
+            reasons,
+            stock.as_ref(),
+            plan,
+        )
+        .await;
     }
     let key = key.required_with(hash)?;
     let intake = accept::RmaIntake {
@@ -280,6 +278,33 @@ pub async fn request(
         plan,
     };
     crate::api::accept::accept(state, who.caller(meta), key, intake).await
+}
+
+/// The plan and the verdict on it now, with no side effect.
+async fn dry_run(
+    state: &AppState,
+    ask: &Ask,
+    order: &Order,
+    settings: &TenantSettings,
+    reasons: Vec<BlockedReason>,
+    stock: Option<&verdict::StockVerdict>,
+    plan: Plan,
+) -> Result<Response> {
+    let mut conn = state.db.acquire().await?;
+    let taken = verdict::held_units(&mut conn, &order.tenant_id, &order.id).await?;
+    verdict::verdict(ask, order, settings, reasons, &taken, stock)?;
+    Ok(axum::Json(RmaPlanOut {
+        dry_run: true,
+        kind: ask.kind,
+        lines: plan.stored.iter().map(RmaLineOut::from).collect(),
+        expected_refund: plan.expected_refund,
+        instructions: returns::instructions(ask.kind, &ask.method),
+        steps: state
+            .workflows
+            .planned_steps(workflow(ask.kind), &plan.input),
+        replacement_stock: plan.input.replacement_stock,
+    })
+    .into_response())
 }
 
 /// A validation problem if `errors` is not empty.
