@@ -199,6 +199,7 @@ impl Intake for CancelIntake<'_> {
             reason: reason.as_deref(),
             before: Some(json!({ "status": order.status })),
             after: Some(after),
+            personal_data_of: Some(&order.customer_id),
         })
         .await?;
         Ok(match (&decision, run) {

@@ -1,4 +1,9 @@
-//! The append-only audit log (a trigger refuses UPDATE and DELETE).
+//! The append-only audit log (a trigger refuses UPDATE and DELETE). A record about a
+//! customer keeps its personal data (reason, IP, before/after) sealed under that customer's
+//! key (`seal.rs`, table `subject_keys`); erasing the customer deletes the key, and those
+//! fields become unreadable while the record itself stays.
+
+mod seal;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -36,6 +41,9 @@ pub struct Entry<'a> {
     pub reason: Option<&'a str>,
     pub before: Option<serde_json::Value>,
     pub after: Option<serde_json::Value>,
+    /// The customer whose personal data the record may hold: its reason, IP and
+    /// before/after are sealed under their key. `None` for records about no one.
+    pub personal_data_of: Option<&'a str>,
 }
 
 pub async fn record(
@@ -44,11 +52,26 @@ pub async fn record(
     actor: &Actor,
     e: &Entry<'_>,
 ) -> sqlx::Result<()> {
+    let personal = seal::Personal {
+        reason: e.reason.map(str::to_string),
+        ip: actor.ip.clone(),
+        before: e.before.clone(),
+        after: e.after.clone(),
+    };
+    let (clear, sealed) = match e.personal_data_of {
+        Some(subject) => {
+            let key = subject_key(conn, tenant_id, subject).await?;
+            let sealed = seal::seal(&key, tenant_id, subject, &personal)
+                .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+            (seal::Personal::default(), Some(sealed))
+        }
+        None => (personal, None),
+    };
     sqlx::query(
         "INSERT INTO audit_log (tenant_id, actor_kind, actor_id, roles, on_behalf_of, action,
                                 subject_type, subject_id, reason, ip, request_id, correlation_id,
-                                before, after)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                                before, after, sealed_for, sealed)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
     )
     .bind(tenant_id)
     .bind(actor.kind)
@@ -58,15 +81,54 @@ pub async fn record(
     .bind(e.action)
     .bind(e.subject_type)
     .bind(e.subject_id)
-    .bind(e.reason)
-    .bind(&actor.ip)
+    .bind(clear.reason)
+    .bind(clear.ip)
     .bind(&actor.request_id)
     .bind(&actor.correlation_id)
-    .bind(&e.before)
-    .bind(&e.after)
+    .bind(clear.before)
+    .bind(clear.after)
+    .bind(sealed.as_ref().and(e.personal_data_of))
+    .bind(sealed)
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// The subject's key, made on first use.
+async fn subject_key(
+    conn: &mut PgConnection,
+    tenant_id: &str,
+    subject: &str,
+) -> sqlx::Result<Vec<u8>> {
+    sqlx::query_scalar(
+        "WITH made AS (
+            INSERT INTO subject_keys (tenant_id, customer_id, key) VALUES ($1, $2, $3)
+            ON CONFLICT (tenant_id, customer_id) DO NOTHING RETURNING key)
+         SELECT key FROM made UNION ALL
+         SELECT key FROM subject_keys WHERE tenant_id = $1 AND customer_id = $2
+         LIMIT 1",
+    )
+    .bind(tenant_id)
+    .bind(subject)
+    .bind(seal::new_key())
+    .fetch_one(conn)
+    .await
+}
+
+/// Destroys the subject's key: their sealed audit data can no longer be read. True when
+/// there was one.
+pub async fn forget_subject(
+    conn: &mut PgConnection,
+    tenant_id: &str,
+    subject: &str,
+) -> sqlx::Result<bool> {
+    let n = sqlx::query("DELETE FROM subject_keys WHERE tenant_id = $1 AND customer_id = $2")
+        .bind(tenant_id)
+        .bind(subject)
+        .execute(conn)
+        .await?
+        .rows_affected();
+    Ok(n > 0)
 }
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
@@ -88,6 +150,38 @@ pub struct AuditRow {
     pub before: Option<serde_json::Value>,
     #[schema(value_type = Option<Object>)]
     pub after: Option<serde_json::Value>,
+    /// The record held personal data of a customer since erased: its reason, IP and
+    /// before/after are gone for good.
+    pub erased: bool,
+}
+
+/// A row as stored: sealed personal data, and the subject's key if it still exists.
+#[derive(sqlx::FromRow)]
+struct StoredRow {
+    #[sqlx(flatten)]
+    row: AuditRow,
+    sealed_for: Option<String>,
+    sealed: Option<Vec<u8>>,
+    key: Option<Vec<u8>>,
+}
+
+impl StoredRow {
+    fn opened(self, tenant_id: &str) -> AuditRow {
+        let mut row = self.row;
+        let (Some(subject), Some(sealed)) = (self.sealed_for, self.sealed) else {
+            return row;
+        };
+        match self
+            .key
+            .and_then(|k| seal::open(&k, tenant_id, &subject, &sealed))
+        {
+            Some(p) => {
+                (row.reason, row.ip, row.before, row.after) = (p.reason, p.ip, p.before, p.after)
+            }
+            None => row.erased = true,
+        }
+        row
+    }
 }
 
 /// The records about one subject, oldest first, after the id `after` (keyset pagination).
@@ -99,11 +193,14 @@ pub async fn list_for_subject(
     after: i64,
     limit: i64,
 ) -> sqlx::Result<Vec<AuditRow>> {
-    sqlx::query_as(
-        "SELECT id, at, actor_kind, actor_id, roles, on_behalf_of, action, subject_type, subject_id,
-                reason, ip, request_id, correlation_id, before, after
-         FROM audit_log WHERE tenant_id = $1 AND subject_type = $2 AND subject_id = $3 AND id > $4
-         ORDER BY id LIMIT $5",
+    let rows: Vec<StoredRow> = sqlx::query_as(
+        "SELECT a.id, a.at, a.actor_kind, a.actor_id, a.roles, a.on_behalf_of, a.action,
+                a.subject_type, a.subject_id, a.reason, a.ip, a.request_id, a.correlation_id,
+                a.before, a.after, false AS erased, a.sealed_for, a.sealed, k.key
+         FROM audit_log a
+         LEFT JOIN subject_keys k ON k.tenant_id = a.tenant_id AND k.customer_id = a.sealed_for
+         WHERE a.tenant_id = $1 AND a.subject_type = $2 AND a.subject_id = $3 AND a.id > $4
+         ORDER BY a.id LIMIT $5",
     )
     .bind(tenant_id)
     .bind(subject_type)
@@ -111,5 +208,6 @@ pub async fn list_for_subject(
     .bind(after)
     .bind(limit)
     .fetch_all(conn)
-    .await
+    .await?;
+    Ok(rows.into_iter().map(|r| r.opened(tenant_id)).collect())
 }

@@ -132,13 +132,17 @@ pub struct Anonymised {
     pub runs: u64,
     pub run_steps: u64,
     pub idempotency_records: u64,
+    /// Whether the key that sealed the customer's audit data was destroyed (false when
+    /// no audit record held any).
+    pub audit_key: bool,
 }
 
 /// Replaces the customer's personal data in every table of orderdesk, in the caller's
 /// transaction: the read model and its event history, support conversations (attachments
 /// deleted), subscriptions (deleted), request inputs, run inputs/results/step outputs of
 /// the customer's runs and orders (except `current_run`), and saved idempotent answers
-/// (except the one under `keep_key`). The audit log is append-only and kept as it is.
+/// (except the one under `keep_key`). The audit log is append-only: its records keep their
+/// references, and the key their personal data was sealed under is destroyed.
 pub async fn anonymise_customer(
     conn: &mut PgConnection,
     tenant_id: &str,
@@ -267,5 +271,6 @@ pub async fn anonymise_customer(
         runs,
         run_steps,
         idempotency_records,
+        audit_key: crate::db::audit::forget_subject(conn, tenant_id, customer_id).await?,
     })
 }

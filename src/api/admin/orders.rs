@@ -73,6 +73,7 @@ pub async fn get_order(
             reason: None,
             before: None,
             after: None,
+            personal_data_of: None,
         },
     )
     .await?;

@@ -150,6 +150,7 @@ impl Intake for EraseIntake<'_> {
             reason: None,
             before: None,
             after: Some(json!({ "request_id": request.id, "job_id": run.id })),
+            personal_data_of: Some(customer),
         })
         .await?;
         Ok(Admitted::request_started(request.id, &run))

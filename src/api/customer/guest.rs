@@ -196,6 +196,7 @@ async fn decide(state: &AppState, meta: &RequestMeta, l: &Lookup) -> Result<Gues
         reason: None,
         before: None,
         after: None,
+        personal_data_of: Some(&head.customer_id),
     };
     db::audit::record(&mut conn, &l.tenant, &actor, &entry).await?;
     Ok(GuestLookupOut {

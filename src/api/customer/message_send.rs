@@ -141,6 +141,7 @@ impl Intake for MessageIntake<'_> {
                 "case_id": case.id, "message_id": message.id, "case_created": created,
                 "attachment": message.attachment_content_type,
             })),
+            personal_data_of: Some(&order.customer_id),
         })
         .await?;
         let answer = MessageSentOut {

@@ -165,6 +165,7 @@ impl Intake for SubscriptionIntake<'_> {
             reason: None,
             before: None,
             after: Some(serde_json::json!({ "channel": channel })),
+            personal_data_of: Some(&order.customer_id),
         })
         .await?;
         let rows =

@@ -91,6 +91,7 @@ impl<I: Serialize + Send + Sync> Intake for OrderRequest<'_, I> {
             reason: None,
             before: self.before,
             after: Some(after),
+            personal_data_of: Some(&order.customer_id),
         })
         .await?;
         Ok(Admitted::request_started(request.id, &run))

@@ -109,6 +109,7 @@ impl Intake for RmaIntake<'_> {
             after: Some(json!({
                 "request_id": request.id, "rma_id": input.rma_id, "job_id": run.id, "lines": input.lines,
             })),
+            personal_data_of: Some(&order.customer_id),
         })
         .await?;
         let answer = RmaAcceptedOut {
