@@ -127,6 +127,16 @@ enum Command {
     },
 }
 
+impl Command {
+    /// The long-running production processes, which refuse the development secrets.
+    fn serves(&self) -> bool {
+        matches!(
+            self,
+            Command::Api { .. } | Command::Worker { .. } | Command::Sandbox { .. }
+        )
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -134,7 +144,11 @@ async fn main() -> anyhow::Result<()> {
         cli.command,
         Command::Dev { .. } | Command::Token { .. } | Command::Bench { .. }
     ));
-    let config = Config::from_env()?;
+    let config = if cli.command.serves() {
+        Config::from_env()?
+    } else {
+        Config::from_env_allowing_dev_secrets()?
+    };
     let shutdown = CancellationToken::new();
     let on_signal = shutdown.clone();
     tokio::spawn(async move {

@@ -94,6 +94,7 @@ impl TestEnv {
             ("DATABASE_URL", format!("{PG}/{db_name}")),
             ("REDIS_URL", redis_url.to_string()),
             ("ORDERDESK_REDIS_PREFIX", format!("od_t_{id}")),
+            (orderdesk::config::ALLOW_DEV_SECRETS, "true".into()),
         ]);
         let config = Config::from_lookup(|k| vars.get(k).cloned()).unwrap();
         let db = orderdesk::db::connect(&config.database_url, 20)

@@ -141,6 +141,7 @@ fn worker_process(app: &TestApp) -> Child {
         .env("ORDERDESK_WORKFLOWS", &app.config.workflows_file)
         .env("ORDERDESK_LEASE_SECS", "3")
         .env("ORDERDESK_UPSTREAM_TIMEOUT_SECS", "5")
+        .env(orderdesk::config::ALLOW_DEV_SECRETS, "true")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use orderdesk::api::Surface;
 use orderdesk::auth::mint::{MintRequest, mint};
-use orderdesk::config::Config;
+use orderdesk::config::{ALLOW_DEV_SECRETS, Config};
 use orderdesk::domain::order::Order;
 use orderdesk::domain::settings::TenantSettings;
 use orderdesk::state::AppState;
@@ -97,6 +97,7 @@ pub async fn spawn_with(opts: Options) -> TestApp {
         ),
         ("ORDERDESK_LEASE_SECS".into(), "3".into()),
         ("ORDERDESK_UPSTREAM_TIMEOUT_SECS".into(), "2".into()),
+        (ALLOW_DEV_SECRETS.into(), "true".into()),
     ]);
     env.extend(opts.extra_env.iter().cloned());
     let config = Config::from_lookup(|k| env.get(k).cloned()).unwrap();
