@@ -305,3 +305,39 @@ async fn redis_down_while_accepting_runs_once_redis_is_back() {
         1
     );
 }
+
+#[tokio::test]
+async fn an_unreachable_upstream_is_a_coded_error_without_its_address() {
+    let closed = free_port();
+    let app = helpers::spawn_with(helpers::Options {
+        extra_env: vec![(
+            "ORDERDESK_UPSTREAM_ORDERS_URL".into(),
+            format!("http://127.0.0.1:{closed}/orders"),
+        )],
+        ..Default::default()
+    })
+    .await;
+    let order = app.order_in("confirmed").clone();
+    let job_id = request_cancel(&app, &order.id, &order.customer_id).await;
+    let job = app.wait_job(&job_id, 60).await;
+    assert_eq!(job["status"], "compensated", "{job}");
+    assert_eq!(job["error"]["code"], "upstream.unreachable", "{job}");
+    assert!(
+        !job["error"]["detail"].as_str().unwrap().is_empty(),
+        "{job}"
+    );
+    let mut shown = vec![job["error"].to_string()];
+    for step in job["steps"].as_array().unwrap() {
+        shown.push(step["last_error"].to_string());
+    }
+    for text in shown {
+        for internal in [
+            "127.0.0.1",
+            "http://",
+            &format!(":{closed}"),
+            "error sending request",
+        ] {
+            assert!(!text.contains(internal), "{internal} in {text}");
+        }
+    }
+}
