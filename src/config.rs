@@ -150,7 +150,7 @@ impl Config {
             upstream.insert(s, url.trim_end_matches('/').to_string());
         }
 
-        let mut secrets = Secrets::new(flag(&get, ALLOW_DEV_SECRETS)?);
+        let mut secrets = Secrets::new(flag(get, ALLOW_DEV_SECRETS)?);
         let jwt = if let Some(url) = get("ORDERDESK_JWKS_URL") {
             reqwest::Url::parse(&url)
                 .with_context(|| format!("ORDERDESK_JWKS_URL is not a URL: {url:?}"))?;
@@ -169,13 +169,13 @@ impl Config {
             JwtKeys::PublicKeyPem { alg, pem }
         } else {
             JwtKeys::Hs256 {
-                secret: secrets.read(&get, "ORDERDESK_JWT_SECRET", DEV_JWT_SECRET)?,
+                secret: secrets.read(get, "ORDERDESK_JWT_SECRET", DEV_JWT_SECRET)?,
             }
         };
-        let events_secret = secrets.read(&get, "ORDERDESK_EVENTS_SECRET", DEV_EVENTS_SECRET)?;
-        let guest_secret = secrets.read(&get, "ORDERDESK_GUEST_SECRET", DEV_GUEST_SECRET)?;
+        let events_secret = secrets.read(get, "ORDERDESK_EVENTS_SECRET", DEV_EVENTS_SECRET)?;
+        let guest_secret = secrets.read(get, "ORDERDESK_GUEST_SECRET", DEV_GUEST_SECRET)?;
         let download_secret =
-            secrets.read(&get, "ORDERDESK_DOWNLOAD_SECRET", DEV_DOWNLOAD_SECRET)?;
+            secrets.read(get, "ORDERDESK_DOWNLOAD_SECRET", DEV_DOWNLOAD_SECRET)?;
         secrets.refuse_development()?;
         let forwarded_for_hops = match get("ORDERDESK_TRUST_FORWARDED_FOR") {
             None => 0,
