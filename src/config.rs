@@ -94,6 +94,9 @@ pub struct Config {
     /// How many reverse proxies in front of the api append to `X-Forwarded-For`; 0 (the
     /// default) ignores the header and takes the peer address as the client's.
     pub forwarded_for_hops: usize,
+    /// After SIGTERM or Ctrl-C: how long open requests and in-flight steps may take before
+    /// they are cut (and a worker's runs handed back). Below the orchestrator's kill timeout.
+    pub shutdown_grace: Duration,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/orderdesk";
@@ -228,6 +231,7 @@ impl Config {
             workflows_file: get("ORDERDESK_WORKFLOWS").unwrap_or_else(|| "workflows.toml".into()),
             guest_secret,
             forwarded_for_hops,
+            shutdown_grace: secs("ORDERDESK_SHUTDOWN_GRACE_SECS", 8)?,
         })
     }
 
@@ -376,6 +380,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("ORDERDESK_LEASE_SECS"), "{e}");
+        let e = with(&[("ORDERDESK_SHUTDOWN_GRACE_SECS", "-1")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("ORDERDESK_SHUTDOWN_GRACE_SECS"), "{e}");
         let e = with(&[("ORDERDESK_GUEST_SECRET", "short")])
             .unwrap_err()
             .to_string();

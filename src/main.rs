@@ -150,11 +150,7 @@ async fn main() -> anyhow::Result<()> {
         Config::from_env_allowing_dev_secrets()?
     };
     let shutdown = CancellationToken::new();
-    let on_signal = shutdown.clone();
-    tokio::spawn(async move {
-        let _ = tokio::signal::ctrl_c().await;
-        on_signal.cancel();
-    });
+    app::cancel_on_signal(shutdown.clone());
     match cli.command {
         Command::Dev {
             addr,
@@ -206,7 +202,8 @@ async fn main() -> anyhow::Result<()> {
                 events_url,
                 events_secret: config.events_secret.clone(),
             };
-            sandbox::serve(listener, pool, cfg, shutdown).await
+            let serving = sandbox::serve(listener, pool, cfg, shutdown.clone());
+            app::drain_within(serving, &shutdown, config.shutdown_grace).await
         }
         Command::Migrate => {
             let pool = db::connect(&config.database_url, 2).await?;

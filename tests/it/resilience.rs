@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{self, TENANT, TestApp};
 
-async fn request_cancel(app: &TestApp, order_id: &str, customer: &str) -> String {
+pub(crate) async fn request_cancel(app: &TestApp, order_id: &str, customer: &str) -> String {
     let token = app.customer_token(TENANT, customer);
     let mut h = app.auth(&token, TENANT);
     h.insert("idempotency-key", format!("k-{order_id}").parse().unwrap());
@@ -130,19 +130,8 @@ async fn permanent_failure_compensates_in_reverse() {
 }
 
 fn worker_process(app: &TestApp) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_orderdesk"))
-        .arg("worker")
-        .arg("--concurrency")
-        .arg("4")
-        .env("DATABASE_URL", &app.config.database_url)
-        .env("REDIS_URL", &app.config.redis_url)
-        .env("ORDERDESK_REDIS_PREFIX", &app.config.redis_prefix)
-        .env("ORDERDESK_UPSTREAM_URL", &app.sandbox)
-        .env("ORDERDESK_WORKFLOWS", &app.config.workflows_file)
-        .env("ORDERDESK_LEASE_SECS", "3")
+    app.command(&["worker", "--concurrency", "4"])
         .env("ORDERDESK_UPSTREAM_TIMEOUT_SECS", "5")
-        .env(orderdesk::config::ALLOW_DEV_SECRETS, "true")
-        .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -245,7 +234,7 @@ impl Drop for OwnRedis {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

@@ -170,6 +170,25 @@ impl TestApp {
         self.workers[i].cancel();
     }
 
+    /// `orderdesk <args>` (the built binary) over this app's database, Redis prefix,
+    /// sandbox and workflows, on the development secrets, logging warnings only.
+    pub fn command(&self, args: &[&str]) -> std::process::Command {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_orderdesk"));
+        cmd.args(args)
+            .env("DATABASE_URL", &self.config.database_url)
+            .env("REDIS_URL", &self.config.redis_url)
+            .env("ORDERDESK_REDIS_PREFIX", &self.config.redis_prefix)
+            .env("ORDERDESK_UPSTREAM_URL", &self.sandbox)
+            .env("ORDERDESK_WORKFLOWS", &self.config.workflows_file)
+            .env(
+                "ORDERDESK_LEASE_SECS",
+                self.config.lease.as_secs().to_string(),
+            )
+            .env(ALLOW_DEV_SECRETS, "true")
+            .env("RUST_LOG", "warn");
+        cmd
+    }
+
     pub fn customer_token(&self, tenant: &str, customer: &str) -> String {
         mint(&self.config, &MintRequest::customer(tenant, customer)).unwrap()
     }
