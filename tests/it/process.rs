@@ -106,7 +106,7 @@ async fn lease_of(app: &TestApp, job_id: &str) -> (String, Option<String>) {
 }
 
 /// Waits until job `job_id` runs `step`.
-async fn wait_running_step(app: &TestApp, job_id: &str, step: &str) {
+pub(crate) async fn wait_running_step(app: &TestApp, job_id: &str, step: &str) {
     let admin = app.agent_token(TENANT, "agt_ops", &["admin"]);
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {

@@ -330,3 +330,66 @@ async fn an_unreachable_upstream_is_a_coded_error_without_its_address() {
         }
     }
 }
+
+/// GETs `path` as an admin, answering its status, body and how long it took.
+async fn timed_admin_get(app: &TestApp, path: &str) -> (u16, Value, Duration) {
+    let admin = app.agent_token(TENANT, "agt_ops", &["admin"]);
+    let started = std::time::Instant::now();
+    let (status, body) = app.get(path, app.auth(&admin, TENANT)).await;
+    (status, body, started.elapsed())
+}
+
+#[tokio::test]
+async fn postgres_out_of_reach_is_a_quick_503_and_runs_resume_without_repeats() {
+    let app = helpers::spawn_with(helpers::Options {
+        pg_proxy: true,
+        ..Default::default()
+    })
+    .await;
+    let proxy = app.pg_proxy.as_ref().unwrap();
+    app.set_faults(json!({"service": "payments", "latency_ms": 1500}))
+        .await;
+    let order = app.order_in("confirmed").clone();
+    let job_id = request_cancel(&app, &order.id, &order.customer_id).await;
+    crate::process::wait_running_step(&app, &job_id, "refund").await;
+
+    proxy.cut();
+    let job_path = format!("/v1/admin/jobs/{job_id}");
+    for path in [job_path.as_str(), "/v1/admin/jobs"] {
+        let (status, body, took) = timed_admin_get(&app, path).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (503, Some("database.unavailable")),
+            "{body}"
+        );
+        assert!(took < Duration::from_secs(8), "{path} took {took:?}");
+    }
+    let (status, health) = app.get("/v1/admin/health", Default::default()).await;
+    assert_eq!(
+        (status, health["postgres"].as_str()),
+        (503, Some("unreachable"))
+    );
+    // the refund answers upstream while its checkpoint cannot be written
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    proxy.restore();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let job = loop {
+        // connections cut in the pool may still fail once each: 503, never anything else
+        let (status, job, _) = timed_admin_get(&app, &job_path).await;
+        assert!(status == 200 || status == 503, "{status}: {job}");
+        if status == 200 && !matches!(job["status"].as_str(), Some("queued" | "running")) {
+            break job;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never finished: {job}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(job["status"], "succeeded", "{job}");
+    for kind in ["order.cancel", "payment.refund", "notification.send"] {
+        let n = app.effects_of_kind(TENANT, &order.id, kind).await;
+        assert_eq!(n, 1, "{kind} exactly once");
+    }
+}
