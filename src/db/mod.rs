@@ -78,6 +78,7 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> 
             admin.close().await;
             Ok(PgPoolOptions::new()
                 .max_connections(max_connections)
+                .acquire_timeout(ACQUIRE_TIMEOUT)
                 .connect_with(opts)
                 .await?)
         }
