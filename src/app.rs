@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
@@ -51,18 +52,66 @@ pub async fn connect_redis(url: &str) -> anyhow::Result<redis::aio::ConnectionMa
         .with_context(|| format!("cannot connect to Redis at {url}"))
 }
 
-/// Serves the API on `listener` until `shutdown`.
+/// Serves the API on `listener` until `shutdown`; then stops accepting connections and
+/// lets open requests finish within the shutdown grace period.
 pub async fn serve_api(
     listener: TcpListener,
     state: AppState,
     surface: Surface,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    let grace = state.config.shutdown_grace;
     let app = api::router(state, surface).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await?;
-    Ok(())
+    let serving =
+        axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    drain_within(async { Ok(serving.await?) }, &shutdown, grace).await
+}
+
+/// Cancels `shutdown` on Ctrl-C or SIGTERM (what `docker stop` and Kubernetes send), so
+/// that every process stops the same way whichever it gets.
+pub fn cancel_on_signal(shutdown: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    tokio::spawn(async move {
+        let mut terminate = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM; Ctrl-C only");
+                let _ = tokio::signal::ctrl_c().await;
+                shutdown.cancel();
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => tracing::info!("Ctrl-C: shutting down"),
+            _ = terminate.recv() => tracing::info!("SIGTERM: shutting down"),
+        }
+        shutdown.cancel();
+    });
+}
+
+/// Runs `serving` (a server that drains by itself once `shutdown` is cancelled) to its end,
+/// but for no longer than `grace` after `shutdown`: a request still open then is cut rather
+/// than holding the process past the orchestrator's patience.
+pub async fn drain_within(
+    serving: impl Future<Output = anyhow::Result<()>>,
+    shutdown: &CancellationToken,
+    grace: Duration,
+) -> anyhow::Result<()> {
+    tokio::pin!(serving);
+    tokio::select! {
+        res = &mut serving => return res,
+        _ = shutdown.cancelled() => {}
+    }
+    match tokio::time::timeout(grace, serving).await {
+        Ok(res) => res,
+        Err(_) => {
+            tracing::warn!(
+                grace_secs = grace.as_secs(),
+                "requests still open at the end of the shutdown grace period were cut"
+            );
+            Ok(())
+        }
+    }
 }
 
 /// Options of `orderdesk dev`.
@@ -111,12 +160,15 @@ pub async fn run_dev(
         events_secret: state.config.events_secret.clone(),
     };
     let mut tasks = tokio::task::JoinSet::new();
-    tasks.spawn(sandbox::serve(
+    let sandbox_serving = sandbox::serve(
         sandbox_listener,
         state.db.clone(),
         sandbox_cfg,
         shutdown.clone(),
-    ));
+    );
+    let grace = state.config.shutdown_grace;
+    let sandbox_shutdown = shutdown.clone();
+    tasks.spawn(async move { drain_within(sandbox_serving, &sandbox_shutdown, grace).await });
     tasks.spawn(serve_api(
         api_listener,
         state.clone(),

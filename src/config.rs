@@ -6,6 +6,10 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
+mod secrets;
+pub use secrets::{ALLOW_DEV_SECRETS, MIN_SECRET_BYTES, is_development_secret};
+use secrets::{Secrets, flag};
+
 /// The canonical services orderdesk calls; each may have its own base URL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Service {
@@ -90,13 +94,17 @@ pub struct Config {
     /// How many reverse proxies in front of the api append to `X-Forwarded-For`; 0 (the
     /// default) ignores the header and takes the peer address as the client's.
     pub forwarded_for_hops: usize,
+    /// After SIGTERM or Ctrl-C: how long open requests and in-flight steps may take before
+    /// they are cut (and a worker's runs handed back). Below the orchestrator's kill timeout.
+    pub shutdown_grace: Duration,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/orderdesk";
 pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
 pub const DEFAULT_SANDBOX_ADDR: &str = "127.0.0.1:8081";
 pub const DEFAULT_API_ADDR: &str = "127.0.0.1:8080";
-/// Development-only defaults: `dev` and tests use them; production must set its own.
+/// Development-only defaults: `dev` and tests use them; every other process refuses them
+/// unless [`ALLOW_DEV_SECRETS`] is true.
 pub const DEV_JWT_SECRET: &str = "orderdesk-dev-secret-change-me";
 pub const DEV_EVENTS_SECRET: &str = "orderdesk-dev-events-secret";
 pub const DEV_GUEST_SECRET: &str = "orderdesk-dev-guest-secret";
@@ -105,12 +113,22 @@ pub const DEFAULT_ISSUER: &str = "orderdesk";
 pub const DEFAULT_AUDIENCE: &str = "orderdesk-api";
 
 impl Config {
-    /// Reads the process environment.
+    /// Reads the process environment, as production: see [`Config::from_lookup`].
     pub fn from_env() -> anyhow::Result<Config> {
         Self::from_lookup(|k| std::env::var(k).ok())
     }
 
-    /// Reads configuration through `get` (the environment, or a map in tests).
+    /// Reads the process environment of `dev` and the operator tools, which accept the
+    /// development secrets as if [`ALLOW_DEV_SECRETS`] were true.
+    pub fn from_env_allowing_dev_secrets() -> anyhow::Result<Config> {
+        Self::from_lookup(|k| match k {
+            ALLOW_DEV_SECRETS => Some("true".into()),
+            _ => std::env::var(k).ok(),
+        })
+    }
+
+    /// Reads configuration through `get` (the environment, or a map in tests). A built-in
+    /// development secret or a placeholder is refused unless [`ALLOW_DEV_SECRETS`] is true.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> anyhow::Result<Config> {
         let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
         let database_url = get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
@@ -135,6 +153,7 @@ impl Config {
             upstream.insert(s, url.trim_end_matches('/').to_string());
         }
 
+        let mut secrets = Secrets::new(flag(get, ALLOW_DEV_SECRETS)?);
         let jwt = if let Some(url) = get("ORDERDESK_JWKS_URL") {
             reqwest::Url::parse(&url)
                 .with_context(|| format!("ORDERDESK_JWKS_URL is not a URL: {url:?}"))?;
@@ -152,23 +171,15 @@ impl Config {
             };
             JwtKeys::PublicKeyPem { alg, pem }
         } else {
-            let secret = get("ORDERDESK_JWT_SECRET").unwrap_or_else(|| DEV_JWT_SECRET.into());
-            if secret.len() < 16 {
-                bail!("ORDERDESK_JWT_SECRET must be at least 16 bytes");
-            }
             JwtKeys::Hs256 {
-                secret: secret.into_bytes(),
+                secret: secrets.read(get, "ORDERDESK_JWT_SECRET", DEV_JWT_SECRET)?,
             }
         };
-        let events_secret =
-            get("ORDERDESK_EVENTS_SECRET").unwrap_or_else(|| DEV_EVENTS_SECRET.into());
-        if events_secret.len() < 16 {
-            bail!("ORDERDESK_EVENTS_SECRET must be at least 16 bytes");
-        }
-        let guest_secret = get("ORDERDESK_GUEST_SECRET").unwrap_or_else(|| DEV_GUEST_SECRET.into());
-        if guest_secret.len() < 16 {
-            bail!("ORDERDESK_GUEST_SECRET must be at least 16 bytes");
-        }
+        let events_secret = secrets.read(get, "ORDERDESK_EVENTS_SECRET", DEV_EVENTS_SECRET)?;
+        let guest_secret = secrets.read(get, "ORDERDESK_GUEST_SECRET", DEV_GUEST_SECRET)?;
+        let download_secret =
+            secrets.read(get, "ORDERDESK_DOWNLOAD_SECRET", DEV_DOWNLOAD_SECRET)?;
+        secrets.refuse_development()?;
         let forwarded_for_hops = match get("ORDERDESK_TRUST_FORWARDED_FOR") {
             None => 0,
             Some(v) => match v.trim().to_ascii_lowercase().as_str() {
@@ -181,11 +192,6 @@ impl Config {
                 })?,
             },
         };
-        let download_secret =
-            get("ORDERDESK_DOWNLOAD_SECRET").unwrap_or_else(|| DEV_DOWNLOAD_SECRET.into());
-        if download_secret.len() < 16 {
-            bail!("ORDERDESK_DOWNLOAD_SECRET must be at least 16 bytes");
-        }
         let public_url = get("ORDERDESK_PUBLIC_URL")
             .map(|url| {
                 reqwest::Url::parse(&url)
@@ -214,8 +220,8 @@ impl Config {
             jwt,
             jwt_issuer: get("ORDERDESK_JWT_ISSUER").unwrap_or_else(|| DEFAULT_ISSUER.into()),
             jwt_audience: get("ORDERDESK_JWT_AUDIENCE").unwrap_or_else(|| DEFAULT_AUDIENCE.into()),
-            events_secret: events_secret.into_bytes(),
-            download_secret: download_secret.into_bytes(),
+            events_secret,
+            download_secret,
             download_link_ttl,
             public_url,
             sudo_ttl: secs("ORDERDESK_SUDO_TTL_SECS", 300)?,
@@ -223,8 +229,9 @@ impl Config {
             upstream_timeout: secs("ORDERDESK_UPSTREAM_TIMEOUT_SECS", 5)?,
             lease: secs("ORDERDESK_LEASE_SECS", 10)?,
             workflows_file: get("ORDERDESK_WORKFLOWS").unwrap_or_else(|| "workflows.toml".into()),
-            guest_secret: guest_secret.into_bytes(),
+            guest_secret,
             forwarded_for_hops,
+            shutdown_grace: secs("ORDERDESK_SHUTDOWN_GRACE_SECS", 8)?,
         })
     }
 
@@ -237,7 +244,14 @@ impl Config {
 mod tests {
     use super::*;
 
+    /// `pairs` on a developer's machine (development secrets allowed).
     fn with(pairs: &[(&str, &str)]) -> anyhow::Result<Config> {
+        let mut all = vec![(ALLOW_DEV_SECRETS, "true")];
+        all.extend_from_slice(pairs);
+        as_production(&all)
+    }
+
+    fn as_production(pairs: &[(&str, &str)]) -> anyhow::Result<Config> {
         let map: HashMap<String, String> = pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -245,8 +259,73 @@ mod tests {
         Config::from_lookup(|k| map.get(k).cloned())
     }
 
+    const STRONG: &str = "0123456789abcdef0123456789abcdef";
+    const PRODUCTION_SECRETS: [(&str, &str); 4] = [
+        ("ORDERDESK_JWT_SECRET", STRONG),
+        ("ORDERDESK_EVENTS_SECRET", STRONG),
+        ("ORDERDESK_GUEST_SECRET", STRONG),
+        ("ORDERDESK_DOWNLOAD_SECRET", STRONG),
+    ];
+
     #[test]
-    fn defaults_are_valid() {
+    fn production_refuses_every_development_secret_by_name() {
+        let e = as_production(&[]).unwrap_err().to_string();
+        for (var, _) in PRODUCTION_SECRETS {
+            assert!(e.contains(var), "{e}");
+        }
+        assert!(e.contains(ALLOW_DEV_SECRETS), "says how to allow them: {e}");
+        // one development secret among real ones is named alone
+        let mut pairs = PRODUCTION_SECRETS.to_vec();
+        pairs[1].1 = DEV_EVENTS_SECRET;
+        let e = as_production(&pairs).unwrap_err().to_string();
+        assert!(e.contains("ORDERDESK_EVENTS_SECRET"), "{e}");
+        assert!(!e.contains("ORDERDESK_JWT_SECRET"), "{e}");
+    }
+
+    #[test]
+    fn production_refuses_compose_placeholders() {
+        let mut pairs = PRODUCTION_SECRETS.to_vec();
+        pairs[0].1 = "change-me-to-a-long-random-secret";
+        let e = as_production(&pairs).unwrap_err().to_string();
+        assert!(e.contains("ORDERDESK_JWT_SECRET"), "{e}");
+        assert!(as_production(&[&pairs[..], &[(ALLOW_DEV_SECRETS, "true")]].concat()).is_ok());
+    }
+
+    #[test]
+    fn production_accepts_strong_secrets_and_a_public_key_without_jwt_secret() {
+        let c = as_production(&PRODUCTION_SECRETS).unwrap();
+        assert!(matches!(c.jwt, JwtKeys::Hs256 { ref secret } if secret == STRONG.as_bytes()));
+        let pem = include_str!("../tests/fixtures/jwt_es256_public.pem");
+        let c = as_production(&[
+            ("ORDERDESK_JWT_PUBLIC_KEY", pem),
+            ("ORDERDESK_EVENTS_SECRET", STRONG),
+            ("ORDERDESK_GUEST_SECRET", STRONG),
+            ("ORDERDESK_DOWNLOAD_SECRET", STRONG),
+        ])
+        .unwrap();
+        assert!(matches!(c.jwt, JwtKeys::PublicKeyPem { .. }));
+    }
+
+    #[test]
+    fn secrets_shorter_than_32_bytes_are_refused_even_on_a_developer_machine() {
+        for (var, _) in PRODUCTION_SECRETS {
+            let e = with(&[(var, &STRONG[..31])]).unwrap_err().to_string();
+            assert!(e.contains(var) && e.contains("32 bytes"), "{e}");
+            assert!(with(&[(var, STRONG)]).is_ok(), "{var}");
+        }
+    }
+
+    #[test]
+    fn allow_dev_secrets_must_be_a_boolean() {
+        let e = as_production(&[(ALLOW_DEV_SECRETS, "maybe")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(ALLOW_DEV_SECRETS), "{e}");
+        assert!(as_production(&[(ALLOW_DEV_SECRETS, "false")]).is_err());
+    }
+
+    #[test]
+    fn defaults_are_valid_on_a_developer_machine() {
         let c = with(&[]).unwrap();
         assert_eq!(
             c.upstream_url(Service::Payments),
@@ -301,6 +380,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("ORDERDESK_LEASE_SECS"), "{e}");
+        let e = with(&[("ORDERDESK_SHUTDOWN_GRACE_SECS", "-1")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("ORDERDESK_SHUTDOWN_GRACE_SECS"), "{e}");
         let e = with(&[("ORDERDESK_GUEST_SECRET", "short")])
             .unwrap_err()
             .to_string();

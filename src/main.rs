@@ -129,6 +129,16 @@ enum Command {
     },
 }
 
+impl Command {
+    /// The long-running production processes, which refuse the development secrets.
+    fn serves(&self) -> bool {
+        matches!(
+            self,
+            Command::Api { .. } | Command::Worker { .. } | Command::Sandbox { .. }
+        )
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -136,13 +146,13 @@ async fn main() -> anyhow::Result<()> {
         cli.command,
         Command::Dev { .. } | Command::Token { .. } | Command::Bench { .. }
     ));
-    let config = Config::from_env()?;
+    let config = if cli.command.serves() {
+        Config::from_env()?
+    } else {
+        Config::from_env_allowing_dev_secrets()?
+    };
     let shutdown = CancellationToken::new();
-    let on_signal = shutdown.clone();
-    tokio::spawn(async move {
-        let _ = tokio::signal::ctrl_c().await;
-        on_signal.cancel();
-    });
+    app::cancel_on_signal(shutdown.clone());
     match cli.command {
         Command::Dev {
             addr,
@@ -194,7 +204,8 @@ async fn main() -> anyhow::Result<()> {
                 events_url,
                 events_secret: config.events_secret.clone(),
             };
-            sandbox::serve(listener, pool, cfg, shutdown).await
+            let serving = sandbox::serve(listener, pool, cfg, shutdown.clone());
+            app::drain_within(serving, &shutdown, config.shutdown_grace).await
         }
         Command::Openapi => {
             println!("{}", orderdesk::api::openapi().to_pretty_json()?);

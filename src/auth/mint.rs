@@ -191,7 +191,8 @@ mod tests {
     }
 
     fn cfg() -> Config {
-        Config::from_lookup(|_| None).unwrap()
+        Config::from_lookup(|k| (k == crate::config::ALLOW_DEV_SECRETS).then(|| "true".into()))
+            .unwrap()
     }
 
     #[test]

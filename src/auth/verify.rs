@@ -58,9 +58,22 @@ impl Verifier {
         })
     }
 
+    /// Verifies a bearer token: [`Verifier::decode`], and not a sudo token — a step-up token
+    /// is accepted only in `X-Admin-Auth-Sudo`, next to the bearer it steps up. Any failure
+    /// is 401 `auth.invalid_token`.
+    pub async fn verify(&self, token: &str) -> Result<Claims> {
+        let claims = self.decode(token).await?;
+        if claims.sudo {
+            return Err(invalid_token_detail(
+                "a sudo token is accepted only in the X-Admin-Auth-Sudo header, next to your own token",
+            ));
+        }
+        Ok(claims)
+    }
+
     /// Verifies signature, algorithm, `exp`, `nbf`, `iss`, `aud` and the presence of
     /// `exp`, `iss`, `aud` and `sub`. Any failure is 401 `auth.invalid_token`.
-    pub async fn verify(&self, token: &str) -> Result<Claims> {
+    async fn decode(&self, token: &str) -> Result<Claims> {
         let header = jsonwebtoken::decode_header(token).map_err(|e| invalid_token(e.kind()))?;
         let key = match &self.keys {
             Keys::Fixed(key) => key.clone(),
@@ -83,7 +96,7 @@ impl Verifier {
     /// `sudo: true`, a lifetime of at most [`SUDO_MAX_LIFETIME`], and the same agent and
     /// tenant. Any failure is 403 `auth.sudo_required`.
     pub async fn verify_sudo(&self, token: &str, bearer: &Claims) -> Result<Claims> {
-        let claims = self.verify(token).await.map_err(|e| {
+        let claims = self.decode(token).await.map_err(|e| {
             sudo_required(&format!("the sudo token is not valid ({})", detail_of(&e)))
         })?;
         if !claims.sudo {

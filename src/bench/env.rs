@@ -13,7 +13,7 @@ use sqlx::{ConnectOptions, Connection, PgConnection};
 use tokio::process::{Child, Command};
 use tracing::log::LevelFilter;
 
-use crate::config::Config;
+use crate::config::{ALLOW_DEV_SECRETS, Config};
 use crate::state::AppState;
 use crate::{app, db, sandbox};
 
@@ -45,6 +45,8 @@ impl BenchEnv {
                 workflows.display().to_string(),
             ),
             ("RUST_LOG".to_string(), "warn".to_string()),
+            // the bench is a developer's tool: its worker and api may run on dev secrets
+            (ALLOW_DEV_SECRETS.to_string(), "true".to_string()),
         ]);
         let config =
             Config::from_lookup(|k| env.get(k).cloned().or_else(|| std::env::var(k).ok()))?;

@@ -22,6 +22,10 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 /// Connects, creating the database first when it does not exist.
 /// Connections idle longer than this are pinged before use (see [`connect`]).
 const PING_IF_IDLE_FOR: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long a caller waits for a connection. sqlx's default (30 s, retrying a refused
+/// connection all along) held requests that long while PostgreSQL was down; after this
+/// they are answered 503 `database.unavailable` and a run's step is retried.
+const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
     use anyhow::Context;
@@ -38,6 +42,7 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> 
     let db_name = opts.get_database().unwrap_or("postgres").to_string();
     let pool = PgPoolOptions::new()
         .max_connections(max_connections)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
         // sqlx pings every idle connection before handing it out: one extra round trip per
         // query or transaction (15 % of the api's CPU on the order read). Only connections
         // idle for a while are pinged (a Postgres restart in a quiet period is then
@@ -73,6 +78,7 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> 
             admin.close().await;
             Ok(PgPoolOptions::new()
                 .max_connections(max_connections)
+                .acquire_timeout(ACQUIRE_TIMEOUT)
                 .connect_with(opts)
                 .await?)
         }

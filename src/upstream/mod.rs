@@ -274,10 +274,11 @@ impl Upstream {
         let bytes = res.bytes().await.map_err(|e| transport_error(url, &e))?;
         if status.is_success() {
             return serde_json::from_slice(&bytes).map_err(|e| {
+                tracing::warn!(%method, url, error = %e, "upstream answered an unexpected body");
                 UpstreamError::Permanent(Box::new(problem(
                     StatusCode::BAD_GATEWAY,
                     "upstream.bad_response",
-                    format!("{method} {url}: unexpected body: {e}"),
+                    "an upstream service answered with a body orderdesk does not understand",
                 )))
             });
         }
@@ -319,17 +320,22 @@ pub fn problem(status: StatusCode, code: &str, detail: impl Into<String>) -> Pro
     Error::new(status, code, detail).to_problem()
 }
 
+/// What callers see (stored on the step and the run) is a code and a sentence; the URL and
+/// reqwest's text, which name internal hosts, go to the log only.
 fn transport_error(url: &str, e: &reqwest::Error) -> UpstreamError {
-    let code = if e.is_timeout() {
-        "upstream.timeout"
+    let (code, detail) = if e.is_timeout() {
+        (
+            "upstream.timeout",
+            "an upstream service did not answer in time",
+        )
     } else {
-        "upstream.unreachable"
+        (
+            "upstream.unreachable",
+            "an upstream service could not be reached",
+        )
     };
-    UpstreamError::Retryable(Box::new(problem(
-        StatusCode::BAD_GATEWAY,
-        code,
-        format!("{url}: {e}"),
-    )))
+    tracing::warn!(url, error = %format!("{e:#}"), code, "upstream call failed");
+    UpstreamError::Retryable(Box::new(problem(StatusCode::BAD_GATEWAY, code, detail)))
 }
 
 /// Maps a non-2xx answer per the contract, keeping the upstream's problem `code`.
@@ -343,7 +349,10 @@ fn classify(status: StatusCode, body: &[u8], method: &Method, url: &str) -> Upst
             .map(str::to_string)
     };
     let code = field("code").unwrap_or_else(|| format!("upstream.http_{}", status.as_u16()));
-    let detail = field("detail").unwrap_or_else(|| format!("{method} {url} answered {status}"));
+    let detail = field("detail").unwrap_or_else(|| {
+        tracing::warn!(%method, url, %status, "upstream answered an error without a problem body");
+        format!("an upstream service answered {status}")
+    });
     let mut p = problem(status, &code, detail);
     if let Some(Value::Object(map)) = upstream {
         for (k, v) in map {
@@ -428,6 +437,17 @@ mod tests {
             assert!(e.is_retryable(), "{s}");
             assert_eq!(e.problem().code, format!("upstream.http_{s}"));
         }
+    }
+
+    #[test]
+    fn an_answer_without_a_problem_body_does_not_name_the_url() {
+        let url = "http://payments.internal:9000/v1/payments/p1/refunds";
+        let e = classify(StatusCode::BAD_GATEWAY, b"<html>", &Method::POST, url);
+        let detail = &e.problem().detail;
+        assert!(
+            detail.contains("502") && !detail.contains("payments.internal"),
+            "{detail}"
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The worker process: the apalis worker that executes runs (supervised), the outbox relay,
 //! and the lease sweeper/scheduler. All of them stop on the shutdown token.
 
+mod in_flight;
 mod limit;
 mod relay;
 pub mod sweeper;
@@ -38,8 +39,9 @@ impl Default for WorkerOptions {
     }
 }
 
-/// Runs the worker until `shutdown`, then lets in-flight runs finish. Redis or Postgres
-/// outages are logged and retried, never fatal.
+/// Runs the worker until `shutdown`; then in-flight runs finish their step and are handed
+/// back, within `ORDERDESK_SHUTDOWN_GRACE_SECS` (see `in_flight`). Redis or Postgres outages
+/// are logged and retried, never fatal.
 pub async fn run(
     state: AppState,
     opts: WorkerOptions,
@@ -54,8 +56,13 @@ pub async fn run(
     ));
     let relay = tokio::spawn(relay::run(state.clone(), shutdown.clone()));
     let sweeper = tokio::spawn(sweeper::run(state.clone(), shutdown.clone()));
-    worker::supervise(state, opts, wake, shutdown).await;
-    for task in [listener, relay, sweeper] {
+    let in_flight = in_flight::InFlight::default();
+    let drained = {
+        let (in_flight, state, shutdown) = (in_flight.clone(), state.clone(), shutdown.clone());
+        tokio::spawn(async move { in_flight.drain(&state, &shutdown).await })
+    };
+    worker::supervise(state, opts, wake, in_flight, shutdown).await;
+    for task in [drained, listener, relay, sweeper] {
         task.await?;
     }
     Ok(())

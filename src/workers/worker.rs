@@ -10,11 +10,11 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use super::WorkerOptions;
+use super::in_flight::InFlight;
 use super::limit::ConcurrencyLimitLayer;
 use super::wake::WakeSignal;
 use crate::jobs::RunTrigger;
 use crate::state::AppState;
-use crate::workflows::engine;
 
 /// How often an idle worker polls Redis when no wake-up arrives: the worst-case pickup
 /// after a lost wake-up, at ~20 cheap Lua calls per second per idle worker.
@@ -27,6 +27,8 @@ const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
 struct Handler {
     state: AppState,
     worker: String,
+    in_flight: InFlight,
+    shutdown: CancellationToken,
 }
 
 /// Restarts the apalis worker until `shutdown`, with a backoff from 100 ms to 10 s (reset
@@ -35,14 +37,22 @@ pub async fn supervise(
     state: AppState,
     opts: WorkerOptions,
     wake: WakeSignal,
+    in_flight: InFlight,
     shutdown: CancellationToken,
 ) {
     let mut backoff = Duration::from_millis(100);
     while !shutdown.is_cancelled() {
         let name = unique_name(&opts.name_prefix);
+        in_flight.add_worker(&name);
         let started = Instant::now();
         info!(worker = %name, concurrency = opts.concurrency, "apalis worker starting");
-        match run_once(&state, &opts, &name, wake.clone(), shutdown.clone()).await {
+        let handler = Handler {
+            state: state.clone(),
+            worker: name.clone(),
+            in_flight: in_flight.clone(),
+            shutdown: shutdown.clone(),
+        };
+        match run_once(handler, &opts, wake.clone()).await {
             Ok(()) if shutdown.is_cancelled() => break,
             Ok(()) => warn!(worker = %name, "apalis worker stopped by itself; restarting"),
             Err(e) => {
@@ -61,13 +71,8 @@ pub async fn supervise(
     info!("apalis worker supervisor stopped");
 }
 
-async fn run_once(
-    state: &AppState,
-    opts: &WorkerOptions,
-    name: &str,
-    wake: WakeSignal,
-    shutdown: CancellationToken,
-) -> anyhow::Result<()> {
+async fn run_once(handler: Handler, opts: &WorkerOptions, wake: WakeSignal) -> anyhow::Result<()> {
+    let state = &handler.state;
     let client = redis::Client::open(state.config.redis_url.as_str())?;
     let conn = client
         .get_connection_manager_with_config(
@@ -81,11 +86,9 @@ async fn run_once(
         .queue
         .storage_with(conn, batch)
         .poll_with_strategy(Strategy::new().stream(wake).interval(FALLBACK_POLL));
-    let handler = Handler {
-        state: state.clone(),
-        worker: name.to_string(),
-    };
-    let worker = WorkerBuilder::new(name)
+    let name = handler.worker.clone();
+    let shutdown = handler.shutdown.clone();
+    let worker = WorkerBuilder::new(name.as_str())
         .backend(backend)
         .layer(ConcurrencyLimitLayer::new(opts.concurrency))
         .data(handler)
@@ -100,13 +103,16 @@ async fn run_once(
 }
 
 /// Records every outcome in Postgres and always acks: apalis' retry counter, dead set and
-/// orphan recovery are never relied on. The run executes in its own task so that a dying
-/// apalis worker does not cut it off between an upstream call and its checkpoint.
+/// orphan recovery are never relied on.
 async fn handle(trigger: RunTrigger, h: Data<Handler>) -> Result<(), BoxDynError> {
-    let Handler { state, worker } = (*h).clone();
+    let Handler {
+        state,
+        worker,
+        in_flight,
+        shutdown,
+    } = (*h).clone();
     let run_id = trigger.run_id;
-    let task = tokio::spawn(async move { engine::execute(&state, run_id, &worker).await });
-    match task.await {
+    match in_flight.execute(state, run_id, worker, shutdown).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => error!(job_id = %run_id, error = %format!("{e:#}"),
             "run execution failed; the sweeper re-drives it when its lease expires"),

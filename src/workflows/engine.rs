@@ -20,6 +20,7 @@ use std::time::Duration;
 use chrono::Utc;
 use reqwest::StatusCode;
 use serde_json::{Map, Value, json};
+use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, info, warn};
 use uuid::Uuid;
 
@@ -39,7 +40,14 @@ pub const COALESCE_WINDOW: Duration = Duration::from_millis(10);
 
 /// Claims run `run_id` for `worker` and drives it as far as it can go now. Nothing to claim
 /// (finished, leased elsewhere, retry not due) is success: the delivery was a duplicate.
-pub async fn execute(state: &AppState, run_id: Uuid, worker: &str) -> anyhow::Result<()> {
+/// Once `stop` is cancelled (the worker shuts down) the step in flight finishes and the run
+/// is handed back to be claimed by another worker.
+pub async fn execute(
+    state: &AppState,
+    run_id: Uuid,
+    worker: &str,
+    stop: &CancellationToken,
+) -> anyhow::Result<()> {
     let span = tracing::info_span!("run", job_id = %run_id, kind = tracing::field::Empty);
     async move {
         let claimed = {
@@ -70,7 +78,7 @@ pub async fn execute(state: &AppState, run_id: Uuid, worker: &str) -> anyhow::Re
         };
         let matches = steps.len() == spec.steps.len()
             && steps.iter().zip(&spec.steps).all(|(r, s)| r.name == s.name);
-        let runner = Runner::new(state, spec, run, steps, worker);
+        let runner = Runner::new(state, spec, run, steps, worker, stop);
         if !matches {
             let p = problem(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -110,6 +118,7 @@ struct Runner<'a> {
     run: RunRow,
     steps: Vec<StepRow>,
     worker: &'a str,
+    stop: &'a CancellationToken,
     outputs: Map<String, Value>,
     progress: i32,
     unwritten: Mutex<Unwritten>,
@@ -122,6 +131,7 @@ impl<'a> Runner<'a> {
         run: RunRow,
         steps: Vec<StepRow>,
         worker: &'a str,
+        stop: &'a CancellationToken,
     ) -> Self {
         let outputs = steps
             .iter()
@@ -135,6 +145,7 @@ impl<'a> Runner<'a> {
             run,
             steps,
             worker,
+            stop,
             outputs,
             progress,
             unwritten: Default::default(),
@@ -153,6 +164,9 @@ impl<'a> Runner<'a> {
         for idx in 0..self.steps.len() {
             if self.steps[idx].status != "pending" {
                 continue;
+            }
+            if self.stop.is_cancelled() {
+                return self.hand_back().await;
             }
             let step = &spec.steps[idx];
             match self.attempt(idx).await? {
@@ -240,7 +254,8 @@ impl<'a> Runner<'a> {
             let delay = step.retry.delay(attempt);
             // decided on the policy's ceiling, not the jittered draw, so a step's retry path
             // is predictable: short backoffs keep the worker, long ones release the run
-            let later = step.retry.ceiling(attempt) > IN_PROCESS_RETRY_MAX;
+            let later =
+                step.retry.ceiling(attempt) > IN_PROCESS_RETRY_MAX || self.stop.is_cancelled();
             warn!(step = %step.name, attempt, code = %err.problem().code,
                 retry_in_ms = delay.as_millis() as u64, "step failed; will retry");
             if !self.flush(None).await? {
@@ -309,6 +324,18 @@ impl<'a> Runner<'a> {
             Some(code) => info!(status = status.as_str(), code, "run finished"),
             None => debug!(status = status.as_str(), "run finished"),
         }
+        Ok(())
+    }
+
+    /// The worker shuts down: writes the done steps' checkpoints and hands the run back, so
+    /// that another worker goes on with it at once instead of after the lease.
+    async fn hand_back(&self) -> anyhow::Result<()> {
+        if !self.flush(None).await? {
+            return self.lost_lease();
+        }
+        let mut conn = self.state.db.acquire().await?;
+        runs::hand_back(&mut conn, &[self.worker], Some(self.run.id)).await?;
+        info!("worker shutting down: run handed back");
         Ok(())
     }
 

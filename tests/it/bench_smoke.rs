@@ -16,6 +16,7 @@ async fn bench_env() -> BenchEnv {
     let base = Config::from_lookup(|k| match k {
         "DATABASE_URL" => Some("postgres://postgres@127.0.0.1:5432/postgres".into()),
         "REDIS_URL" => Some("redis://127.0.0.1:6379".into()),
+        orderdesk::config::ALLOW_DEV_SECRETS => Some("true".into()),
         _ => None,
     })
     .unwrap();

@@ -94,6 +94,7 @@ impl TestEnv {
             ("DATABASE_URL", format!("{PG}/{db_name}")),
             ("REDIS_URL", redis_url.to_string()),
             ("ORDERDESK_REDIS_PREFIX", format!("od_t_{id}")),
+            (orderdesk::config::ALLOW_DEV_SECRETS, "true".into()),
         ]);
         let config = Config::from_lookup(|k| vars.get(k).cloned()).unwrap();
         let db = orderdesk::db::connect(&config.database_url, 20)
@@ -356,7 +357,7 @@ async fn a_duplicate_trigger_executes_the_run_once() {
         [("one", "done", 1), ("two", "done", 1), ("three", "done", 1)]
     );
     // and the engine itself acks a finished run without touching it
-    orderdesk::workflows::engine::execute(&env.state, id, "late-worker")
+    orderdesk::workflows::engine::execute(&env.state, id, "late-worker", &Default::default())
         .await
         .unwrap();
     assert_eq!(env.run(id).await.updated_at, run.updated_at);

@@ -13,6 +13,7 @@ mod guest_and_limits;
 mod helpers;
 mod ingest;
 mod order_reads;
+mod process;
 mod repo_files;
 mod resilience;
 mod returns;

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{self, TENANT, TestApp};
 
-async fn request_cancel(app: &TestApp, order_id: &str, customer: &str) -> String {
+pub(crate) async fn request_cancel(app: &TestApp, order_id: &str, customer: &str) -> String {
     let token = app.customer_token(TENANT, customer);
     let mut h = app.auth(&token, TENANT);
     h.insert("idempotency-key", format!("k-{order_id}").parse().unwrap());
@@ -130,18 +130,8 @@ async fn permanent_failure_compensates_in_reverse() {
 }
 
 fn worker_process(app: &TestApp) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_orderdesk"))
-        .arg("worker")
-        .arg("--concurrency")
-        .arg("4")
-        .env("DATABASE_URL", &app.config.database_url)
-        .env("REDIS_URL", &app.config.redis_url)
-        .env("ORDERDESK_REDIS_PREFIX", &app.config.redis_prefix)
-        .env("ORDERDESK_UPSTREAM_URL", &app.sandbox)
-        .env("ORDERDESK_WORKFLOWS", &app.config.workflows_file)
-        .env("ORDERDESK_LEASE_SECS", "3")
+    app.command(&["worker", "--concurrency", "4"])
         .env("ORDERDESK_UPSTREAM_TIMEOUT_SECS", "5")
-        .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -244,7 +234,7 @@ impl Drop for OwnRedis {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -303,4 +293,103 @@ async fn redis_down_while_accepting_runs_once_redis_is_back() {
             .await,
         1
     );
+}
+
+#[tokio::test]
+async fn an_unreachable_upstream_is_a_coded_error_without_its_address() {
+    let closed = free_port();
+    let app = helpers::spawn_with(helpers::Options {
+        extra_env: vec![(
+            "ORDERDESK_UPSTREAM_ORDERS_URL".into(),
+            format!("http://127.0.0.1:{closed}/orders"),
+        )],
+        ..Default::default()
+    })
+    .await;
+    let order = app.order_in("confirmed").clone();
+    let job_id = request_cancel(&app, &order.id, &order.customer_id).await;
+    let job = app.wait_job(&job_id, 60).await;
+    assert_eq!(job["status"], "compensated", "{job}");
+    assert_eq!(job["error"]["code"], "upstream.unreachable", "{job}");
+    assert!(
+        !job["error"]["detail"].as_str().unwrap().is_empty(),
+        "{job}"
+    );
+    let mut shown = vec![job["error"].to_string()];
+    for step in job["steps"].as_array().unwrap() {
+        shown.push(step["last_error"].to_string());
+    }
+    for text in shown {
+        for internal in [
+            "127.0.0.1",
+            "http://",
+            &format!(":{closed}"),
+            "error sending request",
+        ] {
+            assert!(!text.contains(internal), "{internal} in {text}");
+        }
+    }
+}
+
+/// GETs `path` as an admin, answering its status, body and how long it took.
+async fn timed_admin_get(app: &TestApp, path: &str) -> (u16, Value, Duration) {
+    let admin = app.agent_token(TENANT, "agt_ops", &["admin"]);
+    let started = std::time::Instant::now();
+    let (status, body) = app.get(path, app.auth(&admin, TENANT)).await;
+    (status, body, started.elapsed())
+}
+
+#[tokio::test]
+async fn postgres_out_of_reach_is_a_quick_503_and_runs_resume_without_repeats() {
+    let app = helpers::spawn_with(helpers::Options {
+        pg_proxy: true,
+        ..Default::default()
+    })
+    .await;
+    let proxy = app.pg_proxy.as_ref().unwrap();
+    app.set_faults(json!({"service": "payments", "latency_ms": 1500}))
+        .await;
+    let order = app.order_in("confirmed").clone();
+    let job_id = request_cancel(&app, &order.id, &order.customer_id).await;
+    crate::process::wait_running_step(&app, &job_id, "refund").await;
+
+    proxy.cut();
+    let job_path = format!("/v1/admin/jobs/{job_id}");
+    for path in [job_path.as_str(), "/v1/admin/jobs"] {
+        let (status, body, took) = timed_admin_get(&app, path).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (503, Some("database.unavailable")),
+            "{body}"
+        );
+        assert!(took < Duration::from_secs(8), "{path} took {took:?}");
+    }
+    let (status, health) = app.get("/v1/admin/health", Default::default()).await;
+    assert_eq!(
+        (status, health["postgres"].as_str()),
+        (503, Some("unreachable"))
+    );
+    // the refund answers upstream while its checkpoint cannot be written
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    proxy.restore();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let job = loop {
+        // connections cut in the pool may still fail once each: 503, never anything else
+        let (status, job, _) = timed_admin_get(&app, &job_path).await;
+        assert!(status == 200 || status == 503, "{status}: {job}");
+        if status == 200 && !matches!(job["status"].as_str(), Some("queued" | "running")) {
+            break job;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never finished: {job}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(job["status"], "succeeded", "{job}");
+    for kind in ["order.cancel", "payment.refund", "notification.send"] {
+        let n = app.effects_of_kind(TENANT, &order.id, kind).await;
+        assert_eq!(n, 1, "{kind} exactly once");
+    }
 }

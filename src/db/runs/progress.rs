@@ -31,6 +31,29 @@ pub async fn extend_lease(
     Ok(n == 1)
 }
 
+/// Hands back the runs held by any of `workers` (only `run`, when given): queued, due now,
+/// lease released, so that any worker may claim them at once — the sweeper re-pushes their
+/// triggers. For a worker shutting down. Returns how many runs were handed back.
+pub async fn hand_back(
+    conn: &mut PgConnection,
+    workers: &[&str],
+    run: Option<Uuid>,
+) -> sqlx::Result<u64> {
+    let n: i64 = sqlx::query_scalar(&format!(
+        "WITH r AS (UPDATE runs SET status = 'queued', next_attempt_at = now(),
+                        lease_owner = NULL, lease_until = NULL, updated_at = now()
+                    WHERE lease_owner = ANY($1) AND status = 'running'
+                      AND ($2::uuid IS NULL OR id = $2)
+                    RETURNING 1)
+         SELECT (SELECT count(*) FROM r) FROM {ASYNC}"
+    ))
+    .bind(workers)
+    .bind(run)
+    .fetch_one(conn)
+    .await?;
+    Ok(n as u64)
+}
+
 /// How a run ends.
 pub struct Finish<'a> {
     pub status: RunStatus,

@@ -154,3 +154,51 @@ async fn sudo_does_not_replace_a_permission() {
     let res = app.call_with("/agent/sudo-force-cancel", call).await;
     problem(res, StatusCode::FORBIDDEN, "auth.forbidden").await;
 }
+
+#[tokio::test]
+async fn a_sudo_token_is_no_bearer_token() {
+    let cfg = hs256_config();
+    let app = spawn(&cfg).await;
+    let sudo = mint(
+        &cfg,
+        &MintRequest::agent(TENANT, "agt_alice", &[Role::Admin]).sudo(),
+    )
+    .unwrap();
+    // as the bearer of an ordinary admin call
+    let res = app.call("/agent/orders", &sudo).await;
+    let body = problem(res, StatusCode::UNAUTHORIZED, "auth.invalid_token").await;
+    let detail = body["detail"].as_str().unwrap();
+    assert!(detail.contains("X-Admin-Auth-Sudo"), "{detail}");
+    // nor as the bearer that it steps up itself
+    let both = Call {
+        bearer: Some(&sudo),
+        tenant: Some(TENANT),
+        sudo: Some(&sudo),
+    };
+    let res = app.call_with("/agent/sudo-force-cancel", both).await;
+    problem(res, StatusCode::UNAUTHORIZED, "auth.invalid_token").await;
+}
+
+#[tokio::test]
+async fn an_ordinary_token_does_not_pass_as_sudo() {
+    let cfg = hs256_config();
+    let app = spawn(&cfg).await;
+    let admin = agent_token(&cfg, "agt_alice", &[Role::Admin]);
+    let customer = mint(&cfg, &MintRequest::customer(TENANT, "cus_0001")).unwrap();
+    for (in_sudo_header, why) in [
+        (&admin, "not a sudo token"),
+        (&customer, "not a sudo token"),
+    ] {
+        let call = Call {
+            bearer: Some(&admin),
+            tenant: Some(TENANT),
+            sudo: Some(in_sudo_header),
+        };
+        let res = app.call_with("/agent/sudo-force-cancel", call).await;
+        let body = problem(res, StatusCode::FORBIDDEN, "auth.sudo_required").await;
+        let detail = body["detail"].as_str().unwrap();
+        assert!(detail.contains(why), "{detail}");
+    }
+    // and the admin token alone still does what it may
+    ok(app.call("/agent/force-cancel", &admin).await).await;
+}

@@ -4,13 +4,14 @@
 #![allow(dead_code)]
 
 pub mod cleanup;
+pub mod pg_proxy;
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use orderdesk::api::Surface;
 use orderdesk::auth::mint::{MintRequest, mint};
-use orderdesk::config::Config;
+use orderdesk::config::{ALLOW_DEV_SECRETS, Config};
 use orderdesk::domain::order::Order;
 use orderdesk::domain::settings::TenantSettings;
 use orderdesk::state::AppState;
@@ -32,6 +33,8 @@ pub struct TestApp {
     pub db_name: String,
     pub http: reqwest::Client,
     pub orders: Vec<Order>,
+    /// Between the app (api and workers) and PostgreSQL, with [`Options::pg_proxy`].
+    pub pg_proxy: Option<pg_proxy::PgProxy>,
     shutdown: CancellationToken,
     workers: Vec<CancellationToken>,
 }
@@ -44,6 +47,9 @@ pub struct Options {
     pub customers: usize,
     pub orders: usize,
     pub extra_env: Vec<(String, String)>,
+    /// The app reaches PostgreSQL through a [`pg_proxy::PgProxy`] the test can cut (the
+    /// sandbox keeps its own direct connection: it stands for services elsewhere).
+    pub pg_proxy: bool,
 }
 
 impl Default for Options {
@@ -55,6 +61,7 @@ impl Default for Options {
             customers: 4,
             orders: 24,
             extra_env: vec![],
+            pg_proxy: false,
         }
     }
 }
@@ -86,8 +93,16 @@ pub async fn spawn_with(opts: Options) -> TestApp {
     let sandbox_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let api = format!("http://{}", api_listener.local_addr().unwrap());
     let sandbox_url = format!("http://{}", sandbox_listener.local_addr().unwrap());
+    let pg_proxy = match opts.pg_proxy {
+        true => Some(pg_proxy::PgProxy::start("127.0.0.1:5432".parse().unwrap()).await),
+        false => None,
+    };
+    let app_database_url = match &pg_proxy {
+        Some(p) => format!("postgres://postgres@{}/{db_name}", p.addr),
+        None => database_url.clone(),
+    };
     let mut env: HashMap<String, String> = HashMap::from([
-        ("DATABASE_URL".into(), database_url.clone()),
+        ("DATABASE_URL".into(), app_database_url),
         ("REDIS_URL".into(), opts.redis_url.clone()),
         ("ORDERDESK_REDIS_PREFIX".into(), db_name.clone()),
         ("ORDERDESK_UPSTREAM_URL".into(), sandbox_url.clone()),
@@ -97,6 +112,7 @@ pub async fn spawn_with(opts: Options) -> TestApp {
         ),
         ("ORDERDESK_LEASE_SECS".into(), "3".into()),
         ("ORDERDESK_UPSTREAM_TIMEOUT_SECS".into(), "2".into()),
+        (ALLOW_DEV_SECRETS.into(), "true".into()),
     ]);
     env.extend(opts.extra_env.iter().cloned());
     let config = Config::from_lookup(|k| env.get(k).cloned()).unwrap();
@@ -123,9 +139,13 @@ pub async fn spawn_with(opts: Options) -> TestApp {
         events_url: Some(format!("{api}/v1/events/ingest")),
         events_secret: config.events_secret.clone(),
     };
+    let sandbox_db = match pg_proxy {
+        Some(_) => db::connect(&database_url, 4).await.unwrap(),
+        None => state.db.clone(),
+    };
     tokio::spawn(sandbox::serve(
         sandbox_listener,
-        state.db.clone(),
+        sandbox_db,
         sandbox_cfg,
         shutdown.clone(),
     ));
@@ -143,6 +163,7 @@ pub async fn spawn_with(opts: Options) -> TestApp {
         db_name,
         http: reqwest::Client::new(),
         orders,
+        pg_proxy,
         shutdown,
         workers: vec![],
     };
@@ -167,6 +188,25 @@ impl TestApp {
 
     pub fn stop_worker(&mut self, i: usize) {
         self.workers[i].cancel();
+    }
+
+    /// `orderdesk <args>` (the built binary) over this app's database, Redis prefix,
+    /// sandbox and workflows, on the development secrets, logging warnings only.
+    pub fn command(&self, args: &[&str]) -> std::process::Command {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_orderdesk"));
+        cmd.args(args)
+            .env("DATABASE_URL", &self.config.database_url)
+            .env("REDIS_URL", &self.config.redis_url)
+            .env("ORDERDESK_REDIS_PREFIX", &self.config.redis_prefix)
+            .env("ORDERDESK_UPSTREAM_URL", &self.sandbox)
+            .env("ORDERDESK_WORKFLOWS", &self.config.workflows_file)
+            .env(
+                "ORDERDESK_LEASE_SECS",
+                self.config.lease.as_secs().to_string(),
+            )
+            .env(ALLOW_DEV_SECRETS, "true")
+            .env("RUST_LOG", "warn");
+        cmd
     }
 
     pub fn customer_token(&self, tenant: &str, customer: &str) -> String {

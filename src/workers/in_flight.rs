@@ -1,0 +1,89 @@
+//! The runs this process is executing, and its shutdown: in-flight runs get the grace period
+//! to finish their step and hand themselves back; those still going after it are dropped and
+//! their leases handed back, so that another worker takes them on at once.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{info, warn};
+use uuid::Uuid;
+
+use crate::db;
+use crate::state::AppState;
+use crate::workflows::engine;
+
+#[derive(Clone, Default)]
+pub(super) struct InFlight {
+    tracker: TaskTracker,
+    /// Cancelled when the grace period is over: executions still going are dropped.
+    abandon: CancellationToken,
+    /// Every lease-owner name this process used (one per apalis worker restart).
+    workers: Arc<Mutex<Vec<String>>>,
+}
+
+impl InFlight {
+    /// Records a name this process's worker holds leases under.
+    pub(super) fn add_worker(&self, name: &str) {
+        self.workers.lock().expect("workers lock").push(name.into());
+    }
+
+    /// Executes run `run_id` as `worker` in its own task (so that a dying apalis worker
+    /// does not cut it off between an upstream call and its checkpoint), returning when
+    /// it ends or is abandoned. `stop` asks the run to hand itself back after its step.
+    pub(super) async fn execute(
+        &self,
+        state: AppState,
+        run_id: Uuid,
+        worker: String,
+        stop: CancellationToken,
+    ) -> Result<anyhow::Result<()>, tokio::task::JoinError> {
+        let abandon = self.abandon.clone();
+        self.tracker
+            .spawn(async move {
+                tokio::select! {
+                    res = engine::execute(&state, run_id, &worker, &stop) => res,
+                    _ = abandon.cancelled() => Ok(()),
+                }
+            })
+            .await
+    }
+
+    /// After `shutdown`: waits up to `grace` for the runs in flight, drops any still going,
+    /// then hands back every run still leased under this process's names.
+    pub(super) async fn drain(&self, state: &AppState, shutdown: &CancellationToken) {
+        shutdown.cancelled().await;
+        let grace = state.config.shutdown_grace;
+        self.tracker.close();
+        if tokio::time::timeout(grace, self.tracker.wait())
+            .await
+            .is_err()
+        {
+            warn!(
+                runs = self.tracker.len(),
+                grace_secs = grace.as_secs(),
+                "runs still in flight at the end of the shutdown grace period; dropping them"
+            );
+            self.abandon.cancel();
+            self.tracker.wait().await;
+        }
+        let workers = self.workers.lock().expect("workers lock").clone();
+        let names: Vec<&str> = workers.iter().map(String::as_str).collect();
+        match hand_back(state, &names).await {
+            Ok(0) => {}
+            Ok(n) => info!(runs = n, "handed back the leases of unfinished runs"),
+            Err(e) => warn!(error = %format!("{e:#}"),
+                "could not hand back leases; they expire after ORDERDESK_LEASE_SECS"),
+        }
+    }
+}
+
+async fn hand_back(state: &AppState, workers: &[&str]) -> anyhow::Result<u64> {
+    const TIMEOUT: Duration = Duration::from_secs(2);
+    let released = async {
+        let mut conn = state.db.acquire().await?;
+        Ok::<_, anyhow::Error>(db::runs::hand_back(&mut conn, workers, None).await?)
+    };
+    tokio::time::timeout(TIMEOUT, released).await?
+}
