@@ -6,6 +6,9 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
+mod operations;
+pub use operations::{DEFAULT_METRICS_ADDR, Operations};
+
 /// The canonical services orderdesk calls; each may have its own base URL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Service {
@@ -90,6 +93,8 @@ pub struct Config {
     /// How many reverse proxies in front of the api append to `X-Forwarded-For`; 0 (the
     /// default) ignores the header and takes the peer address as the client's.
     pub forwarded_for_hops: usize,
+    /// Metrics listener, run retention, limits on traffic without a valid token.
+    pub ops: Operations,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/orderdesk";
@@ -225,6 +230,7 @@ impl Config {
             workflows_file: get("ORDERDESK_WORKFLOWS").unwrap_or_else(|| "workflows.toml".into()),
             guest_secret: guest_secret.into_bytes(),
             forwarded_for_hops,
+            ops: Operations::from_lookup(get)?,
         })
     }
 

@@ -163,6 +163,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Api { addr, surface } => {
             let state = app::build_state(config, 32).await?;
+            app::spawn_metrics(&state.config, shutdown.clone()).await?;
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
                 .with_context(|| format!("cannot listen on {addr}"))?;
@@ -171,6 +172,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Worker { concurrency } => {
             let state = app::build_state(config, (concurrency as u32 + 4).min(64)).await?;
+            app::spawn_metrics(&state.config, shutdown.clone()).await?;
             workers::run(
                 state,
                 workers::WorkerOptions {

@@ -52,9 +52,11 @@ pub fn router(state: AppState, surface: Surface) -> Router {
     let proxy_hops = state.config.forwarded_for_hops;
     let mut app = Router::new()
         .merge(health::routes())
-        .merge(events::routes())
-        .merge(docs::routes())
-        .merge(metrics::routes());
+        .merge(events::routes().route_layer(middleware::from_fn_with_state(
+            limiter.clone(),
+            rate_limit::count_unauthorized,
+        )))
+        .merge(docs::routes());
     if surface != Surface::Admin {
         app = app.merge(customer::routes().route_layer(limited()));
     }
@@ -77,6 +79,7 @@ pub fn router(state: AppState, surface: Surface) -> Router {
             let id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
             tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
         }))
+        .layer(middleware::from_fn(metrics::track))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
 }
 

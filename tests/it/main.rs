@@ -11,6 +11,7 @@ mod engine;
 mod guest_and_limits;
 mod helpers;
 mod ingest;
+mod operations;
 mod order_reads;
 mod repo_files;
 mod resilience;
