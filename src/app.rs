@@ -98,6 +98,20 @@ pub async fn spawn_metrics(
     Ok(Some(bound))
 }
 
+/// `orderdesk healthcheck`: GETs `url`; fails unless it answers 2xx within `timeout`. The
+/// containers' healthcheck, since the image has no curl.
+pub async fn healthcheck(url: &str, timeout: std::time::Duration) -> anyhow::Result<()> {
+    let res = reqwest::Client::builder()
+        .timeout(timeout)
+        .build()?
+        .get(url)
+        .send()
+        .await
+        .with_context(|| format!("no answer from {url}"))?;
+    anyhow::ensure!(res.status().is_success(), "{url} answered {}", res.status());
+    Ok(())
+}
+
 /// Options of `orderdesk dev`.
 pub struct DevOptions {
     pub addr: SocketAddr,

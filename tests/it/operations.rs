@@ -198,3 +198,29 @@ async fn retention_deletes_old_finished_runs_only() {
     assert_eq!(deleted, 1);
     assert!(!exists(&mut conn, "runs", "id", old_failed).await);
 }
+
+/// `orderdesk healthcheck`, the containers' healthcheck: exit 0 on a 2xx, 1 otherwise.
+#[tokio::test]
+async fn healthcheck_command_exits_by_the_answer() {
+    let app = app_without_workers().await;
+    let closed = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let closed_url = format!("http://{}/", closed.local_addr().unwrap());
+    drop(closed);
+    for (url, ok) in [
+        (format!("{}/v1/customer/health", app.api), true),
+        (format!("{}/no/such/route", app.api), false),
+        (closed_url, false),
+    ] {
+        let status = tokio::process::Command::new(env!("CARGO_BIN_EXE_orderdesk"))
+            .args(["healthcheck", "--url", &url, "--timeout-secs", "5"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .await
+            .unwrap();
+        assert_eq!(status.success(), ok, "{url}: {status}");
+        if !ok {
+            assert_eq!(status.code(), Some(1), "{url}");
+        }
+    }
+}
