@@ -45,6 +45,8 @@ impl BenchEnv {
                 workflows.display().to_string(),
             ),
             ("RUST_LOG".to_string(), "warn".to_string()),
+            // several children on one host: they cannot all have the default metrics port
+            ("ORDERDESK_METRICS_ADDR".to_string(), "off".to_string()),
         ]);
         let config =
             Config::from_lookup(|k| env.get(k).cloned().or_else(|| std::env::var(k).ok()))?;

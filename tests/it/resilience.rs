@@ -142,6 +142,8 @@ fn worker_process(app: &TestApp) -> Child {
         .env("ORDERDESK_LEASE_SECS", "3")
         .env("ORDERDESK_UPSTREAM_TIMEOUT_SECS", "5")
         .env("RUST_LOG", "warn")
+        // tests run in parallel: no fixed metrics port
+        .env("ORDERDESK_METRICS_ADDR", "off")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
