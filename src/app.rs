@@ -114,6 +114,53 @@ pub async fn drain_within(
     }
 }
 
+/// Serves the metrics listener (`api::metrics::router`) on `listener` until `shutdown`.
+pub async fn serve_metrics(
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    axum::serve(listener, api::metrics::router())
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await?;
+    Ok(())
+}
+
+/// Listens on `ORDERDESK_METRICS_ADDR` and serves metrics there in the background; returns
+/// the address bound, or `None` when metrics are off.
+pub async fn spawn_metrics(
+    config: &Config,
+    shutdown: CancellationToken,
+) -> anyhow::Result<Option<SocketAddr>> {
+    let Some(addr) = config.ops.metrics_addr else {
+        return Ok(None);
+    };
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} (ORDERDESK_METRICS_ADDR)"))?;
+    let bound = listener.local_addr()?;
+    tokio::spawn(async move {
+        if let Err(e) = serve_metrics(listener, shutdown).await {
+            tracing::error!(error = %format!("{e:#}"), "metrics listener stopped");
+        }
+    });
+    tracing::info!(addr = %bound, "metrics listening");
+    Ok(Some(bound))
+}
+
+/// `orderdesk healthcheck`: GETs `url`; fails unless it answers 2xx within `timeout`. The
+/// containers' healthcheck, since the image has no curl.
+pub async fn healthcheck(url: &str, timeout: std::time::Duration) -> anyhow::Result<()> {
+    let res = reqwest::Client::builder()
+        .timeout(timeout)
+        .build()?
+        .get(url)
+        .send()
+        .await
+        .with_context(|| format!("no answer from {url}"))?;
+    anyhow::ensure!(res.status().is_success(), "{url} answered {}", res.status());
+    Ok(())
+}
+
 /// Options of `orderdesk dev`.
 pub struct DevOptions {
     pub addr: SocketAddr,
@@ -159,6 +206,10 @@ pub async fn run_dev(
         events_url: Some(format!("{api_url}/v1/events/ingest")),
         events_secret: state.config.events_secret.clone(),
     };
+    let metrics_url = match spawn_metrics(&state.config, shutdown.clone()).await? {
+        Some(addr) => format!("http://{addr}/metrics"),
+        None => "off (ORDERDESK_METRICS_ADDR=off)".into(),
+    };
     let mut tasks = tokio::task::JoinSet::new();
     let sandbox_serving = sandbox::serve(
         sandbox_listener,
@@ -183,7 +234,7 @@ pub async fn run_dev(
         },
         shutdown.clone(),
     ));
-    print_banner(&state.config, &api_url, &sandbox_url, tenant)?;
+    print_banner(&state.config, &api_url, &sandbox_url, &metrics_url, tenant)?;
     while let Some(res) = tasks.join_next().await {
         res??;
         shutdown.cancel();
@@ -195,6 +246,7 @@ fn print_banner(
     config: &Config,
     api_url: &str,
     sandbox_url: &str,
+    metrics_url: &str,
     tenant: &str,
 ) -> anyhow::Result<()> {
     use crate::auth::mint::{MintRequest, mint};
@@ -208,7 +260,7 @@ fn print_banner(
         &MintRequest::agent(tenant, "agt_demo", &[crate::auth::Role::Admin]).ttl(day),
     )?;
     println!(
-        "\norderdesk dev is running\n  api:      {api_url}\n  docs:     {api_url}/docs  (OpenAPI: {api_url}/openapi.json)\n  metrics:  {api_url}/metrics\n  sandbox:  {sandbox_url}\n\n\
+        "\norderdesk dev is running\n  api:      {api_url}\n  docs:     {api_url}/docs  (OpenAPI: {api_url}/openapi.json)\n  metrics:  {metrics_url}\n  sandbox:  {sandbox_url}\n\n\
          customer token (cus_0001):\n  export CUSTOMER_TOKEN={customer}\nadmin token (agt_demo, role admin):\n  export ADMIN_TOKEN={admin}\n\n\
          try:\n  curl -s -H \"Authorization: Bearer $CUSTOMER_TOKEN\" -H 'X-Tenant-ID: {tenant}' {api_url}/v1/customer/orders\n  \
          curl -s -H \"Authorization: Bearer $ADMIN_TOKEN\" -H 'X-Tenant-ID: {tenant}' {api_url}/v1/admin/jobs\n"

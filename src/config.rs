@@ -9,6 +9,8 @@ use anyhow::{Context, bail};
 mod secrets;
 pub use secrets::{ALLOW_DEV_SECRETS, MIN_SECRET_BYTES, is_development_secret};
 use secrets::{Secrets, flag};
+mod operations;
+pub use operations::{DEFAULT_METRICS_ADDR, Operations};
 
 /// The canonical services orderdesk calls; each may have its own base URL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -97,6 +99,8 @@ pub struct Config {
     /// After SIGTERM or Ctrl-C: how long open requests and in-flight steps may take before
     /// they are cut (and a worker's runs handed back). Below the orchestrator's kill timeout.
     pub shutdown_grace: Duration,
+    /// Metrics listener, run retention, limits on traffic without a valid token.
+    pub ops: Operations,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/orderdesk";
@@ -232,6 +236,7 @@ impl Config {
             guest_secret,
             forwarded_for_hops,
             shutdown_grace: secs("ORDERDESK_SHUTDOWN_GRACE_SECS", 8)?,
+            ops: Operations::from_lookup(get)?,
         })
     }
 

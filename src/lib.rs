@@ -11,6 +11,7 @@ pub mod domain;
 pub mod error;
 pub mod events;
 pub mod jobs;
+pub mod metrics;
 pub mod sandbox;
 pub mod seed;
 pub mod state;

@@ -55,6 +55,14 @@ enum Command {
         #[arg(long, default_value_t = 32)]
         concurrency: usize,
     },
+    /// GETs a URL and exits 0 if it answers 2xx, else 1: the containers' healthcheck.
+    Healthcheck {
+        /// Default: the api's health endpoint on its default port.
+        #[arg(long, default_value = DEFAULT_HEALTH_URL)]
+        url: String,
+        #[arg(long, default_value_t = 3)]
+        timeout_secs: u64,
+    },
     /// The reference upstream services with fault injection.
     Sandbox {
         #[arg(long, default_value = DEFAULT_SANDBOX_ADDR)]
@@ -139,9 +147,15 @@ impl Command {
     }
 }
 
+const DEFAULT_HEALTH_URL: &str = "http://127.0.0.1:8080/v1/customer/health";
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // configuration-free: it only GETs a URL, beside any process and whatever its settings
+    if let Command::Healthcheck { url, timeout_secs } = &cli.command {
+        return app::healthcheck(url, Duration::from_secs(*timeout_secs)).await;
+    }
     telemetry::init(!matches!(
         cli.command,
         Command::Dev { .. } | Command::Token { .. } | Command::Bench { .. }
@@ -175,6 +189,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Api { addr, surface } => {
             let state = app::build_state(config, 32).await?;
+            app::spawn_metrics(&state.config, shutdown.clone()).await?;
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
                 .with_context(|| format!("cannot listen on {addr}"))?;
@@ -183,6 +198,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Worker { concurrency } => {
             let state = app::build_state(config, (concurrency as u32 + 4).min(64)).await?;
+            app::spawn_metrics(&state.config, shutdown.clone()).await?;
             workers::run(
                 state,
                 workers::WorkerOptions {
@@ -229,8 +245,13 @@ async fn main() -> anyhow::Result<()> {
             let data = seed::demo_orders(&tenant, customers, orders);
             seed::apply(&pool, &tenant, &seed::demo_settings(), &data).await?;
             println!(
-                "seeded tenant {tenant}: {customers} customers, {} orders",
-                data.len()
+                "seeded tenant {tenant}: {customers} customers, {} orders\n\
+                 tokens (with this process's ORDERDESK_JWT_SECRET; under docker compose, prefix\n\
+                 `docker compose run --rm seed` instead of `orderdesk`):\n  \
+                 orderdesk token --tenant {tenant} --customer {}\n  \
+                 orderdesk token --tenant {tenant} --agent agt_demo --roles admin",
+                data.len(),
+                seed::customer_id(0)
             );
             Ok(())
         }
@@ -266,6 +287,7 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", mint(&config, &req)?);
             Ok(())
         }
+        Command::Healthcheck { .. } => Ok(()), // answered before the configuration is read
         Command::BenchBare { addr } => bench::bare::serve(&config, addr, shutdown).await,
         Command::Bench {
             runs,

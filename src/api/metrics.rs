@@ -1,42 +1,56 @@
-//! `GET /metrics` in the Prometheus text format: jobs by kind and status (from Postgres, so
-//! every process reports the same totals), queue depth, and this process's step durations.
+//! Metrics over HTTP: the middleware that records every API request (`track`), and the router
+//! of the private metrics listener (`ORDERDESK_METRICS_ADDR`), which serves `GET /metrics`
+//! (Prometheus text) and `GET /health` (liveness, for the worker's container healthcheck).
+//! The public API does not serve `/metrics`: the metrics carry every tenant's volume.
 
-use std::fmt::Write;
+use std::time::Instant;
 
 use axum::Router;
-use axum::extract::State;
-use axum::http::header;
-use axum::response::IntoResponse;
+use axum::extract::{MatchedPath, Request};
+use axum::http::{Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use crate::error::Result;
-use crate::state::AppState;
-use crate::{db, workers, workflows};
+use crate::error::Error;
+use crate::metrics;
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/metrics", get(metrics))
+/// The router of the metrics listener.
+pub fn router() -> Router {
+    Router::new()
+        .route("/metrics", get(scrape))
+        .route("/health", get(|| async { "ok\n" }))
+        .fallback(|| async { Error::not_found("route") })
 }
 
-async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse> {
-    let mut out = String::new();
-    let mut conn = state.db.acquire().await?;
-    let counts = db::runs::count_by_kind_status(&mut conn).await?;
-    drop(conn);
-    let _ = writeln!(
-        out,
-        "# HELP orderdesk_jobs Jobs (workflow runs) by kind and status.\n# TYPE orderdesk_jobs gauge"
-    );
-    for (kind, status, n) in counts {
-        let _ = writeln!(
-            out,
-            "orderdesk_jobs{{kind=\"{kind}\",status=\"{status}\"}} {n}"
-        );
+async fn scrape() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, metrics::CONTENT_TYPE)],
+        metrics::encode(),
+    )
+}
+
+/// Middleware: counts the request by method, route template and status class, and times it.
+/// A path no route matched is labelled `unmatched`, so scans of random paths add no series.
+pub async fn track(req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = method_label(req.method());
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let res = next.run(req).await;
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    metrics::observe_request(method, route, res.status().as_u16(), started.elapsed());
+    res
+}
+
+fn method_label(m: &Method) -> &'static str {
+    match *m {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
     }
-    let depth = workers::queue_depth(&state).await.unwrap_or(0);
-    let _ = writeln!(
-        out,
-        "# HELP orderdesk_queue_depth Runs waiting to be delivered or picked up.\n# TYPE orderdesk_queue_depth gauge\norderdesk_queue_depth {depth}"
-    );
-    workflows::metrics::render(&mut out);
-    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out))
 }

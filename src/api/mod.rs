@@ -69,7 +69,10 @@ pub fn router(state: AppState, surface: Surface) -> Router {
     let proxy_hops = state.config.forwarded_for_hops;
     let mut app = OpenApiRouter::new()
         .merge(health::routes())
-        .merge(events::routes());
+        .merge(events::routes().route_layer(middleware::from_fn_with_state(
+            limiter.clone(),
+            rate_limit::count_unauthorized,
+        )));
     if surface != Surface::Admin {
         app = app.merge(customer::routes().route_layer(limited()));
     }
@@ -79,7 +82,6 @@ pub fn router(state: AppState, surface: Surface) -> Router {
     // Every route gets the default body limit except uploads, which carry their own.
     let mut app = Router::from(app)
         .merge(docs::routes(openapi()))
-        .merge(metrics::routes())
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT));
     if surface != Surface::Admin {
         app = app.merge(Router::from(
@@ -97,6 +99,7 @@ pub fn router(state: AppState, surface: Surface) -> Router {
             let id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
             tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
         }))
+        .layer(middleware::from_fn(metrics::track))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
 }
 

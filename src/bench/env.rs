@@ -47,6 +47,8 @@ impl BenchEnv {
             ("RUST_LOG".to_string(), "warn".to_string()),
             // the bench is a developer's tool: its worker and api may run on dev secrets
             (ALLOW_DEV_SECRETS.to_string(), "true".to_string()),
+            // several children on one host: they cannot all have the default metrics port
+            ("ORDERDESK_METRICS_ADDR".to_string(), "off".to_string()),
         ]);
         let config =
             Config::from_lookup(|k| env.get(k).cloned().or_else(|| std::env::var(k).ok()))?;

@@ -201,5 +201,7 @@ pub async fn claim(
 
 mod progress;
 mod reads;
+mod retention;
 pub use progress::*;
 pub use reads::*;
+pub use retention::*;

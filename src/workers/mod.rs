@@ -18,7 +18,6 @@ use crate::state::AppState;
 /// connection manager keeps retrying) delays a pass instead of stalling it.
 const REDIS_TIMEOUT: Duration = Duration::from_secs(3);
 
-pub use crate::workflows::metrics;
 pub use worker::FALLBACK_POLL;
 
 /// How a worker process runs.
@@ -66,11 +65,4 @@ pub async fn run(
         task.await?;
     }
     Ok(())
-}
-
-/// Runs waiting to execute: queued and due (whether their trigger is still in the outbox,
-/// in Redis, or about to be re-pushed). Across all tenants and processes.
-pub async fn queue_depth(state: &AppState) -> anyhow::Result<u64> {
-    let mut conn = state.db.acquire().await?;
-    Ok(crate::db::runs::count_due_queued(&mut conn).await? as u64)
 }

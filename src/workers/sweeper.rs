@@ -1,7 +1,8 @@
 //! The sweeper and scheduler: re-pushes the trigger of every run that needs one — a queued
 //! retry that fell due, a running run whose lease expired (dead worker), a run whose trigger
 //! was lost in Redis — so a lost message or a killed worker is harmless within seconds. Also
-//! prunes finished apalis tasks and old sent outbox rows.
+//! records the trigger queue's depth (for metrics), prunes finished apalis tasks and old sent
+//! outbox rows, and deletes finished runs past their retention.
 
 use std::time::{Duration, Instant};
 
@@ -10,9 +11,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use super::REDIS_TIMEOUT;
-use crate::db;
-use crate::jobs::PUSH_BATCH;
+use crate::jobs::{MAX_BACKLOG, PUSH_BATCH};
 use crate::state::AppState;
+use crate::{db, metrics};
 
 const SWEEP_EVERY: Duration = Duration::from_millis(250);
 /// A queued run pushed this long ago and still not claimed lost its trigger. Longer than a
@@ -21,6 +22,10 @@ const SWEEP_EVERY: Duration = Duration::from_millis(250);
 pub const REDELIVER_AFTER: Duration = Duration::from_secs(20);
 const JANITOR_EVERY: Duration = Duration::from_secs(10);
 const OUTBOX_RETENTION: Duration = Duration::from_secs(3600);
+/// Runs deleted per statement, and statements per cleanup pass: each statement holds its
+/// locks briefly, and a pass never takes long whatever the backlog of old runs.
+const RETENTION_BATCH: i64 = 1_000;
+const RETENTION_BATCHES_PER_PASS: usize = 10;
 
 pub async fn run(state: AppState, shutdown: CancellationToken) {
     let mut last_janitor = Instant::now();
@@ -45,7 +50,9 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
 
 /// One pass: returns how many runs were re-pushed.
 pub async fn sweep_once(state: &AppState) -> anyhow::Result<usize> {
-    let room = timeout(REDIS_TIMEOUT, state.queue.room()).await??;
+    let backlog = timeout(REDIS_TIMEOUT, state.queue.backlog()).await??;
+    metrics::set_queue_depth("runs", backlog);
+    let room = MAX_BACKLOG.saturating_sub(backlog) as usize;
     if room == 0 {
         return Ok(0);
     }
@@ -70,5 +77,31 @@ async fn janitor(state: &AppState) -> anyhow::Result<()> {
     }
     let mut conn = state.db.acquire().await?;
     db::outbox::prune_sent(&mut conn, OUTBOX_RETENTION, 5_000).await?;
+    if let Some(retention) = state.config.ops.run_retention {
+        delete_old_runs(&mut conn, retention).await?;
+    }
     Ok(())
+}
+
+/// Deletes finished runs older than `retention`, at most [`RETENTION_BATCHES_PER_PASS`]
+/// batches; returns how many.
+pub async fn delete_old_runs(
+    conn: &mut sqlx::PgConnection,
+    retention: Duration,
+) -> anyhow::Result<u64> {
+    let mut deleted = 0;
+    for _ in 0..RETENTION_BATCHES_PER_PASS {
+        let n = db::runs::delete_finished(conn, retention, RETENTION_BATCH).await?;
+        deleted += n;
+        if n < RETENTION_BATCH as u64 {
+            break;
+        }
+    }
+    if deleted > 0 {
+        info!(
+            count = deleted,
+            "deleted finished runs past their retention"
+        );
+    }
+    Ok(deleted)
 }

@@ -25,9 +25,9 @@ use tracing::{Instrument, debug, info, warn};
 use uuid::Uuid;
 
 use super::actions::StepError;
-use super::metrics;
 use super::spec::{StepSpec, WorkflowSpec};
 use crate::db::runs::{self, Finish, RunRow, RunStatus, StepDone, StepFailure, StepRow};
+use crate::metrics;
 use crate::state::AppState;
 use crate::upstream::problem;
 
@@ -59,6 +59,7 @@ pub async fn execute(
             return Ok(());
         };
         tracing::Span::current().record("kind", run.kind.as_str());
+        let _in_progress = metrics::run_claimed(&run.kind, run.attempts == 1);
         let Some(spec) = state.workflows.workflow(&run.kind) else {
             let p = problem(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -72,7 +73,7 @@ pub async fn execute(
                 error: Some(&error),
             };
             runs::finish(&mut *state.db.acquire().await?, run.id, worker, &f).await?;
-            metrics::observe_run(&run.kind, RunStatus::Failed);
+            metrics::run_finished(&run.kind, RunStatus::Failed.as_str());
             warn!("run of an unknown workflow failed");
             return Ok(());
         };
@@ -319,7 +320,7 @@ impl<'a> Runner<'a> {
         if !self.flush(Some(f)).await? {
             return self.lost_lease();
         }
-        metrics::observe_run(&self.run.kind, status);
+        metrics::run_finished(&self.run.kind, status.as_str());
         match error.as_ref().and_then(|e| e["code"].as_str()) {
             Some(code) => info!(status = status.as_str(), code, "run finished"),
             None => debug!(status = status.as_str(), "run finished"),

@@ -5,7 +5,6 @@
 pub mod actions;
 pub mod condition;
 pub mod engine;
-pub mod metrics;
 pub mod registry;
 pub mod spec;
 

@@ -1,6 +1,7 @@
 //! Guest lookup (confirmation token → a token for one order), per-principal rate limits with
 //! their headers, capabilities and settings, and serving on while Redis is down.
 
+mod anonymous_limit;
 mod guest_scope;
 mod quota_counting;
 
@@ -81,6 +82,32 @@ fn header_u64(h: &HeaderMap, name: &str) -> u64 {
         .unwrap()
 }
 
+/// A parameter of the draft's `RateLimit: "<policy>";r=<remaining>;t=<seconds>` header,
+/// checking the policy's name.
+fn rate_limit(h: &HeaderMap, policy: &str, param: &str) -> u64 {
+    let value = h
+        .get("ratelimit")
+        .unwrap_or_else(|| panic!("RateLimit missing: {h:?}"))
+        .to_str()
+        .unwrap();
+    let mut items = value.split(';');
+    assert_eq!(
+        items.next(),
+        Some(format!("\"{policy}\"").as_str()),
+        "{value}"
+    );
+    items
+        .find_map(|i| i.strip_prefix(&format!("{param}=")))
+        .unwrap_or_else(|| panic!("{param} missing: {value}"))
+        .parse()
+        .unwrap()
+}
+
+/// Requests left in the principal's quota, from `RateLimit`.
+fn remaining(h: &HeaderMap) -> u64 {
+    rate_limit(h, "default", "r")
+}
+
 /// A customer with at least two orders, and two of them.
 fn two_orders_of_one_customer(app: &TestApp) -> (Order, Order) {
     let first = app.orders[0].clone();
@@ -106,7 +133,7 @@ async fn guest_lookup_gives_a_token_for_that_order_only() {
     assert_eq!(body["order"]["number"], order.number.as_str());
     assert_eq!(body["token_type"], "Bearer");
     assert!(body["order"].get("customer_id").is_none() && body["order"].get("email").is_none());
-    assert!(headers.contains_key("ratelimit-remaining"), "{headers:?}");
+    assert!(rate_limit(&headers, "guest", "r") > 0, "{headers:?}");
     let guest = body["guest_token"].as_str().unwrap().to_string();
 
     // the guest token reaches that order, and nothing else of the customer
@@ -245,7 +272,8 @@ async fn guest_lookup_brute_force_is_throttled_per_ip_and_per_order_number() {
     );
     let retry_after = header_u64(&headers, "retry-after");
     assert!((1..=900).contains(&retry_after), "{retry_after}");
-    assert_eq!(header_u64(&headers, "ratelimit-remaining"), 0);
+    assert_eq!(rate_limit(&headers, "guest", "r"), 0);
+    assert_eq!(headers["ratelimit-policy"], r#""guest";q=3;w=900"#);
     // checked before the lookup: even the right token is refused now
     let right = lookup_path(&order.email, &order.number, &token_of(&app, TENANT, &order));
     let (status, _, _) = lookup(&app, TENANT, "10.3.3.1", &right).await;
@@ -292,10 +320,12 @@ async fn principal_quota_headers_and_429() {
     let path = format!("/v1/customer/orders/{}", order.id);
     let (status, h, _) = get_with_headers(&app, &path, app.auth(&token, TENANT)).await;
     assert_eq!(status, 200);
-    assert_eq!(header_u64(&h, "ratelimit-limit"), 5);
-    assert_eq!(header_u64(&h, "ratelimit-remaining"), 4);
-    assert!((1..=60).contains(&header_u64(&h, "ratelimit-reset")));
-    assert_eq!(h["ratelimit-policy"], "5;w=60");
+    assert_eq!(h["ratelimit-policy"], r#""default";q=5;w=60"#);
+    assert_eq!(remaining(&h), 4);
+    assert!((1..=60).contains(&rate_limit(&h, "default", "t")));
+    for old in ["ratelimit-limit", "ratelimit-remaining", "ratelimit-reset"] {
+        assert!(!h.contains_key(old), "{old} is not sent any more");
+    }
     // the quota endpoint counts like any other request and agrees with its headers
     let (status, h, body) =
         get_with_headers(&app, "/v1/customer/rate-limits", app.auth(&token, TENANT)).await;
@@ -304,15 +334,12 @@ async fn principal_quota_headers_and_429() {
         (body["limit"].as_u64(), body["remaining"].as_u64()),
         (Some(5), Some(3))
     );
-    assert_eq!(
-        body["remaining"].as_u64().unwrap(),
-        header_u64(&h, "ratelimit-remaining")
-    );
+    assert_eq!(body["remaining"].as_u64().unwrap(), remaining(&h));
     assert_eq!(body["window_seconds"], 60);
     for left in [2, 1, 0] {
         let (status, h, _) = get_with_headers(&app, &path, app.auth(&token, TENANT)).await;
         assert_eq!(status, 200);
-        assert_eq!(header_u64(&h, "ratelimit-remaining"), left);
+        assert_eq!(remaining(&h), left);
     }
     let (status, h, body) = get_with_headers(&app, &path, app.auth(&token, TENANT)).await;
     assert_eq!(
@@ -321,7 +348,7 @@ async fn principal_quota_headers_and_429() {
         "{body}"
     );
     assert!((1..=60).contains(&header_u64(&h, "retry-after")));
-    assert_eq!(header_u64(&h, "ratelimit-remaining"), 0);
+    assert_eq!(remaining(&h), 0);
     assert!(body["request_id"].is_string());
     // per principal: another customer of the tenant is not affected
     let other = app.customer_token(TENANT, "cus_0002");
@@ -331,14 +358,14 @@ async fn principal_quota_headers_and_429() {
     // a request without a valid token is not counted: it gets its 401
     let (status, h, _) = get_with_headers(&app, &path, HeaderMap::new()).await;
     assert_eq!(status, 401);
-    assert!(!h.contains_key("ratelimit-limit"));
+    assert!(!h.contains_key("ratelimit-policy"));
     // agents have their own quota on the admin surface
     let agent = app.agent_token(TENANT, "agt_rl", &["admin"]);
     let admin_path = format!("/v1/admin/orders/{}", order.id);
     for left in [2, 1, 0] {
         let (status, h, body) = get_with_headers(&app, &admin_path, app.auth(&agent, TENANT)).await;
         assert_eq!(status, 200, "{body}");
-        assert_eq!(header_u64(&h, "ratelimit-remaining"), left);
+        assert_eq!(remaining(&h), left);
     }
     let (status, _, _) = get_with_headers(&app, &admin_path, app.auth(&agent, TENANT)).await;
     assert_eq!(status, 429);
@@ -442,6 +469,9 @@ impl OwnRedis {
             .local_addr()
             .unwrap()
             .port();
+        Self::start_on(port)
+    }
+    fn start_on(port: u16) -> OwnRedis {
         let status = Command::new("redis-server")
             .args([
                 "--port",
@@ -483,7 +513,7 @@ impl Drop for OwnRedis {
 }
 
 #[tokio::test]
-async fn redis_down_still_serves() {
+async fn redis_down_serves_tokens_and_refuses_guest_lookups() {
     let redis = OwnRedis::start();
     redis.wait_up().await;
     let s = settings(|s| {
@@ -501,24 +531,47 @@ async fn redis_down_still_serves() {
     let token = app.customer_token(TENANT, &order.customer_id);
     let path = format!("/v1/customer/orders/{}", order.id);
     let (status, h, _) = get_with_headers(&app, &path, app.auth(&token, TENANT)).await;
-    assert_eq!((status, header_u64(&h, "ratelimit-remaining")), (200, 1));
+    assert_eq!((status, remaining(&h)), (200, 1));
     redis.stop();
     tokio::time::sleep(Duration::from_millis(300)).await;
     // over the quota of 2, yet served: the limiter fails open
     for _ in 0..4 {
         let (status, h, body) = get_with_headers(&app, &path, app.auth(&token, TENANT)).await;
         assert_eq!(status, 200, "{body}");
-        assert_eq!(header_u64(&h, "ratelimit-limit"), 2);
-        assert!(!h.contains_key("ratelimit-remaining"));
+        assert_eq!(h["ratelimit-policy"], r#""default";q=2;w=60"#);
+        assert!(!h.contains_key("ratelimit"));
     }
     let (status, body) = app
         .get("/v1/customer/rate-limits", app.auth(&token, TENANT))
         .await;
     assert_eq!(status, 200, "{body}");
     assert!(body["remaining"].is_null());
+    // guest lookups fail closed: uncounted guesses at a confirmation token are not allowed
+    let right = lookup_path(&order.email, &order.number, &token_of(&app, TENANT, &order));
     for _ in 0..2 {
-        let right = lookup_path(&order.email, &order.number, &token_of(&app, TENANT, &order));
+        let (status, h, body) = lookup(&app, TENANT, "10.6.6.6", &right).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (503, Some("rate_limit.unavailable")),
+            "{body}"
+        );
+        assert!((1..=60).contains(&header_u64(&h, "retry-after")));
+        assert!(body.get("guest_token").is_none());
+    }
+    // and serve again once Redis is back
+    let back = OwnRedis::start_on(redis.0);
+    back.wait_up().await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
         let (status, _, body) = lookup(&app, TENANT, "10.6.6.6", &right).await;
-        assert_eq!(status, 200, "{body}");
+        if status == 200 {
+            break;
+        }
+        assert_eq!(status, 503, "{body}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "lookups stay refused"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }

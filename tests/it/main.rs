@@ -12,6 +12,7 @@ mod engine;
 mod guest_and_limits;
 mod helpers;
 mod ingest;
+mod operations;
 mod order_reads;
 mod process;
 mod repo_files;

@@ -1,12 +1,14 @@
-//! Files beside the code that must agree with it: the compose file (no Docker engine runs here,
-//! so its structure is checked) and the README's generated tables.
+//! Files beside the code that must agree with it: the compose file and `.dockerignore` (no
+//! Docker engine runs here, so their structure is checked) and the README's generated tables.
 
 use serde_yaml::Value;
 
 fn compose() -> Value {
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docker-compose.yml"))
         .unwrap();
-    serde_yaml::from_str(&text).expect("docker-compose.yml is valid YAML")
+    let mut value: Value = serde_yaml::from_str(&text).expect("docker-compose.yml is valid YAML");
+    value.apply_merge().expect("its `<<` merge keys resolve");
+    value
 }
 
 #[test]
@@ -14,7 +16,7 @@ fn compose_runs_every_part_from_the_dockerfile() {
     let c = compose();
     let services = c["services"].as_mapping().expect("services");
     for name in [
-        "postgres", "redis", "migrate", "sandbox", "api", "worker-1", "worker-2",
+        "postgres", "redis", "migrate", "seed", "sandbox", "api", "worker-1", "worker-2",
     ] {
         assert!(services.contains_key(name), "service {name} missing");
     }
@@ -27,7 +29,8 @@ fn compose_runs_every_part_from_the_dockerfile() {
     assert_eq!(subcommand("api"), "api");
     assert_eq!(subcommand("sandbox"), "sandbox");
     assert_eq!(subcommand("migrate"), "migrate");
-    for svc in ["api", "worker-1", "worker-2", "sandbox", "migrate"] {
+    assert_eq!(subcommand("seed"), "seed");
+    for svc in ["api", "worker-1", "worker-2", "sandbox", "migrate", "seed"] {
         assert_eq!(
             c["services"][svc]["build"].as_str(),
             Some("."),
@@ -48,6 +51,59 @@ fn compose_runs_every_part_from_the_dockerfile() {
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Dockerfile")).unwrap();
     assert!(dockerfile.contains("ENTRYPOINT [\"orderdesk\"]"));
     assert!(dockerfile.contains("workflows.toml"));
+}
+
+/// Every long-running service has a healthcheck, and orderdesk's run `orderdesk healthcheck`
+/// (the image has no curl) at a URL the process serves; commands are in exec form, so
+/// SIGTERM reaches the process, which gets a grace period to stop cleanly.
+#[test]
+fn compose_checks_health_and_stops_gracefully() {
+    let c = compose();
+    for svc in [
+        "postgres", "redis", "sandbox", "api", "worker-1", "worker-2",
+    ] {
+        let check = &c["services"][svc]["healthcheck"];
+        let test: Vec<&str> = check["test"]
+            .as_sequence()
+            .unwrap_or_else(|| panic!("{svc} has a healthcheck in exec form"))
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert_eq!(test[0], "CMD", "{svc}: exec form, no shell");
+        assert!(
+            check["interval"].is_string() && check["retries"].is_u64(),
+            "{svc}"
+        );
+        if svc == "postgres" || svc == "redis" {
+            continue;
+        }
+        assert_eq!(&test[1..3], ["orderdesk", "healthcheck"], "{svc}");
+        let url = test.iter().position(|a| *a == "--url").map(|i| test[i + 1]);
+        let expected = match svc {
+            "api" => None, // the default: the api's health endpoint
+            "sandbox" => Some("http://127.0.0.1:8081/sandbox/health"),
+            _ => Some("http://127.0.0.1:9464/health"), // the metrics listener's
+        };
+        assert_eq!(url, expected, "{svc}");
+        assert!(c["services"][svc]["stop_grace_period"].is_string(), "{svc}");
+        assert!(
+            c["services"][svc]["command"].is_sequence(),
+            "{svc}: exec form"
+        );
+    }
+    assert_eq!(
+        orderdesk::config::DEFAULT_METRICS_ADDR,
+        "127.0.0.1:9464",
+        "the workers' healthcheck URL follows the metrics listener's default"
+    );
+    let ignore =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/.dockerignore")).unwrap();
+    for entry in ["target/", ".git/"] {
+        assert!(
+            ignore.lines().any(|l| l == entry),
+            ".dockerignore lacks {entry}"
+        );
+    }
 }
 
 #[test]

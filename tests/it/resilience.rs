@@ -132,6 +132,9 @@ async fn permanent_failure_compensates_in_reverse() {
 fn worker_process(app: &TestApp) -> Child {
     app.command(&["worker", "--concurrency", "4"])
         .env("ORDERDESK_UPSTREAM_TIMEOUT_SECS", "5")
+        .env("RUST_LOG", "warn")
+        // tests run in parallel: no fixed metrics port
+        .env("ORDERDESK_METRICS_ADDR", "off")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -4,7 +4,9 @@
 //!
 //! Wrong e-mail, number or token are one answer (404 `order.not_found`) reached by the same
 //! work: attempts are counted per IP and per order number first, then the order is read and
-//! the HMAC computed whatever the input, and only then is the outcome decided.
+//! the HMAC computed whatever the input, and only then is the outcome decided. When the
+//! attempt counters (Redis) cannot count, lookups are refused (503): unlimited guesses at a
+//! confirmation token are worse than a lookup that waits.
 
 use std::time::Duration;
 
@@ -18,7 +20,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::api::auth::{Customer, TENANT_HEADER};
 use crate::api::extract::Query;
-use crate::api::rate_limit::{Quota, RateLimiter};
+use crate::api::rate_limit::{self, Policy, Quota, RateLimiter};
 use crate::api::shared::RequestMeta;
 use crate::auth::guest::{constant_time_eq, verify_confirmation_token};
 use crate::auth::{MintRequest, mint};
@@ -78,7 +80,8 @@ struct Lookup {
     responses((status = 200, body = GuestLookupOut),
               (status = 404, description = "wrong e-mail, number or token (one answer for all)", body = crate::error::Problem),
               (status = 422, body = crate::error::Problem),
-              (status = 429, description = "too many attempts from this IP or on this order number; see Retry-After", body = crate::error::Problem)))]
+              (status = 429, description = "too many attempts from this IP or on this order number; see Retry-After", body = crate::error::Problem),
+              (status = 503, description = "attempts cannot be counted now (Redis unavailable); see Retry-After", body = crate::error::Problem)))]
 pub async fn lookup_order(
     State(state): State<AppState>,
     Extension(limiter): Extension<RateLimiter>,
@@ -91,7 +94,8 @@ pub async fn lookup_order(
         Err(e) => return e.into_response(),
     };
     let (lookup, quota) = match quota {
-        Attempt::Throttled(q) => return q.too_many("guest lookups"),
+        Attempt::Throttled(q) => return q.too_many(Policy::Guest, "guest lookups"),
+        Attempt::Uncounted => return rate_limit::cannot_count("order lookup"),
         Attempt::Allowed(lookup, quota) => (lookup, quota),
     };
     let mut res = match decide(&state, &meta, &lookup).await {
@@ -99,7 +103,7 @@ pub async fn lookup_order(
         Err(e) => e.into_response(),
     };
     if let Some(q) = quota {
-        q.apply_headers(res.headers_mut());
+        q.apply_headers(Policy::Guest, res.headers_mut());
     }
     res
 }
@@ -107,6 +111,8 @@ pub async fn lookup_order(
 enum Attempt {
     Allowed(Lookup, Option<Quota>),
     Throttled(Quota),
+    /// The counters cannot count: refused (fail closed).
+    Uncounted,
 }
 
 /// Validates the request and counts the attempt against the IP's and the order number's
@@ -149,6 +155,10 @@ async fn count_attempt(
         // the fuller of the two counters is the one that binds
         windows.into_iter().max_by_key(|w| (w.count, w.reset))
     });
+    if counted.is_none() {
+        tracing::warn!(tenant = %lookup.tenant, ip, "guest lookup refused: attempts cannot be counted");
+        return Ok(Attempt::Uncounted);
+    }
     let quota = Quota {
         limit,
         window: GUEST_WINDOW,

@@ -30,10 +30,10 @@ fn authenticated(op: &Operation, _: &str) -> bool {
     op.security.as_ref().is_some_and(|s| !s.is_empty())
 }
 
-/// Every route of the customer and admin surfaces is rate limited (downloads included);
-/// health and event ingest are not.
+/// Every route but health is rate limited: the customer and admin surfaces per principal
+/// (downloads included), calls without a valid token (event ingest too) per client IP.
 fn rate_limited(_: &Operation, path: &str) -> bool {
-    !path.ends_with("/health") && !path.starts_with("/v1/events/")
+    !path.ends_with("/health")
 }
 
 fn has_parameters(op: &Operation, _: &str) -> bool {

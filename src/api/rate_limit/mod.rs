@@ -4,7 +4,10 @@
 //! token itself — through `api::auth::authenticate`, which leaves the verified claims in the
 //! request so the handler's `Customer`/`Agent` extractor does not verify again — because the
 //! quota headers belong on the response, which an extractor cannot touch. A request without a
-//! valid token is not counted here; its extractor answers 401/403 as before.
+//! valid token counts against its client address instead (`anonymous`, in-process); within
+//! that limit its extractor answers 401/403 as before, or the guest lookup does its own
+//! counting. [`count_unauthorized`] does the same for routes that authenticate otherwise
+//! (signed event deliveries), counting their 401s.
 //!
 //! The hot path rarely waits for Redis: the tenant's limits come from an in-process cache
 //! (5 s), a principal far below its limit is counted in-process between Redis counts at
@@ -12,6 +15,7 @@
 //! counted in Redis), and a Redis failure (timeout, refused) fails open for a second before Redis is tried
 //! again, logged at most every 30 s, so the API keeps serving while Redis is down.
 
+pub mod anonymous;
 mod local;
 pub mod window;
 
@@ -21,12 +25,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::{Request, State};
+use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::Response;
 
-pub use window::{Quota, Window};
+pub use window::{Policy, Quota, Window, cannot_count};
 
 use crate::api::auth::authenticate;
+use crate::api::client_ip::ClientIp;
 use crate::auth::{Claims, PrincipalKind};
 use crate::db;
 use crate::domain::settings::TenantSettings;
@@ -59,6 +65,7 @@ struct Inner {
     settings: Mutex<SettingsCache>,
     /// Principal hits counted in-process between Redis round trips.
     local: local::LocalCounts,
+    anonymous: anonymous::AnonymousLimiter,
     started: Instant,
     /// Milliseconds since `started` until which Redis is not tried (0: closed).
     skip_until_ms: AtomicU64,
@@ -67,11 +74,13 @@ struct Inner {
 
 impl RateLimiter {
     pub fn new(state: AppState) -> RateLimiter {
+        let anonymous = anonymous::AnonymousLimiter::new(state.config.ops.anonymous_per_minute);
         RateLimiter {
             state,
             inner: Arc::new(Inner {
                 settings: Mutex::new(HashMap::new()),
                 local: local::LocalCounts::default(),
+                anonymous,
                 started: Instant::now(),
                 skip_until_ms: AtomicU64::new(0),
                 last_warn_ms: AtomicU64::new(0),
@@ -163,7 +172,7 @@ impl RateLimiter {
                 .compare_exchange(last, now_ms.max(1), Ordering::Relaxed, Ordering::Relaxed)
                 .is_ok()
         {
-            tracing::warn!(error = %failure, "rate limiting skipped: Redis unavailable (failing open)");
+            tracing::warn!(error = %failure, "rate limit counters unavailable: Redis unreachable (principal limits fail open, guest lookups are refused)");
         }
         None
     }
@@ -200,24 +209,51 @@ impl RateLimiter {
 }
 
 /// Middleware: counts the request against its principal's quota, answers 429 over it, and
-/// puts the quota headers on the response. Puts the [`RateLimiter`] and the [`Quota`] in the
-/// request's extensions for handlers.
+/// puts the quota headers on the response; a request without a valid token counts against its
+/// client address. Puts the [`RateLimiter`] and the [`Quota`] in the request's extensions for
+/// handlers.
 pub async fn enforce(State(limiter): State<RateLimiter>, req: Request, next: Next) -> Response {
     let (mut parts, body) = req.into_parts();
     parts.extensions.insert(limiter.clone());
     let quota = match authenticate(&mut parts, &limiter.state).await {
         Ok(claims) => limiter.check_principal(&claims).await,
-        Err(_) => None, // the handler's extractor answers with the reason
+        // not the client's fault (an identity provider out of reach): not counted
+        Err(e) if e.status().is_server_error() => None,
+        Err(_) => {
+            let ip = parts.extensions.get::<ClientIp>().and_then(|c| c.0);
+            if let Err(q) = limiter.inner.anonymous.check(ip) {
+                return q.too_many(Policy::Anonymous, "requests without a valid token");
+            }
+            None // the handler's extractor answers with the reason
+        }
     };
     if let Some(q) = &quota {
         if q.exceeded() {
-            return q.too_many("requests");
+            return q.too_many(Policy::Default, "requests");
         }
         parts.extensions.insert(q.clone());
     }
     let mut res = next.run(Request::from_parts(parts, body)).await;
     if let Some(q) = quota {
-        q.apply_headers(res.headers_mut());
+        q.apply_headers(Policy::Default, res.headers_mut());
+    }
+    res
+}
+
+/// Middleware of routes that authenticate by other means than a bearer token (signed event
+/// deliveries): each 401 counts against the client address, and one over its limit is
+/// answered 429 instead.
+pub async fn count_unauthorized(
+    State(limiter): State<RateLimiter>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let ip = req.extensions().get::<ClientIp>().and_then(|c| c.0);
+    let res = next.run(req).await;
+    if res.status() == StatusCode::UNAUTHORIZED
+        && let Err(q) = limiter.inner.anonymous.check(ip)
+    {
+        return q.too_many(Policy::Anonymous, "requests without a valid signature");
     }
     res
 }

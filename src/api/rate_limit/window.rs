@@ -1,5 +1,7 @@
-//! Fixed-window counters in Redis and how a quota is told to the client: `RateLimit-*` headers
-//! (IETF httpapi draft names) and the 429 problem with `Retry-After`.
+//! Fixed-window counters in Redis and how a quota is told to the client: the `RateLimit-Policy`
+//! and `RateLimit` headers of the IETF httpapi draft (draft-ietf-httpapi-ratelimit-headers:
+//! `RateLimit-Policy: "default";q=600;w=60`, `RateLimit: "default";r=598;t=41`) and the 429
+//! problem with `Retry-After`.
 //!
 //! A window starts at the first hit of a counter and lasts `window`; one Lua script increments
 //! any number of counters and returns each count and the time left, in one round trip. At a
@@ -67,6 +69,27 @@ pub async fn hit(
         .collect())
 }
 
+/// Which limit a quota is: its name in the `RateLimit-Policy` and `RateLimit` headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Policy {
+    /// A principal's requests per minute (`rate_limits.*_per_minute`).
+    Default,
+    /// Guest lookups per IP and order number (`rate_limits.guest_lookups_per_15_minutes`).
+    Guest,
+    /// Requests without a valid token per client address (`ORDERDESK_ANONYMOUS_PER_MINUTE`).
+    Anonymous,
+}
+
+impl Policy {
+    pub fn name(self) -> &'static str {
+        match self {
+            Policy::Default => "default",
+            Policy::Guest => "guest",
+            Policy::Anonymous => "anonymous",
+        }
+    }
+}
+
 /// A caller's quota for this request. `counted` is `None` when Redis could not count (the
 /// request is served: the limiter fails open).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,28 +118,38 @@ impl Quota {
             .is_some_and(|w| w.count > u64::from(self.limit))
     }
 
-    /// The draft's policy string: `600;w=60`.
+    /// The `RateLimit-Policy` value of a principal's quota, `"default";q=600;w=60`.
     pub fn policy(&self) -> String {
-        format!("{};w={}", self.limit, self.window.as_secs())
+        self.policy_value(Policy::Default)
     }
 
-    /// `RateLimit-Limit`, `-Policy`, and when counted `-Remaining` and `-Reset`.
-    pub fn apply_headers(&self, headers: &mut HeaderMap) {
+    fn policy_value(&self, policy: Policy) -> String {
+        format!(
+            "\"{}\";q={};w={}",
+            policy.name(),
+            self.limit,
+            self.window.as_secs()
+        )
+    }
+
+    /// `RateLimit-Policy`, and when counted `RateLimit` (remaining `r`, seconds to reset `t`).
+    pub fn apply_headers(&self, policy: Policy, headers: &mut HeaderMap) {
         let mut set = |name: &'static str, value: String| {
             if let Ok(v) = HeaderValue::from_str(&value) {
                 headers.insert(name, v);
             }
         };
-        set("ratelimit-limit", self.limit.to_string());
-        set("ratelimit-policy", self.policy());
+        set("ratelimit-policy", self.policy_value(policy));
         if let (Some(remaining), Some(reset)) = (self.remaining(), self.reset_secs()) {
-            set("ratelimit-remaining", remaining.to_string());
-            set("ratelimit-reset", reset.to_string());
+            set(
+                "ratelimit",
+                format!("\"{}\";r={remaining};t={reset}", policy.name()),
+            );
         }
     }
 
     /// 429 `rate_limit.exceeded` with `Retry-After` and the quota headers.
-    pub fn too_many(&self, what: &str) -> Response {
+    pub fn too_many(&self, policy: Policy, what: &str) -> Response {
         let retry_after = self.reset_secs().unwrap_or(1).max(1);
         let mut res = Error::new(
             StatusCode::TOO_MANY_REQUESTS,
@@ -130,12 +163,26 @@ impl Quota {
         .with_extra("retry_after_seconds", retry_after.into())
         .with_next_step(format!("wait {retry_after} seconds before trying again"))
         .into_response();
-        self.apply_headers(res.headers_mut());
+        self.apply_headers(policy, res.headers_mut());
         if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
             res.headers_mut().insert("retry-after", v);
         }
         res
     }
+}
+
+/// 503 `rate_limit.unavailable` with `Retry-After`, for a limit that fails closed: `what`
+/// is refused while its counters (Redis) cannot count.
+pub fn cannot_count(what: &str) -> Response {
+    let mut res = Error::unavailable(
+        "rate_limit.unavailable",
+        format!("{what} is paused for a moment: its attempt counters cannot be reached"),
+    )
+    .with_next_step("try again in a few seconds")
+    .into_response();
+    res.headers_mut()
+        .insert("retry-after", HeaderValue::from_static("5"));
+    res
 }
 
 #[cfg(test)]
@@ -167,15 +214,18 @@ mod tests {
     #[test]
     fn headers_and_429() {
         let mut h = HeaderMap::new();
-        quota(1, 30_000).apply_headers(&mut h);
-        assert_eq!(h["ratelimit-limit"], "3");
-        assert_eq!(h["ratelimit-remaining"], "2");
-        assert_eq!(h["ratelimit-reset"], "30");
-        assert_eq!(h["ratelimit-policy"], "3;w=60");
-        let res = quota(4, 12_500).too_many("requests");
+        quota(1, 30_000).apply_headers(Policy::Default, &mut h);
+        assert_eq!(h["ratelimit-policy"], r#""default";q=3;w=60"#);
+        assert_eq!(h["ratelimit"], r#""default";r=2;t=30"#);
+        assert_eq!(quota(1, 1).policy(), r#""default";q=3;w=60"#);
+        for old in ["ratelimit-limit", "ratelimit-remaining", "ratelimit-reset"] {
+            assert!(h.get(old).is_none(), "{old} is gone");
+        }
+        let res = quota(4, 12_500).too_many(Policy::Guest, "requests");
         assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(res.headers()["retry-after"], "13");
-        assert_eq!(res.headers()["ratelimit-remaining"], "0");
+        assert_eq!(res.headers()["ratelimit"], r#""guest";r=0;t=13"#);
+        assert_eq!(res.headers()["ratelimit-policy"], r#""guest";q=3;w=60"#);
     }
 
     #[test]
@@ -186,9 +236,9 @@ mod tests {
             counted: None,
         };
         let mut h = HeaderMap::new();
-        q.apply_headers(&mut h);
-        assert_eq!(h["ratelimit-limit"], "5");
-        assert!(h.get("ratelimit-remaining").is_none());
+        q.apply_headers(Policy::Default, &mut h);
+        assert_eq!(h["ratelimit-policy"], r#""default";q=5;w=60"#);
+        assert!(h.get("ratelimit").is_none());
         assert!(!q.exceeded());
     }
 }

@@ -1,5 +1,4 @@
-//! Reads of runs for the job resource, the sweeper's scan for runs to re-push, and counts
-//! for metrics.
+//! Reads of runs for the job resource and the sweeper's scan for runs to re-push.
 
 use std::time::Duration;
 
@@ -183,22 +182,4 @@ pub async fn unmark_pushed(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<()
     .execute(conn)
     .await?;
     Ok(())
-}
-
-/// Queued runs that are due now (waiting for a worker or for their trigger).
-pub async fn count_due_queued(conn: &mut PgConnection) -> sqlx::Result<i64> {
-    sqlx::query_scalar(
-        "SELECT count(*) FROM runs WHERE status = 'queued' AND next_attempt_at <= now()",
-    )
-    .fetch_one(conn)
-    .await
-}
-
-/// Run counts by (kind, status), all tenants, for metrics.
-pub async fn count_by_kind_status(
-    conn: &mut PgConnection,
-) -> sqlx::Result<Vec<(String, String, i64)>> {
-    sqlx::query_as("SELECT kind, status, count(*) FROM runs GROUP BY kind, status ORDER BY 1, 2")
-        .fetch_all(conn)
-        .await
 }

@@ -1,0 +1,226 @@
+//! What operators rely on: metrics on their own listener (and not on the public API), and the
+//! retention of finished runs.
+
+use std::time::Duration;
+
+use orderdesk::app;
+use orderdesk::db::requests::{self, NewRequest};
+use orderdesk::db::runs::{self, NewRunRow};
+use orderdesk::workers::sweeper;
+use serde_json::json;
+use sqlx::PgConnection;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::helpers::{self, TENANT, TestApp};
+
+async fn app_without_workers() -> TestApp {
+    helpers::spawn_with(helpers::Options {
+        workers: 0,
+        ..Default::default()
+    })
+    .await
+}
+
+#[tokio::test]
+async fn metrics_are_served_on_their_own_listener_only() {
+    let app = app_without_workers().await;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let metrics_url = format!("http://{}/metrics", listener.local_addr().unwrap());
+    let stop = CancellationToken::new();
+    tokio::spawn(app::serve_metrics(listener, stop.clone()));
+
+    // the public API has no /metrics: it would tell anyone every tenant's volume
+    let res = app
+        .http
+        .get(format!("{}/metrics", app.api))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+
+    let order = &app.orders[0];
+    let token = app.customer_token(TENANT, &order.customer_id);
+    let path = format!("/v1/customer/orders/{}", order.id);
+    let before = served_count(&app.http, &metrics_url).await;
+    let (status, _) = app.get(&path, app.auth(&token, TENANT)).await;
+    assert_eq!(status, 200);
+
+    let res = app.http.get(&metrics_url).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.headers()["content-type"],
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+    let text = res.text().await.unwrap();
+    assert!(
+        text.contains("# TYPE orderdesk_http_request_duration_seconds histogram"),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"orderdesk_http_request_duration_seconds_bucket{method="GET",route="/v1/customer/orders/{order_id}",le="+Inf"}"#),
+        "{text}"
+    );
+    // tests share the process's registry: the count grew by at least this request
+    let after = served_count(&app.http, &metrics_url).await;
+    assert!(after > before, "{before} -> {after}");
+    assert!(
+        !text.contains(&order.id),
+        "concrete paths never become labels"
+    );
+    assert!(!text.contains(TENANT), "no tenant in any label");
+
+    let res = app
+        .http
+        .get(metrics_url.replace("/metrics", "/health"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    stop.cancel();
+}
+
+/// `orderdesk_http_requests_total` of a 2xx `GET /v1/customer/orders/{order_id}`.
+async fn served_count(http: &reqwest::Client, url: &str) -> u64 {
+    let text = http.get(url).send().await.unwrap().text().await.unwrap();
+    let series = r#"orderdesk_http_requests_total{method="GET",route="/v1/customer/orders/{order_id}",status="2xx"} "#;
+    text.lines()
+        .find_map(|l| l.strip_prefix(series))
+        .map_or(0, |n| n.trim().parse().unwrap())
+}
+
+/// A run of `kind` with one step, set to `status`, finished (or updated) `days_ago`.
+async fn run_aged(conn: &mut PgConnection, status: &str, days_ago: i64) -> Uuid {
+    let id = Uuid::now_v7();
+    let input = json!({});
+    runs::insert(
+        conn,
+        &NewRunRow {
+            id,
+            tenant_id: TENANT,
+            kind: "retention_test",
+            subject_id: None,
+            customer_id: None,
+            requested_by: "test",
+            input: &input,
+            steps: &[("only", false)],
+        },
+    )
+    .await
+    .unwrap();
+    sqlx::query(
+        "UPDATE runs SET status = $2,
+             finished_at = CASE WHEN $2 IN ('queued','running') THEN NULL
+                                ELSE now() - $3 * interval '1 day' END,
+             updated_at = now() - $3 * interval '1 day'
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(status)
+    .bind(days_ago)
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+    id
+}
+
+async fn exists(conn: &mut PgConnection, table: &str, column: &str, id: Uuid) -> bool {
+    sqlx::query_scalar(&format!(
+        "SELECT EXISTS (SELECT 1 FROM {table} WHERE {column} = $1)"
+    ))
+    .bind(id)
+    .fetch_one(conn)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn retention_deletes_old_finished_runs_only() {
+    let app = app_without_workers().await;
+    let mut conn = app.state.db.acquire().await.unwrap();
+    let old = run_aged(&mut conn, "succeeded", 40).await;
+    let old_failed = run_aged(&mut conn, "failed", 31).await;
+    let recent = run_aged(&mut conn, "succeeded", 2).await;
+    let running = run_aged(&mut conn, "running", 90).await;
+    // a closed request pointing at the old run, and an open one at the old failed run
+    let input = json!({});
+    let request = |order: &'static str, status: &'static str, run: Uuid| NewRequest {
+        tenant_id: TENANT,
+        kind: "retention_test",
+        order_id: order,
+        customer_id: "cus_0001",
+        status,
+        input: &input,
+        run_id: Some(run),
+        decided_by: None,
+    };
+    let closed = requests::insert(&mut conn, &request("ord_r1", "succeeded", old))
+        .await
+        .unwrap()
+        .unwrap();
+    let open = requests::insert(&mut conn, &request("ord_r2", "running", old_failed))
+        .await
+        .unwrap()
+        .unwrap();
+
+    let deleted = sweeper::delete_old_runs(&mut conn, Duration::from_secs(30 * 24 * 3600))
+        .await
+        .unwrap();
+    assert_eq!(deleted, 1);
+    assert!(!exists(&mut conn, "runs", "id", old).await);
+    assert!(
+        !exists(&mut conn, "run_steps", "run_id", old).await,
+        "steps go with their run"
+    );
+    for kept in [recent, running, old_failed] {
+        assert!(exists(&mut conn, "runs", "id", kept).await, "{kept} kept");
+    }
+    // the request outlives its run and keeps its own status
+    let closed = requests::get(&mut conn, TENANT, closed.id, None)
+        .await
+        .unwrap()
+        .expect("the request stays");
+    assert_eq!((closed.status.as_str(), closed.run_id), ("succeeded", None));
+    let open = requests::get(&mut conn, TENANT, open.id, None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(open.run_id, Some(old_failed));
+
+    // once the request takes its run's status, the run can go too
+    requests::close_if_run_finished(&mut conn, TENANT, "ord_r2", "retention_test")
+        .await
+        .unwrap();
+    let deleted = sweeper::delete_old_runs(&mut conn, Duration::from_secs(30 * 24 * 3600))
+        .await
+        .unwrap();
+    assert_eq!(deleted, 1);
+    assert!(!exists(&mut conn, "runs", "id", old_failed).await);
+}
+
+/// `orderdesk healthcheck`, the containers' healthcheck: exit 0 on a 2xx, 1 otherwise.
+#[tokio::test]
+async fn healthcheck_command_exits_by_the_answer() {
+    let app = app_without_workers().await;
+    let closed = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let closed_url = format!("http://{}/", closed.local_addr().unwrap());
+    drop(closed);
+    for (url, ok) in [
+        (format!("{}/v1/customer/health", app.api), true),
+        (format!("{}/no/such/route", app.api), false),
+        (closed_url, false),
+    ] {
+        let status = tokio::process::Command::new(env!("CARGO_BIN_EXE_orderdesk"))
+            .args(["healthcheck", "--url", &url, "--timeout-secs", "5"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .await
+            .unwrap();
+        assert_eq!(status.success(), ok, "{url}: {status}");
+        if !ok {
+            assert_eq!(status.code(), Some(1), "{url}");
+        }
+    }
+}
