@@ -3,6 +3,7 @@ FROM rust:1.95-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
+COPY sandbox ./sandbox
 COPY migrations ./migrations
 COPY benches ./benches
 COPY tests ./tests

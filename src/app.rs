@@ -1,21 +1,24 @@
 //! Assembling processes from configuration: the shared state, the api server, and `dev`
-//! (api + worker + sandbox in one process). `main.rs` only parses the command line.
+//! (api + worker + the canonical services in one process). `main.rs` only parses the
+//! command line, and supplies `dev`'s canonical services (the sandbox crate).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
+use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, Surface};
 use crate::auth::Verifier;
 use crate::config::Config;
+use crate::domain::order::Order;
 use crate::jobs::TriggerQueue;
 use crate::state::AppState;
 use crate::upstream::Upstream;
 use crate::workflows::Registry;
-use crate::{db, sandbox, seed, workers};
+use crate::{db, seed, workers};
 
 /// Connects to Postgres and Redis and loads keys and workflows; fails with a clear message.
 pub async fn build_state(config: Config, max_db_connections: u32) -> anyhow::Result<AppState> {
@@ -74,10 +77,30 @@ pub struct DevOptions {
     pub concurrency: usize,
 }
 
-/// api + worker + sandbox in one process, on a migrated and seeded database.
+/// The canonical services `dev` runs next to the api and the worker. The binary supplies
+/// the sandbox crate's, so the library (and every unit test) never links the sandbox.
+pub trait DevUpstream {
+    /// Creates the services' own schema if missing.
+    fn migrate(&self, pool: &PgPool) -> impl Future<Output = anyhow::Result<()>>;
+    /// Stores the canonical side of demo orders just written to the read model.
+    fn seed(&self, pool: &PgPool, orders: &[Order]) -> impl Future<Output = anyhow::Result<()>>;
+    /// Serves on `listener` until `shutdown`, sending events signed with `events_secret`
+    /// to `events_url`.
+    fn serve(
+        self,
+        listener: TcpListener,
+        pool: PgPool,
+        events_url: String,
+        events_secret: Vec<u8>,
+        shutdown: CancellationToken,
+    ) -> impl Future<Output = anyhow::Result<()>> + Send + 'static;
+}
+
+/// api + worker + `upstream` in one process, on a migrated and seeded database.
 pub async fn run_dev(
     mut config: Config,
     opts: DevOptions,
+    upstream: impl DevUpstream,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let sandbox_listener = TcpListener::bind(opts.sandbox_addr)
@@ -97,24 +120,22 @@ pub async fn run_dev(
     }
     let state = build_state(config, 16).await?;
     db::migrate(&state.db).await?;
-    sandbox::migrate(&state.db).await?;
+    upstream.migrate(&state.db).await?;
     let tenant = "demo";
     let mut conn = state.db.acquire().await?;
     if db::orders::count_for_tenant(&mut conn, tenant).await? == 0 {
         let orders = seed::demo_orders(tenant, opts.customers, opts.orders);
         seed::apply(&state.db, tenant, &seed::demo_settings(), &orders).await?;
+        upstream.seed(&state.db, &orders).await?;
         tracing::info!(orders = orders.len(), "seeded demo data");
     }
     drop(conn);
-    let sandbox_cfg = sandbox::SandboxConfig {
-        events_url: Some(format!("{api_url}/v1/events/ingest")),
-        events_secret: state.config.events_secret.clone(),
-    };
     let mut tasks = tokio::task::JoinSet::new();
-    tasks.spawn(sandbox::serve(
+    tasks.spawn(upstream.serve(
         sandbox_listener,
         state.db.clone(),
-        sandbox_cfg,
+        format!("{api_url}/v1/events/ingest"),
+        state.config.events_secret.clone(),
         shutdown.clone(),
     ));
     tasks.spawn(serve_api(

@@ -11,7 +11,6 @@ pub mod domain;
 pub mod error;
 pub mod events;
 pub mod jobs;
-pub mod sandbox;
 pub mod seed;
 pub mod state;
 pub mod telemetry;

@@ -5,6 +5,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use orderdesk_sandbox as sandbox;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use orderdesk::api::Surface;
@@ -12,7 +15,8 @@ use orderdesk::auth::Role;
 use orderdesk::auth::guest::confirmation_token;
 use orderdesk::auth::mint::{MintRequest, mint, parse_ttl};
 use orderdesk::config::{Config, DEFAULT_API_ADDR, DEFAULT_SANDBOX_ADDR};
-use orderdesk::{app, bench, db, sandbox, seed, telemetry, workers};
+use orderdesk::domain::order::Order;
+use orderdesk::{app, bench, db, seed, telemetry, workers};
 
 /// glibc's allocator spent a fifth of the api's CPU on the read path (perf, bench (c));
 /// mimalloc's thread-local free lists make the many small per-request allocations cheap.
@@ -157,6 +161,7 @@ async fn main() -> anyhow::Result<()> {
                     orders,
                     concurrency: 32,
                 },
+                Sandbox,
                 shutdown,
             )
             .await
@@ -211,6 +216,7 @@ async fn main() -> anyhow::Result<()> {
             sandbox::migrate(&pool).await?;
             let data = seed::demo_orders(&tenant, customers, orders);
             seed::apply(&pool, &tenant, &seed::demo_settings(), &data).await?;
+            sandbox::seed_orders(&pool, &data).await?;
             println!(
                 "seeded tenant {tenant}: {customers} customers, {} orders",
                 data.len()
@@ -269,5 +275,31 @@ async fn main() -> anyhow::Result<()> {
             };
             bench::run(&config, &opts, shutdown).await
         }
+    }
+}
+
+/// `dev`'s canonical services: the sandbox crate, which only the binary links.
+struct Sandbox;
+
+impl app::DevUpstream for Sandbox {
+    async fn migrate(&self, pool: &PgPool) -> anyhow::Result<()> {
+        sandbox::migrate(pool).await
+    }
+    async fn seed(&self, pool: &PgPool, orders: &[Order]) -> anyhow::Result<()> {
+        sandbox::seed_orders(pool, orders).await
+    }
+    fn serve(
+        self,
+        listener: TcpListener,
+        pool: PgPool,
+        events_url: String,
+        events_secret: Vec<u8>,
+        shutdown: CancellationToken,
+    ) -> impl Future<Output = anyhow::Result<()>> + Send + 'static {
+        let cfg = sandbox::SandboxConfig {
+            events_url: Some(events_url),
+            events_secret,
+        };
+        sandbox::serve(listener, pool, cfg, shutdown)
     }
 }

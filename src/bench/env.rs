@@ -15,7 +15,7 @@ use tracing::log::LevelFilter;
 
 use crate::config::Config;
 use crate::state::AppState;
-use crate::{app, db, sandbox};
+use crate::{app, db};
 
 /// The bench database, Redis prefix and the environment child processes get.
 pub struct BenchEnv {
@@ -51,7 +51,6 @@ impl BenchEnv {
         // db::connect creates the database when it does not exist
         let state = app::build_state(config, 16).await?;
         db::migrate(&state.db).await?;
-        sandbox::migrate(&state.db).await?;
         Ok(BenchEnv {
             name,
             state,

@@ -3,7 +3,7 @@
 use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool};
 
-use crate::domain::order::Order;
+use crate::wire::Order;
 
 /// Stock a SKU starts with when seeding first makes it known.
 pub const INITIAL_STOCK: i64 = 100;
@@ -60,7 +60,7 @@ async fn upsert_order(conn: &mut PgConnection, order: &Order) -> sqlx::Result<()
     )
     .bind(&order.tenant_id)
     .bind(&order.id)
-    .bind(crate::sandbox::new_id("inv"))
+    .bind(crate::new_id("inv"))
     .bind(order.totals.total_minor)
     .bind(&order.currency)
     .execute(&mut *conn)

@@ -15,8 +15,8 @@ use super::extract::{Body, IdempotencyKey, Params, Tenant};
 use super::idempotency::{self, Answer, Claim, Mutation};
 use super::store::commerce::{self as store, CatalogRow};
 use super::{SandboxState, new_id};
-use crate::config::Service;
 use crate::error::{Error, FieldError, Result};
+use crate::service::Service;
 
 /// Most lines one cart may be created with.
 const MAX_CART_LINES: usize = 100;

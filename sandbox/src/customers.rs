@@ -11,9 +11,9 @@ use serde_json::json;
 use super::extract::{IdempotencyKey, Tenant};
 use super::idempotency::{self, Answer, Claim, Mutation};
 use super::{SandboxState, store};
-use crate::config::Service;
-use crate::domain::order::Order;
 use crate::error::Result;
+use crate::service::Service;
+use crate::wire::Order;
 
 /// What erased personal data becomes.
 const REDACTED_EMAIL: &str = "redacted@erased.invalid";

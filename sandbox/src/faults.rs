@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 
 use super::SandboxState;
 use super::extract::Body;
-use crate::config::Service;
 use crate::error::{Error, FieldError, Result};
+use crate::service::Service;
 
 /// Upper bound of `latency_ms`, so a typo cannot hang a test run.
 pub const MAX_LATENCY_MS: u64 = 60_000;

@@ -11,9 +11,9 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::extract::Tenant;
 use super::{SandboxState, store};
-use crate::domain::order::{Order, Shipment};
-use crate::domain::tracking::{Checkpoint, Tracking};
 use crate::error::{Error, Result};
+use crate::wire::{Checkpoint, Tracking};
+use crate::wire::{Order, Shipment};
 
 pub fn routes() -> Router<SandboxState> {
     Router::new().route("/v1/trackings/{tracking_number}", get(get_tracking))
@@ -166,13 +166,34 @@ fn tracking_of(order: &Order, s: &Shipment, now: DateTime<Utc>) -> Tracking {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::order::OrderStatus;
+    use crate::wire::OrderStatus;
 
+    /// A one-line order shipped on 2026-01-06 (and delivered two days later when
+    /// `status` is delivered), as the seeder writes it.
     fn order_in(status: OrderStatus) -> Order {
-        crate::seed::demo_orders("t", 4, 24)
-            .into_iter()
-            .find(|o| o.status == status)
-            .unwrap()
+        let delivered = status == OrderStatus::Delivered;
+        let shipped_at = "2026-01-06T05:00:00Z".parse::<DateTime<Utc>>().unwrap();
+        serde_json::from_value(serde_json::json!({
+            "id": "ord_000001", "tenant_id": "t", "number": "100001",
+            "customer_id": "cus_0001", "email": "cus_0001@example.test",
+            "status": status, "currency": "EUR", "placed_at": "2026-01-05T09:00:00Z",
+            "lines": [{"id": "lin_000001_1", "sku": "SKU-MUG", "name": "Stoneware mug",
+                       "qty": 1, "unit_price_minor": 1499, "total_minor": 1499}],
+            "totals": {"subtotal_minor": 1499, "shipping_minor": 499, "tax_minor": 299,
+                       "total_minor": 2297},
+            "payments": [],
+            "shipments": [{
+                "id": "shp_000001_1", "carrier": "DHL", "tracking_number": "TRK7000000000",
+                "status": if delivered { "delivered" } else { "in_transit" },
+                "lines": [{"line_id": "lin_000001_1", "qty": 1}],
+                "shipped_at": shipped_at, "eta": shipped_at + Duration::days(3),
+                "delivered_at": delivered.then(|| shipped_at + Duration::days(2)),
+            }],
+            "shipping_address": {"name": "Customer 1", "line1": "1 Market Street",
+                "city": "Berlin", "postal_code": "10115", "country": "DE"},
+            "version": 1, "updated_at": "2026-01-05T09:00:00Z",
+        }))
+        .unwrap()
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The built-in sandbox: reference canonical services (Orders, Payments, Inventory,
 //! Fulfillment, Billing, Notifications) over real HTTP, with fault injection and read-back
-//! routes for tests. It stands alone: its own schema `sandbox`, its own SQL (`store/`), and
-//! only the wire types of `crate::domain::order` shared with orderdesk.
+//! routes for tests. It stands alone — a crate of its own that knows nothing of orderdesk:
+//! its own schema `sandbox`, its own SQL (`store/`), and its own copy of the wire types
+//! (`wire`), so orderdesk's types can change without moving the contract.
 //!
 //! The contract it implements is `docs/upstream-contract.md`; usage is in `docs/sandbox.md`.
 
@@ -9,6 +10,7 @@ mod addresses;
 mod billing;
 mod carts;
 mod customers;
+mod error;
 mod events;
 mod extract;
 mod faults;
@@ -21,10 +23,14 @@ mod payments;
 mod promotions;
 mod readback;
 mod returns;
+mod service;
 mod store;
 mod tracking;
+pub mod wire;
 
 use std::time::Duration;
+
+use anyhow::Context;
 
 use axum::Router;
 use axum::extract::Request;
@@ -34,8 +40,8 @@ use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::Service;
 use crate::error::{Error, InternalErrorCause};
+use crate::service::Service;
 
 /// What the sandbox needs besides its database.
 #[derive(Clone, Default)]
@@ -102,11 +108,18 @@ pub async fn serve(
 
 /// Stores canonical orders (upsert by tenant and id; an existing order is replaced) and
 /// makes their SKUs known to inventory with some stock. Used by `orderdesk seed` and tests.
-pub async fn seed_orders(
+/// Takes anything that serializes to the canonical order document (orderdesk passes its
+/// own order type) and reads it as [`wire::Order`]: a document off the contract fails here.
+pub async fn seed_orders<T: serde::Serialize + Sync>(
     pool: &PgPool,
-    orders: &[crate::domain::order::Order],
+    orders: &[T],
 ) -> anyhow::Result<()> {
-    store::seed::seed_orders(pool, orders).await
+    let orders = orders
+        .iter()
+        .map(|o| serde_json::from_value(serde_json::to_value(o)?))
+        .collect::<Result<Vec<wire::Order>, serde_json::Error>>()
+        .context("not a canonical order document")?;
+    store::seed::seed_orders(pool, &orders).await
 }
 
 fn build(pool: PgPool, cfg: SandboxConfig, deliveries: TaskTracker) -> Router {

@@ -4,7 +4,7 @@
 use sqlx::PgConnection;
 use sqlx::types::Json;
 
-use crate::domain::order::Order;
+use crate::wire::Order;
 
 /// The tenant's order holding a shipment with `tracking_number`. A scan of the tenant's
 /// orders: the sandbox holds demo-sized data.

@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::Value;
 use sqlx::PgConnection;
 
-use crate::config::Service;
+use crate::service::Service;
 
 /// What a handler did, recorded next to the change itself.
 pub struct NewEffect<'a> {

@@ -4,7 +4,7 @@ use sqlx::PgConnection;
 use sqlx::types::Json;
 
 use super::orders::LockedOrder;
-use crate::domain::order::{Order, OrderStatus};
+use crate::wire::{Order, OrderStatus};
 
 /// Every order of the customer, locked until the transaction ends, oldest first.
 pub async fn lock_orders(

@@ -15,9 +15,9 @@ use super::extract::{Body, IdempotencyKey, Tenant};
 use super::idempotency::{self, Answer, Claim, Mutation};
 use super::store::commerce as commerce_store;
 use super::{SandboxState, store};
-use crate::config::Service;
-use crate::domain::order::{Address, OrderStatus};
 use crate::error::{Error, FieldError, Result};
+use crate::service::Service;
+use crate::wire::{Address, OrderStatus};
 
 /// The event of an address change (orderdesk's ingest takes any `order.*` type).
 const ORDER_UPDATED: &str = "order.updated";

@@ -8,7 +8,7 @@ use serde_json::Value;
 use sqlx::PgConnection;
 use sqlx::types::Json;
 
-use crate::domain::order::Address;
+use crate::wire::Address;
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS sandbox.catalog (

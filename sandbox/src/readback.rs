@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 
 use super::extract::{Params, Tenant};
 use super::{SandboxState, payments, store};
-use crate::domain::order::{Order, Payment};
 use crate::error::{Error, Result};
+use crate::wire::{Order, Payment};
 
 /// Most effects `/sandbox/effects` lists without an `order_id`.
 const MAX_EFFECTS: i64 = 1000;

@@ -11,9 +11,9 @@ use serde_json::{Value, json};
 use super::extract::{Body, IdempotencyKey, Params, Tenant};
 use super::idempotency::{self, Answer, Claim, Mutation};
 use super::{SandboxState, events, store};
-use crate::config::Service;
-use crate::domain::order::{Order, OrderStatus};
 use crate::error::{Error, Result};
+use crate::service::Service;
+use crate::wire::{Order, OrderStatus};
 
 pub fn routes() -> Router<SandboxState> {
     Router::new()

@@ -3,7 +3,7 @@
 use sqlx::PgConnection;
 use sqlx::types::Json;
 
-use crate::domain::returns::Rma;
+use crate::wire::Rma;
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS sandbox.returns (

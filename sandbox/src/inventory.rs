@@ -12,8 +12,8 @@ use serde_json::{Value, json};
 use super::extract::{Body, IdempotencyKey, Tenant};
 use super::idempotency::{self, Answer, Claim, Mutation};
 use super::{SandboxState, new_id, store};
-use crate::config::Service;
 use crate::error::{Error, FieldError, Result};
+use crate::service::Service;
 
 pub fn routes() -> Router<SandboxState> {
     Router::new()

@@ -16,9 +16,12 @@ use super::extract::{Body, IdempotencyKey, Params, Tenant};
 use super::fulfillment::OrderParams;
 use super::idempotency::{self, Answer, Claim, Mutation};
 use super::{SandboxState, new_id, store};
-use crate::config::Service;
-use crate::domain::returns::{self, METHODS, Rma, RmaKind, RmaLine};
 use crate::error::{Error, FieldError, Result};
+use crate::service::Service;
+use crate::wire::{Order, Rma, RmaKind, RmaLine};
+
+/// How the parcel goes back.
+const METHODS: [&str; 2] = ["pickup", "dropoff"];
 
 pub fn routes() -> Router<SandboxState> {
     Router::new()
@@ -84,17 +87,17 @@ async fn create(m: &mut Mutation, tenant: &str, host: &str, input: RmaIn) -> Res
     }
     let earlier = store::returns::list_for_order(m.conn(), tenant, &order.id).await?;
     let open = earlier.iter().filter(|r| r.status != "cancelled");
-    let taken = returns::taken_by_rmas(open.map(|r| (r.id.as_str(), r.lines.as_slice())), None);
-    let delivered = returns::delivered(&order);
-    let mut asked: HashMap<&str, i32> = HashMap::new();
-    for l in &input.lines {
-        *asked.entry(l.line_id.as_str()).or_default() += l.qty;
-    }
+    let taken = units_by_line(
+        open.flat_map(|r| &r.lines)
+            .map(|l| (l.line_id.as_str(), l.qty)),
+    );
+    let delivered = delivered_units(&order);
+    let asked = units_by_line(input.lines.iter().map(|l| (l.line_id.as_str(), l.qty)));
     let line_errors: Vec<Value> = asked
         .iter()
         .filter_map(|(line_id, qty)| {
-            let units = delivered.get(line_id).map_or(0, |d| d.0);
-            let left = units - taken.get(*line_id).copied().unwrap_or(0);
+            let units = delivered.get(line_id).copied().unwrap_or(0);
+            let left = units - taken.get(line_id).copied().unwrap_or(0);
             (*qty > left)
                 .then(|| json!({"line_id": line_id, "delivered": units, "returnable": left.max(0)}))
         })
@@ -109,7 +112,7 @@ async fn create(m: &mut Mutation, tenant: &str, host: &str, input: RmaIn) -> Res
     let id = input.id.unwrap_or_else(|| new_id("rma"));
     let rma = Rma {
         label_url: Some(format!("http://{host}/fulfillment/v1/returns/{id}/label")),
-        instructions: returns::instructions(input.kind, &input.method),
+        instructions: instructions(input.kind, &input.method),
         id,
         order_id: order.id.clone(),
         kind: input.kind,
@@ -201,6 +204,43 @@ async fn get_label(State(s): State<SandboxState>, Path(id): Path<String>) -> Res
         .ok_or_else(|| Error::not_found("return"))?;
     let pdf = label_pdf(&rma);
     Ok(([(header::CONTENT_TYPE, "application/pdf")], pdf).into_response())
+}
+
+/// Units per line id, summed over `lines`.
+fn units_by_line<'a>(lines: impl Iterator<Item = (&'a str, i32)>) -> HashMap<&'a str, i32> {
+    let mut out = HashMap::new();
+    for (line_id, qty) in lines {
+        *out.entry(line_id).or_default() += qty;
+    }
+    out
+}
+
+/// Delivered units per line id of `order`.
+fn delivered_units(order: &Order) -> HashMap<&str, i32> {
+    let delivered = order.shipments.iter().filter(|s| s.delivered_at.is_some());
+    units_by_line(
+        delivered
+            .flat_map(|s| &s.lines)
+            .map(|l| (l.line_id.as_str(), l.qty)),
+    )
+}
+
+/// What the customer does next, by return method.
+fn instructions(kind: RmaKind, method: &str) -> String {
+    let what = match kind {
+        RmaKind::Return => "the items you return",
+        RmaKind::Exchange => "the items you exchange",
+    };
+    match method {
+        "pickup" => format!(
+            "Pack {what} in their original packaging and attach the return label. \
+             A courier will contact you to arrange the pickup."
+        ),
+        _ => format!(
+            "Pack {what} in their original packaging, attach the return label and drop \
+             the parcel at any carrier drop-off point within 14 days."
+        ),
+    }
 }
 
 /// A minimal valid PDF (one page, Helvetica) naming the RMA, its order and its lines.

@@ -16,9 +16,9 @@ use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
 use super::events::{Emitter, OrderEvent};
 use super::store;
-use crate::config::Service;
-use crate::domain::order::Order;
 use crate::error::{Error, Result};
+use crate::service::Service;
+use crate::wire::Order;
 
 /// Header set on a replayed answer.
 pub const REPLAYED: &str = "idempotent-replayed";

@@ -14,9 +14,9 @@ use sqlx::PgConnection;
 use super::extract::{Body, IdempotencyKey, Tenant};
 use super::idempotency::{self, Answer, Claim, Mutation};
 use super::{SandboxState, events, new_id, store};
-use crate::config::Service;
-use crate::domain::order::{Payment, Refund};
 use crate::error::{Error, FieldError, Result};
+use crate::service::Service;
+use crate::wire::{Payment, Refund};
 
 pub fn routes() -> Router<SandboxState> {
     Router::new()

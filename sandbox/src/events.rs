@@ -6,12 +6,16 @@ use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
 use chrono::Utc;
+use hmac::{Hmac, Mac};
 use serde_json::json;
+use sha2::Sha256;
 use tokio_util::task::TaskTracker;
 
 use super::{SandboxConfig, new_id};
-use crate::domain::order::Order;
-use crate::events::signature;
+use crate::wire::Order;
+
+/// The header orderdesk's ingest endpoint verifies.
+const SIGNATURE_HEADER: &str = "x-orderdesk-signature";
 
 pub const ORDER_CANCELLED: &str = "order.cancelled";
 pub const ORDER_REINSTATED: &str = "order.reinstated";
@@ -81,11 +85,11 @@ struct Failure {
 async fn deliver(target: Arc<Target>, id: String, body: String) {
     let attempt = || async {
         // Signed at each attempt so a late retry still falls within the receiver's tolerance.
-        let signature = signature::sign(&target.secret, Utc::now().timestamp(), body.as_bytes());
+        let signature = sign(&target.secret, Utc::now().timestamp(), body.as_bytes());
         let res = target
             .http
             .post(&target.url)
-            .header(signature::HEADER, signature)
+            .header(SIGNATURE_HEADER, signature)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(body.clone())
             .send()
@@ -118,4 +122,13 @@ async fn deliver(target: Arc<Target>, id: String, body: String) {
     if let Err(f) = sent {
         tracing::warn!(event = %id, url = %target.url, reason = %f.reason, "event not delivered");
     }
+}
+
+/// `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`, as the ingest endpoint
+/// expects (`docs/upstream-contract.md`, Events): the timestamp is signed with the body.
+fn sign(secret: &[u8], t: i64, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key length");
+    mac.update(format!("{t}.").as_bytes());
+    mac.update(body);
+    format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()))
 }

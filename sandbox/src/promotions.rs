@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 use super::SandboxState;
 use super::extract::{Body, Tenant};
 use super::store::commerce::{self as store, Coupon};
-use crate::domain::order::Totals;
 use crate::error::{Error, FieldError, Result};
+use crate::wire::Totals;
 
 pub fn routes() -> Router<SandboxState> {
     Router::new().route("/v1/previews", post(preview))

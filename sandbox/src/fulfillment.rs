@@ -16,9 +16,9 @@ use serde_json::{Value, json};
 use super::extract::{Body, IdempotencyKey, Params, Tenant};
 use super::idempotency::{self, Answer, Claim, Mutation};
 use super::{SandboxState, events, new_id, store};
-use crate::config::Service;
-use crate::domain::order::{OrderStatus, Shipment, ShipmentLine};
 use crate::error::{Error, Result};
+use crate::service::Service;
+use crate::wire::{OrderStatus, Shipment, ShipmentLine};
 
 pub fn routes() -> Router<SandboxState> {
     Router::new().route("/v1/shipments", get(list_shipments))

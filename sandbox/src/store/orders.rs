@@ -6,7 +6,7 @@ use serde::Serialize;
 use sqlx::PgConnection;
 use sqlx::types::Json;
 
-use crate::domain::order::{Order, OrderStatus};
+use crate::wire::{Order, OrderStatus};
 
 /// An order read for a change: the document and the status a cancel or hold replaced.
 pub struct LockedOrder {

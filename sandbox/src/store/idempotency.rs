@@ -4,7 +4,7 @@ use serde_json::Value;
 use sqlx::PgConnection;
 
 use super::LOCK_NAMESPACE;
-use crate::config::Service;
+use crate::service::Service;
 
 /// Waits for, then holds until the transaction ends, the lock of one (service, tenant, key),
 /// so two calls with the same key run one after the other. A hash collision only serializes
