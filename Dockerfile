@@ -4,6 +4,7 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY sandbox ./sandbox
+COPY bench ./bench
 COPY migrations ./migrations
 COPY benches ./benches
 COPY tests ./tests

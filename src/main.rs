@@ -16,7 +16,7 @@ use orderdesk::auth::guest::confirmation_token;
 use orderdesk::auth::mint::{MintRequest, mint, parse_ttl};
 use orderdesk::config::{Config, DEFAULT_API_ADDR, DEFAULT_SANDBOX_ADDR};
 use orderdesk::domain::order::Order;
-use orderdesk::{app, bench, db, seed, telemetry, workers};
+use orderdesk::{app, db, seed, telemetry, workers};
 
 /// glibc's allocator spent a fifth of the api's CPU on the read path (perf, bench (c));
 /// mimalloc's thread-local free lists make the many small per-request allocations cheap.
@@ -103,32 +103,6 @@ enum Command {
         #[arg(long, requires = "guest")]
         email: Option<String>,
     },
-    /// The benchmarks: (a) runs/s, (b) pick-up latency, (c) order reads; in a scratch
-    /// database and Redis prefix that are removed at the end. Build with --release.
-    /// The bare axum + sqlx + JWT baseline that `bench` measures beside the api (internal).
-    #[command(hide = true)]
-    BenchBare {
-        #[arg(long)]
-        addr: SocketAddr,
-    },
-    Bench {
-        /// Runs per sample of (a).
-        #[arg(long, default_value_t = 10_000)]
-        runs: usize,
-        /// Samples per measurement (the median is printed).
-        #[arg(long, default_value_t = 3)]
-        repeat: usize,
-        #[arg(long, value_enum)]
-        only: Option<bench::Scenario>,
-        /// Length of each load sample of (c).
-        #[arg(long, default_value_t = 10)]
-        duration_secs: u64,
-        /// How (a)'s triggers reach Redis.
-        #[arg(long, value_enum, default_value = "relay")]
-        delivery: bench::Delivery,
-        #[arg(long, default_value = "benches/workflows.toml")]
-        workflows: std::path::PathBuf,
-    },
 }
 
 #[tokio::main]
@@ -136,7 +110,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     telemetry::init(!matches!(
         cli.command,
-        Command::Dev { .. } | Command::Token { .. } | Command::Bench { .. }
+        Command::Dev { .. } | Command::Token { .. }
     ));
     let config = Config::from_env()?;
     let shutdown = CancellationToken::new();
@@ -254,26 +228,6 @@ async fn main() -> anyhow::Result<()> {
             };
             println!("{}", mint(&config, &req)?);
             Ok(())
-        }
-        Command::BenchBare { addr } => bench::bare::serve(&config, addr, shutdown).await,
-        Command::Bench {
-            runs,
-            repeat,
-            only,
-            duration_secs,
-            delivery,
-            workflows,
-        } => {
-            let opts = bench::BenchOptions {
-                runs,
-                repeat,
-                only,
-                duration: Duration::from_secs(duration_secs),
-                delivery,
-                exe: std::env::current_exe()?,
-                workflows_file: workflows,
-            };
-            bench::run(&config, &opts, shutdown).await
         }
     }
 }

@@ -2,7 +2,6 @@
 
 mod admin_cancel;
 mod auth;
-mod bench_smoke;
 mod cancel;
 mod commerce;
 mod customer_orders;

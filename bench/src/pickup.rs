@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::env::{self, BenchEnv};
 use super::throughput::{by_status, new_run};
 use super::{load_line, medians, q, verdict};
-use crate::jobs;
+use orderdesk::jobs;
 
 /// Runs enqueued one at a time, [`GAP`] apart, per sample.
 pub const RUNS: usize = 300;

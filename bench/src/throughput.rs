@@ -12,7 +12,7 @@ use tokio::task::JoinSet;
 
 use super::env::{self, BenchEnv};
 use super::{load_line, medians, verdict};
-use crate::jobs::{self, NewRun};
+use orderdesk::jobs::{self, NewRun};
 
 /// The workflow every run executes (declared in `benches/workflows.toml`).
 pub const WORKFLOW: &str = "bench_noop3";
@@ -199,7 +199,7 @@ pub async fn measure(
 /// Enqueues `runs` runs in transactions of [`BATCH`] from [`ENQUEUERS`] connections; returns
 /// when the last one committed (and, with `Dispatch`, was pushed).
 async fn enqueue_all(
-    state: crate::state::AppState,
+    state: orderdesk::state::AppState,
     runs: usize,
     delivery: Delivery,
 ) -> anyhow::Result<Duration> {

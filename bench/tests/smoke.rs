@@ -1,16 +1,17 @@
-//! `orderdesk bench` scenarios (a) and (c) end to end with tiny sizes: real worker, api and
+//! `orderdesk-bench` scenarios (a) and (c) end to end with tiny sizes: real worker, api and
 //! bare-baseline processes, real Postgres and Redis. Checks that every run succeeded, that
 //! both servers answered every read with 200, and that rates came out; no timing threshold
-//! (speed is for the benchmark itself).
+//! (speed is for the benchmark itself). The `orderdesk` binary is the one built next to
+//! `orderdesk-bench`: `cargo test` at the workspace root builds both.
 
 use std::path::Path;
 
 use std::time::Duration;
 
-use orderdesk::bench::env::BenchEnv;
-use orderdesk::bench::load::{self, Server};
-use orderdesk::bench::throughput::{self, Delivery};
 use orderdesk::config::Config;
+use orderdesk_bench::env::{BenchEnv, Programs};
+use orderdesk_bench::load::{self, Server};
+use orderdesk_bench::throughput::{self, Delivery};
 
 async fn bench_env() -> BenchEnv {
     let base = Config::from_lookup(|k| match k {
@@ -19,12 +20,23 @@ async fn bench_env() -> BenchEnv {
         _ => None,
     })
     .unwrap();
+    let bench = Path::new(env!("CARGO_BIN_EXE_orderdesk-bench"));
+    let orderdesk = bench.with_file_name("orderdesk");
+    assert!(
+        orderdesk.exists(),
+        "{} is missing: run the tests from the workspace root",
+        orderdesk.display()
+    );
+    let programs = Programs {
+        orderdesk,
+        bench: bench.to_path_buf(),
+    };
     BenchEnv::create(
         &base,
-        Path::new(env!("CARGO_BIN_EXE_orderdesk")),
+        &programs,
         Path::new(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/benches/workflows.toml"
+            "/../benches/workflows.toml"
         )),
     )
     .await

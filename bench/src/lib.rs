@@ -1,4 +1,4 @@
-//! `orderdesk bench`: the benchmarks against the real Postgres and Redis, in a
+//! `orderdesk-bench`: the benchmarks against the real Postgres and Redis, in a
 //! private database and Redis prefix that are removed at the end. (a) end-to-end runs/s,
 //! (b) pick-up latency, (c) customer order reads; each sample repeated, medians printed next
 //! to the targets of `BENCHMARKS.md`.
@@ -10,13 +10,12 @@ pub mod pickup;
 pub mod reads;
 pub mod throughput;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Config;
-use env::BenchEnv;
+use env::{BenchEnv, Programs};
+use orderdesk::config::Config;
 pub use throughput::Delivery;
 
 /// Which scenario to run alone.
@@ -27,7 +26,7 @@ pub enum Scenario {
     C,
 }
 
-/// What `orderdesk bench` runs.
+/// What `orderdesk-bench` runs.
 #[derive(Debug, Clone)]
 pub struct BenchOptions {
     /// Runs per sample of (a).
@@ -39,10 +38,10 @@ pub struct BenchOptions {
     pub duration: Duration,
     /// How triggers of (a) reach Redis.
     pub delivery: Delivery,
-    /// The `orderdesk` binary that child processes run.
-    pub exe: PathBuf,
+    /// The binaries that child processes run.
+    pub programs: Programs,
     /// The workflows file declaring `bench_noop3` (children get its absolute path).
-    pub workflows_file: PathBuf,
+    pub workflows_file: std::path::PathBuf,
 }
 
 /// Runs the selected scenarios and prints their tables. The database, Redis keys and child
@@ -52,9 +51,9 @@ pub async fn run(
     opts: &BenchOptions,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let env = BenchEnv::create(base, &opts.exe, &opts.workflows_file).await?;
+    let env = BenchEnv::create(base, &opts.programs, &opts.workflows_file).await?;
     println!(
-        "orderdesk bench: database and Redis prefix {}, {} repeat(s), medians shown",
+        "orderdesk-bench: database and Redis prefix {}, {} repeat(s), medians shown",
         env.name, opts.repeat
     );
     if cfg!(debug_assertions) {

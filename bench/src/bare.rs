@@ -1,7 +1,7 @@
 //! The same-sitting baseline of scenario (c): what BENCHMARKS.md calls "bare axum 0.8 +
 //! sqlx + HS256 JWT" — verify the token (exp/iss/aud/sub required), one indexed select,
 //! answer the row as JSON; no tenant settings, rate limit, audit or middleware. Served by
-//! `orderdesk bench-bare` (hidden) so that the bench drives it with the same load generator
+//! `orderdesk-bench bare` (hidden) so that the bench drives it with the same load generator
 //! as the real api and reports a ratio measured in one sitting.
 
 use std::net::SocketAddr;
@@ -18,8 +18,8 @@ use sqlx::PgPool;
 use sqlx::types::Json as SqlJson;
 use tokio_util::sync::CancellationToken;
 
-use crate::auth::Claims;
-use crate::config::{Config, JwtKeys};
+use orderdesk::auth::Claims;
+use orderdesk::config::{Config, JwtKeys};
 
 struct Bare {
     db: PgPool,

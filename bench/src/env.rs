@@ -13,22 +13,33 @@ use sqlx::{ConnectOptions, Connection, PgConnection};
 use tokio::process::{Child, Command};
 use tracing::log::LevelFilter;
 
-use crate::config::Config;
-use crate::state::AppState;
-use crate::{app, db};
+use orderdesk::config::Config;
+use orderdesk::state::AppState;
+use orderdesk::{app, db};
+
+/// The programs the bench starts: `orderdesk` (worker, api) and `orderdesk-bench` itself
+/// (the bare baseline).
+#[derive(Debug, Clone)]
+pub struct Programs {
+    pub orderdesk: PathBuf,
+    pub bench: PathBuf,
+}
 
 /// The bench database, Redis prefix and the environment child processes get.
 pub struct BenchEnv {
     pub name: String,
     pub state: AppState,
-    exe: PathBuf,
+    programs: Programs,
     env: HashMap<String, String>,
 }
 
 impl BenchEnv {
     /// Creates and migrates a fresh database next to `base.database_url` and connects to it.
-    /// `exe` is the `orderdesk` binary the child processes run.
-    pub async fn create(base: &Config, exe: &Path, workflows_file: &Path) -> anyhow::Result<Self> {
+    pub async fn create(
+        base: &Config,
+        programs: &Programs,
+        workflows_file: &Path,
+    ) -> anyhow::Result<Self> {
         let name = format!(
             "orderdesk_bench_{}",
             &uuid::Uuid::new_v4().simple().to_string()[..12]
@@ -54,24 +65,33 @@ impl BenchEnv {
         Ok(BenchEnv {
             name,
             state,
-            exe: exe.to_path_buf(),
+            programs: programs.clone(),
             env,
         })
     }
 
     /// Starts `orderdesk <args>` with the bench's settings; it is killed when dropped.
     pub fn spawn(&self, args: &[&str]) -> anyhow::Result<Process> {
-        let child = Command::new(&self.exe)
+        self.start(&self.programs.orderdesk, args)
+    }
+
+    /// Starts `orderdesk-bench <args>` (the bare baseline) with the bench's settings.
+    pub fn spawn_bench(&self, args: &[&str]) -> anyhow::Result<Process> {
+        self.start(&self.programs.bench, args)
+    }
+
+    fn start(&self, exe: &Path, args: &[&str]) -> anyhow::Result<Process> {
+        let child = Command::new(exe)
             .args(args)
             .envs(&self.env)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .kill_on_drop(true)
             .spawn()
-            .with_context(|| format!("cannot start {} {}", self.exe.display(), args.join(" ")))?;
+            .with_context(|| format!("cannot start {} {}", exe.display(), args.join(" ")))?;
         Ok(Process {
             child,
-            what: args.join(" "),
+            what: format!("{} {}", exe.display(), args.join(" ")),
         })
     }
 
@@ -146,7 +166,7 @@ pub struct Counters {
     pub wal_syncs: i64,
 }
 
-/// A child `orderdesk` process.
+/// A child process of the bench.
 pub struct Process {
     child: Child,
     what: String,
@@ -156,7 +176,7 @@ impl Process {
     /// Fails if the process has exited (e.g. it could not start).
     pub fn check_alive(&mut self) -> anyhow::Result<()> {
         if let Some(status) = self.child.try_wait()? {
-            bail!("`orderdesk {}` exited: {status}", self.what);
+            bail!("`{}` exited: {status}", self.what);
         }
         Ok(())
     }

@@ -11,9 +11,9 @@ use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use tokio::task::JoinSet;
 
 use super::env::{BenchEnv, Process};
-use crate::auth::mint::{MintRequest, mint};
-use crate::domain::order::Order;
-use crate::seed;
+use orderdesk::auth::mint::{MintRequest, mint};
+use orderdesk::domain::order::Order;
+use orderdesk::seed;
 
 const TENANT: &str = "bench";
 const CUSTOMERS: usize = 60;
@@ -26,15 +26,15 @@ const TOKEN_CUSTOMERS: usize = 16;
 pub enum Server {
     /// `orderdesk api --surface customer`: `GET /v1/customer/orders/{id}`.
     Api,
-    /// `orderdesk bench-bare` (see `bare.rs`): `GET /orders/{id}`.
+    /// `orderdesk-bench bare` (see `bare.rs`): `GET /orders/{id}`.
     Bare,
 }
 
 impl Server {
-    fn args(self, addr: &str) -> Vec<&str> {
+    fn spawn(self, env: &BenchEnv, addr: &str) -> anyhow::Result<Process> {
         match self {
-            Server::Api => vec!["api", "--addr", addr, "--surface", "customer"],
-            Server::Bare => vec!["bench-bare", "--addr", addr],
+            Server::Api => env.spawn(&["api", "--addr", addr, "--surface", "customer"]),
+            Server::Bare => env.spawn_bench(&["bare", "--addr", addr]),
         }
     }
     fn order_path(self, id: &str) -> String {
@@ -107,7 +107,7 @@ pub async fn start(
         .port();
     let base = format!("http://127.0.0.1:{port}");
     let addr = format!("127.0.0.1:{port}");
-    let mut process = env.spawn(&server.args(&addr))?;
+    let mut process = server.spawn(env, &addr)?;
     wait_healthy(&mut process, &format!("{base}{}", server.health_path())).await?;
     let customers = (0..TOKEN_CUSTOMERS)
         .map(|c| {
