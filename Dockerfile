@@ -3,6 +3,8 @@ FROM rust:1.95-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
+COPY sandbox ./sandbox
+COPY bench ./bench
 COPY migrations ./migrations
 COPY benches ./benches
 COPY tests ./tests

@@ -1,22 +1,25 @@
 //! Assembling processes from configuration: the shared state, the api server, and `dev`
-//! (api + worker + sandbox in one process). `main.rs` only parses the command line.
+//! (api + worker + the canonical services in one process). `main.rs` only parses the
+//! command line, and supplies `dev`'s canonical services (the sandbox crate).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, Surface};
 use crate::auth::Verifier;
 use crate::config::Config;
+use crate::domain::order::Order;
 use crate::jobs::TriggerQueue;
 use crate::state::AppState;
 use crate::upstream::Upstream;
 use crate::workflows::Registry;
-use crate::{db, sandbox, seed, workers};
+use crate::{db, seed, workers};
 
 /// Connects to Postgres and Redis and loads keys and workflows; fails with a clear message.
 pub async fn build_state(config: Config, max_db_connections: u32) -> anyhow::Result<AppState> {
@@ -170,10 +173,30 @@ pub struct DevOptions {
     pub concurrency: usize,
 }
 
-/// api + worker + sandbox in one process, on a migrated and seeded database.
+/// The canonical services `dev` runs next to the api and the worker. The binary supplies
+/// the sandbox crate's, so the library (and every unit test) never links the sandbox.
+pub trait DevUpstream {
+    /// Creates the services' own schema if missing.
+    fn migrate(&self, pool: &PgPool) -> impl Future<Output = anyhow::Result<()>>;
+    /// Stores the canonical side of demo orders just written to the read model.
+    fn seed(&self, pool: &PgPool, orders: &[Order]) -> impl Future<Output = anyhow::Result<()>>;
+    /// Serves on `listener` until `shutdown`, sending events signed with `events_secret`
+    /// to `events_url`.
+    fn serve(
+        self,
+        listener: TcpListener,
+        pool: PgPool,
+        events_url: String,
+        events_secret: Vec<u8>,
+        shutdown: CancellationToken,
+    ) -> impl Future<Output = anyhow::Result<()>> + Send + 'static;
+}
+
+/// api + worker + `upstream` in one process, on a migrated and seeded database.
 pub async fn run_dev(
     mut config: Config,
     opts: DevOptions,
+    upstream: impl DevUpstream,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let sandbox_listener = TcpListener::bind(opts.sandbox_addr)
@@ -193,28 +216,26 @@ pub async fn run_dev(
     }
     let state = build_state(config, 16).await?;
     db::migrate(&state.db).await?;
-    sandbox::migrate(&state.db).await?;
+    upstream.migrate(&state.db).await?;
     let tenant = "demo";
     let mut conn = state.db.acquire().await?;
     if db::orders::count_for_tenant(&mut conn, tenant).await? == 0 {
         let orders = seed::demo_orders(tenant, opts.customers, opts.orders);
         seed::apply(&state.db, tenant, &seed::demo_settings(), &orders).await?;
+        upstream.seed(&state.db, &orders).await?;
         tracing::info!(orders = orders.len(), "seeded demo data");
     }
     drop(conn);
-    let sandbox_cfg = sandbox::SandboxConfig {
-        events_url: Some(format!("{api_url}/v1/events/ingest")),
-        events_secret: state.config.events_secret.clone(),
-    };
     let metrics_url = match spawn_metrics(&state.config, shutdown.clone()).await? {
         Some(addr) => format!("http://{addr}/metrics"),
         None => "off (ORDERDESK_METRICS_ADDR=off)".into(),
     };
     let mut tasks = tokio::task::JoinSet::new();
-    let sandbox_serving = sandbox::serve(
+    let sandbox_serving = upstream.serve(
         sandbox_listener,
         state.db.clone(),
-        sandbox_cfg,
+        format!("{api_url}/v1/events/ingest"),
+        state.config.events_secret.clone(),
         shutdown.clone(),
     );
     let grace = state.config.shutdown_grace;

@@ -3,7 +3,6 @@
 pub mod api;
 pub mod app;
 pub mod auth;
-pub mod bench;
 pub mod config;
 pub mod db;
 pub mod documents;
@@ -12,7 +11,6 @@ pub mod error;
 pub mod events;
 pub mod jobs;
 pub mod metrics;
-pub mod sandbox;
 pub mod seed;
 pub mod state;
 pub mod telemetry;

@@ -5,6 +5,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use orderdesk_sandbox as sandbox;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use orderdesk::api::Surface;
@@ -12,7 +15,8 @@ use orderdesk::auth::Role;
 use orderdesk::auth::guest::confirmation_token;
 use orderdesk::auth::mint::{MintRequest, mint, parse_ttl};
 use orderdesk::config::{Config, DEFAULT_API_ADDR, DEFAULT_SANDBOX_ADDR};
-use orderdesk::{app, bench, db, sandbox, seed, telemetry, workers};
+use orderdesk::domain::order::Order;
+use orderdesk::{app, db, seed, telemetry, workers};
 
 /// glibc's allocator spent a fifth of the api's CPU on the read path (perf, bench (c));
 /// mimalloc's thread-local free lists make the many small per-request allocations cheap.
@@ -109,32 +113,6 @@ enum Command {
         #[arg(long, requires = "guest")]
         email: Option<String>,
     },
-    /// The benchmarks: (a) runs/s, (b) pick-up latency, (c) order reads; in a scratch
-    /// database and Redis prefix that are removed at the end. Build with --release.
-    /// The bare axum + sqlx + JWT baseline that `bench` measures beside the api (internal).
-    #[command(hide = true)]
-    BenchBare {
-        #[arg(long)]
-        addr: SocketAddr,
-    },
-    Bench {
-        /// Runs per sample of (a).
-        #[arg(long, default_value_t = 10_000)]
-        runs: usize,
-        /// Samples per measurement (the median is printed).
-        #[arg(long, default_value_t = 3)]
-        repeat: usize,
-        #[arg(long, value_enum)]
-        only: Option<bench::Scenario>,
-        /// Length of each load sample of (c).
-        #[arg(long, default_value_t = 10)]
-        duration_secs: u64,
-        /// How (a)'s triggers reach Redis.
-        #[arg(long, value_enum, default_value = "relay")]
-        delivery: bench::Delivery,
-        #[arg(long, default_value = "benches/workflows.toml")]
-        workflows: std::path::PathBuf,
-    },
 }
 
 impl Command {
@@ -158,7 +136,7 @@ async fn main() -> anyhow::Result<()> {
     }
     telemetry::init(!matches!(
         cli.command,
-        Command::Dev { .. } | Command::Token { .. } | Command::Bench { .. }
+        Command::Dev { .. } | Command::Token { .. }
     ));
     let config = if cli.command.serves() {
         Config::from_env()?
@@ -183,6 +161,7 @@ async fn main() -> anyhow::Result<()> {
                     orders,
                     concurrency: 32,
                 },
+                Sandbox,
                 shutdown,
             )
             .await
@@ -244,6 +223,7 @@ async fn main() -> anyhow::Result<()> {
             sandbox::migrate(&pool).await?;
             let data = seed::demo_orders(&tenant, customers, orders);
             seed::apply(&pool, &tenant, &seed::demo_settings(), &data).await?;
+            sandbox::seed_orders(&pool, &data).await?;
             println!(
                 "seeded tenant {tenant}: {customers} customers, {} orders\n\
                  tokens (with this process's ORDERDESK_JWT_SECRET; under docker compose, prefix\n\
@@ -288,25 +268,31 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Healthcheck { .. } => Ok(()), // answered before the configuration is read
-        Command::BenchBare { addr } => bench::bare::serve(&config, addr, shutdown).await,
-        Command::Bench {
-            runs,
-            repeat,
-            only,
-            duration_secs,
-            delivery,
-            workflows,
-        } => {
-            let opts = bench::BenchOptions {
-                runs,
-                repeat,
-                only,
-                duration: Duration::from_secs(duration_secs),
-                delivery,
-                exe: std::env::current_exe()?,
-                workflows_file: workflows,
-            };
-            bench::run(&config, &opts, shutdown).await
-        }
+    }
+}
+
+/// `dev`'s canonical services: the sandbox crate, which only the binary links.
+struct Sandbox;
+
+impl app::DevUpstream for Sandbox {
+    async fn migrate(&self, pool: &PgPool) -> anyhow::Result<()> {
+        sandbox::migrate(pool).await
+    }
+    async fn seed(&self, pool: &PgPool, orders: &[Order]) -> anyhow::Result<()> {
+        sandbox::seed_orders(pool, orders).await
+    }
+    fn serve(
+        self,
+        listener: TcpListener,
+        pool: PgPool,
+        events_url: String,
+        events_secret: Vec<u8>,
+        shutdown: CancellationToken,
+    ) -> impl Future<Output = anyhow::Result<()>> + Send + 'static {
+        let cfg = sandbox::SandboxConfig {
+            events_url: Some(events_url),
+            events_secret,
+        };
+        sandbox::serve(listener, pool, cfg, shutdown)
     }
 }

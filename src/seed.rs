@@ -1,5 +1,6 @@
 //! Deterministic demo data: the same counts always give the same customers and orders, in
-//! every status, written to the sandbox (canonical state) and projected into the read model.
+//! every status, projected into the read model. Their canonical side belongs to the
+//! upstream services: the binary hands the same orders to the sandbox crate.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use sqlx::PgPool;
@@ -213,7 +214,7 @@ pub fn demo_settings() -> TenantSettings {
     }
 }
 
-/// Writes the tenant, the canonical orders (sandbox) and their read model in one go.
+/// Writes the tenant and the read model of `orders` in one transaction.
 pub async fn apply(
     pool: &PgPool,
     tenant: &str,
@@ -226,7 +227,6 @@ pub async fn apply(
         db::orders::upsert_view(&mut tx, o).await?;
     }
     tx.commit().await?;
-    crate::sandbox::seed_orders(pool, orders).await?;
     Ok(())
 }
 

@@ -3,7 +3,6 @@
 mod admin_cancel;
 mod audit_privacy;
 mod auth;
-mod bench_smoke;
 mod cancel;
 mod commerce;
 mod customer_orders;

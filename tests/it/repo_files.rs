@@ -51,6 +51,21 @@ fn compose_runs_every_part_from_the_dockerfile() {
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Dockerfile")).unwrap();
     assert!(dockerfile.contains("ENTRYPOINT [\"orderdesk\"]"));
     assert!(dockerfile.contains("workflows.toml"));
+    // cargo refuses to build a workspace whose members are missing from the image
+    let manifest: toml::Value = toml::from_str(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml")).unwrap(),
+    )
+    .unwrap();
+    let members = manifest["workspace"]["members"]
+        .as_array()
+        .expect("members");
+    assert!(!members.is_empty());
+    for m in members.iter().filter_map(|m| m.as_str()) {
+        assert!(
+            dockerfile.contains(&format!("COPY {m} ./{m}")),
+            "the Dockerfile copies workspace member {m}"
+        );
+    }
 }
 
 /// Every long-running service has a healthcheck, and orderdesk's run `orderdesk healthcheck`

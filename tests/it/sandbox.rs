@@ -7,7 +7,7 @@ use axum::http::HeaderMap;
 use chrono::Utc;
 use orderdesk::domain::order::{Address, Order, OrderLine, OrderStatus, Payment, Totals};
 use orderdesk::events::signature;
-use orderdesk::sandbox::{self, SandboxConfig};
+use orderdesk_sandbox::{self as sandbox, SandboxConfig};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;

@@ -15,7 +15,8 @@ use orderdesk::config::{ALLOW_DEV_SECRETS, Config};
 use orderdesk::domain::order::Order;
 use orderdesk::domain::settings::TenantSettings;
 use orderdesk::state::AppState;
-use orderdesk::{app, db, sandbox, seed, workers};
+use orderdesk::{app, db, seed, workers};
+use orderdesk_sandbox as sandbox;
 use reqwest::header::{HeaderMap, HeaderValue};
 use serde_json::Value;
 use tokio::net::TcpListener;
@@ -87,6 +88,18 @@ pub async fn spawn() -> TestApp {
     spawn_with(Options::default()).await
 }
 
+/// Writes `orders` as orderdesk's read model (with the tenant's settings) and as the
+/// sandbox's canonical orders, as `orderdesk seed` does.
+pub async fn seed_both_sides(
+    pool: &sqlx::PgPool,
+    tenant: &str,
+    settings: &TenantSettings,
+    orders: &[Order],
+) {
+    seed::apply(pool, tenant, settings, orders).await.unwrap();
+    sandbox::seed_orders(pool, orders).await.unwrap();
+}
+
 pub async fn spawn_with(opts: Options) -> TestApp {
     let (db_name, database_url) = create_database().await;
     let api_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -120,9 +133,7 @@ pub async fn spawn_with(opts: Options) -> TestApp {
     db::migrate(&state.db).await.unwrap();
     sandbox::migrate(&state.db).await.unwrap();
     let orders = seed::demo_orders(TENANT, opts.customers, opts.orders);
-    seed::apply(&state.db, TENANT, &opts.settings, &orders)
-        .await
-        .unwrap();
+    seed_both_sides(&state.db, TENANT, &opts.settings, &orders).await;
     let other = seed::demo_orders(OTHER_TENANT, 2, 12)
         .into_iter()
         .map(|mut o| {
@@ -130,9 +141,7 @@ pub async fn spawn_with(opts: Options) -> TestApp {
             o
         })
         .collect::<Vec<_>>();
-    seed::apply(&state.db, OTHER_TENANT, &opts.settings, &other)
-        .await
-        .unwrap();
+    seed_both_sides(&state.db, OTHER_TENANT, &opts.settings, &other).await;
 
     let shutdown = CancellationToken::new();
     let sandbox_cfg = sandbox::SandboxConfig {

@@ -1,0 +1,213 @@
+//! The bench's private world: its own database (`orderdesk_bench_<random>`) and Redis prefix,
+//! the state of the bench process over them, the child processes (`worker`, `api`) it starts
+//! with the same settings, and the cleanup that removes all of it.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{ConnectOptions, Connection, PgConnection};
+use tokio::process::{Child, Command};
+use tracing::log::LevelFilter;
+
+use orderdesk::config::{ALLOW_DEV_SECRETS, Config};
+use orderdesk::state::AppState;
+use orderdesk::{app, db};
+
+/// The programs the bench starts: `orderdesk` (worker, api) and `orderdesk-bench` itself
+/// (the bare baseline).
+#[derive(Debug, Clone)]
+pub struct Programs {
+    pub orderdesk: PathBuf,
+    pub bench: PathBuf,
+}
+
+/// The bench database, Redis prefix and the environment child processes get.
+pub struct BenchEnv {
+    pub name: String,
+    pub state: AppState,
+    programs: Programs,
+    env: HashMap<String, String>,
+}
+
+impl BenchEnv {
+    /// Creates and migrates a fresh database next to `base.database_url` and connects to it.
+    pub async fn create(
+        base: &Config,
+        programs: &Programs,
+        workflows_file: &Path,
+    ) -> anyhow::Result<Self> {
+        let name = format!(
+            "orderdesk_bench_{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..12]
+        );
+        let mut url = reqwest::Url::parse(&base.database_url).context("DATABASE_URL")?;
+        url.set_path(&format!("/{name}"));
+        let workflows = std::path::absolute(workflows_file)?;
+        let env = HashMap::from([
+            ("DATABASE_URL".to_string(), url.to_string()),
+            ("REDIS_URL".to_string(), base.redis_url.clone()),
+            ("ORDERDESK_REDIS_PREFIX".to_string(), name.clone()),
+            (
+                "ORDERDESK_WORKFLOWS".to_string(),
+                workflows.display().to_string(),
+            ),
+            ("RUST_LOG".to_string(), "warn".to_string()),
+            // the bench is a developer's tool: its worker and api may run on dev secrets
+            (ALLOW_DEV_SECRETS.to_string(), "true".to_string()),
+            // several children on one host: they cannot all have the default metrics port
+            ("ORDERDESK_METRICS_ADDR".to_string(), "off".to_string()),
+        ]);
+        let config =
+            Config::from_lookup(|k| env.get(k).cloned().or_else(|| std::env::var(k).ok()))?;
+        // db::connect creates the database when it does not exist
+        let state = app::build_state(config, 16).await?;
+        db::migrate(&state.db).await?;
+        Ok(BenchEnv {
+            name,
+            state,
+            programs: programs.clone(),
+            env,
+        })
+    }
+
+    /// Starts `orderdesk <args>` with the bench's settings; it is killed when dropped.
+    pub fn spawn(&self, args: &[&str]) -> anyhow::Result<Process> {
+        self.start(&self.programs.orderdesk, args)
+    }
+
+    /// Starts `orderdesk-bench <args>` (the bare baseline) with the bench's settings.
+    pub fn spawn_bench(&self, args: &[&str]) -> anyhow::Result<Process> {
+        self.start(&self.programs.bench, args)
+    }
+
+    fn start(&self, exe: &Path, args: &[&str]) -> anyhow::Result<Process> {
+        let child = Command::new(exe)
+            .args(args)
+            .envs(&self.env)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("cannot start {} {}", exe.display(), args.join(" ")))?;
+        Ok(Process {
+            child,
+            what: format!("{} {}", exe.display(), args.join(" ")),
+        })
+    }
+
+    /// Empties the run tables between samples, so every sample starts from the same state.
+    pub async fn reset_runs(&self) -> anyhow::Result<()> {
+        sqlx::query("TRUNCATE runs, run_steps, outbox, requests CASCADE")
+            .execute(&self.state.db)
+            .await?;
+        Ok(())
+    }
+
+    /// Commits of this database and WAL fsyncs of the whole server so far. Backends report
+    /// their counters when idle (at most once a second) or when they exit: read this after
+    /// the child processes were stopped and a moment has passed.
+    pub async fn commit_counters(&self) -> anyhow::Result<Counters> {
+        let (commits, wal_syncs): (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()),
+                    (SELECT wal_sync FROM pg_stat_wal)",
+        )
+        .fetch_one(&self.state.db)
+        .await?;
+        Ok(Counters { commits, wal_syncs })
+    }
+
+    /// Drops the database (closing every connection to it) and deletes the Redis keys under
+    /// the bench's prefix. Only the bench's own keys: never a flush of the shared Redis.
+    pub async fn destroy(self) -> anyhow::Result<()> {
+        self.state.db.close().await;
+        let opts: PgConnectOptions = self.state.config.database_url.parse()?;
+        // dropping a database waits for a checkpoint: slow on a busy machine, and expected
+        let opts = opts
+            .database("postgres")
+            .log_slow_statements(LevelFilter::Off, Duration::ZERO);
+        let mut admin = PgConnection::connect_with(&opts).await?;
+        sqlx::query(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ))
+        .execute(&mut admin)
+        .await?;
+        admin.close().await?;
+        let mut redis = self.state.redis.clone();
+        let pattern = format!("{}:*", self.name);
+        let mut cursor = 0u64;
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut redis)
+                .await?;
+            if !keys.is_empty() {
+                redis::cmd("DEL")
+                    .arg(&keys)
+                    .query_async::<i64>(&mut redis)
+                    .await?;
+            }
+            if next == 0 {
+                return Ok(());
+            }
+            cursor = next;
+        }
+    }
+}
+
+/// Cumulative counters read by [`BenchEnv::commit_counters`].
+#[derive(Debug, Clone, Copy)]
+pub struct Counters {
+    pub commits: i64,
+    pub wal_syncs: i64,
+}
+
+/// A child process of the bench.
+pub struct Process {
+    child: Child,
+    what: String,
+}
+
+impl Process {
+    /// Fails if the process has exited (e.g. it could not start).
+    pub fn check_alive(&mut self) -> anyhow::Result<()> {
+        if let Some(status) = self.child.try_wait()? {
+            bail!("`{}` exited: {status}", self.what);
+        }
+        Ok(())
+    }
+
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        self.child.kill().await?;
+        Ok(())
+    }
+}
+
+/// Starts `n` worker processes and gives them time to connect and subscribe.
+pub async fn start_workers(env: &BenchEnv, n: usize) -> anyhow::Result<Vec<Process>> {
+    let mut workers = (0..n)
+        .map(|_| env.spawn(&["worker"]))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    for w in &mut workers {
+        w.check_alive()?;
+    }
+    Ok(workers)
+}
+
+/// Stops the processes, then waits until their backends have reported their counters.
+pub async fn stop_all(processes: Vec<Process>) -> anyhow::Result<()> {
+    for p in processes {
+        p.stop().await?;
+    }
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    Ok(())
+}

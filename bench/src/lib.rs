@@ -1,0 +1,130 @@
+//! `orderdesk-bench`: the benchmarks against the real Postgres and Redis, in a
+//! private database and Redis prefix that are removed at the end. (a) end-to-end runs/s,
+//! (b) pick-up latency, (c) customer order reads; each sample repeated, medians printed next
+//! to the targets of `BENCHMARKS.md`.
+
+pub mod bare;
+pub mod env;
+pub mod load;
+pub mod pickup;
+pub mod reads;
+pub mod throughput;
+
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use env::{BenchEnv, Programs};
+use orderdesk::config::Config;
+pub use throughput::Delivery;
+
+/// Which scenario to run alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Scenario {
+    A,
+    B,
+    C,
+}
+
+/// What `orderdesk-bench` runs.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// Runs per sample of (a).
+    pub runs: usize,
+    /// Samples per measurement; the median is reported.
+    pub repeat: usize,
+    pub only: Option<Scenario>,
+    /// Length of each load sample of (c).
+    pub duration: Duration,
+    /// How triggers of (a) reach Redis.
+    pub delivery: Delivery,
+    /// The binaries that child processes run.
+    pub programs: Programs,
+    /// The workflows file declaring `bench_noop3` (children get its absolute path).
+    pub workflows_file: std::path::PathBuf,
+}
+
+/// Runs the selected scenarios and prints their tables. The database, Redis keys and child
+/// processes are removed whatever happens, also on `shutdown` (Ctrl-C).
+pub async fn run(
+    base: &Config,
+    opts: &BenchOptions,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let env = BenchEnv::create(base, &opts.programs, &opts.workflows_file).await?;
+    println!(
+        "orderdesk-bench: database and Redis prefix {}, {} repeat(s), medians shown",
+        env.name, opts.repeat
+    );
+    if cfg!(debug_assertions) {
+        println!("WARNING: debug build; build with --release for meaningful numbers");
+    }
+    let res = tokio::select! {
+        res = scenarios(&env, opts) => res,
+        _ = shutdown.cancelled() => Err(anyhow::anyhow!("interrupted")),
+    };
+    let cleanup = env.destroy().await;
+    res.and(cleanup)
+}
+
+async fn scenarios(env: &BenchEnv, opts: &BenchOptions) -> anyhow::Result<()> {
+    let wants = |s: Scenario| opts.only.is_none_or(|o| o == s);
+    let repeat = opts.repeat.max(1);
+    if wants(Scenario::A) {
+        throughput::report(env, opts.runs, repeat, opts.delivery).await?;
+    }
+    if wants(Scenario::B) {
+        pickup::report(env, repeat).await?;
+    }
+    if wants(Scenario::C) {
+        reads::report(env, repeat, opts.duration).await?;
+    }
+    Ok(())
+}
+
+/// The machine's load average: other processes on the same cores move every figure.
+fn load_line() -> String {
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let load: Vec<&str> = load.split_whitespace().take(3).collect();
+    format!("    load average {} on {cores} cores", load.join(" "))
+}
+
+fn verdict(target: &str, met: bool) {
+    println!(
+        "    target {target}: {}",
+        if met { "met" } else { "MISSED" }
+    );
+}
+
+/// The `q` quantile of sorted values.
+fn q(sorted: &[f64], q: f64) -> f64 {
+    match sorted.len() {
+        0 => f64::NAN,
+        n => sorted[((n - 1) as f64 * q).round() as usize],
+    }
+}
+
+/// The median of each column.
+fn medians<const N: usize>(rows: &[[f64; N]]) -> [f64; N] {
+    std::array::from_fn(|c| {
+        let mut col: Vec<f64> = rows.iter().map(|r| r[c]).collect();
+        col.sort_by(f64::total_cmp);
+        q(&col, 0.5)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn medians_and_quantiles() {
+        assert_eq!(medians(&[[3.0, 1.0], [1.0, 2.0], [2.0, 9.0]]), [2.0, 2.0]);
+        let v: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(q(&v, 0.5), 51.0);
+        assert_eq!(q(&v, 0.99), 99.0);
+        assert_eq!(q(&v, 1.0), 100.0);
+        assert!(q(&[], 0.5).is_nan());
+    }
+}

@@ -1,0 +1,88 @@
+//! `orderdesk-bench` scenarios (a) and (c) end to end with tiny sizes: real worker, api and
+//! bare-baseline processes, real Postgres and Redis. Checks that every run succeeded, that
+//! both servers answered every read with 200, and that rates came out; no timing threshold
+//! (speed is for the benchmark itself). The `orderdesk` binary is the one built next to
+//! `orderdesk-bench`: `cargo test` at the workspace root builds both.
+
+use std::path::Path;
+
+use std::time::Duration;
+
+use orderdesk::config::Config;
+use orderdesk_bench::env::{BenchEnv, Programs};
+use orderdesk_bench::load::{self, Server};
+use orderdesk_bench::throughput::{self, Delivery};
+
+async fn bench_env() -> BenchEnv {
+    let base = Config::from_lookup(|k| match k {
+        "DATABASE_URL" => Some("postgres://postgres@127.0.0.1:5432/postgres".into()),
+        "REDIS_URL" => Some("redis://127.0.0.1:6379".into()),
+        orderdesk::config::ALLOW_DEV_SECRETS => Some("true".into()),
+        _ => None,
+    })
+    .unwrap();
+    let bench = Path::new(env!("CARGO_BIN_EXE_orderdesk-bench"));
+    let orderdesk = bench.with_file_name("orderdesk");
+    assert!(
+        orderdesk.exists(),
+        "{} is missing: run the tests from the workspace root",
+        orderdesk.display()
+    );
+    let programs = Programs {
+        orderdesk,
+        bench: bench.to_path_buf(),
+    };
+    BenchEnv::create(
+        &base,
+        &programs,
+        Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../benches/workflows.toml"
+        )),
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scenario_a_runs_every_run_to_success() {
+    let env = bench_env().await;
+    let sample = throughput::measure(&env, 200, 1, Delivery::Relay).await;
+    let by_status = throughput::by_status(&env).await;
+    env.destroy().await.unwrap();
+    let sample = sample.unwrap();
+    assert_eq!(sample.runs, 200);
+    assert_eq!(sample.succeeded, 200, "{by_status:?}");
+    assert!(sample.runs_per_sec() > 0.0, "{sample:?}");
+    assert!(sample.accepted_per_sec() > 0.0, "{sample:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scenario_c_reads_from_the_api_and_the_bare_baseline_without_errors() {
+    let env = bench_env().await;
+    let measured = async {
+        let orders = load::seed(&env).await?;
+        let mut samples = Vec::new();
+        for server in [Server::Api, Server::Bare] {
+            let mut fixture = load::start(&env, server, &orders).await?;
+            let sample = fixture.measure(4, Duration::from_millis(300), None).await;
+            fixture.stop().await?;
+            samples.push((server, sample?));
+        }
+        anyhow::Ok(samples)
+    }
+    .await;
+    env.destroy().await.unwrap();
+    for (server, sample) in measured.unwrap() {
+        assert!(
+            !sample.latencies_us.is_empty(),
+            "{server:?}: no request answered"
+        );
+        assert_eq!(
+            (sample.errors, sample.first_error),
+            (0, None),
+            "{server:?}: every read is a 200"
+        );
+        assert!(sample.rps() > 0.0);
+    }
+}
