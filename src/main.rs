@@ -172,7 +172,8 @@ async fn main() -> anyhow::Result<()> {
         Command::Worker { concurrency } => {
             let state = app::build_state(config, (concurrency as u32 + 4).min(64)).await?;
             workers::run(
-                state,
+                state.worker_ctx(),
+                state.queue.clone(),
                 workers::WorkerOptions {
                     concurrency,
                     name_prefix: "worker".into(),

@@ -32,7 +32,7 @@ async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse> {
             "orderdesk_jobs{{kind=\"{kind}\",status=\"{status}\"}} {n}"
         );
     }
-    let depth = workers::queue_depth(&state).await.unwrap_or(0);
+    let depth = workers::queue_depth(&state.db).await.unwrap_or(0);
     let _ = writeln!(
         out,
         "# HELP orderdesk_queue_depth Runs waiting to be delivered or picked up.\n# TYPE orderdesk_queue_depth gauge\norderdesk_queue_depth {depth}"

@@ -9,10 +9,9 @@ use tokio::time::timeout;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use super::REDIS_TIMEOUT;
+use super::{DeliveryCtx, REDIS_TIMEOUT};
 use crate::db;
 use crate::jobs::PUSH_BATCH;
-use crate::state::AppState;
 
 const SWEEP_EVERY: Duration = Duration::from_millis(250);
 /// A queued run pushed this long ago and still not claimed lost its trigger. Longer than a
@@ -22,7 +21,7 @@ pub const REDELIVER_AFTER: Duration = Duration::from_secs(20);
 const JANITOR_EVERY: Duration = Duration::from_secs(10);
 const OUTBOX_RETENTION: Duration = Duration::from_secs(3600);
 
-pub async fn run(state: AppState, shutdown: CancellationToken) {
+pub async fn run(state: DeliveryCtx, shutdown: CancellationToken) {
     let mut last_janitor = Instant::now();
     loop {
         tokio::select! {
@@ -44,7 +43,7 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
 }
 
 /// One pass: returns how many runs were re-pushed.
-pub async fn sweep_once(state: &AppState) -> anyhow::Result<usize> {
+pub async fn sweep_once(state: &DeliveryCtx) -> anyhow::Result<usize> {
     let room = timeout(REDIS_TIMEOUT, state.queue.room()).await??;
     if room == 0 {
         return Ok(0);
@@ -61,7 +60,7 @@ pub async fn sweep_once(state: &AppState) -> anyhow::Result<usize> {
     Ok(ids.len())
 }
 
-async fn janitor(state: &AppState) -> anyhow::Result<()> {
+async fn janitor(state: &DeliveryCtx) -> anyhow::Result<()> {
     const BATCH: usize = 2_000;
     for _ in 0..10 {
         if (timeout(REDIS_TIMEOUT, state.queue.prune_done(BATCH)).await?? as usize) < BATCH {

@@ -2,6 +2,7 @@
 //! restarts it (fresh connection, fresh name, backoff) whenever it dies — a Redis restart or
 //! stall kills an apalis worker, and must not kill the process.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use apalis::prelude::{BackendExt, BoxDynError, Data, Strategy, WorkerBuilder};
@@ -12,9 +13,8 @@ use tracing::{error, info, warn};
 use super::WorkerOptions;
 use super::limit::ConcurrencyLimitLayer;
 use super::wake::WakeSignal;
-use crate::jobs::RunTrigger;
-use crate::state::AppState;
-use crate::workflows::engine;
+use crate::jobs::{RunTrigger, TriggerQueue};
+use crate::workflows::{WorkerCtx, engine};
 
 /// How often an idle worker polls Redis when no wake-up arrives: the worst-case pickup
 /// after a lost wake-up, at ~20 cheap Lua calls per second per idle worker.
@@ -25,14 +25,15 @@ const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Clone)]
 struct Handler {
-    state: AppState,
+    state: WorkerCtx,
     worker: String,
 }
 
 /// Restarts the apalis worker until `shutdown`, with a backoff from 100 ms to 10 s (reset
 /// after a worker lived a minute).
 pub async fn supervise(
-    state: AppState,
+    state: WorkerCtx,
+    queue: Arc<TriggerQueue>,
     opts: WorkerOptions,
     wake: WakeSignal,
     shutdown: CancellationToken,
@@ -42,7 +43,7 @@ pub async fn supervise(
         let name = unique_name(&opts.name_prefix);
         let started = Instant::now();
         info!(worker = %name, concurrency = opts.concurrency, "apalis worker starting");
-        match run_once(&state, &opts, &name, wake.clone(), shutdown.clone()).await {
+        match run_once(&state, &queue, &opts, &name, wake.clone(), shutdown.clone()).await {
             Ok(()) if shutdown.is_cancelled() => break,
             Ok(()) => warn!(worker = %name, "apalis worker stopped by itself; restarting"),
             Err(e) => {
@@ -62,7 +63,8 @@ pub async fn supervise(
 }
 
 async fn run_once(
-    state: &AppState,
+    state: &WorkerCtx,
+    queue: &TriggerQueue,
     opts: &WorkerOptions,
     name: &str,
     wake: WakeSignal,
@@ -77,8 +79,7 @@ async fn run_once(
         )
         .await?;
     let batch = opts.concurrency.clamp(1, 100);
-    let backend = state
-        .queue
+    let backend = queue
         .storage_with(conn, batch)
         .poll_with_strategy(Strategy::new().stream(wake).interval(FALLBACK_POLL));
     let handler = Handler {

@@ -23,12 +23,12 @@ use serde_json::{Map, Value, json};
 use tracing::{Instrument, debug, info, warn};
 use uuid::Uuid;
 
-use super::actions::StepError;
+use super::WorkerCtx;
 use super::metrics;
 use super::spec::{StepSpec, WorkflowSpec};
+use super::step::StepError;
 use crate::db::runs::{self, Finish, RunRow, RunStatus, StepDone, StepFailure, StepRow};
-use crate::state::AppState;
-use crate::upstream::problem;
+use crate::error::problem;
 
 /// Retries whose backoff ceiling exceeds this release the run; the sweeper re-pushes it
 /// when due. Shorter ones sleep in-process, keeping the lease.
@@ -39,7 +39,7 @@ pub const COALESCE_WINDOW: Duration = Duration::from_millis(10);
 
 /// Claims run `run_id` for `worker` and drives it as far as it can go now. Nothing to claim
 /// (finished, leased elsewhere, retry not due) is success: the delivery was a duplicate.
-pub async fn execute(state: &AppState, run_id: Uuid, worker: &str) -> anyhow::Result<()> {
+pub async fn execute(state: &WorkerCtx, run_id: Uuid, worker: &str) -> anyhow::Result<()> {
     let span = tracing::info_span!("run", job_id = %run_id, kind = tracing::field::Empty);
     async move {
         let claimed = {
@@ -105,7 +105,7 @@ struct Unwritten {
 }
 
 struct Runner<'a> {
-    state: &'a AppState,
+    state: &'a WorkerCtx,
     spec: &'a WorkflowSpec,
     run: RunRow,
     steps: Vec<StepRow>,
@@ -117,7 +117,7 @@ struct Runner<'a> {
 
 impl<'a> Runner<'a> {
     fn new(
-        state: &'a AppState,
+        state: &'a WorkerCtx,
         spec: &'a WorkflowSpec,
         run: RunRow,
         steps: Vec<StepRow>,
