@@ -53,13 +53,21 @@ impl StepCtx<'_> {
     /// needs and no done step wrote is a permanent `workflow.missing_output`.
     pub fn earlier<T: DeserializeOwned>(&self) -> Result<T, StepError> {
         let names = self.workflow.steps.iter().map(|s| s.name.as_str());
-        T::deserialize(Value::Object(facts(names, self.outputs))).map_err(|e| {
-            StepError::missing_output(format!(
-                "step `{}` needs a fact no earlier step wrote: {e}",
-                self.step
-            ))
-        })
+        facts_as(names, self.outputs, self.step)
     }
+}
+
+/// [`facts`] as `T`, for step `step`.
+fn facts_as<'a, T: DeserializeOwned>(
+    steps: impl Iterator<Item = &'a str>,
+    outputs: &Map<String, Value>,
+    step: &str,
+) -> Result<T, StepError> {
+    T::deserialize(Value::Object(facts(steps, outputs))).map_err(|e| {
+        StepError::missing_output(format!(
+            "step `{step}` needs a fact no earlier step wrote: {e}"
+        ))
+    })
 }
 
 /// The facts of the done steps: the shallow merge of their outputs in step order, each
@@ -175,6 +183,26 @@ mod tests {
         // step order, not the map's: the earlier step's member loses
         let merged = facts(["refund", "check"].into_iter(), &done);
         assert_eq!(merged["order"], json!("early"));
+    }
+
+    #[test]
+    fn a_missing_fact_is_a_permanent_missing_output() {
+        #[derive(serde::Deserialize, Debug)]
+        struct Needs {
+            plan: u32,
+        }
+        let done = outputs(json!({"check": {"result": {"plan": 1}}}));
+        let err = facts_as::<Needs>(["check"].into_iter(), &done, "refund").unwrap_err();
+        assert!(matches!(err, StepError::Permanent(_)));
+        assert_eq!(err.problem().code, "workflow.missing_output");
+        assert!(
+            err.problem().detail.contains("`plan`"),
+            "{}",
+            err.problem().detail
+        );
+        let done = outputs(json!({"check": {"plan": 7}}));
+        let found = facts_as::<Needs>(["check"].into_iter(), &done, "refund").unwrap();
+        assert_eq!(found.plan, 7);
     }
 
     #[test]
