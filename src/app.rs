@@ -248,7 +248,8 @@ pub async fn run_dev(
         shutdown.clone(),
     ));
     tasks.spawn(workers::run(
-        state.clone(),
+        state.worker_ctx(),
+        state.queue.clone(),
         workers::WorkerOptions {
             concurrency: opts.concurrency,
             name_prefix: "dev".into(),

@@ -50,20 +50,26 @@ pub struct Problem {
     pub request_id: Option<String>,
 }
 
+/// A problem with `status` and a stable `code`: the body of an [`Error::Problem`], and what a
+/// workflow step or run stores as its error.
+pub fn problem(status: StatusCode, code: &str, detail: impl Into<String>) -> Problem {
+    Problem {
+        type_: format!("https://orderdesk.dev/problems/{code}"),
+        title: status.canonical_reason().unwrap_or("Error").to_string(),
+        status: status.as_u16(),
+        detail: detail.into(),
+        code: code.to_string(),
+        explain: None,
+        next_steps: Vec::new(),
+        errors: Vec::new(),
+        extra: serde_json::Map::new(),
+        request_id: None,
+    }
+}
+
 impl Error {
     pub fn new(status: StatusCode, code: &str, detail: impl Into<String>) -> Self {
-        Error::Problem(Box::new(Problem {
-            type_: format!("https://orderdesk.dev/problems/{code}"),
-            title: status.canonical_reason().unwrap_or("Error").to_string(),
-            status: status.as_u16(),
-            detail: detail.into(),
-            code: code.to_string(),
-            explain: None,
-            next_steps: Vec::new(),
-            errors: Vec::new(),
-            extra: serde_json::Map::new(),
-            request_id: None,
-        }))
+        Error::Problem(Box::new(problem(status, code, detail)))
     }
 
     pub fn unauthorized(detail: impl Into<String>) -> Self {
@@ -145,14 +151,11 @@ impl Error {
     pub fn to_problem(&self) -> Problem {
         match self {
             Error::Problem(p) => (**p).clone(),
-            Error::Internal(_) => match Error::new(
+            Error::Internal(_) => problem(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
                 "an unexpected error occurred; it has been logged",
-            ) {
-                Error::Problem(p) => *p,
-                Error::Internal(_) => unreachable!("Error::new builds a problem"),
-            },
+            ),
         }
     }
 }

@@ -179,7 +179,8 @@ async fn main() -> anyhow::Result<()> {
             let state = app::build_state(config, (concurrency as u32 + 4).min(64)).await?;
             app::spawn_metrics(&state.config, shutdown.clone()).await?;
             workers::run(
-                state,
+                state.worker_ctx(),
+                state.queue.clone(),
                 workers::WorkerOptions {
                     concurrency,
                     name_prefix: "worker".into(),

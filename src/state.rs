@@ -9,7 +9,7 @@ use crate::auth::Verifier;
 use crate::config::Config;
 use crate::jobs::TriggerQueue;
 use crate::upstream::Upstream;
-use crate::workflows::Registry;
+use crate::workflows::{Registry, WorkerCtx};
 
 /// Cloned for every extractor and middleware of every request: each member is a handle
 /// (`Arc`, pool, connection manager), so a clone is a few reference-count increments.
@@ -23,6 +23,18 @@ pub struct AppState {
     pub upstream: Arc<Upstream>,
     pub workflows: Arc<Registry>,
     pub queue: Arc<TriggerQueue>,
+}
+
+impl AppState {
+    /// The part of the state the engine and actions run on.
+    pub fn worker_ctx(&self) -> WorkerCtx {
+        WorkerCtx {
+            db: self.db.clone(),
+            config: self.config.clone(),
+            upstream: self.upstream.clone(),
+            workflows: self.workflows.clone(),
+        }
+    }
 }
 
 impl axum::extract::FromRef<AppState> for Arc<Verifier> {

@@ -74,7 +74,7 @@ pub async fn measure(env: &BenchEnv) -> anyhow::Result<PickupSample> {
         let at: DateTime<Utc> = sqlx::query_scalar("SELECT clock_timestamp()")
             .fetch_one(&mut *conn)
             .await?;
-        jobs::dispatch(&env.state, run.id).await;
+        jobs::dispatch(&env.state.db, &env.state.queue, run.id).await;
         committed.push((run.id, at));
         tokio::time::sleep(GAP).await;
     }

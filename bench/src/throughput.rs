@@ -223,7 +223,7 @@ async fn enqueue_all(
                 tx.commit().await?;
                 if delivery == Delivery::Dispatch {
                     for id in ids {
-                        jobs::dispatch(&state, id).await;
+                        jobs::dispatch(&state.db, &state.queue, id).await;
                     }
                 }
             }

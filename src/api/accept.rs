@@ -283,7 +283,7 @@ pub async fn accept<K: Intake>(
     let res = answer(&mut tx, fresh, &admitted).await?;
     tx.commit().await?;
     for run in started {
-        jobs::dispatch(state, run).await;
+        jobs::dispatch(&state.db, &state.queue, run).await;
     }
     match (admitted.wait_for, caller.wait.filter(|w| !w.is_zero())) {
         (Some(run), Some(wait)) => {

@@ -126,7 +126,7 @@ pub async fn ingest_event(
     }
     tx.commit().await?;
     if let Some(run_id) = notify_run {
-        jobs::dispatch(&state, run_id).await;
+        jobs::dispatch(&state.db, &state.queue, run_id).await;
     }
     Ok((
         StatusCode::OK,

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::Value;
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgPool};
 use tokio::time::timeout;
 use uuid::Uuid;
 
@@ -17,7 +17,6 @@ pub use queue::{MAX_BACKLOG, PUSH_BATCH, RunTrigger, TriggerQueue};
 use crate::db;
 use crate::db::runs::{NewRunRow, RunRow};
 use crate::error::{Error, Result};
-use crate::state::AppState;
 use crate::workflows::Registry;
 
 /// A run to start.
@@ -71,8 +70,8 @@ pub async fn enqueue(conn: &mut PgConnection, registry: &Registry, new: NewRun) 
 /// Best effort, right after the caller committed [`enqueue`]: pushes the run's trigger to
 /// apalis and records the push on the run (the relay then only marks the outbox row). On
 /// any error (Redis down, queue full) it only logs; the relay delivers the trigger later.
-pub async fn dispatch(state: &AppState, run_id: Uuid) {
-    if let Err(e) = try_dispatch(state, run_id).await {
+pub async fn dispatch(pool: &PgPool, queue: &TriggerQueue, run_id: Uuid) {
+    if let Err(e) = try_dispatch(pool, queue, run_id).await {
         tracing::warn!(job_id = %run_id, error = %format!("{e:#}"),
             "trigger not pushed now; the outbox relay will deliver it");
     }
@@ -82,15 +81,15 @@ pub async fn dispatch(state: &AppState, run_id: Uuid) {
 /// retries for seconds) must not hold the response that follows the commit.
 const DISPATCH_TIMEOUT: Duration = Duration::from_millis(300);
 
-async fn try_dispatch(state: &AppState, run_id: Uuid) -> anyhow::Result<()> {
-    if timeout(DISPATCH_TIMEOUT, state.queue.room()).await?? == 0 {
+async fn try_dispatch(pool: &PgPool, queue: &TriggerQueue, run_id: Uuid) -> anyhow::Result<()> {
+    if timeout(DISPATCH_TIMEOUT, queue.room()).await?? == 0 {
         return Ok(()); // the queue is full; the relay delivers when there is room
     }
-    let mut conn = state.db.acquire().await?;
+    let mut conn = pool.acquire().await?;
     if !db::runs::mark_dispatched(&mut conn, run_id).await? {
         return Ok(()); // the relay pushed it already
     }
-    let pushed = match timeout(DISPATCH_TIMEOUT, state.queue.push(&[run_id])).await {
+    let pushed = match timeout(DISPATCH_TIMEOUT, queue.push(&[run_id])).await {
         Ok(res) => res,
         Err(elapsed) => Err(elapsed.into()),
     };

@@ -18,7 +18,7 @@ use crate::config::{Config, Service};
 use crate::domain::order::{Order, Refund};
 use crate::domain::returns::{Rma, RmaKind, RmaLine};
 use crate::domain::tracking::Tracking;
-use crate::error::{Error, Problem};
+use crate::error::{Problem, problem};
 
 pub use commerce::{
     AddressChange, Cart, CartLine, CartLineIn, CartRejection, CouponPreview, NewCart, PreviewLine,
@@ -313,11 +313,6 @@ fn seg(s: &str) -> String {
         }
     }
     out
-}
-
-/// A problem with the given status and code, as stored on a step or run.
-pub fn problem(status: StatusCode, code: &str, detail: impl Into<String>) -> Problem {
-    Error::new(status, code, detail).to_problem()
 }
 
 /// What callers see (stored on the step and the run) is a code and a sentence; the URL and

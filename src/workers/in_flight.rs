@@ -11,8 +11,7 @@ use tracing::{info, warn};
 use uuid::Uuid;
 
 use crate::db;
-use crate::state::AppState;
-use crate::workflows::engine;
+use crate::workflows::{WorkerCtx, engine};
 
 #[derive(Clone, Default)]
 pub(super) struct InFlight {
@@ -34,7 +33,7 @@ impl InFlight {
     /// it ends or is abandoned. `stop` asks the run to hand itself back after its step.
     pub(super) async fn execute(
         &self,
-        state: AppState,
+        state: WorkerCtx,
         run_id: Uuid,
         worker: String,
         stop: CancellationToken,
@@ -52,7 +51,7 @@ impl InFlight {
 
     /// After `shutdown`: waits up to `grace` for the runs in flight, drops any still going,
     /// then hands back every run still leased under this process's names.
-    pub(super) async fn drain(&self, state: &AppState, shutdown: &CancellationToken) {
+    pub(super) async fn drain(&self, state: &WorkerCtx, shutdown: &CancellationToken) {
         shutdown.cancelled().await;
         let grace = state.config.shutdown_grace;
         self.tracker.close();
@@ -79,7 +78,7 @@ impl InFlight {
     }
 }
 
-async fn hand_back(state: &AppState, workers: &[&str]) -> anyhow::Result<u64> {
+async fn hand_back(state: &WorkerCtx, workers: &[&str]) -> anyhow::Result<u64> {
     const TIMEOUT: Duration = Duration::from_secs(2);
     let released = async {
         let mut conn = state.db.acquire().await?;

@@ -8,17 +8,29 @@ pub mod sweeper;
 mod wake;
 mod worker;
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
-use crate::state::AppState;
+use crate::config::Config;
+use crate::jobs::TriggerQueue;
+use crate::workflows::WorkerCtx;
 
 /// Bound on one Redis call of the relay and sweeper, so an outage (during which the
 /// connection manager keeps retrying) delays a pass instead of stalling it.
 const REDIS_TIMEOUT: Duration = Duration::from_secs(3);
 
 pub use worker::FALLBACK_POLL;
+
+/// What the relay and the sweeper run on: Postgres, the config and the trigger queue.
+#[derive(Clone)]
+pub struct DeliveryCtx {
+    pub db: PgPool,
+    pub config: Arc<Config>,
+    pub queue: Arc<TriggerQueue>,
+}
 
 /// How a worker process runs.
 #[derive(Debug, Clone)]
@@ -42,25 +54,31 @@ impl Default for WorkerOptions {
 /// back, within `ORDERDESK_SHUTDOWN_GRACE_SECS` (see `in_flight`). Redis or Postgres outages
 /// are logged and retried, never fatal.
 pub async fn run(
-    state: AppState,
+    state: WorkerCtx,
+    queue: Arc<TriggerQueue>,
     opts: WorkerOptions,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let wake = wake::WakeSignal::default();
     let listener = tokio::spawn(wake::listen(
         state.config.redis_url.clone(),
-        state.queue.wake_channel().to_string(),
+        queue.wake_channel().to_string(),
         wake.clone(),
         shutdown.clone(),
     ));
-    let relay = tokio::spawn(relay::run(state.clone(), shutdown.clone()));
-    let sweeper = tokio::spawn(sweeper::run(state.clone(), shutdown.clone()));
+    let delivery = DeliveryCtx {
+        db: state.db.clone(),
+        config: state.config.clone(),
+        queue: queue.clone(),
+    };
+    let relay = tokio::spawn(relay::run(delivery.clone(), shutdown.clone()));
+    let sweeper = tokio::spawn(sweeper::run(delivery, shutdown.clone()));
     let in_flight = in_flight::InFlight::default();
     let drained = {
         let (in_flight, state, shutdown) = (in_flight.clone(), state.clone(), shutdown.clone());
         tokio::spawn(async move { in_flight.drain(&state, &shutdown).await })
     };
-    worker::supervise(state, opts, wake, in_flight, shutdown).await;
+    worker::supervise(state, queue, opts, wake, in_flight, shutdown).await;
     for task in [drained, listener, relay, sweeper] {
         task.await?;
     }

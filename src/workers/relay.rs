@@ -10,10 +10,9 @@ use tokio::time::timeout;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
-use super::REDIS_TIMEOUT;
+use super::{DeliveryCtx, REDIS_TIMEOUT};
 use crate::db;
 use crate::jobs::PUSH_BATCH;
-use crate::state::AppState;
 
 const SCAN_EVERY: Duration = Duration::from_millis(500);
 /// Lets `dispatch` (the fast path) finish before the relay looks, and folds a burst of
@@ -30,7 +29,7 @@ enum Pass {
     Idle,
 }
 
-pub async fn run(state: AppState, shutdown: CancellationToken) {
+pub async fn run(state: DeliveryCtx, shutdown: CancellationToken) {
     let mut listener: Option<PgListener> = None;
     loop {
         if listener.is_none() {
@@ -72,7 +71,7 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
     }
 }
 
-async fn listen(state: &AppState) -> Option<PgListener> {
+async fn listen(state: &DeliveryCtx) -> Option<PgListener> {
     let mut l = PgListener::connect_with(&state.db).await.ok()?;
     match l.listen(db::outbox::CHANNEL).await {
         Ok(()) => Some(l),
@@ -83,7 +82,7 @@ async fn listen(state: &AppState) -> Option<PgListener> {
     }
 }
 
-async fn relay_once(state: &AppState) -> anyhow::Result<Pass> {
+async fn relay_once(state: &DeliveryCtx) -> anyhow::Result<Pass> {
     let room = timeout(REDIS_TIMEOUT, state.queue.room()).await??;
     if room == 0 {
         return Ok(Pass::Full);

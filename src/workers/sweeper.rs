@@ -10,9 +10,8 @@ use tokio::time::timeout;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use super::REDIS_TIMEOUT;
+use super::{DeliveryCtx, REDIS_TIMEOUT};
 use crate::jobs::{MAX_BACKLOG, PUSH_BATCH};
-use crate::state::AppState;
 use crate::{db, metrics};
 
 const SWEEP_EVERY: Duration = Duration::from_millis(250);
@@ -27,7 +26,7 @@ const OUTBOX_RETENTION: Duration = Duration::from_secs(3600);
 const RETENTION_BATCH: i64 = 1_000;
 const RETENTION_BATCHES_PER_PASS: usize = 10;
 
-pub async fn run(state: AppState, shutdown: CancellationToken) {
+pub async fn run(state: DeliveryCtx, shutdown: CancellationToken) {
     let mut last_janitor = Instant::now();
     loop {
         tokio::select! {
@@ -49,7 +48,7 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
 }
 
 /// One pass: returns how many runs were re-pushed.
-pub async fn sweep_once(state: &AppState) -> anyhow::Result<usize> {
+pub async fn sweep_once(state: &DeliveryCtx) -> anyhow::Result<usize> {
     let backlog = timeout(REDIS_TIMEOUT, state.queue.backlog()).await??;
     metrics::set_queue_depth("runs", backlog);
     let room = MAX_BACKLOG.saturating_sub(backlog) as usize;
@@ -68,7 +67,7 @@ pub async fn sweep_once(state: &AppState) -> anyhow::Result<usize> {
     Ok(ids.len())
 }
 
-async fn janitor(state: &AppState) -> anyhow::Result<()> {
+async fn janitor(state: &DeliveryCtx) -> anyhow::Result<()> {
     const BATCH: usize = 2_000;
     for _ in 0..10 {
         if (timeout(REDIS_TIMEOUT, state.queue.prune_done(BATCH)).await?? as usize) < BATCH {

@@ -2,6 +2,7 @@
 //! restarts it (fresh connection, fresh name, backoff) whenever it dies — a Redis restart or
 //! stall kills an apalis worker, and must not kill the process.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use apalis::prelude::{BackendExt, BoxDynError, Data, Strategy, WorkerBuilder};
@@ -13,8 +14,8 @@ use super::WorkerOptions;
 use super::in_flight::InFlight;
 use super::limit::ConcurrencyLimitLayer;
 use super::wake::WakeSignal;
-use crate::jobs::RunTrigger;
-use crate::state::AppState;
+use crate::jobs::{RunTrigger, TriggerQueue};
+use crate::workflows::WorkerCtx;
 
 /// How often an idle worker polls Redis when no wake-up arrives: the worst-case pickup
 /// after a lost wake-up, at ~20 cheap Lua calls per second per idle worker.
@@ -25,7 +26,7 @@ const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Clone)]
 struct Handler {
-    state: AppState,
+    state: WorkerCtx,
     worker: String,
     in_flight: InFlight,
     shutdown: CancellationToken,
@@ -34,7 +35,8 @@ struct Handler {
 /// Restarts the apalis worker until `shutdown`, with a backoff from 100 ms to 10 s (reset
 /// after a worker lived a minute).
 pub async fn supervise(
-    state: AppState,
+    state: WorkerCtx,
+    queue: Arc<TriggerQueue>,
     opts: WorkerOptions,
     wake: WakeSignal,
     in_flight: InFlight,
@@ -52,7 +54,7 @@ pub async fn supervise(
             in_flight: in_flight.clone(),
             shutdown: shutdown.clone(),
         };
-        match run_once(handler, &opts, wake.clone()).await {
+        match run_once(handler, &queue, &opts, wake.clone()).await {
             Ok(()) if shutdown.is_cancelled() => break,
             Ok(()) => warn!(worker = %name, "apalis worker stopped by itself; restarting"),
             Err(e) => {
@@ -71,7 +73,12 @@ pub async fn supervise(
     info!("apalis worker supervisor stopped");
 }
 
-async fn run_once(handler: Handler, opts: &WorkerOptions, wake: WakeSignal) -> anyhow::Result<()> {
+async fn run_once(
+    handler: Handler,
+    queue: &TriggerQueue,
+    opts: &WorkerOptions,
+    wake: WakeSignal,
+) -> anyhow::Result<()> {
     let state = &handler.state;
     let client = redis::Client::open(state.config.redis_url.as_str())?;
     let conn = client
@@ -82,8 +89,7 @@ async fn run_once(handler: Handler, opts: &WorkerOptions, wake: WakeSignal) -> a
         )
         .await?;
     let batch = opts.concurrency.clamp(1, 100);
-    let backend = state
-        .queue
+    let backend = queue
         .storage_with(conn, batch)
         .poll_with_strategy(Strategy::new().stream(wake).interval(FALLBACK_POLL));
     let name = handler.worker.clone();

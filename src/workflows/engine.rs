@@ -24,12 +24,12 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, info, warn};
 use uuid::Uuid;
 
-use super::actions::StepError;
+use super::WorkerCtx;
 use super::spec::{StepSpec, WorkflowSpec};
+use super::step::StepError;
 use crate::db::runs::{self, Finish, RunRow, RunStatus, StepDone, StepFailure, StepRow};
+use crate::error::problem;
 use crate::metrics;
-use crate::state::AppState;
-use crate::upstream::problem;
 
 /// Retries whose backoff ceiling exceeds this release the run; the sweeper re-pushes it
 /// when due. Shorter ones sleep in-process, keeping the lease.
@@ -43,7 +43,7 @@ pub const COALESCE_WINDOW: Duration = Duration::from_millis(10);
 /// Once `stop` is cancelled (the worker shuts down) the step in flight finishes and the run
 /// is handed back to be claimed by another worker.
 pub async fn execute(
-    state: &AppState,
+    state: &WorkerCtx,
     run_id: Uuid,
     worker: &str,
     stop: &CancellationToken,
@@ -114,7 +114,7 @@ struct Unwritten {
 }
 
 struct Runner<'a> {
-    state: &'a AppState,
+    state: &'a WorkerCtx,
     spec: &'a WorkflowSpec,
     run: RunRow,
     steps: Vec<StepRow>,
@@ -127,7 +127,7 @@ struct Runner<'a> {
 
 impl<'a> Runner<'a> {
     fn new(
-        state: &'a AppState,
+        state: &'a WorkerCtx,
         spec: &'a WorkflowSpec,
         run: RunRow,
         steps: Vec<StepRow>,

@@ -4,10 +4,13 @@
 
 pub mod actions;
 pub mod condition;
+pub mod context;
 pub mod engine;
 pub mod registry;
 pub mod spec;
+pub mod step;
 
-pub use actions::{StepCtx, StepError};
+pub use context::WorkerCtx;
 pub use registry::Registry;
 pub use spec::{RetryPolicy, StepSpec, WorkflowSpec};
+pub use step::{StepCtx, StepError};

@@ -21,8 +21,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::actions::ActionFn;
 use super::condition::Condition;
+use super::step::ActionFn;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -128,7 +128,11 @@ impl TestEnv {
             name_prefix: format!("{name}-test"),
         };
         let (state, token) = (self.state.clone(), shutdown.clone());
-        tokio::spawn(async move { workers::run(state, opts, token).await.unwrap() })
+        tokio::spawn(async move {
+            workers::run(state.worker_ctx(), state.queue.clone(), opts, token)
+                .await
+                .unwrap()
+        })
     }
 
     /// Enqueues runs in one transaction; returns their ids.
@@ -221,7 +225,7 @@ async fn a_noop_run_goes_through_the_outbox_to_succeeded() {
 
     // one dispatched right after commit (fast path), one left to the relay
     let ids = env.enqueue("noop3", vec![json!({}), json!({})]).await;
-    jobs::dispatch(&env.state, ids[0]).await;
+    jobs::dispatch(&env.state.db, &env.state.queue, ids[0]).await;
     for id in ids {
         let run = env.finished(id).await;
         assert_eq!(run.status, "succeeded");
@@ -357,9 +361,14 @@ async fn a_duplicate_trigger_executes_the_run_once() {
         [("one", "done", 1), ("two", "done", 1), ("three", "done", 1)]
     );
     // and the engine itself acks a finished run without touching it
-    orderdesk::workflows::engine::execute(&env.state, id, "late-worker", &Default::default())
-        .await
-        .unwrap();
+    orderdesk::workflows::engine::execute(
+        &env.state.worker_ctx(),
+        id,
+        "late-worker",
+        &Default::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!(env.run(id).await.updated_at, run.updated_at);
 
     shutdown.cancel();
@@ -491,7 +500,7 @@ async fn triggers_written_while_redis_is_down_are_delivered_when_it_returns() {
         .enqueue("noop3", (0..20).map(|_| json!({})).collect())
         .await;
     for &id in &ids {
-        jobs::dispatch(&env.state, id).await; // logs and leaves the row unsent
+        jobs::dispatch(&env.state.db, &env.state.queue, id).await; // logs and leaves the row unsent
     }
     let unsent: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE sent_at IS NULL")
         .fetch_one(&env.state.db)
@@ -647,7 +656,7 @@ async fn produce(state: &AppState, kind: &'static str, secs: u64) -> (u64, f64) 
                     .unwrap()
                     .id;
                 tx.commit().await.unwrap();
-                jobs::dispatch(&state, id).await;
+                jobs::dispatch(&state.db, &state.queue, id).await;
                 n += 1;
             }
             n
@@ -688,7 +697,7 @@ async fn bench_engine_noop3() {
     for _ in 0..300 {
         let id = env.enqueue("noop3", vec![json!({})]).await[0];
         let committed = chrono::Utc::now();
-        jobs::dispatch(&env.state, id).await;
+        jobs::dispatch(&env.state.db, &env.state.queue, id).await;
         commits.push((id, committed));
         tokio::time::sleep(Duration::from_millis(10)).await;
     }

@@ -6,16 +6,29 @@
 
 use futures::future::BoxFuture;
 use reqwest::StatusCode;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{StepCtx, StepError, with_result};
+use crate::domain::address::AddressRunInput;
 use crate::domain::order::Address;
-use crate::upstream::{Notification, UpstreamError, problem};
+use crate::error::problem;
+use crate::upstream::{Notification, UpstreamError};
+use crate::workflows::step::{StepCtx, StepError, with_result};
 
-/// The new address of the run input.
-fn new_address(ctx: &StepCtx<'_>) -> Result<Address, StepError> {
-    serde_json::from_value(ctx.input().get("address").cloned().unwrap_or_default())
-        .map_err(|_| StepError::invalid_input("input.address must be an address"))
+/// What `update_at_orders` found out: the address it replaced (for the revert) and the
+/// order after the change (for the notice).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AddressChanged {
+    pub previous_address: Address,
+    pub order: ChangedOrder,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChangedOrder {
+    pub number: String,
+    pub email: String,
+    /// The address Orders now holds.
+    pub address: Address,
 }
 
 /// A 409 (shipped or ended meanwhile) as orderdesk's stable code; other errors as they are.
@@ -39,21 +52,30 @@ fn shipped_meanwhile(e: UpstreamError) -> StepError {
 /// mistakes the new address for the old one).
 pub fn update_at_orders(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
     Box::pin(async move {
-        let order_id = ctx.input_str("order_id")?;
-        let address = new_address(&ctx)?;
+        let input: AddressRunInput = ctx.input_as()?;
         let change = ctx
             .state
             .upstream
-            .change_address(ctx.tenant(), order_id, &address, ctx.idempotency_key)
+            .change_address(
+                ctx.tenant(),
+                &input.order_id,
+                &input.address,
+                ctx.idempotency_key,
+            )
             .await
             .map_err(shipped_meanwhile)?;
         let order = change.order;
+        let facts = AddressChanged {
+            previous_address: change.previous_address,
+            order: ChangedOrder {
+                number: order.number,
+                email: order.email,
+                address: order.shipping_address.clone(),
+            },
+        };
         Ok(with_result(
             json!({ "order_id": order.id, "address": order.shipping_address, "version": order.version }),
-            json!({
-                "previous_address": change.previous_address,
-                "order": { "number": order.number, "email": order.email },
-            }),
+            json!(facts),
         ))
     })
 }
@@ -62,14 +84,17 @@ pub fn update_at_orders(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepErr
 /// address it replaced.
 pub fn revert_at_orders(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
     Box::pin(async move {
-        let order_id = ctx.input_str("order_id")?;
-        let done = ctx.output_of_action("orders.update_address")?;
-        let previous: Address = serde_json::from_value(done["previous_address"].clone())
-            .map_err(|_| StepError::invalid_input("no previous address to put back"))?;
+        let input: AddressRunInput = ctx.input_as()?;
+        let previous = ctx.earlier::<AddressChanged>()?.previous_address;
         let change = ctx
             .state
             .upstream
-            .revert_address(ctx.tenant(), order_id, &previous, ctx.idempotency_key)
+            .revert_address(
+                ctx.tenant(),
+                &input.order_id,
+                &previous,
+                ctx.idempotency_key,
+            )
             .await?;
         Ok(json!({ "version": change.order.version }))
     })
@@ -78,12 +103,16 @@ pub fn revert_at_orders(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepErr
 /// `fulfillment.update_address`: `POST /fulfillment/v1/orders/{id}/address`.
 pub fn update_at_fulfillment(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
     Box::pin(async move {
-        let order_id = ctx.input_str("order_id")?;
-        let address = new_address(&ctx)?;
+        let input: AddressRunInput = ctx.input_as()?;
         let answer = ctx
             .state
             .upstream
-            .change_fulfillment_address(ctx.tenant(), order_id, &address, ctx.idempotency_key)
+            .change_fulfillment_address(
+                ctx.tenant(),
+                &input.order_id,
+                &input.address,
+                ctx.idempotency_key,
+            )
             .await
             .map_err(shipped_meanwhile)?;
         Ok(json!({ "fulfillment": answer }))
@@ -93,18 +122,15 @@ pub fn update_at_fulfillment(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, St
 /// `notifications.address_changed`: template `address_changed` to the order's email.
 pub fn notify_changed(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
     Box::pin(async move {
-        let order_id = ctx.input_str("order_id")?;
-        let done = ctx.output_of_action("orders.update_address")?;
-        let Some(email) = done["order"]["email"].as_str() else {
-            return Err(StepError::invalid_input("the order has no email to notify"));
-        };
+        let input: AddressRunInput = ctx.input_as()?;
+        let order = ctx.earlier::<AddressChanged>()?.order;
         let message = Notification {
-            order_id,
-            to: email,
+            order_id: &input.order_id,
+            to: &order.email,
             template: "address_changed",
             data: json!({
-                "order_number": done["order"]["number"],
-                "address": done["result"]["address"],
+                "order_number": order.number,
+                "address": order.address,
             }),
         };
         let sent = ctx

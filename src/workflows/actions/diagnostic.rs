@@ -2,10 +2,18 @@
 
 use futures::future::BoxFuture;
 use reqwest::StatusCode;
+use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{StepCtx, StepError};
-use crate::upstream::problem;
+use crate::error::problem;
+use crate::workflows::step::{StepCtx, StepError};
+
+/// The input members the diagnostic actions read (any workflow's input may carry them).
+#[derive(Deserialize)]
+struct DiagnosticInput {
+    fail_code: Option<String>,
+    flaky_failures: Option<u64>,
+}
 
 /// Does nothing and succeeds with `{}`. Also usable as a compensation.
 pub fn noop(_ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
@@ -15,16 +23,13 @@ pub fn noop(_ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
 /// Fails permanently with code `input.fail_code` (default `diagnostic.fail`).
 pub fn fail(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
     Box::pin(async move {
-        let code = ctx
-            .input()
-            .get("fail_code")
-            .and_then(Value::as_str)
-            .unwrap_or("diagnostic.fail");
-        Err(StepError::Permanent(Box::new(problem(
+        let input: DiagnosticInput = ctx.input_as()?;
+        let code = input.fail_code.as_deref().unwrap_or("diagnostic.fail");
+        Err(StepError::permanent(
             StatusCode::UNPROCESSABLE_ENTITY,
             code,
             format!("step `{}` failed on purpose", ctx.step),
-        ))))
+        ))
     })
 }
 
@@ -33,9 +38,8 @@ pub fn fail(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
 pub fn flaky(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
     Box::pin(async move {
         let failures = ctx
-            .input()
-            .get("flaky_failures")
-            .and_then(Value::as_u64)
+            .input_as::<DiagnosticInput>()?
+            .flaky_failures
             .unwrap_or(1);
         if u64::from(ctx.attempt) <= failures {
             return Err(StepError::Retryable(Box::new(problem(

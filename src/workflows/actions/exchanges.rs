@@ -4,12 +4,12 @@
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
 
-use super::returns::input;
-use super::{StepCtx, StepError, with_result};
+use crate::domain::returns::RmaRunInput;
 use crate::upstream::StockLine;
+use crate::workflows::step::{StepCtx, StepError, with_result};
 
 fn stock_lines(ctx: &StepCtx<'_>) -> Result<(String, Vec<StockLine>), StepError> {
-    let input = input(ctx)?;
+    let input: RmaRunInput = ctx.input_as()?;
     let lines = input
         .replacement_stock
         .into_iter()

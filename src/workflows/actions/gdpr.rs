@@ -4,21 +4,22 @@
 
 use futures::future::BoxFuture;
 use reqwest::StatusCode;
+use serde::Deserialize;
+use serde::de::IgnoredAny;
 use serde_json::{Value, json};
 use sqlx::PgConnection;
 
-use super::{StepCtx, StepError, with_result};
 use crate::db;
-use crate::upstream::{Notification, problem};
+use crate::domain::erasure::EraseRunInput;
+use crate::upstream::Notification;
+use crate::workflows::step::{StepCtx, StepError, with_result};
 
-/// The action that anonymises; run twice (before and after the upstream erasure).
-const ANONYMISE: &str = "gdpr.anonymise_local";
-
-fn customer<'a>(ctx: &'a StepCtx<'_>) -> Result<&'a str, StepError> {
-    match ctx.run.customer_id.as_deref() {
-        Some(c) => Ok(c),
-        None => ctx.input_str("customer_id"),
-    }
+/// What an anonymisation pass leaves for the next one: its counts. `anonymise_local` runs
+/// twice (before and after the upstream erasure); the second pass finds the first's here.
+#[derive(Deserialize)]
+struct EarlierPass {
+    #[serde(default)]
+    anonymised: Option<IgnoredAny>,
 }
 
 async fn refuse_if_held(
@@ -30,11 +31,11 @@ async fn refuse_if_held(
         .await
         .map_err(StepError::database)?;
     if hold.is_some() {
-        return Err(StepError::Permanent(Box::new(problem(
+        return Err(StepError::permanent(
             StatusCode::CONFLICT,
             "gdpr.legal_hold",
             "the customer's data is under a legal hold and cannot be erased now",
-        ))));
+        ));
     }
     Ok(())
 }
@@ -42,9 +43,9 @@ async fn refuse_if_held(
 /// Fails permanently with `gdpr.legal_hold` while a hold is in force.
 pub fn check_legal_hold(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
     Box::pin(async move {
-        let customer = customer(&ctx)?;
+        let input: EraseRunInput = ctx.input_as()?;
         let mut conn = ctx.state.db.acquire().await.map_err(StepError::database)?;
-        refuse_if_held(&mut conn, ctx.tenant(), customer).await?;
+        refuse_if_held(&mut conn, ctx.tenant(), &input.customer_id).await?;
         Ok(json!({ "held": false }))
     })
 }
@@ -53,11 +54,9 @@ pub fn check_legal_hold(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepErr
 /// The first pass reports its counts in the run's result; the sweep only in its output.
 pub fn anonymise_local(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
     Box::pin(async move {
-        let customer = customer(&ctx)?;
-        let keep_key = ctx
-            .input()
-            .get("keep_idempotency_key")
-            .and_then(Value::as_str);
+        let input: EraseRunInput = ctx.input_as()?;
+        let (customer, keep_key) = (&input.customer_id, input.keep_idempotency_key.as_deref());
+        let is_sweep = ctx.earlier::<EarlierPass>()?.anonymised.is_some();
         let mut tx = ctx.state.db.begin().await.map_err(StepError::database)?;
         refuse_if_held(&mut tx, ctx.tenant(), customer).await?;
         let n = db::gdpr::anonymise_customer(&mut tx, ctx.tenant(), customer, ctx.run.id, keep_key)
@@ -65,7 +64,6 @@ pub fn anonymise_local(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepErro
             .map_err(StepError::database)?;
         tx.commit().await.map_err(StepError::database)?;
         let counts = json!({ "anonymised": n });
-        let is_sweep = ctx.output_of_action(ANONYMISE).is_ok();
         if is_sweep {
             return Ok(counts);
         }
@@ -84,11 +82,11 @@ pub fn anonymise_local(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepErro
 /// `POST /v1/customers/{id}/erase` at the Orders service.
 pub fn erase_at_orders(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
     Box::pin(async move {
-        let customer = customer(&ctx)?;
+        let input: EraseRunInput = ctx.input_as()?;
         let answer = ctx
             .state
             .upstream
-            .erase_customer(ctx.tenant(), customer, ctx.idempotency_key)
+            .erase_customer(ctx.tenant(), &input.customer_id, ctx.idempotency_key)
             .await?;
         Ok(with_result(
             json!({ "upstream_erased": true }),
@@ -101,7 +99,8 @@ pub fn erase_at_orders(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepErro
 /// gone by now). The Notifications API wants an order id: the customer id stands in.
 pub fn erasure_completed(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
     Box::pin(async move {
-        let customer = customer(&ctx)?;
+        let input: EraseRunInput = ctx.input_as()?;
+        let customer = &input.customer_id;
         let settings = {
             let mut conn = ctx.state.db.acquire().await.map_err(StepError::database)?;
             db::tenants::settings(&mut conn, ctx.tenant())
@@ -115,7 +114,7 @@ pub fn erasure_completed(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepEr
             template: "gdpr_erasure_completed",
             data: json!({
                 "customer_id": customer,
-                "request_id": ctx.input().get("request_id"),
+                "request_id": input.request_id,
             }),
         };
         let sent = ctx

@@ -4,32 +4,30 @@
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
 
-use super::{StepCtx, StepError, with_result};
+use super::orders::CancelEligibility;
+use crate::domain::cancel::CancelRunInput;
 use crate::upstream::StockLine;
+use crate::workflows::step::{StepCtx, StepError, with_result};
 
 /// The lines to restock, from the eligibility step's plan.
 fn restock_lines(ctx: &StepCtx<'_>) -> Result<Vec<StockLine>, StepError> {
-    let plan = &ctx.output_of_action("orders.check_cancel_eligibility")?["plan"];
-    let lines = plan["restock_lines"]
-        .as_array()
-        .map(|a| a.as_slice())
-        .unwrap_or_default();
-    Ok(lines
-        .iter()
-        .filter_map(|l| {
-            Some(StockLine {
-                sku: l["sku"].as_str()?.to_string(),
-                qty: i32::try_from(l["qty"].as_i64()?).ok()?,
-            })
-        })
+    let eligibility: CancelEligibility = ctx.earlier()?;
+    Ok(eligibility
+        .plan
+        .restock_lines
+        .into_iter()
         .filter(|l| l.qty > 0)
+        .map(|l| StockLine {
+            sku: l.sku,
+            qty: l.qty,
+        })
         .collect())
 }
 
 /// `POST /v1/releases` with the order's lines.
 pub fn release(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
     Box::pin(async move {
-        let order_id = ctx.input_str("order_id")?;
+        let input: CancelRunInput = ctx.input_as()?;
         let lines = restock_lines(&ctx)?;
         if lines.is_empty() {
             return Ok(with_result(json!({"restocked_lines": 0}), json!({})));
@@ -37,7 +35,7 @@ pub fn release(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
         let release = ctx
             .state
             .upstream
-            .release_inventory(ctx.tenant(), order_id, &lines, ctx.idempotency_key)
+            .release_inventory(ctx.tenant(), &input.order_id, &lines, ctx.idempotency_key)
             .await?;
         Ok(with_result(
             json!({"restocked_lines": lines.len()}),
@@ -49,7 +47,7 @@ pub fn release(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
 /// Compensation of `release`: `POST /v1/reservations` with the same lines.
 pub fn reserve(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
     Box::pin(async move {
-        let order_id = ctx.input_str("order_id")?;
+        let input: CancelRunInput = ctx.input_as()?;
         let lines = restock_lines(&ctx)?;
         if lines.is_empty() {
             return Ok(json!({}));
@@ -57,7 +55,7 @@ pub fn reserve(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
         let reservation = ctx
             .state
             .upstream
-            .reserve_inventory(ctx.tenant(), order_id, &lines, ctx.idempotency_key)
+            .reserve_inventory(ctx.tenant(), &input.order_id, &lines, ctx.idempotency_key)
             .await?;
         Ok(json!({"reservation": reservation}))
     })

@@ -4,35 +4,31 @@
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
 
-use super::{StepCtx, StepError, with_result};
+use super::orders::CancelEligibility;
+use super::payments::Refunded;
 use crate::db;
 use crate::db::subscriptions::Which;
+use crate::domain::cancel::CancelRunInput;
+use crate::domain::shipment_updates::ShipmentNoticeInput;
 use crate::domain::subscription::Channel;
 use crate::upstream::Notification;
+use crate::workflows::step::{StepCtx, StepError, with_result};
 
 /// `POST /v1/messages` with template `order_cancelled` to the order's email.
 pub fn order_cancelled(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
     Box::pin(async move {
-        let order_id = ctx.input_str("order_id")?;
-        let eligibility = ctx.output_of_action("orders.check_cancel_eligibility")?;
-        let order = &eligibility["order"];
-        let Some(email) = order["email"].as_str() else {
-            return Err(StepError::invalid_input("the order has no email to notify"));
-        };
-        let refunded: i64 = ctx
-            .outputs
-            .values()
-            .filter_map(|o| o["result"]["refunded_minor"].as_i64())
-            .sum();
+        let input: CancelRunInput = ctx.input_as()?;
+        let order = ctx.earlier::<CancelEligibility>()?.order;
+        let refunded = ctx.earlier::<Refunded>()?.refunded_minor;
         let message = Notification {
-            order_id,
-            to: email,
+            order_id: &input.order_id,
+            to: &order.email,
             template: "order_cancelled",
             data: json!({
-                "order_number": order["number"],
-                "reason": ctx.input().get("reason"),
+                "order_number": order.number,
+                "reason": input.reason,
                 "refunded_minor": refunded,
-                "currency": order["currency"],
+                "currency": order.currency,
             }),
         };
         let sent = ctx
@@ -53,15 +49,14 @@ pub fn order_cancelled(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepErro
 /// `{run_id}:{step}`, so a retry after a lost answer sends nothing twice.
 fn shipment_update(ctx: StepCtx<'_>, channel: Channel) -> BoxFuture<'_, Result<Value, StepError>> {
     Box::pin(async move {
-        let order_id = ctx.input_str("order_id")?;
-        let customer_id = ctx.input_str("customer_id")?;
+        let input: ShipmentNoticeInput = ctx.input_as()?;
         let subscriptions = {
             let mut conn = ctx.state.db.acquire().await.map_err(StepError::database)?;
             db::subscriptions::list(
                 &mut conn,
                 ctx.tenant(),
-                order_id,
-                customer_id,
+                &input.order_id,
+                &input.customer_id,
                 Which::Active,
             )
             .await
@@ -74,15 +69,14 @@ fn shipment_update(ctx: StepCtx<'_>, channel: Channel) -> BoxFuture<'_, Result<V
         let Some(to) = destination else {
             return Ok(json!({"sent": false, "reason": "unsubscribed"}));
         };
-        let input = ctx.input();
         let message = Notification {
-            order_id,
+            order_id: &input.order_id,
             to: &to,
             template: "shipment_update",
             data: json!({
                 "channel": channel.as_str(),
-                "order_number": input.get("order_number"),
-                "updates": input.get("updates"),
+                "order_number": input.order_number,
+                "updates": input.updates,
             }),
         };
         let answer = ctx

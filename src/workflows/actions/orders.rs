@@ -4,25 +4,42 @@
 use chrono::Utc;
 use futures::future::BoxFuture;
 use reqwest::StatusCode;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{StepCtx, StepError, with_result};
-use crate::domain::cancel::{Canceller, plan_cancel};
-use crate::upstream::problem;
+use crate::domain::cancel::{CancelPlan, CancelRunInput, plan_cancel};
+use crate::error::problem;
+use crate::workflows::step::{StepCtx, StepError, with_result};
 
-fn flag(ctx: &StepCtx<'_>, key: &str) -> bool {
-    ctx.input()
-        .get(key)
-        .and_then(Value::as_bool)
-        .unwrap_or(false)
+/// What `check_cancel_eligibility` fixes for the later steps of `cancel_order`: the plan
+/// (its restock lines), the refunds to make, and the order's contact details.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CancelEligibility {
+    pub plan: CancelPlan,
+    pub refunds: Vec<PlannedRefund>,
+    pub order: OrderContact,
 }
 
-fn reason(ctx: &StepCtx<'_>) -> String {
-    ctx.input()
-        .get("reason")
-        .and_then(Value::as_str)
-        .unwrap_or("cancelled")
-        .to_string()
+/// What is left to refund on one captured payment, fixed when eligibility was checked so a
+/// retried refund repeats the same amount.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PlannedRefund {
+    pub payment_id: String,
+    pub amount_minor: i64,
+}
+
+/// The order as a notification needs it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OrderContact {
+    pub number: String,
+    pub email: String,
+    pub currency: String,
+    pub version: i64,
+}
+
+/// The reason given to Orders: the input's, or a plain one.
+fn reason(input: &CancelRunInput) -> &str {
+    input.reason.as_deref().unwrap_or("cancelled")
 }
 
 /// Re-reads the order, applies `domain::cancel::plan_cancel` for the canceller of the input
@@ -31,26 +48,21 @@ fn reason(ctx: &StepCtx<'_>) -> String {
 /// and what later steps need of the order.
 pub fn check_cancel_eligibility(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
     Box::pin(async move {
-        let order_id = ctx.input_str("order_id")?;
-        let who = match ctx.input().get("canceller").and_then(Value::as_str) {
-            Some("customer") => Canceller::Customer,
-            Some("agent") => Canceller::Agent,
-            _ => {
-                return Err(StepError::invalid_input(
-                    "input.canceller must be \"customer\" or \"agent\"",
-                ));
-            }
-        };
-        let (refund, restock) = (flag(&ctx, "refund"), flag(&ctx, "restock"));
-        let order = ctx.state.upstream.get_order(ctx.tenant(), order_id).await?;
+        let input: CancelRunInput = ctx.input_as()?;
+        let (refund, restock) = (input.refund, input.restock);
+        let order = ctx
+            .state
+            .upstream
+            .get_order(ctx.tenant(), &input.order_id)
+            .await?;
         if let Some(customer) = &ctx.run.customer_id
             && &order.customer_id != customer
         {
-            return Err(StepError::Permanent(Box::new(problem(
+            return Err(StepError::permanent(
                 StatusCode::NOT_FOUND,
                 "order.not_found",
                 "no such order",
-            ))));
+            ));
         }
         let settings = {
             let mut conn = ctx.state.db.acquire().await.map_err(StepError::database)?;
@@ -58,23 +70,43 @@ pub fn check_cancel_eligibility(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value,
                 .await
                 .map_err(StepError::database)?
         };
-        let plan = plan_cancel(&order, &settings, who, refund, restock, Utc::now());
+        let plan = plan_cancel(
+            &order,
+            &settings,
+            input.canceller,
+            refund,
+            restock,
+            Utc::now(),
+        );
         if let Some(first) = plan.blocked_reasons.first() {
             let mut p = problem(StatusCode::CONFLICT, &first.code, &first.message);
             p.extra
                 .insert("blocked_reasons".into(), json!(plan.blocked_reasons));
             return Err(StepError::Permanent(Box::new(p)));
         }
-        let refunds: Vec<Value> = if refund {
+        let refunds = if refund {
             order
                 .payments
                 .iter()
                 .filter(|p| p.status == "captured" || p.status == "partially_refunded")
                 .filter(|p| p.amount_minor > p.refunded_minor)
-                .map(|p| json!({"payment_id": p.id, "amount_minor": p.amount_minor - p.refunded_minor}))
+                .map(|p| PlannedRefund {
+                    payment_id: p.id.clone(),
+                    amount_minor: p.amount_minor - p.refunded_minor,
+                })
                 .collect()
         } else {
             Vec::new()
+        };
+        let facts = CancelEligibility {
+            plan,
+            refunds,
+            order: OrderContact {
+                number: order.number,
+                email: order.email,
+                currency: order.currency.clone(),
+                version: order.version,
+            },
         };
         Ok(with_result(
             json!({
@@ -84,16 +116,7 @@ pub fn check_cancel_eligibility(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value,
                 "restocked_lines": 0,
                 "notified": false,
             }),
-            json!({
-                "plan": plan,
-                "refunds": refunds,
-                "order": {
-                    "number": order.number,
-                    "email": order.email,
-                    "currency": order.currency,
-                    "version": order.version,
-                },
-            }),
+            json!(facts),
         ))
     })
 }
@@ -101,11 +124,16 @@ pub fn check_cancel_eligibility(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value,
 /// `POST /v1/orders/{id}/cancel`.
 pub fn cancel(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
     Box::pin(async move {
-        let order_id = ctx.input_str("order_id")?;
+        let input: CancelRunInput = ctx.input_as()?;
         let order = ctx
             .state
             .upstream
-            .cancel_order(ctx.tenant(), order_id, &reason(&ctx), ctx.idempotency_key)
+            .cancel_order(
+                ctx.tenant(),
+                &input.order_id,
+                reason(&input),
+                ctx.idempotency_key,
+            )
             .await?;
         Ok(json!({ "status": order.status, "version": order.version }))
     })
@@ -114,26 +142,36 @@ pub fn cancel(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
 /// Compensation of `cancel`: `POST /v1/orders/{id}/reinstate`.
 pub fn reinstate(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
     Box::pin(async move {
-        let order_id = ctx.input_str("order_id")?;
-        let why = format!("undo of a failed cancellation ({})", reason(&ctx));
+        let input: CancelRunInput = ctx.input_as()?;
+        let why = format!("undo of a failed cancellation ({})", reason(&input));
         let order = ctx
             .state
             .upstream
-            .reinstate_order(ctx.tenant(), order_id, &why, ctx.idempotency_key)
+            .reinstate_order(ctx.tenant(), &input.order_id, &why, ctx.idempotency_key)
             .await?;
         Ok(json!({ "status": order.status, "version": order.version }))
     })
+}
+
+/// The member every workflow that ends with `refresh_view` has in its input.
+#[derive(Deserialize)]
+struct OrderSubject {
+    order_id: String,
 }
 
 /// Reads the order from the Orders service into the read model (`upsert_view` keeps a newer
 /// version if one arrived meanwhile).
 pub fn refresh_view(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
     Box::pin(async move {
-        let order_id = match ctx.run.subject_id.as_deref() {
-            Some(id) => id,
-            None => ctx.input_str("order_id")?,
+        let order_id = match &ctx.run.subject_id {
+            Some(id) => id.clone(),
+            None => ctx.input_as::<OrderSubject>()?.order_id,
         };
-        let order = ctx.state.upstream.get_order(ctx.tenant(), order_id).await?;
+        let order = ctx
+            .state
+            .upstream
+            .get_order(ctx.tenant(), &order_id)
+            .await?;
         let mut conn = ctx.state.db.acquire().await.map_err(StepError::database)?;
         let written = crate::db::orders::upsert_view(&mut conn, &order)
             .await

@@ -3,15 +3,15 @@
 
 use futures::future::BoxFuture;
 use reqwest::StatusCode;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{StepCtx, StepError, with_result};
-use crate::domain::reorder::{self, ReorderLine, ReorderPlan, Unavailable, UnavailableLine};
-use crate::upstream::{CartLineIn, CartRejection, NewCart, UpstreamError, problem};
-
-fn permanent(status: StatusCode, code: &str, detail: &str) -> StepError {
-    StepError::Permanent(Box::new(problem(status, code, detail)))
-}
+use crate::domain::reorder::{
+    self, ReorderLine, ReorderPlan, ReorderRunInput, Unavailable, UnavailableLine,
+};
+use crate::error::problem;
+use crate::upstream::{CartLineIn, CartRejection, NewCart, UpstreamError};
+use crate::workflows::step::{StepCtx, StepError, with_result};
 
 fn nothing_available(unavailable: &[UnavailableLine]) -> StepError {
     let mut p = problem(
@@ -23,38 +23,43 @@ fn nothing_available(unavailable: &[UnavailableLine]) -> StepError {
     StepError::Permanent(Box::new(p))
 }
 
+/// What `reorder.plan` fixes for `create_cart`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Planned {
+    pub plan: ReorderPlan,
+}
+
 /// `reorder.plan`: reads the order at Orders (it must be the run's customer's), then the
 /// catalog entry and stock of each selected line. Output `{"plan": ReorderPlan}`; nothing
 /// addable → permanent 409 `reorder.nothing_available` listing why.
 pub fn plan(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
     Box::pin(async move {
-        let order_id = ctx.input_str("order_id")?;
-        let order = ctx.state.upstream.get_order(ctx.tenant(), order_id).await?;
+        let input: ReorderRunInput = ctx.input_as()?;
+        let order = ctx
+            .state
+            .upstream
+            .get_order(ctx.tenant(), &input.order_id)
+            .await?;
         if ctx.run.customer_id.as_deref() != Some(order.customer_id.as_str()) {
-            return Err(permanent(
+            return Err(StepError::permanent(
                 StatusCode::NOT_FOUND,
                 "order.not_found",
                 "no such order",
             ));
         }
-        let line_ids: Option<Vec<String>> = match ctx.input().get("line_ids") {
-            None | Some(Value::Null) => None,
-            Some(v) => Some(serde_json::from_value(v.clone()).map_err(|_| {
-                StepError::invalid_input("input.line_ids must be a list of line ids")
-            })?),
-        };
-        let lines = reorder::selected_lines(&order, line_ids.as_deref()).map_err(|unknown| {
-            permanent(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "reorder.unknown_lines",
-                &format!("the order has no lines {}", unknown.join(", ")),
-            )
-        })?;
+        let lines =
+            reorder::selected_lines(&order, input.line_ids.as_deref()).map_err(|unknown| {
+                StepError::permanent(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "reorder.unknown_lines",
+                    format!("the order has no lines {}", unknown.join(", ")),
+                )
+            })?;
         let plan = ctx.state.upstream.reorder_plan(&order, &lines).await?;
         if plan.lines.is_empty() {
             return Err(nothing_available(&plan.unavailable));
         }
-        Ok(json!({ "plan": plan }))
+        Ok(json!(Planned { plan }))
     })
 }
 
@@ -63,9 +68,7 @@ pub fn plan(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
 /// line left out with its reason — the plan's and the ones the cart service refused.
 pub fn create_cart(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
     Box::pin(async move {
-        let plan: ReorderPlan =
-            serde_json::from_value(ctx.output_of_action("reorder.plan")?["plan"].clone())
-                .map_err(|_| StepError::invalid_input("the plan step's output is not a plan"))?;
+        let Planned { plan } = ctx.earlier()?;
         let Some(customer_id) = ctx.run.customer_id.as_deref() else {
             return Err(StepError::invalid_input("a reorder run needs a customer"));
         };

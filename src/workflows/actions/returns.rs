@@ -5,24 +5,34 @@
 use chrono::Utc;
 use futures::future::BoxFuture;
 use reqwest::StatusCode;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{StepCtx, StepError, with_result};
 use crate::db;
 use crate::domain::eligibility::{SelfService, check};
-use crate::domain::returns::{self, LineAsk, RmaKind, RmaRunInput};
-use crate::upstream::{NewRma, Notification, problem};
+use crate::domain::returns::{self, LineAsk, Rma, RmaKind, RmaRunInput};
+use crate::error::problem;
+use crate::upstream::{NewRma, Notification};
+use crate::workflows::step::{StepCtx, StepError, with_result};
 
-const CREATE_RMA: &str = "returns.create_rma";
-
-/// The run input, typed.
-pub(super) fn input(ctx: &StepCtx<'_>) -> Result<RmaRunInput, StepError> {
-    serde_json::from_value(ctx.input().clone())
-        .map_err(|e| StepError::invalid_input(&format!("not a return input: {e}")))
+/// What `check_eligibility` keeps of the order for the notice.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ReturnEligibility {
+    pub order: ReturnOrder,
 }
 
-fn permanent(status: StatusCode, code: &str, detail: &str) -> StepError {
-    StepError::Permanent(Box::new(problem(status, code, detail)))
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ReturnOrder {
+    pub number: String,
+    pub email: String,
+    pub currency: String,
+}
+
+/// What `create_rma` got from the Returns API; `None` until it succeeded.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RmaCreated {
+    #[serde(default)]
+    pub rma: Option<Rma>,
 }
 
 /// Re-reads the order at the Orders service and applies the same rules as the endpoint:
@@ -31,7 +41,7 @@ fn permanent(status: StatusCode, code: &str, detail: &str) -> StepError {
 /// permanently with `return.not_eligible` / `replace.not_eligible` and `line_errors`.
 pub fn check_eligibility(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
     Box::pin(async move {
-        let input = input(&ctx)?;
+        let input: RmaRunInput = ctx.input_as()?;
         let up = &ctx.state.upstream;
         let order = up.get_order(ctx.tenant(), &input.order_id).await?;
         if ctx
@@ -40,7 +50,7 @@ pub fn check_eligibility(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepEr
             .as_ref()
             .is_some_and(|c| *c != order.customer_id)
         {
-            return Err(permanent(
+            return Err(StepError::permanent(
                 StatusCode::NOT_FOUND,
                 "order.not_found",
                 "no such order",
@@ -95,9 +105,16 @@ pub fn check_eligibility(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepEr
             p.extra.insert("line_errors".into(), json!(errors));
             return Err(StepError::Permanent(Box::new(p)));
         }
+        let facts = ReturnEligibility {
+            order: ReturnOrder {
+                number: order.number,
+                email: order.email,
+                currency: order.currency,
+            },
+        };
         Ok(with_result(
             json!({"rma_id": input.rma_id, "status": "requested"}),
-            json!({"order": {"number": order.number, "email": order.email, "currency": order.currency}}),
+            json!(facts),
         ))
     })
 }
@@ -107,7 +124,7 @@ pub fn check_eligibility(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepEr
 /// key and id, so the Returns API holds one RMA whatever happens.
 pub fn create_rma(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
     Box::pin(async move {
-        let input = input(&ctx)?;
+        let input: RmaRunInput = ctx.input_as()?;
         let new = NewRma {
             id: &input.rma_id,
             order_id: &input.order_id,
@@ -135,7 +152,7 @@ pub fn create_rma(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
         .map_err(StepError::database)?;
         Ok(with_result(
             json!({"rma_id": rma.id, "status": rma.status, "label_url": rma.label_url}),
-            json!({"rma": rma}),
+            json!(RmaCreated { rma: Some(rma) }),
         ))
     })
 }
@@ -144,11 +161,12 @@ pub fn create_rma(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
 /// `exchange_requested` (declared non-critical).
 pub fn notify_customer(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
     Box::pin(async move {
-        let input = input(&ctx)?;
-        let order = &ctx.output_of_action("returns.check_eligibility")?["order"];
-        let rma = &ctx.output_of_action(CREATE_RMA)?["rma"];
-        let Some(email) = order["email"].as_str() else {
-            return Err(StepError::invalid_input("the order has no email to notify"));
+        let input: RmaRunInput = ctx.input_as()?;
+        let order = ctx.earlier::<ReturnEligibility>()?.order;
+        let Some(rma) = ctx.earlier::<RmaCreated>()?.rma else {
+            return Err(StepError::missing_output(
+                "the customer is told about an RMA only after it was created",
+            ));
         };
         let template = match input.kind {
             RmaKind::Return => "return_requested",
@@ -156,13 +174,13 @@ pub fn notify_customer(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepErro
         };
         let message = Notification {
             order_id: &input.order_id,
-            to: email,
+            to: &order.email,
             template,
             data: json!({
-                "order_number": order["number"],
+                "order_number": order.number,
                 "rma_id": input.rma_id,
-                "label_url": rma["label_url"],
-                "instructions": rma["instructions"],
+                "label_url": rma.label_url,
+                "instructions": rma.instructions,
             }),
         };
         let sent = ctx
@@ -183,13 +201,8 @@ pub fn notify_customer(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepErro
 /// runs too early to know.
 pub fn finish(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
     Box::pin(async move {
-        let input = input(&ctx)?;
-        let created = ctx
-            .workflow
-            .steps
-            .iter()
-            .filter(|s| s.action.name == CREATE_RMA)
-            .any(|s| ctx.outputs.contains_key(&s.name));
+        let input: RmaRunInput = ctx.input_as()?;
+        let created = ctx.earlier::<RmaCreated>()?.rma.is_some();
         let mut conn = ctx.state.db.acquire().await.map_err(StepError::database)?;
         let tenant = ctx.tenant();
         if created {

@@ -4,25 +4,24 @@
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
 
-use super::{StepCtx, StepError, with_result};
+use crate::domain::support::NotifySupportInput;
 use crate::upstream::Notification;
+use crate::workflows::step::{StepCtx, StepError, with_result};
 
 /// `POST /v1/messages` with template `support_message` to the input's `to`.
 pub fn support_message(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
     Box::pin(async move {
-        let order_id = ctx.input_str("order_id")?;
-        let to = ctx.input_str("to")?;
-        let input = ctx.input();
+        let input: NotifySupportInput = ctx.input_as()?;
         let message = Notification {
-            order_id,
-            to,
+            order_id: &input.order_id,
+            to: &input.to,
             template: "support_message",
             data: json!({
-                "order_number": input.get("order_number"),
-                "case_id": input.get("case_id"),
-                "message_id": input.get("message_id"),
-                "case_created": input.get("case_created"),
-                "has_attachment": input.get("has_attachment"),
+                "order_number": input.order_number,
+                "case_id": input.case_id,
+                "message_id": input.message_id,
+                "case_created": input.case_created,
+                "has_attachment": input.has_attachment,
             }),
         };
         let sent = ctx

@@ -9,9 +9,8 @@ use tracing::warn;
 
 use super::Runner;
 use crate::db::runs::{self, RunStatus};
-use crate::error::Problem;
-use crate::upstream::problem;
-use crate::workflows::actions::StepError;
+use crate::error::{Problem, problem};
+use crate::workflows::step::StepError;
 
 /// Attempts of one compensation before the run is left `failed` for a person.
 const COMPENSATION_ATTEMPTS: u32 = 5;

@@ -11,9 +11,9 @@ use serde_json::Value;
 
 use super::{COALESCE_WINDOW, Runner};
 use crate::db::runs::{self, Checkpoint, Finish};
-use crate::upstream::problem;
-use crate::workflows::actions::{StepCtx, StepError};
+use crate::error::problem;
 use crate::workflows::spec::{ActionRef, StepSpec};
+use crate::workflows::step::{StepCtx, StepError};
 
 impl Runner<'_> {
     /// Calls an action under the step's timeout; a panic is a permanent failure.

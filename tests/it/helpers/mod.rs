@@ -190,7 +190,12 @@ impl TestApp {
             concurrency: 8,
             name_prefix: "test".into(),
         };
-        tokio::spawn(workers::run(self.state.clone(), opts, token.clone()));
+        tokio::spawn(workers::run(
+            self.state.worker_ctx(),
+            self.state.queue.clone(),
+            opts,
+            token.clone(),
+        ));
         self.workers.push(token);
         self.workers.len() - 1
     }

@@ -1,0 +1,20 @@
+//! What the engine and the actions run on: Postgres, the upstream client, the config and
+//! the workflow registry. Narrower than the api's `AppState` (no Redis, no keys), so the
+//! worker side never depends on the api's state.
+
+use std::sync::Arc;
+
+use sqlx::PgPool;
+
+use super::Registry;
+use crate::config::Config;
+use crate::upstream::Upstream;
+
+/// Cloned per run: each member is a handle, so a clone is a few reference-count increments.
+#[derive(Clone)]
+pub struct WorkerCtx {
+    pub db: PgPool,
+    pub config: Arc<Config>,
+    pub upstream: Arc<Upstream>,
+    pub workflows: Arc<Registry>,
+}
