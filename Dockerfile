@@ -1,7 +1,7 @@
 # Builds the one orderdesk binary; every service of docker-compose.yml runs it.
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
-COPY Cargo.toml Cargo.lock ./
+COPY Cargo.toml Cargo.lock build.rs ./
 COPY src ./src
 COPY sandbox ./sandbox
 COPY bench ./bench

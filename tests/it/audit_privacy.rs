@@ -94,3 +94,23 @@ async fn an_erased_customers_reasons_and_ip_do_not_survive_in_audit_records() {
     };
     assert_eq!(remaining, 0, "the customer's key is destroyed");
 }
+
+#[tokio::test]
+async fn erasure_redacts_the_previous_address_an_address_change_kept() {
+    let app = helpers::spawn_with(helpers::Options {
+        workers: 0,
+        ..Default::default()
+    })
+    .await;
+    let mut conn = app.state.db.acquire().await.unwrap();
+    let redacted: Value = sqlx::query_scalar(
+        "SELECT redact_pii('{\"previous_address\": {\"line1\": \"1 Main St\", \"country\": \"DE\"}}'::jsonb)",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap();
+    assert_eq!(
+        redacted,
+        json!({"previous_address": {"line1": "[redacted]", "country": "DE"}})
+    );
+}
