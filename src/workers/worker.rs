@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use apalis::prelude::{BackendExt, BoxDynError, Data, Strategy, WorkerBuilder};
+use backon::{BackoffBuilder, ExponentialBuilder};
 use redis::aio::ConnectionManagerConfig;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
@@ -32,6 +33,19 @@ struct Handler {
     shutdown: CancellationToken,
 }
 
+const MAX_RESTART_DELAY: Duration = Duration::from_secs(10);
+
+/// The pauses between restarts of a dying apalis worker: 100 ms doubling to 10 s, with
+/// jitter so the workers of a fleet do not all reconnect to a restarted Redis at once.
+fn restart_delays() -> impl Iterator<Item = Duration> {
+    ExponentialBuilder::new()
+        .with_min_delay(Duration::from_millis(100))
+        .with_max_delay(MAX_RESTART_DELAY)
+        .with_jitter()
+        .without_max_times()
+        .build()
+}
+
 /// Restarts the apalis worker until `shutdown`, with a backoff from 100 ms to 10 s (reset
 /// after a worker lived a minute).
 pub async fn supervise(
@@ -42,7 +56,7 @@ pub async fn supervise(
     in_flight: InFlight,
     shutdown: CancellationToken,
 ) {
-    let mut backoff = Duration::from_millis(100);
+    let mut delays = restart_delays();
     while !shutdown.is_cancelled() {
         let name = unique_name(&opts.name_prefix);
         in_flight.add_worker(&name);
@@ -62,13 +76,12 @@ pub async fn supervise(
             }
         }
         if started.elapsed() > Duration::from_secs(60) {
-            backoff = Duration::from_millis(100);
+            delays = restart_delays();
         }
         tokio::select! {
             _ = shutdown.cancelled() => break,
-            _ = tokio::time::sleep(backoff) => {}
+            _ = tokio::time::sleep(delays.next().unwrap_or(MAX_RESTART_DELAY)) => {}
         }
-        backoff = (backoff * 2).min(Duration::from_secs(10));
     }
     info!("apalis worker supervisor stopped");
 }
@@ -138,4 +151,19 @@ fn unique_name(prefix: &str) -> String {
         .unwrap_or_else(|| "host".into());
     let id = uuid::Uuid::new_v4().simple().to_string();
     format!("{prefix}-{host}-{}-{}", std::process::id(), &id[..8])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restart_delays_grow_from_100ms_and_stay_bounded() {
+        let delays: Vec<Duration> = restart_delays().take(20).collect();
+        assert_eq!(delays.len(), 20, "never runs out");
+        // jitter adds up to the delay itself
+        assert!((Duration::from_millis(100)..Duration::from_millis(200)).contains(&delays[0]));
+        assert!(delays[5] >= Duration::from_millis(3200));
+        assert!(delays.iter().all(|d| *d < MAX_RESTART_DELAY * 2));
+    }
 }

@@ -35,7 +35,7 @@ pub struct RateLimitOut {
     pub remaining: Option<u64>,
     /// Seconds until the window resets; `null` as `remaining`.
     pub reset_seconds: Option<u64>,
-    /// The draft `RateLimit-Policy` value, e.g. `600;w=60`.
+    /// The draft `RateLimit-Policy` value, e.g. `"default";q=600;w=60`.
     pub policy: String,
     /// Guest lookups allowed per IP and per order number in 15 minutes.
     pub guest_lookups_per_15_minutes: u32,
