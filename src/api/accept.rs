@@ -365,7 +365,7 @@ impl RequestAcceptedOut {
     pub fn with_run(request_id: Uuid, run: &RunRow) -> Self {
         RequestAcceptedOut {
             request_id,
-            status: run.status.clone(),
+            status: run.status.as_str().into(),
             job: Some(crate::api::jobs::JobOut::from_run(run)),
         }
     }

@@ -13,18 +13,9 @@ use crate::api::extract::Query;
 use crate::api::shared::{bounded_limit, decode_cursor, encode_cursor};
 use crate::auth::Permission;
 use crate::db;
-use crate::db::runs::{RunRow, StepRow};
+use crate::db::runs::{RunRow, RunStatus, StepRow};
 use crate::error::{Error, FieldError, Result};
 use crate::state::AppState;
-
-pub const STATUSES: [&str; 6] = [
-    "queued",
-    "running",
-    "succeeded",
-    "failed",
-    "compensated",
-    "cancelled",
-];
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProgressOut {
@@ -48,8 +39,7 @@ pub struct StepOut {
 pub struct JobOut {
     pub id: Uuid,
     pub kind: String,
-    /// `queued`, `running`, `succeeded`, `failed`, `compensated` or `cancelled`.
-    pub status: String,
+    pub status: RunStatus,
     pub progress: ProgressOut,
     pub attempts: i32,
     #[schema(value_type = Option<Object>)]
@@ -72,7 +62,7 @@ impl JobOut {
         JobOut {
             id: run.id,
             kind: run.kind.clone(),
-            status: run.status.clone(),
+            status: run.status,
             progress: ProgressOut {
                 done: run.progress_done,
                 total: run.progress_total,
@@ -107,7 +97,7 @@ impl JobOut {
     }
 
     pub fn is_finished(&self) -> bool {
-        !matches!(self.status.as_str(), "queued" | "running")
+        self.status.is_terminal()
     }
 }
 
@@ -164,11 +154,12 @@ pub async fn list_jobs(
     agent.require(Permission::JobsRead)?;
     let limit = bounded_limit(q.limit, 20, 100)?;
     if let Some(s) = &q.status
-        && !STATUSES.contains(&s.as_str())
+        && RunStatus::parse(s).is_none()
     {
+        let names: Vec<&str> = RunStatus::ALL.iter().map(|s| s.as_str()).collect();
         return Err(Error::validation(vec![FieldError {
             field: "status".into(),
-            message: format!("one of {}", STATUSES.join(", ")),
+            message: format!("one of {}", names.join(", ")),
         }]));
     }
     let filter = db::runs::RunFilter {

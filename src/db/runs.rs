@@ -22,9 +22,13 @@ use uuid::Uuid;
 pub(crate) const ASYNC: &str =
     "(SELECT set_config('synchronous_commit', 'off', true)) AS async_commit";
 
-/// A run's status. Terminal: succeeded, failed, compensated, cancelled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// A run's status. Terminal: succeeded, failed, compensated, cancelled. Stored as text
+/// (the table's CHECK constraint lists the same names).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum RunStatus {
     Queued,
     Running,
@@ -71,8 +75,7 @@ pub struct RunRow {
     pub customer_id: Option<String>,
     pub requested_by: String,
     pub input: Value,
-    /// See [`RunStatus`]; [`RunRow::status`] parses it.
-    pub status: String,
+    pub status: RunStatus,
     pub progress_done: i32,
     /// The steps that run for this input (skipped steps are not counted).
     pub progress_total: i32,
@@ -94,7 +97,7 @@ pub struct RunRow {
 
 impl RunRow {
     pub fn status(&self) -> RunStatus {
-        RunStatus::parse(&self.status).unwrap_or(RunStatus::Queued)
+        self.status
     }
 }
 

@@ -175,7 +175,7 @@ impl TestEnv {
             .await
             .unwrap()
             .unwrap();
-        assert!(run.status().is_terminal(), "run still {}", run.status);
+        assert!(run.status().is_terminal(), "run still {:?}", run.status);
         run
     }
 
@@ -228,7 +228,7 @@ async fn a_noop_run_goes_through_the_outbox_to_succeeded() {
     jobs::dispatch(&env.state.db, &env.state.queue, ids[0]).await;
     for id in ids {
         let run = env.finished(id).await;
-        assert_eq!(run.status, "succeeded");
+        assert_eq!(run.status.as_str(), "succeeded");
         assert_eq!((run.progress_done, run.progress_total), (3, 3));
         assert_eq!(run.attempts, 1);
         assert_eq!(run.result, Some(json!({})));
@@ -260,7 +260,7 @@ async fn a_permanent_failure_compensates_done_steps_in_reverse() {
         .enqueue("undo", vec![json!({"fail_code": "test.boom"})])
         .await;
     let run = env.finished(ids[0]).await;
-    assert_eq!(run.status, "compensated");
+    assert_eq!(run.status.as_str(), "compensated");
     assert_eq!(run.error.as_ref().unwrap()["code"], "test.boom");
     assert_eq!(run.progress_total, 4, "the skipped step is not counted");
     let steps = env.steps(ids[0]).await;
@@ -281,7 +281,7 @@ async fn a_permanent_failure_compensates_done_steps_in_reverse() {
     // a non-critical failure is recorded and the run goes on
     let ids = env.enqueue("soft_fail", vec![json!({})]).await;
     let run = env.finished(ids[0]).await;
-    assert_eq!(run.status, "succeeded");
+    assert_eq!(run.status.as_str(), "succeeded");
     assert_eq!(run.progress_done, 2);
     let steps = env.steps(ids[0]).await;
     assert_eq!(
@@ -311,7 +311,7 @@ async fn retryable_failures_are_retried_in_process_or_rescheduled() {
         .enqueue("flaky_slow", vec![json!({"flaky_failures": 1})])
         .await[0];
     let run = env.finished(fast).await;
-    assert_eq!(run.status, "succeeded");
+    assert_eq!(run.status.as_str(), "succeeded");
     assert_eq!(
         run.attempts, 1,
         "short backoffs retry within the same claim"
@@ -319,7 +319,7 @@ async fn retryable_failures_are_retried_in_process_or_rescheduled() {
     assert_eq!(statuses(&env.steps(fast).await), [("flaky", "done", 3)]);
 
     let run = env.finished(slow).await;
-    assert_eq!(run.status, "succeeded");
+    assert_eq!(run.status.as_str(), "succeeded");
     assert_eq!(
         run.attempts, 2,
         "a long backoff releases the run; the sweeper re-pushes it"
@@ -345,7 +345,7 @@ async fn a_duplicate_trigger_executes_the_run_once() {
     let shutdown = CancellationToken::new();
     let workers = env.start_workers("dup", &shutdown);
     let run = env.finished(id).await;
-    assert_eq!(run.status, "succeeded");
+    assert_eq!(run.status.as_str(), "succeeded");
     // let the other deliveries arrive, then check nothing ran twice
     for _ in 0..100 {
         if env.state.queue.backlog().await.unwrap() == 0 {
@@ -388,7 +388,7 @@ async fn a_run_whose_worker_died_is_redriven_by_the_sweeper() {
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(run.status, "running");
+        assert_eq!(run.status.as_str(), "running");
         let cp = runs::Checkpoint {
             run_id: id,
             worker: "ghost",
@@ -419,7 +419,7 @@ async fn a_run_whose_worker_died_is_redriven_by_the_sweeper() {
     let shutdown = CancellationToken::new();
     let workers = env.start_workers("redrive", &shutdown);
     let run = env.finished(id).await;
-    assert_eq!(run.status, "succeeded");
+    assert_eq!(run.status.as_str(), "succeeded");
     assert_eq!(run.attempts, 2);
     assert_eq!(run.progress_done, 3);
     let steps = env.steps(id).await;
@@ -511,7 +511,7 @@ async fn triggers_written_while_redis_is_down_are_delivered_when_it_returns() {
 
     let redis = OwnRedis::start(port);
     for &id in &ids {
-        assert_eq!(env.finished(id).await.status, "succeeded");
+        assert_eq!(env.finished(id).await.status.as_str(), "succeeded");
     }
 
     shutdown.cancel();
@@ -614,7 +614,7 @@ async fn a_worker_that_died_while_compensating_is_finished_by_another() {
     let shutdown = CancellationToken::new();
     let workers = env.start_workers("resume", &shutdown);
     let run = env.finished(id).await;
-    assert_eq!(run.status, "compensated");
+    assert_eq!(run.status.as_str(), "compensated");
     assert_eq!(run.error.as_ref().unwrap()["code"], "ghost.failed");
     assert_eq!(
         statuses(&env.steps(id).await),

@@ -132,9 +132,6 @@ async fn permanent_failure_compensates_in_reverse() {
 fn worker_process(app: &TestApp) -> Child {
     app.command(&["worker", "--concurrency", "4"])
         .env("ORDERDESK_UPSTREAM_TIMEOUT_SECS", "5")
-        .env("RUST_LOG", "warn")
-        // tests run in parallel: no fixed metrics port
-        .env("ORDERDESK_METRICS_ADDR", "off")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -365,7 +362,9 @@ async fn postgres_out_of_reach_is_a_quick_503_and_runs_resume_without_repeats() 
             (503, Some("database.unavailable")),
             "{body}"
         );
-        assert!(took < Duration::from_secs(8), "{path} took {took:?}");
+        // the pool gives up after 5 s; the bound (with room for a loaded CI machine) is
+        // there to catch the 30 s hang of sqlx's default, not to time the answer
+        assert!(took < Duration::from_secs(15), "{path} took {took:?}");
     }
     let (status, health) = app.get("/v1/admin/health", Default::default()).await;
     assert_eq!(

@@ -60,7 +60,7 @@ pub async fn get_request(
         kind: request.kind,
         status: job
             .as_ref()
-            .map(|j| j.status.clone())
+            .map(|j| j.status.as_str().to_string())
             .unwrap_or(request.status),
         created_at: request.created_at,
         updated_at: request.updated_at,

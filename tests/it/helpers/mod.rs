@@ -219,6 +219,8 @@ impl TestApp {
                 self.config.lease.as_secs().to_string(),
             )
             .env(ALLOW_DEV_SECRETS, "true")
+            // tests run in parallel: no two children may claim the default metrics port
+            .env("ORDERDESK_METRICS_ADDR", "off")
             .env("RUST_LOG", "warn");
         cmd
     }
