@@ -94,13 +94,15 @@ pub async fn record(
     Ok(())
 }
 
-/// The subject's key, made on first use.
+/// The subject's key, made on first use. A concurrent first use may insert it between this
+/// statement's snapshot and its insert (the insert then does nothing and the snapshot does
+/// not show the row): a second statement, with a fresh snapshot, reads it.
 async fn subject_key(
     conn: &mut PgConnection,
     tenant_id: &str,
     subject: &str,
 ) -> sqlx::Result<Vec<u8>> {
-    sqlx::query_scalar(
+    let made: Option<Vec<u8>> = sqlx::query_scalar(
         "WITH made AS (
             INSERT INTO subject_keys (tenant_id, customer_id, key) VALUES ($1, $2, $3)
             ON CONFLICT (tenant_id, customer_id) DO NOTHING RETURNING key)
@@ -111,8 +113,16 @@ async fn subject_key(
     .bind(tenant_id)
     .bind(subject)
     .bind(seal::new_key())
-    .fetch_one(conn)
-    .await
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(key) = made {
+        return Ok(key);
+    }
+    sqlx::query_scalar("SELECT key FROM subject_keys WHERE tenant_id = $1 AND customer_id = $2")
+        .bind(tenant_id)
+        .bind(subject)
+        .fetch_one(conn)
+        .await
 }
 
 /// Destroys the subject's key: their sealed audit data can no longer be read. True when
@@ -152,6 +162,7 @@ pub struct AuditRow {
     pub after: Option<serde_json::Value>,
     /// The record held personal data of a customer since erased: its reason, IP and
     /// before/after are gone for good.
+    #[sqlx(default)]
     pub erased: bool,
 }
 
@@ -196,7 +207,7 @@ pub async fn list_for_subject(
     let rows: Vec<StoredRow> = sqlx::query_as(
         "SELECT a.id, a.at, a.actor_kind, a.actor_id, a.roles, a.on_behalf_of, a.action,
                 a.subject_type, a.subject_id, a.reason, a.ip, a.request_id, a.correlation_id,
-                a.before, a.after, false AS erased, a.sealed_for, a.sealed, k.key
+                a.before, a.after, a.sealed_for, a.sealed, k.key
          FROM audit_log a
          LEFT JOIN subject_keys k ON k.tenant_id = a.tenant_id AND k.customer_id = a.sealed_for
          WHERE a.tenant_id = $1 AND a.subject_type = $2 AND a.subject_id = $3 AND a.id > $4
