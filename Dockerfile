@@ -3,6 +3,7 @@ FROM rust:1.95-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock build.rs ./
 COPY src ./src
+COPY domain ./domain
 COPY sandbox ./sandbox
 COPY bench ./bench
 COPY migrations ./migrations

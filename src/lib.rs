@@ -6,7 +6,7 @@ pub mod auth;
 pub mod config;
 pub mod db;
 pub mod documents;
-pub mod domain;
+pub use orderdesk_domain as domain;
 pub mod error;
 pub mod events;
 pub mod jobs;

@@ -201,7 +201,7 @@ pub fn plan(order: &Order, lines: &[&OrderLine], now: &HashMap<String, SkuNow>) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::seed::demo_orders;
+    use crate::demo::demo_orders;
 
     fn item(sku: &str, price: i64, discontinued: bool) -> Option<CatalogItem> {
         Some(CatalogItem {

@@ -300,7 +300,7 @@ mod tests {
     fn production_accepts_strong_secrets_and_a_public_key_without_jwt_secret() {
         let c = as_production(&PRODUCTION_SECRETS).unwrap();
         assert!(matches!(c.jwt, JwtKeys::Hs256 { ref secret } if secret == STRONG.as_bytes()));
-        let pem = include_str!("../tests/fixtures/jwt_es256_public.pem");
+        let pem = include_str!("../../tests/fixtures/jwt_es256_public.pem");
         let c = as_production(&[
             ("ORDERDESK_JWT_PUBLIC_KEY", pem),
             ("ORDERDESK_EVENTS_SECRET", STRONG),

@@ -1,9 +1,11 @@
-//! Pure types and rules: no I/O, no sqlx, axum or apalis.
+//! Pure types and rules of orderdesk: no I/O, no sqlx, axum or apalis. Its own crate, so its
+//! unit tests link nothing of the database, the seeder or the sandbox.
 
 pub mod address;
 pub mod attachment;
 pub mod cancel;
 pub mod coupon;
+pub mod demo;
 pub mod eligibility;
 pub mod erasure;
 pub mod faq;

@@ -248,8 +248,8 @@ pub fn replacement_stock(order: &Order, lines: &[RmaLine]) -> BTreeMap<String, i
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::order::OrderStatus;
-    use crate::seed::demo_orders;
+    use crate::demo::demo_orders;
+    use crate::order::OrderStatus;
 
     fn delivered_order() -> Order {
         demo_orders("t", 4, 24)

@@ -1,10 +1,10 @@
 use chrono::{Duration, TimeZone};
 
 use super::*;
-use crate::domain::order::Refund;
+use crate::order::Refund;
 
 fn order_in(status: OrderStatus) -> Order {
-    crate::seed::demo_orders("t", 4, 24)
+    crate::demo::demo_orders("t", 4, 24)
         .into_iter()
         .find(|o| o.status == status)
         .expect("the demo data has every status")

@@ -66,7 +66,7 @@ pub fn changes(before: Option<&Order>, after: &Order) -> Vec<ShipmentUpdate> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::seed;
+    use crate::demo as seed;
 
     fn shipped_order() -> Order {
         seed::demo_orders("t", 4, 40)

@@ -1,0 +1,253 @@
+//! Deterministic demo data: the same counts always give the same customers and orders, in
+//! every status. The product's seeder writes them into the read model and the binary hands
+//! the same orders to the sandbox crate; the rules' unit tests use them as fixtures.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+
+use crate::order::{
+    Address, Order, OrderLine, OrderStatus, Payment, Shipment, ShipmentLine, Totals,
+};
+use crate::settings::TenantSettings;
+
+/// A small deterministic generator (splitmix64), so data never depends on a crate's RNG.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+const PRODUCTS: [(&str, &str, i64); 12] = [
+    ("SKU-TSHIRT-M", "Organic T-shirt (M)", 2499),
+    ("SKU-TSHIRT-L", "Organic T-shirt (L)", 2499),
+    ("SKU-HOODIE", "Zip hoodie", 5999),
+    ("SKU-MUG", "Stoneware mug", 1499),
+    ("SKU-BOTTLE", "Steel bottle", 2199),
+    ("SKU-CAP", "Canvas cap", 1899),
+    ("SKU-SOCKS", "Wool socks, 2 pairs", 1299),
+    ("SKU-TOTE", "Tote bag", 999),
+    ("SKU-NOTEBOOK", "Dot-grid notebook", 1199),
+    ("SKU-PEN", "Fountain pen", 3499),
+    ("SKU-LAMP", "Desk lamp", 7999),
+    ("SKU-PLANT", "Ceramic planter", 2799),
+];
+const CITIES: [(&str, &str, &str); 4] = [
+    ("Berlin", "10115", "DE"),
+    ("Paris", "75001", "FR"),
+    ("Amsterdam", "1012", "NL"),
+    ("Vienna", "1010", "AT"),
+];
+const CARRIERS: [&str; 3] = ["DHL", "UPS", "PostNL"];
+
+/// Every status appears; open statuses are more common, as in a real shop.
+const STATUS_CYCLE: [OrderStatus; 12] = [
+    OrderStatus::Confirmed,
+    OrderStatus::Pending,
+    OrderStatus::Delivered,
+    OrderStatus::Shipped,
+    OrderStatus::Confirmed,
+    OrderStatus::PartiallyShipped,
+    OrderStatus::OnHold,
+    OrderStatus::Cancelled,
+    OrderStatus::Delivered,
+    OrderStatus::Closed,
+    OrderStatus::Confirmed,
+    OrderStatus::Shipped,
+];
+
+pub fn customer_id(i: usize) -> String {
+    format!("cus_{:04}", i + 1)
+}
+
+fn base_time() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 5, 9, 0, 0)
+        .single()
+        .expect("valid date")
+}
+
+/// `orders` orders spread over `customers` customers of `tenant`.
+pub fn demo_orders(tenant: &str, customers: usize, orders: usize) -> Vec<Order> {
+    let customers = customers.max(1);
+    let mut rng = Rng(0x0D0E_5EED ^ (customers as u64) << 20);
+    // the offset `i / customers` gives each customer orders in every status, even when the
+    // number of customers is a multiple of the cycle's length
+    (0..orders)
+        .map(|i| {
+            demo_order(
+                tenant,
+                i,
+                i % customers,
+                STATUS_CYCLE[(i + i / customers) % STATUS_CYCLE.len()],
+                &mut rng,
+            )
+        })
+        .collect()
+}
+
+/// One order with `status`, deterministic in (`tenant`, `i`) and the generator state.
+fn demo_order(
+    tenant: &str,
+    i: usize,
+    customer: usize,
+    status: OrderStatus,
+    rng: &mut Rng,
+) -> Order {
+    let placed_at = base_time() + Duration::minutes(37 * i as i64);
+    let currency = ["EUR", "EUR", "USD", "GBP"][customer % 4];
+    let n_lines = 1 + rng.below(4) as usize;
+    let lines: Vec<OrderLine> = (0..n_lines)
+        .map(|l| {
+            let (sku, name, price) = PRODUCTS[(rng.below(PRODUCTS.len() as u64)) as usize];
+            let qty = 1 + rng.below(3) as i32;
+            OrderLine {
+                id: format!("lin_{:06}_{}", i + 1, l + 1),
+                sku: sku.into(),
+                name: name.into(),
+                qty,
+                unit_price_minor: price,
+                total_minor: price * qty as i64,
+            }
+        })
+        .collect();
+    let subtotal: i64 = lines.iter().map(|l| l.total_minor).sum();
+    let shipping = if subtotal >= 5000 { 0 } else { 499 };
+    let tax = subtotal / 5;
+    let total = subtotal + shipping + tax;
+    let payment_status = match status {
+        OrderStatus::Pending => "authorized",
+        OrderStatus::Cancelled => "refunded",
+        _ => "captured",
+    };
+    let refunded = if status == OrderStatus::Cancelled {
+        total
+    } else {
+        0
+    };
+    let shipped_lines: &[OrderLine] = match status {
+        OrderStatus::PartiallyShipped => &lines[..1],
+        OrderStatus::Shipped | OrderStatus::Delivered | OrderStatus::Closed => &lines,
+        _ => &[],
+    };
+    let delivered = matches!(status, OrderStatus::Delivered | OrderStatus::Closed);
+    let shipments = if shipped_lines.is_empty() {
+        vec![]
+    } else {
+        let shipped_at = placed_at + Duration::hours(20);
+        vec![Shipment {
+            id: format!("shp_{:06}_1", i + 1),
+            carrier: CARRIERS[i % CARRIERS.len()].into(),
+            tracking_number: format!("TRK{:010}", 7_000_000_000u64 + (i as u64) * 7919),
+            status: if delivered {
+                "delivered".into()
+            } else {
+                "in_transit".into()
+            },
+            lines: shipped_lines
+                .iter()
+                .map(|l| ShipmentLine {
+                    line_id: l.id.clone(),
+                    qty: l.qty,
+                })
+                .collect(),
+            shipped_at: Some(shipped_at),
+            eta: Some(shipped_at + Duration::days(3)),
+            delivered_at: delivered.then(|| shipped_at + Duration::days(2)),
+        }]
+    };
+    let (city, postal_code, country) = CITIES[customer % CITIES.len()];
+    Order {
+        id: format!("ord_{:06}", i + 1),
+        tenant_id: tenant.into(),
+        number: format!("{}", 100_001 + i),
+        customer_id: customer_id(customer),
+        email: format!("{}@example.test", customer_id(customer)),
+        status,
+        currency: currency.into(),
+        placed_at,
+        lines,
+        totals: Totals {
+            subtotal_minor: subtotal,
+            shipping_minor: shipping,
+            tax_minor: tax,
+            total_minor: total,
+        },
+        payments: vec![Payment {
+            id: format!("pay_{:06}", i + 1),
+            status: payment_status.into(),
+            method: "card".into(),
+            amount_minor: total,
+            refunded_minor: refunded,
+            refunds: vec![],
+        }],
+        shipments,
+        shipping_address: Address {
+            name: format!("Customer {}", customer + 1),
+            line1: format!("{} Market Street", 1 + customer),
+            line2: None,
+            city: city.into(),
+            postal_code: postal_code.into(),
+            country: country.into(),
+        },
+        version: 1,
+        updated_at: placed_at,
+        cancel_reason: None,
+    }
+}
+
+/// Settings of the demo tenant: long cancellation and return windows, since demo orders
+/// are dated in the past and the walk-through cancels and returns some.
+pub fn demo_settings() -> TenantSettings {
+    TenantSettings {
+        cancel_window_minutes: 60 * 24 * 365 * 10,
+        return_window_days: 3650,
+        ..TenantSettings::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_counts_same_data_and_every_status() {
+        let a = demo_orders("demo", 60, 600);
+        let b = demo_orders("demo", 60, 600);
+        assert_eq!(a, b);
+        for s in OrderStatus::ALL {
+            assert!(a.iter().any(|o| o.status == s), "no order in {s:?}");
+        }
+        assert!(
+            a.iter()
+                .filter(|o| o.status == OrderStatus::Shipped)
+                .all(|o| !o.shipments.is_empty())
+        );
+        assert_eq!(
+            a.iter()
+                .map(|o| &o.customer_id)
+                .collect::<std::collections::HashSet<_>>()
+                .len(),
+            60
+        );
+        let first: std::collections::HashSet<_> = a
+            .iter()
+            .filter(|o| o.customer_id == "cus_0001")
+            .map(|o| o.status)
+            .collect();
+        assert!(
+            first.len() >= 8,
+            "the demo customer has orders in every status: {first:?}"
+        );
+        assert!(a.iter().all(|o| o.totals.total_minor
+            == o.lines.iter().map(|l| l.total_minor).sum::<i64>()
+                + o.totals.shipping_minor
+                + o.totals.tax_minor));
+    }
+}
