@@ -213,14 +213,11 @@ pub async fn claim(
                AND (lease_until IS NULL OR lease_until < now())
                AND (status = 'running' OR next_attempt_at <= now())
              RETURNING *)
-         SELECT c.id AS "id!", c.tenant_id AS "tenant_id!", c.kind AS "kind!", c.subject_id,
-                c.customer_id, c.requested_by AS "requested_by!", c.input AS "input!",
-                c.status AS "status!: RunStatus", c.progress_done AS "progress_done!",
-                c.progress_total AS "progress_total!", c.current_step,
-                c.attempts AS "attempts!", c.lease_owner, c.lease_until,
-                c.next_attempt_at AS "next_attempt_at!", c.pushed_at, c.result, c.error,
-                c.created_at AS "created_at!", c.started_at, c.finished_at,
-                c.updated_at AS "updated_at!",
+         SELECT c.id, c.tenant_id, c.kind, c.subject_id, c.customer_id, c.requested_by, c.input,
+                c.status AS "status: RunStatus", c.progress_done, c.progress_total,
+                c.current_step, c.attempts, c.lease_owner, c.lease_until, c.next_attempt_at,
+                c.pushed_at, c.result, c.error, c.created_at, c.started_at, c.finished_at,
+                c.updated_at,
                 (SELECT coalesce(json_agg(s ORDER BY s.idx), '[]')
                  FROM run_steps s WHERE s.run_id = c.id) AS "steps!: Json<Vec<StepRow>>"
          FROM c, (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit"#,
