@@ -2,6 +2,10 @@
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock build.rs ./
+# the checked SQL's offline data and the SQLX_OFFLINE=true that makes the build use it:
+# no database is reachable while the image builds
+COPY .cargo ./.cargo
+COPY .sqlx ./.sqlx
 COPY src ./src
 COPY domain ./domain
 COPY sandbox ./sandbox

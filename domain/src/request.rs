@@ -3,9 +3,15 @@
 
 use serde::{Deserialize, Serialize};
 
-/// A request's status: the review states, then its run's statuses.
+/// A request's status: the review states, then its run's statuses. Stored as text under
+/// the same names (`requests.status`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(
+    feature = "sqlx",
+    derive(sqlx::Type),
+    sqlx(type_name = "text", rename_all = "snake_case")
+)]
 pub enum RequestStatus {
     /// Waits for an agent to approve or reject it.
     PendingReview,

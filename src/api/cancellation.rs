@@ -148,7 +148,7 @@ impl Intake for CancelIntake<'_> {
                     .await?
             }
         };
-        let reviewed = open.filter(|r| r.status == RequestStatus::PendingReview.as_str());
+        let reviewed = open.filter(|r| r.status == RequestStatus::PendingReview);
         if matches!(decision, Decision::AgentApproves) && reviewed.is_none() {
             return Err(Error::conflict(
                 "request.none_pending",

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::db;
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -36,7 +37,7 @@ pub async fn admin_health(state: State<AppState>) -> (StatusCode, Json<HealthOut
     responses((status = 200, body = HealthOut), (status = 503, body = HealthOut)))]
 pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<HealthOut>) {
     let timeout = std::time::Duration::from_secs(2);
-    let pg = tokio::time::timeout(timeout, sqlx::query("SELECT 1").execute(&state.db)).await;
+    let pg = tokio::time::timeout(timeout, db::ping(&state.db)).await;
     let mut redis = state.redis.clone();
     let rd = tokio::time::timeout(
         timeout,

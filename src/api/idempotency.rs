@@ -3,6 +3,8 @@
 //! the first is still being processed waits for it (bounded) and is then replayed, or gets
 //! 409 if the first takes too long. The record is written in the handler's transaction.
 
+use std::time::Duration;
+
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
@@ -80,9 +82,7 @@ pub async fn begin(
     hash: &str,
 ) -> Result<Begin> {
     // A concurrent duplicate blocks on the unique index until the first commits; bound it.
-    sqlx::query("SET LOCAL lock_timeout = '5s'")
-        .execute(&mut *tx)
-        .await?;
+    store::set_lock_timeout(tx, Duration::from_secs(5)).await?;
     let claim = match store::claim(tx, tenant_id, principal, key, hash).await {
         Ok(c) => c,
         Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("55P03") => {
@@ -93,9 +93,7 @@ pub async fn begin(
         }
         Err(e) => return Err(e.into()),
     };
-    sqlx::query("SET LOCAL lock_timeout = 0")
-        .execute(&mut *tx)
-        .await?;
+    store::set_lock_timeout(tx, Duration::ZERO).await?;
     match claim {
         Claim::Fresh => Ok(Begin::Fresh(Fresh {
             tenant_id: tenant_id.into(),

@@ -13,7 +13,7 @@ use crate::api::extract::Query;
 use crate::api::shared::{bounded_limit, decode_cursor, encode_cursor};
 use crate::auth::Permission;
 use crate::db;
-use crate::db::runs::{RunRow, RunStatus, StepRow};
+use crate::db::runs::{RunRow, RunStatus, StepRow, StepStatus};
 use crate::error::{Error, FieldError, Result};
 use crate::state::AppState;
 
@@ -28,7 +28,7 @@ pub struct ProgressOut {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct StepOut {
     pub name: String,
-    pub status: String,
+    pub status: StepStatus,
     pub attempts: i32,
     #[schema(value_type = Option<Object>)]
     pub last_error: Option<serde_json::Value>,
@@ -87,7 +87,7 @@ impl JobOut {
                 .iter()
                 .map(|s| StepOut {
                     name: s.name.clone(),
-                    status: s.status.clone(),
+                    status: s.status,
                     attempts: s.attempts,
                     last_error: s.last_error.clone(),
                 })

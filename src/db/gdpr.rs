@@ -17,7 +17,7 @@ pub const REDACTED: &str = "[redacted]";
 /// erasure per customer.
 pub use crate::domain::erasure::REQUEST_KIND;
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize)]
 pub struct LegalHold {
     pub id: Uuid,
     pub customer_id: String,
@@ -27,8 +27,6 @@ pub struct LegalHold {
     /// In force until then; `None`: until released.
     pub until: Option<DateTime<Utc>>,
 }
-
-const HOLD_COLUMNS: &str = "id, customer_id, reason, placed_by, placed_at, until";
 
 /// Places a legal hold on a customer's data (the admin endpoint comes later; tests and
 /// operators call this).
@@ -40,19 +38,20 @@ pub async fn place_legal_hold(
     placed_by: &str,
     until: Option<DateTime<Utc>>,
 ) -> sqlx::Result<LegalHold> {
-    let sql = format!(
+    sqlx::query_as!(
+        LegalHold,
         "INSERT INTO legal_holds (tenant_id, id, customer_id, reason, placed_by, until)
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING {HOLD_COLUMNS}"
-    );
-    sqlx::query_as(&sql)
-        .bind(tenant_id)
-        .bind(Uuid::now_v7())
-        .bind(customer_id)
-        .bind(reason)
-        .bind(placed_by)
-        .bind(until)
-        .fetch_one(conn)
-        .await
+         VALUES ($1, $2, $3, $4, $5, $6)
+         RETURNING id, customer_id, reason, placed_by, placed_at, until",
+        tenant_id,
+        Uuid::now_v7(),
+        customer_id,
+        reason,
+        placed_by,
+        until,
+    )
+    .fetch_one(conn)
+    .await
 }
 
 /// Releases a hold; false when there was no such hold in force.
@@ -61,12 +60,12 @@ pub async fn release_legal_hold(
     tenant_id: &str,
     id: Uuid,
 ) -> sqlx::Result<bool> {
-    let res = sqlx::query(
+    let res = sqlx::query!(
         "UPDATE legal_holds SET released_at = now()
          WHERE tenant_id = $1 AND id = $2 AND released_at IS NULL",
+        tenant_id,
+        id,
     )
-    .bind(tenant_id)
-    .bind(id)
     .execute(conn)
     .await?;
     Ok(res.rows_affected() == 1)
@@ -78,21 +77,21 @@ pub async fn active_legal_hold(
     tenant_id: &str,
     customer_id: &str,
 ) -> sqlx::Result<Option<LegalHold>> {
-    let sql = format!(
-        "SELECT {HOLD_COLUMNS} FROM legal_holds
+    sqlx::query_as!(
+        LegalHold,
+        "SELECT id, customer_id, reason, placed_by, placed_at, until FROM legal_holds
          WHERE tenant_id = $1 AND customer_id = $2 AND released_at IS NULL
            AND (until IS NULL OR until > now())
-         ORDER BY until DESC NULLS FIRST LIMIT 1"
-    );
-    sqlx::query_as(&sql)
-        .bind(tenant_id)
-        .bind(customer_id)
-        .fetch_optional(conn)
-        .await
+         ORDER BY until DESC NULLS FIRST LIMIT 1",
+        tenant_id,
+        customer_id,
+    )
+    .fetch_optional(conn)
+    .await
 }
 
 /// What an erasure would touch: the dry run's answer.
-#[derive(Debug, Clone, Default, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 pub struct Erasable {
     pub orders: i64,
     pub support_messages: i64,
@@ -104,17 +103,20 @@ pub async fn erasable(
     tenant_id: &str,
     customer_id: &str,
 ) -> sqlx::Result<Erasable> {
-    sqlx::query_as(
-        "SELECT
-           (SELECT count(*) FROM order_views WHERE tenant_id = $1 AND customer_id = $2) AS orders,
+    sqlx::query_as!(
+        Erasable,
+        r#"SELECT
+           (SELECT count(*) FROM order_views WHERE tenant_id = $1 AND customer_id = $2)
+               AS "orders!",
            (SELECT count(*) FROM support_messages m JOIN support_cases c
                 ON c.tenant_id = m.tenant_id AND c.id = m.case_id
-            WHERE c.tenant_id = $1 AND c.customer_id = $2 AND m.redacted_at IS NULL) AS support_messages,
+            WHERE c.tenant_id = $1 AND c.customer_id = $2 AND m.redacted_at IS NULL)
+               AS "support_messages!",
            (SELECT count(*) FROM notification_subscriptions
-            WHERE tenant_id = $1 AND customer_id = $2) AS subscriptions",
+            WHERE tenant_id = $1 AND customer_id = $2) AS "subscriptions!""#,
+        tenant_id,
+        customer_id,
     )
-    .bind(tenant_id)
-    .bind(customer_id)
     .fetch_one(conn)
     .await
 }
@@ -150,113 +152,120 @@ pub async fn anonymise_customer(
     current_run: Uuid,
     keep_key: Option<&str>,
 ) -> sqlx::Result<Anonymised> {
-    const ORDERS: &str = "SELECT id FROM order_views WHERE tenant_id = $1 AND customer_id = $2";
-    const CASES: &str = "SELECT id FROM support_cases WHERE tenant_id = $1 AND customer_id = $2";
-    let order_events = sqlx::query(&format!(
+    // the customer's orders and support cases, and the runs of either (but `current_run`),
+    // are the same subqueries in several statements below
+    let order_events = sqlx::query!(
         "UPDATE order_events SET payload = redact_order_doc(payload)
-         WHERE tenant_id = $1 AND order_id IN ({ORDERS})
-           AND payload IS DISTINCT FROM redact_order_doc(payload)"
-    ))
-    .bind(tenant_id)
-    .bind(customer_id)
+         WHERE tenant_id = $1
+           AND order_id IN (SELECT id FROM order_views WHERE tenant_id = $1 AND customer_id = $2)
+           AND payload IS DISTINCT FROM redact_order_doc(payload)",
+        tenant_id,
+        customer_id,
+    )
     .execute(&mut *conn)
     .await?
     .rows_affected();
-    let orders = sqlx::query(
+    let orders = sqlx::query!(
         "UPDATE order_views SET email = $3, doc = redact_order_doc(doc), updated_at = now()
          WHERE tenant_id = $1 AND customer_id = $2
            AND (email <> $3 OR doc IS DISTINCT FROM redact_order_doc(doc))",
+        tenant_id,
+        customer_id,
+        REDACTED_EMAIL,
     )
-    .bind(tenant_id)
-    .bind(customer_id)
-    .bind(REDACTED_EMAIL)
     .execute(&mut *conn)
     .await?
     .rows_affected();
-    let support_attachments = sqlx::query(&format!(
+    let support_attachments = sqlx::query!(
         "DELETE FROM support_attachments WHERE tenant_id = $1
-           AND message_id IN (SELECT id FROM support_messages
-                              WHERE tenant_id = $1 AND case_id IN ({CASES}))"
-    ))
-    .bind(tenant_id)
-    .bind(customer_id)
+           AND message_id IN (
+               SELECT id FROM support_messages
+               WHERE tenant_id = $1 AND case_id IN (
+                   SELECT id FROM support_cases WHERE tenant_id = $1 AND customer_id = $2))",
+        tenant_id,
+        customer_id,
+    )
     .execute(&mut *conn)
     .await?
     .rows_affected();
-    let support_messages = sqlx::query(&format!(
+    let support_messages = sqlx::query!(
         "UPDATE support_messages SET body = $3, redacted_at = now()
-         WHERE tenant_id = $1 AND case_id IN ({CASES}) AND redacted_at IS NULL"
-    ))
-    .bind(tenant_id)
-    .bind(customer_id)
-    .bind(REDACTED)
+         WHERE tenant_id = $1
+           AND case_id IN (SELECT id FROM support_cases WHERE tenant_id = $1 AND customer_id = $2)
+           AND redacted_at IS NULL",
+        tenant_id,
+        customer_id,
+        REDACTED,
+    )
     .execute(&mut *conn)
     .await?
     .rows_affected();
-    let support_cases = sqlx::query(
+    let support_cases = sqlx::query!(
         "UPDATE support_cases SET subject = $3, updated_at = now()
          WHERE tenant_id = $1 AND customer_id = $2 AND subject <> $3",
+        tenant_id,
+        customer_id,
+        REDACTED,
     )
-    .bind(tenant_id)
-    .bind(customer_id)
-    .bind(REDACTED)
     .execute(&mut *conn)
     .await?
     .rows_affected();
-    let subscriptions = sqlx::query(
+    let subscriptions = sqlx::query!(
         "DELETE FROM notification_subscriptions WHERE tenant_id = $1 AND customer_id = $2",
+        tenant_id,
+        customer_id,
     )
-    .bind(tenant_id)
-    .bind(customer_id)
     .execute(&mut *conn)
     .await?
     .rows_affected();
-    let requests = sqlx::query(
+    let requests = sqlx::query!(
         "UPDATE requests SET input = redact_pii(input), updated_at = now()
          WHERE tenant_id = $1 AND customer_id = $2 AND input IS DISTINCT FROM redact_pii(input)",
+        tenant_id,
+        customer_id,
     )
-    .bind(tenant_id)
-    .bind(customer_id)
     .execute(&mut *conn)
     .await?
     .rows_affected();
-    let runs_of = format!(
-        "SELECT id FROM runs WHERE tenant_id = $1 AND id <> $3
-           AND (customer_id = $2 OR subject_id IN ({ORDERS}))"
-    );
-    let run_steps = sqlx::query(&format!(
+    let run_steps = sqlx::query!(
         "UPDATE run_steps SET output = redact_pii(output), last_error = redact_pii(last_error)
-         WHERE run_id IN ({runs_of})
+         WHERE run_id IN (
+               SELECT id FROM runs WHERE tenant_id = $1 AND id <> $3
+                 AND (customer_id = $2 OR subject_id IN (
+                      SELECT id FROM order_views WHERE tenant_id = $1 AND customer_id = $2)))
            AND (output IS DISTINCT FROM redact_pii(output)
-                OR last_error IS DISTINCT FROM redact_pii(last_error))"
-    ))
-    .bind(tenant_id)
-    .bind(customer_id)
-    .bind(current_run)
+                OR last_error IS DISTINCT FROM redact_pii(last_error))",
+        tenant_id,
+        customer_id,
+        current_run,
+    )
     .execute(&mut *conn)
     .await?
     .rows_affected();
-    let runs = sqlx::query(&format!(
+    let runs = sqlx::query!(
         "UPDATE runs SET input = redact_pii(input), result = redact_pii(result),
                          error = redact_pii(error), updated_at = now()
-         WHERE id IN ({runs_of})
+         WHERE id IN (
+               SELECT id FROM runs WHERE tenant_id = $1 AND id <> $3
+                 AND (customer_id = $2 OR subject_id IN (
+                      SELECT id FROM order_views WHERE tenant_id = $1 AND customer_id = $2)))
            AND (input IS DISTINCT FROM redact_pii(input)
                 OR result IS DISTINCT FROM redact_pii(result)
-                OR error IS DISTINCT FROM redact_pii(error))"
-    ))
-    .bind(tenant_id)
-    .bind(customer_id)
-    .bind(current_run)
+                OR error IS DISTINCT FROM redact_pii(error))",
+        tenant_id,
+        customer_id,
+        current_run,
+    )
     .execute(&mut *conn)
     .await?
     .rows_affected();
-    let idempotency_records = sqlx::query(
+    let idempotency_records = sqlx::query!(
         "DELETE FROM idempotency_keys
          WHERE tenant_id = $1 AND principal = $2 AND key IS DISTINCT FROM $3",
+        tenant_id,
+        format!("customer:{customer_id}"),
+        keep_key,
     )
-    .bind(tenant_id)
-    .bind(format!("customer:{customer_id}"))
-    .bind(keep_key)
     .execute(&mut *conn)
     .await?
     .rows_affected();

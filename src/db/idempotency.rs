@@ -1,14 +1,17 @@
 //! Idempotency records: one per (tenant, principal, key), written in the same transaction
 //! as the effect they guard, so a replay can never disagree with what happened.
 
+use std::time::Duration;
+
 use sqlx::PgConnection;
+use sqlx::types::Json;
 
 /// A response saved for replay.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct Saved {
     pub request_hash: String,
     pub response_status: i32,
-    pub response_headers: sqlx::types::Json<Vec<(String, String)>>,
+    pub response_headers: Json<Vec<(String, String)>>,
     pub response_body: Vec<u8>,
 }
 
@@ -31,7 +34,7 @@ pub async fn claim(
     key: &str,
     request_hash: &str,
 ) -> sqlx::Result<Claim> {
-    let inserted = sqlx::query(
+    let inserted = sqlx::query!(
         "INSERT INTO idempotency_keys (tenant_id, principal, key, request_hash, state)
          VALUES ($1, $2, $3, $4, 'in_flight')
          ON CONFLICT (tenant_id, principal, key) DO UPDATE
@@ -39,27 +42,42 @@ pub async fn claim(
                  response_status = NULL, response_headers = NULL, response_body = NULL,
                  created_at = now(), expires_at = now() + interval '24 hours'
              WHERE idempotency_keys.expires_at < now()",
+        tenant_id,
+        principal,
+        key,
+        request_hash,
     )
-    .bind(tenant_id)
-    .bind(principal)
-    .bind(key)
-    .bind(request_hash)
     .execute(&mut *conn)
     .await?
     .rows_affected();
     if inserted == 1 {
         return Ok(Claim::Fresh);
     }
-    let saved: Saved = sqlx::query_as(
-        "SELECT request_hash, response_status, response_headers, response_body
-         FROM idempotency_keys WHERE tenant_id = $1 AND principal = $2 AND key = $3",
+    // `!`: a committed key has its answer (`complete` runs in the transaction that claimed it)
+    let saved = sqlx::query_as!(
+        Saved,
+        r#"SELECT request_hash, response_status AS "response_status!",
+                  response_headers AS "response_headers!: Json<Vec<(String, String)>>",
+                  response_body AS "response_body!"
+         FROM idempotency_keys WHERE tenant_id = $1 AND principal = $2 AND key = $3"#,
+        tenant_id,
+        principal,
+        key,
     )
-    .bind(tenant_id)
-    .bind(principal)
-    .bind(key)
     .fetch_one(conn)
     .await?;
     Ok(Claim::Used(saved))
+}
+
+/// Bounds how long the rest of the caller's transaction waits for a row lock (`ZERO`: no
+/// bound, Postgres' default): a [`claim`] of a key whose first request is still in flight
+/// blocks on it until that commits, and then fails with `55P03` instead.
+pub async fn set_lock_timeout(conn: &mut PgConnection, timeout: Duration) -> sqlx::Result<()> {
+    let ms = format!("{}ms", timeout.as_millis());
+    sqlx::query_scalar!("SELECT set_config('lock_timeout', $1, true)", ms)
+        .fetch_one(conn)
+        .await?;
+    Ok(())
 }
 
 /// Saves the answer of a fresh key; called in the same transaction as [`claim`].
@@ -72,17 +90,17 @@ pub async fn complete(
     headers: &[(String, String)],
     body: &[u8],
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE idempotency_keys SET state = 'done', response_status = $4, response_headers = $5,
                 response_body = $6
          WHERE tenant_id = $1 AND principal = $2 AND key = $3",
+        tenant_id,
+        principal,
+        key,
+        i32::from(status),
+        Json(headers) as Json<&[(String, String)]>,
+        body,
     )
-    .bind(tenant_id)
-    .bind(principal)
-    .bind(key)
-    .bind(status as i32)
-    .bind(sqlx::types::Json(headers))
-    .bind(body)
     .execute(conn)
     .await?;
     Ok(())
@@ -91,7 +109,7 @@ pub async fn complete(
 /// Deletes records past their expiry; returns how many.
 pub async fn purge_expired(conn: &mut PgConnection) -> sqlx::Result<u64> {
     Ok(
-        sqlx::query("DELETE FROM idempotency_keys WHERE expires_at < now()")
+        sqlx::query!("DELETE FROM idempotency_keys WHERE expires_at < now()")
             .execute(conn)
             .await?
             .rows_affected(),

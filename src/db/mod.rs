@@ -1,5 +1,7 @@
 //! All of orderdesk's SQL, one file per table family. Every function takes the connection
-//! (or transaction) and the tenant, so tenant scoping is in every signature.
+//! (or transaction) and the tenant, so tenant scoping is in every signature. Queries are
+//! checked at compile time (`sqlx::query!` and friends) against the offline data in
+//! `.sqlx/`; `scripts/sqlx-prepare` regenerates it after a query or migration changes.
 
 pub mod audit;
 pub mod idempotency;
@@ -68,6 +70,8 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> 
                 .connect_with(opts.clone().database("postgres"))
                 .await
                 .context("cannot reach PostgreSQL to create the database")?;
+            // The one statement not checked at compile time: a database's name is an
+            // identifier, which no statement takes as a parameter.
             let sql = format!("CREATE DATABASE \"{}\"", db_name.replace('"', ""));
             if let Err(e) = sqlx::query(&sql).execute(&admin).await {
                 // another process may have created it at the same moment
@@ -84,6 +88,12 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> 
         }
         Err(e) => Err(e).with_context(|| format!("cannot connect to PostgreSQL at {url}")),
     }
+}
+
+/// Whether PostgreSQL answers a trivial statement (the health endpoints).
+pub async fn ping(pool: &PgPool) -> sqlx::Result<()> {
+    sqlx::query_scalar!("SELECT 1").fetch_one(pool).await?;
+    Ok(())
 }
 
 pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {

@@ -10,7 +10,7 @@ use crate::domain::timeline::{CUSTOMER_VISIBLE_EVENTS, EventRecord};
 
 /// Stores `order` unless a newer version is already there. Returns whether it was written.
 pub async fn upsert_view(conn: &mut PgConnection, order: &Order) -> sqlx::Result<bool> {
-    let res = sqlx::query(
+    let res = sqlx::query!(
         "INSERT INTO order_views (tenant_id, id, number, customer_id, email, status, currency,
                                   total_minor, placed_at, doc, version, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, now())
@@ -18,18 +18,18 @@ pub async fn upsert_view(conn: &mut PgConnection, order: &Order) -> sqlx::Result
              status = EXCLUDED.status, email = EXCLUDED.email, total_minor = EXCLUDED.total_minor,
              doc = EXCLUDED.doc, version = EXCLUDED.version, updated_at = now()
          WHERE order_views.version < EXCLUDED.version",
+        order.tenant_id,
+        order.id,
+        order.number,
+        order.customer_id,
+        order.email,
+        order.status.as_str(),
+        order.currency,
+        order.totals.total_minor,
+        order.placed_at,
+        Json(order) as Json<&Order>,
+        order.version,
     )
-    .bind(&order.tenant_id)
-    .bind(&order.id)
-    .bind(&order.number)
-    .bind(&order.customer_id)
-    .bind(&order.email)
-    .bind(order.status.as_str())
-    .bind(&order.currency)
-    .bind(order.totals.total_minor)
-    .bind(order.placed_at)
-    .bind(Json(order))
-    .bind(order.version)
     .execute(conn)
     .await?;
     Ok(res.rows_affected() == 1)
@@ -42,16 +42,16 @@ pub async fn get(
     order_id: &str,
     customer_id: Option<&str>,
 ) -> sqlx::Result<Option<Order>> {
-    let row: Option<(Json<Order>,)> = sqlx::query_as(
-        "SELECT doc FROM order_views
-         WHERE tenant_id = $1 AND id = $2 AND ($3::text IS NULL OR customer_id = $3)",
+    let doc = sqlx::query_scalar!(
+        r#"SELECT doc AS "doc: Json<Order>" FROM order_views
+         WHERE tenant_id = $1 AND id = $2 AND ($3::text IS NULL OR customer_id = $3)"#,
+        tenant_id,
+        order_id,
+        customer_id,
     )
-    .bind(tenant_id)
-    .bind(order_id)
-    .bind(customer_id)
     .fetch_optional(conn)
     .await?;
-    Ok(row.map(|r| r.0.0))
+    Ok(doc.map(|Json(order)| order))
 }
 
 /// The stored version of an order, locked until the transaction ends, so that two events
@@ -61,13 +61,15 @@ pub async fn lock_view(
     tenant_id: &str,
     order_id: &str,
 ) -> sqlx::Result<Option<Order>> {
-    let row: Option<(Json<Order>,)> =
-        sqlx::query_as("SELECT doc FROM order_views WHERE tenant_id = $1 AND id = $2 FOR UPDATE")
-            .bind(tenant_id)
-            .bind(order_id)
-            .fetch_optional(conn)
-            .await?;
-    Ok(row.map(|r| r.0.0))
+    let doc = sqlx::query_scalar!(
+        r#"SELECT doc AS "doc: Json<Order>" FROM order_views
+         WHERE tenant_id = $1 AND id = $2 FOR UPDATE"#,
+        tenant_id,
+        order_id,
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(doc.map(|Json(order)| order))
 }
 
 /// Filters of a customer's order list.
@@ -94,8 +96,8 @@ pub async fn list_for_customer(
         Some((at, id)) => (Some(*at), Some(id.as_str())),
         None => (None, None),
     };
-    let rows: Vec<(Json<Order>,)> = sqlx::query_as(
-        "SELECT doc FROM order_views
+    let docs = sqlx::query_scalar!(
+        r#"SELECT doc AS "doc: Json<Order>" FROM order_views
          WHERE tenant_id = $1 AND customer_id = $2
            AND ($3::text IS NULL OR status = $3)
            AND ($4::timestamptz IS NULL OR placed_at >= $4)
@@ -103,27 +105,29 @@ pub async fn list_for_customer(
            AND ($6::timestamptz IS NULL OR (placed_at, id) < ($6, $7))
            AND ($9::text IS NULL OR id = $9)
          ORDER BY placed_at DESC, id DESC
-         LIMIT $8",
+         LIMIT $8"#,
+        tenant_id,
+        customer_id,
+        f.status.as_deref(),
+        f.from,
+        f.to,
+        after_at,
+        after_id,
+        f.limit,
+        f.only_order.as_deref(),
     )
-    .bind(tenant_id)
-    .bind(customer_id)
-    .bind(f.status.as_deref())
-    .bind(f.from)
-    .bind(f.to)
-    .bind(after_at)
-    .bind(after_id)
-    .bind(f.limit)
-    .bind(f.only_order.as_deref())
     .fetch_all(conn)
     .await?;
-    Ok(rows.into_iter().map(|r| r.0.0).collect())
+    Ok(docs.into_iter().map(|Json(order)| order).collect())
 }
 
 pub async fn count_for_tenant(conn: &mut PgConnection, tenant_id: &str) -> sqlx::Result<i64> {
-    sqlx::query_scalar("SELECT count(*) FROM order_views WHERE tenant_id = $1")
-        .bind(tenant_id)
-        .fetch_one(conn)
-        .await
+    sqlx::query_scalar!(
+        r#"SELECT count(*) AS "count!" FROM order_views WHERE tenant_id = $1"#,
+        tenant_id,
+    )
+    .fetch_one(conn)
+    .await
 }
 
 /// Records an event once per `event_id`; returns false for a duplicate.
@@ -136,16 +140,16 @@ pub async fn insert_event(
     payload: &serde_json::Value,
     occurred_at: DateTime<Utc>,
 ) -> sqlx::Result<bool> {
-    let res = sqlx::query(
+    let res = sqlx::query!(
         "INSERT INTO order_events (tenant_id, order_id, event_id, type, payload, occurred_at)
          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, event_id) DO NOTHING",
+        tenant_id,
+        order_id,
+        event_id,
+        event_type,
+        payload,
+        occurred_at,
     )
-    .bind(tenant_id)
-    .bind(order_id)
-    .bind(event_id)
-    .bind(event_type)
-    .bind(payload)
-    .bind(occurred_at)
     .execute(conn)
     .await?;
     Ok(res.rows_affected() == 1)
@@ -173,14 +177,26 @@ pub async fn get_for_read(
     customer_id: Option<&str>,
     events_limit: i64,
 ) -> sqlx::Result<Option<OrderRead>> {
-    type Row = (
-        Json<Order>,
-        Option<Json<TenantSettings>>,
-        Option<Json<Vec<EventRecord>>>,
-    );
     // without events the query is a plain join: no subquery to plan, no array to bind
-    let sql = if events_limit > 0 {
-        "SELECT v.doc, t.settings, (
+    if events_limit <= 0 {
+        let row = sqlx::query!(
+            r#"SELECT v.doc AS "doc: Json<Order>", t.settings AS "settings?: Json<TenantSettings>"
+             FROM order_views v LEFT JOIN tenants t ON t.id = v.tenant_id
+             WHERE v.tenant_id = $1 AND v.id = $2 AND ($3::text IS NULL OR v.customer_id = $3)"#,
+            tenant_id,
+            order_id,
+            customer_id,
+        )
+        .fetch_optional(conn)
+        .await?;
+        return Ok(row.map(|r| OrderRead {
+            order: r.doc.0,
+            settings: r.settings.map(|s| s.0).unwrap_or_default(),
+            events: Vec::new(),
+        }));
+    }
+    let row = sqlx::query!(
+        r#"SELECT v.doc AS "doc: Json<Order>", t.settings AS "settings?: Json<TenantSettings>", (
              SELECT coalesce(jsonb_agg(jsonb_build_object(
                         'type', e.type, 'occurred_at', e.occurred_at, 'status', e.status)
                         ORDER BY e.occurred_at, e.seq), '[]'::jsonb)
@@ -188,26 +204,21 @@ pub async fn get_for_read(
                    FROM order_events
                    WHERE tenant_id = v.tenant_id AND order_id = v.id AND type = ANY($5)
                    ORDER BY occurred_at DESC, seq DESC
-                   LIMIT $4) e)
+                   LIMIT $4) e) AS "events!: Json<Vec<EventRecord>>"
          FROM order_views v LEFT JOIN tenants t ON t.id = v.tenant_id
-         WHERE v.tenant_id = $1 AND v.id = $2 AND ($3::text IS NULL OR v.customer_id = $3)"
-    } else {
-        "SELECT v.doc, t.settings, NULL::jsonb
-         FROM order_views v LEFT JOIN tenants t ON t.id = v.tenant_id
-         WHERE v.tenant_id = $1 AND v.id = $2 AND ($3::text IS NULL OR v.customer_id = $3)"
-    };
-    let mut query = sqlx::query_as::<_, Row>(sql)
-        .bind(tenant_id)
-        .bind(order_id)
-        .bind(customer_id);
-    if events_limit > 0 {
-        query = query.bind(events_limit).bind(&CUSTOMER_VISIBLE_EVENTS[..]);
-    }
-    let row = query.fetch_optional(conn).await?;
-    Ok(row.map(|(Json(order), settings, events)| OrderRead {
-        order,
-        settings: settings.map(|s| s.0).unwrap_or_default(),
-        events: events.map(|e| e.0).unwrap_or_default(),
+         WHERE v.tenant_id = $1 AND v.id = $2 AND ($3::text IS NULL OR v.customer_id = $3)"#,
+        tenant_id,
+        order_id,
+        customer_id,
+        events_limit,
+        &CUSTOMER_VISIBLE_EVENTS[..] as &[&str],
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|r| OrderRead {
+        order: r.doc.0,
+        settings: r.settings.map(|s| s.0).unwrap_or_default(),
+        events: r.events.0,
     }))
 }
 
@@ -225,24 +236,24 @@ pub async fn find_by_tracking_number(
     tracking_number: &str,
     only_order: Option<&str>,
 ) -> sqlx::Result<Option<Order>> {
-    let row: Option<(Json<Order>,)> = sqlx::query_as(
-        "SELECT doc FROM order_views
+    let doc = sqlx::query_scalar!(
+        r#"SELECT doc AS "doc: Json<Order>" FROM order_views
          WHERE tenant_id = $1 AND customer_id = $2 AND ($4::text IS NULL OR id = $4)
            AND doc -> 'shipments' @> jsonb_build_array(jsonb_build_object('tracking_number', $3::text))
          ORDER BY placed_at DESC, id DESC
-         LIMIT 1",
+         LIMIT 1"#,
+        tenant_id,
+        customer_id,
+        tracking_number,
+        only_order,
     )
-    .bind(tenant_id)
-    .bind(customer_id)
-    .bind(tracking_number)
-    .bind(only_order)
     .fetch_optional(conn)
     .await?;
-    Ok(row.map(|r| r.0.0))
+    Ok(doc.map(|Json(order)| order))
 }
 
 /// A customer's spending in one currency.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SpendRow {
     pub currency: String,
     /// Orders that count as spending: every order except cancelled ones.
@@ -263,11 +274,13 @@ pub async fn spend_by_currency(
     customer_id: &str,
     only_order: Option<&str>,
 ) -> sqlx::Result<Vec<SpendRow>> {
-    sqlx::query_as(
-        "SELECT currency, orders_count, cancelled_count, total_spend_minor,
+    sqlx::query_as!(
+        SpendRow,
+        r#"SELECT currency AS "currency!", orders_count AS "orders_count!",
+                cancelled_count AS "cancelled_count!", total_spend_minor AS "total_spend_minor!",
                 CASE WHEN orders_count > 0
                      THEN round(total_spend_minor::numeric / orders_count)::bigint
-                     ELSE 0 END AS average_order_value_minor
+                     ELSE 0 END AS "average_order_value_minor!"
          FROM (SELECT v.currency,
                       count(*) FILTER (WHERE v.status <> 'cancelled') AS orders_count,
                       count(*) FILTER (WHERE v.status = 'cancelled') AS cancelled_count,
@@ -281,17 +294,17 @@ pub async fn spend_by_currency(
                WHERE v.tenant_id = $1 AND v.customer_id = $2
                  AND ($3::text IS NULL OR v.id = $3)
                GROUP BY v.currency) per_currency
-         ORDER BY currency",
+         ORDER BY currency"#,
+        tenant_id,
+        customer_id,
+        only_order,
     )
-    .bind(tenant_id)
-    .bind(customer_id)
-    .bind(only_order)
     .fetch_all(conn)
     .await
 }
 
 /// The columns of an order a guest lookup needs, without its document.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct OrderHead {
     pub id: String,
     pub number: String,
@@ -309,12 +322,13 @@ pub async fn head_by_number(
     tenant_id: &str,
     number: &str,
 ) -> sqlx::Result<Option<OrderHead>> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        OrderHead,
         "SELECT id, number, customer_id, email, status, currency, total_minor, placed_at
          FROM order_views WHERE tenant_id = $1 AND number = $2",
+        tenant_id,
+        number,
     )
-    .bind(tenant_id)
-    .bind(number)
     .fetch_optional(conn)
     .await
 }

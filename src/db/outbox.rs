@@ -9,19 +9,17 @@ use std::time::Duration;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::runs::ASYNC;
-
 /// The channel NOTIFYed (at commit) when a trigger is written; the relay LISTENs to it.
 pub const CHANNEL: &str = "orderdesk_outbox";
 
 /// Writes the trigger of `run_id` and NOTIFYs the relay (delivered at commit).
 pub async fn insert_trigger(conn: &mut PgConnection, run_id: Uuid) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "WITH o AS (INSERT INTO outbox (kind, run_id) VALUES ('trigger', $1))
-         SELECT pg_notify($2, '')",
+         SELECT pg_notify($2, '') AS notified",
+        run_id,
+        CHANNEL,
     )
-    .bind(run_id)
-    .bind(CHANNEL)
     .execute(conn)
     .await?;
     Ok(())
@@ -34,30 +32,34 @@ pub async fn claim_unsent(
     conn: &mut PgConnection,
     limit: i64,
 ) -> sqlx::Result<Vec<(i64, Uuid, bool)>> {
-    sqlx::query_as(
-        "SELECT o.id, o.run_id, r.pushed_at IS NOT NULL
+    let rows = sqlx::query!(
+        r#"SELECT o.id, o.run_id AS "run_id!", r.pushed_at IS NOT NULL AS "pushed!"
          FROM outbox o LEFT JOIN runs r ON r.id = o.run_id
          WHERE o.sent_at IS NULL AND o.kind = 'trigger'
          ORDER BY o.id LIMIT $1
-         FOR UPDATE OF o SKIP LOCKED",
+         FOR UPDATE OF o SKIP LOCKED"#,
+        limit,
     )
-    .bind(limit)
     .fetch_all(conn)
-    .await
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.id, r.run_id, r.pushed))
+        .collect())
 }
 
 /// Marks triggers sent, and the runs whose trigger this relay pushed as pushed. Commits
 /// without waiting for the WAL flush (in a transaction: the whole transaction does): a lost
 /// mark only means one more push, which the run's claim turns into a no-op.
 pub async fn mark_sent(conn: &mut PgConnection, ids: &[i64], pushed: &[Uuid]) -> sqlx::Result<()> {
-    sqlx::query(&format!(
+    sqlx::query!(
         "WITH u AS (UPDATE outbox SET sent_at = now() WHERE id = ANY($1)),
               r AS (UPDATE runs SET pushed_at = now() WHERE id = ANY($2))
-         SELECT 1 FROM {ASYNC}"
-    ))
-    .bind(ids)
-    .bind(pushed)
-    .execute(conn)
+         SELECT 1 AS done FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit",
+        ids,
+        pushed,
+    )
+    .fetch_one(conn)
     .await?;
     Ok(())
 }
@@ -69,22 +71,24 @@ pub async fn unmark_sent(
     ids: &[i64],
     pushed: &[Uuid],
 ) -> sqlx::Result<()> {
-    sqlx::query(&format!(
+    sqlx::query!(
         "WITH u AS (UPDATE outbox SET sent_at = NULL WHERE id = ANY($1)),
               r AS (UPDATE runs SET pushed_at = NULL WHERE id = ANY($2))
-         SELECT 1 FROM {ASYNC}"
-    ))
-    .bind(ids)
-    .bind(pushed)
-    .execute(conn)
+         SELECT 1 AS done FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit",
+        ids,
+        pushed,
+    )
+    .fetch_one(conn)
     .await?;
     Ok(())
 }
 
 pub async fn count_unsent(conn: &mut PgConnection) -> sqlx::Result<i64> {
-    sqlx::query_scalar("SELECT count(*) FROM outbox WHERE sent_at IS NULL AND kind = 'trigger'")
-        .fetch_one(conn)
-        .await
+    sqlx::query_scalar!(
+        r#"SELECT count(*) AS "unsent!" FROM outbox WHERE sent_at IS NULL AND kind = 'trigger'"#
+    )
+    .fetch_one(conn)
+    .await
 }
 
 /// Deletes the triggers sent more than `older_than` ago among the `window` oldest outbox
@@ -95,13 +99,13 @@ pub async fn prune_sent(
     older_than: Duration,
     window: i64,
 ) -> sqlx::Result<u64> {
-    let res = sqlx::query(
+    let res = sqlx::query!(
         "DELETE FROM outbox WHERE id IN (
              SELECT id FROM (SELECT id, kind, sent_at FROM outbox ORDER BY id LIMIT $2) o
-             WHERE kind = 'trigger' AND sent_at < now() - $1 * interval '1 millisecond')",
+             WHERE kind = 'trigger' AND sent_at < now() - $1::bigint * interval '1 millisecond')",
+        i64::try_from(older_than.as_millis()).unwrap_or(i64::MAX),
+        window,
     )
-    .bind(i64::try_from(older_than.as_millis()).unwrap_or(i64::MAX))
-    .bind(window)
     .execute(conn)
     .await?;
     Ok(res.rows_affected())

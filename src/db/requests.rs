@@ -4,14 +4,16 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+use crate::domain::request::RequestStatus;
+
+#[derive(Debug, Clone)]
 pub struct RequestRow {
     pub id: Uuid,
     pub tenant_id: String,
     pub kind: String,
     pub order_id: String,
     pub customer_id: String,
-    pub status: String,
+    pub status: RequestStatus,
     pub input: serde_json::Value,
     pub run_id: Option<Uuid>,
     pub decided_by: Option<String>,
@@ -19,14 +21,12 @@ pub struct RequestRow {
     pub updated_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str = "id, tenant_id, kind, order_id, customer_id, status, input, run_id, decided_by, created_at, updated_at";
-
 pub struct NewRequest<'a> {
     pub tenant_id: &'a str,
     pub kind: &'a str,
     pub order_id: &'a str,
     pub customer_id: &'a str,
-    pub status: &'a str,
+    pub status: RequestStatus,
     pub input: &'a serde_json::Value,
     pub run_id: Option<Uuid>,
     pub decided_by: Option<&'a str>,
@@ -37,24 +37,26 @@ pub async fn insert(
     conn: &mut PgConnection,
     r: &NewRequest<'_>,
 ) -> sqlx::Result<Option<RequestRow>> {
-    let sql = format!(
-        "INSERT INTO requests (id, tenant_id, kind, order_id, customer_id, status, input, run_id, decided_by)
+    sqlx::query_as!(
+        RequestRow,
+        r#"INSERT INTO requests (id, tenant_id, kind, order_id, customer_id, status, input, run_id, decided_by)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
          ON CONFLICT (tenant_id, order_id, kind) WHERE status IN ('pending_review','approved','queued','running')
-         DO NOTHING RETURNING {COLUMNS}"
-    );
-    sqlx::query_as(&sql)
-        .bind(Uuid::now_v7())
-        .bind(r.tenant_id)
-        .bind(r.kind)
-        .bind(r.order_id)
-        .bind(r.customer_id)
-        .bind(r.status)
-        .bind(r.input)
-        .bind(r.run_id)
-        .bind(r.decided_by)
-        .fetch_optional(conn)
-        .await
+         DO NOTHING
+         RETURNING id, tenant_id, kind, order_id, customer_id, status AS "status: RequestStatus",
+                   input, run_id, decided_by, created_at, updated_at"#,
+        Uuid::now_v7(),
+        r.tenant_id,
+        r.kind,
+        r.order_id,
+        r.customer_id,
+        r.status as RequestStatus,
+        r.input,
+        r.run_id,
+        r.decided_by,
+    )
+    .fetch_optional(conn)
+    .await
 }
 
 /// A request of the tenant; `customer_id` narrows it to that customer's own.
@@ -64,16 +66,18 @@ pub async fn get(
     id: Uuid,
     customer_id: Option<&str>,
 ) -> sqlx::Result<Option<RequestRow>> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM requests
-         WHERE tenant_id = $1 AND id = $2 AND ($3::text IS NULL OR customer_id = $3)"
-    );
-    sqlx::query_as(&sql)
-        .bind(tenant_id)
-        .bind(id)
-        .bind(customer_id)
-        .fetch_optional(conn)
-        .await
+    sqlx::query_as!(
+        RequestRow,
+        r#"SELECT id, tenant_id, kind, order_id, customer_id, status AS "status: RequestStatus",
+                  input, run_id, decided_by, created_at, updated_at
+         FROM requests
+         WHERE tenant_id = $1 AND id = $2 AND ($3::text IS NULL OR customer_id = $3)"#,
+        tenant_id,
+        id,
+        customer_id,
+    )
+    .fetch_optional(conn)
+    .await
 }
 
 /// The open request of `kind` for an order, locked for the decision being made.
@@ -83,18 +87,20 @@ pub async fn open_for_order(
     order_id: &str,
     kind: &str,
 ) -> sqlx::Result<Option<RequestRow>> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM requests
+    sqlx::query_as!(
+        RequestRow,
+        r#"SELECT id, tenant_id, kind, order_id, customer_id, status AS "status: RequestStatus",
+                  input, run_id, decided_by, created_at, updated_at
+         FROM requests
          WHERE tenant_id = $1 AND order_id = $2 AND kind = $3
            AND status IN ('pending_review','approved','queued','running')
-         FOR UPDATE"
-    );
-    sqlx::query_as(&sql)
-        .bind(tenant_id)
-        .bind(order_id)
-        .bind(kind)
-        .fetch_optional(conn)
-        .await
+         FOR UPDATE"#,
+        tenant_id,
+        order_id,
+        kind,
+    )
+    .fetch_optional(conn)
+    .await
 }
 
 /// Moves a request on (e.g. `pending_review` → `queued` with its run).
@@ -102,20 +108,20 @@ pub async fn set_status(
     conn: &mut PgConnection,
     tenant_id: &str,
     id: Uuid,
-    status: &str,
+    status: RequestStatus,
     run_id: Option<Uuid>,
     decided_by: Option<&str>,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE requests SET status = $3, run_id = COALESCE($4, run_id),
                 decided_by = COALESCE($5, decided_by), updated_at = now()
          WHERE tenant_id = $1 AND id = $2",
+        tenant_id,
+        id,
+        status as RequestStatus,
+        run_id,
+        decided_by,
     )
-    .bind(tenant_id)
-    .bind(id)
-    .bind(status)
-    .bind(run_id)
-    .bind(decided_by)
     .execute(conn)
     .await?;
     Ok(())
@@ -131,15 +137,15 @@ pub async fn close_if_run_finished(
     order_id: &str,
     kind: &str,
 ) -> sqlx::Result<bool> {
-    let n = sqlx::query(
+    let n = sqlx::query!(
         "UPDATE requests r SET status = runs.status, updated_at = now()
          FROM runs
          WHERE r.run_id = runs.id AND r.tenant_id = $1 AND r.order_id = $2 AND r.kind = $3
            AND r.status IN ('queued','running') AND runs.status NOT IN ('queued','running')",
+        tenant_id,
+        order_id,
+        kind,
     )
-    .bind(tenant_id)
-    .bind(order_id)
-    .bind(kind)
     .execute(conn)
     .await?
     .rows_affected();

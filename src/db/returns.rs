@@ -8,7 +8,7 @@ use uuid::Uuid;
 use crate::domain::returns::RmaLine;
 
 /// One RMA as orderdesk knows it.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct ReturnRow {
     pub tenant_id: String,
     pub rma_id: String,
@@ -57,34 +57,33 @@ pub struct NewReturn<'a> {
     pub currency: &'a str,
 }
 
-const COLUMNS: &str = "tenant_id, rma_id, kind, order_id, customer_id, request_id, lines, method, \
-    preferred_refund, status, instructions, label_url, refund_status, expected_refund_minor, \
-    currency, created_at, updated_at";
-
 pub async fn insert(conn: &mut PgConnection, r: &NewReturn<'_>) -> sqlx::Result<ReturnRow> {
-    let sql = format!(
-        "INSERT INTO returns (tenant_id, rma_id, kind, order_id, customer_id, request_id, lines,
+    sqlx::query_as!(
+        ReturnRow,
+        r#"INSERT INTO returns (tenant_id, rma_id, kind, order_id, customer_id, request_id, lines,
                               method, preferred_refund, instructions, refund_status,
                               expected_refund_minor, currency)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-         RETURNING {COLUMNS}"
-    );
-    sqlx::query_as(&sql)
-        .bind(r.tenant_id)
-        .bind(r.rma_id)
-        .bind(r.kind)
-        .bind(r.order_id)
-        .bind(r.customer_id)
-        .bind(r.request_id)
-        .bind(Json(r.lines))
-        .bind(r.method)
-        .bind(r.preferred_refund)
-        .bind(r.instructions)
-        .bind(r.refund_status)
-        .bind(r.expected_refund_minor)
-        .bind(r.currency)
-        .fetch_one(conn)
-        .await
+         RETURNING tenant_id, rma_id, kind, order_id, customer_id, request_id,
+                   lines AS "lines: Json<Vec<StoredLine>>", method, preferred_refund, status,
+                   instructions, label_url, refund_status, expected_refund_minor, currency,
+                   created_at, updated_at"#,
+        r.tenant_id,
+        r.rma_id,
+        r.kind,
+        r.order_id,
+        r.customer_id,
+        r.request_id,
+        Json(r.lines) as Json<&[StoredLine]>,
+        r.method,
+        r.preferred_refund,
+        r.instructions,
+        r.refund_status,
+        r.expected_refund_minor,
+        r.currency,
+    )
+    .fetch_one(conn)
+    .await
 }
 
 /// An RMA of the tenant; `customer_id` narrows it to that customer's own.
@@ -94,16 +93,20 @@ pub async fn get(
     rma_id: &str,
     customer_id: Option<&str>,
 ) -> sqlx::Result<Option<ReturnRow>> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM returns
-         WHERE tenant_id = $1 AND rma_id = $2 AND ($3::text IS NULL OR customer_id = $3)"
-    );
-    sqlx::query_as(&sql)
-        .bind(tenant_id)
-        .bind(rma_id)
-        .bind(customer_id)
-        .fetch_optional(conn)
-        .await
+    sqlx::query_as!(
+        ReturnRow,
+        r#"SELECT tenant_id, rma_id, kind, order_id, customer_id, request_id,
+                   lines AS "lines: Json<Vec<StoredLine>>", method, preferred_refund, status,
+                   instructions, label_url, refund_status, expected_refund_minor, currency,
+                   created_at, updated_at
+         FROM returns
+         WHERE tenant_id = $1 AND rma_id = $2 AND ($3::text IS NULL OR customer_id = $3)"#,
+        tenant_id,
+        rma_id,
+        customer_id,
+    )
+    .fetch_optional(conn)
+    .await
 }
 
 /// Serializes returns and exchanges of one order until the transaction ends, so two
@@ -113,11 +116,13 @@ pub async fn lock_order(
     tenant_id: &str,
     order_id: &str,
 ) -> sqlx::Result<()> {
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('returns/' || $1 || '/' || $2, 0))")
-        .bind(tenant_id)
-        .bind(order_id)
-        .execute(conn)
-        .await?;
+    sqlx::query!(
+        "SELECT pg_advisory_xact_lock(hashtextextended('returns/' || $1::text || '/' || $2::text, 0))",
+        tenant_id,
+        order_id,
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -127,17 +132,17 @@ pub async fn holding_units(
     tenant_id: &str,
     order_id: &str,
 ) -> sqlx::Result<Vec<(String, Vec<RmaLine>)>> {
-    let rows: Vec<(String, Json<Vec<StoredLine>>)> = sqlx::query_as(
-        "SELECT rma_id, lines FROM returns
-         WHERE tenant_id = $1 AND order_id = $2 AND status <> 'failed'",
+    let rows = sqlx::query!(
+        r#"SELECT rma_id, lines AS "lines: Json<Vec<StoredLine>>" FROM returns
+         WHERE tenant_id = $1 AND order_id = $2 AND status <> 'failed'"#,
+        tenant_id,
+        order_id,
     )
-    .bind(tenant_id)
-    .bind(order_id)
     .fetch_all(conn)
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(id, Json(lines))| (id, lines.into_iter().map(|l| l.line).collect()))
+        .map(|r| (r.rma_id, r.lines.0.into_iter().map(|l| l.line).collect()))
         .collect())
 }
 
@@ -150,15 +155,15 @@ pub async fn record_upstream(
     label_url: Option<&str>,
     instructions: &str,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE returns SET status = $3, label_url = $4, instructions = $5, updated_at = now()
          WHERE tenant_id = $1 AND rma_id = $2",
+        tenant_id,
+        rma_id,
+        status,
+        label_url,
+        instructions,
     )
-    .bind(tenant_id)
-    .bind(rma_id)
-    .bind(status)
-    .bind(label_url)
-    .bind(instructions)
     .execute(conn)
     .await?;
     Ok(())
@@ -170,12 +175,12 @@ pub async fn mark_failed(
     tenant_id: &str,
     rma_id: &str,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE returns SET status = 'failed', refund_status = 'not_applicable', updated_at = now()
          WHERE tenant_id = $1 AND rma_id = $2",
+        tenant_id,
+        rma_id,
     )
-    .bind(tenant_id)
-    .bind(rma_id)
     .execute(conn)
     .await?;
     Ok(())

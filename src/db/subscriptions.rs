@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct SubscriptionRow {
     pub channel: String,
     pub subscribed: bool,
@@ -22,20 +22,21 @@ pub async fn set(
     channel: &str,
     destination: Option<&str>,
 ) -> sqlx::Result<SubscriptionRow> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        SubscriptionRow,
         "INSERT INTO notification_subscriptions
              (tenant_id, order_id, customer_id, channel, subscribed, destination)
-         VALUES ($1, $2, $3, $4, $5 IS NOT NULL, $5)
+         VALUES ($1, $2, $3, $4, $5::text IS NOT NULL, $5)
          ON CONFLICT (tenant_id, order_id, customer_id, channel) DO UPDATE SET
              subscribed = EXCLUDED.subscribed, destination = EXCLUDED.destination,
              updated_at = now()
          RETURNING channel, subscribed, destination, updated_at",
+        tenant_id,
+        order_id,
+        customer_id,
+        channel,
+        destination,
     )
-    .bind(tenant_id)
-    .bind(order_id)
-    .bind(customer_id)
-    .bind(channel)
-    .bind(destination)
     .fetch_one(conn)
     .await
 }
@@ -57,16 +58,17 @@ pub async fn list(
     customer_id: &str,
     which: Which,
 ) -> sqlx::Result<Vec<SubscriptionRow>> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        SubscriptionRow,
         "SELECT channel, subscribed, destination, updated_at FROM notification_subscriptions
          WHERE tenant_id = $1 AND order_id = $2 AND customer_id = $3
            AND (NOT $4 OR (subscribed AND destination IS NOT NULL))
          ORDER BY channel",
+        tenant_id,
+        order_id,
+        customer_id,
+        which == Which::Active,
     )
-    .bind(tenant_id)
-    .bind(order_id)
-    .bind(customer_id)
-    .bind(which == Which::Active)
     .fetch_all(conn)
     .await
 }

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
 /// One row of `support_cases`.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct CaseRow {
     pub tenant_id: String,
     pub id: String,
@@ -21,9 +21,6 @@ pub struct CaseRow {
     pub updated_at: DateTime<Utc>,
 }
 
-const CASE_COLUMNS: &str = "tenant_id, id, order_id, customer_id, status, subject, message_count, \
-     last_message_at, assigned_agent, created_at, updated_at";
-
 /// Opens the order's case, or reopens it (`open`) and counts one more message; returns the
 /// case and whether it was created now. `new_id` and `subject` are used only on creation.
 pub async fn touch_case(
@@ -34,30 +31,38 @@ pub async fn touch_case(
     new_id: &str,
     subject: &str,
 ) -> sqlx::Result<(CaseRow, bool)> {
-    let sql = format!(
-        "INSERT INTO support_cases (tenant_id, id, order_id, customer_id, subject, message_count,
+    let t = sqlx::query!(
+        r#"INSERT INTO support_cases (tenant_id, id, order_id, customer_id, subject, message_count,
                                     last_message_at)
          VALUES ($1, $2, $3, $4, $5, 1, clock_timestamp())
          ON CONFLICT (tenant_id, order_id) DO UPDATE SET
              status = 'open', message_count = support_cases.message_count + 1,
              last_message_at = clock_timestamp(), updated_at = now()
-         RETURNING {CASE_COLUMNS}, (xmax = 0) AS created"
-    );
-    #[derive(sqlx::FromRow)]
-    struct Touched {
-        #[sqlx(flatten)]
-        case: CaseRow,
-        created: bool,
-    }
-    let t: Touched = sqlx::query_as(&sql)
-        .bind(tenant_id)
-        .bind(new_id)
-        .bind(order_id)
-        .bind(customer_id)
-        .bind(subject)
-        .fetch_one(conn)
-        .await?;
-    Ok((t.case, t.created))
+         RETURNING tenant_id, id, order_id, customer_id, status, subject, message_count,
+                   last_message_at, assigned_agent, created_at, updated_at,
+                   (xmax = 0) AS "created!""#,
+        tenant_id,
+        new_id,
+        order_id,
+        customer_id,
+        subject,
+    )
+    .fetch_one(conn)
+    .await?;
+    let case = CaseRow {
+        tenant_id: t.tenant_id,
+        id: t.id,
+        order_id: t.order_id,
+        customer_id: t.customer_id,
+        status: t.status,
+        subject: t.subject,
+        message_count: t.message_count,
+        last_message_at: t.last_message_at,
+        assigned_agent: t.assigned_agent,
+        created_at: t.created_at,
+        updated_at: t.updated_at,
+    };
+    Ok((case, t.created))
 }
 
 /// The order's case, if any.
@@ -66,13 +71,16 @@ pub async fn case_for_order(
     tenant_id: &str,
     order_id: &str,
 ) -> sqlx::Result<Option<CaseRow>> {
-    let sql =
-        format!("SELECT {CASE_COLUMNS} FROM support_cases WHERE tenant_id = $1 AND order_id = $2");
-    sqlx::query_as(&sql)
-        .bind(tenant_id)
-        .bind(order_id)
-        .fetch_optional(conn)
-        .await
+    sqlx::query_as!(
+        CaseRow,
+        "SELECT tenant_id, id, order_id, customer_id, status, subject, message_count,
+                last_message_at, assigned_agent, created_at, updated_at
+         FROM support_cases WHERE tenant_id = $1 AND order_id = $2",
+        tenant_id,
+        order_id,
+    )
+    .fetch_optional(conn)
+    .await
 }
 
 /// A message to store.
@@ -97,7 +105,7 @@ pub struct NewAttachment<'a> {
 }
 
 /// A message with its attachment's metadata (never its content).
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct MessageRow {
     pub id: String,
     pub case_id: String,
@@ -113,56 +121,46 @@ pub struct MessageRow {
     pub attachment_size: Option<i32>,
 }
 
-const MESSAGE_SELECT: &str =
-    "SELECT m.id, m.case_id, m.order_id, m.author_kind, m.author_id, m.body, m.internal,
-            m.created_at, m.redacted_at, a.filename AS attachment_filename,
-            a.content_type AS attachment_content_type, a.size_bytes AS attachment_size
-     FROM support_messages m
-     LEFT JOIN support_attachments a ON a.tenant_id = m.tenant_id AND a.message_id = m.id";
-
 /// Stores a message and its attachment; returns the message as [`get_message`] would.
 pub async fn insert_message(
     conn: &mut PgConnection,
     m: &NewMessage<'_>,
     attachment: Option<&NewAttachment<'_>>,
 ) -> sqlx::Result<MessageRow> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO support_messages (tenant_id, id, case_id, order_id, author_kind, author_id,
                                        body, internal)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        m.tenant_id,
+        m.id,
+        m.case_id,
+        m.order_id,
+        m.author_kind,
+        m.author_id,
+        m.body,
+        m.internal,
     )
-    .bind(m.tenant_id)
-    .bind(m.id)
-    .bind(m.case_id)
-    .bind(m.order_id)
-    .bind(m.author_kind)
-    .bind(m.author_id)
-    .bind(m.body)
-    .bind(m.internal)
     .execute(&mut *conn)
     .await?;
     if let Some(a) = attachment {
-        sqlx::query(
+        sqlx::query!(
             "INSERT INTO support_attachments (tenant_id, message_id, filename, content_type,
                                               size_bytes, sha256, content)
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            m.tenant_id,
+            m.id,
+            a.filename,
+            a.content_type,
+            i32::try_from(a.content.len()).unwrap_or(i32::MAX),
+            a.sha256,
+            a.content,
         )
-        .bind(m.tenant_id)
-        .bind(m.id)
-        .bind(a.filename)
-        .bind(a.content_type)
-        .bind(i32::try_from(a.content.len()).unwrap_or(i32::MAX))
-        .bind(a.sha256)
-        .bind(a.content)
         .execute(&mut *conn)
         .await?;
     }
-    let sql = format!("{MESSAGE_SELECT} WHERE m.tenant_id = $1 AND m.id = $2");
-    sqlx::query_as(&sql)
-        .bind(m.tenant_id)
-        .bind(m.id)
-        .fetch_one(conn)
-        .await
+    get_message(conn, m.tenant_id, m.order_id, m.id, true)
+        .await?
+        .ok_or(sqlx::Error::RowNotFound)
 }
 
 /// An order's messages oldest first, after the keyset position `after` (created_at, id);
@@ -175,22 +173,27 @@ pub async fn list_for_order(
     after: Option<&(DateTime<Utc>, String)>,
     limit: i64,
 ) -> sqlx::Result<Vec<MessageRow>> {
-    let sql = format!(
-        "{MESSAGE_SELECT}
+    sqlx::query_as!(
+        MessageRow,
+        r#"SELECT m.id, m.case_id, m.order_id, m.author_kind, m.author_id, m.body, m.internal,
+                  m.created_at, m.redacted_at, a.filename AS "attachment_filename?",
+                  a.content_type AS "attachment_content_type?",
+                  a.size_bytes AS "attachment_size?"
+         FROM support_messages m
+         LEFT JOIN support_attachments a ON a.tenant_id = m.tenant_id AND a.message_id = m.id
          WHERE m.tenant_id = $1 AND m.order_id = $2 AND ($3 OR NOT m.internal)
            AND ($4::timestamptz IS NULL OR (m.created_at, m.id) > ($4, $5))
          ORDER BY m.created_at, m.id
-         LIMIT $6"
-    );
-    sqlx::query_as(&sql)
-        .bind(tenant_id)
-        .bind(order_id)
-        .bind(include_internal)
-        .bind(after.map(|a| a.0))
-        .bind(after.map(|a| a.1.as_str()))
-        .bind(limit)
-        .fetch_all(conn)
-        .await
+         LIMIT $6"#,
+        tenant_id,
+        order_id,
+        include_internal,
+        after.map(|a| a.0),
+        after.map(|a| a.1.as_str()),
+        limit,
+    )
+    .fetch_all(conn)
+    .await
 }
 
 /// One message of an order; internal notes only when `include_internal`.
@@ -201,17 +204,22 @@ pub async fn get_message(
     message_id: &str,
     include_internal: bool,
 ) -> sqlx::Result<Option<MessageRow>> {
-    let sql = format!(
-        "{MESSAGE_SELECT}
-         WHERE m.tenant_id = $1 AND m.order_id = $2 AND m.id = $3 AND ($4 OR NOT m.internal)"
-    );
-    sqlx::query_as(&sql)
-        .bind(tenant_id)
-        .bind(order_id)
-        .bind(message_id)
-        .bind(include_internal)
-        .fetch_optional(conn)
-        .await
+    sqlx::query_as!(
+        MessageRow,
+        r#"SELECT m.id, m.case_id, m.order_id, m.author_kind, m.author_id, m.body, m.internal,
+                  m.created_at, m.redacted_at, a.filename AS "attachment_filename?",
+                  a.content_type AS "attachment_content_type?",
+                  a.size_bytes AS "attachment_size?"
+         FROM support_messages m
+         LEFT JOIN support_attachments a ON a.tenant_id = m.tenant_id AND a.message_id = m.id
+         WHERE m.tenant_id = $1 AND m.order_id = $2 AND m.id = $3 AND ($4 OR NOT m.internal)"#,
+        tenant_id,
+        order_id,
+        message_id,
+        include_internal,
+    )
+    .fetch_optional(conn)
+    .await
 }
 
 /// An attachment's stored bytes: (filename, content type, content).
@@ -220,12 +228,13 @@ pub async fn attachment_content(
     tenant_id: &str,
     message_id: &str,
 ) -> sqlx::Result<Option<(String, String, Vec<u8>)>> {
-    sqlx::query_as(
-        "SELECT filename, content_type, content FROM support_attachments
-         WHERE tenant_id = $1 AND message_id = $2 AND content IS NOT NULL",
+    let row = sqlx::query!(
+        r#"SELECT filename, content_type, content AS "content!" FROM support_attachments
+         WHERE tenant_id = $1 AND message_id = $2 AND content IS NOT NULL"#,
+        tenant_id,
+        message_id,
     )
-    .bind(tenant_id)
-    .bind(message_id)
     .fetch_optional(conn)
-    .await
+    .await?;
+    Ok(row.map(|r| (r.filename, r.content_type, r.content)))
 }

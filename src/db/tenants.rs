@@ -1,6 +1,7 @@
 //! Tenants and their settings.
 
 use sqlx::PgConnection;
+use sqlx::types::Json;
 
 use crate::domain::settings::TenantSettings;
 
@@ -10,13 +11,13 @@ pub async fn upsert(
     name: &str,
     settings: &TenantSettings,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO tenants (id, name, settings) VALUES ($1, $2, $3)
          ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, settings = EXCLUDED.settings",
+        id,
+        name,
+        Json(settings) as Json<&TenantSettings>,
     )
-    .bind(id)
-    .bind(name)
-    .bind(sqlx::types::Json(settings))
     .execute(conn)
     .await?;
     Ok(())
@@ -24,25 +25,27 @@ pub async fn upsert(
 
 /// The tenant's settings, or the defaults for a tenant without a row.
 pub async fn settings(conn: &mut PgConnection, tenant_id: &str) -> sqlx::Result<TenantSettings> {
-    let row: Option<(sqlx::types::Json<TenantSettings>,)> =
-        sqlx::query_as("SELECT settings FROM tenants WHERE id = $1")
-            .bind(tenant_id)
-            .fetch_optional(conn)
-            .await?;
-    Ok(row.map(|r| r.0.0).unwrap_or_default())
+    let settings = sqlx::query_scalar!(
+        r#"SELECT settings AS "settings: Json<TenantSettings>" FROM tenants WHERE id = $1"#,
+        tenant_id,
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(settings.map(|Json(s)| s).unwrap_or_default())
 }
 
 pub async fn exists(conn: &mut PgConnection, tenant_id: &str) -> sqlx::Result<bool> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM tenants WHERE id = $1)")
-        .bind(tenant_id)
-        .fetch_one(conn)
-        .await
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM tenants WHERE id = $1) AS "exists!""#,
+        tenant_id,
+    )
+    .fetch_one(conn)
+    .await
 }
 
 /// The tenant's display name (what its documents print as the seller), if it has a row.
 pub async fn name(conn: &mut PgConnection, tenant_id: &str) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar("SELECT name FROM tenants WHERE id = $1")
-        .bind(tenant_id)
+    sqlx::query_scalar!("SELECT name FROM tenants WHERE id = $1", tenant_id)
         .fetch_optional(conn)
         .await
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use orderdesk::config::Config;
-use orderdesk::db::runs::{self, RunRow, StepRow};
+use orderdesk::db::runs::{self, RunRow, StepRow, StepStatus};
 use orderdesk::jobs::{self, NewRun, TriggerQueue};
 use orderdesk::state::AppState;
 use orderdesk::upstream::Upstream;
@@ -593,7 +593,7 @@ async fn a_worker_that_died_while_compensating_is_finished_by_another() {
             idx: 4,
             attempts: 1,
             error: &json!({"code": "ghost.failed", "status": 422}),
-            step_status: "failed",
+            step_status: StepStatus::Failed,
             retry_in: None,
             progress_done: 3,
         };

@@ -6,6 +6,7 @@ use std::time::Duration;
 use orderdesk::app;
 use orderdesk::db::requests::{self, NewRequest};
 use orderdesk::db::runs::{self, NewRunRow};
+use orderdesk::domain::request::RequestStatus;
 use orderdesk::workers::sweeper;
 use serde_json::json;
 use sqlx::PgConnection;
@@ -145,7 +146,7 @@ async fn retention_deletes_old_finished_runs_only() {
     let running = run_aged(&mut conn, "running", 90).await;
     // a closed request pointing at the old run, and an open one at the old failed run
     let input = json!({});
-    let request = |order: &'static str, status: &'static str, run: Uuid| NewRequest {
+    let request = |order: &'static str, status: RequestStatus, run: Uuid| NewRequest {
         tenant_id: TENANT,
         kind: "retention_test",
         order_id: order,
@@ -155,14 +156,17 @@ async fn retention_deletes_old_finished_runs_only() {
         run_id: Some(run),
         decided_by: None,
     };
-    let closed = requests::insert(&mut conn, &request("ord_r1", "succeeded", old))
+    let closed = requests::insert(&mut conn, &request("ord_r1", RequestStatus::Succeeded, old))
         .await
         .unwrap()
         .unwrap();
-    let open = requests::insert(&mut conn, &request("ord_r2", "running", old_failed))
-        .await
-        .unwrap()
-        .unwrap();
+    let open = requests::insert(
+        &mut conn,
+        &request("ord_r2", RequestStatus::Running, old_failed),
+    )
+    .await
+    .unwrap()
+    .unwrap();
 
     let deleted = sweeper::delete_old_runs(&mut conn, Duration::from_secs(30 * 24 * 3600))
         .await

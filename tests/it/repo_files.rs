@@ -66,6 +66,33 @@ fn compose_runs_every_part_from_the_dockerfile() {
             "the Dockerfile copies workspace member {m}"
         );
     }
+    // no database is reachable while the image builds: the checked SQL needs its offline data
+    for dir in [".sqlx", ".cargo"] {
+        assert!(
+            dockerfile.contains(&format!("COPY {dir} ./{dir}")),
+            "the Dockerfile copies {dir}"
+        );
+    }
+}
+
+/// Every build reads the checked SQL's offline data (`.sqlx/`, written by
+/// `scripts/sqlx-prepare`), so none needs a database.
+#[test]
+fn builds_check_sql_offline() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let config: toml::Value =
+        toml::from_str(&std::fs::read_to_string(format!("{root}/.cargo/config.toml")).unwrap())
+            .unwrap();
+    assert_eq!(config["env"]["SQLX_OFFLINE"].as_str(), Some("true"));
+    let queries = std::fs::read_dir(format!("{root}/.sqlx"))
+        .unwrap()
+        .filter(|e| {
+            let name = e.as_ref().unwrap().file_name();
+            let name = name.to_string_lossy();
+            name.starts_with("query-") && name.ends_with(".json")
+        })
+        .count();
+    assert!(queries > 0, ".sqlx/ holds the queries' descriptions");
 }
 
 /// Every long-running service has a healthcheck, and orderdesk's run `orderdesk healthcheck`

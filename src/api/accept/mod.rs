@@ -199,7 +199,7 @@ impl Admission<'_> {
             kind: r.kind,
             order_id: r.order_id,
             customer_id: r.customer_id,
-            status: r.status.as_str(),
+            status: r.status,
             input: &r.input,
             run_id: None,
             decided_by: r.decided_by,
@@ -229,7 +229,7 @@ impl Admission<'_> {
         };
         let run = jobs::enqueue(self.conn, &self.state.workflows, new).await?;
         if let Some(request) = s.request {
-            let (tenant, queued) = (&self.caller.tenant_id, RequestStatus::Queued.as_str());
+            let (tenant, queued) = (&self.caller.tenant_id, RequestStatus::Queued);
             db::requests::set_status(
                 self.conn,
                 tenant,

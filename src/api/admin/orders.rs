@@ -83,7 +83,7 @@ pub async fn get_order(
         .map(|r| OpenRequestOut {
             id: r.id,
             kind: r.kind,
-            status: r.status,
+            status: r.status.as_str().into(),
             job_id: r.run_id,
         })
         .collect();

@@ -61,7 +61,7 @@ pub async fn get_request(
         status: job
             .as_ref()
             .map(|j| j.status.as_str().to_string())
-            .unwrap_or(request.status),
+            .unwrap_or_else(|| request.status.as_str().to_string()),
         created_at: request.created_at,
         updated_at: request.updated_at,
         job,

@@ -67,28 +67,28 @@ pub async fn record(
         }
         None => (personal, None),
     };
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO audit_log (tenant_id, actor_kind, actor_id, roles, on_behalf_of, action,
                                 subject_type, subject_id, reason, ip, request_id, correlation_id,
                                 before, after, sealed_for, sealed)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+        tenant_id,
+        actor.kind,
+        actor.id,
+        &actor.roles,
+        actor.on_behalf_of,
+        e.action,
+        e.subject_type,
+        e.subject_id,
+        clear.reason,
+        clear.ip,
+        actor.request_id,
+        actor.correlation_id,
+        clear.before,
+        clear.after,
+        sealed.as_ref().and(e.personal_data_of),
+        sealed,
     )
-    .bind(tenant_id)
-    .bind(actor.kind)
-    .bind(&actor.id)
-    .bind(&actor.roles)
-    .bind(&actor.on_behalf_of)
-    .bind(e.action)
-    .bind(e.subject_type)
-    .bind(e.subject_id)
-    .bind(clear.reason)
-    .bind(clear.ip)
-    .bind(&actor.request_id)
-    .bind(&actor.correlation_id)
-    .bind(clear.before)
-    .bind(clear.after)
-    .bind(sealed.as_ref().and(e.personal_data_of))
-    .bind(sealed)
     .execute(conn)
     .await?;
     Ok(())
@@ -102,27 +102,29 @@ async fn subject_key(
     tenant_id: &str,
     subject: &str,
 ) -> sqlx::Result<Vec<u8>> {
-    let made: Option<Vec<u8>> = sqlx::query_scalar(
-        "WITH made AS (
+    let made = sqlx::query_scalar!(
+        r#"WITH made AS (
             INSERT INTO subject_keys (tenant_id, customer_id, key) VALUES ($1, $2, $3)
             ON CONFLICT (tenant_id, customer_id) DO NOTHING RETURNING key)
-         SELECT key FROM made UNION ALL
+         SELECT key AS "key!" FROM made UNION ALL
          SELECT key FROM subject_keys WHERE tenant_id = $1 AND customer_id = $2
-         LIMIT 1",
+         LIMIT 1"#,
+        tenant_id,
+        subject,
+        seal::new_key(),
     )
-    .bind(tenant_id)
-    .bind(subject)
-    .bind(seal::new_key())
     .fetch_optional(&mut *conn)
     .await?;
     if let Some(key) = made {
         return Ok(key);
     }
-    sqlx::query_scalar("SELECT key FROM subject_keys WHERE tenant_id = $1 AND customer_id = $2")
-        .bind(tenant_id)
-        .bind(subject)
-        .fetch_one(conn)
-        .await
+    sqlx::query_scalar!(
+        "SELECT key FROM subject_keys WHERE tenant_id = $1 AND customer_id = $2",
+        tenant_id,
+        subject,
+    )
+    .fetch_one(conn)
+    .await
 }
 
 /// Destroys the subject's key: their sealed audit data can no longer be read. True when
@@ -132,16 +134,18 @@ pub async fn forget_subject(
     tenant_id: &str,
     subject: &str,
 ) -> sqlx::Result<bool> {
-    let n = sqlx::query("DELETE FROM subject_keys WHERE tenant_id = $1 AND customer_id = $2")
-        .bind(tenant_id)
-        .bind(subject)
-        .execute(conn)
-        .await?
-        .rows_affected();
+    let n = sqlx::query!(
+        "DELETE FROM subject_keys WHERE tenant_id = $1 AND customer_id = $2",
+        tenant_id,
+        subject,
+    )
+    .execute(conn)
+    .await?
+    .rows_affected();
     Ok(n > 0)
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AuditRow {
     pub id: i64,
     pub at: DateTime<Utc>,
@@ -162,40 +166,11 @@ pub struct AuditRow {
     pub after: Option<serde_json::Value>,
     /// The record held personal data of a customer since erased: its reason, IP and
     /// before/after are gone for good.
-    #[sqlx(default)]
     pub erased: bool,
 }
 
-/// A row as stored: sealed personal data, and the subject's key if it still exists.
-#[derive(sqlx::FromRow)]
-struct StoredRow {
-    #[sqlx(flatten)]
-    row: AuditRow,
-    sealed_for: Option<String>,
-    sealed: Option<Vec<u8>>,
-    key: Option<Vec<u8>>,
-}
-
-impl StoredRow {
-    fn opened(self, tenant_id: &str) -> AuditRow {
-        let mut row = self.row;
-        let (Some(subject), Some(sealed)) = (self.sealed_for, self.sealed) else {
-            return row;
-        };
-        match self
-            .key
-            .and_then(|k| seal::open(&k, tenant_id, &subject, &sealed))
-        {
-            Some(p) => {
-                (row.reason, row.ip, row.before, row.after) = (p.reason, p.ip, p.before, p.after)
-            }
-            None => row.erased = true,
-        }
-        row
-    }
-}
-
 /// The records about one subject, oldest first, after the id `after` (keyset pagination).
+/// Sealed personal data is opened with the subject's key while it exists.
 pub async fn list_for_subject(
     conn: &mut PgConnection,
     tenant_id: &str,
@@ -204,21 +179,56 @@ pub async fn list_for_subject(
     after: i64,
     limit: i64,
 ) -> sqlx::Result<Vec<AuditRow>> {
-    let rows: Vec<StoredRow> = sqlx::query_as(
-        "SELECT a.id, a.at, a.actor_kind, a.actor_id, a.roles, a.on_behalf_of, a.action,
+    let rows = sqlx::query!(
+        r#"SELECT a.id, a.at, a.actor_kind, a.actor_id, a.roles, a.on_behalf_of, a.action,
                 a.subject_type, a.subject_id, a.reason, a.ip, a.request_id, a.correlation_id,
-                a.before, a.after, a.sealed_for, a.sealed, k.key
+                a.before, a.after, a.sealed_for, a.sealed, k.key AS "key?"
          FROM audit_log a
          LEFT JOIN subject_keys k ON k.tenant_id = a.tenant_id AND k.customer_id = a.sealed_for
          WHERE a.tenant_id = $1 AND a.subject_type = $2 AND a.subject_id = $3 AND a.id > $4
-         ORDER BY a.id LIMIT $5",
+         ORDER BY a.id LIMIT $5"#,
+        tenant_id,
+        subject_type,
+        subject_id,
+        after,
+        limit,
     )
-    .bind(tenant_id)
-    .bind(subject_type)
-    .bind(subject_id)
-    .bind(after)
-    .bind(limit)
     .fetch_all(conn)
     .await?;
-    Ok(rows.into_iter().map(|r| r.opened(tenant_id)).collect())
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let mut row = AuditRow {
+                id: r.id,
+                at: r.at,
+                actor_kind: r.actor_kind,
+                actor_id: r.actor_id,
+                roles: r.roles,
+                on_behalf_of: r.on_behalf_of,
+                action: r.action,
+                subject_type: r.subject_type,
+                subject_id: r.subject_id,
+                reason: r.reason,
+                ip: r.ip,
+                request_id: r.request_id,
+                correlation_id: r.correlation_id,
+                before: r.before,
+                after: r.after,
+                erased: false,
+            };
+            if let (Some(subject), Some(sealed)) = (r.sealed_for, r.sealed) {
+                match r
+                    .key
+                    .and_then(|k| seal::open(&k, tenant_id, &subject, &sealed))
+                {
+                    Some(p) => {
+                        (row.reason, row.ip, row.before, row.after) =
+                            (p.reason, p.ip, p.before, p.after)
+                    }
+                    None => row.erased = true,
+                }
+            }
+            row
+        })
+        .collect())
 }

@@ -6,21 +6,19 @@
 //! durable. Every write the engine makes afterwards (claim, checkpoint, failure, finish)
 //! commits with `synchronous_commit = off`: a write lost in a Postgres crash only means a
 //! step runs again under the same upstream Idempotency-Key and gets the same answer. The
-//! setting is made inside the statement itself (`ASYNC`), so each engine write stays one
-//! round trip instead of BEGIN / SET LOCAL / write / COMMIT.
+//! setting is made inside the statement itself, so each engine write stays one round trip
+//! instead of BEGIN / SET LOCAL / write / COMMIT: such a statement ends in
+//! `FROM …, (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit` (spelled
+//! out in each, as the checked macros take the SQL only as one literal).
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use sqlx::PgConnection;
 use sqlx::types::Json;
-use sqlx::{FromRow, PgConnection};
 use uuid::Uuid;
-
-/// Appended as `FROM {ASYNC}` to an engine write: turns off the WAL flush of its commit.
-pub(crate) const ASYNC: &str =
-    "(SELECT set_config('synchronous_commit', 'off', true)) AS async_commit";
 
 /// A run's status. Terminal: succeeded, failed, compensated, cancelled. Stored as text
 /// (the table's CHECK constraint lists the same names).
@@ -66,7 +64,7 @@ impl RunStatus {
 }
 
 /// One row of `runs`.
-#[derive(Debug, Clone, FromRow, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct RunRow {
     pub id: Uuid,
     pub tenant_id: String,
@@ -101,14 +99,40 @@ impl RunRow {
     }
 }
 
-/// One row of `run_steps`. Status: pending, done, skipped, failed, compensated (`running` is
-/// not written: the run's `current_step` names the step in progress).
-#[derive(Debug, Clone, FromRow, Serialize, Deserialize)]
+/// A step's status. The table's CHECK constraint also allows `running`, which is never
+/// written: the run's `current_step` names the step in progress.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum StepStatus {
+    Pending,
+    Done,
+    Skipped,
+    Failed,
+    Compensated,
+}
+
+impl StepStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepStatus::Pending => "pending",
+            StepStatus::Done => "done",
+            StepStatus::Skipped => "skipped",
+            StepStatus::Failed => "failed",
+            StepStatus::Compensated => "compensated",
+        }
+    }
+}
+
+/// One row of `run_steps`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StepRow {
     pub run_id: Uuid,
     pub idx: i32,
     pub name: String,
-    pub status: String,
+    pub status: StepStatus,
     pub attempts: i32,
     pub output: Option<Value>,
     pub last_error: Option<Value>,
@@ -139,28 +163,33 @@ pub async fn insert(conn: &mut PgConnection, new: &NewRunRow<'_>) -> sqlx::Resul
     let skipped: Vec<bool> = new.steps.iter().map(|(_, s)| *s).collect();
     let total = skipped.iter().filter(|s| !**s).count() as i32;
     let first = new.steps.iter().find(|(_, s)| !s).map(|(n, _)| *n);
-    sqlx::query_as(
-        "WITH r AS (
-             INSERT INTO runs (id, tenant_id, kind, subject_id, customer_id, requested_by, input,
-                               progress_total, current_step)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *),
-         s AS (
+    // the steps' rows reference the run inserted by the same statement: foreign keys are
+    // checked at the statement's end
+    sqlx::query_as!(
+        RunRow,
+        r#"WITH s AS (
              INSERT INTO run_steps (run_id, idx, name, status)
              SELECT $1, t.ord - 1, t.name, CASE WHEN t.skipped THEN 'skipped' ELSE 'pending' END
              FROM unnest($10::text[], $11::bool[]) WITH ORDINALITY AS t(name, skipped, ord))
-         SELECT * FROM r",
+         INSERT INTO runs (id, tenant_id, kind, subject_id, customer_id, requested_by, input,
+                           progress_total, current_step)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         RETURNING id, tenant_id, kind, subject_id, customer_id, requested_by, input,
+                   status AS "status: RunStatus", progress_done, progress_total, current_step,
+                   attempts, lease_owner, lease_until, next_attempt_at, pushed_at, result, error,
+                   created_at, started_at, finished_at, updated_at"#,
+        new.id,
+        new.tenant_id,
+        new.kind,
+        new.subject_id,
+        new.customer_id,
+        new.requested_by,
+        new.input,
+        total,
+        first,
+        &names as &[&str],
+        &skipped,
     )
-    .bind(new.id)
-    .bind(new.tenant_id)
-    .bind(new.kind)
-    .bind(new.subject_id)
-    .bind(new.customer_id)
-    .bind(new.requested_by)
-    .bind(new.input)
-    .bind(total)
-    .bind(first)
-    .bind(&names)
-    .bind(&skipped)
     .fetch_one(conn)
     .await
 }
@@ -174,32 +203,57 @@ pub async fn claim(
     worker: &str,
     lease: Duration,
 ) -> sqlx::Result<Option<(RunRow, Vec<StepRow>)>> {
-    #[derive(FromRow)]
-    struct Claimed {
-        #[sqlx(flatten)]
-        run: RunRow,
-        steps: Json<Vec<StepRow>>,
-    }
-    let row: Option<Claimed> = sqlx::query_as(&format!(
-        "WITH c AS (
+    let row = sqlx::query!(
+        r#"WITH c AS (
              UPDATE runs SET status = 'running', lease_owner = $2,
-                 lease_until = now() + $3 * interval '1 millisecond',
+                 lease_until = now() + $3::bigint * interval '1 millisecond',
                  attempts = attempts + 1, started_at = coalesce(started_at, now()),
                  updated_at = now()
              WHERE id = $1 AND status IN ('queued', 'running')
                AND (lease_until IS NULL OR lease_until < now())
                AND (status = 'running' OR next_attempt_at <= now())
              RETURNING *)
-         SELECT c.*, (SELECT coalesce(json_agg(s ORDER BY s.idx), '[]')
-                      FROM run_steps s WHERE s.run_id = c.id) AS steps
-         FROM c, {ASYNC}"
-    ))
-    .bind(run_id)
-    .bind(worker)
-    .bind(ms(lease))
+         SELECT c.id, c.tenant_id, c.kind, c.subject_id, c.customer_id, c.requested_by, c.input,
+                c.status AS "status: RunStatus", c.progress_done, c.progress_total,
+                c.current_step, c.attempts, c.lease_owner, c.lease_until, c.next_attempt_at,
+                c.pushed_at, c.result, c.error, c.created_at, c.started_at, c.finished_at,
+                c.updated_at,
+                (SELECT coalesce(json_agg(s ORDER BY s.idx), '[]')
+                 FROM run_steps s WHERE s.run_id = c.id) AS "steps!: Json<Vec<StepRow>>"
+         FROM c, (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit"#,
+        run_id,
+        worker,
+        ms(lease),
+    )
     .fetch_optional(conn)
     .await?;
-    Ok(row.map(|c| (c.run, c.steps.0)))
+    Ok(row.map(|c| {
+        let run = RunRow {
+            id: c.id,
+            tenant_id: c.tenant_id,
+            kind: c.kind,
+            subject_id: c.subject_id,
+            customer_id: c.customer_id,
+            requested_by: c.requested_by,
+            input: c.input,
+            status: c.status,
+            progress_done: c.progress_done,
+            progress_total: c.progress_total,
+            current_step: c.current_step,
+            attempts: c.attempts,
+            lease_owner: c.lease_owner,
+            lease_until: c.lease_until,
+            next_attempt_at: c.next_attempt_at,
+            pushed_at: c.pushed_at,
+            result: c.result,
+            error: c.error,
+            created_at: c.created_at,
+            started_at: c.started_at,
+            finished_at: c.finished_at,
+            updated_at: c.updated_at,
+        };
+        (run, c.steps.0)
+    }))
 }
 
 mod progress;

@@ -9,7 +9,7 @@ use serde_json::Value;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{ASYNC, RunStatus, ms};
+use super::{RunStatus, StepStatus, ms};
 
 /// Pushes the lease of a run `worker` holds to now + `lease`; false if it lost the lease.
 pub async fn extend_lease(
@@ -18,14 +18,15 @@ pub async fn extend_lease(
     worker: &str,
     lease: Duration,
 ) -> sqlx::Result<bool> {
-    let n: i64 = sqlx::query_scalar(&format!(
-        "WITH r AS (UPDATE runs SET lease_until = now() + $3 * interval '1 millisecond'
+    let n = sqlx::query_scalar!(
+        r#"WITH r AS (UPDATE runs SET lease_until = now() + $3::bigint * interval '1 millisecond'
                     WHERE id = $1 AND lease_owner = $2 AND status = 'running' RETURNING 1)
-         SELECT (SELECT count(*) FROM r) FROM {ASYNC}"
-    ))
-    .bind(run_id)
-    .bind(worker)
-    .bind(ms(lease))
+         SELECT (SELECT count(*) FROM r) AS "extended!"
+         FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit"#,
+        run_id,
+        worker,
+        ms(lease),
+    )
     .fetch_one(conn)
     .await?;
     Ok(n == 1)
@@ -39,16 +40,17 @@ pub async fn hand_back(
     workers: &[&str],
     run: Option<Uuid>,
 ) -> sqlx::Result<u64> {
-    let n: i64 = sqlx::query_scalar(&format!(
-        "WITH r AS (UPDATE runs SET status = 'queued', next_attempt_at = now(),
+    let n = sqlx::query_scalar!(
+        r#"WITH r AS (UPDATE runs SET status = 'queued', next_attempt_at = now(),
                         lease_owner = NULL, lease_until = NULL, updated_at = now()
                     WHERE lease_owner = ANY($1) AND status = 'running'
                       AND ($2::uuid IS NULL OR id = $2)
                     RETURNING 1)
-         SELECT (SELECT count(*) FROM r) FROM {ASYNC}"
-    ))
-    .bind(workers)
-    .bind(run)
+         SELECT (SELECT count(*) FROM r) AS "handed_back!"
+         FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit"#,
+        workers as &[&str],
+        run,
+    )
     .fetch_one(conn)
     .await?;
     Ok(n as u64)
@@ -87,17 +89,19 @@ pub struct Checkpoint<'a> {
 /// Marks steps done with their outputs, moves the run's progress and lease on (and finishes
 /// the run when `finish` is set), in one statement. False if the worker lost the lease.
 pub async fn checkpoint(conn: &mut PgConnection, cp: &Checkpoint<'_>) -> sqlx::Result<bool> {
-    let status = cp.finish.as_ref().map(|f| f.status.as_str());
+    let status = cp.finish.as_ref().map(|f| f.status);
     let idx: Vec<i32> = cp.steps.iter().map(|s| s.idx).collect();
     let outputs: Vec<&Value> = cp.steps.iter().map(|s| &s.output).collect();
     let attempts: Vec<i32> = cp.steps.iter().map(|s| s.attempts).collect();
     let started: Vec<DateTime<Utc>> = cp.steps.iter().map(|s| s.started_at).collect();
     let finished: Vec<DateTime<Utc>> = cp.steps.iter().map(|s| s.finished_at).collect();
-    let n: i64 = sqlx::query_scalar(&format!(
-        "WITH r AS (
+    // `q` and `a` close the request and audit the outcome when the run ends here: the same
+    // two CTEs as in `finish`, reading `ended` instead of `r`
+    let n = sqlx::query_scalar!(
+        r#"WITH r AS (
              UPDATE runs SET progress_done = $7, current_step = $8, updated_at = now(),
                  lease_until = CASE WHEN $9::text IS NULL
-                     THEN now() + $3 * interval '1 millisecond' END,
+                     THEN now() + $3::bigint * interval '1 millisecond' END,
                  lease_owner = CASE WHEN $9::text IS NULL THEN lease_owner END,
                  status = coalesce($9, status),
                  result = CASE WHEN $9::text IS NULL THEN result ELSE $10 END,
@@ -106,7 +110,16 @@ pub async fn checkpoint(conn: &mut PgConnection, cp: &Checkpoint<'_>) -> sqlx::R
              WHERE id = $1 AND lease_owner = $2
              RETURNING id, tenant_id, kind, input, requested_by),
          ended AS (SELECT * FROM r WHERE $9::text IS NOT NULL),
-         {closing},
+         q AS (UPDATE requests SET status = $9, updated_at = now()
+               WHERE run_id IN (SELECT id FROM ended)),
+         a AS (INSERT INTO audit_log (tenant_id, actor_kind, actor_id, on_behalf_of, action,
+                                      subject_type, subject_id, after)
+               SELECT tenant_id, 'system', 'worker', requested_by, 'job.' || kind || '.' || $9,
+                      CASE WHEN input ? 'order_id' THEN 'order' ELSE 'job' END,
+                      COALESCE(input->>'order_id', id::text),
+                      jsonb_build_object('job_id', id, 'status', $9, 'result', $10::jsonb,
+                                         'error_code', $11::jsonb->'code')
+               FROM ended),
          s AS (
              UPDATE run_steps SET status = 'done', output = t.output, attempts = t.attempts,
                  last_error = NULL, started_at = t.started_at, finished_at = t.finished_at,
@@ -114,22 +127,22 @@ pub async fn checkpoint(conn: &mut PgConnection, cp: &Checkpoint<'_>) -> sqlx::R
              FROM unnest($4::int[], $5::jsonb[], $6::int[], $12::timestamptz[],
                          $13::timestamptz[]) AS t(idx, output, attempts, started_at, finished_at)
              WHERE run_steps.run_id = (SELECT id FROM r) AND run_steps.idx = t.idx RETURNING 1)
-         SELECT (SELECT count(*) FROM s) FROM {ASYNC}",
-        closing = closing_ctes("ended", "$9", "$10", "$11")
-    ))
-    .bind(cp.run_id)
-    .bind(cp.worker)
-    .bind(ms(cp.lease))
-    .bind(&idx)
-    .bind(&outputs)
-    .bind(&attempts)
-    .bind(cp.progress_done)
-    .bind(cp.next_step)
-    .bind(status)
-    .bind(cp.finish.as_ref().and_then(|f| f.result))
-    .bind(cp.finish.as_ref().and_then(|f| f.error))
-    .bind(&started)
-    .bind(&finished)
+         SELECT (SELECT count(*) FROM s) AS "done!"
+         FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit"#,
+        cp.run_id,
+        cp.worker,
+        ms(cp.lease),
+        &idx,
+        &outputs as &[&Value],
+        &attempts,
+        cp.progress_done,
+        cp.next_step,
+        status as Option<RunStatus>,
+        cp.finish.as_ref().and_then(|f| f.result),
+        cp.finish.as_ref().and_then(|f| f.error),
+        &started,
+        &finished,
+    )
     .fetch_one(conn)
     .await?;
     Ok(n == cp.steps.len() as i64)
@@ -142,8 +155,8 @@ pub struct StepFailure<'a> {
     pub idx: i32,
     pub attempts: i32,
     pub error: &'a Value,
-    /// `failed` when no attempt is left (or the failure is permanent); else `pending`.
-    pub step_status: &'a str,
+    /// `Failed` when no attempt is left (or the failure is permanent); else `Pending`.
+    pub step_status: StepStatus,
     /// Release the lease and let the sweeper re-push the run after this delay.
     pub retry_in: Option<Duration>,
     /// Progress after this failure (a failed non-critical step counts as processed).
@@ -156,8 +169,8 @@ pub async fn record_step_failure(
     conn: &mut PgConnection,
     f: &StepFailure<'_>,
 ) -> sqlx::Result<bool> {
-    let n: i64 = sqlx::query_scalar(&format!(
-        "WITH r AS (
+    let n = sqlx::query_scalar!(
+        r#"WITH r AS (
              UPDATE runs SET updated_at = now(), progress_done = $8,
                  status = CASE WHEN $7::bigint IS NULL THEN status ELSE 'queued' END,
                  next_attempt_at = CASE WHEN $7::bigint IS NULL THEN next_attempt_at
@@ -169,16 +182,17 @@ pub async fn record_step_failure(
              UPDATE run_steps SET attempts = $4, last_error = $5, status = $6,
                  finished_at = CASE WHEN $6 = 'failed' THEN now() END
              WHERE run_id = (SELECT id FROM r) AND idx = $3 RETURNING 1)
-         SELECT (SELECT count(*) FROM s) FROM {ASYNC}"
-    ))
-    .bind(f.run_id)
-    .bind(f.worker)
-    .bind(f.idx)
-    .bind(f.attempts)
-    .bind(f.error)
-    .bind(f.step_status)
-    .bind(f.retry_in.map(ms))
-    .bind(f.progress_done)
+         SELECT (SELECT count(*) FROM s) AS "recorded!"
+         FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit"#,
+        f.run_id,
+        f.worker,
+        f.idx,
+        f.attempts,
+        f.error,
+        f.step_status as StepStatus,
+        f.retry_in.map(ms),
+        f.progress_done,
+    )
     .fetch_one(conn)
     .await?;
     Ok(n == 1)
@@ -192,72 +206,64 @@ pub async fn set_step_status(
     run_id: Uuid,
     worker: &str,
     idx: i32,
-    status: &str,
+    status: StepStatus,
     last_error: Option<&Value>,
 ) -> sqlx::Result<bool> {
-    let n: i64 = sqlx::query_scalar(&format!(
-        "WITH r AS (UPDATE runs SET updated_at = now(),
+    let n = sqlx::query_scalar!(
+        r#"WITH r AS (UPDATE runs SET updated_at = now(),
                         current_step = (SELECT name FROM run_steps WHERE run_id = $1 AND idx = $3)
                     WHERE id = $1 AND lease_owner = $2 RETURNING id),
          s AS (UPDATE run_steps SET status = $4, last_error = coalesce($5, last_error),
                    finished_at = clock_timestamp()
                WHERE run_id = (SELECT id FROM r) AND idx = $3 RETURNING 1)
-         SELECT (SELECT count(*) FROM s) FROM {ASYNC}"
-    ))
-    .bind(run_id)
-    .bind(worker)
-    .bind(idx)
-    .bind(status)
-    .bind(last_error)
+         SELECT (SELECT count(*) FROM s) AS "set!"
+         FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit"#,
+        run_id,
+        worker,
+        idx,
+        status as StepStatus,
+        last_error,
+    )
     .fetch_one(conn)
     .await?;
     Ok(n == 1)
 }
 
-/// What goes with a run's end, in the same statement: the request it serves is closed (so
-/// the order accepts a new request of that kind) and the outcome is appended to the audit
-/// log — under the order when the run's input names one, else under the job. `ended` is a
-/// CTE yielding `(id, tenant_id, kind, input, requested_by)` of the run if it ended; the
-/// other arguments are the statement's placeholders. (Postgres runs data-modifying CTEs
-/// whether or not the final SELECT reads them.)
-fn closing_ctes(ended: &str, status: &str, result: &str, error: &str) -> String {
-    format!(
-        "q AS (UPDATE requests SET status = {status}, updated_at = now()
-               WHERE run_id IN (SELECT id FROM {ended})),
-         a AS (INSERT INTO audit_log (tenant_id, actor_kind, actor_id, on_behalf_of, action,
-                                      subject_type, subject_id, after)
-               SELECT tenant_id, 'system', 'worker', requested_by, 'job.' || kind || '.' || {status},
-                      CASE WHEN input ? 'order_id' THEN 'order' ELSE 'job' END,
-                      COALESCE(input->>'order_id', id::text),
-                      jsonb_build_object('job_id', id, 'status', {status}, 'result', {result}::jsonb,
-                                         'error_code', {error}::jsonb->'code')
-               FROM {ended})"
-    )
-}
-
-/// Ends a run held by `worker` (status, result, error, finished_at; lease released), with
-/// [`closing_ctes`].
+/// Ends a run held by `worker` (status, result, error, finished_at; lease released). In the
+/// same statement, what goes with a run's end: the request it serves is closed (`q`: the
+/// order then accepts a new request of that kind) and the outcome is appended to the audit
+/// log (`a`), under the order when the run's input names one, else under the job. (Postgres
+/// runs data-modifying CTEs whether or not the final SELECT reads them.)
 pub async fn finish(
     conn: &mut PgConnection,
     run_id: Uuid,
     worker: &str,
     f: &Finish<'_>,
 ) -> sqlx::Result<bool> {
-    let n: i64 = sqlx::query_scalar(&format!(
-        "WITH r AS (UPDATE runs SET status = $3, result = $4, error = $5, finished_at = now(),
+    let n = sqlx::query_scalar!(
+        r#"WITH r AS (UPDATE runs SET status = $3, result = $4, error = $5, finished_at = now(),
                         updated_at = now(), current_step = NULL,
                         lease_owner = NULL, lease_until = NULL
                     WHERE id = $1 AND lease_owner = $2
                     RETURNING id, tenant_id, kind, input, requested_by),
-              {closing}
-         SELECT (SELECT count(*) FROM r) FROM {ASYNC}",
-        closing = closing_ctes("r", "$3", "$4", "$5")
-    ))
-    .bind(run_id)
-    .bind(worker)
-    .bind(f.status.as_str())
-    .bind(f.result)
-    .bind(f.error)
+         q AS (UPDATE requests SET status = $3, updated_at = now()
+               WHERE run_id IN (SELECT id FROM r)),
+         a AS (INSERT INTO audit_log (tenant_id, actor_kind, actor_id, on_behalf_of, action,
+                                      subject_type, subject_id, after)
+               SELECT tenant_id, 'system', 'worker', requested_by, 'job.' || kind || '.' || $3,
+                      CASE WHEN input ? 'order_id' THEN 'order' ELSE 'job' END,
+                      COALESCE(input->>'order_id', id::text),
+                      jsonb_build_object('job_id', id, 'status', $3, 'result', $4::jsonb,
+                                         'error_code', $5::jsonb->'code')
+               FROM r)
+         SELECT (SELECT count(*) FROM r) AS "finished!"
+         FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit"#,
+        run_id,
+        worker,
+        f.status as RunStatus,
+        f.result,
+        f.error,
+    )
     .fetch_one(conn)
     .await?;
     Ok(n == 1)

@@ -6,15 +6,22 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use super::{ASYNC, RunRow, RunStatus, StepRow, ms};
+use super::{RunRow, RunStatus, StepRow, StepStatus, ms};
 
 /// One run of the tenant.
 pub async fn get(conn: &mut PgConnection, tenant: &str, id: Uuid) -> sqlx::Result<Option<RunRow>> {
-    sqlx::query_as("SELECT * FROM runs WHERE tenant_id = $1 AND id = $2")
-        .bind(tenant)
-        .bind(id)
-        .fetch_optional(conn)
-        .await
+    sqlx::query_as!(
+        RunRow,
+        r#"SELECT id, tenant_id, kind, subject_id, customer_id, requested_by, input,
+                status AS "status: RunStatus", progress_done, progress_total, current_step,
+                attempts, lease_owner, lease_until, next_attempt_at, pushed_at, result, error,
+                created_at, started_at, finished_at, updated_at
+         FROM runs WHERE tenant_id = $1 AND id = $2"#,
+        tenant,
+        id,
+    )
+    .fetch_optional(conn)
+    .await
 }
 
 /// One run of the tenant that belongs to this customer (else `None`: never confirm others').
@@ -24,12 +31,19 @@ pub async fn get_for_customer(
     id: Uuid,
     customer_id: &str,
 ) -> sqlx::Result<Option<RunRow>> {
-    sqlx::query_as("SELECT * FROM runs WHERE tenant_id = $1 AND id = $2 AND customer_id = $3")
-        .bind(tenant)
-        .bind(id)
-        .bind(customer_id)
-        .fetch_optional(conn)
-        .await
+    sqlx::query_as!(
+        RunRow,
+        r#"SELECT id, tenant_id, kind, subject_id, customer_id, requested_by, input,
+                status AS "status: RunStatus", progress_done, progress_total, current_step,
+                attempts, lease_owner, lease_until, next_attempt_at, pushed_at, result, error,
+                created_at, started_at, finished_at, updated_at
+         FROM runs WHERE tenant_id = $1 AND id = $2 AND customer_id = $3"#,
+        tenant,
+        id,
+        customer_id,
+    )
+    .fetch_optional(conn)
+    .await
 }
 
 /// The steps of a run of the tenant, in order.
@@ -38,12 +52,15 @@ pub async fn steps(
     tenant: &str,
     run_id: Uuid,
 ) -> sqlx::Result<Vec<StepRow>> {
-    sqlx::query_as(
-        "SELECT s.* FROM run_steps s JOIN runs r ON r.id = s.run_id
-         WHERE r.tenant_id = $1 AND s.run_id = $2 ORDER BY s.idx",
+    sqlx::query_as!(
+        StepRow,
+        r#"SELECT s.run_id, s.idx, s.name, s.status AS "status: StepStatus", s.attempts, s.output,
+                  s.last_error, s.started_at, s.finished_at, s.duration_ms
+         FROM run_steps s JOIN runs r ON r.id = s.run_id
+         WHERE r.tenant_id = $1 AND s.run_id = $2 ORDER BY s.idx"#,
+        tenant,
+        run_id,
     )
-    .bind(tenant)
-    .bind(run_id)
     .fetch_all(conn)
     .await
 }
@@ -68,23 +85,28 @@ pub async fn list(
         Some((at, id)) => (Some(at), Some(id)),
         None => (None, None),
     };
-    sqlx::query_as(
-        "SELECT * FROM runs
+    sqlx::query_as!(
+        RunRow,
+        r#"SELECT id, tenant_id, kind, subject_id, customer_id, requested_by, input,
+                status AS "status: RunStatus", progress_done, progress_total, current_step,
+                attempts, lease_owner, lease_until, next_attempt_at, pushed_at, result, error,
+                created_at, started_at, finished_at, updated_at
+         FROM runs
          WHERE tenant_id = $1
            AND ($2::text IS NULL OR kind = $2)
            AND ($3::text IS NULL OR status = $3)
            AND ($4::text IS NULL OR customer_id = $4)
            AND ($5::timestamptz IS NULL OR (created_at, id) < ($5, $6))
          ORDER BY created_at DESC, id DESC
-         LIMIT $7",
+         LIMIT $7"#,
+        tenant,
+        f.kind.as_deref(),
+        f.status as Option<RunStatus>,
+        f.customer_id.as_deref(),
+        at,
+        id,
+        f.limit,
     )
-    .bind(tenant)
-    .bind(f.kind.as_deref())
-    .bind(f.status.map(RunStatus::as_str))
-    .bind(f.customer_id.as_deref())
-    .bind(at)
-    .bind(id)
-    .bind(f.limit)
     .fetch_all(conn)
     .await
 }
@@ -129,20 +151,20 @@ pub async fn due_for_push(
     redeliver_after: Duration,
     limit: i64,
 ) -> sqlx::Result<Vec<Uuid>> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "SELECT id FROM runs
          WHERE (status = 'queued' AND next_attempt_at <= now() AND pushed_at IS NOT NULL
                 AND (pushed_at < next_attempt_at
-                     OR pushed_at < now() - $1 * interval '1 millisecond'))
+                     OR pushed_at < now() - $1::bigint * interval '1 millisecond'))
             OR (status = 'running' AND lease_until < now()
                 AND (pushed_at IS NULL OR pushed_at < lease_until
-                     OR pushed_at < now() - $1 * interval '1 millisecond'))
+                     OR pushed_at < now() - $1::bigint * interval '1 millisecond'))
          ORDER BY next_attempt_at
          LIMIT $2
          FOR UPDATE SKIP LOCKED",
+        ms(redeliver_after),
+        limit,
     )
-    .bind(ms(redeliver_after))
-    .bind(limit)
     .fetch_all(conn)
     .await
 }
@@ -150,11 +172,12 @@ pub async fn due_for_push(
 /// Records that the triggers of these runs were pushed now (without waiting for the WAL
 /// flush: a lost mark means one more harmless push).
 pub async fn mark_pushed(conn: &mut PgConnection, ids: &[Uuid]) -> sqlx::Result<()> {
-    sqlx::query(&format!(
-        "WITH r AS (UPDATE runs SET pushed_at = now() WHERE id = ANY($1)) SELECT 1 FROM {ASYNC}"
-    ))
-    .bind(ids)
-    .execute(conn)
+    sqlx::query!(
+        "WITH r AS (UPDATE runs SET pushed_at = now() WHERE id = ANY($1))
+         SELECT 1 AS done FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit",
+        ids,
+    )
+    .fetch_one(conn)
     .await?;
     Ok(())
 }
@@ -162,12 +185,13 @@ pub async fn mark_pushed(conn: &mut PgConnection, ids: &[Uuid]) -> sqlx::Result<
 /// Records that `jobs::dispatch` is pushing this run's trigger now; false if it was pushed
 /// already (by the relay) or the run is no longer queued. Undo with [`unmark_pushed`].
 pub async fn mark_dispatched(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<bool> {
-    let n: i64 = sqlx::query_scalar(&format!(
-        "WITH r AS (UPDATE runs SET pushed_at = now()
+    let n = sqlx::query_scalar!(
+        r#"WITH r AS (UPDATE runs SET pushed_at = now()
                     WHERE id = $1 AND pushed_at IS NULL AND status = 'queued' RETURNING 1)
-         SELECT (SELECT count(*) FROM r) FROM {ASYNC}"
-    ))
-    .bind(id)
+         SELECT (SELECT count(*) FROM r) AS "marked!"
+         FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit"#,
+        id,
+    )
     .fetch_one(conn)
     .await?;
     Ok(n == 1)
@@ -175,11 +199,12 @@ pub async fn mark_dispatched(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<
 
 /// Forgets a push that failed, so the relay delivers the trigger.
 pub async fn unmark_pushed(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<()> {
-    sqlx::query(&format!(
-        "WITH r AS (UPDATE runs SET pushed_at = NULL WHERE id = $1) SELECT 1 FROM {ASYNC}"
-    ))
-    .bind(id)
-    .execute(conn)
+    sqlx::query!(
+        "WITH r AS (UPDATE runs SET pushed_at = NULL WHERE id = $1)
+         SELECT 1 AS done FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit",
+        id,
+    )
+    .fetch_one(conn)
     .await?;
     Ok(())
 }

@@ -17,20 +17,20 @@ pub async fn delete_finished(
     limit: i64,
 ) -> sqlx::Result<u64> {
     let secs = i64::try_from(older_than.as_secs()).unwrap_or(i64::MAX);
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "WITH old AS (
              SELECT id FROM runs
              WHERE status NOT IN ('queued', 'running')
-               AND coalesce(finished_at, updated_at) < now() - $1 * interval '1 second'
+               AND coalesce(finished_at, updated_at) < now() - $1::bigint * interval '1 second'
                AND NOT EXISTS (SELECT 1 FROM requests q WHERE q.run_id = runs.id
                                AND q.status IN ('pending_review', 'approved', 'queued', 'running'))
              ORDER BY coalesce(finished_at, updated_at)
              LIMIT $2
              FOR UPDATE SKIP LOCKED)
          DELETE FROM runs WHERE id IN (SELECT id FROM old)",
+        secs,
+        limit,
     )
-    .bind(secs)
-    .bind(limit)
     .execute(conn)
     .await?;
     Ok(done.rows_affected())

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use crate::db;
 use crate::domain::eligibility::{SelfService, check};
+use crate::domain::request::RequestStatus;
 use crate::domain::returns::{self, LineAsk, Rma, RmaKind, RmaRunInput};
 use crate::error::problem;
 use crate::upstream::{NewRma, Notification};
@@ -206,7 +207,8 @@ pub fn finish(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
         let mut conn = ctx.state.db.acquire().await.map_err(StepError::database)?;
         let tenant = ctx.tenant();
         if created {
-            db::requests::set_status(&mut conn, tenant, input.request_id, "succeeded", None, None)
+            let succeeded = RequestStatus::Succeeded;
+            db::requests::set_status(&mut conn, tenant, input.request_id, succeeded, None, None)
                 .await
                 .map_err(StepError::database)?;
         } else {

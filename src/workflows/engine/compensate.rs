@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use tracing::warn;
 
 use super::Runner;
-use crate::db::runs::{self, RunStatus};
+use crate::db::runs::{self, RunStatus, StepStatus};
 use crate::error::{Problem, problem};
 use crate::workflows::step::StepError;
 
@@ -33,7 +33,7 @@ impl Runner<'_> {
             let Some(comp) = &step.compensate else {
                 continue;
             };
-            if self.steps[idx].status != "done" {
+            if self.steps[idx].status != StepStatus::Done {
                 continue;
             }
             let key = format!("{}:{}:compensate", self.run.id, step.name);
@@ -57,8 +57,8 @@ impl Runner<'_> {
                 }
             };
             let (status, err) = match &outcome {
-                Ok(()) => ("compensated", None),
-                Err(p) => ("done", Some(json!({"compensation_error": p}))),
+                Ok(()) => (StepStatus::Compensated, None),
+                Err(p) => (StepStatus::Done, Some(json!({"compensation_error": p}))),
             };
             let mut conn = self.state.db.acquire().await?;
             let idx32 = idx as i32;
@@ -74,7 +74,7 @@ impl Runner<'_> {
             {
                 return self.lost_lease();
             }
-            self.steps[idx].status = status.into();
+            self.steps[idx].status = status;
             if let Err(p) = outcome {
                 warn!(step = %step.name, code = %p.code, "compensation cannot finish; run needs a person");
                 broken = Some((step.name.clone(), p));

@@ -27,7 +27,9 @@ use uuid::Uuid;
 use super::WorkerCtx;
 use super::spec::{StepSpec, WorkflowSpec};
 use super::step::StepError;
-use crate::db::runs::{self, Finish, RunRow, RunStatus, StepDone, StepFailure, StepRow};
+use crate::db::runs::{
+    self, Finish, RunRow, RunStatus, StepDone, StepFailure, StepRow, StepStatus,
+};
 use crate::error::problem;
 use crate::metrics;
 
@@ -136,7 +138,7 @@ impl<'a> Runner<'a> {
     ) -> Self {
         let outputs = steps
             .iter()
-            .filter(|s| s.status == "done" || s.status == "compensated")
+            .filter(|s| matches!(s.status, StepStatus::Done | StepStatus::Compensated))
             .map(|s| (s.name.clone(), s.output.clone().unwrap_or(Value::Null)))
             .collect();
         let progress = run.progress_done;
@@ -156,14 +158,14 @@ impl<'a> Runner<'a> {
     async fn run(mut self) -> anyhow::Result<()> {
         // a worker died while compensating: finish the compensation, never run on
         let failed = (0..self.steps.len())
-            .find(|&i| self.steps[i].status == "failed" && self.spec.steps[i].critical);
+            .find(|&i| self.steps[i].status == StepStatus::Failed && self.spec.steps[i].critical);
         if let Some(idx) = failed {
             let cause = self.steps[idx].last_error.clone().unwrap_or(Value::Null);
             return self.compensate(idx, cause).await;
         }
         let spec = self.spec;
         for idx in 0..self.steps.len() {
-            if self.steps[idx].status != "pending" {
+            if self.steps[idx].status != StepStatus::Pending {
                 continue;
             }
             if self.stop.is_cancelled() {
@@ -174,9 +176,11 @@ impl<'a> Runner<'a> {
                 Attempted::Stopped => return Ok(()),
                 Attempted::Succeeded(done) => {
                     self.progress += 1;
-                    self.steps[idx].status = "done".into();
+                    self.steps[idx].status = StepStatus::Done;
                     self.outputs.insert(step.name.clone(), done.output.clone());
-                    let next = self.steps[idx + 1..].iter().find(|s| s.status == "pending");
+                    let next = self.steps[idx + 1..]
+                        .iter()
+                        .find(|s| s.status == StepStatus::Pending);
                     let mut u = self.unwritten.lock().expect("unwritten lock");
                     u.steps.push(done);
                     u.progress_done = self.progress;
@@ -195,7 +199,7 @@ impl<'a> Runner<'a> {
                         idx: idx as i32,
                         attempts,
                         error: &problem,
-                        step_status: "failed",
+                        step_status: StepStatus::Failed,
                         retry_in: None,
                         progress_done: self.progress,
                     };
@@ -203,7 +207,7 @@ impl<'a> Runner<'a> {
                     if !runs::record_step_failure(&mut conn, &failure).await? {
                         return self.lost_lease();
                     }
-                    self.steps[idx].status = "failed".into();
+                    self.steps[idx].status = StepStatus::Failed;
                     let code = problem["code"].as_str().unwrap_or("");
                     if step.critical {
                         warn!(step = %step.name, code, "critical step failed; compensating");
@@ -269,7 +273,7 @@ impl<'a> Runner<'a> {
                 idx: idx as i32,
                 attempts,
                 error: &json!(err.problem()),
-                step_status: "pending",
+                step_status: StepStatus::Pending,
                 retry_in: later.then_some(delay),
                 progress_done: self.progress,
             };
