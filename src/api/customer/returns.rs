@@ -11,13 +11,13 @@ use uuid::Uuid;
 
 use super::rma::{self, Ask, LineAskIn, RmaAcceptedOut, RmaLineOut, RmaPlanOut};
 use crate::api::auth::Customer;
-use crate::api::extract::Json;
+use crate::api::extract::{Valid, Validate};
 use crate::api::idempotency::{self, IdempotencyKey};
 use crate::api::shared::RequestMeta;
 use crate::db;
 use crate::db::returns::ReturnRow;
 use crate::domain::order::Money;
-use crate::domain::returns::{METHODS, REFUNDS, RmaKind};
+use crate::domain::returns::RmaKind;
 use crate::error::{Error, Result};
 use crate::state::AppState;
 
@@ -64,38 +64,33 @@ pub async fn request_return(
     meta: RequestMeta,
     key: IdempotencyKey,
     Path(order_id): Path<String>,
-    Json(body): Json<ReturnRequestIn>,
+    Valid { body, checked: ask }: Valid<ReturnRequestIn>,
 ) -> Result<Response> {
-    let lines: Vec<LineAskIn> = body
-        .lines
-        .iter()
-        .map(|l| LineAskIn {
+    let hash = idempotency::fingerprint(&format!("return-request:{order_id}"), &body);
+    rma::request(&state, &who, &meta, key, &order_id, ask, hash).await
+}
+
+impl From<&ReturnLineIn> for LineAskIn {
+    fn from(l: &ReturnLineIn) -> Self {
+        LineAskIn {
             line_id: l.line_id.clone(),
             qty: l.qty,
             reason: l.reason.clone(),
             comment: l.comment.clone(),
             replacement_sku: None,
-        })
-        .collect();
-    let mut errors = Vec::new();
-    rma::validate_lines(&lines, &mut errors);
-    rma::one_of(
-        &mut errors,
-        "preferred_refund",
-        &body.preferred_refund,
-        &REFUNDS,
-    );
-    rma::one_of(&mut errors, "method", &body.method, &METHODS);
-    rma::fail_on(errors)?;
-    let hash = idempotency::fingerprint(&format!("return-request:{order_id}"), &body);
-    let ask = Ask {
-        kind: RmaKind::Return,
-        method: body.method,
-        preferred_refund: Some(body.preferred_refund),
-        lines,
-        dry_run: body.dry_run,
-    };
-    rma::request(&state, &who, &meta, key, &order_id, ask, hash).await
+        }
+    }
+}
+
+impl Validate for ReturnRequestIn {
+    /// The return asked for, every field checked (422 listing each bad one).
+    type Checked = Ask;
+
+    fn validate(&self) -> Result<Ask> {
+        let lines = self.lines.iter().map(LineAskIn::from).collect();
+        let refund = Some(self.preferred_refund.as_str());
+        Ask::checked(RmaKind::Return, lines, &self.method, refund, self.dry_run)
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
