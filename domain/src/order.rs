@@ -53,6 +53,11 @@ pub struct Money {
     pub currency: String,
 }
 
+/// Whether `code` has the shape of an ISO 4217 currency code: three capital letters.
+pub fn is_currency_code(code: &str) -> bool {
+    code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase())
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct OrderLine {
     pub id: String,
@@ -152,5 +157,18 @@ impl Order {
             .filter(|p| p.status == "captured" || p.status == "partially_refunded")
             .map(|p| p.amount_minor - p.refunded_minor)
             .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn currency_codes_are_three_capitals() {
+        assert!(is_currency_code("EUR"));
+        for bad in ["eur", "EU", "EURO", "E1R", ""] {
+            assert!(!is_currency_code(bad), "{bad}");
+        }
     }
 }

@@ -19,6 +19,28 @@ pub struct ShipmentNoticeInput {
     pub channels: std::collections::BTreeMap<String, bool>,
 }
 
+impl ShipmentNoticeInput {
+    /// The notice of `updates` to `order`'s customer on each of `channels` (those
+    /// subscribed now).
+    pub fn new<'a>(
+        order: &Order,
+        updates: Vec<ShipmentUpdate>,
+        channels: impl IntoIterator<Item = &'a str>,
+    ) -> Self {
+        ShipmentNoticeInput {
+            order_id: order.id.clone(),
+            customer_id: order.customer_id.clone(),
+            order_number: order.number.clone(),
+            updates,
+            // which steps of the workflow apply (their `when`)
+            channels: channels
+                .into_iter()
+                .map(|c| (c.to_string(), true))
+                .collect(),
+        }
+    }
+}
+
 /// One shipment's news, as sent to subscribers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShipmentUpdate {
@@ -73,6 +95,20 @@ mod tests {
             .into_iter()
             .find(|o| !o.shipments.is_empty())
             .expect("a shipped demo order")
+    }
+
+    #[test]
+    fn a_notice_goes_to_each_subscribed_channel() {
+        let order = shipped_order();
+        let notice = ShipmentNoticeInput::new(&order, changes(None, &order), ["email", "sms"]);
+        assert_eq!(notice.order_number, order.number);
+        assert_eq!(notice.updates.len(), order.shipments.len());
+        let channels: Vec<_> = notice
+            .channels
+            .iter()
+            .map(|(c, on)| (c.as_str(), *on))
+            .collect();
+        assert_eq!(channels, [("email", true), ("sms", true)]);
     }
 
     #[test]

@@ -15,3 +15,24 @@ pub struct NotifySupportInput {
     /// Support's address (the tenant's setting).
     pub to: String,
 }
+
+/// The subject of a support case opened by a message: the customer's own (trimmed), else
+/// "Order <number>".
+pub fn case_subject(given: Option<&str>, order_number: &str) -> String {
+    match given.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(subject) => subject.to_string(),
+        None => format!("Order {order_number}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_case_is_named_by_its_customer_or_its_order() {
+        assert_eq!(case_subject(Some("  Broken lid "), "100001"), "Broken lid");
+        assert_eq!(case_subject(Some("   "), "100001"), "Order 100001");
+        assert_eq!(case_subject(None, "100001"), "Order 100001");
+    }
+}

@@ -108,6 +108,31 @@ impl TimelineEntry {
     }
 }
 
+/// Where an entry stands in the timeline, owned: what a page's cursor holds.
+pub type Position = (DateTime<Utc>, usize, String);
+
+impl TimelineEntry {
+    /// [`Self::sort_key`], owned.
+    pub fn position(&self) -> Position {
+        let (at, rank, id) = self.sort_key();
+        (at, rank, id.to_string())
+    }
+}
+
+/// At most `n` entries of `timeline` (in timeline order), after the one at `after` (from
+/// the first when `None`).
+pub fn entries_after(
+    timeline: Vec<TimelineEntry>,
+    after: Option<&Position>,
+    n: usize,
+) -> Vec<TimelineEntry> {
+    timeline
+        .into_iter()
+        .filter(|e| after.is_none_or(|(at, rank, id)| e.sort_key() > (*at, *rank, id.as_str())))
+        .take(n)
+        .collect()
+}
+
 /// The whole timeline of `order`, oldest first. `events` are the order's stored events in
 /// the order they occurred.
 pub fn build(order: &Order, events: &[EventRecord]) -> Vec<TimelineEntry> {

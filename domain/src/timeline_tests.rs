@@ -141,3 +141,14 @@ fn money_uses_the_currency_decimals() {
     assert_eq!(format_money(1234, "KWD"), "1.234 KWD");
     assert_eq!(format_money(-250, "GBP"), "-2.50 GBP");
 }
+
+#[test]
+fn entries_after_a_position_resume_where_a_page_ended() {
+    let o = order_in(OrderStatus::Delivered);
+    let all = build(&o, &[]);
+    assert!(all.len() >= 3, "{:?}", kinds(&all));
+    let first_two = entries_after(all.clone(), None, 2);
+    assert_eq!(kinds(&first_two), kinds(&all[..2]));
+    let rest = entries_after(all.clone(), Some(&first_two[1].position()), 10);
+    assert_eq!(kinds(&rest), kinds(&all[2..]));
+}

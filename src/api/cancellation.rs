@@ -14,6 +14,7 @@ use crate::api::jobs::admin_location;
 use crate::db;
 use crate::db::audit::Entry;
 use crate::db::requests::RequestRow;
+use crate::db::runs::RunRow;
 use crate::domain::cancel::{
     CancelPlan, CancelRunInput, Canceller, REQUEST_KIND, WORKFLOW, needs_review, plan_cancel,
 };
@@ -140,31 +141,14 @@ impl Intake for CancelIntake<'_> {
             decision,
             reason,
         } = self;
-        let mut input = planned.input;
-        let open = match decision {
-            Decision::CustomerAsks => None,
-            _ => {
-                db::requests::open_for_order(adm.conn(), &order.tenant_id, &order.id, REQUEST_KIND)
-                    .await?
-            }
-        };
-        let reviewed = open.filter(|r| r.status == RequestStatus::PendingReview);
-        if matches!(decision, Decision::AgentApproves) && reviewed.is_none() {
-            return Err(Error::conflict(
-                "request.none_pending",
-                "this order has no cancellation request waiting for review",
-            ));
-        }
+        let reviewed = decision.request_under_review(adm, order).await?;
         if planned.plan.is_blocked() {
             return Err(blocked(&planned.plan));
         }
+        let mut input = planned.input;
         input.reason = reason.clone().or_else(|| reason_of(reviewed.as_ref()));
         let agent = adm.caller().principal.clone();
-        let (action, decided_by) = match decision {
-            Decision::CustomerAsks => ("order.cancel_requested", None),
-            Decision::AgentApproves => ("order.cancel_approved", Some(agent.as_str())),
-            Decision::AgentForces => ("order.force_cancelled", Some(agent.as_str())),
-        };
+        let decided_by = decision.decided_by(&agent);
         let review = matches!(decision, Decision::CustomerAsks) && planned.needs_review;
         let request = match reviewed {
             Some(r) => r,
@@ -183,26 +167,84 @@ impl Intake for CancelIntake<'_> {
             };
             Some(adm.start_run(start).await?)
         };
-        let mut after = json!({ "request_id": request.id });
-        match &run {
-            Some(run) => after["job_id"] = json!(run.id),
-            None => after["status"] = json!(RequestStatus::PendingReview.as_str()),
-        }
-        if matches!(decision, Decision::AgentForces) {
-            after["refund"] = json!(input.refund);
-            after["restock"] = json!(input.restock);
-        }
         adm.audit(Entry {
-            action,
+            action: decision.audit_action(),
             subject_type: "order",
             subject_id: &order.id,
             reason: reason.as_deref(),
             before: Some(json!({ "status": order.status })),
-            after: Some(after),
+            after: Some(decision.audit_after(&request, run.as_ref(), &input)),
             personal_data_of: Some(&order.customer_id),
         })
         .await?;
-        Ok(match (&decision, run) {
+        Ok(decision.answer(&request, run))
+    }
+}
+
+impl Decision {
+    /// The request waiting for review that an agent's decision takes over (none for a
+    /// customer's ask); 409 `request.none_pending` for an approval without one.
+    async fn request_under_review(
+        &self,
+        adm: &mut Admission<'_>,
+        order: &Order,
+    ) -> Result<Option<RequestRow>> {
+        if matches!(self, Decision::CustomerAsks) {
+            return Ok(None);
+        }
+        let open =
+            db::requests::open_for_order(adm.conn(), &order.tenant_id, &order.id, REQUEST_KIND)
+                .await?;
+        let reviewed = open.filter(|r| r.status == RequestStatus::PendingReview);
+        if matches!(self, Decision::AgentApproves) && reviewed.is_none() {
+            return Err(Error::conflict(
+                "request.none_pending",
+                "this order has no cancellation request waiting for review",
+            ));
+        }
+        Ok(reviewed)
+    }
+
+    /// The agent who decided (`agent`), when one did.
+    fn decided_by<'a>(&self, agent: &'a str) -> Option<&'a str> {
+        match self {
+            Decision::CustomerAsks => None,
+            Decision::AgentApproves | Decision::AgentForces => Some(agent),
+        }
+    }
+
+    fn audit_action(&self) -> &'static str {
+        match self {
+            Decision::CustomerAsks => "order.cancel_requested",
+            Decision::AgentApproves => "order.cancel_approved",
+            Decision::AgentForces => "order.force_cancelled",
+        }
+    }
+
+    /// The audit record's `after`: the request, its job or that it waits for review, and
+    /// what a forced cancellation chose.
+    fn audit_after(
+        &self,
+        request: &RequestRow,
+        run: Option<&RunRow>,
+        input: &CancelRunInput,
+    ) -> Value {
+        let mut after = json!({ "request_id": request.id });
+        match run {
+            Some(run) => after["job_id"] = json!(run.id),
+            None => after["status"] = json!(RequestStatus::PendingReview.as_str()),
+        }
+        if matches!(self, Decision::AgentForces) {
+            after["refund"] = json!(input.refund);
+            after["restock"] = json!(input.restock);
+        }
+        after
+    }
+
+    /// 202 for a request waiting for review (polled as the request), a customer's started
+    /// request (polled as the request), or an agent's started job (polled as the job).
+    fn answer(&self, request: &RequestRow, run: Option<RunRow>) -> Admitted<RequestAcceptedOut> {
+        match (self, run) {
             (_, None) => Admitted::accepted(
                 request_location(request.id),
                 RequestAcceptedOut::pending_review(request.id),
@@ -214,7 +256,7 @@ impl Intake for CancelIntake<'_> {
                 RequestAcceptedOut::with_run(request.id, &run),
                 Some(run.id),
             ),
-        })
+        }
     }
 }
 

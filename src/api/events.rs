@@ -4,8 +4,9 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{FromRequest, Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
@@ -14,11 +15,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use crate::api::extract::invalid;
 use crate::db;
 use crate::db::subscriptions::Which;
 use crate::domain::order::Order;
 use crate::domain::shipment_updates::{self, ShipmentNoticeInput};
-use crate::error::{Error, FieldError, Result};
+use crate::error::{Error, Result};
 use crate::events::signature::{self, SignatureError};
 use crate::jobs::{self, NewRun};
 use crate::state::AppState;
@@ -51,89 +53,106 @@ pub struct IngestOut {
     responses((status = 200, body = IngestOut), (status = 401, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
 pub async fn ingest_event(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
+    SignedEvent(event): SignedEvent,
 ) -> Result<(StatusCode, Json<IngestOut>)> {
-    let sig = headers
-        .get(signature::HEADER)
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| {
-            Error::new(
-                StatusCode::UNAUTHORIZED,
-                "events.signature_missing",
-                "missing X-Orderdesk-Signature",
-            )
-        })?;
-    match signature::verify(
-        &state.config.events_secret,
-        sig,
-        &body,
-        Utc::now().timestamp(),
-    ) {
-        Ok(()) => {}
-        Err(SignatureError::Stale) => {
-            return Err(Error::new(
-                StatusCode::UNAUTHORIZED,
-                "events.signature_stale",
-                "the signature's timestamp is outside the accepted window",
-            ));
-        }
-        Err(_) => {
-            return Err(Error::new(
-                StatusCode::UNAUTHORIZED,
-                "events.signature_invalid",
-                "the signature does not match the body",
-            ));
-        }
+    let ingested = ingest(&state, &event).await?;
+    if let Ingested::Stored { notice: Some(run) } = ingested {
+        jobs::dispatch(&state.db, &state.queue, run).await;
     }
-    let event: EventIn = serde_json::from_slice(&body).map_err(|e| {
-        Error::validation(vec![FieldError {
-            field: "body".into(),
-            message: e.to_string(),
-        }])
-    })?;
+    let outcome = ingested.outcome();
+    Ok((StatusCode::OK, Json(IngestOut { outcome })))
+}
+
+/// An event whose signature is valid for its body, parsed and consistent: 401
+/// `events.signature_missing`, `events.signature_stale` or `events.signature_invalid`; 422
+/// for a body that is no [`EventIn`] or names two tenants.
+pub struct SignedEvent(pub EventIn);
+
+impl FromRequest<AppState> for SignedEvent {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
+        let header = req.headers().get(signature::HEADER).cloned();
+        let body = Bytes::from_request(req, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let header = header.as_ref().and_then(|v| v.to_str().ok());
+        check_signature(&state.config.events_secret, header, &body)
+            .and_then(|()| parse_event(&body))
+            .map(SignedEvent)
+            .map_err(IntoResponse::into_response)
+    }
+}
+
+/// The signature `header` against `body`, now.
+fn check_signature(secret: &[u8], header: Option<&str>, body: &[u8]) -> Result<()> {
+    let refused = |code: &str, detail: &str| Error::new(StatusCode::UNAUTHORIZED, code, detail);
+    let header = header
+        .ok_or_else(|| refused("events.signature_missing", "missing X-Orderdesk-Signature"))?;
+    signature::verify(secret, header, body, Utc::now().timestamp()).map_err(|e| match e {
+        SignatureError::Stale => refused(
+            "events.signature_stale",
+            "the signature's timestamp is outside the accepted window",
+        ),
+        _ => refused(
+            "events.signature_invalid",
+            "the signature does not match the body",
+        ),
+    })
+}
+
+/// The event in `body`, whose order belongs to the event's tenant.
+fn parse_event(body: &[u8]) -> Result<EventIn> {
+    let event: EventIn =
+        serde_json::from_slice(body).map_err(|e| invalid("body", e.to_string()))?;
     if event.order.tenant_id != event.tenant_id {
-        return Err(Error::validation(vec![FieldError {
-            field: "order.tenant_id".into(),
-            message: "must equal tenant_id".into(),
-        }]));
+        return Err(invalid("order.tenant_id", "must equal tenant_id"));
     }
+    Ok(event)
+}
+
+/// What ingesting an event did.
+enum Ingested {
+    /// Its id was seen before: nothing changed.
+    Duplicate,
+    /// Stored; `notice` is the shipment-notice run to dispatch after the commit.
+    Stored { notice: Option<Uuid> },
+}
+
+impl Ingested {
+    fn outcome(&self) -> &'static str {
+        match self {
+            Ingested::Duplicate => "duplicate",
+            Ingested::Stored { .. } => "stored",
+        }
+    }
+}
+
+/// In one transaction: the event (once per id), the order's read model when the event
+/// brings a newer version of it, and the shipment notice that version calls for.
+async fn ingest(state: &AppState, event: &EventIn) -> Result<Ingested> {
+    let (tenant, order) = (event.tenant_id.as_str(), &event.order);
     let mut tx = state.db.begin().await?;
-    if !db::tenants::exists(&mut tx, &event.tenant_id).await? {
+    if !db::tenants::exists(&mut tx, tenant).await? {
         return Err(Error::unprocessable(
             "events.unknown_tenant",
             "no such tenant",
         ));
     }
-    let payload = serde_json::to_value(&event.order).map_err(anyhow::Error::from)?;
-    let fresh = db::orders::insert_event(
-        &mut tx,
-        &event.tenant_id,
-        &event.order.id,
-        &event.id,
-        &event.type_,
-        &payload,
-        event.occurred_at,
-    )
-    .await?;
-    let mut notify_run = None;
-    if fresh {
-        let before = db::orders::lock_view(&mut tx, &event.tenant_id, &event.order.id).await?;
-        if db::orders::upsert_view(&mut tx, &event.order).await? {
-            notify_run =
-                start_shipment_notice(&state, &mut tx, before.as_ref(), &event.order).await?;
-        }
+    let payload = serde_json::to_value(order).map_err(anyhow::Error::from)?;
+    let (id, kind, at) = (&event.id, &event.type_, event.occurred_at);
+    if !db::orders::insert_event(&mut tx, tenant, &order.id, id, kind, &payload, at).await? {
+        tx.commit().await?;
+        return Ok(Ingested::Duplicate);
     }
+    let before = db::orders::lock_view(&mut tx, tenant, &order.id).await?;
+    let notice = if db::orders::upsert_view(&mut tx, order).await? {
+        start_shipment_notice(state, &mut tx, before.as_ref(), order).await?
+    } else {
+        None
+    };
     tx.commit().await?;
-    if let Some(run_id) = notify_run {
-        jobs::dispatch(&state.db, &state.queue, run_id).await;
-    }
-    Ok((
-        StatusCode::OK,
-        Json(IngestOut {
-            outcome: if fresh { "stored" } else { "duplicate" },
-        }),
-    ))
+    Ok(Ingested::Stored { notice })
 }
 
 /// The workflow that tells subscribers about shipment news.
@@ -152,40 +171,26 @@ async fn start_shipment_notice(
     if updates.is_empty() {
         return Ok(None);
     }
-    let subscribed = db::subscriptions::list(
-        tx,
-        &after.tenant_id,
-        &after.id,
-        &after.customer_id,
-        Which::Active,
-    )
-    .await?;
+    let (tenant, customer) = (&after.tenant_id, &after.customer_id);
+    let subscribed =
+        db::subscriptions::list(tx, tenant, &after.id, customer, Which::Active).await?;
     if subscribed.is_empty() {
         return Ok(None);
     }
-    let input = ShipmentNoticeInput {
-        order_id: after.id.clone(),
-        customer_id: after.customer_id.clone(),
-        order_number: after.number.clone(),
-        updates,
-        // which steps of the workflow apply (their `when`)
-        channels: subscribed
-            .iter()
-            .map(|s| (s.channel.clone(), true))
-            .collect(),
-    };
-    let run = jobs::enqueue(
-        tx,
-        &state.workflows,
-        NewRun {
-            tenant_id: after.tenant_id.clone(),
-            kind: SHIPMENT_NOTICE_WORKFLOW.into(),
-            subject_id: Some(after.id.clone()),
-            customer_id: Some(after.customer_id.clone()),
-            requested_by: "system:events".into(),
-            input: serde_json::to_value(&input).map_err(anyhow::Error::from)?,
-        },
-    )
-    .await?;
+    let channels = subscribed.iter().map(|s| s.channel.as_str());
+    let input = ShipmentNoticeInput::new(after, updates, channels);
+    let run = jobs::enqueue(tx, &state.workflows, shipment_notice_run(after, &input)?).await?;
     Ok(Some(run.id))
+}
+
+/// The `notify_shipment_update` run of `input` about `order`, asked for by the events feed.
+fn shipment_notice_run(order: &Order, input: &ShipmentNoticeInput) -> Result<NewRun> {
+    Ok(NewRun {
+        tenant_id: order.tenant_id.clone(),
+        kind: SHIPMENT_NOTICE_WORKFLOW.into(),
+        subject_id: Some(order.id.clone()),
+        customer_id: Some(order.customer_id.clone()),
+        requested_by: "system:events".into(),
+        input: serde_json::to_value(input).map_err(anyhow::Error::from)?,
+    })
 }

@@ -58,3 +58,49 @@ fn split_serde_path(text: &str) -> (String, String) {
         _ => ("body".to_string(), text.to_string()),
     }
 }
+
+/// Checks of a request's input beyond its shape (ranges, lengths, known values), each
+/// answered as it was in the handler: usually 422 `validation.failed` listing every bad
+/// field. What passes becomes the typed value the handler works with.
+pub trait Validate {
+    /// What the checks make of the input.
+    type Checked;
+    fn validate(&self) -> Result<Self::Checked, Error>;
+}
+
+/// A JSON body that passed [`Validate`]: the body as sent (what an `Idempotency-Key`
+/// fingerprints) and what its checks made of it.
+pub struct Valid<T: Validate> {
+    pub body: T,
+    pub checked: T::Checked,
+}
+
+impl<S: Send + Sync, T: DeserializeOwned + Validate> FromRequest<S> for Valid<T> {
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let Json(body) = Json::<T>::from_request(req, state).await?;
+        let checked = body.validate()?;
+        Ok(Valid { body, checked })
+    }
+}
+
+/// A query string that passed [`Validate`]: the handler gets what the checks made of it.
+pub struct ValidQuery<T: Validate>(pub T::Checked);
+
+impl<S: Send + Sync, T: DeserializeOwned + Validate> FromRequestParts<S> for ValidQuery<T> {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Query(query) = Query::<T>::from_request_parts(parts, state).await?;
+        Ok(ValidQuery(query.validate()?))
+    }
+}
+
+/// A 422 `validation.failed` naming one field.
+pub fn invalid(field: &str, message: impl Into<String>) -> Error {
+    Error::validation(vec![FieldError {
+        field: field.into(),
+        message: message.into(),
+    }])
+}

@@ -1,5 +1,7 @@
 //! `GET /v1/customer/health`, `GET /v1/admin/health`: reachability of Postgres and Redis.
 
+use std::time::Duration;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -36,32 +38,39 @@ pub async fn admin_health(state: State<AppState>) -> (StatusCode, Json<HealthOut
 #[utoipa::path(get, path = "/v1/customer/health", tag = "health",
     responses((status = 200, body = HealthOut), (status = 503, body = HealthOut)))]
 pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<HealthOut>) {
-    let timeout = std::time::Duration::from_secs(2);
-    let pg = tokio::time::timeout(timeout, db::ping(&state.db)).await;
+    let (postgres, redis) = tokio::join!(postgres_answers(&state), redis_answers(&state));
+    HealthOut::report(postgres, redis)
+}
+
+/// How long a dependency may take to answer before it counts as unreachable.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+async fn postgres_answers(state: &AppState) -> bool {
+    let probe = db::ping(&state.db);
+    matches!(tokio::time::timeout(PROBE_TIMEOUT, probe).await, Ok(Ok(_)))
+}
+
+async fn redis_answers(state: &AppState) -> bool {
     let mut redis = state.redis.clone();
-    let rd = tokio::time::timeout(
-        timeout,
-        redis::cmd("PING").query_async::<String>(&mut redis),
-    )
-    .await;
-    let pg_ok = matches!(pg, Ok(Ok(_)));
-    let redis_ok = matches!(rd, Ok(Ok(_)));
-    let word = |ok: bool| if ok { "ok" } else { "unreachable" };
-    let status = if pg_ok && redis_ok {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    (
-        status,
-        Json(HealthOut {
-            status: if status == StatusCode::OK {
-                "ok"
-            } else {
-                "degraded"
-            },
-            postgres: word(pg_ok),
-            redis: word(redis_ok),
-        }),
-    )
+    let ping = redis::cmd("PING");
+    let probe = ping.query_async::<String>(&mut redis);
+    matches!(tokio::time::timeout(PROBE_TIMEOUT, probe).await, Ok(Ok(_)))
+}
+
+impl HealthOut {
+    /// 200 `ok` when both answered, else 503 `degraded`, naming each.
+    fn report(postgres: bool, redis: bool) -> (StatusCode, Json<HealthOut>) {
+        let word = |ok: bool| if ok { "ok" } else { "unreachable" };
+        let (status, overall) = if postgres && redis {
+            (StatusCode::OK, "ok")
+        } else {
+            (StatusCode::SERVICE_UNAVAILABLE, "degraded")
+        };
+        let out = HealthOut {
+            status: overall,
+            postgres: word(postgres),
+            redis: word(redis),
+        };
+        (status, Json(out))
+    }
 }

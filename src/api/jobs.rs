@@ -8,13 +8,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::api::auth::Agent;
-use crate::api::extract::Query;
-use crate::api::shared::{bounded_limit, decode_cursor, encode_cursor};
-use crate::auth::Permission;
+use crate::api::authorized::{Authorized, can};
+use crate::api::extract::{ValidQuery, Validate, invalid};
+use crate::api::shared::{Listing, bounded_limit, decode_cursor, page_of};
 use crate::db;
 use crate::db::runs::{RunRow, RunStatus, StepRow, StepStatus};
-use crate::error::{Error, FieldError, Result};
+use crate::error::{Error, Result};
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -123,16 +122,38 @@ pub struct JobListOut {
     pub next_cursor: Option<String>,
 }
 
+impl Validate for ListJobsQuery {
+    type Checked = Listing<db::runs::RunFilter>;
+
+    fn validate(&self) -> Result<Self::Checked> {
+        let limit = bounded_limit(self.limit, 20, 100)?;
+        let status = match self.status.as_deref() {
+            None => None,
+            Some(s) => Some(RunStatus::parse(s).ok_or_else(|| {
+                let names: Vec<&str> = RunStatus::ALL.iter().map(|s| s.as_str()).collect();
+                invalid("status", format!("one of {}", names.join(", ")))
+            })?),
+        };
+        let filter = db::runs::RunFilter {
+            kind: self.kind.clone(),
+            status,
+            customer_id: None,
+            before: self.cursor.as_deref().map(decode_cursor).transpose()?,
+            limit: limit + 1,
+        };
+        Ok(Listing { filter, limit })
+    }
+}
+
 /// One job of the agent's tenant, with its steps.
 #[utoipa::path(get, path = "/v1/admin/jobs/{job_id}", tag = "admin", params(("job_id" = Uuid, Path)),
     security(("bearer" = [])),
     responses((status = 200, body = JobOut), (status = 404, body = crate::error::Problem), (status = 403, body = crate::error::Problem)))]
 pub async fn get_job(
     State(state): State<AppState>,
-    agent: Agent,
+    agent: Authorized<can::JobsRead>,
     Path(job_id): Path<String>,
 ) -> Result<Json<JobOut>> {
-    agent.require(Permission::JobsRead)?;
     let id = Uuid::parse_str(&job_id).map_err(|_| Error::not_found("job"))?;
     let mut conn = state.db.acquire().await?;
     let run = db::runs::get(&mut conn, &agent.tenant_id, id)
@@ -148,35 +169,12 @@ pub async fn get_job(
     responses((status = 200, body = JobListOut), (status = 400, body = crate::error::Problem), (status = 403, body = crate::error::Problem)))]
 pub async fn list_jobs(
     State(state): State<AppState>,
-    agent: Agent,
-    Query(q): Query<ListJobsQuery>,
+    agent: Authorized<can::JobsRead>,
+    ValidQuery(Listing { filter, limit }): ValidQuery<ListJobsQuery>,
 ) -> Result<Json<JobListOut>> {
-    agent.require(Permission::JobsRead)?;
-    let limit = bounded_limit(q.limit, 20, 100)?;
-    if let Some(s) = &q.status
-        && RunStatus::parse(s).is_none()
-    {
-        let names: Vec<&str> = RunStatus::ALL.iter().map(|s| s.as_str()).collect();
-        return Err(Error::validation(vec![FieldError {
-            field: "status".into(),
-            message: format!("one of {}", names.join(", ")),
-        }]));
-    }
-    let filter = db::runs::RunFilter {
-        kind: q.kind,
-        status: q.status.as_deref().and_then(db::runs::RunStatus::parse),
-        customer_id: None,
-        before: q.cursor.as_deref().map(decode_cursor).transpose()?,
-        limit: limit + 1,
-    };
     let mut conn = state.db.acquire().await?;
-    let mut runs = db::runs::list(&mut conn, &agent.tenant_id, &filter).await?;
-    let next_cursor = if runs.len() as i64 > limit {
-        runs.truncate(limit as usize);
-        runs.last().map(|r| encode_cursor(&(r.created_at, r.id)))
-    } else {
-        None
-    };
+    let runs = db::runs::list(&mut conn, &agent.tenant_id, &filter).await?;
+    let (runs, next_cursor) = page_of(runs, limit, |r| (r.created_at, r.id));
     Ok(Json(JobListOut {
         data: runs.iter().map(JobOut::from_run).collect(),
         next_cursor,

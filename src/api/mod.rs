@@ -4,6 +4,7 @@
 pub mod accept;
 pub mod admin;
 pub mod auth;
+pub mod authorized;
 pub mod cancellation;
 pub mod client_ip;
 pub mod customer;

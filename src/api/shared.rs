@@ -1,12 +1,17 @@
-//! What several handlers share: the request's metadata for audit records, pagination
-//! cursors, and `Prefer: wait`.
+//! What several handlers share: the request's metadata for audit records, pages and their
+//! cursors, `Prefer: wait`, and answering a file as a download.
 
 use std::time::Duration;
 
+use axum::body::Body;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
+use axum::http::{HeaderValue, header};
+use axum::response::Response;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::api::client_ip::ClientIp;
 use crate::db::audit::Actor;
@@ -105,12 +110,56 @@ pub fn bounded_limit(limit: Option<i64>, default: i64, max: i64) -> Result<i64> 
     }
 }
 
+/// A page asked for: its size and the sort key of the last row already seen.
+pub struct PageIn<K> {
+    pub limit: i64,
+    pub after: Option<K>,
+}
+
+impl<K: DeserializeOwned> PageIn<K> {
+    /// `limit` bounded to 1..=`max` (default `default`), then `cursor` decoded.
+    pub fn parse(limit: Option<i64>, cursor: Option<&str>, default: i64, max: i64) -> Result<Self> {
+        let limit = bounded_limit(limit, default, max)?;
+        let after = cursor.map(decode_cursor).transpose()?;
+        Ok(PageIn { limit, after })
+    }
+}
+
+impl<K> PageIn<K> {
+    /// How many rows to read: one more than the page, to learn whether another follows.
+    pub fn fetch(&self) -> i64 {
+        self.limit + 1
+    }
+}
+
+/// A validated list query: the filter to read with (it asks for one row more than the
+/// page) and the page size.
+pub struct Listing<F> {
+    pub filter: F,
+    pub limit: i64,
+}
+
+/// `rows`, read with one more than `limit`, cut to the page; with the cursor of the next
+/// page (the key of the page's last row) when more follow.
+pub fn page_of<T, K: Serialize>(
+    mut rows: Vec<T>,
+    limit: i64,
+    key: impl FnOnce(&T) -> K,
+) -> (Vec<T>, Option<String>) {
+    if rows.len() as i64 <= limit {
+        return (rows, None);
+    }
+    rows.truncate(limit as usize);
+    let next = rows.last().map(|row| encode_cursor(&key(row)));
+    (rows, next)
+}
+
 /// An opaque cursor: base64url of the JSON of the last row's sort key.
-pub fn encode_cursor(key: &impl serde::Serialize) -> String {
+pub fn encode_cursor(key: &impl Serialize) -> String {
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(key).unwrap_or_default())
 }
 
-pub fn decode_cursor<T: serde::de::DeserializeOwned>(cursor: &str) -> Result<T> {
+pub fn decode_cursor<T: DeserializeOwned>(cursor: &str) -> Result<T> {
     URL_SAFE_NO_PAD
         .decode(cursor)
         .ok()
@@ -121,6 +170,30 @@ pub fn decode_cursor<T: serde::de::DeserializeOwned>(cursor: &str) -> Result<T> 
                 "the cursor is not one this API returned",
             )
         })
+}
+
+/// A file answered as a download: saved, never rendered, sniffed or kept by a cache.
+/// `disposition` names the file; each caller adds what its kind of file needs more.
+pub fn download(
+    content: impl Into<Body>,
+    content_type: HeaderValue,
+    disposition: Option<HeaderValue>,
+) -> Response {
+    let mut res = Response::new(content.into());
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, content_type);
+    if let Some(disposition) = disposition {
+        h.insert(header::CONTENT_DISPOSITION, disposition);
+    }
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    res
 }
 
 #[cfg(test)]
@@ -151,6 +224,18 @@ mod tests {
     #[test]
     fn cursor_round_trips_and_rejects_garbage() {
         let c = encode_cursor(&("2026-01-01T00:00:00Z", "ord_1"));
+        let (page, next) = page_of(vec![1, 2, 3], 2, |n| *n);
+        assert_eq!(
+            (
+                page,
+                next.as_deref()
+                    .map(decode_cursor::<i32>)
+                    .transpose()
+                    .unwrap()
+            ),
+            (vec![1, 2], Some(2))
+        );
+        assert_eq!(page_of(vec![1, 2], 2, |n| *n), (vec![1, 2], None));
         let back: (String, String) = decode_cursor(&c).unwrap();
         assert_eq!(back.1, "ord_1");
         assert_eq!(

@@ -6,14 +6,14 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::api::accept::{RequestAcceptedOut, accept};
-use crate::api::auth::{Agent, Sudo};
+use crate::api::auth::Sudo;
+use crate::api::authorized::{Authorized, can};
 use crate::api::cancellation::{self as cancel, CancelDryRunOut, CancelIntake, Decision};
-use crate::api::extract::Json;
+use crate::api::extract::{Valid, Validate};
 use crate::api::idempotency::IdempotencyKey;
 use crate::api::shared::RequestMeta;
-use crate::auth::Permission;
 use crate::domain::cancel::Canceller;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::state::AppState;
 
 fn yes() -> bool {
@@ -33,6 +33,14 @@ pub struct ApproveCancelIn {
     pub dry_run: bool,
 }
 
+impl Validate for ApproveCancelIn {
+    type Checked = ();
+
+    fn validate(&self) -> Result<()> {
+        cancel::validate_reason(self.reason.as_deref(), false)
+    }
+}
+
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ForceCancelIn {
@@ -44,6 +52,14 @@ pub struct ForceCancelIn {
     pub dry_run: bool,
 }
 
+impl Validate for ForceCancelIn {
+    type Checked = ();
+
+    fn validate(&self) -> Result<()> {
+        cancel::validate_reason(Some(&self.reason), true)
+    }
+}
+
 /// Approves the order's cancellation request that waits for review and starts its job.
 /// Requires `orders.cancel.approve` and `Idempotency-Key`.
 #[utoipa::path(post, path = "/v1/admin/orders/{order_id}/approve-cancel", tag = "admin",
@@ -52,14 +68,12 @@ pub struct ForceCancelIn {
               (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
 pub async fn approve_cancel(
     State(state): State<AppState>,
-    agent: Agent,
+    agent: Authorized<can::OrdersCancelApprove>,
     meta: RequestMeta,
     key: IdempotencyKey,
     Path(order_id): Path<String>,
-    Json(body): Json<ApproveCancelIn>,
+    Valid { body, .. }: Valid<ApproveCancelIn>,
 ) -> Result<Response> {
-    agent.require(Permission::OrdersCancelApprove)?;
-    cancel::validate_reason(body.reason.as_deref(), false)?;
     let order = agent.tenant_order(&state, &order_id).await?;
     let planned = cancel::plan(&state, &order, Canceller::Agent, body.refund, body.restock).await?;
     if body.dry_run {
@@ -85,17 +99,14 @@ pub async fn approve_cancel(
               (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
 pub async fn force_cancel(
     State(state): State<AppState>,
-    agent: Agent,
+    agent: Authorized<can::OrdersCancelForce>,
     meta: RequestMeta,
     key: IdempotencyKey,
     Path(order_id): Path<String>,
-    sudo: Result<Sudo, Error>,
-    Json(body): Json<ForceCancelIn>,
+    // after the permission, so an agent without it learns that first
+    _sudo: Sudo,
+    Valid { body, .. }: Valid<ForceCancelIn>,
 ) -> Result<Response> {
-    agent.require(Permission::OrdersCancelForce)?;
-    // checked after the permission, so an agent without it learns that first
-    sudo?;
-    cancel::validate_reason(Some(&body.reason), true)?;
     let order = agent.tenant_order(&state, &order_id).await?;
     let planned = cancel::plan(&state, &order, Canceller::Agent, body.refund, body.restock).await?;
     if body.dry_run {

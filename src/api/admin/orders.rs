@@ -7,11 +7,13 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::api::auth::Agent;
-use crate::api::extract::Query;
-use crate::api::shared::{RequestMeta, bounded_limit, decode_cursor, encode_cursor};
-use crate::auth::Permission;
+use crate::api::authorized::{Authorized, can};
+use crate::api::extract::{ValidQuery, Validate};
+use crate::api::shared::{PageIn, RequestMeta, page_of};
 use crate::db;
-use crate::db::audit::AuditRow;
+use crate::db::audit::{AuditRow, Entry};
+use crate::db::requests::RequestRow;
+use crate::domain::cancel;
 use crate::domain::order::Order;
 use crate::error::{Error, Result};
 use crate::state::AppState;
@@ -41,52 +43,56 @@ impl Agent {
     }
 }
 
+impl From<RequestRow> for OpenRequestOut {
+    fn from(r: RequestRow) -> Self {
+        OpenRequestOut {
+            id: r.id,
+            kind: r.kind,
+            status: r.status.as_str().into(),
+            job_id: r.run_id,
+        }
+    }
+}
+
+/// The order's open requests, read in the transaction that records the agent's view of
+/// the order (it shows personal data, so every read is audited).
+async fn open_requests_audited(
+    state: &AppState,
+    agent: &Agent,
+    meta: &RequestMeta,
+    order_id: &str,
+) -> Result<Vec<OpenRequestOut>> {
+    let mut tx = state.db.begin().await?;
+    let tenant = agent.tenant_id.as_str();
+    let open =
+        db::requests::open_for_order(&mut tx, tenant, order_id, cancel::REQUEST_KIND).await?;
+    let viewed = Entry {
+        action: "order.viewed",
+        subject_type: "order",
+        subject_id: order_id,
+        reason: None,
+        before: None,
+        after: None,
+        personal_data_of: None,
+    };
+    let actor = meta.actor("agent", &agent.agent_id, agent.role_names());
+    db::audit::record(&mut tx, tenant, &actor, &viewed).await?;
+    tx.commit().await?;
+    Ok(open.into_iter().map(OpenRequestOut::from).collect())
+}
+
 /// One order of the agent's tenant. The read is audited (it shows personal data).
 #[utoipa::path(get, path = "/v1/admin/orders/{order_id}", tag = "admin", params(("order_id" = String, Path)),
     security(("bearer" = [])),
     responses((status = 200, body = AdminOrderOut), (status = 404, body = crate::error::Problem), (status = 403, body = crate::error::Problem)))]
 pub async fn get_order(
     State(state): State<AppState>,
-    agent: Agent,
+    agent: Authorized<can::OrdersRead>,
     meta: RequestMeta,
     Path(order_id): Path<String>,
 ) -> Result<Json<AdminOrderOut>> {
-    agent.require(Permission::OrdersRead)?;
     let order = agent.tenant_order(&state, &order_id).await?;
-    let mut tx = state.db.begin().await?;
-    let open = db::requests::open_for_order(
-        &mut tx,
-        &agent.tenant_id,
-        &order_id,
-        crate::domain::cancel::REQUEST_KIND,
-    )
-    .await?;
-    let actor = meta.actor("agent", &agent.agent_id, agent.role_names());
-    db::audit::record(
-        &mut tx,
-        &agent.tenant_id,
-        &actor,
-        &db::audit::Entry {
-            action: "order.viewed",
-            subject_type: "order",
-            subject_id: &order_id,
-            reason: None,
-            before: None,
-            after: None,
-            personal_data_of: None,
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    let open_requests = open
-        .into_iter()
-        .map(|r| OpenRequestOut {
-            id: r.id,
-            kind: r.kind,
-            status: r.status.as_str().into(),
-            job_id: r.run_id,
-        })
-        .collect();
+    let open_requests = open_requests_audited(&state, &agent, &meta, &order_id).await?;
     Ok(Json(AdminOrderOut {
         order,
         open_requests,
@@ -101,6 +107,15 @@ pub struct AuditQuery {
     pub cursor: Option<String>,
 }
 
+impl Validate for AuditQuery {
+    /// The page; the cursor is the id of the last record seen.
+    type Checked = PageIn<i64>;
+
+    fn validate(&self) -> Result<PageIn<i64>> {
+        PageIn::parse(self.limit, self.cursor.as_deref(), 50, 200)
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuditListOut {
     pub data: Vec<AuditRow>,
@@ -113,37 +128,16 @@ pub struct AuditListOut {
     responses((status = 200, body = AuditListOut), (status = 404, body = crate::error::Problem), (status = 403, body = crate::error::Problem)))]
 pub async fn get_audit(
     State(state): State<AppState>,
-    agent: Agent,
+    agent: Authorized<can::AuditRead>,
     Path(order_id): Path<String>,
-    Query(q): Query<AuditQuery>,
+    ValidQuery(page): ValidQuery<AuditQuery>,
 ) -> Result<Json<AuditListOut>> {
-    agent.require(Permission::AuditRead)?;
-    let limit = bounded_limit(q.limit, 50, 200)?;
-    let after: i64 = q
-        .cursor
-        .as_deref()
-        .map(decode_cursor)
-        .transpose()?
-        .unwrap_or(0);
     agent.tenant_order(&state, &order_id).await?;
+    let (tenant, after) = (&agent.tenant_id, page.after.unwrap_or(0));
     let mut conn = state.db.acquire().await?;
-    let mut rows = db::audit::list_for_subject(
-        &mut conn,
-        &agent.tenant_id,
-        "order",
-        &order_id,
-        after,
-        limit + 1,
-    )
-    .await?;
-    let next_cursor = if rows.len() as i64 > limit {
-        rows.truncate(limit as usize);
-        rows.last().map(|r| encode_cursor(&r.id))
-    } else {
-        None
-    };
-    Ok(Json(AuditListOut {
-        data: rows,
-        next_cursor,
-    }))
+    let rows =
+        db::audit::list_for_subject(&mut conn, tenant, "order", &order_id, after, page.fetch())
+            .await?;
+    let (data, next_cursor) = page_of(rows, page.limit, |r| r.id);
+    Ok(Json(AuditListOut { data, next_cursor }))
 }

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use crate::api::accept::{RequestAcceptedOut, accept};
 use crate::api::auth::Customer;
 use crate::api::cancellation::{self as cancel, CancelDryRunOut, CancelIntake, Decision};
-use crate::api::extract::Json;
+use crate::api::extract::{Valid, Validate};
 use crate::api::idempotency::IdempotencyKey;
 use crate::api::shared::RequestMeta;
 use crate::domain::cancel::Canceller;
@@ -26,6 +26,14 @@ pub struct CancelRequestIn {
     pub dry_run: bool,
 }
 
+impl Validate for CancelRequestIn {
+    type Checked = ();
+
+    fn validate(&self) -> Result<()> {
+        cancel::validate_reason(self.reason.as_deref(), false)
+    }
+}
+
 /// Asks to cancel one of the caller's orders: 202 with the request and its job, or
 /// `pending_review` when the tenant wants an agent to decide, or 409 with `blocked_reasons`.
 /// Requires `Idempotency-Key` (it refunds money) unless `dry_run` is true.
@@ -41,9 +49,8 @@ pub async fn request_cancel(
     meta: RequestMeta,
     key: IdempotencyKey,
     Path(order_id): Path<String>,
-    Json(body): Json<CancelRequestIn>,
+    Valid { body, .. }: Valid<CancelRequestIn>,
 ) -> Result<Response> {
-    cancel::validate_reason(body.reason.as_deref(), false)?;
     let order = who.own_order(&state, &order_id).await?;
     let planned = cancel::plan(&state, &order, Canceller::Customer, true, true).await?;
     if body.dry_run {

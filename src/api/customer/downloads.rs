@@ -3,13 +3,17 @@
 //! order as the read model holds it now.
 
 use axum::body::Body;
-use axum::extract::{Path, State};
-use axum::http::{HeaderValue, Response, StatusCode, header};
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, Response, header};
+use axum::response::IntoResponse;
 use chrono::Utc;
 
+use crate::api::shared::download;
 use crate::db;
-use crate::documents::signing::{self, LinkError, LinkKey};
+use crate::documents::signing::{self, LinkClaims, LinkError, LinkKey};
 use crate::documents::{self, DocumentRef};
+use crate::domain::order::Order;
 use crate::error::{Error, Result};
 use crate::state::AppState;
 
@@ -30,61 +34,66 @@ pub struct PdfFile(#[allow(dead_code)] Vec<u8>);
               (status = 404, body = crate::error::Problem, description = "the order or shipment no longer exists")))]
 pub async fn download_document(
     State(state): State<AppState>,
-    Path(token): Path<String>,
+    DownloadLink(claims): DownloadLink,
 ) -> Result<Response<Body>> {
-    let claims = if token.len() > MAX_TOKEN_LEN {
-        Err(LinkError::Malformed)
-    } else {
-        let key = LinkKey::derive(&state.config.download_secret);
-        signing::verify(&key, &token, Utc::now().timestamp())
-    }
-    .map_err(link_error)?;
-
-    let mut conn = state.db.acquire().await?;
-    let order = db::orders::get(
-        &mut conn,
-        &claims.tenant_id,
-        &claims.order_id,
-        Some(&claims.customer_id),
-    )
-    .await?
-    .ok_or_else(|| Error::not_found("document"))?;
-    let seller = db::tenants::name(&mut conn, &claims.tenant_id)
-        .await?
-        .unwrap_or_else(|| claims.tenant_id.clone());
-    drop(conn);
-
+    let (order, seller) = order_and_seller(&state, &claims).await?;
     let doc = DocumentRef {
         kind: claims.kind,
         shipment_id: claims.shipment_id,
     };
     let pdf =
         documents::render(&order, &seller, &doc).ok_or_else(|| Error::not_found("document"))?;
-    let disposition = format!(
-        "attachment; filename=\"{}\"",
-        documents::filename(&order, &doc)
-    );
-    let mut res = Response::new(Body::from(pdf));
-    *res.status_mut() = StatusCode::OK;
-    let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(documents::CONTENT_TYPE),
-    );
-    h.insert(
-        header::CONTENT_DISPOSITION,
-        HeaderValue::from_str(&disposition).map_err(|e| Error::Internal(e.into()))?,
-    );
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, no-store"),
-    );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
+    pdf_download(pdf, &documents::filename(&order, &doc))
+}
+
+/// The claims of a valid link, from the path's `{token}`: 400 `download.malformed`, 403
+/// `download.invalid_signature` or `download.expired`.
+pub struct DownloadLink(pub LinkClaims);
+
+impl FromRequestParts<AppState> for DownloadLink {
+    type Rejection = Response<Body>;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Response<Body>> {
+        let Path(token) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let claims = if token.len() > MAX_TOKEN_LEN {
+            Err(LinkError::Malformed)
+        } else {
+            let key = LinkKey::derive(&state.config.download_secret);
+            signing::verify(&key, &token, Utc::now().timestamp())
+        };
+        claims
+            .map(DownloadLink)
+            .map_err(|e| link_error(e).into_response())
+    }
+}
+
+/// The order the link names, as the read model holds it now, and the name of its seller
+/// (the tenant's name, else its id); 404 when the order is gone.
+async fn order_and_seller(state: &AppState, claims: &LinkClaims) -> Result<(Order, String)> {
+    let (tenant, customer) = (&claims.tenant_id, &claims.customer_id);
+    let mut conn = state.db.acquire().await?;
+    let order = db::orders::get(&mut conn, tenant, &claims.order_id, Some(customer))
+        .await?
+        .ok_or_else(|| Error::not_found("document"))?;
+    let seller = db::tenants::name(&mut conn, tenant)
+        .await?
+        .unwrap_or_else(|| tenant.clone());
+    Ok((order, seller))
+}
+
+/// The PDF as a download named `filename`.
+fn pdf_download(pdf: Vec<u8>, filename: &str) -> Result<Response<Body>> {
+    let disposition = format!("attachment; filename=\"{filename}\"");
+    let disposition = HeaderValue::from_str(&disposition).map_err(|e| Error::Internal(e.into()))?;
+    let content_type = HeaderValue::from_static(documents::CONTENT_TYPE);
+    let mut res = download(pdf, content_type, Some(disposition));
     // the token is in the URL: do not hand it to whatever the PDF links to
-    h.insert(
+    res.headers_mut().insert(
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );

@@ -9,10 +9,10 @@ use utoipa::ToSchema;
 
 use super::rma::{self, Ask, LineAskIn, RmaAcceptedOut, RmaPlanOut};
 use crate::api::auth::Customer;
-use crate::api::extract::Json;
+use crate::api::extract::{Valid, Validate};
 use crate::api::idempotency::{self, IdempotencyKey};
 use crate::api::shared::RequestMeta;
-use crate::domain::returns::{METHODS, RmaKind};
+use crate::domain::returns::RmaKind;
 use crate::error::Result;
 use crate::state::AppState;
 
@@ -65,30 +65,31 @@ pub async fn request_replacement(
     meta: RequestMeta,
     key: IdempotencyKey,
     Path(order_id): Path<String>,
-    Json(body): Json<ReplaceRequestIn>,
+    Valid { body, checked: ask }: Valid<ReplaceRequestIn>,
 ) -> Result<Response> {
-    let lines: Vec<LineAskIn> = body
-        .lines
-        .iter()
-        .map(|l| LineAskIn {
+    let hash = idempotency::fingerprint(&format!("replace-request:{order_id}"), &body);
+    rma::request(&state, &who, &meta, key, &order_id, ask, hash).await
+}
+
+impl From<&ReplaceLineIn> for LineAskIn {
+    fn from(l: &ReplaceLineIn) -> Self {
+        LineAskIn {
             line_id: l.line_id.clone(),
             qty: l.qty,
             reason: l.reason.clone(),
             comment: l.comment.clone(),
             replacement_sku: l.replacement_sku.clone(),
-        })
-        .collect();
-    let mut errors = Vec::new();
-    rma::validate_lines(&lines, &mut errors);
-    rma::one_of(&mut errors, "method", &body.method, &METHODS);
-    rma::fail_on(errors)?;
-    let hash = idempotency::fingerprint(&format!("replace-request:{order_id}"), &body);
-    let ask = Ask {
-        kind: RmaKind::Exchange,
-        method: body.method,
-        preferred_refund: None,
-        lines,
-        dry_run: body.dry_run,
-    };
-    rma::request(&state, &who, &meta, key, &order_id, ask, hash).await
+        }
+    }
+}
+
+impl Validate for ReplaceRequestIn {
+    /// The exchange asked for, every field checked (422 listing each bad one).
+    type Checked = Ask;
+
+    fn validate(&self) -> Result<Ask> {
+        let lines = self.lines.iter().map(LineAskIn::from).collect();
+        let refund = None;
+        Ask::checked(RmaKind::Exchange, lines, &self.method, refund, self.dry_run)
+    }
 }

@@ -10,7 +10,7 @@ use sqlx::PgConnection;
 use utoipa::ToSchema;
 
 use crate::api::accept::{
-    Admission, Admitted, Intake, OpenRequest, RequestAcceptedOut, StartRun, accept,
+    Admission, Admitted, Idempotency, Intake, OpenRequest, RequestAcceptedOut, StartRun, accept,
 };
 use crate::api::auth::Customer;
 use crate::api::cancellation::validate_reason;
@@ -67,7 +67,7 @@ pub async fn request_erasure(
     key: IdempotencyKey,
     Json(input): Json<EraseRequestIn>,
 ) -> Result<Response> {
-    if who.scope_order_id.is_some() {
+    if who.is_guest() {
         return Err(Error::forbidden("gdpr.account_required", GUEST_REFUSED));
     }
     validate_reason(input.reason.as_deref(), false)?;
@@ -75,13 +75,7 @@ pub async fn request_erasure(
         return dry_run(&state, &who).await;
     }
     let key = key.required_for("gdpr-erase-request", &input)?;
-    let keep_idempotency_key = key.key().map(str::to_string);
-    let (who, reason) = (&who, input.reason);
-    let intake = EraseIntake {
-        who,
-        reason,
-        keep_idempotency_key,
-    };
+    let intake = EraseIntake::new(&who, input.reason, &key);
     accept(&state, who.caller(&meta), key, intake).await
 }
 
@@ -104,6 +98,18 @@ struct EraseIntake<'a> {
     who: &'a Customer,
     reason: Option<String>,
     keep_idempotency_key: Option<String>,
+}
+
+impl<'a> EraseIntake<'a> {
+    /// The erasure `who` asks for under `key`, which the erasure keeps (so a retry still
+    /// replays its answer once the rest of the caller's records are gone).
+    fn new(who: &'a Customer, reason: Option<String>, key: &Idempotency) -> Self {
+        EraseIntake {
+            who,
+            reason,
+            keep_idempotency_key: key.key().map(str::to_string),
+        }
+    }
 }
 
 impl Intake for EraseIntake<'_> {

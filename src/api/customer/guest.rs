@@ -89,19 +89,15 @@ pub async fn lookup_order(
     headers: HeaderMap,
     Query(q): Query<LookupQuery>,
 ) -> Response {
-    let quota = match count_attempt(&state, &limiter, &meta, &headers, q).await {
-        Ok(counted) => counted,
+    let (lookup, quota) = match count_attempt(&state, &limiter, &meta, &headers, q).await {
+        Ok(Attempt::Allowed(lookup, quota)) => (lookup, quota),
+        Ok(Attempt::Refused(res)) => return res,
         Err(e) => return e.into_response(),
     };
-    let (lookup, quota) = match quota {
-        Attempt::Throttled(q) => return q.too_many(Policy::Guest, "guest lookups"),
-        Attempt::Uncounted => return rate_limit::cannot_count("order lookup"),
-        Attempt::Allowed(lookup, quota) => (lookup, quota),
-    };
-    let mut res = match decide(&state, &meta, &lookup).await {
-        Ok(out) => Json(out).into_response(),
-        Err(e) => e.into_response(),
-    };
+    let mut res = decide(&state, &meta, &lookup)
+        .await
+        .map(Json)
+        .into_response();
     if let Some(q) = quota {
         q.apply_headers(Policy::Guest, res.headers_mut());
     }
@@ -110,9 +106,8 @@ pub async fn lookup_order(
 
 enum Attempt {
     Allowed(Lookup, Option<Quota>),
-    Throttled(Quota),
-    /// The counters cannot count: refused (fail closed).
-    Uncounted,
+    /// Throttled (429), or the counters cannot count (503: fail closed).
+    Refused(Response),
 }
 
 /// Validates the request and counts the attempt against the IP's and the order number's
@@ -157,7 +152,7 @@ async fn count_attempt(
     });
     if counted.is_none() {
         tracing::warn!(tenant = %lookup.tenant, ip, "guest lookup refused: attempts cannot be counted");
-        return Ok(Attempt::Uncounted);
+        return Ok(Attempt::Refused(rate_limit::cannot_count("order lookup")));
     }
     let quota = Quota {
         limit,
@@ -166,7 +161,8 @@ async fn count_attempt(
     };
     if quota.exceeded() {
         tracing::info!(tenant = %lookup.tenant, ip, "guest lookup throttled");
-        return Ok(Attempt::Throttled(quota));
+        let too_many = quota.too_many(Policy::Guest, "guest lookups");
+        return Ok(Attempt::Refused(too_many));
     }
     Ok(Attempt::Allowed(lookup, Some(quota)))
 }

@@ -5,7 +5,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
@@ -13,9 +13,11 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use crate::api::auth::Customer;
+use crate::api::shared::download;
 use crate::db;
 use crate::db::support::NewAttachment;
 use crate::domain::attachment::{MAX_ATTACHMENT_BYTES, safe_filename, sniff};
+use crate::domain::order::Order;
 use crate::error::{Error, FieldError, Result};
 use crate::state::AppState;
 
@@ -124,37 +126,38 @@ pub async fn download_attachment(
     Path((order_id, message_id)): Path<(String, String)>,
 ) -> Result<Response> {
     let order = who.own_order(&state, &order_id).await?;
+    let (filename, content_type, content) = attachment_of(&state, &order, &message_id).await?;
+    Ok(attachment_download(&filename, &content_type, content))
+}
+
+/// The attachment of a message of `order` that its customer sees (not an internal note):
+/// its file name, type and content; 404 for another message or one without a file.
+async fn attachment_of(
+    state: &AppState,
+    order: &Order,
+    message_id: &str,
+) -> Result<(String, String, Vec<u8>)> {
+    let tenant = order.tenant_id.as_str();
     let mut conn = state.db.acquire().await?;
-    db::support::get_message(&mut conn, &who.tenant_id, &order.id, &message_id, false)
+    db::support::get_message(&mut conn, tenant, &order.id, message_id, false)
         .await?
         .ok_or_else(|| Error::not_found("message"))?;
-    let (filename, content_type, content) =
-        db::support::attachment_content(&mut conn, &who.tenant_id, &message_id)
-            .await?
-            .ok_or_else(|| Error::not_found("attachment"))?;
-    let mut res = content.into_response();
-    let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_str(&content_type)
-            .unwrap_or(HeaderValue::from_static("application/octet-stream")),
-    );
-    if let Ok(v) = HeaderValue::from_str(&content_disposition(&filename)) {
-        h.insert(header::CONTENT_DISPOSITION, v);
-    }
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, no-store"),
-    );
-    h.insert(
+    db::support::attachment_content(&mut conn, tenant, message_id)
+        .await?
+        .ok_or_else(|| Error::not_found("attachment"))
+}
+
+/// The file as a download of the type it was sniffed as, which no browser renders or runs.
+fn attachment_download(filename: &str, content_type: &str, content: Vec<u8>) -> Response {
+    let content_type = HeaderValue::from_str(content_type)
+        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    let disposition = HeaderValue::from_str(&content_disposition(filename)).ok();
+    let mut res = download(content, content_type, disposition);
+    res.headers_mut().insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("default-src 'none'; sandbox"),
     );
-    Ok(res)
+    res
 }
 
 /// `attachment; filename="<ASCII fallback>"; filename*=UTF-8''<percent-encoded>` (RFC 6266).

@@ -11,7 +11,7 @@ use super::messages::{MessageIn, MessageSentOut, message_view};
 use crate::api::accept::{Admission, Admitted, Answer, Intake, StartRun, accept};
 use crate::api::auth::Customer;
 use crate::api::customer::message_attachment::{Decoded, decode};
-use crate::api::extract::Json;
+use crate::api::extract::{Valid, Validate};
 use crate::api::idempotency::IdempotencyKey;
 use crate::api::shared::RequestMeta;
 use crate::db;
@@ -19,7 +19,7 @@ use crate::db::audit::Entry;
 use crate::db::support::NewMessage;
 use crate::domain::attachment::MAX_ATTACHMENT_BYTES;
 use crate::domain::order::Order;
-use crate::domain::support::NotifySupportInput;
+use crate::domain::support::{NotifySupportInput, case_subject};
 use crate::error::{Error, FieldError, Result};
 use crate::state::AppState;
 
@@ -46,28 +46,34 @@ pub async fn send_message(
     meta: RequestMeta,
     key: IdempotencyKey,
     Path(order_id): Path<String>,
-    Json(input): Json<MessageIn>,
+    Valid {
+        body,
+        checked: attachment,
+    }: Valid<MessageIn>,
 ) -> Result<Response> {
-    let attachment = validate(&input)?;
     let order = who.own_order(&state, &order_id).await?;
-    let settings = {
-        let mut conn = state.db.acquire().await?;
-        db::tenants::settings(&mut conn, &who.tenant_id).await?
+    let support_address = support_address(&state, &who.tenant_id).await?;
+    let key = key.optional_for(&format!("message:{order_id}"), &body);
+    let intake = MessageIntake {
+        order: &order,
+        input: &body,
+        attachment,
+        support_address,
     };
+    accept(&state, who.caller(&meta), key, intake).await
+}
+
+/// Where the shop's support reads messages; 403 `message.disabled` when it takes none here.
+async fn support_address(state: &AppState, tenant: &str) -> Result<String> {
+    let mut conn = state.db.acquire().await?;
+    let settings = db::tenants::settings(&mut conn, tenant).await?;
     if !settings.capabilities.messages_enabled {
         return Err(Error::forbidden(
             "message.disabled",
             "this shop does not take messages here; contact it another way",
         ));
     }
-    let key = key.optional_for(&format!("message:{order_id}"), &input);
-    let intake = MessageIntake {
-        order: &order,
-        input: &input,
-        attachment,
-        support_address: settings.support_address(&who.tenant_id),
-    };
-    accept(&state, who.caller(&meta), key, intake).await
+    Ok(settings.support_address(tenant))
 }
 
 /// A message to support: opens or reopens the order's case, stores the message and starts
@@ -85,13 +91,7 @@ impl Intake for MessageIntake<'_> {
     async fn admit(self, adm: &mut Admission<'_>) -> Result<Admitted<MessageSentOut>> {
         let (order, input) = (self.order, self.input);
         let tenant = order.tenant_id.as_str();
-        let subject = input
-            .subject
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .unwrap_or_else(|| format!("Order {}", order.number));
+        let subject = case_subject(input.subject.as_deref(), &order.number);
         let (case, created) = db::support::touch_case(
             adm.conn(),
             tenant,
@@ -122,25 +122,18 @@ impl Intake for MessageIntake<'_> {
             has_attachment: self.attachment.is_some(),
             to: self.support_address,
         };
-        adm.start_run(StartRun {
-            workflow: NOTIFY_WORKFLOW,
-            subject_id: &order.id,
-            customer_id: Some(&order.customer_id),
-            input: &notice,
-            request: None,
-            decided_by: None,
-        })
-        .await?;
+        adm.start_run(notify_support(order, &notice)).await?;
+        let after = json!({
+            "case_id": case.id, "message_id": message.id, "case_created": created,
+            "attachment": message.attachment_content_type,
+        });
         adm.audit(Entry {
             action: "support.message_sent",
             subject_type: "order",
             subject_id: &order.id,
             reason: None,
             before: None,
-            after: Some(json!({
-                "case_id": case.id, "message_id": message.id, "case_created": created,
-                "attachment": message.attachment_content_type,
-            })),
+            after: Some(after),
             personal_data_of: Some(&order.customer_id),
         })
         .await?;
@@ -153,32 +146,52 @@ impl Intake for MessageIntake<'_> {
     }
 }
 
+/// The `notify_support` run telling support about `notice`, on the order's own timeline.
+fn notify_support<'a>(
+    order: &'a Order,
+    notice: &'a NotifySupportInput,
+) -> StartRun<'a, NotifySupportInput> {
+    StartRun {
+        workflow: NOTIFY_WORKFLOW,
+        subject_id: &order.id,
+        customer_id: Some(&order.customer_id),
+        input: notice,
+        request: None,
+        decided_by: None,
+    }
+}
+
 impl Answer for MessageSentOut {}
 
-/// Checks the body and subject, then decodes and sniffs the attachment.
-fn validate(input: &MessageIn) -> Result<Option<Decoded>> {
-    let mut errors = Vec::new();
-    let body_chars = input.body.trim().chars().count();
-    if body_chars == 0 || body_chars > MAX_BODY_CHARS {
-        errors.push(FieldError {
-            field: "body".into(),
-            message: "1 to 5000 characters".into(),
-        });
+impl Validate for MessageIn {
+    /// The attachment, decoded and sniffed.
+    type Checked = Option<Decoded>;
+
+    /// Checks the body and subject, then decodes and sniffs the attachment.
+    fn validate(&self) -> Result<Option<Decoded>> {
+        let mut errors = Vec::new();
+        let body_chars = self.body.trim().chars().count();
+        if body_chars == 0 || body_chars > MAX_BODY_CHARS {
+            errors.push(FieldError {
+                field: "body".into(),
+                message: "1 to 5000 characters".into(),
+            });
+        }
+        if self
+            .subject
+            .as_ref()
+            .is_some_and(|s| s.chars().count() > MAX_SUBJECT_CHARS)
+        {
+            errors.push(FieldError {
+                field: "subject".into(),
+                message: "at most 200 characters".into(),
+            });
+        }
+        if !errors.is_empty() {
+            return Err(Error::validation(errors));
+        }
+        self.attachment.as_ref().map(decode).transpose()
     }
-    if input
-        .subject
-        .as_ref()
-        .is_some_and(|s| s.chars().count() > MAX_SUBJECT_CHARS)
-    {
-        errors.push(FieldError {
-            field: "subject".into(),
-            message: "at most 200 characters".into(),
-        });
-    }
-    if !errors.is_empty() {
-        return Err(Error::validation(errors));
-    }
-    input.attachment.as_ref().map(decode).transpose()
 }
 
 /// A new prefixed id such as `case_0190…` (uuid v7: ids sort by creation time).

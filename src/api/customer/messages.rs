@@ -10,8 +10,8 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::api::auth::Customer;
 use crate::api::customer::message_attachment::{AttachmentIn, AttachmentOut};
-use crate::api::extract::Query;
-use crate::api::shared::{bounded_limit, decode_cursor, encode_cursor};
+use crate::api::extract::{ValidQuery, Validate};
+use crate::api::shared::{PageIn, page_of};
 use crate::db;
 use crate::db::support::{CaseRow, MessageRow};
 use crate::error::Result;
@@ -81,6 +81,15 @@ pub struct ListMessagesQuery {
     pub cursor: Option<String>,
 }
 
+impl Validate for ListMessagesQuery {
+    /// The cursor is the (created_at, id) of the last message seen.
+    type Checked = PageIn<(DateTime<Utc>, String)>;
+
+    fn validate(&self) -> Result<Self::Checked> {
+        PageIn::parse(self.limit, self.cursor.as_deref(), 50, 100)
+    }
+}
+
 impl From<CaseRow> for CaseOut {
     fn from(c: CaseRow) -> Self {
         CaseOut {
@@ -132,29 +141,16 @@ pub async fn list_messages(
     State(state): State<AppState>,
     who: Customer,
     Path(order_id): Path<String>,
-    Query(q): Query<ListMessagesQuery>,
+    ValidQuery(page): ValidQuery<ListMessagesQuery>,
 ) -> Result<axum::Json<MessageListOut>> {
-    let limit = bounded_limit(q.limit, 50, 100)?;
-    let after: Option<(DateTime<Utc>, String)> =
-        q.cursor.as_deref().map(decode_cursor).transpose()?;
     let order = who.own_order(&state, &order_id).await?;
+    let (tenant, after) = (&who.tenant_id, page.after.as_ref());
     let mut conn = state.db.acquire().await?;
-    let case = db::support::case_for_order(&mut conn, &who.tenant_id, &order.id).await?;
-    let mut rows = db::support::list_for_order(
-        &mut conn,
-        &who.tenant_id,
-        &order.id,
-        false,
-        after.as_ref(),
-        limit + 1,
-    )
-    .await?;
-    let next_cursor = if rows.len() as i64 > limit {
-        rows.truncate(limit as usize);
-        rows.last().map(|m| encode_cursor(&(m.created_at, &m.id)))
-    } else {
-        None
-    };
+    let case = db::support::case_for_order(&mut conn, tenant, &order.id).await?;
+    let rows =
+        db::support::list_for_order(&mut conn, tenant, &order.id, false, after, page.fetch())
+            .await?;
+    let (rows, next_cursor) = page_of(rows, page.limit, |m| (m.created_at, m.id.clone()));
     Ok(axum::Json(MessageListOut {
         case: case.map(CaseOut::from),
         data: rows.into_iter().map(message_view).collect(),

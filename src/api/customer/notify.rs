@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 
 use crate::api::accept::{Admission, Admitted, Answer, Intake, accept};
 use crate::api::auth::Customer;
-use crate::api::extract::Json;
+use crate::api::extract::{Json, invalid};
 use crate::api::idempotency::IdempotencyKey;
 use crate::api::shared::RequestMeta;
 use crate::db;
@@ -18,7 +18,7 @@ use crate::db::audit::Entry;
 use crate::db::subscriptions::{SubscriptionRow, Which};
 use crate::domain::order::Order;
 use crate::domain::subscription::Channel;
-use crate::error::{Error, FieldError, Result};
+use crate::error::Result;
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -198,11 +198,4 @@ fn destination(channel: Channel, input: &NotifyIn, order: &Order) -> Result<Opti
         .validate_destination(raw)
         .map(Some)
         .map_err(|message| invalid("destination", message))
-}
-
-fn invalid(field: &str, message: &str) -> Error {
-    Error::validation(vec![FieldError {
-        field: field.into(),
-        message: message.into(),
-    }])
 }

@@ -6,10 +6,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::api::auth::Customer;
-use crate::api::extract::Query;
+use crate::api::extract::{ValidQuery, Validate, invalid};
 use crate::db;
-use crate::domain::order::Money;
-use crate::error::{Error, FieldError, Result};
+use crate::db::orders::SpendRow;
+use crate::domain::order::{Money, is_currency_code};
+use crate::error::Result;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -17,6 +18,21 @@ use crate::state::AppState;
 pub struct MetricsQuery {
     /// Only this ISO 4217 currency, e.g. `EUR`.
     pub currency: Option<String>,
+}
+
+impl Validate for MetricsQuery {
+    /// The one currency asked for, if any.
+    type Checked = Option<String>;
+
+    fn validate(&self) -> Result<Option<String>> {
+        match &self.currency {
+            Some(c) if !is_currency_code(c) => Err(invalid(
+                "currency",
+                format!("{c:?} is not an ISO 4217 code such as EUR"),
+            )),
+            c => Ok(c.clone()),
+        }
+    }
 }
 
 /// The caller's orders in one currency. Cancelled orders count in neither the spend nor
@@ -29,6 +45,22 @@ pub struct CurrencyMetricsOut {
     pub total_spend: Money,
     /// `total_spend / orders_count`, rounded to the minor unit.
     pub average_order_value: Money,
+}
+
+impl From<SpendRow> for CurrencyMetricsOut {
+    fn from(r: SpendRow) -> Self {
+        let money = |amount_minor| Money {
+            amount_minor,
+            currency: r.currency.clone(),
+        };
+        CurrencyMetricsOut {
+            total_spend: money(r.total_spend_minor),
+            average_order_value: money(r.average_order_value_minor),
+            orders_count: r.orders_count,
+            cancelled_count: r.cancelled_count,
+            currency: r.currency,
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -47,38 +79,17 @@ pub struct OrderMetricsOut {
 pub async fn get_order_metrics(
     State(state): State<AppState>,
     who: Customer,
-    Query(q): Query<MetricsQuery>,
+    ValidQuery(currency): ValidQuery<MetricsQuery>,
 ) -> Result<Json<OrderMetricsOut>> {
-    if let Some(c) = &q.currency
-        && !(c.len() == 3 && c.bytes().all(|b| b.is_ascii_uppercase()))
-    {
-        return Err(Error::validation(vec![FieldError {
-            field: "currency".into(),
-            message: format!("{c:?} is not an ISO 4217 code such as EUR"),
-        }]));
-    }
     let mut conn = state.db.acquire().await?;
-    let rows = db::orders::spend_by_currency(
-        &mut conn,
-        &who.tenant_id,
-        &who.customer_id,
-        who.scope_order_id.as_deref(),
-    )
-    .await?;
-    let money = |amount_minor, currency: &str| Money {
-        amount_minor,
-        currency: currency.to_string(),
-    };
+    let only_order = who.scope_order_id.as_deref();
+    let rows =
+        db::orders::spend_by_currency(&mut conn, &who.tenant_id, &who.customer_id, only_order)
+            .await?;
     let data = rows
         .into_iter()
-        .filter(|r| q.currency.as_ref().is_none_or(|c| *c == r.currency))
-        .map(|r| CurrencyMetricsOut {
-            total_spend: money(r.total_spend_minor, &r.currency),
-            average_order_value: money(r.average_order_value_minor, &r.currency),
-            orders_count: r.orders_count,
-            cancelled_count: r.cancelled_count,
-            currency: r.currency,
-        })
+        .filter(|r| currency.as_ref().is_none_or(|c| *c == r.currency))
+        .map(CurrencyMetricsOut::from)
         .collect();
     Ok(Json(OrderMetricsOut { data }))
 }

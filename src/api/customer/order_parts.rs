@@ -101,9 +101,15 @@ pub async fn invoices(state: &AppState, tenant: &str, order_id: &str) -> Result<
                 currency: i.currency,
             })
             .collect()),
-        Err(e) if !e.is_retryable() && e.problem().status == 404 => Ok(vec![]),
+        Err(e) if upstream_knows_none(&e) => Ok(vec![]),
         Err(e) => Err(upstream_failure("invoices", &e)),
     }
+}
+
+/// Whether a failed upstream read means the service knows no such thing (yet): a
+/// permanent 404, as opposed to a failure.
+pub fn upstream_knows_none(e: &UpstreamError) -> bool {
+    !e.is_retryable() && e.problem().status == 404
 }
 
 /// A failed upstream read as the customer sees it: 503 `{what}.unavailable` when retrying

@@ -13,8 +13,8 @@ use utoipa::{IntoParams, ToSchema};
 pub use super::order_parts::{EventOut, InvoiceOut, ShipmentLineOut, ShipmentOut, shipment_out};
 use super::order_parts::{events_out, invoices};
 use crate::api::auth::Customer;
-use crate::api::extract::Query;
-use crate::api::shared::{bounded_limit, decode_cursor, encode_cursor};
+use crate::api::extract::{Query, ValidQuery, Validate, invalid};
+use crate::api::shared::{Listing, bounded_limit, decode_cursor, page_of};
 use crate::db;
 use crate::db::orders::OrderRead;
 use crate::domain::eligibility::{ActionVerdict, allowed_actions};
@@ -38,6 +38,29 @@ pub struct ListOrdersQuery {
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
+}
+
+impl Validate for ListOrdersQuery {
+    /// The filter of the caller's orders (its guest scope is set by the handler).
+    type Checked = Listing<db::orders::ListFilter>;
+
+    fn validate(&self) -> Result<Self::Checked> {
+        let limit = bounded_limit(self.limit, 20, 100)?;
+        if let Some(s) = &self.status
+            && OrderStatus::parse(s).is_none()
+        {
+            return Err(invalid("status", format!("unknown status {s:?}")));
+        }
+        let filter = db::orders::ListFilter {
+            status: self.status.clone(),
+            from: self.from,
+            to: self.to,
+            after: self.cursor.as_deref().map(decode_cursor).transpose()?,
+            limit: limit + 1,
+            only_order: None,
+        };
+        Ok(Listing { filter, limit })
+    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -167,34 +190,13 @@ fn customer_view(o: Order, expand: Expand) -> CustomerOrderOut {
 pub async fn list_orders(
     State(state): State<AppState>,
     who: Customer,
-    Query(q): Query<ListOrdersQuery>,
+    ValidQuery(Listing { mut filter, limit }): ValidQuery<ListOrdersQuery>,
 ) -> Result<Json<OrderListOut>> {
-    let limit = bounded_limit(q.limit, 20, 100)?;
-    if let Some(s) = &q.status
-        && OrderStatus::parse(s).is_none()
-    {
-        return Err(Error::validation(vec![FieldError {
-            field: "status".into(),
-            message: format!("unknown status {s:?}"),
-        }]));
-    }
-    let filter = db::orders::ListFilter {
-        status: q.status,
-        from: q.from,
-        to: q.to,
-        after: q.cursor.as_deref().map(decode_cursor).transpose()?,
-        limit: limit + 1,
-        only_order: who.scope_order_id.clone(),
-    };
+    filter.only_order = who.scope_order_id.clone();
+    let (tenant, customer) = (&who.tenant_id, &who.customer_id);
     let mut conn = state.db.acquire().await?;
-    let mut orders =
-        db::orders::list_for_customer(&mut conn, &who.tenant_id, &who.customer_id, &filter).await?;
-    let next_cursor = if orders.len() as i64 > limit {
-        orders.truncate(limit as usize);
-        orders.last().map(|o| encode_cursor(&(o.placed_at, &o.id)))
-    } else {
-        None
-    };
+    let orders = db::orders::list_for_customer(&mut conn, tenant, customer, &filter).await?;
+    let (orders, next_cursor) = page_of(orders, limit, |o| (o.placed_at, o.id.clone()));
     let data = orders
         .into_iter()
         .map(|o| customer_view(o, Expand::default()))
@@ -247,7 +249,7 @@ pub fn check_order_id(id: &str) -> Result<()> {
 
 impl Customer {
     /// 404 when a guest token is scoped to another order.
-    fn may_see(&self, order_id: &str) -> Result<()> {
+    pub(crate) fn may_see(&self, order_id: &str) -> Result<()> {
         match self.scope_order_id.as_deref() {
             Some(scoped) if scoped != order_id => Err(Error::not_found("order")),
             _ => Ok(()),

@@ -10,6 +10,8 @@ use uuid::Uuid;
 use crate::api::auth::Customer;
 use crate::api::jobs::JobOut;
 use crate::db;
+use crate::db::requests::RequestRow;
+use crate::db::runs::RunRow;
 use crate::error::{Error, Result};
 use crate::state::AppState;
 
@@ -38,32 +40,48 @@ pub async fn get_request(
     who: Customer,
     Path(request_id): Path<String>,
 ) -> Result<Json<RequestOut>> {
-    let id = Uuid::parse_str(&request_id).map_err(|_| Error::not_found("request"))?;
-    let mut conn = state.db.acquire().await?;
-    let request = db::requests::get(&mut conn, &who.tenant_id, id, Some(&who.customer_id))
-        .await?
-        .filter(|r| {
-            who.scope_order_id
-                .as_deref()
-                .is_none_or(|o| o == r.order_id)
-        })
-        .ok_or_else(|| Error::not_found("request"))?;
-    let run = match request.run_id {
-        Some(run_id) => db::runs::get(&mut conn, &who.tenant_id, run_id).await?,
-        None => None,
-    };
-    let job = run.as_ref().map(JobOut::from_run);
-    Ok(Json(RequestOut {
-        id: request.id,
-        // an erase request's order_id column holds the customer id (see db::gdpr)
-        order_id: (request.kind != db::gdpr::REQUEST_KIND).then_some(request.order_id),
-        kind: request.kind,
-        status: job
-            .as_ref()
-            .map(|j| j.status.as_str().to_string())
-            .unwrap_or_else(|| request.status.as_str().to_string()),
-        created_at: request.created_at,
-        updated_at: request.updated_at,
-        job,
-    }))
+    let (request, run) = who.own_request(&state, &request_id).await?;
+    Ok(Json(RequestOut::new(request, run)))
+}
+
+impl RequestOut {
+    /// A request with its run, if one started.
+    fn new(request: RequestRow, run: Option<RunRow>) -> Self {
+        let job = run.as_ref().map(JobOut::from_run);
+        RequestOut {
+            id: request.id,
+            // an erase request's order_id column holds the customer id (see db::gdpr)
+            order_id: (request.kind != db::gdpr::REQUEST_KIND).then_some(request.order_id),
+            kind: request.kind,
+            status: job
+                .as_ref()
+                .map(|j| j.status.as_str().to_string())
+                .unwrap_or_else(|| request.status.as_str().to_string()),
+            created_at: request.created_at,
+            updated_at: request.updated_at,
+            job,
+        }
+    }
+}
+
+impl Customer {
+    /// One of the caller's requests (a guest: of its one order) and its run; 404 for
+    /// anyone else's or a malformed id.
+    async fn own_request(
+        &self,
+        state: &AppState,
+        request_id: &str,
+    ) -> Result<(RequestRow, Option<RunRow>)> {
+        let id = Uuid::parse_str(request_id).map_err(|_| Error::not_found("request"))?;
+        let mut conn = state.db.acquire().await?;
+        let request = db::requests::get(&mut conn, &self.tenant_id, id, Some(&self.customer_id))
+            .await?
+            .filter(|r| self.may_see(&r.order_id).is_ok())
+            .ok_or_else(|| Error::not_found("request"))?;
+        let run = match request.run_id {
+            Some(run_id) => db::runs::get(&mut conn, &self.tenant_id, run_id).await?,
+            None => None,
+        };
+        Ok((request, run))
+    }
 }

@@ -11,12 +11,13 @@ use uuid::Uuid;
 
 use super::rma::{self, Ask, LineAskIn, RmaAcceptedOut, RmaLineOut, RmaPlanOut};
 use crate::api::auth::Customer;
-use crate::api::extract::Json;
+use crate::api::extract::{Valid, Validate};
 use crate::api::idempotency::{self, IdempotencyKey};
 use crate::api::shared::RequestMeta;
 use crate::db;
+use crate::db::returns::ReturnRow;
 use crate::domain::order::Money;
-use crate::domain::returns::{METHODS, REFUNDS, RmaKind};
+use crate::domain::returns::RmaKind;
 use crate::error::{Error, Result};
 use crate::state::AppState;
 
@@ -63,38 +64,33 @@ pub async fn request_return(
     meta: RequestMeta,
     key: IdempotencyKey,
     Path(order_id): Path<String>,
-    Json(body): Json<ReturnRequestIn>,
+    Valid { body, checked: ask }: Valid<ReturnRequestIn>,
 ) -> Result<Response> {
-    let lines: Vec<LineAskIn> = body
-        .lines
-        .iter()
-        .map(|l| LineAskIn {
+    let hash = idempotency::fingerprint(&format!("return-request:{order_id}"), &body);
+    rma::request(&state, &who, &meta, key, &order_id, ask, hash).await
+}
+
+impl From<&ReturnLineIn> for LineAskIn {
+    fn from(l: &ReturnLineIn) -> Self {
+        LineAskIn {
             line_id: l.line_id.clone(),
             qty: l.qty,
             reason: l.reason.clone(),
             comment: l.comment.clone(),
             replacement_sku: None,
-        })
-        .collect();
-    let mut errors = Vec::new();
-    rma::validate_lines(&lines, &mut errors);
-    rma::one_of(
-        &mut errors,
-        "preferred_refund",
-        &body.preferred_refund,
-        &REFUNDS,
-    );
-    rma::one_of(&mut errors, "method", &body.method, &METHODS);
-    rma::fail_on(errors)?;
-    let hash = idempotency::fingerprint(&format!("return-request:{order_id}"), &body);
-    let ask = Ask {
-        kind: RmaKind::Return,
-        method: body.method,
-        preferred_refund: Some(body.preferred_refund),
-        lines,
-        dry_run: body.dry_run,
-    };
-    rma::request(&state, &who, &meta, key, &order_id, ask, hash).await
+        }
+    }
+}
+
+impl Validate for ReturnRequestIn {
+    /// The return asked for, every field checked (422 listing each bad one).
+    type Checked = Ask;
+
+    fn validate(&self) -> Result<Ask> {
+        let lines = self.lines.iter().map(LineAskIn::from).collect();
+        let refund = Some(self.preferred_refund.as_str());
+        Ask::checked(RmaKind::Return, lines, &self.method, refund, self.dry_run)
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -139,38 +135,48 @@ pub async fn get_return(
     who: Customer,
     Path(rma_id): Path<String>,
 ) -> Result<AxumJson<ReturnOut>> {
-    if rma_id.len() > 64 {
-        return Err(Error::not_found("return"));
+    let row = who.own_return(&state, &rma_id).await?;
+    Ok(AxumJson(ReturnOut::from(row)))
+}
+
+impl From<ReturnRow> for ReturnOut {
+    fn from(row: ReturnRow) -> Self {
+        let expected = (row.kind == "return").then(|| Money {
+            amount_minor: row.expected_refund_minor,
+            currency: row.currency.clone(),
+        });
+        ReturnOut {
+            lines: row.lines.0.iter().map(RmaLineOut::from).collect(),
+            rma_id: row.rma_id,
+            kind: row.kind,
+            order_id: row.order_id,
+            status: row.status,
+            method: row.method,
+            preferred_refund: row.preferred_refund,
+            instructions: row.instructions,
+            label_url: row.label_url,
+            refund: ReturnRefundOut {
+                status: row.refund_status,
+                expected,
+            },
+            request_id: row.request_id,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
     }
-    let mut conn = state.db.acquire().await?;
-    let row = db::returns::get(&mut conn, &who.tenant_id, &rma_id, Some(&who.customer_id))
-        .await?
-        .filter(|r| {
-            who.scope_order_id
-                .as_deref()
-                .is_none_or(|o| o == r.order_id)
-        })
-        .ok_or_else(|| Error::not_found("return"))?;
-    let expected = (row.kind == "return").then(|| Money {
-        amount_minor: row.expected_refund_minor,
-        currency: row.currency.clone(),
-    });
-    Ok(AxumJson(ReturnOut {
-        lines: row.lines.0.iter().map(RmaLineOut::from).collect(),
-        rma_id: row.rma_id,
-        kind: row.kind,
-        order_id: row.order_id,
-        status: row.status,
-        method: row.method,
-        preferred_refund: row.preferred_refund,
-        instructions: row.instructions,
-        label_url: row.label_url,
-        refund: ReturnRefundOut {
-            status: row.refund_status,
-            expected,
-        },
-        request_id: row.request_id,
-        created_at: row.created_at,
-        updated_at: row.updated_at,
-    }))
+}
+
+impl Customer {
+    /// One of the caller's returns or exchanges (a guest: of its one order); 404 for
+    /// anyone else's.
+    async fn own_return(&self, state: &AppState, rma_id: &str) -> Result<ReturnRow> {
+        if rma_id.len() > 64 {
+            return Err(Error::not_found("return"));
+        }
+        let mut conn = state.db.acquire().await?;
+        db::returns::get(&mut conn, &self.tenant_id, rma_id, Some(&self.customer_id))
+            .await?
+            .filter(|r| self.may_see(&r.order_id).is_ok())
+            .ok_or_else(|| Error::not_found("return"))
+    }
 }

@@ -2,16 +2,20 @@
 //! tracking of one parcel (the Tracking service), for the caller's own orders only.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::order_parts::{ShipmentOut, shipment_out, upstream_failure};
+use super::order_parts::{ShipmentOut, shipment_out, upstream_failure, upstream_knows_none};
 use crate::api::auth::Customer;
+use crate::api::extract::invalid;
 use crate::db;
-use crate::domain::tracking::{Checkpoint, is_valid_tracking_number};
-use crate::error::{Error, FieldError, Result};
+use crate::domain::order::{Order, Shipment};
+use crate::domain::tracking::{Checkpoint, Tracking, is_valid_tracking_number};
+use crate::error::{Error, Result};
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -67,61 +71,93 @@ pub struct TrackingOut {
 pub async fn track_shipment(
     State(state): State<AppState>,
     who: Customer,
-    Path(tracking_number): Path<String>,
+    TrackingNumber(number): TrackingNumber,
 ) -> Result<Json<TrackingOut>> {
-    if !is_valid_tracking_number(&tracking_number) {
-        return Err(Error::validation(vec![FieldError {
-            field: "tracking_number".into(),
-            message: "4 to 40 letters, digits or dashes".into(),
-        }]));
+    let (order, shipment) = who.own_shipment(&state, &number).await?;
+    let live = match state.upstream.track_shipment(&who.tenant_id, &number).await {
+        Ok(tracking) => Some(tracking),
+        // not scanned by the carrier yet: the shop's own view
+        Err(e) if upstream_knows_none(&e) => None,
+        Err(e) => return Err(upstream_failure("tracking", &e)),
+    };
+    Ok(Json(TrackingOut::new(order.id, shipment, live)))
+}
+
+impl TrackingOut {
+    /// The shop's view of `shipment` of order `order_id`, updated by the carrier's `live`
+    /// view when there is one.
+    fn new(order_id: String, shipment: Shipment, live: Option<Tracking>) -> Self {
+        let shop = TrackingOut {
+            tracking_number: shipment.tracking_number,
+            carrier: shipment.carrier,
+            status: shipment.status,
+            eta: shipment.eta,
+            delivered_at: shipment.delivered_at,
+            order_id,
+            shipment_id: shipment.id,
+            live: false,
+            checkpoints: vec![],
+        };
+        match live {
+            None => shop,
+            Some(t) => TrackingOut {
+                live: true,
+                status: t.status,
+                eta: t.eta.or(shop.eta),
+                delivered_at: t.delivered_at.or(shop.delivered_at),
+                checkpoints: t.checkpoints,
+                ..shop
+            },
+        }
     }
-    let order = {
+}
+
+/// A tracking number from the path, checked before any query: 422 unless it has the shape
+/// of one (4 to 40 letters, digits or dashes).
+pub struct TrackingNumber(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for TrackingNumber {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        let Path(number) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        if !is_valid_tracking_number(&number) {
+            let e = invalid("tracking_number", "4 to 40 letters, digits or dashes");
+            return Err(e.into_response());
+        }
+        Ok(TrackingNumber(number))
+    }
+}
+
+impl Customer {
+    /// The caller's order (a guest: its one order) with the shipment of `tracking_number`;
+    /// 404 `shipment.not_found` for anyone else's.
+    async fn own_shipment(
+        &self,
+        state: &AppState,
+        tracking_number: &str,
+    ) -> Result<(Order, Shipment)> {
+        let (tenant, customer) = (&self.tenant_id, &self.customer_id);
+        let scope = self.scope_order_id.as_deref();
         let mut conn = state.db.acquire().await?;
-        db::orders::find_by_tracking_number(
+        let not_found = || Error::not_found("shipment");
+        let order = db::orders::find_by_tracking_number(
             &mut conn,
-            &who.tenant_id,
-            &who.customer_id,
-            &tracking_number,
-            who.scope_order_id.as_deref(),
+            tenant,
+            customer,
+            tracking_number,
+            scope,
         )
         .await?
-    };
-    let (order, shipment) = order
-        .and_then(|o| {
-            let s = o
-                .shipments
-                .iter()
-                .find(|s| s.tracking_number == tracking_number)?
-                .clone();
-            Some((o, s))
-        })
-        .ok_or_else(|| Error::not_found("shipment"))?;
-    let mut out = TrackingOut {
-        tracking_number,
-        carrier: shipment.carrier,
-        status: shipment.status,
-        eta: shipment.eta,
-        delivered_at: shipment.delivered_at,
-        order_id: order.id,
-        shipment_id: shipment.id,
-        live: false,
-        checkpoints: vec![],
-    };
-    match state
-        .upstream
-        .track_shipment(&who.tenant_id, &out.tracking_number)
-        .await
-    {
-        Ok(t) => {
-            out.live = true;
-            out.status = t.status;
-            out.eta = t.eta.or(out.eta);
-            out.delivered_at = t.delivered_at.or(out.delivered_at);
-            out.checkpoints = t.checkpoints;
-        }
-        // not scanned by the carrier yet: the shop's own view
-        Err(e) if !e.is_retryable() && e.problem().status == 404 => {}
-        Err(e) => return Err(upstream_failure("tracking", &e)),
+        .ok_or_else(not_found)?;
+        let shipment = order
+            .shipments
+            .iter()
+            .find(|s| s.tracking_number == tracking_number)
+            .cloned()
+            .ok_or_else(not_found)?;
+        Ok((order, shipment))
     }
-    Ok(Json(out))
 }

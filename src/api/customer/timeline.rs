@@ -3,14 +3,13 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::api::auth::Customer;
-use crate::api::extract::Query;
-use crate::api::shared::{bounded_limit, decode_cursor, encode_cursor};
-use crate::domain::timeline::{self, TimelineEntry};
+use crate::api::extract::{ValidQuery, Validate};
+use crate::api::shared::{PageIn, page_of};
+use crate::domain::timeline::{self, Position, TimelineEntry};
 use crate::error::Result;
 use crate::state::AppState;
 
@@ -24,6 +23,14 @@ pub struct TimelineQuery {
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
+}
+
+impl Validate for TimelineQuery {
+    type Checked = PageIn<Position>;
+
+    fn validate(&self) -> Result<PageIn<Position>> {
+        PageIn::parse(self.limit, self.cursor.as_deref(), 50, 100)
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -44,26 +51,11 @@ pub async fn get_timeline(
     State(state): State<AppState>,
     who: Customer,
     Path(order_id): Path<String>,
-    Query(q): Query<TimelineQuery>,
+    ValidQuery(page): ValidQuery<TimelineQuery>,
 ) -> Result<Json<TimelineOut>> {
-    let limit = bounded_limit(q.limit, 50, 100)? as usize;
-    let after: Option<(DateTime<Utc>, usize, String)> =
-        q.cursor.as_deref().map(decode_cursor).transpose()?;
     let read = who.own_order_read(&state, &order_id, MAX_EVENTS).await?;
-    let mut data: Vec<TimelineEntry> = timeline::build(&read.order, &read.events)
-        .into_iter()
-        .filter(|e| {
-            after
-                .as_ref()
-                .is_none_or(|(at, rank, id)| e.sort_key() > (*at, *rank, id.as_str()))
-        })
-        .take(limit + 1)
-        .collect();
-    let next_cursor = if data.len() > limit {
-        data.truncate(limit);
-        data.last().map(|e| encode_cursor(&e.sort_key()))
-    } else {
-        None
-    };
+    let entries = timeline::build(&read.order, &read.events);
+    let entries = timeline::entries_after(entries, page.after.as_ref(), page.fetch() as usize);
+    let (data, next_cursor) = page_of(entries, page.limit, TimelineEntry::position);
     Ok(Json(TimelineOut { data, next_cursor }))
 }

@@ -6,15 +6,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::{OrderRequest, RequestKind, ensure_allowed};
+use super::{RequestKind, ensure_allowed};
 use crate::api::accept::{RequestAcceptedOut, accept};
 use crate::api::auth::Customer;
-use crate::api::extract::Json;
+use crate::api::extract::{Valid, Validate, invalid};
 use crate::api::idempotency::IdempotencyKey;
 use crate::api::shared::RequestMeta;
 use crate::domain::address::{self, AddressIn, AddressRunInput};
 use crate::domain::eligibility::SelfService;
-use crate::domain::order::Address;
+use crate::domain::order::{Address, Order};
 use crate::error::{Error, FieldError, Result};
 use crate::state::AppState;
 
@@ -45,25 +45,26 @@ pub struct UpdateAddressDryRunOut {
     pub steps: Vec<String>,
 }
 
-/// The new address, normalized; 422 listing every bad field as `address.<field>`.
-fn validated(body: &UpdateAddressIn) -> Result<Address> {
-    let Some(input) = &body.address else {
-        return Err(Error::validation(vec![FieldError {
-            field: "address".into(),
-            message: "required".into(),
-        }]));
-    };
-    address::validate(input).map_err(|errors| {
-        Error::validation(
-            errors
-                .into_iter()
-                .map(|e| FieldError {
-                    field: format!("address.{}", e.field),
-                    message: e.message,
-                })
-                .collect(),
-        )
-    })
+impl Validate for UpdateAddressIn {
+    /// The new address, normalized; 422 listing every bad field as `address.<field>`.
+    type Checked = Address;
+
+    fn validate(&self) -> Result<Address> {
+        let Some(input) = &self.address else {
+            return Err(invalid("address", "required"));
+        };
+        address::validate(input).map_err(|errors| {
+            Error::validation(
+                errors
+                    .into_iter()
+                    .map(|e| FieldError {
+                        field: format!("address.{}", e.field),
+                        message: e.message,
+                    })
+                    .collect(),
+            )
+        })
+    }
 }
 
 /// Changes the shipping address of one of the caller's orders, allowed before anything
@@ -86,31 +87,33 @@ pub async fn update_address(
     meta: RequestMeta,
     key: IdempotencyKey,
     Path(order_id): Path<String>,
-    Json(body): Json<UpdateAddressIn>,
+    Valid {
+        body,
+        checked: address,
+    }: Valid<UpdateAddressIn>,
 ) -> Result<Response> {
-    let address = validated(&body)?;
     let order = who.own_order(&state, &order_id).await?;
     ensure_allowed(&state, SelfService::UpdateAddress, &order).await?;
     let input = AddressRunInput {
         order_id: order.id.clone(),
-        address: address.clone(),
+        address,
     };
     if body.dry_run {
-        let out = UpdateAddressDryRunOut {
-            dry_run: true,
-            current_address: order.shipping_address.clone(),
-            steps: state.workflows.planned_steps(WORKFLOW, &input),
-            address,
-        };
-        return Ok(axum::Json(out).into_response());
+        return Ok(dry_run(&state, &order, input));
     }
     let key = key.optional_for(&format!("update-address:{order_id}"), &body);
     let before = Some(json!({ "address": order.shipping_address }));
-    let intake = OrderRequest {
-        kind: &ADDRESS_CHANGE,
-        order: &order,
-        input,
-        before,
-    };
+    let intake = ADDRESS_CHANGE.on(&order, input, before);
     accept(&state, who.caller(&meta), key, intake).await
+}
+
+/// What the change would do, with no side effect.
+fn dry_run(state: &AppState, order: &Order, input: AddressRunInput) -> Response {
+    let out = UpdateAddressDryRunOut {
+        dry_run: true,
+        current_address: order.shipping_address.clone(),
+        steps: state.workflows.planned_steps(WORKFLOW, &input),
+        address: input.address,
+    };
+    axum::Json(out).into_response()
 }

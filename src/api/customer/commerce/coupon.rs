@@ -7,13 +7,13 @@ use utoipa::ToSchema;
 
 use super::ensure_allowed;
 use crate::api::auth::Customer;
-use crate::api::extract::Json;
+use crate::api::extract::{Valid, Validate, invalid};
 use crate::domain::coupon::{REASONS, normalize_code};
 use crate::domain::eligibility::SelfService;
-use crate::domain::order::Totals;
-use crate::error::{Error, FieldError, Result};
+use crate::domain::order::{Order, OrderLine, Totals};
+use crate::error::{Error, Result};
 use crate::state::AppState;
-use crate::upstream::{PreviewLine, UpstreamError};
+use crate::upstream::{CouponPreview, PreviewLine, UpstreamError};
 
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -58,26 +58,11 @@ pub async fn apply_coupon(
     State(state): State<AppState>,
     who: Customer,
     Path(order_id): Path<String>,
-    Json(body): Json<ApplyCouponIn>,
+    Valid { checked: code, .. }: Valid<ApplyCouponIn>,
 ) -> Result<axum::Json<CouponPreviewOut>> {
-    let code = normalize_code(body.code.as_deref().unwrap_or("")).map_err(|message| {
-        Error::validation(vec![FieldError {
-            field: "code".into(),
-            message,
-        }])
-    })?;
     let order = who.own_order(&state, &order_id).await?;
     ensure_allowed(&state, SelfService::ApplyCoupon, &order).await?;
-    let lines: Vec<PreviewLine> = order
-        .lines
-        .iter()
-        .map(|l| PreviewLine {
-            sku: l.sku.clone(),
-            qty: l.qty,
-            unit_price_minor: l.unit_price_minor,
-            total_minor: l.total_minor,
-        })
-        .collect();
+    let lines: Vec<PreviewLine> = order.lines.iter().map(preview_line).collect();
     let preview = state
         .upstream
         .preview_coupon(
@@ -89,17 +74,43 @@ pub async fn apply_coupon(
         )
         .await
         .map_err(not_applicable_or_unavailable)?;
-    Ok(axum::Json(CouponPreviewOut {
-        order_id: order.id,
-        code: preview.code,
-        description: preview.description,
-        currency: order.currency,
-        discount_minor: preview.discount_minor,
-        discounts: preview.discounts,
-        totals: preview.totals,
-        current_totals: order.totals,
-        consumed: false,
-    }))
+    Ok(axum::Json(CouponPreviewOut::new(order, preview)))
+}
+
+impl Validate for ApplyCouponIn {
+    /// The code, normalized (upper-cased).
+    type Checked = String;
+
+    fn validate(&self) -> Result<String> {
+        normalize_code(self.code.as_deref().unwrap_or("")).map_err(|m| invalid("code", m))
+    }
+}
+
+/// A line of the order as Promotions prices it.
+fn preview_line(l: &OrderLine) -> PreviewLine {
+    PreviewLine {
+        sku: l.sku.clone(),
+        qty: l.qty,
+        unit_price_minor: l.unit_price_minor,
+        total_minor: l.total_minor,
+    }
+}
+
+impl CouponPreviewOut {
+    /// What Promotions' `preview` would make of `order`.
+    fn new(order: Order, preview: CouponPreview) -> Self {
+        CouponPreviewOut {
+            order_id: order.id,
+            code: preview.code,
+            description: preview.description,
+            currency: order.currency,
+            discount_minor: preview.discount_minor,
+            discounts: preview.discounts,
+            totals: preview.totals,
+            current_totals: order.totals,
+            consumed: false,
+        }
+    }
 }
 
 /// A reason the coupon does not apply → 422 with that code (and the upstream's details

@@ -45,6 +45,24 @@ pub(crate) struct RequestKind {
     pub audit_action: &'static str,
 }
 
+impl RequestKind {
+    /// A request of this kind on `order`, to run with `input`; `before` is what it changes
+    /// as it is now (audit).
+    pub fn on<'a, I>(
+        &'static self,
+        order: &'a Order,
+        input: I,
+        before: Option<Value>,
+    ) -> OrderRequest<'a, I> {
+        OrderRequest {
+            kind: self,
+            order,
+            input,
+            before,
+        }
+    }
+}
+
 /// A customer's request on one of their orders that starts a workflow with `input`: one
 /// open request of its kind per order (409 `request.already_open` while one runs).
 pub(crate) struct OrderRequest<'a, I> {

@@ -5,7 +5,7 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{OrderRequest, RequestKind, ensure_allowed};
+use super::{RequestKind, ensure_allowed};
 use crate::api::accept::{RequestAcceptedOut, accept};
 use crate::api::auth::Customer;
 use crate::api::extract::Json;
@@ -107,13 +107,7 @@ pub async fn reorder(
         return dry_run(&state, &order, &lines, &input).await;
     }
     let key = key.optional_for(&format!("reorder:{order_id}"), &body);
-    let (kind, before) = (&REORDER, None);
-    let intake = OrderRequest {
-        kind,
-        order: &order,
-        input,
-        before,
-    };
+    let intake = REORDER.on(&order, input, None);
     accept(&state, who.caller(&meta), key, intake).await
 }
 

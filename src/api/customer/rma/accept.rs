@@ -16,12 +16,12 @@ use crate::api::accept::{
 use crate::api::jobs::JobOut;
 use crate::db;
 use crate::db::audit::Entry;
-use crate::db::returns::NewReturn;
+use crate::db::returns::{NewReturn, StoredLine};
 use crate::db::runs::RunRow;
 use crate::domain::cancel::BlockedReason;
-use crate::domain::order::Order;
+use crate::domain::order::{Money, Order};
 use crate::domain::request::RequestStatus;
-use crate::domain::returns::{self, RmaKind};
+use crate::domain::returns::{self, RmaKind, RmaRunInput};
 use crate::domain::settings::TenantSettings;
 use crate::error::{Error, Result};
 
@@ -59,45 +59,13 @@ impl Intake for RmaIntake<'_> {
         let mut input = self.plan.input;
         // random, not time-ordered: the label link derived from it is a bearer link
         input.rma_id = format!("rma_{}", Uuid::new_v4().simple());
-        let request = adm
-            .open_request(OpenRequest {
-                kind: ask.kind.as_str(),
-                order_id: &order.id,
-                customer_id: &order.customer_id,
-                status: RequestStatus::Queued,
-                input: serde_json::to_value(&input).map_err(anyhow::Error::from)?,
-                decided_by: None,
-                already_open: Error::conflict(
-                    "request.already_open",
-                    format!(
-                        "a {} of this order is still being processed; retry shortly",
-                        ask.kind.as_str()
-                    ),
-                ),
-            })
-            .await?;
+        let request = adm.open_request(rma_request(order, ask, &input)?).await?;
         input.request_id = request.id;
         let instructions = returns::instructions(ask.kind, &ask.method);
         let expected = self.plan.expected_refund;
-        let new_return = NewReturn {
-            tenant_id: tenant,
-            rma_id: &input.rma_id,
-            kind: ask.kind.as_str(),
-            order_id: &order.id,
-            customer_id: &order.customer_id,
-            request_id: request.id,
-            lines: &self.plan.stored,
-            method: &ask.method,
-            preferred_refund: ask.preferred_refund.as_deref(),
-            instructions: &instructions,
-            refund_status: match ask.kind {
-                RmaKind::Return => "pending",
-                RmaKind::Exchange => "not_applicable",
-            },
-            expected_refund_minor: expected.as_ref().map_or(0, |m| m.amount_minor),
-            currency: &order.currency,
-        };
-        db::returns::insert(adm.conn(), &new_return).await?;
+        let stored = &self.plan.stored;
+        let row = new_return(order, ask, &input, stored, &instructions, expected.as_ref());
+        db::returns::insert(adm.conn(), &row).await?;
         let start = StartRun::for_request(workflow(ask.kind), order, &input, request.id);
         let run = adm.start_run(start).await?;
         adm.audit(Entry {
@@ -119,15 +87,59 @@ impl Intake for RmaIntake<'_> {
             status: "requested".into(),
             instructions,
             label_url: None,
-            lines: self.plan.stored.iter().map(RmaLineOut::from).collect(),
+            lines: stored.iter().map(RmaLineOut::from).collect(),
             expected_refund: expected,
             job: JobOut::from_run(&run),
         };
-        Ok(Admitted::accepted(
-            request_location(request.id),
-            answer,
-            Some(run.id),
-        ))
+        let location = request_location(request.id);
+        Ok(Admitted::accepted(location, answer, Some(run.id)))
+    }
+}
+
+/// The request row of a return or exchange: one open per order and kind.
+fn rma_request<'a>(order: &'a Order, ask: &Ask, input: &RmaRunInput) -> Result<OpenRequest<'a>> {
+    let kind = ask.kind.as_str();
+    Ok(OpenRequest {
+        kind,
+        order_id: &order.id,
+        customer_id: &order.customer_id,
+        status: RequestStatus::Queued,
+        input: serde_json::to_value(input).map_err(anyhow::Error::from)?,
+        decided_by: None,
+        already_open: Error::conflict(
+            "request.already_open",
+            format!("a {kind} of this order is still being processed; retry shortly"),
+        ),
+    })
+}
+
+/// The `returns` row of an accepted request: what the customer sees of it until the
+/// Returns API has made the RMA.
+fn new_return<'a>(
+    order: &'a Order,
+    ask: &'a Ask,
+    input: &'a RmaRunInput,
+    stored: &'a [StoredLine],
+    instructions: &'a str,
+    expected_refund: Option<&Money>,
+) -> NewReturn<'a> {
+    NewReturn {
+        tenant_id: &order.tenant_id,
+        rma_id: &input.rma_id,
+        kind: ask.kind.as_str(),
+        order_id: &order.id,
+        customer_id: &order.customer_id,
+        request_id: input.request_id,
+        lines: stored,
+        method: &ask.method,
+        preferred_refund: ask.preferred_refund.as_deref(),
+        instructions,
+        refund_status: match ask.kind {
+            RmaKind::Return => "pending",
+            RmaKind::Exchange => "not_applicable",
+        },
+        expected_refund_minor: expected_refund.map_or(0, |m| m.amount_minor),
+        currency: &order.currency,
     }
 }
 

@@ -52,6 +52,33 @@ pub struct Ask {
     pub dry_run: bool,
 }
 
+impl Ask {
+    /// A return or exchange of `lines`, after the shape checks of every field (422 listing
+    /// each bad one); `preferred_refund` is a return's.
+    pub fn checked(
+        kind: RmaKind,
+        lines: Vec<LineAskIn>,
+        method: &str,
+        preferred_refund: Option<&str>,
+        dry_run: bool,
+    ) -> Result<Ask> {
+        let mut errors = Vec::new();
+        validate_lines(&lines, &mut errors);
+        if let Some(refund) = preferred_refund {
+            one_of(&mut errors, "preferred_refund", refund, &returns::REFUNDS);
+        }
+        one_of(&mut errors, "method", method, &returns::METHODS);
+        fail_on(errors)?;
+        Ok(Ask {
+            kind,
+            method: method.to_string(),
+            preferred_refund: preferred_refund.map(str::to_string),
+            lines,
+            dry_run,
+        })
+    }
+}
+
 /// A line of an RMA as the customer sees it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct RmaLineOut {
@@ -123,7 +150,7 @@ fn field(errors: &mut Vec<FieldError>, field: String, message: &str) {
 }
 
 /// Shape checks of the lines (count, ids, quantities, reasons, comment and SKU lengths).
-pub fn validate_lines(lines: &[LineAskIn], errors: &mut Vec<FieldError>) {
+fn validate_lines(lines: &[LineAskIn], errors: &mut Vec<FieldError>) {
     if lines.is_empty() || lines.len() > MAX_LINES {
         field(errors, "lines".into(), "1 to 50 lines");
     }
@@ -308,7 +335,7 @@ async fn dry_run(
 }
 
 /// A validation problem if `errors` is not empty.
-pub fn fail_on(errors: Vec<FieldError>) -> Result<()> {
+fn fail_on(errors: Vec<FieldError>) -> Result<()> {
     if errors.is_empty() {
         Ok(())
     } else {
@@ -316,8 +343,8 @@ pub fn fail_on(errors: Vec<FieldError>) -> Result<()> {
     }
 }
 
-/// 422 unless `value` is one of `allowed`.
-pub fn one_of(errors: &mut Vec<FieldError>, name: &str, value: &str, allowed: &[&str]) {
+/// A field error unless `value` is one of `allowed`.
+fn one_of(errors: &mut Vec<FieldError>, name: &str, value: &str, allowed: &[&str]) {
     if !allowed.contains(&value) {
         field(
             errors,
