@@ -3,7 +3,6 @@
 //! command line, and supplies `dev`'s canonical services (the sandbox crate).
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -17,7 +16,6 @@ use crate::config::Config;
 use crate::domain::order::Order;
 use crate::jobs::TriggerQueue;
 use crate::state::AppState;
-use crate::upstream::Upstream;
 use crate::workflows::Registry;
 use crate::{db, seed, workers};
 
@@ -30,16 +28,7 @@ pub async fn build_state(config: Config, max_db_connections: u32) -> anyhow::Res
     let auth = Verifier::new(&config)
         .await
         .context("cannot set up JWT verification")?;
-    let upstream = Upstream::new(&config)?;
-    Ok(AppState {
-        db: pool,
-        redis,
-        config: Arc::new(config),
-        auth: Arc::new(auth),
-        upstream: Arc::new(upstream),
-        workflows: Arc::new(workflows),
-        queue: Arc::new(queue),
-    })
+    AppState::new(pool, redis, config, auth, workflows, queue)
 }
 
 /// A Redis connection that reconnects by itself, with a response timeout long enough that

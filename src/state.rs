@@ -1,5 +1,5 @@
 //! What every request handler and worker shares: pool, Redis, config, keys, the upstream
-//! client and the workflow registry. Built once per process.
+//! clients and the workflow registry. Built once per process.
 
 use std::sync::Arc;
 
@@ -8,7 +8,7 @@ use sqlx::PgPool;
 use crate::auth::Verifier;
 use crate::config::Config;
 use crate::jobs::TriggerQueue;
-use crate::upstream::Upstream;
+use crate::upstream::{Upstream, UpstreamReader};
 use crate::workflows::{Registry, WorkerCtx};
 
 /// Cloned for every extractor and middleware of every request: each member is a handle
@@ -20,18 +20,45 @@ pub struct AppState {
     pub redis: redis::aio::ConnectionManager,
     pub config: Arc<Config>,
     pub auth: Arc<Verifier>,
-    pub upstream: Arc<Upstream>,
+    /// Reads only: a handler never changes canonical state itself, a workflow does.
+    pub upstream: UpstreamReader,
     pub workflows: Arc<Registry>,
     pub queue: Arc<TriggerQueue>,
+    /// The client that may change canonical state; private, so that only the workers'
+    /// context ([`AppState::worker_ctx`]) hands it out.
+    workflow_upstream: Arc<Upstream>,
 }
 
 impl AppState {
-    /// The part of the state the engine and actions run on.
+    /// Builds the upstream clients from `config`; fails when a base URL cannot have paths.
+    pub fn new(
+        db: PgPool,
+        redis: redis::aio::ConnectionManager,
+        config: Config,
+        auth: Verifier,
+        workflows: Registry,
+        queue: TriggerQueue,
+    ) -> anyhow::Result<AppState> {
+        let upstream = Upstream::new(&config)?;
+        Ok(AppState {
+            db,
+            redis,
+            config: Arc::new(config),
+            auth: Arc::new(auth),
+            upstream: upstream.reader(),
+            workflows: Arc::new(workflows),
+            queue: Arc::new(queue),
+            workflow_upstream: Arc::new(upstream),
+        })
+    }
+
+    /// The part of the state the engine and actions run on. Not for handlers: a request
+    /// hands its change to a workflow (`api::accept`).
     pub fn worker_ctx(&self) -> WorkerCtx {
         WorkerCtx {
             db: self.db.clone(),
             config: self.config.clone(),
-            upstream: self.upstream.clone(),
+            upstream: self.workflow_upstream.clone(),
             workflows: self.workflows.clone(),
         }
     }

@@ -2,14 +2,12 @@
 //! compensation, duplicate delivery, dead workers, Redis outages, and a 20k burst.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use orderdesk::config::Config;
 use orderdesk::db::runs::{self, RunRow, StepRow, StepStatus};
 use orderdesk::jobs::{self, NewRun, TriggerQueue};
 use orderdesk::state::AppState;
-use orderdesk::upstream::Upstream;
 use orderdesk::workers::{self, WorkerOptions};
 use orderdesk::workflows::Registry;
 use serde_json::{Value, json};
@@ -106,15 +104,10 @@ impl TestEnv {
             .get_connection_manager()
             .await
             .unwrap();
-        let state = AppState {
-            db,
-            queue: Arc::new(TriggerQueue::new(&config, redis.clone())),
-            redis,
-            upstream: Arc::new(Upstream::new(&config).unwrap()),
-            workflows: Arc::new(Registry::from_str(WORKFLOWS, "test-workflows.toml").unwrap()),
-            auth: Arc::new(orderdesk::auth::Verifier::new(&config).await.unwrap()),
-            config: Arc::new(config),
-        };
+        let queue = TriggerQueue::new(&config, redis.clone());
+        let workflows = Registry::from_str(WORKFLOWS, "test-workflows.toml").unwrap();
+        let auth = orderdesk::auth::Verifier::new(&config).await.unwrap();
+        let state = AppState::new(db, redis, config, auth, workflows, queue).unwrap();
         TestEnv { state, db_name }
     }
 

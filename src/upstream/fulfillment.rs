@@ -1,0 +1,68 @@
+//! The Fulfillment service (`/fulfillment`): where an order ships, and its Returns API
+//! (RMAs of returns and exchanges).
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::{Upstream, UpstreamError, UpstreamReader};
+use crate::config::Service::Fulfillment;
+use crate::domain::order::Address;
+use crate::domain::returns::{Rma, RmaKind, RmaLine};
+
+/// An RMA to create at the Returns API (`POST /fulfillment/v1/returns`).
+#[derive(Debug, Clone, Serialize)]
+pub struct NewRma<'a> {
+    /// orderdesk's id for it, so a repeat finds the same RMA.
+    pub id: &'a str,
+    pub order_id: &'a str,
+    pub kind: RmaKind,
+    pub method: &'a str,
+    pub preferred_refund: Option<&'a str>,
+    pub lines: &'a [RmaLine],
+}
+
+impl UpstreamReader {
+    /// `GET /v1/returns?order_id=`: the order's RMAs, oldest first.
+    pub async fn list_rmas(&self, tenant: &str, order_id: &str) -> Result<Vec<Rma>, UpstreamError> {
+        #[derive(Deserialize)]
+        struct Page {
+            data: Vec<Rma>,
+        }
+        let url = self.client.url_with_query(
+            Fulfillment,
+            &["v1", "returns"],
+            &[("order_id", order_id)],
+        )?;
+        let page: Page = self.client.get(tenant, url).await?;
+        Ok(page.data)
+    }
+}
+
+impl Upstream {
+    /// `POST /v1/returns`: creates the RMA (201), or answers the one that already has
+    /// `rma.id` (200).
+    pub async fn create_rma(
+        &self,
+        tenant: &str,
+        rma: &NewRma<'_>,
+        key: &str,
+    ) -> Result<Rma, UpstreamError> {
+        let url = self.client().url(Fulfillment, &["v1", "returns"])?;
+        self.client().post(tenant, url, key, rma).await
+    }
+
+    /// `POST /v1/orders/{id}/address`: shipped → 409 `fulfillment.already_shipped`.
+    pub async fn change_fulfillment_address(
+        &self,
+        tenant: &str,
+        order_id: &str,
+        address: &Address,
+        key: &str,
+    ) -> Result<Value, UpstreamError> {
+        let url = self
+            .client()
+            .url(Fulfillment, &["v1", "orders", order_id, "address"])?;
+        let body = json!({ "address": address });
+        self.client().post(tenant, url, key, &body).await
+    }
+}

@@ -1,0 +1,186 @@
+//! The Orders service (`/orders`): orders, their cancellation and address, the catalog,
+//! carts, and the erasure of a customer's personal data.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::{Upstream, UpstreamError, UpstreamReader};
+use crate::config::Service::Orders;
+use crate::domain::order::{Address, Order};
+use crate::domain::reorder::CatalogItem;
+
+/// One line of a cart to create; `ref` comes back on the line (or its rejection).
+#[derive(Debug, Clone, Serialize)]
+pub struct CartLineIn {
+    pub sku: String,
+    pub qty: i32,
+    #[serde(rename = "ref")]
+    pub ref_: String,
+}
+
+/// `POST /v1/carts`.
+#[derive(Debug, Clone, Serialize)]
+pub struct NewCart<'a> {
+    pub customer_id: &'a str,
+    pub currency: &'a str,
+    pub source_order_id: &'a str,
+    pub lines: Vec<CartLineIn>,
+}
+
+/// A cart line, priced by the catalog when the cart was made.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CartLine {
+    pub sku: String,
+    pub name: String,
+    pub qty: i32,
+    pub unit_price_minor: i64,
+    pub total_minor: i64,
+    #[serde(rename = "ref", default)]
+    pub ref_: Option<String>,
+}
+
+/// A line the cart service would not add (`cart.sku_discontinued`, `cart.sku_unknown`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CartRejection {
+    pub sku: String,
+    pub qty: i32,
+    pub code: String,
+    pub message: String,
+    #[serde(rename = "ref", default)]
+    pub ref_: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Cart {
+    pub id: String,
+    pub customer_id: String,
+    pub currency: String,
+    pub lines: Vec<CartLine>,
+    #[serde(default)]
+    pub rejected: Vec<CartRejection>,
+    pub subtotal_minor: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The answer of an address change at Orders: the order after it and the address it had.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AddressChange {
+    pub order: Order,
+    pub previous_address: Address,
+}
+
+impl UpstreamReader {
+    /// `GET /v1/orders/{id}`.
+    pub async fn get_order(&self, tenant: &str, order_id: &str) -> Result<Order, UpstreamError> {
+        let url = self.client.url(Orders, &["v1", "orders", order_id])?;
+        self.client.get(tenant, url).await
+    }
+
+    /// `GET /v1/catalog/{sku}?currency=`: `None` when the catalog does not know the SKU in
+    /// that currency (404).
+    pub async fn catalog_item(
+        &self,
+        tenant: &str,
+        sku: &str,
+        currency: &str,
+    ) -> Result<Option<CatalogItem>, UpstreamError> {
+        let url = self.client.url_with_query(
+            Orders,
+            &["v1", "catalog", sku],
+            &[("currency", currency)],
+        )?;
+        match self.client.get(tenant, url).await {
+            Ok(item) => Ok(Some(item)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl Upstream {
+    /// `POST /v1/orders/{id}/cancel`: the cancelled order (200 also when already cancelled).
+    pub async fn cancel_order(
+        &self,
+        tenant: &str,
+        order_id: &str,
+        reason: &str,
+        key: &str,
+    ) -> Result<Order, UpstreamError> {
+        let url = self
+            .client()
+            .url(Orders, &["v1", "orders", order_id, "cancel"])?;
+        let body = json!({ "reason": reason });
+        self.client().post(tenant, url, key, &body).await
+    }
+
+    /// `POST /v1/orders/{id}/reinstate`: compensation of a cancel.
+    pub async fn reinstate_order(
+        &self,
+        tenant: &str,
+        order_id: &str,
+        reason: &str,
+        key: &str,
+    ) -> Result<Order, UpstreamError> {
+        let url = self
+            .client()
+            .url(Orders, &["v1", "orders", order_id, "reinstate"])?;
+        let body = json!({ "reason": reason });
+        self.client().post(tenant, url, key, &body).await
+    }
+
+    /// `POST /v1/customers/{id}/erase`: `{"customer_id","orders_erased"}`; idempotent (a
+    /// second call erases nothing more).
+    pub async fn erase_customer(
+        &self,
+        tenant: &str,
+        customer_id: &str,
+        key: &str,
+    ) -> Result<Value, UpstreamError> {
+        let url = self
+            .client()
+            .url(Orders, &["v1", "customers", customer_id, "erase"])?;
+        self.client().post(tenant, url, key, &json!({})).await
+    }
+
+    /// `POST /v1/carts`: 201 the cart; nothing addable → 409 `cart.nothing_addable`.
+    pub async fn create_cart(
+        &self,
+        tenant: &str,
+        cart: &NewCart<'_>,
+        key: &str,
+    ) -> Result<Cart, UpstreamError> {
+        let url = self.client().url(Orders, &["v1", "carts"])?;
+        self.client().post(tenant, url, key, cart).await
+    }
+
+    /// `POST /v1/orders/{id}/address`: shipped or ended → 409 `order.address_locked`.
+    pub async fn change_address(
+        &self,
+        tenant: &str,
+        order_id: &str,
+        address: &Address,
+        key: &str,
+    ) -> Result<AddressChange, UpstreamError> {
+        let url = self
+            .client()
+            .url(Orders, &["v1", "orders", order_id, "address"])?;
+        let body = json!({ "address": address });
+        self.client().post(tenant, url, key, &body).await
+    }
+
+    /// `POST /v1/orders/{id}/address/revert`: the compensation of a change, allowed in any
+    /// status (the parcel goes wherever Fulfillment still has).
+    pub async fn revert_address(
+        &self,
+        tenant: &str,
+        order_id: &str,
+        address: &Address,
+        key: &str,
+    ) -> Result<AddressChange, UpstreamError> {
+        let segments = ["v1", "orders", order_id, "address", "revert"];
+        let url = self.client().url(Orders, &segments)?;
+        let body = json!({ "address": address });
+        self.client().post(tenant, url, key, &body).await
+    }
+}

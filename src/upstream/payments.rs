@@ -1,0 +1,26 @@
+//! The Payments service (`/payments`): refunds.
+
+use serde_json::json;
+
+use super::{Upstream, UpstreamError};
+use crate::config::Service::Payments;
+use crate::domain::order::Refund;
+
+impl Upstream {
+    /// `POST /v1/payments/{id}/refunds`: 201 the refund; more than is left to refund → 422
+    /// `refund.exceeds_captured`.
+    pub async fn refund_payment(
+        &self,
+        tenant: &str,
+        payment_id: &str,
+        amount_minor: i64,
+        reason: &str,
+        key: &str,
+    ) -> Result<Refund, UpstreamError> {
+        let url = self
+            .client()
+            .url(Payments, &["v1", "payments", payment_id, "refunds"])?;
+        let body = json!({ "amount_minor": amount_minor, "reason": reason });
+        self.client().post(tenant, url, key, &body).await
+    }
+}
