@@ -22,6 +22,7 @@ mod orders;
 mod payments;
 mod promotions;
 mod readback;
+mod requests;
 mod returns;
 mod service;
 mod store;
@@ -67,6 +68,7 @@ pub(crate) struct SandboxState {
     pub db: PgPool,
     pub events: events::Emitter,
     pub faults: faults::FaultBoard,
+    pub requests: requests::RequestLog,
 }
 
 /// Creates schema `sandbox` and its tables if missing. Idempotent, and safe to call from
@@ -127,15 +129,22 @@ fn build(pool: PgPool, cfg: SandboxConfig, deliveries: TaskTracker) -> Router {
         db: pool,
         events: events::Emitter::new(cfg, deliveries),
         faults: faults::FaultBoard::default(),
+        requests: requests::RequestLog::default(),
     };
     let faulty = |service: Service, routes: Router<SandboxState>| {
-        routes.layer(from_fn_with_state(
-            (state.faults.clone(), service),
-            faults::inject,
-        ))
+        routes
+            .layer(from_fn_with_state(
+                (state.faults.clone(), service),
+                faults::inject,
+            ))
+            .layer(from_fn_with_state(
+                (state.requests.clone(), service),
+                requests::record,
+            ))
     };
     let sandbox = readback::routes()
         .merge(faults::routes())
+        .merge(requests::routes())
         .merge(fulfillment::sandbox_routes())
         .merge(carts::sandbox_routes());
     Router::new()
