@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::Utc;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -19,6 +20,14 @@ use super::{SandboxState, new_id, store};
 use crate::error::{Error, FieldError, Result};
 use crate::service::Service;
 use crate::wire::{Order, Rma, RmaKind, RmaLine};
+
+/// What an id may hold unencoded in a label URL: the unreserved characters (RFC 3986), so a
+/// caller's RMA id with `/`, `?` or `#` stays one path segment.
+const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 
 /// How the parcel goes back.
 const METHODS: [&str; 2] = ["pickup", "dropoff"];
@@ -111,7 +120,10 @@ async fn create(m: &mut Mutation, tenant: &str, host: &str, input: RmaIn) -> Res
     }
     let id = input.id.unwrap_or_else(|| new_id("rma"));
     let rma = Rma {
-        label_url: Some(format!("http://{host}/fulfillment/v1/returns/{id}/label")),
+        label_url: Some(format!(
+            "http://{host}/fulfillment/v1/returns/{}/label",
+            utf8_percent_encode(&id, PATH_SEGMENT)
+        )),
         instructions: instructions(input.kind, &input.method),
         id,
         order_id: order.id.clone(),

@@ -160,26 +160,33 @@ fn attachment_download(filename: &str, content_type: &str, content: Vec<u8>) -> 
     res
 }
 
+/// What RFC 8187 lets stand unencoded in `filename*` (its `attr-char`).
+const ATTR_CHAR: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'!')
+    .remove(b'#')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'+')
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'^')
+    .remove(b'_')
+    .remove(b'`')
+    .remove(b'|')
+    .remove(b'~');
+
 /// `attachment; filename="<ASCII fallback>"; filename*=UTF-8''<percent-encoded>` (RFC 6266).
+/// The fallback replaces what could end its quoted string (`"`, `\`) or is not ASCII.
 fn content_disposition(filename: &str) -> String {
     let ascii: String = filename
         .chars()
-        .map(|c| {
-            if c.is_ascii_graphic() || c == ' ' {
-                c
-            } else {
-                '_'
-            }
+        .map(|c| match c {
+            '"' | '\\' => '_',
+            c if c.is_ascii_graphic() || c == ' ' => c,
+            _ => '_',
         })
         .collect();
-    let mut encoded = String::new();
-    for b in filename.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            encoded.push(b as char);
-        } else {
-            encoded.push_str(&format!("%{b:02X}"));
-        }
-    }
+    let encoded = percent_encoding::utf8_percent_encode(filename, ATTR_CHAR);
     format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }
 
@@ -190,6 +197,14 @@ mod tests {
         assert_eq!(
             super::content_disposition("reçu 1.pdf"),
             "attachment; filename=\"re_u 1.pdf\"; filename*=UTF-8''re%C3%A7u%201.pdf"
+        );
+    }
+
+    #[test]
+    fn a_quote_in_the_name_cannot_end_the_fallback() {
+        assert_eq!(
+            super::content_disposition("a\"; x=\"y\\.pdf"),
+            "attachment; filename=\"a_; x=_y_.pdf\"; filename*=UTF-8''a%22%3B%20x%3D%22y%5C.pdf"
         );
     }
 }
