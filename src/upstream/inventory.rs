@@ -45,9 +45,8 @@ impl Upstream {
         lines: &[StockLine],
         key: &str,
     ) -> Result<Value, UpstreamError> {
-        let url = self.client().url(Inventory, &["v1", "releases"])?;
-        let body = json!({ "order_id": order_id, "lines": lines });
-        self.client().post(tenant, url, key, &body).await
+        self.move_stock(tenant, "releases", order_id, lines, key)
+            .await
     }
 
     /// `POST /v1/reservations`: compensation of a release.
@@ -58,7 +57,20 @@ impl Upstream {
         lines: &[StockLine],
         key: &str,
     ) -> Result<Value, UpstreamError> {
-        let url = self.client().url(Inventory, &["v1", "reservations"])?;
+        self.move_stock(tenant, "reservations", order_id, lines, key)
+            .await
+    }
+
+    /// `POST /v1/{movements}` `{"order_id","lines"}`.
+    async fn move_stock(
+        &self,
+        tenant: &str,
+        movements: &str,
+        order_id: &str,
+        lines: &[StockLine],
+        key: &str,
+    ) -> Result<Value, UpstreamError> {
+        let url = self.client().url(Inventory, &["v1", movements])?;
         let body = json!({ "order_id": order_id, "lines": lines });
         self.client().post(tenant, url, key, &body).await
     }

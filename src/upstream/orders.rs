@@ -107,11 +107,8 @@ impl Upstream {
         reason: &str,
         key: &str,
     ) -> Result<Order, UpstreamError> {
-        let url = self
-            .client()
-            .url(Orders, &["v1", "orders", order_id, "cancel"])?;
-        let body = json!({ "reason": reason });
-        self.client().post(tenant, url, key, &body).await
+        self.order_transition(tenant, order_id, "cancel", reason, key)
+            .await
     }
 
     /// `POST /v1/orders/{id}/reinstate`: compensation of a cancel.
@@ -122,9 +119,22 @@ impl Upstream {
         reason: &str,
         key: &str,
     ) -> Result<Order, UpstreamError> {
+        self.order_transition(tenant, order_id, "reinstate", reason, key)
+            .await
+    }
+
+    /// `POST /v1/orders/{id}/{action}` `{"reason"}`: the order after it.
+    async fn order_transition(
+        &self,
+        tenant: &str,
+        order_id: &str,
+        action: &str,
+        reason: &str,
+        key: &str,
+    ) -> Result<Order, UpstreamError> {
         let url = self
             .client()
-            .url(Orders, &["v1", "orders", order_id, "reinstate"])?;
+            .url(Orders, &["v1", "orders", order_id, action])?;
         let body = json!({ "reason": reason });
         self.client().post(tenant, url, key, &body).await
     }
@@ -162,11 +172,8 @@ impl Upstream {
         address: &Address,
         key: &str,
     ) -> Result<AddressChange, UpstreamError> {
-        let url = self
-            .client()
-            .url(Orders, &["v1", "orders", order_id, "address"])?;
-        let body = json!({ "address": address });
-        self.client().post(tenant, url, key, &body).await
+        let segments = ["v1", "orders", order_id, "address"];
+        self.post_address(tenant, &segments, address, key).await
     }
 
     /// `POST /v1/orders/{id}/address/revert`: the compensation of a change, allowed in any
@@ -179,7 +186,17 @@ impl Upstream {
         key: &str,
     ) -> Result<AddressChange, UpstreamError> {
         let segments = ["v1", "orders", order_id, "address", "revert"];
-        let url = self.client().url(Orders, &segments)?;
+        self.post_address(tenant, &segments, address, key).await
+    }
+
+    async fn post_address(
+        &self,
+        tenant: &str,
+        segments: &[&str],
+        address: &Address,
+        key: &str,
+    ) -> Result<AddressChange, UpstreamError> {
+        let url = self.client().url(Orders, segments)?;
         let body = json!({ "address": address });
         self.client().post(tenant, url, key, &body).await
     }
