@@ -138,14 +138,21 @@ async fn main() -> anyhow::Result<()> {
         cli.command,
         Command::Dev { .. } | Command::Token { .. }
     ));
-    let config = if cli.command.serves() {
+    let result = run(cli.command).await;
+    // the spans of the last requests and runs, when they are exported
+    telemetry::shutdown();
+    result
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    let config = if command.serves() {
         Config::from_env()?
     } else {
         Config::from_env_allowing_dev_secrets()?
     };
     let shutdown = CancellationToken::new();
     app::cancel_on_signal(shutdown.clone());
-    match cli.command {
+    match command {
         Command::Dev {
             addr,
             sandbox_addr,

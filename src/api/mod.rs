@@ -98,7 +98,10 @@ pub fn router(state: AppState, surface: Surface) -> Router {
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<Body>| {
             let id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
-            tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
+            let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
+            // a caller's `traceparent` makes this request a part of its trace
+            crate::telemetry::set_remote_parent(&span, req.headers());
+            span
         }))
         .layer(middleware::from_fn(metrics::track))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))

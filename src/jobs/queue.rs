@@ -16,6 +16,11 @@ use crate::config::Config;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunTrigger {
     pub run_id: Uuid,
+    /// The W3C `traceparent` of whoever pushed it (the accepting request), so the run and
+    /// its upstream calls join that trace. A trigger without one (the relay's, the
+    /// sweeper's) starts a trace of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traceparent: Option<String>,
 }
 
 /// How many triggers may wait in Redis (scheduled + ready) before pushers hold back and
@@ -79,12 +84,17 @@ impl TriggerQueue {
     /// whose id it still holds, and a run may legitimately be pushed again (retry, lost
     /// trigger, dead worker).
     pub async fn push(&self, run_ids: &[Uuid]) -> anyhow::Result<()> {
+        let traceparent = crate::telemetry::current_traceparent();
         for chunk in run_ids.chunks(PUSH_BATCH) {
             let tasks = chunk.iter().map(|&run_id| {
                 let id = format!("{}.{}", run_id.simple(), Uuid::now_v7().simple());
-                TaskBuilder::new(RunTrigger { run_id })
-                    .task_id(TaskId::from_string(id))
-                    .build()
+                let traceparent = traceparent.clone();
+                TaskBuilder::new(RunTrigger {
+                    run_id,
+                    traceparent,
+                })
+                .task_id(TaskId::from_string(id))
+                .build()
             });
             let mut storage = self.storage.clone();
             storage

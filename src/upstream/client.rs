@@ -127,7 +127,8 @@ impl Client {
         idempotency_key: Option<&str>,
         body: Option<&B>,
     ) -> Result<T, UpstreamError> {
-        let headers = HeaderMap::new();
+        let mut headers = HeaderMap::new();
+        crate::telemetry::inject_trace_context(&mut headers);
         let send = || async {
             let mut req = self
                 .http

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{info, warn};
+use tracing::{Instrument, info, warn};
 use uuid::Uuid;
 
 use crate::db;
@@ -39,14 +39,14 @@ impl InFlight {
         stop: CancellationToken,
     ) -> Result<anyhow::Result<()>, tokio::task::JoinError> {
         let abandon = self.abandon.clone();
-        self.tracker
-            .spawn(async move {
-                tokio::select! {
-                    res = engine::execute(&state, run_id, &worker, &stop) => res,
-                    _ = abandon.cancelled() => Ok(()),
-                }
-            })
-            .await
+        let run = async move {
+            tokio::select! {
+                res = engine::execute(&state, run_id, &worker, &stop) => res,
+                _ = abandon.cancelled() => Ok(()),
+            }
+        };
+        // in the caller's span, so that the run's span is a part of its trace
+        self.tracker.spawn(run.in_current_span()).await
     }
 
     /// After `shutdown`: waits up to `grace` for the runs in flight, drops any still going,

@@ -9,7 +9,7 @@ use apalis::prelude::{BackendExt, BoxDynError, Data, Strategy, WorkerBuilder};
 use backon::{BackoffBuilder, ExponentialBuilder};
 use redis::aio::ConnectionManagerConfig;
 use tokio_util::sync::CancellationToken;
-use tracing::{error, info, warn};
+use tracing::{Instrument, error, info, warn};
 
 use super::WorkerOptions;
 use super::in_flight::InFlight;
@@ -131,7 +131,17 @@ async fn handle(trigger: RunTrigger, h: Data<Handler>) -> Result<(), BoxDynError
         shutdown,
     } = (*h).clone();
     let run_id = trigger.run_id;
-    match in_flight.execute(state, run_id, worker, shutdown).await {
+    // the run joins the trace of the request that accepted it
+    let span = match &trigger.traceparent {
+        Some(traceparent) => {
+            let span = tracing::info_span!("trigger", job_id = %run_id);
+            crate::telemetry::set_parent_from_traceparent(&span, traceparent);
+            span
+        }
+        None => tracing::Span::none(),
+    };
+    let execution = in_flight.execute(state, run_id, worker, shutdown);
+    match execution.instrument(span).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => error!(job_id = %run_id, error = %format!("{e:#}"),
             "run execution failed; the sweeper re-drives it when its lease expires"),

@@ -20,3 +20,4 @@ mod returns;
 mod sandbox;
 mod spec;
 mod support;
+mod upstream_calls;
