@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use crate::api::{self, Surface};
 use crate::auth::Verifier;
 use crate::config::Config;
+use crate::domain::ids::TenantId;
 use crate::domain::order::Order;
 use crate::jobs::TriggerQueue;
 use crate::state::AppState;
@@ -206,7 +207,7 @@ pub async fn run_dev(
     let state = build_state(config, 16).await?;
     db::migrate(&state.db).await?;
     upstream.migrate(&state.db).await?;
-    let tenant = "demo";
+    let tenant = &TenantId::new("demo");
     let mut conn = state.db.acquire().await?;
     if db::orders::count_for_tenant(&mut conn, tenant).await? == 0 {
         let orders = seed::demo_orders(tenant, opts.customers, opts.orders);
@@ -258,7 +259,7 @@ fn print_banner(
     api_url: &str,
     sandbox_url: &str,
     metrics_url: &str,
-    tenant: &str,
+    tenant: &TenantId,
 ) -> anyhow::Result<()> {
     use crate::auth::mint::{MintRequest, mint};
     let day = std::time::Duration::from_secs(3600 * 12);

@@ -15,6 +15,7 @@ use orderdesk::auth::Role;
 use orderdesk::auth::guest::confirmation_token;
 use orderdesk::auth::mint::{MintRequest, mint, parse_ttl};
 use orderdesk::config::{Config, DEFAULT_API_ADDR, DEFAULT_SANDBOX_ADDR};
+use orderdesk::domain::ids::{CustomerId, TenantId};
 use orderdesk::domain::order::Order;
 use orderdesk::{app, db, seed, telemetry, workers};
 
@@ -229,6 +230,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let pool = db::connect(&config.database_url, 4).await?;
             db::migrate(&pool).await?;
             sandbox::migrate(&pool).await?;
+            let tenant = TenantId::new(tenant);
             let data = seed::demo_orders(&tenant, customers, orders);
             seed::apply(&pool, &tenant, &seed::demo_settings(), &data).await?;
             sandbox::seed_orders(&pool, &data).await?;
@@ -260,8 +262,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 return Ok(());
             }
             let ttl: Duration = parse_ttl(&ttl)?;
+            let tenant = TenantId::new(tenant);
             let req = match (customer, agent) {
-                (Some(c), _) => MintRequest::customer(&tenant, &c).ttl(ttl),
+                (Some(c), _) => MintRequest::customer(&tenant, &CustomerId::new(c)).ttl(ttl),
                 (None, Some(a)) => {
                     let roles = roles
                         .iter()

@@ -6,18 +6,19 @@ use sqlx::PgPool;
 
 use crate::db;
 pub use crate::domain::demo::{customer_id, demo_orders, demo_settings};
+use crate::domain::ids::TenantId;
 use crate::domain::order::Order;
 use crate::domain::settings::TenantSettings;
 
 /// Writes the tenant and the read model of `orders` in one transaction.
 pub async fn apply(
     pool: &PgPool,
-    tenant: &str,
+    tenant: &TenantId,
     settings: &TenantSettings,
     orders: &[Order],
 ) -> anyhow::Result<()> {
     let mut tx = pool.begin().await?;
-    db::tenants::upsert(&mut tx, tenant, tenant, settings).await?;
+    db::tenants::upsert(&mut tx, tenant, tenant.as_str(), settings).await?;
     for o in orders {
         db::orders::upsert_view(&mut tx, o).await?;
     }

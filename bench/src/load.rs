@@ -12,6 +12,7 @@ use tokio::task::JoinSet;
 
 use super::env::{BenchEnv, Process};
 use orderdesk::auth::mint::{MintRequest, mint};
+use orderdesk::domain::ids::TenantId;
 use orderdesk::domain::order::Order;
 use orderdesk::seed;
 
@@ -87,12 +88,13 @@ impl LoadSample {
 
 /// Seeds the read model of the bench tenant once, for both servers.
 pub async fn seed(env: &BenchEnv) -> anyhow::Result<Vec<Order>> {
-    let orders = seed::demo_orders(TENANT, CUSTOMERS, ORDERS);
+    let tenant = TenantId::new(TENANT);
+    let orders = seed::demo_orders(&tenant, CUSTOMERS, ORDERS);
     // a limit far above what 2 cores can serve: every request still pays the Redis count
     // (a limit of 0 would skip it), none is refused with 429
     let mut settings = seed::demo_settings();
     settings.rate_limits.customer_per_minute = u32::MAX;
-    seed::apply(&env.state.db, TENANT, &settings, &orders).await?;
+    seed::apply(&env.state.db, &tenant, &settings, &orders).await?;
     Ok(orders)
 }
 
@@ -109,10 +111,11 @@ pub async fn start(
     let addr = format!("127.0.0.1:{port}");
     let mut process = server.spawn(env, &addr)?;
     wait_healthy(&mut process, &format!("{base}{}", server.health_path())).await?;
+    let tenant = TenantId::new(TENANT);
     let customers = (0..TOKEN_CUSTOMERS)
         .map(|c| {
             let id = seed::customer_id(c);
-            let token = mint(&env.state.config, &MintRequest::customer(TENANT, &id))?;
+            let token = mint(&env.state.config, &MintRequest::customer(&tenant, &id))?;
             let mut headers = HeaderMap::new();
             headers.insert(
                 AUTHORIZATION,
@@ -122,7 +125,7 @@ pub async fn start(
             let urls = orders
                 .iter()
                 .filter(|o| o.customer_id == id)
-                .map(|o| format!("{base}{}", server.order_path(&o.id)))
+                .map(|o| format!("{base}{}", server.order_path(o.id.as_str())))
                 .collect();
             Ok(CustomerLoad { headers, urls })
         })

@@ -75,7 +75,7 @@ pub async fn measure(env: &BenchEnv) -> anyhow::Result<PickupSample> {
             .fetch_one(&mut *conn)
             .await?;
         jobs::dispatch(&env.state.db, &env.state.queue, run.id).await;
-        committed.push((run.id, at));
+        committed.push((run.id.as_uuid(), at));
         tokio::time::sleep(GAP).await;
     }
     drop(conn);

@@ -12,6 +12,7 @@ use tokio::task::JoinSet;
 
 use super::env::{self, BenchEnv};
 use super::{load_line, medians, verdict};
+use orderdesk::domain::ids::TenantId;
 use orderdesk::jobs::{self, NewRun};
 
 /// The workflow every run executes (declared in `benches/workflows.toml`).
@@ -238,7 +239,7 @@ async fn enqueue_all(
 /// The run every enqueue writes.
 pub fn new_run() -> NewRun {
     NewRun {
-        tenant_id: "bench".into(),
+        tenant_id: TenantId::new("bench"),
         kind: WORKFLOW.into(),
         subject_id: None,
         customer_id: None,

@@ -5,12 +5,13 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::ids::OrderId;
 use super::order::Address;
 
 /// The input of the `update_address` workflow.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AddressRunInput {
-    pub order_id: String,
+    pub order_id: OrderId,
     /// The new address, validated and normalized.
     pub address: Address,
 }

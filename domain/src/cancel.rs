@@ -5,6 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::ids::{OrderId, RequestId};
 use super::order::{Order, OrderStatus};
 use super::settings::TenantSettings;
 
@@ -27,13 +28,13 @@ pub const REQUEST_KIND: &str = "cancel";
 /// decide whether those steps run).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CancelRunInput {
-    pub order_id: String,
+    pub order_id: OrderId,
     pub reason: Option<String>,
     pub refund: bool,
     pub restock: bool,
     pub canceller: Canceller,
     /// The request it carries out; set when the request is accepted.
-    pub request_id: Option<uuid::Uuid>,
+    pub request_id: Option<RequestId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -53,7 +54,8 @@ pub struct RestockLine {
 /// What a cancellation would do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct CancelPlan {
-    pub order_id: String,
+    #[schema(value_type = String)]
+    pub order_id: OrderId,
     pub refund_minor: i64,
     pub currency: String,
     pub restock_lines: Vec<RestockLine>,

@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
+use crate::ids::{CustomerId, OrderId, TenantId};
 use crate::order::{
     Address, Order, OrderLine, OrderStatus, Payment, Shipment, ShipmentLine, Totals,
 };
@@ -63,8 +64,8 @@ const STATUS_CYCLE: [OrderStatus; 12] = [
     OrderStatus::Shipped,
 ];
 
-pub fn customer_id(i: usize) -> String {
-    format!("cus_{:04}", i + 1)
+pub fn customer_id(i: usize) -> CustomerId {
+    CustomerId::new(format!("cus_{:04}", i + 1))
 }
 
 fn base_time() -> DateTime<Utc> {
@@ -74,7 +75,7 @@ fn base_time() -> DateTime<Utc> {
 }
 
 /// `orders` orders spread over `customers` customers of `tenant`.
-pub fn demo_orders(tenant: &str, customers: usize, orders: usize) -> Vec<Order> {
+pub fn demo_orders(tenant: &TenantId, customers: usize, orders: usize) -> Vec<Order> {
     let customers = customers.max(1);
     let mut rng = Rng(0x0D0E_5EED ^ (customers as u64) << 20);
     // the offset `i / customers` gives each customer orders in every status, even when the
@@ -94,7 +95,7 @@ pub fn demo_orders(tenant: &str, customers: usize, orders: usize) -> Vec<Order> 
 
 /// One order with `status`, deterministic in (`tenant`, `i`) and the generator state.
 fn demo_order(
-    tenant: &str,
+    tenant: &TenantId,
     i: usize,
     customer: usize,
     status: OrderStatus,
@@ -164,8 +165,8 @@ fn demo_order(
     };
     let (city, postal_code, country) = CITIES[customer % CITIES.len()];
     Order {
-        id: format!("ord_{:06}", i + 1),
-        tenant_id: tenant.into(),
+        id: OrderId::new(format!("ord_{:06}", i + 1)),
+        tenant_id: tenant.clone(),
         number: format!("{}", 100_001 + i),
         customer_id: customer_id(customer),
         email: format!("{}@example.test", customer_id(customer)),
@@ -218,8 +219,8 @@ mod tests {
 
     #[test]
     fn same_counts_same_data_and_every_status() {
-        let a = demo_orders("demo", 60, 600);
-        let b = demo_orders("demo", 60, 600);
+        let a = demo_orders(&TenantId::new("demo"), 60, 600);
+        let b = demo_orders(&TenantId::new("demo"), 60, 600);
         assert_eq!(a, b);
         for s in OrderStatus::ALL {
             assert!(a.iter().any(|o| o.status == s), "no order in {s:?}");

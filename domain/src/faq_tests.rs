@@ -3,7 +3,7 @@ use chrono::Duration;
 use super::*;
 
 fn order_in(status: OrderStatus) -> Order {
-    crate::demo::demo_orders("t", 4, 24)
+    crate::demo::demo_orders(&crate::ids::TenantId::new("t"), 4, 24)
         .into_iter()
         .find(|o| o.status == status)
         .expect("the demo data has every status")

@@ -5,6 +5,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::ids::{CustomerId, OrderId, TenantId};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OrderStatus {
@@ -129,10 +131,13 @@ pub struct Address {
 /// The canonical order document.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Order {
-    pub id: String,
-    pub tenant_id: String,
+    #[schema(value_type = String)]
+    pub id: OrderId,
+    #[schema(value_type = String)]
+    pub tenant_id: TenantId,
     pub number: String,
-    pub customer_id: String,
+    #[schema(value_type = String)]
+    pub customer_id: CustomerId,
     pub email: String,
     pub status: OrderStatus,
     pub currency: String,

@@ -7,12 +7,13 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::ids::OrderId;
 use super::order::{Order, OrderLine};
 
 /// The input of the `reorder` workflow.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReorderRunInput {
-    pub order_id: String,
+    pub order_id: OrderId,
     /// The lines to buy again; all of the order's when `None`.
     pub line_ids: Option<Vec<String>>,
 }
@@ -116,7 +117,8 @@ impl UnavailableLine {
 /// The plan: what a cart would hold now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ReorderPlan {
-    pub order_id: String,
+    #[schema(value_type = String)]
+    pub order_id: OrderId,
     pub currency: String,
     pub lines: Vec<ReorderLine>,
     pub unavailable: Vec<UnavailableLine>,
@@ -214,7 +216,7 @@ mod tests {
     }
 
     fn order() -> Order {
-        let mut o = demo_orders("t", 1, 1).remove(0);
+        let mut o = demo_orders(&crate::ids::TenantId::new("t"), 1, 1).remove(0);
         o.currency = "EUR".into();
         o.lines = ["A", "B", "C", "D", "A"]
             .iter()

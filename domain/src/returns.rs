@@ -9,6 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::ids::{OrderId, RequestId};
 use super::order::Order;
 use super::settings::TenantSettings;
 
@@ -67,7 +68,8 @@ pub struct RmaLine {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Rma {
     pub id: String,
-    pub order_id: String,
+    #[schema(value_type = String)]
+    pub order_id: OrderId,
     pub kind: RmaKind,
     /// `requested` when created; later `received`, `closed` or `cancelled`.
     pub status: String,
@@ -84,9 +86,9 @@ pub struct Rma {
 /// The input of the `return_order` and `exchange_order` workflows (see workflows.toml).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RmaRunInput {
-    pub order_id: String,
+    pub order_id: OrderId,
     pub rma_id: String,
-    pub request_id: uuid::Uuid,
+    pub request_id: RequestId,
     pub kind: RmaKind,
     pub method: String,
     pub preferred_refund: Option<String>,
@@ -252,7 +254,7 @@ mod tests {
     use crate::order::OrderStatus;
 
     fn delivered_order() -> Order {
-        demo_orders("t", 4, 24)
+        demo_orders(&crate::ids::TenantId::new("t"), 4, 24)
             .into_iter()
             .find(|o| o.status == OrderStatus::Delivered && o.lines.len() >= 2)
             .expect("a delivered order with two lines")

@@ -4,6 +4,8 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::ids::TenantId;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(default)]
 pub struct TenantSettings {
@@ -52,7 +54,7 @@ pub struct RateLimits {
 
 impl TenantSettings {
     /// Where support notifications of `tenant_id` go.
-    pub fn support_address(&self, tenant_id: &str) -> String {
+    pub fn support_address(&self, tenant_id: &TenantId) -> String {
         self.support_email
             .clone()
             .unwrap_or_else(|| format!("support@{tenant_id}.invalid"))

@@ -5,14 +5,15 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::ids::{CustomerId, OrderId};
 use super::order::{Order, Shipment};
 
 /// The input of the `notify_shipment_update` workflow: one step per channel, each run only
 /// when `channels.<channel>` is true (see workflows.toml).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShipmentNoticeInput {
-    pub order_id: String,
-    pub customer_id: String,
+    pub order_id: OrderId,
+    pub customer_id: CustomerId,
     pub order_number: String,
     pub updates: Vec<ShipmentUpdate>,
     /// The channels subscribed when the news arrived.
@@ -91,7 +92,7 @@ mod tests {
     use crate::demo as seed;
 
     fn shipped_order() -> Order {
-        seed::demo_orders("t", 4, 40)
+        seed::demo_orders(&crate::ids::TenantId::new("t"), 4, 40)
             .into_iter()
             .find(|o| !o.shipments.is_empty())
             .expect("a shipped demo order")

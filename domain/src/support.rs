@@ -2,10 +2,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::ids::OrderId;
+
 /// The input of the `notify_support` workflow.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NotifySupportInput {
-    pub order_id: String,
+    pub order_id: OrderId,
     pub order_number: String,
     pub case_id: String,
     pub message_id: String,

@@ -4,7 +4,7 @@ use super::*;
 use crate::order::Refund;
 
 fn order_in(status: OrderStatus) -> Order {
-    crate::demo::demo_orders("t", 4, 24)
+    crate::demo::demo_orders(&crate::ids::TenantId::new("t"), 4, 24)
         .into_iter()
         .find(|o| o.status == status)
         .expect("the demo data has every status")

@@ -11,6 +11,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 
 use crate::auth::{Claims, Permission, PrincipalKind, Role, Verifier};
+use crate::domain::ids::{CustomerId, OrderId, TenantId};
 use crate::error::{Error, Result};
 
 /// Names the tenant of the request; must equal the token's `tenant` claim.
@@ -21,16 +22,16 @@ pub const SUDO_HEADER: &str = "x-admin-auth-sudo";
 /// A customer, authenticated by a customer token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Customer {
-    pub tenant_id: String,
-    pub customer_id: String,
+    pub tenant_id: TenantId,
+    pub customer_id: CustomerId,
     /// Set for a guest token: the customer may only see this order.
-    pub scope_order_id: Option<String>,
+    pub scope_order_id: Option<OrderId>,
 }
 
 /// An agent of the tenant, authenticated by an agent token. Unknown roles are dropped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Agent {
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub agent_id: String,
     pub roles: Vec<Role>,
 }
@@ -96,7 +97,7 @@ where
         }
         Ok(Customer {
             tenant_id: claims.tenant.clone(),
-            customer_id: claims.sub.clone(),
+            customer_id: CustomerId::new(&claims.sub),
             scope_order_id: claims.order_id.clone(),
         })
     }
@@ -174,7 +175,7 @@ fn bearer_token(headers: &HeaderMap) -> Result<&str> {
     Ok(token)
 }
 
-fn check_tenant(headers: &HeaderMap, token_tenant: &str) -> Result<()> {
+fn check_tenant(headers: &HeaderMap, token_tenant: &TenantId) -> Result<()> {
     let tenant = headers
         .get(TENANT_HEADER)
         .and_then(|v| v.to_str().ok())
@@ -186,7 +187,7 @@ fn check_tenant(headers: &HeaderMap, token_tenant: &str) -> Result<()> {
                 "send the tenant of your token in the X-Tenant-ID header",
             )
         })?;
-    if tenant != token_tenant {
+    if tenant != token_tenant.as_str() {
         return Err(Error::forbidden(
             "tenant.mismatch",
             "the X-Tenant-ID header names another tenant than the token",
@@ -263,7 +264,7 @@ mod tests {
     #[test]
     fn agent_require_names_the_permission() {
         let agent = Agent {
-            tenant_id: "t1".into(),
+            tenant_id: TenantId::new("t1"),
             agent_id: "agt_bob".into(),
             roles: vec![Role::CsAgent],
         };

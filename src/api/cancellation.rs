@@ -170,7 +170,7 @@ impl Intake for CancelIntake<'_> {
         adm.audit(Entry {
             action: decision.audit_action(),
             subject_type: "order",
-            subject_id: &order.id,
+            subject_id: order.id.as_str(),
             reason: reason.as_deref(),
             before: Some(json!({ "status": order.status })),
             after: Some(decision.audit_after(&request, run.as_ref(), &input)),
@@ -283,7 +283,7 @@ fn new_request<'a>(
     };
     Ok(OpenRequest {
         kind: REQUEST_KIND,
-        order_id: &order.id,
+        order_id: order.id.as_str(),
         customer_id: &order.customer_id,
         status,
         input: serde_json::to_value(input).map_err(anyhow::Error::from)?,

@@ -13,11 +13,11 @@ use sqlx::PgConnection;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 
 use crate::api::extract::invalid;
 use crate::db;
 use crate::db::subscriptions::Which;
+use crate::domain::ids::{RunId, TenantId};
 use crate::domain::order::Order;
 use crate::domain::shipment_updates::{self, ShipmentNoticeInput};
 use crate::error::{Error, Result};
@@ -35,7 +35,8 @@ pub struct EventIn {
     pub id: String,
     #[serde(rename = "type")]
     pub type_: String,
-    pub tenant_id: String,
+    #[schema(value_type = String)]
+    pub tenant_id: TenantId,
     pub occurred_at: DateTime<Utc>,
     pub order: Order,
 }
@@ -116,7 +117,7 @@ enum Ingested {
     /// Its id was seen before: nothing changed.
     Duplicate,
     /// Stored; `notice` is the shipment-notice run to dispatch after the commit.
-    Stored { notice: Option<Uuid> },
+    Stored { notice: Option<RunId> },
 }
 
 impl Ingested {
@@ -131,7 +132,7 @@ impl Ingested {
 /// In one transaction: the event (once per id), the order's read model when the event
 /// brings a newer version of it, and the shipment notice that version calls for.
 async fn ingest(state: &AppState, event: &EventIn) -> Result<Ingested> {
-    let (tenant, order) = (event.tenant_id.as_str(), &event.order);
+    let (tenant, order) = (&event.tenant_id, &event.order);
     let mut tx = state.db.begin().await?;
     if !db::tenants::exists(&mut tx, tenant).await? {
         return Err(Error::unprocessable(
@@ -166,7 +167,7 @@ async fn start_shipment_notice(
     tx: &mut PgConnection,
     before: Option<&Order>,
     after: &Order,
-) -> Result<Option<Uuid>> {
+) -> Result<Option<RunId>> {
     let updates = shipment_updates::changes(before, after);
     if updates.is_empty() {
         return Ok(None);
@@ -188,7 +189,7 @@ fn shipment_notice_run(order: &Order, input: &ShipmentNoticeInput) -> Result<New
     Ok(NewRun {
         tenant_id: order.tenant_id.clone(),
         kind: SHIPMENT_NOTICE_WORKFLOW.into(),
-        subject_id: Some(order.id.clone()),
+        subject_id: Some(order.id.to_string()),
         customer_id: Some(order.customer_id.clone()),
         requested_by: "system:events".into(),
         input: serde_json::to_value(input).map_err(anyhow::Error::from)?,

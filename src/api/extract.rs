@@ -1,10 +1,11 @@
 //! Extractors that answer malformed input in our problem+json format.
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
+use crate::domain::ids::{OrderId, RequestId, RunId};
 use crate::error::{Error, FieldError};
 
 /// `axum::Json` whose rejection is a problem: 400 for unparseable JSON, 415 for a missing
@@ -56,6 +57,84 @@ fn split_serde_path(text: &str) -> (String, String) {
     match text.split_once(": ") {
         Some((path, msg)) if !path.contains(' ') => (path.to_string(), msg.to_string()),
         _ => ("body".to_string(), text.to_string()),
+    }
+}
+
+/// Typed path parameters, each checked before the handler runs, so before any query: an
+/// `OrderId`, `RequestId` or `RunId` segment that cannot be such an id names nothing and is
+/// answered like an unknown one (404 `order.not_found`, `request.not_found`,
+/// `job.not_found`); use [`Strict`] where a malformed id is a 422. Tuples take several.
+pub struct Path<T>(pub T);
+
+/// An id that must be well formed: a malformed one is 422 `validation.failed` naming the
+/// parameter (the order reads have always told the caller so), not [`Path`]'s 404.
+pub struct Strict<T>(pub T);
+
+/// What one path segment (or a tuple of them) becomes, and how a bad one is answered.
+pub trait PathParams: Sized {
+    type Raw: DeserializeOwned + Send;
+    fn from_raw(raw: Self::Raw) -> Result<Self, Error>;
+}
+
+impl PathParams for String {
+    type Raw = String;
+    fn from_raw(raw: String) -> Result<Self, Error> {
+        Ok(raw)
+    }
+}
+
+impl PathParams for OrderId {
+    type Raw = String;
+    fn from_raw(raw: String) -> Result<Self, Error> {
+        OrderId::parse(&raw).map_err(|_| Error::not_found("order"))
+    }
+}
+
+impl PathParams for Strict<OrderId> {
+    type Raw = String;
+    fn from_raw(raw: String) -> Result<Self, Error> {
+        OrderId::parse(&raw)
+            .map(Strict)
+            .map_err(|e| invalid(e.field, e.rule))
+    }
+}
+
+impl PathParams for RequestId {
+    type Raw = String;
+    fn from_raw(raw: String) -> Result<Self, Error> {
+        RequestId::parse(&raw).map_err(|_| Error::not_found("request"))
+    }
+}
+
+impl PathParams for RunId {
+    type Raw = String;
+    fn from_raw(raw: String) -> Result<Self, Error> {
+        RunId::parse(&raw).map_err(|_| Error::not_found("job"))
+    }
+}
+
+impl<A: PathParams, B: PathParams> PathParams for (A, B) {
+    type Raw = (A::Raw, B::Raw);
+    fn from_raw((a, b): Self::Raw) -> Result<Self, Error> {
+        Ok((A::from_raw(a)?, B::from_raw(b)?))
+    }
+}
+
+impl<S: Send + Sync, T: PathParams> FromRequestParts<S> for Path<T> {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T::Raw>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(raw)) => T::from_raw(raw).map(Path),
+            // a segment that is not UTF-8 once percent-decoded
+            Err(PathRejection::FailedToDeserializePathParams(e)) => {
+                Err(Error::bad_request("request.invalid_path", e.body_text()))
+            }
+            Err(e) => Err(Error::Internal(anyhow::anyhow!(
+                "path parameters: {}",
+                e.body_text()
+            ))),
+        }
     }
 }
 

@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use sqlx::PgConnection;
 
 use crate::db::idempotency::{self as store, Claim};
+use crate::domain::ids::TenantId;
 use crate::error::{Error, Result};
 
 pub const HEADER: &str = "idempotency-key";
@@ -54,7 +55,7 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
 
 /// A claimed fresh key; [`Fresh::save`] stores the answer in the same transaction.
 pub struct Fresh {
-    tenant_id: String,
+    tenant_id: TenantId,
     principal: String,
     key: String,
 }
@@ -76,7 +77,7 @@ pub fn fingerprint(operation: &str, body: &impl serde::Serialize) -> String {
 /// Claims `key` for (tenant, principal) inside the caller's transaction.
 pub async fn begin(
     tx: &mut PgConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     principal: &str,
     key: &str,
     hash: &str,
@@ -96,7 +97,7 @@ pub async fn begin(
     store::set_lock_timeout(tx, Duration::ZERO).await?;
     match claim {
         Claim::Fresh => Ok(Begin::Fresh(Fresh {
-            tenant_id: tenant_id.into(),
+            tenant_id: tenant_id.clone(),
             principal: principal.into(),
             key: key.into(),
         })),

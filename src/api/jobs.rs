@@ -2,17 +2,18 @@
 //! `GET /v1/admin/jobs/{id}`, `GET /v1/admin/jobs` (and customers' requests embed it).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use uuid::Uuid;
 
 use crate::api::authorized::{Authorized, can};
+use crate::api::extract::Path;
 use crate::api::extract::{ValidQuery, Validate, invalid};
 use crate::api::shared::{Listing, bounded_limit, decode_cursor, page_of};
 use crate::db;
 use crate::db::runs::{RunRow, RunStatus, StepRow, StepStatus};
+use crate::domain::ids::RunId;
 use crate::error::{Error, Result};
 use crate::state::AppState;
 
@@ -36,7 +37,8 @@ pub struct StepOut {
 /// A job: one run of a workflow.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct JobOut {
-    pub id: Uuid,
+    #[schema(value_type = uuid::Uuid)]
+    pub id: RunId,
     pub kind: String,
     pub status: RunStatus,
     pub progress: ProgressOut,
@@ -101,7 +103,7 @@ impl JobOut {
 }
 
 /// Where a job is polled.
-pub fn admin_location(id: Uuid) -> String {
+pub fn admin_location(id: RunId) -> String {
     format!("/v1/admin/jobs/{id}")
 }
 
@@ -152,9 +154,8 @@ impl Validate for ListJobsQuery {
 pub async fn get_job(
     State(state): State<AppState>,
     agent: Authorized<can::JobsRead>,
-    Path(job_id): Path<String>,
+    Path(id): Path<RunId>,
 ) -> Result<Json<JobOut>> {
-    let id = Uuid::parse_str(&job_id).map_err(|_| Error::not_found("job"))?;
     let mut conn = state.db.acquire().await?;
     let run = db::runs::get(&mut conn, &agent.tenant_id, id)
         .await?

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::roles::Role;
+use crate::domain::ids::{OrderId, TenantId};
 
 /// Who a token speaks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -21,7 +22,7 @@ pub struct Claims {
     pub sub: String,
     pub kind: PrincipalKind,
     /// The tenant the token belongs to; requests must name it in `X-Tenant-ID`.
-    pub tenant: String,
+    pub tenant: TenantId,
     pub iss: String,
     pub exp: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -34,7 +35,7 @@ pub struct Claims {
     pub sudo: bool,
     /// A guest token: the customer may only see this one order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub order_id: Option<String>,
+    pub order_id: Option<OrderId>,
 }
 
 impl Claims {

@@ -11,6 +11,7 @@ use super::claims::{Claims, PrincipalKind};
 use super::roles::Role;
 use super::verify::SUDO_MAX_LIFETIME;
 use crate::config::{Config, JwtKeys};
+use crate::domain::ids::{CustomerId, OrderId, TenantId};
 
 /// Lifetime of a minted token when the request names none (sudo tokens use `Config::sudo_ttl`).
 pub const DEFAULT_TTL: Duration = Duration::from_secs(60 * 60);
@@ -18,7 +19,7 @@ pub const DEFAULT_TTL: Duration = Duration::from_secs(60 * 60);
 /// What to put in a token. Build with [`MintRequest::customer`] or [`MintRequest::agent`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MintRequest {
-    pub tenant: String,
+    pub tenant: TenantId,
     pub kind: PrincipalKind,
     /// Customer id (`cus_…`) or agent id (`agt_…`).
     pub subject: String,
@@ -29,13 +30,13 @@ pub struct MintRequest {
     /// `None`: [`DEFAULT_TTL`], or `Config::sudo_ttl` for a sudo token.
     pub ttl: Option<Duration>,
     /// A guest token scoped to one order (customers only).
-    pub order_id: Option<String>,
+    pub order_id: Option<OrderId>,
 }
 
 impl MintRequest {
-    pub fn customer(tenant: &str, customer_id: &str) -> MintRequest {
+    pub fn customer(tenant: &TenantId, customer_id: &CustomerId) -> MintRequest {
         MintRequest {
-            tenant: tenant.to_string(),
+            tenant: tenant.clone(),
             kind: PrincipalKind::Customer,
             subject: customer_id.to_string(),
             roles: Vec::new(),
@@ -45,11 +46,15 @@ impl MintRequest {
         }
     }
 
-    pub fn agent(tenant: &str, agent_id: &str, roles: &[Role]) -> MintRequest {
+    pub fn agent(tenant: &TenantId, agent_id: &str, roles: &[Role]) -> MintRequest {
         MintRequest {
+            tenant: tenant.clone(),
             kind: PrincipalKind::Agent,
+            subject: agent_id.to_string(),
             roles: roles.to_vec(),
-            ..MintRequest::customer(tenant, agent_id)
+            sudo: false,
+            ttl: None,
+            order_id: None,
         }
     }
 
@@ -66,9 +71,9 @@ impl MintRequest {
     }
 
     /// Scopes a customer token to one order (a guest token).
-    pub fn order(self, order_id: &str) -> MintRequest {
+    pub fn order(self, order_id: &OrderId) -> MintRequest {
         MintRequest {
-            order_id: Some(order_id.to_string()),
+            order_id: Some(order_id.clone()),
             ..self
         }
     }
@@ -82,7 +87,10 @@ pub fn mint(cfg: &Config, req: &MintRequest) -> anyhow::Result<String> {
              with a public key or JWKS the identity provider issues tokens"
         );
     };
-    ensure!(!req.tenant.trim().is_empty(), "the tenant is empty");
+    ensure!(
+        !req.tenant.as_str().trim().is_empty(),
+        "the tenant is empty"
+    );
     ensure!(!req.subject.trim().is_empty(), "the subject id is empty");
     if req.kind == PrincipalKind::Customer {
         ensure!(req.roles.is_empty(), "customer tokens carry no roles");
@@ -198,9 +206,10 @@ mod tests {
     #[test]
     fn refuses_inconsistent_requests() {
         let cfg = cfg();
-        let customer_sudo = MintRequest::customer("t1", "cus_1").sudo();
+        let (t1, cus_1) = (TenantId::new("t1"), CustomerId::new("cus_1"));
+        let customer_sudo = MintRequest::customer(&t1, &cus_1).sudo();
         assert!(mint(&cfg, &customer_sudo).is_err());
-        let long_sudo = MintRequest::agent("t1", "agt_a", &[Role::Admin])
+        let long_sudo = MintRequest::agent(&t1, "agt_a", &[Role::Admin])
             .sudo()
             .ttl(Duration::from_secs(16 * 60));
         assert!(
@@ -209,9 +218,9 @@ mod tests {
                 .to_string()
                 .contains("15")
         );
-        let agent_guest = MintRequest::agent("t1", "agt_a", &[]).order("ord_1");
+        let agent_guest = MintRequest::agent(&t1, "agt_a", &[]).order(&OrderId::new("ord_1"));
         assert!(mint(&cfg, &agent_guest).is_err());
-        assert!(mint(&cfg, &MintRequest::customer("", "cus_1")).is_err());
+        assert!(mint(&cfg, &MintRequest::customer(&TenantId::new(""), &cus_1)).is_err());
     }
 
     #[test]
@@ -220,7 +229,8 @@ mod tests {
         cfg.jwt = JwtKeys::Jwks {
             url: "http://idp.invalid/jwks".into(),
         };
-        let e = mint(&cfg, &MintRequest::customer("t1", "cus_1")).unwrap_err();
+        let req = MintRequest::customer(&TenantId::new("t1"), &CustomerId::new("cus_1"));
+        let e = mint(&cfg, &req).unwrap_err();
         assert!(e.to_string().contains("HS256"), "{e}");
     }
 }

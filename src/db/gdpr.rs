@@ -3,6 +3,7 @@
 //! JSON document is done by the SQL functions `redact_order_doc` and `redact_pii`
 //! (migration 0006), so every table is rewritten in place by one statement.
 
+use crate::domain::ids::{CustomerId, RunId, TenantId};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgConnection;
@@ -20,7 +21,7 @@ pub use crate::domain::erasure::REQUEST_KIND;
 #[derive(Debug, Clone, Serialize)]
 pub struct LegalHold {
     pub id: Uuid,
-    pub customer_id: String,
+    pub customer_id: CustomerId,
     pub reason: String,
     pub placed_by: String,
     pub placed_at: DateTime<Utc>,
@@ -32,8 +33,8 @@ pub struct LegalHold {
 /// operators call this).
 pub async fn place_legal_hold(
     conn: &mut PgConnection,
-    tenant_id: &str,
-    customer_id: &str,
+    tenant_id: &TenantId,
+    customer_id: &CustomerId,
     reason: &str,
     placed_by: &str,
     until: Option<DateTime<Utc>>,
@@ -43,9 +44,9 @@ pub async fn place_legal_hold(
         "INSERT INTO legal_holds (tenant_id, id, customer_id, reason, placed_by, until)
          VALUES ($1, $2, $3, $4, $5, $6)
          RETURNING id, customer_id, reason, placed_by, placed_at, until",
-        tenant_id,
+        tenant_id.as_str(),
         Uuid::now_v7(),
-        customer_id,
+        customer_id.as_str(),
         reason,
         placed_by,
         until,
@@ -57,13 +58,13 @@ pub async fn place_legal_hold(
 /// Releases a hold; false when there was no such hold in force.
 pub async fn release_legal_hold(
     conn: &mut PgConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     id: Uuid,
 ) -> sqlx::Result<bool> {
     let res = sqlx::query!(
         "UPDATE legal_holds SET released_at = now()
          WHERE tenant_id = $1 AND id = $2 AND released_at IS NULL",
-        tenant_id,
+        tenant_id.as_str(),
         id,
     )
     .execute(conn)
@@ -74,8 +75,8 @@ pub async fn release_legal_hold(
 /// The hold in force on a customer (the one ending last), if any.
 pub async fn active_legal_hold(
     conn: &mut PgConnection,
-    tenant_id: &str,
-    customer_id: &str,
+    tenant_id: &TenantId,
+    customer_id: &CustomerId,
 ) -> sqlx::Result<Option<LegalHold>> {
     sqlx::query_as!(
         LegalHold,
@@ -83,8 +84,8 @@ pub async fn active_legal_hold(
          WHERE tenant_id = $1 AND customer_id = $2 AND released_at IS NULL
            AND (until IS NULL OR until > now())
          ORDER BY until DESC NULLS FIRST LIMIT 1",
-        tenant_id,
-        customer_id,
+        tenant_id.as_str(),
+        customer_id.as_str(),
     )
     .fetch_optional(conn)
     .await
@@ -100,8 +101,8 @@ pub struct Erasable {
 
 pub async fn erasable(
     conn: &mut PgConnection,
-    tenant_id: &str,
-    customer_id: &str,
+    tenant_id: &TenantId,
+    customer_id: &CustomerId,
 ) -> sqlx::Result<Erasable> {
     sqlx::query_as!(
         Erasable,
@@ -114,8 +115,8 @@ pub async fn erasable(
                AS "support_messages!",
            (SELECT count(*) FROM notification_subscriptions
             WHERE tenant_id = $1 AND customer_id = $2) AS "subscriptions!""#,
-        tenant_id,
-        customer_id,
+        tenant_id.as_str(),
+        customer_id.as_str(),
     )
     .fetch_one(conn)
     .await
@@ -147,9 +148,9 @@ pub struct Anonymised {
 /// references, and the key their personal data was sealed under is destroyed.
 pub async fn anonymise_customer(
     conn: &mut PgConnection,
-    tenant_id: &str,
-    customer_id: &str,
-    current_run: Uuid,
+    tenant_id: &TenantId,
+    customer_id: &CustomerId,
+    current_run: RunId,
     keep_key: Option<&str>,
 ) -> sqlx::Result<Anonymised> {
     // the customer's orders and support cases, and the runs of either (but `current_run`),
@@ -159,8 +160,8 @@ pub async fn anonymise_customer(
          WHERE tenant_id = $1
            AND order_id IN (SELECT id FROM order_views WHERE tenant_id = $1 AND customer_id = $2)
            AND payload IS DISTINCT FROM redact_order_doc(payload)",
-        tenant_id,
-        customer_id,
+        tenant_id.as_str(),
+        customer_id.as_str(),
     )
     .execute(&mut *conn)
     .await?
@@ -169,8 +170,8 @@ pub async fn anonymise_customer(
         "UPDATE order_views SET email = $3, doc = redact_order_doc(doc), updated_at = now()
          WHERE tenant_id = $1 AND customer_id = $2
            AND (email <> $3 OR doc IS DISTINCT FROM redact_order_doc(doc))",
-        tenant_id,
-        customer_id,
+        tenant_id.as_str(),
+        customer_id.as_str(),
         REDACTED_EMAIL,
     )
     .execute(&mut *conn)
@@ -182,8 +183,8 @@ pub async fn anonymise_customer(
                SELECT id FROM support_messages
                WHERE tenant_id = $1 AND case_id IN (
                    SELECT id FROM support_cases WHERE tenant_id = $1 AND customer_id = $2))",
-        tenant_id,
-        customer_id,
+        tenant_id.as_str(),
+        customer_id.as_str(),
     )
     .execute(&mut *conn)
     .await?
@@ -193,8 +194,8 @@ pub async fn anonymise_customer(
          WHERE tenant_id = $1
            AND case_id IN (SELECT id FROM support_cases WHERE tenant_id = $1 AND customer_id = $2)
            AND redacted_at IS NULL",
-        tenant_id,
-        customer_id,
+        tenant_id.as_str(),
+        customer_id.as_str(),
         REDACTED,
     )
     .execute(&mut *conn)
@@ -203,8 +204,8 @@ pub async fn anonymise_customer(
     let support_cases = sqlx::query!(
         "UPDATE support_cases SET subject = $3, updated_at = now()
          WHERE tenant_id = $1 AND customer_id = $2 AND subject <> $3",
-        tenant_id,
-        customer_id,
+        tenant_id.as_str(),
+        customer_id.as_str(),
         REDACTED,
     )
     .execute(&mut *conn)
@@ -212,8 +213,8 @@ pub async fn anonymise_customer(
     .rows_affected();
     let subscriptions = sqlx::query!(
         "DELETE FROM notification_subscriptions WHERE tenant_id = $1 AND customer_id = $2",
-        tenant_id,
-        customer_id,
+        tenant_id.as_str(),
+        customer_id.as_str(),
     )
     .execute(&mut *conn)
     .await?
@@ -221,8 +222,8 @@ pub async fn anonymise_customer(
     let requests = sqlx::query!(
         "UPDATE requests SET input = redact_pii(input), updated_at = now()
          WHERE tenant_id = $1 AND customer_id = $2 AND input IS DISTINCT FROM redact_pii(input)",
-        tenant_id,
-        customer_id,
+        tenant_id.as_str(),
+        customer_id.as_str(),
     )
     .execute(&mut *conn)
     .await?
@@ -235,9 +236,9 @@ pub async fn anonymise_customer(
                       SELECT id FROM order_views WHERE tenant_id = $1 AND customer_id = $2)))
            AND (output IS DISTINCT FROM redact_pii(output)
                 OR last_error IS DISTINCT FROM redact_pii(last_error))",
-        tenant_id,
-        customer_id,
-        current_run,
+        tenant_id.as_str(),
+        customer_id.as_str(),
+        current_run.as_uuid(),
     )
     .execute(&mut *conn)
     .await?
@@ -252,9 +253,9 @@ pub async fn anonymise_customer(
            AND (input IS DISTINCT FROM redact_pii(input)
                 OR result IS DISTINCT FROM redact_pii(result)
                 OR error IS DISTINCT FROM redact_pii(error))",
-        tenant_id,
-        customer_id,
-        current_run,
+        tenant_id.as_str(),
+        customer_id.as_str(),
+        current_run.as_uuid(),
     )
     .execute(&mut *conn)
     .await?
@@ -262,7 +263,7 @@ pub async fn anonymise_customer(
     let idempotency_records = sqlx::query!(
         "DELETE FROM idempotency_keys
          WHERE tenant_id = $1 AND principal = $2 AND key IS DISTINCT FROM $3",
-        tenant_id,
+        tenant_id.as_str(),
         format!("customer:{customer_id}"),
         keep_key,
     )

@@ -6,6 +6,8 @@ use std::time::Duration;
 use sqlx::PgConnection;
 use sqlx::types::Json;
 
+use crate::domain::ids::TenantId;
+
 /// A response saved for replay.
 #[derive(Debug, Clone)]
 pub struct Saved {
@@ -29,7 +31,7 @@ pub enum Claim {
 /// caller bounds that wait with `lock_timeout`.
 pub async fn claim(
     conn: &mut PgConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     principal: &str,
     key: &str,
     request_hash: &str,
@@ -42,7 +44,7 @@ pub async fn claim(
                  response_status = NULL, response_headers = NULL, response_body = NULL,
                  created_at = now(), expires_at = now() + interval '24 hours'
              WHERE idempotency_keys.expires_at < now()",
-        tenant_id,
+        tenant_id.as_str(),
         principal,
         key,
         request_hash,
@@ -60,7 +62,7 @@ pub async fn claim(
                   response_headers AS "response_headers!: Json<Vec<(String, String)>>",
                   response_body AS "response_body!"
          FROM idempotency_keys WHERE tenant_id = $1 AND principal = $2 AND key = $3"#,
-        tenant_id,
+        tenant_id.as_str(),
         principal,
         key,
     )
@@ -83,7 +85,7 @@ pub async fn set_lock_timeout(conn: &mut PgConnection, timeout: Duration) -> sql
 /// Saves the answer of a fresh key; called in the same transaction as [`claim`].
 pub async fn complete(
     conn: &mut PgConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     principal: &str,
     key: &str,
     status: u16,
@@ -94,7 +96,7 @@ pub async fn complete(
         "UPDATE idempotency_keys SET state = 'done', response_status = $4, response_headers = $5,
                 response_body = $6
          WHERE tenant_id = $1 AND principal = $2 AND key = $3",
-        tenant_id,
+        tenant_id.as_str(),
         principal,
         key,
         i32::from(status),

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use sqlx::types::Json;
 
+use crate::domain::ids::{CustomerId, OrderId, TenantId};
 use crate::domain::order::Order;
 use crate::domain::settings::TenantSettings;
 use crate::domain::timeline::{CUSTOMER_VISIBLE_EVENTS, EventRecord};
@@ -18,10 +19,10 @@ pub async fn upsert_view(conn: &mut PgConnection, order: &Order) -> sqlx::Result
              status = EXCLUDED.status, email = EXCLUDED.email, total_minor = EXCLUDED.total_minor,
              doc = EXCLUDED.doc, version = EXCLUDED.version, updated_at = now()
          WHERE order_views.version < EXCLUDED.version",
-        order.tenant_id,
-        order.id,
+        order.tenant_id.as_str(),
+        order.id.as_str(),
         order.number,
-        order.customer_id,
+        order.customer_id.as_str(),
         order.email,
         order.status.as_str(),
         order.currency,
@@ -38,16 +39,16 @@ pub async fn upsert_view(conn: &mut PgConnection, order: &Order) -> sqlx::Result
 /// One order of the tenant; `customer_id` narrows it to that customer's own.
 pub async fn get(
     conn: &mut PgConnection,
-    tenant_id: &str,
-    order_id: &str,
-    customer_id: Option<&str>,
+    tenant_id: &TenantId,
+    order_id: &OrderId,
+    customer_id: Option<&CustomerId>,
 ) -> sqlx::Result<Option<Order>> {
     let doc = sqlx::query_scalar!(
         r#"SELECT doc AS "doc: Json<Order>" FROM order_views
          WHERE tenant_id = $1 AND id = $2 AND ($3::text IS NULL OR customer_id = $3)"#,
-        tenant_id,
-        order_id,
-        customer_id,
+        tenant_id.as_str(),
+        order_id.as_str(),
+        customer_id.map(|id| id.as_str()),
     )
     .fetch_optional(conn)
     .await?;
@@ -58,14 +59,14 @@ pub async fn get(
 /// of one order are compared with the read model one after the other.
 pub async fn lock_view(
     conn: &mut PgConnection,
-    tenant_id: &str,
-    order_id: &str,
+    tenant_id: &TenantId,
+    order_id: &OrderId,
 ) -> sqlx::Result<Option<Order>> {
     let doc = sqlx::query_scalar!(
         r#"SELECT doc AS "doc: Json<Order>" FROM order_views
          WHERE tenant_id = $1 AND id = $2 FOR UPDATE"#,
-        tenant_id,
-        order_id,
+        tenant_id.as_str(),
+        order_id.as_str(),
     )
     .fetch_optional(conn)
     .await?;
@@ -82,14 +83,14 @@ pub struct ListFilter {
     pub after: Option<(DateTime<Utc>, String)>,
     pub limit: i64,
     /// Only this order (a guest token's scope).
-    pub only_order: Option<String>,
+    pub only_order: Option<OrderId>,
 }
 
 /// A customer's orders, newest first, served by `order_views_by_customer`.
 pub async fn list_for_customer(
     conn: &mut PgConnection,
-    tenant_id: &str,
-    customer_id: &str,
+    tenant_id: &TenantId,
+    customer_id: &CustomerId,
     f: &ListFilter,
 ) -> sqlx::Result<Vec<Order>> {
     let (after_at, after_id) = match &f.after {
@@ -106,25 +107,25 @@ pub async fn list_for_customer(
            AND ($9::text IS NULL OR id = $9)
          ORDER BY placed_at DESC, id DESC
          LIMIT $8"#,
-        tenant_id,
-        customer_id,
+        tenant_id.as_str(),
+        customer_id.as_str(),
         f.status.as_deref(),
         f.from,
         f.to,
         after_at,
         after_id,
         f.limit,
-        f.only_order.as_deref(),
+        f.only_order.as_ref().map(|o| o.as_str()),
     )
     .fetch_all(conn)
     .await?;
     Ok(docs.into_iter().map(|Json(order)| order).collect())
 }
 
-pub async fn count_for_tenant(conn: &mut PgConnection, tenant_id: &str) -> sqlx::Result<i64> {
+pub async fn count_for_tenant(conn: &mut PgConnection, tenant_id: &TenantId) -> sqlx::Result<i64> {
     sqlx::query_scalar!(
         r#"SELECT count(*) AS "count!" FROM order_views WHERE tenant_id = $1"#,
-        tenant_id,
+        tenant_id.as_str(),
     )
     .fetch_one(conn)
     .await
@@ -133,8 +134,8 @@ pub async fn count_for_tenant(conn: &mut PgConnection, tenant_id: &str) -> sqlx:
 /// Records an event once per `event_id`; returns false for a duplicate.
 pub async fn insert_event(
     conn: &mut PgConnection,
-    tenant_id: &str,
-    order_id: &str,
+    tenant_id: &TenantId,
+    order_id: &OrderId,
     event_id: &str,
     event_type: &str,
     payload: &serde_json::Value,
@@ -143,8 +144,8 @@ pub async fn insert_event(
     let res = sqlx::query!(
         "INSERT INTO order_events (tenant_id, order_id, event_id, type, payload, occurred_at)
          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, event_id) DO NOTHING",
-        tenant_id,
-        order_id,
+        tenant_id.as_str(),
+        order_id.as_str(),
         event_id,
         event_type,
         payload,
@@ -172,9 +173,9 @@ pub struct OrderRead {
 /// customer's own.
 pub async fn get_for_read(
     conn: &mut PgConnection,
-    tenant_id: &str,
-    order_id: &str,
-    customer_id: Option<&str>,
+    tenant_id: &TenantId,
+    order_id: &OrderId,
+    customer_id: Option<&CustomerId>,
     events_limit: i64,
 ) -> sqlx::Result<Option<OrderRead>> {
     // without events the query is a plain join: no subquery to plan, no array to bind
@@ -183,9 +184,9 @@ pub async fn get_for_read(
             r#"SELECT v.doc AS "doc: Json<Order>", t.settings AS "settings?: Json<TenantSettings>"
              FROM order_views v LEFT JOIN tenants t ON t.id = v.tenant_id
              WHERE v.tenant_id = $1 AND v.id = $2 AND ($3::text IS NULL OR v.customer_id = $3)"#,
-            tenant_id,
-            order_id,
-            customer_id,
+            tenant_id.as_str(),
+            order_id.as_str(),
+            customer_id.map(|id| id.as_str()),
         )
         .fetch_optional(conn)
         .await?;
@@ -207,9 +208,9 @@ pub async fn get_for_read(
                    LIMIT $4) e) AS "events!: Json<Vec<EventRecord>>"
          FROM order_views v LEFT JOIN tenants t ON t.id = v.tenant_id
          WHERE v.tenant_id = $1 AND v.id = $2 AND ($3::text IS NULL OR v.customer_id = $3)"#,
-        tenant_id,
-        order_id,
-        customer_id,
+        tenant_id.as_str(),
+        order_id.as_str(),
+        customer_id.map(|id| id.as_str()),
         events_limit,
         &CUSTOMER_VISIBLE_EVENTS[..] as &[&str],
     )
@@ -231,10 +232,10 @@ pub async fn get_for_read(
 /// of rows.
 pub async fn find_by_tracking_number(
     conn: &mut PgConnection,
-    tenant_id: &str,
-    customer_id: &str,
+    tenant_id: &TenantId,
+    customer_id: &CustomerId,
     tracking_number: &str,
-    only_order: Option<&str>,
+    only_order: Option<&OrderId>,
 ) -> sqlx::Result<Option<Order>> {
     let doc = sqlx::query_scalar!(
         r#"SELECT doc AS "doc: Json<Order>" FROM order_views
@@ -242,10 +243,10 @@ pub async fn find_by_tracking_number(
            AND doc -> 'shipments' @> jsonb_build_array(jsonb_build_object('tracking_number', $3::text))
          ORDER BY placed_at DESC, id DESC
          LIMIT 1"#,
-        tenant_id,
-        customer_id,
+        tenant_id.as_str(),
+        customer_id.as_str(),
         tracking_number,
-        only_order,
+        only_order.map(|id| id.as_str()),
     )
     .fetch_optional(conn)
     .await?;
@@ -270,9 +271,9 @@ pub struct SpendRow {
 /// neither the spend nor `orders_count`; refunds of the others are subtracted.
 pub async fn spend_by_currency(
     conn: &mut PgConnection,
-    tenant_id: &str,
-    customer_id: &str,
-    only_order: Option<&str>,
+    tenant_id: &TenantId,
+    customer_id: &CustomerId,
+    only_order: Option<&OrderId>,
 ) -> sqlx::Result<Vec<SpendRow>> {
     sqlx::query_as!(
         SpendRow,
@@ -295,9 +296,9 @@ pub async fn spend_by_currency(
                  AND ($3::text IS NULL OR v.id = $3)
                GROUP BY v.currency) per_currency
          ORDER BY currency"#,
-        tenant_id,
-        customer_id,
-        only_order,
+        tenant_id.as_str(),
+        customer_id.as_str(),
+        only_order.map(|id| id.as_str()),
     )
     .fetch_all(conn)
     .await
@@ -306,9 +307,9 @@ pub async fn spend_by_currency(
 /// The columns of an order a guest lookup needs, without its document.
 #[derive(Debug, Clone)]
 pub struct OrderHead {
-    pub id: String,
+    pub id: OrderId,
     pub number: String,
-    pub customer_id: String,
+    pub customer_id: CustomerId,
     pub email: String,
     pub status: String,
     pub currency: String,
@@ -319,14 +320,14 @@ pub struct OrderHead {
 /// One order of the tenant by its number (`order_views_by_number`), header columns only.
 pub async fn head_by_number(
     conn: &mut PgConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     number: &str,
 ) -> sqlx::Result<Option<OrderHead>> {
     sqlx::query_as!(
         OrderHead,
         "SELECT id, number, customer_id, email, status, currency, total_minor, placed_at
          FROM order_views WHERE tenant_id = $1 AND number = $2",
-        tenant_id,
+        tenant_id.as_str(),
         number,
     )
     .fetch_optional(conn)

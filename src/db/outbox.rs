@@ -9,6 +9,8 @@ use std::time::Duration;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use crate::domain::ids::RunId;
+
 /// The channel NOTIFYed (at commit) when a trigger is written; the relay LISTENs to it.
 pub const CHANNEL: &str = "orderdesk_outbox";
 
@@ -31,7 +33,7 @@ pub async fn insert_trigger(conn: &mut PgConnection, run_id: Uuid) -> sqlx::Resu
 pub async fn claim_unsent(
     conn: &mut PgConnection,
     limit: i64,
-) -> sqlx::Result<Vec<(i64, Uuid, bool)>> {
+) -> sqlx::Result<Vec<(i64, RunId, bool)>> {
     let rows = sqlx::query!(
         r#"SELECT o.id, o.run_id AS "run_id!", r.pushed_at IS NOT NULL AS "pushed!"
          FROM outbox o LEFT JOIN runs r ON r.id = o.run_id
@@ -44,20 +46,20 @@ pub async fn claim_unsent(
     .await?;
     Ok(rows
         .into_iter()
-        .map(|r| (r.id, r.run_id, r.pushed))
+        .map(|r| (r.id, RunId::from(r.run_id), r.pushed))
         .collect())
 }
 
 /// Marks triggers sent, and the runs whose trigger this relay pushed as pushed. Commits
 /// without waiting for the WAL flush (in a transaction: the whole transaction does): a lost
 /// mark only means one more push, which the run's claim turns into a no-op.
-pub async fn mark_sent(conn: &mut PgConnection, ids: &[i64], pushed: &[Uuid]) -> sqlx::Result<()> {
+pub async fn mark_sent(conn: &mut PgConnection, ids: &[i64], pushed: &[RunId]) -> sqlx::Result<()> {
     sqlx::query!(
         "WITH u AS (UPDATE outbox SET sent_at = now() WHERE id = ANY($1)),
               r AS (UPDATE runs SET pushed_at = now() WHERE id = ANY($2))
          SELECT 1 AS done FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit",
         ids,
-        pushed,
+        &pushed.iter().map(|r| r.as_uuid()).collect::<Vec<_>>(),
     )
     .fetch_one(conn)
     .await?;
@@ -69,14 +71,14 @@ pub async fn mark_sent(conn: &mut PgConnection, ids: &[i64], pushed: &[Uuid]) ->
 pub async fn unmark_sent(
     conn: &mut PgConnection,
     ids: &[i64],
-    pushed: &[Uuid],
+    pushed: &[RunId],
 ) -> sqlx::Result<()> {
     sqlx::query!(
         "WITH u AS (UPDATE outbox SET sent_at = NULL WHERE id = ANY($1)),
               r AS (UPDATE runs SET pushed_at = NULL WHERE id = ANY($2))
          SELECT 1 AS done FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit",
         ids,
-        pushed,
+        &pushed.iter().map(|r| r.as_uuid()).collect::<Vec<_>>(),
     )
     .fetch_one(conn)
     .await?;

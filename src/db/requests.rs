@@ -4,31 +4,35 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use crate::domain::ids::{CustomerId, OrderId, RequestId, RunId, TenantId};
+
 use crate::domain::request::RequestStatus;
 
 #[derive(Debug, Clone)]
 pub struct RequestRow {
-    pub id: Uuid,
-    pub tenant_id: String,
+    pub id: RequestId,
+    pub tenant_id: TenantId,
     pub kind: String,
+    /// The order it concerns; for an erasure, the customer (see `db::gdpr::REQUEST_KIND`).
     pub order_id: String,
-    pub customer_id: String,
+    pub customer_id: CustomerId,
     pub status: RequestStatus,
     pub input: serde_json::Value,
-    pub run_id: Option<Uuid>,
+    pub run_id: Option<RunId>,
     pub decided_by: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
 pub struct NewRequest<'a> {
-    pub tenant_id: &'a str,
+    pub tenant_id: &'a TenantId,
     pub kind: &'a str,
+    /// The order it concerns; for an erasure, the customer.
     pub order_id: &'a str,
-    pub customer_id: &'a str,
+    pub customer_id: &'a CustomerId,
     pub status: RequestStatus,
     pub input: &'a serde_json::Value,
-    pub run_id: Option<Uuid>,
+    pub run_id: Option<RunId>,
     pub decided_by: Option<&'a str>,
 }
 
@@ -44,15 +48,15 @@ pub async fn insert(
          ON CONFLICT (tenant_id, order_id, kind) WHERE status IN ('pending_review','approved','queued','running')
          DO NOTHING
          RETURNING id, tenant_id, kind, order_id, customer_id, status AS "status: RequestStatus",
-                   input, run_id, decided_by, created_at, updated_at"#,
+                   input, run_id AS "run_id: RunId", decided_by, created_at, updated_at"#,
         Uuid::now_v7(),
-        r.tenant_id,
+        r.tenant_id.as_str(),
         r.kind,
         r.order_id,
-        r.customer_id,
+        r.customer_id.as_str(),
         r.status as RequestStatus,
         r.input,
-        r.run_id,
+        r.run_id.map(|id| id.as_uuid()),
         r.decided_by,
     )
     .fetch_optional(conn)
@@ -62,19 +66,19 @@ pub async fn insert(
 /// A request of the tenant; `customer_id` narrows it to that customer's own.
 pub async fn get(
     conn: &mut PgConnection,
-    tenant_id: &str,
-    id: Uuid,
-    customer_id: Option<&str>,
+    tenant_id: &TenantId,
+    id: RequestId,
+    customer_id: Option<&CustomerId>,
 ) -> sqlx::Result<Option<RequestRow>> {
     sqlx::query_as!(
         RequestRow,
         r#"SELECT id, tenant_id, kind, order_id, customer_id, status AS "status: RequestStatus",
-                  input, run_id, decided_by, created_at, updated_at
+                  input, run_id AS "run_id: RunId", decided_by, created_at, updated_at
          FROM requests
          WHERE tenant_id = $1 AND id = $2 AND ($3::text IS NULL OR customer_id = $3)"#,
-        tenant_id,
-        id,
-        customer_id,
+        tenant_id.as_str(),
+        id.as_uuid(),
+        customer_id.map(|id| id.as_str()),
     )
     .fetch_optional(conn)
     .await
@@ -83,20 +87,20 @@ pub async fn get(
 /// The open request of `kind` for an order, locked for the decision being made.
 pub async fn open_for_order(
     conn: &mut PgConnection,
-    tenant_id: &str,
-    order_id: &str,
+    tenant_id: &TenantId,
+    order_id: &OrderId,
     kind: &str,
 ) -> sqlx::Result<Option<RequestRow>> {
     sqlx::query_as!(
         RequestRow,
         r#"SELECT id, tenant_id, kind, order_id, customer_id, status AS "status: RequestStatus",
-                  input, run_id, decided_by, created_at, updated_at
+                  input, run_id AS "run_id: RunId", decided_by, created_at, updated_at
          FROM requests
          WHERE tenant_id = $1 AND order_id = $2 AND kind = $3
            AND status IN ('pending_review','approved','queued','running')
          FOR UPDATE"#,
-        tenant_id,
-        order_id,
+        tenant_id.as_str(),
+        order_id.as_str(),
         kind,
     )
     .fetch_optional(conn)
@@ -106,20 +110,20 @@ pub async fn open_for_order(
 /// Moves a request on (e.g. `pending_review` → `queued` with its run).
 pub async fn set_status(
     conn: &mut PgConnection,
-    tenant_id: &str,
-    id: Uuid,
+    tenant_id: &TenantId,
+    id: RequestId,
     status: RequestStatus,
-    run_id: Option<Uuid>,
+    run_id: Option<RunId>,
     decided_by: Option<&str>,
 ) -> sqlx::Result<()> {
     sqlx::query!(
         "UPDATE requests SET status = $3, run_id = COALESCE($4, run_id),
                 decided_by = COALESCE($5, decided_by), updated_at = now()
          WHERE tenant_id = $1 AND id = $2",
-        tenant_id,
-        id,
+        tenant_id.as_str(),
+        id.as_uuid(),
         status as RequestStatus,
-        run_id,
+        run_id.map(|id| id.as_uuid()),
         decided_by,
     )
     .execute(conn)
@@ -133,7 +137,7 @@ pub async fn set_status(
 /// was closed.
 pub async fn close_if_run_finished(
     conn: &mut PgConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     order_id: &str,
     kind: &str,
 ) -> sqlx::Result<bool> {
@@ -142,7 +146,7 @@ pub async fn close_if_run_finished(
          FROM runs
          WHERE r.run_id = runs.id AND r.tenant_id = $1 AND r.order_id = $2 AND r.kind = $3
            AND r.status IN ('queued','running') AND runs.status NOT IN ('queued','running')",
-        tenant_id,
+        tenant_id.as_str(),
         order_id,
         kind,
     )

@@ -3,19 +3,19 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use sqlx::types::Json;
-use uuid::Uuid;
 
+use crate::domain::ids::{CustomerId, OrderId, RequestId, TenantId};
 use crate::domain::returns::RmaLine;
 
 /// One RMA as orderdesk knows it.
 #[derive(Debug, Clone)]
 pub struct ReturnRow {
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub rma_id: String,
     pub kind: String,
-    pub order_id: String,
-    pub customer_id: String,
-    pub request_id: Uuid,
+    pub order_id: OrderId,
+    pub customer_id: CustomerId,
+    pub request_id: RequestId,
     pub lines: Json<Vec<StoredLine>>,
     pub method: String,
     pub preferred_refund: Option<String>,
@@ -42,12 +42,12 @@ pub struct StoredLine {
 }
 
 pub struct NewReturn<'a> {
-    pub tenant_id: &'a str,
+    pub tenant_id: &'a TenantId,
     pub rma_id: &'a str,
     pub kind: &'a str,
-    pub order_id: &'a str,
-    pub customer_id: &'a str,
-    pub request_id: Uuid,
+    pub order_id: &'a OrderId,
+    pub customer_id: &'a CustomerId,
+    pub request_id: RequestId,
     pub lines: &'a [StoredLine],
     pub method: &'a str,
     pub preferred_refund: Option<&'a str>,
@@ -68,12 +68,12 @@ pub async fn insert(conn: &mut PgConnection, r: &NewReturn<'_>) -> sqlx::Result<
                    lines AS "lines: Json<Vec<StoredLine>>", method, preferred_refund, status,
                    instructions, label_url, refund_status, expected_refund_minor, currency,
                    created_at, updated_at"#,
-        r.tenant_id,
+        r.tenant_id.as_str(),
         r.rma_id,
         r.kind,
-        r.order_id,
-        r.customer_id,
-        r.request_id,
+        r.order_id.as_str(),
+        r.customer_id.as_str(),
+        r.request_id.as_uuid(),
         Json(r.lines) as Json<&[StoredLine]>,
         r.method,
         r.preferred_refund,
@@ -89,9 +89,9 @@ pub async fn insert(conn: &mut PgConnection, r: &NewReturn<'_>) -> sqlx::Result<
 /// An RMA of the tenant; `customer_id` narrows it to that customer's own.
 pub async fn get(
     conn: &mut PgConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     rma_id: &str,
-    customer_id: Option<&str>,
+    customer_id: Option<&CustomerId>,
 ) -> sqlx::Result<Option<ReturnRow>> {
     sqlx::query_as!(
         ReturnRow,
@@ -101,9 +101,9 @@ pub async fn get(
                    created_at, updated_at
          FROM returns
          WHERE tenant_id = $1 AND rma_id = $2 AND ($3::text IS NULL OR customer_id = $3)"#,
-        tenant_id,
+        tenant_id.as_str(),
         rma_id,
-        customer_id,
+        customer_id.map(|id| id.as_str()),
     )
     .fetch_optional(conn)
     .await
@@ -113,13 +113,13 @@ pub async fn get(
 /// requests cannot both count the same returnable unit.
 pub async fn lock_order(
     conn: &mut PgConnection,
-    tenant_id: &str,
-    order_id: &str,
+    tenant_id: &TenantId,
+    order_id: &OrderId,
 ) -> sqlx::Result<()> {
     sqlx::query!(
         "SELECT pg_advisory_xact_lock(hashtextextended('returns/' || $1::text || '/' || $2::text, 0))",
-        tenant_id,
-        order_id,
+        tenant_id.as_str(),
+        order_id.as_str(),
     )
     .execute(conn)
     .await?;
@@ -129,14 +129,14 @@ pub async fn lock_order(
 /// The order's RMAs that hold units (every status but `failed`): (rma id, lines).
 pub async fn holding_units(
     conn: &mut PgConnection,
-    tenant_id: &str,
-    order_id: &str,
+    tenant_id: &TenantId,
+    order_id: &OrderId,
 ) -> sqlx::Result<Vec<(String, Vec<RmaLine>)>> {
     let rows = sqlx::query!(
         r#"SELECT rma_id, lines AS "lines: Json<Vec<StoredLine>>" FROM returns
          WHERE tenant_id = $1 AND order_id = $2 AND status <> 'failed'"#,
-        tenant_id,
-        order_id,
+        tenant_id.as_str(),
+        order_id.as_str(),
     )
     .fetch_all(conn)
     .await?;
@@ -149,7 +149,7 @@ pub async fn holding_units(
 /// Records what the Returns API answered for the RMA: its status, label and instructions.
 pub async fn record_upstream(
     conn: &mut PgConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     rma_id: &str,
     status: &str,
     label_url: Option<&str>,
@@ -158,7 +158,7 @@ pub async fn record_upstream(
     sqlx::query!(
         "UPDATE returns SET status = $3, label_url = $4, instructions = $5, updated_at = now()
          WHERE tenant_id = $1 AND rma_id = $2",
-        tenant_id,
+        tenant_id.as_str(),
         rma_id,
         status,
         label_url,
@@ -172,13 +172,13 @@ pub async fn record_upstream(
 /// Marks an RMA that was never created upstream as `failed` (its units are free again).
 pub async fn mark_failed(
     conn: &mut PgConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     rma_id: &str,
 ) -> sqlx::Result<()> {
     sqlx::query!(
         "UPDATE returns SET status = 'failed', refund_status = 'not_applicable', updated_at = now()
          WHERE tenant_id = $1 AND rma_id = $2",
-        tenant_id,
+        tenant_id.as_str(),
         rma_id,
     )
     .execute(conn)

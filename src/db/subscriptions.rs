@@ -1,5 +1,6 @@
 //! `notification_subscriptions`: who wants shipment updates of an order, per channel.
 
+use crate::domain::ids::{CustomerId, OrderId, TenantId};
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
@@ -16,9 +17,9 @@ pub struct SubscriptionRow {
 /// `updated_at`.
 pub async fn set(
     conn: &mut PgConnection,
-    tenant_id: &str,
-    order_id: &str,
-    customer_id: &str,
+    tenant_id: &TenantId,
+    order_id: &OrderId,
+    customer_id: &CustomerId,
     channel: &str,
     destination: Option<&str>,
 ) -> sqlx::Result<SubscriptionRow> {
@@ -31,9 +32,9 @@ pub async fn set(
              subscribed = EXCLUDED.subscribed, destination = EXCLUDED.destination,
              updated_at = now()
          RETURNING channel, subscribed, destination, updated_at",
-        tenant_id,
-        order_id,
-        customer_id,
+        tenant_id.as_str(),
+        order_id.as_str(),
+        customer_id.as_str(),
         channel,
         destination,
     )
@@ -53,9 +54,9 @@ pub enum Which {
 /// The channels of (order, customer), by channel name.
 pub async fn list(
     conn: &mut PgConnection,
-    tenant_id: &str,
-    order_id: &str,
-    customer_id: &str,
+    tenant_id: &TenantId,
+    order_id: &OrderId,
+    customer_id: &CustomerId,
     which: Which,
 ) -> sqlx::Result<Vec<SubscriptionRow>> {
     sqlx::query_as!(
@@ -64,9 +65,9 @@ pub async fn list(
          WHERE tenant_id = $1 AND order_id = $2 AND customer_id = $3
            AND (NOT $4 OR (subscribed AND destination IS NOT NULL))
          ORDER BY channel",
-        tenant_id,
-        order_id,
-        customer_id,
+        tenant_id.as_str(),
+        order_id.as_str(),
+        customer_id.as_str(),
         which == Which::Active,
     )
     .fetch_all(conn)

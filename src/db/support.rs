@@ -1,16 +1,17 @@
 //! Support cases, their messages and attachments (`support_cases`, `support_messages`,
 //! `support_attachments`). One case per order; a customer's message reopens it.
 
+use crate::domain::ids::{CustomerId, OrderId, TenantId};
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
 /// One row of `support_cases`.
 #[derive(Debug, Clone)]
 pub struct CaseRow {
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub id: String,
-    pub order_id: String,
-    pub customer_id: String,
+    pub order_id: OrderId,
+    pub customer_id: CustomerId,
     /// `open` (waits for support), `pending` (waits for the customer) or `closed`.
     pub status: String,
     pub subject: String,
@@ -25,9 +26,9 @@ pub struct CaseRow {
 /// case and whether it was created now. `new_id` and `subject` are used only on creation.
 pub async fn touch_case(
     conn: &mut PgConnection,
-    tenant_id: &str,
-    order_id: &str,
-    customer_id: &str,
+    tenant_id: &TenantId,
+    order_id: &OrderId,
+    customer_id: &CustomerId,
     new_id: &str,
     subject: &str,
 ) -> sqlx::Result<(CaseRow, bool)> {
@@ -41,19 +42,19 @@ pub async fn touch_case(
          RETURNING tenant_id, id, order_id, customer_id, status, subject, message_count,
                    last_message_at, assigned_agent, created_at, updated_at,
                    (xmax = 0) AS "created!""#,
-        tenant_id,
+        tenant_id.as_str(),
         new_id,
-        order_id,
-        customer_id,
+        order_id.as_str(),
+        customer_id.as_str(),
         subject,
     )
     .fetch_one(conn)
     .await?;
     let case = CaseRow {
-        tenant_id: t.tenant_id,
+        tenant_id: t.tenant_id.into(),
         id: t.id,
-        order_id: t.order_id,
-        customer_id: t.customer_id,
+        order_id: t.order_id.into(),
+        customer_id: t.customer_id.into(),
         status: t.status,
         subject: t.subject,
         message_count: t.message_count,
@@ -68,16 +69,16 @@ pub async fn touch_case(
 /// The order's case, if any.
 pub async fn case_for_order(
     conn: &mut PgConnection,
-    tenant_id: &str,
-    order_id: &str,
+    tenant_id: &TenantId,
+    order_id: &OrderId,
 ) -> sqlx::Result<Option<CaseRow>> {
     sqlx::query_as!(
         CaseRow,
         "SELECT tenant_id, id, order_id, customer_id, status, subject, message_count,
                 last_message_at, assigned_agent, created_at, updated_at
          FROM support_cases WHERE tenant_id = $1 AND order_id = $2",
-        tenant_id,
-        order_id,
+        tenant_id.as_str(),
+        order_id.as_str(),
     )
     .fetch_optional(conn)
     .await
@@ -85,10 +86,10 @@ pub async fn case_for_order(
 
 /// A message to store.
 pub struct NewMessage<'a> {
-    pub tenant_id: &'a str,
+    pub tenant_id: &'a TenantId,
     pub id: &'a str,
     pub case_id: &'a str,
-    pub order_id: &'a str,
+    pub order_id: &'a OrderId,
     /// `customer` or `agent`.
     pub author_kind: &'a str,
     pub author_id: &'a str,
@@ -109,7 +110,7 @@ pub struct NewAttachment<'a> {
 pub struct MessageRow {
     pub id: String,
     pub case_id: String,
-    pub order_id: String,
+    pub order_id: OrderId,
     pub author_kind: String,
     pub author_id: String,
     pub body: String,
@@ -131,10 +132,10 @@ pub async fn insert_message(
         "INSERT INTO support_messages (tenant_id, id, case_id, order_id, author_kind, author_id,
                                        body, internal)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        m.tenant_id,
+        m.tenant_id.as_str(),
         m.id,
         m.case_id,
-        m.order_id,
+        m.order_id.as_str(),
         m.author_kind,
         m.author_id,
         m.body,
@@ -147,7 +148,7 @@ pub async fn insert_message(
             "INSERT INTO support_attachments (tenant_id, message_id, filename, content_type,
                                               size_bytes, sha256, content)
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            m.tenant_id,
+            m.tenant_id.as_str(),
             m.id,
             a.filename,
             a.content_type,
@@ -167,8 +168,8 @@ pub async fn insert_message(
 /// internal notes only when `include_internal`.
 pub async fn list_for_order(
     conn: &mut PgConnection,
-    tenant_id: &str,
-    order_id: &str,
+    tenant_id: &TenantId,
+    order_id: &OrderId,
     include_internal: bool,
     after: Option<&(DateTime<Utc>, String)>,
     limit: i64,
@@ -185,8 +186,8 @@ pub async fn list_for_order(
            AND ($4::timestamptz IS NULL OR (m.created_at, m.id) > ($4, $5))
          ORDER BY m.created_at, m.id
          LIMIT $6"#,
-        tenant_id,
-        order_id,
+        tenant_id.as_str(),
+        order_id.as_str(),
         include_internal,
         after.map(|a| a.0),
         after.map(|a| a.1.as_str()),
@@ -199,8 +200,8 @@ pub async fn list_for_order(
 /// One message of an order; internal notes only when `include_internal`.
 pub async fn get_message(
     conn: &mut PgConnection,
-    tenant_id: &str,
-    order_id: &str,
+    tenant_id: &TenantId,
+    order_id: &OrderId,
     message_id: &str,
     include_internal: bool,
 ) -> sqlx::Result<Option<MessageRow>> {
@@ -213,8 +214,8 @@ pub async fn get_message(
          FROM support_messages m
          LEFT JOIN support_attachments a ON a.tenant_id = m.tenant_id AND a.message_id = m.id
          WHERE m.tenant_id = $1 AND m.order_id = $2 AND m.id = $3 AND ($4 OR NOT m.internal)"#,
-        tenant_id,
-        order_id,
+        tenant_id.as_str(),
+        order_id.as_str(),
         message_id,
         include_internal,
     )
@@ -225,13 +226,13 @@ pub async fn get_message(
 /// An attachment's stored bytes: (filename, content type, content).
 pub async fn attachment_content(
     conn: &mut PgConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     message_id: &str,
 ) -> sqlx::Result<Option<(String, String, Vec<u8>)>> {
     let row = sqlx::query!(
         r#"SELECT filename, content_type, content AS "content!" FROM support_attachments
          WHERE tenant_id = $1 AND message_id = $2 AND content IS NOT NULL"#,
-        tenant_id,
+        tenant_id.as_str(),
         message_id,
     )
     .fetch_optional(conn)

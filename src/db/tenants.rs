@@ -3,18 +3,19 @@
 use sqlx::PgConnection;
 use sqlx::types::Json;
 
+use crate::domain::ids::TenantId;
 use crate::domain::settings::TenantSettings;
 
 pub async fn upsert(
     conn: &mut PgConnection,
-    id: &str,
+    id: &TenantId,
     name: &str,
     settings: &TenantSettings,
 ) -> sqlx::Result<()> {
     sqlx::query!(
         "INSERT INTO tenants (id, name, settings) VALUES ($1, $2, $3)
          ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, settings = EXCLUDED.settings",
-        id,
+        id.as_str(),
         name,
         Json(settings) as Json<&TenantSettings>,
     )
@@ -24,28 +25,31 @@ pub async fn upsert(
 }
 
 /// The tenant's settings, or the defaults for a tenant without a row.
-pub async fn settings(conn: &mut PgConnection, tenant_id: &str) -> sqlx::Result<TenantSettings> {
+pub async fn settings(
+    conn: &mut PgConnection,
+    tenant_id: &TenantId,
+) -> sqlx::Result<TenantSettings> {
     let settings = sqlx::query_scalar!(
         r#"SELECT settings AS "settings: Json<TenantSettings>" FROM tenants WHERE id = $1"#,
-        tenant_id,
+        tenant_id.as_str(),
     )
     .fetch_optional(conn)
     .await?;
     Ok(settings.map(|Json(s)| s).unwrap_or_default())
 }
 
-pub async fn exists(conn: &mut PgConnection, tenant_id: &str) -> sqlx::Result<bool> {
+pub async fn exists(conn: &mut PgConnection, tenant_id: &TenantId) -> sqlx::Result<bool> {
     sqlx::query_scalar!(
         r#"SELECT EXISTS (SELECT 1 FROM tenants WHERE id = $1) AS "exists!""#,
-        tenant_id,
+        tenant_id.as_str(),
     )
     .fetch_one(conn)
     .await
 }
 
 /// The tenant's display name (what its documents print as the seller), if it has a row.
-pub async fn name(conn: &mut PgConnection, tenant_id: &str) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar!("SELECT name FROM tenants WHERE id = $1", tenant_id)
+pub async fn name(conn: &mut PgConnection, tenant_id: &TenantId) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar!("SELECT name FROM tenants WHERE id = $1", tenant_id.as_str())
         .fetch_optional(conn)
         .await
 }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
 use super::DocumentKind;
+use crate::domain::ids::{CustomerId, OrderId, TenantId};
 
 /// Separates this key's use from any other the secret might ever get.
 const KEY_LABEL: &[u8] = b"orderdesk/download-links/v1";
@@ -37,11 +38,11 @@ impl LinkKey {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LinkClaims {
     #[serde(rename = "t")]
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     #[serde(rename = "c")]
-    pub customer_id: String,
+    pub customer_id: CustomerId,
     #[serde(rename = "o")]
-    pub order_id: String,
+    pub order_id: OrderId,
     #[serde(rename = "k")]
     pub kind: DocumentKind,
     /// The shipment of a label or of a per-shipment packing slip.
@@ -100,9 +101,9 @@ mod tests {
 
     fn claims(expires_at: i64) -> LinkClaims {
         LinkClaims {
-            tenant_id: "acme".into(),
-            customer_id: "cus_0001".into(),
-            order_id: "ord_000001".into(),
+            tenant_id: TenantId::new("acme"),
+            customer_id: CustomerId::new("cus_0001"),
+            order_id: OrderId::new("ord_000001"),
             kind: DocumentKind::ShippingLabel,
             shipment_id: Some("shp_000001_1".into()),
             expires_at,

@@ -5,7 +5,7 @@ use crate::documents::pdf::tests::assert_well_formed;
 use crate::domain::order::OrderLine;
 
 fn orders() -> Vec<Order> {
-    crate::seed::demo_orders("acme", 4, 24)
+    crate::seed::demo_orders(&crate::domain::ids::TenantId::new("acme"), 4, 24)
 }
 
 fn order_in(status: OrderStatus) -> Order {

@@ -10,25 +10,25 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
 use tokio::time::timeout;
-use uuid::Uuid;
 
 pub use queue::{MAX_BACKLOG, PUSH_BATCH, RunTrigger, TriggerQueue};
 
 use crate::db;
 use crate::db::runs::{NewRunRow, RunRow};
+use crate::domain::ids::{CustomerId, RunId, TenantId};
 use crate::error::{Error, Result};
 use crate::workflows::Registry;
 
 /// A run to start.
 #[derive(Debug, Clone)]
 pub struct NewRun {
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     /// A workflow of `workflows.toml`, e.g. `cancel_order`.
     pub kind: String,
     /// The order (or other resource) the run acts on.
     pub subject_id: Option<String>,
     /// Set for a customer's own request: the run is visible to that customer only.
-    pub customer_id: Option<String>,
+    pub customer_id: Option<CustomerId>,
     /// Who asked (user id, API key id, `system`).
     pub requested_by: String,
     pub input: Value,
@@ -53,24 +53,24 @@ pub async fn enqueue(conn: &mut PgConnection, registry: &Registry, new: NewRun) 
         .map(|(i, s)| (s.name.as_str(), !workflow.step_applies(i, &new.input)))
         .collect();
     let row = NewRunRow {
-        id: Uuid::now_v7(),
+        id: RunId::now_v7(),
         tenant_id: &new.tenant_id,
         kind: &new.kind,
         subject_id: new.subject_id.as_deref(),
-        customer_id: new.customer_id.as_deref(),
+        customer_id: new.customer_id.as_ref(),
         requested_by: &new.requested_by,
         input: &new.input,
         steps: &steps,
     };
     let run = db::runs::insert(conn, &row).await?;
-    db::outbox::insert_trigger(conn, run.id).await?;
+    db::outbox::insert_trigger(conn, run.id.as_uuid()).await?;
     Ok(run)
 }
 
 /// Best effort, right after the caller committed [`enqueue`]: pushes the run's trigger to
 /// apalis and records the push on the run (the relay then only marks the outbox row). On
 /// any error (Redis down, queue full) it only logs; the relay delivers the trigger later.
-pub async fn dispatch(pool: &PgPool, queue: &TriggerQueue, run_id: Uuid) {
+pub async fn dispatch(pool: &PgPool, queue: &TriggerQueue, run_id: RunId) {
     if let Err(e) = try_dispatch(pool, queue, run_id).await {
         tracing::warn!(job_id = %run_id, error = %format!("{e:#}"),
             "trigger not pushed now; the outbox relay will deliver it");
@@ -81,7 +81,7 @@ pub async fn dispatch(pool: &PgPool, queue: &TriggerQueue, run_id: Uuid) {
 /// retries for seconds) must not hold the response that follows the commit.
 const DISPATCH_TIMEOUT: Duration = Duration::from_millis(300);
 
-async fn try_dispatch(pool: &PgPool, queue: &TriggerQueue, run_id: Uuid) -> anyhow::Result<()> {
+async fn try_dispatch(pool: &PgPool, queue: &TriggerQueue, run_id: RunId) -> anyhow::Result<()> {
     if timeout(DISPATCH_TIMEOUT, queue.room()).await?? == 0 {
         return Ok(()); // the queue is full; the relay delivers when there is room
     }
@@ -95,7 +95,7 @@ async fn try_dispatch(pool: &PgPool, queue: &TriggerQueue, run_id: Uuid) -> anyh
     };
     if let Err(e) = pushed {
         // maybe pushed after all: then the relay pushes again and the claim dedupes
-        db::runs::unmark_pushed(&mut conn, run_id).await?;
+        db::runs::unmark_pushed(&mut conn, run_id.as_uuid()).await?;
         return Err(e);
     }
     Ok(())

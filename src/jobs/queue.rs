@@ -11,11 +11,12 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::config::Config;
+use crate::domain::ids::RunId;
 
 /// The payload of one apalis task: "run this workflow run". Everything else is in Postgres.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunTrigger {
-    pub run_id: Uuid,
+    pub run_id: RunId,
     /// The W3C `traceparent` of whoever pushed it (the accepting request), so the run and
     /// its upstream calls join that trace. A trigger without one (the relay's, the
     /// sweeper's) starts a trace of its own.
@@ -83,11 +84,11 @@ impl TriggerQueue {
     /// workers. Each push gets a fresh apalis task id `{run_id}.{uuid}`: apalis ignores a push
     /// whose id it still holds, and a run may legitimately be pushed again (retry, lost
     /// trigger, dead worker).
-    pub async fn push(&self, run_ids: &[Uuid]) -> anyhow::Result<()> {
+    pub async fn push(&self, run_ids: &[RunId]) -> anyhow::Result<()> {
         let traceparent = crate::telemetry::current_traceparent();
         for chunk in run_ids.chunks(PUSH_BATCH) {
             let tasks = chunk.iter().map(|&run_id| {
-                let id = format!("{}.{}", run_id.simple(), Uuid::now_v7().simple());
+                let id = format!("{}.{}", run_id.as_uuid().simple(), Uuid::now_v7().simple());
                 let traceparent = traceparent.clone();
                 TaskBuilder::new(RunTrigger {
                     run_id,

@@ -4,6 +4,7 @@
 //! (mapped to retryable or permanent errors by `error.rs`). The workflow engine's step retry
 //! policy is the real retry loop; this client only retries a refused connection once.
 
+use crate::domain::ids::TenantId;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -89,7 +90,7 @@ impl Client {
     /// A read.
     pub(super) async fn get<T: DeserializeOwned>(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         url: Url,
     ) -> Result<T, UpstreamError> {
         self.send::<T, ()>(Method::GET, tenant, url, None, None)
@@ -99,7 +100,7 @@ impl Client {
     /// A read that needs a body (a preview): it changes nothing, so it carries no key.
     pub(super) async fn post_read<T: DeserializeOwned, B: Serialize + Sync + ?Sized>(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         url: Url,
         body: &B,
     ) -> Result<T, UpstreamError> {
@@ -110,7 +111,7 @@ impl Client {
     /// lost answer is answered from the service's memory instead of acting twice.
     pub(super) async fn post<T: DeserializeOwned, B: Serialize + Sync + ?Sized>(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         url: Url,
         idempotency_key: &str,
         body: &B,
@@ -122,7 +123,7 @@ impl Client {
     async fn send<T: DeserializeOwned, B: Serialize + Sync + ?Sized>(
         &self,
         method: Method,
-        tenant: &str,
+        tenant: &TenantId,
         url: Url,
         idempotency_key: Option<&str>,
         body: Option<&B>,
@@ -134,7 +135,7 @@ impl Client {
                 .http
                 .request(method.clone(), url.clone())
                 .headers(headers.clone())
-                .header("X-Tenant-ID", tenant);
+                .header("X-Tenant-ID", tenant.as_str());
             if let Some(key) = idempotency_key {
                 req = req.header("Idempotency-Key", key);
             }

@@ -1,6 +1,7 @@
 //! The Fulfillment service (`/fulfillment`): where an order ships, and its Returns API
 //! (RMAs of returns and exchanges).
 
+use crate::domain::ids::{OrderId, TenantId};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -23,7 +24,11 @@ pub struct NewRma<'a> {
 
 impl UpstreamReader {
     /// `GET /v1/returns?order_id=`: the order's RMAs, oldest first.
-    pub async fn list_rmas(&self, tenant: &str, order_id: &str) -> Result<Vec<Rma>, UpstreamError> {
+    pub async fn list_rmas(
+        &self,
+        tenant: &TenantId,
+        order_id: &OrderId,
+    ) -> Result<Vec<Rma>, UpstreamError> {
         #[derive(Deserialize)]
         struct Page {
             data: Vec<Rma>,
@@ -31,7 +36,7 @@ impl UpstreamReader {
         let url = self.client.url_with_query(
             Fulfillment,
             &["v1", "returns"],
-            &[("order_id", order_id)],
+            &[("order_id", order_id.as_str())],
         )?;
         let page: Page = self.client.get(tenant, url).await?;
         Ok(page.data)
@@ -43,7 +48,7 @@ impl Upstream {
     /// `rma.id` (200).
     pub async fn create_rma(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         rma: &NewRma<'_>,
         key: &str,
     ) -> Result<Rma, UpstreamError> {
@@ -54,14 +59,14 @@ impl Upstream {
     /// `POST /v1/orders/{id}/address`: shipped → 409 `fulfillment.already_shipped`.
     pub async fn change_fulfillment_address(
         &self,
-        tenant: &str,
-        order_id: &str,
+        tenant: &TenantId,
+        order_id: &OrderId,
         address: &Address,
         key: &str,
     ) -> Result<Value, UpstreamError> {
         let url = self
             .client()
-            .url(Fulfillment, &["v1", "orders", order_id, "address"])?;
+            .url(Fulfillment, &["v1", "orders", order_id.as_str(), "address"])?;
         let body = json!({ "address": address });
         self.client().post(tenant, url, key, &body).await
     }

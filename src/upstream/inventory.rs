@@ -1,5 +1,6 @@
 //! The Inventory service (`/inventory`): stock on hand, releases and reservations.
 
+use crate::domain::ids::{OrderId, TenantId};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -21,7 +22,11 @@ struct Stock {
 
 impl UpstreamReader {
     /// `GET /v1/stock/{sku}`: units on hand; an unknown SKU → `Ok(None)`.
-    pub async fn get_stock(&self, tenant: &str, sku: &str) -> Result<Option<i64>, UpstreamError> {
+    pub async fn get_stock(
+        &self,
+        tenant: &TenantId,
+        sku: &str,
+    ) -> Result<Option<i64>, UpstreamError> {
         let url = self.client.url(Inventory, &["v1", "stock", sku])?;
         match self.client.get::<Stock>(tenant, url).await {
             Ok(s) => Ok(Some(s.on_hand)),
@@ -31,7 +36,7 @@ impl UpstreamReader {
     }
 
     /// `GET /v1/stock/{sku}`: units on hand, 0 for a SKU the service does not know.
-    pub async fn stock_on_hand(&self, tenant: &str, sku: &str) -> Result<i64, UpstreamError> {
+    pub async fn stock_on_hand(&self, tenant: &TenantId, sku: &str) -> Result<i64, UpstreamError> {
         Ok(self.get_stock(tenant, sku).await?.unwrap_or(0))
     }
 }
@@ -40,8 +45,8 @@ impl Upstream {
     /// `POST /v1/releases`: stock of each sku grows by its qty.
     pub async fn release_inventory(
         &self,
-        tenant: &str,
-        order_id: &str,
+        tenant: &TenantId,
+        order_id: &OrderId,
         lines: &[StockLine],
         key: &str,
     ) -> Result<Value, UpstreamError> {
@@ -52,8 +57,8 @@ impl Upstream {
     /// `POST /v1/reservations`: compensation of a release.
     pub async fn reserve_inventory(
         &self,
-        tenant: &str,
-        order_id: &str,
+        tenant: &TenantId,
+        order_id: &OrderId,
         lines: &[StockLine],
         key: &str,
     ) -> Result<Value, UpstreamError> {
@@ -64,9 +69,9 @@ impl Upstream {
     /// `POST /v1/{movements}` `{"order_id","lines"}`.
     async fn move_stock(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         movements: &str,
-        order_id: &str,
+        order_id: &OrderId,
         lines: &[StockLine],
         key: &str,
     ) -> Result<Value, UpstreamError> {

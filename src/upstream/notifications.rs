@@ -1,5 +1,6 @@
 //! The Notifications service (`/notifications`): messages to customers.
 
+use crate::domain::ids::TenantId;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -19,7 +20,7 @@ impl Upstream {
     /// `POST /v1/messages`: `{"id":"msg_…"}`.
     pub async fn send_notification(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         message: &Notification<'_>,
         key: &str,
     ) -> Result<Value, UpstreamError> {

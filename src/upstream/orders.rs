@@ -1,6 +1,7 @@
 //! The Orders service (`/orders`): orders, their cancellation and address, the catalog,
 //! carts, and the erasure of a customer's personal data.
 
+use crate::domain::ids::{CustomerId, OrderId, TenantId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -72,8 +73,14 @@ pub struct AddressChange {
 
 impl UpstreamReader {
     /// `GET /v1/orders/{id}`.
-    pub async fn get_order(&self, tenant: &str, order_id: &str) -> Result<Order, UpstreamError> {
-        let url = self.client.url(Orders, &["v1", "orders", order_id])?;
+    pub async fn get_order(
+        &self,
+        tenant: &TenantId,
+        order_id: &OrderId,
+    ) -> Result<Order, UpstreamError> {
+        let url = self
+            .client
+            .url(Orders, &["v1", "orders", order_id.as_str()])?;
         self.client.get(tenant, url).await
     }
 
@@ -81,7 +88,7 @@ impl UpstreamReader {
     /// that currency (404).
     pub async fn catalog_item(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         sku: &str,
         currency: &str,
     ) -> Result<Option<CatalogItem>, UpstreamError> {
@@ -102,8 +109,8 @@ impl Upstream {
     /// `POST /v1/orders/{id}/cancel`: the cancelled order (200 also when already cancelled).
     pub async fn cancel_order(
         &self,
-        tenant: &str,
-        order_id: &str,
+        tenant: &TenantId,
+        order_id: &OrderId,
         reason: &str,
         key: &str,
     ) -> Result<Order, UpstreamError> {
@@ -114,8 +121,8 @@ impl Upstream {
     /// `POST /v1/orders/{id}/reinstate`: compensation of a cancel.
     pub async fn reinstate_order(
         &self,
-        tenant: &str,
-        order_id: &str,
+        tenant: &TenantId,
+        order_id: &OrderId,
         reason: &str,
         key: &str,
     ) -> Result<Order, UpstreamError> {
@@ -126,15 +133,15 @@ impl Upstream {
     /// `POST /v1/orders/{id}/{action}` `{"reason"}`: the order after it.
     async fn order_transition(
         &self,
-        tenant: &str,
-        order_id: &str,
+        tenant: &TenantId,
+        order_id: &OrderId,
         action: &str,
         reason: &str,
         key: &str,
     ) -> Result<Order, UpstreamError> {
         let url = self
             .client()
-            .url(Orders, &["v1", "orders", order_id, action])?;
+            .url(Orders, &["v1", "orders", order_id.as_str(), action])?;
         let body = json!({ "reason": reason });
         self.client().post(tenant, url, key, &body).await
     }
@@ -143,20 +150,20 @@ impl Upstream {
     /// second call erases nothing more).
     pub async fn erase_customer(
         &self,
-        tenant: &str,
-        customer_id: &str,
+        tenant: &TenantId,
+        customer_id: &CustomerId,
         key: &str,
     ) -> Result<Value, UpstreamError> {
         let url = self
             .client()
-            .url(Orders, &["v1", "customers", customer_id, "erase"])?;
+            .url(Orders, &["v1", "customers", customer_id.as_str(), "erase"])?;
         self.client().post(tenant, url, key, &json!({})).await
     }
 
     /// `POST /v1/carts`: 201 the cart; nothing addable → 409 `cart.nothing_addable`.
     pub async fn create_cart(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         cart: &NewCart<'_>,
         key: &str,
     ) -> Result<Cart, UpstreamError> {
@@ -167,12 +174,12 @@ impl Upstream {
     /// `POST /v1/orders/{id}/address`: shipped or ended → 409 `order.address_locked`.
     pub async fn change_address(
         &self,
-        tenant: &str,
-        order_id: &str,
+        tenant: &TenantId,
+        order_id: &OrderId,
         address: &Address,
         key: &str,
     ) -> Result<AddressChange, UpstreamError> {
-        let segments = ["v1", "orders", order_id, "address"];
+        let segments = ["v1", "orders", order_id.as_str(), "address"];
         self.post_address(tenant, &segments, address, key).await
     }
 
@@ -180,18 +187,18 @@ impl Upstream {
     /// status (the parcel goes wherever Fulfillment still has).
     pub async fn revert_address(
         &self,
-        tenant: &str,
-        order_id: &str,
+        tenant: &TenantId,
+        order_id: &OrderId,
         address: &Address,
         key: &str,
     ) -> Result<AddressChange, UpstreamError> {
-        let segments = ["v1", "orders", order_id, "address", "revert"];
+        let segments = ["v1", "orders", order_id.as_str(), "address", "revert"];
         self.post_address(tenant, &segments, address, key).await
     }
 
     async fn post_address(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         segments: &[&str],
         address: &Address,
         key: &str,

@@ -1,5 +1,6 @@
 //! The Payments service (`/payments`): refunds.
 
+use crate::domain::ids::TenantId;
 use serde_json::json;
 
 use super::{Upstream, UpstreamError};
@@ -11,7 +12,7 @@ impl Upstream {
     /// `refund.exceeds_captured`.
     pub async fn refund_payment(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         payment_id: &str,
         amount_minor: i64,
         reason: &str,

@@ -1,5 +1,6 @@
 //! The Promotions service (`/promotions`): what a coupon would do to an order.
 
+use crate::domain::ids::TenantId;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -34,7 +35,7 @@ impl UpstreamReader {
     /// `domain::coupon::REASONS`.
     pub async fn preview_coupon(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         code: &str,
         currency: &str,
         lines: &[PreviewLine],

@@ -23,7 +23,7 @@ impl UpstreamReader {
         let mut skus: Vec<String> = lines.iter().map(|l| l.sku.clone()).collect();
         skus.sort_unstable();
         skus.dedup();
-        let tenant = order.tenant_id.as_str();
+        let tenant = &order.tenant_id;
         // owned SKUs: a closure over borrowed ones is not general enough for a Send future
         let now: HashMap<String, SkuNow> = futures::stream::iter(skus)
             .map(|sku: String| async move {

@@ -2,6 +2,7 @@
 
 use super::{UpstreamError, UpstreamReader};
 use crate::config::Service::Tracking;
+use crate::domain::ids::TenantId;
 use crate::domain::tracking::Tracking as Parcel;
 
 impl UpstreamReader {
@@ -9,7 +10,7 @@ impl UpstreamReader {
     /// permanent 404 `tracking.not_found`.
     pub async fn track_shipment(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         tracking_number: &str,
     ) -> Result<Parcel, UpstreamError> {
         let url = self

@@ -8,9 +8,9 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument, info, warn};
-use uuid::Uuid;
 
 use crate::db;
+use crate::domain::ids::RunId;
 use crate::workflows::{WorkerCtx, engine};
 
 #[derive(Clone, Default)]
@@ -34,7 +34,7 @@ impl InFlight {
     pub(super) async fn execute(
         &self,
         state: WorkerCtx,
-        run_id: Uuid,
+        run_id: RunId,
         worker: String,
         stop: CancellationToken,
     ) -> Result<anyhow::Result<()>, tokio::task::JoinError> {

@@ -19,6 +19,7 @@ use serde_json::{Map, Value};
 use super::WorkerCtx;
 use super::spec::WorkflowSpec;
 use crate::db::runs::RunRow;
+use crate::domain::ids::TenantId;
 use crate::error::{Problem, problem};
 use crate::upstream::UpstreamError;
 
@@ -39,7 +40,7 @@ pub struct StepCtx<'a> {
 }
 
 impl StepCtx<'_> {
-    pub fn tenant(&self) -> &str {
+    pub fn tenant(&self) -> &TenantId {
         &self.run.tenant_id
     }
     /// The run input as its workflow's typed input (e.g. `domain::cancel::CancelRunInput`);

@@ -16,7 +16,8 @@ async fn post(app: &TestApp, token: &str, key: &str, path: &str, body: Value) ->
     (status, res.json().await.unwrap_or(Value::Null))
 }
 
-async fn audit_of(app: &TestApp, order_id: &str) -> Vec<Value> {
+async fn audit_of(app: &TestApp, order_id: impl AsRef<str>) -> Vec<Value> {
+    let order_id = order_id.as_ref();
     let auditor = app.agent_token(TENANT, "agt_auditor", &["auditor"]);
     let path = format!("/v1/admin/orders/{order_id}/audit");
     let (status, body) = app.get(&path, app.auth(&auditor, TENANT)).await;

@@ -8,10 +8,11 @@ use crate::helpers::{self, OTHER_TENANT, TENANT, TestApp};
 async fn cancel(
     app: &TestApp,
     token: &str,
-    order_id: &str,
+    order_id: impl AsRef<str>,
     key: &str,
     body: Value,
 ) -> (u16, reqwest::header::HeaderMap, Value) {
+    let order_id = order_id.as_ref();
     let mut h = app.auth(token, TENANT);
     h.insert("idempotency-key", key.parse().unwrap());
     let res = app

@@ -35,7 +35,10 @@ async fn lists_own_orders_newest_first_with_cursor() {
             None => break,
         }
     }
-    let mut expected: Vec<_> = own.iter().map(|o| (o.placed_at, o.id.clone())).collect();
+    let mut expected: Vec<_> = own
+        .iter()
+        .map(|o| (o.placed_at, o.id.to_string()))
+        .collect();
     expected.sort();
     expected.reverse();
     assert_eq!(seen, expected.into_iter().map(|e| e.1).collect::<Vec<_>>());

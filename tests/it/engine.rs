@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use orderdesk::config::Config;
 use orderdesk::db::runs::{self, RunRow, StepRow, StepStatus};
+use orderdesk::domain::ids::{RunId, TenantId};
 use orderdesk::jobs::{self, NewRun, TriggerQueue};
 use orderdesk::state::AppState;
 use orderdesk::workers::{self, WorkerOptions};
@@ -129,12 +130,12 @@ impl TestEnv {
     }
 
     /// Enqueues runs in one transaction; returns their ids.
-    async fn enqueue(&self, kind: &str, inputs: Vec<Value>) -> Vec<Uuid> {
+    async fn enqueue(&self, kind: &str, inputs: Vec<Value>) -> Vec<RunId> {
         let mut tx = self.state.db.begin().await.unwrap();
         let mut ids = Vec::new();
         for input in inputs {
             let new = NewRun {
-                tenant_id: TENANT.into(),
+                tenant_id: TenantId::new(TENANT),
                 kind: kind.into(),
                 subject_id: None,
                 customer_id: None,
@@ -152,22 +153,32 @@ impl TestEnv {
         ids
     }
 
-    async fn run(&self, id: Uuid) -> RunRow {
+    async fn run(&self, id: RunId) -> RunRow {
         let mut conn = self.state.db.acquire().await.unwrap();
-        runs::get(&mut conn, TENANT, id).await.unwrap().unwrap()
+        runs::get(&mut conn, &TenantId::new(TENANT), id)
+            .await
+            .unwrap()
+            .unwrap()
     }
 
-    async fn steps(&self, id: Uuid) -> Vec<StepRow> {
+    async fn steps(&self, id: RunId) -> Vec<StepRow> {
         let mut conn = self.state.db.acquire().await.unwrap();
-        runs::steps(&mut conn, TENANT, id).await.unwrap()
+        runs::steps(&mut conn, &TenantId::new(TENANT), id)
+            .await
+            .unwrap()
     }
 
     /// Waits (bounded, as a hang guard only) until the run is terminal.
-    async fn finished(&self, id: Uuid) -> RunRow {
-        let run = runs::wait_finished(&self.state.db, TENANT, id, Duration::from_secs(60))
-            .await
-            .unwrap()
-            .unwrap();
+    async fn finished(&self, id: RunId) -> RunRow {
+        let run = runs::wait_finished(
+            &self.state.db,
+            &TenantId::new(TENANT),
+            id,
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap()
+        .unwrap();
         assert!(run.status().is_terminal(), "run still {:?}", run.status);
         run
     }
@@ -637,7 +648,7 @@ async fn produce(state: &AppState, kind: &'static str, secs: u64) -> (u64, f64) 
             while std::time::Instant::now() < stop {
                 let mut tx = state.db.begin().await.unwrap();
                 let new = NewRun {
-                    tenant_id: TENANT.into(),
+                    tenant_id: TenantId::new(TENANT),
                     kind: kind.into(),
                     subject_id: None,
                     customer_id: None,
@@ -766,7 +777,7 @@ async fn a_trigger_whose_push_failed_is_unsent_again() {
 
 async fn pushed_at(
     conn: &mut sqlx::PgConnection,
-    id: Uuid,
+    id: RunId,
 ) -> Option<chrono::DateTime<chrono::Utc>> {
     sqlx::query_scalar("SELECT pushed_at FROM runs WHERE id = $1")
         .bind(id)

@@ -13,6 +13,7 @@ mod helpers;
 mod ingest;
 mod operations;
 mod order_reads;
+mod path_ids;
 mod process;
 mod repo_files;
 mod resilience;

@@ -6,13 +6,13 @@ use std::time::Duration;
 use orderdesk::app;
 use orderdesk::db::requests::{self, NewRequest};
 use orderdesk::db::runs::{self, NewRunRow};
+use orderdesk::domain::ids::{CustomerId, RunId, TenantId};
 use orderdesk::domain::request::RequestStatus;
 use orderdesk::workers::sweeper;
 use serde_json::json;
 use sqlx::PgConnection;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
 use crate::helpers::{self, TENANT, TestApp};
 
@@ -67,7 +67,7 @@ async fn metrics_are_served_on_their_own_listener_only() {
     let after = served_count(&app.http, &metrics_url).await;
     assert!(after > before, "{before} -> {after}");
     assert!(
-        !text.contains(&order.id),
+        !text.contains(order.id.as_str()),
         "concrete paths never become labels"
     );
     assert!(!text.contains(TENANT), "no tenant in any label");
@@ -92,14 +92,14 @@ async fn served_count(http: &reqwest::Client, url: &str) -> u64 {
 }
 
 /// A run of `kind` with one step, set to `status`, finished (or updated) `days_ago`.
-async fn run_aged(conn: &mut PgConnection, status: &str, days_ago: i64) -> Uuid {
-    let id = Uuid::now_v7();
+async fn run_aged(conn: &mut PgConnection, status: &str, days_ago: i64) -> RunId {
+    let id = RunId::now_v7();
     let input = json!({});
     runs::insert(
         conn,
         &NewRunRow {
             id,
-            tenant_id: TENANT,
+            tenant_id: &TenantId::new(TENANT),
             kind: "retention_test",
             subject_id: None,
             customer_id: None,
@@ -126,7 +126,7 @@ async fn run_aged(conn: &mut PgConnection, status: &str, days_ago: i64) -> Uuid 
     id
 }
 
-async fn exists(conn: &mut PgConnection, table: &str, column: &str, id: Uuid) -> bool {
+async fn exists(conn: &mut PgConnection, table: &str, column: &str, id: RunId) -> bool {
     sqlx::query_scalar(&format!(
         "SELECT EXISTS (SELECT 1 FROM {table} WHERE {column} = $1)"
     ))
@@ -146,11 +146,12 @@ async fn retention_deletes_old_finished_runs_only() {
     let running = run_aged(&mut conn, "running", 90).await;
     // a closed request pointing at the old run, and an open one at the old failed run
     let input = json!({});
-    let request = |order: &'static str, status: RequestStatus, run: Uuid| NewRequest {
-        tenant_id: TENANT,
+    let (tenant, customer) = (TenantId::new(TENANT), CustomerId::new("cus_0001"));
+    let request = |order: &'static str, status: RequestStatus, run: RunId| NewRequest {
+        tenant_id: &tenant,
         kind: "retention_test",
         order_id: order,
-        customer_id: "cus_0001",
+        customer_id: &customer,
         status,
         input: &input,
         run_id: Some(run),
@@ -181,21 +182,26 @@ async fn retention_deletes_old_finished_runs_only() {
         assert!(exists(&mut conn, "runs", "id", kept).await, "{kept} kept");
     }
     // the request outlives its run and keeps its own status
-    let closed = requests::get(&mut conn, TENANT, closed.id, None)
+    let closed = requests::get(&mut conn, &TenantId::new(TENANT), closed.id, None)
         .await
         .unwrap()
         .expect("the request stays");
     assert_eq!((closed.status.as_str(), closed.run_id), ("succeeded", None));
-    let open = requests::get(&mut conn, TENANT, open.id, None)
+    let open = requests::get(&mut conn, &TenantId::new(TENANT), open.id, None)
         .await
         .unwrap()
         .unwrap();
     assert_eq!(open.run_id, Some(old_failed));
 
     // once the request takes its run's status, the run can go too
-    requests::close_if_run_finished(&mut conn, TENANT, "ord_r2", "retention_test")
-        .await
-        .unwrap();
+    requests::close_if_run_finished(
+        &mut conn,
+        &TenantId::new(TENANT),
+        "ord_r2",
+        "retention_test",
+    )
+    .await
+    .unwrap();
     let deleted = sweeper::delete_old_runs(&mut conn, Duration::from_secs(30 * 24 * 3600))
         .await
         .unwrap();

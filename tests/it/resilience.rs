@@ -8,7 +8,13 @@ use serde_json::{Value, json};
 
 use crate::helpers::{self, TENANT, TestApp};
 
-pub(crate) async fn request_cancel(app: &TestApp, order_id: &str, customer: &str) -> String {
+pub(crate) async fn request_cancel(
+    app: &TestApp,
+    order_id: impl AsRef<str>,
+    customer: impl AsRef<str>,
+) -> String {
+    let order_id = order_id.as_ref();
+    let customer = customer.as_ref();
     let token = app.customer_token(TENANT, customer);
     let mut h = app.auth(&token, TENANT);
     h.insert("idempotency-key", format!("k-{order_id}").parse().unwrap());
@@ -29,7 +35,7 @@ fn cancellable(app: &TestApp) -> Vec<(String, String)> {
     app.orders
         .iter()
         .filter(|o| o.status.as_str() == "confirmed")
-        .map(|o| (o.id.clone(), o.customer_id.clone()))
+        .map(|o| (o.id.to_string(), o.customer_id.to_string()))
         .collect()
 }
 

@@ -2,6 +2,7 @@
 //! (`/sandbox/requests`) saw it: the caller's W3C trace context, from a read in a handler
 //! and from a workflow run accepted by a request, and ids that stay one path segment.
 
+use orderdesk::domain::ids::TenantId;
 use orderdesk::upstream::Upstream;
 use serde_json::{Value, json};
 
@@ -130,7 +131,10 @@ async fn an_id_with_reserved_characters_stays_one_path_segment() {
     .await;
 
     let upstream = Upstream::new(&app.config).unwrap();
-    let got = upstream.get_order(TENANT, &order.id).await.unwrap();
+    let got = upstream
+        .get_order(&TenantId::new(TENANT), &order.id)
+        .await
+        .unwrap();
     assert_eq!(got.id, order.id);
     seen_call(
         &app,
@@ -141,7 +145,10 @@ async fn an_id_with_reserved_characters_stays_one_path_segment() {
     .await;
 
     // a query value cannot add parameters either
-    let rmas = upstream.list_rmas(TENANT, &order.id).await.unwrap();
+    let rmas = upstream
+        .list_rmas(&TenantId::new(TENANT), &order.id)
+        .await
+        .unwrap();
     assert!(rmas.is_empty());
     let call = seen_call(&app, "fulfillment", "GET", "/v1/returns").await;
     assert_eq!(call["query"], "order_id=ord%2F..%2Fx%3Fy%3D1%23z%2541");

@@ -16,7 +16,6 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
-use uuid::Uuid;
 
 use crate::api::idempotency::{self, Begin, Fresh, IdempotencyKey};
 use crate::api::shared::RequestMeta;
@@ -24,6 +23,7 @@ use crate::db;
 use crate::db::audit::{Actor, Entry};
 use crate::db::requests::{NewRequest, RequestRow};
 use crate::db::runs::RunRow;
+use crate::domain::ids::{CustomerId, RequestId, RunId, TenantId};
 use crate::domain::order::Order;
 use crate::domain::request::RequestStatus;
 use crate::error::{Error, Result};
@@ -34,7 +34,7 @@ use crate::state::AppState;
 /// run's `requested_by`, and the audit actor.
 #[derive(Debug, Clone)]
 pub struct Caller {
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub principal: String,
     pub actor: Actor,
     /// `Prefer: wait=N`: how long to hold the answer for the run to end.
@@ -105,13 +105,13 @@ pub struct Admitted<A> {
     location: Option<String>,
     answer: A,
     /// The run that `Prefer: wait` waits for.
-    wait_for: Option<Uuid>,
+    wait_for: Option<RunId>,
 }
 
 impl<A> Admitted<A> {
     /// 202 with `Location`; `run` is what `Prefer: wait` waits for (none while a request
     /// waits for review).
-    pub fn accepted(location: String, answer: A, run: Option<Uuid>) -> Self {
+    pub fn accepted(location: String, answer: A, run: Option<RunId>) -> Self {
         Admitted {
             status: StatusCode::ACCEPTED,
             location: Some(location),
@@ -136,7 +136,7 @@ pub struct Admission<'a> {
     conn: &'a mut PgConnection,
     state: &'a AppState,
     caller: &'a Caller,
-    started: Vec<Uuid>,
+    started: Vec<RunId>,
 }
 
 /// A request row to open (see `requests`): one open request per order and kind.
@@ -144,7 +144,7 @@ pub struct OpenRequest<'a> {
     pub kind: &'a str,
     /// The order it concerns (for an erasure: the customer, one open per customer).
     pub order_id: &'a str,
-    pub customer_id: &'a str,
+    pub customer_id: &'a CustomerId,
     pub status: RequestStatus,
     pub input: serde_json::Value,
     pub decided_by: Option<&'a str>,
@@ -156,18 +156,23 @@ pub struct OpenRequest<'a> {
 pub struct StartRun<'a, I> {
     pub workflow: &'a str,
     pub subject_id: &'a str,
-    pub customer_id: Option<&'a str>,
+    pub customer_id: Option<&'a CustomerId>,
     pub input: &'a I,
-    pub request: Option<Uuid>,
+    pub request: Option<RequestId>,
     pub decided_by: Option<&'a str>,
 }
 
 impl<'a, I> StartRun<'a, I> {
     /// The run that carries out `request` on `order`, visible to the order's customer.
-    pub fn for_request(workflow: &'a str, order: &'a Order, input: &'a I, request: Uuid) -> Self {
+    pub fn for_request(
+        workflow: &'a str,
+        order: &'a Order,
+        input: &'a I,
+        request: RequestId,
+    ) -> Self {
         StartRun {
             workflow,
-            subject_id: &order.id,
+            subject_id: order.id.as_str(),
             customer_id: Some(&order.customer_id),
             input,
             request: Some(request),
@@ -193,7 +198,7 @@ impl Admission<'_> {
     /// Inserts the request. An open one whose run already ended is closed and the insert
     /// tried again; one really in progress answers `r.already_open`.
     pub async fn open_request(&mut self, r: OpenRequest<'_>) -> Result<RequestRow> {
-        let tenant = self.caller.tenant_id.as_str();
+        let tenant = &self.caller.tenant_id;
         let new = NewRequest {
             tenant_id: tenant,
             kind: r.kind,
@@ -223,7 +228,7 @@ impl Admission<'_> {
             tenant_id: self.caller.tenant_id.clone(),
             kind: s.workflow.into(),
             subject_id: Some(s.subject_id.into()),
-            customer_id: s.customer_id.map(str::to_string),
+            customer_id: s.customer_id.cloned(),
             requested_by: self.caller.principal.clone(),
             input,
         };
@@ -322,7 +327,7 @@ impl crate::api::auth::Customer {
         Caller {
             tenant_id: self.tenant_id.clone(),
             principal: self.principal(),
-            actor: meta.actor("customer", &self.customer_id, vec![]),
+            actor: meta.actor("customer", self.customer_id.as_str(), vec![]),
             wait: meta.wait,
         }
     }
@@ -344,7 +349,8 @@ impl crate::api::auth::Agent {
 /// its job (with `Prefer: wait`, the job as it ended, `result` included).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RequestAcceptedOut {
-    pub request_id: Uuid,
+    #[schema(value_type = uuid::Uuid)]
+    pub request_id: RequestId,
     /// `pending_review`, or the job's status (`queued` when just accepted).
     pub status: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -353,7 +359,7 @@ pub struct RequestAcceptedOut {
 
 impl RequestAcceptedOut {
     /// A request waiting for an agent's review: no job yet.
-    pub fn pending_review(request_id: Uuid) -> Self {
+    pub fn pending_review(request_id: RequestId) -> Self {
         RequestAcceptedOut {
             request_id,
             status: RequestStatus::PendingReview.as_str().into(),
@@ -362,7 +368,7 @@ impl RequestAcceptedOut {
     }
 
     /// A request whose run `run` was started (or has ended).
-    pub fn with_run(request_id: Uuid, run: &RunRow) -> Self {
+    pub fn with_run(request_id: RequestId, run: &RunRow) -> Self {
         RequestAcceptedOut {
             request_id,
             status: run.status.as_str().into(),
@@ -373,14 +379,14 @@ impl RequestAcceptedOut {
 
 impl Admitted<RequestAcceptedOut> {
     /// 202 for a customer's request whose run started: polled at the request.
-    pub fn request_started(request_id: Uuid, run: &RunRow) -> Self {
+    pub fn request_started(request_id: RequestId, run: &RunRow) -> Self {
         let answer = RequestAcceptedOut::with_run(request_id, run);
         Admitted::accepted(request_location(request_id), answer, Some(run.id))
     }
 }
 
 /// Where a customer polls a request (and its job).
-pub fn request_location(request_id: Uuid) -> String {
+pub fn request_location(request_id: RequestId) -> String {
     format!("/v1/customer/requests/{request_id}")
 }
 

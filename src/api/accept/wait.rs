@@ -11,20 +11,21 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::StatusCode;
 use axum::response::Response;
-use uuid::Uuid;
 
 use super::{Answer, Caller};
 use crate::db;
+use crate::domain::ids::{RunId, TenantId};
 use crate::error::Result;
 use crate::state::AppState;
 
 /// Waiting calls one principal of one tenant may hold in one process.
 pub const MAX_WAITS_PER_PRINCIPAL: usize = 4;
 
-static WAITING: LazyLock<Mutex<HashMap<(String, String), usize>>> = LazyLock::new(Default::default);
+static WAITING: LazyLock<Mutex<HashMap<(TenantId, String), usize>>> =
+    LazyLock::new(Default::default);
 
 /// A place among a principal's waiting calls, given back on drop.
-struct Place((String, String));
+struct Place((TenantId, String));
 
 impl Place {
     fn take(caller: &Caller) -> Option<Place> {
@@ -54,7 +55,7 @@ impl Drop for Place {
 pub(super) async fn finished<A: Answer>(
     state: &AppState,
     caller: &Caller,
-    run_id: Uuid,
+    run_id: RunId,
     wait: Duration,
     answer: A,
     accepted: Response,
@@ -81,7 +82,7 @@ mod tests {
 
     fn caller(principal: &str) -> Caller {
         Caller {
-            tenant_id: "t_wait_places".into(),
+            tenant_id: TenantId::new("t_wait_places"),
             principal: principal.into(),
             actor: Actor::default(),
             wait: None,

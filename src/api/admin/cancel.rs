@@ -1,6 +1,6 @@
 //! Agents deciding cancellations: approve a customer's pending request, or force one.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -9,10 +9,12 @@ use crate::api::accept::{RequestAcceptedOut, accept};
 use crate::api::auth::Sudo;
 use crate::api::authorized::{Authorized, can};
 use crate::api::cancellation::{self as cancel, CancelDryRunOut, CancelIntake, Decision};
+use crate::api::extract::Path;
 use crate::api::extract::{Valid, Validate};
 use crate::api::idempotency::IdempotencyKey;
 use crate::api::shared::RequestMeta;
 use crate::domain::cancel::Canceller;
+use crate::domain::ids::OrderId;
 use crate::error::Result;
 use crate::state::AppState;
 
@@ -71,7 +73,7 @@ pub async fn approve_cancel(
     agent: Authorized<can::OrdersCancelApprove>,
     meta: RequestMeta,
     key: IdempotencyKey,
-    Path(order_id): Path<String>,
+    Path(order_id): Path<OrderId>,
     Valid { body, .. }: Valid<ApproveCancelIn>,
 ) -> Result<Response> {
     let order = agent.tenant_order(&state, &order_id).await?;
@@ -102,7 +104,7 @@ pub async fn force_cancel(
     agent: Authorized<can::OrdersCancelForce>,
     meta: RequestMeta,
     key: IdempotencyKey,
-    Path(order_id): Path<String>,
+    Path(order_id): Path<OrderId>,
     // after the permission, so an agent without it learns that first
     _sudo: Sudo,
     Valid { body, .. }: Valid<ForceCancelIn>,

@@ -1,29 +1,32 @@
 //! Admin reads of an order and its audit trail.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use uuid::Uuid;
 
 use crate::api::auth::Agent;
 use crate::api::authorized::{Authorized, can};
+use crate::api::extract::Path;
 use crate::api::extract::{ValidQuery, Validate};
 use crate::api::shared::{PageIn, RequestMeta, page_of};
 use crate::db;
 use crate::db::audit::{AuditRow, Entry};
 use crate::db::requests::RequestRow;
 use crate::domain::cancel;
+use crate::domain::ids::{OrderId, RequestId, RunId};
 use crate::domain::order::Order;
 use crate::error::{Error, Result};
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OpenRequestOut {
-    pub id: Uuid,
+    #[schema(value_type = uuid::Uuid)]
+    pub id: RequestId,
     pub kind: String,
     pub status: String,
-    pub job_id: Option<Uuid>,
+    #[schema(value_type = Option<uuid::Uuid>)]
+    pub job_id: Option<RunId>,
 }
 
 /// The whole order document as the upstream last described it, with orderdesk's open requests.
@@ -35,7 +38,7 @@ pub struct AdminOrderOut {
 
 impl Agent {
     /// An order of the agent's tenant, or 404.
-    pub async fn tenant_order(&self, state: &AppState, order_id: &str) -> Result<Order> {
+    pub async fn tenant_order(&self, state: &AppState, order_id: &OrderId) -> Result<Order> {
         let mut conn = state.db.acquire().await?;
         db::orders::get(&mut conn, &self.tenant_id, order_id, None)
             .await?
@@ -60,16 +63,16 @@ async fn open_requests_audited(
     state: &AppState,
     agent: &Agent,
     meta: &RequestMeta,
-    order_id: &str,
+    order_id: &OrderId,
 ) -> Result<Vec<OpenRequestOut>> {
     let mut tx = state.db.begin().await?;
-    let tenant = agent.tenant_id.as_str();
+    let tenant = &agent.tenant_id;
     let open =
         db::requests::open_for_order(&mut tx, tenant, order_id, cancel::REQUEST_KIND).await?;
     let viewed = Entry {
         action: "order.viewed",
         subject_type: "order",
-        subject_id: order_id,
+        subject_id: order_id.as_str(),
         reason: None,
         before: None,
         after: None,
@@ -89,7 +92,7 @@ pub async fn get_order(
     State(state): State<AppState>,
     agent: Authorized<can::OrdersRead>,
     meta: RequestMeta,
-    Path(order_id): Path<String>,
+    Path(order_id): Path<OrderId>,
 ) -> Result<Json<AdminOrderOut>> {
     let order = agent.tenant_order(&state, &order_id).await?;
     let open_requests = open_requests_audited(&state, &agent, &meta, &order_id).await?;
@@ -129,15 +132,21 @@ pub struct AuditListOut {
 pub async fn get_audit(
     State(state): State<AppState>,
     agent: Authorized<can::AuditRead>,
-    Path(order_id): Path<String>,
+    Path(order_id): Path<OrderId>,
     ValidQuery(page): ValidQuery<AuditQuery>,
 ) -> Result<Json<AuditListOut>> {
     agent.tenant_order(&state, &order_id).await?;
     let (tenant, after) = (&agent.tenant_id, page.after.unwrap_or(0));
     let mut conn = state.db.acquire().await?;
-    let rows =
-        db::audit::list_for_subject(&mut conn, tenant, "order", &order_id, after, page.fetch())
-            .await?;
+    let rows = db::audit::list_for_subject(
+        &mut conn,
+        tenant,
+        "order",
+        order_id.as_str(),
+        after,
+        page.fetch(),
+    )
+    .await?;
     let (data, next_cursor) = page_of(rows, page.limit, |r| r.id);
     Ok(Json(AuditListOut { data, next_cursor }))
 }

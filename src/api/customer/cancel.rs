@@ -1,6 +1,6 @@
 //! `POST /v1/customer/orders/{order_id}/cancel-request`: a customer asks to cancel.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -8,10 +8,12 @@ use utoipa::ToSchema;
 use crate::api::accept::{RequestAcceptedOut, accept};
 use crate::api::auth::Customer;
 use crate::api::cancellation::{self as cancel, CancelDryRunOut, CancelIntake, Decision};
+use crate::api::extract::Path;
 use crate::api::extract::{Valid, Validate};
 use crate::api::idempotency::IdempotencyKey;
 use crate::api::shared::RequestMeta;
 use crate::domain::cancel::Canceller;
+use crate::domain::ids::OrderId;
 use crate::error::Result;
 use crate::state::AppState;
 
@@ -48,7 +50,7 @@ pub async fn request_cancel(
     who: Customer,
     meta: RequestMeta,
     key: IdempotencyKey,
-    Path(order_id): Path<String>,
+    Path(order_id): Path<OrderId>,
     Valid { body, .. }: Valid<CancelRequestIn>,
 ) -> Result<Response> {
     let order = who.own_order(&state, &order_id).await?;

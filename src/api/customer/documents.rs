@@ -2,7 +2,7 @@
 //! out as presigned, expiring download links (downloaded through `downloads.rs`).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
@@ -10,8 +10,10 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::api::auth::Customer;
+use crate::api::extract::Path;
 use crate::documents::signing::{self, LinkClaims, LinkKey};
 use crate::documents::{self, DocumentKind, DocumentRef};
+use crate::domain::ids::OrderId;
 use crate::domain::order::Order;
 use crate::error::{Error, Result};
 use crate::state::AppState;
@@ -72,7 +74,7 @@ fn private<T: Serialize>(body: T) -> impl IntoResponse {
 pub async fn get_invoice(
     State(state): State<AppState>,
     who: Customer,
-    Path(order_id): Path<String>,
+    Path(order_id): Path<OrderId>,
 ) -> Result<impl IntoResponse> {
     let order = who.own_order(&state, &order_id).await?;
     Ok(private(link_to(&state, &order, DocumentRef::invoice())))
@@ -87,7 +89,7 @@ pub async fn get_invoice(
 pub async fn get_label(
     State(state): State<AppState>,
     who: Customer,
-    Path((order_id, shipment_id)): Path<(String, String)>,
+    Path((order_id, shipment_id)): Path<(OrderId, String)>,
 ) -> Result<impl IntoResponse> {
     let order = who.own_order(&state, &order_id).await?;
     let doc = DocumentRef::label(&shipment_id);
@@ -106,7 +108,7 @@ pub async fn get_label(
 pub async fn list_documents(
     State(state): State<AppState>,
     who: Customer,
-    Path(order_id): Path<String>,
+    Path(order_id): Path<OrderId>,
 ) -> Result<impl IntoResponse> {
     let order = who.own_order(&state, &order_id).await?;
     let data = documents::documents_of(&order)

@@ -82,7 +82,7 @@ async fn order_and_seller(state: &AppState, claims: &LinkClaims) -> Result<(Orde
         .ok_or_else(|| Error::not_found("document"))?;
     let seller = db::tenants::name(&mut conn, tenant)
         .await?
-        .unwrap_or_else(|| tenant.clone());
+        .unwrap_or_else(|| tenant.to_string());
     Ok((order, seller))
 }
 

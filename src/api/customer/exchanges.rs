@@ -2,16 +2,18 @@
 //! lines for the same or another variant; the `exchange_order` workflow reserves the
 //! replacements and creates the exchange RMA.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::rma::{self, Ask, LineAskIn, RmaAcceptedOut, RmaPlanOut};
 use crate::api::auth::Customer;
+use crate::api::extract::Path;
 use crate::api::extract::{Valid, Validate};
 use crate::api::idempotency::{self, IdempotencyKey};
 use crate::api::shared::RequestMeta;
+use crate::domain::ids::OrderId;
 use crate::domain::returns::RmaKind;
 use crate::error::Result;
 use crate::state::AppState;
@@ -64,7 +66,7 @@ pub async fn request_replacement(
     who: Customer,
     meta: RequestMeta,
     key: IdempotencyKey,
-    Path(order_id): Path<String>,
+    Path(order_id): Path<OrderId>,
     Valid { body, checked: ask }: Valid<ReplaceRequestIn>,
 ) -> Result<Response> {
     let hash = idempotency::fingerprint(&format!("replace-request:{order_id}"), &body);

@@ -1,13 +1,15 @@
 //! `GET /v1/customer/orders/{order_id}/faq`: help entries chosen by the order's state.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use chrono::Utc;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::api::auth::Customer;
+use crate::api::extract::{Path, Strict};
 use crate::domain::faq::{self, FaqEntry};
+use crate::domain::ids::OrderId;
 use crate::error::Result;
 use crate::state::AppState;
 
@@ -26,7 +28,7 @@ pub struct FaqOut {
 pub async fn get_faq(
     State(state): State<AppState>,
     who: Customer,
-    Path(order_id): Path<String>,
+    Path(Strict(order_id)): Path<Strict<OrderId>>,
 ) -> Result<Json<FaqOut>> {
     let read = who.own_order_read(&state, &order_id, 0).await?;
     Ok(Json(FaqOut {

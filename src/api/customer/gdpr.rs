@@ -126,7 +126,7 @@ impl Intake for EraseIntake<'_> {
         let request = adm
             .open_request(OpenRequest {
                 kind: REQUEST_KIND,
-                order_id: customer,
+                order_id: customer.as_str(),
                 customer_id: customer,
                 status: RequestStatus::Queued,
                 input: json!({ "reason": self.reason }),
@@ -142,7 +142,7 @@ impl Intake for EraseIntake<'_> {
         let run = adm
             .start_run(StartRun {
                 workflow: WORKFLOW,
-                subject_id: customer,
+                subject_id: customer.as_str(),
                 customer_id: Some(customer),
                 input: &input,
                 request: Some(request.id),
@@ -152,7 +152,7 @@ impl Intake for EraseIntake<'_> {
         adm.audit(Entry {
             action: "customer.erase_requested",
             subject_type: "customer",
-            subject_id: customer,
+            subject_id: customer.as_str(),
             reason: None,
             before: None,
             after: Some(json!({ "request_id": request.id, "job_id": run.id })),

@@ -27,6 +27,7 @@ use crate::auth::{MintRequest, mint};
 use crate::config::JwtKeys;
 use crate::db;
 use crate::db::audit::Entry;
+use crate::domain::ids::{OrderId, TenantId};
 use crate::error::{Error, FieldError, Result};
 use crate::state::AppState;
 
@@ -49,7 +50,8 @@ pub struct LookupQuery {
 /// What a guest sees of the order before using the guest token.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct GuestOrderOut {
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: OrderId,
     pub number: String,
     pub status: String,
     pub currency: String,
@@ -68,7 +70,7 @@ pub struct GuestLookupOut {
 }
 
 struct Lookup {
-    tenant: String,
+    tenant: TenantId,
     email: String,
     order_number: String,
     token: String,
@@ -173,7 +175,7 @@ async fn decide(state: &AppState, meta: &RequestMeta, l: &Lookup) -> Result<Gues
     let head = db::orders::head_by_number(&mut conn, &l.tenant, &l.order_number).await?;
     let token_ok = verify_confirmation_token(
         &state.config.guest_secret,
-        &l.tenant,
+        l.tenant.as_str(),
         &l.order_number,
         &l.email,
         &l.token,
@@ -194,11 +196,11 @@ async fn decide(state: &AppState, meta: &RequestMeta, l: &Lookup) -> Result<Gues
         .order(&head.id)
         .ttl(GUEST_TOKEN_TTL);
     let guest_token = mint(&state.config, &request)?;
-    let actor = meta.actor("guest", &head.customer_id, vec![]);
+    let actor = meta.actor("guest", head.customer_id.as_str(), vec![]);
     let entry = Entry {
         action: "order.guest_lookup",
         subject_type: "order",
-        subject_id: &head.id,
+        subject_id: head.id.as_str(),
         reason: None,
         before: None,
         after: None,
@@ -234,16 +236,12 @@ fn validate(headers: &HeaderMap, q: LookupQuery) -> Result<Lookup> {
             "send the shop's tenant in the X-Tenant-ID header",
         ));
     }
-    if tenant.len() > 64
-        || !tenant
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
-    {
-        return Err(Error::bad_request(
+    let tenant = TenantId::parse(tenant).map_err(|_| {
+        Error::bad_request(
             "tenant.header_invalid",
             "X-Tenant-ID is at most 64 letters, digits, '.', '_' or '-'",
-        ));
-    }
+        )
+    })?;
     let mut errors = vec![];
     let mut field = |name: &str, value: Option<String>, max: usize| {
         let v = value.as_deref().map(str::trim).unwrap_or_default();
@@ -267,7 +265,7 @@ fn validate(headers: &HeaderMap, q: LookupQuery) -> Result<Lookup> {
         return Err(Error::validation(errors));
     }
     Ok(Lookup {
-        tenant: tenant.to_string(),
+        tenant,
         email,
         order_number,
         token,

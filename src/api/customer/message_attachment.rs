@@ -3,7 +3,7 @@
 //! /v1/customer/orders/{order_id}/messages/{message_id}/attachment`, which serves it as a
 //! download with the type it was sniffed as, never rendered inline.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use base64::Engine;
@@ -13,10 +13,12 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use crate::api::auth::Customer;
+use crate::api::extract::Path;
 use crate::api::shared::download;
 use crate::db;
 use crate::db::support::NewAttachment;
 use crate::domain::attachment::{MAX_ATTACHMENT_BYTES, safe_filename, sniff};
+use crate::domain::ids::OrderId;
 use crate::domain::order::Order;
 use crate::error::{Error, FieldError, Result};
 use crate::state::AppState;
@@ -123,7 +125,7 @@ fn too_large() -> Error {
 pub async fn download_attachment(
     State(state): State<AppState>,
     who: Customer,
-    Path((order_id, message_id)): Path<(String, String)>,
+    Path((order_id, message_id)): Path<(OrderId, String)>,
 ) -> Result<Response> {
     let order = who.own_order(&state, &order_id).await?;
     let (filename, content_type, content) = attachment_of(&state, &order, &message_id).await?;
@@ -137,7 +139,7 @@ async fn attachment_of(
     order: &Order,
     message_id: &str,
 ) -> Result<(String, String, Vec<u8>)> {
-    let tenant = order.tenant_id.as_str();
+    let tenant = &order.tenant_id;
     let mut conn = state.db.acquire().await?;
     db::support::get_message(&mut conn, tenant, &order.id, message_id, false)
         .await?

@@ -2,7 +2,7 @@
 //! opens or reopens the order's support case, is audited and starts `notify_support`, all in
 //! one transaction.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::json;
@@ -11,6 +11,7 @@ use super::messages::{MessageIn, MessageSentOut, message_view};
 use crate::api::accept::{Admission, Admitted, Answer, Intake, StartRun, accept};
 use crate::api::auth::Customer;
 use crate::api::customer::message_attachment::{Decoded, decode};
+use crate::api::extract::Path;
 use crate::api::extract::{Valid, Validate};
 use crate::api::idempotency::IdempotencyKey;
 use crate::api::shared::RequestMeta;
@@ -18,6 +19,8 @@ use crate::db;
 use crate::db::audit::Entry;
 use crate::db::support::NewMessage;
 use crate::domain::attachment::MAX_ATTACHMENT_BYTES;
+use crate::domain::ids::OrderId;
+use crate::domain::ids::TenantId;
 use crate::domain::order::Order;
 use crate::domain::support::{NotifySupportInput, case_subject};
 use crate::error::{Error, FieldError, Result};
@@ -45,7 +48,7 @@ pub async fn send_message(
     who: Customer,
     meta: RequestMeta,
     key: IdempotencyKey,
-    Path(order_id): Path<String>,
+    Path(order_id): Path<OrderId>,
     Valid {
         body,
         checked: attachment,
@@ -64,7 +67,7 @@ pub async fn send_message(
 }
 
 /// Where the shop's support reads messages; 403 `message.disabled` when it takes none here.
-async fn support_address(state: &AppState, tenant: &str) -> Result<String> {
+async fn support_address(state: &AppState, tenant: &TenantId) -> Result<String> {
     let mut conn = state.db.acquire().await?;
     let settings = db::tenants::settings(&mut conn, tenant).await?;
     if !settings.capabilities.messages_enabled {
@@ -90,7 +93,7 @@ impl Intake for MessageIntake<'_> {
 
     async fn admit(self, adm: &mut Admission<'_>) -> Result<Admitted<MessageSentOut>> {
         let (order, input) = (self.order, self.input);
-        let tenant = order.tenant_id.as_str();
+        let tenant = &order.tenant_id;
         let subject = case_subject(input.subject.as_deref(), &order.number);
         let (case, created) = db::support::touch_case(
             adm.conn(),
@@ -107,7 +110,7 @@ impl Intake for MessageIntake<'_> {
             case_id: &case.id,
             order_id: &order.id,
             author_kind: "customer",
-            author_id: &order.customer_id,
+            author_id: order.customer_id.as_str(),
             body: input.body.trim(),
             internal: false,
         };
@@ -130,7 +133,7 @@ impl Intake for MessageIntake<'_> {
         adm.audit(Entry {
             action: "support.message_sent",
             subject_type: "order",
-            subject_id: &order.id,
+            subject_id: order.id.as_str(),
             reason: None,
             before: None,
             after: Some(after),
@@ -153,7 +156,7 @@ fn notify_support<'a>(
 ) -> StartRun<'a, NotifySupportInput> {
     StartRun {
         workflow: NOTIFY_WORKFLOW,
-        subject_id: &order.id,
+        subject_id: order.id.as_str(),
         customer_id: Some(&order.customer_id),
         input: notice,
         request: None,

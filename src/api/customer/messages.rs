@@ -3,17 +3,19 @@
 //! case and starts the `notify_support` workflow (`message_send`). Customers never see internal notes or
 //! agent ids: an agent's reply is authored by `support`.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::api::auth::Customer;
 use crate::api::customer::message_attachment::{AttachmentIn, AttachmentOut};
+use crate::api::extract::Path;
 use crate::api::extract::{ValidQuery, Validate};
 use crate::api::shared::{PageIn, page_of};
 use crate::db;
 use crate::db::support::{CaseRow, MessageRow};
+use crate::domain::ids::OrderId;
 use crate::error::Result;
 use crate::state::AppState;
 
@@ -140,7 +142,7 @@ pub fn message_view(m: MessageRow) -> MessageOut {
 pub async fn list_messages(
     State(state): State<AppState>,
     who: Customer,
-    Path(order_id): Path<String>,
+    Path(order_id): Path<OrderId>,
     ValidQuery(page): ValidQuery<ListMessagesQuery>,
 ) -> Result<axum::Json<MessageListOut>> {
     let order = who.own_order(&state, &order_id).await?;

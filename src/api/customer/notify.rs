@@ -1,7 +1,7 @@
 //! Shipment-update subscriptions of one order: `POST /v1/customer/orders/{order_id}/notify`
 //! sets one channel (PUT-like: the same body twice leaves the same state), `GET` lists them.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
@@ -10,12 +10,14 @@ use utoipa::ToSchema;
 
 use crate::api::accept::{Admission, Admitted, Answer, Intake, accept};
 use crate::api::auth::Customer;
+use crate::api::extract::Path;
 use crate::api::extract::{Json, invalid};
 use crate::api::idempotency::IdempotencyKey;
 use crate::api::shared::RequestMeta;
 use crate::db;
 use crate::db::audit::Entry;
 use crate::db::subscriptions::{SubscriptionRow, Which};
+use crate::domain::ids::OrderId;
 use crate::domain::order::Order;
 use crate::domain::subscription::Channel;
 use crate::error::Result;
@@ -47,11 +49,12 @@ pub struct SubscriptionOut {
 /// Every channel of the order, each subscribed or not.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SubscriptionsOut {
-    pub order_id: String,
+    #[schema(value_type = String)]
+    pub order_id: OrderId,
     pub subscriptions: Vec<SubscriptionOut>,
 }
 
-fn subscriptions_view(order_id: &str, rows: Vec<SubscriptionRow>) -> SubscriptionsOut {
+fn subscriptions_view(order_id: &OrderId, rows: Vec<SubscriptionRow>) -> SubscriptionsOut {
     let subscriptions = Channel::ALL
         .into_iter()
         .map(|c| match rows.iter().find(|r| r.channel == c.as_str()) {
@@ -70,7 +73,7 @@ fn subscriptions_view(order_id: &str, rows: Vec<SubscriptionRow>) -> Subscriptio
         })
         .collect();
     SubscriptionsOut {
-        order_id: order_id.into(),
+        order_id: order_id.clone(),
         subscriptions,
     }
 }
@@ -83,7 +86,7 @@ fn subscriptions_view(order_id: &str, rows: Vec<SubscriptionRow>) -> Subscriptio
 pub async fn get_subscriptions(
     State(state): State<AppState>,
     who: Customer,
-    Path(order_id): Path<String>,
+    Path(order_id): Path<OrderId>,
 ) -> Result<axum::Json<SubscriptionsOut>> {
     let order = who.own_order(&state, &order_id).await?;
     let mut conn = state.db.acquire().await?;
@@ -111,7 +114,7 @@ pub async fn set_subscription(
     who: Customer,
     meta: RequestMeta,
     key: IdempotencyKey,
-    Path(order_id): Path<String>,
+    Path(order_id): Path<OrderId>,
     Json(input): Json<NotifyIn>,
 ) -> Result<Response> {
     let channel = Channel::parse(&input.channel)
@@ -143,7 +146,7 @@ impl Intake for SubscriptionIntake<'_> {
 
     async fn admit(self, adm: &mut Admission<'_>) -> Result<Admitted<SubscriptionsOut>> {
         let order = self.order;
-        let (tenant, customer) = (order.tenant_id.as_str(), order.customer_id.as_str());
+        let (tenant, customer) = (&order.tenant_id, &order.customer_id);
         let (channel, destination) = (self.channel.as_str(), self.destination.as_deref());
         db::subscriptions::set(
             adm.conn(),
@@ -161,7 +164,7 @@ impl Intake for SubscriptionIntake<'_> {
                 "notifications.unsubscribed"
             },
             subject_type: "order",
-            subject_id: &order.id,
+            subject_id: order.id.as_str(),
             reason: None,
             before: None,
             after: Some(serde_json::json!({ "channel": channel })),

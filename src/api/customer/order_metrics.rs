@@ -82,7 +82,7 @@ pub async fn get_order_metrics(
     ValidQuery(currency): ValidQuery<MetricsQuery>,
 ) -> Result<Json<OrderMetricsOut>> {
     let mut conn = state.db.acquire().await?;
-    let only_order = who.scope_order_id.as_deref();
+    let only_order = who.scope_order_id.as_ref();
     let rows =
         db::orders::spend_by_currency(&mut conn, &who.tenant_id, &who.customer_id, only_order)
             .await?;

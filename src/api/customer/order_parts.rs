@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::domain::ids::{OrderId, TenantId};
 use crate::domain::order::{Order, Shipment};
 use crate::domain::timeline::EventRecord;
 use crate::error::{Error, Result};
@@ -91,7 +92,11 @@ pub fn events_out(events: &[EventRecord]) -> Vec<EventOut> {
 }
 
 /// The order's invoices from the Billing service; one it does not know has none yet.
-pub async fn invoices(state: &AppState, tenant: &str, order_id: &str) -> Result<Vec<InvoiceOut>> {
+pub async fn invoices(
+    state: &AppState,
+    tenant: &TenantId,
+    order_id: &OrderId,
+) -> Result<Vec<InvoiceOut>> {
     match state.upstream.invoices_of_order(tenant, order_id).await {
         Ok(list) => Ok(list
             .into_iter()

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -13,11 +13,13 @@ use utoipa::{IntoParams, ToSchema};
 pub use super::order_parts::{EventOut, InvoiceOut, ShipmentLineOut, ShipmentOut, shipment_out};
 use super::order_parts::{events_out, invoices};
 use crate::api::auth::Customer;
+use crate::api::extract::{Path, Strict};
 use crate::api::extract::{Query, ValidQuery, Validate, invalid};
 use crate::api::shared::{Listing, bounded_limit, decode_cursor, page_of};
 use crate::db;
 use crate::db::orders::OrderRead;
 use crate::domain::eligibility::{ActionVerdict, allowed_actions};
+use crate::domain::ids::OrderId;
 use crate::domain::order::{Address, Order, OrderStatus, Totals};
 use crate::error::{Error, FieldError, Result};
 use crate::state::AppState;
@@ -84,7 +86,8 @@ pub struct LineOut {
 /// An order as its customer sees it: no internal fields.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CustomerOrderOut {
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: OrderId,
     pub number: String,
     pub status: OrderStatus,
     pub currency: String,
@@ -213,7 +216,7 @@ pub async fn list_orders(
 pub async fn get_order(
     State(state): State<AppState>,
     who: Customer,
-    Path(order_id): Path<String>,
+    Path(Strict(order_id)): Path<Strict<OrderId>>,
     Query(q): Query<GetOrderQuery>,
 ) -> Result<Json<CustomerOrderOut>> {
     let expand = parse_expand(q.expand.as_deref())?;
@@ -232,33 +235,18 @@ pub async fn get_order(
     Ok(Json(out))
 }
 
-/// 422 unless `id` looks like an order id (1 to 100 letters, digits, `_`, `-`, `.`, `:`).
-pub fn check_order_id(id: &str) -> Result<()> {
-    if (1..=100).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_-.:".contains(&b))
-    {
-        return Ok(());
-    }
-    Err(Error::validation(vec![FieldError {
-        field: "order_id".into(),
-        message: "1 to 100 letters, digits, '_', '-', '.' or ':'".into(),
-    }]))
-}
-
 impl Customer {
     /// 404 when a guest token is scoped to another order.
     pub(crate) fn may_see(&self, order_id: &str) -> Result<()> {
-        match self.scope_order_id.as_deref() {
-            Some(scoped) if scoped != order_id => Err(Error::not_found("order")),
+        match &self.scope_order_id {
+            Some(scoped) if scoped.as_str() != order_id => Err(Error::not_found("order")),
             _ => Ok(()),
         }
     }
 
     /// The caller's order from the read model, or 404 (also for others' orders).
-    pub async fn own_order(&self, state: &AppState, order_id: &str) -> Result<Order> {
-        self.may_see(order_id)?;
+    pub async fn own_order(&self, state: &AppState, order_id: &OrderId) -> Result<Order> {
+        self.may_see(order_id.as_str())?;
         let mut conn = state.db.acquire().await?;
         db::orders::get(
             &mut conn,
@@ -271,16 +259,15 @@ impl Customer {
     }
 
     /// The caller's order with its tenant's settings and up to `events_limit` newest
-    /// customer-visible events, in one query; 422 for a malformed id, 404 for anyone
-    /// else's order.
+    /// customer-visible events, in one query; 404 for anyone else's order (a malformed id
+    /// never gets here: see `extract::Strict`).
     pub async fn own_order_read(
         &self,
         state: &AppState,
-        order_id: &str,
+        order_id: &OrderId,
         events_limit: i64,
     ) -> Result<OrderRead> {
-        check_order_id(order_id)?;
-        self.may_see(order_id)?;
+        self.may_see(order_id.as_str())?;
         let mut conn = state.db.acquire().await?;
         db::orders::get_for_read(
             &mut conn,

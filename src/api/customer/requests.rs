@@ -1,23 +1,25 @@
 //! `GET /v1/customer/requests/{request_id}`: a customer polls their own request.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 use crate::api::auth::Customer;
+use crate::api::extract::Path;
 use crate::api::jobs::JobOut;
 use crate::db;
 use crate::db::requests::RequestRow;
 use crate::db::runs::RunRow;
+use crate::domain::ids::RequestId;
 use crate::error::{Error, Result};
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RequestOut {
-    pub id: Uuid,
+    #[schema(value_type = uuid::Uuid)]
+    pub id: RequestId,
     /// `cancel` (later: `return`, `exchange`, …).
     pub kind: String,
     /// Absent for a request about no one order (`erase`).
@@ -38,9 +40,9 @@ pub struct RequestOut {
 pub async fn get_request(
     State(state): State<AppState>,
     who: Customer,
-    Path(request_id): Path<String>,
+    Path(id): Path<RequestId>,
 ) -> Result<Json<RequestOut>> {
-    let (request, run) = who.own_request(&state, &request_id).await?;
+    let (request, run) = who.own_request(&state, id).await?;
     Ok(Json(RequestOut::new(request, run)))
 }
 
@@ -70,9 +72,8 @@ impl Customer {
     async fn own_request(
         &self,
         state: &AppState,
-        request_id: &str,
+        id: RequestId,
     ) -> Result<(RequestRow, Option<RunRow>)> {
-        let id = Uuid::parse_str(request_id).map_err(|_| Error::not_found("request"))?;
         let mut conn = state.db.acquire().await?;
         let request = db::requests::get(&mut conn, &self.tenant_id, id, Some(&self.customer_id))
             .await?

@@ -2,20 +2,21 @@
 //! lines) and `GET /v1/customer/returns/{rma_id}` (the return's status, label and refund).
 
 use axum::Json as AxumJson;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 use super::rma::{self, Ask, LineAskIn, RmaAcceptedOut, RmaLineOut, RmaPlanOut};
 use crate::api::auth::Customer;
+use crate::api::extract::Path;
 use crate::api::extract::{Valid, Validate};
 use crate::api::idempotency::{self, IdempotencyKey};
 use crate::api::shared::RequestMeta;
 use crate::db;
 use crate::db::returns::ReturnRow;
+use crate::domain::ids::{OrderId, RequestId};
 use crate::domain::order::Money;
 use crate::domain::returns::RmaKind;
 use crate::error::{Error, Result};
@@ -63,7 +64,7 @@ pub async fn request_return(
     who: Customer,
     meta: RequestMeta,
     key: IdempotencyKey,
-    Path(order_id): Path<String>,
+    Path(order_id): Path<OrderId>,
     Valid { body, checked: ask }: Valid<ReturnRequestIn>,
 ) -> Result<Response> {
     let hash = idempotency::fingerprint(&format!("return-request:{order_id}"), &body);
@@ -108,7 +109,8 @@ pub struct ReturnOut {
     pub rma_id: String,
     /// `return` or `exchange`.
     pub kind: String,
-    pub order_id: String,
+    #[schema(value_type = String)]
+    pub order_id: OrderId,
     /// `requested` (then as the Returns API says), or `failed` when no RMA could be made.
     pub status: String,
     /// `pickup` or `dropoff`.
@@ -121,7 +123,8 @@ pub struct ReturnOut {
     pub label_url: Option<String>,
     pub refund: ReturnRefundOut,
     /// The request to poll for the job's progress.
-    pub request_id: Uuid,
+    #[schema(value_type = uuid::Uuid)]
+    pub request_id: RequestId,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -176,7 +179,7 @@ impl Customer {
         let mut conn = state.db.acquire().await?;
         db::returns::get(&mut conn, &self.tenant_id, rma_id, Some(&self.customer_id))
             .await?
-            .filter(|r| self.may_see(&r.order_id).is_ok())
+            .filter(|r| self.may_see(r.order_id.as_str()).is_ok())
             .ok_or_else(|| Error::not_found("return"))
     }
 }

@@ -2,7 +2,7 @@
 //! tracking of one parcel (the Tracking service), for the caller's own orders only.
 
 use axum::Json;
-use axum::extract::{FromRequestParts, Path, State};
+use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
@@ -12,7 +12,9 @@ use utoipa::ToSchema;
 use super::order_parts::{ShipmentOut, shipment_out, upstream_failure, upstream_knows_none};
 use crate::api::auth::Customer;
 use crate::api::extract::invalid;
+use crate::api::extract::{Path, Strict};
 use crate::db;
+use crate::domain::ids::OrderId;
 use crate::domain::order::{Order, Shipment};
 use crate::domain::tracking::{Checkpoint, Tracking, is_valid_tracking_number};
 use crate::error::{Error, Result};
@@ -31,7 +33,7 @@ pub struct ShipmentListOut {
 pub async fn list_shipments(
     State(state): State<AppState>,
     who: Customer,
-    Path(order_id): Path<String>,
+    Path(Strict(order_id)): Path<Strict<OrderId>>,
 ) -> Result<Json<ShipmentListOut>> {
     let order = who.own_order_read(&state, &order_id, 0).await?.order;
     let data = order
@@ -51,7 +53,8 @@ pub struct TrackingOut {
     pub status: String,
     pub eta: Option<DateTime<Utc>>,
     pub delivered_at: Option<DateTime<Utc>>,
-    pub order_id: String,
+    #[schema(value_type = String)]
+    pub order_id: OrderId,
     pub shipment_id: String,
     /// False when the carrier has no scan of the parcel yet: status and ETA are then the
     /// shop's own, and `checkpoints` is empty.
@@ -86,7 +89,7 @@ pub async fn track_shipment(
 impl TrackingOut {
     /// The shop's view of `shipment` of order `order_id`, updated by the carrier's `live`
     /// view when there is one.
-    fn new(order_id: String, shipment: Shipment, live: Option<Tracking>) -> Self {
+    fn new(order_id: OrderId, shipment: Shipment, live: Option<Tracking>) -> Self {
         let shop = TrackingOut {
             tracking_number: shipment.tracking_number,
             carrier: shipment.carrier,
@@ -140,7 +143,7 @@ impl Customer {
         tracking_number: &str,
     ) -> Result<(Order, Shipment)> {
         let (tenant, customer) = (&self.tenant_id, &self.customer_id);
-        let scope = self.scope_order_id.as_deref();
+        let scope = self.scope_order_id.as_ref();
         let mut conn = state.db.acquire().await?;
         let not_found = || Error::not_found("shipment");
         let order = db::orders::find_by_tracking_number(

@@ -2,13 +2,14 @@
 //! with titles a UI can show as they are.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::api::auth::Customer;
-use crate::api::extract::{ValidQuery, Validate};
+use crate::api::extract::{Path, Strict, ValidQuery, Validate};
 use crate::api::shared::{PageIn, page_of};
+use crate::domain::ids::OrderId;
 use crate::domain::timeline::{self, Position, TimelineEntry};
 use crate::error::Result;
 use crate::state::AppState;
@@ -50,7 +51,7 @@ pub struct TimelineOut {
 pub async fn get_timeline(
     State(state): State<AppState>,
     who: Customer,
-    Path(order_id): Path<String>,
+    Path(Strict(order_id)): Path<Strict<OrderId>>,
     ValidQuery(page): ValidQuery<TimelineQuery>,
 ) -> Result<Json<TimelineOut>> {
     let read = who.own_order_read(&state, &order_id, MAX_EVENTS).await?;

@@ -35,6 +35,7 @@ use crate::api::auth::authenticate;
 use crate::api::client_ip::ClientIp;
 use crate::auth::{Claims, PrincipalKind};
 use crate::db;
+use crate::domain::ids::TenantId;
 use crate::domain::settings::TenantSettings;
 use crate::state::AppState;
 
@@ -59,7 +60,7 @@ pub struct RateLimiter {
 }
 
 /// Tenant id → when read, settings.
-type SettingsCache = HashMap<String, (Instant, Arc<TenantSettings>)>;
+type SettingsCache = HashMap<TenantId, (Instant, Arc<TenantSettings>)>;
 
 struct Inner {
     settings: Mutex<SettingsCache>,
@@ -89,7 +90,7 @@ impl RateLimiter {
     }
 
     /// The tenant's settings, at most [`SETTINGS_TTL`] old.
-    pub async fn tenant_settings(&self, tenant: &str) -> sqlx::Result<Arc<TenantSettings>> {
+    pub async fn tenant_settings(&self, tenant: &TenantId) -> sqlx::Result<Arc<TenantSettings>> {
         let now = Instant::now();
         if let Some((at, s)) = self.lock_settings().get(tenant)
             && now.duration_since(*at) < SETTINGS_TTL
@@ -106,7 +107,7 @@ impl RateLimiter {
                 cache.clear();
             }
         }
-        cache.insert(tenant.to_string(), (now, fresh.clone()));
+        cache.insert(tenant.clone(), (now, fresh.clone()));
         Ok(fresh)
     }
 
@@ -119,7 +120,7 @@ impl RateLimiter {
     }
 
     /// A Redis key of the limiter: `{prefix}:rl:{tenant}:{rest}`.
-    pub fn key(&self, tenant: &str, rest: &str) -> String {
+    pub fn key(&self, tenant: &TenantId, rest: &str) -> String {
         format!("{}:rl:{tenant}:{rest}", self.state.config.redis_prefix)
     }
 

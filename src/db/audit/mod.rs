@@ -5,6 +5,7 @@
 
 mod seal;
 
+use crate::domain::ids::{CustomerId, TenantId};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgConnection;
@@ -43,12 +44,12 @@ pub struct Entry<'a> {
     pub after: Option<serde_json::Value>,
     /// The customer whose personal data the record may hold: its reason, IP and
     /// before/after are sealed under their key. `None` for records about no one.
-    pub personal_data_of: Option<&'a str>,
+    pub personal_data_of: Option<&'a CustomerId>,
 }
 
 pub async fn record(
     conn: &mut PgConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     actor: &Actor,
     e: &Entry<'_>,
 ) -> sqlx::Result<()> {
@@ -61,7 +62,7 @@ pub async fn record(
     let (clear, sealed) = match e.personal_data_of {
         Some(subject) => {
             let key = subject_key(conn, tenant_id, subject).await?;
-            let sealed = seal::seal(&key, tenant_id, subject, &personal)
+            let sealed = seal::seal(&key, tenant_id, subject.as_str(), &personal)
                 .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
             (seal::Personal::default(), Some(sealed))
         }
@@ -72,7 +73,7 @@ pub async fn record(
                                 subject_type, subject_id, reason, ip, request_id, correlation_id,
                                 before, after, sealed_for, sealed)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-        tenant_id,
+        tenant_id.as_str(),
         actor.kind,
         actor.id,
         &actor.roles,
@@ -86,7 +87,10 @@ pub async fn record(
         actor.correlation_id,
         clear.before,
         clear.after,
-        sealed.as_ref().and(e.personal_data_of),
+        sealed
+            .as_ref()
+            .and(e.personal_data_of)
+            .map(|id| id.as_str()),
         sealed,
     )
     .execute(conn)
@@ -99,8 +103,8 @@ pub async fn record(
 /// not show the row): a second statement, with a fresh snapshot, reads it.
 async fn subject_key(
     conn: &mut PgConnection,
-    tenant_id: &str,
-    subject: &str,
+    tenant_id: &TenantId,
+    subject: &CustomerId,
 ) -> sqlx::Result<Vec<u8>> {
     let made = sqlx::query_scalar!(
         r#"WITH made AS (
@@ -109,8 +113,8 @@ async fn subject_key(
          SELECT key AS "key!" FROM made UNION ALL
          SELECT key FROM subject_keys WHERE tenant_id = $1 AND customer_id = $2
          LIMIT 1"#,
-        tenant_id,
-        subject,
+        tenant_id.as_str(),
+        subject.as_str(),
         seal::new_key(),
     )
     .fetch_optional(&mut *conn)
@@ -120,8 +124,8 @@ async fn subject_key(
     }
     sqlx::query_scalar!(
         "SELECT key FROM subject_keys WHERE tenant_id = $1 AND customer_id = $2",
-        tenant_id,
-        subject,
+        tenant_id.as_str(),
+        subject.as_str(),
     )
     .fetch_one(conn)
     .await
@@ -131,13 +135,13 @@ async fn subject_key(
 /// there was one.
 pub async fn forget_subject(
     conn: &mut PgConnection,
-    tenant_id: &str,
-    subject: &str,
+    tenant_id: &TenantId,
+    subject: &CustomerId,
 ) -> sqlx::Result<bool> {
     let n = sqlx::query!(
         "DELETE FROM subject_keys WHERE tenant_id = $1 AND customer_id = $2",
-        tenant_id,
-        subject,
+        tenant_id.as_str(),
+        subject.as_str(),
     )
     .execute(conn)
     .await?
@@ -173,7 +177,7 @@ pub struct AuditRow {
 /// Sealed personal data is opened with the subject's key while it exists.
 pub async fn list_for_subject(
     conn: &mut PgConnection,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     subject_type: &str,
     subject_id: &str,
     after: i64,
@@ -187,7 +191,7 @@ pub async fn list_for_subject(
          LEFT JOIN subject_keys k ON k.tenant_id = a.tenant_id AND k.customer_id = a.sealed_for
          WHERE a.tenant_id = $1 AND a.subject_type = $2 AND a.subject_id = $3 AND a.id > $4
          ORDER BY a.id LIMIT $5"#,
-        tenant_id,
+        tenant_id.as_str(),
         subject_type,
         subject_id,
         after,

@@ -2,6 +2,7 @@
 //! under the data subject's key, bound to the tenant and subject so a sealed blob cannot be
 //! moved to another subject's rows.
 
+use crate::domain::ids::TenantId;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Nonce};
 use rand::RngCore;
@@ -26,14 +27,14 @@ pub fn new_key() -> Vec<u8> {
     key
 }
 
-fn aad(tenant_id: &str, subject: &str) -> Vec<u8> {
+fn aad(tenant_id: &TenantId, subject: &str) -> Vec<u8> {
     format!("audit:{tenant_id}:{subject}").into_bytes()
 }
 
 /// `nonce || ciphertext` of `personal`.
 pub fn seal(
     key: &[u8],
-    tenant_id: &str,
+    tenant_id: &TenantId,
     subject: &str,
     personal: &Personal,
 ) -> anyhow::Result<Vec<u8>> {
@@ -54,7 +55,7 @@ pub fn seal(
 }
 
 /// The personal data back, or `None` when the blob does not open with `key`.
-pub fn open(key: &[u8], tenant_id: &str, subject: &str, sealed: &[u8]) -> Option<Personal> {
+pub fn open(key: &[u8], tenant_id: &TenantId, subject: &str, sealed: &[u8]) -> Option<Personal> {
     let cipher = ChaCha20Poly1305::new_from_slice(key).ok()?;
     let (nonce, ciphertext) = sealed.split_at_checked(NONCE_LEN)?;
     let nonce = Nonce::from(<[u8; NONCE_LEN]>::try_from(nonce).ok()?);
@@ -80,15 +81,12 @@ mod tests {
             before: Some(serde_json::json!({"address": "old"})),
             after: None,
         };
-        let sealed = seal(&key, "t1", "cus_1", &personal).unwrap();
+        let t1 = &TenantId::new("t1");
+        let sealed = seal(&key, t1, "cus_1", &personal).unwrap();
         assert!(!String::from_utf8_lossy(&sealed).contains("Main St"));
-        assert_eq!(open(&key, "t1", "cus_1", &sealed), Some(personal));
-        assert_eq!(
-            open(&new_key(), "t1", "cus_1", &sealed),
-            None,
-            "another key"
-        );
-        assert_eq!(open(&key, "t1", "cus_2", &sealed), None, "another subject");
-        assert_eq!(open(&key, "t1", "cus_1", &sealed[..5]), None, "truncated");
+        assert_eq!(open(&key, t1, "cus_1", &sealed), Some(personal));
+        assert_eq!(open(&new_key(), t1, "cus_1", &sealed), None, "another key");
+        assert_eq!(open(&key, t1, "cus_2", &sealed), None, "another subject");
+        assert_eq!(open(&key, t1, "cus_1", &sealed[..5]), None, "truncated");
     }
 }

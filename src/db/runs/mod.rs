@@ -18,7 +18,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::PgConnection;
 use sqlx::types::Json;
-use uuid::Uuid;
+
+use crate::domain::ids::{CustomerId, RunId, TenantId};
 
 /// A run's status. Terminal: succeeded, failed, compensated, cancelled. Stored as text
 /// (the table's CHECK constraint lists the same names).
@@ -66,11 +67,11 @@ impl RunStatus {
 /// One row of `runs`.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunRow {
-    pub id: Uuid,
-    pub tenant_id: String,
+    pub id: RunId,
+    pub tenant_id: TenantId,
     pub kind: String,
     pub subject_id: Option<String>,
-    pub customer_id: Option<String>,
+    pub customer_id: Option<CustomerId>,
     pub requested_by: String,
     pub input: Value,
     pub status: RunStatus,
@@ -129,7 +130,7 @@ impl StepStatus {
 /// One row of `run_steps`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StepRow {
-    pub run_id: Uuid,
+    pub run_id: RunId,
     pub idx: i32,
     pub name: String,
     pub status: StepStatus,
@@ -143,11 +144,11 @@ pub struct StepRow {
 
 /// A run to insert, with its steps in order (`true` = skipped because its `when` is false).
 pub struct NewRunRow<'a> {
-    pub id: Uuid,
-    pub tenant_id: &'a str,
+    pub id: RunId,
+    pub tenant_id: &'a TenantId,
     pub kind: &'a str,
     pub subject_id: Option<&'a str>,
-    pub customer_id: Option<&'a str>,
+    pub customer_id: Option<&'a CustomerId>,
     pub requested_by: &'a str,
     pub input: &'a Value,
     pub steps: &'a [(&'a str, bool)],
@@ -174,15 +175,15 @@ pub async fn insert(conn: &mut PgConnection, new: &NewRunRow<'_>) -> sqlx::Resul
          INSERT INTO runs (id, tenant_id, kind, subject_id, customer_id, requested_by, input,
                            progress_total, current_step)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-         RETURNING id, tenant_id, kind, subject_id, customer_id, requested_by, input,
+         RETURNING id, tenant_id, kind, subject_id, customer_id AS "customer_id: CustomerId", requested_by, input,
                    status AS "status: RunStatus", progress_done, progress_total, current_step,
                    attempts, lease_owner, lease_until, next_attempt_at, pushed_at, result, error,
                    created_at, started_at, finished_at, updated_at"#,
-        new.id,
-        new.tenant_id,
+        new.id.as_uuid(),
+        new.tenant_id.as_str(),
         new.kind,
         new.subject_id,
-        new.customer_id,
+        new.customer_id.map(|id| id.as_str()),
         new.requested_by,
         new.input,
         total,
@@ -199,7 +200,7 @@ pub async fn insert(conn: &mut PgConnection, new: &NewRunRow<'_>) -> sqlx::Resul
 /// early trigger: ack it and move on).
 pub async fn claim(
     conn: &mut PgConnection,
-    run_id: Uuid,
+    run_id: RunId,
     worker: &str,
     lease: Duration,
 ) -> sqlx::Result<Option<(RunRow, Vec<StepRow>)>> {
@@ -221,7 +222,7 @@ pub async fn claim(
                 (SELECT coalesce(json_agg(s ORDER BY s.idx), '[]')
                  FROM run_steps s WHERE s.run_id = c.id) AS "steps!: Json<Vec<StepRow>>"
          FROM c, (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit"#,
-        run_id,
+        run_id.as_uuid(),
         worker,
         ms(lease),
     )
@@ -229,11 +230,11 @@ pub async fn claim(
     .await?;
     Ok(row.map(|c| {
         let run = RunRow {
-            id: c.id,
-            tenant_id: c.tenant_id,
+            id: c.id.into(),
+            tenant_id: c.tenant_id.into(),
             kind: c.kind,
             subject_id: c.subject_id,
-            customer_id: c.customer_id,
+            customer_id: c.customer_id.map(CustomerId::new),
             requested_by: c.requested_by,
             input: c.input,
             status: c.status,

@@ -4,17 +4,17 @@
 
 use std::time::Duration;
 
+use crate::domain::ids::RunId;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::PgConnection;
-use uuid::Uuid;
 
 use super::{RunStatus, StepStatus, ms};
 
 /// Pushes the lease of a run `worker` holds to now + `lease`; false if it lost the lease.
 pub async fn extend_lease(
     conn: &mut PgConnection,
-    run_id: Uuid,
+    run_id: RunId,
     worker: &str,
     lease: Duration,
 ) -> sqlx::Result<bool> {
@@ -23,7 +23,7 @@ pub async fn extend_lease(
                     WHERE id = $1 AND lease_owner = $2 AND status = 'running' RETURNING 1)
          SELECT (SELECT count(*) FROM r) AS "extended!"
          FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit"#,
-        run_id,
+        run_id.as_uuid(),
         worker,
         ms(lease),
     )
@@ -38,7 +38,7 @@ pub async fn extend_lease(
 pub async fn hand_back(
     conn: &mut PgConnection,
     workers: &[&str],
-    run: Option<Uuid>,
+    run: Option<RunId>,
 ) -> sqlx::Result<u64> {
     let n = sqlx::query_scalar!(
         r#"WITH r AS (UPDATE runs SET status = 'queued', next_attempt_at = now(),
@@ -49,7 +49,7 @@ pub async fn hand_back(
          SELECT (SELECT count(*) FROM r) AS "handed_back!"
          FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit"#,
         workers as &[&str],
-        run,
+        run.map(|id| id.as_uuid()),
     )
     .fetch_one(conn)
     .await?;
@@ -75,7 +75,7 @@ pub struct StepDone {
 
 /// One or more steps that succeeded (the engine coalesces fast consecutive steps).
 pub struct Checkpoint<'a> {
-    pub run_id: Uuid,
+    pub run_id: RunId,
     pub worker: &'a str,
     pub lease: Duration,
     pub steps: &'a [StepDone],
@@ -129,7 +129,7 @@ pub async fn checkpoint(conn: &mut PgConnection, cp: &Checkpoint<'_>) -> sqlx::R
              WHERE run_steps.run_id = (SELECT id FROM r) AND run_steps.idx = t.idx RETURNING 1)
          SELECT (SELECT count(*) FROM s) AS "done!"
          FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit"#,
-        cp.run_id,
+        cp.run_id.as_uuid(),
         cp.worker,
         ms(cp.lease),
         &idx,
@@ -150,7 +150,7 @@ pub async fn checkpoint(conn: &mut PgConnection, cp: &Checkpoint<'_>) -> sqlx::R
 
 /// A failed attempt of a step.
 pub struct StepFailure<'a> {
-    pub run_id: Uuid,
+    pub run_id: RunId,
     pub worker: &'a str,
     pub idx: i32,
     pub attempts: i32,
@@ -184,7 +184,7 @@ pub async fn record_step_failure(
              WHERE run_id = (SELECT id FROM r) AND idx = $3 RETURNING 1)
          SELECT (SELECT count(*) FROM s) AS "recorded!"
          FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit"#,
-        f.run_id,
+        f.run_id.as_uuid(),
         f.worker,
         f.idx,
         f.attempts,
@@ -203,7 +203,7 @@ pub async fn record_step_failure(
 /// change. False if the worker lost the lease.
 pub async fn set_step_status(
     conn: &mut PgConnection,
-    run_id: Uuid,
+    run_id: RunId,
     worker: &str,
     idx: i32,
     status: StepStatus,
@@ -218,7 +218,7 @@ pub async fn set_step_status(
                WHERE run_id = (SELECT id FROM r) AND idx = $3 RETURNING 1)
          SELECT (SELECT count(*) FROM s) AS "set!"
          FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit"#,
-        run_id,
+        run_id.as_uuid(),
         worker,
         idx,
         status as StepStatus,
@@ -236,7 +236,7 @@ pub async fn set_step_status(
 /// runs data-modifying CTEs whether or not the final SELECT reads them.)
 pub async fn finish(
     conn: &mut PgConnection,
-    run_id: Uuid,
+    run_id: RunId,
     worker: &str,
     f: &Finish<'_>,
 ) -> sqlx::Result<bool> {
@@ -258,7 +258,7 @@ pub async fn finish(
                FROM r)
          SELECT (SELECT count(*) FROM r) AS "finished!"
          FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit"#,
-        run_id,
+        run_id.as_uuid(),
         worker,
         f.status as RunStatus,
         f.result,

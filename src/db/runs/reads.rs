@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::domain::ids::{CustomerId, RunId, TenantId};
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -9,16 +10,20 @@ use uuid::Uuid;
 use super::{RunRow, RunStatus, StepRow, StepStatus, ms};
 
 /// One run of the tenant.
-pub async fn get(conn: &mut PgConnection, tenant: &str, id: Uuid) -> sqlx::Result<Option<RunRow>> {
+pub async fn get(
+    conn: &mut PgConnection,
+    tenant: &TenantId,
+    id: RunId,
+) -> sqlx::Result<Option<RunRow>> {
     sqlx::query_as!(
         RunRow,
-        r#"SELECT id, tenant_id, kind, subject_id, customer_id, requested_by, input,
+        r#"SELECT id, tenant_id, kind, subject_id, customer_id AS "customer_id: CustomerId", requested_by, input,
                 status AS "status: RunStatus", progress_done, progress_total, current_step,
                 attempts, lease_owner, lease_until, next_attempt_at, pushed_at, result, error,
                 created_at, started_at, finished_at, updated_at
          FROM runs WHERE tenant_id = $1 AND id = $2"#,
-        tenant,
-        id,
+        tenant.as_str(),
+        id.as_uuid(),
     )
     .fetch_optional(conn)
     .await
@@ -27,20 +32,20 @@ pub async fn get(conn: &mut PgConnection, tenant: &str, id: Uuid) -> sqlx::Resul
 /// One run of the tenant that belongs to this customer (else `None`: never confirm others').
 pub async fn get_for_customer(
     conn: &mut PgConnection,
-    tenant: &str,
-    id: Uuid,
-    customer_id: &str,
+    tenant: &TenantId,
+    id: RunId,
+    customer_id: &CustomerId,
 ) -> sqlx::Result<Option<RunRow>> {
     sqlx::query_as!(
         RunRow,
-        r#"SELECT id, tenant_id, kind, subject_id, customer_id, requested_by, input,
+        r#"SELECT id, tenant_id, kind, subject_id, customer_id AS "customer_id: CustomerId", requested_by, input,
                 status AS "status: RunStatus", progress_done, progress_total, current_step,
                 attempts, lease_owner, lease_until, next_attempt_at, pushed_at, result, error,
                 created_at, started_at, finished_at, updated_at
          FROM runs WHERE tenant_id = $1 AND id = $2 AND customer_id = $3"#,
-        tenant,
-        id,
-        customer_id,
+        tenant.as_str(),
+        id.as_uuid(),
+        customer_id.as_str(),
     )
     .fetch_optional(conn)
     .await
@@ -49,8 +54,8 @@ pub async fn get_for_customer(
 /// The steps of a run of the tenant, in order.
 pub async fn steps(
     conn: &mut PgConnection,
-    tenant: &str,
-    run_id: Uuid,
+    tenant: &TenantId,
+    run_id: RunId,
 ) -> sqlx::Result<Vec<StepRow>> {
     sqlx::query_as!(
         StepRow,
@@ -58,8 +63,8 @@ pub async fn steps(
                   s.last_error, s.started_at, s.finished_at, s.duration_ms
          FROM run_steps s JOIN runs r ON r.id = s.run_id
          WHERE r.tenant_id = $1 AND s.run_id = $2 ORDER BY s.idx"#,
-        tenant,
-        run_id,
+        tenant.as_str(),
+        run_id.as_uuid(),
     )
     .fetch_all(conn)
     .await
@@ -70,15 +75,15 @@ pub async fn steps(
 pub struct RunFilter {
     pub kind: Option<String>,
     pub status: Option<RunStatus>,
-    pub customer_id: Option<String>,
+    pub customer_id: Option<CustomerId>,
     /// (created_at, id) of the last run of the previous page.
-    pub before: Option<(DateTime<Utc>, Uuid)>,
+    pub before: Option<(DateTime<Utc>, RunId)>,
     pub limit: i64,
 }
 
 pub async fn list(
     conn: &mut PgConnection,
-    tenant: &str,
+    tenant: &TenantId,
     f: &RunFilter,
 ) -> sqlx::Result<Vec<RunRow>> {
     let (at, id) = match f.before {
@@ -87,7 +92,7 @@ pub async fn list(
     };
     sqlx::query_as!(
         RunRow,
-        r#"SELECT id, tenant_id, kind, subject_id, customer_id, requested_by, input,
+        r#"SELECT id, tenant_id, kind, subject_id, customer_id AS "customer_id: CustomerId", requested_by, input,
                 status AS "status: RunStatus", progress_done, progress_total, current_step,
                 attempts, lease_owner, lease_until, next_attempt_at, pushed_at, result, error,
                 created_at, started_at, finished_at, updated_at
@@ -99,12 +104,12 @@ pub async fn list(
            AND ($5::timestamptz IS NULL OR (created_at, id) < ($5, $6))
          ORDER BY created_at DESC, id DESC
          LIMIT $7"#,
-        tenant,
+        tenant.as_str(),
         f.kind.as_deref(),
         f.status as Option<RunStatus>,
-        f.customer_id.as_deref(),
+        f.customer_id.as_ref().map(|c| c.as_str()),
         at,
-        id,
+        id.map(|id| id.as_uuid()),
         f.limit,
     )
     .fetch_all(conn)
@@ -119,8 +124,8 @@ pub async fn list(
 /// a few polls, each costing a fraction of a millisecond.
 pub async fn wait_finished(
     pool: &PgPool,
-    tenant: &str,
-    id: Uuid,
+    tenant: &TenantId,
+    id: RunId,
     timeout: Duration,
 ) -> sqlx::Result<Option<RunRow>> {
     let deadline = tokio::time::Instant::now() + timeout;
@@ -150,9 +155,9 @@ pub async fn due_for_push(
     conn: &mut PgConnection,
     redeliver_after: Duration,
     limit: i64,
-) -> sqlx::Result<Vec<Uuid>> {
+) -> sqlx::Result<Vec<RunId>> {
     sqlx::query_scalar!(
-        "SELECT id FROM runs
+        r#"SELECT id AS "id: RunId" FROM runs
          WHERE (status = 'queued' AND next_attempt_at <= now() AND pushed_at IS NOT NULL
                 AND (pushed_at < next_attempt_at
                      OR pushed_at < now() - $1::bigint * interval '1 millisecond'))
@@ -161,7 +166,7 @@ pub async fn due_for_push(
                      OR pushed_at < now() - $1::bigint * interval '1 millisecond'))
          ORDER BY next_attempt_at
          LIMIT $2
-         FOR UPDATE SKIP LOCKED",
+         FOR UPDATE SKIP LOCKED"#,
         ms(redeliver_after),
         limit,
     )
@@ -171,11 +176,11 @@ pub async fn due_for_push(
 
 /// Records that the triggers of these runs were pushed now (without waiting for the WAL
 /// flush: a lost mark means one more harmless push).
-pub async fn mark_pushed(conn: &mut PgConnection, ids: &[Uuid]) -> sqlx::Result<()> {
+pub async fn mark_pushed(conn: &mut PgConnection, ids: &[RunId]) -> sqlx::Result<()> {
     sqlx::query!(
         "WITH r AS (UPDATE runs SET pushed_at = now() WHERE id = ANY($1))
          SELECT 1 AS done FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit",
-        ids,
+        &ids.iter().map(|r| r.as_uuid()).collect::<Vec<_>>(),
     )
     .fetch_one(conn)
     .await?;
@@ -184,13 +189,13 @@ pub async fn mark_pushed(conn: &mut PgConnection, ids: &[Uuid]) -> sqlx::Result<
 
 /// Records that `jobs::dispatch` is pushing this run's trigger now; false if it was pushed
 /// already (by the relay) or the run is no longer queued. Undo with [`unmark_pushed`].
-pub async fn mark_dispatched(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<bool> {
+pub async fn mark_dispatched(conn: &mut PgConnection, id: RunId) -> sqlx::Result<bool> {
     let n = sqlx::query_scalar!(
         r#"WITH r AS (UPDATE runs SET pushed_at = now()
                     WHERE id = $1 AND pushed_at IS NULL AND status = 'queued' RETURNING 1)
          SELECT (SELECT count(*) FROM r) AS "marked!"
          FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit"#,
-        id,
+        id.as_uuid(),
     )
     .fetch_one(conn)
     .await?;

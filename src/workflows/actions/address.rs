@@ -125,7 +125,7 @@ pub fn notify_changed(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError
         let input: AddressRunInput = ctx.input_as()?;
         let order = ctx.earlier::<AddressChanged>()?.order;
         let message = Notification {
-            order_id: &input.order_id,
+            order_id: input.order_id.as_str(),
             to: &order.email,
             template: "address_changed",
             data: json!({

@@ -4,11 +4,12 @@
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
 
+use crate::domain::ids::OrderId;
 use crate::domain::returns::RmaRunInput;
 use crate::upstream::StockLine;
 use crate::workflows::step::{StepCtx, StepError, with_result};
 
-fn stock_lines(ctx: &StepCtx<'_>) -> Result<(String, Vec<StockLine>), StepError> {
+fn stock_lines(ctx: &StepCtx<'_>) -> Result<(OrderId, Vec<StockLine>), StepError> {
     let input: RmaRunInput = ctx.input_as()?;
     let lines = input
         .replacement_stock

@@ -11,6 +11,7 @@ use sqlx::PgConnection;
 
 use crate::db;
 use crate::domain::erasure::EraseRunInput;
+use crate::domain::ids::{CustomerId, TenantId};
 use crate::upstream::Notification;
 use crate::workflows::step::{StepCtx, StepError, with_result};
 
@@ -24,8 +25,8 @@ struct EarlierPass {
 
 async fn refuse_if_held(
     conn: &mut PgConnection,
-    tenant: &str,
-    customer: &str,
+    tenant: &TenantId,
+    customer: &CustomerId,
 ) -> Result<(), StepError> {
     let hold = db::gdpr::active_legal_hold(conn, tenant, customer)
         .await
@@ -109,7 +110,7 @@ pub fn erasure_completed(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepEr
         };
         let to = settings.support_address(ctx.tenant());
         let message = Notification {
-            order_id: customer,
+            order_id: customer.as_str(),
             to: &to,
             template: "gdpr_erasure_completed",
             data: json!({

@@ -21,7 +21,7 @@ pub fn order_cancelled(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepErro
         let order = ctx.earlier::<CancelEligibility>()?.order;
         let refunded = ctx.earlier::<Refunded>()?.refunded_minor;
         let message = Notification {
-            order_id: &input.order_id,
+            order_id: input.order_id.as_str(),
             to: &order.email,
             template: "order_cancelled",
             data: json!({
@@ -70,7 +70,7 @@ fn shipment_update(ctx: StepCtx<'_>, channel: Channel) -> BoxFuture<'_, Result<V
             return Ok(json!({"sent": false, "reason": "unsubscribed"}));
         };
         let message = Notification {
-            order_id: &input.order_id,
+            order_id: input.order_id.as_str(),
             to: &to,
             template: "shipment_update",
             data: json!({

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::domain::cancel::{CancelPlan, CancelRunInput, plan_cancel};
+use crate::domain::ids::OrderId;
 use crate::error::problem;
 use crate::workflows::step::{StepCtx, StepError, with_result};
 
@@ -156,7 +157,7 @@ pub fn reinstate(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
 /// The member every workflow that ends with `refresh_view` has in its input.
 #[derive(Deserialize)]
 struct OrderSubject {
-    order_id: String,
+    order_id: OrderId,
 }
 
 /// Reads the order from the Orders service into the read model (`upsert_view` keeps a newer
@@ -164,7 +165,7 @@ struct OrderSubject {
 pub fn refresh_view(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
     Box::pin(async move {
         let order_id = match &ctx.run.subject_id {
-            Some(id) => id.clone(),
+            Some(id) => OrderId::new(id.as_str()),
             None => ctx.input_as::<OrderSubject>()?.order_id,
         };
         let order = ctx

@@ -40,7 +40,7 @@ pub fn plan(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
             .upstream
             .get_order(ctx.tenant(), &input.order_id)
             .await?;
-        if ctx.run.customer_id.as_deref() != Some(order.customer_id.as_str()) {
+        if ctx.run.customer_id.as_ref() != Some(&order.customer_id) {
             return Err(StepError::permanent(
                 StatusCode::NOT_FOUND,
                 "order.not_found",
@@ -69,13 +69,13 @@ pub fn plan(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
 pub fn create_cart(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
     Box::pin(async move {
         let Planned { plan } = ctx.earlier()?;
-        let Some(customer_id) = ctx.run.customer_id.as_deref() else {
+        let Some(customer_id) = ctx.run.customer_id.as_ref() else {
             return Err(StepError::invalid_input("a reorder run needs a customer"));
         };
         let new = NewCart {
-            customer_id,
+            customer_id: customer_id.as_str(),
             currency: &plan.currency,
-            source_order_id: &plan.order_id,
+            source_order_id: plan.order_id.as_str(),
             lines: plan
                 .lines
                 .iter()

@@ -128,7 +128,7 @@ pub fn create_rma(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
         let input: RmaRunInput = ctx.input_as()?;
         let new = NewRma {
             id: &input.rma_id,
-            order_id: &input.order_id,
+            order_id: input.order_id.as_str(),
             kind: input.kind,
             method: &input.method,
             preferred_refund: input.preferred_refund.as_deref(),
@@ -174,7 +174,7 @@ pub fn notify_customer(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepErro
             RmaKind::Exchange => "exchange_requested",
         };
         let message = Notification {
-            order_id: &input.order_id,
+            order_id: input.order_id.as_str(),
             to: &order.email,
             template,
             data: json!({

@@ -13,7 +13,7 @@ pub fn support_message(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepErro
     Box::pin(async move {
         let input: NotifySupportInput = ctx.input_as()?;
         let message = Notification {
-            order_id: &input.order_id,
+            order_id: input.order_id.as_str(),
             to: &input.to,
             template: "support_message",
             data: json!({

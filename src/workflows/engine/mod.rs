@@ -22,7 +22,6 @@ use reqwest::StatusCode;
 use serde_json::{Map, Value, json};
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, info, warn};
-use uuid::Uuid;
 
 use super::WorkerCtx;
 use super::spec::{StepSpec, WorkflowSpec};
@@ -30,6 +29,7 @@ use super::step::StepError;
 use crate::db::runs::{
     self, Finish, RunRow, RunStatus, StepDone, StepFailure, StepRow, StepStatus,
 };
+use crate::domain::ids::RunId;
 use crate::error::problem;
 use crate::metrics;
 
@@ -46,7 +46,7 @@ pub const COALESCE_WINDOW: Duration = Duration::from_millis(10);
 /// is handed back to be claimed by another worker.
 pub async fn execute(
     state: &WorkerCtx,
-    run_id: Uuid,
+    run_id: RunId,
     worker: &str,
     stop: &CancellationToken,
 ) -> anyhow::Result<()> {

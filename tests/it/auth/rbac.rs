@@ -2,24 +2,37 @@
 
 use jsonwebtoken::Algorithm;
 use orderdesk::auth::{MintRequest, Role, mint};
+use orderdesk::domain::ids::{CustomerId, TenantId};
 use reqwest::StatusCode;
 use serde_json::json;
 
 use super::*;
 
 fn agent_token(cfg: &Config, agent: &str, roles: &[Role]) -> String {
-    mint(cfg, &MintRequest::agent(TENANT, agent, roles)).unwrap()
+    mint(
+        cfg,
+        &MintRequest::agent(&TenantId::new(TENANT), agent, roles),
+    )
+    .unwrap()
 }
 
 fn sudo_token(cfg: &Config, tenant: &str, agent: &str) -> String {
-    mint(cfg, &MintRequest::agent(tenant, agent, &[]).sudo()).unwrap()
+    mint(
+        cfg,
+        &MintRequest::agent(&TenantId::new(tenant), agent, &[]).sudo(),
+    )
+    .unwrap()
 }
 
 #[tokio::test]
 async fn tenant_header_must_be_present_and_match() {
     let cfg = hs256_config();
     let app = spawn(&cfg).await;
-    let token = mint(&cfg, &MintRequest::customer(TENANT, "cus_0001")).unwrap();
+    let token = mint(
+        &cfg,
+        &MintRequest::customer(&TenantId::new(TENANT), &CustomerId::new("cus_0001")),
+    )
+    .unwrap();
     let missing = Call {
         bearer: Some(&token),
         tenant: None,
@@ -41,7 +54,11 @@ async fn tenant_header_must_be_present_and_match() {
 async fn principals_only_reach_their_own_surface() {
     let cfg = hs256_config();
     let app = spawn(&cfg).await;
-    let customer = mint(&cfg, &MintRequest::customer(TENANT, "cus_0001")).unwrap();
+    let customer = mint(
+        &cfg,
+        &MintRequest::customer(&TenantId::new(TENANT), &CustomerId::new("cus_0001")),
+    )
+    .unwrap();
     let res = app.call("/agent/orders", &customer).await;
     problem(res, StatusCode::FORBIDDEN, "auth.wrong_principal").await;
 
@@ -161,7 +178,7 @@ async fn a_sudo_token_is_no_bearer_token() {
     let app = spawn(&cfg).await;
     let sudo = mint(
         &cfg,
-        &MintRequest::agent(TENANT, "agt_alice", &[Role::Admin]).sudo(),
+        &MintRequest::agent(&TenantId::new(TENANT), "agt_alice", &[Role::Admin]).sudo(),
     )
     .unwrap();
     // as the bearer of an ordinary admin call
@@ -184,7 +201,11 @@ async fn an_ordinary_token_does_not_pass_as_sudo() {
     let cfg = hs256_config();
     let app = spawn(&cfg).await;
     let admin = agent_token(&cfg, "agt_alice", &[Role::Admin]);
-    let customer = mint(&cfg, &MintRequest::customer(TENANT, "cus_0001")).unwrap();
+    let customer = mint(
+        &cfg,
+        &MintRequest::customer(&TenantId::new(TENANT), &CustomerId::new("cus_0001")),
+    )
+    .unwrap();
     for (in_sudo_header, why) in [
         (&admin, "not a sudo token"),
         (&customer, "not a sudo token"),

@@ -2,6 +2,7 @@
 
 use jsonwebtoken::{Algorithm, EncodingKey};
 use orderdesk::auth::{MintRequest, mint};
+use orderdesk::domain::ids::{CustomerId, OrderId, TenantId};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -22,7 +23,11 @@ async fn rejected(app: &App, token: &str) -> Value {
 async fn minted_customer_token_is_accepted() {
     let cfg = hs256_config();
     let app = spawn(&cfg).await;
-    let token = mint(&cfg, &MintRequest::customer(TENANT, "cus_0001")).unwrap();
+    let token = mint(
+        &cfg,
+        &MintRequest::customer(&TenantId::new(TENANT), &CustomerId::new("cus_0001")),
+    )
+    .unwrap();
     let body = ok(app.call("/customer", &token).await).await;
     assert_eq!(
         body,
@@ -36,7 +41,8 @@ async fn guest_token_exposes_its_order() {
     let app = spawn(&cfg).await;
     let token = mint(
         &cfg,
-        &MintRequest::customer(TENANT, "cus_0001").order("ord_42"),
+        &MintRequest::customer(&TenantId::new(TENANT), &CustomerId::new("cus_0001"))
+            .order(&OrderId::new("ord_42")),
     )
     .unwrap();
     let body = ok(app.call("/customer", &token).await).await;

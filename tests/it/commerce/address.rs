@@ -3,6 +3,7 @@
 
 use chrono::Utc;
 use orderdesk::domain::eligibility::allowed_actions;
+use orderdesk::domain::ids::OrderId;
 use orderdesk::domain::order::Order;
 use orderdesk::domain::settings::TenantSettings;
 use reqwest::Method;
@@ -37,7 +38,7 @@ fn new_address() -> Value {
         "city": "Amsterdam", "postal_code": "1015cj", "country": "nl"}})
 }
 
-async fn sandbox_order(app: &TestApp, id: &str) -> Value {
+async fn sandbox_order(app: &TestApp, id: &OrderId) -> Value {
     sandbox(app, Method::GET, &format!("/sandbox/orders/{id}"), None)
         .await
         .1
@@ -447,7 +448,7 @@ async fn replays_a_key_and_hides_other_customers_orders() {
 
     let (s, _) = post_anonymous(&app, &p, &new_address()).await;
     assert_eq!(s, 401);
-    let other_customer = app.customer_token(TENANT, &stranger(&app, &order));
+    let other_customer = app.customer_token(TENANT, stranger(&app, &order));
     let (s, _, b) = post(
         &app,
         &other_customer,

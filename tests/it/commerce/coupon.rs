@@ -127,7 +127,7 @@ async fn refuses_bad_codes_strangers_closed_orders_and_reports_an_outage() {
     }
     let (s, _) = post_anonymous(&app, &path(&order), &json!({"code": "WELCOME10"})).await;
     assert_eq!(s, 401);
-    let other = app.customer_token(TENANT, &stranger(&app, &order));
+    let other = app.customer_token(TENANT, stranger(&app, &order));
     let (s, _, b) = post(
         &app,
         &other,

@@ -4,6 +4,7 @@ mod address;
 mod coupon;
 mod reorder;
 
+use orderdesk::domain::ids::CustomerId;
 use orderdesk::domain::order::Order;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
@@ -67,7 +68,7 @@ pub async fn sandbox(
 }
 
 /// A customer of [`TENANT`] other than the order's.
-pub fn stranger(app: &TestApp, order: &Order) -> String {
+pub fn stranger(app: &TestApp, order: &Order) -> CustomerId {
     app.orders
         .iter()
         .map(|o| o.customer_id.clone())

@@ -335,7 +335,7 @@ async fn reorder_is_refused_to_strangers_and_when_disabled() {
     let order = app.order_in("delivered").clone();
     let (s, b) = post_anonymous(&app, &path(&order), &json!({})).await;
     assert_eq!((s, b["code"].as_str()), (401, Some("auth.missing_token")));
-    let other = app.customer_token(TENANT, &stranger(&app, &order));
+    let other = app.customer_token(TENANT, stranger(&app, &order));
     let (s, _, b) = post(
         &app,
         &other,

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use orderdesk::auth::guest::confirmation_token;
 use orderdesk::db;
+use orderdesk::domain::ids::TenantId;
 use orderdesk::domain::order::Order;
 use orderdesk::domain::settings::TenantSettings;
 use orderdesk::seed;
@@ -164,7 +165,7 @@ async fn guest_lookup_gives_a_token_for_that_order_only() {
         .iter()
         .map(|o| o["id"].clone())
         .collect();
-    assert_eq!(ids, vec![Value::String(order.id.clone())]);
+    assert_eq!(ids, vec![Value::String(order.id.to_string())]);
     // shop-wide reads are fine for a guest
     let (status, _) = app
         .get("/v1/customer/capabilities", app.auth(&guest, TENANT))
@@ -388,9 +389,14 @@ async fn capabilities_and_settings_are_the_tenants_own() {
         s.return_window_days = 60;
         s.capabilities.guest_lookup_enabled = false;
     });
-    db::tenants::upsert(&mut conn, OTHER_TENANT, OTHER_TENANT, &globex)
-        .await
-        .unwrap();
+    db::tenants::upsert(
+        &mut conn,
+        &TenantId::new(OTHER_TENANT),
+        OTHER_TENANT,
+        &globex,
+    )
+    .await
+    .unwrap();
     drop(conn);
 
     let token = app.customer_token(TENANT, "cus_0001");

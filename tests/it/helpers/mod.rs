@@ -12,6 +12,7 @@ use std::time::Duration;
 use orderdesk::api::Surface;
 use orderdesk::auth::mint::{MintRequest, mint};
 use orderdesk::config::{ALLOW_DEV_SECRETS, Config};
+use orderdesk::domain::ids::{CustomerId, OrderId, TenantId};
 use orderdesk::domain::order::Order;
 use orderdesk::domain::settings::TenantSettings;
 use orderdesk::state::AppState;
@@ -96,7 +97,9 @@ pub async fn seed_both_sides(
     settings: &TenantSettings,
     orders: &[Order],
 ) {
-    seed::apply(pool, tenant, settings, orders).await.unwrap();
+    seed::apply(pool, &TenantId::new(tenant), settings, orders)
+        .await
+        .unwrap();
     sandbox::seed_orders(pool, orders).await.unwrap();
 }
 
@@ -132,12 +135,12 @@ pub async fn spawn_with(opts: Options) -> TestApp {
     let state = app::build_state(config.clone(), 16).await.unwrap();
     db::migrate(&state.db).await.unwrap();
     sandbox::migrate(&state.db).await.unwrap();
-    let orders = seed::demo_orders(TENANT, opts.customers, opts.orders);
+    let orders = seed::demo_orders(&TenantId::new(TENANT), opts.customers, opts.orders);
     seed_both_sides(&state.db, TENANT, &opts.settings, &orders).await;
-    let other = seed::demo_orders(OTHER_TENANT, 2, 12)
+    let other = seed::demo_orders(&TenantId::new(OTHER_TENANT), 2, 12)
         .into_iter()
         .map(|mut o| {
-            o.id = format!("{}_g", o.id);
+            o.id = format!("{}_g", o.id).into();
             o
         })
         .collect::<Vec<_>>();
@@ -225,20 +228,25 @@ impl TestApp {
         cmd
     }
 
-    pub fn customer_token(&self, tenant: &str, customer: &str) -> String {
-        mint(&self.config, &MintRequest::customer(tenant, customer)).unwrap()
+    pub fn customer_token(&self, tenant: &str, customer: impl AsRef<str>) -> String {
+        let customer = customer.as_ref();
+        mint(
+            &self.config,
+            &MintRequest::customer(&TenantId::new(tenant), &CustomerId::new(customer)),
+        )
+        .unwrap()
     }
 
     pub fn agent_token(&self, tenant: &str, agent: &str, roles: &[&str]) -> String {
         mint(
             &self.config,
-            &MintRequest::agent(tenant, agent, &parse_roles(roles)),
+            &MintRequest::agent(&TenantId::new(tenant), agent, &parse_roles(roles)),
         )
         .unwrap()
     }
 
     pub fn sudo_token(&self, tenant: &str, agent: &str, roles: &[&str]) -> String {
-        let r = MintRequest::agent(tenant, agent, &parse_roles(roles))
+        let r = MintRequest::agent(&TenantId::new(tenant), agent, &parse_roles(roles))
             .sudo()
             .ttl(Duration::from_secs(120));
         mint(&self.config, &r).unwrap()
@@ -310,7 +318,7 @@ impl TestApp {
 
     /// Ships `order_id` (tenant [`TENANT`]) with UPS at the sandbox and waits until the
     /// sandbox's event put the shipment into the read model; returns the first shipment.
-    pub async fn ship_at_sandbox(&self, order_id: &str) -> orderdesk::domain::order::Shipment {
+    pub async fn ship_at_sandbox(&self, order_id: &OrderId) -> orderdesk::domain::order::Shipment {
         let res = self
             .http
             .post(format!("{}/sandbox/orders/{order_id}/ship", self.sandbox))
@@ -323,7 +331,7 @@ impl TestApp {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         loop {
             let mut conn = self.state.db.acquire().await.unwrap();
-            let order = db::orders::get(&mut conn, TENANT, order_id, None)
+            let order = db::orders::get(&mut conn, &TenantId::new(TENANT), order_id, None)
                 .await
                 .unwrap()
                 .expect("the order is in the read model");
@@ -339,7 +347,8 @@ impl TestApp {
     }
 
     /// The sandbox's record of effects on an order (`GET /sandbox/effects`).
-    pub async fn effects(&self, tenant: &str, order_id: &str) -> Vec<Value> {
+    pub async fn effects(&self, tenant: &str, order_id: impl AsRef<str>) -> Vec<Value> {
+        let order_id = order_id.as_ref();
         let res = self
             .http
             .get(format!(
@@ -354,7 +363,13 @@ impl TestApp {
         body["data"].as_array().cloned().unwrap_or_default()
     }
 
-    pub async fn effects_of_kind(&self, tenant: &str, order_id: &str, kind: &str) -> usize {
+    pub async fn effects_of_kind(
+        &self,
+        tenant: &str,
+        order_id: impl AsRef<str>,
+        kind: &str,
+    ) -> usize {
+        let order_id = order_id.as_ref();
         self.effects(tenant, order_id)
             .await
             .iter()

@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use orderdesk::domain::ids::TenantId;
 use orderdesk::domain::order::Order;
 use orderdesk::domain::settings::{Capabilities, TenantSettings};
 use serde_json::{Value, json};
@@ -96,7 +97,7 @@ fn calls(order: &Order) -> [(&'static str, &'static str, Value); 6] {
 
 async fn use_settings(app: &TestApp, settings: &TenantSettings) {
     let mut conn = app.state.db.acquire().await.unwrap();
-    orderdesk::db::tenants::upsert(&mut conn, TENANT, TENANT, settings)
+    orderdesk::db::tenants::upsert(&mut conn, &TenantId::new(TENANT), TENANT, settings)
         .await
         .unwrap();
 }

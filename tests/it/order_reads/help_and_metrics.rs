@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use orderdesk::auth::mint::{MintRequest, mint};
+use orderdesk::domain::ids::{CustomerId, TenantId};
 use orderdesk::domain::order::{Order, OrderStatus};
 use serde_json::{Value, json};
 
@@ -151,7 +152,7 @@ async fn metrics_sum_spend_per_currency_without_cancelled_orders() {
         .filter(|o| o.customer_id == other_id)
         .collect();
     assert_eq!(body, expected(&theirs));
-    let foreign_orders = orderdesk::seed::demo_orders(OTHER_TENANT, 2, 12);
+    let foreign_orders = orderdesk::seed::demo_orders(&TenantId::new(OTHER_TENANT), 2, 12);
     let foreign: Vec<&Order> = foreign_orders
         .iter()
         .filter(|o| o.customer_id == customer)
@@ -168,7 +169,7 @@ async fn metrics_sum_spend_per_currency_without_cancelled_orders() {
         .unwrap();
     let guest = mint(
         &app.config,
-        &MintRequest::customer(TENANT, customer).order(&one.id),
+        &MintRequest::customer(&TenantId::new(TENANT), &CustomerId::new(customer)).order(&one.id),
     )
     .unwrap();
     let (_, body) = app.get(path, app.auth(&guest, TENANT)).await;

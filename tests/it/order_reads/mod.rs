@@ -8,6 +8,7 @@ mod help_and_metrics;
 mod tracking;
 
 use chrono::{DateTime, Duration, Utc};
+use orderdesk::domain::ids::TenantId;
 use orderdesk::domain::order::{Order, OrderStatus};
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
@@ -57,9 +58,17 @@ async fn put_event(
     let mut snapshot = serde_json::to_value(order).unwrap();
     snapshot["status"] = json!(status);
     snapshot["internal_risk_score"] = json!(97);
-    orderdesk::db::orders::insert_event(&mut conn, TENANT, &order.id, id, kind, &snapshot, at)
-        .await
-        .unwrap();
+    orderdesk::db::orders::insert_event(
+        &mut conn,
+        &TenantId::new(TENANT),
+        &order.id,
+        id,
+        kind,
+        &snapshot,
+        at,
+    )
+    .await
+    .unwrap();
 }
 
 /// A copy of the first seeded order in `status`, re-dated so its windows are open now.

@@ -2,6 +2,7 @@
 
 use chrono::Utc;
 use orderdesk::auth::mint::{MintRequest, mint};
+use orderdesk::domain::ids::TenantId;
 use serde_json::json;
 
 use super::{fresh_copy, no_token, put_view, spawn};
@@ -77,7 +78,7 @@ async fn track_shows_checkpoints_of_the_callers_own_parcels_only() {
         .unwrap();
     let guest = mint(
         &app.config,
-        &MintRequest::customer(TENANT, &delivered.customer_id).order(&delivered.id),
+        &MintRequest::customer(&TenantId::new(TENANT), &delivered.customer_id).order(&delivered.id),
     )
     .unwrap();
     let (status, _) = app

@@ -48,10 +48,11 @@ async fn post(
     token: &str,
     tenant: &str,
     action: &str,
-    order_id: &str,
+    order_id: impl AsRef<str>,
     key: Option<&str>,
     body: &Value,
 ) -> (u16, HeaderMap, Value) {
+    let order_id = order_id.as_ref();
     let mut h = app.auth(token, tenant);
     if let Some(k) = key {
         h.insert("idempotency-key", k.parse().unwrap());

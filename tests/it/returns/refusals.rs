@@ -2,6 +2,7 @@
 //! customers and tenants, dry runs, and the tenant's window and store-credit settings.
 
 use orderdesk::auth::mint::{MintRequest, mint};
+use orderdesk::domain::ids::TenantId;
 use serde_json::{Value, json};
 
 use super::{ask_return, count, delivered, post, return_body, settings, spawn};
@@ -307,7 +308,7 @@ async fn other_customers_guests_and_tenants_get_404() {
         .unwrap();
     let guest = mint(
         &app.config,
-        &MintRequest::customer(TENANT, &order.customer_id).order(&other_order.id),
+        &MintRequest::customer(&TenantId::new(TENANT), &order.customer_id).order(&other_order.id),
     )
     .unwrap();
     assert_eq!(
@@ -408,7 +409,7 @@ async fn window_and_store_credit_follow_the_tenant_settings() {
     wide.capabilities.store_credit = false;
     orderdesk::db::tenants::upsert(
         &mut app.state.db.acquire().await.unwrap(),
-        TENANT,
+        &TenantId::new(TENANT),
         TENANT,
         &wide,
     )

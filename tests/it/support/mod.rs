@@ -7,6 +7,7 @@ mod shipment_notices;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use orderdesk::db;
+use orderdesk::domain::ids::TenantId;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 
@@ -31,7 +32,8 @@ fn with_key(mut h: HeaderMap, key: &str) -> HeaderMap {
     h
 }
 
-fn messages_path(order_id: &str) -> String {
+fn messages_path(order_id: impl AsRef<str>) -> String {
+    let order_id = order_id.as_ref();
     format!("/v1/customer/orders/{order_id}/messages")
 }
 
@@ -48,7 +50,8 @@ async fn newest_job(app: &TestApp, kind: &str) -> String {
     jobs["data"][0]["id"].as_str().expect("a job").to_string()
 }
 
-async fn sandbox_notifications(app: &TestApp, key: &str) -> Vec<Value> {
+async fn sandbox_notifications(app: &TestApp, key: impl AsRef<str>) -> Vec<Value> {
+    let key = key.as_ref();
     let res = app
         .http
         .get(format!(
@@ -143,7 +146,7 @@ async fn message_opens_a_case_lists_downloads_and_notifies_support() {
         db::support::insert_message(
             &mut conn,
             &db::support::NewMessage {
-                tenant_id: TENANT,
+                tenant_id: &TenantId::new(TENANT),
                 id,
                 case_id,
                 order_id: &order.id,
@@ -466,7 +469,7 @@ async fn erasure_is_refused_under_legal_hold_and_needs_a_key_and_an_account() {
         let mut conn = app.state.db.acquire().await.unwrap();
         db::gdpr::place_legal_hold(
             &mut conn,
-            TENANT,
+            &TenantId::new(TENANT),
             &customer,
             "litigation 2026-17",
             "agt_legal",
@@ -500,7 +503,8 @@ async fn erasure_is_refused_under_legal_hold_and_needs_a_key_and_an_account() {
     );
     let guest = orderdesk::auth::mint::mint(
         &app.config,
-        &orderdesk::auth::mint::MintRequest::customer(TENANT, &customer).order(&app.orders[0].id),
+        &orderdesk::auth::mint::MintRequest::customer(&TenantId::new(TENANT), &customer)
+            .order(&app.orders[0].id),
     )
     .unwrap();
     let (status, _, problem) = erase(&app, &guest, "k-guest", json!({})).await;
@@ -512,14 +516,14 @@ async fn erasure_is_refused_under_legal_hold_and_needs_a_key_and_an_account() {
     // a hold that has ended no longer blocks; the dry run tells what would go
     let mut conn = app.state.db.acquire().await.unwrap();
     assert!(
-        db::gdpr::release_legal_hold(&mut conn, TENANT, hold.id)
+        db::gdpr::release_legal_hold(&mut conn, &TenantId::new(TENANT), hold.id)
             .await
             .unwrap()
     );
     let past = chrono::Utc::now() - chrono::Duration::days(1);
     db::gdpr::place_legal_hold(
         &mut conn,
-        TENANT,
+        &TenantId::new(TENANT),
         &customer,
         "expired",
         "agt_legal",

@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use orderdesk::domain::ids::{OrderId, TenantId};
 use orderdesk::events::signature;
 use serde_json::{Value, json};
 
@@ -15,7 +16,8 @@ use crate::helpers::{self, TENANT, TestApp};
 const SMS: &str = "+14155550123";
 
 /// The `shipment_update` messages of `order_id`, once there are at least `n` (20 s at most).
-async fn notices(app: &TestApp, order_id: &str, n: usize) -> Vec<Value> {
+async fn notices(app: &TestApp, order_id: impl AsRef<str>, n: usize) -> Vec<Value> {
+    let order_id = order_id.as_ref();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
         let found: Vec<Value> = sandbox_notifications(app, order_id)
@@ -30,7 +32,8 @@ async fn notices(app: &TestApp, order_id: &str, n: usize) -> Vec<Value> {
     }
 }
 
-async fn notice_runs(app: &TestApp, order_id: &str) -> i64 {
+async fn notice_runs(app: &TestApp, order_id: impl AsRef<str>) -> i64 {
+    let order_id = order_id.as_ref();
     sqlx::query_scalar(
         "SELECT count(*) FROM runs WHERE kind = 'notify_shipment_update' AND subject_id = $1",
     )
@@ -43,12 +46,12 @@ async fn notice_runs(app: &TestApp, order_id: &str) -> i64 {
 /// Sends the read model's order, changed by `change`, as a signed event `event_id`.
 async fn ingest_change(
     app: &TestApp,
-    order_id: &str,
+    order_id: &OrderId,
     event_id: &str,
     change: impl FnOnce(&mut orderdesk::domain::order::Order),
 ) -> Value {
     let mut conn = app.state.db.acquire().await.unwrap();
-    let mut order = orderdesk::db::orders::get(&mut conn, TENANT, order_id, None)
+    let mut order = orderdesk::db::orders::get(&mut conn, &TenantId::new(TENANT), order_id, None)
         .await
         .unwrap()
         .unwrap();

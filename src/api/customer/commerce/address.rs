@@ -1,6 +1,6 @@
 //! `POST /v1/customer/orders/{order_id}/update-address`: change where an order ships.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -9,11 +9,13 @@ use utoipa::ToSchema;
 use super::{RequestKind, ensure_allowed};
 use crate::api::accept::{RequestAcceptedOut, accept};
 use crate::api::auth::Customer;
+use crate::api::extract::Path;
 use crate::api::extract::{Valid, Validate, invalid};
 use crate::api::idempotency::IdempotencyKey;
 use crate::api::shared::RequestMeta;
 use crate::domain::address::{self, AddressIn, AddressRunInput};
 use crate::domain::eligibility::SelfService;
+use crate::domain::ids::OrderId;
 use crate::domain::order::{Address, Order};
 use crate::error::{Error, FieldError, Result};
 use crate::state::AppState;
@@ -86,7 +88,7 @@ pub async fn update_address(
     who: Customer,
     meta: RequestMeta,
     key: IdempotencyKey,
-    Path(order_id): Path<String>,
+    Path(order_id): Path<OrderId>,
     Valid {
         body,
         checked: address,

@@ -1,15 +1,17 @@
 //! `POST /v1/customer/orders/{order_id}/apply-coupon`: what a coupon would do to an order.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::ensure_allowed;
 use crate::api::auth::Customer;
+use crate::api::extract::Path;
 use crate::api::extract::{Valid, Validate, invalid};
 use crate::domain::coupon::{REASONS, normalize_code};
 use crate::domain::eligibility::SelfService;
+use crate::domain::ids::OrderId;
 use crate::domain::order::{Order, OrderLine, Totals};
 use crate::error::{Error, Result};
 use crate::state::AppState;
@@ -25,7 +27,8 @@ pub struct ApplyCouponIn {
 /// The order's totals if the coupon applied. Nothing is redeemed.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CouponPreviewOut {
-    pub order_id: String,
+    #[schema(value_type = String)]
+    pub order_id: OrderId,
     /// The code, upper-cased.
     pub code: String,
     pub description: String,
@@ -57,7 +60,7 @@ pub struct CouponPreviewOut {
 pub async fn apply_coupon(
     State(state): State<AppState>,
     who: Customer,
-    Path(order_id): Path<String>,
+    Path(order_id): Path<OrderId>,
     Valid { checked: code, .. }: Valid<ApplyCouponIn>,
 ) -> Result<axum::Json<CouponPreviewOut>> {
     let order = who.own_order(&state, &order_id).await?;

@@ -91,7 +91,7 @@ impl<I: Serialize + Send + Sync> Intake for OrderRequest<'_, I> {
         let request = adm
             .open_request(OpenRequest {
                 kind,
-                order_id: &order.id,
+                order_id: order.id.as_str(),
                 customer_id: &order.customer_id,
                 status: RequestStatus::Queued,
                 input: serde_json::to_value(&input).map_err(anyhow::Error::from)?,
@@ -105,7 +105,7 @@ impl<I: Serialize + Send + Sync> Intake for OrderRequest<'_, I> {
         adm.audit(Entry {
             action: self.kind.audit_action,
             subject_type: "order",
-            subject_id: &order.id,
+            subject_id: order.id.as_str(),
             reason: None,
             before: self.before,
             after: Some(after),

@@ -1,6 +1,6 @@
 //! `POST /v1/customer/orders/{order_id}/reorder`: buy an earlier order's lines again.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -8,10 +8,11 @@ use utoipa::ToSchema;
 use super::{RequestKind, ensure_allowed};
 use crate::api::accept::{RequestAcceptedOut, accept};
 use crate::api::auth::Customer;
-use crate::api::extract::Json;
+use crate::api::extract::{Json, Path};
 use crate::api::idempotency::IdempotencyKey;
 use crate::api::shared::RequestMeta;
 use crate::domain::eligibility::SelfService;
+use crate::domain::ids::OrderId;
 use crate::domain::order::{Order, OrderLine};
 use crate::domain::reorder::{self, MAX_LINES, ReorderPlan, ReorderRunInput};
 use crate::error::{Error, FieldError, Result};
@@ -93,7 +94,7 @@ pub async fn reorder(
     who: Customer,
     meta: RequestMeta,
     key: IdempotencyKey,
-    Path(order_id): Path<String>,
+    Path(order_id): Path<OrderId>,
     Json(body): Json<ReorderIn>,
 ) -> Result<Response> {
     let order = who.own_order(&state, &order_id).await?;

@@ -50,7 +50,7 @@ impl Intake for RmaIntake<'_> {
 
     async fn admit(self, adm: &mut Admission<'_>) -> Result<Admitted<RmaAcceptedOut>> {
         let (order, ask) = (self.order, self.ask);
-        let tenant = order.tenant_id.as_str();
+        let tenant = &order.tenant_id;
         // counted under the order's lock, so concurrent requests never share a unit
         db::returns::lock_order(adm.conn(), tenant, &order.id).await?;
         let taken: HashMap<String, i32> =
@@ -71,7 +71,7 @@ impl Intake for RmaIntake<'_> {
         adm.audit(Entry {
             action: &format!("order.{}_requested", ask.kind.as_str()),
             subject_type: "order",
-            subject_id: &order.id,
+            subject_id: order.id.as_str(),
             reason: None,
             before: None,
             after: Some(json!({
@@ -101,7 +101,7 @@ fn rma_request<'a>(order: &'a Order, ask: &Ask, input: &RmaRunInput) -> Result<O
     let kind = ask.kind.as_str();
     Ok(OpenRequest {
         kind,
-        order_id: &order.id,
+        order_id: order.id.as_str(),
         customer_id: &order.customer_id,
         status: RequestStatus::Queued,
         input: serde_json::to_value(input).map_err(anyhow::Error::from)?,

@@ -11,7 +11,6 @@ use std::collections::{BTreeMap, HashSet};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 use crate::api::auth::Customer;
 use crate::api::idempotency::IdempotencyKey;
@@ -20,6 +19,7 @@ use crate::api::shared::RequestMeta;
 use crate::db;
 use crate::db::returns::StoredLine;
 use crate::domain::cancel::BlockedReason;
+use crate::domain::ids::{OrderId, RequestId};
 use crate::domain::order::{Money, Order};
 use crate::domain::returns::{self, LineAsk, REASONS, RmaKind, RmaLine, RmaRunInput};
 use crate::domain::settings::TenantSettings;
@@ -111,7 +111,8 @@ impl From<&StoredLine> for RmaLineOut {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RmaAcceptedOut {
     pub rma_id: String,
-    pub request_id: Uuid,
+    #[schema(value_type = uuid::Uuid)]
+    pub request_id: RequestId,
     /// `return` or `exchange`.
     pub kind: RmaKind,
     /// `requested`; `failed` if the job ended without an RMA (with `Prefer: wait`).
@@ -243,7 +244,7 @@ fn plan(ask: &Ask, order: &Order) -> Plan {
         order_id: order.id.clone(),
         // set when accepted
         rma_id: String::new(),
-        request_id: Uuid::nil(),
+        request_id: RequestId::from_uuid(uuid::Uuid::nil()),
         kind: ask.kind,
         method: ask.method.clone(),
         preferred_refund: ask.preferred_refund.clone(),
@@ -264,7 +265,7 @@ pub async fn request(
     who: &Customer,
     meta: &RequestMeta,
     key: IdempotencyKey,
-    order_id: &str,
+    order_id: &OrderId,
     ask: Ask,
     hash: String,
 ) -> Result<Response> {

@@ -11,6 +11,7 @@ use super::Ask;
 use crate::db;
 use crate::domain::cancel::BlockedReason;
 use crate::domain::eligibility::{SelfService, check};
+use crate::domain::ids::{OrderId, TenantId};
 use crate::domain::order::Order;
 use crate::domain::returns::{self, LineAsk, LineError, RmaKind};
 use crate::domain::settings::TenantSettings;
@@ -78,7 +79,7 @@ pub type StockVerdict = (Vec<String>, Vec<(String, i32, i64)>);
 /// Asks the Inventory service for each replacement SKU's stock (a read, before any change).
 pub async fn check_stock(
     state: &AppState,
-    tenant: &str,
+    tenant: &TenantId,
     need: &BTreeMap<String, i32>,
 ) -> Result<StockVerdict> {
     let (mut unknown, mut short) = (Vec::new(), Vec::new());
@@ -136,8 +137,8 @@ fn stock_error(ask: &Ask, order: &Order, (unknown, short): &StockVerdict) -> Opt
 
 pub(super) async fn held_units(
     conn: &mut sqlx::PgConnection,
-    tenant: &str,
-    order_id: &str,
+    tenant: &TenantId,
+    order_id: &OrderId,
 ) -> Result<HashMap<String, i32>> {
     let held = db::returns::holding_units(conn, tenant, order_id).await?;
     Ok(returns::taken_by_rmas(
