@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// A request's status: the review states, then its run's statuses. Stored as text under
 /// the same names (`requests.status`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(
     feature = "sqlx",

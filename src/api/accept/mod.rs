@@ -352,7 +352,7 @@ pub struct RequestAcceptedOut {
     #[schema(value_type = uuid::Uuid)]
     pub request_id: RequestId,
     /// `pending_review`, or the job's status (`queued` when just accepted).
-    pub status: String,
+    pub status: RequestStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub job: Option<crate::api::jobs::JobOut>,
 }
@@ -362,7 +362,7 @@ impl RequestAcceptedOut {
     pub fn pending_review(request_id: RequestId) -> Self {
         RequestAcceptedOut {
             request_id,
-            status: RequestStatus::PendingReview.as_str().into(),
+            status: RequestStatus::PendingReview,
             job: None,
         }
     }
@@ -371,7 +371,7 @@ impl RequestAcceptedOut {
     pub fn with_run(request_id: RequestId, run: &RunRow) -> Self {
         RequestAcceptedOut {
             request_id,
-            status: run.status.as_str().into(),
+            status: run.status.into(),
             job: Some(crate::api::jobs::JobOut::from_run(run)),
         }
     }

@@ -13,6 +13,7 @@ use crate::db;
 use crate::db::requests::RequestRow;
 use crate::db::runs::RunRow;
 use crate::domain::ids::RequestId;
+use crate::domain::request::RequestStatus;
 use crate::error::{Error, Result};
 use crate::state::AppState;
 
@@ -26,7 +27,7 @@ pub struct RequestOut {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub order_id: Option<String>,
     /// `pending_review`, `rejected`, or the job's status.
-    pub status: String,
+    pub status: RequestStatus,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -55,10 +56,7 @@ impl RequestOut {
             // an erase request's order_id column holds the customer id (see db::gdpr)
             order_id: (request.kind != db::gdpr::REQUEST_KIND).then_some(request.order_id),
             kind: request.kind,
-            status: job
-                .as_ref()
-                .map(|j| j.status.as_str().to_string())
-                .unwrap_or_else(|| request.status.as_str().to_string()),
+            status: job.as_ref().map_or(request.status, |j| j.status.into()),
             created_at: request.created_at,
             updated_at: request.updated_at,
             job,

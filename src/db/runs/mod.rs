@@ -20,6 +20,7 @@ use sqlx::PgConnection;
 use sqlx::types::Json;
 
 use crate::domain::ids::{CustomerId, RunId, TenantId};
+use crate::domain::request::RequestStatus;
 
 /// A run's status. Terminal: succeeded, failed, compensated, cancelled. Stored as text
 /// (the table's CHECK constraint lists the same names).
@@ -35,6 +36,20 @@ pub enum RunStatus {
     Failed,
     Compensated,
     Cancelled,
+}
+
+/// A request follows its run: once the run exists, the request's status is the run's.
+impl From<RunStatus> for RequestStatus {
+    fn from(s: RunStatus) -> RequestStatus {
+        match s {
+            RunStatus::Queued => RequestStatus::Queued,
+            RunStatus::Running => RequestStatus::Running,
+            RunStatus::Succeeded => RequestStatus::Succeeded,
+            RunStatus::Failed => RequestStatus::Failed,
+            RunStatus::Compensated => RequestStatus::Compensated,
+            RunStatus::Cancelled => RequestStatus::Cancelled,
+        }
+    }
 }
 
 impl RunStatus {
