@@ -9,6 +9,7 @@ use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::notifications as notify;
 use crate::domain::address::AddressRunInput;
 use crate::domain::order::Address;
 use crate::error::problem;
@@ -133,14 +134,6 @@ pub fn notify_changed(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError
                 "address": order.address,
             }),
         };
-        let sent = ctx
-            .state
-            .upstream
-            .send_notification(ctx.tenant(), &message, ctx.idempotency_key)
-            .await?;
-        Ok(with_result(
-            json!({ "notified": true }),
-            json!({ "message_id": sent.get("id") }),
-        ))
+        notify::send(&ctx, &message, notify::Recipient::Customer).await
     })
 }

@@ -9,6 +9,7 @@ use serde::de::IgnoredAny;
 use serde_json::{Value, json};
 use sqlx::PgConnection;
 
+use super::notifications as notify;
 use crate::db;
 use crate::domain::erasure::EraseRunInput;
 use crate::domain::ids::{CustomerId, TenantId};
@@ -118,14 +119,6 @@ pub fn erasure_completed(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepEr
                 "request_id": input.request_id,
             }),
         };
-        let sent = ctx
-            .state
-            .upstream
-            .send_notification(ctx.tenant(), &message, ctx.idempotency_key)
-            .await?;
-        Ok(with_result(
-            json!({ "support_notified": true }),
-            json!({ "notification_id": sent.get("id") }),
-        ))
+        notify::send(&ctx, &message, notify::Recipient::Support).await
     })
 }

@@ -31,15 +31,40 @@ pub fn order_cancelled(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepErro
                 "currency": order.currency,
             }),
         };
-        let sent = ctx
-            .state
-            .upstream
-            .send_notification(ctx.tenant(), &message, ctx.idempotency_key)
-            .await?;
-        Ok(with_result(
-            json!({"notified": true}),
-            json!({"message_id": sent.get("id")}),
-        ))
+        send(&ctx, &message, Recipient::Customer).await
+    })
+}
+
+/// Who a step's message is for, which names the facts it records (kept as they were, since
+/// run results are read by clients).
+#[derive(Clone, Copy)]
+pub(super) enum Recipient {
+    /// `{"notified": true}` and the run result's `message_id`.
+    Customer,
+    /// `{"support_notified": true}` and the run result's `notification_id`.
+    Support,
+}
+
+/// Sends `message` under the step's idempotency key (a retry sends nothing twice) and
+/// answers the step's output: the fact that it was sent, and the message id for the run's
+/// result.
+pub(super) async fn send(
+    ctx: &StepCtx<'_>,
+    message: &Notification<'_>,
+    to: Recipient,
+) -> Result<Value, StepError> {
+    let sent = ctx
+        .state
+        .upstream
+        .send_notification(ctx.tenant(), message, ctx.idempotency_key)
+        .await?;
+    let id = sent.get("id");
+    Ok(match to {
+        Recipient::Customer => with_result(json!({"notified": true}), json!({"message_id": id})),
+        Recipient::Support => with_result(
+            json!({"support_notified": true}),
+            json!({"notification_id": id}),
+        ),
     })
 }
 

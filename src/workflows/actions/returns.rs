@@ -8,6 +8,7 @@ use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::notifications as notify;
 use crate::db;
 use crate::domain::eligibility::{SelfService, check};
 use crate::domain::request::RequestStatus;
@@ -184,15 +185,7 @@ pub fn notify_customer(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepErro
                 "instructions": rma.instructions,
             }),
         };
-        let sent = ctx
-            .state
-            .upstream
-            .send_notification(ctx.tenant(), &message, ctx.idempotency_key)
-            .await?;
-        Ok(with_result(
-            json!({"notified": true}),
-            json!({"message_id": sent.get("id")}),
-        ))
+        notify::send(&ctx, &message, notify::Recipient::Customer).await
     })
 }
 

@@ -4,9 +4,10 @@
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
 
+use super::notifications as notify;
 use crate::domain::support::NotifySupportInput;
 use crate::upstream::Notification;
-use crate::workflows::step::{StepCtx, StepError, with_result};
+use crate::workflows::step::{StepCtx, StepError};
 
 /// `POST /v1/messages` with template `support_message` to the input's `to`.
 pub fn support_message(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
@@ -24,14 +25,6 @@ pub fn support_message(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepErro
                 "has_attachment": input.has_attachment,
             }),
         };
-        let sent = ctx
-            .state
-            .upstream
-            .send_notification(ctx.tenant(), &message, ctx.idempotency_key)
-            .await?;
-        Ok(with_result(
-            json!({"support_notified": true}),
-            json!({"notification_id": sent.get("id")}),
-        ))
+        notify::send(&ctx, &message, notify::Recipient::Support).await
     })
 }
