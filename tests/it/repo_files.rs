@@ -165,3 +165,45 @@ fn readme_roles_table_is_the_one_in_code() {
         "README's roles table is stale; paste permissions_markdown() between the markers"
     );
 }
+
+/// Every `.rs` file below `dir` (relative to the crate), with its text.
+fn rust_files(dir: &str) -> Vec<(std::path::PathBuf, String)> {
+    let mut out = Vec::new();
+    let mut stack = vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(dir)];
+    while let Some(path) = stack.pop() {
+        for entry in std::fs::read_dir(&path).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                out.push((path, text));
+            }
+        }
+    }
+    out
+}
+
+/// Handlers hold an `UpstreamReader`; the client that changes canonical state is reached
+/// through `AppState::worker_ctx`, which is public because the worker processes live outside
+/// `api/`. This keeps it out of `api/`: a change to canonical state there must be a workflow.
+#[test]
+fn handlers_never_reach_the_mutating_upstream_client() {
+    let files = rust_files("src/api");
+    assert!(files.len() > 20, "src/api was read");
+    for (path, text) in files {
+        for forbidden in [
+            "worker_ctx",
+            "workflow_upstream",
+            "upstream::Upstream;",
+            "Upstream::new",
+        ] {
+            assert!(
+                !text.contains(forbidden),
+                "{} names `{forbidden}`: handlers reach upstream services only through \
+                 UpstreamReader",
+                path.display()
+            );
+        }
+    }
+}
