@@ -149,7 +149,7 @@ impl Validate for ListJobsQuery {
 
 /// One job of the agent's tenant, with its steps.
 #[utoipa::path(get, path = "/v1/admin/jobs/{job_id}", tag = "admin", params(("job_id" = Uuid, Path)),
-    security(("bearer" = [])),
+    security(("bearer" = ["jobs.read"])),
     responses((status = 200, body = JobOut), (status = 404, body = crate::error::Problem), (status = 403, body = crate::error::Problem)))]
 pub async fn get_job(
     State(state): State<AppState>,
@@ -166,7 +166,7 @@ pub async fn get_job(
 
 /// The tenant's jobs, newest first, filtered by kind and status.
 #[utoipa::path(get, path = "/v1/admin/jobs", tag = "admin", params(ListJobsQuery),
-    security(("bearer" = [])),
+    security(("bearer" = ["jobs.read"])),
     responses((status = 200, body = JobListOut), (status = 400, body = crate::error::Problem), (status = 403, body = crate::error::Problem)))]
 pub async fn list_jobs(
     State(state): State<AppState>,

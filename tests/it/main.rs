@@ -15,6 +15,7 @@ mod operations;
 mod order_reads;
 mod path_ids;
 mod process;
+mod rbac;
 mod repo_files;
 mod resilience;
 mod returns;

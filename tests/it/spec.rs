@@ -9,16 +9,7 @@ const METHODS: [&str; 5] = ["get", "put", "post", "delete", "patch"];
 
 /// A concrete URL for a templated path: every `{param}` becomes a plausible value.
 fn concrete(path: &str) -> String {
-    let mut out = String::new();
-    let mut rest = path;
-    while let Some(start) = rest.find('{') {
-        let end = rest[start..].find('}').expect("closed brace") + start;
-        out.push_str(&rest[..start]);
-        out.push_str("x1");
-        rest = &rest[end + 1..];
-    }
-    out.push_str(rest);
-    out
+    helpers::concrete_path(path, |_| "x1")
 }
 
 #[tokio::test]

@@ -65,7 +65,7 @@ impl Validate for ForceCancelIn {
 /// Approves the order's cancellation request that waits for review and starts its job.
 /// Requires `orders.cancel.approve` and `Idempotency-Key`.
 #[utoipa::path(post, path = "/v1/admin/orders/{order_id}/approve-cancel", tag = "admin",
-    params(("order_id" = String, Path), ("Idempotency-Key" = String, Header)), request_body = ApproveCancelIn, security(("bearer" = [])),
+    params(("order_id" = String, Path), ("Idempotency-Key" = String, Header)), request_body = ApproveCancelIn, security(("bearer" = ["orders.cancel.approve"])),
     responses((status = 202, body = RequestAcceptedOut), (status = 200, body = CancelDryRunOut), (status = 403, body = crate::error::Problem),
               (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
 pub async fn approve_cancel(
@@ -96,7 +96,7 @@ pub async fn approve_cancel(
 /// `Idempotency-Key`.
 #[utoipa::path(post, path = "/v1/admin/orders/{order_id}/force-cancel", tag = "admin",
     params(("order_id" = String, Path), ("Idempotency-Key" = String, Header), ("X-Admin-Auth-Sudo" = String, Header)),
-    request_body = ForceCancelIn, security(("bearer" = [])),
+    request_body = ForceCancelIn, security(("bearer" = ["orders.cancel.force"])),
     responses((status = 202, body = RequestAcceptedOut), (status = 200, body = CancelDryRunOut), (status = 403, body = crate::error::Problem),
               (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
 pub async fn force_cancel(

@@ -1,5 +1,6 @@
 //! The admin surface's route table: one line per endpoint.
 
+pub mod access;
 pub mod cancel;
 pub mod orders;
 
@@ -19,4 +20,5 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(orders::get_audit))
         .routes(routes!(jobs::list_jobs))
         .routes(routes!(jobs::get_job))
+        .routes(routes!(access::my_permissions))
 }

@@ -86,7 +86,7 @@ async fn open_requests_audited(
 
 /// One order of the agent's tenant. The read is audited (it shows personal data).
 #[utoipa::path(get, path = "/v1/admin/orders/{order_id}", tag = "admin", params(("order_id" = String, Path)),
-    security(("bearer" = [])),
+    security(("bearer" = ["orders.read"])),
     responses((status = 200, body = AdminOrderOut), (status = 404, body = crate::error::Problem), (status = 403, body = crate::error::Problem)))]
 pub async fn get_order(
     State(state): State<AppState>,
@@ -127,7 +127,7 @@ pub struct AuditListOut {
 
 /// Every recorded action on the order, oldest first.
 #[utoipa::path(get, path = "/v1/admin/orders/{order_id}/audit", tag = "admin", params(("order_id" = String, Path), AuditQuery),
-    security(("bearer" = [])),
+    security(("bearer" = ["audit.read"])),
     responses((status = 200, body = AuditListOut), (status = 404, body = crate::error::Problem), (status = 403, body = crate::error::Problem)))]
 pub async fn get_audit(
     State(state): State<AppState>,

@@ -415,3 +415,16 @@ impl Drop for TestApp {
         });
     }
 }
+
+/// A concrete URL path for a documented, templated one: each `{param}` becomes `fill(param)`.
+pub fn concrete_path<'a>(path: &str, fill: impl Fn(&str) -> &'a str) -> String {
+    let mut out = String::new();
+    let mut rest = path;
+    while let Some(start) = rest.find('{') {
+        let end = rest[start..].find('}').expect("closed brace") + start;
+        out.push_str(&rest[..start]);
+        out.push_str(fill(&rest[start + 1..end]));
+        rest = &rest[end + 1..];
+    }
+    out + rest
+}
