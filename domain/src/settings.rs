@@ -52,7 +52,59 @@ pub struct RateLimits {
     pub guest_lookups_per_15_minutes: u32,
 }
 
+/// Longest window an agent may set, in minutes (ten years).
+pub const MAX_WINDOW_MINUTES: i64 = 60 * 24 * 365 * 10;
+/// Most requests per minute (or per 15 minutes) a rate-limit setting may allow.
+pub const MAX_RATE: u32 = 100_000;
+
 impl TenantSettings {
+    /// The settings' own rules, each broken one as (field, what is allowed): windows from 0
+    /// up to ten years, rate limits from 1 to 100,000, a plausible support address.
+    pub fn check(&self) -> Vec<(&'static str, String)> {
+        let mut bad = Vec::new();
+        let windows = [
+            ("cancel_window_minutes", self.cancel_window_minutes),
+            ("return_window_days", self.return_window_days * 24 * 60),
+            (
+                "address_change_window_minutes",
+                self.address_change_window_minutes,
+            ),
+            ("edit_window_minutes", self.edit_window_minutes),
+        ];
+        for (field, minutes) in windows {
+            if !(0..=MAX_WINDOW_MINUTES).contains(&minutes) {
+                bad.push((field, "from 0 up to ten years".to_string()));
+            }
+        }
+        if self.cancel_review_above_minor.is_some_and(|m| m < 0) {
+            bad.push(("cancel_review_above_minor", "0 or more, or null".into()));
+        }
+        let r = &self.rate_limits;
+        let rates = [
+            ("rate_limits.customer_per_minute", r.customer_per_minute),
+            ("rate_limits.agent_per_minute", r.agent_per_minute),
+            (
+                "rate_limits.guest_lookups_per_15_minutes",
+                r.guest_lookups_per_15_minutes,
+            ),
+        ];
+        for (field, rate) in rates {
+            if !(1..=MAX_RATE).contains(&rate) {
+                bad.push((field, format!("from 1 to {MAX_RATE}")));
+            }
+        }
+        if let Some(email) = &self.support_email {
+            let plausible = email.len() <= 254
+                && email.split_once('@').is_some_and(|(local, host)| {
+                    !local.is_empty() && host.contains('.') && !email.contains(char::is_whitespace)
+                });
+            if !plausible {
+                bad.push(("support_email", "an e-mail address, or null".into()));
+            }
+        }
+        bad
+    }
+
     /// Where support notifications of `tenant_id` go.
     pub fn support_address(&self, tenant_id: &TenantId) -> String {
         self.support_email
@@ -98,5 +150,38 @@ impl Default for RateLimits {
             agent_per_minute: 1200,
             guest_lookups_per_15_minutes: 10,
         }
+    }
+}
+
+#[cfg(test)]
+mod check_tests {
+    use super::*;
+
+    #[test]
+    fn defaults_pass_their_own_checks() {
+        assert!(TenantSettings::default().check().is_empty());
+    }
+
+    #[test]
+    fn each_broken_rule_names_its_field() {
+        let mut s = TenantSettings {
+            cancel_window_minutes: -1,
+            return_window_days: 365 * 11,
+            cancel_review_above_minor: Some(-5),
+            support_email: Some("not an address".into()),
+            ..TenantSettings::default()
+        };
+        s.rate_limits.agent_per_minute = 0;
+        let fields: Vec<&str> = s.check().into_iter().map(|(f, _)| f).collect();
+        assert_eq!(
+            fields,
+            [
+                "cancel_window_minutes",
+                "return_window_days",
+                "cancel_review_above_minor",
+                "rate_limits.agent_per_minute",
+                "support_email"
+            ]
+        );
     }
 }

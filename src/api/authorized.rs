@@ -70,6 +70,7 @@ pub mod can {
         OrdersCancelApprove,
         OrdersCancelForce,
         AuditRead,
-        JobsRead
+        JobsRead,
+        TenantSettingsWrite
     );
 }

@@ -53,3 +53,35 @@ pub async fn name(conn: &mut PgConnection, tenant_id: &TenantId) -> sqlx::Result
         .fetch_optional(conn)
         .await
 }
+
+/// The tenant's settings, locked for this transaction (an agent's change reads, checks
+/// `If-Match` and writes under the lock); the defaults for a tenant without a row.
+pub async fn settings_for_update(
+    conn: &mut PgConnection,
+    tenant_id: &TenantId,
+) -> sqlx::Result<TenantSettings> {
+    let settings = sqlx::query_scalar!(
+        r#"SELECT settings AS "settings: Json<TenantSettings>" FROM tenants WHERE id = $1 FOR UPDATE"#,
+        tenant_id.as_str(),
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(settings.map(|Json(s)| s).unwrap_or_default())
+}
+
+/// Replaces the tenant's settings; a tenant without a row gets one named after its id.
+pub async fn set_settings(
+    conn: &mut PgConnection,
+    tenant_id: &TenantId,
+    settings: &TenantSettings,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "INSERT INTO tenants (id, name, settings) VALUES ($1, $1, $2)
+         ON CONFLICT (id) DO UPDATE SET settings = EXCLUDED.settings",
+        tenant_id.as_str(),
+        Json(settings) as Json<&TenantSettings>,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}

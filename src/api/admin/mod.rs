@@ -3,6 +3,7 @@
 pub mod access;
 pub mod cancel;
 pub mod orders;
+pub mod settings;
 
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -21,4 +22,5 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(jobs::list_jobs))
         .routes(routes!(jobs::get_job))
         .routes(routes!(access::my_permissions))
+        .routes(routes!(settings::get_settings, settings::patch_settings))
 }

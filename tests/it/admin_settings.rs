@@ -1,0 +1,242 @@
+//! `GET|PATCH /v1/admin/settings`: a merge patch guarded by `If-Match`, audited, replayable.
+
+use orderdesk::db;
+use orderdesk::domain::ids::TenantId;
+use serde_json::{Value, json};
+
+use crate::helpers::{self, OTHER_TENANT, TENANT, TestApp};
+
+const PATH: &str = "/v1/admin/settings";
+
+async fn app() -> TestApp {
+    helpers::spawn_with(helpers::Options {
+        workers: 0,
+        ..Default::default()
+    })
+    .await
+}
+
+/// PATCHes as `token` in `tenant`, with `If-Match` and `Idempotency-Key` when given.
+async fn patch(
+    app: &TestApp,
+    (token, tenant): (&str, &str),
+    if_match: Option<&str>,
+    key: Option<&str>,
+    body: &Value,
+) -> (u16, Value) {
+    let mut req = app
+        .http
+        .patch(format!("{}{PATH}", app.api))
+        .headers(app.auth(token, tenant))
+        .header("content-type", "application/merge-patch+json")
+        .body(body.to_string());
+    if let Some(tag) = if_match {
+        req = req.header("if-match", tag);
+    }
+    if let Some(key) = key {
+        req = req.header("idempotency-key", key);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+async fn read(app: &TestApp, token: &str, tenant: &str) -> Value {
+    let res = app
+        .http
+        .get(format!("{}{PATH}", app.api))
+        .headers(app.auth(token, tenant))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let etag = res.headers()["etag"].to_str().unwrap().to_string();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["etag"], etag.as_str(), "header and body agree");
+    body
+}
+
+#[tokio::test]
+async fn an_admin_changes_settings_by_merge_patch_and_the_change_is_audited() {
+    let app = app().await;
+    let admin = app.agent_token(TENANT, "agt_set", &["admin"]);
+    let before = read(&app, &admin, TENANT).await;
+    assert_eq!(before["settings"]["capabilities"]["coupons_enabled"], true);
+
+    let change = json!({"return_window_days": 14, "capabilities": {"coupons_enabled": false},
+                        "support_email": "help@acme.example"});
+    let etag = before["etag"].as_str().unwrap();
+    let (status, after) = patch(&app, (&admin, TENANT), Some(etag), None, &change).await;
+    assert_eq!(status, 200, "{after}");
+    assert_eq!(after["settings"]["return_window_days"], 14);
+    assert_eq!(after["settings"]["capabilities"]["coupons_enabled"], false);
+    // members the patch did not name keep their values
+    assert_eq!(after["settings"]["capabilities"]["returns_enabled"], true);
+    assert_ne!(after["etag"], before["etag"]);
+    assert_eq!(read(&app, &admin, TENANT).await, after);
+
+    // null resets a setting to its default
+    let tag = after["etag"].as_str().unwrap();
+    let reset = json!({"return_window_days": null});
+    let (status, reset) = patch(&app, (&admin, TENANT), Some(tag), None, &reset).await;
+    assert_eq!(status, 200, "{reset}");
+    assert_eq!(reset["settings"]["return_window_days"], 30);
+
+    let mut conn = app.state.db.acquire().await.unwrap();
+    let tenant = TenantId::new(TENANT);
+    let audit = db::audit::list_for_subject(&mut conn, &tenant, "tenant", TENANT, 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(audit.len(), 2);
+    assert_eq!(audit[0].action, "settings.changed");
+    assert_eq!(audit[0].actor_id, "agt_set");
+    assert_eq!(
+        audit[0].before.as_ref().unwrap()["return_window_days"],
+        before["settings"]["return_window_days"]
+    );
+    assert_eq!(audit[0].after.as_ref().unwrap()["return_window_days"], 14);
+}
+
+#[tokio::test]
+async fn a_change_against_an_old_version_or_without_one_is_refused() {
+    let app = app().await;
+    let admin = app.agent_token(TENANT, "agt_set", &["admin"]);
+    let first = read(&app, &admin, TENANT).await;
+    let old = first["etag"].as_str().unwrap();
+    let (status, _) = patch(
+        &app,
+        (&admin, TENANT),
+        Some(old),
+        None,
+        &json!({"edit_window_minutes": 5}),
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    // a second agent still holding the first version loses nothing silently
+    let change = json!({"edit_window_minutes": 90});
+    let (status, body) = patch(&app, (&admin, TENANT), Some(old), None, &change).await;
+    assert_eq!(status, 412, "{body}");
+    assert_eq!(body["code"], "settings.stale");
+    assert_eq!(body["etag"], read(&app, &admin, TENANT).await["etag"]);
+
+    let (status, body) = patch(&app, (&admin, TENANT), None, None, &change).await;
+    assert_eq!(status, 428, "{body}");
+    assert_eq!(body["code"], "settings.if_match_required");
+    assert_eq!(
+        read(&app, &admin, TENANT).await["settings"]["edit_window_minutes"],
+        5
+    );
+}
+
+#[tokio::test]
+async fn unknown_or_out_of_range_settings_are_named_and_nothing_changes() {
+    let app = app().await;
+    let admin = app.agent_token(TENANT, "agt_set", &["admin"]);
+    let current = read(&app, &admin, TENANT).await;
+    let tag = current["etag"].as_str().unwrap();
+    let cases = [
+        (json!({"return_window_dayz": 3}), "return_window_dayz"),
+        (
+            json!({"capabilities": {"teleport": true}}),
+            "capabilities.teleport",
+        ),
+        (
+            json!({"cancel_window_minutes": -1}),
+            "cancel_window_minutes",
+        ),
+        (
+            json!({"rate_limits": {"agent_per_minute": 0}}),
+            "rate_limits.agent_per_minute",
+        ),
+        (json!({"support_email": "nobody"}), "support_email"),
+        (json!({"edit_window_minutes": "soon"}), "body"),
+        (json!({}), "body"),
+        (json!([1, 2]), "body"),
+    ];
+    for (body, field) in cases {
+        let (status, problem) = patch(&app, (&admin, TENANT), Some(tag), None, &body).await;
+        assert_eq!(status, 422, "{body}: {problem}");
+        assert_eq!(problem["code"], "validation.failed");
+        let fields: Vec<&str> = problem["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["field"].as_str().unwrap())
+            .collect();
+        assert!(fields.contains(&field), "{body}: {problem}");
+    }
+    assert_eq!(read(&app, &admin, TENANT).await, current);
+}
+
+#[tokio::test]
+async fn settings_need_an_agent_with_the_permission_of_the_same_tenant() {
+    let app = app().await;
+    let change = json!({"edit_window_minutes": 7});
+    let (status, _) = app.get(PATH, Default::default()).await;
+    assert_eq!(status, 401);
+    let (status, _) = patch(&app, ("not-a-token", TENANT), Some("\"x\""), None, &change).await;
+    assert_eq!(status, 401);
+
+    let agent = app.agent_token(TENANT, "agt_cs", &["cs_lead"]);
+    let tag = read(&app, &agent, TENANT).await["etag"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, body) = patch(&app, (&agent, TENANT), Some(&tag), None, &change).await;
+    assert_eq!(status, 403, "cs_lead may read, not change: {body}");
+    assert_eq!(body["required_permission"], "tenant.settings.write");
+    let customer = app.customer_token(TENANT, "cus_0001");
+    let (status, _) = patch(&app, (&customer, TENANT), Some(&tag), None, &change).await;
+    assert_eq!(status, 403);
+
+    // another tenant's admin changes only their own tenant's settings
+    let foreign = app.agent_token(OTHER_TENANT, "agt_g", &["admin"]);
+    let theirs = read(&app, &foreign, OTHER_TENANT).await;
+    let their_tag = theirs["etag"].as_str().unwrap();
+    let (status, _) = patch(
+        &app,
+        (&foreign, OTHER_TENANT),
+        Some(their_tag),
+        None,
+        &change,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let ours = read(&app, &agent, TENANT).await;
+    assert_eq!(
+        ours["etag"],
+        tag.as_str(),
+        "this tenant's settings are untouched"
+    );
+    let (status, _) = patch(&app, (&foreign, TENANT), Some(&tag), None, &change).await;
+    assert_eq!(status, 403, "a token of one tenant does not act in another");
+}
+
+#[tokio::test]
+async fn a_retry_with_the_same_key_replays_the_first_answer() {
+    let app = app().await;
+    let admin = app.agent_token(TENANT, "agt_set", &["admin"]);
+    let tag = read(&app, &admin, TENANT).await["etag"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let change = json!({"address_change_window_minutes": 15});
+    let key = "settings-retry-1";
+    let (status, first) = patch(&app, (&admin, TENANT), Some(&tag), Some(key), &change).await;
+    assert_eq!(status, 200, "{first}");
+    // the settings moved on, yet the retry answers what the first call did (not 412)
+    let (status, again) = patch(&app, (&admin, TENANT), Some(&tag), Some(key), &change).await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again, first);
+    let mut conn = app.state.db.acquire().await.unwrap();
+    let audit =
+        db::audit::list_for_subject(&mut conn, &TenantId::new(TENANT), "tenant", TENANT, 0, 10)
+            .await
+            .unwrap();
+    assert_eq!(audit.len(), 1, "changed once");
+    // the same key with another body is a conflict, not a replay
+    let other = json!({"address_change_window_minutes": 16});
+    let (status, body) = patch(&app, (&admin, TENANT), Some(&tag), Some(key), &other).await;
+    assert_eq!(status, 422, "{body}");
+}
