@@ -5,7 +5,8 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use crate::order::{
-    Address, Order, OrderLine, OrderStatus, Payment, Shipment, ShipmentLine, Totals,
+    Address, FraudState, Order, OrderLine, OrderNote, OrderStatus, Payment, Shipment, ShipmentLine,
+    Totals,
 };
 use crate::settings::TenantSettings;
 
@@ -46,6 +47,7 @@ const CITIES: [(&str, &str, &str); 4] = [
     ("Vienna", "1010", "AT"),
 ];
 const CARRIERS: [&str; 3] = ["DHL", "UPS", "PostNL"];
+const CHANNELS: [&str; 5] = ["web", "app", "web", "pos", "marketplace"];
 
 /// Every status appears; open statuses are more common, as in a real shop.
 const STATUS_CYCLE: [OrderStatus; 12] = [
@@ -163,6 +165,7 @@ fn demo_order(
         }]
     };
     let (city, postal_code, country) = CITIES[customer % CITIES.len()];
+    let marks = demo_marks(i);
     Order {
         id: format!("ord_{:06}", i + 1),
         tenant_id: tenant.into(),
@@ -199,6 +202,51 @@ fn demo_order(
         version: 1,
         updated_at: placed_at,
         cancel_reason: None,
+        channel: Some(marks.channel.into()),
+        external_ref: marks.external_ref,
+        tags: marks.tags,
+        fraud_state: marks.fraud_state,
+        notes: marks.notes,
+    }
+}
+
+/// What the shop and its agents attached to a demo order besides its commerce.
+struct DemoMarks {
+    channel: &'static str,
+    external_ref: Option<String>,
+    tags: Vec<String>,
+    fraud_state: Option<FraudState>,
+    notes: Vec<OrderNote>,
+}
+
+/// Channel, reference, tags, fraud state and notes of the `i`-th order: a function of `i`
+/// alone, so they leave the generator's sequence (and so every other field) as it was.
+fn demo_marks(i: usize) -> DemoMarks {
+    let channel = CHANNELS[i % CHANNELS.len()];
+    let mut tags = Vec::new();
+    if i.is_multiple_of(7) {
+        tags.push("vip".to_string());
+    }
+    if i % 5 == 2 {
+        tags.push("gift".to_string());
+    }
+    let fraud_state = match i % 50 {
+        17 => Some(FraudState::Review),
+        33 => Some(FraudState::Cleared),
+        _ => None,
+    };
+    let notes = match i % 13 {
+        3 => vec![OrderNote {
+            body: "Customer asked to leave the parcel with the neighbour".into(),
+        }],
+        _ => vec![],
+    };
+    DemoMarks {
+        channel,
+        external_ref: (channel == "marketplace").then(|| format!("MKT-{:08}", 40_000_000 + i)),
+        tags,
+        fraud_state,
+        notes,
     }
 }
 
