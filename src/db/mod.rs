@@ -10,6 +10,7 @@ pub mod outbox;
 pub mod requests;
 pub mod returns;
 pub mod runs;
+pub mod search;
 pub mod tenants;
 // support messages, subscriptions, GDPR erasure (issue 4)
 pub mod gdpr;

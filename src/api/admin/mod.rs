@@ -2,6 +2,7 @@
 
 pub mod cancel;
 pub mod orders;
+pub mod search;
 
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -14,6 +15,7 @@ use crate::state::AppState;
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(orders::get_order))
+        .routes(routes!(search::search_orders))
         .routes(routes!(cancel::approve_cancel))
         .routes(routes!(cancel::force_cancel))
         .routes(routes!(orders::get_audit))
