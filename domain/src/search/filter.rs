@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use super::error::{INVALID_VALUE, SearchError, TOO_COMPLEX, UNKNOWN_FIELD, UNKNOWN_OPERATOR};
 use super::fields::{Field, FieldKind, Op, op_names};
-use super::{MAX_DEPTH, MAX_IN_VALUES, MAX_LEAVES, MAX_VALUE_LEN};
+use super::{MAX_DEPTH, MAX_IN_VALUES, MAX_LEAVES, MAX_VALUE_LEN, MIN_CONTAINS_LEN};
 
 /// A validated filter.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -238,7 +238,19 @@ impl<'e> FilterParser<'e> {
                 None => self.invalid(path, "must be true or false"),
             },
             FieldKind::Keyword | FieldKind::KeywordSet => {
-                self.text(field, v, path).map(Operand::Text)
+                let text = self.text(field, v, path)?;
+                // a substring of an address: shorter ones match nearly every order, and an
+                // index of trigrams serves three characters or more
+                if op == Op::Contains
+                    && field.kind() == FieldKind::Keyword
+                    && text.chars().count() < MIN_CONTAINS_LEN
+                {
+                    return self.invalid(
+                        path,
+                        format!("at least {MIN_CONTAINS_LEN} characters of the address"),
+                    );
+                }
+                Some(Operand::Text(text))
             }
         }
     }

@@ -32,6 +32,8 @@ pub const MAX_LEAVES: usize = 100;
 pub const MAX_IN_VALUES: usize = 500;
 /// Characters of one string value.
 pub const MAX_VALUE_LEN: usize = 200;
+/// Characters of an `email` `contains` value, at least.
+pub const MIN_CONTAINS_LEN: usize = 3;
 /// Characters of the full-text query.
 pub const MAX_TEXT_LEN: usize = 200;
 pub const MAX_SORT_KEYS: usize = 3;

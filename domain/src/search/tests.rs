@@ -186,6 +186,7 @@ fn values_must_have_the_fields_type() {
         json!({"tags": {"exists": "true"}}),
         json!({"currency": {"eq": "euro"}}),
         json!({"email": {"eq": ""}}),
+        json!({"email": {"contains": "ab"}}),
         json!({"status": {"in": []}}),
         json!({"and": []}),
         json!({"not": [{"status": {"eq": "confirmed"}}]}),

@@ -75,7 +75,7 @@ pub async fn aggregate(
             let (key, from) = match field.kind() {
                 FieldKind::KeywordSet => (
                     "t.key".to_string(),
-                    format!("order_views v CROSS JOIN LATERAL unnest({col}) AS t(key)"),
+                    format!("order_views v CROSS JOIN LATERAL jsonb_array_elements_text({col}) AS t(key)"),
                 ),
                 _ => (format!("{col}::text"), "order_views v".to_string()),
             };

@@ -78,23 +78,26 @@ fn push_condition(qb: &mut QueryBuilder<'_, Postgres>, c: &Condition) {
     let col = column(c.field);
     let is_set = c.field.kind() == FieldKind::KeywordSet;
     match (c.op, &c.value) {
+        // sets are JSON arrays of strings (see the migration): `?` has the string, `?|` has
+        // one of them; both served by their GIN index
         (Op::Exists, Operand::Bool(present)) if is_set => {
-            let cmp = if *present { "> 0" } else { "= 0" };
-            qb.push(format_args!("cardinality({col}) {cmp}"));
+            let cmp = if *present { "<>" } else { "=" };
+            qb.push(format_args!("{col} {cmp} '[]'::jsonb"));
         }
         (Op::Exists, Operand::Bool(present)) => {
             let not = if *present { " NOT" } else { "" };
             qb.push(format_args!("{col} IS{not} NULL"));
         }
+        (Op::In, Operand::Texts(values)) if is_set => {
+            qb.push(format_args!("{col} ?| ")).push_bind(values.clone());
+        }
         (Op::In, Operand::Texts(values)) => {
-            let op = if is_set { "&&" } else { "= ANY" };
-            qb.push(format_args!("{col} {op}("))
+            qb.push(format_args!("{col} = ANY("))
                 .push_bind(values.clone())
                 .push(")");
         }
         (Op::Contains, Operand::Text(value)) if is_set => {
-            qb.push(format_args!("{col} @> "))
-                .push_bind(vec![value.clone()]);
+            qb.push(format_args!("{col} ? ")).push_bind(value.clone());
         }
         (Op::Contains, Operand::Text(value)) => {
             qb.push(format_args!("{col} ILIKE "))
@@ -166,7 +169,7 @@ mod tests {
         assert_eq!(
             sql,
             "v.tenant_id = $1 AND v.search_text @@ websearch_to_tsquery('simple', $2) AND \
-             (v.email ILIKE $3 OR v.tags @> $4 OR v.channel = ANY($5))"
+             (v.email ILIKE $3 OR v.tags ? $4 OR v.channel = ANY($5))"
         );
     }
 
@@ -181,7 +184,7 @@ mod tests {
         assert_eq!(
             sql,
             "v.tenant_id = $1 AND ((NOT coalesce(v.channel = $2, false)) AND \
-             cardinality(v.skus) = 0 AND v.fraud_state IS NOT NULL)"
+             v.skus = '[]'::jsonb AND v.fraud_state IS NOT NULL)"
         );
     }
 

@@ -25,6 +25,7 @@ pub struct OrderSummary {
     pub fulfillment_status: String,
     pub channel: Option<String>,
     pub external_ref: Option<String>,
+    #[sqlx(json)]
     pub tags: Vec<String>,
     pub currency: String,
     pub total_minor: i64,
