@@ -8,9 +8,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::api::auth::Agent;
-use crate::api::extract::Json;
+use crate::api::authorized::{Authorized, can};
+use crate::api::extract::{Valid, Validate};
 use crate::api::shared::RequestMeta;
-use crate::auth::Permission;
 use crate::db;
 use crate::db::search::{AggregationResult, OrderSummary};
 use crate::domain::search::{MAX_HISTOGRAM_BUCKETS, Search, SearchError, SearchRequest};
@@ -28,6 +28,15 @@ pub struct SearchOut {
     pub aggregations: BTreeMap<String, AggregationResult>,
 }
 
+impl Validate for SearchRequest {
+    /// The validated search; a refusal names every error it found.
+    type Checked = Search;
+
+    fn validate(&self) -> Result<Search> {
+        Search::parse(self).map_err(refused)
+    }
+}
+
 /// Searches the tenant's orders: filters on fields joined by `and`/`or`/`not`, full text
 /// over names, addresses and notes, sort, cursor pagination and aggregations (see the README,
 /// "Searching orders"). Requires `orders.search`. Unknown fields, operators or aggregations
@@ -39,12 +48,12 @@ pub struct SearchOut {
               (status = 422, body = crate::error::Problem), (status = 503, body = crate::error::Problem)))]
 pub async fn search_orders(
     State(state): State<AppState>,
-    agent: Agent,
+    agent: Authorized<can::OrdersSearch>,
     meta: RequestMeta,
-    Json(req): Json<SearchRequest>,
+    Valid {
+        checked: search, ..
+    }: Valid<SearchRequest>,
 ) -> Result<axum::Json<SearchOut>> {
-    agent.require(Permission::OrdersSearch)?;
-    let search = Search::parse(&req).map_err(refused)?;
     let out = run(&state, &agent, &meta, &search)
         .await
         .map_err(or_timed_out)?;
@@ -61,17 +70,15 @@ async fn run(
     let tenant = agent.tenant_id.as_str();
     let mut tx = db::search::begin(&state.db).await?;
     let page = db::search::page(&mut tx, tenant, search).await?;
-    let mut aggregations = BTreeMap::new();
-    for named in &search.aggregations {
-        let result =
-            db::search::aggregate(&mut tx, tenant, &search.criteria, &named.aggregation).await?;
-        if let AggregationResult::Histogram(h) = &result
+    let aggregations =
+        db::search::aggregate(&mut tx, tenant, &search.criteria, &search.aggregations).await?;
+    for (name, result) in &aggregations {
+        if let AggregationResult::Histogram(h) = result
             && h.buckets.len() > MAX_HISTOGRAM_BUCKETS
         {
-            let e = SearchError::too_many_buckets(&named.name, MAX_HISTOGRAM_BUCKETS);
+            let e = SearchError::too_many_buckets(name, MAX_HISTOGRAM_BUCKETS);
             return Err(refused(vec![e]));
         }
-        aggregations.insert(named.name.clone(), result);
     }
     let order_ids: Vec<&str> = page.orders.iter().map(|o| o.id.as_str()).collect();
     db::audit::record(
@@ -84,8 +91,8 @@ async fn run(
             subject_id: tenant,
             reason: None,
             before: None,
-            // which orders' personal data was shown; the query itself may hold some (a
-            // name in `text`), so it is not kept
+            // which orders' personal data was shown; the search itself may hold some (a
+            // name in `text`, an address in a filter), so it is not kept
             after: Some(serde_json::json!({ "order_ids": order_ids })),
             personal_data_of: None,
         },
