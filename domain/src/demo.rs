@@ -77,21 +77,37 @@ fn base_time() -> DateTime<Utc> {
 
 /// `orders` orders spread over `customers` customers of `tenant`.
 pub fn demo_orders(tenant: &str, customers: usize, orders: usize) -> Vec<Order> {
+    demo_orders_iter(tenant, customers, orders).collect()
+}
+
+/// The orders of [`demo_orders`] one at a time, for loads too large to hold at once.
+pub fn demo_orders_iter(
+    tenant: &str,
+    customers: usize,
+    orders: usize,
+) -> impl Iterator<Item = Order> + '_ {
     let customers = customers.max(1);
     let mut rng = Rng(0x0D0E_5EED ^ (customers as u64) << 20);
+    let spacing = spacing(orders);
     // the offset `i / customers` gives each customer orders in every status, even when the
     // number of customers is a multiple of the cycle's length
-    (0..orders)
-        .map(|i| {
-            demo_order(
-                tenant,
-                i,
-                i % customers,
-                STATUS_CYCLE[(i + i / customers) % STATUS_CYCLE.len()],
-                &mut rng,
-            )
-        })
-        .collect()
+    (0..orders).map(move |i| {
+        demo_order(
+            tenant,
+            i,
+            i % customers,
+            STATUS_CYCLE[(i + i / customers) % STATUS_CYCLE.len()],
+            base_time() + spacing * i as i32,
+            &mut rng,
+        )
+    })
+}
+
+/// Time between two orders: 37 minutes, or less when that would spread the orders over
+/// more than two years (a million orders come about a minute apart, as in a busy shop).
+fn spacing(orders: usize) -> Duration {
+    let two_years = Duration::days(730).num_seconds();
+    Duration::seconds((37 * 60).min(two_years / orders.max(1) as i64))
 }
 
 /// One order with `status`, deterministic in (`tenant`, `i`) and the generator state.
@@ -100,9 +116,9 @@ fn demo_order(
     i: usize,
     customer: usize,
     status: OrderStatus,
+    placed_at: DateTime<Utc>,
     rng: &mut Rng,
 ) -> Order {
-    let placed_at = base_time() + Duration::minutes(37 * i as i64);
     let currency = ["EUR", "EUR", "USD", "GBP"][customer % 4];
     let n_lines = 1 + rng.below(4) as usize;
     let lines: Vec<OrderLine> = (0..n_lines)
@@ -263,6 +279,17 @@ pub fn demo_settings() -> TenantSettings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn small_shops_keep_37_minutes_and_a_million_orders_fit_in_two_years() {
+        let a = demo_orders("demo", 60, 600);
+        assert_eq!(a[1].placed_at - a[0].placed_at, Duration::minutes(37));
+        assert_eq!(a[0].placed_at, base_time());
+        let step = spacing(1_000_000);
+        assert!(step < Duration::minutes(37) && step * 1_000_000 <= Duration::days(730));
+        let streamed: Vec<Order> = demo_orders_iter("demo", 60, 600).collect();
+        assert_eq!(streamed, a);
+    }
 
     #[test]
     fn same_counts_same_data_and_every_status() {

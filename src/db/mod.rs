@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod idempotency;
 pub mod orders;
+pub mod orders_copy;
 pub mod outbox;
 pub mod requests;
 pub mod returns;
