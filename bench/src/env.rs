@@ -185,6 +185,11 @@ impl Process {
         Ok(())
     }
 
+    /// Waits until the process ends by itself (a one-shot command such as `seed`).
+    pub async fn wait(mut self) -> anyhow::Result<std::process::ExitStatus> {
+        Ok(self.child.wait().await?)
+    }
+
     pub async fn stop(mut self) -> anyhow::Result<()> {
         self.child.kill().await?;
         Ok(())

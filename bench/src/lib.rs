@@ -1,13 +1,15 @@
 //! `orderdesk-bench`: the benchmarks against the real Postgres and Redis, in a
 //! private database and Redis prefix that are removed at the end. (a) end-to-end runs/s,
 //! (b) pick-up latency, (c) customer order reads; each sample repeated, medians printed next
-//! to the targets of `BENCHMARKS.md`.
+//! to the targets of `BENCHMARKS.md`. (d) order search over a million orders, run alone
+//! (`--only d`: its load takes a while).
 
 pub mod bare;
 pub mod env;
 pub mod load;
 pub mod pickup;
 pub mod reads;
+pub mod search;
 pub mod throughput;
 
 use std::time::Duration;
@@ -24,6 +26,8 @@ pub enum Scenario {
     A,
     B,
     C,
+    /// Order search over a million orders; only with `--only d`.
+    D,
 }
 
 /// What `orderdesk-bench` runs.
@@ -42,6 +46,8 @@ pub struct BenchOptions {
     pub programs: Programs,
     /// The workflows file declaring `bench_noop3` (children get its absolute path).
     pub workflows_file: std::path::PathBuf,
+    /// Orders of the tenant that (d) searches.
+    pub search_orders: usize,
 }
 
 /// Runs the selected scenarios and prints their tables. The database, Redis keys and child
@@ -78,6 +84,9 @@ async fn scenarios(env: &BenchEnv, opts: &BenchOptions) -> anyhow::Result<()> {
     }
     if wants(Scenario::C) {
         reads::report(env, repeat, opts.duration).await?;
+    }
+    if opts.only == Some(Scenario::D) {
+        search::report(env, opts.search_orders, 20 * repeat).await?;
     }
     Ok(())
 }

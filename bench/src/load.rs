@@ -217,7 +217,7 @@ async fn connection(
     Ok((latencies, errors, first_error))
 }
 
-async fn wait_healthy(process: &mut Process, url: &str) -> anyhow::Result<()> {
+pub(crate) async fn wait_healthy(process: &mut Process, url: &str) -> anyhow::Result<()> {
     let client = reqwest::Client::builder().no_proxy().build()?;
     for _ in 0..200 {
         process.check_alive()?;

@@ -45,6 +45,9 @@ struct Cli {
     /// The `orderdesk` binary whose worker and api are measured (default: next to this one).
     #[arg(long)]
     orderdesk: Option<PathBuf>,
+    /// Orders of the tenant that (d) searches.
+    #[arg(long, default_value_t = 1_000_000)]
+    search_orders: usize,
 }
 
 #[derive(Subcommand)]
@@ -83,6 +86,7 @@ async fn main() -> anyhow::Result<()> {
         delivery: cli.delivery,
         programs: Programs { orderdesk, bench },
         workflows_file: cli.workflows,
+        search_orders: cli.search_orders,
     };
     orderdesk_bench::run(&config, &opts, shutdown).await
 }

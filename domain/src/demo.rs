@@ -6,7 +6,8 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use crate::ids::{CustomerId, OrderId, TenantId};
 use crate::order::{
-    Address, Order, OrderLine, OrderStatus, Payment, Shipment, ShipmentLine, Totals,
+    Address, FraudState, Order, OrderLine, OrderNote, OrderStatus, Payment, Shipment, ShipmentLine,
+    Totals,
 };
 use crate::settings::TenantSettings;
 
@@ -47,6 +48,7 @@ const CITIES: [(&str, &str, &str); 4] = [
     ("Vienna", "1010", "AT"),
 ];
 const CARRIERS: [&str; 3] = ["DHL", "UPS", "PostNL"];
+const CHANNELS: [&str; 5] = ["web", "app", "web", "pos", "marketplace"];
 
 /// Every status appears; open statuses are more common, as in a real shop.
 const STATUS_CYCLE: [OrderStatus; 12] = [
@@ -76,21 +78,37 @@ fn base_time() -> DateTime<Utc> {
 
 /// `orders` orders spread over `customers` customers of `tenant`.
 pub fn demo_orders(tenant: &TenantId, customers: usize, orders: usize) -> Vec<Order> {
+    demo_orders_iter(tenant, customers, orders).collect()
+}
+
+/// The orders of [`demo_orders`] one at a time, for loads too large to hold at once.
+pub fn demo_orders_iter(
+    tenant: &TenantId,
+    customers: usize,
+    orders: usize,
+) -> impl Iterator<Item = Order> + '_ {
     let customers = customers.max(1);
     let mut rng = Rng(0x0D0E_5EED ^ (customers as u64) << 20);
+    let spacing = spacing(orders);
     // the offset `i / customers` gives each customer orders in every status, even when the
     // number of customers is a multiple of the cycle's length
-    (0..orders)
-        .map(|i| {
-            demo_order(
-                tenant,
-                i,
-                i % customers,
-                STATUS_CYCLE[(i + i / customers) % STATUS_CYCLE.len()],
-                &mut rng,
-            )
-        })
-        .collect()
+    (0..orders).map(move |i| {
+        demo_order(
+            tenant,
+            i,
+            i % customers,
+            STATUS_CYCLE[(i + i / customers) % STATUS_CYCLE.len()],
+            base_time() + spacing * i as i32,
+            &mut rng,
+        )
+    })
+}
+
+/// Time between two orders: 37 minutes, or less when that would spread the orders over
+/// more than two years (a million orders come about a minute apart, as in a busy shop).
+fn spacing(orders: usize) -> Duration {
+    let two_years = Duration::days(730).num_seconds();
+    Duration::seconds((37 * 60).min(two_years / orders.max(1) as i64))
 }
 
 /// One order with `status`, deterministic in (`tenant`, `i`) and the generator state.
@@ -99,9 +117,9 @@ fn demo_order(
     i: usize,
     customer: usize,
     status: OrderStatus,
+    placed_at: DateTime<Utc>,
     rng: &mut Rng,
 ) -> Order {
-    let placed_at = base_time() + Duration::minutes(37 * i as i64);
     let currency = ["EUR", "EUR", "USD", "GBP"][customer % 4];
     let n_lines = 1 + rng.below(4) as usize;
     let lines: Vec<OrderLine> = (0..n_lines)
@@ -164,6 +182,7 @@ fn demo_order(
         }]
     };
     let (city, postal_code, country) = CITIES[customer % CITIES.len()];
+    let marks = demo_marks(i);
     Order {
         id: OrderId::new(format!("ord_{:06}", i + 1)),
         tenant_id: tenant.clone(),
@@ -200,6 +219,51 @@ fn demo_order(
         version: 1,
         updated_at: placed_at,
         cancel_reason: None,
+        channel: Some(marks.channel.into()),
+        external_ref: marks.external_ref,
+        tags: marks.tags,
+        fraud_state: marks.fraud_state,
+        notes: marks.notes,
+    }
+}
+
+/// What the shop and its agents attached to a demo order besides its commerce.
+struct DemoMarks {
+    channel: &'static str,
+    external_ref: Option<String>,
+    tags: Vec<String>,
+    fraud_state: Option<FraudState>,
+    notes: Vec<OrderNote>,
+}
+
+/// Channel, reference, tags, fraud state and notes of the `i`-th order: a function of `i`
+/// alone, so they leave the generator's sequence (and so every other field) as it was.
+fn demo_marks(i: usize) -> DemoMarks {
+    let channel = CHANNELS[i % CHANNELS.len()];
+    let mut tags = Vec::new();
+    if i.is_multiple_of(7) {
+        tags.push("vip".to_string());
+    }
+    if i % 5 == 2 {
+        tags.push("gift".to_string());
+    }
+    let fraud_state = match i % 50 {
+        17 => Some(FraudState::Review),
+        33 => Some(FraudState::Cleared),
+        _ => None,
+    };
+    let notes = match i % 13 {
+        3 => vec![OrderNote {
+            body: "Customer asked to leave the parcel with the neighbour".into(),
+        }],
+        _ => vec![],
+    };
+    DemoMarks {
+        channel,
+        external_ref: (channel == "marketplace").then(|| format!("MKT-{:08}", 40_000_000 + i)),
+        tags,
+        fraud_state,
+        notes,
     }
 }
 
@@ -216,6 +280,18 @@ pub fn demo_settings() -> TenantSettings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn small_shops_keep_37_minutes_and_a_million_orders_fit_in_two_years() {
+        let tenant = TenantId::new("demo");
+        let a = demo_orders(&tenant, 60, 600);
+        assert_eq!(a[1].placed_at - a[0].placed_at, Duration::minutes(37));
+        assert_eq!(a[0].placed_at, base_time());
+        let step = spacing(1_000_000);
+        assert!(step < Duration::minutes(37) && step * 1_000_000 <= Duration::days(730));
+        let streamed: Vec<Order> = demo_orders_iter(&tenant, 60, 600).collect();
+        assert_eq!(streamed, a);
+    }
 
     #[test]
     fn same_counts_same_data_and_every_status() {

@@ -14,6 +14,7 @@ pub mod order;
 pub mod reorder;
 pub mod request;
 pub mod returns;
+pub mod search;
 pub mod settings;
 pub mod shipment_updates;
 pub mod subscription;

@@ -152,6 +152,53 @@ pub struct Order {
     pub updated_at: DateTime<Utc>,
     #[serde(default)]
     pub cancel_reason: Option<String>,
+    /// Where the order was placed: `web`, `app`, `pos`, `marketplace`, …
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    /// The order's id in the system it came from (a marketplace, a POS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_ref: Option<String>,
+    /// Labels the shop put on the order (`vip`, `gift`, …).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    /// Where a fraud review of the order stands; absent when it was never flagged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fraud_state: Option<FraudState>,
+    /// Notes written on the order, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<OrderNote>,
+}
+
+/// Where a fraud review of an order stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FraudState {
+    /// Flagged and waiting for a reviewer.
+    Review,
+    Cleared,
+    Confirmed,
+}
+
+impl FraudState {
+    pub const ALL: [FraudState; 3] = [
+        FraudState::Review,
+        FraudState::Cleared,
+        FraudState::Confirmed,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FraudState::Review => "review",
+            FraudState::Cleared => "cleared",
+            FraudState::Confirmed => "confirmed",
+        }
+    }
+}
+
+/// A note on an order. Only its text for now: authors and visibility come with the notes
+/// endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct OrderNote {
+    pub body: String,
 }
 
 impl Order {

@@ -67,6 +67,7 @@ pub mod can {
     // the permissions some handler requires; add one when an endpoint needs it
     grants!(
         OrdersRead,
+        OrdersSearch,
         OrdersCancelApprove,
         OrdersCancelForce,
         AuditRead,

@@ -23,6 +23,7 @@ pub enum Role {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Permission {
     OrdersRead,
+    OrdersSearch,
     OrdersEdit,
     OrdersHold,
     OrdersCancelApprove,
@@ -49,6 +50,7 @@ pub const ROLE_PERMISSIONS: &[(Role, &[Permission])] = &[
         Role::CsLead,
         &[
             P::OrdersRead,
+            P::OrdersSearch,
             P::OrdersEdit,
             P::OrdersHold,
             P::OrdersCancelApprove,
@@ -65,6 +67,7 @@ pub const ROLE_PERMISSIONS: &[(Role, &[Permission])] = &[
         Role::CsAgent,
         &[
             P::OrdersRead,
+            P::OrdersSearch,
             P::OrdersEdit,
             P::OrdersHold,
             P::OrdersCancelApprove,
@@ -74,16 +77,23 @@ pub const ROLE_PERMISSIONS: &[(Role, &[Permission])] = &[
     ),
     (
         Role::Billing,
-        &[P::OrdersRead, P::OrdersRefund, P::JobsRead],
+        &[P::OrdersRead, P::OrdersSearch, P::OrdersRefund, P::JobsRead],
     ),
     (
         Role::Fulfillment,
-        &[P::OrdersRead, P::OrdersHold, P::OrdersFulfil, P::JobsRead],
+        &[
+            P::OrdersRead,
+            P::OrdersSearch,
+            P::OrdersHold,
+            P::OrdersFulfil,
+            P::JobsRead,
+        ],
     ),
     (
         Role::Fraud,
         &[
             P::OrdersRead,
+            P::OrdersSearch,
             P::OrdersHold,
             P::OrdersCancelApprove,
             P::FraudReview,
@@ -92,7 +102,13 @@ pub const ROLE_PERMISSIONS: &[(Role, &[Permission])] = &[
     ),
     (
         Role::Finance,
-        &[P::OrdersRead, P::ExportsRead, P::Reconcile, P::JobsRead],
+        &[
+            P::OrdersRead,
+            P::OrdersSearch,
+            P::ExportsRead,
+            P::Reconcile,
+            P::JobsRead,
+        ],
     ),
     (Role::Auditor, &[P::OrdersRead, P::AuditRead]),
 ];
@@ -160,6 +176,7 @@ impl fmt::Display for Role {
 impl Permission {
     pub const ALL: &'static [Permission] = &[
         P::OrdersRead,
+        P::OrdersSearch,
         P::OrdersEdit,
         P::OrdersHold,
         P::OrdersCancelApprove,
@@ -181,6 +198,7 @@ impl Permission {
     pub fn as_str(self) -> &'static str {
         match self {
             P::OrdersRead => "orders.read",
+            P::OrdersSearch => "orders.search",
             P::OrdersEdit => "orders.edit",
             P::OrdersHold => "orders.hold",
             P::OrdersCancelApprove => "orders.cancel.approve",
@@ -203,6 +221,7 @@ impl Permission {
     pub fn description(self) -> &'static str {
         match self {
             P::OrdersRead => "read orders, their timeline and customers' order history",
+            P::OrdersSearch => "search all of the tenant's orders and aggregate them",
             P::OrdersEdit => "change addresses, lines and contact details of an order",
             P::OrdersHold => "place or release a hold on an order",
             P::OrdersCancelApprove => "approve or reject a cancellation within the rules",

@@ -6,10 +6,12 @@
 pub mod audit;
 pub mod idempotency;
 pub mod orders;
+pub mod orders_copy;
 pub mod outbox;
 pub mod requests;
 pub mod returns;
 pub mod runs;
+pub mod search;
 pub mod tenants;
 // support messages, subscriptions, GDPR erasure (issue 4)
 pub mod gdpr;

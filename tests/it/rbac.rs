@@ -175,7 +175,13 @@ async fn an_agent_reads_its_own_roles_and_permissions() {
     // billing ∪ auditor, in the table's order, nothing more
     assert_eq!(
         names,
-        ["orders.read", "orders.refund", "audit.read", "jobs.read"]
+        [
+            "orders.read",
+            "orders.search",
+            "orders.refund",
+            "audit.read",
+            "jobs.read"
+        ]
     );
 
     let (status, body) = app

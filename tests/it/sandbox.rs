@@ -225,6 +225,11 @@ fn order(tenant: &str, id: &str, status: OrderStatus, payment_status: &str) -> O
         version: 1,
         updated_at: now,
         cancel_reason: None,
+        channel: None,
+        external_ref: None,
+        tags: vec![],
+        fraud_state: None,
+        notes: vec![],
     }
 }
 

@@ -3,6 +3,7 @@
 pub mod access;
 pub mod cancel;
 pub mod orders;
+pub mod search;
 pub mod settings;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -16,6 +17,7 @@ use crate::state::AppState;
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(orders::get_order))
+        .routes(routes!(search::search_orders))
         .routes(routes!(cancel::approve_cancel))
         .routes(routes!(cancel::force_cancel))
         .routes(routes!(orders::get_audit))
