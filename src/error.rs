@@ -176,6 +176,14 @@ impl From<sqlx::Error> for Error {
                     "the database cannot be reached right now; retry shortly",
                 )
             }
+            // a NUL character in a text or JSON value: valid JSON, but nothing PostgreSQL can
+            // store (22P05 untranslatable_character, 22021 character_not_in_repertoire)
+            sqlx::Error::Database(d) if matches!(d.code().as_deref(), Some("22P05" | "22021")) => {
+                Error::unprocessable(
+                    "validation.unstorable_character",
+                    "a text holds a character that cannot be stored (U+0000)",
+                )
+            }
             e => Error::Internal(anyhow::Error::new(e)),
         }
     }

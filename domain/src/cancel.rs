@@ -68,11 +68,32 @@ impl CancelPlan {
     }
 }
 
-fn reason(code: &str, message: &str) -> BlockedReason {
+pub(crate) fn reason(code: &str, message: &str) -> BlockedReason {
     BlockedReason {
         code: code.into(),
         message: message.into(),
     }
+}
+
+/// Why an order in `status` cannot be cancelled by `who`, if it cannot (the window and
+/// legal holds aside).
+pub fn status_blocks(status: OrderStatus, who: Canceller) -> Option<BlockedReason> {
+    Some(match status {
+        OrderStatus::Cancelled => reason(
+            "order.blocked.already_cancelled",
+            "the order is already cancelled",
+        ),
+        OrderStatus::Shipped | OrderStatus::PartiallyShipped | OrderStatus::Delivered => reason(
+            "order.blocked.already_shipped",
+            "the order has shipped; ask for a return instead",
+        ),
+        OrderStatus::Closed => reason("order.blocked.closed", "the order is closed"),
+        OrderStatus::OnHold if who == Canceller::Customer => reason(
+            "order.blocked.on_hold",
+            "the order is on hold; support will contact you",
+        ),
+        _ => return None,
+    })
 }
 
 /// The plan of cancelling `order` now; `refund`/`restock` say what the caller asked for.
@@ -84,24 +105,7 @@ pub fn plan_cancel(
     restock: bool,
     now: DateTime<Utc>,
 ) -> CancelPlan {
-    let mut blocked = Vec::new();
-    match order.status {
-        OrderStatus::Cancelled => blocked.push(reason(
-            "order.blocked.already_cancelled",
-            "the order is already cancelled",
-        )),
-        OrderStatus::Shipped | OrderStatus::PartiallyShipped | OrderStatus::Delivered => blocked
-            .push(reason(
-                "order.blocked.already_shipped",
-                "the order has shipped; ask for a return instead",
-            )),
-        OrderStatus::Closed => blocked.push(reason("order.blocked.closed", "the order is closed")),
-        OrderStatus::OnHold if who == Canceller::Customer => blocked.push(reason(
-            "order.blocked.on_hold",
-            "the order is on hold; support will contact you",
-        )),
-        _ => {}
-    }
+    let mut blocked: Vec<BlockedReason> = status_blocks(order.status, who).into_iter().collect();
     if who == Canceller::Customer
         && blocked.is_empty()
         && now > order.placed_at + Duration::minutes(settings.cancel_window_minutes)

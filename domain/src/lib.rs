@@ -21,3 +21,4 @@ pub mod subscription;
 pub mod support;
 pub mod timeline;
 pub mod tracking;
+pub mod transitions;

@@ -19,9 +19,6 @@ use crate::error::{Error, FieldError, Result};
 use crate::service::Service;
 use crate::wire::{Address, OrderStatus};
 
-/// The event of an address change (orderdesk's ingest takes any `order.*` type).
-const ORDER_UPDATED: &str = "order.updated";
-
 /// Merged into the Orders service's routes.
 pub fn orders_routes() -> Router<SandboxState> {
     Router::new()
@@ -158,7 +155,7 @@ async fn apply(
         json!({ "from": previous, "to": order.shipping_address, "version": order.version });
     m.effect(id, kind, detail).await?;
     let body = json!({ "order": order, "previous_address": previous });
-    Ok(Answer::new(StatusCode::OK, &body)?.with_event(ORDER_UPDATED, &order))
+    Ok(Answer::new(StatusCode::OK, &body)?.with_event(super::events::ORDER_UPDATED, &order))
 }
 
 /// `POST /fulfillment/v1/orders/{id}/address` `{"address":{…}}`: 200

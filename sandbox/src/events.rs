@@ -21,11 +21,14 @@ pub const ORDER_CANCELLED: &str = "order.cancelled";
 pub const ORDER_REINSTATED: &str = "order.reinstated";
 pub const ORDER_HELD: &str = "order.held";
 pub const ORDER_RELEASED: &str = "order.released";
+/// Address changes, confirm, close and reopen: orderdesk's timeline tells them apart by the
+/// status after.
+pub const ORDER_UPDATED: &str = "order.updated";
 pub const PAYMENT_REFUNDED: &str = "payment.refunded";
 pub const SHIPMENT_UPDATED: &str = "shipment.updated";
 
 /// One event about one order: its type and the whole order after the change. (The
-/// sandbox never sends `order.updated`: each of its changes has a more specific type.)
+/// sandbox sends `order.updated` only for the changes with no more specific type.)
 pub struct OrderEvent {
     pub kind: &'static str,
     pub order: Order,

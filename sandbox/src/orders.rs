@@ -1,4 +1,5 @@
-//! The Orders service (`/orders/v1/...`): read, list, cancel, reinstate, hold, release.
+//! The Orders service (`/orders/v1/...`): read, list, and the status transitions cancel,
+//! reinstate, hold, release, confirm, close and reopen.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -23,6 +24,9 @@ pub fn routes() -> Router<SandboxState> {
         .route("/v1/orders/{id}/reinstate", post(reinstate_order))
         .route("/v1/orders/{id}/hold", post(hold_order))
         .route("/v1/orders/{id}/release", post(release_order))
+        .route("/v1/orders/{id}/confirm", post(confirm_order))
+        .route("/v1/orders/{id}/close", post(close_order))
+        .route("/v1/orders/{id}/reopen", post(reopen_order))
 }
 
 #[derive(Debug, Deserialize)]
@@ -133,6 +137,51 @@ const RELEASE: Transition = Transition {
     },
 };
 
+const CONFIRM: Transition = Transition {
+    kind: "order.confirm",
+    event: events::ORDER_UPDATED,
+    change: |order, _, _| match order.status {
+        OrderStatus::Pending => {
+            order.status = OrderStatus::Confirmed;
+            Ok(true)
+        }
+        OrderStatus::Confirmed => Ok(false),
+        other => Err(Error::conflict(
+            "order.not_confirmable",
+            format!("an order that is {} cannot be confirmed", other.as_str()),
+        )),
+    },
+};
+
+const CLOSE: Transition = Transition {
+    kind: "order.close",
+    event: events::ORDER_UPDATED,
+    change: |order, prev, _| match order.status {
+        OrderStatus::Closed => Ok(false),
+        OrderStatus::Delivered | OrderStatus::Cancelled => {
+            *prev = Some(order.status);
+            order.status = OrderStatus::Closed;
+            Ok(true)
+        }
+        other => Err(Error::conflict(
+            "order.not_closable",
+            format!("an order that is {} cannot be closed", other.as_str()),
+        )),
+    },
+};
+
+const REOPEN: Transition = Transition {
+    kind: "order.reopen",
+    event: events::ORDER_UPDATED,
+    change: |order, prev, _| {
+        if order.status != OrderStatus::Closed {
+            return Ok(false);
+        }
+        order.status = prev.take().unwrap_or(OrderStatus::Delivered);
+        Ok(true)
+    },
+};
+
 /// `POST /v1/orders/{id}/cancel`: already cancelled → 200 as is; shipped, partially
 /// shipped, delivered or closed → 409 `order.not_cancellable`.
 async fn cancel_order(
@@ -179,6 +228,42 @@ async fn release_order(
     b: Body<ReasonIn>,
 ) -> Result<Response> {
     mutate(s, t, k, id, b, &RELEASE).await
+}
+
+/// `POST /v1/orders/{id}/confirm`: pending → `confirmed`; already confirmed → as is;
+/// otherwise 409 `order.not_confirmable`.
+async fn confirm_order(
+    s: State<SandboxState>,
+    t: Tenant,
+    k: IdempotencyKey,
+    id: Path<String>,
+    b: Body<ReasonIn>,
+) -> Result<Response> {
+    mutate(s, t, k, id, b, &CONFIRM).await
+}
+
+/// `POST /v1/orders/{id}/close`: delivered or cancelled → `closed`; already closed → as is;
+/// otherwise 409 `order.not_closable`.
+async fn close_order(
+    s: State<SandboxState>,
+    t: Tenant,
+    k: IdempotencyKey,
+    id: Path<String>,
+    b: Body<ReasonIn>,
+) -> Result<Response> {
+    mutate(s, t, k, id, b, &CLOSE).await
+}
+
+/// `POST /v1/orders/{id}/reopen`: a closed order returns to its status before the close
+/// (`delivered` if unknown); any other order is answered as is.
+async fn reopen_order(
+    s: State<SandboxState>,
+    t: Tenant,
+    k: IdempotencyKey,
+    id: Path<String>,
+    b: Body<ReasonIn>,
+) -> Result<Response> {
+    mutate(s, t, k, id, b, &REOPEN).await
 }
 
 async fn mutate(

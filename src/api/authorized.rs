@@ -68,6 +68,9 @@ pub mod can {
     grants!(
         OrdersRead,
         OrdersSearch,
+        OrdersEdit,
+        OrdersHold,
+        OrdersLegalHold,
         OrdersCancelApprove,
         OrdersCancelForce,
         AuditRead,

@@ -20,6 +20,7 @@ use crate::domain::cancel::{
 };
 use crate::domain::order::Order;
 use crate::domain::request::RequestStatus;
+use crate::domain::transitions::legal_hold_blocks;
 use crate::error::{Error, FieldError, Result};
 use crate::state::AppState;
 
@@ -37,17 +38,23 @@ pub struct CancelDryRunOut {
 }
 
 pub fn validate_reason(reason: Option<&str>, required: bool) -> Result<()> {
-    let r = reason.map(str::trim).unwrap_or("");
+    validate_note("reason", reason, required)
+}
+
+/// An agent's free text (a reason, a resolution): at most 500 characters, and not blank
+/// when `required`.
+pub fn validate_note(field: &str, text: Option<&str>, required: bool) -> Result<()> {
+    let r = text.map(str::trim).unwrap_or("");
     let message = if required && r.is_empty() {
-        "a reason is required"
-    } else if reason.is_some_and(|r| r.chars().count() > MAX_REASON) {
-        "at most 500 characters"
+        format!("a {field} is required")
+    } else if text.is_some_and(|r| r.chars().count() > MAX_REASON) {
+        format!("at most {MAX_REASON} characters")
     } else {
         return Ok(());
     };
     Err(Error::validation(vec![FieldError {
-        field: "reason".into(),
-        message: message.into(),
+        field: field.into(),
+        message,
     }]))
 }
 
@@ -83,7 +90,14 @@ pub async fn plan(
 ) -> Result<Planned> {
     let mut conn = state.db.acquire().await?;
     let settings = db::tenants::settings(&mut conn, &order.tenant_id).await?;
-    let plan = plan_cancel(order, &settings, who, refund, restock, chrono::Utc::now());
+    let mut plan = plan_cancel(order, &settings, who, refund, restock, chrono::Utc::now());
+    if db::holds::of_order(&mut conn, &order.tenant_id, &order.id)
+        .await?
+        .legal
+        .is_some()
+    {
+        plan.blocked_reasons.insert(0, legal_hold_blocks());
+    }
     let input = CancelRunInput {
         order_id: order.id.clone(),
         reason: None,

@@ -15,6 +15,7 @@ pub mod health;
 pub mod idempotency;
 pub mod jobs;
 pub mod metrics;
+pub mod order_actions;
 pub mod rate_limit;
 pub mod shared;
 

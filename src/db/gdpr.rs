@@ -211,6 +211,19 @@ pub async fn anonymise_customer(
     .execute(&mut *conn)
     .await?
     .rows_affected();
+    // what agents wrote of a hold may name the customer; that holds were placed stays
+    sqlx::query!(
+        "UPDATE order_holds SET reason = $3,
+                resolution = CASE WHEN resolution IS NULL THEN NULL ELSE $3 END
+         WHERE tenant_id = $1
+           AND order_id IN (SELECT id FROM order_views WHERE tenant_id = $1 AND customer_id = $2)
+           AND (reason <> $3 OR resolution <> $3)",
+        tenant_id.as_str(),
+        customer_id.as_str(),
+        REDACTED,
+    )
+    .execute(&mut *conn)
+    .await?;
     let subscriptions = sqlx::query!(
         "DELETE FROM notification_subscriptions WHERE tenant_id = $1 AND customer_id = $2",
         tenant_id.as_str(),

@@ -29,7 +29,7 @@ pub use error::UpstreamError;
 pub use fulfillment::NewRma;
 pub use inventory::StockLine;
 pub use notifications::Notification;
-pub use orders::{AddressChange, Cart, CartLine, CartLineIn, CartRejection, NewCart};
+pub use orders::{AddressChange, Cart, CartLine, CartLineIn, CartRejection, NewCart, StatusChange};
 pub use promotions::{CouponPreview, PreviewLine};
 
 /// The reads of the canonical services: nothing it can call changes canonical state.

@@ -1,4 +1,4 @@
-//! The Orders service (`/orders`): orders, their cancellation and address, the catalog,
+//! The Orders service (`/orders`): orders, their status changes and address, the catalog,
 //! carts, and the erasure of a customer's personal data.
 
 use crate::domain::ids::{CustomerId, OrderId, TenantId};
@@ -10,6 +10,28 @@ use super::{Upstream, UpstreamError, UpstreamReader};
 use crate::config::Service::Orders;
 use crate::domain::order::{Address, Order};
 use crate::domain::reorder::CatalogItem;
+
+/// The status changes the Orders service makes on an agent's behalf.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusChange {
+    Hold,
+    Release,
+    Confirm,
+    Close,
+    Reopen,
+}
+
+impl StatusChange {
+    fn path(self) -> &'static str {
+        match self {
+            StatusChange::Hold => "hold",
+            StatusChange::Release => "release",
+            StatusChange::Confirm => "confirm",
+            StatusChange::Close => "close",
+            StatusChange::Reopen => "reopen",
+        }
+    }
+}
 
 /// One line of a cart to create; `ref` comes back on the line (or its rejection).
 #[derive(Debug, Clone, Serialize)]
@@ -127,6 +149,20 @@ impl Upstream {
         key: &str,
     ) -> Result<Order, UpstreamError> {
         self.order_transition(tenant, order_id, "reinstate", reason, key)
+            .await
+    }
+
+    /// `POST /v1/orders/{id}/{hold|release|confirm|close|reopen}` `{"reason"}`: the order
+    /// after it (200 also when it already was so).
+    pub async fn change_status(
+        &self,
+        tenant: &TenantId,
+        order_id: &OrderId,
+        change: StatusChange,
+        reason: &str,
+        key: &str,
+    ) -> Result<Order, UpstreamError> {
+        self.order_transition(tenant, order_id, change.path(), reason, key)
             .await
     }
 

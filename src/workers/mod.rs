@@ -4,6 +4,7 @@
 mod in_flight;
 mod limit;
 mod relay;
+pub mod scheduler;
 pub mod sweeper;
 mod wake;
 mod worker;
@@ -73,13 +74,14 @@ pub async fn run(
     };
     let relay = tokio::spawn(relay::run(delivery.clone(), shutdown.clone()));
     let sweeper = tokio::spawn(sweeper::run(delivery, shutdown.clone()));
+    let scheduler = tokio::spawn(scheduler::run(state.clone(), shutdown.clone()));
     let in_flight = in_flight::InFlight::default();
     let drained = {
         let (in_flight, state, shutdown) = (in_flight.clone(), state.clone(), shutdown.clone());
         tokio::spawn(async move { in_flight.drain(&state, &shutdown).await })
     };
     worker::supervise(state, queue, opts, wake, in_flight, shutdown).await;
-    for task in [drained, listener, relay, sweeper] {
+    for task in [drained, listener, relay, sweeper, scheduler] {
         task.await?;
     }
     Ok(())

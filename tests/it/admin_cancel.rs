@@ -2,28 +2,8 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{self, OTHER_TENANT, TENANT, TestApp};
+use crate::helpers::{self, OTHER_TENANT, TENANT};
 use orderdesk::domain::settings::TenantSettings;
-
-async fn admin_post(
-    app: &TestApp,
-    token: &str,
-    path: &str,
-    key: Option<&str>,
-    sudo: Option<&str>,
-    body: Value,
-) -> (u16, Value) {
-    let mut h = app.auth(token, TENANT);
-    if let Some(k) = key {
-        h.insert("idempotency-key", k.parse().unwrap());
-    }
-    if let Some(s) = sudo {
-        h.insert("x-admin-auth-sudo", s.parse().unwrap());
-    }
-    let res = app.post(path, h, &body).await;
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
-}
 
 #[tokio::test]
 async fn pending_review_then_cs_agent_approves() {
@@ -66,19 +46,25 @@ async fn pending_review_then_cs_agent_approves() {
 
     let agent = app.agent_token(TENANT, "agt_ann", &["cs_agent"]);
     let path = format!("/v1/admin/orders/{}/approve-cancel", order.id);
-    let (status, body) = admin_post(&app, &agent, &path, None, None, json!({})).await;
+    let (status, body) = app.admin_post(&agent, &path, None, None, json!({})).await;
     assert_eq!(
         (status, body["code"].as_str()),
         (400, Some("idempotency.key_required"))
     );
-    let (status, body) = admin_post(&app, &agent, &path, Some("a-1"), None, json!({})).await;
+    let (status, body) = app
+        .admin_post(&agent, &path, Some("a-1"), None, json!({}))
+        .await;
     assert_eq!(status, 202, "{body}");
     assert_eq!(body["request_id"], request_id.as_str());
     let job = app.wait_job(body["job"]["id"].as_str().unwrap(), 20).await;
     assert_eq!(job["status"], "succeeded", "{job}");
-    let (status, replay) = admin_post(&app, &agent, &path, Some("a-1"), None, json!({})).await;
+    let (status, replay) = app
+        .admin_post(&agent, &path, Some("a-1"), None, json!({}))
+        .await;
     assert_eq!((status, &replay["request_id"]), (202, &body["request_id"]));
-    let (status, again) = admin_post(&app, &agent, &path, Some("a-2"), None, json!({})).await;
+    let (status, again) = app
+        .admin_post(&agent, &path, Some("a-2"), None, json!({}))
+        .await;
     assert_eq!(
         (status, again["code"].as_str()),
         (409, Some("request.none_pending"))
@@ -106,69 +92,65 @@ async fn force_cancel_needs_permission_sudo_and_reason() {
 
     let cs_agent = app.agent_token(TENANT, "agt_cs", &["cs_agent"]);
     let cs_sudo = app.sudo_token(TENANT, "agt_cs", &["cs_agent"]);
-    let (status, b) = admin_post(
-        &app,
-        &cs_agent,
-        &path,
-        Some("f-1"),
-        Some(&cs_sudo),
-        body.clone(),
-    )
-    .await;
+    let (status, b) = app
+        .admin_post(&cs_agent, &path, Some("f-1"), Some(&cs_sudo), body.clone())
+        .await;
     assert_eq!((status, b["code"].as_str()), (403, Some("auth.forbidden")));
 
     let lead = app.agent_token(TENANT, "agt_lead", &["cs_lead"]);
-    let (status, b) = admin_post(&app, &lead, &path, Some("f-1"), None, body.clone()).await;
+    let (status, b) = app
+        .admin_post(&lead, &path, Some("f-1"), None, body.clone())
+        .await;
     assert_eq!(
         (status, b["code"].as_str()),
         (403, Some("auth.sudo_required"))
     );
     let someone_elses_sudo = app.sudo_token(TENANT, "agt_other", &["cs_lead"]);
-    let (status, _) = admin_post(
-        &app,
-        &lead,
-        &path,
-        Some("f-1"),
-        Some(&someone_elses_sudo),
-        body.clone(),
-    )
-    .await;
+    let (status, _) = app
+        .admin_post(
+            &lead,
+            &path,
+            Some("f-1"),
+            Some(&someone_elses_sudo),
+            body.clone(),
+        )
+        .await;
     assert_eq!(status, 403);
 
     let sudo = app.sudo_token(TENANT, "agt_lead", &["cs_lead"]);
-    let (status, b) = admin_post(
-        &app,
-        &lead,
-        &path,
-        Some("f-1"),
-        Some(&sudo),
-        json!({"refund": true, "restock": false, "reason": "  "}),
-    )
-    .await;
+    let (status, b) = app
+        .admin_post(
+            &lead,
+            &path,
+            Some("f-1"),
+            Some(&sudo),
+            json!({"refund": true, "restock": false, "reason": "  "}),
+        )
+        .await;
     assert_eq!(
         (status, b["code"].as_str()),
         (422, Some("validation.failed"))
     );
-    let (status, b) = admin_post(
-        &app,
-        &lead,
-        &path,
-        Some("f-1"),
-        Some(&sudo),
-        json!({"refund": true}),
-    )
-    .await;
+    let (status, b) = app
+        .admin_post(
+            &lead,
+            &path,
+            Some("f-1"),
+            Some(&sudo),
+            json!({"refund": true}),
+        )
+        .await;
     assert_eq!(status, 422, "missing fields: {b}");
 
-    let (status, plan) = admin_post(
-        &app,
-        &lead,
-        &path,
-        None,
-        Some(&sudo),
-        json!({"refund": true, "restock": false, "reason": "x", "dry_run": true}),
-    )
-    .await;
+    let (status, plan) = app
+        .admin_post(
+            &lead,
+            &path,
+            None,
+            Some(&sudo),
+            json!({"refund": true, "restock": false, "reason": "x", "dry_run": true}),
+        )
+        .await;
     assert_eq!(status, 200);
     assert!(
         !plan["steps"]
@@ -179,7 +161,9 @@ async fn force_cancel_needs_permission_sudo_and_reason() {
         "{plan}"
     );
 
-    let (status, b) = admin_post(&app, &lead, &path, Some("f-1"), Some(&sudo), body.clone()).await;
+    let (status, b) = app
+        .admin_post(&lead, &path, Some("f-1"), Some(&sudo), body.clone())
+        .await;
     assert_eq!(status, 202, "{b}");
     let job = app.wait_job(b["job"]["id"].as_str().unwrap(), 20).await;
     assert_eq!(job["status"], "succeeded", "{job}");
@@ -297,15 +281,15 @@ async fn jobs_are_listed_and_isolated_by_tenant() {
     let order = app.order_in("confirmed").clone();
     let lead = app.agent_token(TENANT, "agt_lead", &["cs_lead"]);
     let sudo = app.sudo_token(TENANT, "agt_lead", &["cs_lead"]);
-    let (status, b) = admin_post(
-        &app,
-        &lead,
-        &format!("/v1/admin/orders/{}/force-cancel", order.id),
-        Some("j-1"),
-        Some(&sudo),
-        json!({"refund": false, "restock": true, "reason": "ops"}),
-    )
-    .await;
+    let (status, b) = app
+        .admin_post(
+            &lead,
+            &format!("/v1/admin/orders/{}/force-cancel", order.id),
+            Some("j-1"),
+            Some(&sudo),
+            json!({"refund": false, "restock": true, "reason": "ops"}),
+        )
+        .await;
     assert_eq!(status, 202, "{b}");
     let job_id = b["job"]["id"].as_str().unwrap().to_string();
     app.wait_job(&job_id, 20).await;

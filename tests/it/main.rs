@@ -3,6 +3,7 @@
 mod admin_cancel;
 mod admin_search;
 mod admin_settings;
+mod admin_transitions;
 mod audit_privacy;
 mod auth;
 mod cancel;

@@ -2,9 +2,11 @@
 
 pub mod access;
 pub mod cancel;
+pub mod legal_hold;
 pub mod orders;
 pub mod search;
 pub mod settings;
+pub mod transitions;
 
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -25,4 +27,11 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(jobs::get_job))
         .routes(routes!(access::my_permissions))
         .routes(routes!(settings::get_settings, settings::patch_settings))
+        .routes(routes!(transitions::hold))
+        .routes(routes!(transitions::release))
+        .routes(routes!(transitions::confirm))
+        .routes(routes!(transitions::close))
+        .routes(routes!(transitions::reopen))
+        .routes(routes!(legal_hold::place))
+        .routes(routes!(legal_hold::remove))
 }

@@ -9,6 +9,7 @@ use crate::api::auth::Agent;
 use crate::api::authorized::{Authorized, can};
 use crate::api::extract::Path;
 use crate::api::extract::{ValidQuery, Validate};
+use crate::api::order_actions::{OrderActionsOut, actions_of};
 use crate::api::shared::{PageIn, RequestMeta, page_of};
 use crate::db;
 use crate::db::audit::{AuditRow, Entry};
@@ -34,6 +35,8 @@ pub struct OpenRequestOut {
 pub struct AdminOrderOut {
     pub order: Order,
     pub open_requests: Vec<OpenRequestOut>,
+    #[serde(flatten)]
+    pub actions: OrderActionsOut,
 }
 
 impl Agent {
@@ -96,9 +99,11 @@ pub async fn get_order(
 ) -> Result<Json<AdminOrderOut>> {
     let order = agent.tenant_order(&state, &order_id).await?;
     let open_requests = open_requests_audited(&state, &agent, &meta, &order_id).await?;
+    let actions = actions_of(&state, &order).await?;
     Ok(Json(AdminOrderOut {
         order,
         open_requests,
+        actions,
     }))
 }
 

@@ -15,6 +15,7 @@ mod payments;
 mod reorder;
 mod returns;
 mod support;
+mod transitions;
 
 use crate::workflows::step::ActionFn;
 
@@ -80,6 +81,16 @@ pub const ACTIONS: &[(&str, ActionFn)] = &[
     ("gdpr.anonymise_local", gdpr::anonymise_local),
     ("orders.erase_customer", gdpr::erase_at_orders),
     ("notifications.erasure_completed", gdpr::erasure_completed),
+    // hold_order, release_order, confirm_order, close_order, reopen_order
+    ("orders.check_transition", transitions::check_transition),
+    ("orders.hold", transitions::hold),
+    ("orders.release", transitions::release),
+    ("orders.confirm", transitions::confirm),
+    ("orders.close", transitions::close),
+    ("orders.reopen", transitions::reopen),
+    ("holds.after_place", transitions::after_place),
+    ("holds.mark_released", transitions::mark_released),
+    ("holds.after_release", transitions::after_release),
 ];
 
 pub fn find(name: &str) -> Option<ActionFn> {

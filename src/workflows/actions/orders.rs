@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use crate::domain::cancel::{CancelPlan, CancelRunInput, plan_cancel};
 use crate::domain::ids::OrderId;
+use crate::domain::transitions::legal_hold_blocks;
 use crate::error::problem;
 use crate::workflows::step::{StepCtx, StepError, with_result};
 
@@ -65,13 +66,17 @@ pub fn check_cancel_eligibility(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value,
                 "no such order",
             ));
         }
-        let settings = {
+        let (settings, holds) = {
             let mut conn = ctx.state.db.acquire().await.map_err(StepError::database)?;
-            crate::db::tenants::settings(&mut conn, ctx.tenant())
+            let settings = crate::db::tenants::settings(&mut conn, ctx.tenant())
                 .await
-                .map_err(StepError::database)?
+                .map_err(StepError::database)?;
+            let holds = crate::db::holds::of_order(&mut conn, ctx.tenant(), &input.order_id)
+                .await
+                .map_err(StepError::database)?;
+            (settings, holds)
         };
-        let plan = plan_cancel(
+        let mut plan = plan_cancel(
             &order,
             &settings,
             input.canceller,
@@ -79,6 +84,9 @@ pub fn check_cancel_eligibility(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value,
             restock,
             Utc::now(),
         );
+        if holds.legal.is_some() {
+            plan.blocked_reasons.insert(0, legal_hold_blocks());
+        }
         if let Some(first) = plan.blocked_reasons.first() {
             let mut p = problem(StatusCode::CONFLICT, &first.code, &first.message);
             p.extra
@@ -163,20 +171,23 @@ struct OrderSubject {
 /// Reads the order from the Orders service into the read model (`upsert_view` keeps a newer
 /// version if one arrived meanwhile).
 pub fn refresh_view(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
-    Box::pin(async move {
-        let order_id = match &ctx.run.subject_id {
-            Some(id) => OrderId::new(id.as_str()),
-            None => ctx.input_as::<OrderSubject>()?.order_id,
-        };
-        let order = ctx
-            .state
-            .upstream
-            .get_order(ctx.tenant(), &order_id)
-            .await?;
-        let mut conn = ctx.state.db.acquire().await.map_err(StepError::database)?;
-        let written = crate::db::orders::upsert_view(&mut conn, &order)
-            .await
-            .map_err(StepError::database)?;
-        Ok(json!({ "version": order.version, "written": written }))
-    })
+    Box::pin(async move { refresh(&ctx).await })
+}
+
+/// [`refresh_view`], for the `on_finish` actions that do more.
+pub(super) async fn refresh(ctx: &StepCtx<'_>) -> Result<Value, StepError> {
+    let order_id = match &ctx.run.subject_id {
+        Some(id) => OrderId::new(id.as_str()),
+        None => ctx.input_as::<OrderSubject>()?.order_id,
+    };
+    let order = ctx
+        .state
+        .upstream
+        .get_order(ctx.tenant(), &order_id)
+        .await?;
+    let mut conn = ctx.state.db.acquire().await.map_err(StepError::database)?;
+    let written = crate::db::orders::upsert_view(&mut conn, &order)
+        .await
+        .map_err(StepError::database)?;
+    Ok(json!({ "version": order.version, "written": written }))
 }

@@ -293,6 +293,28 @@ impl TestApp {
             .unwrap()
     }
 
+    /// POSTs `body` to `path` of the test tenant as `token`, with an `Idempotency-Key` and a
+    /// sudo token when given: the status and the JSON body.
+    pub async fn admin_post(
+        &self,
+        token: &str,
+        path: &str,
+        key: Option<&str>,
+        sudo: Option<&str>,
+        body: Value,
+    ) -> (u16, Value) {
+        let mut h = self.auth(token, TENANT);
+        if let Some(k) = key {
+            h.insert("idempotency-key", k.parse().unwrap());
+        }
+        if let Some(s) = sudo {
+            h.insert("x-admin-auth-sudo", s.parse().unwrap());
+        }
+        let res = self.post(path, h, &body).await;
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
     /// Polls a job until it ends (or panics after `secs`).
     pub async fn wait_job(&self, job_id: &str, secs: u64) -> Value {
         let token = self.agent_token(TENANT, "agt_poll", &["admin"]);
