@@ -28,7 +28,8 @@ pub async fn build_state(config: Config, max_db_connections: u32) -> anyhow::Res
     let queue = TriggerQueue::new(&config, redis.clone());
     let auth = Verifier::new(&config)
         .await
-        .context("cannot set up JWT verification")?;
+        .context("cannot set up JWT verification")?
+        .with_api_keys(pool.clone());
     AppState::new(pool, redis, config, auth, workflows, queue)
 }
 

@@ -26,14 +26,21 @@ pub struct Customer {
     pub customer_id: CustomerId,
     /// Set for a guest token: the customer may only see this order.
     pub scope_order_id: Option<OrderId>,
+    /// Set for a token an agent obtained by impersonation: the agent's principal, recorded
+    /// as `on_behalf_of` of everything the token does.
+    pub acting_agent: Option<String>,
 }
 
-/// An agent of the tenant, authenticated by an agent token. Unknown roles are dropped.
+/// An agent of the tenant, authenticated by an agent token (unknown roles are dropped) —
+/// or an integration's API key, which stands in for an agent within its scopes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Agent {
     pub tenant_id: TenantId,
+    /// The agent id, or the API key's id.
     pub agent_id: String,
     pub roles: Vec<Role>,
+    /// An API key's scopes: then these, not roles, say what it may do.
+    pub key_scopes: Option<Vec<Permission>>,
 }
 
 /// An agent who also presented a valid sudo token for themselves in `X-Admin-Auth-Sudo`.
@@ -50,19 +57,41 @@ impl Customer {
 }
 
 impl Agent {
-    /// The principal as audit and idempotency records name it: `agent:agt_alice`.
-    pub fn principal(&self) -> String {
-        format!("agent:{}", self.agent_id)
+    /// How audit records name the kind of principal: `agent`, or `key` for an API key.
+    pub fn kind(&self) -> &'static str {
+        if self.key_scopes.is_some() {
+            "key"
+        } else {
+            "agent"
+        }
     }
 
-    /// The role names, as audit records store them.
+    /// The principal as audit and idempotency records name it: `agent:agt_alice`, or
+    /// `key:<id>` for an API key.
+    pub fn principal(&self) -> String {
+        format!("{}:{}", self.kind(), self.agent_id)
+    }
+
+    /// The role names, as audit records store them (an API key has none).
     pub fn role_names(&self) -> Vec<String> {
         self.roles.iter().map(|r| r.as_str().to_string()).collect()
     }
 
-    /// Whether any of the agent's roles grants `permission`.
+    /// Whether any of the agent's roles (or the key's scopes) grants `permission`.
     pub fn can(&self, permission: Permission) -> bool {
-        self.roles.iter().any(|role| role.grants(permission))
+        match &self.key_scopes {
+            Some(scopes) => scopes.contains(&permission),
+            None => self.roles.iter().any(|role| role.grants(permission)),
+        }
+    }
+
+    /// Every permission the agent (or key) has, in the table's order.
+    pub fn permissions(&self) -> Vec<Permission> {
+        Permission::ALL
+            .iter()
+            .copied()
+            .filter(|p| self.can(*p))
+            .collect()
     }
 
     /// 403 `auth.forbidden`, naming the permission, unless a role grants it.
@@ -70,12 +99,20 @@ impl Agent {
         if self.can(permission) {
             return Ok(());
         }
-        let roles: Vec<&str> = self.roles.iter().map(|r| r.as_str()).collect();
+        let held: Vec<&str> = match &self.key_scopes {
+            Some(scopes) => scopes.iter().map(|p| p.as_str()).collect(),
+            None => self.roles.iter().map(|r| r.as_str()).collect(),
+        };
+        let what = if self.key_scopes.is_some() {
+            "the key's scopes"
+        } else {
+            "your roles"
+        };
         Err(Error::forbidden(
             "auth.forbidden",
             format!(
-                "this action requires the permission `{permission}`, which none of your roles ({}) grants",
-                if roles.is_empty() { "none".to_string() } else { roles.join(", ") }
+                "this action requires the permission `{permission}`, which none of {what} ({}) grants",
+                if held.is_empty() { "none".to_string() } else { held.join(", ") }
             ),
         )
         .with_extra("required_permission", permission.as_str().into())
@@ -99,6 +136,7 @@ where
             tenant_id: claims.tenant.clone(),
             customer_id: CustomerId::new(&claims.sub),
             scope_order_id: claims.order_id.clone(),
+            acting_agent: claims.act.as_ref().map(|a| a.sub.clone()),
         })
     }
 }
@@ -220,13 +258,14 @@ fn sudo_token(headers: &HeaderMap) -> Result<&str> {
 }
 
 fn agent_of(claims: &Claims) -> Result<Agent> {
-    if claims.kind != PrincipalKind::Agent {
+    if claims.kind == PrincipalKind::Customer {
         return Err(wrong_principal("an agent", "a customer"));
     }
     Ok(Agent {
         tenant_id: claims.tenant.clone(),
         agent_id: claims.sub.clone(),
         roles: claims.known_roles(),
+        key_scopes: claims.key_scopes.clone(),
     })
 }
 
@@ -267,6 +306,7 @@ mod tests {
             tenant_id: TenantId::new("t1"),
             agent_id: "agt_bob".into(),
             roles: vec![Role::CsAgent],
+            key_scopes: None,
         };
         assert!(agent.require(Permission::OrdersCancelApprove).is_ok());
         let e = agent.require(Permission::OrdersCancelForce).unwrap_err();

@@ -75,6 +75,8 @@ pub mod can {
         OrdersCancelForce,
         AuditRead,
         JobsRead,
-        TenantSettingsWrite
+        TenantSettingsWrite,
+        KeysManage,
+        CustomersImpersonate
     );
 }

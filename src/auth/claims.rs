@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::roles::Role;
+use super::roles::{Permission, Role};
 use crate::domain::ids::{OrderId, TenantId};
 
 /// Who a token speaks for.
@@ -13,6 +13,17 @@ pub enum PrincipalKind {
     Customer,
     /// A staff member of the tenant; `sub` is an agent id such as `agt_alice`.
     Agent,
+    /// An integration's API key; `sub` is the key's id. Never read from a JWT: only the
+    /// key store makes these (`auth::api_keys`).
+    #[serde(skip)]
+    ApiKey,
+}
+
+/// RFC 8693 `act`: the party acting for the subject (an agent impersonating a customer).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Act {
+    /// The agent's principal, e.g. `agent:agt_alice`.
+    pub sub: String,
 }
 
 /// The verified claims of a token. `aud` is checked by the verifier and not kept.
@@ -36,6 +47,12 @@ pub struct Claims {
     /// A guest token: the customer may only see this one order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order_id: Option<OrderId>,
+    /// Set on a customer token an agent obtained by impersonation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<Act>,
+    /// An API key's scopes (the only permissions it has); never read from a JWT.
+    #[serde(skip)]
+    pub key_scopes: Option<Vec<Permission>>,
 }
 
 impl Claims {

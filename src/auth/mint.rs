@@ -7,7 +7,7 @@ use anyhow::{Context, bail, ensure};
 use jsonwebtoken::{EncodingKey, Header};
 use serde::Serialize;
 
-use super::claims::{Claims, PrincipalKind};
+use super::claims::{Act, Claims, PrincipalKind};
 use super::roles::Role;
 use super::verify::SUDO_MAX_LIFETIME;
 use crate::config::{Config, JwtKeys};
@@ -31,6 +31,8 @@ pub struct MintRequest {
     pub ttl: Option<Duration>,
     /// A guest token scoped to one order (customers only).
     pub order_id: Option<OrderId>,
+    /// The agent acting as the customer (impersonation; customers only).
+    pub act: Option<String>,
 }
 
 impl MintRequest {
@@ -43,6 +45,7 @@ impl MintRequest {
             sudo: false,
             ttl: None,
             order_id: None,
+            act: None,
         }
     }
 
@@ -55,6 +58,7 @@ impl MintRequest {
             sudo: false,
             ttl: None,
             order_id: None,
+            act: None,
         }
     }
 
@@ -66,6 +70,14 @@ impl MintRequest {
     pub fn ttl(self, ttl: Duration) -> MintRequest {
         MintRequest {
             ttl: Some(ttl),
+            ..self
+        }
+    }
+
+    /// A customer token that `agent_principal` acts with (RFC 8693 `act`).
+    pub fn acting(self, agent_principal: &str) -> MintRequest {
+        MintRequest {
+            act: Some(agent_principal.to_string()),
             ..self
         }
     }
@@ -97,10 +109,14 @@ pub fn mint(cfg: &Config, req: &MintRequest) -> anyhow::Result<String> {
         ensure!(!req.sudo, "sudo tokens are for agents only");
     } else {
         ensure!(
-            req.order_id.is_none(),
-            "only customer tokens are scoped to an order"
+            req.order_id.is_none() && req.act.is_none(),
+            "only customer tokens are scoped to an order or carry an acting agent"
         );
     }
+    ensure!(
+        req.kind != PrincipalKind::ApiKey,
+        "API keys are created with POST /v1/admin/keys, not minted"
+    );
     let ttl = match (req.ttl, req.sudo) {
         (Some(ttl), _) => ttl,
         (None, true) => cfg.sudo_ttl,
@@ -125,6 +141,8 @@ pub fn mint(cfg: &Config, req: &MintRequest) -> anyhow::Result<String> {
         roles: req.roles.iter().map(|r| r.as_str().to_string()).collect(),
         sudo: req.sudo,
         order_id: req.order_id.clone(),
+        act: req.act.as_ref().map(|sub| Act { sub: sub.clone() }),
+        key_scopes: None,
     };
     #[derive(Serialize)]
     struct Body<'a> {

@@ -2,6 +2,7 @@
 //! permissions table, sudo (step-up) tokens, token minting and guest-lookup tokens. No axum
 //! types here; the extractors live in `api::auth`.
 
+pub mod api_keys;
 mod claims;
 pub mod guest;
 mod jwks;
@@ -9,7 +10,7 @@ pub mod mint;
 pub mod roles;
 mod verify;
 
-pub use claims::{Claims, PrincipalKind};
+pub use claims::{Act, Claims, PrincipalKind};
 pub use jwks::JWKS_MIN_REFRESH;
 pub use mint::{MintRequest, mint, parse_ttl};
 pub use roles::{Permission, ROLE_PERMISSIONS, Role, permissions_markdown};

@@ -40,6 +40,7 @@ pub enum Permission {
     JobsRead,
     JobsRetry,
     TenantSettingsWrite,
+    KeysManage,
 }
 
 use Permission as P;
@@ -195,6 +196,7 @@ impl Permission {
         P::JobsRead,
         P::JobsRetry,
         P::TenantSettingsWrite,
+        P::KeysManage,
     ];
 
     /// The dotted name shown in errors, audit records and the README.
@@ -218,6 +220,7 @@ impl Permission {
             P::JobsRead => "jobs.read",
             P::JobsRetry => "jobs.retry",
             P::TenantSettingsWrite => "tenant.settings.write",
+            P::KeysManage => "keys.manage",
         }
     }
 
@@ -242,6 +245,7 @@ impl Permission {
             P::JobsRead => "read jobs and workflow runs",
             P::JobsRetry => "retry or resume a failed workflow run",
             P::TenantSettingsWrite => "change the tenant's settings",
+            P::KeysManage => "create, list and revoke the tenant's API keys",
         }
     }
 }

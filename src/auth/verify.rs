@@ -7,6 +7,7 @@ use http::StatusCode;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 
+use super::api_keys;
 use super::claims::{Claims, PrincipalKind};
 use super::jwks::{JwksKeys, VerifyingKey};
 use crate::config::{Config, JwtKeys};
@@ -20,6 +21,8 @@ pub struct Verifier {
     keys: Keys,
     issuer: String,
     audience: String,
+    /// Where API keys are looked up; without it a key is refused like any bad token.
+    api_keys: Option<sqlx::PgPool>,
 }
 
 enum Keys {
@@ -55,13 +58,25 @@ impl Verifier {
             keys,
             issuer: cfg.jwt_issuer.clone(),
             audience: cfg.jwt_audience.clone(),
+            api_keys: None,
         })
+    }
+
+    /// Also accepts the API keys stored in `pool` as bearer tokens.
+    pub fn with_api_keys(self, pool: sqlx::PgPool) -> Verifier {
+        Verifier {
+            api_keys: Some(pool),
+            ..self
+        }
     }
 
     /// Verifies a bearer token: [`Verifier::decode`], and not a sudo token — a step-up token
     /// is accepted only in `X-Admin-Auth-Sudo`, next to the bearer it steps up. Any failure
     /// is 401 `auth.invalid_token`.
     pub async fn verify(&self, token: &str) -> Result<Claims> {
+        if let (Some(pool), true) = (&self.api_keys, token.starts_with(api_keys::PREFIX)) {
+            return api_keys::verify(pool, token).await;
+        }
         let claims = self.decode(token).await?;
         if claims.sudo {
             return Err(invalid_token_detail(

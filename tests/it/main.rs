@@ -1,5 +1,6 @@
 //! The one integration-test binary: real Postgres, Redis and sandbox over HTTP.
 
+mod admin_access;
 mod admin_cancel;
 mod admin_search;
 mod admin_settings;

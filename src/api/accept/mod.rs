@@ -91,6 +91,12 @@ pub trait Intake: Send {
 
 /// The body of an accepted mutation.
 pub trait Answer: Serialize + Send + Sync + Sized {
+    /// What a replay under the same `Idempotency-Key` answers instead, when the first answer
+    /// held a secret shown once (an API key, a token): saved answers never keep one.
+    fn for_replay(&self) -> Option<serde_json::Value> {
+        None
+    }
+
     /// The answer once the run it describes has ended (`Prefer: wait`); unchanged by
     /// default, for answers that describe no run.
     fn finished(self, run: &RunRow, db: &PgPool) -> impl Future<Output = Result<Self>> + Send {
@@ -299,7 +305,7 @@ pub async fn accept<K: Intake>(
 }
 
 /// The response, saved under the key when there is one.
-async fn answer<A: Serialize>(
+async fn answer<A: Answer>(
     tx: &mut PgConnection,
     fresh: Option<Fresh>,
     a: &Admitted<A>,
@@ -310,7 +316,19 @@ async fn answer<A: Serialize>(
         .map(|l| (header::LOCATION.as_str().to_string(), l.clone()))
         .collect();
     if let Some(fresh) = fresh {
-        return fresh.save(tx, a.status, headers, &a.answer).await;
+        let Some(replay) = a.answer.for_replay() else {
+            return fresh.save(tx, a.status, headers, &a.answer).await;
+        };
+        // saved without the secret; this one answer carries it
+        let saved = fresh.save(tx, a.status, headers, &replay).await?;
+        let mut res = axum::Json(&a.answer).into_response();
+        *res.status_mut() = saved.status();
+        for (name, value) in saved.headers() {
+            if name != header::CONTENT_LENGTH {
+                res.headers_mut().insert(name.clone(), value.clone());
+            }
+        }
+        return Ok(res);
     }
     let mut map = HeaderMap::new();
     for (k, v) in headers {
@@ -324,10 +342,12 @@ async fn answer<A: Serialize>(
 impl crate::api::auth::Customer {
     /// The customer asking for themselves, as [`accept`] takes them.
     pub fn caller(&self, meta: &RequestMeta) -> Caller {
+        let mut actor = meta.actor("customer", self.customer_id.as_str(), vec![]);
+        actor.on_behalf_of = self.acting_agent.clone();
         Caller {
             tenant_id: self.tenant_id.clone(),
             principal: self.principal(),
-            actor: meta.actor("customer", self.customer_id.as_str(), vec![]),
+            actor,
             wait: meta.wait,
         }
     }
@@ -339,9 +359,14 @@ impl crate::api::auth::Agent {
         Caller {
             tenant_id: self.tenant_id.clone(),
             principal: self.principal(),
-            actor: meta.actor("agent", &self.agent_id, self.role_names()),
+            actor: self.actor(meta),
             wait: meta.wait,
         }
+    }
+
+    /// The agent (or API key) as audit records name it.
+    pub fn actor(&self, meta: &RequestMeta) -> Actor {
+        meta.actor(self.kind(), &self.agent_id, self.role_names())
     }
 }
 

@@ -5,7 +5,6 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::api::auth::Agent;
-use crate::auth::Permission;
 use crate::domain::ids::TenantId;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -27,9 +26,9 @@ pub struct MyPermissionsOut {
 
 impl MyPermissionsOut {
     fn of(agent: Agent) -> Self {
-        let permissions = Permission::ALL
-            .iter()
-            .filter(|p| agent.can(**p))
+        let permissions = agent
+            .permissions()
+            .into_iter()
             .map(|p| PermissionOut {
                 name: p.as_str(),
                 description: p.description(),

@@ -2,6 +2,8 @@
 
 pub mod access;
 pub mod cancel;
+pub mod impersonate;
+pub mod keys;
 pub mod legal_hold;
 pub mod orders;
 pub mod search;
@@ -34,4 +36,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(transitions::reopen))
         .routes(routes!(legal_hold::place))
         .routes(routes!(legal_hold::remove))
+        .routes(routes!(keys::create_key, keys::list_keys))
+        .routes(routes!(keys::revoke_key))
+        .routes(routes!(impersonate::impersonate_customer))
 }

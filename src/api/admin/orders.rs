@@ -81,7 +81,7 @@ async fn open_requests_audited(
         after: None,
         personal_data_of: None,
     };
-    let actor = meta.actor("agent", &agent.agent_id, agent.role_names());
+    let actor = agent.actor(meta);
     db::audit::record(&mut tx, tenant, &actor, &viewed).await?;
     tx.commit().await?;
     Ok(open.into_iter().map(OpenRequestOut::from).collect())

@@ -84,7 +84,7 @@ async fn run(
     db::audit::record(
         &mut tx,
         tenant,
-        &meta.actor("agent", &agent.agent_id, agent.role_names()),
+        &agent.actor(meta),
         &db::audit::Entry {
             action: "orders.searched",
             subject_type: "tenant",

@@ -195,6 +195,8 @@ impl RateLimiter {
         let (kind, limit) = match claims.kind {
             PrincipalKind::Customer => ("customer", settings.rate_limits.customer_per_minute),
             PrincipalKind::Agent => ("agent", settings.rate_limits.agent_per_minute),
+            // a key counts on its own, at an agent's limit
+            PrincipalKind::ApiKey => ("key", settings.rate_limits.agent_per_minute),
         };
         if limit == 0 {
             return None;
