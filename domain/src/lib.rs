@@ -2,6 +2,7 @@
 //! unit tests link nothing of the database, the seeder or the sandbox.
 
 pub mod address;
+pub mod approvals;
 pub mod attachment;
 pub mod cancel;
 pub mod coupon;

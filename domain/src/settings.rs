@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::approvals::HighRiskAction;
 use super::ids::TenantId;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -27,6 +28,8 @@ pub struct TenantSettings {
     /// Where support notifications go (new customer messages, completed erasures);
     /// `support@<tenant>.invalid` when unset.
     pub support_email: Option<String>,
+    /// High-risk actions that wait for a second agent's approval (`pending_approval`).
+    pub approvals_required_for: Vec<HighRiskAction>,
 }
 
 /// What the tenant's customers may do by themselves.
@@ -125,6 +128,7 @@ impl Default for TenantSettings {
             capabilities: Capabilities::default(),
             rate_limits: RateLimits::default(),
             support_email: None,
+            approvals_required_for: Vec::new(),
         }
     }
 }

@@ -77,6 +77,7 @@ pub mod can {
         JobsRead,
         TenantSettingsWrite,
         KeysManage,
-        CustomersImpersonate
+        CustomersImpersonate,
+        ApprovalsDecide
     );
 }

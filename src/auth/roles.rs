@@ -41,6 +41,7 @@ pub enum Permission {
     JobsRetry,
     TenantSettingsWrite,
     KeysManage,
+    ApprovalsDecide,
 }
 
 use Permission as P;
@@ -61,6 +62,7 @@ pub const ROLE_PERMISSIONS: &[(Role, &[Permission])] = &[
             P::OrdersRefund,
             P::ReturnsApprove,
             P::CustomersImpersonate,
+            P::ApprovalsDecide,
             P::AuditRead,
             P::JobsRead,
             P::JobsRetry,
@@ -197,6 +199,7 @@ impl Permission {
         P::JobsRetry,
         P::TenantSettingsWrite,
         P::KeysManage,
+        P::ApprovalsDecide,
     ];
 
     /// The dotted name shown in errors, audit records and the README.
@@ -221,6 +224,7 @@ impl Permission {
             P::JobsRetry => "jobs.retry",
             P::TenantSettingsWrite => "tenant.settings.write",
             P::KeysManage => "keys.manage",
+            P::ApprovalsDecide => "approvals.decide",
         }
     }
 
@@ -246,6 +250,7 @@ impl Permission {
             P::JobsRetry => "retry or resume a failed workflow run",
             P::TenantSettingsWrite => "change the tenant's settings",
             P::KeysManage => "create, list and revoke the tenant's API keys",
+            P::ApprovalsDecide => "list, approve or reject other agents' high-risk requests",
         }
     }
 }

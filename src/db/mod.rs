@@ -4,6 +4,7 @@
 //! `.sqlx/`; `scripts/sqlx-prepare` regenerates it after a query or migration changes.
 
 pub mod api_keys;
+pub mod approvals;
 pub mod audit;
 pub mod holds;
 pub mod idempotency;

@@ -207,7 +207,7 @@ async fn keys_expire_cannot_exceed_their_creator_and_stay_in_their_tenant() {
     let force = json!({"refund": false, "restock": false, "reason": "key"});
     let path = format!("/v1/admin/orders/{order}/force-cancel");
     let full = {
-        let body = json!({"name": "all", "scopes": ["orders.cancel.force", "orders.read"]});
+        let body = json!({"name": "all", "scopes": ["orders.cancel.force", "orders.read", "customers.impersonate"]});
         let (_, k) = create_key(&app, &admin, "k-all", body).await;
         k["key"].as_str().unwrap().to_string()
     };
@@ -217,6 +217,15 @@ async fn keys_expire_cannot_exceed_their_creator_and_stay_in_their_tenant() {
     assert_eq!(
         (status, body["code"].as_str()),
         (403, Some("auth.sudo_required"))
+    );
+    // nor acts as a customer
+    let path = format!("/v1/admin/orders/{order}/impersonate-customer");
+    let (status, body) = app
+        .admin_post(&full, &path, Some("imp"), None, json!({"reason": "key"}))
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("impersonation.agents_only"))
     );
 
     // expired: refused with its own code
@@ -373,4 +382,191 @@ async fn an_impersonation_token_acts_as_the_customer_audited_with_the_agent() {
     h.insert("idempotency-key", "i-x".parse().unwrap());
     let res = app.post(&path, h, &why).await;
     assert_eq!(res.status(), 404);
+}
+
+#[tokio::test]
+async fn high_risk_actions_wait_for_another_agents_approval() {
+    use orderdesk::domain::approvals::HighRiskAction::*;
+    let settings = orderdesk::domain::settings::TenantSettings {
+        approvals_required_for: vec![KeyCreation, LegalHoldRemoval, Impersonation],
+        ..orderdesk::seed::demo_settings()
+    };
+    let app = helpers::spawn_with(helpers::Options {
+        workers: 0,
+        settings,
+        ..Default::default()
+    })
+    .await;
+    let ann = app.agent_token(TENANT, "agt_ann", &["admin"]);
+    let bob = app.agent_token(TENANT, "agt_bob", &["admin"]);
+    let lead = app.agent_token(TENANT, "agt_lead", &["cs_lead"]);
+
+    // a key: held, approved by another admin, carried out once by its requester
+    let body = json!({"name": "erp", "scopes": ["orders.read"]});
+    let (status, held) = create_key(&app, &ann, "k-1", body).await;
+    assert_eq!(status, 202, "{held}");
+    assert_eq!(
+        (held["status"].as_str(), held["action"].as_str()),
+        (Some("pending_approval"), Some("key_creation"))
+    );
+    assert!(held.get("key").is_none() && !held.to_string().contains("odk_"));
+    let id = held["id"].as_str().unwrap();
+    let approve = format!("/v1/admin/approvals/{id}/approve");
+    let execute = format!("/v1/admin/approvals/{id}/execute");
+    let (status, body) = app.admin_post(&ann, &approve, None, None, json!({})).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("approval.own_request"))
+    );
+    let (status, body) = app.admin_post(&lead, &approve, None, None, json!({})).await;
+    assert_eq!(
+        (status, body["required_permission"].as_str()),
+        (403, Some("keys.manage"))
+    );
+    let (status, body) = app.admin_post(&ann, &execute, None, None, json!({})).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("approval.not_approved"))
+    );
+    let (status, approved) = app
+        .admin_post(&bob, &approve, None, None, json!({"note": "ok"}))
+        .await;
+    assert_eq!(
+        (status, approved["status"].as_str()),
+        (200, Some("approved")),
+        "{approved}"
+    );
+    assert_eq!(approved["decided_by"], "agent:agt_bob");
+    let (status, body) = app.admin_post(&bob, &approve, None, None, json!({})).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("approval.not_pending"))
+    );
+    let (status, body) = app.admin_post(&bob, &execute, None, None, json!({})).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("approval.not_requester"))
+    );
+    let (status, made) = app.admin_post(&ann, &execute, None, None, json!({})).await;
+    assert_eq!(status, 201, "{made}");
+    let key = made["key"].as_str().unwrap().to_string();
+    let order = app.order_in("confirmed").id.to_string();
+    let (status, _) = app
+        .get(&format!("/v1/admin/orders/{order}"), app.auth(&key, TENANT))
+        .await;
+    assert_eq!(status, 200);
+    let (status, body) = app.admin_post(&ann, &execute, None, None, json!({})).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("approval.not_approved"))
+    );
+
+    // an impersonation, rejected: never carried out
+    let path = format!("/v1/admin/orders/{order}/impersonate-customer");
+    let (status, held) = app
+        .admin_post(&lead, &path, Some("i-1"), None, json!({"reason": "phone"}))
+        .await;
+    assert_eq!(status, 202, "{held}");
+    let id = held["id"].as_str().unwrap();
+    let (status, rejected) = app
+        .admin_post(
+            &bob,
+            &format!("/v1/admin/approvals/{id}/reject"),
+            None,
+            None,
+            json!({"note": "no ticket"}),
+        )
+        .await;
+    assert_eq!(
+        (status, rejected["status"].as_str()),
+        (200, Some("rejected"))
+    );
+    let (status, _) = app
+        .admin_post(
+            &lead,
+            &format!("/v1/admin/approvals/{id}/execute"),
+            None,
+            None,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 409);
+
+    // a legal hold's removal: held (sudo checked when asked), approved, then carried out
+    let sudo = app.sudo_token(TENANT, "agt_lead", &["cs_lead"]);
+    let hold = format!("/v1/admin/orders/{order}/legal-hold");
+    let (status, _) = app
+        .admin_post(&lead, &hold, Some("l-1"), None, json!({"reason": "case"}))
+        .await;
+    assert_eq!(status, 201);
+    let remove = format!("{hold}/remove");
+    let (status, held) = app
+        .admin_post(
+            &lead,
+            &remove,
+            Some("u-1"),
+            Some(&sudo),
+            json!({"reason": "settled"}),
+        )
+        .await;
+    assert_eq!(status, 202, "{held}");
+    let id = held["id"].as_str().unwrap();
+    let (status, _) = app
+        .admin_post(
+            &bob,
+            &format!("/v1/admin/approvals/{id}/approve"),
+            None,
+            None,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, removed) = app
+        .admin_post(
+            &lead,
+            &format!("/v1/admin/approvals/{id}/execute"),
+            None,
+            None,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{removed}");
+    assert_eq!(removed["legal_hold"]["release_reason"], "settled");
+
+    // the list: by status, for deciders only
+    let (status, list) = app
+        .get(
+            "/v1/admin/approvals?status=executed",
+            app.auth(&bob, TENANT),
+        )
+        .await;
+    assert_eq!(
+        (status, list["data"].as_array().map(Vec::len)),
+        (200, Some(2)),
+        "{list}"
+    );
+    let (status, _) = app
+        .get("/v1/admin/approvals?status=maybe", app.auth(&bob, TENANT))
+        .await;
+    assert_eq!(status, 422);
+    let auditor = app.agent_token(TENANT, "agt_audit", &["auditor"]);
+    let (status, _) = app
+        .get("/v1/admin/approvals", app.auth(&auditor, TENANT))
+        .await;
+    assert_eq!(status, 403);
+    let (status, one) = app
+        .get(
+            &format!("/v1/admin/approvals/{id}"),
+            app.auth(&auditor, TENANT),
+        )
+        .await;
+    assert_eq!((status, one["status"].as_str()), (200, Some("executed")));
+    let foreign = app.agent_token(OTHER_TENANT, "agt_x", &["admin"]);
+    let (status, _) = app
+        .get(
+            &format!("/v1/admin/approvals/{id}"),
+            app.auth(&foreign, OTHER_TENANT),
+        )
+        .await;
+    assert_eq!(status, 404);
 }

@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
+use super::approvals;
 use crate::api::accept::{Admission, Admitted, Answer, Intake, accept};
+use crate::api::auth::Agent;
 use crate::api::authorized::{Authorized, can};
 use crate::api::cancellation::validate_note;
 use crate::api::extract::{Path, Valid, Validate};
@@ -22,6 +24,7 @@ use crate::api::idempotency::IdempotencyKey;
 use crate::api::shared::RequestMeta;
 use crate::auth::{Act, MintRequest, mint};
 use crate::db::audit::Entry;
+use crate::domain::approvals::HighRiskAction;
 use crate::domain::ids::{CustomerId, OrderId};
 use crate::domain::order::Order;
 use crate::error::{Error, FieldError, Result};
@@ -78,10 +81,10 @@ impl Answer for ImpersonationOut {
     }
 }
 
-struct ImpersonationIntake<'a> {
-    order: &'a Order,
-    reason: &'a str,
-    ttl: Duration,
+pub(super) struct ImpersonationIntake<'a> {
+    pub(super) order: &'a Order,
+    pub(super) reason: &'a str,
+    pub(super) ttl: Duration,
 }
 
 impl Intake for ImpersonationIntake<'_> {
@@ -121,12 +124,23 @@ impl Intake for ImpersonationIntake<'_> {
     }
 }
 
-/// A customer token for the order's customer, acting as the calling agent (201). Requires
+/// The order whose customer `agent` may act as: an agent's (never an API key's), of the
+/// agent's tenant.
+async fn impersonable(state: &AppState, agent: &Agent, order_id: &OrderId) -> Result<Order> {
+    if agent.key_scopes.is_some() {
+        let detail = "an API key cannot impersonate";
+        return Err(Error::forbidden("impersonation.agents_only", detail));
+    }
+    agent.tenant_order(state, order_id).await
+}
+
+/// A customer token for the order's customer, acting as the calling agent (201), or the
+/// request held for a second agent's approval (202) when the tenant's settings say so. Requires
 /// `customers.impersonate` (an agent's, not an API key's), a reason and `Idempotency-Key`.
 #[utoipa::path(post, path = "/v1/admin/orders/{order_id}/impersonate-customer", tag = "admin",
     params(("order_id" = String, Path), ("Idempotency-Key" = String, Header)), request_body = ImpersonateIn,
     security(("bearer" = ["customers.impersonate"])),
-    responses((status = 201, body = ImpersonationOut), (status = 403, body = crate::error::Problem),
+    responses((status = 201, body = ImpersonationOut), (status = 202, body = crate::db::approvals::ApprovalRow), (status = 403, body = crate::error::Problem),
               (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
 pub async fn impersonate_customer(
     State(state): State<AppState>,
@@ -136,14 +150,12 @@ pub async fn impersonate_customer(
     Path(order_id): Path<OrderId>,
     Valid { body, checked }: Valid<ImpersonateIn>,
 ) -> Result<Response> {
-    if agent.key_scopes.is_some() {
-        return Err(Error::forbidden(
-            "impersonation.agents_only",
-            "an API key cannot impersonate",
-        ));
-    }
-    let order = agent.tenant_order(&state, &order_id).await?;
+    let order = impersonable(&state, &agent, &order_id).await?;
     let key = key.required_for(&format!("impersonate:{order_id}"), &body)?;
+    if approvals::required(&state, &agent, HighRiskAction::Impersonation).await? {
+        let (caller, held) = (agent.caller(&meta), HighRiskAction::Impersonation);
+        return approvals::hold(&state, caller, key, held, order_id.as_str(), &body).await;
+    }
     let intake = ImpersonationIntake {
         order: &order,
         reason: body.reason.trim(),

@@ -12,7 +12,9 @@ use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use super::approvals;
 use crate::api::accept::{Admission, Admitted, Answer, Intake, accept};
+use crate::api::auth::Agent;
 use crate::api::authorized::{Authorized, can};
 use crate::api::extract::{Path, Valid, ValidQuery, Validate};
 use crate::api::idempotency::IdempotencyKey;
@@ -21,6 +23,7 @@ use crate::auth::{Permission, api_keys};
 use crate::db;
 use crate::db::api_keys::{ApiKeyRow, NewApiKey};
 use crate::db::audit::Entry;
+use crate::domain::approvals::HighRiskAction;
 use crate::error::{Error, FieldError, Result};
 use crate::state::AppState;
 
@@ -105,9 +108,9 @@ impl Answer for KeyCreatedOut {
     }
 }
 
-struct NewKeyIntake<'a> {
-    body: &'a NewKeyIn,
-    scopes: Vec<Permission>,
+pub(super) struct NewKeyIntake<'a> {
+    pub(super) body: &'a NewKeyIn,
+    pub(super) scopes: Vec<Permission>,
 }
 
 impl Intake for NewKeyIntake<'_> {
@@ -153,7 +156,7 @@ fn key_entry<'a>(action: &'a str, id: &'a str, record: &ApiKeyRow) -> Entry<'a> 
 }
 
 /// 403 `keys.scope_not_held` unless the caller holds every scope it gives.
-fn check_scopes(agent: &Authorized<can::KeysManage>, scopes: &[Permission]) -> Result<()> {
+pub(super) fn check_scopes(agent: &Agent, scopes: &[Permission]) -> Result<()> {
     let missing: Vec<&str> = scopes
         .iter()
         .filter(|p| !agent.can(**p))
@@ -171,11 +174,12 @@ fn check_scopes(agent: &Authorized<can::KeysManage>, scopes: &[Permission]) -> R
     ))
 }
 
-/// Creates a key (201; the key is in this answer only). Requires `keys.manage`, every
+/// Creates a key (201; the key is in this answer only), or holds the request for a second
+/// agent's approval (202) when the tenant's settings say so. Requires `keys.manage`, every
 /// scope given, and `Idempotency-Key`.
 #[utoipa::path(post, path = "/v1/admin/keys", tag = "admin", request_body = NewKeyIn,
     params(("Idempotency-Key" = String, Header)), security(("bearer" = ["keys.manage"])),
-    responses((status = 201, body = KeyCreatedOut), (status = 403, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+    responses((status = 201, body = KeyCreatedOut), (status = 202, body = crate::db::approvals::ApprovalRow), (status = 403, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
 pub async fn create_key(
     State(state): State<AppState>,
     agent: Authorized<can::KeysManage>,
@@ -185,6 +189,10 @@ pub async fn create_key(
 ) -> Result<Response> {
     check_scopes(&agent, &checked)?;
     let key = key.required_for("keys.create", &body)?;
+    if approvals::required(&state, &agent, HighRiskAction::KeyCreation).await? {
+        let held = HighRiskAction::KeyCreation;
+        return approvals::hold(&state, agent.caller(&meta), key, held, "", &body).await;
+    }
     let intake = NewKeyIntake {
         body: &body,
         scopes: checked,

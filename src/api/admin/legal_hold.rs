@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
+use super::approvals;
 use crate::api::accept::{Admission, Admitted, Answer, Intake, accept};
 use crate::api::auth::Sudo;
 use crate::api::authorized::{Authorized, can};
@@ -21,6 +22,7 @@ use crate::api::shared::RequestMeta;
 use crate::db;
 use crate::db::audit::Entry;
 use crate::db::holds::OrderLegalHold;
+use crate::domain::approvals::HighRiskAction;
 use crate::domain::ids::OrderId;
 use crate::domain::order::Order;
 use crate::domain::transitions::{OrderAction, check};
@@ -53,10 +55,10 @@ pub struct LegalHoldOut {
 
 impl Answer for LegalHoldOut {}
 
-struct LegalHoldIntake<'a> {
-    order: &'a Order,
-    action: OrderAction,
-    reason: String,
+pub(super) struct LegalHoldIntake<'a> {
+    pub(super) order: &'a Order,
+    pub(super) action: OrderAction,
+    pub(super) reason: String,
 }
 
 impl Intake for LegalHoldIntake<'_> {
@@ -116,6 +118,14 @@ async fn decide(
         return dry_run(state, &order, action).await;
     }
     let key = key.required_for(&format!("{}:{order_id}", action.as_str()), body)?;
+    let removal = HighRiskAction::LegalHoldRemoval;
+    if action == OrderAction::RemoveLegalHold && approvals::required(state, agent, removal).await? {
+        // judged now too, so nobody approves what could not be done
+        let mut conn = state.db.acquire().await?;
+        check(action, &situation(&mut conn, &order).await?.0).map_err(blocked)?;
+        let caller = agent.caller(meta);
+        return approvals::hold(state, caller, key, removal, order_id.as_str(), body).await;
+    }
     let intake = LegalHoldIntake {
         order: &order,
         action,
@@ -142,12 +152,13 @@ pub async fn place(
     decide(&state, &agent, &meta, key, &order_id, &body, action).await
 }
 
-/// Removes the order's legal hold. Requires `orders.legal_hold`, a sudo token in
+/// Removes the order's legal hold, or holds the request for a second agent's approval (202)
+/// when the tenant's settings say so. Requires `orders.legal_hold`, a sudo token in
 /// `X-Admin-Auth-Sudo`, a reason and `Idempotency-Key`.
 #[utoipa::path(post, path = "/v1/admin/orders/{order_id}/legal-hold/remove", tag = "admin",
     params(("order_id" = String, Path), ("Idempotency-Key" = String, Header), ("X-Admin-Auth-Sudo" = String, Header)),
     request_body = LegalHoldIn, security(("bearer" = ["orders.legal_hold"])),
-    responses((status = 200, body = LegalHoldOut), (status = 403, body = crate::error::Problem),
+    responses((status = 200, body = LegalHoldOut), (status = 202, body = crate::db::approvals::ApprovalRow), (status = 403, body = crate::error::Problem),
               (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
 pub async fn remove(
     State(state): State<AppState>,

@@ -1,6 +1,7 @@
 //! The admin surface's route table: one line per endpoint.
 
 pub mod access;
+pub mod approvals;
 pub mod cancel;
 pub mod impersonate;
 pub mod keys;
@@ -39,4 +40,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(keys::create_key, keys::list_keys))
         .routes(routes!(keys::revoke_key))
         .routes(routes!(impersonate::impersonate_customer))
+        .routes(routes!(approvals::list_approvals))
+        .routes(routes!(approvals::get_approval))
+        .routes(routes!(approvals::approve))
+        .routes(routes!(approvals::reject))
+        .routes(routes!(approvals::execute))
 }
