@@ -78,6 +78,7 @@ pub mod can {
         TenantSettingsWrite,
         KeysManage,
         CustomersImpersonate,
-        ApprovalsDecide
+        ApprovalsDecide,
+        Reconcile
     );
 }

@@ -333,3 +333,17 @@ pub async fn head_by_number(
     .fetch_optional(conn)
     .await
 }
+
+/// When the tenant's newest event from the Orders service arrived, if one ever did.
+pub async fn last_event_received(
+    conn: &mut PgConnection,
+    tenant_id: &TenantId,
+) -> sqlx::Result<Option<chrono::DateTime<chrono::Utc>>> {
+    sqlx::query_scalar!(
+        "SELECT received_at FROM order_events WHERE tenant_id = $1
+         ORDER BY received_at DESC LIMIT 1",
+        tenant_id.as_str(),
+    )
+    .fetch_optional(conn)
+    .await
+}

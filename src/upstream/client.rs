@@ -53,6 +53,22 @@ impl Client {
         })
     }
 
+    /// One GET of `service`'s base URL, bounded by `timeout`: how long the answer took and
+    /// its status, or why none came. What a health probe needs; no tenant, no retry.
+    pub(super) async fn probe(
+        &self,
+        service: Service,
+        timeout: Duration,
+    ) -> Result<(Duration, StatusCode), String> {
+        let url = self.bases[&service].clone();
+        let started = std::time::Instant::now();
+        match self.http.get(url).timeout(timeout).send().await {
+            Ok(res) => Ok((started.elapsed(), res.status())),
+            Err(e) if e.is_timeout() => Err("timed out".into()),
+            Err(_) => Err("unreachable".into()),
+        }
+    }
+
     /// `segments` under `service`'s base URL. Each segment is percent-encoded on its own, so
     /// an id holding `/`, `?`, `#` or `%` stays one segment of this path; an empty, `.` or
     /// `..` id — which a URL cannot carry as a segment — is refused before any call.

@@ -46,6 +46,42 @@ pub struct UpstreamReader {
     client: client::Client,
 }
 
+/// How a service answered a probe (`UpstreamReader::probe`).
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct Probe {
+    /// `up` (answered below 500), `degraded` (answered 5xx) or `down` (no answer).
+    pub health: &'static str,
+    pub latency_ms: Option<u64>,
+    /// Why it is down; never a host or an address.
+    pub error: Option<String>,
+}
+
+impl UpstreamReader {
+    /// Probes `service` once, within two seconds.
+    pub async fn probe(&self, service: crate::config::Service) -> Probe {
+        match self
+            .client
+            .probe(service, std::time::Duration::from_secs(2))
+            .await
+        {
+            Ok((took, status)) => Probe {
+                health: if status.is_server_error() {
+                    "degraded"
+                } else {
+                    "up"
+                },
+                latency_ms: Some(took.as_millis() as u64),
+                error: None,
+            },
+            Err(why) => Probe {
+                health: "down",
+                latency_ms: None,
+                error: Some(why),
+            },
+        }
+    }
+}
+
 /// Every call of the canonical services, the changes included. Only workflows hold one.
 /// Cheap to clone (one connection pool inside).
 #[derive(Clone)]

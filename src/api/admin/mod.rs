@@ -3,12 +3,14 @@
 pub mod access;
 pub mod approvals;
 pub mod cancel;
+pub mod connectors;
 pub mod impersonate;
 pub mod keys;
 pub mod legal_hold;
 pub mod orders;
 pub mod search;
 pub mod settings;
+pub mod tenant;
 pub mod transitions;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -45,4 +47,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(approvals::approve))
         .routes(routes!(approvals::reject))
         .routes(routes!(approvals::execute))
+        .routes(routes!(connectors::list_connectors))
+        .routes(routes!(connectors::run_connector))
+        .routes(routes!(tenant::get_capabilities))
+        .routes(routes!(tenant::get_rate_limits))
 }

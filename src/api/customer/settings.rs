@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 
 use crate::api::auth::Customer;
 use crate::api::rate_limit::{PRINCIPAL_WINDOW, Quota, RateLimiter};
-use crate::domain::settings::Capabilities;
+use crate::domain::settings::{Capabilities, TenantSettings};
 use crate::error::Result;
 
 /// The windows within which a customer may act on an order by themselves.
@@ -81,18 +81,26 @@ pub async fn get_rate_limits(
     who: Customer,
 ) -> Result<Json<RateLimitOut>> {
     let settings = limiter.tenant_settings(&who.tenant_id).await?;
-    // no quota from the middleware: this tenant does not limit customers (limit 0)
-    let quota = quota.map(|q| q.0).unwrap_or(Quota {
-        limit: settings.rate_limits.customer_per_minute,
-        window: PRINCIPAL_WINDOW,
-        counted: None,
-    });
-    Ok(Json(RateLimitOut {
-        limit: quota.limit,
-        window_seconds: quota.window.as_secs(),
-        remaining: quota.remaining(),
-        reset_seconds: quota.reset_secs(),
-        policy: quota.policy(),
-        guest_lookups_per_15_minutes: settings.rate_limits.guest_lookups_per_15_minutes,
-    }))
+    let limit = settings.rate_limits.customer_per_minute;
+    Ok(Json(RateLimitOut::of(quota, limit, &settings)))
+}
+
+impl RateLimitOut {
+    /// The quota the middleware counted this request against; without one, the tenant
+    /// does not limit this kind of principal (`limit` 0).
+    pub fn of(quota: Option<Extension<Quota>>, limit: u32, settings: &TenantSettings) -> Self {
+        let quota = quota.map(|q| q.0).unwrap_or(Quota {
+            limit,
+            window: PRINCIPAL_WINDOW,
+            counted: None,
+        });
+        RateLimitOut {
+            limit: quota.limit,
+            window_seconds: quota.window.as_secs(),
+            remaining: quota.remaining(),
+            reset_seconds: quota.reset_secs(),
+            policy: quota.policy(),
+            guest_lookups_per_15_minutes: settings.rate_limits.guest_lookups_per_15_minutes,
+        }
+    }
 }
