@@ -71,6 +71,7 @@ pub mod can {
         OrdersCancelApprove,
         OrdersCancelForce,
         AuditRead,
+        FraudReview,
         JobsRead,
         TenantSettingsWrite
     );

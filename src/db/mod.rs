@@ -4,10 +4,12 @@
 //! `.sqlx/`; `scripts/sqlx-prepare` regenerates it after a query or migration changes.
 
 pub mod audit;
+pub mod fraud;
 pub mod idempotency;
 pub mod orders;
 pub mod orders_copy;
 pub mod outbox;
+pub mod raw_events;
 pub mod requests;
 pub mod returns;
 pub mod runs;
