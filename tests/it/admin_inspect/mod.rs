@@ -1,7 +1,9 @@
 //! Inspecting orders as an agent: `expand=` on the order view, the filtered audit trail,
-//! the fraud list, and the access records their reads leave.
+//! the fraud list, and the access records their reads leave; and the customer's order list
+//! of summaries.
 
 mod audit;
+mod customer_list;
 mod expand;
 mod fraud;
 
