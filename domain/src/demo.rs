@@ -6,8 +6,8 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use crate::ids::{CustomerId, OrderId, TenantId};
 use crate::order::{
-    Address, FraudState, Order, OrderLine, OrderNote, OrderStatus, Payment, Shipment, ShipmentLine,
-    Totals,
+    Address, FraudState, Order, OrderLine, OrderNote, OrderStatus, Payment, RiskAssessment,
+    Shipment, ShipmentLine, Totals,
 };
 use crate::settings::TenantSettings;
 
@@ -183,7 +183,7 @@ fn demo_order(
     };
     let (city, postal_code, country) = CITIES[customer % CITIES.len()];
     let marks = demo_marks(i);
-    Order {
+    let mut order = Order {
         id: OrderId::new(format!("ord_{:06}", i + 1)),
         tenant_id: tenant.clone(),
         number: format!("{}", 100_001 + i),
@@ -224,7 +224,40 @@ fn demo_order(
         tags: marks.tags,
         fraud_state: marks.fraud_state,
         notes: marks.notes,
+        risk: None,
+    };
+    order.risk = demo_risk(&order);
+    order
+}
+
+/// The demo's risk rules: each triggered rule adds its weight; an order none triggers has
+/// no assessment (most orders). A function of the order alone, so the read model and the
+/// sandbox, seeded with the same documents, agree.
+/// A rule's name, whether it triggers on an order, and its weight in the score.
+type RiskRule = (&'static str, fn(&Order) -> bool, u8);
+
+const RISK_RULES: [RiskRule; 3] = [
+    ("high_value", |o| o.totals.total_minor >= 35_000, 45),
+    (
+        "many_units",
+        |o| o.lines.iter().map(|l| l.qty).sum::<i32>() >= 9,
+        30,
+    ),
+    ("flagged_before", |o| o.fraud_state.is_some(), 35),
+];
+
+fn demo_risk(order: &Order) -> Option<RiskAssessment> {
+    let hits: Vec<_> = RISK_RULES.iter().filter(|(_, hit, _)| hit(order)).collect();
+    if hits.is_empty() {
+        return None;
     }
+    // a spread of 0..=9 from the order number, so equal rule sets do not tie everywhere
+    let spread = order.number.bytes().last().map_or(0, |b| b % 10);
+    let score = hits.iter().map(|(_, _, w)| *w as u32).sum::<u32>() + spread as u32;
+    Some(RiskAssessment {
+        score: score.min(RiskAssessment::MAX_SCORE as u32) as u8,
+        rules: hits.iter().map(|(name, _, _)| name.to_string()).collect(),
+    })
 }
 
 /// What the shop and its agents attached to a demo order besides its commerce.
@@ -291,6 +324,23 @@ mod tests {
         assert!(step < Duration::minutes(37) && step * 1_000_000 <= Duration::days(730));
         let streamed: Vec<Order> = demo_orders_iter(&tenant, 60, 600).collect();
         assert_eq!(streamed, a);
+    }
+
+    #[test]
+    fn some_orders_carry_a_risk_assessment_within_range() {
+        let orders = demo_orders(&TenantId::new("demo"), 6, 200);
+        let risky: Vec<_> = orders.iter().filter_map(|o| o.risk.as_ref()).collect();
+        assert!(risky.len() > 5 && risky.len() < 150, "{}", risky.len());
+        for r in risky {
+            assert!(r.score <= RiskAssessment::MAX_SCORE && !r.rules.is_empty());
+        }
+        let rules = |name: &str| {
+            orders
+                .iter()
+                .flat_map(|o| &o.risk)
+                .any(|r| r.rules.iter().any(|x| x == name))
+        };
+        assert!(rules("high_value") && rules("many_units") && rules("flagged_before"));
     }
 
     #[test]

@@ -167,6 +167,23 @@ pub struct Order {
     /// Notes written on the order, oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<OrderNote>,
+    /// The Orders service's fraud risk assessment; absent when it made none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub risk: Option<RiskAssessment>,
+}
+
+/// How risky the Orders service judged an order, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RiskAssessment {
+    /// 0 (nothing suspicious) to 100 ([`RiskAssessment::MAX_SCORE`]).
+    pub score: u8,
+    /// The names of the rules that triggered (`high_value`, `address_mismatch`, …).
+    #[serde(default)]
+    pub rules: Vec<String>,
+}
+
+impl RiskAssessment {
+    pub const MAX_SCORE: u8 = 100;
 }
 
 /// Where a fraud review of an order stands.

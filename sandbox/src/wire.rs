@@ -136,6 +136,21 @@ pub struct Order {
     pub updated_at: DateTime<Utc>,
     #[serde(default)]
     pub cancel_reason: Option<String>,
+    /// The service's fraud risk assessment of the order, when it made one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub risk: Option<Risk>,
+    /// What the service stores without acting on it (channel, tags, notes, fraud state…):
+    /// kept and answered as given, so an order read back or sent in an event is whole.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A fraud risk assessment: a score of 0 to 100 and the rules that triggered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Risk {
+    pub score: u8,
+    #[serde(default)]
+    pub rules: Vec<String>,
 }
 
 /// `return` (money back) or `exchange` (a replacement ships).
@@ -197,4 +212,28 @@ pub struct Tracking {
     pub delivered_at: Option<DateTime<Utc>>,
     /// Oldest first.
     pub checkpoints: Vec<Checkpoint>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_order_keeps_the_fields_the_service_does_not_act_on() {
+        let doc = serde_json::json!({
+            "id": "ord_1", "tenant_id": "t", "number": "1", "customer_id": "c", "email": "e",
+            "status": "confirmed", "currency": "EUR", "placed_at": "2026-01-05T09:00:00Z",
+            "lines": [], "totals": {"subtotal_minor": 0, "shipping_minor": 0, "tax_minor": 0,
+            "total_minor": 0}, "payments": [], "shipments": [],
+            "shipping_address": {"name": "n", "line1": "l", "city": "c", "postal_code": "p",
+            "country": "DE"}, "version": 1, "updated_at": "2026-01-05T09:00:00Z",
+            "channel": "web", "tags": ["vip"], "risk": {"score": 40, "rules": ["high_value"]}
+        });
+        let order: Order = serde_json::from_value(doc).unwrap();
+        assert_eq!(order.risk.as_ref().map(|r| r.score), Some(40));
+        let back = serde_json::to_value(&order).unwrap();
+        assert_eq!(back["channel"], "web");
+        assert_eq!(back["tags"][0], "vip");
+        assert_eq!(back["risk"]["rules"][0], "high_value");
+    }
 }

@@ -74,6 +74,7 @@ pub mod can {
         OrdersCancelApprove,
         OrdersCancelForce,
         AuditRead,
+        FraudReview,
         JobsRead,
         TenantSettingsWrite,
         KeysManage,

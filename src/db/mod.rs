@@ -6,11 +6,13 @@
 pub mod api_keys;
 pub mod approvals;
 pub mod audit;
+pub mod fraud;
 pub mod holds;
 pub mod idempotency;
 pub mod orders;
 pub mod orders_copy;
 pub mod outbox;
+pub mod raw_events;
 pub mod requests;
 pub mod returns;
 pub mod runs;

@@ -79,9 +79,12 @@ pub struct ListFilter {
     pub status: Option<String>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
+    pub channel: Option<String>,
     /// Keyset position: (placed_at, id) of the last order of the previous page.
     pub after: Option<(DateTime<Utc>, String)>,
     pub limit: i64,
+    /// Orders skipped first (paging by page number); 0 with a keyset position.
+    pub offset: i64,
     /// Only this order (a guest token's scope).
     pub only_order: Option<OrderId>,
 }
@@ -105,8 +108,9 @@ pub async fn list_for_customer(
            AND ($5::timestamptz IS NULL OR placed_at < $5)
            AND ($6::timestamptz IS NULL OR (placed_at, id) < ($6, $7))
            AND ($9::text IS NULL OR id = $9)
+           AND ($10::text IS NULL OR channel = $10)
          ORDER BY placed_at DESC, id DESC
-         LIMIT $8"#,
+         LIMIT $8 OFFSET $11"#,
         tenant_id.as_str(),
         customer_id.as_str(),
         f.status.as_deref(),
@@ -116,6 +120,8 @@ pub async fn list_for_customer(
         after_id,
         f.limit,
         f.only_order.as_ref().map(|o| o.as_str()),
+        f.channel.as_deref(),
+        f.offset,
     )
     .fetch_all(conn)
     .await?;

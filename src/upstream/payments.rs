@@ -1,11 +1,23 @@
-//! The Payments service (`/payments`): refunds.
+//! The Payments service (`/payments`): a payment as it stands, and refunds.
 
 use crate::domain::ids::TenantId;
 use serde_json::json;
 
-use super::{Upstream, UpstreamError};
+use super::{Upstream, UpstreamError, UpstreamReader};
 use crate::config::Service::Payments;
-use crate::domain::order::Refund;
+use crate::domain::order::{Payment, Refund};
+
+impl UpstreamReader {
+    /// `GET /v1/payments/{id}`: the payment with every refund made.
+    pub async fn get_payment(
+        &self,
+        tenant: &TenantId,
+        payment_id: &str,
+    ) -> Result<Payment, UpstreamError> {
+        let url = self.client.url(Payments, &["v1", "payments", payment_id])?;
+        self.client.get(tenant, url).await
+    }
+}
 
 impl Upstream {
     /// `POST /v1/payments/{id}/refunds`: 201 the refund; more than is left to refund → 422

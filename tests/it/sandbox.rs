@@ -229,6 +229,7 @@ fn order(tenant: &str, id: &str, status: OrderStatus, payment_status: &str) -> O
         external_ref: None,
         tags: vec![],
         fraud_state: None,
+        risk: None,
         notes: vec![],
     }
 }

@@ -1,12 +1,16 @@
 //! The admin surface's route table: one line per endpoint.
 
 pub mod access;
+pub mod access_log;
 pub mod approvals;
 pub mod cancel;
 pub mod connectors;
+pub mod fraud;
 pub mod impersonate;
 pub mod keys;
 pub mod legal_hold;
+pub mod order_audit;
+pub mod order_expand;
 pub mod orders;
 pub mod search;
 pub mod settings;
@@ -24,10 +28,12 @@ use crate::state::AppState;
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(orders::get_order))
+        // a static segment: matched before `{order_id}` whatever the order of these lines
+        .routes(routes!(fraud::list_fraud_orders))
         .routes(routes!(search::search_orders))
         .routes(routes!(cancel::approve_cancel))
         .routes(routes!(cancel::force_cancel))
-        .routes(routes!(orders::get_audit))
+        .routes(routes!(order_audit::get_audit))
         .routes(routes!(jobs::list_jobs))
         .routes(routes!(jobs::get_job))
         .routes(routes!(access::my_permissions))

@@ -15,10 +15,11 @@ use super::order_parts::{events_out, invoices};
 use crate::api::auth::Customer;
 use crate::api::extract::{Path, Strict};
 use crate::api::extract::{Query, ValidQuery, Validate, invalid};
-use crate::api::shared::{Listing, bounded_limit, decode_cursor, page_of};
+use crate::api::shared::{bounded_limit, decode_cursor, page_of};
 use crate::db;
 use crate::db::orders::OrderRead;
 use crate::domain::eligibility::{ActionVerdict, allowed_actions};
+use crate::domain::fulfillment::primary_shipment_status;
 use crate::domain::ids::OrderId;
 use crate::domain::order::{Address, Order, OrderStatus, Totals};
 use crate::error::{Error, FieldError, Result};
@@ -36,15 +37,30 @@ pub struct ListOrdersQuery {
     pub from: Option<DateTime<Utc>>,
     /// Placed before (RFC 3339).
     pub to: Option<DateTime<Utc>>,
+    /// Where the order was placed: `web`, `app`, `pos`, `marketplace`, …
+    pub channel: Option<String>,
     /// 1 to 100, default 20.
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
+    /// Page number, from 1 (at most 1,000), of `limit` orders each: beside `cursor`, never
+    /// with it. Pages shift when an order arrives between two reads; `cursor` does not.
+    pub page: Option<i64>,
+}
+
+/// The page numbers `page` accepts: an offset costs what it skips.
+const MAX_PAGE: i64 = 1_000;
+
+/// The filter of the caller's orders (its guest scope is set by the handler), the page
+/// size, and the page number when paging by number.
+pub struct OrderListing {
+    pub filter: db::orders::ListFilter,
+    pub limit: i64,
+    pub page: Option<i64>,
 }
 
 impl Validate for ListOrdersQuery {
-    /// The filter of the caller's orders (its guest scope is set by the handler).
-    type Checked = Listing<db::orders::ListFilter>;
+    type Checked = OrderListing;
 
     fn validate(&self) -> Result<Self::Checked> {
         let limit = bounded_limit(self.limit, 20, 100)?;
@@ -53,15 +69,37 @@ impl Validate for ListOrdersQuery {
         {
             return Err(invalid("status", format!("unknown status {s:?}")));
         }
+        if self
+            .channel
+            .as_deref()
+            .is_some_and(|c| c.is_empty() || c.len() > 64)
+        {
+            return Err(invalid("channel", "1 to 64 characters"));
+        }
+        let offset = match (self.page, &self.cursor) {
+            (Some(_), Some(_)) => {
+                return Err(invalid("page", "page and cursor exclude each other"));
+            }
+            (Some(p), None) if !(1..=MAX_PAGE).contains(&p) => {
+                return Err(invalid("page", format!("must be between 1 and {MAX_PAGE}")));
+            }
+            (page, _) => (page.unwrap_or(1) - 1) * limit,
+        };
         let filter = db::orders::ListFilter {
             status: self.status.clone(),
             from: self.from,
             to: self.to,
+            channel: self.channel.clone(),
             after: self.cursor.as_deref().map(decode_cursor).transpose()?,
             limit: limit + 1,
+            offset,
             only_order: None,
         };
-        Ok(Listing { filter, limit })
+        Ok(OrderListing {
+            filter,
+            limit,
+            page: self.page,
+        })
     }
 }
 
@@ -86,16 +124,9 @@ pub struct LineOut {
 /// An order as its customer sees it: no internal fields.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CustomerOrderOut {
-    #[schema(value_type = String)]
-    pub id: OrderId,
-    pub number: String,
-    pub status: OrderStatus,
-    pub currency: String,
-    pub placed_at: DateTime<Utc>,
-    pub totals: Totals,
-    pub refunded_minor: i64,
-    pub item_count: i32,
-    pub shipping_address: Address,
+    /// What the list shows of the order.
+    #[serde(flatten)]
+    pub summary: OrderSummaryOut,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lines: Option<Vec<LineOut>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -112,10 +143,55 @@ pub struct CustomerOrderOut {
     pub allowed_actions: Option<BTreeMap<&'static str, ActionVerdict>>,
 }
 
+/// An order as the customer's list shows it (and the detail begins with): its header, no
+/// lines, shipments or actions.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderSummaryOut {
+    #[schema(value_type = String)]
+    pub id: OrderId,
+    pub number: String,
+    pub status: OrderStatus,
+    pub currency: String,
+    pub placed_at: DateTime<Utc>,
+    pub totals: Totals,
+    pub refunded_minor: i64,
+    pub item_count: i32,
+    pub shipping_address: Address,
+    /// `web`, `app`, `pos`, `marketplace`, …; absent when unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    /// The least advanced status among the order's shipments (`label_created`,
+    /// `in_transit`, `out_for_delivery`, `delivered`): what the customer still waits for.
+    /// `null` while nothing shipped.
+    pub primary_shipment_status: Option<String>,
+}
+
+impl From<Order> for OrderSummaryOut {
+    fn from(o: Order) -> Self {
+        OrderSummaryOut {
+            refunded_minor: o.payments.iter().map(|p| p.refunded_minor).sum(),
+            item_count: o.lines.iter().map(|l| l.qty).sum(),
+            primary_shipment_status: primary_shipment_status(&o).map(str::to_string),
+            id: o.id,
+            number: o.number,
+            status: o.status,
+            currency: o.currency,
+            placed_at: o.placed_at,
+            totals: o.totals,
+            shipping_address: o.shipping_address,
+            channel: o.channel,
+        }
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OrderListOut {
-    pub data: Vec<CustomerOrderOut>,
+    pub data: Vec<OrderSummaryOut>,
+    /// The page after this one by cursor; `null` on the last page.
     pub next_cursor: Option<String>,
+    /// With `page` paging: the next page's number; `null` on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_page: Option<i64>,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -154,8 +230,6 @@ fn parse_expand(expand: Option<&str>) -> Result<Expand> {
 
 fn customer_view(o: Order, expand: Expand) -> CustomerOrderOut {
     CustomerOrderOut {
-        refunded_minor: o.payments.iter().map(|p| p.refunded_minor).sum(),
-        item_count: o.lines.iter().map(|l| l.qty).sum(),
         lines: expand.lines.then(|| {
             o.lines
                 .iter()
@@ -175,17 +249,12 @@ fn customer_view(o: Order, expand: Expand) -> CustomerOrderOut {
         invoices: None,
         events: None,
         allowed_actions: None,
-        id: o.id,
-        number: o.number,
-        status: o.status,
-        currency: o.currency,
-        placed_at: o.placed_at,
-        totals: o.totals,
-        shipping_address: o.shipping_address,
+        summary: OrderSummaryOut::from(o),
     }
 }
 
-/// Lists the caller's orders, newest first (a guest token: its one order).
+/// Lists the caller's orders, newest first, as summaries (a guest token: its one order).
+/// Pages by `cursor` or by `page` number, not both.
 #[utoipa::path(get, path = "/v1/customer/orders", tag = "customer", params(ListOrdersQuery),
     security(("bearer" = [])),
     responses((status = 200, body = OrderListOut), (status = 400, body = crate::error::Problem),
@@ -193,18 +262,24 @@ fn customer_view(o: Order, expand: Expand) -> CustomerOrderOut {
 pub async fn list_orders(
     State(state): State<AppState>,
     who: Customer,
-    ValidQuery(Listing { mut filter, limit }): ValidQuery<ListOrdersQuery>,
+    ValidQuery(OrderListing {
+        mut filter,
+        limit,
+        page,
+    }): ValidQuery<ListOrdersQuery>,
 ) -> Result<Json<OrderListOut>> {
     filter.only_order = who.scope_order_id.clone();
     let (tenant, customer) = (&who.tenant_id, &who.customer_id);
     let mut conn = state.db.acquire().await?;
     let orders = db::orders::list_for_customer(&mut conn, tenant, customer, &filter).await?;
     let (orders, next_cursor) = page_of(orders, limit, |o| (o.placed_at, o.id.clone()));
-    let data = orders
-        .into_iter()
-        .map(|o| customer_view(o, Expand::default()))
-        .collect();
-    Ok(Json(OrderListOut { data, next_cursor }))
+    let next_page = page.filter(|_| next_cursor.is_some()).map(|p| p + 1);
+    let data = orders.into_iter().map(OrderSummaryOut::from).collect();
+    Ok(Json(OrderListOut {
+        data,
+        next_cursor,
+        next_page,
+    }))
 }
 
 /// One of the caller's orders, always with `allowed_actions`; another customer's or
