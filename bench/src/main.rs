@@ -15,8 +15,10 @@ use tokio_util::sync::CancellationToken;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// The benchmarks: (a) runs/s, (b) pick-up latency, (c) order reads; in a scratch database
-/// and Redis prefix that are removed at the end. Build with --release.
+/// The benchmarks: (a) runs/s, (b) pick-up latency, (c) order reads, (d) a 20k backlog
+/// drained; beside BullMQ (when Node is present) and the bare baseline, measured in the same
+/// run; in a scratch database and Redis prefix that are removed at the end. Build with
+/// --release.
 #[derive(Parser)]
 #[command(
     name = "orderdesk-bench",
@@ -42,10 +44,16 @@ struct Cli {
     delivery: Delivery,
     #[arg(long, default_value = "benches/workflows.toml")]
     workflows: PathBuf,
+    /// BullMQ's script and pinned packages (`npm ci` there when node_modules is missing).
+    #[arg(long, default_value = "benches/peers")]
+    peers: PathBuf,
+    /// Also write the summary (figures, targets, ratios) as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
     /// The `orderdesk` binary whose worker and api are measured (default: next to this one).
     #[arg(long)]
     orderdesk: Option<PathBuf>,
-    /// Orders of the tenant that (d) searches.
+    /// Orders of the tenant that `--only search` searches.
     #[arg(long, default_value_t = 1_000_000)]
     search_orders: usize,
 }
@@ -87,6 +95,8 @@ async fn main() -> anyhow::Result<()> {
         programs: Programs { orderdesk, bench },
         workflows_file: cli.workflows,
         search_orders: cli.search_orders,
+        peers_dir: cli.peers,
+        json: cli.json,
     };
     orderdesk_bench::run(&config, &opts, shutdown).await
 }
