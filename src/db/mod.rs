@@ -92,6 +92,27 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> 
     }
 }
 
+/// A small pool beside `pool` (same server and settings) whose connections plan for keyed
+/// lookups only: sequential scans, hash joins and merge joins are off. For statements that
+/// join a parameter array with a table's key (`db::runs::claim_many`, `end_many`): with
+/// generic plans, the plan made at a statement's first execution stays until the table's
+/// statistics change, and one made while `runs` was small (a new database, a burst right
+/// after a truncate) hashes the whole table on every execution — measured in bench (a): a
+/// third of the throughput, the batch statements on CPU all the time. Every table those
+/// statements touch has the index they need, so this only removes the wrong choices.
+pub fn keyed_lookup_pool(pool: &PgPool, max_connections: u32) -> PgPool {
+    let opts = (*pool.connect_options()).clone().options([
+        ("enable_seqscan", "off"),
+        ("enable_hashjoin", "off"),
+        ("enable_mergejoin", "off"),
+    ]);
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .test_before_acquire(false)
+        .connect_lazy_with(opts)
+}
+
 /// Whether PostgreSQL answers a trivial statement (the health endpoints).
 pub async fn ping(pool: &PgPool) -> sqlx::Result<()> {
     sqlx::query_scalar!("SELECT 1").fetch_one(pool).await?;
