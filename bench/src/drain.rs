@@ -19,8 +19,6 @@ use super::{load_line, medians};
 pub const WORKFLOW: &str = "bench_noop1";
 /// Runs in the backlog.
 pub const RUNS: usize = 20_000;
-/// BENCHMARKS.md's target, BullMQ's drain on another day.
-pub const TARGET_RUNS_PER_SEC: f64 = 14_000.0;
 const STALL_LIMIT: Duration = Duration::from_secs(30);
 
 /// One drain of the backlog.
@@ -117,14 +115,14 @@ pub async fn report(
             "jobs/s",
         ));
     }
-    // BENCHMARKS.md's 14,000 runs/s is BullMQ's drain on its day; in this run, the BullMQ
-    // measured beside it is the bar
+    // BENCHMARKS.md's 14,000 runs/s was BullMQ's drain on its day; the bar is the BullMQ
+    // measured beside it in this run
     summary.push(Figure::relative(
         "d.runs_per_sec",
         "(d) 20k backlog drained, runs/s",
         m[0],
         "runs/s",
-        format!("≥ BullMQ drain (~{TARGET_RUNS_PER_SEC:.0}/s)"),
+        "≥ 1× BullMQ drain",
         base,
         |r| r >= 1.0,
     ));
@@ -140,7 +138,7 @@ pub async fn report(
         "d.claims_per_run",
         "(d) claims per run (exactly once)",
         m[1],
-        "",
+        "/run",
         "1 in every sample",
         once,
     ));

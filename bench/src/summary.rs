@@ -64,7 +64,7 @@ impl Figure {
             label: label.into(),
             value,
             unit,
-            target: "(peer, same run)".into(),
+            target: "measured in this run".into(),
             compared_with: None,
             ratio: None,
             met: None,
@@ -99,6 +99,12 @@ impl Figure {
     }
 }
 
+// column widths of the table, in characters
+const LABEL: usize = 40;
+const VALUE: usize = 15;
+const TARGET: usize = 36;
+const RATIO: usize = 7;
+
 /// Everything the run measured, in order.
 #[derive(Debug, Default)]
 pub struct Summary {
@@ -120,30 +126,42 @@ impl Summary {
 
     /// The table, one line per figure.
     pub fn print(&self) {
-        println!("\nsummary: medians; ratios are to figures measured in this same run");
-        println!(
-            "  {:<44} {:>12}  {:<34} {:>7}  verdict",
-            "figure", "value", "target", "ratio"
-        );
+        for line in self.lines() {
+            println!("{line}");
+        }
+    }
+
+    /// The table's lines: a peer's row says it is one (it has no target of its own); a
+    /// figure judged by a ratio shows the ratio, one judged on its own value shows none.
+    fn lines(&self) -> Vec<String> {
+        let mut out = vec![
+            "\nsummary: medians; ratios are to figures measured in this same run".to_string(),
+            format!(
+                "  {:<LABEL$} {:>VALUE$}  {:<TARGET$} {:>RATIO$}  verdict",
+                "figure", "value", "target", "ratio"
+            ),
+        ];
         for f in &self.figures {
             let ratio = f.ratio.map_or("—".to_string(), |r| format!("{r:.2}×"));
             let verdict = match (f.met, f.peer) {
-                (_, true) => "",
+                (_, true) => "peer",
                 (Some(true), _) => "met",
                 (Some(false), _) => "MISSED",
                 (None, _) => "not judged",
             };
-            println!(
-                "  {:<44} {:>12}  {:<34} {:>7}  {verdict}",
+            let ratio = if f.peer { String::new() } else { ratio };
+            out.push(format!(
+                "  {:<LABEL$} {:>VALUE$}  {:<TARGET$} {:>RATIO$}  {verdict}",
                 f.label,
                 value(f.value, f.unit),
                 f.target,
                 ratio
-            );
+            ));
         }
         for n in &self.notes {
-            println!("  * {n}");
+            out.push(format!("  * {n}"));
         }
+        out
     }
 
     /// The JSON written by `--json`.
@@ -186,11 +204,11 @@ impl Summary {
     }
 }
 
-/// `1,647 runs/s`, `0.84 ms`.
+/// `1,647 runs/s`, `0.84 ms`, `0.44 /run`; a count (no unit) as a whole number: `0`.
 fn value(v: f64, unit: &str) -> String {
     let n = if !v.is_finite() {
         "—".to_string()
-    } else if v.abs() >= 100.0 {
+    } else if v.abs() >= 100.0 || (unit.is_empty() && v.fract() == 0.0) {
         thousands(v.round() as i64)
     } else {
         format!("{v:.2}")
@@ -242,6 +260,50 @@ mod tests {
         assert_eq!(value(0.844, "ms"), "0.84 ms");
         assert_eq!(value(f64::NAN, "ms"), "— ms");
         assert_eq!(thousands(-1000), "-1,000");
+        assert_eq!(value(0.0, ""), "0");
+        assert_eq!(value(3.0, ""), "3");
+        assert_eq!(value(1.0, "/run"), "1.00 /run");
+    }
+
+    #[test]
+    fn rows_line_up_and_peers_are_marked_as_such() {
+        let mut s = Summary::default();
+        s.push(Figure::peer(
+            "d.bullmq_jobs_per_sec",
+            "(d) BullMQ drain of 20k jobs",
+            13_935.4,
+            "jobs/s",
+        ));
+        s.push(Figure::relative(
+            "d.runs_per_sec",
+            "(d) 20k backlog drained, runs/s",
+            15_001.0,
+            "runs/s",
+            "≥ 1× BullMQ drain",
+            Some(("BullMQ drain, same run".into(), 13_935.4)),
+            |r| r >= 1.0,
+        ));
+        s.push(Figure::absolute(
+            "d.worker_deaths",
+            "(d) apalis worker deaths",
+            0.0,
+            "",
+            "0",
+            true,
+        ));
+        let lines = s.lines();
+        let rows = &lines[2..];
+        assert!(rows[0].contains("13,935 jobs/s") && rows[0].trim_end().ends_with("peer"));
+        assert!(!rows[0].contains('×'), "a peer has no ratio: {}", rows[0]);
+        assert!(rows[1].contains("15,001 runs/s") && rows[1].contains("1.08×"));
+        assert!(rows[1].trim_end().ends_with("met"));
+        // the value column ends at the same character in every row
+        let end = |l: &str, v: &str| l[..l.find(v).unwrap() + v.len()].chars().count();
+        assert_eq!(
+            end(&rows[0], "13,935 jobs/s"),
+            end(&rows[1], "15,001 runs/s")
+        );
+        assert_eq!(end(&rows[0], "13,935 jobs/s"), end(&rows[2], " 0 ") - 1);
     }
 
     #[test]

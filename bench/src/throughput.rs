@@ -177,7 +177,7 @@ pub async fn report(
         "a.wal_fsyncs_per_run",
         "(a) WAL fsyncs per run, 1 process",
         one[3],
-        "",
+        "/run",
         "≤ 1 (acceptance durable, rest async)",
         one[3] <= 1.0,
     ));
@@ -185,7 +185,7 @@ pub async fn report(
         "a.commits_per_run",
         "(a) commits per run, 1 process",
         one[2],
-        "",
+        "/run",
         "fewer is better",
         true,
     ));
