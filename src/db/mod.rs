@@ -23,7 +23,6 @@ use sqlx::postgres::PgPoolOptions;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
-/// Connects, creating the database first when it does not exist.
 /// Connections idle longer than this are pinged before use (see [`connect`]).
 const PING_IF_IDLE_FOR: std::time::Duration = std::time::Duration::from_secs(5);
 /// How long a caller waits for a connection. sqlx's default (30 s, retrying a refused
@@ -31,6 +30,7 @@ const PING_IF_IDLE_FOR: std::time::Duration = std::time::Duration::from_secs(5);
 /// they are answered 503 `database.unavailable` and a run's step is retried.
 const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// Connects, creating the database first when it does not exist.
 pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
     use anyhow::Context;
     use sqlx::ConnectOptions;
@@ -44,24 +44,7 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> 
         .log_statements(tracing::log::LevelFilter::Trace)
         .options([("plan_cache_mode", "force_generic_plan")]);
     let db_name = opts.get_database().unwrap_or("postgres").to_string();
-    let pool = PgPoolOptions::new()
-        .max_connections(max_connections)
-        .acquire_timeout(ACQUIRE_TIMEOUT)
-        // sqlx pings every idle connection before handing it out: one extra round trip per
-        // query or transaction (15 % of the api's CPU on the order read). Only connections
-        // idle for a while are pinged (a Postgres restart in a quiet period is then
-        // invisible); one that died under load fails its statement, is dropped by the pool,
-        // and the caller's error path covers it (503 `database.unavailable`, a step retry).
-        .test_before_acquire(false)
-        .before_acquire(|conn, meta| {
-            Box::pin(async move {
-                if meta.idle_for > PING_IF_IDLE_FOR {
-                    use sqlx::Connection;
-                    conn.ping().await?;
-                }
-                Ok(true)
-            })
-        })
+    let pool = pool_options(max_connections)
         .connect_with(opts.clone())
         .await;
     match pool {
@@ -106,11 +89,29 @@ pub fn keyed_lookup_pool(pool: &PgPool, max_connections: u32) -> PgPool {
         ("enable_hashjoin", "off"),
         ("enable_mergejoin", "off"),
     ]);
+    pool_options(max_connections).connect_lazy_with(opts)
+}
+
+/// The pool settings of every pool of the process.
+fn pool_options(max_connections: u32) -> PgPoolOptions {
     PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(ACQUIRE_TIMEOUT)
+        // sqlx pings every idle connection before handing it out: one extra round trip per
+        // query or transaction (15 % of the api's CPU on the order read). Only connections
+        // idle for a while are pinged (a Postgres restart in a quiet period is then
+        // invisible); one that died under load fails its statement, is dropped by the pool,
+        // and the caller's error path covers it (503 `database.unavailable`, a step retry).
         .test_before_acquire(false)
-        .connect_lazy_with(opts)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for > PING_IF_IDLE_FOR {
+                    use sqlx::Connection;
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
 }
 
 /// Whether PostgreSQL answers a trivial statement (the health endpoints).
