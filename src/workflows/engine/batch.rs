@@ -75,8 +75,9 @@ impl Batches {
     }
 }
 
-/// Claims a batch in one statement per lease length (one, in practice); a run claimed twice
-/// in the same batch (two deliveries) is claimed by the first request only.
+/// Claims a batch in one statement per lease length (one, in practice); a run asked for twice
+/// in the same batch (two deliveries) is claimed once, and the claim goes to a request of the
+/// worker that now holds it (with two workers asking, Postgres picks the one).
 async fn claim_batch(
     db: PgPool,
     batch: Vec<(RunId, String, Duration)>,
@@ -93,10 +94,10 @@ async fn claim_batch(
             .map(|(id, w, _)| (*id, w.as_str()))
             .collect();
         for (run, steps) in runs::claim_many(&mut conn, &runs, lease).await? {
-            let first = batch
-                .iter()
-                .zip(&out)
-                .position(|((id, _, l), o)| *id == run.id && *l == lease && o.is_none());
+            let holder = run.lease_owner.as_deref();
+            let first = batch.iter().zip(&out).position(|((id, w, l), o)| {
+                *id == run.id && Some(w.as_str()) == holder && *l == lease && o.is_none()
+            });
             if let Some(i) = first {
                 out[i] = Some((run, steps));
             }
