@@ -215,7 +215,6 @@ async fn killed_worker_with_many_runs_in_flight_finishes_each_once() {
     .await;
     app.set_faults(json!({"service": "payments", "latency_ms": 3000}))
         .await;
-    let mut worker = worker_process_with(&app, 16);
     let orders: Vec<(String, String)> = cancellable(&app).into_iter().take(RUNS).collect();
     assert_eq!(orders.len(), RUNS);
     let mut jobs = vec![];
@@ -225,6 +224,8 @@ async fn killed_worker_with_many_runs_in_flight_finishes_each_once() {
             request_cancel(&app, order_id, customer).await,
         ));
     }
+    // accepted before any worker runs, so that one worker takes them all at once
+    let mut worker = worker_process_with(&app, 16);
     // every run inside its refund step, then the worker killed without warning
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
