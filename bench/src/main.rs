@@ -72,7 +72,9 @@ enum Command {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     telemetry::init(cli.command.is_some());
-    let config = Config::from_env()?;
+    // a developer's tool, like `orderdesk seed`: the development secrets are accepted (its children
+    // are started with ORDERDESK_ALLOW_DEV_SECRETS=true too)
+    let config = Config::from_env_allowing_dev_secrets()?;
     let shutdown = CancellationToken::new();
     let on_signal = shutdown.clone();
     tokio::spawn(async move {

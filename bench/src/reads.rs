@@ -30,7 +30,7 @@ fn row(s: &LoadSample) -> Row {
 
 fn print_row(load: &str, label: &str, r: &Row) {
     println!(
-        "    {load:<26}{label:<8}{:>10.0}{:>8.0}{:>9.0}{:>9.2}{:>9.2}",
+        "    {load:<28}{label:<8}{:>10.0}{:>8.0}{:>9.0}{:>9.2}{:>9.2}",
         r[0], r[1], r[2], r[3], r[4]
     );
 }
@@ -55,7 +55,7 @@ pub async fn report(
         f.measure(CONNECTIONS, Duration::from_secs(1), None).await?; // warm-up
     }
     println!(
-        "    {:<26}{:<8}{:>10}{:>8}{:>9}{:>9}{:>9}",
+        "    {:<28}{:<8}{:>10}{:>8}{:>9}{:>9}{:>9}",
         "load", "sample", "requests", "errors", "rps", "p50 ms", "p99 ms"
     );
     let (mut api_rows, mut bare_rows, mut paced_rows) = (vec![], vec![], vec![]);
