@@ -60,6 +60,7 @@ impl AppState {
             config: self.config.clone(),
             upstream: self.workflow_upstream.clone(),
             workflows: self.workflows.clone(),
+            batches: Default::default(),
         }
     }
 }

@@ -5,11 +5,14 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection, PgConnection};
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tracing::log::LevelFilter;
 
@@ -55,7 +58,11 @@ impl BenchEnv {
                 "ORDERDESK_WORKFLOWS".to_string(),
                 workflows.display().to_string(),
             ),
-            ("RUST_LOG".to_string(), "warn".to_string()),
+            // ORDERDESK_BENCH_LOG sets the children's RUST_LOG, to look into a slow run
+            (
+                "RUST_LOG".to_string(),
+                std::env::var("ORDERDESK_BENCH_LOG").unwrap_or_else(|_| "warn".into()),
+            ),
             // the bench is a developer's tool: its worker and api may run on dev secrets
             (ALLOW_DEV_SECRETS.to_string(), "true".to_string()),
             // several children on one host: they cannot all have the default metrics port
@@ -84,19 +91,75 @@ impl BenchEnv {
         self.start(&self.programs.bench, args)
     }
 
+    /// The child's log (its stdout, at `RUST_LOG=warn` unless `ORDERDESK_BENCH_LOG` says
+    /// otherwise) is passed to the bench's stderr line by line, and the lines saying that its
+    /// apalis worker died (and was restarted by the supervisor) are counted:
+    /// [`Process::deaths`].
     fn start(&self, exe: &Path, args: &[&str]) -> anyhow::Result<Process> {
-        let child = Command::new(exe)
+        let mut child = Command::new(exe)
             .args(args)
             .envs(&self.env)
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
             .with_context(|| format!("cannot start {} {}", exe.display(), args.join(" ")))?;
+        let deaths = Arc::new(AtomicUsize::new(0));
+        if let Some(log) = child.stdout.take() {
+            let deaths = deaths.clone();
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(log).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if WORKER_DIED.iter().any(|m| line.contains(m)) {
+                        deaths.fetch_add(1, Ordering::Relaxed);
+                    }
+                    eprintln!("{line}");
+                }
+            });
+        }
         Ok(Process {
             child,
             what: format!("{} {}", exe.display(), args.join(" ")),
+            deaths,
         })
+    }
+
+    /// The Redis URL the children use (peers measured in the same run use it too).
+    pub fn redis_url(&self) -> &str {
+        &self.env["REDIS_URL"]
+    }
+
+    /// Deletes the Redis keys matching `pattern`, which must lie under the bench's prefix.
+    /// Never a flush of the shared Redis.
+    pub async fn delete_redis_keys(&self, pattern: &str) -> anyhow::Result<()> {
+        if !pattern.starts_with(&format!("{}:", self.name)) {
+            bail!(
+                "{pattern} is not under the bench's Redis prefix {}",
+                self.name
+            );
+        }
+        let mut redis = self.state.redis.clone();
+        let mut cursor = 0u64;
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(pattern)
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut redis)
+                .await?;
+            if !keys.is_empty() {
+                redis::cmd("DEL")
+                    .arg(&keys)
+                    .query_async::<i64>(&mut redis)
+                    .await?;
+            }
+            if next == 0 {
+                return Ok(());
+            }
+            cursor = next;
+        }
     }
 
     /// Empties the run tables between samples, so every sample starts from the same state.
@@ -137,29 +200,7 @@ impl BenchEnv {
         .execute(&mut admin)
         .await?;
         admin.close().await?;
-        let mut redis = self.state.redis.clone();
-        let pattern = format!("{}:*", self.name);
-        let mut cursor = 0u64;
-        loop {
-            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(&pattern)
-                .arg("COUNT")
-                .arg(1000)
-                .query_async(&mut redis)
-                .await?;
-            if !keys.is_empty() {
-                redis::cmd("DEL")
-                    .arg(&keys)
-                    .query_async::<i64>(&mut redis)
-                    .await?;
-            }
-            if next == 0 {
-                return Ok(());
-            }
-            cursor = next;
-        }
+        self.delete_redis_keys(&format!("{}:*", self.name)).await
     }
 }
 
@@ -170,13 +211,23 @@ pub struct Counters {
     pub wal_syncs: i64,
 }
 
+/// What `orderdesk worker` logs when its apalis worker died or stopped and is being
+/// restarted (`workers::worker::supervise`).
+const WORKER_DIED: [&str; 2] = ["apalis worker died", "apalis worker stopped by itself"];
+
 /// A child process of the bench.
 pub struct Process {
     child: Child,
     what: String,
+    deaths: Arc<AtomicUsize>,
 }
 
 impl Process {
+    /// How many times this process logged that its apalis worker died (0 for other programs).
+    pub fn deaths(&self) -> usize {
+        self.deaths.load(Ordering::Relaxed)
+    }
+
     /// Fails if the process has exited (e.g. it could not start).
     pub fn check_alive(&mut self) -> anyhow::Result<()> {
         if let Some(status) = self.child.try_wait()? {
@@ -196,10 +247,16 @@ impl Process {
     }
 }
 
-/// Starts `n` worker processes and gives them time to connect and subscribe.
+/// Runs each worker process executes at once: the concurrency BENCHMARKS.md gives the peers
+/// (BullMQ's `Worker`), so that both sides may have as much work in flight.
+pub const WORKER_CONCURRENCY: usize = 50;
+
+/// Starts `n` worker processes (`--concurrency` [`WORKER_CONCURRENCY`]) and gives them time to
+/// connect and subscribe.
 pub async fn start_workers(env: &BenchEnv, n: usize) -> anyhow::Result<Vec<Process>> {
+    let concurrency = WORKER_CONCURRENCY.to_string();
     let mut workers = (0..n)
-        .map(|_| env.spawn(&["worker"]))
+        .map(|_| env.spawn(&["worker", "--concurrency", &concurrency]))
         .collect::<anyhow::Result<Vec<_>>>()?;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     for w in &mut workers {

@@ -1,15 +1,19 @@
 //! `orderdesk-bench`: the benchmarks against the real Postgres and Redis, in a
 //! private database and Redis prefix that are removed at the end. (a) end-to-end runs/s,
-//! (b) pick-up latency, (c) customer order reads; each sample repeated, medians printed next
-//! to the targets of `BENCHMARKS.md`. (d) order search over a million orders, run alone
-//! (`--only d`: its load takes a while).
+//! (b) pick-up latency, (c) customer order reads, (d) a 20k backlog drained; each sample
+//! repeated, peers (BullMQ, the bare baseline) measured in the same run, and a summary of
+//! medians, targets and ratios printed at the end (and written as JSON with `--json`).
+//! Order search over a million orders runs alone (`--only search`: its load takes a while).
 
 pub mod bare;
+pub mod drain;
 pub mod env;
 pub mod load;
+pub mod peers;
 pub mod pickup;
 pub mod reads;
 pub mod search;
+pub mod summary;
 pub mod throughput;
 
 use std::time::Duration;
@@ -18,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use env::{BenchEnv, Programs};
 use orderdesk::config::Config;
+use summary::Summary;
 pub use throughput::Delivery;
 
 /// Which scenario to run alone.
@@ -26,8 +31,9 @@ pub enum Scenario {
     A,
     B,
     C,
-    /// Order search over a million orders; only with `--only d`.
     D,
+    /// Order search over a million orders; only with `--only search`.
+    Search,
 }
 
 /// What `orderdesk-bench` runs.
@@ -44,10 +50,15 @@ pub struct BenchOptions {
     pub delivery: Delivery,
     /// The binaries that child processes run.
     pub programs: Programs,
-    /// The workflows file declaring `bench_noop3` (children get its absolute path).
+    /// The workflows file declaring `bench_noop3` and `bench_noop1` (children get its
+    /// absolute path).
     pub workflows_file: std::path::PathBuf,
-    /// Orders of the tenant that (d) searches.
+    /// Orders of the tenant that the search scenario searches.
     pub search_orders: usize,
+    /// `benches/peers/`: BullMQ's script and pinned packages.
+    pub peers_dir: std::path::PathBuf,
+    /// Where to write the summary as JSON.
+    pub json: Option<std::path::PathBuf>,
 }
 
 /// Runs the selected scenarios and prints their tables. The database, Redis keys and child
@@ -76,17 +87,58 @@ pub async fn run(
 async fn scenarios(env: &BenchEnv, opts: &BenchOptions) -> anyhow::Result<()> {
     let wants = |s: Scenario| opts.only.is_none_or(|o| o == s);
     let repeat = opts.repeat.max(1);
+    if opts.only == Some(Scenario::Search) {
+        return search::report(env, opts.search_orders, 20 * repeat).await;
+    }
+    let mut summary = Summary::default();
+    summary.context.insert("repeat".into(), repeat.into());
+    summary
+        .context
+        .insert("runs_per_sample_a".into(), opts.runs.into());
+    let bullmq = if wants(Scenario::A) || wants(Scenario::D) {
+        let b = peers::BullMq::locate(&opts.peers_dir).await;
+        match &b {
+            Ok(b) => {
+                println!(
+                    "BullMQ 6.7 on Node {} is measured in this run, beside orderdesk",
+                    b.node_version
+                );
+                summary.context.insert(
+                    "bullmq".into(),
+                    serde_json::json!({"measured": true, "node": b.node_version}),
+                );
+            }
+            Err(why) => {
+                println!("BullMQ is NOT measured in this run: {why}");
+                summary.context.insert(
+                    "bullmq".into(),
+                    serde_json::json!({"measured": false, "why": why}),
+                );
+            }
+        }
+        b
+    } else {
+        Err("not needed".into())
+    };
     if wants(Scenario::A) {
-        throughput::report(env, opts.runs, repeat, opts.delivery).await?;
+        throughput::report(env, opts.runs, repeat, opts.delivery, &bullmq, &mut summary).await?;
+    }
+    if wants(Scenario::D) {
+        drain::report(env, repeat, &bullmq, &mut summary).await?;
     }
     if wants(Scenario::B) {
-        pickup::report(env, repeat).await?;
+        pickup::report(env, repeat, &mut summary).await?;
     }
     if wants(Scenario::C) {
-        reads::report(env, repeat, opts.duration).await?;
+        reads::report(env, repeat, opts.duration, &mut summary).await?;
     }
-    if opts.only == Some(Scenario::D) {
-        search::report(env, opts.search_orders, 20 * repeat).await?;
+    summary.note(format!(
+        "{}; other processes on these cores move every absolute figure: compare ratios",
+        load_line().trim()
+    ));
+    summary.print();
+    if let Some(path) = &opts.json {
+        summary.write_json(path)?;
     }
     Ok(())
 }
@@ -97,13 +149,6 @@ fn load_line() -> String {
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let load: Vec<&str> = load.split_whitespace().take(3).collect();
     format!("    load average {} on {cores} cores", load.join(" "))
-}
-
-fn verdict(target: &str, met: bool) {
-    println!(
-        "    target {target}: {}",
-        if met { "met" } else { "MISSED" }
-    );
 }
 
 /// The `q` quantile of sorted values.

@@ -15,8 +15,10 @@ use tokio_util::sync::CancellationToken;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// The benchmarks: (a) runs/s, (b) pick-up latency, (c) order reads; in a scratch database
-/// and Redis prefix that are removed at the end. Build with --release.
+/// The benchmarks: (a) runs/s, (b) pick-up latency, (c) order reads, (d) a 20k backlog
+/// drained; beside BullMQ (when Node is present) and the bare baseline, measured in the same
+/// run; in a scratch database and Redis prefix that are removed at the end. Build with
+/// --release.
 #[derive(Parser)]
 #[command(
     name = "orderdesk-bench",
@@ -42,10 +44,16 @@ struct Cli {
     delivery: Delivery,
     #[arg(long, default_value = "benches/workflows.toml")]
     workflows: PathBuf,
+    /// BullMQ's script and pinned packages (`npm ci` there when node_modules is missing).
+    #[arg(long, default_value = "benches/peers")]
+    peers: PathBuf,
+    /// Also write the summary (figures, targets, ratios) as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
     /// The `orderdesk` binary whose worker and api are measured (default: next to this one).
     #[arg(long)]
     orderdesk: Option<PathBuf>,
-    /// Orders of the tenant that (d) searches.
+    /// Orders of the tenant that `--only search` searches.
     #[arg(long, default_value_t = 1_000_000)]
     search_orders: usize,
 }
@@ -64,7 +72,9 @@ enum Command {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     telemetry::init(cli.command.is_some());
-    let config = Config::from_env()?;
+    // a developer's tool, like `orderdesk seed`: the development secrets are accepted (its children
+    // are started with ORDERDESK_ALLOW_DEV_SECRETS=true too)
+    let config = Config::from_env_allowing_dev_secrets()?;
     let shutdown = CancellationToken::new();
     let on_signal = shutdown.clone();
     tokio::spawn(async move {
@@ -87,6 +97,8 @@ async fn main() -> anyhow::Result<()> {
         programs: Programs { orderdesk, bench },
         workflows_file: cli.workflows,
         search_orders: cli.search_orders,
+        peers_dir: cli.peers,
+        json: cli.json,
     };
     orderdesk_bench::run(&config, &opts, shutdown).await
 }

@@ -10,8 +10,9 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::env::{self, BenchEnv};
-use super::throughput::{by_status, new_run};
-use super::{load_line, medians, q, verdict};
+use super::summary::{Figure, Summary};
+use super::throughput::{WORKFLOW, by_status, new_run};
+use super::{load_line, medians, q};
 use orderdesk::jobs;
 
 /// Runs enqueued one at a time, [`GAP`] apart, per sample.
@@ -21,8 +22,8 @@ const GAP: Duration = Duration::from_millis(20);
 /// A run's claim time and its step 1's start.
 type StartRow = (Uuid, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
 
-/// Measures `repeat` samples and prints the table.
-pub async fn report(env: &BenchEnv, repeat: usize) -> anyhow::Result<()> {
+/// Measures `repeat` samples, prints the table and adds the medians to `summary`.
+pub async fn report(env: &BenchEnv, repeat: usize, summary: &mut Summary) -> anyhow::Result<()> {
     println!(
         "\n(b) pick-up latency: {RUNS} single runs, {} ms apart, each committed then jobs::dispatch'ed, 1 idle\n    worker process; from clock_timestamp() after the commit to the claim / to step 1's started_at (ms)",
         GAP.as_millis()
@@ -48,8 +49,22 @@ pub async fn report(env: &BenchEnv, repeat: usize) -> anyhow::Result<()> {
     }
     let m = medians(&rows);
     line("median", &m);
-    verdict("step 1 p50 < 5 ms", m[2] < 5.0);
-    verdict("step 1 p99 < 50 ms", m[3] < 50.0);
+    summary.push(Figure::absolute(
+        "b.step1_p50_ms",
+        "(b) pick-up, commit → step 1, p50",
+        m[2],
+        "ms",
+        "< 1 ms",
+        m[2] < 1.0,
+    ));
+    summary.push(Figure::absolute(
+        "b.step1_p99_ms",
+        "(b) pick-up, commit → step 1, p99",
+        m[3],
+        "ms",
+        "< 5 ms",
+        m[3] < 5.0,
+    ));
     Ok(())
 }
 
@@ -69,7 +84,7 @@ pub async fn measure(env: &BenchEnv) -> anyhow::Result<PickupSample> {
     let mut conn = env.state.db.acquire().await?;
     for _ in 0..RUNS {
         let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-        let run = jobs::enqueue(&mut tx, &env.state.workflows, new_run()).await?;
+        let run = jobs::enqueue(&mut tx, &env.state.workflows, new_run(WORKFLOW)).await?;
         tx.commit().await?;
         let at: DateTime<Utc> = sqlx::query_scalar("SELECT clock_timestamp()")
             .fetch_one(&mut *conn)

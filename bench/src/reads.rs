@@ -6,7 +6,8 @@
 use std::time::Duration;
 
 use super::load::{self, LoadSample, Server};
-use super::{load_line, medians, verdict};
+use super::summary::{Figure, Summary};
+use super::{load_line, medians};
 
 const CONNECTIONS: usize = 64;
 const PACED_RPS: f64 = 1_000.0;
@@ -29,7 +30,7 @@ fn row(s: &LoadSample) -> Row {
 
 fn print_row(load: &str, label: &str, r: &Row) {
     println!(
-        "    {load:<26}{label:<8}{:>10.0}{:>8.0}{:>9.0}{:>9.2}{:>9.2}",
+        "    {load:<28}{label:<8}{:>10.0}{:>8.0}{:>9.0}{:>9.2}{:>9.2}",
         r[0], r[1], r[2], r[3], r[4]
     );
 }
@@ -40,6 +41,7 @@ pub async fn report(
     env: &super::env::BenchEnv,
     repeat: usize,
     duration: Duration,
+    summary: &mut Summary,
 ) -> anyhow::Result<()> {
     println!(
         "\n(c) GET /v1/customer/orders/{{id}} on an `orderdesk api` process (HS256 JWT, one indexed select)\n    and the bare axum + sqlx + JWT baseline, {CONNECTIONS} keep-alive connections from this process, {} s per sample",
@@ -53,7 +55,7 @@ pub async fn report(
         f.measure(CONNECTIONS, Duration::from_secs(1), None).await?; // warm-up
     }
     println!(
-        "    {:<26}{:<8}{:>10}{:>8}{:>9}{:>9}{:>9}",
+        "    {:<28}{:<8}{:>10}{:>8}{:>9}{:>9}{:>9}",
         "load", "sample", "requests", "errors", "rps", "p50 ms", "p99 ms"
     );
     let (mut api_rows, mut bare_rows, mut paced_rows) = (vec![], vec![], vec![]);
@@ -92,15 +94,40 @@ pub async fn report(
         s[4] / b[4],
         b[2] / BARE_JWT_RPS_REFERENCE
     );
-    verdict(
-        "saturating ≥ 90 % of the bare baseline's requests/s, same sitting",
-        s[2] >= 0.9 * b[2],
-    );
-    verdict(
-        "saturating p99 ≤ 1.1 × the bare baseline's",
-        s[4] <= 1.1 * b[4],
-    );
-    verdict("paced 1,000 rps p99 < 5 ms", p[4] < 5.0);
-    verdict("no errors", s[1] == 0.0 && p[1] == 0.0 && b[1] == 0.0);
+    let bare_rps = Some(("bare baseline, same run".to_string(), b[2]));
+    summary.push(Figure::relative(
+        "c.rps",
+        "(c) order read, 64 connections",
+        s[2],
+        "rps",
+        "≥ 0.9× bare baseline",
+        bare_rps,
+        |r| r >= 0.9,
+    ));
+    summary.push(Figure::relative(
+        "c.p99_ms",
+        "(c) order read p99, 64 connections",
+        s[4],
+        "ms",
+        "≤ 1.1× bare baseline's p99",
+        Some(("bare baseline p99, same run".to_string(), b[4])),
+        |r| r <= 1.1,
+    ));
+    summary.push(Figure::absolute(
+        "c.paced_p99_ms",
+        "(c) order read p99, paced 1,000 rps",
+        p[4],
+        "ms",
+        "< 5 ms",
+        p[4] < 5.0,
+    ));
+    summary.push(Figure::absolute(
+        "c.errors",
+        "(c) non-200 answers",
+        s[1] + p[1] + b[1],
+        "",
+        "0",
+        s[1] == 0.0 && p[1] == 0.0 && b[1] == 0.0,
+    ));
     Ok(())
 }

@@ -1,4 +1,4 @@
-//! Scenario (d): `POST /v1/admin/orders/search` over one tenant of a million orders. The
+//! Scenario "search": `POST /v1/admin/orders/search` over one tenant of a million orders. The
 //! tenant is loaded by `orderdesk seed` (COPY; its time is the first figure), vacuumed as
 //! autovacuum would after a load (which also lets counts over a date range read the index
 //! alone), then each search shape of the README is sent one request at a time to an
@@ -12,7 +12,7 @@ use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use serde_json::{Value, json};
 
 use super::env::BenchEnv;
-use super::{load_line, q, verdict};
+use super::{load_line, q};
 use orderdesk::auth::Role;
 use orderdesk::auth::mint::{MintRequest, mint};
 use orderdesk::domain::order::Order;
@@ -118,7 +118,7 @@ fn shapes(known: &Order, last: DateTime<Utc>) -> Vec<Shape> {
 /// Loads `orders` orders, starts an api and measures `samples` requests of each shape.
 pub async fn report(env: &BenchEnv, orders: usize, samples: usize) -> anyhow::Result<()> {
     println!(
-        "\n(d) POST /v1/admin/orders/search over {orders} orders of one tenant, one request at a time, {samples} per shape"
+        "\n(search) POST /v1/admin/orders/search over {orders} orders of one tenant, one request at a time, {samples} per shape"
     );
     println!("{}", load_line());
     let customers = (orders / ORDERS_PER_CUSTOMER).max(1);
@@ -234,4 +234,11 @@ async fn unlimited_agents(env: &BenchEnv) -> anyhow::Result<()> {
     let mut conn = env.state.db.acquire().await?;
     orderdesk::db::tenants::upsert(&mut conn, &tenant(), TENANT, &settings).await?;
     Ok(())
+}
+
+fn verdict(target: &str, met: bool) {
+    println!(
+        "    target {target}: {}",
+        if met { "met" } else { "MISSED" }
+    );
 }

@@ -11,7 +11,9 @@ use serde_json::json;
 use tokio::task::JoinSet;
 
 use super::env::{self, BenchEnv};
-use super::{load_line, medians, verdict};
+use super::peers::{self, Availability};
+use super::summary::{Figure, Summary};
+use super::{load_line, medians};
 use orderdesk::domain::ids::TenantId;
 use orderdesk::jobs::{self, NewRun};
 
@@ -24,9 +26,6 @@ pub const ENQUEUERS: usize = 4;
 const POLL_EVERY: Duration = Duration::from_millis(20);
 /// Give up when no run finished for this long.
 const STALL_LIMIT: Duration = Duration::from_secs(30);
-/// BENCHMARKS.md: BullMQ 6.7, three-step chains, concurrency 50, on this kind of machine.
-const BULLMQ_CHAINS_PER_SEC: f64 = 2_172.0;
-const RUNS_PER_SEC_FLOOR: f64 = 1_000.0;
 
 /// How triggers reach Redis after the acceptance commits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -67,34 +66,52 @@ impl ThroughputSample {
     }
 }
 
-/// Measures `repeat` samples with 1 and with 2 worker processes and prints the table.
+/// Measures `repeat` rounds — BullMQ's chain (when available), then orderdesk with 1 and
+/// with 2 worker processes, alternating so that a change in the machine's load hits all
+/// alike — prints the table and adds the medians to `summary`.
 pub async fn report(
     env: &BenchEnv,
     runs: usize,
     repeat: usize,
     delivery: Delivery,
+    bullmq: &Availability,
+    summary: &mut Summary,
 ) -> anyhow::Result<()> {
     let by = match delivery {
         Delivery::Relay => "the outbox relay",
         Delivery::Dispatch => "jobs::dispatch after each commit",
     };
     println!(
-        "\n(a) end-to-end runs/s: `{WORKFLOW}` (3 no-op steps, each checkpointed), {runs} runs per sample,\n    accepted in transactions of {BATCH} by {ENQUEUERS} concurrent enqueuers, triggers delivered by {by}"
+        "\n(a) end-to-end runs/s: `{WORKFLOW}` (3 no-op steps, each checkpointed), {runs} runs per sample,\n    accepted in transactions of {BATCH} by {ENQUEUERS} concurrent enqueuers, triggers delivered by {by},\n    workers at concurrency {}; BullMQ: {} three-step chains, concurrency 50 (benches/peers/bullmq.mjs),\n    in the same rounds",
+        env::WORKER_CONCURRENCY,
+        peers::CHAINS
     );
     println!("{}", load_line());
     println!(
-        "    {:<8}{:<8}{:>10}{:>12}{:>13}{:>16}",
-        "workers", "sample", "runs/s", "accepted/s", "commits/run", "WAL fsyncs/run"
+        "    {:<8}{:<18}{:>10}{:>12}{:>13}{:>16}",
+        "sample", "system", "runs/s", "accepted/s", "commits/run", "WAL fsyncs/run"
     );
-    let line = |w: usize, label: &str, r: &[f64; 4]| {
+    let line = |label: &str, who: &str, r: &[f64; 4]| {
         println!(
-            "    {w:<8}{label:<8}{:>10.0}{:>12.0}{:>13.2}{:>16.3}",
+            "    {label:<8}{who:<18}{:>10.0}{:>12.0}{:>13.2}{:>16.3}",
             r[0], r[1], r[2], r[3]
         )
     };
-    for workers in [1, 2] {
-        let mut rows = Vec::new();
-        for i in 1..=repeat {
+    let peer_line = |label: &str, v: f64| println!("    {label:<8}{:<18}{v:>10.0}", "BullMQ chain");
+    let mut peer = bullmq.clone();
+    let mut peer_rows = Vec::new();
+    let mut rows: [Vec<[f64; 4]>; 2] = Default::default();
+    for i in 1..=repeat {
+        if let Ok(b) = &peer {
+            match b.measure(env, peers::Mode::Chain, i).await {
+                Ok(v) => {
+                    peer_line(&i.to_string(), v);
+                    peer_rows.push([v]);
+                }
+                Err(e) => peer = Err(format!("BullMQ's chain failed: {e:#}")),
+            }
+        }
+        for workers in [1, 2] {
             let s = measure(env, runs, workers, delivery).await?;
             let row = [
                 s.runs_per_sec(),
@@ -102,26 +119,76 @@ pub async fn report(
                 s.commits_per_run(),
                 s.wal_syncs_per_run(),
             ];
-            line(workers, &i.to_string(), &row);
-            rows.push(row);
+            line(&i.to_string(), &format!("orderdesk, {workers} proc"), &row);
+            rows[workers - 1].push(row);
         }
-        let m = medians(&rows);
-        line(workers, "median", &m);
-        let aim = 2.0 * BULLMQ_CHAINS_PER_SEC;
-        let who = format!("{workers} worker process(es)");
-        verdict(
-            &format!("{who}: ≥ {RUNS_PER_SEC_FLOOR:.0} runs/s"),
-            m[0] >= RUNS_PER_SEC_FLOOR,
-        );
-        verdict(
-            &format!("{who}: aim ≥ 2 × BullMQ = {aim:.0} runs/s"),
-            m[0] >= aim,
-        );
     }
+    let chain = match (&peer, peer_rows.is_empty()) {
+        (Ok(_), false) => {
+            let m = medians(&peer_rows)[0];
+            peer_line("median", m);
+            Some(("BullMQ chain, same run".to_string(), m))
+        }
+        (Err(why), _) => {
+            let why = format!(
+                "BullMQ's chain was not measured in this run ({why}); BENCHMARKS.md's {} chains/s from another day is no basis for a ratio",
+                peers::BULLMQ_CHAINS_REFERENCE
+            );
+            println!("    {why}");
+            summary.note(why);
+            None
+        }
+        (Ok(_), true) => None,
+    };
+    let (one, two) = (medians(&rows[0]), medians(&rows[1]));
+    line("median", "orderdesk, 1 proc", &one);
+    line("median", "orderdesk, 2 proc", &two);
     println!("{}", load_line());
     println!(
         "    commits/run: commits in the bench database (durable acceptances and asynchronous engine\n    writes) per run; WAL fsyncs/run: pg_stat_wal.wal_sync of the whole server per run"
     );
+    if let Some((_, v)) = &chain {
+        summary.push(Figure::peer(
+            "a.bullmq_chains_per_sec",
+            "(a) BullMQ 3-step chains/s",
+            *v,
+            "chains/s",
+        ));
+    }
+    summary.push(Figure::relative(
+        "a.runs_per_sec.1_worker",
+        "(a) 3-step runs/s, 1 worker process",
+        one[0],
+        "runs/s",
+        "≥ 2× BullMQ chain",
+        chain.clone(),
+        |r| r >= 2.0,
+    ));
+    summary.push(Figure::relative(
+        "a.runs_per_sec.2_workers",
+        "(a) 3-step runs/s, 2 worker processes",
+        two[0],
+        "runs/s",
+        "within 10 % of 1 process",
+        Some(("orderdesk, 1 worker process".into(), one[0])),
+        |r| r >= 0.9,
+    ));
+    summary.push(Figure::absolute(
+        "a.wal_fsyncs_per_run",
+        "(a) WAL fsyncs per run, 1 process",
+        one[3],
+        "/run",
+        "≤ 1 (acceptance durable, rest async)",
+        one[3] <= 1.0,
+    ));
+    summary.push(Figure::absolute(
+        "a.commits_per_run",
+        "(a) commits per run, 1 process",
+        one[2],
+        "/run",
+        "fewer is better",
+        true,
+    ));
     Ok(())
 }
 
@@ -136,7 +203,12 @@ pub async fn measure(
     let mut procs = env::start_workers(env, workers).await?;
     let before = env.commit_counters().await?;
     let started = Instant::now();
-    let mut enqueuing = Some(tokio::spawn(enqueue_all(env.state.clone(), runs, delivery)));
+    let mut enqueuing = Some(tokio::spawn(enqueue_all(
+        env.state.clone(),
+        WORKFLOW,
+        runs,
+        delivery,
+    )));
     let mut enqueue_elapsed = None;
     let mut polls = 0i64;
     // Polls count the runs still active (the partial index `runs_due` holds only those), not
@@ -197,10 +269,11 @@ pub async fn measure(
     })
 }
 
-/// Enqueues `runs` runs in transactions of [`BATCH`] from [`ENQUEUERS`] connections; returns
-/// when the last one committed (and, with `Dispatch`, was pushed).
-async fn enqueue_all(
+/// Enqueues `runs` runs of `kind` in transactions of [`BATCH`] from [`ENQUEUERS`]
+/// connections; returns when the last one committed (and, with `Dispatch`, was pushed).
+pub async fn enqueue_all(
     state: orderdesk::state::AppState,
+    kind: &'static str,
     runs: usize,
     delivery: Delivery,
 ) -> anyhow::Result<Duration> {
@@ -218,7 +291,7 @@ async fn enqueue_all(
                 let mut tx = state.db.begin().await?;
                 let mut ids = Vec::with_capacity(BATCH);
                 for _ in first..(first + BATCH).min(runs) {
-                    let run = jobs::enqueue(&mut tx, &state.workflows, new_run()).await?;
+                    let run = jobs::enqueue(&mut tx, &state.workflows, new_run(kind)).await?;
                     ids.push(run.id);
                 }
                 tx.commit().await?;
@@ -236,11 +309,11 @@ async fn enqueue_all(
     Ok(started.elapsed())
 }
 
-/// The run every enqueue writes.
-pub fn new_run() -> NewRun {
+/// A run of workflow `kind` as the bench enqueues it.
+pub fn new_run(kind: &str) -> NewRun {
     NewRun {
         tenant_id: TenantId::new("bench"),
-        kind: WORKFLOW.into(),
+        kind: kind.into(),
         subject_id: None,
         customer_id: None,
         requested_by: "bench".into(),

@@ -86,3 +86,23 @@ async fn scenario_c_reads_from_the_api_and_the_bare_baseline_without_errors() {
         assert!(sample.rps() > 0.0);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scenario_d_drains_an_accepted_backlog_claiming_each_run_once() {
+    let env = bench_env().await;
+    let sample = orderdesk_bench::drain::measure(&env, 300, 1).await;
+    env.destroy().await.unwrap();
+    let sample = sample.unwrap();
+    assert_eq!(sample.runs, 300);
+    assert_eq!(sample.claims, 300, "every run claimed exactly once");
+    assert_eq!(sample.worker_deaths, 0);
+    assert!(sample.runs_per_sec() > 0.0, "{sample:?}");
+}
+
+#[tokio::test]
+async fn bullmq_is_not_measured_without_its_script_and_says_why() {
+    let why = orderdesk_bench::peers::BullMq::locate(Path::new("/nonexistent/peers"))
+        .await
+        .unwrap_err();
+    assert!(why.contains("bullmq.mjs"), "{why}");
+}

@@ -28,7 +28,6 @@ use sqlx::postgres::PgPoolOptions;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
-/// Connects, creating the database first when it does not exist.
 /// Connections idle longer than this are pinged before use (see [`connect`]).
 const PING_IF_IDLE_FOR: std::time::Duration = std::time::Duration::from_secs(5);
 /// How long a caller waits for a connection. sqlx's default (30 s, retrying a refused
@@ -36,6 +35,7 @@ const PING_IF_IDLE_FOR: std::time::Duration = std::time::Duration::from_secs(5);
 /// they are answered 503 `database.unavailable` and a run's step is retried.
 const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// Connects, creating the database first when it does not exist.
 pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
     use anyhow::Context;
     use sqlx::ConnectOptions;
@@ -49,24 +49,7 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> 
         .log_statements(tracing::log::LevelFilter::Trace)
         .options([("plan_cache_mode", "force_generic_plan")]);
     let db_name = opts.get_database().unwrap_or("postgres").to_string();
-    let pool = PgPoolOptions::new()
-        .max_connections(max_connections)
-        .acquire_timeout(ACQUIRE_TIMEOUT)
-        // sqlx pings every idle connection before handing it out: one extra round trip per
-        // query or transaction (15 % of the api's CPU on the order read). Only connections
-        // idle for a while are pinged (a Postgres restart in a quiet period is then
-        // invisible); one that died under load fails its statement, is dropped by the pool,
-        // and the caller's error path covers it (503 `database.unavailable`, a step retry).
-        .test_before_acquire(false)
-        .before_acquire(|conn, meta| {
-            Box::pin(async move {
-                if meta.idle_for > PING_IF_IDLE_FOR {
-                    use sqlx::Connection;
-                    conn.ping().await?;
-                }
-                Ok(true)
-            })
-        })
+    let pool = pool_options(max_connections)
         .connect_with(opts.clone())
         .await;
     match pool {
@@ -95,6 +78,45 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> 
         }
         Err(e) => Err(e).with_context(|| format!("cannot connect to PostgreSQL at {url}")),
     }
+}
+
+/// A small pool beside `pool` (same server and settings) whose connections plan for keyed
+/// lookups only: sequential scans, hash joins and merge joins are off. For statements that
+/// join a parameter array with a table's key (`db::runs::claim_many`, `end_many`): with
+/// generic plans, the plan made at a statement's first execution stays until the table's
+/// statistics change, and one made while `runs` was small (a new database, a burst right
+/// after a truncate) hashes the whole table on every execution — measured in bench (a): a
+/// third of the throughput, the batch statements on CPU all the time. Every table those
+/// statements touch has the index they need, so this only removes the wrong choices.
+pub fn keyed_lookup_pool(pool: &PgPool, max_connections: u32) -> PgPool {
+    let opts = (*pool.connect_options()).clone().options([
+        ("enable_seqscan", "off"),
+        ("enable_hashjoin", "off"),
+        ("enable_mergejoin", "off"),
+    ]);
+    pool_options(max_connections).connect_lazy_with(opts)
+}
+
+/// The pool settings of every pool of the process.
+fn pool_options(max_connections: u32) -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        // sqlx pings every idle connection before handing it out: one extra round trip per
+        // query or transaction (15 % of the api's CPU on the order read). Only connections
+        // idle for a while are pinged (a Postgres restart in a quiet period is then
+        // invisible); one that died under load fails its statement, is dropped by the pool,
+        // and the caller's error path covers it (503 `database.unavailable`, a step retry).
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for > PING_IF_IDLE_FOR {
+                    use sqlx::Connection;
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
 }
 
 /// Whether PostgreSQL answers a trivial statement (the health endpoints).

@@ -1,31 +1,18 @@
 //! The outbox of run triggers (`outbox.kind = 'trigger'`): written in the request's
-//! transaction. `jobs::dispatch` pushes the trigger right after the commit and records it on
-//! the run (`runs.pushed_at`, a primary-key write); the relay then pushes what dispatch did
-//! not and marks every row sent, in batches. Other outbox kinds (events) belong to their
+//! transaction, by the statement that inserts the run (`db::runs::insert`). `jobs::dispatch`
+//! pushes the trigger right after the commit and records it on the run (`runs.pushed_at`, a
+//! primary-key write); the relay then pushes what dispatch did not and marks every row sent,
+//! in batches. Other outbox kinds (events) belong to their
 //! own modules.
 
 use std::time::Duration;
 
 use sqlx::PgConnection;
-use uuid::Uuid;
 
 use crate::domain::ids::RunId;
 
 /// The channel NOTIFYed (at commit) when a trigger is written; the relay LISTENs to it.
 pub const CHANNEL: &str = "orderdesk_outbox";
-
-/// Writes the trigger of `run_id` and NOTIFYs the relay (delivered at commit).
-pub async fn insert_trigger(conn: &mut PgConnection, run_id: Uuid) -> sqlx::Result<()> {
-    sqlx::query!(
-        "WITH o AS (INSERT INTO outbox (kind, run_id) VALUES ('trigger', $1))
-         SELECT pg_notify($2, '') AS notified",
-        run_id,
-        CHANNEL,
-    )
-    .execute(conn)
-    .await?;
-    Ok(())
-}
 
 /// Up to `limit` unsent triggers, oldest first, locked for this transaction (`SKIP LOCKED`,
 /// so relays in several processes share the work). Returns (outbox id, run id, whether the

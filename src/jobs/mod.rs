@@ -62,9 +62,7 @@ pub async fn enqueue(conn: &mut PgConnection, registry: &Registry, new: NewRun) 
         input: &new.input,
         steps: &steps,
     };
-    let run = db::runs::insert(conn, &row).await?;
-    db::outbox::insert_trigger(conn, run.id.as_uuid()).await?;
-    Ok(run)
+    Ok(db::runs::insert(conn, &row).await?)
 }
 
 /// Best effort, right after the caller committed [`enqueue`]: pushes the run's trigger to

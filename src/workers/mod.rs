@@ -68,7 +68,9 @@ pub async fn run(
         shutdown.clone(),
     ));
     let delivery = DeliveryCtx {
-        db: state.db.clone(),
+        // keyed statements only (outbox by id, runs by id and the `runs_due` index): a plan
+        // made while the tables were empty must not scan them whole for ever after
+        db: crate::db::keyed_lookup_pool(&state.db, 3),
         config: state.config.clone(),
         queue: queue.clone(),
     };

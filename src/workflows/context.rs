@@ -17,4 +17,6 @@ pub struct WorkerCtx {
     pub config: Arc<Config>,
     pub upstream: Arc<Upstream>,
     pub workflows: Arc<Registry>,
+    /// The claims and finishes of this process's runs, written in batches.
+    pub batches: super::engine::Batches,
 }

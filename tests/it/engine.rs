@@ -400,7 +400,6 @@ async fn a_run_whose_worker_died_is_redriven_by_the_sweeper() {
             steps: &[done(0, json!({"by": "ghost"}))],
             progress_done: 1,
             next_step: Some("two"),
-            finish: None,
         };
         assert!(runs::checkpoint(&mut conn, &cp).await.unwrap());
         // while the lease holds, nobody else may claim the run
@@ -587,7 +586,6 @@ async fn a_worker_that_died_while_compensating_is_finished_by_another() {
                 steps: &[done(idx, json!({}))],
                 progress_done: idx + 1,
                 next_step: Some(next),
-                finish: None,
             };
             assert!(runs::checkpoint(&mut conn, &cp).await.unwrap());
         }
@@ -784,4 +782,146 @@ async fn pushed_at(
         .fetch_one(conn)
         .await
         .unwrap()
+}
+
+/// The batched statements keep each run's fencing: a claim takes only a claimable run, and
+/// once per batch; an end is written only by the run's lease holder, with its steps, the
+/// audit record and the closing of its request.
+#[tokio::test]
+async fn batched_claims_and_ends_fence_each_run() {
+    let env = TestEnv::new("redis://127.0.0.1:6379").await;
+    let ids = env
+        .enqueue("noop1", vec![json!({}), json!({}), json!({})])
+        .await;
+    let (a, b, c) = (ids[0], ids[1], ids[2]);
+    let lease = Duration::from_secs(10);
+    let mut conn = env.state.db.acquire().await.unwrap();
+    // c is held by a live worker already
+    assert!(
+        runs::claim(&mut conn, c, "w0", lease)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let claimed = runs::claim_many(
+        &mut conn,
+        &[(a, "w1"), (b, "w1"), (a, "w2"), (c, "w1")],
+        lease,
+    )
+    .await
+    .unwrap();
+    // a is asked for by two workers: Postgres updates its row once, from either request
+    let a_holder = claimed
+        .iter()
+        .find(|(r, _)| r.id == a)
+        .and_then(|(r, _)| r.lease_owner.clone());
+    assert!(
+        matches!(a_holder.as_deref(), Some("w1" | "w2")),
+        "{a_holder:?}"
+    );
+    let mut got: Vec<(RunId, Option<String>, usize)> = claimed
+        .iter()
+        .map(|(r, s)| (r.id, r.lease_owner.clone(), s.len()))
+        .collect();
+    got.sort();
+    let mut want = vec![(a, a_holder.clone(), 1), (b, Some("w1".to_string()), 1)];
+    want.sort();
+    assert_eq!(got, want, "a once, b, and not c");
+    assert_eq!(env.run(a).await.attempts, 1);
+
+    let end = |id: RunId, worker: &str| runs::RunEnd {
+        run_id: id,
+        worker: worker.into(),
+        status: runs::RunStatus::Succeeded,
+        result: Some(json!({"ok": true})),
+        error: None,
+        steps: vec![done(0, json!({"result": {"ok": true}}))],
+        progress_done: Some(1),
+    };
+    // b's end comes from a worker that does not hold it: nothing of it is written
+    let a_holder = a_holder.unwrap();
+    let ended = runs::end_many(&mut conn, &[end(a, &a_holder), end(b, "w9")])
+        .await
+        .unwrap();
+    assert_eq!(ended, vec![a]);
+    drop(conn);
+    let run = env.run(a).await;
+    assert_eq!(run.status.as_str(), "succeeded");
+    assert_eq!(run.result, Some(json!({"ok": true})));
+    assert_eq!((run.progress_done, run.lease_owner), (1, None));
+    assert_eq!(statuses(&env.steps(a).await), [("only", "done", 1)]);
+    let run = env.run(b).await;
+    assert_eq!(
+        (run.status.as_str(), run.lease_owner.as_deref()),
+        ("running", Some("w1"))
+    );
+    assert_eq!(statuses(&env.steps(b).await), [("only", "pending", 0)]);
+    let audited: Vec<String> = sqlx::query_scalar(
+        "SELECT action FROM audit_log WHERE subject_type = 'job' AND subject_id = ANY($1)",
+    )
+    .bind(vec![a.to_string(), b.to_string()])
+    .fetch_all(&env.state.db)
+    .await
+    .unwrap();
+    assert_eq!(audited, ["job.noop1.succeeded"], "only a's end is audited");
+    env.cleanup().await;
+}
+
+/// A batch whose statement fails is written again run by run: the bad run fails alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_end_in_a_batch_fails_alone() {
+    let env = TestEnv::new("redis://127.0.0.1:6379").await;
+    let ids = env.enqueue("noop1", vec![json!({}), json!({})]).await;
+    let ctx = env.state.worker_ctx();
+    let lease = Duration::from_secs(10);
+    for &id in &ids {
+        let claimed = ctx.batches.claim(&ctx.db, id, "w1", lease).await.unwrap();
+        assert!(claimed.is_some());
+    }
+    let end = |id: RunId, result: Value| runs::RunEnd {
+        run_id: id,
+        worker: "w1".into(),
+        status: runs::RunStatus::Succeeded,
+        result: Some(result),
+        error: None,
+        steps: vec![],
+        progress_done: None,
+    };
+    // Postgres' jsonb refuses \u0000: the statement carrying it fails
+    let (good, bad) = tokio::join!(
+        ctx.batches.end(&ctx.db, end(ids[0], json!({"ok": true}))),
+        ctx.batches
+            .end(&ctx.db, end(ids[1], json!({"bad": "\u{0}"}))),
+    );
+    assert!(good.unwrap());
+    assert!(bad.is_err());
+    assert_eq!(env.run(ids[0]).await.status.as_str(), "succeeded");
+    assert_eq!(env.run(ids[1]).await.status.as_str(), "running");
+    drop(ctx);
+    env.cleanup().await;
+}
+
+/// Two deliveries of one run, asked for at once by two workers of a process: one claim, and it
+/// goes to the request of the worker that holds the run (whichever Postgres picked).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_asked_for_twice_in_a_batch_is_claimed_by_one_request() {
+    let env = TestEnv::new("redis://127.0.0.1:6379").await;
+    let ids = env.enqueue("noop1", vec![json!({})]).await;
+    let ctx = env.state.worker_ctx();
+    let lease = Duration::from_secs(10);
+    let (one, two) = tokio::join!(
+        ctx.batches.claim(&ctx.db, ids[0], "w1", lease),
+        ctx.batches.claim(&ctx.db, ids[0], "w2", lease),
+    );
+    let answers = [("w1", one.unwrap()), ("w2", two.unwrap())];
+    let claimed: Vec<_> = answers
+        .iter()
+        .filter_map(|(w, c)| c.as_ref().map(|(run, _)| (*w, run.lease_owner.clone())))
+        .collect();
+    assert_eq!(claimed.len(), 1, "{claimed:?}");
+    let (asker, holder) = &claimed[0];
+    assert_eq!(holder.as_deref(), Some(*asker));
+    assert_eq!(env.run(ids[0]).await.attempts, 1);
+    drop(ctx);
+    env.cleanup().await;
 }

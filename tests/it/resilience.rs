@@ -136,7 +136,11 @@ async fn permanent_failure_compensates_in_reverse() {
 }
 
 fn worker_process(app: &TestApp) -> Child {
-    app.command(&["worker", "--concurrency", "4"])
+    worker_process_with(app, 4)
+}
+
+fn worker_process_with(app: &TestApp, concurrency: usize) -> Child {
+    app.command(&["worker", "--concurrency", &concurrency.to_string()])
         .env("ORDERDESK_UPSTREAM_TIMEOUT_SECS", "5")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -195,6 +199,76 @@ async fn killed_worker_mid_workflow_completes_without_repeats() {
             "{kind} exactly once"
         );
     }
+}
+
+/// Many runs in flight in one worker process, killed without warning: the next worker claims
+/// them again (the sweeper re-pushes them together, so their claims and ends go in batches)
+/// and each upstream effect still happens once; each run was claimed once by each worker.
+#[tokio::test]
+async fn killed_worker_with_many_runs_in_flight_finishes_each_once() {
+    const RUNS: usize = 6;
+    let app = helpers::spawn_with(helpers::Options {
+        workers: 0,
+        orders: 48,
+        ..Default::default()
+    })
+    .await;
+    app.set_faults(json!({"service": "payments", "latency_ms": 3000}))
+        .await;
+    let orders: Vec<(String, String)> = cancellable(&app).into_iter().take(RUNS).collect();
+    assert_eq!(orders.len(), RUNS);
+    let mut jobs = vec![];
+    for (order_id, customer) in &orders {
+        jobs.push((
+            order_id.clone(),
+            request_cancel(&app, order_id, customer).await,
+        ));
+    }
+    // accepted before any worker runs, so that one worker takes them all at once
+    let mut worker = worker_process_with(&app, 16);
+    // every run inside its refund step, then the worker killed without warning
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let in_refund: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM runs WHERE status = 'running' AND current_step = 'refund'",
+        )
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+        if in_refund == RUNS as i64 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only {in_refund} of {RUNS} runs reached the refund step"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    worker.kill().unwrap();
+    worker.wait().unwrap();
+    app.clear_faults().await;
+    let mut second = worker_process_with(&app, 16);
+    let mut finished = vec![];
+    for (order_id, job_id) in &jobs {
+        finished.push((order_id, app.wait_job(job_id, 60).await));
+    }
+    second.kill().ok();
+    second.wait().ok();
+    for (order_id, job) in finished {
+        assert_eq!(job["status"], "succeeded", "{job}");
+        for kind in ["order.cancel", "payment.refund", "notification.send"] {
+            assert_eq!(
+                app.effects_of_kind(TENANT, order_id, kind).await,
+                1,
+                "{kind} of {order_id} exactly once"
+            );
+        }
+    }
+    let claims: Vec<i32> = sqlx::query_scalar("SELECT attempts FROM runs ORDER BY id")
+        .fetch_all(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(claims, vec![2; RUNS], "claimed once by each worker");
 }
 
 struct OwnRedis {

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::PgConnection;
 
-use super::{RunStatus, StepStatus, ms};
+use super::{RunEnd, RunStatus, StepStatus, end_many, ms};
 
 /// Pushes the lease of a run `worker` holds to now + `lease`; false if it lost the lease.
 pub async fn extend_lease(
@@ -73,7 +73,8 @@ pub struct StepDone {
     pub finished_at: DateTime<Utc>,
 }
 
-/// One or more steps that succeeded (the engine coalesces fast consecutive steps).
+/// One or more steps that succeeded (the engine coalesces fast consecutive steps), written
+/// while the run goes on; a run's last steps are written with its end ([`end_many`]).
 pub struct Checkpoint<'a> {
     pub run_id: RunId,
     pub worker: &'a str,
@@ -82,50 +83,28 @@ pub struct Checkpoint<'a> {
     /// The run's progress after these steps.
     pub progress_done: i32,
     pub next_step: Option<&'a str>,
-    /// Set when nothing runs between these steps and the run's end: finishes it too.
-    pub finish: Option<Finish<'a>>,
 }
 
-/// Marks steps done with their outputs, moves the run's progress and lease on (and finishes
-/// the run when `finish` is set), in one statement. False if the worker lost the lease.
+/// Marks steps done with their outputs and moves the run's progress and lease on, in one
+/// statement. False if the worker lost the lease.
 pub async fn checkpoint(conn: &mut PgConnection, cp: &Checkpoint<'_>) -> sqlx::Result<bool> {
-    let status = cp.finish.as_ref().map(|f| f.status);
     let idx: Vec<i32> = cp.steps.iter().map(|s| s.idx).collect();
     let outputs: Vec<&Value> = cp.steps.iter().map(|s| &s.output).collect();
     let attempts: Vec<i32> = cp.steps.iter().map(|s| s.attempts).collect();
     let started: Vec<DateTime<Utc>> = cp.steps.iter().map(|s| s.started_at).collect();
     let finished: Vec<DateTime<Utc>> = cp.steps.iter().map(|s| s.finished_at).collect();
-    // `q` and `a` close the request and audit the outcome when the run ends here: the same
-    // two CTEs as in `finish`, reading `ended` instead of `r`
     let n = sqlx::query_scalar!(
         r#"WITH r AS (
              UPDATE runs SET progress_done = $7, current_step = $8, updated_at = now(),
-                 lease_until = CASE WHEN $9::text IS NULL
-                     THEN now() + $3::bigint * interval '1 millisecond' END,
-                 lease_owner = CASE WHEN $9::text IS NULL THEN lease_owner END,
-                 status = coalesce($9, status),
-                 result = CASE WHEN $9::text IS NULL THEN result ELSE $10 END,
-                 error = CASE WHEN $9::text IS NULL THEN error ELSE $11 END,
-                 finished_at = CASE WHEN $9::text IS NULL THEN NULL ELSE now() END
+                 lease_until = now() + $3::bigint * interval '1 millisecond'
              WHERE id = $1 AND lease_owner = $2
-             RETURNING id, tenant_id, kind, input, requested_by),
-         ended AS (SELECT * FROM r WHERE $9::text IS NOT NULL),
-         q AS (UPDATE requests SET status = $9, updated_at = now()
-               WHERE run_id IN (SELECT id FROM ended)),
-         a AS (INSERT INTO audit_log (tenant_id, actor_kind, actor_id, on_behalf_of, action,
-                                      subject_type, subject_id, after)
-               SELECT tenant_id, 'system', 'worker', requested_by, 'job.' || kind || '.' || $9,
-                      CASE WHEN input ? 'order_id' THEN 'order' ELSE 'job' END,
-                      COALESCE(input->>'order_id', id::text),
-                      jsonb_build_object('job_id', id, 'status', $9, 'result', $10::jsonb,
-                                         'error_code', $11::jsonb->'code')
-               FROM ended),
+             RETURNING id),
          s AS (
              UPDATE run_steps SET status = 'done', output = t.output, attempts = t.attempts,
                  last_error = NULL, started_at = t.started_at, finished_at = t.finished_at,
                  duration_ms = (extract(epoch FROM t.finished_at - t.started_at) * 1000)::bigint
-             FROM unnest($4::int[], $5::jsonb[], $6::int[], $12::timestamptz[],
-                         $13::timestamptz[]) AS t(idx, output, attempts, started_at, finished_at)
+             FROM unnest($4::int[], $5::jsonb[], $6::int[], $9::timestamptz[],
+                         $10::timestamptz[]) AS t(idx, output, attempts, started_at, finished_at)
              WHERE run_steps.run_id = (SELECT id FROM r) AND run_steps.idx = t.idx RETURNING 1)
          SELECT (SELECT count(*) FROM s) AS "done!"
          FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit"#,
@@ -137,9 +116,6 @@ pub async fn checkpoint(conn: &mut PgConnection, cp: &Checkpoint<'_>) -> sqlx::R
         &attempts,
         cp.progress_done,
         cp.next_step,
-        status as Option<RunStatus>,
-        cp.finish.as_ref().and_then(|f| f.result),
-        cp.finish.as_ref().and_then(|f| f.error),
         &started,
         &finished,
     )
@@ -229,42 +205,22 @@ pub async fn set_step_status(
     Ok(n == 1)
 }
 
-/// Ends a run held by `worker` (status, result, error, finished_at; lease released). In the
-/// same statement, what goes with a run's end: the request it serves is closed (`q`: the
-/// order then accepts a new request of that kind) and the outcome is appended to the audit
-/// log (`a`), under the order when the run's input names one, else under the job. (Postgres
-/// runs data-modifying CTEs whether or not the final SELECT reads them.)
+/// Ends a run held by `worker` (status, result, error, finished_at; lease released), with
+/// what goes with a run's end (see [`end_many`]). False if the worker lost the lease.
 pub async fn finish(
     conn: &mut PgConnection,
     run_id: RunId,
     worker: &str,
     f: &Finish<'_>,
 ) -> sqlx::Result<bool> {
-    let n = sqlx::query_scalar!(
-        r#"WITH r AS (UPDATE runs SET status = $3, result = $4, error = $5, finished_at = now(),
-                        updated_at = now(), current_step = NULL,
-                        lease_owner = NULL, lease_until = NULL
-                    WHERE id = $1 AND lease_owner = $2
-                    RETURNING id, tenant_id, kind, input, requested_by),
-         q AS (UPDATE requests SET status = $3, updated_at = now()
-               WHERE run_id IN (SELECT id FROM r)),
-         a AS (INSERT INTO audit_log (tenant_id, actor_kind, actor_id, on_behalf_of, action,
-                                      subject_type, subject_id, after)
-               SELECT tenant_id, 'system', 'worker', requested_by, 'job.' || kind || '.' || $3,
-                      CASE WHEN input ? 'order_id' THEN 'order' ELSE 'job' END,
-                      COALESCE(input->>'order_id', id::text),
-                      jsonb_build_object('job_id', id, 'status', $3, 'result', $4::jsonb,
-                                         'error_code', $5::jsonb->'code')
-               FROM r)
-         SELECT (SELECT count(*) FROM r) AS "finished!"
-         FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit"#,
-        run_id.as_uuid(),
-        worker,
-        f.status as RunStatus,
-        f.result,
-        f.error,
-    )
-    .fetch_one(conn)
-    .await?;
-    Ok(n == 1)
+    let end = RunEnd {
+        run_id,
+        worker: worker.into(),
+        status: f.status,
+        result: f.result.cloned(),
+        error: f.error.cloned(),
+        steps: vec![],
+        progress_done: None,
+    };
+    Ok(!end_many(conn, &[end]).await?.is_empty())
 }

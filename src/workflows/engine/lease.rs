@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use super::{COALESCE_WINDOW, Runner};
-use crate::db::runs::{self, Checkpoint, Finish};
+use crate::db::runs::{self, Checkpoint, Finish, RunEnd};
 use crate::error::problem;
 use crate::workflows::spec::{ActionRef, StepSpec};
 use crate::workflows::step::{StepCtx, StepError};
@@ -87,16 +87,24 @@ impl Runner<'_> {
         }
     }
 
-    /// Writes the unwritten checkpoints (and the finish, if given) in one statement. False
-    /// if the lease was lost.
+    /// Writes the unwritten checkpoints (and the finish, if given) in one statement — the
+    /// finish in a batch with other runs' (`batch`). False if the lease was lost.
     pub(super) async fn flush(&self, finish: Option<Finish<'_>>) -> anyhow::Result<bool> {
         let u = std::mem::take(&mut *self.unwritten.lock().expect("unwritten lock"));
-        let mut conn = self.state.db.acquire().await?;
+        if let Some(f) = finish {
+            let end = RunEnd {
+                run_id: self.run.id,
+                worker: self.worker.to_string(),
+                status: f.status,
+                result: f.result.cloned(),
+                error: f.error.cloned(),
+                progress_done: (!u.steps.is_empty()).then_some(u.progress_done),
+                steps: u.steps,
+            };
+            return self.state.batches.end(&self.state.db, end).await;
+        }
         if u.steps.is_empty() {
-            return Ok(match finish {
-                Some(f) => runs::finish(&mut conn, self.run.id, self.worker, &f).await?,
-                None => true,
-            });
+            return Ok(true);
         }
         let cp = Checkpoint {
             run_id: self.run.id,
@@ -105,8 +113,8 @@ impl Runner<'_> {
             steps: &u.steps,
             progress_done: u.progress_done,
             next_step: u.next_step.as_deref(),
-            finish,
         };
+        let mut conn = self.state.db.acquire().await?;
         Ok(runs::checkpoint(&mut conn, &cp).await?)
     }
 }

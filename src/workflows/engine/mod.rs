@@ -9,10 +9,14 @@
 //! other are written together: a checkpoint lost (Postgres crash, worker crash before the
 //! write) only means the step runs again under the same upstream Idempotency-Key and gets
 //! the same answer. A three-step run of fast steps costs two writes: claim, then steps +
-//! finish.
+//! finish; and the claims and finishes of the runs a worker process executes at the same
+//! time are written together, one statement per batch (see `batch`).
 
+mod batch;
 mod compensate;
 mod lease;
+
+pub use batch::Batches;
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -27,7 +31,7 @@ use super::WorkerCtx;
 use super::spec::{StepSpec, WorkflowSpec};
 use super::step::StepError;
 use crate::db::runs::{
-    self, Finish, RunRow, RunStatus, StepDone, StepFailure, StepRow, StepStatus,
+    self, Finish, RunEnd, RunRow, RunStatus, StepDone, StepFailure, StepRow, StepStatus,
 };
 use crate::domain::ids::RunId;
 use crate::error::problem;
@@ -52,10 +56,10 @@ pub async fn execute(
 ) -> anyhow::Result<()> {
     let span = tracing::info_span!("run", job_id = %run_id, kind = tracing::field::Empty);
     async move {
-        let claimed = {
-            let mut conn = state.db.acquire().await?;
-            runs::claim(&mut conn, run_id, worker, state.config.lease).await?
-        };
+        let claimed = state
+            .batches
+            .claim(&state.db, run_id, worker, state.config.lease)
+            .await?;
         let Some((run, steps)) = claimed else {
             debug!("nothing to claim: duplicate or early delivery");
             return Ok(());
@@ -68,13 +72,16 @@ pub async fn execute(
                 "workflow.unknown",
                 format!("no workflow `{}` in {}", run.kind, state.workflows.origin()),
             );
-            let error = json!(p);
-            let f = Finish {
+            let end = RunEnd {
+                run_id: run.id,
+                worker: worker.to_string(),
                 status: RunStatus::Failed,
                 result: None,
-                error: Some(&error),
+                error: Some(json!(p)),
+                steps: vec![],
+                progress_done: None,
             };
-            runs::finish(&mut *state.db.acquire().await?, run.id, worker, &f).await?;
+            state.batches.end(&state.db, end).await?;
             metrics::run_finished(&run.kind, RunStatus::Failed.as_str());
             warn!("run of an unknown workflow failed");
             return Ok(());

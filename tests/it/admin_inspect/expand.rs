@@ -17,7 +17,13 @@ async fn without_expand_the_view_is_as_before_and_each_expansion_adds_its_key() 
     let keys: Vec<&String> = plain.as_object().unwrap().keys().collect();
     assert_eq!(
         keys,
-        ["allowed_actions", "holds", "legal_hold", "open_requests", "order"]
+        [
+            "allowed_actions",
+            "holds",
+            "legal_hold",
+            "open_requests",
+            "order"
+        ]
     );
 
     let (status, body) = get_as(&app, &["cs_agent"], &format!("{path}?expand={ALL},audit")).await;

@@ -1,0 +1,187 @@
+//! The engine's claims and ends of many runs in one statement each: a worker process
+//! coalesces those of the runs it executes at the same time (`workflows::engine::batch`), so
+//! Postgres pays one statement and one (asynchronous) commit for a batch instead of one per
+//! run. Each run keeps its own fencing: a claim takes only a claimable run, an end only a run
+//! its worker still leases.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::PgConnection;
+use sqlx::types::Json;
+
+use super::{RunRow, RunStatus, StepDone, StepRow, ms};
+use crate::domain::ids::{CustomerId, RunId};
+
+/// Claims each run for its worker until now + `lease`, returning the runs claimed with their
+/// steps. A run that is finished, leased by a live worker, or a queued retry not yet due is
+/// left out (a duplicate or early trigger: ack it and move on); so is a second entry of the
+/// same run.
+pub async fn claim_many(
+    conn: &mut PgConnection,
+    runs: &[(RunId, &str)],
+    lease: Duration,
+) -> sqlx::Result<Vec<(RunRow, Vec<StepRow>)>> {
+    let ids: Vec<uuid::Uuid> = runs.iter().map(|(id, _)| id.as_uuid()).collect();
+    let workers: Vec<&str> = runs.iter().map(|(_, w)| *w).collect();
+    let rows = sqlx::query!(
+        r#"WITH c AS (
+             UPDATE runs SET status = 'running', lease_owner = t.worker,
+                 lease_until = now() + $3::bigint * interval '1 millisecond',
+                 attempts = attempts + 1, started_at = coalesce(started_at, now()),
+                 updated_at = now()
+             FROM unnest($1::uuid[], $2::text[]) AS t(id, worker)
+             WHERE runs.id = t.id AND runs.status IN ('queued', 'running')
+               AND (runs.lease_until IS NULL OR runs.lease_until < now())
+               AND (runs.status = 'running' OR runs.next_attempt_at <= now())
+             RETURNING runs.*)
+         SELECT c.id, c.tenant_id, c.kind, c.subject_id, c.customer_id, c.requested_by, c.input,
+                c.status AS "status: RunStatus", c.progress_done, c.progress_total,
+                c.current_step, c.attempts, c.lease_owner, c.lease_until, c.next_attempt_at,
+                c.pushed_at, c.result, c.error, c.created_at, c.started_at, c.finished_at,
+                c.updated_at,
+                (SELECT coalesce(json_agg(s ORDER BY s.idx), '[]')
+                 FROM run_steps s WHERE s.run_id = c.id) AS "steps!: Json<Vec<StepRow>>"
+         FROM c, (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit"#,
+        &ids,
+        &workers as &[&str],
+        ms(lease),
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|c| {
+            let run = RunRow {
+                id: c.id.into(),
+                tenant_id: c.tenant_id.into(),
+                kind: c.kind,
+                subject_id: c.subject_id,
+                customer_id: c.customer_id.map(CustomerId::new),
+                requested_by: c.requested_by,
+                input: c.input,
+                status: c.status,
+                progress_done: c.progress_done,
+                progress_total: c.progress_total,
+                current_step: c.current_step,
+                attempts: c.attempts,
+                lease_owner: c.lease_owner,
+                lease_until: c.lease_until,
+                next_attempt_at: c.next_attempt_at,
+                pushed_at: c.pushed_at,
+                result: c.result,
+                error: c.error,
+                created_at: c.created_at,
+                started_at: c.started_at,
+                finished_at: c.finished_at,
+                updated_at: c.updated_at,
+            };
+            (run, c.steps.0)
+        })
+        .collect())
+}
+
+/// How a run ends, with the checkpoints of its steps that are not written yet.
+#[derive(Debug, Clone)]
+pub struct RunEnd {
+    pub run_id: RunId,
+    /// The lease owner: the end is written only while it holds the run.
+    pub worker: String,
+    pub status: RunStatus,
+    pub result: Option<Value>,
+    /// A problem+json body when the run did not succeed.
+    pub error: Option<Value>,
+    /// Done steps to checkpoint with the end.
+    pub steps: Vec<StepDone>,
+    /// The run's progress after `steps`; `None` leaves it as it is.
+    pub progress_done: Option<i32>,
+}
+
+/// Ends runs, each held by its worker, in one statement: status, result, error,
+/// `finished_at`, lease released, and the done steps' checkpoints. With each run's end
+/// goes what goes with it: the request it serves is closed (`q`: the order then accepts a new
+/// request of that kind) and the outcome is appended to the audit log (`a`), under the order
+/// when the run's input names one, else under the job. Returns the runs ended; one whose
+/// worker lost its lease is left out, and nothing of it is written. (Postgres runs
+/// data-modifying CTEs whether or not the final SELECT reads them.)
+pub async fn end_many(conn: &mut PgConnection, ends: &[RunEnd]) -> sqlx::Result<Vec<RunId>> {
+    let ids: Vec<uuid::Uuid> = ends.iter().map(|e| e.run_id.as_uuid()).collect();
+    let workers: Vec<&str> = ends.iter().map(|e| e.worker.as_str()).collect();
+    let statuses: Vec<&str> = ends.iter().map(|e| e.status.as_str()).collect();
+    // JSON null stands for "none" in the arrays (an element of a jsonb[] parameter is never
+    // SQL NULL here); `nullif` turns it back into NULL
+    let results: Vec<&Value> = ends
+        .iter()
+        .map(|e| e.result.as_ref().unwrap_or(&Value::Null))
+        .collect();
+    let errors: Vec<&Value> = ends
+        .iter()
+        .map(|e| e.error.as_ref().unwrap_or(&Value::Null))
+        .collect();
+    let progress: Vec<i32> = ends.iter().map(|e| e.progress_done.unwrap_or(-1)).collect();
+    let steps = ends
+        .iter()
+        .flat_map(|e| e.steps.iter().map(move |s| (e.run_id.as_uuid(), s)));
+    let (mut s_run, mut s_idx, mut s_out, mut s_att, mut s_start, mut s_end) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
+    for (run, s) in steps {
+        s_run.push(run);
+        s_idx.push(s.idx);
+        s_out.push(&s.output);
+        s_att.push(s.attempts);
+        s_start.push(s.started_at);
+        s_end.push(s.finished_at);
+    }
+    sqlx::query_scalar!(
+        r#"WITH e AS (
+             SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[],
+                                  $6::int[])
+                 AS e(id, worker, status, result, error, progress_done)),
+         r AS (
+             UPDATE runs SET status = e.status, result = nullif(e.result, 'null'),
+                 error = nullif(e.error, 'null'),
+                 progress_done = CASE WHEN e.progress_done < 0 THEN runs.progress_done
+                                      ELSE e.progress_done END,
+                 finished_at = now(), updated_at = now(), current_step = NULL,
+                 lease_owner = NULL, lease_until = NULL
+             FROM e WHERE runs.id = e.id AND runs.lease_owner = e.worker
+             RETURNING runs.id, runs.tenant_id, runs.kind, runs.input, runs.requested_by,
+                       runs.status, runs.result, runs.error),
+         s AS (
+             UPDATE run_steps SET status = 'done', output = t.output, attempts = t.attempts,
+                 last_error = NULL, started_at = t.started_at, finished_at = t.finished_at,
+                 duration_ms = (extract(epoch FROM t.finished_at - t.started_at) * 1000)::bigint
+             FROM unnest($7::uuid[], $8::int[], $9::jsonb[], $10::int[], $11::timestamptz[],
+                         $12::timestamptz[]) AS t(run_id, idx, output, attempts, started_at,
+                                                  finished_at)
+             WHERE run_steps.run_id = t.run_id AND run_steps.idx = t.idx
+               AND t.run_id IN (SELECT id FROM r)),
+         q AS (UPDATE requests SET status = r.status, updated_at = now()
+               FROM r WHERE requests.run_id = r.id),
+         a AS (INSERT INTO audit_log (tenant_id, actor_kind, actor_id, on_behalf_of, action,
+                                      subject_type, subject_id, after)
+               SELECT tenant_id, 'system', 'worker', requested_by, 'job.' || kind || '.' || status,
+                      CASE WHEN input ? 'order_id' THEN 'order' ELSE 'job' END,
+                      COALESCE(input->>'order_id', id::text),
+                      jsonb_build_object('job_id', id, 'status', status, 'result', result,
+                                         'error_code', error->'code')
+               FROM r)
+         SELECT r.id AS "id: RunId"
+         FROM r, (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit"#,
+        &ids,
+        &workers as &[&str],
+        &statuses as &[&str],
+        &results as &[&Value],
+        &errors as &[&Value],
+        &progress,
+        &s_run,
+        &s_idx,
+        &s_out as &[&Value],
+        &s_att,
+        &s_start as &[DateTime<Utc>],
+        &s_end as &[DateTime<Utc>],
+    )
+    .fetch_all(conn)
+    .await
+}
