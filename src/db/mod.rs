@@ -9,6 +9,7 @@ pub mod audit;
 pub mod fraud;
 pub mod holds;
 pub mod idempotency;
+pub mod kpis;
 pub mod orders;
 pub mod orders_copy;
 pub mod outbox;

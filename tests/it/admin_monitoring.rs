@@ -165,3 +165,109 @@ async fn an_agent_reads_the_tenants_capabilities_and_its_own_quota() {
     let (status, _) = app.get("/v1/admin/rate-limits", Default::default()).await;
     assert_eq!(status, 401);
 }
+
+#[tokio::test]
+async fn order_metrics_count_the_period_by_day() {
+    let app = helpers::spawn_with(helpers::Options {
+        workers: 0,
+        ..Default::default()
+    })
+    .await;
+    let finance = app.agent_token(TENANT, "agt_fin", &["finance"]);
+    let today = chrono::Utc::now().date_naive();
+    let from = today - chrono::Duration::days(365);
+    let path = format!("/v1/admin/metrics/orders?from={from}&to={today}");
+    let (status, m) = app.get(&path, app.auth(&finance, TENANT)).await;
+    assert_eq!(status, 200, "{m}");
+    assert_eq!(m["days"].as_array().unwrap().len(), 366);
+    let start = from.and_hms_opt(0, 0, 0).unwrap().and_utc();
+    let in_range: Vec<_> = app.orders.iter().filter(|o| o.placed_at >= start).collect();
+    let placed: i64 = m["days"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["orders_placed"].as_i64().unwrap())
+        .sum();
+    // the other tenant's orders (seeded too) are not among them
+    assert_eq!(placed, in_range.len() as i64);
+    assert_eq!(m["totals"]["orders_placed"], placed);
+    let cancelled = in_range
+        .iter()
+        .filter(|o| o.status.as_str() == "cancelled")
+        .count() as i64;
+    assert_eq!(m["totals"]["orders_cancelled"], cancelled);
+    if placed > 0 {
+        let rate = m["totals"]["cancellation_rate"].as_f64().unwrap();
+        assert!((rate - cancelled as f64 / placed as f64).abs() < 1e-9);
+    }
+    let (status, d) = app
+        .get("/v1/admin/metrics/orders", app.auth(&finance, TENANT))
+        .await;
+    assert_eq!(
+        (status, d["days"].as_array().map(Vec::len)),
+        (200, Some(30))
+    );
+    for bad in [
+        "from=2026-02-01&to=2026-01-01",
+        "from=2020-01-01&to=2026-01-01",
+        "from=yesterday",
+    ] {
+        let (status, body) = app
+            .get(
+                &format!("/v1/admin/metrics/orders?{bad}"),
+                app.auth(&finance, TENANT),
+            )
+            .await;
+        assert!(status == 422 || status == 400, "{bad}: {status} {body}");
+    }
+}
+
+#[tokio::test]
+async fn alerts_name_what_needs_attention() {
+    let app = helpers::spawn_with(helpers::Options {
+        workers: 0,
+        ..Default::default()
+    })
+    .await;
+    let ops = app.agent_token(TENANT, "agt_ops", &["cs_agent"]);
+    let (status, quiet) = app.get("/v1/admin/alerts", app.auth(&ops, TENANT)).await;
+    assert_eq!(status, 200, "{quiet}");
+    assert!(
+        !quiet["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["kind"] == "holds.overdue"),
+        "{quiet}"
+    );
+    // a hold past its expiry that nothing released (no worker runs here)
+    let order = app.order_in("confirmed").id.to_string();
+    sqlx::query(
+        "INSERT INTO order_holds (tenant_id, id, order_id, reason, placed_by, expires_at, place_run_id)
+         VALUES ($1, gen_random_uuid(), $2, 'check', 'agent:agt_x', now() - interval '10 minutes', gen_random_uuid())",
+    )
+    .bind(TENANT)
+    .bind(&order)
+    .execute(&app.state.db)
+    .await
+    .unwrap();
+    let (_, loud) = app.get("/v1/admin/alerts", app.auth(&ops, TENANT)).await;
+    let overdue = loud["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["kind"] == "holds.overdue")
+        .unwrap_or_else(|| panic!("{loud}"));
+    assert_eq!(overdue["count"], 1);
+    assert!(overdue["oldest_at"].is_string());
+    let foreign = app.agent_token(OTHER_TENANT, "agt_x", &["admin"]);
+    let (_, other) = app
+        .get("/v1/admin/alerts", app.auth(&foreign, OTHER_TENANT))
+        .await;
+    assert!(!other.to_string().contains("holds.overdue"), "{other}");
+    let auditor = app.agent_token(TENANT, "agt_a", &["auditor"]);
+    let (status, _) = app
+        .get("/v1/admin/alerts", app.auth(&auditor, TENANT))
+        .await;
+    assert_eq!(status, 403);
+}

@@ -8,6 +8,7 @@ pub mod connectors;
 pub mod fraud;
 pub mod impersonate;
 pub mod keys;
+pub mod kpis;
 pub mod legal_hold;
 pub mod order_audit;
 pub mod order_expand;
@@ -57,4 +58,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(connectors::run_connector))
         .routes(routes!(tenant::get_capabilities))
         .routes(routes!(tenant::get_rate_limits))
+        .routes(routes!(kpis::order_metrics))
+        .routes(routes!(kpis::alerts))
 }

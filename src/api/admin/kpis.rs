@@ -1,0 +1,276 @@
+//! Operations at a glance: order KPIs by day over a period, and what needs attention now
+//! (SLA breaches, stuck runs, failing upstreams, a spike of failed runs).
+
+use axum::Json;
+use axum::extract::State;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::api::authorized::{Authorized, can};
+use crate::api::extract::{ValidQuery, Validate};
+use crate::config::Service;
+use crate::db;
+use crate::db::kpis::{AlertSignals, Backlog, OrderDay};
+use crate::error::{Error, FieldError, Result};
+use crate::state::AppState;
+use crate::upstream::Probe;
+
+/// The longest period one request may cover.
+const MAX_DAYS: i64 = 366;
+/// A cancellation waiting for review longer than this breaches its SLA.
+pub const REVIEW_SLA_MINUTES: i64 = 60;
+/// A customer's message unanswered longer than this breaches its SLA.
+pub const REPLY_SLA_MINUTES: i64 = 240;
+/// Failed runs in 15 minutes that count as a spike, when also 3× the hour before.
+const SPIKE_MIN_FAILED: i64 = 5;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MetricsQuery {
+    /// First day (UTC, `YYYY-MM-DD`); default 29 days before `to`.
+    pub from: Option<NaiveDate>,
+    /// Last day, inclusive; default today. At most 366 days after `from`.
+    pub to: Option<NaiveDate>,
+}
+
+impl Validate for MetricsQuery {
+    type Checked = (NaiveDate, NaiveDate);
+
+    fn validate(&self) -> Result<(NaiveDate, NaiveDate)> {
+        let to = self.to.unwrap_or_else(|| Utc::now().date_naive());
+        let from = self.from.unwrap_or(to - Duration::days(29));
+        let days = (to - from).num_days() + 1;
+        if !(1..=MAX_DAYS).contains(&days) {
+            return Err(Error::validation(vec![FieldError {
+                field: "from".into(),
+                message: format!("on or before `to`, and at most {MAX_DAYS} days before it"),
+            }]));
+        }
+        Ok((from, to))
+    }
+}
+
+/// Rates of one day or of the period: shares of the orders placed, 0 to 1.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Rates {
+    pub cancellation_rate: Option<f64>,
+    pub dispute_rate: Option<f64>,
+}
+
+impl Rates {
+    fn of(placed: i64, cancelled: i64, disputed: i64) -> Rates {
+        let share = |n: i64| (placed > 0).then(|| n as f64 / placed as f64);
+        Rates {
+            cancellation_rate: share(cancelled),
+            dispute_rate: share(disputed),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DayOut {
+    #[serde(flatten)]
+    pub figures: OrderDay,
+    #[serde(flatten)]
+    pub rates: Rates,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PeriodTotals {
+    pub orders_placed: i64,
+    pub orders_shipped: i64,
+    pub orders_cancelled: i64,
+    pub orders_disputed: i64,
+    #[serde(flatten)]
+    pub rates: Rates,
+    pub avg_hours_to_ship: Option<f64>,
+    pub avg_response_minutes: Option<f64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderMetricsOut {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub days: Vec<DayOut>,
+    pub totals: PeriodTotals,
+}
+
+impl OrderMetricsOut {
+    fn of(from: NaiveDate, to: NaiveDate, rows: Vec<OrderDay>) -> Self {
+        let totals = totals(&rows);
+        let days = rows
+            .into_iter()
+            .map(|d| DayOut {
+                rates: Rates::of(d.orders_placed, d.orders_cancelled, d.orders_disputed),
+                figures: d,
+            })
+            .collect();
+        OrderMetricsOut {
+            from,
+            to,
+            days,
+            totals,
+        }
+    }
+}
+
+/// The mean of per-day means, weighted by how many each day had.
+fn weighted(days: &[OrderDay], of: impl Fn(&OrderDay) -> (i64, Option<f64>)) -> Option<f64> {
+    let (n, sum) = days
+        .iter()
+        .map(&of)
+        .fold((0, 0.0), |(n, sum), (k, mean)| match mean {
+            Some(m) => (n + k, sum + m * k as f64),
+            None => (n, sum),
+        });
+    (n > 0).then(|| sum / n as f64)
+}
+
+fn totals(days: &[OrderDay]) -> PeriodTotals {
+    let sum = |f: fn(&OrderDay) -> i64| days.iter().map(f).sum::<i64>();
+    let (placed, cancelled, disputed) = (
+        sum(|d| d.orders_placed),
+        sum(|d| d.orders_cancelled),
+        sum(|d| d.orders_disputed),
+    );
+    PeriodTotals {
+        orders_placed: placed,
+        orders_shipped: sum(|d| d.orders_shipped),
+        orders_cancelled: cancelled,
+        orders_disputed: disputed,
+        rates: Rates::of(placed, cancelled, disputed),
+        avg_hours_to_ship: weighted(days, |d| (d.orders_shipped, d.avg_hours_to_ship)),
+        avg_response_minutes: weighted(days, |d| (d.messages_answered, d.avg_response_minutes)),
+    }
+}
+
+/// Order KPIs by day (UTC) over a period: throughput, time to ship, cancellation and
+/// dispute rates, customer-service response times. Requires `orders.search`.
+#[utoipa::path(get, path = "/v1/admin/metrics/orders", tag = "admin", params(MetricsQuery),
+    security(("bearer" = ["orders.search"])),
+    responses((status = 200, body = OrderMetricsOut), (status = 403, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+pub async fn order_metrics(
+    State(state): State<AppState>,
+    agent: Authorized<can::OrdersSearch>,
+    ValidQuery((from, to)): ValidQuery<MetricsQuery>,
+) -> Result<Json<OrderMetricsOut>> {
+    let mut conn = state.db.acquire().await?;
+    let rows = db::kpis::order_days(&mut conn, &agent.tenant_id, from, to).await?;
+    Ok(Json(OrderMetricsOut::of(from, to, rows)))
+}
+
+/// Something that needs attention now.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlertOut {
+    /// `sla.cancel_review`, `sla.customer_reply`, `runs.stuck`, `holds.overdue`,
+    /// `runs.failure_spike`, `upstream.down` or `upstream.degraded`.
+    pub kind: String,
+    /// `warning` or `critical`.
+    pub severity: &'static str,
+    pub message: String,
+    pub count: i64,
+    /// Since when the oldest of them waits.
+    pub oldest_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlertListOut {
+    pub data: Vec<AlertOut>,
+    pub checked_at: DateTime<Utc>,
+}
+
+fn backlog_alert(kind: &str, severity: &'static str, b: &Backlog, what: &str) -> Option<AlertOut> {
+    (b.count > 0).then(|| AlertOut {
+        kind: kind.into(),
+        severity,
+        message: format!("{} {what}", b.count),
+        count: b.count,
+        oldest_at: b.oldest_at,
+    })
+}
+
+/// What needs attention in the tenant now: SLA breaches (cancellations waiting for review
+/// over 60 minutes, customer messages unanswered over 4 hours), stuck runs, holds past
+/// expiry, a spike of failed runs, and upstream services that are down or degraded.
+/// Requires `jobs.read`.
+#[utoipa::path(get, path = "/v1/admin/alerts", tag = "admin", security(("bearer" = ["jobs.read"])),
+    responses((status = 200, body = AlertListOut), (status = 403, body = crate::error::Problem)))]
+pub async fn alerts(
+    State(state): State<AppState>,
+    agent: Authorized<can::JobsRead>,
+) -> Result<Json<AlertListOut>> {
+    let probes = futures::future::join_all(Service::ALL.map(|s| state.upstream.probe(s))).await;
+    let mut conn = state.db.acquire().await?;
+    let (review, reply) = (REVIEW_SLA_MINUTES, REPLY_SLA_MINUTES);
+    let s = db::kpis::alert_signals(&mut conn, &agent.tenant_id, review, reply).await?;
+    Ok(Json(AlertListOut {
+        data: judge(&s, &probes),
+        checked_at: Utc::now(),
+    }))
+}
+
+/// The alerts that `s` and the probes of the services (in [`Service::ALL`]'s order) raise.
+fn judge(s: &AlertSignals, probes: &[Probe]) -> Vec<AlertOut> {
+    let spike = s.failed_recently >= SPIKE_MIN_FAILED
+        && s.failed_recently as f64 >= 3.0 * s.failed_per_quarter_before.max(1.0);
+    let mut data: Vec<AlertOut> = [
+        backlog_alert(
+            "sla.cancel_review",
+            "warning",
+            &s.overdue_reviews,
+            "cancellations waiting for review over 60 minutes",
+        ),
+        backlog_alert(
+            "sla.customer_reply",
+            "warning",
+            &s.unanswered_cases,
+            "cases waiting for an answer over 4 hours",
+        ),
+        backlog_alert(
+            "runs.stuck",
+            "critical",
+            &s.stuck_runs,
+            "runs neither running nor started",
+        ),
+        backlog_alert(
+            "holds.overdue",
+            "warning",
+            &s.overdue_holds,
+            "holds past their expiry, not released",
+        ),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if spike {
+        let message = format!("{} runs failed in 15 minutes", s.failed_recently);
+        data.push(AlertOut {
+            kind: "runs.failure_spike".into(),
+            severity: "critical",
+            message,
+            count: s.failed_recently,
+            oldest_at: None,
+        });
+    }
+    for (service, probe) in Service::ALL
+        .into_iter()
+        .zip(probes)
+        .filter(|(_, p)| p.health != "up")
+    {
+        let severity = if probe.health == "down" {
+            "critical"
+        } else {
+            "warning"
+        };
+        let message = format!("the {} service is {}", service.name(), probe.health);
+        data.push(AlertOut {
+            kind: format!("upstream.{}", probe.health),
+            severity,
+            message,
+            count: 1,
+            oldest_at: None,
+        });
+    }
+    data
+}
