@@ -9,6 +9,7 @@ pub mod demo;
 pub mod eligibility;
 pub mod erasure;
 pub mod faq;
+pub mod fraud;
 pub mod ids;
 pub mod order;
 pub mod reorder;

@@ -136,6 +136,13 @@ pub struct Order {
     pub updated_at: DateTime<Utc>,
     #[serde(default)]
     pub cancel_reason: Option<String>,
+    /// `review`, `cleared` or `confirmed`; absent when never flagged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fraud_state: Option<String>,
+    /// The rest of the document (channel, tags, notes, …), kept as it was written so a
+    /// change of status or fraud state never drops it.
+    #[serde(flatten)]
+    pub rest: serde_json::Map<String, serde_json::Value>,
 }
 
 /// `return` (money back) or `exchange` (a replacement ships).

@@ -75,6 +75,7 @@ pub mod can {
         OrdersCancelForce,
         AuditRead,
         JobsRead,
-        TenantSettingsWrite
+        TenantSettingsWrite,
+        FraudReview,
     );
 }

@@ -11,6 +11,7 @@ pub mod orders_copy;
 pub mod outbox;
 pub mod requests;
 pub mod returns;
+pub mod reviews;
 pub mod runs;
 pub mod search;
 pub mod tenants;

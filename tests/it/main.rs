@@ -1,6 +1,7 @@
 //! The one integration-test binary: real Postgres, Redis and sandbox over HTTP.
 
 mod admin_cancel;
+mod admin_review;
 mod admin_search;
 mod admin_settings;
 mod admin_transitions;

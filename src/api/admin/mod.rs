@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod cancel;
+pub mod fraud;
 pub mod legal_hold;
 pub mod orders;
 pub mod search;
@@ -34,4 +35,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(transitions::reopen))
         .routes(routes!(legal_hold::place))
         .routes(routes!(legal_hold::remove))
+        .routes(routes!(fraud::flag_fraud))
+        .routes(routes!(fraud::unflag_fraud))
+        .routes(routes!(fraud::assign_review))
 }
