@@ -49,3 +49,27 @@ CREATE TABLE tasks (
 CREATE INDEX tasks_by_created ON tasks (tenant_id, created_at DESC, id DESC);
 CREATE INDEX tasks_open ON tasks (tenant_id, created_at, id) WHERE status = 'open';
 CREATE INDEX tasks_by_customer ON tasks (tenant_id, customer_id) WHERE customer_id IS NOT NULL;
+
+-- The items of every work queue, derived from open work (see domain::queues::QueueId):
+-- `since` is when the item entered its queue (what its age and SLA are measured from).
+-- An order in review is dated by its last change (the flag's time is the Orders service's).
+CREATE VIEW queue_items AS
+    SELECT v.tenant_id, 'fraud_review'::text AS queue, v.id AS item_id, v.id AS order_id,
+           v.updated_at AS since
+      FROM order_views v WHERE v.fraud_state = 'review'
+    UNION ALL
+    SELECT r.tenant_id, 'cancel_review', r.id::text, r.order_id, r.created_at
+      FROM requests r WHERE r.kind = 'cancel' AND r.status = 'pending_review'
+    UNION ALL
+    SELECT c.tenant_id, 'cases', c.id, c.order_id, c.last_message_at
+      FROM support_cases c
+     WHERE c.status = 'open'
+       AND (SELECT m.author_kind FROM support_messages m
+             WHERE m.tenant_id = c.tenant_id AND m.case_id = c.id
+             ORDER BY m.created_at DESC, m.id DESC LIMIT 1) = 'customer'
+    UNION ALL
+    SELECT t.tenant_id, 'tasks', t.id::text, t.order_id, t.created_at
+      FROM tasks t WHERE t.status = 'open';
+CREATE INDEX order_views_in_review ON order_views (tenant_id) WHERE fraud_state = 'review';
+CREATE INDEX requests_pending_review ON requests (tenant_id, created_at)
+    WHERE status = 'pending_review';

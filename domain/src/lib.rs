@@ -12,6 +12,7 @@ pub mod faq;
 pub mod fraud;
 pub mod ids;
 pub mod order;
+pub mod queues;
 pub mod reorder;
 pub mod request;
 pub mod returns;

@@ -77,5 +77,6 @@ pub mod can {
         JobsRead,
         TenantSettingsWrite,
         FraudReview,
+        QueuesWork,
     );
 }

@@ -40,6 +40,7 @@ pub enum Permission {
     JobsRead,
     JobsRetry,
     TenantSettingsWrite,
+    QueuesWork,
 }
 
 use Permission as P;
@@ -63,6 +64,7 @@ pub const ROLE_PERMISSIONS: &[(Role, &[Permission])] = &[
             P::AuditRead,
             P::JobsRead,
             P::JobsRetry,
+            P::QueuesWork,
         ],
     ),
     (
@@ -75,6 +77,7 @@ pub const ROLE_PERMISSIONS: &[(Role, &[Permission])] = &[
             P::OrdersCancelApprove,
             P::ReturnsApprove,
             P::JobsRead,
+            P::QueuesWork,
         ],
     ),
     (
@@ -89,6 +92,7 @@ pub const ROLE_PERMISSIONS: &[(Role, &[Permission])] = &[
             P::OrdersHold,
             P::OrdersFulfil,
             P::JobsRead,
+            P::QueuesWork,
         ],
     ),
     (
@@ -100,6 +104,7 @@ pub const ROLE_PERMISSIONS: &[(Role, &[Permission])] = &[
             P::OrdersCancelApprove,
             P::FraudReview,
             P::JobsRead,
+            P::QueuesWork,
         ],
     ),
     (
@@ -195,6 +200,7 @@ impl Permission {
         P::JobsRead,
         P::JobsRetry,
         P::TenantSettingsWrite,
+        P::QueuesWork,
     ];
 
     /// The dotted name shown in errors, audit records and the README.
@@ -218,6 +224,7 @@ impl Permission {
             P::JobsRead => "jobs.read",
             P::JobsRetry => "jobs.retry",
             P::TenantSettingsWrite => "tenant.settings.write",
+            P::QueuesWork => "queues.work",
         }
     }
 
@@ -242,6 +249,7 @@ impl Permission {
             P::JobsRead => "read jobs and workflow runs",
             P::JobsRetry => "retry or resume a failed workflow run",
             P::TenantSettingsWrite => "change the tenant's settings",
+            P::QueuesWork => "claim items of the work queues; create and close tasks",
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod idempotency;
 pub mod orders;
 pub mod orders_copy;
 pub mod outbox;
+pub mod queues;
 pub mod requests;
 pub mod returns;
 pub mod reviews;

@@ -5,6 +5,7 @@ pub mod cancel;
 pub mod fraud;
 pub mod legal_hold;
 pub mod orders;
+pub mod queues;
 pub mod search;
 pub mod settings;
 pub mod transitions;
@@ -38,4 +39,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(fraud::flag_fraud))
         .routes(routes!(fraud::unflag_fraud))
         .routes(routes!(fraud::assign_review))
+        .routes(routes!(queues::list_queues))
+        .routes(routes!(queues::claim_item))
 }

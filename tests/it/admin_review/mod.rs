@@ -2,6 +2,7 @@
 //! tasks, and the order's case with its notes.
 
 mod fraud;
+mod queues;
 
 use serde_json::Value;
 
