@@ -21,6 +21,7 @@ pub mod settings;
 pub mod shipment_updates;
 pub mod subscription;
 pub mod support;
+pub mod tasks;
 pub mod timeline;
 pub mod tracking;
 pub mod transitions;

@@ -20,6 +20,7 @@ pub mod tenants;
 pub mod gdpr;
 pub mod subscriptions;
 pub mod support;
+pub mod tasks;
 
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;

@@ -8,6 +8,7 @@ pub mod orders;
 pub mod queues;
 pub mod search;
 pub mod settings;
+pub mod tasks;
 pub mod transitions;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -41,4 +42,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(fraud::assign_review))
         .routes(routes!(queues::list_queues))
         .routes(routes!(queues::claim_item))
+        .routes(routes!(tasks::create_task, tasks::list_tasks))
+        .routes(routes!(tasks::complete_task))
 }

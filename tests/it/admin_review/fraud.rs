@@ -245,7 +245,7 @@ async fn fraud_actions_need_the_permission_a_token_and_the_tenants_order() {
 }
 
 #[tokio::test]
-async fn review_notes_are_redacted_when_the_customer_is_erased() {
+async fn review_and_task_notes_are_redacted_when_the_customer_is_erased() {
     use orderdesk::domain::ids::{RunId, TenantId};
     let app = helpers::spawn().await;
     let order = app.order_in("pending").clone();
@@ -260,6 +260,17 @@ async fn review_notes_are_redacted_when_the_customer_is_erased() {
     let assign = json!({"assignee": "agt_rev", "notes": "Ms Example called twice"});
     let (status, _) = act(&app, &fraud, &id, "assign-review", Some("a-1"), assign).await;
     assert_eq!(status, 200);
+    let task = json!({"kind": "call_customer", "title": "Call Ms Example", "order_id": id,
+                      "notes": "+49 30 1234567"});
+    let mut h = app.auth(&app.agent_token(TENANT, "agt_ann", &["cs_agent"]), TENANT);
+    h.insert("idempotency-key", "t-1".parse().unwrap());
+    assert_eq!(
+        app.post("/v1/admin/tasks", h, &task)
+            .await
+            .status()
+            .as_u16(),
+        201
+    );
 
     let mut conn = app.state.db.acquire().await.unwrap();
     let (tenant, nil) = (TenantId::new(TENANT), RunId::from_uuid(uuid::Uuid::nil()));
@@ -275,4 +286,15 @@ async fn review_notes_are_redacted_when_the_customer_is_erased() {
     .await
     .unwrap();
     assert_eq!(notes.as_deref(), Some("[redacted]"));
+    let (title, notes): (String, Option<String>) =
+        sqlx::query_as("SELECT title, notes FROM tasks WHERE tenant_id = $1 AND order_id = $2")
+            .bind(TENANT)
+            .bind(&id)
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+    assert_eq!(
+        (title.as_str(), notes.as_deref()),
+        ("[redacted]", Some("[redacted]"))
+    );
 }

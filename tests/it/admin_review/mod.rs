@@ -3,6 +3,7 @@
 
 mod fraud;
 mod queues;
+mod tasks;
 
 use serde_json::Value;
 
