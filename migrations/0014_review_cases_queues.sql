@@ -50,7 +50,8 @@ CREATE INDEX tasks_by_created ON tasks (tenant_id, created_at DESC, id DESC);
 CREATE INDEX tasks_open ON tasks (tenant_id, created_at, id) WHERE status = 'open';
 CREATE INDEX tasks_by_customer ON tasks (tenant_id, customer_id) WHERE customer_id IS NOT NULL;
 
--- The items of every work queue, derived from open work (see domain::queues::QueueId):
+-- The items of every work queue, derived from open work (see domain::queues::QueueId; a
+-- case waits for an agent while its newest message the customer can see is the customer's):
 -- `since` is when the item entered its queue (what its age and SLA are measured from).
 -- An order in review is dated by its last change (the flag's time is the Orders service's).
 CREATE VIEW queue_items AS
@@ -65,7 +66,7 @@ CREATE VIEW queue_items AS
       FROM support_cases c
      WHERE c.status = 'open'
        AND (SELECT m.author_kind FROM support_messages m
-             WHERE m.tenant_id = c.tenant_id AND m.case_id = c.id
+             WHERE m.tenant_id = c.tenant_id AND m.case_id = c.id AND NOT m.internal
              ORDER BY m.created_at DESC, m.id DESC LIMIT 1) = 'customer'
     UNION ALL
     SELECT t.tenant_id, 'tasks', t.id::text, t.order_id, t.created_at

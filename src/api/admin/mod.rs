@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod cancel;
+pub mod cases;
 pub mod fraud;
 pub mod legal_hold;
 pub mod orders;
@@ -44,4 +45,17 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(queues::claim_item))
         .routes(routes!(tasks::create_task, tasks::list_tasks))
         .routes(routes!(tasks::complete_task))
+        .routes(routes!(cases::get_cases))
+}
+
+/// Routes that take attachments, with their own body limit; `api::router` mounts them
+/// outside the default one.
+pub fn upload_routes() -> OpenApiRouter<AppState> {
+    use axum::extract::DefaultBodyLimit;
+    use tower_http::limit::RequestBodyLimitLayer;
+    OpenApiRouter::new()
+        .routes(routes!(cases::reply_case))
+        .routes(routes!(cases::add_note))
+        .layer(DefaultBodyLimit::max(cases::UPLOAD_BODY_LIMIT))
+        .layer(RequestBodyLimitLayer::new(cases::UPLOAD_BODY_LIMIT))
 }

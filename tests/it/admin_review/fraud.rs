@@ -245,7 +245,7 @@ async fn fraud_actions_need_the_permission_a_token_and_the_tenants_order() {
 }
 
 #[tokio::test]
-async fn review_and_task_notes_are_redacted_when_the_customer_is_erased() {
+async fn what_agents_wrote_is_redacted_when_the_customer_is_erased() {
     use orderdesk::domain::ids::{RunId, TenantId};
     let app = helpers::spawn().await;
     let order = app.order_in("pending").clone();
