@@ -142,7 +142,7 @@ pub async fn list(
     Ok(rows.into_iter().map(TaskRow::from).collect())
 }
 
-/// The task, locked until the transaction ends.
+/// The task, locked until the transaction ends (outside one, only while it is read).
 pub async fn lock(
     conn: &mut PgConnection,
     tenant_id: &TenantId,

@@ -5,7 +5,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -170,6 +170,9 @@ pub struct CaseMessageIn {
     pub subject: Option<String>,
     #[serde(default)]
     pub attachment: Option<AttachmentIn>,
+    /// Check the body and attachment and answer what would be written, writing nothing.
+    #[serde(default)]
+    pub dry_run: bool,
 }
 
 /// An agent's note on the order's case.
@@ -183,6 +186,9 @@ pub struct NoteIn {
     pub visibility: Visibility,
     #[serde(default)]
     pub attachment: Option<AttachmentIn>,
+    /// Check the body and attachment and answer what would be written, writing nothing.
+    #[serde(default)]
+    pub dry_run: bool,
 }
 
 /// The checks both bodies share: the text, then the attachment decoded and sniffed.
@@ -228,6 +234,27 @@ pub struct AgentMessageOut {
 }
 
 impl Answer for AgentMessageOut {}
+
+/// The answer to `dry_run: true`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AgentMessageDryRunOut {
+    pub dry_run: bool,
+    /// Whether the message would be for agents only.
+    pub internal: bool,
+    /// Whether it would open the order's case (there is none yet).
+    pub opens_case: bool,
+}
+
+async fn dry_run(state: &AppState, order: &Order, internal: bool) -> Result<Response> {
+    let mut conn = state.db.acquire().await?;
+    let case = db::support::case_for_order(&mut conn, &order.tenant_id, &order.id).await?;
+    let out = AgentMessageDryRunOut {
+        dry_run: true,
+        internal,
+        opens_case: case.is_none(),
+    };
+    Ok(axum::Json(out).into_response())
+}
 
 /// What an agent writes on the case.
 struct Written {
@@ -303,9 +330,12 @@ async fn write(
     meta: &RequestMeta,
     key: IdempotencyKey,
     (order_id, body): (&OrderId, &impl Serialize),
-    written: Written,
+    (written, dry): (Written, bool),
 ) -> Result<Response> {
     let order = agent.tenant_order(state, order_id).await?;
+    if dry {
+        return dry_run(state, &order, written.internal).await;
+    }
     let key = key.optional_for(&format!("agent-message:{order_id}"), body);
     let intake = AgentMessage {
         order: &order,
@@ -319,7 +349,7 @@ async fn write(
 /// customer (`pending`). Requires `orders.edit`; an `Idempotency-Key` replays it.
 #[utoipa::path(post, path = "/v1/admin/orders/{order_id}/cases", tag = "admin",
     params(("order_id" = String, Path), ("Idempotency-Key" = Option<String>, Header)), request_body = CaseMessageIn, security(("bearer" = ["orders.edit"])),
-    responses((status = 201, body = AgentMessageOut), (status = 403, body = crate::error::Problem),
+    responses((status = 201, body = AgentMessageOut), (status = 200, body = AgentMessageDryRunOut), (status = 403, body = crate::error::Problem),
               (status = 404, body = crate::error::Problem), (status = 413, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
 pub async fn reply_case(
     State(state): State<AppState>,
@@ -335,7 +365,8 @@ pub async fn reply_case(
         internal: false,
         attachment: checked,
     };
-    write(&state, &agent, &meta, key, (&order_id, &body), written).await
+    let asked = (written, body.dry_run);
+    write(&state, &agent, &meta, key, (&order_id, &body), asked).await
 }
 
 /// Adds a note to the order's case (opening it when there is none): `internal` (default)
@@ -343,7 +374,7 @@ pub async fn reply_case(
 /// Requires `orders.edit`; an `Idempotency-Key` replays it.
 #[utoipa::path(post, path = "/v1/admin/orders/{order_id}/notes", tag = "admin",
     params(("order_id" = String, Path), ("Idempotency-Key" = Option<String>, Header)), request_body = NoteIn, security(("bearer" = ["orders.edit"])),
-    responses((status = 201, body = AgentMessageOut), (status = 403, body = crate::error::Problem),
+    responses((status = 201, body = AgentMessageOut), (status = 200, body = AgentMessageDryRunOut), (status = 403, body = crate::error::Problem),
               (status = 404, body = crate::error::Problem), (status = 413, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
 pub async fn add_note(
     State(state): State<AppState>,
@@ -359,5 +390,6 @@ pub async fn add_note(
         internal: body.visibility == Visibility::Internal,
         attachment: checked,
     };
-    write(&state, &agent, &meta, key, (&order_id, &body), written).await
+    let asked = (written, body.dry_run);
+    write(&state, &agent, &meta, key, (&order_id, &body), asked).await
 }

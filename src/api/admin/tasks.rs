@@ -260,6 +260,9 @@ pub struct CompleteTaskIn {
     /// At most 500 characters, appended to the task's notes.
     #[serde(default)]
     pub note: Option<String>,
+    /// Check that the task can be closed, closing nothing.
+    #[serde(default)]
+    pub dry_run: bool,
 }
 
 impl Validate for CompleteTaskIn {
@@ -268,6 +271,44 @@ impl Validate for CompleteTaskIn {
     fn validate(&self) -> Result<()> {
         validate_note("note", self.note.as_deref(), false)
     }
+}
+
+/// The answer to `dry_run: true`: the open task a completion would close.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CompleteTaskDryRunOut {
+    pub dry_run: bool,
+    pub task: TaskRow,
+}
+
+/// The task if it can be closed: 404 `task.not_found`, 409 `task.closed` otherwise.
+fn closable(task: Option<TaskRow>) -> Result<TaskRow> {
+    let task = task.ok_or_else(|| Error::not_found("task"))?;
+    if task.status != TaskStatus::Open {
+        let detail = format!("the task is already {}", task.status.as_str());
+        return Err(Error::conflict("task.closed", detail));
+    }
+    Ok(task)
+}
+
+async fn complete(
+    state: &AppState,
+    agent: &Authorized<can::QueuesWork>,
+    meta: &RequestMeta,
+    key: IdempotencyKey,
+    (id, body): (Uuid, &CompleteTaskIn),
+) -> Result<Response> {
+    if body.dry_run {
+        let mut conn = state.db.acquire().await?;
+        let task = closable(db::tasks::lock(&mut conn, &agent.tenant_id, id).await?)?;
+        return Ok(Json(CompleteTaskDryRunOut {
+            dry_run: true,
+            task,
+        })
+        .into_response());
+    }
+    let key = key.optional_for(&format!("task.complete:{id}"), body);
+    let intake = CompleteTask { id, body };
+    accept(state, agent.caller(meta), key, intake).await
 }
 
 struct CompleteTask<'a> {
@@ -283,12 +324,7 @@ impl Intake for CompleteTask<'_> {
             adm.caller().tenant_id.clone(),
             adm.caller().principal.clone(),
         );
-        let task = db::tasks::lock(adm.conn(), &tenant, self.id).await?;
-        let task = task.ok_or_else(|| Error::not_found("task"))?;
-        if task.status != TaskStatus::Open {
-            let detail = format!("the task is already {}", task.status.as_str());
-            return Err(Error::conflict("task.closed", detail));
-        }
+        let task = closable(db::tasks::lock(adm.conn(), &tenant, self.id).await?)?;
         let status = match self.body.status {
             TaskOutcome::Done => TaskStatus::Done,
             TaskOutcome::Cancelled => TaskStatus::Cancelled,
@@ -318,7 +354,8 @@ impl Intake for CompleteTask<'_> {
 }
 
 /// Closes an open task as `done` (default) or `cancelled`, with an optional note; a closed
-/// task → 409 `task.closed`. Requires `queues.work`; an `Idempotency-Key` replays it.
+/// task → 409 `task.closed`. `dry_run: true` answers the task it would close (a
+/// `CompleteTaskDryRunOut`), closing nothing. Requires `queues.work`; an `Idempotency-Key` replays it.
 #[utoipa::path(post, path = "/v1/admin/tasks/{task_id}/complete", tag = "admin",
     params(("task_id" = String, Path), ("Idempotency-Key" = Option<String>, Header)), request_body = CompleteTaskIn, security(("bearer" = ["queues.work"])),
     responses((status = 200, body = TaskRow), (status = 403, body = crate::error::Problem),
@@ -331,7 +368,5 @@ pub async fn complete_task(
     Path(TaskRef(id)): Path<TaskRef>,
     Valid { body, .. }: Valid<CompleteTaskIn>,
 ) -> Result<Response> {
-    let key = key.optional_for(&format!("task.complete:{id}"), &body);
-    let intake = CompleteTask { id, body: &body };
-    accept(&state, agent.caller(&meta), key, intake).await
+    complete(&state, &agent, &meta, key, (id, &body)).await
 }

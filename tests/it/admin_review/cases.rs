@@ -67,6 +67,22 @@ async fn the_customers_messages_are_in_the_case_with_agents_replies_and_notes() 
         (200, &Value::Null, Some(0))
     );
     let before = cases_queue(&app, &agent).await;
+    let (status, dry) = post(
+        &app,
+        &agent,
+        TENANT,
+        &notes,
+        None,
+        json!({"body": "x", "dry_run": true}),
+    )
+    .await;
+    assert_eq!(
+        (status, &dry["opens_case"], &dry["internal"]),
+        (200, &json!(true), &json!(true)),
+        "{dry}"
+    );
+    let (_, still) = app.get(&cases, app.auth(&agent, TENANT)).await;
+    assert!(still["case"].is_null(), "a dry run writes nothing: {still}");
 
     // the customer writes through the customer API
     let (status, sent) = post(

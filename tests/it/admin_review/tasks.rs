@@ -163,6 +163,12 @@ async fn tasks_are_created_listed_by_filter_and_closed_once() {
         (status, body["code"].as_str()),
         (404, Some("task.not_found"))
     );
+    let (status, dry) = post(&app, &agent, TENANT, &path, None, json!({"dry_run": true})).await;
+    assert_eq!(
+        (status, &dry["task"]["status"]),
+        (200, &json!("open")),
+        "{dry}"
+    );
     let done = json!({"note": "reached, parcel rerouted"});
     let (status, closed) = post(&app, &agent, TENANT, &path, Some("c-1"), done.clone()).await;
     assert_eq!(
@@ -178,6 +184,8 @@ async fn tasks_are_created_listed_by_filter_and_closed_once() {
     let (status, replay) = post(&app, &agent, TENANT, &path, Some("c-1"), done.clone()).await;
     assert_eq!((status, &replay), (200, &closed));
     let (status, body) = post(&app, &agent, TENANT, &path, Some("c-2"), done).await;
+    assert_eq!((status, body["code"].as_str()), (409, Some("task.closed")));
+    let (status, body) = post(&app, &agent, TENANT, &path, None, json!({"dry_run": true})).await;
     assert_eq!((status, body["code"].as_str()), (409, Some("task.closed")));
     let (_, open) = list("?status=open".to_string()).await;
     assert_eq!(open["data"].as_array().unwrap().len(), 1);
