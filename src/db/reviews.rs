@@ -54,23 +54,6 @@ pub async fn assign(
     .await
 }
 
-/// The order's review assignment, if any.
-pub async fn of_order(
-    conn: &mut PgConnection,
-    tenant_id: &TenantId,
-    order_id: &OrderId,
-) -> sqlx::Result<Option<ReviewAssignment>> {
-    sqlx::query_as!(
-        ReviewAssignment,
-        "SELECT agent_id, team, notes, assigned_by, assigned_at FROM review_assignments
-         WHERE tenant_id = $1 AND order_id = $2",
-        tenant_id.as_str(),
-        order_id.as_str(),
-    )
-    .fetch_optional(conn)
-    .await
-}
-
 /// Drops the order's assignment: a new flag starts a new review.
 pub async fn clear(
     conn: &mut PgConnection,

@@ -86,6 +86,13 @@ async fn an_order_is_flagged_assigned_and_cleared_at_the_orders_service() {
         let (status, body) = act(&app, &fraud, &order, "assign-review", Some("a-bad"), bad).await;
         assert_eq!(status, 422, "{body}");
     }
+    let dry = json!({"assignee": "agt_rev", "dry_run": true});
+    let (status, d) = act(&app, &fraud, &order, "assign-review", None, dry).await;
+    assert_eq!(
+        (status, &d["allowed"], &d["steps"]),
+        (200, &json!(true), &json!([])),
+        "{d}"
+    );
     let assign = json!({"assignee": "agt_rev", "notes": "check the billing address"});
     let (status, a) = act(
         &app,
