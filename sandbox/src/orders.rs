@@ -1,5 +1,5 @@
 //! The Orders service (`/orders/v1/...`): read, list, and the status transitions cancel,
-//! reinstate, hold, release, confirm, close and reopen.
+//! reinstate, hold, release, confirm, close and reopen; and the fraud state of an order.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -27,6 +27,7 @@ pub fn routes() -> Router<SandboxState> {
         .route("/v1/orders/{id}/confirm", post(confirm_order))
         .route("/v1/orders/{id}/close", post(close_order))
         .route("/v1/orders/{id}/reopen", post(reopen_order))
+        .route("/v1/orders/{id}/fraud", post(set_fraud_state))
 }
 
 #[derive(Debug, Deserialize)]
@@ -304,4 +305,58 @@ async fn apply(
         json!({ "from": from, "to": order.status, "reason": reason, "version": order.version });
     m.effect(id, transition.kind, detail).await?;
     Ok(Answer::new(StatusCode::OK, &order)?.with_event(transition.event, &order))
+}
+
+/// The fraud states of an order.
+const FRAUD_STATES: [&str; 3] = ["review", "cleared", "confirmed"];
+
+#[derive(Debug, Deserialize)]
+struct FraudIn {
+    state: String,
+    reason: Option<String>,
+}
+
+/// `POST /v1/orders/{id}/fraud` `{"state","reason"}`: sets the order's fraud state
+/// (`review`, `cleared`, `confirmed`; anything else 422 `order.fraud_state_unknown`); already
+/// in that state → answered as is.
+async fn set_fraud_state(
+    State(s): State<SandboxState>,
+    Tenant(tenant): Tenant,
+    IdempotencyKey(key): IdempotencyKey,
+    Path(id): Path<String>,
+    Body(input): Body<FraudIn>,
+) -> Result<Response> {
+    if !FRAUD_STATES.contains(&input.state.as_str()) {
+        let detail = format!("fraud state must be one of {}", FRAUD_STATES.join(", "));
+        return Err(Error::unprocessable("order.fraud_state_unknown", detail));
+    }
+    let mut m = match idempotency::begin(&s.db, Service::Orders, &tenant, key).await? {
+        Claim::Replay(answer) => return Ok(answer),
+        Claim::Fresh(m) => m,
+    };
+    let outcome = apply_fraud_state(&mut m, &tenant, &id, input).await;
+    m.finish(outcome, &s.events).await
+}
+
+async fn apply_fraud_state(
+    m: &mut Mutation,
+    tenant: &str,
+    id: &str,
+    input: FraudIn,
+) -> Result<Answer> {
+    let store::orders::LockedOrder {
+        mut order,
+        prev_status,
+    } = store::orders::lock(m.conn(), tenant, id)
+        .await?
+        .ok_or_else(|| Error::not_found("order"))?;
+    if order.fraud_state.as_deref() == Some(input.state.as_str()) {
+        return Answer::new(StatusCode::OK, &order);
+    }
+    let from = order.fraud_state.replace(input.state.clone());
+    store::orders::save(m.conn(), &mut order, prev_status).await?;
+    let detail = json!({ "from": from, "to": input.state, "reason": input.reason,
+                         "version": order.version });
+    m.effect(id, "order.fraud_state", detail).await?;
+    Ok(Answer::new(StatusCode::OK, &order)?.with_event(events::ORDER_UPDATED, &order))
 }

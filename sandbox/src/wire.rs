@@ -139,8 +139,11 @@ pub struct Order {
     /// The service's fraud risk assessment of the order, when it made one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub risk: Option<Risk>,
-    /// What the service stores without acting on it (channel, tags, notes, fraud state…):
-    /// kept and answered as given, so an order read back or sent in an event is whole.
+    /// `review`, `cleared` or `confirmed`; absent when never flagged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fraud_state: Option<String>,
+    /// What the service stores without acting on it (channel, tags, notes…): kept and
+    /// answered as given, so an order read back, changed or sent in an event is whole.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }

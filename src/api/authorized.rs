@@ -80,6 +80,7 @@ pub mod can {
         KeysManage,
         CustomersImpersonate,
         ApprovalsDecide,
-        Reconcile
+        Reconcile,
+        QueuesWork
     );
 }

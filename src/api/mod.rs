@@ -60,6 +60,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         .merge(customer::routes())
         .merge(customer::upload_routes())
         .merge(admin::routes())
+        .merge(admin::upload_routes())
         .into_openapi();
     docs::problems::complete(&mut doc);
     doc
@@ -89,6 +90,9 @@ pub fn router(state: AppState, surface: Surface) -> Router {
         app = app.merge(Router::from(
             customer::upload_routes().route_layer(limited()),
         ));
+    }
+    if surface != Surface::Customer {
+        app = app.merge(Router::from(admin::upload_routes().route_layer(limited())));
     }
     app.fallback(|| async { Error::not_found("route") })
         .with_state(state)

@@ -42,6 +42,7 @@ pub enum Permission {
     TenantSettingsWrite,
     KeysManage,
     ApprovalsDecide,
+    QueuesWork,
 }
 
 use Permission as P;
@@ -66,6 +67,7 @@ pub const ROLE_PERMISSIONS: &[(Role, &[Permission])] = &[
             P::AuditRead,
             P::JobsRead,
             P::JobsRetry,
+            P::QueuesWork,
         ],
     ),
     (
@@ -78,6 +80,7 @@ pub const ROLE_PERMISSIONS: &[(Role, &[Permission])] = &[
             P::OrdersCancelApprove,
             P::ReturnsApprove,
             P::JobsRead,
+            P::QueuesWork,
         ],
     ),
     (
@@ -92,6 +95,7 @@ pub const ROLE_PERMISSIONS: &[(Role, &[Permission])] = &[
             P::OrdersHold,
             P::OrdersFulfil,
             P::JobsRead,
+            P::QueuesWork,
         ],
     ),
     (
@@ -103,6 +107,7 @@ pub const ROLE_PERMISSIONS: &[(Role, &[Permission])] = &[
             P::OrdersCancelApprove,
             P::FraudReview,
             P::JobsRead,
+            P::QueuesWork,
         ],
     ),
     (
@@ -200,6 +205,7 @@ impl Permission {
         P::TenantSettingsWrite,
         P::KeysManage,
         P::ApprovalsDecide,
+        P::QueuesWork,
     ];
 
     /// The dotted name shown in errors, audit records and the README.
@@ -225,6 +231,7 @@ impl Permission {
             P::TenantSettingsWrite => "tenant.settings.write",
             P::KeysManage => "keys.manage",
             P::ApprovalsDecide => "approvals.decide",
+            P::QueuesWork => "queues.work",
         }
     }
 
@@ -251,6 +258,7 @@ impl Permission {
             P::TenantSettingsWrite => "change the tenant's settings",
             P::KeysManage => "create, list and revoke the tenant's API keys",
             P::ApprovalsDecide => "list, approve or reject other agents' high-risk requests",
+            P::QueuesWork => "claim items of the work queues; create and close tasks",
         }
     }
 }

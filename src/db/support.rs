@@ -239,3 +239,39 @@ pub async fn attachment_content(
     .await?;
     Ok(row.map(|r| (r.filename, r.content_type, r.content)))
 }
+
+/// An agent writes on the order's case: opens it if there is none (`new_id`, `subject`)
+/// and counts one more message; a reply the customer sees (`visible`) makes the case wait
+/// for the customer (`pending`), an internal note leaves its status alone.
+pub async fn touch_case_by_agent(
+    conn: &mut PgConnection,
+    tenant_id: &TenantId,
+    (order_id, customer_id): (&OrderId, &CustomerId),
+    new_id: &str,
+    subject: &str,
+    visible: bool,
+) -> sqlx::Result<CaseRow> {
+    sqlx::query_as!(
+        CaseRow,
+        "INSERT INTO support_cases (tenant_id, id, order_id, customer_id, subject, message_count,
+                                    last_message_at, status)
+         VALUES ($1, $2, $3, $4, $5, 1, clock_timestamp(),
+                 CASE WHEN $6 THEN 'pending' ELSE 'open' END)
+         ON CONFLICT (tenant_id, order_id) DO UPDATE SET
+             status = CASE WHEN $6 THEN 'pending' ELSE support_cases.status END,
+             message_count = support_cases.message_count + 1,
+             last_message_at = CASE WHEN $6 THEN clock_timestamp()
+                                    ELSE support_cases.last_message_at END,
+             updated_at = now()
+         RETURNING tenant_id, id, order_id, customer_id, status, subject, message_count,
+                   last_message_at, assigned_agent, created_at, updated_at",
+        tenant_id.as_str(),
+        new_id,
+        order_id.as_str(),
+        customer_id.as_str(),
+        subject,
+        visible,
+    )
+    .fetch_one(conn)
+    .await
+}

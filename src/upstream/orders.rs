@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::{Upstream, UpstreamError, UpstreamReader};
 use crate::config::Service::Orders;
-use crate::domain::order::{Address, Order};
+use crate::domain::order::{Address, FraudState, Order};
 use crate::domain::reorder::CatalogItem;
 
 /// The status changes the Orders service makes on an agent's behalf.
@@ -164,6 +164,23 @@ impl Upstream {
     ) -> Result<Order, UpstreamError> {
         self.order_transition(tenant, order_id, change.path(), reason, key)
             .await
+    }
+
+    /// `POST /v1/orders/{id}/fraud` `{"state","reason"}`: the order after it (200 also when
+    /// it already was in that state).
+    pub async fn set_fraud_state(
+        &self,
+        tenant: &TenantId,
+        order_id: &OrderId,
+        state: FraudState,
+        reason: &str,
+        key: &str,
+    ) -> Result<Order, UpstreamError> {
+        let url = self
+            .client()
+            .url(Orders, &["v1", "orders", order_id.as_str(), "fraud"])?;
+        let body = json!({ "state": state, "reason": reason });
+        self.client().post(tenant, url, key, &body).await
     }
 
     /// `POST /v1/orders/{id}/{action}` `{"reason"}`: the order after it.

@@ -4,8 +4,10 @@ pub mod access;
 pub mod access_log;
 pub mod approvals;
 pub mod cancel;
+pub mod cases;
 pub mod connectors;
 pub mod fraud;
+pub mod fraud_review;
 pub mod impersonate;
 pub mod keys;
 pub mod kpis;
@@ -13,8 +15,10 @@ pub mod legal_hold;
 pub mod order_audit;
 pub mod order_expand;
 pub mod orders;
+pub mod queues;
 pub mod search;
 pub mod settings;
+pub mod tasks;
 pub mod tenant;
 pub mod transitions;
 
@@ -60,4 +64,24 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(tenant::get_rate_limits))
         .routes(routes!(kpis::order_metrics))
         .routes(routes!(kpis::alerts))
+        .routes(routes!(fraud_review::flag_fraud))
+        .routes(routes!(fraud_review::unflag_fraud))
+        .routes(routes!(fraud_review::assign_review))
+        .routes(routes!(queues::list_queues))
+        .routes(routes!(queues::claim_item))
+        .routes(routes!(tasks::create_task, tasks::list_tasks))
+        .routes(routes!(tasks::complete_task))
+        .routes(routes!(cases::get_cases))
+}
+
+/// Routes that take attachments, with their own body limit; `api::router` mounts them
+/// outside the default one.
+pub fn upload_routes() -> OpenApiRouter<AppState> {
+    use axum::extract::DefaultBodyLimit;
+    use tower_http::limit::RequestBodyLimitLayer;
+    OpenApiRouter::new()
+        .routes(routes!(cases::reply_case))
+        .routes(routes!(cases::add_note))
+        .layer(DefaultBodyLimit::max(cases::UPLOAD_BODY_LIMIT))
+        .layer(RequestBodyLimitLayer::new(cases::UPLOAD_BODY_LIMIT))
 }

@@ -198,6 +198,6 @@ impl Validate for MessageIn {
 }
 
 /// A new prefixed id such as `case_0190…` (uuid v7: ids sort by creation time).
-fn new_id(prefix: &str) -> String {
+pub(crate) fn new_id(prefix: &str) -> String {
     format!("{prefix}_{}", uuid::Uuid::now_v7().simple())
 }

@@ -7,6 +7,7 @@
 mod address;
 mod diagnostic;
 mod exchanges;
+mod fraud;
 mod gdpr;
 mod inventory;
 mod notifications;
@@ -91,6 +92,9 @@ pub const ACTIONS: &[(&str, ActionFn)] = &[
     ("holds.after_place", transitions::after_place),
     ("holds.mark_released", transitions::mark_released),
     ("holds.after_release", transitions::after_release),
+    // flag_fraud, unflag_fraud
+    ("fraud.check", fraud::check_fraud),
+    ("fraud.set_state", fraud::set_state),
 ];
 
 pub fn find(name: &str) -> Option<ActionFn> {
