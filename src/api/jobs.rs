@@ -7,10 +7,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::api::admin::access_log;
+use crate::api::auth::Agent;
 use crate::api::authorized::{Authorized, can};
 use crate::api::extract::Path;
 use crate::api::extract::{ValidQuery, Validate, invalid};
-use crate::api::shared::{Listing, bounded_limit, decode_cursor, page_of};
+use crate::api::shared::{Listing, RequestMeta, bounded_limit, decode_cursor, page_of};
 use crate::db;
 use crate::db::runs::{RunRow, RunStatus, StepRow, StepStatus};
 use crate::domain::ids::RunId;
@@ -154,14 +156,35 @@ impl Validate for ListJobsQuery {
 pub async fn get_job(
     State(state): State<AppState>,
     agent: Authorized<can::JobsRead>,
+    meta: RequestMeta,
     Path(id): Path<RunId>,
 ) -> Result<Json<JobOut>> {
-    let mut conn = state.db.acquire().await?;
-    let run = db::runs::get(&mut conn, &agent.tenant_id, id)
+    let mut tx = state.db.begin().await?;
+    let run = db::runs::get(&mut tx, &agent.tenant_id, id)
         .await?
         .ok_or_else(|| Error::not_found("job"))?;
-    let steps = db::runs::steps(&mut conn, &agent.tenant_id, id).await?;
+    let steps = db::runs::steps(&mut tx, &agent.tenant_id, id).await?;
+    jobs_read(&mut tx, &agent, &meta, std::slice::from_ref(&run)).await?;
+    tx.commit().await?;
     Ok(Json(JobOut::with_steps(&run, &steps)))
+}
+
+/// The access record of a read of jobs: their inputs and results may hold a customer's
+/// personal data (an address, a message), so which jobs were shown is recorded.
+async fn jobs_read(
+    tx: &mut sqlx::PgConnection,
+    agent: &Agent,
+    meta: &RequestMeta,
+    runs: &[RunRow],
+) -> Result<()> {
+    let ids: Vec<RunId> = runs.iter().map(|r| r.id).collect();
+    let read = access_log::Read {
+        action: "jobs.viewed",
+        subject_type: "job",
+        subject_id: "",
+        shown: serde_json::json!({ "job_ids": ids }),
+    };
+    access_log::record(tx, agent, meta, read).await
 }
 
 /// The tenant's jobs, newest first, filtered by kind and status.
@@ -171,11 +194,14 @@ pub async fn get_job(
 pub async fn list_jobs(
     State(state): State<AppState>,
     agent: Authorized<can::JobsRead>,
+    meta: RequestMeta,
     ValidQuery(Listing { filter, limit }): ValidQuery<ListJobsQuery>,
 ) -> Result<Json<JobListOut>> {
-    let mut conn = state.db.acquire().await?;
-    let runs = db::runs::list(&mut conn, &agent.tenant_id, &filter).await?;
+    let mut tx = state.db.begin().await?;
+    let runs = db::runs::list(&mut tx, &agent.tenant_id, &filter).await?;
     let (runs, next_cursor) = page_of(runs, limit, |r| (r.created_at, r.id));
+    jobs_read(&mut tx, &agent, &meta, &runs).await?;
+    tx.commit().await?;
     Ok(Json(JobListOut {
         data: runs.iter().map(JobOut::from_run).collect(),
         next_cursor,

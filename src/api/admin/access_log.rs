@@ -26,7 +26,7 @@ pub async fn record(
     meta: &RequestMeta,
     read: Read<'_>,
 ) -> Result<()> {
-    let actor = meta.actor("agent", &agent.agent_id, agent.role_names());
+    let actor = agent.actor(meta);
     let entry = Entry {
         action: read.action,
         subject_type: read.subject_type,

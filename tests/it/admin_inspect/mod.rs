@@ -6,6 +6,7 @@ mod audit;
 mod customer_list;
 mod expand;
 mod fraud;
+mod jobs;
 
 use serde_json::Value;
 
