@@ -318,6 +318,7 @@ pub fn new_run(kind: &str) -> NewRun {
         customer_id: None,
         requested_by: "bench".into(),
         input: json!({}),
+        correlation_id: None,
     }
 }
 

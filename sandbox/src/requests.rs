@@ -31,6 +31,7 @@ pub struct SeenRequest {
     pub tenant: Option<String>,
     pub idempotency_key: Option<String>,
     pub traceparent: Option<String>,
+    pub correlation_id: Option<String>,
 }
 
 impl SeenRequest {
@@ -49,6 +50,7 @@ impl SeenRequest {
             tenant: header("x-tenant-id"),
             idempotency_key: header("idempotency-key"),
             traceparent: header("traceparent"),
+            correlation_id: header("x-correlation-id"),
         }
     }
 }

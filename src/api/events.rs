@@ -193,5 +193,6 @@ fn shipment_notice_run(order: &Order, input: &ShipmentNoticeInput) -> Result<New
         customer_id: Some(order.customer_id.clone()),
         requested_by: "system:events".into(),
         input: serde_json::to_value(input).map_err(anyhow::Error::from)?,
+        correlation_id: None,
     })
 }

@@ -57,6 +57,10 @@ pub struct JobOut {
     /// Admin views only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub steps: Option<Vec<StepOut>>,
+    /// Admin views only: the correlation id of the request that started the job, which its
+    /// upstream calls send as `X-Correlation-ID` and its acceptance's audit record holds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub correlation_id: Option<String>,
 }
 
 impl JobOut {
@@ -79,6 +83,7 @@ impl JobOut {
             finished_at: run.finished_at,
             updated_at: run.updated_at,
             steps: None,
+            correlation_id: None,
         }
     }
 
@@ -96,6 +101,7 @@ impl JobOut {
                 })
                 .collect(),
         );
+        out.correlation_id = run.correlation_id.clone();
         out
     }
 

@@ -49,10 +49,24 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
                 .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
                 .map(|c| c.0.ip().to_string()),
         };
+        let request_id = h("x-request-id");
+        // a request that names no correlation starts its own: its request id
+        let correlation_id = match h("x-correlation-id") {
+            None => request_id.clone(),
+            Some(c) if (1..=128).contains(&c.len()) && c.bytes().all(|b| b.is_ascii_graphic()) => {
+                Some(c)
+            }
+            Some(_) => {
+                return Err(Error::bad_request(
+                    "request.invalid_correlation_id",
+                    "X-Correlation-ID holds 1 to 128 visible ASCII characters",
+                ));
+            }
+        };
         Ok(RequestMeta {
-            request_id: h("x-request-id"),
+            request_id,
             ip,
-            correlation_id: h("x-correlation-id"),
+            correlation_id,
             wait: h("prefer")
                 .map(|p| parse_prefer_wait(&p))
                 .transpose()?

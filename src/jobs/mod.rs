@@ -32,6 +32,8 @@ pub struct NewRun {
     /// Who asked (user id, API key id, `system`).
     pub requested_by: String,
     pub input: Value,
+    /// The correlation id of the request that asked for the run, if any.
+    pub correlation_id: Option<String>,
 }
 
 /// Inserts the run (uuid v7 id), one `run_steps` row per step (`skipped` where the step's
@@ -61,6 +63,7 @@ pub async fn enqueue(conn: &mut PgConnection, registry: &Registry, new: NewRun) 
         requested_by: &new.requested_by,
         input: &new.input,
         steps: &steps,
+        correlation_id: new.correlation_id.as_deref(),
     };
     Ok(db::runs::insert(conn, &row).await?)
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use backon::{ConstantBuilder, Retryable};
-use reqwest::header::HeaderMap;
+use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -19,6 +19,12 @@ use serde::de::DeserializeOwned;
 use super::error::{UpstreamError, classify, transport_error};
 use crate::config::{Config, Service};
 use crate::error::problem;
+
+tokio::task_local! {
+    /// The correlation id a workflow step's upstream calls send as `X-Correlation-ID`: the
+    /// engine sets it around each action from the run (empty: none).
+    pub static CORRELATION_ID: String;
+}
 
 /// One HTTP client for every service. Cheap to clone (a pool and a map behind `Arc`s).
 #[derive(Clone)]
@@ -146,6 +152,10 @@ impl Client {
     ) -> Result<T, UpstreamError> {
         let mut headers = HeaderMap::new();
         crate::telemetry::inject_trace_context(&mut headers);
+        let correlation = CORRELATION_ID.try_with(|id| HeaderValue::from_str(id).ok());
+        if let Ok(Some(id)) = correlation.map(|v| v.filter(|v| !v.is_empty())) {
+            headers.insert("x-correlation-id", id);
+        }
         let send = || async {
             let mut req = self
                 .http

@@ -25,6 +25,7 @@ use std::ops::Deref;
 use crate::config::Config;
 
 pub use billing::Invoice;
+pub use client::CORRELATION_ID;
 pub use error::UpstreamError;
 pub use fulfillment::NewRma;
 pub use inventory::StockLine;

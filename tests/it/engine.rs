@@ -141,6 +141,7 @@ impl TestEnv {
                 customer_id: None,
                 requested_by: "test".into(),
                 input,
+                correlation_id: None,
             };
             ids.push(
                 jobs::enqueue(&mut tx, &self.state.workflows, new)
@@ -652,6 +653,7 @@ async fn produce(state: &AppState, kind: &'static str, secs: u64) -> (u64, f64) 
                     customer_id: None,
                     requested_by: "bench".into(),
                     input: json!({}),
+                    correlation_id: None,
                 };
                 let id = jobs::enqueue(&mut tx, &state.workflows, new)
                     .await

@@ -106,6 +106,7 @@ async fn run_aged(conn: &mut PgConnection, status: &str, days_ago: i64) -> RunId
             requested_by: "test",
             input: &input,
             steps: &[("only", false)],
+            correlation_id: None,
         },
     )
     .await

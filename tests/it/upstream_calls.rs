@@ -153,3 +153,64 @@ async fn an_id_with_reserved_characters_stays_one_path_segment() {
     let call = seen_call(&app, "fulfillment", "GET", "/v1/returns").await;
     assert_eq!(call["query"], "order_id=ord%2F..%2Fx%3Fy%3D1%23z%2541");
 }
+
+#[tokio::test]
+async fn a_runs_upstream_calls_carry_the_correlation_id_of_the_request_that_started_it() {
+    let app = helpers::spawn().await;
+    let order = app.order_in("confirmed").id.to_string();
+    let agent = app.agent_token(TENANT, "agt_cor", &["cs_agent"]);
+    let path = format!("/v1/admin/orders/{order}/hold");
+    let mut h = app.auth(&agent, TENANT);
+    h.insert("idempotency-key", "h-1".parse().unwrap());
+    h.insert("x-correlation-id", "ticket-4711".parse().unwrap());
+    let res = app.post(&path, h, &json!({"reason": "check"})).await;
+    assert_eq!(res.status(), 202);
+    let accepted: Value = res.json().await.unwrap();
+    let job = app
+        .wait_job(accepted["job"]["id"].as_str().unwrap(), 20)
+        .await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert_eq!(job["correlation_id"], "ticket-4711", "{job}");
+    let call = seen_call(&app, "orders", "POST", &format!("/v1/orders/{order}/hold")).await;
+    assert_eq!(call["correlation_id"], "ticket-4711", "{call}");
+    // the acceptance's audit record carries the same id
+    let auditor = app.agent_token(TENANT, "agt_audit", &["auditor"]);
+    let (_, audit) = app
+        .get(
+            &format!("/v1/admin/orders/{order}/audit?action=order.hold"),
+            app.auth(&auditor, TENANT),
+        )
+        .await;
+    assert_eq!(audit["data"][0]["correlation_id"], "ticket-4711", "{audit}");
+
+    // a request that names none correlates by its request id; a bad one is refused
+    let mut h = app.auth(&agent, TENANT);
+    h.insert("idempotency-key", "r-1".parse().unwrap());
+    h.insert("x-correlation-id", "two words".parse().unwrap());
+    let res = app
+        .post(
+            &format!("/v1/admin/orders/{order}/release"),
+            h,
+            &json!({"resolution": "ok"}),
+        )
+        .await;
+    assert_eq!(res.status(), 400);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["code"], "request.invalid_correlation_id");
+    let mut h = app.auth(&agent, TENANT);
+    h.insert("idempotency-key", "r-2".parse().unwrap());
+    h.insert("x-request-id", "req-99".parse().unwrap());
+    let res = app
+        .post(
+            &format!("/v1/admin/orders/{order}/release"),
+            h,
+            &json!({"resolution": "ok"}),
+        )
+        .await;
+    assert_eq!(res.status(), 202);
+    let accepted: Value = res.json().await.unwrap();
+    let job = app
+        .wait_job(accepted["job"]["id"].as_str().unwrap(), 20)
+        .await;
+    assert_eq!(job["correlation_id"], "req-99", "{job}");
+}

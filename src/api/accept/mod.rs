@@ -237,6 +237,7 @@ impl Admission<'_> {
             customer_id: s.customer_id.cloned(),
             requested_by: self.caller.principal.clone(),
             input,
+            correlation_id: self.caller.actor.correlation_id.clone(),
         };
         let run = jobs::enqueue(self.conn, &self.state.workflows, new).await?;
         if let Some(request) = s.request {

@@ -40,7 +40,7 @@ pub async fn claim_many(
                 c.status AS "status: RunStatus", c.progress_done, c.progress_total,
                 c.current_step, c.attempts, c.lease_owner, c.lease_until, c.next_attempt_at,
                 c.pushed_at, c.result, c.error, c.created_at, c.started_at, c.finished_at,
-                c.updated_at,
+                c.updated_at, c.correlation_id,
                 (SELECT coalesce(json_agg(s ORDER BY s.idx), '[]')
                  FROM run_steps s WHERE s.run_id = c.id) AS "steps!: Json<Vec<StepRow>>"
          FROM c, (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit"#,
@@ -76,6 +76,7 @@ pub async fn claim_many(
                 started_at: c.started_at,
                 finished_at: c.finished_at,
                 updated_at: c.updated_at,
+                correlation_id: c.correlation_id,
             };
             (run, c.steps.0)
         })

@@ -106,6 +106,8 @@ pub struct RunRow {
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
+    /// The correlation id of the request that started it; its upstream calls send it.
+    pub correlation_id: Option<String>,
 }
 
 impl RunRow {
@@ -166,6 +168,7 @@ pub struct NewRunRow<'a> {
     pub requested_by: &'a str,
     pub input: &'a Value,
     pub steps: &'a [(&'a str, bool)],
+    pub correlation_id: Option<&'a str>,
 }
 
 fn ms(d: Duration) -> i64 {
@@ -192,12 +195,12 @@ pub async fn insert(conn: &mut PgConnection, new: &NewRunRow<'_>) -> sqlx::Resul
              FROM unnest($10::text[], $11::bool[]) WITH ORDINALITY AS t(name, skipped, ord)),
          o AS (INSERT INTO outbox (kind, run_id) VALUES ('trigger', $1))
          INSERT INTO runs (id, tenant_id, kind, subject_id, customer_id, requested_by, input,
-                           progress_total, current_step)
-         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 FROM (SELECT pg_notify($12, '')) AS n
+                           progress_total, current_step, correlation_id)
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $13 FROM (SELECT pg_notify($12, '')) AS n
          RETURNING id, tenant_id, kind, subject_id, customer_id AS "customer_id: CustomerId", requested_by, input,
                    status AS "status: RunStatus", progress_done, progress_total, current_step,
                    attempts, lease_owner, lease_until, next_attempt_at, pushed_at, result, error,
-                   created_at, started_at, finished_at, updated_at"#,
+                   created_at, started_at, finished_at, updated_at, correlation_id"#,
         new.id.as_uuid(),
         new.tenant_id.as_str(),
         new.kind,
@@ -210,6 +213,7 @@ pub async fn insert(conn: &mut PgConnection, new: &NewRunRow<'_>) -> sqlx::Resul
         &names as &[&str],
         &skipped,
         super::outbox::CHANNEL,
+        new.correlation_id,
     )
     .fetch_one(conn)
     .await

@@ -20,7 +20,7 @@ pub async fn get(
         r#"SELECT id, tenant_id, kind, subject_id, customer_id AS "customer_id: CustomerId", requested_by, input,
                 status AS "status: RunStatus", progress_done, progress_total, current_step,
                 attempts, lease_owner, lease_until, next_attempt_at, pushed_at, result, error,
-                created_at, started_at, finished_at, updated_at
+                created_at, started_at, finished_at, updated_at, correlation_id
          FROM runs WHERE tenant_id = $1 AND id = $2"#,
         tenant.as_str(),
         id.as_uuid(),
@@ -41,7 +41,7 @@ pub async fn get_for_customer(
         r#"SELECT id, tenant_id, kind, subject_id, customer_id AS "customer_id: CustomerId", requested_by, input,
                 status AS "status: RunStatus", progress_done, progress_total, current_step,
                 attempts, lease_owner, lease_until, next_attempt_at, pushed_at, result, error,
-                created_at, started_at, finished_at, updated_at
+                created_at, started_at, finished_at, updated_at, correlation_id
          FROM runs WHERE tenant_id = $1 AND id = $2 AND customer_id = $3"#,
         tenant.as_str(),
         id.as_uuid(),
@@ -95,7 +95,7 @@ pub async fn list(
         r#"SELECT id, tenant_id, kind, subject_id, customer_id AS "customer_id: CustomerId", requested_by, input,
                 status AS "status: RunStatus", progress_done, progress_total, current_step,
                 attempts, lease_owner, lease_until, next_attempt_at, pushed_at, result, error,
-                created_at, started_at, finished_at, updated_at
+                created_at, started_at, finished_at, updated_at, correlation_id
          FROM runs
          WHERE tenant_id = $1
            AND ($2::text IS NULL OR kind = $2)

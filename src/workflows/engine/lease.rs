@@ -35,6 +35,9 @@ impl Runner<'_> {
             workflow: self.spec,
         };
         let fut = AssertUnwindSafe((action.run)(ctx)).catch_unwind();
+        // the run's upstream calls carry the correlation id of the request that started it
+        let correlation = self.run.correlation_id.clone().unwrap_or_default();
+        let fut = crate::upstream::CORRELATION_ID.scope(correlation, fut);
         match tokio::time::timeout(step.timeout, fut).await {
             Ok(Ok(res)) => res,
             Ok(Err(_panic)) => Err(StepError::Permanent(Box::new(problem(
