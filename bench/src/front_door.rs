@@ -17,9 +17,9 @@ use tokio::task::JoinSet;
 
 use super::ceiling::{self, PgBench};
 use super::env::{self, BenchEnv, Process};
-use super::load::wait_healthy;
+use super::load::{keep_alive_client, start_api};
 use super::summary::{Figure, Summary};
-use super::throughput::by_status;
+use super::throughput::{by_status, wait_drained};
 use super::{load_line, medians};
 use orderdesk::auth::mint::{MintRequest, mint};
 use orderdesk::domain::cancel::{Canceller, needs_review, plan_cancel};
@@ -108,18 +108,7 @@ pub async fn start(env: &BenchEnv, requests: usize) -> anyhow::Result<FrontDoor>
         }
         n *= 2;
     };
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut api = env.spawn(&[
-        "api",
-        "--addr",
-        &format!("127.0.0.1:{port}"),
-        "--surface",
-        "customer",
-    ])?;
-    wait_healthy(&mut api, &format!("{base}/v1/customer/health")).await?;
+    let (api, base) = start_api(env, "customer").await?;
     let mut tokens = std::collections::HashMap::new();
     let mut targets = Vec::with_capacity(orders.len());
     for o in &orders {
@@ -188,27 +177,7 @@ impl FrontDoor {
         }
         sample.accept_elapsed = started.elapsed();
         sample.latencies_us.sort_unstable();
-        let mut last = (i64::MAX, Instant::now());
-        loop {
-            let active: i64 = sqlx::query_scalar(
-                "SELECT count(*) FROM runs WHERE status IN ('queued', 'running')",
-            )
-            .fetch_one(&env.state.db)
-            .await?;
-            if active == 0 {
-                break;
-            }
-            if active != last.0 {
-                last = (active, Instant::now());
-            } else if last.1.elapsed() > STALL_LIMIT {
-                bail!(
-                    "stalled: {active} runs active; by status: {}",
-                    by_status(env).await?
-                );
-            }
-            procs[0].check_alive()?;
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        wait_drained(env, &mut procs, STALL_LIMIT).await?;
         sample.elapsed = started.elapsed();
         let succeeded: i64 =
             sqlx::query_scalar("SELECT count(*) FROM runs WHERE status = 'succeeded'")
@@ -244,12 +213,7 @@ async fn connection(
     targets: Arc<Vec<Target>>,
     next: Arc<AtomicUsize>,
 ) -> anyhow::Result<ConnectionResult> {
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .http1_only()
-        .tcp_nodelay(true)
-        .pool_max_idle_per_host(1)
-        .build()?;
+    let client = keep_alive_client()?;
     let mut out = ConnectionResult {
         accepted: 0,
         errors: 0,
