@@ -21,7 +21,9 @@ use orderdesk::jobs;
 
 /// The workflow (declared in `benches/workflows.toml`).
 pub const WORKFLOW: &str = "bench_slow3";
-/// Runs in flight in the killed worker (its concurrency too), per sample, by default.
+/// Runs in flight in the killed worker, per sample, by default. Both workers run at this
+/// concurrency: B has room for all of A's runs, so the figures are the failover's, not B's
+/// queue (at 50, B would take them up in waves of a sleep each).
 pub const RUNS: usize = 200;
 /// How long step `two` sleeps: long enough for all runs to be inside it, and for worker B
 /// to start, before the kill.
@@ -65,7 +67,7 @@ pub async fn report(
 ) -> anyhow::Result<()> {
     let lease = env.state.config.lease;
     println!(
-        "\n(e) a worker killed with SIGKILL mid-run: {runs} runs of `{WORKFLOW}` in flight in worker A (each sleeping\n    {} s in step two), worker B idle; A killed; seconds from the kill until step two starts again on B\n    (resume), finishes there (resumed step done, includes its sleep), and the run succeeds. Lease {:?}\n    (ORDERDESK_LEASE_SECS): B learns of A's death only when A's leases expire",
+        "\n(e) a worker killed with SIGKILL mid-run: {runs} runs of `{WORKFLOW}` in flight in worker A (each sleeping\n    {} s in step two), worker B idle, both at concurrency {runs}; A killed; seconds from the kill until\n    step two starts again on B (resume), finishes there (step done, includes its sleep), and the run\n    succeeds. Lease {:?} (ORDERDESK_LEASE_SECS): B learns of A's death only when A's leases expire",
         SLEEP.as_secs(),
         lease
     );
@@ -138,10 +140,7 @@ pub async fn measure(
     sleep: Duration,
 ) -> anyhow::Result<FailoverSample> {
     env.reset_runs().await?;
-    let concurrency = runs.to_string();
-    let mut a = env.spawn(&["worker", "--concurrency", &concurrency])?;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    a.check_alive()?;
+    let a = worker(env, runs).await?;
     let mut tx = env.state.db.begin().await?;
     for _ in 0..runs {
         let mut run = new_run(WORKFLOW);
@@ -157,7 +156,7 @@ pub async fn measure(
         PHASE_LIMIT,
     )
     .await?;
-    let mut b = env::start_workers(env, 1).await?;
+    let mut b = vec![worker(env, runs).await?];
     let in_flight: Vec<Uuid> =
         sqlx::query_scalar("SELECT id FROM runs WHERE status = 'running' AND current_step = 'two'")
             .fetch_all(&env.state.db)
@@ -205,4 +204,12 @@ pub async fn measure(
         claims_per_run: claims as f64 / rows.len().max(1) as f64,
         lease: env.state.config.lease,
     })
+}
+
+/// A worker process at `concurrency`, given time to connect and subscribe.
+async fn worker(env: &BenchEnv, concurrency: usize) -> anyhow::Result<env::Process> {
+    let mut w = env.spawn(&["worker", "--concurrency", &concurrency.to_string()])?;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    w.check_alive()?;
+    Ok(w)
 }
