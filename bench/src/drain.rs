@@ -5,14 +5,14 @@
 //! clock (a worker process's own start-up is not counted, as BullMQ's clock starts at a ready
 //! worker). Also checked: every run claimed exactly once, and no apalis worker died.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 
 use super::env::{self, BenchEnv};
 use super::peers::{self, Availability};
 use super::summary::{Figure, Summary};
-use super::throughput::{Delivery, by_status, enqueue_all};
+use super::throughput::{Delivery, by_status, enqueue_all, wait_drained};
 use super::{load_line, medians};
 
 /// The workflow every run executes (declared in `benches/workflows.toml`).
@@ -153,29 +153,7 @@ pub async fn measure(env: &BenchEnv, runs: usize, workers: usize) -> anyhow::Res
         .await
         .context("enqueue failed")?;
     let mut procs = env::start_workers(env, workers).await?;
-    let mut last = (usize::MAX, Instant::now());
-    loop {
-        let active: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM runs WHERE status IN ('queued', 'running')")
-                .fetch_one(&env.state.db)
-                .await?;
-        let active = active as usize;
-        if active == 0 {
-            break;
-        }
-        if active != last.0 {
-            last = (active, Instant::now());
-        } else if last.1.elapsed() > STALL_LIMIT {
-            bail!(
-                "stalled: {active} runs active for {STALL_LIMIT:?}; by status: {}",
-                by_status(env).await?
-            );
-        }
-        for p in &mut procs {
-            p.check_alive()?;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_drained(env, &mut procs, STALL_LIMIT).await?;
     let worker_deaths = procs.iter().map(|p| p.deaths()).sum();
     env::stop_all(procs).await?;
     let (succeeded, claims, secs): (i64, i64, f64) = sqlx::query_as(

@@ -1,13 +1,18 @@
 //! `orderdesk-bench`: the benchmarks against the real Postgres and Redis, in a
 //! private database and Redis prefix that are removed at the end. (a) end-to-end runs/s,
-//! (b) pick-up latency, (c) customer order reads, (d) a 20k backlog drained; each sample
+//! (b) pick-up latency, (c) customer order reads, (d) a 20k backlog drained, (e) runs
+//! resumed after a worker's SIGKILL, (f) mutations through the API beside pgbench's durable-commit
+//! ceiling; each sample
 //! repeated, peers (BullMQ, the bare baseline) measured in the same run, and a summary of
 //! medians, targets and ratios printed at the end (and written as JSON with `--json`).
 //! Order search over a million orders runs alone (`--only search`: its load takes a while).
 
 pub mod bare;
+pub mod ceiling;
 pub mod drain;
 pub mod env;
+pub mod failover;
+pub mod front_door;
 pub mod load;
 pub mod peers;
 pub mod pickup;
@@ -32,6 +37,8 @@ pub enum Scenario {
     B,
     C,
     D,
+    E,
+    F,
     /// Order search over a million orders; only with `--only search`.
     Search,
 }
@@ -53,6 +60,10 @@ pub struct BenchOptions {
     /// The workflows file declaring `bench_noop3` and `bench_noop1` (children get its
     /// absolute path).
     pub workflows_file: std::path::PathBuf,
+    /// Runs in flight in the worker that (e) kills.
+    pub failover_runs: usize,
+    /// Cancel requests per sample of (f).
+    pub front_door_requests: usize,
     /// Orders of the tenant that the search scenario searches.
     pub search_orders: usize,
     /// `benches/peers/`: BullMQ's script and pinned packages.
@@ -131,6 +142,19 @@ async fn scenarios(env: &BenchEnv, opts: &BenchOptions) -> anyhow::Result<()> {
     }
     if wants(Scenario::C) {
         reads::report(env, repeat, opts.duration, &mut summary).await?;
+    }
+    if wants(Scenario::E) {
+        failover::report(env, opts.failover_runs, repeat, &mut summary).await?;
+    }
+    if wants(Scenario::F) {
+        front_door::report(
+            env,
+            repeat,
+            opts.front_door_requests,
+            opts.duration,
+            &mut summary,
+        )
+        .await?;
     }
     summary.note(format!(
         "{}; other processes on these cores move every absolute figure: compare ratios",

@@ -185,12 +185,7 @@ async fn connection(
     deadline: Instant,
     pace: Option<(Duration, Duration)>,
 ) -> anyhow::Result<(Vec<u32>, usize, Option<u16>)> {
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .http1_only()
-        .tcp_nodelay(true)
-        .pool_max_idle_per_host(1)
-        .build()?;
+    let client = keep_alive_client()?;
     let me = &customers[i % customers.len()];
     let mut ticker = pace.map(|(every, offset)| {
         tokio::time::interval_at(tokio::time::Instant::now() + offset, every)
@@ -229,4 +224,27 @@ pub(crate) async fn wait_healthy(process: &mut Process, url: &str) -> anyhow::Re
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     bail!("the server process did not answer {url} within 10 s")
+}
+
+/// The client of one load connection: HTTP/1.1, one keep-alive connection, no Nagle delay.
+pub(crate) fn keep_alive_client() -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .no_proxy()
+        .http1_only()
+        .tcp_nodelay(true)
+        .pool_max_idle_per_host(1)
+        .build()
+}
+
+/// Starts `orderdesk api --surface <surface>` on a free port and waits until it answers its
+/// health check; returns it with its base URL.
+pub(crate) async fn start_api(env: &BenchEnv, surface: &str) -> anyhow::Result<(Process, String)> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let addr = format!("127.0.0.1:{port}");
+    let mut api = env.spawn(&["api", "--addr", &addr, "--surface", surface])?;
+    wait_healthy(&mut api, &format!("{base}/v1/{surface}/health")).await?;
+    Ok((api, base))
 }

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// The benchmarks: (a) runs/s, (b) pick-up latency, (c) order reads, (d) a 20k backlog
-/// drained; beside BullMQ (when Node is present) and the bare baseline, measured in the same
+/// drained, (e) runs resumed after a worker's SIGKILL, (f) mutations through the API; beside BullMQ (when Node is present) and the bare baseline, measured in the same
 /// run; in a scratch database and Redis prefix that are removed at the end. Build with
 /// --release.
 #[derive(Parser)]
@@ -36,7 +36,7 @@ struct Cli {
     repeat: usize,
     #[arg(long, value_enum)]
     only: Option<Scenario>,
-    /// Length of each load sample of (c).
+    /// Length of each load sample of (c), and of each pgbench sample of (f).
     #[arg(long, default_value_t = 10)]
     duration_secs: u64,
     /// How (a)'s triggers reach Redis.
@@ -53,6 +53,12 @@ struct Cli {
     /// The `orderdesk` binary whose worker and api are measured (default: next to this one).
     #[arg(long)]
     orderdesk: Option<PathBuf>,
+    /// Runs in flight in the worker that (e) kills.
+    #[arg(long, default_value_t = orderdesk_bench::failover::RUNS)]
+    failover_runs: usize,
+    /// Cancel requests per sample of (f).
+    #[arg(long, default_value_t = orderdesk_bench::front_door::REQUESTS)]
+    front_door_requests: usize,
     /// Orders of the tenant that `--only search` searches.
     #[arg(long, default_value_t = 1_000_000)]
     search_orders: usize,
@@ -96,6 +102,8 @@ async fn main() -> anyhow::Result<()> {
         delivery: cli.delivery,
         programs: Programs { orderdesk, bench },
         workflows_file: cli.workflows,
+        failover_runs: cli.failover_runs,
+        front_door_requests: cli.front_door_requests,
         search_orders: cli.search_orders,
         peers_dir: cli.peers,
         json: cli.json,

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::env::{self, BenchEnv};
 use super::summary::{Figure, Summary};
-use super::throughput::{WORKFLOW, by_status, new_run};
+use super::throughput::{WORKFLOW, new_run, wait_for_count};
 use super::{load_line, medians, q};
 use orderdesk::jobs;
 
@@ -129,20 +129,12 @@ pub async fn measure(env: &BenchEnv) -> anyhow::Result<PickupSample> {
 }
 
 async fn wait_all_succeeded(env: &BenchEnv, runs: usize) -> anyhow::Result<()> {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM runs WHERE status = 'succeeded'")
-            .fetch_one(&env.state.db)
-            .await?;
-        if n as usize >= runs {
-            return Ok(());
-        }
-        if tokio::time::Instant::now() > deadline {
-            bail!(
-                "only {n} of {runs} runs succeeded; by status: {}",
-                by_status(env).await?
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_for_count(
+        env,
+        &format!("{runs} runs to succeed"),
+        "SELECT count(*) FROM runs WHERE status = 'succeeded'",
+        |n| n as usize >= runs,
+        Duration::from_secs(30),
+    )
+    .await
 }

@@ -158,18 +158,7 @@ pub async fn report(env: &BenchEnv, orders: usize, samples: usize) -> anyhow::Re
         .context("vacuum after the load")?;
     unlimited_agents(env).await?;
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut api = env.spawn(&[
-        "api",
-        "--addr",
-        &format!("127.0.0.1:{port}"),
-        "--surface",
-        "admin",
-    ])?;
-    super::load::wait_healthy(&mut api, &format!("{base}/v1/admin/health")).await?;
+    let (mut api, base) = super::load::start_api(env, "admin").await?;
     let token = mint(
         &env.state.config,
         &MintRequest::agent(&tenant(), "agt_bench", &[Role::Admin]),

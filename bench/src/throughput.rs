@@ -334,3 +334,61 @@ pub async fn by_status(env: &BenchEnv) -> anyhow::Result<String> {
         .collect::<Vec<_>>()
         .join(", "))
 }
+
+/// Waits until no run is queued or running, checking that `procs` stay alive; fails when
+/// the count of active runs did not move for `stall`.
+pub async fn wait_drained(
+    env: &BenchEnv,
+    procs: &mut [env::Process],
+    stall: Duration,
+) -> anyhow::Result<()> {
+    let mut last = (i64::MAX, Instant::now());
+    loop {
+        let active: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM runs WHERE status IN ('queued', 'running')")
+                .fetch_one(&env.state.db)
+                .await?;
+        if active == 0 {
+            return Ok(());
+        }
+        if active != last.0 {
+            last = (active, Instant::now());
+        } else if last.1.elapsed() > stall {
+            bail!(
+                "stalled: {active} runs active for {stall:?}; by status: {}",
+                by_status(env).await?
+            );
+        }
+        for p in procs.iter_mut() {
+            p.check_alive()?;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Polls `count_sql` (one count) every 20 ms until `done(count)`; fails after `limit`,
+/// saying it waited for `what`.
+pub async fn wait_for_count(
+    env: &BenchEnv,
+    what: &str,
+    count_sql: &str,
+    done: impl Fn(i64) -> bool,
+    limit: Duration,
+) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let n: i64 = sqlx::query_scalar(count_sql)
+            .fetch_one(&env.state.db)
+            .await?;
+        if done(n) {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() > deadline {
+            bail!(
+                "waited {limit:?} for {what} (count {n}); by status: {}",
+                by_status(env).await?
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -1,4 +1,4 @@
-//! `orderdesk-bench` scenarios (a) and (c) end to end with tiny sizes: real worker, api and
+//! `orderdesk-bench` scenarios (a), (c), (d), (e) and (f) end to end with tiny sizes: real worker, api and
 //! bare-baseline processes, real Postgres and Redis. Checks that every run succeeded, that
 //! both servers answered every read with 200, and that rates came out; no timing threshold
 //! (speed is for the benchmark itself). The `orderdesk` binary is the one built next to
@@ -97,6 +97,50 @@ async fn scenario_d_drains_an_accepted_backlog_claiming_each_run_once() {
     assert_eq!(sample.claims, 300, "every run claimed exactly once");
     assert_eq!(sample.worker_deaths, 0);
     assert!(sample.runs_per_sec() > 0.0, "{sample:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scenario_e_resumes_a_killed_workers_runs_on_another_worker() {
+    let env = bench_env().await;
+    let sample = orderdesk_bench::failover::measure(&env, 10, Duration::from_secs(4)).await;
+    env.destroy().await.unwrap();
+    let sample = sample.unwrap();
+    assert_eq!(
+        sample.runs, 10,
+        "every run was in flight when its worker was killed"
+    );
+    assert_eq!(sample.claims_per_run, 2.0, "claimed once by each worker");
+    for (what, v) in [
+        ("resume", &sample.to_resume),
+        ("step done", &sample.to_step_done),
+        ("finish", &sample.to_finish),
+    ] {
+        assert_eq!(v.len(), 10);
+        assert!(v.iter().all(|s| *s > 0.0), "{what} after the kill: {v:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scenario_f_accepts_cancel_requests_through_the_api_and_runs_them() {
+    let env = bench_env().await;
+    let measured = async {
+        let mut door = orderdesk_bench::front_door::start(&env, 30).await?;
+        let sample = door.measure(&env, 4).await;
+        door.stop().await?;
+        let ceiling = match orderdesk_bench::ceiling::PgBench::locate(&env).await {
+            Ok(p) => Some(p.measure(&env, Duration::from_secs(1)).await?),
+            Err(_) => None,
+        };
+        anyhow::Ok((sample?, ceiling))
+    }
+    .await;
+    env.destroy().await.unwrap();
+    let (sample, ceiling) = measured.unwrap();
+    assert_eq!((sample.errors, sample.first_error.as_deref()), (0, None));
+    assert_eq!((sample.accepted, sample.succeeded), (30, 30), "{sample:?}");
+    assert!(sample.completed_per_sec() > 0.0);
+    // pgbench is optional: without it (f) says so and judges no ratio
+    assert!(ceiling.is_none_or(|tps| tps > 0.0), "{ceiling:?}");
 }
 
 #[tokio::test]

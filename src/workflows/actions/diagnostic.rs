@@ -13,11 +13,22 @@ use crate::workflows::step::{StepCtx, StepError};
 struct DiagnosticInput {
     fail_code: Option<String>,
     flaky_failures: Option<u64>,
+    sleep_ms: Option<u64>,
 }
 
 /// Does nothing and succeeds with `{}`. Also usable as a compensation.
 pub fn noop(_ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
     Box::pin(async { Ok(json!({})) })
+}
+
+/// Sleeps `input.sleep_ms` (default 1,000; bounded by the step's timeout), then succeeds
+/// with `{}`: a step that is still running when the bench kills its worker (scenario (e)).
+pub fn sleep(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
+    Box::pin(async move {
+        let ms = ctx.input_as::<DiagnosticInput>()?.sleep_ms.unwrap_or(1000);
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        Ok(json!({}))
+    })
 }
 
 /// Fails permanently with code `input.fail_code` (default `diagnostic.fail`).

@@ -26,6 +26,7 @@ pub const ACTIONS: &[(&str, ActionFn)] = &[
     ("noop", diagnostic::noop),
     ("fail", diagnostic::fail),
     ("flaky", diagnostic::flaky),
+    ("sleep", diagnostic::sleep),
     // cancel_order
     (
         "orders.check_cancel_eligibility",
