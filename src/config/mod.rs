@@ -231,7 +231,10 @@ impl Config {
             sudo_ttl: secs("ORDERDESK_SUDO_TTL_SECS", 300)?,
             events_ingest_url: get("ORDERDESK_EVENTS_INGEST_URL"),
             upstream_timeout: secs("ORDERDESK_UPSTREAM_TIMEOUT_SECS", 5)?,
-            lease: secs("ORDERDESK_LEASE_SECS", 10)?,
+            // a dead worker's runs resume once its leases lapse (the sweeper looks every
+            // 250 ms): 4 s keeps that under 5 s, while a live worker extends a long step's
+            // lease every third of it
+            lease: secs("ORDERDESK_LEASE_SECS", 4)?,
             workflows_file: get("ORDERDESK_WORKFLOWS").unwrap_or_else(|| "workflows.toml".into()),
             guest_secret,
             forwarded_for_hops,
