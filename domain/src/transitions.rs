@@ -23,6 +23,9 @@ pub struct TransitionRunInput {
     pub requested_by: String,
 }
 
+/// The workflow that releases a hold (an agent's release, or the expiry's).
+pub const RELEASE_WORKFLOW: &str = "release_order";
+
 /// Who releases an expired hold.
 pub const HOLD_EXPIRY: &str = "system:hold-expiry";
 
@@ -71,7 +74,7 @@ impl OrderAction {
     pub fn workflow(self) -> Option<&'static str> {
         Some(match self {
             OrderAction::Hold => "hold_order",
-            OrderAction::Release => "release_order",
+            OrderAction::Release => RELEASE_WORKFLOW,
             OrderAction::Confirm => "confirm_order",
             OrderAction::Close => "close_order",
             OrderAction::Reopen => "reopen_order",

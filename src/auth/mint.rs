@@ -91,9 +91,15 @@ impl MintRequest {
     }
 }
 
+/// Whether `cfg` holds what [`mint`] signs with (an HS256 secret).
+pub fn can_mint(cfg: &Config) -> bool {
+    matches!(cfg.jwt, JwtKeys::Hs256 { .. })
+}
+
 /// Signs a token for `req` with the HS256 secret of `cfg`.
 pub fn mint(cfg: &Config, req: &MintRequest) -> anyhow::Result<String> {
     let JwtKeys::Hs256 { secret } = &cfg.jwt else {
+        // what `can_mint` tells in advance
         bail!(
             "orderdesk can only mint tokens with an HS256 secret (ORDERDESK_JWT_SECRET); \
              with a public key or JWKS the identity provider issues tokens"

@@ -12,6 +12,6 @@ mod verify;
 
 pub use claims::{Act, Claims, PrincipalKind};
 pub use jwks::JWKS_MIN_REFRESH;
-pub use mint::{MintRequest, mint, parse_ttl};
+pub use mint::{MintRequest, can_mint, mint, parse_ttl};
 pub use roles::{Permission, ROLE_PERMISSIONS, Role, permissions_markdown};
 pub use verify::{SUDO_MAX_LIFETIME, Verifier};

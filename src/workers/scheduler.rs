@@ -11,7 +11,7 @@ use tracing::{info, warn};
 
 use crate::db;
 use crate::db::audit::{Actor, Entry};
-use crate::domain::transitions::{HOLD_EXPIRY, OrderAction, TransitionRunInput};
+use crate::domain::transitions::{HOLD_EXPIRY, RELEASE_WORKFLOW, TransitionRunInput};
 use crate::jobs::{self, NewRun};
 use crate::workflows::context::WorkerCtx;
 
@@ -38,7 +38,6 @@ pub async fn run(state: WorkerCtx, shutdown: CancellationToken) {
 pub async fn release_expired_holds(state: &WorkerCtx) -> anyhow::Result<usize> {
     let mut tx = state.db.begin().await?;
     let expired = db::holds::expired(&mut tx, BATCH).await?;
-    let workflow = OrderAction::Release.workflow().unwrap_or("release_order");
     for hold in &expired {
         let input = TransitionRunInput {
             order_id: hold.order_id.clone(),
@@ -48,7 +47,7 @@ pub async fn release_expired_holds(state: &WorkerCtx) -> anyhow::Result<usize> {
         };
         let new = NewRun {
             tenant_id: hold.tenant_id.clone(),
-            kind: workflow.into(),
+            kind: RELEASE_WORKFLOW.into(),
             subject_id: Some(hold.order_id.as_str().into()),
             customer_id: None,
             requested_by: HOLD_EXPIRY.into(),

@@ -429,12 +429,20 @@ async fn high_risk_actions_wait_for_another_agents_approval() {
         (409, Some("approval.not_approved"))
     );
     let (status, approved) = app
-        .admin_post(&bob, &approve, None, None, json!({"note": "ok"}))
+        .admin_post(&bob, &approve, Some("ap-1"), None, json!({"note": "ok"}))
         .await;
     assert_eq!(
         (status, approved["status"].as_str()),
         (200, Some("approved")),
         "{approved}"
+    );
+    // a retry of the same decision replays it rather than answering 409
+    let (status, replay) = app
+        .admin_post(&bob, &approve, Some("ap-1"), None, json!({"note": "ok"}))
+        .await;
+    assert_eq!(
+        (status, &replay["decided_at"]),
+        (200, &approved["decided_at"])
     );
     assert_eq!(approved["decided_by"], "agent:agt_bob");
     let (status, body) = app.admin_post(&bob, &approve, None, None, json!({})).await;

@@ -270,4 +270,14 @@ async fn alerts_name_what_needs_attention() {
         .get("/v1/admin/alerts", app.auth(&auditor, TENANT))
         .await;
     assert_eq!(status, 403);
+    for path in [
+        "/v1/admin/alerts",
+        "/v1/admin/metrics/orders",
+        "/v1/admin/connectors",
+    ] {
+        let (status, _) = app.get(path, Default::default()).await;
+        assert_eq!(status, 401, "{path} without a token");
+        let (status, _) = app.get(path, app.auth("not-a-token", TENANT)).await;
+        assert_eq!(status, 401, "{path} with a wrong token");
+    }
 }

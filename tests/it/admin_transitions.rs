@@ -19,18 +19,6 @@ async fn act(
     app.admin_post(token, &path, key, sudo, body).await
 }
 
-async fn view(app: &TestApp, order: &str) -> Value {
-    let token = app.agent_token(TENANT, "agt_view", &["cs_agent"]);
-    let (status, v) = app
-        .get(
-            &format!("/v1/admin/orders/{order}"),
-            app.auth(&token, TENANT),
-        )
-        .await;
-    assert_eq!(status, 200, "{v}");
-    v
-}
-
 fn allowed(v: &Value) -> Vec<&str> {
     v["allowed_actions"]
         .as_array()
@@ -38,14 +26,6 @@ fn allowed(v: &Value) -> Vec<&str> {
         .iter()
         .map(|a| a.as_str().unwrap())
         .collect()
-}
-
-/// Accepted (202), then its job succeeded.
-async fn done(app: &TestApp, (status, body): (u16, Value)) -> Value {
-    assert_eq!(status, 202, "{body}");
-    let job = app.wait_job(body["job"]["id"].as_str().unwrap(), 20).await;
-    assert_eq!(job["status"], "succeeded", "{job}");
-    body
 }
 
 #[tokio::test]
@@ -72,25 +52,25 @@ async fn a_hold_is_an_object_placed_once_and_released_with_a_resolution() {
         assert_eq!(status, 422, "{body}");
     }
 
-    let placed = done(
-        &app,
-        act(
-            &app,
-            &agent,
-            &order,
-            "hold",
-            Some("h-1"),
-            None,
-            hold.clone(),
+    let placed = app
+        .job_succeeded(
+            act(
+                &app,
+                &agent,
+                &order,
+                "hold",
+                Some("h-1"),
+                None,
+                hold.clone(),
+            )
+            .await,
         )
-        .await,
-    )
-    .await;
+        .await;
     let hold_id = placed["hold"]["id"].as_str().unwrap().to_string();
     assert_eq!(placed["hold"]["placed_by"], "agent:agt_ann");
     assert!(placed["hold"]["expires_at"].is_string());
     assert_eq!(placed["action"], "hold");
-    let v = view(&app, &order).await;
+    let v = app.admin_view(&order).await;
     assert_eq!(v["order"]["status"], "on_hold");
     assert_eq!(v["holds"][0]["id"], hold_id.as_str());
     assert!(v["holds"][0]["released_at"].is_null());
@@ -150,8 +130,7 @@ async fn a_hold_is_an_object_placed_once_and_released_with_a_resolution() {
     .await;
     assert_eq!(status, 422, "{body}");
     let release = json!({"resolution": "customer verified"});
-    done(
-        &app,
+    app.job_succeeded(
         act(
             &app,
             &agent,
@@ -164,7 +143,7 @@ async fn a_hold_is_an_object_placed_once_and_released_with_a_resolution() {
         .await,
     )
     .await;
-    let v = view(&app, &order).await;
+    let v = app.admin_view(&order).await;
     assert_eq!(v["order"]["status"], "confirmed");
     assert_eq!(v["holds"][0]["released_by"], "agent:agt_ann");
     assert_eq!(v["holds"][0]["resolution"], "customer verified");
@@ -237,11 +216,9 @@ async fn an_expired_hold_is_released_by_a_scheduled_run() {
     let order = app.order_in("pending").id.to_string();
     let agent = app.agent_token(TENANT, "agt_ann", &["fulfillment"]);
     let hold = json!({"reason": "stock count", "duration_minutes": 1});
-    let placed = done(
-        &app,
-        act(&app, &agent, &order, "hold", Some("h-1"), None, hold).await,
-    )
-    .await;
+    let placed = app
+        .job_succeeded(act(&app, &agent, &order, "hold", Some("h-1"), None, hold).await)
+        .await;
     let hold_id = uuid::Uuid::parse_str(placed["hold"]["id"].as_str().unwrap()).unwrap();
     let ctx = app.state.worker_ctx();
     assert_eq!(
@@ -270,10 +247,10 @@ async fn an_expired_hold_is_released_by_a_scheduled_run() {
         "a hold is released once"
     );
     // the release is a job of its own: the hold names it
-    let run = view(&app, &order).await["holds"][0]["release_run_id"].clone();
+    let run = app.admin_view(&order).await["holds"][0]["release_run_id"].clone();
     let job = app.wait_job(run.as_str().expect("a release run"), 20).await;
     assert_eq!(job["status"], "succeeded", "{job}");
-    let v = view(&app, &order).await;
+    let v = app.admin_view(&order).await;
     assert_eq!(v["holds"][0]["released_by"], "system:hold-expiry");
     assert_eq!(v["holds"][0]["resolution"], "expired");
     assert_eq!(
@@ -287,8 +264,7 @@ async fn confirm_close_and_reopen_follow_the_order_state() {
     let app = helpers::spawn().await;
     let agent = app.agent_token(TENANT, "agt_ann", &["cs_agent"]);
     let pending = app.order_in("pending").id.to_string();
-    done(
-        &app,
+    app.job_succeeded(
         act(
             &app,
             &agent,
@@ -301,7 +277,10 @@ async fn confirm_close_and_reopen_follow_the_order_state() {
         .await,
     )
     .await;
-    assert_eq!(view(&app, &pending).await["order"]["status"], "confirmed");
+    assert_eq!(
+        app.admin_view(&pending).await["order"]["status"],
+        "confirmed"
+    );
     let (status, body) = act(
         &app,
         &agent,
@@ -351,15 +330,30 @@ async fn confirm_close_and_reopen_follow_the_order_state() {
         ),
         (Some(true), Some(2))
     );
-    assert_eq!(view(&app, &delivered).await["order"]["status"], "delivered");
+    assert_eq!(
+        app.admin_view(&delivered).await["order"]["status"],
+        "delivered"
+    );
 
     let note = json!({"reason": "all settled"});
-    done(
-        &app,
-        act(&app, &agent, &delivered, "close", Some("x-2"), None, note).await,
-    )
-    .await;
-    let v = view(&app, &delivered).await;
+    let closed = app
+        .job_succeeded(
+            act(
+                &app,
+                &agent,
+                &delivered,
+                "close",
+                Some("x-2"),
+                None,
+                note.clone(),
+            )
+            .await,
+        )
+        .await;
+    // a retry under the same key answers the same job, and starts no other
+    let (status, replay) = act(&app, &agent, &delivered, "close", Some("x-2"), None, note).await;
+    assert_eq!((status, &replay["job"]["id"]), (202, &closed["job"]["id"]));
+    let v = app.admin_view(&delivered).await;
     assert_eq!(v["order"]["status"], "closed");
     assert_eq!(allowed(&v), ["reopen", "legal_hold"]);
     let (status, dry) = act(
@@ -374,8 +368,7 @@ async fn confirm_close_and_reopen_follow_the_order_state() {
     .await;
     assert_eq!((status, dry["allowed"].as_bool()), (200, Some(false)));
     assert_eq!(dry["blocked_reasons"][0]["code"], "order.blocked.closed");
-    done(
-        &app,
+    app.job_succeeded(
         act(
             &app,
             &agent,
@@ -388,7 +381,10 @@ async fn confirm_close_and_reopen_follow_the_order_state() {
         .await,
     )
     .await;
-    assert_eq!(view(&app, &delivered).await["order"]["status"], "delivered");
+    assert_eq!(
+        app.admin_view(&delivered).await["order"]["status"],
+        "delivered"
+    );
     let (status, body) = act(
         &app,
         &agent,
@@ -474,7 +470,7 @@ async fn a_legal_hold_blocks_every_destructive_action_until_removed_with_sudo() 
         (status, body["code"].as_str()),
         (409, Some("order.blocked.already_legal_hold"))
     );
-    let v = view(&app, &id).await;
+    let v = app.admin_view(&id).await;
     assert_eq!(v["legal_hold"]["placed_by"], "agent:agt_lead");
     assert!(!allowed(&v).contains(&"cancel"), "{v}");
 
@@ -586,8 +582,7 @@ async fn a_legal_hold_blocks_every_destructive_action_until_removed_with_sudo() 
         (status, body["code"].as_str()),
         (409, Some("order.blocked.no_legal_hold"))
     );
-    done(
-        &app,
+    app.job_succeeded(
         act(
             &app,
             &lead,
@@ -638,7 +633,7 @@ async fn status_changes_need_a_token_and_an_order_of_the_tenant() {
         .await;
     assert_eq!(res.status(), 404);
     assert!(
-        view(&app, &order).await["holds"]
+        app.admin_view(&order).await["holds"]
             .as_array()
             .unwrap()
             .is_empty()

@@ -9,7 +9,7 @@ use crate::api::auth::Agent;
 use crate::api::authorized::{Authorized, can};
 use crate::api::customer::settings::RateLimitOut;
 use crate::api::rate_limit::{Quota, RateLimiter};
-use crate::auth::{MintRequest, mint};
+use crate::auth::can_mint;
 use crate::domain::approvals::HighRiskAction;
 use crate::domain::settings::Capabilities;
 use crate::error::Result;
@@ -34,11 +34,10 @@ pub async fn get_capabilities(
     agent: Authorized<can::OrdersRead>,
 ) -> Result<Json<AdminCapabilitiesOut>> {
     let settings = limiter.tenant_settings(&agent.tenant_id).await?;
-    let probe = MintRequest::customer(&agent.tenant_id, &"probe".into());
     Ok(Json(AdminCapabilitiesOut {
         customer: settings.capabilities.clone(),
         approvals_required_for: settings.approvals_required_for.clone(),
-        impersonation_available: mint(&state.config, &probe).is_ok(),
+        impersonation_available: can_mint(&state.config),
     }))
 }
 

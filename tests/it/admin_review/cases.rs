@@ -5,26 +5,10 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
+use super::post;
 use crate::helpers::{self, OTHER_TENANT, TENANT, TestApp};
 
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0";
-
-async fn post(
-    app: &TestApp,
-    token: &str,
-    tenant: &str,
-    path: &str,
-    key: Option<&str>,
-    body: Value,
-) -> (u16, Value) {
-    let mut h = app.auth(token, tenant);
-    if let Some(k) = key {
-        h.insert("idempotency-key", k.parse().unwrap());
-    }
-    let res = app.post(path, h, &body).await;
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
-}
 
 /// The customer's view of their messages on `order`.
 async fn customer_view(app: &TestApp, token: &str, order: &str) -> Value {

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use super::{act, done, view};
+use super::act;
 use crate::helpers::{self, OTHER_TENANT, TENANT};
 
 #[tokio::test]
@@ -46,21 +46,24 @@ async fn an_order_is_flagged_assigned_and_cleared_at_the_orders_service() {
     );
     assert_eq!(dry["steps"], json!(["check", "flag_at_orders"]));
 
-    let flagged = done(
-        &app,
-        act(
-            &app,
-            &fraud,
-            &order,
-            "flag-fraud",
-            Some("f-1"),
-            flag.clone(),
+    let flagged = app
+        .job_succeeded(
+            act(
+                &app,
+                &fraud,
+                &order,
+                "flag-fraud",
+                Some("f-1"),
+                flag.clone(),
+            )
+            .await,
         )
-        .await,
-    )
-    .await;
+        .await;
     assert_eq!(flagged["fraud_state"], "review");
-    assert_eq!(view(&app, &order).await["order"]["fraud_state"], "review");
+    assert_eq!(
+        app.admin_view(&order).await["order"]["fraud_state"],
+        "review"
+    );
     let (status, replay) = act(
         &app,
         &fraud,
@@ -138,13 +141,11 @@ async fn an_order_is_flagged_assigned_and_cleared_at_the_orders_service() {
     )
     .await;
     assert_eq!(status, 422, "{body}");
-    let cleared = done(
-        &app,
-        act(&app, &fraud, &order, "unflag", Some("u-1"), unflag.clone()).await,
-    )
-    .await;
+    let cleared = app
+        .job_succeeded(act(&app, &fraud, &order, "unflag", Some("u-1"), unflag.clone()).await)
+        .await;
     assert_eq!(cleared["fraud_state"], "cleared");
-    let v = view(&app, &order).await;
+    let v = app.admin_view(&order).await;
     assert_eq!(v["order"]["fraud_state"], "cleared");
     assert_eq!(
         v["order"]["status"], "confirmed",
@@ -170,8 +171,7 @@ async fn an_order_is_flagged_assigned_and_cleared_at_the_orders_service() {
     );
 
     // flagged again, then confirmed as fraud
-    done(
-        &app,
+    app.job_succeeded(
         act(
             &app,
             &fraud,
@@ -184,13 +184,10 @@ async fn an_order_is_flagged_assigned_and_cleared_at_the_orders_service() {
     )
     .await;
     let confirmed = json!({"reason": "chargeback confirmed", "outcome": "confirmed"});
-    done(
-        &app,
-        act(&app, &fraud, &order, "unflag", Some("u-3"), confirmed).await,
-    )
-    .await;
+    app.job_succeeded(act(&app, &fraud, &order, "unflag", Some("u-3"), confirmed).await)
+        .await;
     assert_eq!(
-        view(&app, &order).await["order"]["fraud_state"],
+        app.admin_view(&order).await["order"]["fraud_state"],
         "confirmed"
     );
 
@@ -259,11 +256,8 @@ async fn what_agents_wrote_is_redacted_when_the_customer_is_erased() {
     let fraud = app.agent_token(TENANT, "agt_fay", &["fraud"]);
     let id = order.id.to_string();
     let flag = json!({"reason": "velocity"});
-    done(
-        &app,
-        act(&app, &fraud, &id, "flag-fraud", Some("f-1"), flag).await,
-    )
-    .await;
+    app.job_succeeded(act(&app, &fraud, &id, "flag-fraud", Some("f-1"), flag).await)
+        .await;
     let assign = json!({"assignee": "agt_rev", "notes": "Ms Example called twice"});
     let (status, _) = act(&app, &fraud, &id, "assign-review", Some("a-1"), assign).await;
     assert_eq!(status, 200);

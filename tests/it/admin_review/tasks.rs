@@ -1,25 +1,9 @@
 //! Tasks: created on an order (or none), listed with filters and pages, closed once.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::helpers::{self, OTHER_TENANT, TENANT, TestApp};
-
-async fn post(
-    app: &TestApp,
-    token: &str,
-    tenant: &str,
-    path: &str,
-    key: Option<&str>,
-    body: Value,
-) -> (u16, Value) {
-    let mut h = app.auth(token, tenant);
-    if let Some(k) = key {
-        h.insert("idempotency-key", k.parse().unwrap());
-    }
-    let res = app.post(path, h, &body).await;
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
-}
+use super::post;
+use crate::helpers::{self, OTHER_TENANT, TENANT};
 
 #[tokio::test]
 async fn tasks_are_created_listed_by_filter_and_closed_once() {

@@ -303,7 +303,20 @@ impl TestApp {
         sudo: Option<&str>,
         body: Value,
     ) -> (u16, Value) {
-        let mut h = self.auth(token, TENANT);
+        self.post_as(token, TENANT, path, key, sudo, body).await
+    }
+
+    /// As [`TestApp::admin_post`], for a token of `tenant`.
+    pub async fn post_as(
+        &self,
+        token: &str,
+        tenant: &str,
+        path: &str,
+        key: Option<&str>,
+        sudo: Option<&str>,
+        body: Value,
+    ) -> (u16, Value) {
+        let mut h = self.auth(token, tenant);
         if let Some(k) = key {
             h.insert("idempotency-key", k.parse().unwrap());
         }
@@ -313,6 +326,23 @@ impl TestApp {
         let res = self.post(path, h, &body).await;
         let status = res.status().as_u16();
         (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    /// The admin view of `order`, read by an agent of the test tenant (200 asserted).
+    pub async fn admin_view(&self, order: &str) -> Value {
+        let token = self.agent_token(TENANT, "agt_view", &["cs_agent"]);
+        let path = format!("/v1/admin/orders/{order}");
+        let (status, v) = self.get(&path, self.auth(&token, TENANT)).await;
+        assert_eq!(status, 200, "{v}");
+        v
+    }
+
+    /// An answer that accepted a job (202), once that job succeeded: the answer.
+    pub async fn job_succeeded(&self, (status, body): (u16, Value)) -> Value {
+        assert_eq!(status, 202, "{body}");
+        let job = self.wait_job(body["job"]["id"].as_str().unwrap(), 20).await;
+        assert_eq!(job["status"], "succeeded", "{job}");
+        body
     }
 
     /// Polls a job until it ends (or panics after `secs`).
