@@ -25,7 +25,7 @@ pub async fn build_state(config: Config, max_db_connections: u32) -> anyhow::Res
     let workflows = Registry::load(&config.workflows_file)?;
     let pool = db::connect(&config.database_url, max_db_connections).await?;
     let redis = connect_redis(&config.redis_url).await?;
-    let queue = TriggerQueue::new(&config, redis.clone());
+    let queue = TriggerQueue::new(&config, redis.clone(), workflows.queues());
     let auth = Verifier::new(&config)
         .await
         .context("cannot set up JWT verification")?
@@ -244,6 +244,7 @@ pub async fn run_dev(
         workers::WorkerOptions {
             concurrency: opts.concurrency,
             name_prefix: "dev".into(),
+            queues: Vec::new(),
         },
         shutdown.clone(),
     ));

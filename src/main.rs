@@ -57,8 +57,13 @@ enum Command {
     },
     /// A worker process: runs workflows, relays the outbox, sweeps leases.
     Worker {
+        /// Runs of each queue executed at the same time.
         #[arg(long, default_value_t = 32)]
         concurrency: usize,
+        /// The queues to take runs from, comma-separated (default: every queue the
+        /// workflows name), e.g. `--queues exports,bulk`.
+        #[arg(long, value_delimiter = ',')]
+        queues: Vec<String>,
     },
     /// GETs a URL and exits 0 if it answers 2xx, else 1: the containers' healthcheck.
     Healthcheck {
@@ -188,7 +193,10 @@ async fn run(command: Command) -> anyhow::Result<()> {
             tracing::info!(%addr, ?surface, "api listening");
             app::serve_api(listener, state, surface, shutdown).await
         }
-        Command::Worker { concurrency } => {
+        Command::Worker {
+            concurrency,
+            queues,
+        } => {
             let state = app::build_state(config, (concurrency as u32 + 4).min(64)).await?;
             app::spawn_metrics(&state.config, shutdown.clone()).await?;
             workers::run(
@@ -197,6 +205,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 workers::WorkerOptions {
                     concurrency,
                     name_prefix: "worker".into(),
+                    queues,
                 },
                 shutdown,
             )

@@ -53,7 +53,7 @@ struct RunLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct QueueLabels {
-    queue: &'static str,
+    queue: String,
 }
 
 struct Families {
@@ -203,11 +203,13 @@ pub fn run_finished(workflow: &str, status: &'static str) {
 }
 
 /// Records the depth of a trigger queue as just read.
-pub fn set_queue_depth(queue: &'static str, depth: u64) {
+pub fn set_queue_depth(queue: &str, depth: u64) {
     let depth = i64::try_from(depth).unwrap_or(i64::MAX);
     FAMILIES
         .queue_depth
-        .get_or_create(&QueueLabels { queue })
+        .get_or_create(&QueueLabels {
+            queue: queue.to_string(),
+        })
         .set(depth);
 }
 

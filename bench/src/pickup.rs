@@ -89,7 +89,7 @@ pub async fn measure(env: &BenchEnv) -> anyhow::Result<PickupSample> {
         let at: DateTime<Utc> = sqlx::query_scalar("SELECT clock_timestamp()")
             .fetch_one(&mut *conn)
             .await?;
-        jobs::dispatch(&env.state.db, &env.state.queue, run.id).await;
+        jobs::dispatch(&env.state.db, &env.state.queue, &(&run).into()).await;
         committed.push((run.id.as_uuid(), at));
         tokio::time::sleep(GAP).await;
     }

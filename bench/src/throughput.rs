@@ -297,7 +297,8 @@ pub async fn enqueue_all(
                 tx.commit().await?;
                 if delivery == Delivery::Dispatch {
                     for id in ids {
-                        jobs::dispatch(&state.db, &state.queue, id).await;
+                        jobs::dispatch(&state.db, &state.queue, &jobs::Started::interactive(id))
+                            .await;
                     }
                 }
             }

@@ -76,6 +76,8 @@ pub mod can {
         AuditRead,
         FraudReview,
         JobsRead,
+        JobsRetry,
+        JobsCancel,
         TenantSettingsWrite,
         KeysManage,
         CustomersImpersonate,

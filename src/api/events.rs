@@ -17,7 +17,7 @@ use utoipa_axum::routes;
 use crate::api::extract::invalid;
 use crate::db;
 use crate::db::subscriptions::Which;
-use crate::domain::ids::{RunId, TenantId};
+use crate::domain::ids::TenantId;
 use crate::domain::order::Order;
 use crate::domain::shipment_updates::{self, ShipmentNoticeInput};
 use crate::error::{Error, Result};
@@ -57,7 +57,7 @@ pub async fn ingest_event(
     SignedEvent(event): SignedEvent,
 ) -> Result<(StatusCode, Json<IngestOut>)> {
     let ingested = ingest(&state, &event).await?;
-    if let Ingested::Stored { notice: Some(run) } = ingested {
+    if let Ingested::Stored { notice: Some(run) } = &ingested {
         jobs::dispatch(&state.db, &state.queue, run).await;
     }
     let outcome = ingested.outcome();
@@ -117,7 +117,7 @@ enum Ingested {
     /// Its id was seen before: nothing changed.
     Duplicate,
     /// Stored; `notice` is the shipment-notice run to dispatch after the commit.
-    Stored { notice: Option<RunId> },
+    Stored { notice: Option<jobs::Started> },
 }
 
 impl Ingested {
@@ -167,7 +167,7 @@ async fn start_shipment_notice(
     tx: &mut PgConnection,
     before: Option<&Order>,
     after: &Order,
-) -> Result<Option<RunId>> {
+) -> Result<Option<jobs::Started>> {
     let updates = shipment_updates::changes(before, after);
     if updates.is_empty() {
         return Ok(None);
@@ -181,7 +181,7 @@ async fn start_shipment_notice(
     let channels = subscribed.iter().map(|s| s.channel.as_str());
     let input = ShipmentNoticeInput::new(after, updates, channels);
     let run = jobs::enqueue(tx, &state.workflows, shipment_notice_run(after, &input)?).await?;
-    Ok(Some(run.id))
+    Ok(Some(jobs::Started::from(&run)))
 }
 
 /// The `notify_shipment_update` run of `input` about `order`, asked for by the events feed.

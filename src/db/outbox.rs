@@ -14,26 +14,45 @@ use crate::domain::ids::RunId;
 /// The channel NOTIFYed (at commit) when a trigger is written; the relay LISTENs to it.
 pub const CHANNEL: &str = "orderdesk_outbox";
 
-/// Up to `limit` unsent triggers, oldest first, locked for this transaction (`SKIP LOCKED`,
-/// so relays in several processes share the work). Returns (outbox id, run id, whether the
-/// run's trigger was pushed already — by `jobs::dispatch` — so the row only needs marking).
+/// An unsent trigger claimed by the relay.
+pub struct Unsent {
+    pub outbox_id: i64,
+    pub run_id: RunId,
+    /// The run's queue (`None` when the run is gone: nothing to push).
+    pub queue: Option<String>,
+    /// Whether the run's trigger was pushed already (by `jobs::dispatch`), so the row only
+    /// needs marking.
+    pub pushed: bool,
+}
+
+/// Up to `limit` unsent triggers of runs in any queue but `full`, oldest first, locked for
+/// this transaction (`SKIP LOCKED`, so relays in several processes share the work).
 pub async fn claim_unsent(
     conn: &mut PgConnection,
     limit: i64,
-) -> sqlx::Result<Vec<(i64, RunId, bool)>> {
+    full: &[String],
+) -> sqlx::Result<Vec<Unsent>> {
     let rows = sqlx::query!(
-        r#"SELECT o.id, o.run_id AS "run_id!", r.pushed_at IS NOT NULL AS "pushed!"
+        r#"SELECT o.id, o.run_id AS "run_id!", r.queue AS "queue?",
+                  r.pushed_at IS NOT NULL AS "pushed!"
          FROM outbox o LEFT JOIN runs r ON r.id = o.run_id
          WHERE o.sent_at IS NULL AND o.kind = 'trigger'
+           AND coalesce(r.queue, '') <> ALL($2)
          ORDER BY o.id LIMIT $1
          FOR UPDATE OF o SKIP LOCKED"#,
         limit,
+        full,
     )
     .fetch_all(conn)
     .await?;
     Ok(rows
         .into_iter()
-        .map(|r| (r.id, RunId::from(r.run_id), r.pushed))
+        .map(|r| Unsent {
+            outbox_id: r.id,
+            run_id: RunId::from(r.run_id),
+            queue: r.queue,
+            pushed: r.pushed,
+        })
         .collect())
 }
 

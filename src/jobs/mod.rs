@@ -11,7 +11,7 @@ use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
 use tokio::time::timeout;
 
-pub use queue::{MAX_BACKLOG, PUSH_BATCH, RunTrigger, TriggerQueue};
+pub use queue::{MAX_BACKLOG, PUSH_BATCH, Room, RunTrigger, TriggerQueue, room_left};
 
 use crate::db;
 use crate::db::runs::{NewRunRow, RunRow};
@@ -64,15 +64,44 @@ pub async fn enqueue(conn: &mut PgConnection, registry: &Registry, new: NewRun) 
         input: &new.input,
         steps: &steps,
         correlation_id: new.correlation_id.as_deref(),
+        queue: &workflow.queue,
     };
     Ok(db::runs::insert(conn, &row).await?)
+}
+
+/// A run accepted in a transaction, to dispatch once it committed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Started {
+    pub id: RunId,
+    /// Its workflow's queue.
+    pub queue: String,
+}
+
+impl Started {
+    /// A run of a workflow of the default queue.
+    pub fn interactive(id: RunId) -> Started {
+        Started {
+            id,
+            queue: crate::workflows::spec::DEFAULT_QUEUE.to_string(),
+        }
+    }
+}
+
+impl From<&RunRow> for Started {
+    fn from(run: &RunRow) -> Started {
+        Started {
+            id: run.id,
+            queue: run.queue.clone(),
+        }
+    }
 }
 
 /// Best effort, right after the caller committed [`enqueue`]: pushes the run's trigger to
 /// apalis and records the push on the run (the relay then only marks the outbox row). On
 /// any error (Redis down, queue full) it only logs; the relay delivers the trigger later.
-pub async fn dispatch(pool: &PgPool, queue: &TriggerQueue, run_id: RunId) {
-    if let Err(e) = try_dispatch(pool, queue, run_id).await {
+pub async fn dispatch(pool: &PgPool, triggers: &TriggerQueue, run: &Started) {
+    if let Err(e) = try_dispatch(pool, triggers, run).await {
+        let run_id = run.id;
         tracing::warn!(job_id = %run_id, error = %format!("{e:#}"),
             "trigger not pushed now; the outbox relay will deliver it");
     }
@@ -82,15 +111,21 @@ pub async fn dispatch(pool: &PgPool, queue: &TriggerQueue, run_id: RunId) {
 /// retries for seconds) must not hold the response that follows the commit.
 const DISPATCH_TIMEOUT: Duration = Duration::from_millis(300);
 
-async fn try_dispatch(pool: &PgPool, queue: &TriggerQueue, run_id: RunId) -> anyhow::Result<()> {
-    if timeout(DISPATCH_TIMEOUT, queue.room()).await?? == 0 {
+async fn try_dispatch(pool: &PgPool, triggers: &TriggerQueue, run: &Started) -> anyhow::Result<()> {
+    let run_id = run.id;
+    if timeout(DISPATCH_TIMEOUT, triggers.room(&run.queue)).await?? == 0 {
         return Ok(()); // the queue is full; the relay delivers when there is room
     }
     let mut conn = pool.acquire().await?;
     if !db::runs::mark_dispatched(&mut conn, run_id).await? {
         return Ok(()); // the relay pushed it already
     }
-    let pushed = match timeout(DISPATCH_TIMEOUT, queue.push(&[run_id])).await {
+    let pushed = match timeout(
+        DISPATCH_TIMEOUT,
+        triggers.push(&[(run_id, run.queue.clone())]),
+    )
+    .await
+    {
         Ok(res) => res,
         Err(elapsed) => Err(elapsed.into()),
     };

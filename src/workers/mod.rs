@@ -36,10 +36,12 @@ pub struct DeliveryCtx {
 /// How a worker process runs.
 #[derive(Debug, Clone)]
 pub struct WorkerOptions {
-    /// Runs executed at the same time by this process.
+    /// Runs of each queue executed at the same time by this process.
     pub concurrency: usize,
     /// Start of the apalis worker name (`{prefix}-{host}-{pid}-{random}`).
     pub name_prefix: String,
+    /// The queues this process takes runs from; empty: every queue `workflows.toml` names.
+    pub queues: Vec<String>,
 }
 
 impl Default for WorkerOptions {
@@ -47,7 +49,36 @@ impl Default for WorkerOptions {
         WorkerOptions {
             concurrency: 50,
             name_prefix: "orderdesk".into(),
+            queues: Vec::new(),
         }
+    }
+}
+
+impl WorkerOptions {
+    /// The queues to take, checked against those the workflows name: a typo in
+    /// `--queues` must fail the start, not leave a queue without workers.
+    pub fn queues_of(&self, triggers: &TriggerQueue) -> anyhow::Result<Vec<String>> {
+        let known = triggers.queues();
+        if self.queues.is_empty() {
+            return Ok(known.to_vec());
+        }
+        let unknown: Vec<&str> = self
+            .queues
+            .iter()
+            .filter(|q| !known.contains(q))
+            .map(String::as_str)
+            .collect();
+        if !unknown.is_empty() {
+            anyhow::bail!(
+                "--queues names {} that no workflow uses; the workflows' queues are {}",
+                unknown.join(", "),
+                known.join(", ")
+            );
+        }
+        let mut queues = self.queues.clone();
+        queues.sort();
+        queues.dedup();
+        Ok(queues)
     }
 }
 
@@ -60,13 +91,7 @@ pub async fn run(
     opts: WorkerOptions,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let wake = wake::WakeSignal::default();
-    let listener = tokio::spawn(wake::listen(
-        state.config.redis_url.clone(),
-        queue.wake_channel().to_string(),
-        wake.clone(),
-        shutdown.clone(),
-    ));
+    let queues = opts.queues_of(&queue)?;
     let delivery = DeliveryCtx {
         // keyed statements only (outbox by id, runs by id and the `runs_due` index): a plan
         // made while the tables were empty must not scan them whole for ever after
@@ -74,16 +99,40 @@ pub async fn run(
         config: state.config.clone(),
         queue: queue.clone(),
     };
-    let relay = tokio::spawn(relay::run(delivery.clone(), shutdown.clone()));
-    let sweeper = tokio::spawn(sweeper::run(delivery, shutdown.clone()));
-    let scheduler = tokio::spawn(scheduler::run(state.clone(), shutdown.clone()));
+    // the relay and the sweeper deliver the triggers of every queue, whichever this
+    // process takes: any worker process keeps the whole system moving
+    let mut tasks = vec![
+        tokio::spawn(relay::run(delivery.clone(), shutdown.clone())),
+        tokio::spawn(sweeper::run(delivery, shutdown.clone())),
+        tokio::spawn(scheduler::run(state.clone(), shutdown.clone())),
+    ];
     let in_flight = in_flight::InFlight::default();
-    let drained = {
+    tasks.push({
         let (in_flight, state, shutdown) = (in_flight.clone(), state.clone(), shutdown.clone());
         tokio::spawn(async move { in_flight.drain(&state, &shutdown).await })
-    };
-    worker::supervise(state, queue, opts, wake, in_flight, shutdown).await;
-    for task in [drained, listener, relay, sweeper, scheduler] {
+    });
+    for name in queues {
+        let wake = wake::WakeSignal::default();
+        tasks.push(tokio::spawn(wake::listen(
+            state.config.redis_url.clone(),
+            queue.wake_channel(&name),
+            wake.clone(),
+            shutdown.clone(),
+        )));
+        let lane = worker::Lane {
+            queue: name,
+            wake,
+            in_flight: in_flight.clone(),
+        };
+        tasks.push(tokio::spawn(worker::supervise(
+            state.clone(),
+            queue.clone(),
+            opts.clone(),
+            lane,
+            shutdown.clone(),
+        )));
+    }
+    for task in tasks {
         task.await?;
     }
     Ok(())

@@ -1,7 +1,7 @@
 //! The outbox relay: delivers the run triggers `jobs::dispatch` could not push (Redis down,
 //! queue full, process died between commit and push). Wakes on `NOTIFY orderdesk_outbox`
-//! (debounced) and every 500 ms; pushes in bounded batches, never past the queue's backlog
-//! cap; leaves rows unsent while Redis is unreachable.
+//! (debounced) and every 500 ms; pushes in bounded batches, never past a queue's backlog
+//! cap (a full queue holds back only its own triggers); leaves rows unsent while Redis is unreachable.
 
 use std::time::Duration;
 
@@ -12,7 +12,9 @@ use tracing::{debug, warn};
 
 use super::{DeliveryCtx, REDIS_TIMEOUT};
 use crate::db;
-use crate::jobs::PUSH_BATCH;
+use crate::db::outbox::Unsent;
+use crate::domain::ids::RunId;
+use crate::jobs::{PUSH_BATCH, Room};
 
 const SCAN_EVERY: Duration = Duration::from_millis(500);
 /// Lets `dispatch` (the fast path) finish before the relay looks, and folds a burst of
@@ -83,24 +85,36 @@ async fn listen(state: &DeliveryCtx) -> Option<PgListener> {
 }
 
 async fn relay_once(state: &DeliveryCtx) -> anyhow::Result<Pass> {
-    let room = timeout(REDIS_TIMEOUT, state.queue.room()).await??;
+    let backlogs = timeout(REDIS_TIMEOUT, state.queue.backlogs()).await??;
+    let Room { full, most } = Room::of(&backlogs);
+    let room = most;
     if room == 0 {
         return Ok(Pass::Full);
     }
     let limit = room.min(PUSH_BATCH);
     let mut tx = state.db.begin().await?;
-    let rows = db::outbox::claim_unsent(&mut tx, limit as i64).await?;
+    let rows = db::outbox::claim_unsent(&mut tx, limit as i64, &full).await?;
     if rows.is_empty() {
         tx.commit().await?;
-        return Ok(Pass::Idle);
+        // a full queue may hold back triggers: look again once it had time to drain
+        return Ok(if full.is_empty() {
+            Pass::Idle
+        } else {
+            Pass::Full
+        });
     }
-    let to_push: Vec<_> = rows.iter().filter(|r| !r.2).map(|r| r.1).collect();
-    let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+    let unpushed: Vec<&Unsent> = rows.iter().filter(|r| !r.pushed).collect();
+    let to_push: Vec<(RunId, String)> = unpushed
+        .iter()
+        .filter_map(|r| Some((r.run_id, r.queue.clone()?)))
+        .collect();
+    let pushed_runs: Vec<RunId> = to_push.iter().map(|(id, _)| *id).collect();
+    let ids: Vec<i64> = rows.iter().map(|r| r.outbox_id).collect();
     // Marked sent and committed *before* the push, as `jobs::dispatch` does: marked after,
     // the relay's row locks on the runs held up the workers already claiming them. A crash
     // between commit and push leaves runs marked pushed but not in Redis; the sweeper
     // re-drives those.
-    db::outbox::mark_sent(&mut tx, &ids, &to_push).await?;
+    db::outbox::mark_sent(&mut tx, &ids, &pushed_runs).await?;
     tx.commit().await?;
     if !to_push.is_empty() {
         let pushed = match timeout(REDIS_TIMEOUT, state.queue.push(&to_push)).await {
@@ -109,9 +123,9 @@ async fn relay_once(state: &DeliveryCtx) -> anyhow::Result<Pass> {
         };
         if let Err(e) = pushed {
             // maybe pushed after all: then the next pass pushes again and the claim dedupes
-            let unpushed: Vec<i64> = rows.iter().filter(|r| !r.2).map(|r| r.0).collect();
+            let unsent: Vec<i64> = unpushed.iter().map(|r| r.outbox_id).collect();
             let mut conn = state.db.acquire().await?;
-            db::outbox::unmark_sent(&mut conn, &unpushed, &to_push).await?;
+            db::outbox::unmark_sent(&mut conn, &unsent, &pushed_runs).await?;
             return Err(e);
         }
     }

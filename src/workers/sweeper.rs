@@ -11,7 +11,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use super::{DeliveryCtx, REDIS_TIMEOUT};
-use crate::jobs::{MAX_BACKLOG, PUSH_BATCH};
+use crate::domain::ids::RunId;
+use crate::jobs::{PUSH_BATCH, Room};
 use crate::{db, metrics};
 
 const SWEEP_EVERY: Duration = Duration::from_millis(250);
@@ -49,19 +50,24 @@ pub async fn run(state: DeliveryCtx, shutdown: CancellationToken) {
 
 /// One pass: returns how many runs were re-pushed.
 pub async fn sweep_once(state: &DeliveryCtx) -> anyhow::Result<usize> {
-    let backlog = timeout(REDIS_TIMEOUT, state.queue.backlog()).await??;
-    metrics::set_queue_depth("runs", backlog);
-    let room = MAX_BACKLOG.saturating_sub(backlog) as usize;
+    let backlogs = timeout(REDIS_TIMEOUT, state.queue.backlogs()).await??;
+    for (queue, backlog) in &backlogs {
+        metrics::set_queue_depth(queue, *backlog);
+    }
+    let Room { full, most } = Room::of(&backlogs);
+    let room = most;
     if room == 0 {
         return Ok(0);
     }
     let mut tx = state.db.begin().await?;
-    let ids = db::runs::due_for_push(&mut tx, REDELIVER_AFTER, room.min(PUSH_BATCH) as i64).await?;
-    if ids.is_empty() {
+    let limit = room.min(PUSH_BATCH) as i64;
+    let due = db::runs::due_for_push(&mut tx, REDELIVER_AFTER, limit, &full).await?;
+    if due.is_empty() {
         tx.commit().await?;
         return Ok(0);
     }
-    timeout(REDIS_TIMEOUT, state.queue.push(&ids)).await??;
+    timeout(REDIS_TIMEOUT, state.queue.push(&due)).await??;
+    let ids: Vec<RunId> = due.iter().map(|(id, _)| *id).collect();
     db::runs::mark_pushed(&mut tx, &ids).await?;
     tx.commit().await?;
     Ok(ids.len())

@@ -46,29 +46,41 @@ fn restart_delays() -> impl Iterator<Item = Duration> {
         .build()
 }
 
-/// Restarts the apalis worker until `shutdown`, with a backoff from 100 ms to 10 s (reset
-/// after a worker lived a minute).
-pub async fn supervise(
+/// One queue a worker process takes: its wake-up signal, and the process's runs in flight.
+pub(super) struct Lane {
+    pub(super) queue: String,
+    pub(super) wake: WakeSignal,
+    pub(super) in_flight: InFlight,
+}
+
+/// Restarts the apalis worker of `lane`'s queue until `shutdown`, with a backoff from 100 ms
+/// to 10 s (reset after a worker lived a minute).
+pub(super) async fn supervise(
     state: WorkerCtx,
     queue: Arc<TriggerQueue>,
     opts: WorkerOptions,
-    wake: WakeSignal,
-    in_flight: InFlight,
+    lane: Lane,
     shutdown: CancellationToken,
 ) {
     let mut delays = restart_delays();
+    let Lane {
+        queue: queue_name,
+        wake,
+        in_flight,
+    } = lane;
     while !shutdown.is_cancelled() {
-        let name = unique_name(&opts.name_prefix);
+        let name = unique_name(&format!("{}-{queue_name}", opts.name_prefix));
         in_flight.add_worker(&name);
         let started = Instant::now();
-        info!(worker = %name, concurrency = opts.concurrency, "apalis worker starting");
+        info!(worker = %name, queue = %queue_name, concurrency = opts.concurrency,
+            "apalis worker starting");
         let handler = Handler {
             state: state.clone(),
             worker: name.clone(),
             in_flight: in_flight.clone(),
             shutdown: shutdown.clone(),
         };
-        match run_once(handler, &queue, &opts, wake.clone()).await {
+        match run_once(handler, &queue, &queue_name, &opts, wake.clone()).await {
             Ok(()) if shutdown.is_cancelled() => break,
             Ok(()) => warn!(worker = %name, "apalis worker stopped by itself; restarting"),
             Err(e) => {
@@ -83,12 +95,13 @@ pub async fn supervise(
             _ = tokio::time::sleep(delays.next().unwrap_or(MAX_RESTART_DELAY)) => {}
         }
     }
-    info!("apalis worker supervisor stopped");
+    info!(queue = %queue_name, "apalis worker supervisor stopped");
 }
 
 async fn run_once(
     handler: Handler,
     queue: &TriggerQueue,
+    queue_name: &str,
     opts: &WorkerOptions,
     wake: WakeSignal,
 ) -> anyhow::Result<()> {
@@ -103,7 +116,7 @@ async fn run_once(
         .await?;
     let batch = opts.concurrency.clamp(1, 100);
     let backend = queue
-        .storage_with(conn, batch)
+        .storage_with(queue_name, conn, batch)
         .poll_with_strategy(Strategy::new().stream(wake).interval(FALLBACK_POLL));
     let name = handler.worker.clone();
     let shutdown = handler.shutdown.clone();
@@ -150,7 +163,7 @@ async fn handle(trigger: RunTrigger, h: Data<Handler>) -> Result<(), BoxDynError
     Ok(())
 }
 
-/// `{prefix}-{host}-{pid}-{random}`: unique per process and per restart, as apalis' orphan
+/// `{prefix}-{queue}-{host}-{pid}-{random}` (the caller puts the queue in the prefix): unique per process and per restart, as apalis' orphan
 /// recovery requires (a reused name is refused for one heartbeat, or breaks recovery).
 fn unique_name(prefix: &str) -> String {
     let host = std::env::var("HOSTNAME")

@@ -10,7 +10,8 @@ use toml::Spanned;
 use super::actions;
 use super::condition::Condition;
 use super::spec::{
-    ActionRef, DEFAULT_TIMEOUT_MS, RawFile, RawStep, RawWorkflow, StepSpec, WorkflowSpec,
+    ActionRef, DEFAULT_QUEUE, DEFAULT_TIMEOUT_MS, RawFile, RawStep, RawWorkflow, StepSpec,
+    WorkflowSpec,
 };
 
 /// The validated workflows of one file.
@@ -70,6 +71,13 @@ impl Registry {
         self.workflows.get(kind)
     }
 
+    /// Every queue a workflow names, sorted and without repeats.
+    pub fn queues(&self) -> Vec<String> {
+        let names: std::collections::BTreeSet<&str> =
+            self.workflows.values().map(|w| w.queue.as_str()).collect();
+        names.into_iter().map(String::from).collect()
+    }
+
     /// Every workflow kind, sorted.
     pub fn kinds(&self) -> impl Iterator<Item = &str> {
         self.workflows.keys().map(String::as_str)
@@ -100,6 +108,18 @@ fn validate_workflow(kind: &str, wf: RawWorkflow, at: &mut Report<'_>) -> Option
         at(None, "has no steps".into());
         ok = false;
     }
+    let queue = match wf.queue {
+        None => DEFAULT_QUEUE.to_string(),
+        Some(q) if super::spec::is_queue_name(q.get_ref()) => q.into_inner(),
+        Some(q) => {
+            at(
+                Some(q.span()),
+                format!("queue {:?} must match [a-z][a-z0-9_]{{0,31}}", q.get_ref()),
+            );
+            ok = false;
+            String::new()
+        }
+    };
     let on_finish = wf
         .on_finish
         .and_then(|a| resolve(&a, "on_finish action", at));
@@ -122,6 +142,7 @@ fn validate_workflow(kind: &str, wf: RawWorkflow, at: &mut Report<'_>) -> Option
     ok.then(|| WorkflowSpec {
         kind: kind.to_string(),
         description: wf.description,
+        queue,
         steps,
         on_finish,
     })
@@ -260,6 +281,32 @@ retry = { max_attempts = 2, base_ms = 10, max_delay_ms = 100 }
         assert_eq!(r.planned_steps("demo", &json!({"go": true})), ["a", "b"]);
         assert_eq!(r.planned_steps("demo", &json!({})), ["a"]);
         assert!(r.planned_steps("nope", &json!({})).is_empty());
+        assert_eq!(wf.queue, "interactive", "the default queue");
+        assert_eq!(r.queues(), ["interactive"]);
+    }
+
+    #[test]
+    fn queues_are_declared_per_workflow_and_checked() {
+        let text = GOOD.replace(
+            "[workflows.demo]\n",
+            "[workflows.demo]\nqueue = \"exports\"\n",
+        );
+        let r = Registry::from_str(&text, "wf.toml").unwrap();
+        assert_eq!(r.workflow("demo").unwrap().queue, "exports");
+        assert_eq!(r.queues(), ["exports"]);
+        for bad in ["Exports", "", "bulk-jobs", "1st", &"q".repeat(33)] {
+            let text = GOOD.replace(
+                "[workflows.demo]\n",
+                &format!("[workflows.demo]\nqueue = {bad:?}\n"),
+            );
+            let e = Registry::from_str(&text, "wf.toml")
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("wf.toml:3:") && e.contains("must match"),
+                "{bad}: {e}"
+            );
+        }
     }
 
     #[test]

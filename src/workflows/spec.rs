@@ -3,6 +3,7 @@
 //!
 //! ```toml
 //! [workflows.cancel_order]
+//! queue = "interactive"                      # optional, default "interactive"; see `queue`
 //! on_finish = "orders.refresh_view"          # optional action run after the last step
 //!
 //! [[workflows.cancel_order.steps]]
@@ -36,6 +37,8 @@ pub(crate) struct RawFile {
 pub(crate) struct RawWorkflow {
     #[serde(default)]
     pub description: Option<String>,
+    #[serde(default)]
+    pub queue: Option<Spanned<String>>,
     #[serde(default)]
     pub on_finish: Option<Spanned<String>>,
     #[serde(default)]
@@ -100,6 +103,19 @@ impl RetryPolicy {
 
 pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
 
+/// The queue of a workflow that names none: customers' and agents' own requests, whose
+/// pick-up latency matters most.
+pub const DEFAULT_QUEUE: &str = "interactive";
+
+/// Whether `name` may name a queue: `[a-z][a-z0-9_]{0,31}` (it becomes a part of Redis keys
+/// and of `orderdesk worker --queues`).
+pub fn is_queue_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    name.len() <= 32
+        && chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
 /// An action by name, resolved against the registration list.
 #[derive(Clone)]
 pub struct ActionRef {
@@ -131,6 +147,8 @@ pub struct StepSpec {
 pub struct WorkflowSpec {
     pub kind: String,
     pub description: Option<String>,
+    /// The queue its runs wait in; a worker process takes the queues it is told to.
+    pub queue: String,
     pub steps: Vec<StepSpec>,
     /// Run after the last step (whatever the outcome), before the run's final status is
     /// written; its failure is logged and changes nothing.

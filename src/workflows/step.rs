@@ -11,6 +11,8 @@
 //! shallow merge, in step order, of the done steps' outputs without their `result` members;
 //! on a name collision the later step wins. No action names another action or step.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use futures::future::BoxFuture;
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
@@ -29,19 +31,27 @@ pub struct StepCtx<'a> {
     pub run: &'a RunRow,
     /// The step being run (for a compensation: the step being undone).
     pub step: &'a str,
-    /// `{run_id}:{step}`, or `{run_id}:{step}:compensate`: the same on every attempt, so an
-    /// upstream answers a retry from its memory. Suffix it for several calls in one step.
+    /// `{run_id}:{step}`, or `{run_id}:{step}:compensate` (with `:r{n}` after the step name
+    /// once an operator retried the run): the same on every attempt, so an upstream answers
+    /// a retry from its memory. Suffix it for several calls in one step.
     pub idempotency_key: &'a str,
     /// 1 for the first attempt of this step.
     pub attempt: u32,
     /// Outputs of the steps already done, by step name; read them with [`StepCtx::earlier`].
     pub outputs: &'a Map<String, Value>,
     pub workflow: &'a WorkflowSpec,
+    /// Set once someone asked to cancel the run (read through [`StepCtx::cancel_requested`]).
+    pub cancel_requested: &'a AtomicBool,
 }
 
 impl StepCtx<'_> {
     pub fn tenant(&self) -> &TenantId {
         &self.run.tenant_id
+    }
+    /// Whether someone asked to cancel the run: a long action (one working through items)
+    /// checks it between items and returns early; the engine then cancels the run.
+    pub fn cancel_requested(&self) -> bool {
+        self.cancel_requested.load(Ordering::Acquire)
     }
     /// The run input as its workflow's typed input (e.g. `domain::cancel::CancelRunInput`);
     /// one that does not fit is a permanent `workflow.invalid_input`.

@@ -7,10 +7,11 @@ use std::time::Duration;
 use orderdesk::config::Config;
 use orderdesk::db::runs::{self, RunRow, StepRow, StepStatus};
 use orderdesk::domain::ids::{RunId, TenantId};
-use orderdesk::jobs::{self, NewRun, TriggerQueue};
+use orderdesk::jobs::{self, NewRun, Started, TriggerQueue};
 use orderdesk::state::AppState;
 use orderdesk::workers::{self, WorkerOptions};
 use orderdesk::workflows::Registry;
+use orderdesk::workflows::spec::DEFAULT_QUEUE;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -32,6 +33,12 @@ action = "noop"
 
 [workflows.noop1]
 [[workflows.noop1.steps]]
+name = "only"
+action = "noop"
+
+[workflows.bulk_noop]
+queue = "bulk"
+[[workflows.bulk_noop.steps]]
 name = "only"
 action = "noop"
 
@@ -105,8 +112,8 @@ impl TestEnv {
             .get_connection_manager()
             .await
             .unwrap();
-        let queue = TriggerQueue::new(&config, redis.clone());
         let workflows = Registry::from_str(WORKFLOWS, "test-workflows.toml").unwrap();
+        let queue = TriggerQueue::new(&config, redis.clone(), workflows.queues());
         let auth = orderdesk::auth::Verifier::new(&config).await.unwrap();
         let state = AppState::new(db, redis, config, auth, workflows, queue).unwrap();
         TestEnv { state, db_name }
@@ -117,9 +124,20 @@ impl TestEnv {
         name: &str,
         shutdown: &CancellationToken,
     ) -> tokio::task::JoinHandle<()> {
+        self.start_workers_on(name, &[], shutdown)
+    }
+
+    /// A worker process taking only `queues` (all when empty).
+    fn start_workers_on(
+        &self,
+        name: &str,
+        queues: &[&str],
+        shutdown: &CancellationToken,
+    ) -> tokio::task::JoinHandle<()> {
         let opts = WorkerOptions {
             concurrency: 50,
             name_prefix: format!("{name}-test"),
+            queues: queues.iter().map(|q| q.to_string()).collect(),
         };
         let (state, token) = (self.state.clone(), shutdown.clone());
         tokio::spawn(async move {
@@ -197,7 +215,7 @@ impl TestEnv {
             db_name: self.db_name.clone(),
             redis_url: self.state.config.redis_url.clone(),
             redis_prefix: self.state.config.redis_prefix.clone(),
-            apalis_workers_set: self.state.queue.apalis_config().workers_set(),
+            apalis_workers_sets: self.state.queue.workers_sets(),
         };
         self.state.db.close().await;
         crate::helpers::cleanup::remove(&data).await;
@@ -230,7 +248,12 @@ async fn a_noop_run_goes_through_the_outbox_to_succeeded() {
 
     // one dispatched right after commit (fast path), one left to the relay
     let ids = env.enqueue("noop3", vec![json!({}), json!({})]).await;
-    jobs::dispatch(&env.state.db, &env.state.queue, ids[0]).await;
+    jobs::dispatch(
+        &env.state.db,
+        &env.state.queue,
+        &Started::interactive(ids[0]),
+    )
+    .await;
     for id in ids {
         let run = env.finished(id).await;
         assert_eq!(run.status.as_str(), "succeeded");
@@ -344,8 +367,9 @@ async fn a_duplicate_trigger_executes_the_run_once() {
     let mut conn = env.state.db.acquire().await.unwrap();
     assert!(runs::mark_dispatched(&mut conn, id).await.unwrap());
     drop(conn);
-    env.state.queue.push(&[id, id]).await.unwrap();
-    env.state.queue.push(&[id]).await.unwrap();
+    let q = || DEFAULT_QUEUE.to_string();
+    env.state.queue.push(&[(id, q()), (id, q())]).await.unwrap();
+    env.state.queue.push(&[(id, q())]).await.unwrap();
 
     let shutdown = CancellationToken::new();
     let workers = env.start_workers("dup", &shutdown);
@@ -353,7 +377,7 @@ async fn a_duplicate_trigger_executes_the_run_once() {
     assert_eq!(run.status.as_str(), "succeeded");
     // let the other deliveries arrive, then check nothing ran twice
     for _ in 0..100 {
-        if env.state.queue.backlog().await.unwrap() == 0 {
+        if env.state.queue.backlog(DEFAULT_QUEUE).await.unwrap() == 0 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -504,7 +528,7 @@ async fn triggers_written_while_redis_is_down_are_delivered_when_it_returns() {
         .enqueue("noop3", (0..20).map(|_| json!({})).collect())
         .await;
     for &id in &ids {
-        jobs::dispatch(&env.state.db, &env.state.queue, id).await; // logs and leaves the row unsent
+        jobs::dispatch(&env.state.db, &env.state.queue, &Started::interactive(id)).await; // logs and leaves the row unsent
     }
     let unsent: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE sent_at IS NULL")
         .fetch_one(&env.state.db)
@@ -660,7 +684,7 @@ async fn produce(state: &AppState, kind: &'static str, secs: u64) -> (u64, f64) 
                     .unwrap()
                     .id;
                 tx.commit().await.unwrap();
-                jobs::dispatch(&state.db, &state.queue, id).await;
+                jobs::dispatch(&state.db, &state.queue, &Started::interactive(id)).await;
                 n += 1;
             }
             n
@@ -701,7 +725,7 @@ async fn bench_engine_noop3() {
     for _ in 0..300 {
         let id = env.enqueue("noop3", vec![json!({})]).await[0];
         let committed = chrono::Utc::now();
-        jobs::dispatch(&env.state.db, &env.state.queue, id).await;
+        jobs::dispatch(&env.state.db, &env.state.queue, &Started::interactive(id)).await;
         commits.push((id, committed));
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
@@ -744,6 +768,54 @@ async fn bench_engine_noop3() {
     env.cleanup().await;
 }
 
+/// Each workflow's runs wait in its own queue, and a worker process takes only the queues it
+/// is told to: bulk runs stay queued (their triggers waiting in Redis) while a worker of the
+/// interactive queue runs every interactive run, and a bulk worker then takes them. A queue
+/// no workflow names is refused at start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_takes_only_the_queues_it_is_told_to() {
+    let env = TestEnv::new("redis://127.0.0.1:6379").await;
+    assert_eq!(env.state.queue.queues(), ["bulk", "interactive"]);
+    let bulk = env.enqueue("bulk_noop", vec![json!({}); 5]).await;
+    let interactive = env.enqueue("noop1", vec![json!({}); 5]).await;
+    assert_eq!(env.run(bulk[0]).await.queue, "bulk");
+    assert_eq!(env.run(interactive[0]).await.queue, "interactive");
+    let shutdown = CancellationToken::new();
+    let first = env.start_workers_on("interactive-only", &["interactive"], &shutdown);
+    for id in &interactive {
+        assert_eq!(env.finished(*id).await.status, runs::RunStatus::Succeeded);
+    }
+    // the relay of any worker process delivers every queue's triggers
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while env.state.queue.backlog("bulk").await.unwrap() < 5 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "bulk triggers never pushed"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for id in &bulk {
+        assert_eq!(env.run(*id).await.status, runs::RunStatus::Queued);
+    }
+    let second = env.start_workers_on("bulk-only", &["bulk"], &shutdown);
+    for id in &bulk {
+        assert_eq!(env.finished(*id).await.status, runs::RunStatus::Succeeded);
+    }
+    let typo = WorkerOptions {
+        queues: vec!["bulk".into(), "exprots".into()],
+        ..Default::default()
+    };
+    let err = typo.queues_of(&env.state.queue).unwrap_err().to_string();
+    assert!(
+        err.contains("exprots") && err.contains("interactive"),
+        "{err}"
+    );
+    shutdown.cancel();
+    first.await.unwrap();
+    second.await.unwrap();
+    env.cleanup().await;
+}
+
 /// The relay marks triggers sent before it pushes them; a failed push must make them
 /// unsent again (outbox row and the run's `pushed_at`), so the next pass delivers them.
 #[tokio::test]
@@ -752,9 +824,9 @@ async fn a_trigger_whose_push_failed_is_unsent_again() {
     let env = TestEnv::new("redis://127.0.0.1:6379").await;
     let ids = env.enqueue("undo", vec![json!({})]).await;
     let mut conn = env.state.db.acquire().await.unwrap();
-    let rows = outbox::claim_unsent(&mut conn, 10).await.unwrap();
-    let outbox_ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
-    assert_eq!(rows.iter().map(|r| r.1).collect::<Vec<_>>(), ids);
+    let rows = outbox::claim_unsent(&mut conn, 10, &[]).await.unwrap();
+    let outbox_ids: Vec<i64> = rows.iter().map(|r| r.outbox_id).collect();
+    assert_eq!(rows.iter().map(|r| r.run_id).collect::<Vec<_>>(), ids);
     outbox::mark_sent(&mut conn, &outbox_ids, &ids)
         .await
         .unwrap();
@@ -766,9 +838,12 @@ async fn a_trigger_whose_push_failed_is_unsent_again() {
         .unwrap();
     assert_eq!(outbox::count_unsent(&mut conn).await.unwrap(), 1);
     assert_eq!(pushed_at(&mut conn, ids[0]).await, None);
-    let again = outbox::claim_unsent(&mut conn, 10).await.unwrap();
+    let again = outbox::claim_unsent(&mut conn, 10, &[]).await.unwrap();
     assert_eq!(
-        again.iter().map(|r| (r.1, r.2)).collect::<Vec<_>>(),
+        again
+            .iter()
+            .map(|r| (r.run_id, r.pushed))
+            .collect::<Vec<_>>(),
         [(ids[0], false)]
     );
     drop(conn);

@@ -18,6 +18,7 @@ mod engine;
 mod guest_and_limits;
 mod helpers;
 mod ingest;
+mod jobs;
 mod operations;
 mod order_reads;
 mod path_ids;

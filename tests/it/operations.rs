@@ -107,6 +107,7 @@ async fn run_aged(conn: &mut PgConnection, status: &str, days_ago: i64) -> RunId
             input: &input,
             steps: &[("only", false)],
             correlation_id: None,
+            queue: "interactive",
         },
     )
     .await

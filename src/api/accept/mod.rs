@@ -142,7 +142,7 @@ pub struct Admission<'a> {
     conn: &'a mut PgConnection,
     state: &'a AppState,
     caller: &'a Caller,
-    started: Vec<RunId>,
+    started: Vec<jobs::Started>,
 }
 
 /// A request row to open (see `requests`): one open request per order and kind.
@@ -195,6 +195,12 @@ impl Admission<'_> {
 
     pub fn state(&self) -> &AppState {
         self.state
+    }
+
+    /// Pushes `run`'s trigger once the transaction committed (a run this intake put back in
+    /// its queue; runs it starts with [`Admission::start`] are pushed anyway).
+    pub fn dispatch_after_commit(&mut self, run: &RunRow) {
+        self.started.push(jobs::Started::from(run));
     }
 
     pub fn caller(&self) -> &Caller {
@@ -252,7 +258,7 @@ impl Admission<'_> {
             )
             .await?;
         }
-        self.started.push(run.id);
+        self.started.push(jobs::Started::from(&run));
         Ok(run)
     }
 
@@ -295,7 +301,7 @@ pub async fn accept<K: Intake>(
     let res = answer(&mut tx, fresh, &admitted).await?;
     tx.commit().await?;
     for run in started {
-        jobs::dispatch(&state.db, &state.queue, run).await;
+        jobs::dispatch(&state.db, &state.queue, &run).await;
     }
     match (admitted.wait_for, caller.wait.filter(|w| !w.is_zero())) {
         (Some(run), Some(wait)) => {

@@ -221,7 +221,7 @@ async fn start(
     let location = admin_location(run.id);
     Ok(Admitted::accepted(
         location,
-        FraudAccepted::Run(answer),
+        FraudAccepted::Run(Box::new(answer)),
         Some(run.id),
     ))
 }
@@ -266,14 +266,14 @@ async fn assign(
 #[derive(Serialize)]
 #[serde(untagged)]
 enum FraudAccepted {
-    Run(FraudAcceptedOut),
+    Run(Box<FraudAcceptedOut>),
     Assigned(ReviewAssignedOut),
 }
 
 impl Answer for FraudAccepted {
     async fn finished(self, run: &RunRow, db: &sqlx::PgPool) -> Result<Self> {
         match self {
-            FraudAccepted::Run(a) => Ok(FraudAccepted::Run(a.finished(run, db).await?)),
+            FraudAccepted::Run(a) => Ok(FraudAccepted::Run(Box::new(a.finished(run, db).await?))),
             other => Ok(other),
         }
     }

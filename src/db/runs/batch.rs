@@ -40,7 +40,8 @@ pub async fn claim_many(
                 c.status AS "status: RunStatus", c.progress_done, c.progress_total,
                 c.current_step, c.attempts, c.lease_owner, c.lease_until, c.next_attempt_at,
                 c.pushed_at, c.result, c.error, c.created_at, c.started_at, c.finished_at,
-                c.updated_at, c.correlation_id,
+                c.updated_at, c.correlation_id, c.queue, c.cancel_requested_at, c.retries,
+                c.progress_unit, c.progress_failed,
                 (SELECT coalesce(json_agg(s ORDER BY s.idx), '[]')
                  FROM run_steps s WHERE s.run_id = c.id) AS "steps!: Json<Vec<StepRow>>"
          FROM c, (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit"#,
@@ -77,6 +78,11 @@ pub async fn claim_many(
                 finished_at: c.finished_at,
                 updated_at: c.updated_at,
                 correlation_id: c.correlation_id,
+                queue: c.queue,
+                cancel_requested_at: c.cancel_requested_at,
+                retries: c.retries,
+                progress_unit: c.progress_unit,
+                progress_failed: c.progress_failed,
             };
             (run, c.steps.0)
         })

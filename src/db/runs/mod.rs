@@ -108,6 +108,30 @@ pub struct RunRow {
     pub updated_at: DateTime<Utc>,
     /// The correlation id of the request that started it; its upstream calls send it.
     pub correlation_id: Option<String>,
+    /// Its workflow's queue (`workflows.toml`), as it was when the run was accepted.
+    pub queue: String,
+    /// Set when someone asked to cancel it: the engine stops at the next step (or item)
+    /// boundary, compensates, and ends it `cancelled`.
+    pub cancel_requested_at: Option<DateTime<Utc>>,
+    /// How many times an operator retried it (its upstream keys carry the number).
+    pub retries: i32,
+    /// What `progress_done` / `progress_total` count: `steps`, or a long job's `items`,
+    /// `rows`, `parts`.
+    pub progress_unit: String,
+    /// A long job's items that failed so far.
+    pub progress_failed: i32,
+}
+
+impl RunRow {
+    /// The upstream Idempotency-Key of `step` of this run: `{run}:{step}`, and
+    /// `{run}:{step}:r{n}` once an operator retried the run `n` times (the first attempts'
+    /// effects were compensated, so their saved answers must not be replayed).
+    pub fn step_key(&self, step: &str) -> String {
+        match self.retries {
+            0 => format!("{}:{step}", self.id),
+            n => format!("{}:{step}:r{n}", self.id),
+        }
+    }
 }
 
 impl RunRow {
@@ -169,6 +193,8 @@ pub struct NewRunRow<'a> {
     pub input: &'a Value,
     pub steps: &'a [(&'a str, bool)],
     pub correlation_id: Option<&'a str>,
+    /// Its workflow's queue.
+    pub queue: &'a str,
 }
 
 fn ms(d: Duration) -> i64 {
@@ -195,12 +221,12 @@ pub async fn insert(conn: &mut PgConnection, new: &NewRunRow<'_>) -> sqlx::Resul
              FROM unnest($10::text[], $11::bool[]) WITH ORDINALITY AS t(name, skipped, ord)),
          o AS (INSERT INTO outbox (kind, run_id) VALUES ('trigger', $1))
          INSERT INTO runs (id, tenant_id, kind, subject_id, customer_id, requested_by, input,
-                           progress_total, current_step, correlation_id)
-         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $13 FROM (SELECT pg_notify($12, '')) AS n
+                           progress_total, current_step, correlation_id, queue)
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $13, $14 FROM (SELECT pg_notify($12, '')) AS n
          RETURNING id, tenant_id, kind, subject_id, customer_id AS "customer_id: CustomerId", requested_by, input,
                    status AS "status: RunStatus", progress_done, progress_total, current_step,
                    attempts, lease_owner, lease_until, next_attempt_at, pushed_at, result, error,
-                   created_at, started_at, finished_at, updated_at, correlation_id"#,
+                   created_at, started_at, finished_at, updated_at, correlation_id, queue, cancel_requested_at, retries, progress_unit, progress_failed"#,
         new.id.as_uuid(),
         new.tenant_id.as_str(),
         new.kind,
@@ -214,6 +240,7 @@ pub async fn insert(conn: &mut PgConnection, new: &NewRunRow<'_>) -> sqlx::Resul
         &skipped,
         super::outbox::CHANNEL,
         new.correlation_id,
+        new.queue,
     )
     .fetch_one(conn)
     .await
@@ -233,10 +260,12 @@ pub async fn claim(
 }
 
 mod batch;
+mod control;
 mod progress;
 mod reads;
 mod retention;
 pub use batch::*;
+pub use control::*;
 pub use progress::*;
 pub use reads::*;
 pub use retention::*;

@@ -11,17 +11,29 @@ use sqlx::PgConnection;
 
 use super::{RunEnd, RunStatus, StepStatus, end_many, ms};
 
-/// Pushes the lease of a run `worker` holds to now + `lease`; false if it lost the lease.
+/// What a lease extension found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lease {
+    /// Still held; `cancel_requested` when someone asked to cancel the run meanwhile.
+    Held {
+        cancel_requested: bool,
+    },
+    Lost,
+}
+
+/// Pushes the lease of a run `worker` holds to now + `lease`, and reads whether a cancel
+/// was asked for (so a long step learns of it within a third of a lease).
 pub async fn extend_lease(
     conn: &mut PgConnection,
     run_id: RunId,
     worker: &str,
     lease: Duration,
-) -> sqlx::Result<bool> {
-    let n = sqlx::query_scalar!(
+) -> sqlx::Result<Lease> {
+    let held = sqlx::query_scalar!(
         r#"WITH r AS (UPDATE runs SET lease_until = now() + $3::bigint * interval '1 millisecond'
-                    WHERE id = $1 AND lease_owner = $2 AND status = 'running' RETURNING 1)
-         SELECT (SELECT count(*) FROM r) AS "extended!"
+                    WHERE id = $1 AND lease_owner = $2 AND status = 'running'
+                    RETURNING cancel_requested_at IS NOT NULL AS cancel)
+         SELECT (SELECT cancel FROM r) AS "cancel?"
          FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit"#,
         run_id.as_uuid(),
         worker,
@@ -29,7 +41,10 @@ pub async fn extend_lease(
     )
     .fetch_one(conn)
     .await?;
-    Ok(n == 1)
+    Ok(match held {
+        Some(cancel_requested) => Lease::Held { cancel_requested },
+        None => Lease::Lost,
+    })
 }
 
 /// Hands back the runs held by any of `workers` (only `run`, when given): queued, due now,

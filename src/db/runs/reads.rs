@@ -20,7 +20,7 @@ pub async fn get(
         r#"SELECT id, tenant_id, kind, subject_id, customer_id AS "customer_id: CustomerId", requested_by, input,
                 status AS "status: RunStatus", progress_done, progress_total, current_step,
                 attempts, lease_owner, lease_until, next_attempt_at, pushed_at, result, error,
-                created_at, started_at, finished_at, updated_at, correlation_id
+                created_at, started_at, finished_at, updated_at, correlation_id, queue, cancel_requested_at, retries, progress_unit, progress_failed
          FROM runs WHERE tenant_id = $1 AND id = $2"#,
         tenant.as_str(),
         id.as_uuid(),
@@ -41,7 +41,7 @@ pub async fn get_for_customer(
         r#"SELECT id, tenant_id, kind, subject_id, customer_id AS "customer_id: CustomerId", requested_by, input,
                 status AS "status: RunStatus", progress_done, progress_total, current_step,
                 attempts, lease_owner, lease_until, next_attempt_at, pushed_at, result, error,
-                created_at, started_at, finished_at, updated_at, correlation_id
+                created_at, started_at, finished_at, updated_at, correlation_id, queue, cancel_requested_at, retries, progress_unit, progress_failed
          FROM runs WHERE tenant_id = $1 AND id = $2 AND customer_id = $3"#,
         tenant.as_str(),
         id.as_uuid(),
@@ -95,7 +95,7 @@ pub async fn list(
         r#"SELECT id, tenant_id, kind, subject_id, customer_id AS "customer_id: CustomerId", requested_by, input,
                 status AS "status: RunStatus", progress_done, progress_total, current_step,
                 attempts, lease_owner, lease_until, next_attempt_at, pushed_at, result, error,
-                created_at, started_at, finished_at, updated_at, correlation_id
+                created_at, started_at, finished_at, updated_at, correlation_id, queue, cancel_requested_at, retries, progress_unit, progress_failed
          FROM runs
          WHERE tenant_id = $1
            AND ($2::text IS NULL OR kind = $2)
@@ -155,23 +155,27 @@ pub async fn due_for_push(
     conn: &mut PgConnection,
     redeliver_after: Duration,
     limit: i64,
-) -> sqlx::Result<Vec<RunId>> {
-    sqlx::query_scalar!(
-        r#"SELECT id AS "id: RunId" FROM runs
-         WHERE (status = 'queued' AND next_attempt_at <= now() AND pushed_at IS NOT NULL
+    full: &[String],
+) -> sqlx::Result<Vec<(RunId, String)>> {
+    let rows = sqlx::query!(
+        r#"SELECT id AS "id: RunId", queue FROM runs
+         WHERE ((status = 'queued' AND next_attempt_at <= now() AND pushed_at IS NOT NULL
                 AND (pushed_at < next_attempt_at
                      OR pushed_at < now() - $1::bigint * interval '1 millisecond'))
             OR (status = 'running' AND lease_until < now()
                 AND (pushed_at IS NULL OR pushed_at < lease_until
-                     OR pushed_at < now() - $1::bigint * interval '1 millisecond'))
+                     OR pushed_at < now() - $1::bigint * interval '1 millisecond')))
+           AND queue <> ALL($3)
          ORDER BY next_attempt_at
          LIMIT $2
          FOR UPDATE SKIP LOCKED"#,
         ms(redeliver_after),
         limit,
+        full,
     )
     .fetch_all(conn)
-    .await
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.id, r.queue)).collect())
 }
 
 /// Records that the triggers of these runs were pushed now (without waiting for the WAL

@@ -17,14 +17,31 @@ const COMPENSATION_ATTEMPTS: u32 = 5;
 const COMPENSATION_MAX_DELAY: Duration = Duration::from_secs(2);
 
 impl Runner<'_> {
+    /// Someone asked to cancel the run and step `next_idx` is next: compensates the done
+    /// steps before it and ends the run `cancelled` (code `job.cancelled`).
+    pub(super) async fn cancel(self, next_idx: usize) -> anyhow::Result<()> {
+        let cause = json!(problem(
+            StatusCode::CONFLICT,
+            "job.cancelled",
+            "the job was cancelled on request; its done steps were compensated where they \
+             declare a compensation",
+        ));
+        tracing::info!(
+            next_step = next_idx,
+            "cancel requested: compensating and stopping"
+        );
+        self.compensate(next_idx, cause, RunStatus::Cancelled).await
+    }
+
     /// Compensates the done steps before `failed_idx` in reverse, then ends the run:
-    /// `compensated` with the failure's problem `cause`, or `failed` (code
-    /// `workflow.compensation_failed`, with `cause` and `compensation` members) if a
-    /// compensation cannot finish — that run needs a person.
+    /// `outcome` (`compensated`, or `cancelled` on request) with the problem `cause`, or
+    /// `failed` (code `workflow.compensation_failed`, with `cause` and `compensation`
+    /// members) if a compensation cannot finish — that run needs a person.
     pub(super) async fn compensate(
         mut self,
         failed_idx: usize,
         cause: Value,
+        outcome: RunStatus,
     ) -> anyhow::Result<()> {
         let mut broken: Option<(String, Problem)> = None;
         let spec = self.spec;
@@ -36,7 +53,7 @@ impl Runner<'_> {
             if self.steps[idx].status != StepStatus::Done {
                 continue;
             }
-            let key = format!("{}:{}:compensate", self.run.id, step.name);
+            let key = format!("{}:compensate", self.run.step_key(&step.name));
             let mut attempt = 0;
             let outcome = loop {
                 attempt += 1;
@@ -82,7 +99,7 @@ impl Runner<'_> {
             }
         }
         match broken {
-            None => self.end(RunStatus::Compensated, None, Some(cause)).await,
+            None => self.end(outcome, None, Some(cause)).await,
             Some((step, p)) => {
                 let mut e = problem(
                     StatusCode::INTERNAL_SERVER_ERROR,

@@ -1,8 +1,10 @@
 //! Calling an action while keeping the run's lease: the step timeout, panics, lease
-//! extension, and writing unwritten checkpoints once an action runs long enough.
+//! extension (which also brings news of a cancel request), and writing unwritten
+//! checkpoints once an action runs long enough.
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use futures::FutureExt;
@@ -10,7 +12,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use super::{COALESCE_WINDOW, Runner};
-use crate::db::runs::{self, Checkpoint, Finish, RunEnd};
+use crate::db::runs::{self, Checkpoint, Finish, Lease, RunEnd};
 use crate::error::problem;
 use crate::workflows::spec::{ActionRef, StepSpec};
 use crate::workflows::step::{StepCtx, StepError};
@@ -33,6 +35,7 @@ impl Runner<'_> {
             attempt,
             outputs: &self.outputs,
             workflow: self.spec,
+            cancel_requested: &self.cancel_requested,
         };
         let fut = AssertUnwindSafe((action.run)(ctx)).catch_unwind();
         // the run's upstream calls carry the correlation id of the request that started it
@@ -81,9 +84,16 @@ impl Runner<'_> {
                 }
                 _ = tick.tick() => {
                     let mut conn = self.state.db.acquire().await?;
-                    if !runs::extend_lease(&mut conn, self.run.id, self.worker, lease).await? {
-                        self.lost_lease()?;
-                        return Ok(None);
+                    match runs::extend_lease(&mut conn, self.run.id, self.worker, lease).await? {
+                        Lease::Lost => {
+                            self.lost_lease()?;
+                            return Ok(None);
+                        }
+                        Lease::Held { cancel_requested } => {
+                            if cancel_requested {
+                                self.cancel_requested.store(true, Ordering::Release);
+                            }
+                        }
                     }
                 }
             }

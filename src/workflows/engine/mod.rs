@@ -19,6 +19,7 @@ mod lease;
 pub use batch::Batches;
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -132,6 +133,8 @@ struct Runner<'a> {
     outputs: Map<String, Value>,
     progress: i32,
     unwritten: Mutex<Unwritten>,
+    /// Someone asked to cancel the run (seen at the claim or a lease extension).
+    cancel_requested: AtomicBool,
 }
 
 impl<'a> Runner<'a> {
@@ -149,6 +152,7 @@ impl<'a> Runner<'a> {
             .map(|s| (s.name.clone(), s.output.clone().unwrap_or(Value::Null)))
             .collect();
         let progress = run.progress_done;
+        let cancel_requested = AtomicBool::new(run.cancel_requested_at.is_some());
         Runner {
             state,
             spec,
@@ -159,6 +163,7 @@ impl<'a> Runner<'a> {
             outputs,
             progress,
             unwritten: Default::default(),
+            cancel_requested,
         }
     }
 
@@ -168,7 +173,7 @@ impl<'a> Runner<'a> {
             .find(|&i| self.steps[i].status == StepStatus::Failed && self.spec.steps[i].critical);
         if let Some(idx) = failed {
             let cause = self.steps[idx].last_error.clone().unwrap_or(Value::Null);
-            return self.compensate(idx, cause).await;
+            return self.compensate(idx, cause, RunStatus::Compensated).await;
         }
         let spec = self.spec;
         for idx in 0..self.steps.len() {
@@ -177,6 +182,9 @@ impl<'a> Runner<'a> {
             }
             if self.stop.is_cancelled() {
                 return self.hand_back().await;
+            }
+            if self.cancel_requested.load(Ordering::Acquire) {
+                return self.cancel(idx).await;
             }
             let step = &spec.steps[idx];
             match self.attempt(idx).await? {
@@ -218,7 +226,7 @@ impl<'a> Runner<'a> {
                     let code = problem["code"].as_str().unwrap_or("");
                     if step.critical {
                         warn!(step = %step.name, code, "critical step failed; compensating");
-                        return self.compensate(idx, problem).await;
+                        return self.compensate(idx, problem, RunStatus::Compensated).await;
                     }
                     warn!(step = %step.name, code, "non-critical step failed; going on");
                 }
@@ -231,7 +239,7 @@ impl<'a> Runner<'a> {
     /// Runs step `idx` until it succeeds, fails for good, or is released for a later retry.
     async fn attempt(&self, idx: usize) -> anyhow::Result<Attempted> {
         let step = &self.spec.steps[idx];
-        let key = format!("{}:{}", self.run.id, step.name);
+        let key = self.run.step_key(&step.name);
         let mut attempt = self.steps[idx].attempts as u32;
         loop {
             attempt += 1;
@@ -303,7 +311,7 @@ impl<'a> Runner<'a> {
         error: Option<Value>,
     ) -> anyhow::Result<()> {
         if let Some(hook) = &self.spec.on_finish {
-            let key = format!("{}:on_finish", self.run.id);
+            let key = self.run.step_key("on_finish");
             let step = StepSpec {
                 name: "on_finish".into(),
                 action: hook.clone(),

@@ -13,7 +13,7 @@ pub struct TestData {
     /// Every key of the test starts with `{prefix}:`.
     pub redis_prefix: String,
     /// apalis registers each queue's workers set in a global sorted set.
-    pub apalis_workers_set: String,
+    pub apalis_workers_sets: Vec<String>,
 }
 
 /// Deletes the test's Redis keys and drops its database (terminating connections still
@@ -32,7 +32,7 @@ pub async fn remove(data: &TestData) {
         }
         let _: Result<i64, _> = redis::cmd("ZREM")
             .arg("core:apalis:queues:list")
-            .arg(&data.apalis_workers_set)
+            .arg(&data.apalis_workers_sets)
             .query_async(&mut conn)
             .await;
         Some(())

@@ -192,6 +192,7 @@ impl TestApp {
         let opts = workers::WorkerOptions {
             concurrency: 8,
             name_prefix: "test".into(),
+            queues: Vec::new(),
         };
         tokio::spawn(workers::run(
             self.state.worker_ctx(),
@@ -463,7 +464,7 @@ impl Drop for TestApp {
             db_name: self.db_name.clone(),
             redis_url: self.config.redis_url.clone(),
             redis_prefix: self.config.redis_prefix.clone(),
-            apalis_workers_set: self.state.queue.apalis_config().workers_set(),
+            apalis_workers_sets: self.state.queue.workers_sets(),
         });
     }
 }

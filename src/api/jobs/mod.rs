@@ -1,5 +1,9 @@
 //! The job resource that clients poll: a run of a workflow, rendered from Postgres.
-//! `GET /v1/admin/jobs/{id}`, `GET /v1/admin/jobs` (and customers' requests embed it).
+//! `GET /v1/admin/jobs/{id}`, `GET /v1/admin/jobs` (and customers' requests embed it); its
+//! control (`control`: cancel, retry, the dead jobs) and its progress stream (`events`).
+
+pub mod control;
+pub mod events;
 
 use axum::Json;
 use axum::extract::State;
@@ -19,12 +23,53 @@ use crate::domain::ids::RunId;
 use crate::error::{Error, Result};
 use crate::state::AppState;
 
+/// How far a job got, in the unit its work is counted in.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProgressOut {
+    /// `steps` for a workflow's steps; a long job counts `items`, `rows` or `parts`.
+    pub unit: String,
     pub done: i32,
     pub total: i32,
+    /// Items that failed so far (a long job goes on past them); 0 for steps.
+    pub failed: i32,
     /// The step running now or last run.
     pub step: Option<String>,
+    /// `done / total` in percent, one decimal; absent while the total is unknown (0).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub percent: Option<f64>,
+    /// Units done per second since the job started, while it runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_per_second: Option<f64>,
+    /// Seconds left at that rate, while it runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eta_seconds: Option<u64>,
+}
+
+impl ProgressOut {
+    fn of(run: &RunRow, now: DateTime<Utc>) -> ProgressOut {
+        let (done, total) = (run.progress_done, run.progress_total);
+        let percent =
+            (total > 0).then(|| (1000.0 * f64::from(done) / f64::from(total)).round() / 10.0);
+        let running = run.status == RunStatus::Running || run.status == RunStatus::Queued;
+        let elapsed = run
+            .started_at
+            .map(|s| (now - s).num_milliseconds() as f64 / 1000.0)
+            .filter(|secs| *secs > 0.0 && running && done > 0);
+        let rate = elapsed.map(|secs| (f64::from(done) / secs * 10.0).round() / 10.0);
+        let eta = elapsed
+            .filter(|_| total >= done)
+            .map(|secs| (f64::from(total - done) * secs / f64::from(done)).ceil() as u64);
+        ProgressOut {
+            unit: run.progress_unit.clone(),
+            done,
+            total,
+            failed: run.progress_failed,
+            step: run.current_step.clone(),
+            percent,
+            rate_per_second: rate,
+            eta_seconds: eta,
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -61,6 +106,15 @@ pub struct JobOut {
     /// upstream calls send as `X-Correlation-ID` and its acceptance's audit record holds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub correlation_id: Option<String>,
+    /// Admin views only: the queue it waits in (`workflows.toml`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue: Option<String>,
+    /// Admin views only: when a cancel was asked for (the job stops at its next step).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cancel_requested_at: Option<DateTime<Utc>>,
+    /// Admin views only: how many times an operator retried it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retries: Option<i32>,
 }
 
 impl JobOut {
@@ -70,11 +124,7 @@ impl JobOut {
             id: run.id,
             kind: run.kind.clone(),
             status: run.status,
-            progress: ProgressOut {
-                done: run.progress_done,
-                total: run.progress_total,
-                step: run.current_step.clone(),
-            },
+            progress: ProgressOut::of(run, Utc::now()),
             attempts: run.attempts,
             result: run.result.clone(),
             error: run.error.clone(),
@@ -84,12 +134,25 @@ impl JobOut {
             updated_at: run.updated_at,
             steps: None,
             correlation_id: None,
+            queue: None,
+            cancel_requested_at: None,
+            retries: None,
         }
+    }
+
+    /// The admin's view without the steps (listings).
+    pub fn admin(run: &RunRow) -> JobOut {
+        let mut out = JobOut::from_run(run);
+        out.correlation_id = run.correlation_id.clone();
+        out.queue = Some(run.queue.clone());
+        out.cancel_requested_at = run.cancel_requested_at;
+        out.retries = Some(run.retries);
+        out
     }
 
     /// The admin's view, with each step.
     pub fn with_steps(run: &RunRow, steps: &[StepRow]) -> JobOut {
-        let mut out = JobOut::from_run(run);
+        let mut out = JobOut::admin(run);
         out.steps = Some(
             steps
                 .iter()
@@ -101,7 +164,6 @@ impl JobOut {
                 })
                 .collect(),
         );
-        out.correlation_id = run.correlation_id.clone();
         out
     }
 
@@ -177,7 +239,7 @@ pub async fn get_job(
 
 /// The access record of a read of jobs: their inputs and results may hold a customer's
 /// personal data (an address, a message), so which jobs were shown is recorded.
-async fn jobs_read(
+pub(crate) async fn jobs_read(
     tx: &mut sqlx::PgConnection,
     agent: &Agent,
     meta: &RequestMeta,
@@ -209,7 +271,7 @@ pub async fn list_jobs(
     jobs_read(&mut tx, &agent, &meta, &runs).await?;
     tx.commit().await?;
     Ok(Json(JobListOut {
-        data: runs.iter().map(JobOut::from_run).collect(),
+        data: runs.iter().map(JobOut::admin).collect(),
         next_cursor,
     }))
 }

@@ -1,0 +1,5 @@
+//! Operators steering jobs: cancel, retry, the dead jobs by kind and their bulk retry, and
+//! the progress stream.
+
+mod control;
+mod stream;
