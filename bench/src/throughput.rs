@@ -320,6 +320,7 @@ pub fn new_run(kind: &str) -> NewRun {
         requested_by: "bench".into(),
         input: json!({}),
         correlation_id: None,
+        queue: None,
     }
 }
 

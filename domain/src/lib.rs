@@ -4,6 +4,7 @@
 pub mod address;
 pub mod approvals;
 pub mod attachment;
+pub mod bulk;
 pub mod cancel;
 pub mod coupon;
 pub mod demo;

@@ -71,6 +71,7 @@ pub mod can {
         OrdersEdit,
         OrdersHold,
         OrdersLegalHold,
+        OrdersBulk,
         OrdersCancelApprove,
         OrdersCancelForce,
         AuditRead,

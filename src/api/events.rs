@@ -194,5 +194,6 @@ fn shipment_notice_run(order: &Order, input: &ShipmentNoticeInput) -> Result<New
         requested_by: "system:events".into(),
         input: serde_json::to_value(input).map_err(anyhow::Error::from)?,
         correlation_id: None,
+        queue: None,
     })
 }

@@ -6,39 +6,23 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
-use sqlx::PgConnection;
 use utoipa::ToSchema;
-use uuid::Uuid;
 
-use crate::api::accept::{Admission, Admitted, Answer, Intake, StartRun};
+use crate::api::accept::{Admission, Admitted, Answer, Intake};
 use crate::api::jobs::{JobOut, admin_location};
 use crate::db;
 use crate::db::audit::Entry;
-use crate::db::holds::{HoldRow, NewHold, OrderHolds};
+use crate::db::holds::HoldRow;
 use crate::db::runs::RunRow;
 use crate::domain::cancel::BlockedReason;
 use crate::domain::ids::OrderId;
 use crate::domain::order::Order;
-use crate::domain::transitions::{
-    OrderAction, Situation, TransitionRunInput, allowed_actions, check,
-};
+use crate::domain::transitions::{OrderAction, allowed_actions, check};
 use crate::error::{Error, Result};
+use crate::jobs::transitions::{self, Started, Transition};
 use crate::state::AppState;
 
-/// The order's situation now, with the holds it was read from.
-pub async fn situation(conn: &mut PgConnection, order: &Order) -> Result<(Situation, OrderHolds)> {
-    let holds = db::holds::of_order(conn, &order.tenant_id, &order.id).await?;
-    let situation = Situation {
-        status: order.status,
-        held: holds.open.is_some(),
-        release_running: holds
-            .open
-            .as_ref()
-            .is_some_and(|h| h.release_run_id.is_some()),
-        legal_hold: holds.legal.is_some(),
-    };
-    Ok((situation, holds))
-}
+pub use crate::jobs::transitions::situation;
 
 /// What the admin order view shows of the order's holds and the actions it allows now.
 #[derive(Debug, Serialize, ToSchema)]
@@ -140,55 +124,22 @@ impl Intake for ActionIntake<'_> {
             reason,
             expires_at,
         } = self;
-        let Some(workflow) = action.workflow() else {
-            return Err(Error::unprocessable(
-                "order.action_unknown",
-                format!("{} is not a status change", action.as_str()),
-            ));
-        };
-        db::holds::lock_order(adm.conn(), &order.tenant_id, &order.id).await?;
-        let (situation, holds) = situation(adm.conn(), order).await?;
-        check(action, &situation).map_err(blocked)?;
         let agent = adm.caller().principal.clone();
-        let hold_id = match action {
-            OrderAction::Hold => Some(Uuid::now_v7()),
-            _ => holds.open.as_ref().map(|h| h.id),
+        let t = Transition {
+            order,
+            action,
+            reason: &reason,
+            expires_at,
+            requested_by: &agent,
+            correlation_id: adm.caller().actor.correlation_id.clone(),
+            queue: None,
         };
-        let input = TransitionRunInput {
-            order_id: order.id.clone(),
-            reason: reason.clone(),
-            hold_id,
-            requested_by: agent.clone(),
+        let registry = adm.state().workflows.clone();
+        let (run, hold, hold_id) = match transitions::start(adm.conn(), &registry, t).await? {
+            Started::Run { run, hold, hold_id } => (*run, hold, hold_id),
+            Started::Blocked(reason) => return Err(blocked(reason)),
         };
-        let run = adm
-            .start_run(StartRun {
-                workflow,
-                subject_id: order.id.as_str(),
-                customer_id: None,
-                input: &input,
-                request: None,
-                decided_by: None,
-            })
-            .await?;
-        let hold = match (action, hold_id) {
-            (OrderAction::Hold, Some(id)) => {
-                let new = NewHold {
-                    tenant_id: &order.tenant_id,
-                    id,
-                    order_id: &order.id,
-                    reason: &reason,
-                    placed_by: &agent,
-                    expires_at,
-                    place_run_id: run.id,
-                };
-                db::holds::insert(adm.conn(), &new).await?
-            }
-            (OrderAction::Release, Some(id)) => {
-                db::holds::claim_release(adm.conn(), &order.tenant_id, id, run.id).await?;
-                holds.open
-            }
-            _ => None,
-        };
+        adm.dispatch_after_commit(&run);
         let action_name = format!("order.{}", action.as_str());
         adm.audit(Entry {
             action: &action_name,

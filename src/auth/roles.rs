@@ -27,6 +27,7 @@ pub enum Permission {
     OrdersEdit,
     OrdersHold,
     OrdersLegalHold,
+    OrdersBulk,
     OrdersCancelApprove,
     OrdersCancelForce,
     OrdersRefund,
@@ -59,6 +60,7 @@ pub const ROLE_PERMISSIONS: &[(Role, &[Permission])] = &[
             P::OrdersEdit,
             P::OrdersHold,
             P::OrdersLegalHold,
+            P::OrdersBulk,
             P::OrdersCancelApprove,
             P::OrdersCancelForce,
             P::OrdersRefund,
@@ -192,6 +194,7 @@ impl Permission {
         P::OrdersEdit,
         P::OrdersHold,
         P::OrdersLegalHold,
+        P::OrdersBulk,
         P::OrdersCancelApprove,
         P::OrdersCancelForce,
         P::OrdersRefund,
@@ -219,6 +222,7 @@ impl Permission {
             P::OrdersEdit => "orders.edit",
             P::OrdersHold => "orders.hold",
             P::OrdersLegalHold => "orders.legal_hold",
+            P::OrdersBulk => "orders.bulk",
             P::OrdersCancelApprove => "orders.cancel.approve",
             P::OrdersCancelForce => "orders.cancel.force",
             P::OrdersRefund => "orders.refund",
@@ -247,6 +251,9 @@ impl Permission {
             P::OrdersEdit => "change an order's details; confirm, close or reopen it",
             P::OrdersHold => "place or release a hold on an order",
             P::OrdersLegalHold => "place or remove (with sudo) a legal hold on an order",
+            P::OrdersBulk => {
+                "change many orders at once with a bulk job (each change also needs its own permission)"
+            }
             P::OrdersCancelApprove => "approve or reject a cancellation within the rules",
             P::OrdersCancelForce => "cancel an order the rules would block",
             P::OrdersRefund => "issue refunds",

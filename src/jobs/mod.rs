@@ -3,6 +3,7 @@
 //! Nothing is lost if Redis is down: the outbox relay delivers what `dispatch` could not.
 
 mod queue;
+pub mod transitions;
 
 use std::time::Duration;
 
@@ -34,6 +35,9 @@ pub struct NewRun {
     pub input: Value,
     /// The correlation id of the request that asked for the run, if any.
     pub correlation_id: Option<String>,
+    /// Another queue than its workflow's (a bulk job's items wait in the bulk queue);
+    /// `None`: the workflow's own.
+    pub queue: Option<String>,
 }
 
 /// Inserts the run (uuid v7 id), one `run_steps` row per step (`skipped` where the step's
@@ -64,7 +68,7 @@ pub async fn enqueue(conn: &mut PgConnection, registry: &Registry, new: NewRun) 
         input: &new.input,
         steps: &steps,
         correlation_id: new.correlation_id.as_deref(),
-        queue: &workflow.queue,
+        queue: new.queue.as_deref().unwrap_or(&workflow.queue),
     };
     Ok(db::runs::insert(conn, &row).await?)
 }

@@ -53,6 +53,7 @@ pub async fn release_expired_holds(state: &WorkerCtx) -> anyhow::Result<usize> {
             requested_by: HOLD_EXPIRY.into(),
             input: serde_json::to_value(&input)?,
             correlation_id: None,
+            queue: None,
         };
         let run = jobs::enqueue(&mut tx, &state.workflows, new).await?;
         db::holds::claim_release(&mut tx, &hold.tenant_id, hold.id, run.id).await?;

@@ -25,6 +25,9 @@ use crate::domain::ids::TenantId;
 use crate::error::{Problem, problem};
 use crate::upstream::UpstreamError;
 
+/// The problem code of a run cancelled on request.
+pub const CANCELLED: &str = "job.cancelled";
+
 /// What an action is called with.
 pub struct StepCtx<'a> {
     pub state: &'a WorkerCtx,
@@ -121,6 +124,22 @@ impl StepError {
     pub fn permanent(status: StatusCode, code: &str, detail: impl Into<String>) -> StepError {
         StepError::Permanent(Box::new(problem(status, code, detail)))
     }
+    /// What a long action answers when it stopped early because a cancel was asked for
+    /// ([`StepCtx::cancel_requested`]): the engine then cancels the run (its done steps
+    /// compensated) instead of treating the step as failed.
+    pub fn cancelled() -> StepError {
+        StepError::permanent(
+            StatusCode::CONFLICT,
+            CANCELLED,
+            "stopped at an item boundary: the job was cancelled on request",
+        )
+    }
+
+    /// Whether this is [`StepError::cancelled`].
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, StepError::Permanent(p) if p.code == CANCELLED)
+    }
+
     pub fn invalid_input(detail: &str) -> StepError {
         StepError::permanent(
             StatusCode::UNPROCESSABLE_ENTITY,

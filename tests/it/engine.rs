@@ -160,6 +160,7 @@ impl TestEnv {
                 requested_by: "test".into(),
                 input,
                 correlation_id: None,
+                queue: None,
             };
             ids.push(
                 jobs::enqueue(&mut tx, &self.state.workflows, new)
@@ -678,6 +679,7 @@ async fn produce(state: &AppState, kind: &'static str, secs: u64) -> (u64, f64) 
                     requested_by: "bench".into(),
                     input: json!({}),
                     correlation_id: None,
+                    queue: None,
                 };
                 let id = jobs::enqueue(&mut tx, &state.workflows, new)
                     .await

@@ -244,6 +244,7 @@ impl Admission<'_> {
             requested_by: self.caller.principal.clone(),
             input,
             correlation_id: self.caller.actor.correlation_id.clone(),
+            queue: None,
         };
         let run = jobs::enqueue(self.conn, &self.state.workflows, new).await?;
         if let Some(request) = s.request {

@@ -3,6 +3,7 @@
 pub mod access;
 pub mod access_log;
 pub mod approvals;
+pub mod bulk;
 pub mod cancel;
 pub mod cases;
 pub mod connectors;
@@ -39,6 +40,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(cancel::approve_cancel))
         .routes(routes!(cancel::force_cancel))
         .routes(routes!(order_audit::get_audit))
+        .routes(routes!(bulk::bulk_update_status))
         .routes(routes!(jobs::list_jobs))
         .routes(routes!(jobs::get_job))
         .routes(routes!(jobs::control::cancel_job))
@@ -46,6 +48,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(jobs::control::list_dead_jobs))
         .routes(routes!(jobs::control::retry_dead_jobs))
         .routes(routes!(jobs::events::stream_job_events))
+        .routes(routes!(jobs::items::list_job_items))
         .routes(routes!(access::my_permissions))
         .routes(routes!(settings::get_settings, settings::patch_settings))
         .routes(routes!(transitions::hold))

@@ -21,7 +21,7 @@ use crate::error::{Error, FieldError, Result};
 use crate::state::AppState;
 
 /// A hold lasts at most a year.
-const MAX_HOLD_MINUTES: i64 = 525_600;
+pub(crate) const MAX_HOLD_MINUTES: i64 = 525_600;
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

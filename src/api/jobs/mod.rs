@@ -4,6 +4,7 @@
 
 pub mod control;
 pub mod events;
+pub mod items;
 
 use axum::Json;
 use axum::extract::State;

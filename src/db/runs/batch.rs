@@ -148,7 +148,8 @@ pub async fn end_many(conn: &mut PgConnection, ends: &[RunEnd]) -> sqlx::Result<
          r AS (
              UPDATE runs SET status = e.status, result = nullif(e.result, 'null'),
                  error = nullif(e.error, 'null'),
-                 progress_done = CASE WHEN e.progress_done < 0 THEN runs.progress_done
+                 progress_done = CASE WHEN e.progress_done < 0 OR runs.progress_unit <> 'steps'
+                                      THEN runs.progress_done
                                       ELSE e.progress_done END,
                  finished_at = now(), updated_at = now(), current_step = NULL,
                  lease_owner = NULL, lease_until = NULL

@@ -82,7 +82,8 @@ pub async fn request_cancel(conn: &mut PgConnection, id: RunId, by: &str) -> sql
 }
 
 /// Puts a failed or compensated run back in its queue: its failed and compensated steps
-/// become pending (attempts from zero), its done and skipped steps stay, the request it
+/// become pending (attempts from zero), its done and skipped steps stay (a long job's
+/// failed and cancelled items become pending, its finished ones stay), the request it
 /// serves follows it, and its trigger goes in the outbox (announced to the relay). The
 /// retry count grows, so its steps' upstream keys are new (`RunRow::step_key`).
 pub async fn retry(conn: &mut PgConnection, id: RunId, channel: &str) -> sqlx::Result<Retried> {
@@ -92,8 +93,10 @@ pub async fn retry(conn: &mut PgConnection, id: RunId, channel: &str) -> sqlx::R
                  error = NULL, result = NULL, finished_at = NULL, lease_owner = NULL,
                  lease_until = NULL, pushed_at = NULL, cancel_requested_at = NULL,
                  cancel_requested_by = NULL, progress_failed = 0, updated_at = now(),
-                 progress_done = (SELECT count(*) FROM run_steps s
-                                  WHERE s.run_id = $1 AND s.status = 'done')::int,
+                 progress_done = CASE WHEN progress_unit = 'steps'
+                     THEN (SELECT count(*) FROM run_steps s
+                           WHERE s.run_id = $1 AND s.status = 'done')::int
+                     ELSE progress_done END,
                  current_step = (SELECT name FROM run_steps s WHERE s.run_id = $1
                                  AND s.status IN ('pending', 'failed', 'compensated')
                                  ORDER BY idx LIMIT 1)
@@ -104,6 +107,9 @@ pub async fn retry(conn: &mut PgConnection, id: RunId, channel: &str) -> sqlx::R
                WHERE run_id IN (SELECT id FROM r) AND status IN ('failed', 'compensated')),
          q AS (UPDATE requests SET status = 'queued', updated_at = now()
                WHERE run_id IN (SELECT id FROM r)),
+         i AS (UPDATE run_items SET status = 'pending', child_run_id = NULL, code = NULL,
+                   detail = NULL, updated_at = now()
+               WHERE run_id IN (SELECT id FROM r) AND status IN ('failed', 'cancelled')),
          o AS (INSERT INTO outbox (kind, run_id) SELECT 'trigger', id FROM r)
          SELECT count(*) AS "retried!" FROM r, (SELECT pg_notify($2, '')) AS n"#,
         id.as_uuid(),

@@ -261,6 +261,7 @@ pub async fn claim(
 
 mod batch;
 mod control;
+pub mod items;
 mod progress;
 mod reads;
 mod retention;

@@ -110,7 +110,9 @@ pub async fn checkpoint(conn: &mut PgConnection, cp: &Checkpoint<'_>) -> sqlx::R
     let finished: Vec<DateTime<Utc>> = cp.steps.iter().map(|s| s.finished_at).collect();
     let n = sqlx::query_scalar!(
         r#"WITH r AS (
-             UPDATE runs SET progress_done = $7, current_step = $8, updated_at = now(),
+             UPDATE runs SET current_step = $8, updated_at = now(),
+                 -- a long job counts its items itself (`items`), not its steps
+                 progress_done = CASE WHEN progress_unit = 'steps' THEN $7 ELSE progress_done END,
                  lease_until = now() + $3::bigint * interval '1 millisecond'
              WHERE id = $1 AND lease_owner = $2
              RETURNING id),
@@ -162,7 +164,8 @@ pub async fn record_step_failure(
 ) -> sqlx::Result<bool> {
     let n = sqlx::query_scalar!(
         r#"WITH r AS (
-             UPDATE runs SET updated_at = now(), progress_done = $8,
+             UPDATE runs SET updated_at = now(),
+                 progress_done = CASE WHEN progress_unit = 'steps' THEN $8 ELSE progress_done END,
                  status = CASE WHEN $7::bigint IS NULL THEN status ELSE 'queued' END,
                  next_attempt_at = CASE WHEN $7::bigint IS NULL THEN next_attempt_at
                      ELSE now() + $7 * interval '1 millisecond' END,

@@ -8,6 +8,7 @@
 mod aggregate;
 mod criteria;
 mod page;
+mod select;
 
 pub use aggregate::{
     AggregationResult, DateBucket, HistogramResult, SumBucket, SumResult, TermBucket, TermsResult,
@@ -15,6 +16,7 @@ pub use aggregate::{
 };
 pub use criteria::push_criteria;
 pub use page::{OrderSummary, Page, page};
+pub use select::matching_ids;
 
 use sqlx::{PgPool, Postgres, Transaction};
 

@@ -5,6 +5,7 @@
 //! What an action is called with and may return is in [`crate::workflows::step`].
 
 mod address;
+mod bulk;
 mod diagnostic;
 mod exchanges;
 mod fraud;
@@ -27,6 +28,9 @@ pub const ACTIONS: &[(&str, ActionFn)] = &[
     ("fail", diagnostic::fail),
     ("flaky", diagnostic::flaky),
     ("sleep", diagnostic::sleep),
+    // bulk_update_status
+    ("bulk.select_items", bulk::select_items),
+    ("bulk.process_items", bulk::process_items),
     // cancel_order
     (
         "orders.check_cancel_eligibility",

@@ -22,7 +22,7 @@ impl Runner<'_> {
     pub(super) async fn cancel(self, next_idx: usize) -> anyhow::Result<()> {
         let cause = json!(problem(
             StatusCode::CONFLICT,
-            "job.cancelled",
+            crate::workflows::step::CANCELLED,
             "the job was cancelled on request; its done steps were compensated where they \
              declare a compensation",
         ));

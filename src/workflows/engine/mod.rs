@@ -111,6 +111,8 @@ enum Attempted {
         problem: Value,
         attempts: i32,
     },
+    /// The action stopped early for a cancel request (`StepError::cancelled`).
+    Cancelled,
     /// Released for a later retry, or the lease was lost: stop here.
     Stopped,
 }
@@ -189,6 +191,12 @@ impl<'a> Runner<'a> {
             let step = &spec.steps[idx];
             match self.attempt(idx).await? {
                 Attempted::Stopped => return Ok(()),
+                Attempted::Cancelled => {
+                    if !self.flush(None).await? {
+                        return self.lost_lease();
+                    }
+                    return self.cancel(idx).await;
+                }
                 Attempted::Succeeded(done) => {
                     self.progress += 1;
                     self.steps[idx].status = StepStatus::Done;
@@ -265,6 +273,9 @@ impl<'a> Runner<'a> {
                 Err(e) => e,
             };
             let attempts = attempt as i32;
+            if err.is_cancelled() && self.cancel_requested.load(Ordering::Acquire) {
+                return Ok(Attempted::Cancelled);
+            }
             if matches!(err, StepError::Permanent(_)) || attempt >= step.retry.max_attempts {
                 return Ok(Attempted::Failed {
                     problem: json!(err.problem()),

@@ -1,5 +1,6 @@
 //! Operators steering jobs: cancel, retry, the dead jobs by kind and their bulk retry, and
 //! the progress stream.
 
+mod bulk;
 mod control;
 mod stream;

@@ -1,0 +1,246 @@
+//! Actions of `bulk_update_status`: select the orders (the admin search language) as the
+//! job's items, then carry out each as a run of the action's own workflow (`hold_order`, …)
+//! in the bulk queue — judged, recorded and audited as the single-order endpoint does, under
+//! an upstream Idempotency-Key of its own run. An item's child run is written in the same
+//! transaction that marks the item started, so a crash never starts one twice; at most
+//! [`TENANT_IN_FLIGHT`] items of a tenant run at once, across its bulk jobs, so a bulk job
+//! never floods the upstream services that interactive work needs.
+
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::db;
+use crate::db::audit::{Actor, Entry};
+use crate::db::runs::items::{self, ItemCounts};
+use crate::domain::bulk::{BulkStatusInput, MAX_BULK_ORDERS};
+use crate::domain::ids::OrderId;
+use crate::domain::search::{Criteria, SearchError};
+use crate::jobs::transitions::{self, Started, Transition};
+use crate::workflows::step::{StepCtx, StepError, with_result};
+
+/// Items of one tenant whose child run is under way at once, across its bulk jobs.
+pub const TENANT_IN_FLIGHT: i64 = 16;
+/// The queue the items' runs wait in (its workers are scaled apart from interactive ones).
+pub const ITEM_QUEUE: &str = "bulk";
+const IDLE: Duration = Duration::from_millis(100);
+
+/// Selects the orders the input's criteria match as the job's items (at most
+/// [`MAX_BULK_ORDERS`]; acceptance refused more, so more now is a permanent failure).
+pub fn select_items(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
+    Box::pin(async move {
+        let input: BulkStatusInput = ctx.input_as()?;
+        let criteria = criteria(&input)?;
+        let mut conn = ctx.state.db.acquire().await.map_err(StepError::database)?;
+        let limit = MAX_BULK_ORDERS as i64 + 1;
+        let ids = db::search::matching_ids(&mut conn, ctx.tenant(), &criteria, limit)
+            .await
+            .map_err(StepError::database)?;
+        if ids.len() > MAX_BULK_ORDERS {
+            return Err(StepError::permanent(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "bulk.too_many_orders",
+                format!("the filter matches more than {MAX_BULK_ORDERS} orders now"),
+            ));
+        }
+        items::insert(&mut conn, ctx.run.id, ctx.tenant(), &ids)
+            .await
+            .map_err(StepError::database)?;
+        Ok(json!({ "items": ids.len() }))
+    })
+}
+
+fn criteria(input: &BulkStatusInput) -> Result<Criteria, StepError> {
+    let mut errors: Vec<SearchError> = Vec::new();
+    let criteria = Criteria::parse(input.filter.as_ref(), input.text.as_deref(), &mut errors);
+    match errors.first() {
+        None => Ok(criteria),
+        Some(e) => Err(StepError::invalid_input(&e.to_string())),
+    }
+}
+
+/// Starts the pending items' runs (within the tenant's bound), takes the outcomes of those
+/// that ended, and reports progress, until every item has an outcome — or, once a cancel is
+/// asked for, stops starting items, marks the rest `cancelled` and stops.
+pub fn process_items(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
+    Box::pin(async move {
+        let input: BulkStatusInput = ctx.input_as()?;
+        let worker = ctx.run.lease_owner.clone().unwrap_or_default();
+        loop {
+            let db = &ctx.state.db;
+            let mut conn = db.acquire().await.map_err(StepError::database)?;
+            items::settle(&mut conn, ctx.run.id)
+                .await
+                .map_err(StepError::database)?;
+            if ctx.cancel_requested() {
+                items::cancel_pending(&mut conn, ctx.run.id)
+                    .await
+                    .map_err(StepError::database)?;
+                items::count_and_report(&mut conn, ctx.run.id, &worker)
+                    .await
+                    .map_err(StepError::database)?;
+                return Err(StepError::cancelled());
+            }
+            drop(conn);
+            let started = start_some(&ctx, &input).await?;
+            let mut conn = db.acquire().await.map_err(StepError::database)?;
+            let counts = items::count_and_report(&mut conn, ctx.run.id, &worker)
+                .await
+                .map_err(StepError::database)?;
+            if counts.pending == 0 && counts.running == 0 {
+                return Ok(with_result(outcome(&counts), json!({})));
+            }
+            if started == 0 {
+                tokio::time::sleep(IDLE).await;
+            }
+        }
+    })
+}
+
+fn outcome(c: &ItemCounts) -> Value {
+    json!({ "items": { "total": c.finished(), "succeeded": c.succeeded, "failed": c.failed,
+                       "skipped": c.skipped, "cancelled": c.cancelled } })
+}
+
+/// Starts up to the tenant's free room of pending items, one transaction each; returns how
+/// many got an outcome or a run.
+async fn start_some(ctx: &StepCtx<'_>, input: &BulkStatusInput) -> Result<usize, StepError> {
+    let mut conn = ctx.state.db.acquire().await.map_err(StepError::database)?;
+    let running = items::running_of_tenant(&mut conn, ctx.tenant())
+        .await
+        .map_err(StepError::database)?;
+    let room = TENANT_IN_FLIGHT - running;
+    let mut n = 0;
+    for _ in 0..room.max(0) {
+        if ctx.cancel_requested() || !start_next(ctx, input, &mut conn).await? {
+            break;
+        }
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// Locks the next pending item and, in the same transaction, starts its run (or records
+/// why it was skipped); false when none is pending.
+async fn start_next(
+    ctx: &StepCtx<'_>,
+    input: &BulkStatusInput,
+    conn: &mut sqlx::PgConnection,
+) -> Result<bool, StepError> {
+    use sqlx::Acquire;
+    let mut tx = conn.begin().await.map_err(StepError::database)?;
+    let next = items::lock_pending(&mut tx, ctx.run.id, 1)
+        .await
+        .map_err(StepError::database)?;
+    let Some((idx, subject)) = next.into_iter().next() else {
+        return Ok(false);
+    };
+    let tenant = ctx.tenant();
+    let order_id = OrderId::new(subject);
+    let order = db::orders::get(&mut tx, tenant, &order_id, None)
+        .await
+        .map_err(StepError::database)?;
+    let Some(order) = order else {
+        let (code, detail) = (
+            "order.not_found",
+            "the order is no longer in the read model",
+        );
+        items::set(
+            &mut tx,
+            ctx.run.id,
+            idx,
+            "failed",
+            None,
+            Some(code),
+            Some(detail),
+        )
+        .await
+        .map_err(StepError::database)?;
+        tx.commit().await.map_err(StepError::database)?;
+        return Ok(true);
+    };
+    let expires_at = input
+        .duration_minutes
+        .map(|m| chrono::Utc::now() + chrono::Duration::minutes(i64::from(m)));
+    let t = Transition {
+        order: &order,
+        action: input.action,
+        reason: &input.reason,
+        expires_at,
+        requested_by: &input.requested_by,
+        correlation_id: ctx.run.correlation_id.clone(),
+        queue: Some(ITEM_QUEUE.into()),
+    };
+    let registry = &ctx.state.workflows;
+    match transitions::start(&mut tx, registry, t)
+        .await
+        .map_err(item_error)?
+    {
+        Started::Blocked(reason) => {
+            let (code, detail) = (Some(reason.code.as_str()), Some(reason.message.as_str()));
+            items::set(&mut tx, ctx.run.id, idx, "skipped", None, code, detail)
+                .await
+                .map_err(StepError::database)?;
+        }
+        Started::Run { run, hold_id, .. } => {
+            items::set(
+                &mut tx,
+                ctx.run.id,
+                idx,
+                "running",
+                Some(run.id),
+                None,
+                None,
+            )
+            .await
+            .map_err(StepError::database)?;
+            audit_item(ctx, input, &mut tx, &order, run.id, hold_id).await?;
+        }
+    }
+    tx.commit().await.map_err(StepError::database)?;
+    Ok(true)
+}
+
+/// The order's audit record, as the single-order endpoint writes it, naming the bulk job.
+async fn audit_item(
+    ctx: &StepCtx<'_>,
+    input: &BulkStatusInput,
+    tx: &mut sqlx::PgConnection,
+    order: &crate::domain::order::Order,
+    run_id: crate::domain::ids::RunId,
+    hold_id: Option<uuid::Uuid>,
+) -> Result<(), StepError> {
+    let (kind, id) = match input.requested_by.split_once(':') {
+        Some(("agent", id)) => ("agent", id),
+        Some(("key", id)) => ("key", id),
+        _ => ("system", input.requested_by.as_str()),
+    };
+    let actor = Actor {
+        kind,
+        id: id.to_string(),
+        roles: input.roles.clone(),
+        correlation_id: ctx.run.correlation_id.clone(),
+        ..Actor::default()
+    };
+    let action = format!("order.{}", input.action.as_str());
+    let entry = Entry {
+        action: &action,
+        subject_type: "order",
+        subject_id: order.id.as_str(),
+        reason: Some(&input.reason),
+        before: Some(json!({ "status": order.status })),
+        after: Some(json!({ "run_id": run_id, "hold_id": hold_id, "bulk_job_id": ctx.run.id })),
+        personal_data_of: Some(&order.customer_id),
+    };
+    db::audit::record(tx, ctx.tenant(), &actor, &entry)
+        .await
+        .map_err(StepError::database)?;
+    Ok(())
+}
+
+/// A failure to start one item (the database) is retryable like any step's.
+fn item_error(e: crate::error::Error) -> StepError {
+    StepError::Retryable(Box::new(e.to_problem()))
+}
