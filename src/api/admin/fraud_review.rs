@@ -88,12 +88,12 @@ pub struct Assignee {
     pub notes: Option<String>,
 }
 
-impl Validate for AssignReviewIn {
-    type Checked = Assignee;
-
-    fn validate(&self) -> Result<Assignee> {
-        validate_note("notes", self.notes.as_deref(), false)?;
-        let a = self.assignee.trim();
+impl Assignee {
+    /// `assignee` (an agent id, or `team:<name>`) and the optional `notes` (at most 500
+    /// characters, named `notes_field` in a 422), trimmed.
+    pub fn parse(assignee: &str, (notes_field, notes): (&str, Option<&str>)) -> Result<Self> {
+        validate_note(notes_field, notes, false)?;
+        let a = assignee.trim();
         let (agent, team) = match a.strip_prefix("team:") {
             Some(team) => (None, Some(team.trim())),
             None => (Some(a), None),
@@ -105,16 +105,20 @@ impl Validate for AssignReviewIn {
                 message: format!("an agent id or team:<name>, 1 to {MAX_ASSIGNEE} characters"),
             }]));
         }
-        let notes = self
-            .notes
-            .as_deref()
-            .map(str::trim)
-            .filter(|n| !n.is_empty());
+        let notes = notes.map(str::trim).filter(|n| !n.is_empty());
         Ok(Assignee {
             agent_id: agent.map(str::to_string),
             team: team.map(str::to_string),
             notes: notes.map(str::to_string),
         })
+    }
+}
+
+impl Validate for AssignReviewIn {
+    type Checked = Assignee;
+
+    fn validate(&self) -> Result<Assignee> {
+        Assignee::parse(&self.assignee, ("notes", self.notes.as_deref()))
     }
 }
 

@@ -4,6 +4,7 @@ pub mod access;
 pub mod access_log;
 pub mod approvals;
 pub mod cancel;
+pub mod case_work;
 pub mod cases;
 pub mod connectors;
 pub mod fraud;
@@ -72,6 +73,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(tasks::create_task, tasks::list_tasks))
         .routes(routes!(tasks::complete_task))
         .routes(routes!(cases::get_cases))
+        .routes(routes!(case_work::assign_case))
+        .routes(routes!(case_work::close_case))
 }
 
 /// Routes that take attachments, with their own body limit; `api::router` mounts them

@@ -1,0 +1,11 @@
+-- Agents working support cases: a case is given to an agent or a team, and closed with a
+-- resolution (`POST /v1/admin/orders/{order}/cases/{case}/assign|close`). A closed case
+-- leaves the `cases` work queue; the customer's next message reopens it (the closure's
+-- columns are cleared then; the audit log keeps who closed it and why).
+ALTER TABLE support_cases
+    ADD COLUMN assigned_team text,
+    ADD COLUMN resolution    text,
+    ADD COLUMN closed_by     text,
+    ADD COLUMN closed_at     timestamptz,
+    ADD CONSTRAINT support_cases_closed_has_resolution
+        CHECK (status <> 'closed' OR (resolution IS NOT NULL AND closed_at IS NOT NULL));
