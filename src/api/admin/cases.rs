@@ -71,13 +71,15 @@ impl From<CaseRow> for AdminCaseOut {
     }
 }
 
-/// An attachment's metadata (its content is served to the customer only).
+/// An attachment's metadata; `url` downloads it (access-logged).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AdminAttachmentOut {
     pub filename: String,
     /// As sniffed from the content.
     pub content_type: String,
     pub size_bytes: i32,
+    /// `GET` it for the file (`orders.read`).
+    pub url: String,
 }
 
 /// A message of the case, with its author.
@@ -104,6 +106,10 @@ impl From<MessageRow> for AdminMessageOut {
                 filename,
                 content_type,
                 size_bytes: m.attachment_size.unwrap_or(0),
+                url: format!(
+                    "/v1/admin/orders/{}/messages/{}/attachment",
+                    m.order_id, m.id
+                ),
             }),
             _ => None,
         };

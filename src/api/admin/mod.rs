@@ -4,6 +4,7 @@ pub mod access;
 pub mod access_log;
 pub mod approvals;
 pub mod cancel;
+pub mod case_attachments;
 pub mod case_work;
 pub mod cases;
 pub mod connectors;
@@ -75,6 +76,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(cases::get_cases))
         .routes(routes!(case_work::assign_case))
         .routes(routes!(case_work::close_case))
+        .routes(routes!(case_attachments::download_attachment))
 }
 
 /// Routes that take attachments, with their own body limit; `api::router` mounts them
