@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 
 use crate::domain::ids::TenantId;
 use crate::domain::queues::QueueId;
+use crate::domain::settings::QueueSlas;
 
 /// One queue's figures, as counted now.
 pub struct QueueCounts {
@@ -20,10 +21,12 @@ pub struct QueueCounts {
     pub sla_breaches: i64,
 }
 
-/// The figures of every queue that has items; a queue without any is absent.
+/// The figures of every queue that has items, breaches judged by the tenant's `slas`; a
+/// queue without any is absent.
 pub async fn counts(
     conn: &mut PgConnection,
     tenant_id: &TenantId,
+    slas: &QueueSlas,
 ) -> sqlx::Result<Vec<QueueCounts>> {
     let names: Vec<String> = QueueId::ALL
         .iter()
@@ -31,7 +34,7 @@ pub async fn counts(
         .collect();
     let slas: Vec<i32> = QueueId::ALL
         .iter()
-        .map(|q| i32::try_from(q.sla_minutes()).unwrap_or(i32::MAX))
+        .map(|q| i32::try_from(slas.of(*q)).unwrap_or(i32::MAX))
         .collect();
     sqlx::query_as!(
         QueueCounts,
