@@ -9,3 +9,10 @@ ALTER TABLE support_cases
     ADD COLUMN closed_at     timestamptz,
     ADD CONSTRAINT support_cases_closed_has_resolution
         CHECK (status <> 'closed' OR (resolution IS NOT NULL AND closed_at IS NOT NULL));
+
+-- The runs changing an order's fraud state that have not ended: a flag or unflag is
+-- accepted only when none is (`db::fraud::change_in_flight`, under the order's advisory
+-- lock), so two concurrent flags of one order answer 202 and 409. Only those runs are in
+-- the index; the predicate matches the query's.
+CREATE INDEX runs_fraud_change_in_flight ON runs (tenant_id, subject_id)
+    WHERE kind IN ('flag_fraud', 'unflag_fraud') AND status IN ('queued', 'running');
