@@ -16,3 +16,7 @@ ALTER TABLE support_cases
 -- the index; the predicate matches the query's.
 CREATE INDEX runs_fraud_change_in_flight ON runs (tenant_id, subject_id)
     WHERE kind IN ('flag_fraud', 'unflag_fraud') AND status IN ('queued', 'running');
+
+-- Expired queue claims are deleted by the worker's sweeper (`db::queues::delete_expired_claims`),
+-- oldest first.
+CREATE INDEX queue_claims_expiry ON queue_claims (expires_at);
