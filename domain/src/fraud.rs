@@ -86,9 +86,37 @@ pub fn check(action: FraudAction, state: Option<FraudState>) -> Result<(), Block
     }
 }
 
+/// Whether `action` may start while a run changing the order's fraud state is still queued
+/// or running (`change_in_flight`): a flag or unflag waits for it (its outcome decides
+/// whether the next one applies); an assignment does not.
+pub fn check_in_flight(action: FraudAction, change_in_flight: bool) -> Result<(), BlockedReason> {
+    match action {
+        FraudAction::Flag | FraudAction::Unflag if change_in_flight => Err(reason(
+            "order.blocked.fraud_change_in_progress",
+            "a change of the order's fraud state is in progress; retry once its job has ended",
+        )),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_flag_or_unflag_waits_for_the_change_in_flight_and_an_assignment_does_not() {
+        use FraudAction::*;
+        for action in [Flag, Unflag, AssignReview] {
+            assert!(check_in_flight(action, false).is_ok());
+        }
+        for action in [Flag, Unflag] {
+            assert_eq!(
+                check_in_flight(action, true).unwrap_err().code,
+                "order.blocked.fraud_change_in_progress"
+            );
+        }
+        assert!(check_in_flight(AssignReview, true).is_ok());
+    }
 
     #[test]
     fn only_an_order_in_review_is_unflagged_or_assigned_and_never_flagged_twice() {

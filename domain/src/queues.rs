@@ -1,5 +1,6 @@
-//! Agents' work queues: what each holds, how long an item may wait before it breaches its
-//! SLA, and how long a claim on an item lasts. A queue's items are derived from open work
+//! Agents' work queues: what each holds and how long a claim on an item lasts (how long an
+//! item may wait before it breaches its SLA is the tenant's setting:
+//! `settings::QueueSlas`). A queue's items are derived from open work
 //! (orderdesk keeps no copy of them): an item leaves its queue when its work is done.
 
 use serde::{Deserialize, Serialize};
@@ -40,16 +41,6 @@ impl QueueId {
     pub fn parse(s: &str) -> Option<QueueId> {
         QueueId::ALL.into_iter().find(|q| q.as_str() == s)
     }
-
-    /// How long an item may wait (since it entered the queue) before it is an SLA breach.
-    pub fn sla_minutes(self) -> i64 {
-        match self {
-            QueueId::FraudReview => 240,
-            QueueId::CancelReview => 60,
-            QueueId::Cases => 480,
-            QueueId::Tasks => 1440,
-        }
-    }
 }
 
 /// A claim lasts this long unless the claimer asks otherwise.
@@ -65,7 +56,6 @@ mod tests {
     fn every_queue_parses_from_its_name() {
         for q in QueueId::ALL {
             assert_eq!(QueueId::parse(q.as_str()), Some(q));
-            assert!(q.sla_minutes() > 0);
         }
         assert_eq!(QueueId::parse("returns"), None);
     }

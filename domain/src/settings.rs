@@ -6,6 +6,7 @@ use utoipa::ToSchema;
 
 use super::approvals::HighRiskAction;
 use super::ids::TenantId;
+use super::queues::QueueId;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(default)]
@@ -30,6 +31,51 @@ pub struct TenantSettings {
     pub support_email: Option<String>,
     /// High-risk actions that wait for a second agent's approval (`pending_approval`).
     pub approvals_required_for: Vec<HighRiskAction>,
+    /// How long work may wait before it breaches its SLA, in minutes: per work queue
+    /// (`GET /v1/admin/queues`) and per alert (`GET /v1/admin/alerts`).
+    pub sla_minutes: SlaMinutes,
+}
+
+/// The tenant's SLAs, in minutes (1 up to 30 days each).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct SlaMinutes {
+    pub queues: QueueSlas,
+    pub alerts: AlertSlas,
+}
+
+/// How long an item may wait in each work queue (since it entered it) before it counts as
+/// an SLA breach.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct QueueSlas {
+    pub fraud_review: i64,
+    pub cancel_review: i64,
+    pub cases: i64,
+    pub tasks: i64,
+}
+
+impl QueueSlas {
+    /// The SLA of `queue`.
+    pub fn of(&self, queue: QueueId) -> i64 {
+        match queue {
+            QueueId::FraudReview => self.fraud_review,
+            QueueId::CancelReview => self.cancel_review,
+            QueueId::Cases => self.cases,
+            QueueId::Tasks => self.tasks,
+        }
+    }
+}
+
+/// When waiting work raises an alert.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct AlertSlas {
+    /// A customer's cancellation waiting for review longer than this (`sla.cancel_review`).
+    pub cancel_review: i64,
+    /// An open case whose last message is the customer's, unanswered longer than this
+    /// (`sla.customer_reply`).
+    pub customer_reply: i64,
 }
 
 /// What the tenant's customers may do by themselves.
@@ -59,10 +105,13 @@ pub struct RateLimits {
 pub const MAX_WINDOW_MINUTES: i64 = 60 * 24 * 365 * 10;
 /// Most requests per minute (or per 15 minutes) a rate-limit setting may allow.
 pub const MAX_RATE: u32 = 100_000;
+/// Longest SLA, in minutes (30 days).
+pub const MAX_SLA_MINUTES: i64 = 60 * 24 * 30;
 
 impl TenantSettings {
     /// The settings' own rules, each broken one as (field, what is allowed): windows from 0
-    /// up to ten years, rate limits from 1 to 100,000, a plausible support address.
+    /// up to ten years, rate limits from 1 to 100,000, SLAs from 1 minute up to 30 days, a
+    /// plausible support address.
     pub fn check(&self) -> Vec<(&'static str, String)> {
         let mut bad = Vec::new();
         let windows = [
@@ -94,6 +143,20 @@ impl TenantSettings {
         for (field, rate) in rates {
             if !(1..=MAX_RATE).contains(&rate) {
                 bad.push((field, format!("from 1 to {MAX_RATE}")));
+            }
+        }
+        let (q, a) = (&self.sla_minutes.queues, &self.sla_minutes.alerts);
+        let slas = [
+            ("sla_minutes.queues.fraud_review", q.fraud_review),
+            ("sla_minutes.queues.cancel_review", q.cancel_review),
+            ("sla_minutes.queues.cases", q.cases),
+            ("sla_minutes.queues.tasks", q.tasks),
+            ("sla_minutes.alerts.cancel_review", a.cancel_review),
+            ("sla_minutes.alerts.customer_reply", a.customer_reply),
+        ];
+        for (field, minutes) in slas {
+            if !(1..=MAX_SLA_MINUTES).contains(&minutes) {
+                bad.push((field, format!("from 1 to {MAX_SLA_MINUTES} minutes")));
             }
         }
         if let Some(email) = &self.support_email {
@@ -129,6 +192,27 @@ impl Default for TenantSettings {
             rate_limits: RateLimits::default(),
             support_email: None,
             approvals_required_for: Vec::new(),
+            sla_minutes: SlaMinutes::default(),
+        }
+    }
+}
+
+impl Default for QueueSlas {
+    fn default() -> Self {
+        QueueSlas {
+            fraud_review: 240,
+            cancel_review: 60,
+            cases: 480,
+            tasks: 1440,
+        }
+    }
+}
+
+impl Default for AlertSlas {
+    fn default() -> Self {
+        AlertSlas {
+            cancel_review: 60,
+            customer_reply: 240,
         }
     }
 }
@@ -162,6 +246,13 @@ mod check_tests {
     use super::*;
 
     #[test]
+    fn every_queue_has_its_sla() {
+        let q = QueueSlas::default();
+        let slas: Vec<i64> = QueueId::ALL.into_iter().map(|id| q.of(id)).collect();
+        assert_eq!(slas, [240, 60, 480, 1440]);
+    }
+
+    #[test]
     fn defaults_pass_their_own_checks() {
         assert!(TenantSettings::default().check().is_empty());
     }
@@ -176,6 +267,8 @@ mod check_tests {
             ..TenantSettings::default()
         };
         s.rate_limits.agent_per_minute = 0;
+        s.sla_minutes.queues.cases = 0;
+        s.sla_minutes.alerts.customer_reply = MAX_SLA_MINUTES + 1;
         let fields: Vec<&str> = s.check().into_iter().map(|(f, _)| f).collect();
         assert_eq!(
             fields,
@@ -184,6 +277,8 @@ mod check_tests {
                 "return_window_days",
                 "cancel_review_above_minor",
                 "rate_limits.agent_per_minute",
+                "sla_minutes.queues.cases",
+                "sla_minutes.alerts.customer_reply",
                 "support_email"
             ]
         );

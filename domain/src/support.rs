@@ -1,7 +1,9 @@
 //! Customers writing to support (the `notify_support` workflow tells support about it).
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
+use super::cancel::{BlockedReason, reason};
 use super::ids::OrderId;
 
 /// The input of the `notify_support` workflow.
@@ -27,9 +29,61 @@ pub fn case_subject(given: Option<&str>, order_number: &str) -> String {
     }
 }
 
+/// An agent's action on a support case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseAction {
+    /// Give the case to an agent or a team.
+    Assign,
+    /// Close it with a resolution (it leaves the `cases` queue).
+    Close,
+}
+
+impl CaseAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaseAction::Assign => "assign",
+            CaseAction::Close => "close",
+        }
+    }
+}
+
+/// Whether `action` applies to a case whose status is `status` (`open`, `pending` or
+/// `closed`): a closed case is neither closed again nor assigned (the customer's next
+/// message reopens it).
+pub fn check_case(action: CaseAction, status: &str) -> Result<(), BlockedReason> {
+    match (action, status) {
+        (CaseAction::Close, "closed") => Err(reason(
+            "case.blocked.already_closed",
+            "the case is already closed",
+        )),
+        (CaseAction::Assign, "closed") => Err(reason(
+            "case.blocked.closed",
+            "the case is closed; it reopens when the customer writes again",
+        )),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_closed_case_is_neither_closed_again_nor_assigned() {
+        for status in ["open", "pending"] {
+            assert!(check_case(CaseAction::Assign, status).is_ok());
+            assert!(check_case(CaseAction::Close, status).is_ok());
+        }
+        assert_eq!(
+            check_case(CaseAction::Close, "closed").unwrap_err().code,
+            "case.blocked.already_closed"
+        );
+        assert_eq!(
+            check_case(CaseAction::Assign, "closed").unwrap_err().code,
+            "case.blocked.closed"
+        );
+    }
 
     #[test]
     fn a_case_is_named_by_its_customer_or_its_order() {

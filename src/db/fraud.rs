@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgConnection;
 
-use crate::domain::ids::TenantId;
+use crate::domain::ids::{OrderId, TenantId};
 
 /// Which assessed orders to list, and after which (score, id) of the previous page.
 #[derive(Debug, Clone)]
@@ -82,4 +82,26 @@ pub async fn list(
             risk_rules: r.risk_rules.0,
         })
         .collect())
+}
+
+/// Whether a run that changes the order's fraud state (`flag_fraud`, `unflag_fraud`) is
+/// queued or running. Read under `db::holds::lock_order` in the acceptance of the next
+/// change, so two concurrent flags cannot both start one (migration 0019's partial index
+/// serves it; its predicate names the same workflows).
+pub async fn change_in_flight(
+    conn: &mut PgConnection,
+    tenant_id: &TenantId,
+    order_id: &OrderId,
+) -> sqlx::Result<bool> {
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (
+               SELECT 1 FROM runs
+               WHERE tenant_id = $1 AND subject_id = $2
+                 AND kind IN ('flag_fraud', 'unflag_fraud') AND status IN ('queued', 'running')
+           ) AS "in_flight!""#,
+        tenant_id.as_str(),
+        order_id.as_str(),
+    )
+    .fetch_one(conn)
+    .await
 }

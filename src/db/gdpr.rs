@@ -202,8 +202,10 @@ pub async fn anonymise_customer(
     .await?
     .rows_affected();
     let support_cases = sqlx::query!(
-        "UPDATE support_cases SET subject = $3, updated_at = now()
-         WHERE tenant_id = $1 AND customer_id = $2 AND subject <> $3",
+        "UPDATE support_cases SET subject = $3,
+                resolution = CASE WHEN resolution IS NULL THEN NULL ELSE $3 END,
+                updated_at = now()
+         WHERE tenant_id = $1 AND customer_id = $2 AND (subject <> $3 OR resolution <> $3)",
         tenant_id.as_str(),
         customer_id.as_str(),
         REDACTED,

@@ -7,6 +7,7 @@ use sqlx::PgConnection;
 use utoipa::ToSchema;
 
 use crate::domain::ids::TenantId;
+use crate::domain::settings::AlertSlas;
 
 /// One day of orders placed (UTC), and of customer messages sent that day.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -115,8 +116,7 @@ pub struct AlertSignals {
 pub async fn alert_signals(
     conn: &mut PgConnection,
     tenant_id: &TenantId,
-    review_sla_minutes: i64,
-    reply_sla_minutes: i64,
+    slas: &AlertSlas,
 ) -> sqlx::Result<AlertSignals> {
     let r = sqlx::query!(
         r#"SELECT
@@ -156,8 +156,8 @@ pub async fn alert_signals(
                  AND finished_at >= now() - interval '75 minutes'
                  AND finished_at < now() - interval '15 minutes') AS "failed_hour_before!""#,
         tenant_id.as_str(),
-        review_sla_minutes as i32,
-        reply_sla_minutes as i32,
+        i32::try_from(slas.cancel_review).unwrap_or(i32::MAX),
+        i32::try_from(slas.customer_reply).unwrap_or(i32::MAX),
     )
     .fetch_one(conn)
     .await?;

@@ -5,7 +5,7 @@ use sqlx::PgConnection;
 use sqlx::types::Json;
 
 use crate::domain::ids::{CustomerId, OrderId, TenantId};
-use crate::domain::order::Order;
+use crate::domain::order::{Order, Shipment};
 use crate::domain::settings::TenantSettings;
 use crate::domain::timeline::{CUSTOMER_VISIBLE_EVENTS, EventRecord};
 
@@ -30,6 +30,27 @@ pub async fn upsert_view(conn: &mut PgConnection, order: &Order) -> sqlx::Result
         order.placed_at,
         Json(order) as Json<&Order>,
         order.version,
+    )
+    .execute(conn)
+    .await?;
+    Ok(res.rows_affected() == 1)
+}
+
+/// Replaces the order's shipments in the read model with the Fulfillment service's (its
+/// version, the Orders service's, stays as it is); false when they already were those, or the
+/// order is not in the read model.
+pub async fn set_shipments(
+    conn: &mut PgConnection,
+    tenant_id: &TenantId,
+    order_id: &OrderId,
+    shipments: &[Shipment],
+) -> sqlx::Result<bool> {
+    let res = sqlx::query!(
+        "UPDATE order_views SET doc = jsonb_set(doc, '{shipments}', $3), updated_at = now()
+         WHERE tenant_id = $1 AND id = $2 AND doc -> 'shipments' IS DISTINCT FROM $3",
+        tenant_id.as_str(),
+        order_id.as_str(),
+        Json(shipments) as Json<&[Shipment]>,
     )
     .execute(conn)
     .await?;

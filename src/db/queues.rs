@@ -1,6 +1,8 @@
 //! Work queues (`queue_items`, a view over open work) and agents' claims on their items
 //! (`queue_claims`).
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgConnection;
@@ -8,6 +10,7 @@ use utoipa::ToSchema;
 
 use crate::domain::ids::TenantId;
 use crate::domain::queues::QueueId;
+use crate::domain::settings::QueueSlas;
 
 /// One queue's figures, as counted now.
 pub struct QueueCounts {
@@ -20,10 +23,12 @@ pub struct QueueCounts {
     pub sla_breaches: i64,
 }
 
-/// The figures of every queue that has items; a queue without any is absent.
+/// The figures of every queue that has items, breaches judged by the tenant's `slas`; a
+/// queue without any is absent.
 pub async fn counts(
     conn: &mut PgConnection,
     tenant_id: &TenantId,
+    slas: &QueueSlas,
 ) -> sqlx::Result<Vec<QueueCounts>> {
     let names: Vec<String> = QueueId::ALL
         .iter()
@@ -31,7 +36,7 @@ pub async fn counts(
         .collect();
     let slas: Vec<i32> = QueueId::ALL
         .iter()
-        .map(|q| i32::try_from(q.sla_minutes()).unwrap_or(i32::MAX))
+        .map(|q| i32::try_from(slas.of(*q)).unwrap_or(i32::MAX))
         .collect();
     sqlx::query_as!(
         QueueCounts,
@@ -151,4 +156,31 @@ pub async fn claim(
         claimed_at: r.claimed_at,
         expires_at: r.expires_at,
     }))
+}
+
+/// Deletes at most `limit` claims (of every tenant) that expired more than `older_than` ago;
+/// returns how many. An expired claim holds nothing (a claim overwrites it), so only the
+/// worker's sweeper keeps the table from growing with every claim ever made. Oldest first,
+/// `SKIP LOCKED` so two sweepers share the work and a claim being taken is left alone.
+pub async fn delete_expired_claims(
+    conn: &mut PgConnection,
+    older_than: Duration,
+    limit: i64,
+) -> sqlx::Result<u64> {
+    let secs = i64::try_from(older_than.as_secs()).unwrap_or(i64::MAX);
+    let done = sqlx::query!(
+        "WITH old AS (
+             SELECT tenant_id, queue, item_id FROM queue_claims
+             WHERE expires_at < now() - $1::bigint * interval '1 second'
+             ORDER BY expires_at
+             LIMIT $2
+             FOR UPDATE SKIP LOCKED)
+         DELETE FROM queue_claims c USING old
+         WHERE c.tenant_id = old.tenant_id AND c.queue = old.queue AND c.item_id = old.item_id",
+        secs,
+        limit,
+    )
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
 }

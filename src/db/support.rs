@@ -18,12 +18,18 @@ pub struct CaseRow {
     pub message_count: i32,
     pub last_message_at: DateTime<Utc>,
     pub assigned_agent: Option<String>,
+    /// The team it was given to (internal, as `assigned_agent`).
+    pub assigned_team: Option<String>,
+    /// How an agent closed it; cleared when it reopens.
+    pub resolution: Option<String>,
+    pub closed_by: Option<String>,
+    pub closed_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
-/// Opens the order's case, or reopens it (`open`) and counts one more message; returns the
-/// case and whether it was created now. `new_id` and `subject` are used only on creation.
+/// Opens the order's case, or reopens it (`open`, a closed case's closure cleared) and
+/// counts one more message; returns the case and whether it was created now. `new_id` and `subject` are used only on creation.
 pub async fn touch_case(
     conn: &mut PgConnection,
     tenant_id: &TenantId,
@@ -38,10 +44,11 @@ pub async fn touch_case(
          VALUES ($1, $2, $3, $4, $5, 1, clock_timestamp())
          ON CONFLICT (tenant_id, order_id) DO UPDATE SET
              status = 'open', message_count = support_cases.message_count + 1,
-             last_message_at = clock_timestamp(), updated_at = now()
+             last_message_at = clock_timestamp(), updated_at = now(),
+             resolution = NULL, closed_by = NULL, closed_at = NULL
          RETURNING tenant_id, id, order_id, customer_id, status, subject, message_count,
-                   last_message_at, assigned_agent, created_at, updated_at,
-                   (xmax = 0) AS "created!""#,
+                   last_message_at, assigned_agent, assigned_team, resolution, closed_by,
+                   closed_at, created_at, updated_at, (xmax = 0) AS "created!""#,
         tenant_id.as_str(),
         new_id,
         order_id.as_str(),
@@ -60,6 +67,10 @@ pub async fn touch_case(
         message_count: t.message_count,
         last_message_at: t.last_message_at,
         assigned_agent: t.assigned_agent,
+        assigned_team: t.assigned_team,
+        resolution: t.resolution,
+        closed_by: t.closed_by,
+        closed_at: t.closed_at,
         created_at: t.created_at,
         updated_at: t.updated_at,
     };
@@ -75,7 +86,8 @@ pub async fn case_for_order(
     sqlx::query_as!(
         CaseRow,
         "SELECT tenant_id, id, order_id, customer_id, status, subject, message_count,
-                last_message_at, assigned_agent, created_at, updated_at
+                last_message_at, assigned_agent, assigned_team, resolution, closed_by, closed_at,
+                created_at, updated_at
          FROM support_cases WHERE tenant_id = $1 AND order_id = $2",
         tenant_id.as_str(),
         order_id.as_str(),
@@ -242,7 +254,8 @@ pub async fn attachment_content(
 
 /// An agent writes on the order's case: opens it if there is none (`new_id`, `subject`)
 /// and counts one more message; a reply the customer sees (`visible`) makes the case wait
-/// for the customer (`pending`), an internal note leaves its status alone.
+/// for the customer (`pending`, a closed case reopened so), an internal note leaves its
+/// status alone.
 pub async fn touch_case_by_agent(
     conn: &mut PgConnection,
     tenant_id: &TenantId,
@@ -262,9 +275,13 @@ pub async fn touch_case_by_agent(
              message_count = support_cases.message_count + 1,
              last_message_at = CASE WHEN $6 THEN clock_timestamp()
                                     ELSE support_cases.last_message_at END,
+             resolution = CASE WHEN $6 THEN NULL ELSE support_cases.resolution END,
+             closed_by = CASE WHEN $6 THEN NULL ELSE support_cases.closed_by END,
+             closed_at = CASE WHEN $6 THEN NULL ELSE support_cases.closed_at END,
              updated_at = now()
          RETURNING tenant_id, id, order_id, customer_id, status, subject, message_count,
-                   last_message_at, assigned_agent, created_at, updated_at",
+                   last_message_at, assigned_agent, assigned_team, resolution, closed_by,
+                   closed_at, created_at, updated_at",
         tenant_id.as_str(),
         new_id,
         order_id.as_str(),

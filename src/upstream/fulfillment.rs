@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::{Upstream, UpstreamError, UpstreamReader};
 use crate::config::Service::Fulfillment;
-use crate::domain::order::Address;
+use crate::domain::order::{Address, Shipment};
 use crate::domain::returns::{Rma, RmaKind, RmaLine};
 
 /// An RMA to create at the Returns API (`POST /fulfillment/v1/returns`).
@@ -36,6 +36,26 @@ impl UpstreamReader {
         let url = self.client.url_with_query(
             Fulfillment,
             &["v1", "returns"],
+            &[("order_id", order_id.as_str())],
+        )?;
+        let page: Page = self.client.get(tenant, url).await?;
+        Ok(page.data)
+    }
+
+    /// `GET /v1/shipments?order_id=`: the order's shipments as the Fulfillment service
+    /// knows them (404 for an order it does not know).
+    pub async fn list_shipments(
+        &self,
+        tenant: &TenantId,
+        order_id: &OrderId,
+    ) -> Result<Vec<Shipment>, UpstreamError> {
+        #[derive(Deserialize)]
+        struct Page {
+            data: Vec<Shipment>,
+        }
+        let url = self.client.url_with_query(
+            Fulfillment,
+            &["v1", "shipments"],
             &[("order_id", order_id.as_str())],
         )?;
         let page: Page = self.client.get(tenant, url).await?;

@@ -1,8 +1,8 @@
 //! The sweeper and scheduler: re-pushes the trigger of every run that needs one — a queued
 //! retry that fell due, a running run whose lease expired (dead worker), a run whose trigger
 //! was lost in Redis — so a lost message or a killed worker is harmless within seconds. Also
-//! records the trigger queue's depth (for metrics), prunes finished apalis tasks and old sent
-//! outbox rows, and deletes finished runs past their retention.
+//! records the trigger queue's depth (for metrics), prunes finished apalis tasks, old sent
+//! outbox rows and expired queue claims, and deletes finished runs past their retention.
 
 use std::time::{Duration, Instant};
 
@@ -26,6 +26,9 @@ const OUTBOX_RETENTION: Duration = Duration::from_secs(3600);
 /// locks briefly, and a pass never takes long whatever the backlog of old runs.
 const RETENTION_BATCH: i64 = 1_000;
 const RETENTION_BATCHES_PER_PASS: usize = 10;
+/// An expired queue claim is kept this long (it holds nothing once expired; the audit log
+/// keeps each claim), then deleted in batches as runs are.
+pub const CLAIM_RETENTION: Duration = Duration::from_secs(3600);
 
 pub async fn run(state: DeliveryCtx, shutdown: CancellationToken) {
     let mut last_janitor = Instant::now();
@@ -85,7 +88,28 @@ async fn janitor(state: &DeliveryCtx) -> anyhow::Result<()> {
     if let Some(retention) = state.config.ops.run_retention {
         delete_old_runs(&mut conn, retention).await?;
     }
+    delete_expired_claims(&mut conn, CLAIM_RETENTION).await?;
     Ok(())
+}
+
+/// Deletes queue claims expired longer than `retention` ago, at most
+/// [`RETENTION_BATCHES_PER_PASS`] batches; returns how many.
+pub async fn delete_expired_claims(
+    conn: &mut sqlx::PgConnection,
+    retention: Duration,
+) -> anyhow::Result<u64> {
+    let mut deleted = 0;
+    for _ in 0..RETENTION_BATCHES_PER_PASS {
+        let n = db::queues::delete_expired_claims(conn, retention, RETENTION_BATCH).await?;
+        deleted += n;
+        if n < RETENTION_BATCH as u64 {
+            break;
+        }
+    }
+    if deleted > 0 {
+        info!(count = deleted, "deleted expired queue claims");
+    }
+    Ok(deleted)
 }
 
 /// Deletes finished runs older than `retention`, at most [`RETENTION_BATCHES_PER_PASS`]

@@ -22,7 +22,8 @@ async fn connectors_report_their_health_without_naming_a_host() {
     for c in data {
         assert_eq!(c["health"], "up", "{c}");
         assert!(c["latency_ms"].as_u64().is_some(), "{c}");
-        assert_eq!(c["resync"], c["id"] == "orders", "{c}");
+        let resyncs = c["id"] == "orders" || c["id"] == "fulfillment";
+        assert_eq!(c["resync"], resyncs, "{c}");
     }
     let text = list.to_string();
     assert!(
@@ -133,6 +134,119 @@ async fn the_orders_connector_resyncs_an_order_as_a_run() {
         (status, b["required_permission"].as_str()),
         (403, Some("reconcile"))
     );
+}
+
+/// The read model's shipments of `order` (tracking numbers), its version and its derived
+/// fulfilment status.
+async fn read_model_shipments(app: &helpers::TestApp, order: &str) -> (Vec<String>, i64, String) {
+    let (tracking, version, status): (serde_json::Value, i64, String) = sqlx::query_as(
+        "SELECT tracking_numbers, version, fulfillment_status FROM order_views
+         WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(TENANT)
+    .bind(order)
+    .fetch_one(&app.state.db)
+    .await
+    .unwrap();
+    let tracking = serde_json::from_value(tracking).unwrap();
+    (tracking, version, status)
+}
+
+#[tokio::test]
+async fn the_fulfillment_connector_resyncs_an_orders_shipments_as_a_run() {
+    let app = helpers::spawn().await;
+    let finance = app.agent_token(TENANT, "agt_fin", &["finance"]);
+    let order = app.order_in("shipped").clone();
+    let id = order.id.to_string();
+    let expected: Vec<String> = order
+        .shipments
+        .iter()
+        .map(|s| s.tracking_number.clone())
+        .collect();
+    assert!(!expected.is_empty(), "a shipped order has shipments");
+    let (before, version, _) = read_model_shipments(&app, &id).await;
+    assert_eq!(before, expected);
+
+    // the read model lost the order's shipments; the Fulfillment service still has them
+    sqlx::query(
+        "UPDATE order_views SET doc = jsonb_set(doc, '{shipments}', '[]') WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(TENANT)
+    .bind(&id)
+    .execute(&app.state.db)
+    .await
+    .unwrap();
+    let (drifted, _, status) = read_model_shipments(&app, &id).await;
+    assert_eq!((drifted.len(), status.as_str()), (0, "unfulfilled"));
+
+    let path = "/v1/admin/connectors/fulfillment/run";
+    let body = json!({"order_id": id});
+    let (status, run) = app
+        .admin_post(&finance, path, Some("fs-1"), None, body.clone())
+        .await;
+    assert_eq!(status, 202, "{run}");
+    assert_eq!(
+        (run["connector"].as_str(), run["job"]["kind"].as_str()),
+        (Some("fulfillment"), Some("resync_fulfillment"))
+    );
+    let job = app.wait_job(run["job"]["id"].as_str().unwrap(), 20).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    let (after, after_version, status) = read_model_shipments(&app, &id).await;
+    assert_eq!(after, expected, "the shipments are back");
+    assert_ne!(status, "unfulfilled");
+    assert_eq!(
+        after_version, version,
+        "the order's version is the Orders service's"
+    );
+    let (_, view) = app
+        .get(
+            &format!("/v1/admin/orders/{id}"),
+            app.auth(&finance, TENANT),
+        )
+        .await;
+    assert_eq!(
+        view["order"]["shipments"][0]["tracking_number"],
+        expected[0].as_str()
+    );
+    let (status, replay) = app
+        .admin_post(&finance, path, Some("fs-1"), None, body.clone())
+        .await;
+    assert_eq!((status, &replay["job"]["id"]), (202, &run["job"]["id"]));
+    let (status, reused) = app
+        .admin_post(
+            &finance,
+            path,
+            Some("fs-1"),
+            None,
+            json!({"order_id": "ord_000001"}),
+        )
+        .await;
+    assert_eq!(
+        (status, reused["code"].as_str()),
+        (422, Some("idempotency.key_reused"))
+    );
+    let (status, bad) = app
+        .admin_post(&finance, path, Some("fs-2"), None, json!({"order": id}))
+        .await;
+    assert_eq!(
+        (status, bad["code"].as_str()),
+        (422, Some("validation.failed"))
+    );
+    let res = app
+        .http
+        .post(format!("{}{path}", app.api))
+        .header("x-tenant-id", TENANT)
+        .header("idempotency-key", "fs-3")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 401);
+    let foreign = app.agent_token(OTHER_TENANT, "agt_x", &["admin"]);
+    let mut h = app.auth(&foreign, OTHER_TENANT);
+    h.insert("idempotency-key", "fs-4".parse().unwrap());
+    let res = app.post(path, h, &body).await;
+    assert_eq!(res.status(), 404, "another tenant's order");
 }
 
 #[tokio::test]

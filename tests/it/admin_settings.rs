@@ -240,3 +240,154 @@ async fn a_retry_with_the_same_key_replays_the_first_answer() {
     let (status, body) = patch(&app, (&admin, TENANT), Some(&tag), Some(key), &other).await;
     assert_eq!(status, 422, "{body}");
 }
+
+/// The `cases` queue as `token` of `tenant` sees it.
+async fn cases_queue(app: &TestApp, token: &str, tenant: &str) -> Value {
+    let (status, q) = app.get("/v1/admin/queues", app.auth(token, tenant)).await;
+    assert_eq!(status, 200, "{q}");
+    q["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["queue_id"] == "cases")
+        .cloned()
+        .unwrap()
+}
+
+/// The `sla.customer_reply` alert, if raised.
+async fn reply_alert(app: &TestApp, token: &str) -> Option<Value> {
+    let (status, alerts) = app.get("/v1/admin/alerts", app.auth(token, TENANT)).await;
+    assert_eq!(status, 200, "{alerts}");
+    alerts["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["kind"] == "sla.customer_reply")
+        .cloned()
+}
+
+#[tokio::test]
+async fn the_tenants_slas_judge_its_queues_and_alerts() {
+    let app = app().await;
+    let admin = app.agent_token(TENANT, "agt_set", &["admin"]);
+    let ops = app.agent_token(TENANT, "agt_ops", &["cs_agent"]);
+    let current = read(&app, &admin, TENANT).await;
+    assert_eq!(
+        current["settings"]["sla_minutes"],
+        json!({"queues": {"fraud_review": 240, "cancel_review": 60, "cases": 480, "tasks": 1440},
+               "alerts": {"cancel_review": 60, "customer_reply": 240}}),
+        "today's values are the defaults"
+    );
+
+    // a customer's message unanswered for 3 hours: within the default SLAs
+    let order = app.order_in("confirmed").clone();
+    let customer = app.customer_token(TENANT, &order.customer_id);
+    let (status, sent) = app
+        .post_as(
+            &customer,
+            TENANT,
+            &format!("/v1/customer/orders/{}/messages", order.id),
+            None,
+            None,
+            json!({"body": "Anyone there?"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{sent}");
+    sqlx::query(
+        "UPDATE support_cases SET last_message_at = now() - interval '3 hours' WHERE id = $1",
+    )
+    .bind(sent["case"]["id"].as_str().unwrap())
+    .execute(&app.state.db)
+    .await
+    .unwrap();
+    let before = cases_queue(&app, &ops, TENANT).await;
+    assert_eq!(before["sla_minutes"], 480);
+    assert_eq!(before["count"], 1, "{before}");
+    assert_eq!(before["sla_breaches"], 0);
+    assert!(reply_alert(&app, &ops).await.is_none());
+
+    // tighter SLAs turn the same wait into a breach and an alert
+    let tag = current["etag"].as_str().unwrap();
+    let change =
+        json!({"sla_minutes": {"queues": {"cases": 120}, "alerts": {"customer_reply": 90}}});
+    let (status, changed) = patch(&app, (&admin, TENANT), Some(tag), Some("sla-1"), &change).await;
+    assert_eq!(status, 200, "{changed}");
+    assert_eq!(
+        changed["settings"]["sla_minutes"]["queues"],
+        json!({"fraud_review": 240, "cancel_review": 60, "cases": 120, "tasks": 1440})
+    );
+    let (status, replay) = patch(&app, (&admin, TENANT), Some(tag), Some("sla-1"), &change).await;
+    assert_eq!((status, &replay), (200, &changed));
+    let after = cases_queue(&app, &ops, TENANT).await;
+    assert_eq!(
+        (&after["sla_minutes"], &after["sla_breaches"]),
+        (&json!(120), &json!(1))
+    );
+    let alert = reply_alert(&app, &ops)
+        .await
+        .expect("the reply SLA is breached");
+    assert_eq!(
+        (&alert["count"], &alert["message"]),
+        (
+            &json!(1),
+            &json!("1 cases waiting for an answer over 90 minutes")
+        )
+    );
+    // another tenant keeps its own
+    let foreign = app.agent_token(OTHER_TENANT, "agt_x", &["admin"]);
+    assert_eq!(
+        cases_queue(&app, &foreign, OTHER_TENANT).await["sla_minutes"],
+        480
+    );
+
+    // out of range, unknown or mistyped: 422 naming the member, nothing changes
+    let tag = changed["etag"].as_str().unwrap();
+    for (bad, field) in [
+        (
+            json!({"sla_minutes": {"queues": {"cases": 0}}}),
+            "sla_minutes.queues.cases",
+        ),
+        (
+            json!({"sla_minutes": {"alerts": {"customer_reply": 43_201}}}),
+            "sla_minutes.alerts.customer_reply",
+        ),
+        (
+            json!({"sla_minutes": {"queues": {"returns": 5}}}),
+            "sla_minutes.queues.returns",
+        ),
+        (
+            json!({"sla_minutes": {"queues": {"cases": "soon"}}}),
+            "body",
+        ),
+    ] {
+        let (status, body) = patch(&app, (&admin, TENANT), Some(tag), None, &bad).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (422, Some("validation.failed")),
+            "{bad}: {body}"
+        );
+        assert!(body.to_string().contains(field), "{field} named: {body}");
+    }
+    let res = app
+        .http
+        .patch(format!("{}{PATH}", app.api))
+        .header("x-tenant-id", TENANT)
+        .header("if-match", tag)
+        .header("content-type", "application/merge-patch+json")
+        .body(json!({"sla_minutes": {"queues": {"cases": 5}}}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 401);
+    assert_eq!(cases_queue(&app, &ops, TENANT).await["sla_minutes"], 120);
+
+    // null puts the default back: no breach again
+    let reset = json!({"sla_minutes": {"queues": {"cases": null}}});
+    let (status, reset) = patch(&app, (&admin, TENANT), Some(tag), None, &reset).await;
+    assert_eq!(status, 200, "{reset}");
+    let again = cases_queue(&app, &ops, TENANT).await;
+    assert_eq!(
+        (&again["sla_minutes"], &again["sla_breaches"]),
+        (&json!(480), &json!(0))
+    );
+}

@@ -42,7 +42,14 @@ pub struct AdminCaseOut {
     pub subject: String,
     pub message_count: i32,
     pub last_message_at: DateTime<Utc>,
+    /// The agent it was given to (`POST .../assign`).
     pub assigned_agent: Option<String>,
+    /// The team it was given to.
+    pub assigned_team: Option<String>,
+    /// How an agent closed it (`POST .../close`); cleared when the customer reopens it.
+    pub resolution: Option<String>,
+    pub closed_by: Option<String>,
+    pub closed_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -55,18 +62,24 @@ impl From<CaseRow> for AdminCaseOut {
             message_count: c.message_count,
             last_message_at: c.last_message_at,
             assigned_agent: c.assigned_agent,
+            assigned_team: c.assigned_team,
+            resolution: c.resolution,
+            closed_by: c.closed_by,
+            closed_at: c.closed_at,
             created_at: c.created_at,
         }
     }
 }
 
-/// An attachment's metadata (its content is served to the customer only).
+/// An attachment's metadata; `url` downloads it (access-logged).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AdminAttachmentOut {
     pub filename: String,
     /// As sniffed from the content.
     pub content_type: String,
     pub size_bytes: i32,
+    /// `GET` it for the file (`orders.read`).
+    pub url: String,
 }
 
 /// A message of the case, with its author.
@@ -93,6 +106,10 @@ impl From<MessageRow> for AdminMessageOut {
                 filename,
                 content_type,
                 size_bytes: m.attachment_size.unwrap_or(0),
+                url: format!(
+                    "/v1/admin/orders/{}/messages/{}/attachment",
+                    m.order_id, m.id
+                ),
             }),
             _ => None,
         };

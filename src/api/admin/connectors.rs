@@ -1,5 +1,6 @@
 //! The upstream services as connectors: each one's health and latency (probed now) and when
-//! it last delivered, and a re-sync of one order from the Orders service as a run.
+//! it last delivered, and a re-sync of one order into the read model as a run — from the
+//! Orders service (the whole order) or from the Fulfillment service (its shipments).
 
 use axum::Json;
 use axum::extract::State;
@@ -25,8 +26,14 @@ use crate::error::{Error, FieldError, Result};
 use crate::state::AppState;
 use crate::upstream::Probe;
 
-/// The workflow that re-reads an order into the read model.
-const RESYNC_WORKFLOW: &str = "resync_order";
+/// The workflow that re-syncs an order from `service` into the read model, if it can.
+fn resync_workflow(service: Service) -> Option<&'static str> {
+    match service {
+        Service::Orders => Some("resync_order"),
+        Service::Fulfillment => Some("resync_fulfillment"),
+        _ => None,
+    }
+}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ConnectorOut {
@@ -39,7 +46,8 @@ pub struct ConnectorOut {
     /// When it last delivered to this tenant: the newest event received from the Orders
     /// service; `null` for services that send none.
     pub last_sync_at: Option<DateTime<Utc>>,
-    /// Whether `POST /v1/admin/connectors/{id}/run` can re-sync from it.
+    /// Whether `POST /v1/admin/connectors/{id}/run` can re-sync from it (`orders`,
+    /// `fulfillment`).
     pub resync: bool,
 }
 
@@ -66,7 +74,7 @@ pub async fn list_connectors(
             probe,
             checked_at: Utc::now(),
             last_sync_at: (service == Service::Orders).then_some(last_event).flatten(),
-            resync: service == Service::Orders,
+            resync: resync_workflow(service).is_some(),
         })
         .collect();
     Ok(Json(ConnectorListOut { data }))
@@ -111,17 +119,19 @@ impl Answer for ConnectorRunOut {
 
 struct ResyncIntake<'a> {
     order: &'a Order,
+    service: Service,
+    workflow: &'static str,
 }
 
 impl Intake for ResyncIntake<'_> {
     type Answer = ConnectorRunOut;
 
     async fn admit(self, adm: &mut Admission<'_>) -> Result<Admitted<ConnectorRunOut>> {
-        let order = self.order;
+        let (order, connector) = (self.order, self.service.name());
         let input = json!({ "order_id": order.id });
         let run = adm
             .start_run(StartRun {
-                workflow: RESYNC_WORKFLOW,
+                workflow: self.workflow,
                 subject_id: order.id.as_str(),
                 customer_id: None,
                 input: &input,
@@ -135,12 +145,12 @@ impl Intake for ResyncIntake<'_> {
             subject_id: order.id.as_str(),
             reason: None,
             before: None,
-            after: Some(json!({ "connector": "orders", "run_id": run.id })),
+            after: Some(json!({ "connector": connector, "run_id": run.id })),
             personal_data_of: None,
         })
         .await?;
         let answer = ConnectorRunOut {
-            connector: "orders".into(),
+            connector: connector.into(),
             order_id: order.id.clone(),
             job: JobOut::from_run(&run),
         };
@@ -152,25 +162,31 @@ impl Intake for ResyncIntake<'_> {
     }
 }
 
-/// The connector `id`, if it can re-sync: 404 for no such connector, 422 for one that
-/// cannot.
-fn resyncable(id: &str) -> Result<()> {
-    match Service::ALL.into_iter().find(|s| s.name() == id) {
-        Some(Service::Orders) => Ok(()),
-        Some(_) => Err(Error::unprocessable(
+/// The connector `id` and its re-sync workflow: 404 for no such connector, 422 for one that
+/// cannot re-sync.
+fn resyncable(id: &str) -> Result<(Service, &'static str)> {
+    let service = Service::ALL
+        .into_iter()
+        .find(|s| s.name() == id)
+        .ok_or_else(|| Error::not_found("connector"))?;
+    let workflow = resync_workflow(service).ok_or_else(|| {
+        Error::unprocessable(
             "connector.resync_unsupported",
-            "only the orders connector re-syncs into the read model (an order)",
-        )),
-        None => Err(Error::not_found("connector")),
-    }
+            "only the orders (an order) and fulfillment (its shipments) connectors re-sync \
+             into the read model",
+        )
+    })?;
+    Ok((service, workflow))
 }
 
-/// Re-syncs one order from the connector into the read model, as a run (202 with the job).
+/// Re-syncs one order from the connector into the read model, as a run (202 with the job):
+/// `orders` reads the whole order from the Orders service, `fulfillment` its shipments from
+/// the Fulfillment service; any other connector is 422 `connector.resync_unsupported`.
 /// Requires `reconcile` and `Idempotency-Key`.
 #[utoipa::path(post, path = "/v1/admin/connectors/{connector_id}/run", tag = "admin",
     params(("connector_id" = String, Path), ("Idempotency-Key" = String, Header)), request_body = ConnectorRunIn,
     security(("bearer" = ["reconcile"])),
-    responses((status = 202, body = ConnectorRunOut), (status = 403, body = crate::error::Problem),
+    responses((status = 202, body = ConnectorRunOut), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem),
               (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
 pub async fn run_connector(
     State(state): State<AppState>,
@@ -180,14 +196,14 @@ pub async fn run_connector(
     Path(connector_id): Path<String>,
     Valid { body, checked }: Valid<ConnectorRunIn>,
 ) -> Result<Response> {
-    resyncable(&connector_id)?;
+    let (service, workflow) = resyncable(&connector_id)?;
     let order = agent.tenant_order(&state, &checked).await?;
     let key = key.required_for(&format!("connector:{connector_id}"), &body)?;
-    accept(
-        &state,
-        agent.caller(&meta),
-        key,
-        ResyncIntake { order: &order },
-    )
-    .await
+    let (order, caller) = (&order, agent.caller(&meta));
+    let intake = ResyncIntake {
+        order,
+        service,
+        workflow,
+    };
+    accept(&state, caller, key, intake).await
 }

@@ -23,7 +23,7 @@ use crate::db::audit::Entry;
 use crate::db::reviews::{NewAssignment, ReviewAssignment};
 use crate::db::runs::RunRow;
 use crate::domain::cancel::BlockedReason;
-use crate::domain::fraud::{FraudAction, FraudRunInput, ReviewOutcome, check};
+use crate::domain::fraud::{FraudAction, FraudRunInput, ReviewOutcome, check, check_in_flight};
 use crate::domain::ids::OrderId;
 use crate::domain::order::{FraudState, Order};
 use crate::error::{Error, FieldError, Result};
@@ -88,12 +88,12 @@ pub struct Assignee {
     pub notes: Option<String>,
 }
 
-impl Validate for AssignReviewIn {
-    type Checked = Assignee;
-
-    fn validate(&self) -> Result<Assignee> {
-        validate_note("notes", self.notes.as_deref(), false)?;
-        let a = self.assignee.trim();
+impl Assignee {
+    /// `assignee` (an agent id, or `team:<name>`) and the optional `notes` (at most 500
+    /// characters, named `notes_field` in a 422), trimmed.
+    pub fn parse(assignee: &str, (notes_field, notes): (&str, Option<&str>)) -> Result<Self> {
+        validate_note(notes_field, notes, false)?;
+        let a = assignee.trim();
         let (agent, team) = match a.strip_prefix("team:") {
             Some(team) => (None, Some(team.trim())),
             None => (Some(a), None),
@@ -105,16 +105,20 @@ impl Validate for AssignReviewIn {
                 message: format!("an agent id or team:<name>, 1 to {MAX_ASSIGNEE} characters"),
             }]));
         }
-        let notes = self
-            .notes
-            .as_deref()
-            .map(str::trim)
-            .filter(|n| !n.is_empty());
+        let notes = notes.map(str::trim).filter(|n| !n.is_empty());
         Ok(Assignee {
             agent_id: agent.map(str::to_string),
             team: team.map(str::to_string),
             notes: notes.map(str::to_string),
         })
+    }
+}
+
+impl Validate for AssignReviewIn {
+    type Checked = Assignee;
+
+    fn validate(&self) -> Result<Assignee> {
+        Assignee::parse(&self.assignee, ("notes", self.notes.as_deref()))
     }
 }
 
@@ -288,9 +292,15 @@ impl Intake for FraudIntake<'_> {
             action,
             asked,
         } = self;
-        // two agents deciding on one order's review decide one after the other
-        db::holds::lock_order(adm.conn(), &order.tenant_id, &order.id).await?;
-        check(action, order.fraud_state).map_err(blocked)?;
+        // two agents deciding on one order's review decide one after the other, each on the
+        // order as it is now and on the changes still running
+        let tenant = &order.tenant_id;
+        db::holds::lock_order(adm.conn(), tenant, &order.id).await?;
+        let now = db::orders::get(adm.conn(), tenant, &order.id, None).await?;
+        let fraud_state = now.map_or(order.fraud_state, |o| o.fraud_state);
+        check(action, fraud_state).map_err(blocked)?;
+        let in_flight = db::fraud::change_in_flight(adm.conn(), tenant, &order.id).await?;
+        check_in_flight(action, in_flight).map_err(blocked)?;
         match asked {
             Asked::SetState { state, reason } => start(adm, (order, action), state, reason).await,
             Asked::Assign(who) => assign(adm, (order, action), who).await,
@@ -299,20 +309,28 @@ impl Intake for FraudIntake<'_> {
 }
 
 /// The dry run of `action` on `order`.
-fn dry_run(state: &AppState, order: &Order, action: FraudAction) -> Response {
-    let blocked_reasons: Vec<_> = check(action, order.fraud_state).err().into_iter().collect();
+async fn dry_run(state: &AppState, order: &Order, action: FraudAction) -> Result<Response> {
+    let mut conn = state.db.acquire().await?;
+    let in_flight = db::fraud::change_in_flight(&mut conn, &order.tenant_id, &order.id).await?;
+    let blocked_reasons: Vec<_> = [
+        check(action, order.fraud_state),
+        check_in_flight(action, in_flight),
+    ]
+    .into_iter()
+    .filter_map(Result::err)
+    .collect();
     let steps = action
         .workflow()
         .map(|w| state.workflows.planned_steps(w, &json!({})))
         .unwrap_or_default();
-    axum::Json(FraudDryRunOut {
+    Ok(axum::Json(FraudDryRunOut {
         dry_run: true,
         action,
         allowed: blocked_reasons.is_empty(),
         blocked_reasons,
         steps,
     })
-    .into_response()
+    .into_response())
 }
 
 /// The three endpoints once their body is valid: the dry run, or the acceptance.
@@ -326,7 +344,7 @@ async fn act<B: Serialize>(
 ) -> Result<Response> {
     let order = agent.tenant_order(state, order_id).await?;
     if dry {
-        return Ok(dry_run(state, &order, action));
+        return dry_run(state, &order, action).await;
     }
     let key = key.required_for(&format!("{}:{order_id}", action.as_str()), body)?;
     let intake = FraudIntake {
@@ -338,8 +356,9 @@ async fn act<B: Serialize>(
 }
 
 /// Flags the order for fraud review: a job sets its fraud state to `review` at the Orders
-/// service (409 `order.blocked.already_flagged` when it is). Requires `fraud.review` and
-/// `Idempotency-Key`.
+/// service (409 `order.blocked.already_flagged` when it is, 409
+/// `order.blocked.fraud_change_in_progress` while another flag or unflag job of the order
+/// has not ended). Requires `fraud.review` and `Idempotency-Key`.
 #[utoipa::path(post, path = "/v1/admin/orders/{order_id}/flag-fraud", tag = "admin",
     params(("order_id" = String, Path), ("Idempotency-Key" = String, Header)), request_body = FlagFraudIn, security(("bearer" = ["fraud.review"])),
     responses((status = 202, body = FraudAcceptedOut), (status = 200, body = FraudDryRunOut), (status = 403, body = crate::error::Problem),
@@ -362,8 +381,9 @@ pub async fn flag_fraud(
 }
 
 /// Ends the order's fraud review as `cleared` (default) or `confirmed` (409
-/// `order.blocked.not_flagged` when it is not in review). Requires `fraud.review` and
-/// `Idempotency-Key`.
+/// `order.blocked.not_flagged` when it is not in review, 409
+/// `order.blocked.fraud_change_in_progress` while another flag or unflag job of the order
+/// has not ended). Requires `fraud.review` and `Idempotency-Key`.
 #[utoipa::path(post, path = "/v1/admin/orders/{order_id}/unflag", tag = "admin",
     params(("order_id" = String, Path), ("Idempotency-Key" = String, Header)), request_body = UnflagFraudIn, security(("bearer" = ["fraud.review"])),
     responses((status = 202, body = FraudAcceptedOut), (status = 200, body = FraudDryRunOut), (status = 403, body = crate::error::Problem),

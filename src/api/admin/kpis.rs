@@ -12,16 +12,13 @@ use crate::api::extract::{ValidQuery, Validate};
 use crate::config::Service;
 use crate::db;
 use crate::db::kpis::{AlertSignals, Backlog, OrderDay};
+use crate::domain::settings::AlertSlas;
 use crate::error::{Error, FieldError, Result};
 use crate::state::AppState;
 use crate::upstream::Probe;
 
 /// The longest period one request may cover.
 const MAX_DAYS: i64 = 366;
-/// A cancellation waiting for review longer than this breaches its SLA.
-pub const REVIEW_SLA_MINUTES: i64 = 60;
-/// A customer's message unanswered longer than this breaches its SLA.
-pub const REPLY_SLA_MINUTES: i64 = 240;
 /// Failed runs in 15 minutes that count as a spike, when also 3× the hour before.
 const SPIKE_MIN_FAILED: i64 = 5;
 
@@ -190,10 +187,10 @@ fn backlog_alert(kind: &str, severity: &'static str, b: &Backlog, what: &str) ->
     })
 }
 
-/// What needs attention in the tenant now: SLA breaches (cancellations waiting for review
-/// over 60 minutes, customer messages unanswered over 4 hours), stuck runs, holds past
-/// expiry, a spike of failed runs, and upstream services that are down or degraded.
-/// Requires `jobs.read`.
+/// What needs attention in the tenant now: SLA breaches (cancellations waiting for review,
+/// customer messages unanswered, longer than the tenant's `sla_minutes.alerts` settings:
+/// 60 minutes and 4 hours by default), stuck runs, holds past expiry, a spike of failed
+/// runs, and upstream services that are down or degraded. Requires `jobs.read`.
 #[utoipa::path(get, path = "/v1/admin/alerts", tag = "admin", security(("bearer" = ["jobs.read"])),
     responses((status = 200, body = AlertListOut), (status = 403, body = crate::error::Problem)))]
 pub async fn alerts(
@@ -202,16 +199,29 @@ pub async fn alerts(
 ) -> Result<Json<AlertListOut>> {
     let probes = futures::future::join_all(Service::ALL.map(|s| state.upstream.probe(s))).await;
     let mut conn = state.db.acquire().await?;
-    let (review, reply) = (REVIEW_SLA_MINUTES, REPLY_SLA_MINUTES);
-    let s = db::kpis::alert_signals(&mut conn, &agent.tenant_id, review, reply).await?;
+    let slas = db::tenants::settings(&mut conn, &agent.tenant_id)
+        .await?
+        .sla_minutes
+        .alerts;
+    let s = db::kpis::alert_signals(&mut conn, &agent.tenant_id, &slas).await?;
     Ok(Json(AlertListOut {
-        data: judge(&s, &probes),
+        data: judge(&s, &slas, &probes),
         checked_at: Utc::now(),
     }))
 }
 
-/// The alerts that `s` and the probes of the services (in [`Service::ALL`]'s order) raise.
-fn judge(s: &AlertSignals, probes: &[Probe]) -> Vec<AlertOut> {
+/// `minutes` as the alerts say it: whole hours from two hours up, else minutes.
+fn span(minutes: i64) -> String {
+    if minutes >= 120 && minutes % 60 == 0 {
+        format!("{} hours", minutes / 60)
+    } else {
+        format!("{minutes} minutes")
+    }
+}
+
+/// The alerts that `s` (judged against `slas`) and the probes of the services (in
+/// [`Service::ALL`]'s order) raise.
+fn judge(s: &AlertSignals, slas: &AlertSlas, probes: &[Probe]) -> Vec<AlertOut> {
     let spike = s.failed_recently >= SPIKE_MIN_FAILED
         && s.failed_recently as f64 >= 3.0 * s.failed_per_quarter_before.max(1.0);
     let mut data: Vec<AlertOut> = [
@@ -219,13 +229,19 @@ fn judge(s: &AlertSignals, probes: &[Probe]) -> Vec<AlertOut> {
             "sla.cancel_review",
             "warning",
             &s.overdue_reviews,
-            "cancellations waiting for review over 60 minutes",
+            &format!(
+                "cancellations waiting for review over {}",
+                span(slas.cancel_review)
+            ),
         ),
         backlog_alert(
             "sla.customer_reply",
             "warning",
             &s.unanswered_cases,
-            "cases waiting for an answer over 4 hours",
+            &format!(
+                "cases waiting for an answer over {}",
+                span(slas.customer_reply)
+            ),
         ),
         backlog_alert(
             "runs.stuck",

@@ -5,6 +5,8 @@ pub mod access_log;
 pub mod approvals;
 pub mod bulk;
 pub mod cancel;
+pub mod case_attachments;
+pub mod case_work;
 pub mod cases;
 pub mod connectors;
 pub mod fraud;
@@ -80,6 +82,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(tasks::create_task, tasks::list_tasks))
         .routes(routes!(tasks::complete_task))
         .routes(routes!(cases::get_cases))
+        .routes(routes!(case_work::assign_case))
+        .routes(routes!(case_work::close_case))
+        .routes(routes!(case_attachments::download_attachment))
 }
 
 /// Routes that take attachments, with their own body limit; `api::router` mounts them

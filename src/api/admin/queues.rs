@@ -21,6 +21,7 @@ use crate::db::audit::Entry;
 use crate::db::queues::{ClaimedItem, QueueCounts, QueueItem};
 use crate::domain::ids::TenantId;
 use crate::domain::queues::{DEFAULT_CLAIM_MINUTES, MAX_CLAIM_MINUTES, QueueId};
+use crate::domain::settings::QueueSlas;
 use crate::error::{Error, FieldError, Result};
 use crate::state::AppState;
 
@@ -41,7 +42,8 @@ pub struct QueueOut {
     /// When the oldest item entered the queue.
     pub oldest_at: Option<DateTime<Utc>>,
     pub oldest_age_seconds: Option<i64>,
-    /// How long an item may wait before it is a breach.
+    /// How long an item may wait before it is a breach (the tenant's setting
+    /// `sla_minutes.queues.<queue>`).
     pub sla_minutes: i64,
     /// Items waiting longer than `sla_minutes`.
     pub sla_breaches: i64,
@@ -54,7 +56,7 @@ pub struct QueuesOut {
 }
 
 impl QueuesOut {
-    fn of(counts: Vec<QueueCounts>, now: DateTime<Utc>) -> Self {
+    fn of(counts: Vec<QueueCounts>, slas: &QueueSlas, now: DateTime<Utc>) -> Self {
         let data = QueueId::ALL
             .into_iter()
             .map(|q| {
@@ -66,7 +68,7 @@ impl QueuesOut {
                     unclaimed: c.map_or(0, |c| c.count - c.claimed),
                     oldest_at,
                     oldest_age_seconds: oldest_at.map(|t| (now - t).num_seconds().max(0)),
-                    sla_minutes: q.sla_minutes(),
+                    sla_minutes: slas.of(q),
                     sla_breaches: c.map_or(0, |c| c.sla_breaches),
                 }
             })
@@ -77,14 +79,18 @@ impl QueuesOut {
 
 async fn queues_of(state: &AppState, tenant_id: &TenantId) -> Result<QueuesOut> {
     let mut conn = state.db.acquire().await?;
-    let counts = db::queues::counts(&mut conn, tenant_id).await?;
-    Ok(QueuesOut::of(counts, Utc::now()))
+    let slas = db::tenants::settings(&mut conn, tenant_id)
+        .await?
+        .sla_minutes
+        .queues;
+    let counts = db::queues::counts(&mut conn, tenant_id, &slas).await?;
+    Ok(QueuesOut::of(counts, &slas, Utc::now()))
 }
 
 /// The work queues: `fraud_review` (orders in fraud review), `cancel_review` (customers'
 /// cancel requests waiting for an agent), `cases` (open cases whose newest message is the
 /// customer's), `tasks` (open tasks), each with its count, unclaimed items, oldest item and
-/// SLA breaches. Requires `orders.read`.
+/// SLA breaches (against the tenant's `sla_minutes.queues` settings). Requires `orders.read`.
 #[utoipa::path(get, path = "/v1/admin/queues", tag = "admin",
     security(("bearer" = ["orders.read"])),
     responses((status = 200, body = QueuesOut), (status = 401, body = crate::error::Problem),

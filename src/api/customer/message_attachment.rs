@@ -150,7 +150,11 @@ async fn attachment_of(
 }
 
 /// The file as a download of the type it was sniffed as, which no browser renders or runs.
-fn attachment_download(filename: &str, content_type: &str, content: Vec<u8>) -> Response {
+pub(crate) fn attachment_download(
+    filename: &str,
+    content_type: &str,
+    content: Vec<u8>,
+) -> Response {
     let content_type = HeaderValue::from_str(content_type)
         .unwrap_or(HeaderValue::from_static("application/octet-stream"));
     let disposition = HeaderValue::from_str(&content_disposition(filename)).ok();

@@ -9,6 +9,7 @@ mod bulk;
 mod diagnostic;
 mod exchanges;
 mod fraud;
+mod fulfillment;
 mod gdpr;
 mod inventory;
 mod notifications;
@@ -100,6 +101,11 @@ pub const ACTIONS: &[(&str, ActionFn)] = &[
     // flag_fraud, unflag_fraud
     ("fraud.check", fraud::check_fraud),
     ("fraud.set_state", fraud::set_state),
+    // resync_fulfillment
+    (
+        "fulfillment.refresh_shipments",
+        fulfillment::refresh_shipments,
+    ),
 ];
 
 pub fn find(name: &str) -> Option<ActionFn> {

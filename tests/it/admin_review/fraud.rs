@@ -299,3 +299,82 @@ async fn what_agents_wrote_is_redacted_when_the_customer_is_erased() {
         ("[redacted]", Some("[redacted]"))
     );
 }
+
+#[tokio::test]
+async fn two_concurrent_flags_of_one_order_start_one_job() {
+    let mut app = helpers::spawn_with(helpers::Options {
+        workers: 0,
+        ..Default::default()
+    })
+    .await;
+    let fraud = app.agent_token(TENANT, "agt_fay", &["fraud"]);
+    let other = app.agent_token(TENANT, "agt_gus", &["fraud"]);
+    let orders: Vec<String> = app
+        .orders
+        .iter()
+        .filter(|o| o.status.as_str() == "confirmed")
+        .take(3)
+        .map(|o| o.id.to_string())
+        .collect();
+    assert_eq!(orders.len(), 3);
+    let flag = json!({"reason": "card testing pattern"});
+    let mut accepted = Vec::new();
+    for (i, order) in orders.iter().enumerate() {
+        // two agents, two keys, at the same moment; no worker runs, so the first job waits
+        let (ka, kb) = (format!("fa-{i}"), format!("fb-{i}"));
+        let (a, b) = tokio::join!(
+            act(&app, &fraud, order, "flag-fraud", Some(&ka), flag.clone()),
+            act(&app, &other, order, "flag-fraud", Some(&kb), flag.clone()),
+        );
+        let mut answers = [a, b];
+        answers.sort_by_key(|(status, _)| *status);
+        let [(won, job), (lost, refused)] = answers;
+        assert_eq!((won, lost), (202, 409), "{job} {refused}");
+        assert_eq!(
+            refused["code"], "order.blocked.fraud_change_in_progress",
+            "{refused}"
+        );
+        assert_eq!(
+            refused["blocked_reasons"][0]["code"],
+            "order.blocked.fraud_change_in_progress"
+        );
+        let runs: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM runs WHERE tenant_id = $1 AND subject_id = $2 AND kind = 'flag_fraud'",
+        )
+        .bind(TENANT)
+        .bind(order)
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+        assert_eq!(runs, 1, "one job for {order}");
+        accepted.push(job["job"]["id"].as_str().unwrap().to_string());
+    }
+    // a dry run says so too, and the refused key was not spent: its retry is decided anew
+    let order = &orders[0];
+    let (status, dry) = act(
+        &app,
+        &fraud,
+        order,
+        "flag-fraud",
+        None,
+        json!({"reason": "x", "dry_run": true}),
+    )
+    .await;
+    assert_eq!((status, &dry["allowed"]), (200, &json!(false)), "{dry}");
+    assert_eq!(
+        dry["blocked_reasons"][0]["code"],
+        "order.blocked.fraud_change_in_progress"
+    );
+
+    // once the job ended the order is in review: a flag is refused for that reason
+    app.start_worker();
+    for job in &accepted {
+        let job = app.wait_job(job, 20).await;
+        assert_eq!(job["status"], "succeeded", "{job}");
+    }
+    let (status, again) = act(&app, &fraud, order, "flag-fraud", Some("fa-0-again"), flag).await;
+    assert_eq!(
+        (status, again["code"].as_str()),
+        (409, Some("order.blocked.already_flagged"))
+    );
+}

@@ -1,6 +1,8 @@
 //! Agents' review work: fraud flags and their assignment, work queues and their claims,
 //! tasks, and the order's case with its notes.
 
+mod case_attachments;
+mod case_work;
 mod cases;
 mod fraud;
 mod queues;

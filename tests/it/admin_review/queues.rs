@@ -235,3 +235,73 @@ async fn claims_are_checked_scoped_to_the_tenant_and_dry_runs_claim_nothing() {
         "{mine}"
     );
 }
+
+#[tokio::test]
+async fn the_sweeper_deletes_claims_long_expired_and_keeps_the_rest() {
+    let app = helpers::spawn_with(helpers::Options {
+        workers: 0,
+        ..Default::default()
+    })
+    .await;
+    // a real claim through the API, then claims of both tenants written as they would be
+    let fraud = app.agent_token(TENANT, "agt_fay", &["fraud"]);
+    let order = app.order_in("confirmed").id.to_string();
+    sqlx::query("UPDATE order_views SET doc = jsonb_set(doc, '{fraud_state}', '\"review\"') WHERE tenant_id = $1 AND id = $2")
+        .bind(TENANT)
+        .bind(&order)
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    let (status, claimed) = claim(&app, &fraud, TENANT, "fraud_review", None, json!({})).await;
+    assert_eq!(
+        (status, claimed["item"]["item_id"].as_str()),
+        (200, Some(order.as_str()))
+    );
+    for (tenant, item, expires) in [
+        (TENANT, "old_a", "now() - interval '2 hours'"),
+        (OTHER_TENANT, "old_b", "now() - interval '3 days'"),
+        (TENANT, "recent", "now() - interval '10 minutes'"),
+        (TENANT, "live", "now() + interval '10 minutes'"),
+    ] {
+        sqlx::query(&format!(
+            "INSERT INTO queue_claims (tenant_id, queue, item_id, claimed_by, expires_at)
+             VALUES ($1, 'tasks', $2, 'agent:agt_x', {expires})"
+        ))
+        .bind(tenant)
+        .bind(item)
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    }
+    // the API's claim ran out two hours ago
+    sqlx::query(
+        "UPDATE queue_claims SET expires_at = now() - interval '2 hours' WHERE item_id = $1",
+    )
+    .bind(&order)
+    .execute(&app.state.db)
+    .await
+    .unwrap();
+
+    let mut conn = app.state.db.acquire().await.unwrap();
+    let retention = orderdesk::workers::sweeper::CLAIM_RETENTION;
+    let deleted = orderdesk::workers::sweeper::delete_expired_claims(&mut conn, retention)
+        .await
+        .unwrap();
+    assert_eq!(deleted, 3);
+    let mut left: Vec<String> = sqlx::query_scalar("SELECT item_id FROM queue_claims")
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap();
+    left.sort();
+    assert_eq!(left, ["live", "recent"], "within the retention, or live");
+    let again = orderdesk::workers::sweeper::delete_expired_claims(&mut conn, retention)
+        .await
+        .unwrap();
+    assert_eq!(again, 0, "nothing more to do");
+    // the pruned claim's item is claimed anew
+    let (status, claimed) = claim(&app, &fraud, TENANT, "fraud_review", None, json!({})).await;
+    assert_eq!(
+        (status, claimed["item"]["item_id"].as_str()),
+        (200, Some(order.as_str()))
+    );
+}
