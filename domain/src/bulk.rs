@@ -19,21 +19,47 @@ pub const BULK_ACTIONS: [OrderAction; 5] = [
     OrderAction::Reopen,
 ];
 
-/// The input of a `bulk_update_status` run: the search's filter and text as the agent sent
-/// them (parsed again, and so validated again, by the step that selects the orders).
+/// Most lines one import may hold.
+pub const MAX_IMPORT_LINES: usize = 10_000;
+
+/// One order's change: what a bulk job does to each order, or one line of an import.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BulkStatusInput {
-    pub filter: Option<Value>,
-    pub text: Option<String>,
+pub struct ItemChange {
     pub action: OrderAction,
-    /// The hold's reason, the release's resolution or the agent's note, on every order.
+    /// The hold's reason, the release's resolution or the agent's note.
     pub reason: String,
     /// A hold's duration (minutes).
     pub duration_minutes: Option<u32>,
-    /// The agent who asked (`agent:agt_alice`, or `key:<id>`): each order's change is
-    /// recorded as theirs.
+}
+
+/// Who asked for a long job of changes: each order's change is recorded as theirs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Requester {
+    /// `agent:agt_alice`, or `key:<id>`.
     pub requested_by: String,
     /// Their roles, as each order's audit record names them.
     #[serde(default)]
     pub roles: Vec<String>,
+}
+
+/// The input of a `bulk_update_status` run: the search's filter and text as the agent sent
+/// them (parsed again, and so validated again, by the step that selects the orders), and
+/// the change every order gets.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BulkStatusInput {
+    pub filter: Option<Value>,
+    pub text: Option<String>,
+    #[serde(flatten)]
+    pub change: ItemChange,
+    #[serde(flatten)]
+    pub requester: Requester,
+}
+
+/// The input of an `import_orders` run: its items (one per line, each with its own
+/// [`ItemChange`]) were written with it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImportInput {
+    pub lines: usize,
+    #[serde(flatten)]
+    pub requester: Requester,
 }

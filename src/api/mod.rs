@@ -61,6 +61,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         .merge(customer::upload_routes())
         .merge(admin::routes())
         .merge(admin::upload_routes())
+        .merge(admin::import_routes())
         .into_openapi();
     docs::problems::complete(&mut doc);
     doc
@@ -93,6 +94,7 @@ pub fn router(state: AppState, surface: Surface) -> Router {
     }
     if surface != Surface::Customer {
         app = app.merge(Router::from(admin::upload_routes().route_layer(limited())));
+        app = app.merge(Router::from(admin::import_routes().route_layer(limited())));
     }
     app.fallback(|| async { Error::not_found("route") })
         .with_state(state)

@@ -23,7 +23,7 @@ use crate::api::shared::RequestMeta;
 use crate::auth::Permission;
 use crate::db;
 use crate::db::audit::Entry;
-use crate::domain::bulk::{BULK_ACTIONS, BulkStatusInput, MAX_BULK_ORDERS};
+use crate::domain::bulk::{BULK_ACTIONS, BulkStatusInput, ItemChange, MAX_BULK_ORDERS, Requester};
 use crate::domain::ids::{OrderId, TenantId};
 use crate::domain::search::Criteria;
 use crate::domain::transitions::{OrderAction, check};
@@ -186,12 +186,12 @@ impl Intake for BulkIntake {
                 decided_by: None,
             })
             .await?;
-        let action = format!("orders.bulk_{}", self.input.action.as_str());
+        let action = format!("orders.bulk_{}", self.input.change.action.as_str());
         adm.audit(Entry {
             action: &action,
             subject_type: "job",
             subject_id: &run.id.to_string(),
-            reason: Some(&self.input.reason),
+            reason: Some(&self.input.change.reason),
             before: None,
             after: Some(
                 json!({ "matched": self.matched, "filter": self.input.filter,
@@ -254,12 +254,22 @@ async fn matching(state: &AppState, tenant: &TenantId, criteria: &Criteria) -> R
 }
 
 fn input_of(body: BulkStatusIn, agent: &crate::api::auth::Agent) -> BulkStatusInput {
-    BulkStatusInput {
-        filter: body.filter,
-        text: body.text,
+    let change = ItemChange {
         action: body.action,
         reason: body.reason.trim().to_string(),
         duration_minutes: body.duration_minutes.map(|m| m as u32),
+    };
+    BulkStatusInput {
+        filter: body.filter,
+        text: body.text,
+        change,
+        requester: requester_of(agent),
+    }
+}
+
+/// The agent as a long job's items record them.
+pub(crate) fn requester_of(agent: &crate::api::auth::Agent) -> Requester {
+    Requester {
         requested_by: agent.principal(),
         roles: agent.role_names(),
     }

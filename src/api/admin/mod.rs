@@ -12,6 +12,7 @@ pub mod connectors;
 pub mod fraud;
 pub mod fraud_review;
 pub mod impersonate;
+pub mod import;
 pub mod keys;
 pub mod kpis;
 pub mod legal_hold;
@@ -85,6 +86,16 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(case_work::assign_case))
         .routes(routes!(case_work::close_case))
         .routes(routes!(case_attachments::download_attachment))
+}
+
+/// The NDJSON import, with its own body limit (`api::router` mounts it outside the default).
+pub fn import_routes() -> OpenApiRouter<AppState> {
+    use axum::extract::DefaultBodyLimit;
+    use tower_http::limit::RequestBodyLimitLayer;
+    OpenApiRouter::new()
+        .routes(routes!(import::import_orders))
+        .layer(DefaultBodyLimit::max(import::IMPORT_BODY_LIMIT))
+        .layer(RequestBodyLimitLayer::new(import::IMPORT_BODY_LIMIT))
 }
 
 /// Routes that take attachments, with their own body limit; `api::router` mounts them

@@ -4,23 +4,28 @@
 //! are found again by `settle`.
 
 use serde::Serialize;
+use serde_json::Value;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::domain::ids::{RunId, TenantId};
 
-/// Adds the job's items (again after a crash: those already there stay as they are) and sets
-/// the job's progress to count items.
+/// Adds the job's items (again after a crash: those already there stay as they are), each
+/// with its own input when `inputs` has one at its place (an import's lines), and sets the
+/// job's progress to count items.
 pub async fn insert(
     conn: &mut PgConnection,
     run_id: RunId,
     tenant: &TenantId,
     subjects: &[String],
+    inputs: &[Value],
 ) -> sqlx::Result<()> {
     sqlx::query!(
         "WITH i AS (
-             INSERT INTO run_items (run_id, idx, tenant_id, subject_id)
-             SELECT $1, t.ord - 1, $2, t.subject FROM unnest($3::text[]) WITH ORDINALITY AS t(subject, ord)
+             INSERT INTO run_items (run_id, idx, tenant_id, subject_id, input)
+             SELECT $1, t.ord - 1, $2, t.subject, t.input
+             FROM unnest($3::text[], $5::jsonb[]) WITH ORDINALITY AS t(subject, input, ord)
+             WHERE t.subject IS NOT NULL
              ON CONFLICT DO NOTHING)
          UPDATE runs SET progress_unit = 'items', progress_total = $4, progress_done = 0,
              progress_failed = 0, updated_at = now()
@@ -29,6 +34,7 @@ pub async fn insert(
         tenant.as_str(),
         subjects,
         i32::try_from(subjects.len()).unwrap_or(i32::MAX),
+        inputs,
     )
     .execute(conn)
     .await?;
@@ -45,21 +51,29 @@ pub async fn running_of_tenant(conn: &mut PgConnection, tenant: &TenantId) -> sq
     .await
 }
 
+/// A pending item, locked.
+pub struct PendingItem {
+    pub idx: i32,
+    pub subject_id: String,
+    /// Its own input (an import's line), if any.
+    pub input: Option<Value>,
+}
+
 /// Up to `limit` pending items, in order, locked for the caller's transaction.
 pub async fn lock_pending(
     conn: &mut PgConnection,
     run_id: RunId,
     limit: i64,
-) -> sqlx::Result<Vec<(i32, String)>> {
-    let rows = sqlx::query!(
-        "SELECT idx, subject_id FROM run_items WHERE run_id = $1 AND status = 'pending'
+) -> sqlx::Result<Vec<PendingItem>> {
+    sqlx::query_as!(
+        PendingItem,
+        "SELECT idx, subject_id, input FROM run_items WHERE run_id = $1 AND status = 'pending'
          ORDER BY idx LIMIT $2 FOR UPDATE SKIP LOCKED",
         run_id.as_uuid(),
         limit,
     )
     .fetch_all(conn)
-    .await?;
-    Ok(rows.into_iter().map(|r| (r.idx, r.subject_id)).collect())
+    .await
 }
 
 /// Records how an item went without a child run (`skipped` with the blocked code, or

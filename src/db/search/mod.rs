@@ -16,7 +16,7 @@ pub use aggregate::{
 };
 pub use criteria::push_criteria;
 pub use page::{OrderSummary, Page, page};
-pub use select::matching_ids;
+pub use select::{existing_ids, matching_ids};
 
 use sqlx::{PgPool, Postgres, Transaction};
 

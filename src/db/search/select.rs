@@ -24,3 +24,19 @@ pub async fn matching_ids(
         .fetch_all(conn)
         .await
 }
+
+/// Which of `ids` are orders of the tenant (an import's lines name them).
+pub async fn existing_ids(
+    conn: &mut PgConnection,
+    tenant_id: &TenantId,
+    ids: &[String],
+) -> sqlx::Result<std::collections::HashSet<String>> {
+    let found = sqlx::query_scalar!(
+        "SELECT id FROM order_views WHERE tenant_id = $1 AND id = ANY($2)",
+        tenant_id.as_str(),
+        ids,
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(found.into_iter().collect())
+}

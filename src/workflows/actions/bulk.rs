@@ -15,11 +15,12 @@ use serde_json::{Value, json};
 use crate::db;
 use crate::db::audit::{Actor, Entry};
 use crate::db::runs::items::{self, ItemCounts};
-use crate::domain::bulk::{BulkStatusInput, MAX_BULK_ORDERS};
+use crate::domain::bulk::{BulkStatusInput, ItemChange, MAX_BULK_ORDERS, Requester};
 use crate::domain::ids::OrderId;
 use crate::domain::search::{Criteria, SearchError};
 use crate::jobs::transitions::{self, Started, Transition};
 use crate::workflows::step::{StepCtx, StepError, with_result};
+use serde::Deserialize;
 
 /// Items of one tenant whose child run is under way at once, across its bulk jobs.
 pub const TENANT_IN_FLIGHT: i64 = 16;
@@ -45,7 +46,7 @@ pub fn select_items(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>>
                 format!("the filter matches more than {MAX_BULK_ORDERS} orders now"),
             ));
         }
-        items::insert(&mut conn, ctx.run.id, ctx.tenant(), &ids)
+        items::insert(&mut conn, ctx.run.id, ctx.tenant(), &ids, &[])
             .await
             .map_err(StepError::database)?;
         Ok(json!({ "items": ids.len() }))
@@ -66,7 +67,10 @@ fn criteria(input: &BulkStatusInput) -> Result<Criteria, StepError> {
 /// asked for, stops starting items, marks the rest `cancelled` and stops.
 pub fn process_items(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
     Box::pin(async move {
-        let input: BulkStatusInput = ctx.input_as()?;
+        let requester: Requester = ctx.input_as()?;
+        // a bulk job's change is the run's; an import's items carry their own
+        let shared = ItemChange::deserialize(&ctx.run.input).ok();
+        let input = Changes { requester, shared };
         let worker = ctx.run.lease_owner.clone().unwrap_or_default();
         loop {
             let db = &ctx.state.db;
@@ -104,9 +108,15 @@ fn outcome(c: &ItemCounts) -> Value {
                        "skipped": c.skipped, "cancelled": c.cancelled } })
 }
 
+/// Who asked, and the change every item gets unless it carries its own.
+struct Changes {
+    requester: Requester,
+    shared: Option<ItemChange>,
+}
+
 /// Starts up to the tenant's free room of pending items, one transaction each; returns how
 /// many got an outcome or a run.
-async fn start_some(ctx: &StepCtx<'_>, input: &BulkStatusInput) -> Result<usize, StepError> {
+async fn start_some(ctx: &StepCtx<'_>, input: &Changes) -> Result<usize, StepError> {
     let mut conn = ctx.state.db.acquire().await.map_err(StepError::database)?;
     let running = items::running_of_tenant(&mut conn, ctx.tenant())
         .await
@@ -126,7 +136,7 @@ async fn start_some(ctx: &StepCtx<'_>, input: &BulkStatusInput) -> Result<usize,
 /// why it was skipped); false when none is pending.
 async fn start_next(
     ctx: &StepCtx<'_>,
-    input: &BulkStatusInput,
+    input: &Changes,
     conn: &mut sqlx::PgConnection,
 ) -> Result<bool, StepError> {
     use sqlx::Acquire;
@@ -134,11 +144,29 @@ async fn start_next(
     let next = items::lock_pending(&mut tx, ctx.run.id, 1)
         .await
         .map_err(StepError::database)?;
-    let Some((idx, subject)) = next.into_iter().next() else {
+    let Some(item) = next.into_iter().next() else {
         return Ok(false);
     };
+    let idx = item.idx;
+    let own = item.input.map(ItemChange::deserialize).transpose();
+    let Some(change) = own.ok().flatten().or_else(|| input.shared.clone()) else {
+        let (code, detail) = ("import.invalid_line", "the item names no change");
+        items::set(
+            &mut tx,
+            ctx.run.id,
+            idx,
+            "failed",
+            None,
+            Some(code),
+            Some(detail),
+        )
+        .await
+        .map_err(StepError::database)?;
+        tx.commit().await.map_err(StepError::database)?;
+        return Ok(true);
+    };
     let tenant = ctx.tenant();
-    let order_id = OrderId::new(subject);
+    let order_id = OrderId::new(item.subject_id);
     let order = db::orders::get(&mut tx, tenant, &order_id, None)
         .await
         .map_err(StepError::database)?;
@@ -161,15 +189,15 @@ async fn start_next(
         tx.commit().await.map_err(StepError::database)?;
         return Ok(true);
     };
-    let expires_at = input
+    let expires_at = change
         .duration_minutes
         .map(|m| chrono::Utc::now() + chrono::Duration::minutes(i64::from(m)));
     let t = Transition {
         order: &order,
-        action: input.action,
-        reason: &input.reason,
+        action: change.action,
+        reason: &change.reason,
         expires_at,
-        requested_by: &input.requested_by,
+        requested_by: &input.requester.requested_by,
         correlation_id: ctx.run.correlation_id.clone(),
         queue: Some(ITEM_QUEUE.into()),
     };
@@ -196,7 +224,13 @@ async fn start_next(
             )
             .await
             .map_err(StepError::database)?;
-            audit_item(ctx, input, &mut tx, &order, run.id, hold_id).await?;
+            let audit = AuditedItem {
+                order: &order,
+                change: &change,
+                run_id: run.id,
+                hold_id,
+            };
+            audit_item(ctx, &input.requester, &mut tx, audit).await?;
         }
     }
     tx.commit().await.map_err(StepError::database)?;
@@ -204,32 +238,43 @@ async fn start_next(
 }
 
 /// The order's audit record, as the single-order endpoint writes it, naming the bulk job.
-async fn audit_item(
-    ctx: &StepCtx<'_>,
-    input: &BulkStatusInput,
-    tx: &mut sqlx::PgConnection,
-    order: &crate::domain::order::Order,
+struct AuditedItem<'a> {
+    order: &'a crate::domain::order::Order,
+    change: &'a ItemChange,
     run_id: crate::domain::ids::RunId,
     hold_id: Option<uuid::Uuid>,
+}
+
+async fn audit_item(
+    ctx: &StepCtx<'_>,
+    requester: &Requester,
+    tx: &mut sqlx::PgConnection,
+    item: AuditedItem<'_>,
 ) -> Result<(), StepError> {
-    let (kind, id) = match input.requested_by.split_once(':') {
+    let AuditedItem {
+        order,
+        change,
+        run_id,
+        hold_id,
+    } = item;
+    let (kind, id) = match requester.requested_by.split_once(':') {
         Some(("agent", id)) => ("agent", id),
         Some(("key", id)) => ("key", id),
-        _ => ("system", input.requested_by.as_str()),
+        _ => ("system", requester.requested_by.as_str()),
     };
     let actor = Actor {
         kind,
         id: id.to_string(),
-        roles: input.roles.clone(),
+        roles: requester.roles.clone(),
         correlation_id: ctx.run.correlation_id.clone(),
         ..Actor::default()
     };
-    let action = format!("order.{}", input.action.as_str());
+    let action = format!("order.{}", change.action.as_str());
     let entry = Entry {
         action: &action,
         subject_type: "order",
         subject_id: order.id.as_str(),
-        reason: Some(&input.reason),
+        reason: Some(&change.reason),
         before: Some(json!({ "status": order.status })),
         after: Some(json!({ "run_id": run_id, "hold_id": hold_id, "bulk_job_id": ctx.run.id })),
         personal_data_of: Some(&order.customer_id),

@@ -3,4 +3,5 @@
 
 mod bulk;
 mod control;
+mod import;
 mod stream;
