@@ -81,6 +81,7 @@ pub mod can {
         CustomersImpersonate,
         ApprovalsDecide,
         Reconcile,
-        QueuesWork
+        QueuesWork,
+        OrdersExport
     );
 }

@@ -31,6 +31,7 @@ pub enum Permission {
     OrdersCancelForce,
     OrdersRefund,
     OrdersFulfil,
+    OrdersExport,
     ReturnsApprove,
     FraudReview,
     CustomersImpersonate,
@@ -61,6 +62,7 @@ pub const ROLE_PERMISSIONS: &[(Role, &[Permission])] = &[
             P::OrdersCancelApprove,
             P::OrdersCancelForce,
             P::OrdersRefund,
+            P::OrdersExport,
             P::ReturnsApprove,
             P::CustomersImpersonate,
             P::ApprovalsDecide,
@@ -115,6 +117,7 @@ pub const ROLE_PERMISSIONS: &[(Role, &[Permission])] = &[
         &[
             P::OrdersRead,
             P::OrdersSearch,
+            P::OrdersExport,
             P::ExportsRead,
             P::Reconcile,
             P::JobsRead,
@@ -194,6 +197,7 @@ impl Permission {
         P::OrdersCancelForce,
         P::OrdersRefund,
         P::OrdersFulfil,
+        P::OrdersExport,
         P::ReturnsApprove,
         P::FraudReview,
         P::CustomersImpersonate,
@@ -220,6 +224,7 @@ impl Permission {
             P::OrdersCancelForce => "orders.cancel.force",
             P::OrdersRefund => "orders.refund",
             P::OrdersFulfil => "orders.fulfil",
+            P::OrdersExport => "orders.export",
             P::ReturnsApprove => "returns.approve",
             P::FraudReview => "fraud.review",
             P::CustomersImpersonate => "customers.impersonate",
@@ -247,6 +252,9 @@ impl Permission {
             P::OrdersCancelForce => "cancel an order the rules would block",
             P::OrdersRefund => "issue refunds",
             P::OrdersFulfil => "release, split or reship fulfilments",
+            P::OrdersExport => {
+                "export orders for finance (CSV, NDJSON, Parquet); list and download exports"
+            }
             P::ReturnsApprove => "approve or reject returns and exchanges",
             P::FraudReview => "clear or confirm a fraud review",
             P::CustomersImpersonate => "act on behalf of a customer",
@@ -324,9 +332,14 @@ mod tests {
     #[test]
     fn auditor_and_finance_read_only_what_they_need() {
         assert_eq!(Role::Auditor.permissions(), &[P::OrdersRead, P::AuditRead]);
-        for p in [P::OrdersRead, P::JobsRead, P::ExportsRead] {
+        for p in [P::OrdersRead, P::JobsRead, P::ExportsRead, P::OrdersExport] {
             assert!(Role::Finance.grants(p), "{p}");
         }
+        let exporters: Vec<Role> = Role::ALL
+            .into_iter()
+            .filter(|r| r.grants(P::OrdersExport))
+            .collect();
+        assert_eq!(exporters, [Role::Admin, Role::CsLead, Role::Finance]);
         assert!(!Role::Finance.grants(P::OrdersRefund));
         assert!(!Role::Finance.grants(P::AuditRead));
     }

@@ -6,6 +6,7 @@ pub mod approvals;
 pub mod cancel;
 pub mod cases;
 pub mod connectors;
+pub mod exports;
 pub mod fraud;
 pub mod fraud_review;
 pub mod impersonate;
@@ -72,6 +73,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(tasks::create_task, tasks::list_tasks))
         .routes(routes!(tasks::complete_task))
         .routes(routes!(cases::get_cases))
+        .routes(routes!(exports::create_export))
+        .routes(routes!(exports::list_exports))
+        .routes(routes!(exports::get_export))
+        .routes(routes!(exports::download_export))
 }
 
 /// Routes that take attachments, with their own body limit; `api::router` mounts them

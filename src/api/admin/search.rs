@@ -108,7 +108,7 @@ async fn run(
 
 /// 422 with the first error's code, every error in `errors`, and the names that exist
 /// where the first error found an unknown one in `allowed`.
-fn refused(errors: Vec<SearchError>) -> Error {
+pub(crate) fn refused(errors: Vec<SearchError>) -> Error {
     let first = errors.first().cloned().unwrap_or_else(|| {
         SearchError::new(
             crate::domain::search::error::INVALID_VALUE,
