@@ -4,6 +4,7 @@
 //! closed parts and resumes at the third without rewriting them.
 
 mod files;
+mod measure;
 mod refusals;
 mod resume;
 
