@@ -13,7 +13,7 @@ pub use aggregate::{
     AggregationResult, DateBucket, HistogramResult, SumBucket, SumResult, TermBucket, TermsResult,
     aggregate,
 };
-pub use criteria::push_criteria;
+pub use criteria::{CriteriaSink, push_criteria};
 pub use page::{OrderSummary, Page, page};
 
 use sqlx::{PgPool, Postgres, Transaction};

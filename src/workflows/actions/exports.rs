@@ -156,22 +156,27 @@ async fn write_part(job: &PartJob<'_>) -> Result<(PartRow, bool), StepError> {
     Ok((part, selected.more))
 }
 
-/// A CSV part: the orders chosen with bound values, then PostgreSQL's COPY streamed into
-/// the sink. The header line is part 1's only, so the parts concatenate into one file.
+/// A CSV part: where it ends, found with a bound query, then PostgreSQL's COPY of it
+/// streamed into the sink, both in one REPEATABLE READ transaction (the same orders). The
+/// header line is part 1's only, so the parts concatenate into one file.
 async fn csv_part(job: &PartJob<'_>, sink: &mut PartSink) -> Result<Selected, StepError> {
-    let mut tx = job.db.begin().await.map_err(StepError::database)?;
-    let limit = job.input.part_rows as i64;
-    let selected = select::select_part(
-        &mut tx,
-        job.tenant,
-        job.criteria,
-        job.after.as_deref(),
-        limit,
-    )
-    .await
-    .map_err(StepError::database)?;
+    let mut tx = select::begin_part(job.db)
+        .await
+        .map_err(StepError::database)?;
+    let (after, limit) = (job.after.as_deref(), job.input.part_rows as i64);
+    let selected = select::bound_part(&mut tx, job.tenant, job.criteria, after, limit)
+        .await
+        .map_err(StepError::database)?;
     {
-        let mut copy = select::copy_csv(&mut tx, &job.input.columns, job.n == 1)
+        let part = select::CsvPart {
+            tenant: job.tenant,
+            criteria: job.criteria,
+            columns: &job.input.columns,
+            after,
+            last_id: selected.last_id.as_deref(),
+            header: job.n == 1,
+        };
+        let mut copy = select::copy_csv(&mut tx, part)
             .await
             .map_err(StepError::database)?;
         while let Some(chunk) = copy.try_next().await.map_err(StepError::database)? {

@@ -132,3 +132,48 @@ async fn parquet_export_is_one_valid_file_with_real_types() {
         .unwrap();
     assert_eq!(first_placed, Some(first.placed_at.timestamp_micros()));
 }
+
+#[tokio::test]
+async fn csv_with_a_filter_of_every_value_type_matches_the_same_filter_in_ndjson() {
+    let (app, _dir) = spawn(1).await;
+    let cutoff = {
+        let mut placed: Vec<_> = app.orders.iter().map(|o| o.placed_at).collect();
+        placed.sort();
+        placed[placed.len() / 3]
+    };
+    // texts, a text (ILIKE), an integer, a time, a boolean, a hostile string
+    let filter = json!({"and": [
+        {"status": {"in": ["delivered", "cancelled", "confirmed", "pending", "shipped"]}},
+        {"email": {"contains": "@example.test"}},
+        {"total_minor": {"gte": 1}},
+        {"placed_at": {"gte": cutoff.to_rfc3339()}},
+        {"on_hold": {"eq": false}},
+        {"not": {"external_ref": {"eq": "x'); DROP TABLE order_views; --"}}}
+    ]});
+    let expected = seeded_ids(&app, |o| {
+        matches!(
+            o.status.as_str(),
+            "delivered" | "cancelled" | "confirmed" | "pending" | "shipped"
+        ) && o.totals.total_minor >= 1
+            && o.placed_at >= cutoff
+    });
+    assert!(
+        expected.len() > PART_ROWS,
+        "more than one part: {}",
+        expected.len()
+    );
+    let csv = export(
+        &app,
+        json!({"format": "csv", "columns": ["id"], "filter": filter}),
+    )
+    .await;
+    let text = String::from_utf8(download(&app, &csv).await).unwrap();
+    let ids: Vec<&str> = text.lines().skip(1).collect();
+    assert_eq!(ids, expected);
+    let ndjson = export(
+        &app,
+        json!({"format": "ndjson", "columns": ["id"], "filter": filter}),
+    )
+    .await;
+    assert_eq!(ndjson["row_count"], csv["row_count"]);
+}
