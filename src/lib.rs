@@ -9,6 +9,7 @@ pub mod documents;
 pub use orderdesk_domain as domain;
 pub mod error;
 pub mod events;
+pub mod exports;
 pub mod jobs;
 pub mod metrics;
 pub mod seed;

@@ -187,6 +187,12 @@ uuid_id!(
     "job_id"
 );
 
+uuid_id!(
+    /// An export of orders for finance (`/v1/admin/exports/{id}`).
+    ExportId,
+    "export_id"
+);
+
 /// Longest tenant name a client may send in `X-Tenant-ID` where no token names it.
 pub const MAX_TENANT_LEN: usize = 64;
 /// Longest order id a client may name.

@@ -10,6 +10,7 @@ pub mod coupon;
 pub mod demo;
 pub mod eligibility;
 pub mod erasure;
+pub mod exports;
 pub mod faq;
 pub mod fraud;
 pub mod fulfillment;

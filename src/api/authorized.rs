@@ -84,6 +84,7 @@ pub mod can {
         CustomersImpersonate,
         ApprovalsDecide,
         Reconcile,
-        QueuesWork
+        QueuesWork,
+        OrdersExport
     );
 }

@@ -5,7 +5,7 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
-use crate::domain::ids::{OrderId, RequestId, RunId};
+use crate::domain::ids::{ExportId, OrderId, RequestId, RunId};
 use crate::error::{Error, FieldError};
 
 /// `axum::Json` whose rejection is a problem: 400 for unparseable JSON, 415 for a missing
@@ -110,6 +110,13 @@ impl PathParams for RunId {
     type Raw = String;
     fn from_raw(raw: String) -> Result<Self, Error> {
         RunId::parse(&raw).map_err(|_| Error::not_found("job"))
+    }
+}
+
+impl PathParams for ExportId {
+    type Raw = String;
+    fn from_raw(raw: String) -> Result<Self, Error> {
+        ExportId::parse(&raw).map_err(|_| Error::not_found("export"))
     }
 }
 

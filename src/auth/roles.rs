@@ -32,10 +32,10 @@ pub enum Permission {
     OrdersCancelForce,
     OrdersRefund,
     OrdersFulfil,
+    OrdersExport,
     ReturnsApprove,
     FraudReview,
     CustomersImpersonate,
-    ExportsRead,
     Reconcile,
     AuditRead,
     JobsRead,
@@ -64,6 +64,7 @@ pub const ROLE_PERMISSIONS: &[(Role, &[Permission])] = &[
             P::OrdersCancelApprove,
             P::OrdersCancelForce,
             P::OrdersRefund,
+            P::OrdersExport,
             P::ReturnsApprove,
             P::CustomersImpersonate,
             P::ApprovalsDecide,
@@ -119,7 +120,7 @@ pub const ROLE_PERMISSIONS: &[(Role, &[Permission])] = &[
         &[
             P::OrdersRead,
             P::OrdersSearch,
-            P::ExportsRead,
+            P::OrdersExport,
             P::Reconcile,
             P::JobsRead,
         ],
@@ -199,10 +200,10 @@ impl Permission {
         P::OrdersCancelForce,
         P::OrdersRefund,
         P::OrdersFulfil,
+        P::OrdersExport,
         P::ReturnsApprove,
         P::FraudReview,
         P::CustomersImpersonate,
-        P::ExportsRead,
         P::Reconcile,
         P::AuditRead,
         P::JobsRead,
@@ -227,10 +228,10 @@ impl Permission {
             P::OrdersCancelForce => "orders.cancel.force",
             P::OrdersRefund => "orders.refund",
             P::OrdersFulfil => "orders.fulfil",
+            P::OrdersExport => "orders.export",
             P::ReturnsApprove => "returns.approve",
             P::FraudReview => "fraud.review",
             P::CustomersImpersonate => "customers.impersonate",
-            P::ExportsRead => "exports.read",
             P::Reconcile => "reconcile",
             P::AuditRead => "audit.read",
             P::JobsRead => "jobs.read",
@@ -258,10 +259,12 @@ impl Permission {
             P::OrdersCancelForce => "cancel an order the rules would block",
             P::OrdersRefund => "issue refunds",
             P::OrdersFulfil => "release, split or reship fulfilments",
+            P::OrdersExport => {
+                "export orders for finance (CSV, NDJSON, Parquet); list and download exports"
+            }
             P::ReturnsApprove => "approve or reject returns and exchanges",
             P::FraudReview => "clear or confirm a fraud review",
             P::CustomersImpersonate => "act on behalf of a customer",
-            P::ExportsRead => "create and download exports",
             P::Reconcile => "run reconciliation against the upstream services",
             P::AuditRead => "read the audit log",
             P::JobsRead => "read jobs and workflow runs",
@@ -336,9 +339,14 @@ mod tests {
     #[test]
     fn auditor_and_finance_read_only_what_they_need() {
         assert_eq!(Role::Auditor.permissions(), &[P::OrdersRead, P::AuditRead]);
-        for p in [P::OrdersRead, P::JobsRead, P::ExportsRead] {
+        for p in [P::OrdersRead, P::JobsRead, P::OrdersExport] {
             assert!(Role::Finance.grants(p), "{p}");
         }
+        let exporters: Vec<Role> = Role::ALL
+            .into_iter()
+            .filter(|r| r.grants(P::OrdersExport))
+            .collect();
+        assert_eq!(exporters, [Role::Admin, Role::CsLead, Role::Finance]);
         assert!(!Role::Finance.grants(P::OrdersRefund));
         assert!(!Role::Finance.grants(P::AuditRead));
     }

@@ -11,6 +11,8 @@ pub use secrets::{ALLOW_DEV_SECRETS, MIN_SECRET_BYTES, is_development_secret};
 use secrets::{Secrets, flag};
 mod operations;
 pub use operations::{DEFAULT_METRICS_ADDR, Operations};
+mod exports;
+pub use exports::{DEFAULT_EXPORTS_STORE, DEFAULT_PART_ROWS, Exports};
 
 /// The canonical services orderdesk calls; each may have its own base URL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -101,6 +103,8 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Metrics listener, run retention, limits on traffic without a valid token.
     pub ops: Operations,
+    /// Exports for finance: object store, part size, link lifetime.
+    pub exports: Exports,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/orderdesk";
@@ -240,6 +244,7 @@ impl Config {
             forwarded_for_hops,
             shutdown_grace: secs("ORDERDESK_SHUTDOWN_GRACE_SECS", 8)?,
             ops: Operations::from_lookup(get)?,
+            exports: Exports::from_lookup(get)?,
         })
     }
 

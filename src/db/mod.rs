@@ -7,6 +7,7 @@ pub mod api_keys;
 pub mod approvals;
 pub mod audit;
 pub mod cases;
+pub mod exports;
 pub mod fraud;
 pub mod holds;
 pub mod idempotency;

@@ -15,6 +15,7 @@ mod commerce;
 mod customer_orders;
 mod documents;
 mod engine;
+mod exports;
 mod guest_and_limits;
 mod helpers;
 mod ingest;

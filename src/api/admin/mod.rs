@@ -9,6 +9,7 @@ pub mod case_attachments;
 pub mod case_work;
 pub mod cases;
 pub mod connectors;
+pub mod exports;
 pub mod fraud;
 pub mod fraud_review;
 pub mod impersonate;
@@ -86,6 +87,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(case_work::assign_case))
         .routes(routes!(case_work::close_case))
         .routes(routes!(case_attachments::download_attachment))
+        .routes(routes!(exports::create_export))
+        .routes(routes!(exports::list_exports))
+        .routes(routes!(exports::get_export))
+        .routes(routes!(exports::download_export))
 }
 
 /// The NDJSON import, with its own body limit (`api::router` mounts it outside the default).

@@ -1,11 +1,37 @@
 //! Which orders a search matches, as a WHERE clause: the tenant always, then the filter and
 //! the full text. Column names come from a fixed table ([`column`]); every value a client
-//! gave is a bound parameter.
+//! gave is a bound parameter ([`CriteriaSink`]).
 
 use crate::domain::ids::TenantId;
 use sqlx::{Postgres, QueryBuilder};
 
 use crate::domain::search::{Condition, Criteria, Field, FieldKind, Filter, Op, Operand};
+
+/// Where the clause is written. A [`QueryBuilder`] binds each value as a parameter; a sink
+/// for a statement that takes no parameters (`COPY`) may pass them another way that keeps
+/// them out of the SQL text (see `db::exports::select`).
+pub trait CriteriaSink {
+    /// SQL made by this module only: column names, operators, placeholders.
+    fn push_sql(&mut self, sql: &str);
+    /// A value the client gave, typed.
+    fn push_value(&mut self, value: Operand);
+}
+
+impl CriteriaSink for QueryBuilder<'_, Postgres> {
+    fn push_sql(&mut self, sql: &str) {
+        self.push(sql);
+    }
+
+    fn push_value(&mut self, value: Operand) {
+        match value {
+            Operand::Text(s) => self.push_bind(s),
+            Operand::Texts(v) => self.push_bind(v),
+            Operand::Int(n) => self.push_bind(n),
+            Operand::Time(t) => self.push_bind(t),
+            Operand::Bool(b) => self.push_bind(b),
+        };
+    }
+}
 
 /// The column (of `order_views v`) that holds `field`.
 pub(super) fn column(field: Field) -> &'static str {
@@ -34,25 +60,21 @@ pub(super) fn column(field: Field) -> &'static str {
 /// Appends the condition selecting the orders of `tenant_id` that `criteria` matches
 /// (without `WHERE`). The query must read `order_views` as `v`. Bulk jobs and exports
 /// select their orders with this too.
-pub fn push_criteria(
-    qb: &mut QueryBuilder<'_, Postgres>,
-    tenant_id: &TenantId,
-    criteria: &Criteria,
-) {
-    qb.push("v.tenant_id = ")
-        .push_bind(tenant_id.as_str().to_string());
+pub fn push_criteria(qb: &mut impl CriteriaSink, tenant_id: &TenantId, criteria: &Criteria) {
+    qb.push_sql("v.tenant_id = ");
+    qb.push_value(Operand::Text(tenant_id.as_str().to_string()));
     if let Some(text) = &criteria.text {
-        qb.push(" AND v.search_text @@ websearch_to_tsquery('simple', ")
-            .push_bind(text.clone())
-            .push(")");
+        qb.push_sql(" AND v.search_text @@ websearch_to_tsquery('simple', ");
+        qb.push_value(Operand::Text(text.clone()));
+        qb.push_sql(")");
     }
     if let Some(filter) = &criteria.filter {
-        qb.push(" AND ");
+        qb.push_sql(" AND ");
         push_filter(qb, filter);
     }
 }
 
-fn push_filter(qb: &mut QueryBuilder<'_, Postgres>, filter: &Filter) {
+fn push_filter(qb: &mut impl CriteriaSink, filter: &Filter) {
     match filter {
         Filter::And(parts) | Filter::Or(parts) => {
             let joint = if matches!(filter, Filter::And(_)) {
@@ -60,27 +82,27 @@ fn push_filter(qb: &mut QueryBuilder<'_, Postgres>, filter: &Filter) {
             } else {
                 " OR "
             };
-            qb.push("(");
+            qb.push_sql("(");
             for (i, part) in parts.iter().enumerate() {
                 if i > 0 {
-                    qb.push(joint);
+                    qb.push_sql(joint);
                 }
                 push_filter(qb, part);
             }
-            qb.push(")");
+            qb.push_sql(")");
         }
         // an unknown (NULL) comparison is not a match, so its negation is one: `not channel
         // eq web` keeps the orders without a channel
         Filter::Not(inner) => {
-            qb.push("(NOT coalesce(");
+            qb.push_sql("(NOT coalesce(");
             push_filter(qb, inner);
-            qb.push(", false))");
+            qb.push_sql(", false))");
         }
         Filter::Condition(c) => push_condition(qb, c),
     }
 }
 
-fn push_condition(qb: &mut QueryBuilder<'_, Postgres>, c: &Condition) {
+fn push_condition(qb: &mut impl CriteriaSink, c: &Condition) {
     let col = column(c.field);
     let is_set = c.field.kind() == FieldKind::KeywordSet;
     match (c.op, &c.value) {
@@ -88,26 +110,28 @@ fn push_condition(qb: &mut QueryBuilder<'_, Postgres>, c: &Condition) {
         // one of them; both served by their GIN index
         (Op::Exists, Operand::Bool(present)) if is_set => {
             let cmp = if *present { "<>" } else { "=" };
-            qb.push(format_args!("{col} {cmp} '[]'::jsonb"));
+            qb.push_sql(&format!("{col} {cmp} '[]'::jsonb"));
         }
         (Op::Exists, Operand::Bool(present)) => {
             let not = if *present { " NOT" } else { "" };
-            qb.push(format_args!("{col} IS{not} NULL"));
+            qb.push_sql(&format!("{col} IS{not} NULL"));
         }
         (Op::In, Operand::Texts(values)) if is_set => {
-            qb.push(format_args!("{col} ?| ")).push_bind(values.clone());
+            qb.push_sql(&format!("{col} ?| "));
+            qb.push_value(Operand::Texts(values.clone()));
         }
         (Op::In, Operand::Texts(values)) => {
-            qb.push(format_args!("{col} = ANY("))
-                .push_bind(values.clone())
-                .push(")");
+            qb.push_sql(&format!("{col} = ANY("));
+            qb.push_value(Operand::Texts(values.clone()));
+            qb.push_sql(")");
         }
         (Op::Contains, Operand::Text(value)) if is_set => {
-            qb.push(format_args!("{col} ? ")).push_bind(value.clone());
+            qb.push_sql(&format!("{col} ? "));
+            qb.push_value(Operand::Text(value.clone()));
         }
         (Op::Contains, Operand::Text(value)) => {
-            qb.push(format_args!("{col} ILIKE "))
-                .push_bind(format!("%{}%", escape_like(value)));
+            qb.push_sql(&format!("{col} ILIKE "));
+            qb.push_value(Operand::Text(format!("%{}%", escape_like(value))));
         }
         (op, value) => {
             let cmp = match op {
@@ -117,20 +141,10 @@ fn push_condition(qb: &mut QueryBuilder<'_, Postgres>, c: &Condition) {
                 Op::Lt => "<",
                 _ => "=",
             };
-            qb.push(format_args!("{col} {cmp} "));
-            push_operand(qb, value);
+            qb.push_sql(&format!("{col} {cmp} "));
+            qb.push_value(value.clone());
         }
     }
-}
-
-fn push_operand(qb: &mut QueryBuilder<'_, Postgres>, value: &Operand) {
-    match value {
-        Operand::Text(s) => qb.push_bind(s.clone()),
-        Operand::Texts(v) => qb.push_bind(v.clone()),
-        Operand::Int(n) => qb.push_bind(*n),
-        Operand::Time(t) => qb.push_bind(*t),
-        Operand::Bool(b) => qb.push_bind(*b),
-    };
 }
 
 /// `value` matched literally by LIKE: its `%`, `_` and `\` escaped.
@@ -157,7 +171,7 @@ mod tests {
             ..SearchRequest::default()
         };
         let search = Search::parse(&req).unwrap();
-        let mut qb = QueryBuilder::new("");
+        let mut qb = QueryBuilder::<Postgres>::new("");
         push_criteria(&mut qb, &TenantId::new("acme"), &search.criteria);
         qb.into_sql()
     }

@@ -14,7 +14,7 @@ pub use aggregate::{
     AggregationResult, DateBucket, HistogramResult, SumBucket, SumResult, TermBucket, TermsResult,
     aggregate,
 };
-pub use criteria::push_criteria;
+pub use criteria::{CriteriaSink, push_criteria};
 pub use page::{OrderSummary, Page, page};
 pub use select::{existing_ids, matching_ids};
 

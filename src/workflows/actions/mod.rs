@@ -8,6 +8,7 @@ mod address;
 mod bulk;
 mod diagnostic;
 mod exchanges;
+mod exports;
 mod fraud;
 mod fulfillment;
 mod gdpr;
@@ -98,6 +99,10 @@ pub const ACTIONS: &[(&str, ActionFn)] = &[
     ("holds.after_place", transitions::after_place),
     ("holds.mark_released", transitions::mark_released),
     ("holds.after_release", transitions::after_release),
+    // export_orders
+    ("exports.plan", exports::plan),
+    ("exports.write_parts", exports::write_parts),
+    ("exports.assemble", exports::assemble),
     // flag_fraud, unflag_fraud
     ("fraud.check", fraud::check_fraud),
     ("fraud.set_state", fraud::set_state),
