@@ -50,6 +50,9 @@ fn shapes(known: &Order, last: DateTime<Utc>) -> Vec<Shape> {
                                 "per_day": {"histogram": "placed_at", "interval": "day"}},
                "limit": 50, "cursor": null})
     };
+    // the example without its text: its filter and aggregations over 28 % of the tenant
+    let mut broad = example("2026-01-01T00:00:00Z".into());
+    broad.as_object_mut().map(|o| o.remove("text"));
     let shape = |name, body| Shape {
         name,
         body,
@@ -107,9 +110,13 @@ fn shapes(known: &Order, last: DateTime<Utc>) -> Vec<Shape> {
                                     "revenue": {"sum": "total_minor", "by": "currency"},
                                     "per_day": {"histogram": "placed_at", "interval": "day"}}}),
         ),
+        shape(
+            "issue example verbatim (from 2026-01-01)",
+            example("2026-01-01T00:00:00Z".into()),
+        ),
         Shape {
-            name: "issue example verbatim (28 % of the tenant)",
-            body: example("2026-01-01T00:00:00Z".into()),
+            name: "the example without text (28 % of the tenant)",
+            body: broad,
             target: false,
         },
     ]

@@ -41,12 +41,260 @@ const PRODUCTS: [(&str, &str, i64); 12] = [
     ("SKU-LAMP", "Desk lamp", 7999),
     ("SKU-PLANT", "Ceramic planter", 2799),
 ];
-const CITIES: [(&str, &str, &str); 4] = [
-    ("Berlin", "10115", "DE"),
-    ("Paris", "75001", "FR"),
-    ("Amsterdam", "1012", "NL"),
-    ("Vienna", "1010", "AT"),
+/// Where demo customers live: eight streets in each of eight cities, written as each
+/// country writes them (`{n}` is the house number), in Latin, Greek and Japanese script. A
+/// street is home to about 1.6 % of the customers, so a search for one finds a small part
+/// of the orders, as in a real shop, not all of them.
+struct City {
+    name: &'static str,
+    postal_code: &'static str,
+    country: &'static str,
+    streets: [&'static str; 8],
+    names: Names,
+}
+
+/// How the people of a city are named: given names, family names, whether a middle
+/// initial is written, and whether the family name comes first.
+struct Names {
+    given: &'static [&'static str],
+    family: &'static [&'static str],
+    initials: &'static [&'static str],
+    family_first: bool,
+}
+
+const LATIN: Names = Names {
+    given: &[
+        "Ada", "Ben", "Chloé", "David", "Emma", "Felix", "Greta", "Hugo", "Inès", "Jonas", "Klara",
+        "Lucas", "Mia", "Noah", "Olivia", "Paul", "Rosa", "Samuel", "Tessa", "Victor", "Wanda",
+        "Xavier", "Yara", "Zoë",
+    ],
+    family: &[
+        "Müller", "Dubois", "de Vries", "Huber", "Smith", "Johnson", "Schmidt", "Martin", "Jansen",
+        "Wagner", "Brown", "Bernard", "Bakker", "Gruber", "Taylor", "Fischer", "Petit", "Visser",
+        "Bauer", "Wilson", "Weber", "Durand", "Smit", "Pichler", "Davies", "Becker", "Leroy",
+        "Meijer", "Moser", "Evans",
+    ],
+    initials: &[
+        "A", "B", "C", "D", "E", "F", "G", "H", "J", "K", "L", "M", "N", "P", "R", "S", "T", "V",
+        "W",
+    ],
+    family_first: false,
+};
+
+const GREEK: Names = Names {
+    given: &[
+        "Γιώργος",
+        "Μαρία",
+        "Νίκος",
+        "Ελένη",
+        "Κώστας",
+        "Αικατερίνη",
+        "Δημήτρης",
+        "Σοφία",
+        "Γιάννης",
+        "Άννα",
+    ],
+    family: &[
+        "Παπαδάκη",
+        "Οικονόμου",
+        "Γεωργίου",
+        "Νικολάου",
+        "Αντωνίου",
+        "Ιωάννου",
+        "Δημητρίου",
+        "Καραγιάννη",
+        "Βασιλείου",
+        "Μαυρίδη",
+    ],
+    initials: &[
+        "Α", "Β", "Γ", "Δ", "Ε", "Θ", "Κ", "Λ", "Μ", "Ν", "Π", "Σ", "Τ", "Χ",
+    ],
+    family_first: false,
+};
+
+const JAPANESE: Names = Names {
+    given: &[
+        "花子",
+        "太郎",
+        "陽菜",
+        "蓮",
+        "結衣",
+        "悠真",
+        "さくら",
+        "大翔",
+        "美咲",
+        "翔太",
+        "葵",
+        "湊",
+    ],
+    family: &[
+        "佐藤", "鈴木", "高橋", "田中", "伊藤", "渡辺", "山本", "中村", "小林", "加藤", "吉田",
+        "山田",
+    ],
+    initials: &[],
+    family_first: true,
+};
+
+const CITIES: [City; 8] = [
+    City {
+        name: "Berlin",
+        postal_code: "10115",
+        country: "DE",
+        streets: [
+            "Torstraße {n}",
+            "Chausseestraße {n}",
+            "Invalidenstraße {n}",
+            "Friedrichstraße {n}",
+            "Oranienstraße {n}",
+            "Kastanienallee {n}",
+            "Schönhauser Allee {n}",
+            "Karl-Marx-Allee {n}",
+        ],
+        names: LATIN,
+    },
+    City {
+        name: "Paris",
+        postal_code: "75001",
+        country: "FR",
+        streets: [
+            "{n} Rue de Rivoli",
+            "{n} Rue Saint-Honoré",
+            "{n} Quai du Louvre",
+            "{n} Rue Oberkampf",
+            "{n} Boulevard Voltaire",
+            "{n} Rue de la Roquette",
+            "{n} Avenue Parmentier",
+            "{n} Rue des Martyrs",
+        ],
+        names: LATIN,
+    },
+    City {
+        name: "Amsterdam",
+        postal_code: "1012",
+        country: "NL",
+        streets: [
+            "Damrak {n}",
+            "Kalverstraat {n}",
+            "Nieuwendijk {n}",
+            "Prinsengracht {n}",
+            "Herengracht {n}",
+            "Keizersgracht {n}",
+            "Haarlemmerstraat {n}",
+            "Utrechtsestraat {n}",
+        ],
+        names: LATIN,
+    },
+    City {
+        name: "Vienna",
+        postal_code: "1010",
+        country: "AT",
+        streets: [
+            "Graben {n}",
+            "Kärntner Straße {n}",
+            "Herrengasse {n}",
+            "Mariahilfer Straße {n}",
+            "Praterstraße {n}",
+            "Wiedner Hauptstraße {n}",
+            "Landstraßer Hauptstraße {n}",
+            "Josefstädter Straße {n}",
+        ],
+        names: LATIN,
+    },
+    City {
+        name: "San Francisco",
+        postal_code: "94103",
+        country: "US",
+        streets: [
+            "{n} Market Street",
+            "{n} Mission Street",
+            "{n} Valencia Street",
+            "{n} Castro Street",
+            "{n} Haight Street",
+            "{n} Divisadero Street",
+            "{n} Geary Boulevard",
+            "{n} Irving Street",
+        ],
+        names: LATIN,
+    },
+    City {
+        name: "Αθήνα",
+        postal_code: "105 63",
+        country: "GR",
+        streets: [
+            "Ερμού {n}",
+            "Αιόλου {n}",
+            "Σταδίου {n}",
+            "Πανεπιστημίου {n}",
+            "Ακαδημίας {n}",
+            "Πατησίων {n}",
+            "Μητροπόλεως {n}",
+            "Αθηνάς {n}",
+        ],
+        names: GREEK,
+    },
+    City {
+        name: "東京都",
+        postal_code: "100-0005",
+        country: "JP",
+        streets: [
+            "千代田区丸の内 {n}-1",
+            "中央区銀座 {n}-2",
+            "渋谷区神南 {n}-3",
+            "新宿区西新宿 {n}-4",
+            "港区六本木 {n}-5",
+            "台東区浅草 {n}-6",
+            "文京区本郷 {n}-7",
+            "品川区大崎 {n}-8",
+        ],
+        names: JAPANESE,
+    },
+    City {
+        name: "London",
+        postal_code: "NW1 6XE",
+        country: "GB",
+        streets: [
+            "{n} Baker Street",
+            "{n} Camden High Street",
+            "{n} Marylebone Road",
+            "{n} Oxford Street",
+            "{n} Kingsland Road",
+            "{n} Brick Lane",
+            "{n} Portobello Road",
+            "{n} Upper Street",
+        ],
+        names: LATIN,
+    },
 ];
+
+/// The name and shipping address of the `customer`-th demo customer: the city from the
+/// customer's number, then the street and house number, so neighbours share a street; the
+/// name is drawn (deterministically) from the city's names, so few customers share one.
+fn demo_address(customer: usize) -> Address {
+    let city = &CITIES[customer % CITIES.len()];
+    let rest = customer / CITIES.len();
+    let street = city.streets[rest % city.streets.len()];
+    let number = 1 + rest / city.streets.len() % 150;
+    Address {
+        name: demo_name(&city.names, customer),
+        line1: street.replace("{n}", &number.to_string()),
+        line2: None,
+        city: city.name.into(),
+        postal_code: city.postal_code.into(),
+        country: city.country.into(),
+    }
+}
+
+fn demo_name(names: &Names, customer: usize) -> String {
+    let mut rng = Rng(0x4E41_4D45 ^ customer as u64);
+    let mut pick = |list: &[&'static str]| list[rng.below(list.len() as u64) as usize];
+    let (given, family) = (pick(names.given), pick(names.family));
+    match (names.family_first, names.initials.is_empty()) {
+        (true, _) => format!("{family} {given}"),
+        (false, true) => format!("{given} {family}"),
+        (false, false) => format!("{given} {}. {family}", pick(names.initials)),
+    }
+}
+
 const CARRIERS: [&str; 3] = ["DHL", "UPS", "PostNL"];
 const CHANNELS: [&str; 5] = ["web", "app", "web", "pos", "marketplace"];
 
@@ -181,7 +429,6 @@ fn demo_order(
             delivered_at: delivered.then(|| shipped_at + Duration::days(2)),
         }]
     };
-    let (city, postal_code, country) = CITIES[customer % CITIES.len()];
     let marks = demo_marks(i);
     let mut order = Order {
         id: OrderId::new(format!("ord_{:06}", i + 1)),
@@ -208,14 +455,7 @@ fn demo_order(
             refunds: vec![],
         }],
         shipments,
-        shipping_address: Address {
-            name: format!("Customer {}", customer + 1),
-            line1: format!("{} Market Street", 1 + customer),
-            line2: None,
-            city: city.into(),
-            postal_code: postal_code.into(),
-            country: country.into(),
-        },
+        shipping_address: demo_address(customer),
         version: 1,
         updated_at: placed_at,
         cancel_reason: None,
@@ -341,6 +581,39 @@ mod tests {
                 .any(|r| r.rules.iter().any(|x| x == name))
         };
         assert!(rules("high_value") && rules("many_units") && rules("flagged_before"));
+    }
+
+    #[test]
+    fn names_and_addresses_vary_over_streets_cities_and_scripts() {
+        let addresses: Vec<Address> = (0..50_000).map(demo_address).collect();
+        let mut per_street = std::collections::HashMap::<(&str, String), usize>::new();
+        let mut per_name = std::collections::HashMap::<&str, usize>::new();
+        for a in &addresses {
+            let street = a
+                .line1
+                .trim_matches(|c: char| c.is_ascii_digit() || c == ' ' || c == '-');
+            *per_street
+                .entry((a.city.as_str(), street.to_string()))
+                .or_default() += 1;
+            *per_name.entry(a.name.as_str()).or_default() += 1;
+        }
+        assert_eq!(per_street.len(), 64, "{per_street:?}");
+        let most = per_street.values().max().unwrap();
+        assert!(*most * 50 < addresses.len(), "a street holds {most}");
+        let market: Vec<_> = addresses
+            .iter()
+            .filter(|a| a.line1.contains("Market Street"))
+            .collect();
+        assert!(market.iter().all(|a| a.city == "San Francisco"));
+        assert!(market.len() * 50 < addresses.len(), "{}", market.len());
+        assert!(per_name.len() > 10_000, "{} names", per_name.len());
+        for city in ["Αθήνα", "東京都", "Berlin", "Paris"] {
+            assert!(addresses.iter().any(|a| a.city == city), "{city}");
+        }
+        // the test tenant's six customers include a Market Street and a Greek address
+        let first: Vec<Address> = (0..6).map(demo_address).collect();
+        assert!(first.iter().any(|a| a.line1 == "1 Market Street"));
+        assert!(first.iter().any(|a| a.line1 == "Ερμού 1"));
     }
 
     #[test]

@@ -165,7 +165,13 @@ async fn and_or_not_nest_and_the_issue_example_works_verbatim() {
     let want = seeded(&app, |o| {
         matches!(o.status, OrderStatus::Confirmed | OrderStatus::OnHold)
             && !o.tags.iter().any(|t| t == "vip")
+            && o.shipping_address.line1.contains("Market Street")
     });
+    assert!(!want.is_empty(), "the seed has orders for the example");
+    assert!(
+        want.len() * 4 < app.orders.len(),
+        "the text narrows the example"
+    );
     assert_eq!(ids_of(&out).into_iter().collect::<BTreeSet<_>>(), want);
     assert_eq!(out["next_cursor"], Value::Null);
     let by_status: BTreeMap<&str, i64> = out["aggregations"]["by_status"]["buckets"]
@@ -214,13 +220,26 @@ async fn full_text_finds_names_addresses_and_notes() {
     assert!(!want.is_empty());
     assert_eq!(notes.into_iter().collect::<BTreeSet<_>>(), want);
 
-    let name = all_ids(&app, text("Customer 3")).await;
-    let want = seeded(&app, |o| o.shipping_address.name == "Customer 3");
+    let third = &app.orders[2].shipping_address.name;
+    let name = all_ids(&app, text(&format!("\"{third}\""))).await;
+    let want = seeded(&app, |o| o.shipping_address.name == *third);
+    assert!(!want.is_empty() && want.len() < app.orders.len());
     assert_eq!(name.into_iter().collect::<BTreeSet<_>>(), want);
 
-    let city = all_ids(&app, text("\"Market Street\" paris")).await;
-    let want = seeded(&app, |o| o.shipping_address.city == "Paris");
+    let city = all_ids(&app, text("\"Rue de Rivoli\" paris")).await;
+    let want = seeded(&app, |o| {
+        o.shipping_address.city == "Paris" && o.shipping_address.line1.ends_with("Rue de Rivoli")
+    });
+    assert!(!want.is_empty());
     assert_eq!(city.into_iter().collect::<BTreeSet<_>>(), want);
+
+    // words of any script, matched without regard to case
+    let athens = seeded(&app, |o| o.shipping_address.city == "Αθήνα");
+    assert!(!athens.is_empty() && athens.len() < app.orders.len());
+    for t in ["αθήνα", "ΑΘΉΝΑ", "\"Ερμού 1\""] {
+        let found = all_ids(&app, text(t)).await;
+        assert_eq!(found.into_iter().collect::<BTreeSet<_>>(), athens, "{t}");
+    }
 
     let with_filter =
         json!({"text": "Berlin", "filter": {"status": {"eq": "delivered"}}, "limit": 200});

@@ -130,8 +130,7 @@ async fn tokens_roles_and_tenants_are_enforced() {
         .map(|b| b["count"].as_i64().unwrap())
         .sum();
     assert_eq!(total, app.orders.len() as i64);
-    let theirs_by_id =
-        json!({"filter": {"id": {"in": [ids_of(&theirs)[0]]}}, "text": "Market Street"});
+    let theirs_by_id = json!({"filter": {"id": {"in": [ids_of(&theirs)[0]]}}, "text": "Customer"});
     assert!(ids_of(&search(&app, theirs_by_id).await).is_empty());
 }
 
