@@ -219,3 +219,40 @@ async fn sigterm_stops_the_api_and_the_sandbox_with_status_0() {
         );
     }
 }
+
+/// A worker process started with `--queues exports` never runs an interactive run: a
+/// customer's cancellation stays queued (never claimed) until a worker of its queue comes.
+/// A queue no workflow names stops the start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_of_the_exports_queue_never_runs_a_cancel() {
+    let mut app = helpers::spawn_with(helpers::Options {
+        workers: 0,
+        ..Default::default()
+    })
+    .await;
+    let typo = app
+        .command(&["worker", "--queues", "exprots"])
+        .output()
+        .unwrap();
+    assert!(!typo.status.success());
+    let stderr = String::from_utf8_lossy(&typo.stderr);
+    assert!(
+        stderr.contains("exprots") && stderr.contains("exports"),
+        "{stderr}"
+    );
+
+    let mut worker = spawn_orderdesk(&app, &["worker", "--queues", "exports"], 5);
+    let order = app.order_in("confirmed").clone();
+    let job_id = request_cancel(&app, &order.id, &order.customer_id).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (status, owner) = lease_of(&app, &job_id).await;
+    assert_eq!(
+        (status.as_str(), owner),
+        ("queued", None),
+        "an exports worker took it"
+    );
+    terminate(&worker);
+    exits_within(&mut worker, Duration::from_secs(10)).await;
+    app.start_worker();
+    assert_eq!(app.wait_job(&job_id, 30).await["status"], "succeeded");
+}
