@@ -10,6 +10,7 @@ mod secrets;
 pub use secrets::{ALLOW_DEV_SECRETS, MIN_SECRET_BYTES, is_development_secret};
 use secrets::{Secrets, flag};
 mod operations;
+pub mod webhooks;
 pub use operations::{DEFAULT_METRICS_ADDR, Operations};
 
 /// The canonical services orderdesk calls; each may have its own base URL.
@@ -101,6 +102,7 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Metrics listener, run retention, limits on traffic without a valid token.
     pub ops: Operations,
+    pub webhooks: webhooks::Webhooks,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/orderdesk";
@@ -240,6 +242,7 @@ impl Config {
             forwarded_for_hops,
             shutdown_grace: secs("ORDERDESK_SHUTDOWN_GRACE_SECS", 8)?,
             ops: Operations::from_lookup(get)?,
+            webhooks: webhooks::Webhooks::from_lookup(get)?,
         })
     }
 
