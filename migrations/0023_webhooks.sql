@@ -25,6 +25,8 @@ CREATE INDEX webhooks_by_tenant ON webhooks (tenant_id, id);
 -- One event to one webhook: attempted until delivered or out of attempts.
 CREATE TABLE webhook_deliveries (
     id              uuid PRIMARY KEY,
+    -- the order deliveries are sent in, per webhook (an order's events arrive in order)
+    seq             bigserial NOT NULL,
     tenant_id       text NOT NULL,
     webhook_id      uuid NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,
     event_id        text NOT NULL,
@@ -40,7 +42,7 @@ CREATE TABLE webhook_deliveries (
     last_attempt_at timestamptz,
     created_at      timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at)
+CREATE INDEX webhook_deliveries_pending ON webhook_deliveries (webhook_id, seq)
     WHERE status = 'pending';
 CREATE INDEX webhook_deliveries_by_webhook ON webhook_deliveries (webhook_id, id DESC);
 

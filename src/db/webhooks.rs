@@ -157,6 +157,8 @@ pub async fn delete(
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct DeliveryRow {
     pub id: Uuid,
+    /// Its place in the webhook's sending order.
+    pub seq: i64,
     pub event_id: String,
     pub event_type: String,
     pub replay: bool,
@@ -171,21 +173,21 @@ pub struct DeliveryRow {
     pub created_at: DateTime<Utc>,
 }
 
-/// The webhook's deliveries, newest first, after `before`.
+/// The webhook's deliveries, newest first, after `before` (a `seq`).
 pub async fn deliveries(
     conn: &mut PgConnection,
     tenant_id: &TenantId,
     webhook_id: Uuid,
-    before: Option<Uuid>,
+    before: Option<i64>,
     limit: i64,
 ) -> sqlx::Result<Vec<DeliveryRow>> {
     sqlx::query_as!(
         DeliveryRow,
-        "SELECT id, event_id, event_type, replay, status, attempts, next_attempt_at,
+        "SELECT id, seq, event_id, event_type, replay, status, attempts, next_attempt_at,
                 last_status, last_error, last_attempt_at, created_at
          FROM webhook_deliveries
-         WHERE tenant_id = $1 AND webhook_id = $2 AND ($3::uuid IS NULL OR id < $3)
-         ORDER BY id DESC LIMIT $4",
+         WHERE tenant_id = $1 AND webhook_id = $2 AND ($3::bigint IS NULL OR seq < $3)
+         ORDER BY seq DESC LIMIT $4",
         tenant_id.as_str(),
         webhook_id,
         before,
@@ -232,8 +234,8 @@ pub struct Due {
 }
 
 /// Claims up to `limit` due deliveries: each is pushed `lease_ms` ahead so another worker
-/// leaves it alone while this one sends it. One per webhook at a time keeps an order's
-/// events in order at the receiver.
+/// leaves it alone while this one sends it. Only the oldest pending delivery of each
+/// webhook is taken (a later one waits for it), so a receiver gets events in order.
 pub async fn claim_due(
     conn: &mut PgConnection,
     limit: i64,
@@ -242,14 +244,12 @@ pub async fn claim_due(
     sqlx::query_as!(
         Due,
         r#"WITH c AS (
-             SELECT DISTINCT ON (d.webhook_id) d.id FROM webhook_deliveries d
-             WHERE d.status = 'pending' AND d.next_attempt_at <= now()
-               AND EXISTS (SELECT 1 FROM webhooks w WHERE w.id = d.webhook_id AND w.enabled)
-               AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e
-                               WHERE e.webhook_id = d.webhook_id AND e.status = 'pending'
-                                 AND e.id < d.id)
-             ORDER BY d.webhook_id, d.id LIMIT $1),
-           l AS (SELECT d.id FROM webhook_deliveries d WHERE d.id IN (SELECT id FROM c)
+             SELECT DISTINCT ON (d.webhook_id) d.id, d.next_attempt_at FROM webhook_deliveries d
+             JOIN webhooks w ON w.id = d.webhook_id AND w.enabled
+             WHERE d.status = 'pending'
+             ORDER BY d.webhook_id, d.seq),
+           due AS (SELECT id FROM c WHERE next_attempt_at <= now() LIMIT $1),
+           l AS (SELECT d.id FROM webhook_deliveries d WHERE d.id IN (SELECT id FROM due)
                  FOR UPDATE SKIP LOCKED),
            u AS (UPDATE webhook_deliveries d
                  SET next_attempt_at = now() + $2::bigint * interval '1 millisecond'

@@ -31,3 +31,4 @@ mod sandbox;
 mod spec;
 mod support;
 mod upstream_calls;
+mod webhooks;

@@ -68,6 +68,22 @@ pub async fn get_webhook(
     Ok(Json(row.ok_or_else(|| Error::not_found("webhook"))?))
 }
 
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeliveriesPage {
+    /// 1 to 200, default 50.
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+impl Validate for DeliveriesPage {
+    type Checked = PageIn<i64>;
+
+    fn validate(&self) -> Result<PageIn<i64>> {
+        PageIn::parse(self.limit, self.cursor.as_deref(), 50, 200)
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DeliveryListOut {
     pub data: Vec<DeliveryRow>,
@@ -77,13 +93,13 @@ pub struct DeliveryListOut {
 /// The subscription's delivery log, newest first: each event sent or to send, its
 /// attempts, next attempt and the receiver's last answer. Requires `webhooks.manage`.
 #[utoipa::path(get, path = "/v1/admin/webhooks/{webhook_id}/deliveries", tag = "admin",
-    params(("webhook_id" = String, Path), WebhooksPage), security(("bearer" = ["webhooks.manage"])),
+    params(("webhook_id" = String, Path), DeliveriesPage), security(("bearer" = ["webhooks.manage"])),
     responses((status = 200, body = DeliveryListOut), (status = 404, body = crate::error::Problem)))]
 pub async fn list_deliveries(
     State(state): State<AppState>,
     agent: Authorized<can::WebhooksManage>,
     Path(id): Path<String>,
-    ValidQuery(page): ValidQuery<WebhooksPage>,
+    ValidQuery(page): ValidQuery<DeliveriesPage>,
 ) -> Result<Json<DeliveryListOut>> {
     let id = webhook_id(&id)?;
     let mut conn = state.db.acquire().await?;
@@ -92,6 +108,6 @@ pub async fn list_deliveries(
         .ok_or_else(|| Error::not_found("webhook"))?;
     let rows =
         db::webhooks::deliveries(&mut conn, &agent.tenant_id, id, page.after, page.fetch()).await?;
-    let (data, next_cursor) = page_of(rows, page.limit, |r| r.id);
+    let (data, next_cursor) = page_of(rows, page.limit, |r| r.seq);
     Ok(Json(DeliveryListOut { data, next_cursor }))
 }
