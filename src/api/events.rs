@@ -148,7 +148,8 @@ async fn ingest(state: &AppState, event: &EventIn) -> Result<Ingested> {
     }
     let before = db::orders::lock_view(&mut tx, tenant, &order.id).await?;
     let notice = if db::orders::upsert_view(&mut tx, order).await? {
-        let data = order_updated(event, before.as_ref());
+        let source = serde_json::json!({ "event_id": event.id, "event_type": event.type_ });
+        let data = crate::events::order_updated(order, before.as_ref(), source);
         db::events::record(
             &mut tx,
             tenant,
@@ -163,21 +164,6 @@ async fn ingest(state: &AppState, event: &EventIn) -> Result<Ingested> {
     };
     tx.commit().await?;
     Ok(Ingested::Stored { notice })
-}
-
-/// The `data` of `order.updated`: the order's new status and version, the one before, and
-/// the upstream event that brought it.
-fn order_updated(event: &EventIn, before: Option<&Order>) -> serde_json::Value {
-    let order = &event.order;
-    serde_json::json!({
-        "order_id": order.id,
-        "customer_id": order.customer_id,
-        "status": order.status,
-        "version": order.version,
-        "previous_status": before.map(|b| b.status),
-        "updated_at": order.updated_at,
-        "source_event": { "id": event.id, "type": event.type_ },
-    })
 }
 
 /// The workflow that tells subscribers about shipment news.

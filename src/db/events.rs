@@ -91,7 +91,8 @@ pub async fn fan_out_and_mark(conn: &mut PgConnection, ids: &[i64]) -> sqlx::Res
 }
 
 /// The order's recorded events, in the order they happened, within `[from, to]` and of
-/// `types` (empty: all).
+/// `types` (empty: all); at most one more than `replay::MAX_EVENTS`, so that the caller
+/// can refuse a larger history instead of truncating it.
 pub async fn of_order(
     conn: &mut PgConnection,
     tenant_id: &TenantId,
@@ -106,7 +107,7 @@ pub async fn of_order(
            AND ($3::timestamptz IS NULL OR created_at >= $3)
            AND ($4::timestamptz IS NULL OR created_at <= $4)
            AND (cardinality($5::text[]) = 0 OR payload->>'type' = ANY($5))
-         ORDER BY id LIMIT 10000",
+         ORDER BY id LIMIT 10001",
         tenant_id.as_str(),
         order_id,
         from,

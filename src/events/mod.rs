@@ -5,6 +5,7 @@
 
 pub mod deliver;
 pub mod relay;
+pub mod replay;
 pub mod signature;
 pub mod ssrf;
 pub mod webhook;
@@ -21,4 +22,22 @@ pub struct EventsCtx {
     pub db: PgPool,
     pub config: Arc<Config>,
     pub redis: redis::aio::ConnectionManager,
+}
+
+/// The `data` of `order.updated`: the order's new status and version, the status before
+/// (when the read model had the order) and what brought the change (`source`).
+pub fn order_updated(
+    order: &crate::domain::order::Order,
+    before: Option<&crate::domain::order::Order>,
+    source: serde_json::Value,
+) -> serde_json::Value {
+    serde_json::json!({
+        "order_id": order.id,
+        "customer_id": order.customer_id,
+        "status": order.status,
+        "version": order.version,
+        "previous_status": before.map(|b| b.status),
+        "updated_at": order.updated_at,
+        "source": source,
+    })
 }

@@ -72,6 +72,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(webhooks::disable_webhook))
         .routes(routes!(webhooks::rotate_webhook_secret))
         .routes(routes!(webhooks::list_deliveries))
+        .routes(routes!(webhooks::replay_order_events))
         .routes(routes!(impersonate::impersonate_customer))
         .routes(routes!(approvals::list_approvals))
         .routes(routes!(approvals::get_approval))

@@ -3,6 +3,7 @@
 //! events stream.
 
 mod receiver;
+mod replay;
 
 use base64::Engine;
 use hmac::{Hmac, Mac};
@@ -137,12 +138,22 @@ async fn events_reach_the_stream_and_a_subscription_signed_and_in_order() {
         .expect("job.finished");
     assert!(finished > 0, "{types:?}");
     // the cancellation at Orders comes back through the ingest as order.updated
-    let all = receiver.wait_for("all", 4, 30).await;
-    let updated: Vec<Value> = all
-        .iter()
-        .map(Received::json)
-        .filter(|e| e["type"] == "order.updated")
-        .collect();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    let updated = loop {
+        let all: Vec<Value> = receiver
+            .received("all")
+            .iter()
+            .map(Received::json)
+            .collect();
+        let updated: Vec<Value> = all
+            .into_iter()
+            .filter(|e| e["type"] == "order.updated")
+            .collect();
+        if !updated.is_empty() || tokio::time::Instant::now() > deadline {
+            break updated;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
     assert!(!updated.is_empty(), "{types:?}");
     assert_eq!(updated[0]["data"]["status"], "cancelled");
     // the filtered subscription only got job.finished

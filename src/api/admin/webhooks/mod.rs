@@ -5,9 +5,11 @@
 
 mod deliveries;
 mod manage;
+mod replay;
 
 pub use deliveries::*;
 pub use manage::*;
+pub use replay::*;
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
