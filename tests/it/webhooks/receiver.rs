@@ -35,8 +35,10 @@ pub struct Receiver {
 impl Receiver {
     pub async fn start() -> Receiver {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let mut r = Receiver::default();
-        r.addr = listener.local_addr().unwrap().to_string();
+        let r = Receiver {
+            addr: listener.local_addr().unwrap().to_string(),
+            ..Receiver::default()
+        };
         let app = Router::new()
             .route("/{name}", post(receive))
             .with_state(r.clone());
