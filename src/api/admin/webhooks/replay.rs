@@ -38,28 +38,34 @@ pub struct ReplayIn {
     pub types: Vec<String>,
 }
 
+/// Checks what does not depend on the order; `target` is checked once the order is
+/// known to be the tenant's (another tenant's order is a 404 whatever the body).
 impl Validate for ReplayIn {
-    type Checked = Option<Uuid>;
+    type Checked = ();
 
-    fn validate(&self) -> Result<Option<Uuid>> {
+    fn validate(&self) -> Result<()> {
         let mut errors = Vec::new();
-        let webhook = Uuid::try_parse(&self.target).ok();
-        if webhook.is_none() && self.target != STREAM {
-            errors.push(field("target", "a webhook id or \"stream\"".into()));
-        }
         if let (Some(from), Some(to)) = (self.from, self.to)
             && from > to
         {
             errors.push(field("to", "not before `from`".into()));
         }
         check_types(&self.types, &mut errors);
-        done(errors).map(|()| webhook)
+        done(errors)
+    }
+}
+
+/// `target`: a webhook id (`Some`) or the stream (`None`).
+fn target_of(target: &str) -> Result<Option<Uuid>> {
+    match Uuid::try_parse(target) {
+        Ok(id) => Ok(Some(id)),
+        Err(_) if target == STREAM => Ok(None),
+        Err(_) => done(vec![field("target", "a webhook id or \"stream\"".into())]).map(|()| None),
     }
 }
 
 struct ReplayIntake {
     input: ReplayInput,
-    webhook: Option<Uuid>,
 }
 
 impl Intake for ReplayIntake {
@@ -74,7 +80,7 @@ impl Intake for ReplayIntake {
         {
             return Err(Error::not_found("order"));
         }
-        if let Some(id) = self.webhook
+        if let Some(id) = target_of(&self.input.target)?
             && db::webhooks::get(adm.conn(), &tenant, id).await?.is_none()
         {
             return Err(
@@ -124,7 +130,7 @@ pub async fn replay_order_events(
     meta: RequestMeta,
     key: IdempotencyKey,
     Path(order_id): Path<String>,
-    Valid { body, checked }: Valid<ReplayIn>,
+    Valid { body, .. }: Valid<ReplayIn>,
 ) -> Result<Response> {
     let key = key.optional_for(&format!("orders.replay_events:{order_id}"), &body);
     let (from, to, types) = (body.from, body.to, body.types);
@@ -135,9 +141,5 @@ pub async fn replay_order_events(
         to,
         types,
     };
-    let intake = ReplayIntake {
-        input,
-        webhook: checked,
-    };
-    accept(&state, agent.caller(&meta), key, intake).await
+    accept(&state, agent.caller(&meta), key, ReplayIntake { input }).await
 }
