@@ -81,6 +81,7 @@ pub mod can {
         JobsCancel,
         TenantSettingsWrite,
         KeysManage,
+        WebhooksManage,
         CustomersImpersonate,
         ApprovalsDecide,
         Reconcile,

@@ -148,6 +148,16 @@ async fn ingest(state: &AppState, event: &EventIn) -> Result<Ingested> {
     }
     let before = db::orders::lock_view(&mut tx, tenant, &order.id).await?;
     let notice = if db::orders::upsert_view(&mut tx, order).await? {
+        let source = serde_json::json!({ "event_id": event.id, "event_type": event.type_ });
+        let data = crate::events::order_updated(order, before.as_ref(), source);
+        db::events::record(
+            &mut tx,
+            tenant,
+            "order.updated",
+            Some(order.id.as_str()),
+            data,
+        )
+        .await?;
         start_shipment_notice(state, &mut tx, before.as_ref(), order).await?
     } else {
         None

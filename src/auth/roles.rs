@@ -43,6 +43,7 @@ pub enum Permission {
     JobsCancel,
     TenantSettingsWrite,
     KeysManage,
+    WebhooksManage,
     ApprovalsDecide,
     QueuesWork,
 }
@@ -211,6 +212,7 @@ impl Permission {
         P::JobsCancel,
         P::TenantSettingsWrite,
         P::KeysManage,
+        P::WebhooksManage,
         P::ApprovalsDecide,
         P::QueuesWork,
     ];
@@ -239,6 +241,7 @@ impl Permission {
             P::JobsCancel => "jobs.cancel",
             P::TenantSettingsWrite => "tenant.settings.write",
             P::KeysManage => "keys.manage",
+            P::WebhooksManage => "webhooks.manage",
             P::ApprovalsDecide => "approvals.decide",
             P::QueuesWork => "queues.work",
         }
@@ -272,6 +275,7 @@ impl Permission {
             P::JobsCancel => "cancel a queued or running job",
             P::TenantSettingsWrite => "change the tenant's settings",
             P::KeysManage => "create, list and revoke the tenant's API keys",
+            P::WebhooksManage => "manage the tenant's webhook subscriptions and replay events",
             P::ApprovalsDecide => "list, approve or reject other agents' high-risk requests",
             P::QueuesWork => "claim items of the work queues; create and close tasks",
         }

@@ -10,6 +10,7 @@ mod secrets;
 pub use secrets::{ALLOW_DEV_SECRETS, MIN_SECRET_BYTES, is_development_secret};
 use secrets::{Secrets, flag};
 mod operations;
+pub mod webhooks;
 pub use operations::{DEFAULT_METRICS_ADDR, Operations};
 mod exports;
 pub use exports::{DEFAULT_EXPORTS_STORE, DEFAULT_PART_ROWS, Exports};
@@ -105,6 +106,7 @@ pub struct Config {
     pub ops: Operations,
     /// Exports for finance: object store, part size, link lifetime.
     pub exports: Exports,
+    pub webhooks: webhooks::Webhooks,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/orderdesk";
@@ -245,6 +247,7 @@ impl Config {
             shutdown_grace: secs("ORDERDESK_SHUTDOWN_GRACE_SECS", 8)?,
             ops: Operations::from_lookup(get)?,
             exports: Exports::from_lookup(get)?,
+            webhooks: webhooks::Webhooks::from_lookup(get)?,
         })
     }
 

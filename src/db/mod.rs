@@ -7,6 +7,7 @@ pub mod api_keys;
 pub mod approvals;
 pub mod audit;
 pub mod cases;
+pub mod events;
 pub mod exports;
 pub mod fraud;
 pub mod holds;
@@ -23,6 +24,7 @@ pub mod reviews;
 pub mod runs;
 pub mod search;
 pub mod tenants;
+pub mod webhooks;
 // support messages, subscriptions, GDPR erasure (issue 4)
 pub mod gdpr;
 pub mod subscriptions;

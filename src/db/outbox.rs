@@ -99,7 +99,8 @@ pub async fn count_unsent(conn: &mut PgConnection) -> sqlx::Result<i64> {
     .await
 }
 
-/// Deletes the triggers sent more than `older_than` ago among the `window` oldest outbox
+/// Deletes the triggers sent more than `older_than` ago, and the events (kept as the
+/// history replay reads) sent more than 30 days ago, among the `window` oldest outbox
 /// rows; returns how many. Looking only at the oldest rows (primary-key order) keeps the
 /// cost bounded however large the table is.
 pub async fn prune_sent(
@@ -110,7 +111,8 @@ pub async fn prune_sent(
     let res = sqlx::query!(
         "DELETE FROM outbox WHERE id IN (
              SELECT id FROM (SELECT id, kind, sent_at FROM outbox ORDER BY id LIMIT $2) o
-             WHERE kind = 'trigger' AND sent_at < now() - $1::bigint * interval '1 millisecond')",
+             WHERE (kind = 'trigger' AND sent_at < now() - $1::bigint * interval '1 millisecond')
+                OR (kind = 'event' AND sent_at < now() - interval '30 days'))",
         i64::try_from(older_than.as_millis()).unwrap_or(i64::MAX),
         window,
     )

@@ -54,6 +54,11 @@ impl TriggerQueue {
         }
     }
 
+    /// The Redis connection, for other writers of the same Redis (the events stream).
+    pub fn connection(&self) -> ConnectionManager {
+        self.conn.clone()
+    }
+
     /// The queues the workflows name, sorted.
     pub fn queues(&self) -> &[String] {
         &self.queues

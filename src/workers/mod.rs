@@ -101,7 +101,14 @@ pub async fn run(
     };
     // the relay and the sweeper deliver the triggers of every queue, whichever this
     // process takes: any worker process keeps the whole system moving
+    let events = crate::events::EventsCtx {
+        db: state.db.clone(),
+        config: state.config.clone(),
+        redis: queue.connection(),
+    };
     let mut tasks = vec![
+        tokio::spawn(crate::events::relay::run(events.clone(), shutdown.clone())),
+        tokio::spawn(crate::events::deliver::run(events, shutdown.clone())),
         tokio::spawn(relay::run(delivery.clone(), shutdown.clone())),
         tokio::spawn(sweeper::run(delivery, shutdown.clone())),
         tokio::spawn(scheduler::run(state.clone(), shutdown.clone())),

@@ -32,3 +32,4 @@ mod sandbox;
 mod spec;
 mod support;
 mod upstream_calls;
+mod webhooks;

@@ -221,15 +221,36 @@ impl Admission<'_> {
             run_id: None,
             decided_by: r.decided_by,
         };
-        if let Some(row) = db::requests::insert(self.conn, &new).await? {
-            return Ok(row);
-        }
-        if db::requests::close_if_run_finished(self.conn, tenant, r.order_id, r.kind).await?
-            && let Some(row) = db::requests::insert(self.conn, &new).await?
+        let mut row = db::requests::insert(self.conn, &new).await?;
+        if row.is_none()
+            && db::requests::close_if_run_finished(self.conn, tenant, r.order_id, r.kind).await?
         {
-            return Ok(row);
+            row = db::requests::insert(self.conn, &new).await?;
         }
-        Err(r.already_open)
+        let row = row.ok_or(r.already_open)?;
+        self.request_event(&row).await?;
+        Ok(row)
+    }
+
+    /// The domain event of an opened request: `customer.<kind>_requested` when a customer
+    /// asks, `admin.cancelled` when an agent cancels, `admin.<kind>_requested` otherwise.
+    async fn request_event(&mut self, row: &RequestRow) -> Result<()> {
+        let type_ = match (self.caller.actor.kind, row.kind.as_str()) {
+            ("customer", kind) => format!("customer.{kind}_requested"),
+            (_, "cancel") => "admin.cancelled".to_string(),
+            (_, kind) => format!("admin.{kind}_requested"),
+        };
+        let data = serde_json::json!({
+            "order_id": row.order_id, "customer_id": row.customer_id,
+            "request_id": row.id, "kind": row.kind, "status": row.status,
+            "by": self.caller.principal,
+        });
+        // an erasure's `order_id` is the customer: no order to file the event under
+        let order =
+            (row.kind != crate::domain::erasure::REQUEST_KIND).then_some(row.order_id.as_str());
+        let tenant = &self.caller.tenant_id;
+        db::events::record(self.conn, tenant, &type_, order, data).await?;
+        Ok(())
     }
 
     /// Writes the run, its steps and its outbox trigger; the trigger is pushed after the

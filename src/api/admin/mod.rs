@@ -26,6 +26,7 @@ pub mod settings;
 pub mod tasks;
 pub mod tenant;
 pub mod transitions;
+pub mod webhooks;
 
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -64,6 +65,16 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(legal_hold::remove))
         .routes(routes!(keys::create_key, keys::list_keys))
         .routes(routes!(keys::revoke_key))
+        .routes(routes!(webhooks::create_webhook, webhooks::list_webhooks))
+        .routes(routes!(
+            webhooks::get_webhook,
+            webhooks::patch_webhook,
+            webhooks::delete_webhook
+        ))
+        .routes(routes!(webhooks::disable_webhook))
+        .routes(routes!(webhooks::rotate_webhook_secret))
+        .routes(routes!(webhooks::list_deliveries))
+        .routes(routes!(webhooks::replay_order_events))
         .routes(routes!(impersonate::impersonate_customer))
         .routes(routes!(approvals::list_approvals))
         .routes(routes!(approvals::get_approval))

@@ -174,7 +174,14 @@ pub async fn end_many(conn: &mut PgConnection, ends: &[RunEnd]) -> sqlx::Result<
                       COALESCE(input->>'order_id', id::text),
                       jsonb_build_object('job_id', id, 'status', status, 'result', result,
                                          'error_code', error->'code')
-               FROM r)
+               FROM r),
+         ev AS (INSERT INTO outbox (kind, tenant_id, order_id, payload)
+                SELECT 'event', tenant_id, input->>'order_id',
+                       orderdesk_event_envelope(tenant_id, 'job.finished',
+                           jsonb_build_object('job_id', id, 'workflow', kind, 'status', status,
+                                              'order_id', input->>'order_id',
+                                              'error_code', error->'code'))
+                FROM r)
          SELECT r.id AS "id: RunId"
          FROM r, (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit"#,
         &ids,

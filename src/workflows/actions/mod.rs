@@ -7,6 +7,7 @@
 mod address;
 mod bulk;
 mod diagnostic;
+mod events;
 mod exchanges;
 mod exports;
 mod fraud;
@@ -30,6 +31,8 @@ pub const ACTIONS: &[(&str, ActionFn)] = &[
     ("fail", diagnostic::fail),
     ("flaky", diagnostic::flaky),
     ("sleep", diagnostic::sleep),
+    // replay_events
+    ("events.replay", events::replay),
     // bulk_update_status
     ("bulk.select_items", bulk::select_items),
     ("bulk.process_items", bulk::process_items),

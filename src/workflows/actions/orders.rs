@@ -185,9 +185,18 @@ pub(super) async fn refresh(ctx: &StepCtx<'_>) -> Result<Value, StepError> {
         .upstream
         .get_order(ctx.tenant(), &order_id)
         .await?;
-    let mut conn = ctx.state.db.acquire().await.map_err(StepError::database)?;
-    let written = crate::db::orders::upsert_view(&mut conn, &order)
+    let mut tx = ctx.state.db.begin().await.map_err(StepError::database)?;
+    let written = crate::db::orders::upsert_view(&mut tx, &order)
         .await
         .map_err(StepError::database)?;
+    if written {
+        let source = json!({ "job_id": ctx.run.id });
+        let data = crate::events::order_updated(&order, None, source);
+        let (tenant, id) = (ctx.tenant(), Some(order.id.as_str()));
+        crate::db::events::record(&mut tx, tenant, "order.updated", id, data)
+            .await
+            .map_err(StepError::database)?;
+    }
+    tx.commit().await.map_err(StepError::database)?;
     Ok(json!({ "version": order.version, "written": written }))
 }

@@ -1,0 +1,104 @@
+//! Replaying an order's recorded events to a webhook or the stream.
+
+use serde_json::{Value, json};
+
+use super::receiver::{Received, Receiver};
+use super::{admin, cancel_as_customer, create, spawn};
+use crate::helpers::{OTHER_TENANT, TENANT};
+
+#[tokio::test]
+async fn an_orders_events_are_replayed_in_order_marked_as_replay() {
+    let receiver = Receiver::start().await;
+    let app = spawn(&receiver).await;
+    let token = admin(&app);
+    // the live subscription records the order's history as it happens
+    let (_, live) = create(&app, &token, "live", json!({"url": receiver.url("live")})).await;
+    assert!(live["id"].is_string(), "{live}");
+    let order_id = cancel_as_customer(&app).await;
+    receiver.wait_for("live", 3, 30).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let history: Vec<Value> = receiver
+        .received("live")
+        .iter()
+        .map(Received::json)
+        .collect();
+    assert!(history.len() >= 3, "{history:?}");
+    // a subscription to nothing live, so it receives only the replay
+    let body = json!({"url": receiver.url("replayed"), "event_types": ["none.none"]});
+    let (_, target) = create(&app, &token, "target", body).await;
+    let path = format!("/v1/admin/orders/{order_id}/replay-events");
+    let ask = json!({"target": target["id"]});
+    let (status, job) = app
+        .admin_post(&token, &path, Some("rp-1"), None, ask.clone())
+        .await;
+    assert_eq!(status, 202, "{job}");
+    let (_, again) = app.admin_post(&token, &path, Some("rp-1"), None, ask).await;
+    assert_eq!(again["id"], job["id"]);
+    let done = app.wait_job(job["id"].as_str().unwrap(), 20).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+
+    let ours: Vec<&Value> = history
+        .iter()
+        .filter(|e| e["data"]["order_id"] == order_id.as_str())
+        .collect();
+    let replayed = receiver.wait_for("replayed", ours.len(), 30).await;
+    let replayed: Vec<Value> = replayed.iter().map(Received::json).collect();
+    let ids = |v: &[&Value]| v.iter().map(|e| e["id"].clone()).collect::<Vec<_>>();
+    assert_eq!(
+        ids(&replayed.iter().take(ours.len()).collect::<Vec<_>>()),
+        ids(&ours)
+    );
+    assert!(replayed.iter().all(|e| e["replay"] == true), "{replayed:?}");
+    assert!(history.iter().all(|e| e.get("replay").is_none()));
+
+    // only some types, to the stream
+    let ask = json!({"target": "stream", "types": ["customer.cancel_requested"]});
+    let (status, job) = app.admin_post(&token, &path, None, None, ask).await;
+    assert_eq!(status, 202, "{job}");
+    let done = app.wait_job(job["id"].as_str().unwrap(), 20).await;
+    assert_eq!(
+        (done["status"].as_str(), done["result"]["events"].as_i64()),
+        (Some("succeeded"), Some(1)),
+        "{done}"
+    );
+    let mut redis = app.state.redis.clone();
+    let entries: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
+        .arg(format!("{}:events", app.db_name))
+        .arg("-")
+        .arg("+")
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let replays = entries
+        .iter()
+        .filter(|(_, f)| f.iter().any(|(k, v)| k == "replay" && v == "true"))
+        .count();
+    assert_eq!(replays, 1);
+
+    // refusals
+    let other = app.agent_token(OTHER_TENANT, "agt_o", &["admin"]);
+    let (status, _) = app
+        .post_as(
+            &other,
+            OTHER_TENANT,
+            &path,
+            None,
+            None,
+            json!({"target": "stream"}),
+        )
+        .await;
+    assert_eq!(status, 404);
+    let lead = app.agent_token(TENANT, "agt_lead", &["cs_lead"]);
+    let (status, _) = app
+        .admin_post(&lead, &path, None, None, json!({"target": "stream"}))
+        .await;
+    assert_eq!(status, 403);
+    for bad in [
+        json!({"target": "nowhere"}),
+        json!({"target": "stream", "from": "2026-02-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"}),
+        json!({"target": uuid::Uuid::new_v4()}),
+    ] {
+        let (status, body) = app.admin_post(&token, &path, None, None, bad).await;
+        assert_eq!(status, 422, "{body}");
+    }
+}
