@@ -62,8 +62,23 @@ pub fn plan(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
         db::exports::set_total(&mut conn, ctx.tenant(), input.export_id, total)
             .await
             .map_err(StepError::database)?;
+        let total32 = Some(i32::try_from(total).unwrap_or(i32::MAX));
+        report_rows(&ctx, &mut conn, 0, total32).await?;
         Ok(json!({ "total_rows": total }))
     })
+}
+
+/// The job's progress in rows written (the job resource and its event stream show it).
+async fn report_rows(
+    ctx: &StepCtx<'_>,
+    conn: &mut sqlx::PgConnection,
+    done: i32,
+    total: Option<i32>,
+) -> Result<(), StepError> {
+    let worker = ctx.run.lease_owner.as_deref().unwrap_or_default();
+    db::runs::report(conn, ctx.run.id, worker, "rows", done, total)
+        .await
+        .map_err(StepError::database)
 }
 
 /// What one part is written from.
@@ -88,6 +103,7 @@ pub fn write_parts(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> 
             .await
             .map_err(StepError::database)?;
         let resumed_at = closed.len() as i32 + 1;
+        let mut rows: i64 = closed.iter().map(|p| p.rows).sum();
         let mut done = match closed.last() {
             None => false,
             Some(p) if p.rows < input.part_rows as i64 => true,
@@ -115,6 +131,14 @@ pub fn write_parts(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> 
                 .map_err(StepError::database)?;
             tracing::info!(export = %input.export_id, part = part.n, rows = part.rows,
                 bytes = part.bytes, ms = started.elapsed().as_millis() as u64, "export part closed");
+            rows += part.rows;
+            report_rows(
+                &ctx,
+                &mut conn,
+                i32::try_from(rows).unwrap_or(i32::MAX),
+                None,
+            )
+            .await?;
             job.n += 1;
             job.after = part.last_id;
             done = !more;

@@ -50,6 +50,11 @@ pub async fn export(app: &TestApp, body: Value) -> Value {
         .await;
     assert_eq!(job["status"], "succeeded", "{job}");
     assert_eq!(job["result"]["export_id"], accepted["export_id"]);
+    // the job's progress counts rows written, not steps
+    let progress = &job["progress"];
+    assert_eq!(progress["unit"], "rows", "{job}");
+    assert_eq!(progress["done"], job["result"]["row_count"], "{job}");
+    assert_eq!(progress["total"], job["result"]["row_count"], "{job}");
     job["result"].clone()
 }
 
