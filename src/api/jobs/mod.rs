@@ -184,6 +184,8 @@ pub struct ListJobsQuery {
     /// Workflow name, e.g. `cancel_order`.
     pub kind: Option<String>,
     pub status: Option<String>,
+    /// A queue of `workflows.toml`, e.g. `bulk`.
+    pub queue: Option<String>,
     /// 1 to 100, default 20.
     pub limit: Option<i64>,
     pub cursor: Option<String>,
@@ -207,10 +209,16 @@ impl Validate for ListJobsQuery {
                 invalid("status", format!("one of {}", names.join(", ")))
             })?),
         };
+        if let Some(q) = &self.queue
+            && !crate::workflows::spec::is_queue_name(q)
+        {
+            return Err(invalid("queue", "a queue name, [a-z][a-z0-9_]{0,31}"));
+        }
         let filter = db::runs::RunFilter {
             kind: self.kind.clone(),
             status,
             customer_id: None,
+            queue: self.queue.clone(),
             before: self.cursor.as_deref().map(decode_cursor).transpose()?,
             limit: limit + 1,
         };

@@ -76,6 +76,8 @@ pub struct RunFilter {
     pub kind: Option<String>,
     pub status: Option<RunStatus>,
     pub customer_id: Option<CustomerId>,
+    /// The queue the runs wait or waited in.
+    pub queue: Option<String>,
     /// (created_at, id) of the last run of the previous page.
     pub before: Option<(DateTime<Utc>, RunId)>,
     pub limit: i64,
@@ -102,6 +104,7 @@ pub async fn list(
            AND ($3::text IS NULL OR status = $3)
            AND ($4::text IS NULL OR customer_id = $4)
            AND ($5::timestamptz IS NULL OR (created_at, id) < ($5, $6))
+           AND ($8::text IS NULL OR queue = $8)
          ORDER BY created_at DESC, id DESC
          LIMIT $7"#,
         tenant.as_str(),
@@ -111,6 +114,7 @@ pub async fn list(
         at,
         id.map(|id| id.as_uuid()),
         f.limit,
+        f.queue.as_deref(),
     )
     .fetch_all(conn)
     .await

@@ -62,6 +62,32 @@ async fn a_bulk_hold_changes_each_matching_order_and_skips_the_blocked() {
     assert_eq!(outcome["skipped"], shipped, "{ended}");
     assert_eq!(outcome["failed"], 0, "{ended}");
 
+    // the listing by queue: the bulk job and its items' runs, no interactive one
+    let (status, listed) = app
+        .get(
+            "/v1/admin/jobs?queue=bulk&limit=100",
+            app.auth(&token, TENANT),
+        )
+        .await;
+    assert_eq!(status, 200, "{listed}");
+    let listed = listed["data"].as_array().unwrap().clone();
+    assert!(
+        listed.iter().any(|j| j["id"] == job["id"]),
+        "the bulk job is listed"
+    );
+    assert!(
+        listed.iter().all(|j| j["queue"] == "bulk"),
+        "only the bulk queue"
+    );
+    assert_eq!(
+        listed.len(),
+        1 + confirmed,
+        "the job and one run per held order"
+    );
+    let (status, _) = app
+        .get("/v1/admin/jobs?queue=Not-A-Queue", app.auth(&token, TENANT))
+        .await;
+    assert_eq!(status, 422);
     let (again, replay) = app
         .admin_post(&token, path, Some("bulk-hold-1"), None, hold_body(false))
         .await;
