@@ -1,11 +1,14 @@
-//! Presigned download links: `<payload>.<mac>`, both base64url. The payload names the
-//! tenant, customer, order, document and expiry; the MAC is HMAC-SHA256 over it with a key
-//! derived from `ORDERDESK_DOWNLOAD_SECRET`. Whoever holds a link may download that one
-//! document until it expires: the link is the capability, so nothing else is checked.
+//! Presigned download links: `<payload>.<mac>`, both base64url. The payload names what the
+//! link grants (for a document: tenant, customer, order, document) and its expiry; the MAC
+//! is HMAC-SHA256 over it with a key derived from `ORDERDESK_DOWNLOAD_SECRET` under a label
+//! per kind of link, so a document link never verifies as an export link (`exports::link`)
+//! nor the reverse. Whoever holds a link may download that one thing until it expires: the
+//! link is the capability, so nothing else is checked.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
@@ -20,10 +23,15 @@ const KEY_LABEL: &[u8] = b"orderdesk/download-links/v1";
 pub struct LinkKey([u8; 32]);
 
 impl LinkKey {
-    /// Derives the link key from the configured secret (HMAC-SHA256(secret, label)).
+    /// Derives the document link key from the configured secret.
     pub fn derive(secret: &[u8]) -> LinkKey {
+        LinkKey::derive_for(secret, KEY_LABEL)
+    }
+
+    /// The key of one kind of link: HMAC-SHA256(secret, `label`).
+    pub fn derive_for(secret: &[u8], label: &[u8]) -> LinkKey {
         let mut m = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key length");
-        m.update(KEY_LABEL);
+        m.update(label);
         LinkKey(m.finalize().into_bytes().into())
     }
 
@@ -52,6 +60,17 @@ pub struct LinkClaims {
     pub expires_at: i64,
 }
 
+/// Claims that end: a link is refused from `expires_at` (unix seconds) on.
+pub trait Expiring {
+    fn expires_at(&self) -> i64;
+}
+
+impl Expiring for LinkClaims {
+    fn expires_at(&self) -> i64 {
+        self.expires_at
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkError {
     /// Not shaped like a link at all.
@@ -62,7 +81,7 @@ pub enum LinkError {
 }
 
 /// The token of a link granting `claims`.
-pub fn sign(key: &LinkKey, claims: &LinkClaims) -> String {
+pub fn sign<C: Serialize>(key: &LinkKey, claims: &C) -> String {
     let payload = serde_json::to_vec(claims).expect("claims serialize");
     let payload_b64 = URL_SAFE_NO_PAD.encode(payload);
     let mac = key.mac(&payload_b64).finalize().into_bytes();
@@ -73,7 +92,11 @@ pub fn sign(key: &LinkKey, claims: &LinkClaims) -> String {
 ///
 /// The MAC is compared in constant time and checked before the payload is read, so a
 /// changed expiry is a bad signature, never a valid link.
-pub fn verify(key: &LinkKey, token: &str, now: i64) -> Result<LinkClaims, LinkError> {
+pub fn verify<C: DeserializeOwned + Expiring>(
+    key: &LinkKey,
+    token: &str,
+    now: i64,
+) -> Result<C, LinkError> {
     let (payload_b64, mac_b64) = token.split_once('.').ok_or(LinkError::Malformed)?;
     let mac = URL_SAFE_NO_PAD
         .decode(mac_b64)
@@ -84,12 +107,12 @@ pub fn verify(key: &LinkKey, token: &str, now: i64) -> Result<LinkClaims, LinkEr
     key.mac(payload_b64)
         .verify_slice(&mac)
         .map_err(|_| LinkError::BadSignature)?;
-    let claims: LinkClaims = URL_SAFE_NO_PAD
+    let claims: C = URL_SAFE_NO_PAD
         .decode(payload_b64)
         .ok()
         .and_then(|p| serde_json::from_slice(&p).ok())
         .ok_or(LinkError::Malformed)?;
-    if now >= claims.expires_at {
+    if now >= claims.expires_at() {
         return Err(LinkError::Expired);
     }
     Ok(claims)
@@ -121,8 +144,11 @@ mod tests {
             !token.contains(['/', '+', '=', '?', '&']),
             "path-safe: {token}"
         );
-        assert_eq!(verify(&key(), &token, 999), Ok(claims(1_000)));
-        assert_eq!(verify(&key(), &token, 1_000), Err(LinkError::Expired));
+        assert_eq!(verify::<LinkClaims>(&key(), &token, 999), Ok(claims(1_000)));
+        assert_eq!(
+            verify::<LinkClaims>(&key(), &token, 1_000),
+            Err(LinkError::Expired)
+        );
     }
 
     #[test]
@@ -132,16 +158,19 @@ mod tests {
         // a later expiry, re-encoded by someone without the key
         let forged = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims(9_999)).unwrap());
         assert_eq!(
-            verify(&key(), &format!("{forged}.{mac}"), 999),
+            verify::<LinkClaims>(&key(), &format!("{forged}.{mac}"), 999),
             Err(LinkError::BadSignature)
         );
         let mut other_mac = URL_SAFE_NO_PAD.decode(mac).unwrap();
         other_mac[0] ^= 1;
         let flipped = format!("{payload}.{}", URL_SAFE_NO_PAD.encode(other_mac));
-        assert_eq!(verify(&key(), &flipped, 999), Err(LinkError::BadSignature));
+        assert_eq!(
+            verify::<LinkClaims>(&key(), &flipped, 999),
+            Err(LinkError::BadSignature)
+        );
         let other_key = LinkKey::derive(b"another-download-secret");
         assert_eq!(
-            verify(&other_key, &token, 999),
+            verify::<LinkClaims>(&other_key, &token, 999),
             Err(LinkError::BadSignature)
         );
     }
@@ -149,7 +178,11 @@ mod tests {
     #[test]
     fn garbage_is_malformed() {
         for bad in ["", "abc", "abc.", ".abc", "abc.%%%", "abc.AAAA"] {
-            assert_eq!(verify(&key(), bad, 0), Err(LinkError::Malformed), "{bad:?}");
+            assert_eq!(
+                verify::<LinkClaims>(&key(), bad, 0),
+                Err(LinkError::Malformed),
+                "{bad:?}"
+            );
         }
     }
 }

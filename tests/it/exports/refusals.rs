@@ -1,7 +1,7 @@
 //! Bad input, auth, tenancy, idempotent replay, listing and links that are not valid.
 
 use orderdesk::domain::ids::{ExportId, TenantId};
-use orderdesk::exports::link::{ExportClaims, ExportLinkKey, sign};
+use orderdesk::exports::link::{ExportClaims, export_key, sign};
 use serde_json::json;
 
 use super::{PATH, download, export, finance, spawn};
@@ -199,7 +199,7 @@ async fn tampered_expired_and_malformed_links_are_refused() {
     assert_eq!(p.2, "application/problem+json");
     // a link signed with the right key but past its expiry
     let export_id = ExportId::parse(result["export_id"].as_str().unwrap()).unwrap();
-    let key = ExportLinkKey::derive(&app.config.download_secret);
+    let key = export_key(&app.config.download_secret);
     let expired = sign(
         &key,
         &ExportClaims {

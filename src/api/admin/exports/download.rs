@@ -17,7 +17,7 @@ use crate::db::exports::ExportRow;
 use crate::domain::exports::{Compression, ExportFormat};
 use crate::error::{Error, Result};
 use crate::exports::Store;
-use crate::exports::link::{self, ExportClaims, ExportLinkKey, LinkError};
+use crate::exports::link::{self, ExportClaims, LinkError, export_key};
 use crate::state::AppState;
 
 /// Longer tokens are refused before any work: real ones are about 150 bytes.
@@ -121,7 +121,7 @@ impl FromRequestParts<AppState> for ExportLink {
         if token.len() > MAX_TOKEN_LEN {
             return Err(link_error(LinkError::Malformed));
         }
-        let key = ExportLinkKey::derive(&state.config.download_secret);
+        let key = export_key(&state.config.download_secret);
         link::verify(&key, &token, Utc::now().timestamp())
             .map(ExportLink)
             .map_err(link_error)
