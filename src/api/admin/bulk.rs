@@ -94,7 +94,7 @@ impl Validate for BulkStatusIn {
 }
 
 /// The permission a status change needs, besides `orders.bulk`.
-fn permission_of(action: OrderAction) -> Permission {
+pub(super) fn permission_of(action: OrderAction) -> Permission {
     match action {
         OrderAction::Hold | OrderAction::Release => Permission::OrdersHold,
         _ => Permission::OrdersEdit,

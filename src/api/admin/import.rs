@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 
-use super::bulk::requester_of;
+use super::bulk::{permission_of, requester_of};
 use super::transitions::MAX_HOLD_MINUTES;
 use crate::api::accept::{Admission, Admitted, Intake, StartRun, accept};
 use crate::api::auth::Agent;
@@ -26,7 +26,6 @@ use crate::api::extract::{ValidQuery, Validate};
 use crate::api::idempotency::IdempotencyKey;
 use crate::api::jobs::{JobOut, admin_location};
 use crate::api::shared::RequestMeta;
-use crate::auth::Permission;
 use crate::db;
 use crate::db::audit::Entry;
 use crate::domain::bulk::{BULK_ACTIONS, ImportInput, ItemChange, MAX_IMPORT_LINES};
@@ -224,13 +223,6 @@ fn line_problem(line: &ImportLine, agent: &Agent) -> Option<(String, String)> {
             format!("needs the permission `{needed}`"),
         )
     })
-}
-
-fn permission_of(action: OrderAction) -> Permission {
-    match action {
-        OrderAction::Hold | OrderAction::Release => Permission::OrdersHold,
-        _ => Permission::OrdersEdit,
-    }
 }
 
 struct ImportIntake {
