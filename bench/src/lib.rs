@@ -2,7 +2,7 @@
 //! private database and Redis prefix that are removed at the end. (a) end-to-end runs/s,
 //! (b) pick-up latency, (c) customer order reads, (d) a 20k backlog drained, (e) runs
 //! resumed after a worker's SIGKILL, (f) mutations through the API beside pgbench's durable-commit
-//! ceiling; each sample
+//! ceiling, (g) interactive pick-up while a 10,000-order bulk job runs; each sample
 //! repeated, peers (BullMQ, the bare baseline) measured in the same run, and a summary of
 //! medians, targets and ratios printed at the end (and written as JSON with `--json`).
 //! Order search over a million orders runs alone (`--only search`: its load takes a while).
@@ -12,6 +12,7 @@ pub mod ceiling;
 pub mod drain;
 pub mod env;
 pub mod failover;
+pub mod fairness;
 pub mod front_door;
 pub mod load;
 pub mod peers;
@@ -39,6 +40,8 @@ pub enum Scenario {
     D,
     E,
     F,
+    /// Interactive pick-up while a 10,000-order bulk job runs.
+    G,
     /// Order search over a million orders; only with `--only search`.
     Search,
 }
@@ -155,6 +158,9 @@ async fn scenarios(env: &BenchEnv, opts: &BenchOptions) -> anyhow::Result<()> {
             &mut summary,
         )
         .await?;
+    }
+    if wants(Scenario::G) {
+        fairness::report(env, repeat, &mut summary).await?;
     }
     summary.note(format!(
         "{}; other processes on these cores move every absolute figure: compare ratios",

@@ -24,6 +24,8 @@ mod transitions;
 
 use crate::workflows::step::ActionFn;
 
+pub use bulk::TENANT_IN_FLIGHT;
+
 /// THE registration list: action name → function.
 pub const ACTIONS: &[(&str, ActionFn)] = &[
     // diagnostics (benchmarks, tests of retries and compensation)
