@@ -67,6 +67,11 @@ impl BenchEnv {
             (ALLOW_DEV_SECRETS.to_string(), "true".to_string()),
             // several children on one host: they cannot all have the default metrics port
             ("ORDERDESK_METRICS_ADDR".to_string(), "off".to_string()),
+            // exports are written under the bench's scratch directory, removed at the end
+            (
+                "ORDERDESK_EXPORTS_STORE".to_string(),
+                format!("file://{}/exports", scratch_dir(&name).display()),
+            ),
         ]);
         let config =
             Config::from_lookup(|k| env.get(k).cloned().or_else(|| std::env::var(k).ok()))?;
@@ -200,8 +205,27 @@ impl BenchEnv {
         .execute(&mut admin)
         .await?;
         admin.close().await?;
+        let scratch = self.scratch_dir();
+        if scratch.exists() {
+            std::fs::remove_dir_all(&scratch)
+                .with_context(|| format!("removing {}", scratch.display()))?;
+        }
         self.delete_redis_keys(&format!("{}:*", self.name)).await
     }
+
+    /// A directory of the bench's own (exports, the peers' files), removed at the end.
+    pub fn scratch_dir(&self) -> PathBuf {
+        scratch_dir(&self.name)
+    }
+
+    /// The database URL the children use.
+    pub fn database_url(&self) -> &str {
+        &self.env["DATABASE_URL"]
+    }
+}
+
+fn scratch_dir(name: &str) -> PathBuf {
+    std::env::temp_dir().join(name)
 }
 
 /// Cumulative counters read by [`BenchEnv::commit_counters`].
@@ -234,6 +258,18 @@ impl Process {
             bail!("`{}` exited: {status}", self.what);
         }
         Ok(())
+    }
+
+    /// The most memory the process has had resident so far (`VmHWM`), in bytes.
+    pub fn peak_rss_bytes(&self) -> anyhow::Result<u64> {
+        let pid = self.child.id().context("the process has exited")?;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+        let kib = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .context("no VmHWM in /proc/<pid>/status")?;
+        Ok(kib * 1024)
     }
 
     /// Waits until the process ends by itself (a one-shot command such as `seed`).

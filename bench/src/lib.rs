@@ -5,12 +5,14 @@
 //! ceiling, (g) interactive pick-up while a 10,000-order bulk job runs; each sample
 //! repeated, peers (BullMQ, the bare baseline) measured in the same run, and a summary of
 //! medians, targets and ratios printed at the end (and written as JSON with `--json`).
-//! Order search over a million orders runs alone (`--only search`: its load takes a while).
+//! Order search and exports over a million orders run alone (`--only search`, `--only
+//! export`: their load takes a while).
 
 pub mod bare;
 pub mod ceiling;
 pub mod drain;
 pub mod env;
+pub mod export;
 pub mod failover;
 pub mod fairness;
 pub mod front_door;
@@ -44,6 +46,8 @@ pub enum Scenario {
     G,
     /// Order search over a million orders; only with `--only search`.
     Search,
+    /// Exports of a million orders beside `psql \copy`; only with `--only export`.
+    Export,
 }
 
 /// What `orderdesk-bench` runs.
@@ -105,6 +109,14 @@ async fn scenarios(env: &BenchEnv, opts: &BenchOptions) -> anyhow::Result<()> {
         return search::report(env, opts.search_orders, 20 * repeat).await;
     }
     let mut summary = Summary::default();
+    if opts.only == Some(Scenario::Export) {
+        export::report(env, opts.search_orders, repeat, &mut summary).await?;
+        summary.print();
+        return match &opts.json {
+            Some(path) => summary.write_json(path),
+            None => Ok(()),
+        };
+    }
     summary.context.insert("repeat".into(), repeat.into());
     summary
         .context

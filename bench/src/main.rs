@@ -59,7 +59,7 @@ struct Cli {
     /// Cancel requests per sample of (f).
     #[arg(long, default_value_t = orderdesk_bench::front_door::REQUESTS)]
     front_door_requests: usize,
-    /// Orders of the tenant that `--only search` searches.
+    /// Orders of the tenant that `--only search` searches and `--only export` exports.
     #[arg(long, default_value_t = 1_000_000)]
     search_orders: usize,
 }

@@ -137,46 +137,14 @@ pub async fn report(env: &BenchEnv, orders: usize, samples: usize) -> anyhow::Re
         .last()
         .context("no orders")?
         .placed_at;
-    let customers = customers.to_string();
-    let started = Instant::now();
-    let seed = env.spawn(&[
-        "seed",
-        "--tenant",
-        TENANT,
-        "--orders",
-        &orders.to_string(),
-        "--customers",
-        &customers,
-        "--read-model-only",
-    ])?;
-    let status = seed.wait().await?;
-    if !status.success() {
-        bail!("orderdesk seed failed: {status}");
-    }
-    let seeded = started.elapsed();
+    let seeded = load_tenant(env, TENANT, orders).await?;
     println!("    orderdesk seed (COPY): {:.1} s", seeded.as_secs_f64());
     verdict(
         "1 M orders loaded in well under a minute (< 45 s)",
         orders < 1_000_000 || seeded < Duration::from_secs(45),
     );
-    sqlx::query("VACUUM (ANALYZE) order_views")
-        .execute(&env.state.db)
-        .await
-        .context("vacuum after the load")?;
-    unlimited_agents(env).await?;
-
     let (mut api, base) = super::load::start_api(env, "admin").await?;
-    let token = mint(
-        &env.state.config,
-        &MintRequest::agent(&tenant(), "agt_bench", &[Role::Admin]),
-    )?;
-    let mut headers = HeaderMap::new();
-    headers.insert(
-        AUTHORIZATION,
-        HeaderValue::from_str(&format!("Bearer {token}"))?,
-    );
-    headers.insert("x-tenant-id", HeaderValue::from_static(TENANT));
-    let client = reqwest::Client::builder().no_proxy().build()?;
+    let (client, headers) = admin_client(env, TENANT)?;
     let url = format!("{base}/v1/admin/orders/search");
 
     println!(
@@ -223,16 +191,56 @@ pub async fn report(env: &BenchEnv, orders: usize, samples: usize) -> anyhow::Re
     Ok(())
 }
 
-/// The bench's agent sends requests back to back: no rate limit may refuse them.
-async fn unlimited_agents(env: &BenchEnv) -> anyhow::Result<()> {
+/// Loads `orders` demo orders into `tenant`'s read model with `orderdesk seed` (COPY), then
+/// vacuums as autovacuum would after a load and lifts the agents' rate limit (the bench's
+/// agent sends requests back to back). Answers how long the load took.
+pub async fn load_tenant(env: &BenchEnv, tenant: &str, orders: usize) -> anyhow::Result<Duration> {
+    let customers = (orders / ORDERS_PER_CUSTOMER).max(1).to_string();
+    let started = Instant::now();
+    let seed = env.spawn(&[
+        "seed",
+        "--tenant",
+        tenant,
+        "--orders",
+        &orders.to_string(),
+        "--customers",
+        &customers,
+        "--read-model-only",
+    ])?;
+    let status = seed.wait().await?;
+    if !status.success() {
+        bail!("orderdesk seed failed: {status}");
+    }
+    let seeded = started.elapsed();
+    sqlx::query("VACUUM (ANALYZE) order_views")
+        .execute(&env.state.db)
+        .await
+        .context("vacuum after the load")?;
     let mut settings = orderdesk::seed::demo_settings();
     settings.rate_limits.agent_per_minute = u32::MAX;
     let mut conn = env.state.db.acquire().await?;
-    orderdesk::db::tenants::upsert(&mut conn, &tenant(), TENANT, &settings).await?;
-    Ok(())
+    let id = orderdesk::domain::ids::TenantId::new(tenant);
+    orderdesk::db::tenants::upsert(&mut conn, &id, tenant, &settings).await?;
+    Ok(seeded)
 }
 
-fn verdict(target: &str, met: bool) {
+/// An HTTP client and the headers of an admin agent of `tenant`.
+pub fn admin_client(env: &BenchEnv, tenant: &str) -> anyhow::Result<(reqwest::Client, HeaderMap)> {
+    let id = orderdesk::domain::ids::TenantId::new(tenant);
+    let token = mint(
+        &env.state.config,
+        &MintRequest::agent(&id, "agt_bench", &[Role::Admin]),
+    )?;
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        AUTHORIZATION,
+        HeaderValue::from_str(&format!("Bearer {token}"))?,
+    );
+    headers.insert("x-tenant-id", HeaderValue::from_str(tenant)?);
+    Ok((reqwest::Client::builder().no_proxy().build()?, headers))
+}
+
+pub fn verdict(target: &str, met: bool) {
     println!(
         "    target {target}: {}",
         if met { "met" } else { "MISSED" }

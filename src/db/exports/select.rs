@@ -46,6 +46,16 @@ fn csv_expr(c: Column) -> String {
     }
 }
 
+/// The SELECT list of a CSV export of `columns` over `order_views v` (also what the bench's
+/// `psql \\copy` peer selects, so both write the same bytes).
+pub fn csv_select_list(columns: &[Column]) -> String {
+    let select: Vec<String> = columns
+        .iter()
+        .map(|c| format!("{} AS {}", csv_expr(*c), c.name()))
+        .collect();
+    select.join(", ")
+}
+
 /// How many of the tenant's orders `criteria` matches.
 pub async fn count(
     conn: &mut PgConnection,
@@ -182,15 +192,10 @@ pub async fn copy_csv<'c>(
     .bind(&where_.values)
     .execute(&mut *tx)
     .await?;
-    let select: Vec<String> = part
-        .columns
-        .iter()
-        .map(|c| format!("{} AS {}", csv_expr(*c), c.name()))
-        .collect();
     let sql = format!(
         "COPY (SELECT {} FROM order_views v WHERE {} ORDER BY v.id) \
          TO STDOUT WITH (FORMAT csv, HEADER {})",
-        select.join(", "),
+        csv_select_list(part.columns),
         where_.sql,
         part.header
     );
