@@ -58,12 +58,30 @@ pub struct Unsent {
     pub envelope: Value,
 }
 
-/// Up to `limit` unsent events, oldest first, locked for this transaction (`SKIP LOCKED`).
+/// Key of the advisory lock that makes one relay at a time publish, so the stream and the
+/// deliveries get the events in id order even with many worker processes.
+const RELAY_LOCK: i64 = 0x6f64_6576_656e_7473; // "odevents"
+
+/// Takes the relay's turn for this transaction; false while another relay has it.
+pub async fn try_relay_turn(conn: &mut PgConnection) -> sqlx::Result<bool> {
+    let got = sqlx::query_scalar!(
+        r#"SELECT pg_try_advisory_xact_lock($1) AS "got!""#,
+        RELAY_LOCK
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(got)
+}
+
+/// Up to `limit` unsent events, oldest first, locked for this transaction. Only events whose
+/// transaction began before every transaction still running: an event of an older, still
+/// open transaction has a lower id, and it must go out first (migration 0027).
 pub async fn claim_unsent(conn: &mut PgConnection, limit: i64) -> sqlx::Result<Vec<Unsent>> {
     sqlx::query_as!(
         Unsent,
         r#"SELECT id AS outbox_id, tenant_id AS "tenant_id!", payload AS envelope
            FROM outbox WHERE sent_at IS NULL AND kind = 'event'
+             AND (xid IS NULL OR xid < pg_snapshot_xmin(pg_current_snapshot()))
            ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED"#,
         limit,
     )

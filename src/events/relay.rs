@@ -1,5 +1,6 @@
-//! The events relay, run by every worker process: claims unsent domain events from the
-//! outbox (`SKIP LOCKED`, so processes share them), appends each to the Redis Stream
+//! The events relay, run by every worker process, one at a time (an advisory lock): claims
+//! unsent domain events from the outbox in id order — only those no older open transaction
+//! can still precede — appends each to the Redis Stream
 //! `{prefix}:events` (`XADD … MAXLEN ~`), fans it out to the tenant's webhook deliveries and
 //! marks it sent, in one transaction. A crash between XADD and commit appends the event
 //! again on the next pass: the stream is at-least-once, consumers dedupe by event id.
@@ -47,6 +48,10 @@ pub async fn run(ctx: EventsCtx, shutdown: CancellationToken) {
 /// One pass; returns how many events it published.
 pub async fn relay_once(ctx: &EventsCtx) -> anyhow::Result<usize> {
     let mut tx = ctx.db.begin().await?;
+    if !db::events::try_relay_turn(&mut tx).await? {
+        tx.commit().await?;
+        return Ok(0);
+    }
     let rows = db::events::claim_unsent(&mut tx, BATCH).await?;
     if rows.is_empty() {
         tx.commit().await?;

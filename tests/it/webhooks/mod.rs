@@ -417,3 +417,71 @@ async fn subscriptions_are_managed_within_the_tenant_and_permission() {
     let (status, _) = app.get(&one, app.auth(&token, TENANT)).await;
     assert_eq!(status, 404);
 }
+
+/// An event of an older transaction that is still open holds back a newer event that
+/// committed first; once the older commits, both go out in id order. A second relay finds
+/// the turn taken while one is publishing.
+#[tokio::test]
+async fn an_older_open_transaction_holds_newer_events_back() {
+    let app = helpers::spawn_with(Options {
+        workers: 0,
+        ..Options::default()
+    })
+    .await;
+    let ctx = orderdesk::events::EventsCtx {
+        db: app.state.db.clone(),
+        config: app.state.config.clone(),
+        redis: app.state.redis.clone(),
+    };
+    let tenant = orderdesk::domain::ids::TenantId::new(TENANT);
+    let data = |n: u32| json!({ "n": n });
+    let record = orderdesk::db::events::record;
+    // the older transaction takes its xid first, and writes its event first
+    let mut older = app.state.db.begin().await.unwrap();
+    record(&mut older, &tenant, "order.updated", None, data(1))
+        .await
+        .unwrap();
+    let mut newer = app.state.db.begin().await.unwrap();
+    record(&mut newer, &tenant, "order.updated", None, data(2))
+        .await
+        .unwrap();
+    newer.commit().await.unwrap();
+
+    let relay = orderdesk::events::relay::relay_once;
+    assert_eq!(
+        relay(&ctx).await.unwrap(),
+        0,
+        "the newer event waits for the older"
+    );
+    older.commit().await.unwrap();
+
+    // while another relay has the turn, this one publishes nothing
+    let mut other = app.state.db.begin().await.unwrap();
+    assert!(
+        orderdesk::db::events::try_relay_turn(&mut other)
+            .await
+            .unwrap()
+    );
+    assert_eq!(relay(&ctx).await.unwrap(), 0, "one relay at a time");
+    other.rollback().await.unwrap();
+
+    assert_eq!(relay(&ctx).await.unwrap(), 2);
+    let mut redis = app.state.redis.clone();
+    let entries: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
+        .arg(format!("{}:events", app.db_name))
+        .arg("-")
+        .arg("+")
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let ns: Vec<u64> = entries
+        .iter()
+        .flat_map(|(_, f)| f.iter().filter(|(k, _)| k == "event"))
+        .map(|(_, v)| {
+            serde_json::from_str::<Value>(v).unwrap()["data"]["n"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(ns, vec![1, 2]);
+}
