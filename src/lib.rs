@@ -12,6 +12,7 @@ pub mod events;
 pub mod exports;
 pub mod jobs;
 pub mod metrics;
+pub mod sealing;
 pub mod seed;
 pub mod state;
 pub mod telemetry;

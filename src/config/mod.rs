@@ -81,6 +81,8 @@ pub struct Config {
     pub events_secret: Vec<u8>,
     /// Signs the customers' document download links (`documents::signing`).
     pub download_secret: Vec<u8>,
+    /// Seals secrets orderdesk must keep readable (webhook signing secrets) at rest.
+    pub data_key: Vec<u8>,
     /// How long a document download link stays valid.
     pub download_link_ttl: Duration,
     /// The API's public base URL (e.g. `https://api.shop.example`): download links are
@@ -119,6 +121,7 @@ pub const DEV_JWT_SECRET: &str = "orderdesk-dev-secret-change-me";
 pub const DEV_EVENTS_SECRET: &str = "orderdesk-dev-events-secret";
 pub const DEV_GUEST_SECRET: &str = "orderdesk-dev-guest-secret";
 pub const DEV_DOWNLOAD_SECRET: &str = "orderdesk-dev-download-secret";
+pub const DEV_DATA_KEY: &str = "orderdesk-dev-data-key";
 pub const DEFAULT_ISSUER: &str = "orderdesk";
 pub const DEFAULT_AUDIENCE: &str = "orderdesk-api";
 
@@ -189,6 +192,7 @@ impl Config {
         let guest_secret = secrets.read(get, "ORDERDESK_GUEST_SECRET", DEV_GUEST_SECRET)?;
         let download_secret =
             secrets.read(get, "ORDERDESK_DOWNLOAD_SECRET", DEV_DOWNLOAD_SECRET)?;
+        let data_key = secrets.read(get, "ORDERDESK_DATA_KEY", DEV_DATA_KEY)?;
         secrets.refuse_development()?;
         let forwarded_for_hops = match get("ORDERDESK_TRUST_FORWARDED_FOR") {
             None => 0,
@@ -232,6 +236,7 @@ impl Config {
             jwt_audience: get("ORDERDESK_JWT_AUDIENCE").unwrap_or_else(|| DEFAULT_AUDIENCE.into()),
             events_secret,
             download_secret,
+            data_key,
             download_link_ttl,
             public_url,
             sudo_ttl: secs("ORDERDESK_SUDO_TTL_SECS", 300)?,
@@ -276,11 +281,12 @@ mod tests {
     }
 
     const STRONG: &str = "0123456789abcdef0123456789abcdef";
-    const PRODUCTION_SECRETS: [(&str, &str); 4] = [
+    const PRODUCTION_SECRETS: [(&str, &str); 5] = [
         ("ORDERDESK_JWT_SECRET", STRONG),
         ("ORDERDESK_EVENTS_SECRET", STRONG),
         ("ORDERDESK_GUEST_SECRET", STRONG),
         ("ORDERDESK_DOWNLOAD_SECRET", STRONG),
+        ("ORDERDESK_DATA_KEY", STRONG),
     ];
 
     #[test]
@@ -317,6 +323,7 @@ mod tests {
             ("ORDERDESK_EVENTS_SECRET", STRONG),
             ("ORDERDESK_GUEST_SECRET", STRONG),
             ("ORDERDESK_DOWNLOAD_SECRET", STRONG),
+            ("ORDERDESK_DATA_KEY", STRONG),
         ])
         .unwrap();
         assert!(matches!(c.jwt, JwtKeys::PublicKeyPem { .. }));

@@ -3,7 +3,9 @@
 
 use anyhow::bail;
 
-use super::{DEV_DOWNLOAD_SECRET, DEV_EVENTS_SECRET, DEV_GUEST_SECRET, DEV_JWT_SECRET};
+use super::{
+    DEV_DATA_KEY, DEV_DOWNLOAD_SECRET, DEV_EVENTS_SECRET, DEV_GUEST_SECRET, DEV_JWT_SECRET,
+};
 
 /// `true` lets a process run on the built-in development secrets and on placeholders such
 /// as docker-compose.yml's `change-me-…`: for a developer's machine, never for production.
@@ -12,11 +14,12 @@ pub const ALLOW_DEV_SECRETS: &str = "ORDERDESK_ALLOW_DEV_SECRETS";
 /// keys (events, guest tokens, download links) follow the same rule.
 pub const MIN_SECRET_BYTES: usize = 32;
 
-const DEV_SECRETS: [&str; 4] = [
+const DEV_SECRETS: [&str; 5] = [
     DEV_JWT_SECRET,
     DEV_EVENTS_SECRET,
     DEV_GUEST_SECRET,
     DEV_DOWNLOAD_SECRET,
+    DEV_DATA_KEY,
 ];
 
 /// Whether `value` is one of the built-in development secrets or an obvious placeholder.

@@ -73,15 +73,12 @@ pub async fn try_relay_turn(conn: &mut PgConnection) -> sqlx::Result<bool> {
     Ok(got)
 }
 
-/// Up to `limit` unsent events, oldest first, locked for this transaction. Only events whose
-/// transaction began before every transaction still running: an event of an older, still
-/// open transaction has a lower id, and it must go out first (migration 0027).
+/// Up to `limit` unsent events, oldest first, locked for this transaction.
 pub async fn claim_unsent(conn: &mut PgConnection, limit: i64) -> sqlx::Result<Vec<Unsent>> {
     sqlx::query_as!(
         Unsent,
         r#"SELECT id AS outbox_id, tenant_id AS "tenant_id!", payload AS envelope
            FROM outbox WHERE sent_at IS NULL AND kind = 'event'
-             AND (xid IS NULL OR xid < pg_snapshot_xmin(pg_current_snapshot()))
            ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED"#,
         limit,
     )

@@ -30,9 +30,7 @@ impl LinkKey {
 
     /// The key of one kind of link: HMAC-SHA256(secret, `label`).
     pub fn derive_for(secret: &[u8], label: &[u8]) -> LinkKey {
-        let mut m = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key length");
-        m.update(label);
-        LinkKey(m.finalize().into_bytes().into())
+        LinkKey(crate::sealing::derive_key(secret, label))
     }
 
     fn mac(&self, payload_b64: &str) -> Hmac<Sha256> {

@@ -53,9 +53,10 @@ pub async fn deliver_once(ctx: &EventsCtx) -> anyhow::Result<usize> {
         db::webhooks::claim_due(&mut conn, BATCH, LEASE_MS).await?
     };
     let n = due.len();
+    let seal = webhook::SecretSeal::new(&ctx.config);
     let outcomes = join_all(
         due.iter()
-            .map(|d| send(&ctx.config.webhooks.allow_hosts, d)),
+            .map(|d| send(&ctx.config.webhooks.allow_hosts, &seal, d)),
     )
     .await;
     let mut conn = ctx.db.acquire().await?;
@@ -68,13 +69,16 @@ pub async fn deliver_once(ctx: &EventsCtx) -> anyhow::Result<usize> {
 /// The receiver's HTTP status, or why nothing was received.
 type Outcome = Result<u16, String>;
 
-async fn send(allow: &[String], d: &Due) -> Outcome {
+async fn send(allow: &[String], seal: &webhook::SecretSeal, d: &Due) -> Outcome {
     let target = ssrf::check(&d.url, allow)
         .await
         .map_err(|e| format!("refused: {e}"))?;
     let body = serde_json::to_vec(&d.payload).map_err(|e| e.to_string())?;
     let msg_id = format!("msg_{}", d.id.simple());
-    let headers = webhook::headers(&d.secret, &msg_id, Utc::now().timestamp(), &body)
+    let secret = seal
+        .open(&d.tenant_id, d.webhook_id, &d.secret)
+        .map_err(|e| e.to_string())?;
+    let headers = webhook::headers(&secret, &msg_id, Utc::now().timestamp(), &body)
         .map_err(|e| e.to_string())?;
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())

@@ -1,6 +1,5 @@
-//! The events relay, run by every worker process, one at a time (an advisory lock): claims
-//! unsent domain events from the outbox in id order — only those no older open transaction
-//! can still precede — appends each to the Redis Stream
+//! The events relay, run by every worker process, one at a time (an advisory lock, so the
+//! stream gets one sequence): claims unsent domain events from the outbox in id order, appends each to the Redis Stream
 //! `{prefix}:events` (`XADD … MAXLEN ~`), fans it out to the tenant's webhook deliveries and
 //! marks it sent, in one transaction. A crash between XADD and commit appends the event
 //! again on the next pass: the stream is at-least-once, consumers dedupe by event id.

@@ -23,6 +23,7 @@ fn api_with_jwt_secret(jwt_secret: &str) -> (Option<i32>, String) {
         .env("ORDERDESK_EVENTS_SECRET", STRONG)
         .env("ORDERDESK_GUEST_SECRET", STRONG)
         .env("ORDERDESK_DOWNLOAD_SECRET", STRONG)
+        .env("ORDERDESK_DATA_KEY", STRONG)
         .env("DATABASE_URL", "postgres://postgres@127.0.0.1:1/none")
         .stdin(Stdio::null())
         .stdout(Stdio::null())

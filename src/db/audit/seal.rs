@@ -3,13 +3,10 @@
 //! moved to another subject's rows.
 
 use crate::domain::ids::TenantId;
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{ChaCha20Poly1305, Nonce};
-use rand::RngCore;
+use crate::sealing;
 use serde::{Deserialize, Serialize};
 
-const NONCE_LEN: usize = 12;
-pub const KEY_LEN: usize = 32;
+pub use crate::sealing::new_key;
 
 /// What an audit record holds about a person.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -18,13 +15,6 @@ pub struct Personal {
     pub ip: Option<String>,
     pub before: Option<serde_json::Value>,
     pub after: Option<serde_json::Value>,
-}
-
-/// A new random key for one data subject.
-pub fn new_key() -> Vec<u8> {
-    let mut key = vec![0u8; KEY_LEN];
-    rand::rng().fill_bytes(&mut key);
-    key
 }
 
 fn aad(tenant_id: &TenantId, subject: &str) -> Vec<u8> {
@@ -38,33 +28,13 @@ pub fn seal(
     subject: &str,
     personal: &Personal,
 ) -> anyhow::Result<Vec<u8>> {
-    let cipher = ChaCha20Poly1305::new_from_slice(key)
-        .map_err(|_| anyhow::anyhow!("a subject key of {} bytes", key.len()))?;
-    let mut nonce = [0u8; NONCE_LEN];
-    rand::rng().fill_bytes(&mut nonce);
     let msg = serde_json::to_vec(personal)?;
-    let aad = aad(tenant_id, subject);
-    let payload = Payload {
-        msg: &msg,
-        aad: &aad,
-    };
-    let sealed = cipher
-        .encrypt(&Nonce::from(nonce), payload)
-        .map_err(|_| anyhow::anyhow!("sealing an audit record failed"))?;
-    Ok([nonce.as_slice(), &sealed].concat())
+    sealing::seal(key, &aad(tenant_id, subject), &msg)
 }
 
 /// The personal data back, or `None` when the blob does not open with `key`.
 pub fn open(key: &[u8], tenant_id: &TenantId, subject: &str, sealed: &[u8]) -> Option<Personal> {
-    let cipher = ChaCha20Poly1305::new_from_slice(key).ok()?;
-    let (nonce, ciphertext) = sealed.split_at_checked(NONCE_LEN)?;
-    let nonce = Nonce::from(<[u8; NONCE_LEN]>::try_from(nonce).ok()?);
-    let aad = aad(tenant_id, subject);
-    let payload = Payload {
-        msg: ciphertext,
-        aad: &aad,
-    };
-    let msg = cipher.decrypt(&nonce, payload).ok()?;
+    let msg = sealing::open(key, &aad(tenant_id, subject), sealed)?;
     serde_json::from_slice(&msg).ok()
 }
 

@@ -15,7 +15,7 @@ use crate::api::shared::RequestMeta;
 use crate::db;
 use crate::db::webhooks::{NewWebhook, WebhookChange, WebhookRow};
 use crate::error::{Error, Result};
-use crate::events::webhook::new_secret;
+use crate::events::webhook::{SecretSeal, new_secret};
 use crate::state::AppState;
 
 struct CreateIntake<'a> {
@@ -34,13 +34,15 @@ impl Intake for CreateIntake<'_> {
         let mut types = self.body.event_types.clone();
         types.sort();
         types.dedup();
+        let id = Uuid::now_v7();
+        let sealed = SecretSeal::new(&adm.state().config).seal(tenant.as_str(), id, &secret)?;
         let new = NewWebhook {
-            id: Uuid::now_v7(),
+            id,
             tenant_id: &tenant,
             url: &self.body.url,
             description: self.body.description.trim(),
             event_types: &types,
-            secret: &secret,
+            secret: &sealed,
             created_by: &by,
         };
         let record = db::webhooks::insert(adm.conn(), &new).await?;
@@ -214,8 +216,10 @@ impl Intake for RotateIntake {
     async fn admit(self, adm: &mut Admission<'_>) -> Result<Admitted<WebhookSecretOut>> {
         let tenant = adm.caller().tenant_id.clone();
         let secret = new_secret();
+        let sealed =
+            SecretSeal::new(&adm.state().config).seal(tenant.as_str(), self.id, &secret)?;
         let c = WebhookChange {
-            secret: Some(&secret),
+            secret: Some(&sealed),
             ..WebhookChange::default()
         };
         let record = db::webhooks::update(adm.conn(), &tenant, self.id, &c)
