@@ -48,7 +48,7 @@ async fn an_import_dry_run_reports_each_bad_line_by_number() {
         "{not json".into(),
         line("ord_nope", "hold"),
         line(&confirmed, "close"),
-        line(&confirmed, "cancel"),
+        line(&confirmed, "legal_hold"),
         json!({"order_id": confirmed, "action": "hold", "reason": "x", "colour": 1}).to_string(),
         line("ord_000001_g", "hold"),
     ]

@@ -1,0 +1,429 @@
+//! `cancel` as a bulk and import action: each order's force-cancel (its refund at the
+//! sandbox's Payments service, its request, its audit record), with force-cancel's
+//! permission, sudo token and required `Idempotency-Key`.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use crate::helpers::{OTHER_TENANT, TENANT, TestApp, spawn};
+
+const PATH: &str = "/v1/admin/orders/bulk/update-status";
+
+fn of_status<'a>(app: &'a TestApp, statuses: &[&str]) -> Vec<&'a orderdesk::domain::order::Order> {
+    app.orders
+        .iter()
+        .filter(|o| statuses.contains(&o.status.as_str()))
+        .collect()
+}
+
+fn cancel_body(dry_run: bool) -> Value {
+    json!({
+        "filter": {"status": {"in": ["confirmed", "shipped", "cancelled"]}},
+        "action": "cancel",
+        "reason": "supplier recall",
+        "refund": true,
+        "restock": true,
+        "dry_run": dry_run,
+    })
+}
+
+/// How many effects of `kind` the sandbox recorded per order of `tenant`.
+async fn effects_by_order(app: &TestApp, tenant: &str, kind: &str) -> BTreeMap<String, i64> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT order_id, count(*) FROM sandbox.effects WHERE tenant_id = $1 AND kind = $2
+         GROUP BY order_id",
+    )
+    .bind(tenant)
+    .bind(kind)
+    .fetch_all(&app.state.db)
+    .await
+    .unwrap();
+    rows.into_iter().collect()
+}
+
+/// A bulk cancel with refund of the confirmed, shipped and cancelled orders: the dry run
+/// judges each as force-cancel would and sums the refunds; the job cancels each confirmed
+/// order through its own `cancel_order` run (refunded once at the sandbox's Payments
+/// service, stock released, request opened and audited as a forced cancellation) and skips
+/// the others with their codes. The replay answers the same job; the other tenant's orders
+/// are untouched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulk_cancel_refunds_each_cancellable_order_once_and_skips_the_blocked() {
+    let app = spawn().await;
+    let confirmed = of_status(&app, &["confirmed"]);
+    let (shipped, cancelled) = (
+        of_status(&app, &["shipped"]).len(),
+        of_status(&app, &["cancelled"]).len(),
+    );
+    assert!(
+        confirmed.len() >= 2 && shipped >= 1 && cancelled >= 1,
+        "the seed has each"
+    );
+    let lead = app.agent_token(TENANT, "agt_lead", &["cs_lead"]);
+    let sudo = app.sudo_token(TENANT, "agt_lead", &["cs_lead"]);
+    let theirs = cancelled_of(&app, OTHER_TENANT).await;
+
+    let (status, dry) = app
+        .admin_post(&lead, PATH, None, Some(&sudo), cancel_body(true))
+        .await;
+    assert_eq!(status, 200, "{dry}");
+    assert_eq!(
+        dry["matched"],
+        confirmed.len() + shipped + cancelled,
+        "{dry}"
+    );
+    assert_eq!(dry["allowed"], confirmed.len(), "{dry}");
+    assert_eq!(
+        dry["blocked"]["order.blocked.already_shipped"], shipped,
+        "{dry}"
+    );
+    assert_eq!(
+        dry["blocked"]["order.blocked.already_cancelled"], cancelled,
+        "{dry}"
+    );
+    let mut refunds: BTreeMap<String, i64> = BTreeMap::new();
+    for o in &confirmed {
+        *refunds.entry(o.currency.clone()).or_default() += o.refundable_minor();
+    }
+    assert_eq!(dry["refunds_minor"], json!(refunds), "{dry}");
+
+    // money moves: the key is required
+    let (status, p) = app
+        .admin_post(&lead, PATH, None, Some(&sudo), cancel_body(false))
+        .await;
+    assert_eq!(status, 400, "{p}");
+    let (status, job) = app
+        .admin_post(&lead, PATH, Some("bc-1"), Some(&sudo), cancel_body(false))
+        .await;
+    assert_eq!(status, 202, "{job}");
+    let id = job["id"].as_str().unwrap().to_string();
+    let ended = app.wait_job(&id, 90).await;
+    assert_eq!(ended["status"], "succeeded", "{ended}");
+    let outcome = &ended["result"]["items"];
+    assert_eq!(outcome["succeeded"], confirmed.len(), "{ended}");
+    assert_eq!(outcome["skipped"], shipped + cancelled, "{ended}");
+    assert_eq!(outcome["failed"], 0, "{ended}");
+    let (again, replay) = app
+        .admin_post(&lead, PATH, Some("bc-1"), Some(&sudo), cancel_body(false))
+        .await;
+    assert_eq!((again, &replay["id"]), (202, &job["id"]));
+
+    let (status, items) = app
+        .get(
+            &format!("/v1/admin/jobs/{id}/items?limit=100"),
+            app.auth(&lead, TENANT),
+        )
+        .await;
+    assert_eq!(status, 200, "{items}");
+    for item in items["data"].as_array().unwrap() {
+        let order = app
+            .orders
+            .iter()
+            .find(|o| o.id.as_str() == item["subject_id"])
+            .unwrap();
+        let expected = match order.status.as_str() {
+            "confirmed" => ("succeeded", Value::Null),
+            "shipped" => ("skipped", json!("order.blocked.already_shipped")),
+            _ => ("skipped", json!("order.blocked.already_cancelled")),
+        };
+        assert_eq!(
+            (item["status"].as_str().unwrap(), &item["code"]),
+            (expected.0, &expected.1),
+            "{item}"
+        );
+    }
+    let refunded = effects_by_order(&app, TENANT, "payment.refund").await;
+    let cancelled_at = effects_by_order(&app, TENANT, "order.cancel").await;
+    let released = effects_by_order(&app, TENANT, "inventory.release").await;
+    for o in &confirmed {
+        let id = o.id.as_str();
+        assert_eq!(cancelled_at.get(id), Some(&1), "{id} cancelled once");
+        assert_eq!(released.get(id), Some(&1), "{id} restocked once");
+        let refunds = i64::from(o.refundable_minor() > 0);
+        assert_eq!(
+            refunded.get(id).copied().unwrap_or(0),
+            refunds,
+            "{id} refunded once"
+        );
+        let view = app.admin_view(id).await;
+        assert_eq!(view["order"]["status"], "cancelled", "{view}");
+    }
+    assert_eq!(
+        cancelled_at.len(),
+        confirmed.len(),
+        "no other order was cancelled"
+    );
+    assert!(
+        refunded.len() <= confirmed.len(),
+        "no other order was refunded"
+    );
+    assert!(refunded.values().sum::<i64>() > 0, "some refund was made");
+    assert!(
+        effects_by_order(&app, OTHER_TENANT, "order.cancel")
+            .await
+            .is_empty()
+    );
+
+    // each cancellation is the order's forced one: its request, its audit record
+    let db = &app.state.db;
+    let requests: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM requests WHERE tenant_id = $1 AND kind = 'cancel'
+         AND status = 'succeeded' AND decided_by = 'agent:agt_lead'",
+    )
+    .bind(TENANT)
+    .fetch_one(db)
+    .await
+    .unwrap();
+    assert_eq!(requests as usize, confirmed.len());
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_log WHERE action = 'order.force_cancelled'
+         AND actor_id = 'agt_lead' AND actor_kind = 'agent'",
+    )
+    .fetch_one(db)
+    .await
+    .unwrap();
+    assert_eq!(audited as usize, confirmed.len());
+    assert_eq!(
+        cancelled_of(&app, OTHER_TENANT).await,
+        theirs,
+        "the other tenant's orders"
+    );
+}
+
+async fn cancelled_of(app: &TestApp, tenant: &str) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM order_views WHERE tenant_id = $1 AND status = 'cancelled'",
+    )
+    .bind(tenant)
+    .fetch_one(&app.state.db)
+    .await
+    .unwrap()
+}
+
+/// A cancel without its choices, a choice on another action, a caller without
+/// `orders.cancel.force` (an API key that may bulk-hold), without a sudo token or with
+/// another agent's, and no token at all: each refused, nothing started.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulk_cancel_refuses_bad_choices_and_missing_authority() {
+    let app = spawn().await;
+    let lead = app.agent_token(TENANT, "agt_lead", &["cs_lead"]);
+    let sudo = app.sudo_token(TENANT, "agt_lead", &["cs_lead"]);
+    let cases = [
+        (
+            json!({"action": "cancel", "reason": "x", "restock": true}),
+            "refund",
+        ),
+        (
+            json!({"action": "cancel", "reason": "x", "refund": true}),
+            "restock",
+        ),
+        (
+            json!({"action": "hold", "reason": "x", "refund": true}),
+            "refund",
+        ),
+        (
+            json!({"action": "close", "reason": "x", "restock": false}),
+            "restock",
+        ),
+    ];
+    for (body, field) in cases {
+        let (status, p) = app
+            .admin_post(&lead, PATH, None, Some(&sudo), body.clone())
+            .await;
+        assert_eq!(
+            (status, p["code"].as_str()),
+            (422, Some("validation.failed")),
+            "{body}: {p}"
+        );
+        assert!(p["detail"].as_str().unwrap().contains(field), "{body}: {p}");
+    }
+    let dry = cancel_body(true);
+    // an API key that may bulk-hold but not force a cancellation
+    let admin = app.agent_token(TENANT, "agt_admin", &["admin"]);
+    let (status, made) = app
+        .admin_post(
+            &admin,
+            "/v1/admin/keys",
+            Some("key-bulk"),
+            None,
+            json!({"name": "bulk holds", "scopes": ["orders.bulk", "orders.hold", "orders.search"]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{made}");
+    let key = made["key"].as_str().unwrap();
+    let (status, p) = app.admin_post(key, PATH, None, None, dry.clone()).await;
+    assert_eq!(
+        (status, p["code"].as_str()),
+        (403, Some("auth.forbidden")),
+        "{p}"
+    );
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap()
+            .contains("orders.cancel.force"),
+        "{p}"
+    );
+    let hold = json!({"action": "hold", "reason": "x", "dry_run": true});
+    let (status, p) = app.admin_post(key, PATH, None, None, hold).await;
+    assert_eq!(status, 200, "the key may bulk-hold: {p}");
+
+    let (status, p) = app.admin_post(&lead, PATH, None, None, dry.clone()).await;
+    assert_eq!(
+        (status, p["code"].as_str()),
+        (403, Some("auth.sudo_required")),
+        "{p}"
+    );
+    let theirs = app.sudo_token(TENANT, "agt_other", &["cs_lead"]);
+    let (status, p) = app
+        .admin_post(&lead, PATH, Some("bc-x"), Some(&theirs), cancel_body(false))
+        .await;
+    assert_eq!(
+        (status, p["code"].as_str()),
+        (403, Some("auth.sudo_required")),
+        "{p}"
+    );
+    let cs = app.agent_token(TENANT, "agt_cs", &["cs_agent"]);
+    let cs_sudo = app.sudo_token(TENANT, "agt_cs", &["cs_agent"]);
+    let (status, _) = app
+        .admin_post(&cs, PATH, None, Some(&cs_sudo), dry.clone())
+        .await;
+    assert_eq!(status, 403);
+    let res = app.post(PATH, Default::default(), &dry).await;
+    assert_eq!(res.status(), 401);
+    let started: i64 = sqlx::query_scalar("SELECT count(*) FROM runs")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(started, 0, "nothing was started");
+}
+
+async fn import_as(
+    app: &TestApp,
+    token: &str,
+    sudo: Option<&str>,
+    query: &str,
+    key: Option<&str>,
+    body: String,
+) -> (u16, Value) {
+    let mut h = app.auth(token, TENANT);
+    h.insert("content-type", "application/x-ndjson".parse().unwrap());
+    if let Some(k) = key {
+        h.insert("idempotency-key", k.parse().unwrap());
+    }
+    if let Some(s) = sudo {
+        h.insert("x-admin-auth-sudo", s.parse().unwrap());
+    }
+    let res = app
+        .http
+        .post(format!("{}/v1/admin/orders/import{query}", app.api))
+        .headers(h)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+/// Cancel lines in an import: refused per line without a sudo token or without their
+/// choices; with them, each is the order's force-cancel (refunded once, restocked only when
+/// asked), a blocked one skipped with its code, and the replay answers the same job.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_cancels_with_refund_under_sudo() {
+    let app = spawn().await;
+    let lead = app.agent_token(TENANT, "agt_lead", &["cs_lead"]);
+    let sudo = app.sudo_token(TENANT, "agt_lead", &["cs_lead"]);
+    let confirmed = of_status(&app, &["confirmed"]);
+    let (a, b) = (confirmed[0].id.to_string(), confirmed[1].id.to_string());
+    let shipped = app.order_in("shipped").id.to_string();
+    let cancel = |order: &str| {
+        json!({"order_id": order, "action": "cancel", "reason": "fraud ring",
+               "refund": true, "restock": false})
+        .to_string()
+    };
+    let body = [
+        cancel(&a),
+        cancel(&shipped),
+        json!({"order_id": b, "action": "hold", "reason": "check"}).to_string(),
+    ]
+    .join("\n");
+    let (status, out) = import_as(&app, &lead, None, "?dry_run=true", None, body.clone()).await;
+    assert_eq!(status, 200, "{out}");
+    let codes: Vec<(u64, &str)> = out["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["line"].as_u64().unwrap(), e["code"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        codes,
+        [(1, "auth.sudo_required"), (2, "auth.sudo_required")],
+        "{out}"
+    );
+    let bad = [
+        json!({"order_id": a, "action": "cancel", "reason": "x", "restock": false}).to_string(),
+        json!({"order_id": b, "action": "hold", "reason": "x", "refund": true}).to_string(),
+    ]
+    .join("\n");
+    let (status, out) = import_as(&app, &lead, Some(&sudo), "?dry_run=true", None, bad).await;
+    assert_eq!(status, 200, "{out}");
+    assert_eq!(out["error_count"], 2, "{out}");
+    assert_eq!(out["errors"][0]["code"], "validation.failed", "{out}");
+    let cs = app.agent_token(TENANT, "agt_cs", &["cs_agent"]);
+    let (status, _) = import_as(&app, &cs, None, "?dry_run=true", None, body.clone()).await;
+    assert_eq!(status, 403, "no orders.bulk");
+
+    let (status, p) = import_as(&app, &lead, Some(&sudo), "", None, body.clone()).await;
+    assert_eq!(status, 400, "a cancel line makes the key required: {p}");
+    let (status, job) = import_as(&app, &lead, Some(&sudo), "", Some("imp-c"), body.clone()).await;
+    assert_eq!(status, 202, "{job}");
+    let id = job["id"].as_str().unwrap();
+    let ended = app.wait_job(id, 60).await;
+    assert_eq!(ended["status"], "succeeded", "{ended}");
+    let outcome = &ended["result"]["items"];
+    assert_eq!(
+        (outcome["succeeded"].as_u64(), outcome["skipped"].as_u64()),
+        (Some(2), Some(1)),
+        "{ended}"
+    );
+    let (_, skipped) = app
+        .get(
+            &format!("/v1/admin/jobs/{id}/items?status=skipped"),
+            app.auth(&lead, TENANT),
+        )
+        .await;
+    assert_eq!(
+        skipped["data"][0]["subject_id"],
+        shipped.as_str(),
+        "{skipped}"
+    );
+    assert_eq!(
+        skipped["data"][0]["code"], "order.blocked.already_shipped",
+        "{skipped}"
+    );
+    assert_eq!(app.effects_of_kind(TENANT, &a, "order.cancel").await, 1);
+    let refunds = usize::from(confirmed[0].refundable_minor() > 0);
+    assert_eq!(
+        app.effects_of_kind(TENANT, &a, "payment.refund").await,
+        refunds
+    );
+    assert_eq!(
+        app.effects_of_kind(TENANT, &a, "inventory.release").await,
+        0,
+        "restock: false"
+    );
+    assert_eq!(
+        app.effects_of_kind(TENANT, &shipped, "order.cancel").await,
+        0
+    );
+    assert_eq!(app.admin_view(&b).await["order"]["status"], "on_hold");
+    let (again, replay) = import_as(&app, &lead, Some(&sudo), "", Some("imp-c"), body).await;
+    assert_eq!((again, &replay["id"]), (202, &job["id"]));
+    assert_eq!(
+        app.effects_of_kind(TENANT, &a, "order.cancel").await,
+        1,
+        "not again"
+    );
+}
