@@ -427,3 +427,169 @@ async fn an_import_cancels_with_refund_under_sudo() {
         "not again"
     );
 }
+
+/// The issue's proof at scale: a bulk cancel with refund of 1,000 orders while the Orders
+/// and Payments services fail and lose answers, its worker process SIGKILLed mid-job and
+/// another started. Every order is one item with one outcome (succeeded + failed + skipped
+/// = 1,000), the blocked ones skipped with their codes, at most one `cancel_order` run per
+/// order, and at the sandbox exactly one cancel and one refund per cancelled order that
+/// had money to refund — nothing applied twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulk_cancel_of_1000_orders_survives_faults_and_a_killed_worker() {
+    const ORDERS: usize = 1000;
+    let app = crate::helpers::spawn_with(crate::helpers::Options {
+        workers: 0,
+        customers: 50,
+        orders: ORDERS,
+        ..Default::default()
+    })
+    .await;
+    let started = std::time::Instant::now();
+    for service in ["orders", "payments"] {
+        app.set_faults(json!({"service": service, "error_rate": 0.1, "lost_response_rate": 0.1}))
+            .await;
+    }
+    let mut worker = crate::resilience::worker_process_with(&app, 24);
+    let lead = app.agent_token(TENANT, "agt_lead", &["cs_lead"]);
+    let sudo = app.sudo_token(TENANT, "agt_lead", &["cs_lead"]);
+    let body = json!({"action": "cancel", "reason": "store closing", "refund": true,
+                      "restock": true});
+    let (status, job) = app
+        .admin_post(&lead, PATH, Some("bc-1000"), Some(&sudo), body)
+        .await;
+    assert_eq!(status, 202, "{job}");
+    let id = job["id"].as_str().unwrap().to_string();
+    let job_uuid: uuid::Uuid = id.parse().unwrap();
+
+    // kill the worker without warning once a good part of the items ended, while items'
+    // cancel runs are under way
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(120);
+    let done_at_kill = loop {
+        let (done, running): (i64, i64) = sqlx::query_as(
+            "SELECT count(*) FILTER (WHERE status NOT IN ('pending', 'running')),
+                    count(*) FILTER (WHERE status = 'running')
+             FROM run_items WHERE run_id = $1",
+        )
+        .bind(job_uuid)
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+        if done >= 300 && running > 0 {
+            break done;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only {done} items ended"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    worker.kill().unwrap();
+    worker.wait().unwrap();
+    let mut second = crate::resilience::worker_process_with(&app, 24);
+    let ended = app.wait_job(&id, 300).await;
+    second.kill().ok();
+    second.wait().ok();
+    let took = started.elapsed();
+    assert!(
+        done_at_kill < ORDERS as i64,
+        "killed mid-job ({done_at_kill} done)"
+    );
+    assert_eq!(ended["status"], "succeeded", "{ended}");
+    let outcome = &ended["result"]["items"];
+    let n = |k: &str| outcome[k].as_u64().unwrap() as usize;
+    assert_eq!(
+        n("succeeded") + n("failed") + n("skipped"),
+        ORDERS,
+        "{ended}"
+    );
+    assert_eq!(n("cancelled"), 0, "{ended}");
+    println!(
+        "1,000-order bulk cancel: {took:?}; {done_at_kill} items ended before the kill; {outcome}"
+    );
+
+    // each order one item, with the outcome its seeded status allows
+    let items: Vec<(String, String, Option<String>, Option<uuid::Uuid>)> = sqlx::query_as(
+        "SELECT subject_id, status, code, child_run_id FROM run_items WHERE run_id = $1",
+    )
+    .bind(job_uuid)
+    .fetch_all(&app.state.db)
+    .await
+    .unwrap();
+    let orders: std::collections::BTreeSet<&str> = items.iter().map(|i| i.0.as_str()).collect();
+    assert_eq!(
+        (items.len(), orders.len()),
+        (ORDERS, ORDERS),
+        "one item per order"
+    );
+    let runs: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT subject_id, count(*) FROM runs WHERE kind = 'cancel_order' GROUP BY subject_id",
+    )
+    .fetch_all(&app.state.db)
+    .await
+    .unwrap();
+    let runs: BTreeMap<String, i64> = runs.into_iter().collect();
+    let cancels = effects_by_order(&app, TENANT, "order.cancel").await;
+    let refunds = effects_by_order(&app, TENANT, "payment.refund").await;
+    let (mut skipped, mut cancellable) = (0, 0);
+    for (order_id, status, code, child) in &items {
+        let order = app
+            .orders
+            .iter()
+            .find(|o| o.id.as_str() == order_id)
+            .unwrap();
+        let ran = runs.get(order_id).copied().unwrap_or(0);
+        let cancelled = cancels.get(order_id).copied().unwrap_or(0);
+        let refunded = refunds.get(order_id).copied().unwrap_or(0);
+        match order.status.as_str() {
+            "pending" | "confirmed" | "on_hold" => {
+                cancellable += 1;
+                assert_eq!(ran, 1, "{order_id}: one cancel run");
+                assert!(child.is_some(), "{order_id}");
+                if status == "succeeded" {
+                    assert_eq!(cancelled, 1, "{order_id} cancelled exactly once");
+                    let expected = i64::from(order.refundable_minor() > 0);
+                    assert_eq!(refunded, expected, "{order_id} refunded exactly once");
+                } else {
+                    assert_eq!(status, "failed", "{order_id}");
+                    assert!(code.is_some(), "{order_id}: a failure has its code");
+                    assert!(cancelled <= 1 && refunded <= 1, "{order_id}");
+                }
+            }
+            other => {
+                skipped += 1;
+                assert_eq!(status, "skipped", "{order_id} ({other})");
+                assert!(
+                    code.as_deref()
+                        .is_some_and(|c| c.starts_with("order.blocked.")),
+                    "{order_id}: {code:?}"
+                );
+                assert_eq!(
+                    (ran, cancelled, refunded),
+                    (0, 0, 0),
+                    "{order_id} untouched"
+                );
+            }
+        }
+    }
+    assert_eq!(n("skipped"), skipped);
+    assert_eq!(n("succeeded") + n("failed"), cancellable);
+    assert!(n("succeeded") > 0);
+    // the faults were real, and the job was taken over by the second worker
+    let retried: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM run_steps s JOIN runs r ON r.id = s.run_id
+         WHERE r.kind = 'cancel_order' AND s.attempts > 1",
+    )
+    .fetch_one(&app.state.db)
+    .await
+    .unwrap();
+    assert!(retried > 0, "some step met a fault and was retried");
+    let claims: i32 = sqlx::query_scalar("SELECT attempts FROM runs WHERE id = $1")
+        .bind(job_uuid)
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    assert!(
+        claims >= 2,
+        "the bulk job was claimed again after the kill ({claims})"
+    );
+}
