@@ -295,8 +295,8 @@ impl Intake for BulkIntake {
 #[utoipa::path(post, path = "/v1/admin/orders/bulk/update-status", tag = "admin",
     params(("Idempotency-Key" = Option<String>, Header), ("X-Admin-Auth-Sudo" = Option<String>, Header)),
     request_body = BulkStatusIn, security(("bearer" = ["orders.bulk"])),
-    responses((status = 202, body = JobOut), (status = 200, body = BulkDryRunOut), (status = 403, body = crate::error::Problem),
-              (status = 422, body = crate::error::Problem)))]
+    responses((status = 202, body = JobOut), (status = 200, body = BulkDryRunOut), (status = 400, body = crate::error::Problem),
+              (status = 403, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
 pub async fn bulk_update_status(
     State(state): State<AppState>,
     agent: Authorized<can::OrdersBulk>,

@@ -315,7 +315,8 @@ fn change_of(line: &ImportLine) -> Value {
 #[utoipa::path(post, path = "/v1/admin/orders/import", tag = "admin",
     params(ImportQuery, ("Idempotency-Key" = Option<String>, Header), ("X-Admin-Auth-Sudo" = Option<String>, Header)),
     request_body(content = String, content_type = "application/x-ndjson"), security(("bearer" = ["orders.bulk"])),
-    responses((status = 202, body = JobOut), (status = 200, body = ImportCheckOut), (status = 403, body = crate::error::Problem),
+    responses((status = 202, body = JobOut), (status = 200, body = ImportCheckOut), (status = 400, body = crate::error::Problem),
+              (status = 403, body = crate::error::Problem),
               (status = 413, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
 pub async fn import_orders(
     State(state): State<AppState>,
