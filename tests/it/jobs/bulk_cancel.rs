@@ -307,24 +307,7 @@ async fn import_as(
     key: Option<&str>,
     body: String,
 ) -> (u16, Value) {
-    let mut h = app.auth(token, TENANT);
-    h.insert("content-type", "application/x-ndjson".parse().unwrap());
-    if let Some(k) = key {
-        h.insert("idempotency-key", k.parse().unwrap());
-    }
-    if let Some(s) = sudo {
-        h.insert("x-admin-auth-sudo", s.parse().unwrap());
-    }
-    let res = app
-        .http
-        .post(format!("{}/v1/admin/orders/import{query}", app.api))
-        .headers(h)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
+    super::import::import_with_sudo(app, token, TENANT, sudo, query, key, body).await
 }
 
 /// Cancel lines in an import: refused per line without a sudo token or without their

@@ -14,10 +14,26 @@ async fn import(
     key: Option<&str>,
     body: String,
 ) -> (u16, Value) {
+    import_with_sudo(app, token, tenant, None, query, key, body).await
+}
+
+/// POSTs the NDJSON `body` as `token`, with a sudo token and an `Idempotency-Key` when given.
+pub(super) async fn import_with_sudo(
+    app: &TestApp,
+    token: &str,
+    tenant: &str,
+    sudo: Option<&str>,
+    query: &str,
+    key: Option<&str>,
+    body: String,
+) -> (u16, Value) {
     let mut h = app.auth(token, tenant);
     h.insert("content-type", "application/x-ndjson".parse().unwrap());
     if let Some(k) = key {
         h.insert("idempotency-key", k.parse().unwrap());
+    }
+    if let Some(s) = sudo {
+        h.insert("x-admin-auth-sudo", s.parse().unwrap());
     }
     let res = app
         .http
