@@ -576,3 +576,67 @@ async fn a_bulk_cancel_of_1000_orders_survives_faults_and_a_killed_worker() {
         "the bulk job was claimed again after the kill ({claims})"
     );
 }
+
+/// A customer's cancellation waiting for review is taken over by the bulk item, as
+/// force-cancel takes it over: the same request runs (no second one is opened) and ends
+/// with the run; the order is cancelled and refunded once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulk_cancel_takes_over_a_request_waiting_for_review() {
+    let settings = orderdesk::domain::settings::TenantSettings {
+        cancel_requires_review: true,
+        ..orderdesk::seed::demo_settings()
+    };
+    let app = crate::helpers::spawn_with(crate::helpers::Options {
+        settings,
+        ..Default::default()
+    })
+    .await;
+    let order = app.order_in("confirmed").clone();
+    let customer = app.customer_token(TENANT, &order.customer_id);
+    let mut h = app.auth(&customer, TENANT);
+    h.insert("idempotency-key", "k-review".parse().unwrap());
+    let path = format!("/v1/customer/orders/{}/cancel-request", order.id);
+    let res = app.post(&path, h, &json!({"reason": "too slow"})).await;
+    assert_eq!(res.status(), 202);
+    let asked: Value = res.json().await.unwrap();
+    assert_eq!(asked["status"], "pending_review", "{asked}");
+    let request_id = asked["request_id"].as_str().unwrap();
+
+    let lead = app.agent_token(TENANT, "agt_lead", &["cs_lead"]);
+    let sudo = app.sudo_token(TENANT, "agt_lead", &["cs_lead"]);
+    let body = json!({"filter": {"id": {"eq": order.id.as_str()}}, "action": "cancel",
+                      "reason": "customer asked", "refund": true, "restock": true});
+    let (status, job) = app
+        .admin_post(&lead, PATH, Some("bc-review"), Some(&sudo), body)
+        .await;
+    assert_eq!(status, 202, "{job}");
+    let ended = app.wait_job(job["id"].as_str().unwrap(), 60).await;
+    assert_eq!(ended["result"]["items"]["succeeded"], 1, "{ended}");
+    let (_, req) = app
+        .get(
+            &format!("/v1/customer/requests/{request_id}"),
+            app.auth(&customer, TENANT),
+        )
+        .await;
+    assert_eq!(req["status"], "succeeded", "{req}");
+    let requests: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM requests WHERE order_id = $1 AND kind = 'cancel'")
+            .bind(order.id.as_str())
+            .fetch_one(&app.state.db)
+            .await
+            .unwrap();
+    assert_eq!(
+        requests, 1,
+        "the customer's request was taken over, not doubled"
+    );
+    assert_eq!(
+        app.effects_of_kind(TENANT, &order.id, "order.cancel").await,
+        1
+    );
+    let refunds = usize::from(order.refundable_minor() > 0);
+    assert_eq!(
+        app.effects_of_kind(TENANT, &order.id, "payment.refund")
+            .await,
+        refunds
+    );
+}
