@@ -1,6 +1,7 @@
 //! Actions of `bulk_update_status`: select the orders (the admin search language) as the
-//! job's items, then carry out each as a run of the action's own workflow (`hold_order`, …)
-//! in the bulk queue — judged, recorded and audited as the single-order endpoint does, under
+//! job's items, then carry out each as a run of the action's own workflow (`hold_order`, …,
+//! `cancel_order` for a cancel, with its request as force-cancel opens it) in the bulk
+//! queue — judged, recorded and audited as the single-order endpoint does, under
 //! an upstream Idempotency-Key of its own run. An item's child run is written in the same
 //! transaction that marks the item started, so a crash never starts one twice; at most
 //! [`TENANT_IN_FLIGHT`] items of a tenant run at once, across its bulk jobs, so a bulk job
