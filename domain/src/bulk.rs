@@ -10,13 +10,15 @@ use crate::transitions::OrderAction;
 /// Most orders one bulk job may change (more → 422 at acceptance: narrow the filter).
 pub const MAX_BULK_ORDERS: usize = 10_000;
 
-/// The status changes a bulk job can make (each is also a single-order admin endpoint).
-pub const BULK_ACTIONS: [OrderAction; 5] = [
+/// The status changes a bulk job can make (each is also a single-order admin endpoint;
+/// `cancel` is the agent's forced cancellation, with its refund and restock choices).
+pub const BULK_ACTIONS: [OrderAction; 6] = [
     OrderAction::Hold,
     OrderAction::Release,
     OrderAction::Confirm,
     OrderAction::Close,
     OrderAction::Reopen,
+    OrderAction::Cancel,
 ];
 
 /// Most lines one import may hold.
@@ -30,6 +32,19 @@ pub struct ItemChange {
     pub reason: String,
     /// A hold's duration (minutes).
     pub duration_minutes: Option<u32>,
+    /// A cancellation's choices (cancel only, where both are required).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancel: Option<CancelChoice>,
+}
+
+/// What a forced cancellation does besides cancelling, as the single-order force-cancel
+/// asks it: both are the agent's explicit choice, never a default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CancelChoice {
+    /// Refund what is left on each captured payment.
+    pub refund: bool,
+    /// Release the lines' stock at Inventory.
+    pub restock: bool,
 }
 
 /// Who asked for a long job of changes: each order's change is recorded as theirs.

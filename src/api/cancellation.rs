@@ -16,12 +16,12 @@ use crate::db::audit::Entry;
 use crate::db::requests::RequestRow;
 use crate::db::runs::RunRow;
 use crate::domain::cancel::{
-    CancelPlan, CancelRunInput, Canceller, REQUEST_KIND, WORKFLOW, needs_review, plan_cancel,
+    CancelPlan, CancelRunInput, Canceller, REQUEST_KIND, WORKFLOW, needs_review,
 };
 use crate::domain::order::Order;
 use crate::domain::request::RequestStatus;
-use crate::domain::transitions::legal_hold_blocks;
 use crate::error::{Error, FieldError, Result};
+use crate::jobs;
 use crate::state::AppState;
 
 const MAX_REASON: usize = 500;
@@ -90,14 +90,7 @@ pub async fn plan(
 ) -> Result<Planned> {
     let mut conn = state.db.acquire().await?;
     let settings = db::tenants::settings(&mut conn, &order.tenant_id).await?;
-    let mut plan = plan_cancel(order, &settings, who, refund, restock, chrono::Utc::now());
-    if db::holds::of_order(&mut conn, &order.tenant_id, &order.id)
-        .await?
-        .legal
-        .is_some()
-    {
-        plan.blocked_reasons.insert(0, legal_hold_blocks());
-    }
+    let plan = jobs::cancellation::plan(&mut conn, order, &settings, who, refund, restock).await?;
     let input = CancelRunInput {
         order_id: order.id.clone(),
         reason: None,

@@ -2,6 +2,7 @@
 //! caller's transaction; `dispatch` pushes the trigger to apalis right after the commit.
 //! Nothing is lost if Redis is down: the outbox relay delivers what `dispatch` could not.
 
+pub mod cancellation;
 mod queue;
 pub mod transitions;
 

@@ -139,7 +139,7 @@ fn worker_process(app: &TestApp) -> Child {
     worker_process_with(app, 4)
 }
 
-fn worker_process_with(app: &TestApp, concurrency: usize) -> Child {
+pub(crate) fn worker_process_with(app: &TestApp, concurrency: usize) -> Child {
     app.command(&["worker", "--concurrency", &concurrency.to_string()])
         .env("ORDERDESK_UPSTREAM_TIMEOUT_SECS", "5")
         .stdout(Stdio::null())

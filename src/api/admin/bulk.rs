@@ -1,7 +1,8 @@
 //! `POST /v1/admin/orders/bulk/update-status`: one status change (hold, release, confirm,
-//! close, reopen) of every order an admin search selects, as a long job
-//! (`bulk_update_status`, queue `bulk`) whose items are the orders. A dry run answers how
-//! many orders match, a sample, and what would be blocked and why.
+//! close, reopen, or a forced cancel with its refund) of every order an admin search
+//! selects, as a long job (`bulk_update_status`, queue `bulk`) whose items are the orders.
+//! A dry run answers how many orders match, a sample, what would be blocked and why, and
+//! for a cancel what would be refunded.
 
 use axum::Json;
 use axum::extract::State;
@@ -13,7 +14,8 @@ use utoipa::ToSchema;
 
 use super::search::refused;
 use super::transitions::MAX_HOLD_MINUTES;
-use crate::api::accept::{Admission, Admitted, Intake, StartRun, accept};
+use crate::api::accept::{Admission, Admitted, Idempotency, Intake, StartRun, accept};
+use crate::api::auth::{Agent, Sudo};
 use crate::api::authorized::{Authorized, can};
 use crate::api::cancellation::validate_note;
 use crate::api::extract::{Valid, Validate, invalid};
@@ -23,11 +25,15 @@ use crate::api::shared::RequestMeta;
 use crate::auth::Permission;
 use crate::db;
 use crate::db::audit::Entry;
-use crate::domain::bulk::{BULK_ACTIONS, BulkStatusInput, ItemChange, MAX_BULK_ORDERS, Requester};
+use crate::domain::bulk::{
+    BULK_ACTIONS, BulkStatusInput, CancelChoice, ItemChange, MAX_BULK_ORDERS, Requester,
+};
+use crate::domain::cancel::Canceller;
 use crate::domain::ids::{OrderId, TenantId};
 use crate::domain::search::Criteria;
 use crate::domain::transitions::{OrderAction, check};
-use crate::error::{Error, Result};
+use crate::error::{Error, FieldError, Result};
+use crate::jobs::cancellation;
 use crate::jobs::transitions::situation;
 use crate::state::AppState;
 
@@ -46,7 +52,7 @@ pub struct BulkStatusIn {
     /// Full text, as in a search.
     #[serde(default)]
     pub text: Option<String>,
-    /// `hold`, `release`, `confirm`, `close` or `reopen`.
+    /// `hold`, `release`, `confirm`, `close`, `reopen` or `cancel`.
     pub action: OrderAction,
     /// Required, at most 500 characters: the hold's reason, the release's resolution, or
     /// the note of the change, on every order.
@@ -54,6 +60,13 @@ pub struct BulkStatusIn {
     /// A hold's duration, 1 to 525,600 minutes (hold only).
     #[serde(default)]
     pub duration_minutes: Option<i64>,
+    /// Cancel only, and required there (as in force-cancel, no default): refund what is
+    /// left on each captured payment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refund: Option<bool>,
+    /// Cancel only, and required there: release the lines' stock at Inventory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restock: Option<bool>,
     #[serde(default)]
     pub dry_run: bool,
 }
@@ -83,6 +96,8 @@ impl Validate for BulkStatusIn {
             }
             _ => {}
         }
+        cancel_choice(self.action, self.refund, self.restock)
+            .map_err(|e| Error::validation(vec![e]))?;
         let mut errors = Vec::new();
         let criteria = Criteria::parse(self.filter.as_ref(), self.text.as_deref(), &mut errors);
         if errors.is_empty() {
@@ -93,12 +108,51 @@ impl Validate for BulkStatusIn {
     }
 }
 
+/// A cancel's refund and restock: both required for `cancel` (the agent's explicit choice,
+/// as in force-cancel), refused for every other action.
+pub(super) fn cancel_choice(
+    action: OrderAction,
+    refund: Option<bool>,
+    restock: Option<bool>,
+) -> std::result::Result<Option<CancelChoice>, FieldError> {
+    let field = |field: &str, message: &str| FieldError {
+        field: field.into(),
+        message: message.into(),
+    };
+    match (action, refund, restock) {
+        (OrderAction::Cancel, Some(refund), Some(restock)) => {
+            Ok(Some(CancelChoice { refund, restock }))
+        }
+        (OrderAction::Cancel, None, _) => Err(field("refund", "required for a cancel")),
+        (OrderAction::Cancel, _, None) => Err(field("restock", "required for a cancel")),
+        (_, Some(_), _) => Err(field("refund", "only a cancel refunds")),
+        (_, _, Some(_)) => Err(field("restock", "only a cancel restocks")),
+        _ => Ok(None),
+    }
+}
+
 /// The permission a status change needs, besides `orders.bulk`.
 pub(super) fn permission_of(action: OrderAction) -> Permission {
     match action {
         OrderAction::Hold | OrderAction::Release => Permission::OrdersHold,
+        OrderAction::Cancel => Permission::OrdersCancelForce,
         _ => Permission::OrdersEdit,
     }
+}
+
+/// Whether the change also needs a sudo token in `X-Admin-Auth-Sudo` (as force-cancel does).
+pub(super) fn needs_sudo(action: OrderAction) -> bool {
+    action == OrderAction::Cancel
+}
+
+/// The action's own permission (403 first, as force-cancel answers), then for a cancel
+/// the caller's sudo token.
+fn authorize(agent: &Agent, action: OrderAction, sudo: Result<Sudo>) -> Result<()> {
+    agent.require(permission_of(action))?;
+    if needs_sudo(action) {
+        sudo?;
+    }
+    Ok(())
 }
 
 /// One order of a dry run's sample.
@@ -125,15 +179,23 @@ pub struct BulkDryRunOut {
     pub blocked: BTreeMap<String, usize>,
     /// The first ten.
     pub sample: Vec<BulkSampleOut>,
+    /// A cancel with refund: what the allowed judged orders would get back, by currency
+    /// (minor units), as each one's plan says now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refunds_minor: Option<BTreeMap<String, i64>>,
 }
 
 async fn dry_run(
     state: &AppState,
     tenant: &TenantId,
-    action: OrderAction,
+    body: &BulkStatusIn,
     ids: &[String],
 ) -> Result<Response> {
-    let mut conn = state.db.acquire().await?;
+    let (action, mut conn) = (body.action, state.db.acquire().await?);
+    let choice = cancel_choice(action, body.refund, body.restock)
+        .ok()
+        .flatten();
+    let settings = db::tenants::settings(&mut conn, tenant).await?;
     let mut out = BulkDryRunOut {
         dry_run: true,
         action,
@@ -142,6 +204,7 @@ async fn dry_run(
         allowed: 0,
         blocked: BTreeMap::new(),
         sample: Vec::new(),
+        refunds_minor: choice.filter(|c| c.refund).map(|_| BTreeMap::new()),
     };
     for id in ids.iter().take(DRY_RUN_JUDGED) {
         let Some(order) =
@@ -149,7 +212,19 @@ async fn dry_run(
         else {
             continue;
         };
-        let verdict = check(action, &situation(&mut conn, &order).await?.0).err();
+        // a cancel is judged by its plan, as force-cancel and the item judge it
+        let verdict = match choice {
+            Some(c) => {
+                let (who, refund, restock) = (Canceller::Agent, c.refund, c.restock);
+                let plan =
+                    cancellation::plan(&mut conn, &order, &settings, who, refund, restock).await?;
+                if let (Some(total), false) = (out.refunds_minor.as_mut(), plan.is_blocked()) {
+                    *total.entry(plan.currency.clone()).or_default() += plan.refund_minor;
+                }
+                plan.blocked_reasons.into_iter().next()
+            }
+            None => check(action, &situation(&mut conn, &order).await?.0).err(),
+        };
         out.judged += 1;
         match &verdict {
             None => out.allowed += 1,
@@ -212,25 +287,31 @@ impl Intake for BulkIntake {
 /// Changes the status of every order the filter selects (at most 10,000), as a job whose
 /// items are the orders: each is judged and carried out as the single-order endpoint would
 /// (a blocked one is skipped with its `order.blocked.*` code). `dry_run` answers the count,
-/// a sample and what would be blocked. Requires `orders.bulk` and the action's own
-/// permission (`orders.hold` for hold and release, `orders.edit` for the others).
+/// a sample and what would be blocked (for a cancel with refund, the refunds by currency).
+/// Requires `orders.bulk` and the action's own permission (`orders.hold` for hold and
+/// release, `orders.cancel.force` for cancel, `orders.edit` for the others). A `cancel` is
+/// each order's force-cancel: it also requires `refund` and `restock`, a sudo token in
+/// `X-Admin-Auth-Sudo` and (unless a dry run) `Idempotency-Key`.
 #[utoipa::path(post, path = "/v1/admin/orders/bulk/update-status", tag = "admin",
-    params(("Idempotency-Key" = Option<String>, Header)), request_body = BulkStatusIn, security(("bearer" = ["orders.bulk"])),
-    responses((status = 202, body = JobOut), (status = 200, body = BulkDryRunOut), (status = 403, body = crate::error::Problem),
-              (status = 422, body = crate::error::Problem)))]
+    params(("Idempotency-Key" = Option<String>, Header), ("X-Admin-Auth-Sudo" = Option<String>, Header)),
+    request_body = BulkStatusIn, security(("bearer" = ["orders.bulk"])),
+    responses((status = 202, body = JobOut), (status = 200, body = BulkDryRunOut), (status = 400, body = crate::error::Problem),
+              (status = 403, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
 pub async fn bulk_update_status(
     State(state): State<AppState>,
     agent: Authorized<can::OrdersBulk>,
     meta: RequestMeta,
     key: IdempotencyKey,
+    // checked after the action's permission, for a cancel only
+    sudo: Result<Sudo>,
     Valid { body, checked }: Valid<BulkStatusIn>,
 ) -> Result<Response> {
-    agent.require(permission_of(body.action))?;
+    authorize(&agent, body.action, sudo)?;
     let ids = matching(&state, &agent.tenant_id, &checked).await?;
     if body.dry_run {
-        return dry_run(&state, &agent.tenant_id, body.action, &ids).await;
+        return dry_run(&state, &agent.tenant_id, &body, &ids).await;
     }
-    let key = key.optional_for("orders.bulk_update_status", &body);
+    let key = idempotency_of(key, &body)?;
     let intake = BulkIntake {
         matched: ids.len(),
         input: input_of(body, &agent),
@@ -253,11 +334,23 @@ async fn matching(state: &AppState, tenant: &TenantId, criteria: &Criteria) -> R
     Ok(ids)
 }
 
-fn input_of(body: BulkStatusIn, agent: &crate::api::auth::Agent) -> BulkStatusInput {
+/// The request's key: required for a cancel (money moves), optional otherwise.
+fn idempotency_of(key: IdempotencyKey, body: &BulkStatusIn) -> Result<Idempotency> {
+    let operation = "orders.bulk_update_status";
+    match body.action {
+        OrderAction::Cancel => key.required_for(operation, body),
+        _ => Ok(key.optional_for(operation, body)),
+    }
+}
+
+fn input_of(body: BulkStatusIn, agent: &Agent) -> BulkStatusInput {
     let change = ItemChange {
         action: body.action,
         reason: body.reason.trim().to_string(),
         duration_minutes: body.duration_minutes.map(|m| m as u32),
+        cancel: cancel_choice(body.action, body.refund, body.restock)
+            .ok()
+            .flatten(),
     };
     BulkStatusInput {
         filter: body.filter,
@@ -268,7 +361,7 @@ fn input_of(body: BulkStatusIn, agent: &crate::api::auth::Agent) -> BulkStatusIn
 }
 
 /// The agent as a long job's items record them.
-pub(crate) fn requester_of(agent: &crate::api::auth::Agent) -> Requester {
+pub(crate) fn requester_of(agent: &Agent) -> Requester {
     Requester {
         requested_by: agent.principal(),
         roles: agent.role_names(),

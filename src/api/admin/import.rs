@@ -1,5 +1,6 @@
 //! `POST /v1/admin/orders/import`: order corrections as NDJSON, one status change per line
-//! (`{"order_id", "action", "reason", "duration_minutes"?}`), read as a stream (bounded in
+//! (`{"order_id", "action", "reason", "duration_minutes"?, "refund"?, "restock"?}`; a cancel
+//! line is the order's force-cancel, with its sudo token), read as a stream (bounded in
 //! size and lines; the body is never held whole). Every line is checked, and a dry run (or
 //! a body with bad lines) answers each error with its line number; a good body becomes a
 //! long job (`import_orders`) whose items are the lines, carried out as a bulk job's are.
@@ -16,10 +17,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 
-use super::bulk::{permission_of, requester_of};
+use super::bulk::{cancel_choice, needs_sudo, permission_of, requester_of};
 use super::transitions::MAX_HOLD_MINUTES;
 use crate::api::accept::{Admission, Admitted, Intake, StartRun, accept};
-use crate::api::auth::Agent;
+use crate::api::auth::{Agent, Sudo};
 use crate::api::authorized::{Authorized, can};
 use crate::api::cancellation::validate_note;
 use crate::api::extract::{ValidQuery, Validate};
@@ -64,6 +65,12 @@ struct ImportLine {
     reason: String,
     #[serde(default)]
     duration_minutes: Option<i64>,
+    /// Cancel only, and required there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    refund: Option<bool>,
+    /// Cancel only, and required there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    restock: Option<bool>,
 }
 
 /// A line that cannot be applied.
@@ -144,10 +151,12 @@ fn too_large() -> Error {
     )
 }
 
-/// Every line parsed and checked; the good ones with their line numbers.
+/// Every line parsed and checked; the good ones with their line numbers. `sudo` says
+/// whether the caller sent a valid sudo token (cancel lines need one).
 async fn check_lines(
     state: &AppState,
     agent: &Agent,
+    sudo: bool,
     raw: Vec<(usize, Vec<u8>)>,
 ) -> Result<(Vec<(usize, ImportLine)>, Vec<LineError>)> {
     let (mut good, mut errors, mut seen) = (Vec::new(), Vec::new(), HashSet::new());
@@ -164,7 +173,7 @@ async fn check_lines(
                 continue;
             }
         };
-        if let Some(problem) = line_problem(&line, agent) {
+        if let Some(problem) = line_problem(&line, agent, sudo) {
             errors.push(err(n, &problem.0, problem.1));
         } else if !seen.insert(line.order_id.clone()) {
             errors.push(err(
@@ -190,7 +199,7 @@ async fn check_lines(
 }
 
 /// What is wrong with a parsed line, as (code, message).
-fn line_problem(line: &ImportLine, agent: &Agent) -> Option<(String, String)> {
+fn line_problem(line: &ImportLine, agent: &Agent, sudo: bool) -> Option<(String, String)> {
     if !BULK_ACTIONS.contains(&line.action) {
         let allowed: Vec<&str> = BULK_ACTIONS.iter().map(|a| a.as_str()).collect();
         return Some((
@@ -216,11 +225,23 @@ fn line_problem(line: &ImportLine, agent: &Agent) -> Option<(String, String)> {
         }
         _ => {}
     }
+    if let Err(e) = cancel_choice(line.action, line.refund, line.restock) {
+        return Some((
+            "validation.failed".into(),
+            format!("{}: {}", e.field, e.message),
+        ));
+    }
     let needed = permission_of(line.action);
-    (!agent.can(needed)).then(|| {
-        (
+    if !agent.can(needed) {
+        return Some((
             "auth.forbidden".into(),
             format!("needs the permission `{needed}`"),
+        ));
+    }
+    (needs_sudo(line.action) && !sudo).then(|| {
+        (
+            "auth.sudo_required".into(),
+            "a cancel line needs a valid sudo token in X-Admin-Auth-Sudo".into(),
         )
     })
 }
@@ -276,18 +297,26 @@ fn change_of(line: &ImportLine) -> Value {
         action: line.action,
         reason: line.reason.trim().to_string(),
         duration_minutes: line.duration_minutes.map(|m| m as u32),
+        cancel: cancel_choice(line.action, line.refund, line.restock)
+            .ok()
+            .flatten(),
     })
 }
 
 /// Applies order corrections given as NDJSON (`application/x-ndjson`), one per line:
-/// `{"order_id", "action": hold|release|confirm|close|reopen, "reason", "duration_minutes"?}`,
-/// at most 10,000 lines and 8 MiB. `?dry_run=true` checks every line and answers the errors
-/// with their line numbers; otherwise a body with any bad line is 422 `import.invalid_lines`
-/// (the same list), and a good one 202 with a job whose items are the lines. Requires
-/// `orders.bulk` and each line's action's own permission.
-#[utoipa::path(post, path = "/v1/admin/orders/import", tag = "admin", params(ImportQuery, ("Idempotency-Key" = Option<String>, Header)),
+/// `{"order_id", "action": hold|release|confirm|close|reopen|cancel, "reason",
+/// "duration_minutes"?, "refund"?, "restock"?}`, at most 10,000 lines and 8 MiB.
+/// `?dry_run=true` checks every line and answers the errors with their line numbers;
+/// otherwise a body with any bad line is 422 `import.invalid_lines` (the same list), and a
+/// good one 202 with a job whose items are the lines. Requires `orders.bulk` and each line's
+/// action's own permission; a cancel line (`refund` and `restock` required) is the order's
+/// force-cancel: it needs `orders.cancel.force`, a sudo token in `X-Admin-Auth-Sudo`
+/// (`auth.sudo_required` on the line otherwise) and makes `Idempotency-Key` required.
+#[utoipa::path(post, path = "/v1/admin/orders/import", tag = "admin",
+    params(ImportQuery, ("Idempotency-Key" = Option<String>, Header), ("X-Admin-Auth-Sudo" = Option<String>, Header)),
     request_body(content = String, content_type = "application/x-ndjson"), security(("bearer" = ["orders.bulk"])),
-    responses((status = 202, body = JobOut), (status = 200, body = ImportCheckOut), (status = 403, body = crate::error::Problem),
+    responses((status = 202, body = JobOut), (status = 200, body = ImportCheckOut), (status = 400, body = crate::error::Problem),
+              (status = 403, body = crate::error::Problem),
               (status = 413, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
 pub async fn import_orders(
     State(state): State<AppState>,
@@ -295,9 +324,11 @@ pub async fn import_orders(
     meta: RequestMeta,
     key: IdempotencyKey,
     ValidQuery(dry_run): ValidQuery<ImportQuery>,
+    sudo: Result<Sudo>,
     body: Body,
 ) -> Result<Response> {
-    let (lines, errors) = check_lines(&state, &agent, read_lines(body).await?).await?;
+    let raw = read_lines(body).await?;
+    let (lines, errors) = check_lines(&state, &agent, sudo.is_ok(), raw).await?;
     if dry_run || !errors.is_empty() {
         return Ok(checked(dry_run, lines.len(), errors));
     }
@@ -313,7 +344,11 @@ async fn start(
     lines: Vec<(usize, ImportLine)>,
 ) -> Result<Response> {
     let fingerprint: Vec<&ImportLine> = lines.iter().map(|(_, l)| l).collect();
-    let key = key.optional_for("orders.import", &fingerprint);
+    // a cancel line moves money: then the key is required
+    let key = match lines.iter().any(|(_, l)| l.action == OrderAction::Cancel) {
+        true => key.required_for("orders.import", &fingerprint)?,
+        false => key.optional_for("orders.import", &fingerprint),
+    };
     let input = ImportInput {
         lines: lines.len(),
         requester: requester_of(agent),

@@ -1,6 +1,7 @@
 //! Actions of `bulk_update_status`: select the orders (the admin search language) as the
-//! job's items, then carry out each as a run of the action's own workflow (`hold_order`, …)
-//! in the bulk queue — judged, recorded and audited as the single-order endpoint does, under
+//! job's items, then carry out each as a run of the action's own workflow (`hold_order`, …,
+//! `cancel_order` for a cancel, with its request as force-cancel opens it) in the bulk
+//! queue — judged, recorded and audited as the single-order endpoint does, under
 //! an upstream Idempotency-Key of its own run. An item's child run is written in the same
 //! transaction that marks the item started, so a crash never starts one twice; at most
 //! [`TENANT_IN_FLIGHT`] items of a tenant run at once, across its bulk jobs, so a bulk job
@@ -16,8 +17,12 @@ use crate::db;
 use crate::db::audit::{Actor, Entry};
 use crate::db::runs::items::{self, ItemCounts};
 use crate::domain::bulk::{BulkStatusInput, ItemChange, MAX_BULK_ORDERS, Requester};
-use crate::domain::ids::OrderId;
+use crate::domain::cancel::BlockedReason;
+use crate::domain::ids::{OrderId, RunId};
+use crate::domain::order::Order;
 use crate::domain::search::{Criteria, SearchError};
+use crate::domain::transitions::OrderAction;
+use crate::jobs::cancellation::{self, CancelStarted, ForcedCancel};
 use crate::jobs::transitions::{self, Started, Transition};
 use crate::workflows::step::{StepCtx, StepError, with_result};
 use serde::Deserialize;
@@ -189,36 +194,26 @@ async fn start_next(
         tx.commit().await.map_err(StepError::database)?;
         return Ok(true);
     };
-    let expires_at = change
-        .duration_minutes
-        .map(|m| chrono::Utc::now() + chrono::Duration::minutes(i64::from(m)));
-    let t = Transition {
-        order: &order,
-        action: change.action,
-        reason: &change.reason,
-        expires_at,
-        requested_by: &input.requester.requested_by,
-        correlation_id: ctx.run.correlation_id.clone(),
-        queue: Some(ITEM_QUEUE.into()),
-    };
-    let registry = &ctx.state.workflows;
-    match transitions::start(&mut tx, registry, t)
-        .await
-        .map_err(item_error)?
-    {
-        Started::Blocked(reason) => {
+    match start_change(ctx, input, &mut tx, &order, &change).await? {
+        ItemStart::Blocked(reason) => {
             let (code, detail) = (Some(reason.code.as_str()), Some(reason.message.as_str()));
             items::set(&mut tx, ctx.run.id, idx, "skipped", None, code, detail)
                 .await
                 .map_err(StepError::database)?;
         }
-        Started::Run { run, hold_id, .. } => {
+        ItemStart::Refused(reason) => {
+            let (code, detail) = (Some(reason.code.as_str()), Some(reason.message.as_str()));
+            items::set(&mut tx, ctx.run.id, idx, "failed", None, code, detail)
+                .await
+                .map_err(StepError::database)?;
+        }
+        ItemStart::Run { run_id, after } => {
             items::set(
                 &mut tx,
                 ctx.run.id,
                 idx,
                 "running",
-                Some(run.id),
+                Some(run_id),
                 None,
                 None,
             )
@@ -227,8 +222,7 @@ async fn start_next(
             let audit = AuditedItem {
                 order: &order,
                 change: &change,
-                run_id: run.id,
-                hold_id,
+                after,
             };
             audit_item(ctx, &input.requester, &mut tx, audit).await?;
         }
@@ -237,12 +231,90 @@ async fn start_next(
     Ok(true)
 }
 
+/// How an item's change started: blocked (skipped with the reason), refused (failed: the
+/// item itself is unusable), or a run with what the order's audit record says of it.
+enum ItemStart {
+    Blocked(BlockedReason),
+    Refused(BlockedReason),
+    Run { run_id: RunId, after: Value },
+}
+
+/// Starts `change` on `order` in the item's transaction, as the single-order endpoint
+/// would: a status change through `jobs::transitions`, a cancellation as `force-cancel`
+/// through `jobs::cancellation` (its request opened, its refund and restock as chosen).
+async fn start_change(
+    ctx: &StepCtx<'_>,
+    input: &Changes,
+    tx: &mut sqlx::PgConnection,
+    order: &Order,
+    change: &ItemChange,
+) -> Result<ItemStart, StepError> {
+    let registry = &ctx.state.workflows;
+    let requested_by = input.requester.requested_by.as_str();
+    let queue = Some(ITEM_QUEUE.to_string());
+    if change.action == OrderAction::Cancel {
+        let Some(choice) = change.cancel else {
+            return Ok(ItemStart::Refused(BlockedReason {
+                code: "bulk.invalid_item".into(),
+                message: "a cancel item must say whether to refund and restock".into(),
+            }));
+        };
+        let c = ForcedCancel {
+            order,
+            reason: &change.reason,
+            refund: choice.refund,
+            restock: choice.restock,
+            requested_by,
+            correlation_id: ctx.run.correlation_id.clone(),
+            queue,
+        };
+        return Ok(
+            match cancellation::start(tx, registry, c)
+                .await
+                .map_err(item_error)?
+            {
+                CancelStarted::Blocked(reason) => ItemStart::Blocked(reason),
+                CancelStarted::Run { run, request, plan } => ItemStart::Run {
+                    run_id: run.id,
+                    after: json!({ "run_id": run.id, "request_id": request.id,
+                    "refund": choice.refund, "restock": choice.restock,
+                    "refund_minor": plan.refund_minor, "currency": plan.currency,
+                    "bulk_job_id": ctx.run.id }),
+                },
+            },
+        );
+    }
+    let expires_at = change
+        .duration_minutes
+        .map(|m| chrono::Utc::now() + chrono::Duration::minutes(i64::from(m)));
+    let t = Transition {
+        order,
+        action: change.action,
+        reason: &change.reason,
+        expires_at,
+        requested_by,
+        correlation_id: ctx.run.correlation_id.clone(),
+        queue,
+    };
+    Ok(
+        match transitions::start(tx, registry, t)
+            .await
+            .map_err(item_error)?
+        {
+            Started::Blocked(reason) => ItemStart::Blocked(reason),
+            Started::Run { run, hold_id, .. } => ItemStart::Run {
+                run_id: run.id,
+                after: json!({ "run_id": run.id, "hold_id": hold_id, "bulk_job_id": ctx.run.id }),
+            },
+        },
+    )
+}
+
 /// The order's audit record, as the single-order endpoint writes it, naming the bulk job.
 struct AuditedItem<'a> {
-    order: &'a crate::domain::order::Order,
+    order: &'a Order,
     change: &'a ItemChange,
-    run_id: crate::domain::ids::RunId,
-    hold_id: Option<uuid::Uuid>,
+    after: Value,
 }
 
 async fn audit_item(
@@ -254,8 +326,7 @@ async fn audit_item(
     let AuditedItem {
         order,
         change,
-        run_id,
-        hold_id,
+        after,
     } = item;
     let (kind, id) = match requester.requested_by.split_once(':') {
         Some(("agent", id)) => ("agent", id),
@@ -269,14 +340,18 @@ async fn audit_item(
         correlation_id: ctx.run.correlation_id.clone(),
         ..Actor::default()
     };
-    let action = format!("order.{}", change.action.as_str());
+    // a bulk cancel is recorded as the forced cancellation it is
+    let action = match change.action {
+        OrderAction::Cancel => "order.force_cancelled".to_string(),
+        a => format!("order.{}", a.as_str()),
+    };
     let entry = Entry {
         action: &action,
         subject_type: "order",
         subject_id: order.id.as_str(),
         reason: Some(&change.reason),
         before: Some(json!({ "status": order.status })),
-        after: Some(json!({ "run_id": run_id, "hold_id": hold_id, "bulk_job_id": ctx.run.id })),
+        after: Some(after),
         personal_data_of: Some(&order.customer_id),
     };
     db::audit::record(tx, ctx.tenant(), &actor, &entry)

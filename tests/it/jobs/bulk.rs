@@ -176,7 +176,7 @@ async fn a_bulk_change_refuses_bad_input_and_missing_permissions() {
     let lead = app.agent_token(TENANT, "agt_lead", &["cs_lead"]);
     let cases = [
         (
-            json!({"action": "cancel", "reason": "x"}),
+            json!({"action": "legal_hold", "reason": "x"}),
             "bulk.unsupported_action",
         ),
         (

@@ -14,10 +14,26 @@ async fn import(
     key: Option<&str>,
     body: String,
 ) -> (u16, Value) {
+    import_with_sudo(app, token, tenant, None, query, key, body).await
+}
+
+/// POSTs the NDJSON `body` as `token`, with a sudo token and an `Idempotency-Key` when given.
+pub(super) async fn import_with_sudo(
+    app: &TestApp,
+    token: &str,
+    tenant: &str,
+    sudo: Option<&str>,
+    query: &str,
+    key: Option<&str>,
+    body: String,
+) -> (u16, Value) {
     let mut h = app.auth(token, tenant);
     h.insert("content-type", "application/x-ndjson".parse().unwrap());
     if let Some(k) = key {
         h.insert("idempotency-key", k.parse().unwrap());
+    }
+    if let Some(s) = sudo {
+        h.insert("x-admin-auth-sudo", s.parse().unwrap());
     }
     let res = app
         .http
@@ -48,7 +64,7 @@ async fn an_import_dry_run_reports_each_bad_line_by_number() {
         "{not json".into(),
         line("ord_nope", "hold"),
         line(&confirmed, "close"),
-        line(&confirmed, "cancel"),
+        line(&confirmed, "legal_hold"),
         json!({"order_id": confirmed, "action": "hold", "reason": "x", "colour": 1}).to_string(),
         line("ord_000001_g", "hold"),
     ]

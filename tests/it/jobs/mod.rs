@@ -2,6 +2,7 @@
 //! the progress stream.
 
 mod bulk;
+mod bulk_cancel;
 mod control;
 mod import;
 mod stream;
