@@ -4,6 +4,7 @@
 //! closed parts and resumes at the third without rewriting them; a worker process killed
 //! mid-export (`killed`).
 
+mod cli;
 mod files;
 mod killed;
 mod measure;
