@@ -65,6 +65,9 @@ enum Command {
         #[arg(long, value_delimiter = ',')]
         queues: Vec<String>,
     },
+    /// Exports orders from a running orderdesk (its admin API): starts the export, shows
+    /// its progress, downloads the file to `--out` and checks it against the manifest.
+    Export(orderdesk::cli::export::ExportArgs),
     /// GETs a URL and exits 0 if it answers 2xx, else 1: the containers' healthcheck.
     Healthcheck {
         /// Default: the api's health endpoint on its default port.
@@ -141,6 +144,11 @@ const DEFAULT_HEALTH_URL: &str = "http://127.0.0.1:8080/v1/customer/health";
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // a client of a running orderdesk: none of this process's configuration applies
+    let cli = match cli.command {
+        Command::Export(args) => return orderdesk::cli::export::run(args).await,
+        command => Cli { command },
+    };
     // configuration-free: it only GETs a URL, beside any process and whatever its settings
     if let Command::Healthcheck { url, timeout_secs } = &cli.command {
         return app::healthcheck(url, Duration::from_secs(*timeout_secs)).await;
@@ -164,6 +172,8 @@ async fn run(command: Command) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     app::cancel_on_signal(shutdown.clone());
     match command {
+        // answered in `main` before any configuration is read
+        Command::Export(args) => orderdesk::cli::export::run(args).await,
         Command::Dev {
             addr,
             sandbox_addr,

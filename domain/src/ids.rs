@@ -193,6 +193,12 @@ uuid_id!(
     "export_id"
 );
 
+uuid_id!(
+    /// The archive of one customer's data (`POST /v1/admin/gdpr/export`).
+    SubjectExportId,
+    "export_id"
+);
+
 /// Longest tenant name a client may send in `X-Tenant-ID` where no token names it.
 pub const MAX_TENANT_LEN: usize = 64;
 /// Longest order id a client may name.
@@ -234,6 +240,24 @@ impl OrderId {
     }
 }
 
+impl CustomerId {
+    /// A customer id named by a client (a body member): 1 to 100 letters, digits, `_`, `-`,
+    /// `.`, `:` or `@`.
+    pub fn parse(s: &str) -> Result<Self, IdError> {
+        let ok = (1..=MAX_ORDER_ID_LEN).contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_-.:@".contains(&b));
+        if ok {
+            Ok(CustomerId::new(s))
+        } else {
+            Err(IdError {
+                field: "customer_id",
+                rule: "1 to 100 letters, digits, '_', '-', '.', ':' or '@'",
+            })
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -248,6 +272,17 @@ mod tests {
         for bad in ["", "bad id!", "x/y", "ord%20", "örder", &"9".repeat(101)] {
             let e = OrderId::parse(bad).unwrap_err();
             assert_eq!(e.field, "order_id", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn customer_ids_from_clients_are_short_and_plain() {
+        for good in ["cus_0001", "auth0:abc@x", &"c".repeat(100)] {
+            assert_eq!(CustomerId::parse(good).unwrap().as_str(), good);
+        }
+        for bad in ["", "cus 1", "a/b", "c%20", &"c".repeat(101)] {
+            let e = CustomerId::parse(bad).unwrap_err();
+            assert_eq!(e.field, "customer_id", "{bad:?}");
         }
     }
 

@@ -24,6 +24,7 @@ pub mod returns;
 pub mod search;
 pub mod settings;
 pub mod shipment_updates;
+pub mod subject_export;
 pub mod subscription;
 pub mod support;
 pub mod tasks;

@@ -86,6 +86,7 @@ pub mod can {
         ApprovalsDecide,
         Reconcile,
         QueuesWork,
-        OrdersExport
+        OrdersExport,
+        GdprExport
     );
 }

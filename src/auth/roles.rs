@@ -36,6 +36,7 @@ pub enum Permission {
     ReturnsApprove,
     FraudReview,
     CustomersImpersonate,
+    GdprExport,
     Reconcile,
     AuditRead,
     JobsRead,
@@ -205,6 +206,7 @@ impl Permission {
         P::ReturnsApprove,
         P::FraudReview,
         P::CustomersImpersonate,
+        P::GdprExport,
         P::Reconcile,
         P::AuditRead,
         P::JobsRead,
@@ -234,6 +236,7 @@ impl Permission {
             P::ReturnsApprove => "returns.approve",
             P::FraudReview => "fraud.review",
             P::CustomersImpersonate => "customers.impersonate",
+            P::GdprExport => "gdpr.export",
             P::Reconcile => "reconcile",
             P::AuditRead => "audit.read",
             P::JobsRead => "jobs.read",
@@ -268,6 +271,9 @@ impl Permission {
             P::ReturnsApprove => "approve or reject returns and exchanges",
             P::FraudReview => "clear or confirm a fraud review",
             P::CustomersImpersonate => "act on behalf of a customer",
+            P::GdprExport => {
+                "archive everything orderdesk holds about one customer (GDPR subject access)"
+            }
             P::Reconcile => "run reconciliation against the upstream services",
             P::AuditRead => "read the audit log",
             P::JobsRead => "read jobs and workflow runs",
@@ -353,6 +359,15 @@ mod tests {
         assert_eq!(exporters, [Role::Admin, Role::CsLead, Role::Finance]);
         assert!(!Role::Finance.grants(P::OrdersRefund));
         assert!(!Role::Finance.grants(P::AuditRead));
+    }
+
+    #[test]
+    fn only_admins_export_a_customers_data() {
+        let exporters: Vec<Role> = Role::ALL
+            .into_iter()
+            .filter(|r| r.grants(P::GdprExport))
+            .collect();
+        assert_eq!(exporters, [Role::Admin]);
     }
 
     #[test]

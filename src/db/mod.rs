@@ -23,6 +23,7 @@ pub mod returns;
 pub mod reviews;
 pub mod runs;
 pub mod search;
+pub mod subject_exports;
 pub mod tenants;
 pub mod webhooks;
 // support messages, subscriptions, GDPR erasure (issue 4)

@@ -12,7 +12,7 @@ use object_store::path::Path;
 
 use crate::config::Exports;
 use crate::domain::exports::{Compression, ExportFormat};
-use crate::domain::ids::{ExportId, TenantId};
+use crate::domain::ids::{ExportId, SubjectExportId, TenantId};
 
 /// An opened store and the prefix every export's objects are under.
 #[derive(Clone, Debug)]
@@ -76,4 +76,9 @@ pub fn part_key(tenant: &TenantId, export: ExportId, n: i32, ext: &str) -> Strin
 /// The key of a Parquet export's assembled file.
 pub fn whole_key(tenant: &TenantId, export: ExportId, ext: &str) -> String {
     format!("{tenant}/{export}/orders.{ext}")
+}
+
+/// The key of a subject's archive (GDPR), apart from the orders exports' keys.
+pub fn subject_key(tenant: &TenantId, export: SubjectExportId) -> String {
+    format!("{tenant}/subjects/{export}/subject.zip")
 }

@@ -16,6 +16,7 @@ mod customer_orders;
 mod documents;
 mod engine;
 mod exports;
+mod gdpr_export;
 mod guest_and_limits;
 mod helpers;
 mod ingest;

@@ -27,7 +27,7 @@ use crate::domain::ids::{ExportId, RunId};
 use crate::error::{Error, Result};
 use crate::state::AppState;
 
-mod download;
+pub(crate) mod download;
 pub use download::{__path_download_export, download_export};
 
 impl Validate for ExportRequest {

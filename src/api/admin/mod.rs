@@ -12,6 +12,7 @@ pub mod connectors;
 pub mod exports;
 pub mod fraud;
 pub mod fraud_review;
+pub mod gdpr_export;
 pub mod impersonate;
 pub mod import;
 pub mod keys;
@@ -102,6 +103,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(exports::list_exports))
         .routes(routes!(exports::get_export))
         .routes(routes!(exports::download_export))
+        .routes(routes!(gdpr_export::export_subject))
+        .routes(routes!(gdpr_export::download_subject_export))
 }
 
 /// The NDJSON import, with its own body limit (`api::router` mounts it outside the default).

@@ -251,7 +251,8 @@ pub async fn list_filtered(
     };
     // one subject has at most a few hundred records (audit_by_subject finds them), so
     // sorting them either way costs nothing worth a second statement
-    let rows = sqlx::query!(
+    let rows = sqlx::query_as!(
+        StoredRow,
         r#"SELECT a.id, a.at, a.actor_kind, a.actor_id, a.roles, a.on_behalf_of, a.action,
                 a.subject_type, a.subject_id, a.reason, a.ip, a.request_id, a.correlation_id,
                 a.before, a.after, a.sealed_for, a.sealed, k.key AS "key?"
@@ -278,40 +279,95 @@ pub async fn list_filtered(
     )
     .fetch_all(conn)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| {
-            let mut row = AuditRow {
-                id: r.id,
-                at: r.at,
-                actor_kind: r.actor_kind,
-                actor_id: r.actor_id,
-                roles: r.roles,
-                on_behalf_of: r.on_behalf_of,
-                action: r.action,
-                subject_type: r.subject_type,
-                subject_id: r.subject_id,
-                reason: r.reason,
-                ip: r.ip,
-                request_id: r.request_id,
-                correlation_id: r.correlation_id,
-                before: r.before,
-                after: r.after,
-                erased: false,
-            };
-            if let (Some(subject), Some(sealed)) = (r.sealed_for, r.sealed) {
-                match r
-                    .key
-                    .and_then(|k| seal::open(&k, tenant_id, &subject, &sealed))
-                {
-                    Some(p) => {
-                        (row.reason, row.ip, row.before, row.after) =
-                            (p.reason, p.ip, p.before, p.after)
-                    }
-                    None => row.erased = true,
+    Ok(rows.into_iter().map(|r| r.open(tenant_id)).collect())
+}
+
+/// The records about a customer (`customer` subject) and about their orders, oldest first,
+/// at most `limit`; sealed personal data opened with the customer's key while it exists.
+pub async fn about_customer(
+    conn: &mut PgConnection,
+    tenant_id: &TenantId,
+    customer: &CustomerId,
+    limit: i64,
+) -> sqlx::Result<Vec<AuditRow>> {
+    // both arms are on the (tenant, subject_type, subject_id) index
+    let rows = sqlx::query_as!(
+        StoredRow,
+        r#"SELECT a.id, a.at, a.actor_kind, a.actor_id, a.roles, a.on_behalf_of, a.action,
+                a.subject_type, a.subject_id, a.reason, a.ip, a.request_id, a.correlation_id,
+                a.before, a.after, a.sealed_for, a.sealed, k.key AS "key?"
+         FROM audit_log a
+         LEFT JOIN subject_keys k ON k.tenant_id = a.tenant_id AND k.customer_id = a.sealed_for
+         WHERE a.tenant_id = $1
+           AND ((a.subject_type = 'customer' AND a.subject_id = $2)
+                OR (a.subject_type = 'order' AND a.subject_id IN (
+                    SELECT id FROM order_views WHERE tenant_id = $1 AND customer_id = $2)))
+         ORDER BY a.id LIMIT $3"#,
+        tenant_id.as_str(),
+        customer.as_str(),
+        limit,
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| r.open(tenant_id)).collect())
+}
+
+/// An audit record as stored: its personal data maybe sealed, with the key if it exists.
+struct StoredRow {
+    id: i64,
+    at: DateTime<Utc>,
+    actor_kind: String,
+    actor_id: String,
+    roles: Vec<String>,
+    on_behalf_of: Option<String>,
+    action: String,
+    subject_type: String,
+    subject_id: String,
+    reason: Option<String>,
+    ip: Option<String>,
+    request_id: Option<String>,
+    correlation_id: Option<String>,
+    before: Option<serde_json::Value>,
+    after: Option<serde_json::Value>,
+    sealed_for: Option<String>,
+    sealed: Option<Vec<u8>>,
+    key: Option<Vec<u8>>,
+}
+
+impl StoredRow {
+    /// The record with its sealed data opened, or marked `erased` when the key is gone.
+    fn open(self, tenant_id: &TenantId) -> AuditRow {
+        let r = self;
+        let mut row = AuditRow {
+            id: r.id,
+            at: r.at,
+            actor_kind: r.actor_kind,
+            actor_id: r.actor_id,
+            roles: r.roles,
+            on_behalf_of: r.on_behalf_of,
+            action: r.action,
+            subject_type: r.subject_type,
+            subject_id: r.subject_id,
+            reason: r.reason,
+            ip: r.ip,
+            request_id: r.request_id,
+            correlation_id: r.correlation_id,
+            before: r.before,
+            after: r.after,
+            erased: false,
+        };
+        if let (Some(subject), Some(sealed)) = (r.sealed_for, r.sealed) {
+            match r
+                .key
+                .and_then(|k| seal::open(&k, tenant_id, &subject, &sealed))
+            {
+                Some(p) => {
+                    (row.reason, row.ip, row.before, row.after) =
+                        (p.reason, p.ip, p.before, p.after)
                 }
+                None => row.erased = true,
             }
-            row
-        })
-        .collect())
+        }
+        row
+    }
 }

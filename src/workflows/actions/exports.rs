@@ -25,7 +25,7 @@ use crate::workflows::step::{StepCtx, StepError, with_result};
 /// Rows read from PostgreSQL at a time for NDJSON and Parquet.
 const BATCH_ROWS: u64 = 4096;
 
-fn storage(e: impl std::fmt::Display) -> StepError {
+pub(super) fn storage(e: impl std::fmt::Display) -> StepError {
     tracing::warn!(error = %e, "export storage failed");
     StepError::Retryable(Box::new(crate::error::problem(
         StatusCode::SERVICE_UNAVAILABLE,
@@ -34,7 +34,7 @@ fn storage(e: impl std::fmt::Display) -> StepError {
     )))
 }
 
-fn encoding(e: impl std::fmt::Display) -> StepError {
+pub(super) fn encoding(e: impl std::fmt::Display) -> StepError {
     StepError::permanent(
         StatusCode::INTERNAL_SERVER_ERROR,
         "export.encoding_failed",

@@ -19,6 +19,7 @@ mod orders;
 mod payments;
 mod reorder;
 mod returns;
+mod subject_export;
 mod support;
 mod transitions;
 
@@ -108,6 +109,8 @@ pub const ACTIONS: &[(&str, ActionFn)] = &[
     ("exports.plan", exports::plan),
     ("exports.write_parts", exports::write_parts),
     ("exports.assemble", exports::assemble),
+    // export_subject (GDPR subject access)
+    ("gdpr.export_subject", subject_export::archive),
     // flag_fraud, unflag_fraud
     ("fraud.check", fraud::check_fraud),
     ("fraud.set_state", fraud::set_state),

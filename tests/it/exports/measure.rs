@@ -2,11 +2,11 @@
 //! (seeded with COPY) beside `psql \copy` of the same rows, measured in the same run.
 //! `EXPORT_MEASURE_ORDERS=1000000 cargo test --test it -- --ignored exports::measure --nocapture`
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
-use super::PATH;
+use super::{PATH, wait_in};
 use crate::helpers;
 
 const BULK: &str = "bulk";
@@ -72,7 +72,14 @@ async fn export_speed_beside_psql_copy() {
             .post_as(&token, BULK, PATH, None, None, json!({"format": format}))
             .await;
         assert_eq!(status, 202, "{accepted}");
-        let job = wait(&app, &token, accepted["job"]["id"].as_str().unwrap()).await;
+        let job = wait_in(
+            &app,
+            BULK,
+            &token,
+            accepted["job"]["id"].as_str().unwrap(),
+            3600,
+        )
+        .await;
         let took = started.elapsed();
         assert_eq!(job["status"], "succeeded", "{job}");
         assert_eq!(job["result"]["row_count"], orders);
@@ -84,16 +91,4 @@ async fn export_speed_beside_psql_copy() {
         );
     }
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-async fn wait(app: &helpers::TestApp, token: &str, job: &str) -> Value {
-    loop {
-        let (_, j) = app
-            .get(&format!("/v1/admin/jobs/{job}"), app.auth(token, BULK))
-            .await;
-        if !matches!(j["status"].as_str(), Some("queued" | "running")) {
-            return j;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }

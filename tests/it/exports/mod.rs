@@ -1,9 +1,12 @@
 //! Exports for finance: CSV, NDJSON (gzip) and Parquet files downloaded through their signed
 //! links and checked row by row against the seeded orders; the filter; refusals, auth and
 //! tenancy; idempotent replay; tampered and expired links; and a run that fails after two
-//! closed parts and resumes at the third without rewriting them.
+//! closed parts and resumes at the third without rewriting them; a worker process killed
+//! mid-export (`killed`).
 
+mod cli;
 mod files;
+mod killed;
 mod measure;
 mod refusals;
 mod resume;
@@ -75,6 +78,24 @@ pub async fn download(app: &TestApp, result: &Value) -> Vec<u8> {
     let rows: u64 = parts.iter().map(|p| p["rows"].as_u64().unwrap()).sum();
     assert_eq!(rows, result["row_count"].as_u64().unwrap());
     bytes
+}
+
+/// Polls a job of `tenant` until it ends (or panics after `secs`).
+pub async fn wait_in(app: &TestApp, tenant: &str, token: &str, job: &str, secs: u64) -> Value {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        let (_, j) = app
+            .get(&format!("/v1/admin/jobs/{job}"), app.auth(token, tenant))
+            .await;
+        if !matches!(j["status"].as_str(), Some("queued" | "running")) {
+            return j;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never finished: {j}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
 
 /// The seeded order ids of the test tenant that `keep` selects, in id order.

@@ -17,7 +17,7 @@ use crate::db::exports::ExportRow;
 use crate::domain::exports::{Compression, ExportFormat};
 use crate::error::{Error, Result};
 use crate::exports::Store;
-use crate::exports::link::{self, ExportClaims, LinkError, export_key};
+use crate::exports::link::{self, ExportClaims, LinkError, Signed};
 use crate::state::AppState;
 
 /// Longer tokens are refused before any work: real ones are about 150 bytes.
@@ -59,7 +59,7 @@ pub async fn download_export(
 }
 
 /// The objects of `keys`, one after the other, as they stream from the store.
-fn objects(store: Store, keys: Vec<String>) -> Body {
+pub(crate) fn objects(store: Store, keys: Vec<String>) -> Body {
     let stream = futures::stream::iter(keys)
         .then(move |key| {
             let store = store.clone();
@@ -81,36 +81,59 @@ fn file_response(export: &ExportRow, body: Body) -> Result<Response> {
         Compression::None => format.content_type(),
     };
     let ext = crate::exports::store::extension(format, compression);
-    let disposition = format!("attachment; filename=\"orders-{}.{ext}\"", export.id);
-    let internal = |e: axum::http::header::InvalidHeaderValue| Error::Internal(e.into());
-    let mut res = download(
-        body,
-        HeaderValue::from_static(content_type),
-        Some(HeaderValue::from_str(&disposition).map_err(internal)?),
-    );
-    let h = res.headers_mut();
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    if let Some(bytes) = export.bytes {
-        h.insert(header::CONTENT_LENGTH, HeaderValue::from(bytes));
-    }
-    if let Some(raw) = export.sha256.as_deref().and_then(|s| hex::decode(s).ok()) {
-        let b64 = base64::engine::general_purpose::STANDARD.encode(raw);
-        let digest = format!("sha-256=:{b64}:");
-        h.insert(
-            "repr-digest",
-            HeaderValue::from_str(&digest).map_err(internal)?,
-        );
-    }
-    Ok(res)
+    let file = StoredFile {
+        content_type,
+        filename: format!("orders-{}.{ext}", export.id),
+        bytes: export.bytes,
+        sha256: export.sha256.as_deref(),
+    };
+    file.response(body)
 }
 
-/// The claims of a valid export link, from the path's `{token}`.
-pub struct ExportLink(pub ExportClaims);
+/// A stored file as a download: its type, name, and once known its length and sha256.
+pub(crate) struct StoredFile<'a> {
+    pub content_type: &'static str,
+    /// Letters, digits, `-`, `_` and `.` only (it goes in `Content-Disposition` as is).
+    pub filename: String,
+    pub bytes: Option<i64>,
+    /// Lower-case hex; repeated in `Repr-Digest`.
+    pub sha256: Option<&'a str>,
+}
 
-impl FromRequestParts<AppState> for ExportLink {
+impl StoredFile<'_> {
+    pub(crate) fn response(self, body: Body) -> Result<Response> {
+        let disposition = format!("attachment; filename=\"{}\"", self.filename);
+        let internal = |e: axum::http::header::InvalidHeaderValue| Error::Internal(e.into());
+        let mut res = download(
+            body,
+            HeaderValue::from_static(self.content_type),
+            Some(HeaderValue::from_str(&disposition).map_err(internal)?),
+        );
+        let h = res.headers_mut();
+        h.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        );
+        if let Some(bytes) = self.bytes {
+            h.insert(header::CONTENT_LENGTH, HeaderValue::from(bytes));
+        }
+        if let Some(raw) = self.sha256.and_then(|s| hex::decode(s).ok()) {
+            let b64 = base64::engine::general_purpose::STANDARD.encode(raw);
+            let digest = format!("sha-256=:{b64}:");
+            h.insert(
+                "repr-digest",
+                HeaderValue::from_str(&digest).map_err(internal)?,
+            );
+        }
+        Ok(res)
+    }
+}
+
+/// The claims of a valid export link of kind `C` (an orders export by default, or a
+/// subject's archive), from the path's `{token}`.
+pub struct ExportLink<C = ExportClaims>(pub C);
+
+impl<C: Signed> FromRequestParts<AppState> for ExportLink<C> {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
@@ -121,7 +144,7 @@ impl FromRequestParts<AppState> for ExportLink {
         if token.len() > MAX_TOKEN_LEN {
             return Err(link_error(LinkError::Malformed));
         }
-        let key = export_key(&state.config.download_secret);
+        let key = C::key(&state.config.download_secret);
         link::verify(&key, &token, Utc::now().timestamp())
             .map(ExportLink)
             .map_err(link_error)
@@ -129,7 +152,7 @@ impl FromRequestParts<AppState> for ExportLink {
 }
 
 /// 410 `export.link_expired`, 403 `export.link_invalid`, 400 `export.link_malformed`.
-pub(super) fn link_error(e: LinkError) -> Error {
+pub(crate) fn link_error(e: LinkError) -> Error {
     match e {
         LinkError::Expired => Error::new(
             StatusCode::GONE,
