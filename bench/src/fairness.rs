@@ -161,6 +161,7 @@ async fn start_bulk(env: &BenchEnv) -> anyhow::Result<Uuid> {
             action: OrderAction::Hold,
             reason: "bench: fairness".into(),
             duration_minutes: None,
+            cancel: None,
         },
         requester: Requester {
             requested_by: "agent:bench".into(),
