@@ -28,6 +28,18 @@ async fn spawn(receiver: &Receiver) -> TestApp {
     .await
 }
 
+/// Every entry of the app's events stream, oldest first: its id and its fields.
+async fn stream_entries(app: &TestApp) -> Vec<(String, Vec<(String, String)>)> {
+    let mut redis = app.state.redis.clone();
+    redis::cmd("XRANGE")
+        .arg(format!("{}:events", app.db_name))
+        .arg("-")
+        .arg("+")
+        .query_async(&mut redis)
+        .await
+        .unwrap()
+}
+
 fn admin(app: &TestApp) -> String {
     app.agent_token(TENANT, "agt_admin", &["admin"])
 }
@@ -195,15 +207,7 @@ async fn events_reach_the_stream_and_a_subscription_signed_and_in_order() {
     );
 
     // the stream
-    let mut redis = app.state.redis.clone();
-    let key = format!("{}:events", app.db_name);
-    let entries: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
-        .arg(&key)
-        .arg("-")
-        .arg("+")
-        .query_async(&mut redis)
-        .await
-        .unwrap();
+    let entries = stream_entries(&app).await;
     let kinds: Vec<&str> = entries
         .iter()
         .flat_map(|(_, f)| {
@@ -462,14 +466,7 @@ async fn one_relay_at_a_time_publishes_in_id_order() {
     assert_eq!(relay(&ctx).await.unwrap(), 3);
     assert_eq!(relay(&ctx).await.unwrap(), 0, "each event once");
 
-    let mut redis = app.state.redis.clone();
-    let entries: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
-        .arg(format!("{}:events", app.db_name))
-        .arg("-")
-        .arg("+")
-        .query_async(&mut redis)
-        .await
-        .unwrap();
+    let entries = stream_entries(&app).await;
     let ns: Vec<u64> = entries
         .iter()
         .flat_map(|(_, f)| f.iter().filter(|(k, _)| k == "event"))

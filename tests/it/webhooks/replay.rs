@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use super::receiver::{Received, Receiver};
-use super::{admin, cancel_as_customer, create, spawn};
+use super::{admin, cancel_as_customer, create, spawn, stream_entries};
 use crate::helpers::{OTHER_TENANT, TENANT};
 
 #[tokio::test]
@@ -61,14 +61,7 @@ async fn an_orders_events_are_replayed_in_order_marked_as_replay() {
         (Some("succeeded"), Some(1)),
         "{done}"
     );
-    let mut redis = app.state.redis.clone();
-    let entries: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
-        .arg(format!("{}:events", app.db_name))
-        .arg("-")
-        .arg("+")
-        .query_async(&mut redis)
-        .await
-        .unwrap();
+    let entries = stream_entries(&app).await;
     let replays = entries
         .iter()
         .filter(|(_, f)| f.iter().any(|(k, v)| k == "replay" && v == "true"))
