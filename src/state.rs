@@ -61,6 +61,7 @@ impl AppState {
             upstream: self.workflow_upstream.clone(),
             workflows: self.workflows.clone(),
             batches: Default::default(),
+            run_ends: Default::default(),
         }
     }
 }

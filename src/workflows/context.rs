@@ -19,4 +19,7 @@ pub struct WorkerCtx {
     pub workflows: Arc<Registry>,
     /// The claims and finishes of this process's runs, written in batches.
     pub batches: super::engine::Batches,
+    /// Woken whenever a run of this process ends, so a job waiting on its child runs (a
+    /// bulk job's items) goes on at once instead of at its next poll.
+    pub run_ends: Arc<tokio::sync::Notify>,
 }

@@ -31,6 +31,8 @@ use serde::Deserialize;
 pub const TENANT_IN_FLIGHT: i64 = 16;
 /// The queue the items' runs wait in (its workers are scaled apart from interactive ones).
 pub const ITEM_QUEUE: &str = "bulk";
+/// How often a job whose items are all under way looks again when no child run of its own
+/// process ends (they may run in another worker process).
 const IDLE: Duration = Duration::from_millis(100);
 
 /// Selects the orders the input's criteria match as the job's items (at most
@@ -78,6 +80,10 @@ pub fn process_items(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>
         let input = Changes { requester, shared };
         let worker = ctx.run.lease_owner.clone().unwrap_or_default();
         loop {
+            // registered before looking, so a child run that ends meanwhile still wakes us
+            let child_ended = ctx.state.run_ends.notified();
+            tokio::pin!(child_ended);
+            child_ended.as_mut().enable();
             let db = &ctx.state.db;
             let mut conn = db.acquire().await.map_err(StepError::database)?;
             items::settle(&mut conn, ctx.run.id)
@@ -102,7 +108,11 @@ pub fn process_items(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>
                 return Ok(with_result(outcome(&counts), json!({})));
             }
             if started == 0 {
-                tokio::time::sleep(IDLE).await;
+                // child runs in another worker process wake nobody here: poll for those
+                tokio::select! {
+                    _ = child_ended => {}
+                    _ = tokio::time::sleep(IDLE) => {}
+                }
             }
         }
     })

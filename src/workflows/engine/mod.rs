@@ -351,6 +351,7 @@ impl<'a> Runner<'a> {
             return self.lost_lease();
         }
         metrics::run_finished(&self.run.kind, status.as_str());
+        self.state.run_ends.notify_waiters();
         match error.as_ref().and_then(|e| e["code"].as_str()) {
             Some(code) => info!(status = status.as_str(), code, "run finished"),
             None => debug!(status = status.as_str(), "run finished"),
