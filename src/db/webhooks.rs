@@ -9,7 +9,7 @@ use sqlx::PgConnection;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::domain::ids::TenantId;
+use crate::domain::ids::{RunId, TenantId};
 
 /// A subscription as the API shows it: never its secret.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -197,12 +197,14 @@ pub async fn deliveries(
     .await
 }
 
-/// Queues `payloads` (in order) for one webhook as replayed deliveries, each due after the
-/// one before (ids ascending keep the order).
+/// Queues `payloads` (in order) for one webhook as replayed deliveries of replay job
+/// `job`, each due after the one before (ids ascending keep the order). Once only: a
+/// retried step whose first attempt queued them (and then lost its checkpoint) adds none.
 pub async fn enqueue_replay(
     conn: &mut PgConnection,
     tenant_id: &TenantId,
     webhook_id: Uuid,
+    job: RunId,
     payloads: &[Value],
 ) -> sqlx::Result<u64> {
     let ids: Vec<Uuid> = payloads.iter().map(|_| Uuid::now_v7()).collect();
@@ -210,11 +212,15 @@ pub async fn enqueue_replay(
         "INSERT INTO webhook_deliveries
              (id, tenant_id, webhook_id, event_id, event_type, payload, replay, next_attempt_at)
          SELECT i, $1, $2, p->>'id', p->>'type', p, true, now()
-         FROM unnest($3::uuid[], $4::jsonb[]) AS u(i, p)",
+         FROM unnest($3::uuid[], $4::jsonb[]) AS u(i, p)
+         WHERE NOT EXISTS (SELECT 1 FROM webhook_deliveries d
+                           WHERE d.webhook_id = $2 AND d.replay
+                             AND d.payload->>'replay_job_id' = $5)",
         tenant_id.as_str(),
         webhook_id,
         &ids,
         payloads,
+        job.to_string(),
     )
     .execute(conn)
     .await?;

@@ -34,8 +34,10 @@ pub fn replay(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
                 format!("more than {MAX_EVENTS} events: replay a narrower from/to window"),
             ));
         }
+        // the job's id lets a receiver (and a retried step) tell one replay from another
         for e in &mut events {
             e["replay"] = Value::Bool(true);
+            e["replay_job_id"] = json!(ctx.run.id);
         }
         let n = events.len();
         if input.target == STREAM {
@@ -54,7 +56,7 @@ pub fn replay(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
                     "the target webhook was deleted",
                 ));
             }
-            db::webhooks::enqueue_replay(&mut conn, ctx.tenant(), webhook, &events)
+            db::webhooks::enqueue_replay(&mut conn, ctx.tenant(), webhook, ctx.run.id, &events)
                 .await
                 .map_err(StepError::database)?;
         }

@@ -95,3 +95,41 @@ async fn an_orders_events_are_replayed_in_order_marked_as_replay() {
         assert_eq!(status, 422, "{body}");
     }
 }
+
+#[tokio::test]
+async fn a_retried_replay_step_queues_its_deliveries_once() {
+    let receiver = Receiver::start().await;
+    let app = spawn(&receiver).await;
+    let token = admin(&app);
+    let body = json!({"url": receiver.url("once"), "event_types": ["none.none"]});
+    let (_, hook) = create(&app, &token, "once", body).await;
+    let hook_id: uuid::Uuid = hook["id"].as_str().unwrap().parse().unwrap();
+    let tenant = orderdesk::domain::ids::TenantId::new(TENANT);
+    let events: Vec<Value> = (0..3)
+        .map(|i| json!({"id": format!("evt_{i}"), "type": "order.updated", "replay": true}))
+        .collect();
+    let queue = |job: orderdesk::domain::ids::RunId| {
+        let events: Vec<Value> = events
+            .iter()
+            .map(|e| {
+                let mut e = e.clone();
+                e["replay_job_id"] = json!(job);
+                e
+            })
+            .collect();
+        let db = app.state.db.clone();
+        let tenant = tenant.clone();
+        async move {
+            let mut conn = db.acquire().await.unwrap();
+            orderdesk::db::webhooks::enqueue_replay(&mut conn, &tenant, hook_id, job, &events)
+                .await
+                .unwrap()
+        }
+    };
+    let job = orderdesk::domain::ids::RunId::now_v7();
+    assert_eq!(queue(job).await, 3);
+    // the step's first attempt queued them, then lost its checkpoint: the retry adds none
+    assert_eq!(queue(job).await, 0);
+    // another replay job of the same events is a replay of its own
+    assert_eq!(queue(orderdesk::domain::ids::RunId::now_v7()).await, 3);
+}
