@@ -76,7 +76,8 @@ pub async fn load_read_model(
         db::orders_copy::copy_views(&mut conn, mine).await
     });
     futures::future::try_join_all(streams).await?;
-    // fresh statistics, so the planner knows the new rows before autovacuum comes by
-    db::orders_copy::analyze(&mut conn).await?;
+    // fresh statistics and visibility map, so the planner knows the new rows (and index-only
+    // scans skip their heap) before autovacuum comes by
+    db::orders_copy::vacuum_analyze(&mut conn).await?;
     Ok(())
 }

@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::TryStreamExt;
-use object_store::buffered::BufWriter;
 use parquet::column::writer::ColumnCloseResult;
 use parquet::file::metadata::{KeyValue, ParquetMetaDataReader};
 use parquet::file::properties::WriterProperties;
@@ -57,6 +56,16 @@ fn check(part: &PartRow, bytes: u64, sha256: &str) -> Result<(), AssembleError> 
 
 /// CSV and NDJSON: the parts concatenated, streamed (never a whole part in memory).
 pub async fn concatenated(store: &Store, parts: &[PartRow]) -> Result<Written, AssembleError> {
+    let (whole, total) = hash_parts(store, parts).await?;
+    Ok(Written {
+        bytes: total,
+        sha256: hex::encode(whole.finalize()),
+    })
+}
+
+/// The hash and size of `parts` concatenated, each part read back and checked against the
+/// sha256 it closed with: what a resumed export's first parts contribute to its file.
+pub async fn hash_parts(store: &Store, parts: &[PartRow]) -> Result<(Sha256, u64), AssembleError> {
     let mut whole = Sha256::new();
     let mut total = 0u64;
     for part in parts {
@@ -72,10 +81,7 @@ pub async fn concatenated(store: &Store, parts: &[PartRow]) -> Result<Written, A
         check(part, bytes, &hex::encode(one.finalize()))?;
         total += bytes;
     }
-    Ok(Written {
-        bytes: total,
-        sha256: hex::encode(whole.finalize()),
-    })
+    Ok((whole, total))
 }
 
 /// A local file that hashes what is written to it.
@@ -191,7 +197,7 @@ async fn parquet_via(
         sha256: hex::encode(file.hasher.finalize()),
     };
     let mut src = tokio::fs::File::open(tmp).await?;
-    let mut out = BufWriter::new(store.inner.clone(), store.path(key));
+    let mut out = super::sink::upload(store, key);
     let mut buf = vec![0u8; 1 << 20];
     loop {
         let n = src.read(&mut buf).await?;

@@ -1,51 +1,52 @@
-//! Rows of a batch as NDJSON lines, or as Arrow record batches for a Parquet part. CSV needs
-//! no encoder here: PostgreSQL's COPY writes it.
+//! Decoded rows ([`super::rows`]) as NDJSON lines, or gathered in Arrow builders into record
+//! batches for a Parquet part. CSV needs no encoder here: PostgreSQL's COPY writes it.
 
 use std::sync::Arc;
 
-use arrow_array::builder::{Int64Builder, StringDictionaryBuilder, TimestampMicrosecondBuilder};
+use arrow_array::builder::{
+    Int64Builder, StringBuilder, StringDictionaryBuilder, TimestampMicrosecondBuilder,
+};
 use arrow_array::types::Int32Type;
-use arrow_array::{ArrayRef, RecordBatch, StringArray};
+use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
-use chrono::SecondsFormat;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression as ParquetCompression;
 use parquet::file::properties::WriterProperties;
 use parquet::schema::types::ColumnPath;
 
-use crate::db::exports::select::{Batch, Cells};
+use super::rows::{Row, Value, Wire};
 use crate::domain::exports::{Column, ColumnType};
 
-/// Appends the batch's rows to `out`, one JSON object per line, members in column order;
-/// timestamps as RFC 3339 UTC with microseconds (as in CSV), money as integers.
-pub fn ndjson(columns: &[Column], batch: &Batch, out: &mut Vec<u8>) {
-    for row in 0..batch.rows {
-        out.push(b'{');
-        for (i, (column, cells)) in columns.iter().zip(&batch.columns).enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            push_json_string(out, column.name());
-            out.push(b':');
-            match cells {
-                Cells::Text(v) => match &v[row] {
-                    Some(s) => push_json_string(out, s),
-                    None => out.extend_from_slice(b"null"),
-                },
-                Cells::Int(v) => match v[row] {
-                    Some(n) => out.extend_from_slice(n.to_string().as_bytes()),
-                    None => out.extend_from_slice(b"null"),
-                },
-                Cells::Time(v) => match v[row] {
-                    Some(t) => {
-                        push_json_string(out, &t.to_rfc3339_opts(SecondsFormat::Micros, true))
-                    }
-                    None => out.extend_from_slice(b"null"),
-                },
-            }
+/// How each column travels in the binary COPY the rows are decoded from.
+pub fn wires(columns: &[Column]) -> Vec<Wire> {
+    columns
+        .iter()
+        .map(|c| match c.kind() {
+            ColumnType::Int => Wire::Int8,
+            ColumnType::Time => Wire::Timestamptz,
+            ColumnType::Text | ColumnType::Keyword => Wire::Text,
+        })
+        .collect()
+}
+
+/// Appends `row` to `out` as one JSON object line, members in column order; timestamps as
+/// RFC 3339 UTC with microseconds (as in CSV), money as integers.
+pub fn ndjson(columns: &[Column], row: &Row<'_>, out: &mut Vec<u8>) {
+    out.push(b'{');
+    for (i, (column, value)) in columns.iter().zip(row.values).enumerate() {
+        if i > 0 {
+            out.push(b',');
         }
-        out.extend_from_slice(b"}\n");
+        push_json_string(out, column.name());
+        out.push(b':');
+        match value {
+            Value::Null => out.extend_from_slice(b"null"),
+            Value::Text(s) => push_json_string(out, s),
+            Value::Int(n) => out.extend_from_slice(n.to_string().as_bytes()),
+            Value::Time(t) => push_json_string(out, &Value::time_text(*t)),
+        }
     }
+    out.extend_from_slice(b"}\n");
 }
 
 fn push_json_string(out: &mut Vec<u8>, s: &str) {
@@ -73,39 +74,76 @@ pub fn schema(columns: &[Column]) -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
-/// A batch as an Arrow record batch of [`schema`].
-pub fn record_batch(
-    schema: &SchemaRef,
-    columns: &[Column],
-    batch: &Batch,
-) -> parquet::errors::Result<RecordBatch> {
-    let arrays: Vec<ArrayRef> = columns
-        .iter()
-        .zip(&batch.columns)
-        .map(|(c, cells)| -> ArrayRef {
-            match cells {
-                Cells::Text(v) if c.kind() == ColumnType::Keyword => {
-                    let mut b = StringDictionaryBuilder::<Int32Type>::new();
-                    for s in v {
-                        b.append_option(s.as_deref());
-                    }
-                    Arc::new(b.finish())
+/// Rows gathered column by column into Arrow arrays of [`schema`].
+pub struct Builders {
+    columns: Vec<ColumnBuilder>,
+    rows: usize,
+}
+
+enum ColumnBuilder {
+    Text(StringBuilder),
+    Keyword(StringDictionaryBuilder<Int32Type>),
+    Int(Int64Builder),
+    Time(TimestampMicrosecondBuilder),
+}
+
+impl Builders {
+    pub fn new(columns: &[Column]) -> Builders {
+        let columns = columns
+            .iter()
+            .map(|c| match c.kind() {
+                ColumnType::Text => ColumnBuilder::Text(StringBuilder::new()),
+                ColumnType::Keyword => ColumnBuilder::Keyword(StringDictionaryBuilder::new()),
+                ColumnType::Int => ColumnBuilder::Int(Int64Builder::new()),
+                ColumnType::Time => ColumnBuilder::Time(TimestampMicrosecondBuilder::new()),
+            })
+            .collect();
+        Builders { columns, rows: 0 }
+    }
+
+    /// Rows gathered since the last [`Builders::finish`].
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Adds a row; a value of another type than its column's counts as empty (the COPY
+    /// casts each column to its type, so none comes).
+    pub fn append(&mut self, row: &Row<'_>) {
+        for (builder, value) in self.columns.iter_mut().zip(row.values) {
+            match (builder, *value) {
+                (ColumnBuilder::Text(b), Value::Text(s)) => b.append_value(s),
+                (ColumnBuilder::Text(b), _) => b.append_null(),
+                (ColumnBuilder::Keyword(b), Value::Text(s)) => {
+                    b.append_value(s);
                 }
-                Cells::Text(v) => Arc::new(StringArray::from_iter(v.iter().map(|s| s.as_deref()))),
-                Cells::Int(v) => {
-                    let mut b = Int64Builder::with_capacity(v.len());
-                    b.extend(v.iter().copied());
-                    Arc::new(b.finish())
-                }
-                Cells::Time(v) => {
-                    let mut b = TimestampMicrosecondBuilder::with_capacity(v.len());
-                    b.extend(v.iter().map(|t| t.map(|t| t.timestamp_micros())));
-                    Arc::new(b.finish().with_timezone("UTC"))
-                }
+                (ColumnBuilder::Keyword(b), _) => b.append_null(),
+                (ColumnBuilder::Int(b), Value::Int(n)) => b.append_value(n),
+                (ColumnBuilder::Int(b), _) => b.append_null(),
+                (ColumnBuilder::Time(b), Value::Time(t)) => b.append_value(t),
+                (ColumnBuilder::Time(b), _) => b.append_null(),
             }
-        })
-        .collect();
-    Ok(RecordBatch::try_new(schema.clone(), arrays)?)
+        }
+        self.rows += 1;
+    }
+
+    /// The rows gathered as one record batch (the builders start again empty); an error
+    /// when a column that may not be empty has an empty value.
+    pub fn finish(&mut self, schema: &SchemaRef) -> parquet::errors::Result<RecordBatch> {
+        let arrays: Vec<ArrayRef> = self
+            .columns
+            .iter_mut()
+            .map(|b| -> ArrayRef {
+                match b {
+                    ColumnBuilder::Text(b) => Arc::new(b.finish()),
+                    ColumnBuilder::Keyword(b) => Arc::new(b.finish()),
+                    ColumnBuilder::Int(b) => Arc::new(b.finish()),
+                    ColumnBuilder::Time(b) => Arc::new(b.finish().with_timezone("UTC")),
+                }
+            })
+            .collect();
+        self.rows = 0;
+        Ok(RecordBatch::try_new(schema.clone(), arrays)?)
+    }
 }
 
 /// A Parquet writer for one part, writing into a buffer the caller drains as it goes (the
@@ -127,25 +165,7 @@ pub fn parquet_writer(
 
 #[cfg(test)]
 mod tests {
-    use chrono::{TimeZone, Utc};
-
     use super::*;
-
-    fn batch() -> Batch {
-        Batch {
-            rows: 2,
-            columns: vec![
-                Cells::Text(vec![Some("ord_1".into()), Some("ord_\"2\"".into())]),
-                Cells::Int(vec![Some(1999), None]),
-                Cells::Time(vec![
-                    Some(Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap()),
-                    None,
-                ]),
-                Cells::Text(vec![Some("delivered".into()), None]),
-            ],
-            last_id: Some("ord_\"2\"".into()),
-        }
-    }
 
     const COLUMNS: [Column; 4] = [
         Column::Id,
@@ -153,11 +173,32 @@ mod tests {
         Column::PlacedAt,
         Column::Status,
     ];
+    /// 2026-01-02T03:04:05Z
+    const T: i64 = 1_767_323_045_000_000;
+
+    fn rows() -> [[Value<'static>; 4]; 2] {
+        [
+            [
+                Value::Text("ord_1"),
+                Value::Int(1999),
+                Value::Time(T),
+                Value::Text("delivered"),
+            ],
+            [
+                Value::Text("ord_\"2\""),
+                Value::Null,
+                Value::Null,
+                Value::Null,
+            ],
+        ]
+    }
 
     #[test]
     fn ndjson_lines_are_typed_json_in_column_order() {
         let mut out = Vec::new();
-        ndjson(&COLUMNS, &batch(), &mut out);
+        for values in &rows() {
+            ndjson(&COLUMNS, &Row { id: "x", values }, &mut out);
+        }
         let text = String::from_utf8(out).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
@@ -173,25 +214,37 @@ mod tests {
     fn parquet_part_reads_back_with_its_types() {
         let schema = schema(&COLUMNS);
         let mut w = parquet_writer(&schema, &COLUMNS).unwrap();
-        // the columns that may not be empty are not
-        let mut full = batch();
-        full.columns[1] = Cells::Int(vec![Some(1999), Some(0)]);
-        let t = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap();
-        full.columns[2] = Cells::Time(vec![Some(t), Some(t)]);
-        full.columns[3] = Cells::Text(vec![Some("delivered".into()), Some("closed".into())]);
-        assert!(
-            record_batch(&schema, &COLUMNS, &batch()).is_err(),
-            "nulls where none may be"
-        );
-        w.write(&record_batch(&schema, &COLUMNS, &full).unwrap())
-            .unwrap();
+        let mut b = Builders::new(&COLUMNS);
+        let [full, empty] = rows();
+        b.append(&Row {
+            id: "x",
+            values: &empty,
+        });
+        assert!(b.finish(&schema).is_err(), "nulls where none may be");
+        b.append(&Row {
+            id: "x",
+            values: &full,
+        });
+        b.append(&Row {
+            id: "x",
+            values: &full,
+        });
+        assert_eq!(b.rows(), 2);
+        w.write(&b.finish(&schema).unwrap()).unwrap();
+        assert_eq!(b.rows(), 0);
         w.finish().unwrap();
         let file = bytes::Bytes::from(std::mem::take(w.inner_mut()));
         let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
             .unwrap()
             .build()
             .unwrap();
-        let rows: usize = reader.map(|b| b.unwrap().num_rows()).sum();
-        assert_eq!(rows, 2);
+        let batches: Vec<RecordBatch> = reader.map(|b| b.unwrap()).collect();
+        assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 2);
+        let placed = batches[0]
+            .column(2)
+            .as_any()
+            .downcast_ref::<arrow_array::TimestampMicrosecondArray>()
+            .unwrap();
+        assert_eq!(placed.value(0), T);
     }
 }

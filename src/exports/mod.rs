@@ -14,6 +14,7 @@ pub mod archive;
 pub mod assemble;
 pub mod encode;
 pub mod link;
+pub mod rows;
 pub mod sink;
 pub mod store;
 

@@ -11,16 +11,29 @@ use tokio::io::AsyncWriteExt;
 
 use super::Store;
 
+/// Upload requests of one object under way at once: with the store's chunk
+/// ([`Store::upload_chunk`]) a part being written holds at most 3 chunks whatever its size
+/// (object_store's default, 10 MiB × 8 in flight, held up to 90 MiB).
+const UPLOADS_IN_FLIGHT: usize = 2;
+
+/// A bounded writer of the object `key` (see [`UPLOADS_IN_FLIGHT`]).
+pub fn upload(store: &Store, key: &str) -> BufWriter {
+    BufWriter::with_capacity(store.inner.clone(), store.path(key), store.upload_chunk)
+        .with_max_concurrency(UPLOADS_IN_FLIGHT)
+}
+
 /// A part being written.
 pub struct PartSink {
     gzip: Option<GzEncoder<Vec<u8>>>,
     hasher: Sha256,
+    /// The whole file's hash so far, when the parts concatenate into the file (CSV, NDJSON).
+    whole: Option<Sha256>,
     bytes: u64,
     out: BufWriter,
 }
 
 /// What a closed part or file holds.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 pub struct Written {
     pub bytes: u64,
     /// Lower-case hex.
@@ -32,9 +45,17 @@ impl PartSink {
         PartSink {
             gzip: gzip.then(|| GzEncoder::new(Vec::new(), Level::fast())),
             hasher: Sha256::new(),
+            whole: None,
             bytes: 0,
-            out: BufWriter::new(store.inner.clone(), store.path(key)),
+            out: upload(store, key),
         }
+    }
+
+    /// Hashes the part's bytes into `whole` too (the file's hash up to this part): the
+    /// parts need not be read again to hash the file they make.
+    pub fn continuing(mut self, whole: Option<Sha256>) -> PartSink {
+        self.whole = whole;
+        self
     }
 
     /// Writes `data` (uncompressed).
@@ -54,21 +75,26 @@ impl PartSink {
             return Ok(());
         }
         self.hasher.update(data);
+        if let Some(whole) = &mut self.whole {
+            whole.update(data);
+        }
         self.bytes += data.len() as u64;
         self.out.write_all(data).await
     }
 
-    /// Ends the gzip member and completes the upload.
-    pub async fn finish(mut self) -> std::io::Result<Written> {
+    /// Ends the gzip member and completes the upload; hands back the whole file's hash
+    /// (see [`PartSink::continuing`]).
+    pub async fn finish(mut self) -> std::io::Result<(Written, Option<Sha256>)> {
         if let Some(gz) = self.gzip.take() {
             let rest = gz.finish()?;
             self.emit(&rest).await?;
         }
         self.out.shutdown().await?;
-        Ok(Written {
+        let written = Written {
             bytes: self.bytes,
             sha256: hex::encode(self.hasher.finalize()),
-        })
+        };
+        Ok((written, self.whole))
     }
 
     /// Gives up the part (a failure): a multipart upload is aborted.

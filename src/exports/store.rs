@@ -19,6 +19,9 @@ use crate::domain::ids::{ExportId, SubjectExportId, TenantId};
 pub struct Store {
     pub inner: Arc<dyn ObjectStore>,
     prefix: Option<String>,
+    /// Bytes buffered per upload request of an object written in pieces: S3 refuses
+    /// multipart parts under 5 MiB; a local directory takes any size, so less memory.
+    pub upload_chunk: usize,
 }
 
 impl Store {
@@ -33,6 +36,7 @@ impl Store {
                 Ok(Store {
                     inner: Arc::new(fs),
                     prefix: None,
+                    upload_chunk: 1024 * 1024,
                 })
             }
             Some(("s3", rest)) => {
@@ -45,6 +49,7 @@ impl Store {
                 Ok(Store {
                     inner: Arc::new(s3),
                     prefix: (!prefix.is_empty()).then(|| prefix.to_string()),
+                    upload_chunk: 5 * 1024 * 1024,
                 })
             }
             _ => anyhow::bail!("ORDERDESK_EXPORTS_STORE: unsupported {:?}", cfg.store),

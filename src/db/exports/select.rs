@@ -1,13 +1,13 @@
 //! The rows of an export, part by part, with the search language's WHERE clause
 //! ([`push_criteria`]; no value a client gave is ever in the SQL text). CSV comes straight
 //! from PostgreSQL's `COPY … TO STDOUT`: COPY takes no bound values, so the clause's values
-//! are passed as transaction-local settings (see [`copy_csv`]) after a bound query found
-//! where the part ends. NDJSON and Parquet read batches with a plain bound query. Parts and
-//! batches follow the order id (keyset): part n+1 starts after part n's last id.
+//! are passed as transaction-local settings (see [`copy_rows`]); one COPY fills every part
+//! still to write, as CSV or, for NDJSON and Parquet, binary. Parts follow the order id
+//! (keyset): part n+1 starts after part n's last id.
 
-use chrono::{DateTime, Utc};
 use futures::stream::BoxStream;
-use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder, Row, Transaction};
+use sqlx::pool::PoolConnection;
+use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder, Row};
 
 use crate::db::search::{CriteriaSink, push_criteria};
 use crate::domain::exports::{Column, ColumnType};
@@ -68,66 +68,20 @@ pub async fn count(
     row.try_get(0)
 }
 
-/// Where a part ends ([`bound_part`], or the batches of one).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Selected {
-    pub rows: i64,
-    /// The last order id of the part; `None` when it is empty.
-    pub last_id: Option<String>,
-    /// Whether a matching order follows the part.
-    pub more: bool,
+/// A connection in the read-only transaction of an export's COPY: the filter's values are
+/// settings local to it (see [`copy_rows`]); one statement, so one snapshot, however many
+/// parts it fills. End it with [`end_copy`]; a COPY given up before its end leaves the
+/// connection mid-protocol, so the caller closes it instead (`close_on_drop`).
+pub async fn begin_copy(pool: &PgPool) -> sqlx::Result<PoolConnection<Postgres>> {
+    let mut conn = pool.acquire().await?;
+    sqlx::query("BEGIN READ ONLY").execute(&mut *conn).await?;
+    Ok(conn)
 }
 
-/// The transaction of one CSV part: REPEATABLE READ, so that [`bound_part`] and
-/// [`copy_csv`] see the same orders.
-pub async fn begin_part(pool: &PgPool) -> sqlx::Result<Transaction<'static, Postgres>> {
-    let mut tx = pool.begin().await?;
-    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        .execute(&mut *tx)
-        .await?;
-    Ok(tx)
-}
-
-/// Where the next part ends: its rows, its last order id and whether more follow, read in
-/// the part's transaction (REPEATABLE READ, so that the COPY after it sees the same orders).
-pub async fn bound_part(
-    tx: &mut PgConnection,
-    tenant: &TenantId,
-    criteria: &Criteria,
-    after: Option<&str>,
-    limit: i64,
-) -> sqlx::Result<Selected> {
-    // the part's last order and the next part's first, if there are that many
-    let mut qb = QueryBuilder::<Postgres>::new("SELECT v.id FROM order_views v WHERE ");
-    push_criteria(&mut qb, tenant, criteria);
-    qb.push(" AND v.id > ")
-        .push_bind(after.unwrap_or("").to_string())
-        .push(" ORDER BY v.id LIMIT 2 OFFSET ")
-        .push_bind(limit - 1);
-    let ends: Vec<String> = qb
-        .build_query_scalar()
-        .persistent(false)
-        .fetch_all(&mut *tx)
-        .await?;
-    if let Some(last) = ends.first() {
-        return Ok(Selected {
-            rows: limit,
-            last_id: Some(last.clone()),
-            more: ends.len() > 1,
-        });
-    }
-    // fewer than a part's worth: the last part
-    let mut qb =
-        QueryBuilder::<Postgres>::new("SELECT count(*), max(v.id) FROM order_views v WHERE ");
-    push_criteria(&mut qb, tenant, criteria);
-    qb.push(" AND v.id > ")
-        .push_bind(after.unwrap_or("").to_string());
-    let row = qb.build().persistent(false).fetch_one(&mut *tx).await?;
-    Ok(Selected {
-        rows: row.try_get(0)?,
-        last_id: row.try_get(1)?,
-        more: false,
-    })
+/// Ends the transaction of [`begin_copy`] once its COPY was read to the end.
+pub async fn end_copy(conn: &mut PgConnection) -> sqlx::Result<()> {
+    sqlx::query("COMMIT").execute(conn).await?;
+    Ok(())
 }
 
 /// The criteria for a statement that takes no bound values (COPY): each value becomes a
@@ -167,21 +121,20 @@ impl CriteriaSink for Settings {
     }
 }
 
-/// The part's rows as CSV (RFC 4180, a header line when `header`), straight from
-/// PostgreSQL's COPY with the filter in it, in order id order: the matching orders after
-/// `after`, up to `selected`'s last one.
-pub async fn copy_csv<'c>(
+/// The export's rows from PostgreSQL's COPY, the filter in it: the matching orders after
+/// `after`, in order id order, in one statement (one scan, as `psql \copy` makes it, however
+/// many parts the rows fill). Each row comes as one message and starts with its order id:
+/// where a part ends is known as its rows go by, with no query of its own. As CSV (RFC
+/// 4180, no header: see [`csv_header`]; [`split_keyset`] takes the id off), or binary with
+/// each column cast to its type (text, int8, timestamptz; `exports::rows` decodes them).
+pub async fn copy_rows<'c>(
     tx: &'c mut PgConnection,
-    part: CsvPart<'_>,
+    rows: CopyRows<'_>,
 ) -> sqlx::Result<BoxStream<'c, sqlx::Result<bytes::Bytes>>> {
     let mut where_ = Settings::default();
-    push_criteria(&mut where_, part.tenant, part.criteria);
+    push_criteria(&mut where_, rows.tenant, rows.criteria);
     where_.push_sql(" AND v.id > ");
-    where_.push_value(Operand::Text(part.after.unwrap_or("").to_string()));
-    if let Some(last) = part.last_id {
-        where_.push_sql(" AND v.id <= ");
-        where_.push_value(Operand::Text(last.to_string()));
-    }
+    where_.push_value(Operand::Text(rows.after.unwrap_or("").to_string()));
     let names: Vec<String> = (1..=where_.values.len())
         .map(|n| format!("orderdesk.export_arg_{n}"))
         .collect();
@@ -192,97 +145,82 @@ pub async fn copy_csv<'c>(
     .bind(&where_.values)
     .execute(&mut *tx)
     .await?;
+    let (select, format) = match rows.binary {
+        false => (csv_select_list(rows.columns), "csv"),
+        true => (binary_select_list(rows.columns), "binary"),
+    };
     let sql = format!(
-        "COPY (SELECT {} FROM order_views v WHERE {} ORDER BY v.id) \
-         TO STDOUT WITH (FORMAT csv, HEADER {})",
-        csv_select_list(part.columns),
+        "COPY (SELECT v.id AS keyset_id, {select} FROM order_views v WHERE {} ORDER BY v.id) \
+         TO STDOUT WITH (FORMAT {format})",
         where_.sql,
-        part.header
     );
     tx.copy_out_raw(&sql).await
 }
 
-/// What [`copy_csv`] writes.
-pub struct CsvPart<'a> {
+/// The SELECT list of a binary COPY of `columns`: each cast to the type it is decoded as.
+fn binary_select_list(columns: &[Column]) -> String {
+    let select: Vec<String> = columns
+        .iter()
+        .map(|c| {
+            let t = match c.kind() {
+                ColumnType::Int => "int8",
+                ColumnType::Time => "timestamptz",
+                ColumnType::Text | ColumnType::Keyword => "text",
+            };
+            format!("{}::{t} AS {}", expr(*c), c.name())
+        })
+        .collect();
+    select.join(", ")
+}
+
+/// What [`copy_rows`] writes.
+pub struct CopyRows<'a> {
     pub tenant: &'a TenantId,
     pub criteria: &'a Criteria,
     pub columns: &'a [Column],
     pub after: Option<&'a str>,
-    /// The part's last order id; `None`: an empty part (a header only, in part 1).
-    pub last_id: Option<&'a str>,
-    pub header: bool,
+    /// Binary (for NDJSON and Parquet), or else CSV.
+    pub binary: bool,
 }
 
-/// One column of a batch of rows, typed.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Cells {
-    Text(Vec<Option<String>>),
-    Int(Vec<Option<i64>>),
-    Time(Vec<Option<DateTime<Utc>>>),
+/// The header line of a CSV export of `columns` (what COPY's `HEADER` writes: the names
+/// need no quoting).
+pub fn csv_header(columns: &[Column]) -> String {
+    let names: Vec<&str> = columns.iter().map(|c| c.name()).collect();
+    format!("{}\n", names.join(","))
 }
 
-impl Cells {
-    fn for_column(c: Column, capacity: usize) -> Cells {
-        match c.kind() {
-            ColumnType::Int => Cells::Int(Vec::with_capacity(capacity)),
-            ColumnType::Time => Cells::Time(Vec::with_capacity(capacity)),
-            ColumnType::Text | ColumnType::Keyword => Cells::Text(Vec::with_capacity(capacity)),
-        }
+/// A CSV row of [`copy_rows`] split into its order id and the row as the export writes it;
+/// `None` when the message is not one whole row led by an id.
+pub fn split_keyset(row: &[u8]) -> Option<(String, &[u8])> {
+    if !row.ends_with(b"\n") {
+        return None;
     }
-}
-
-/// A batch of rows, column by column, for NDJSON and Parquet.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Batch {
-    pub rows: usize,
-    pub columns: Vec<Cells>,
-    /// The batch's last order id; the next batch starts after it.
-    pub last_id: Option<String>,
-}
-
-/// Up to `limit` matching orders after the order id `after`, in id order: a plain query
-/// with bound values, read batch by batch so that no part is held whole.
-pub async fn fetch_batch(
-    conn: &mut PgConnection,
-    tenant: &TenantId,
-    criteria: &Criteria,
-    columns: &[Column],
-    after: Option<&str>,
-    limit: i64,
-) -> sqlx::Result<Batch> {
-    let select: Vec<&str> = columns.iter().map(|c| expr(*c)).collect();
-    let mut qb = QueryBuilder::<Postgres>::new(format!(
-        "SELECT {}, v.id AS keyset_id FROM order_views v WHERE ",
-        select.join(", ")
-    ));
-    push_criteria(&mut qb, tenant, criteria);
-    qb.push(" AND v.id > ")
-        .push_bind(after.unwrap_or("").to_string())
-        .push(" ORDER BY v.id LIMIT ")
-        .push_bind(limit);
-    let rows = qb.build().persistent(false).fetch_all(conn).await?;
-    let mut out: Vec<Cells> = columns
-        .iter()
-        .map(|c| Cells::for_column(*c, rows.len()))
-        .collect();
-    for row in &rows {
-        for (i, cells) in out.iter_mut().enumerate() {
-            match cells {
-                Cells::Text(v) => v.push(row.try_get(i)?),
-                Cells::Int(v) => v.push(row.try_get(i)?),
-                Cells::Time(v) => v.push(row.try_get(i)?),
+    if let Some(quoted) = row.strip_prefix(b"\"") {
+        // a quoted field ends at a quote not doubled; doubled quotes are one
+        let mut id = Vec::new();
+        let mut i = 0;
+        while i < quoted.len() {
+            match (quoted[i], quoted.get(i + 1)) {
+                (b'"', Some(b'"')) => {
+                    id.push(b'"');
+                    i += 2;
+                }
+                (b'"', Some(b',')) => {
+                    return Some((String::from_utf8(id).ok()?, &quoted[i + 2..]));
+                }
+                (b'"', _) => return None,
+                (b, _) => {
+                    id.push(b);
+                    i += 1;
+                }
             }
         }
+        return None;
     }
-    let last_id = match rows.last() {
-        Some(r) => Some(r.try_get::<String, _>(columns.len())?),
-        None => None,
-    };
-    Ok(Batch {
-        rows: rows.len(),
-        columns: out,
-        last_id,
-    })
+    let comma = row.iter().position(|&b| b == b',')?;
+    let id = std::str::from_utf8(&row[..comma]).ok()?;
+    Some((id.to_string(), &row[comma + 1..]))
 }
 
 /// Whether a matching order follows the order id `after`.
@@ -305,6 +243,41 @@ pub async fn more_after(
 mod tests {
     use super::*;
     use crate::domain::search::{Search, SearchRequest};
+
+    #[test]
+    fn a_copy_row_splits_into_its_order_id_and_the_exported_row() {
+        let (id, rest) = split_keyset(b"ord_1,ord_1,\"a,\"\"b\"\"\"\n").unwrap();
+        assert_eq!(
+            (id.as_str(), rest),
+            ("ord_1", &b"ord_1,\"a,\"\"b\"\"\"\n"[..])
+        );
+        let (id, rest) = split_keyset(b"\"o,\"\"d\"\"\",x\n").unwrap();
+        assert_eq!((id.as_str(), rest), ("o,\"d\"", &b"x\n"[..]));
+        // a quoted id with a line break in it is still one row
+        let (id, _) = split_keyset(b"\"a\nb\",x\n").unwrap();
+        assert_eq!(id, "a\nb");
+        for bad in [
+            &b"ord_1,x"[..],
+            b"no comma\n",
+            b"\"unterminated,x\n",
+            b"\"a\"b,x\n",
+        ] {
+            assert_eq!(
+                split_keyset(bad),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn the_csv_header_names_the_columns_in_order() {
+        assert_eq!(
+            csv_header(&[Column::Id, Column::TotalMinor]),
+            "id,total_minor\n"
+        );
+    }
 
     #[test]
     fn copy_criteria_carry_values_as_settings_never_as_sql_text() {

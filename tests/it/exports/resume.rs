@@ -37,10 +37,10 @@ async fn a_failed_part_is_retried_and_the_export_resumes_at_the_first_part_not_c
             .await;
         let write = job["steps"]
             .as_array()
-            .unwrap()
+            .unwrap_or_else(|| panic!("no steps: {job}"))
             .iter()
             .find(|s| s["name"] == "write_parts")
-            .unwrap()
+            .unwrap_or_else(|| panic!("no write_parts step: {job}"))
             .clone();
         if shown["parts_closed"] == 2 && write["attempts"].as_i64().unwrap() >= 2 {
             assert_eq!(shown["rows_so_far"], 10);
