@@ -43,6 +43,26 @@ pub async fn plan(
     Ok(plan)
 }
 
+/// The forced cancellation of `order` as [`start`] would judge it now, starting nothing: its
+/// plan and, when it would not start, why (the plan's first blocked reason, or
+/// [`already_open`]). A bulk cancel's dry run judges each order with it.
+pub async fn judge(
+    conn: &mut PgConnection,
+    order: &Order,
+    settings: &TenantSettings,
+    refund: bool,
+    restock: bool,
+) -> Result<(CancelPlan, Option<BlockedReason>)> {
+    let plan = plan(conn, order, settings, Canceller::Agent, refund, restock).await?;
+    let verdict = match plan.blocked_reasons.first() {
+        Some(first) => Some(first.clone()),
+        None => db::requests::in_progress(conn, &order.tenant_id, &order.id, REQUEST_KIND)
+            .await?
+            .then(already_open),
+    };
+    Ok((plan, verdict))
+}
+
 /// An agent's forced cancellation to start.
 pub struct ForcedCancel<'a> {
     pub order: &'a Order,
