@@ -77,4 +77,77 @@ pub struct ImportInput {
     pub lines: usize,
     #[serde(flatten)]
     pub requester: Requester,
+    /// Where the lines were read from, when not the request's body (for operators).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<ImportSource>,
+}
+
+/// An import read from an object in storage rather than the request's body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportSource {
+    /// The object's key under the tenant's own `imports/` prefix, as the caller named it.
+    pub object: String,
+}
+
+/// The longest object key an import may name.
+pub const MAX_IMPORT_KEY_BYTES: usize = 512;
+
+impl ImportSource {
+    /// What is wrong with `object` as a key under a tenant's `imports/` prefix: anything
+    /// that could step out of that prefix (`..`, a leading `/`, a backslash) or that
+    /// stores resolve differently (empty segments, control characters) is refused before
+    /// the store is asked.
+    pub fn key_problem(object: &str) -> Option<String> {
+        if object.is_empty() {
+            return Some("a key is required".into());
+        }
+        if object.len() > MAX_IMPORT_KEY_BYTES {
+            return Some(format!("at most {MAX_IMPORT_KEY_BYTES} bytes"));
+        }
+        if object.contains("..") {
+            return Some("`..` is not allowed".into());
+        }
+        if object.starts_with('/') {
+            return Some("a key is relative to the tenant's imports/ prefix".into());
+        }
+        if object.contains('\\') || object.chars().any(char::is_control) {
+            return Some("no backslashes or control characters".into());
+        }
+        if object
+            .split('/')
+            .any(|segment| segment.is_empty() || segment == ".")
+        {
+            return Some("no empty or `.` segments".into());
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ImportSource;
+
+    #[test]
+    fn import_keys_stay_under_the_prefix() {
+        for good in ["corrections.ndjson", "2026/11/fixes.ndjson", "a.b-c_d"] {
+            assert_eq!(ImportSource::key_problem(good), None, "{good}");
+        }
+        let long = "k".repeat(513);
+        for bad in [
+            "",
+            "../x",
+            "a/../b",
+            "a/..",
+            "/abs",
+            "a//b",
+            "a/",
+            "./a",
+            "a\\b",
+            "a\nb",
+            "a\u{7f}",
+            long.as_str(),
+        ] {
+            assert!(ImportSource::key_problem(bad).is_some(), "{bad:?}");
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! What the three cancel endpoints share: the plan (also the dry run), the 409 for a
-//! blocked order, and the intake that accepts a cancellation — a customer's request, an
-//! agent's approval of one, or an agent's forced cancellation.
+//! blocked order, and the intakes that accept a cancellation — a customer's request or an
+//! agent's approval of one ([`CancelIntake`]), or an agent's forced cancellation
+//! ([`ForceCancelIntake`], started where a long job's cancel items start theirs).
 
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -16,12 +17,13 @@ use crate::db::audit::Entry;
 use crate::db::requests::RequestRow;
 use crate::db::runs::RunRow;
 use crate::domain::cancel::{
-    CancelPlan, CancelRunInput, Canceller, REQUEST_KIND, WORKFLOW, needs_review,
+    BlockedReason, CancelPlan, CancelRunInput, Canceller, REQUEST_KIND, WORKFLOW, needs_review,
 };
 use crate::domain::order::Order;
 use crate::domain::request::RequestStatus;
 use crate::error::{Error, FieldError, Result};
 use crate::jobs;
+use crate::jobs::cancellation::{CancelStarted, ForcedCancel};
 use crate::state::AppState;
 
 const MAX_REASON: usize = 500;
@@ -110,11 +112,11 @@ pub async fn plan(
 }
 
 /// 409 naming the first blocked reason's code and listing all of them.
-fn blocked(plan: &CancelPlan) -> Error {
-    let first = &plan.blocked_reasons[0];
+fn blocked(reasons: &[BlockedReason]) -> Error {
+    let first = &reasons[0];
     Error::conflict(&first.code, first.message.clone()).with_extra(
         "blocked_reasons",
-        serde_json::to_value(&plan.blocked_reasons).unwrap_or_default(),
+        serde_json::to_value(reasons).unwrap_or_default(),
     )
 }
 
@@ -124,8 +126,6 @@ pub enum Decision {
     CustomerAsks,
     /// An agent approves the request that waits for review.
     AgentApproves,
-    /// An agent cancels now, taking over a request that waits for review.
-    AgentForces,
 }
 
 /// Accepts a cancellation of `order` (see [`Decision`]). The plan is judged after the
@@ -150,7 +150,7 @@ impl Intake for CancelIntake<'_> {
         } = self;
         let reviewed = decision.request_under_review(adm, order).await?;
         if planned.plan.is_blocked() {
-            return Err(blocked(&planned.plan));
+            return Err(blocked(&planned.plan.blocked_reasons));
         }
         let mut input = planned.input;
         input.reason = reason.clone().or_else(|| reason_of(reviewed.as_ref()));
@@ -160,7 +160,7 @@ impl Intake for CancelIntake<'_> {
         let request = match reviewed {
             Some(r) => r,
             None => {
-                adm.open_request(new_request(order, &input, review, decided_by)?)
+                adm.open_request(new_request(order, &input, review)?)
                     .await?
             }
         };
@@ -180,7 +180,7 @@ impl Intake for CancelIntake<'_> {
             subject_id: order.id.as_str(),
             reason: reason.as_deref(),
             before: Some(json!({ "status": order.status })),
-            after: Some(decision.audit_after(&request, run.as_ref(), &input)),
+            after: Some(decision.audit_after(&request, run.as_ref())),
             personal_data_of: Some(&order.customer_id),
         })
         .await?;
@@ -216,7 +216,7 @@ impl Decision {
     fn decided_by<'a>(&self, agent: &'a str) -> Option<&'a str> {
         match self {
             Decision::CustomerAsks => None,
-            Decision::AgentApproves | Decision::AgentForces => Some(agent),
+            Decision::AgentApproves => Some(agent),
         }
     }
 
@@ -224,26 +224,15 @@ impl Decision {
         match self {
             Decision::CustomerAsks => "order.cancel_requested",
             Decision::AgentApproves => "order.cancel_approved",
-            Decision::AgentForces => "order.force_cancelled",
         }
     }
 
-    /// The audit record's `after`: the request, its job or that it waits for review, and
-    /// what a forced cancellation chose.
-    fn audit_after(
-        &self,
-        request: &RequestRow,
-        run: Option<&RunRow>,
-        input: &CancelRunInput,
-    ) -> Value {
+    /// The audit record's `after`: the request, and its job or that it waits for review.
+    fn audit_after(&self, request: &RequestRow, run: Option<&RunRow>) -> Value {
         let mut after = json!({ "request_id": request.id });
         match run {
             Some(run) => after["job_id"] = json!(run.id),
             None => after["status"] = json!(RequestStatus::PendingReview.as_str()),
-        }
-        if matches!(self, Decision::AgentForces) {
-            after["refund"] = json!(input.refund);
-            after["restock"] = json!(input.restock);
         }
         after
     }
@@ -267,26 +256,15 @@ impl Decision {
     }
 }
 
-/// A new cancel request: waiting for review, queued, or (forced) approved by the agent.
+/// A customer's new cancel request: waiting for review, or queued.
 fn new_request<'a>(
     order: &'a Order,
     input: &CancelRunInput,
     review: bool,
-    decided_by: Option<&'a str>,
 ) -> Result<OpenRequest<'a>> {
-    let (status, already_open) = match (review, decided_by) {
-        (true, _) => (
-            RequestStatus::PendingReview,
-            "a cancellation of this order is already pending or running",
-        ),
-        (false, None) => (
-            RequestStatus::Queued,
-            "a cancellation of this order is already pending or running",
-        ),
-        (false, Some(_)) => (
-            RequestStatus::Approved,
-            "a cancellation of this order is already running",
-        ),
+    let status = match review {
+        true => RequestStatus::PendingReview,
+        false => RequestStatus::Queued,
     };
     Ok(OpenRequest {
         kind: REQUEST_KIND,
@@ -294,9 +272,66 @@ fn new_request<'a>(
         customer_id: &order.customer_id,
         status,
         input: serde_json::to_value(input).map_err(anyhow::Error::from)?,
-        decided_by,
-        already_open: Error::conflict("request.already_open", already_open),
+        decided_by: None,
+        already_open: Error::conflict(
+            "request.already_open",
+            "a cancellation of this order is already pending or running",
+        ),
     })
+}
+
+/// An agent's forced cancellation of `order`, taking over a request that waits for review.
+/// It starts through `jobs::cancellation::start`, as a long job's cancel items do, so it is
+/// judged under the lock on the order's holds, after the `Idempotency-Key` was claimed.
+pub struct ForceCancelIntake<'a> {
+    pub order: &'a Order,
+    pub reason: String,
+    pub refund: bool,
+    pub restock: bool,
+}
+
+impl Intake for ForceCancelIntake<'_> {
+    type Answer = RequestAcceptedOut;
+
+    async fn admit(self, adm: &mut Admission<'_>) -> Result<Admitted<RequestAcceptedOut>> {
+        let (order, caller) = (self.order, adm.caller().clone());
+        let forced = ForcedCancel {
+            order,
+            reason: &self.reason,
+            refund: self.refund,
+            restock: self.restock,
+            requested_by: &caller.principal,
+            correlation_id: caller.actor.correlation_id.clone(),
+            queue: None,
+        };
+        let registry = adm.state().workflows.clone();
+        let (run, request) = match jobs::cancellation::start(adm.conn(), &registry, forced).await? {
+            CancelStarted::Run { run, request, .. } => (run, request),
+            CancelStarted::Blocked(reasons) => return Err(blocked(&reasons)),
+            CancelStarted::AlreadyOpen => {
+                let open = jobs::cancellation::already_open();
+                return Err(Error::conflict(&open.code, open.message));
+            }
+        };
+        adm.dispatch_after_commit(&run);
+        adm.audit(Entry {
+            action: "order.force_cancelled",
+            subject_type: "order",
+            subject_id: order.id.as_str(),
+            reason: Some(&self.reason),
+            before: Some(json!({ "status": order.status })),
+            after: Some(json!({ "request_id": request.id, "job_id": run.id,
+                                "refund": self.refund, "restock": self.restock })),
+            personal_data_of: Some(&order.customer_id),
+        })
+        .await?;
+        let answer = RequestAcceptedOut::with_run(request.id, &run);
+        Ok(Admitted::accepted(
+            admin_location(run.id),
+            answer,
+            Some(run.id),
+        ))
+    }
 }
 
 /// The customer's reason on the request under review.

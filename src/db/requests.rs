@@ -107,6 +107,32 @@ pub async fn open_for_order(
     .await
 }
 
+/// Whether a request of `kind` for the order is in progress, so that another cannot open:
+/// approved, or queued or running with a run that has not ended. (One whose run ended is
+/// closed by [`close_if_run_finished`] when the next opens; one waiting for review is
+/// taken over.) Reads only: a dry run's judgement.
+pub async fn in_progress(
+    conn: &mut PgConnection,
+    tenant_id: &TenantId,
+    order_id: &OrderId,
+    kind: &str,
+) -> sqlx::Result<bool> {
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (
+             SELECT 1 FROM requests r LEFT JOIN runs ON runs.id = r.run_id
+             WHERE r.tenant_id = $1 AND r.order_id = $2 AND r.kind = $3
+               AND (r.status = 'approved'
+                    OR (r.status IN ('queued','running')
+                        AND (runs.id IS NULL OR runs.status IN ('queued','running'))))
+           ) AS "in_progress!""#,
+        tenant_id.as_str(),
+        order_id.as_str(),
+        kind,
+    )
+    .fetch_one(conn)
+    .await
+}
+
 /// Moves a request on (e.g. `pending_review` → `queued` with its run).
 pub async fn set_status(
     conn: &mut PgConnection,

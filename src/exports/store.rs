@@ -87,3 +87,9 @@ pub fn whole_key(tenant: &TenantId, export: ExportId, ext: &str) -> String {
 pub fn subject_key(tenant: &TenantId, export: SubjectExportId) -> String {
     format!("{tenant}/subjects/{export}/subject.zip")
 }
+
+/// The object a tenant imports from, named by its `key` under the tenant's own `imports/`
+/// prefix (the key checked by `domain::bulk::ImportSource::key_problem`).
+pub fn import_key(tenant: &TenantId, key: &str) -> String {
+    format!("{tenant}/imports/{key}")
+}

@@ -1,9 +1,9 @@
 //! Starting an agent's forced cancellation of one order as a `cancel_order` run, in the
-//! caller's transaction, for a long job's item (a bulk cancel, an import's cancel line): the
-//! order judged as `force-cancel` judges it (its status, a legal hold), the request opened
-//! or the one waiting for review taken over (one open cancellation per order, so a bulk
-//! item and a single force-cancel never both cancel), the run enqueued with the request.
-//! The single-order endpoints accept through `api::cancellation` and share [`plan`].
+//! caller's transaction: the one place for the single-order `force-cancel` and a long job's
+//! item (a bulk cancel, an import's cancel line) alike. The order is judged (its status, a
+//! legal hold), the request opened or the one waiting for review taken over (one open
+//! cancellation per order, so a bulk item and a single force-cancel never both cancel),
+//! the run enqueued with the request. The other cancel endpoints share [`plan`].
 
 use serde_json::json;
 use sqlx::PgConnection;
@@ -43,6 +43,26 @@ pub async fn plan(
     Ok(plan)
 }
 
+/// The forced cancellation of `order` as [`start`] would judge it now, starting nothing: its
+/// plan and, when it would not start, why (the plan's first blocked reason, or
+/// [`already_open`]). A bulk cancel's dry run judges each order with it.
+pub async fn judge(
+    conn: &mut PgConnection,
+    order: &Order,
+    settings: &TenantSettings,
+    refund: bool,
+    restock: bool,
+) -> Result<(CancelPlan, Option<BlockedReason>)> {
+    let plan = plan(conn, order, settings, Canceller::Agent, refund, restock).await?;
+    let verdict = match plan.blocked_reasons.first() {
+        Some(first) => Some(first.clone()),
+        None => db::requests::in_progress(conn, &order.tenant_id, &order.id, REQUEST_KIND)
+            .await?
+            .then(already_open),
+    };
+    Ok((plan, verdict))
+}
+
 /// An agent's forced cancellation to start.
 pub struct ForcedCancel<'a> {
     pub order: &'a Order,
@@ -64,9 +84,19 @@ pub enum CancelStarted {
         request: Box<RequestRow>,
         plan: CancelPlan,
     },
-    /// Not started: the plan's first blocked reason, or `request.already_open` while
-    /// another cancellation of the order is approved or running.
-    Blocked(BlockedReason),
+    /// Not started: the plan's blocked reasons, the first deciding (never empty).
+    Blocked(Vec<BlockedReason>),
+    /// Not started: another cancellation of the order is approved or running.
+    AlreadyOpen,
+}
+
+/// Why a forced cancellation does not start while another of the order is approved or
+/// running (`request.already_open`).
+pub fn already_open() -> BlockedReason {
+    BlockedReason {
+        code: "request.already_open".into(),
+        message: "a cancellation of this order is already running".into(),
+    }
 }
 
 /// Judges the forced cancellation under the lock on the order's holds (so a legal hold
@@ -89,8 +119,8 @@ pub async fn start(
         c.restock,
     )
     .await?;
-    if let Some(first) = plan.blocked_reasons.first() {
-        return Ok(CancelStarted::Blocked(first.clone()));
+    if plan.is_blocked() {
+        return Ok(CancelStarted::Blocked(plan.blocked_reasons));
     }
     let mut input = CancelRunInput {
         order_id: order.id.clone(),
@@ -101,10 +131,7 @@ pub async fn start(
         request_id: None,
     };
     let Some(request) = request_of(conn, &c, &input).await? else {
-        return Ok(CancelStarted::Blocked(BlockedReason {
-            code: "request.already_open".into(),
-            message: "a cancellation of this order is already running".into(),
-        }));
+        return Ok(CancelStarted::AlreadyOpen);
     };
     input.request_id = Some(request.id);
     let new = NewRun {

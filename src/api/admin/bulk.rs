@@ -28,7 +28,6 @@ use crate::db::audit::Entry;
 use crate::domain::bulk::{
     BULK_ACTIONS, BulkStatusInput, CancelChoice, ItemChange, MAX_BULK_ORDERS, Requester,
 };
-use crate::domain::cancel::Canceller;
 use crate::domain::ids::{OrderId, TenantId};
 use crate::domain::search::Criteria;
 use crate::domain::transitions::{OrderAction, check};
@@ -212,16 +211,17 @@ async fn dry_run(
         else {
             continue;
         };
-        // a cancel is judged by its plan, as force-cancel and the item judge it
+        // a cancel is judged as the item will judge it: its plan, then another
+        // cancellation of the order already under way
         let verdict = match choice {
             Some(c) => {
-                let (who, refund, restock) = (Canceller::Agent, c.refund, c.restock);
-                let plan =
-                    cancellation::plan(&mut conn, &order, &settings, who, refund, restock).await?;
-                if let (Some(total), false) = (out.refunds_minor.as_mut(), plan.is_blocked()) {
+                let (refund, restock) = (c.refund, c.restock);
+                let (plan, verdict) =
+                    cancellation::judge(&mut conn, &order, &settings, refund, restock).await?;
+                if let (Some(total), None) = (out.refunds_minor.as_mut(), &verdict) {
                     *total.entry(plan.currency.clone()).or_default() += plan.refund_minor;
                 }
-                plan.blocked_reasons.into_iter().next()
+                verdict
             }
             None => check(action, &situation(&mut conn, &order).await?.0).err(),
         };

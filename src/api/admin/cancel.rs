@@ -8,7 +8,9 @@ use utoipa::ToSchema;
 use crate::api::accept::{RequestAcceptedOut, accept};
 use crate::api::auth::Sudo;
 use crate::api::authorized::{Authorized, can};
-use crate::api::cancellation::{self as cancel, CancelDryRunOut, CancelIntake, Decision};
+use crate::api::cancellation::{
+    self as cancel, CancelDryRunOut, CancelIntake, Decision, ForceCancelIntake,
+};
 use crate::api::extract::Path;
 use crate::api::extract::{Valid, Validate};
 use crate::api::idempotency::IdempotencyKey;
@@ -110,16 +112,17 @@ pub async fn force_cancel(
     Valid { body, .. }: Valid<ForceCancelIn>,
 ) -> Result<Response> {
     let order = agent.tenant_order(&state, &order_id).await?;
-    let planned = cancel::plan(&state, &order, Canceller::Agent, body.refund, body.restock).await?;
     if body.dry_run {
+        let (refund, restock) = (body.refund, body.restock);
+        let planned = cancel::plan(&state, &order, Canceller::Agent, refund, restock).await?;
         return Ok(planned.dry_run());
     }
     let key = key.required_for(&format!("force-cancel:{order_id}"), &body)?;
-    let intake = CancelIntake {
+    let intake = ForceCancelIntake {
         order: &order,
-        planned,
-        decision: Decision::AgentForces,
-        reason: Some(body.reason.clone()),
+        reason: body.reason.clone(),
+        refund: body.refund,
+        restock: body.restock,
     };
     accept(&state, agent.caller(&meta), key, intake).await
 }

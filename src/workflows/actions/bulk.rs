@@ -283,7 +283,8 @@ async fn start_change(
                 .await
                 .map_err(item_error)?
             {
-                CancelStarted::Blocked(reason) => ItemStart::Blocked(reason),
+                CancelStarted::Blocked(reasons) => ItemStart::Blocked(reasons[0].clone()),
+                CancelStarted::AlreadyOpen => ItemStart::Blocked(cancellation::already_open()),
                 CancelStarted::Run { run, request, plan } => ItemStart::Run {
                     run_id: run.id,
                     after: json!({ "run_id": run.id, "request_id": request.id,

@@ -640,3 +640,56 @@ async fn a_bulk_cancel_takes_over_a_request_waiting_for_review() {
         refunds
     );
 }
+
+/// The dry run judges an order whose forced cancellation is already under way as the job's
+/// item would: blocked with `request.already_open`, and nothing counted as refunded for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulk_cancel_dry_run_counts_a_cancellation_already_under_way() {
+    // no worker: the force-cancel's run stays queued, its request open
+    let app = crate::helpers::spawn_with(crate::helpers::Options {
+        workers: 0,
+        ..Default::default()
+    })
+    .await;
+    let confirmed = of_status(&app, &["confirmed"]);
+    assert!(confirmed.len() >= 2, "the seed has two");
+    let (started, other) = (confirmed[0], confirmed[1]);
+    let lead = app.agent_token(TENANT, "agt_lead", &["cs_lead"]);
+    let sudo = app.sudo_token(TENANT, "agt_lead", &["cs_lead"]);
+    let force = format!("/v1/admin/orders/{}/force-cancel", started.id);
+    let body = json!({"refund": true, "restock": true, "reason": "fraud ring"});
+    let (status, forced) = app
+        .admin_post(&lead, &force, Some("fc-open"), Some(&sudo), body.clone())
+        .await;
+    assert_eq!(status, 202, "{forced}");
+    // the single force-cancel judges a second one so too
+    let (status, p) = app
+        .admin_post(&lead, &force, Some("fc-again"), Some(&sudo), body)
+        .await;
+    assert_eq!(
+        (status, p["code"].as_str()),
+        (409, Some("request.already_open")),
+        "{p}"
+    );
+
+    let ids = [started.id.as_str(), other.id.as_str()];
+    let body = json!({"filter": {"id": {"in": ids}}, "action": "cancel",
+                      "reason": "supplier recall", "refund": true, "restock": true,
+                      "dry_run": true});
+    let (status, dry) = app.admin_post(&lead, PATH, None, Some(&sudo), body).await;
+    assert_eq!(status, 200, "{dry}");
+    assert_eq!(
+        (dry["matched"].as_u64(), dry["allowed"].as_u64()),
+        (Some(2), Some(1)),
+        "{dry}"
+    );
+    assert_eq!(dry["blocked"], json!({"request.already_open": 1}), "{dry}");
+    let sample = dry["sample"].as_array().unwrap();
+    let judged = sample
+        .iter()
+        .find(|s| s["order_id"] == started.id.as_str())
+        .unwrap();
+    assert_eq!(judged["blocked_code"], "request.already_open", "{dry}");
+    let refunds = json!({ other.currency.clone(): other.refundable_minor() });
+    assert_eq!(dry["refunds_minor"], refunds, "{dry}");
+}

@@ -5,4 +5,5 @@ mod bulk;
 mod bulk_cancel;
 mod control;
 mod import;
+mod import_object;
 mod stream;
