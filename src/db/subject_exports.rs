@@ -28,6 +28,8 @@ pub struct SubjectExportRow {
     pub counts: Option<Value>,
     pub created_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// `succeeded` once stored, else its job's status (`failed` if the job is gone).
+    pub status: String,
 }
 
 pub struct NewSubjectExport<'a> {
@@ -80,10 +82,15 @@ pub async fn get(
 ) -> sqlx::Result<Option<SubjectExportRow>> {
     sqlx::query_as!(
         SubjectExportRow,
-        r#"SELECT id AS "id: SubjectExportId", tenant_id AS "tenant_id: TenantId",
-                  customer_id AS "customer_id: CustomerId", run_id AS "run_id: RunId",
-                  requested_by, object_key, bytes, sha256, counts, created_at, finished_at
-             FROM subject_exports WHERE tenant_id = $1 AND id = $2"#,
+        r#"SELECT s.id AS "id: SubjectExportId", s.tenant_id AS "tenant_id: TenantId",
+                  s.customer_id AS "customer_id: CustomerId", s.run_id AS "run_id: RunId",
+                  s.requested_by, s.object_key, s.bytes, s.sha256, s.counts, s.created_at,
+                  s.finished_at,
+                  CASE WHEN s.finished_at IS NOT NULL THEN 'succeeded'
+                       ELSE coalesce(r.status, 'failed') END AS "status!"
+             FROM subject_exports s
+             LEFT JOIN runs r ON r.id = s.run_id
+            WHERE s.tenant_id = $1 AND s.id = $2"#,
         tenant.as_str(),
         id.as_uuid(),
     )

@@ -1,7 +1,8 @@
 //! GDPR subject access: `POST /v1/admin/gdpr/export` accepts an archive of everything
 //! orderdesk holds about one customer of the tenant as a job of the `export_subject`
-//! workflow (queue `exports`); `GET /v1/gdpr/exports/download/{token}` serves the finished
-//! zip to whoever holds its signed, expiring link, with no bearer token.
+//! workflow (queue `exports`); `GET /v1/admin/gdpr/exports/{id}` shows it (`status`);
+//! `GET /v1/gdpr/exports/download/{token}` serves the finished zip to whoever holds its
+//! signed, expiring link, with no bearer token.
 
 use axum::extract::State;
 use axum::response::Response;
@@ -27,6 +28,9 @@ use crate::error::{Error, FieldError, Result};
 use crate::exports::Store;
 use crate::exports::link::SubjectExportClaims;
 use crate::state::AppState;
+
+mod status;
+pub use status::{__path_get_subject_export, SubjectExportOut, get_subject_export};
 
 const WORKFLOW: &str = "export_subject";
 
