@@ -1,14 +1,15 @@
 //! Who reaches a subject archive: its link only through `gdpr.export` (the job views of a
 //! `jobs.read` caller withhold it: the job, the listing, the event stream), and
-//! `GET /v1/admin/gdpr/exports/{id}` with a fresh link, access-logged.
+//! `GET /v1/admin/gdpr/exports/{id}` with a fresh link, access-logged; and the customer's
+//! erasure deleting their archives (store object gone, links 410) and nobody else's.
 
 use std::time::Duration;
 
-use orderdesk::domain::ids::SubjectExportId;
-use serde_json::Value;
+use orderdesk::domain::ids::{SubjectExportId, TenantId};
+use serde_json::{Value, json};
 
 use crate::exports::spawn;
-use crate::gdpr_export::{export, open};
+use crate::gdpr_export::{export, open, problem};
 use crate::helpers::{OTHER_TENANT, TENANT, TestApp};
 
 fn admin(app: &TestApp) -> String {
@@ -112,6 +113,7 @@ async fn an_archive_is_shown_with_a_fresh_link_to_gdpr_export_only() {
     assert_eq!(got["bytes"], result["bytes"]);
     assert_eq!(got["sha256"], result["sha256"]);
     assert_eq!(got["requested_by"], "agent:agt_dpo");
+    assert_eq!(got["erased_at"], Value::Null);
     assert!(got["expires_at"].is_string(), "{got}");
     // the link signed now opens the same archive
     assert!(
@@ -173,5 +175,130 @@ async fn an_archive_is_shown_with_a_fresh_link_to_gdpr_export_only() {
             .await
             .unwrap();
     assert_eq!(logged, 1, "refused reads are not logged as reads");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Exports `customer` of `tenant` as that tenant's admin: the finished job's result.
+async fn export_in(app: &TestApp, tenant: &str, customer: &str) -> Value {
+    let token = app.agent_token(tenant, "agt_dpo", &["admin"]);
+    let body = json!({"customer_id": customer, "reason": "SAR-11"});
+    let mut h = app.auth(&token, tenant);
+    h.insert("prefer", "wait=20".parse().unwrap());
+    let res = app.post("/v1/admin/gdpr/export", h, &body).await;
+    let answer: Value = res.json().await.unwrap();
+    assert_eq!(answer["job"]["status"], "succeeded", "{answer}");
+    answer["job"]["result"].clone()
+}
+
+/// Erases `customer` of the test tenant at their own request: the finished job.
+async fn erase(app: &TestApp, customer: &str) -> Value {
+    let token = app.customer_token(TENANT, customer);
+    let mut h = app.auth(&token, TENANT);
+    h.insert(
+        "idempotency-key",
+        format!("erase-{customer}").parse().unwrap(),
+    );
+    let res = app
+        .post("/v1/customer/gdpr/erase-request", h, &json!({}))
+        .await;
+    let body: Value = res.json().await.unwrap();
+    let job = app.wait_job(body["job"]["id"].as_str().unwrap(), 30).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    job
+}
+
+fn stored(dir: &std::path::Path, tenant: &str, result: &Value) -> std::path::PathBuf {
+    let id = SubjectExportId::parse(result["export_id"].as_str().unwrap()).unwrap();
+    dir.join(orderdesk::exports::store::subject_key(
+        &TenantId::new(tenant),
+        id,
+    ))
+}
+
+#[tokio::test]
+async fn erasing_a_customer_deletes_their_archives_and_nobody_elses() {
+    let (app, dir) = spawn(1).await;
+    let first = export(&app, "cus_0001").await;
+    let second = export(&app, "cus_0001").await;
+    let neighbour = export(&app, "cus_0002").await;
+    let namesake = export_in(&app, OTHER_TENANT, "cus_0001").await;
+    for r in [&first, &second, &neighbour] {
+        assert!(stored(&dir, TENANT, r).exists());
+    }
+    assert!(stored(&dir, OTHER_TENANT, &namesake).exists());
+
+    let job = erase(&app, "cus_0001").await;
+    assert_eq!(job["result"]["subject_archives_deleted"], 2, "{job}");
+    assert!(
+        job["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["name"] == "delete_subject_archives" && s["status"] == "done"),
+        "{job}"
+    );
+    for r in [&first, &second] {
+        assert!(!stored(&dir, TENANT, r).exists(), "the object is gone");
+        let url = r["download_url"].as_str().unwrap();
+        assert_eq!(problem(&app, url).await, (410, "export.erased".into()));
+        let path = format!(
+            "/v1/admin/gdpr/exports/{}",
+            r["export_id"].as_str().unwrap()
+        );
+        let (status, got) = app.get(&path, app.auth(&admin(&app), TENANT)).await;
+        assert_eq!(status, 200, "{got}");
+        assert_eq!(got["status"], "erased");
+        assert!(got["erased_at"].is_string(), "{got}");
+        assert_eq!(got["download_url"], Value::Null);
+    }
+    // another customer's archive, and the same customer id's in another tenant, still open
+    assert!(stored(&dir, TENANT, &neighbour).exists());
+    open(&app, &neighbour).await;
+    assert!(stored(&dir, OTHER_TENANT, &namesake).exists());
+    open(&app, &namesake).await;
+    let kept: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM subject_exports WHERE erased_at IS NULL AND object_key IS NOT NULL",
+    )
+    .fetch_one(&app.state.db)
+    .await
+    .unwrap();
+    assert_eq!(kept, 2, "the neighbour's and the other tenant's");
+
+    // an archive made after the erasure holds what remains, and stays
+    let after = export(&app, "cus_0001").await;
+    assert_eq!(after["erased"], true);
+    open(&app, &after).await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// An archive still being made when the erasure ran deletes its own object once it is
+/// stored, and its job ends with `export.erased`.
+#[tokio::test]
+async fn an_archive_overtaken_by_the_erasure_deletes_itself() {
+    let (mut app, dir) = spawn(0).await;
+    let body = json!({"customer_id": "cus_0001", "reason": "SAR-12"});
+    let (status, accepted) = app
+        .admin_post(&admin(&app), "/v1/admin/gdpr/export", None, None, body)
+        .await;
+    assert_eq!(status, 202, "{accepted}");
+    let mut conn = app.state.db.acquire().await.unwrap();
+    let customer = orderdesk::domain::ids::CustomerId::new("cus_0001");
+    let tenant = TenantId::new(TENANT);
+    let left = orderdesk::db::subject_exports::erase_of_customer(&mut conn, &tenant, &customer)
+        .await
+        .unwrap();
+    assert!(left.is_empty(), "nothing stored yet: {left:?}");
+    app.start_worker();
+    let job = app
+        .wait_job(accepted["job"]["id"].as_str().unwrap(), 30)
+        .await;
+    assert_eq!(job["status"], "compensated", "{job}");
+    assert_eq!(job["error"]["code"], "export.erased", "{job}");
+    let id = &accepted["export_id"];
+    assert!(!stored(&dir, TENANT, &json!({ "export_id": id })).exists());
+    let path = format!("/v1/admin/gdpr/exports/{}", id.as_str().unwrap());
+    let (_, got) = app.get(&path, app.auth(&admin(&app), TENANT)).await;
+    assert_eq!(got["status"], "erased", "{got}");
+    assert_eq!(got["download_url"], Value::Null);
     let _ = std::fs::remove_dir_all(&dir);
 }

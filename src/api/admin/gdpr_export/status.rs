@@ -27,7 +27,8 @@ pub struct SubjectExportOut {
     pub export_id: SubjectExportId,
     #[schema(value_type = String)]
     pub customer_id: CustomerId,
-    /// `succeeded` once stored, else its job's status (`queued`, `running`, `failed`…).
+    /// `succeeded` once stored, `erased` once the customer's erasure deleted it, else its
+    /// job's status (`queued`, `running`, `failed`…).
     pub status: String,
     #[schema(value_type = uuid::Uuid)]
     pub job_id: RunId,
@@ -38,19 +39,20 @@ pub struct SubjectExportOut {
     pub bytes: Option<i64>,
     /// Lower-case hex, of the zip.
     pub sha256: Option<String>,
-    /// A link signed now (no bearer token needed) until `expires_at`; `null` until the
-    /// archive is stored.
+    /// A link signed now (no bearer token needed) until `expires_at`; `null` unless the
+    /// archive is stored and not erased.
     pub download_url: Option<String>,
     pub expires_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
+    pub erased_at: Option<DateTime<Utc>>,
 }
 
 impl SubjectExportOut {
     fn of(state: &AppState, e: SubjectExportRow) -> SubjectExportOut {
-        let link = e
-            .finished_at
-            .map(|_| link::subject_download_url(&state.config, &e.tenant_id, e.id));
+        let downloadable = e.finished_at.is_some() && e.erased_at.is_none();
+        let link =
+            downloadable.then(|| link::subject_download_url(&state.config, &e.tenant_id, e.id));
         let (download_url, expires_at) = link.unzip();
         SubjectExportOut {
             export_id: e.id,
@@ -65,12 +67,13 @@ impl SubjectExportOut {
             expires_at,
             created_at: e.created_at,
             finished_at: e.finished_at,
+            erased_at: e.erased_at,
         }
     }
 }
 
 /// One subject archive of the tenant (README, "GDPR subject export"): its status, counts,
-/// bytes, sha256 and, once stored, a download link signed now — the way to a fresh
+/// bytes, sha256 and, while it is stored, a download link signed now — the way to a fresh
 /// link once the job's has expired. Requires `gdpr.export`; the read is access-logged
 /// (`gdpr.export_viewed`). A malformed id is 422; another tenant's archive is 404.
 #[utoipa::path(get, path = "/v1/admin/gdpr/exports/{export_id}", tag = "admin",
