@@ -5,7 +5,7 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
-use crate::domain::ids::{ExportId, OrderId, RequestId, RunId};
+use crate::domain::ids::{ExportId, OrderId, RequestId, RunId, SubjectExportId};
 use crate::error::{Error, FieldError};
 
 /// `axum::Json` whose rejection is a problem: 400 for unparseable JSON, 415 for a missing
@@ -117,6 +117,15 @@ impl PathParams for ExportId {
     type Raw = String;
     fn from_raw(raw: String) -> Result<Self, Error> {
         ExportId::parse(&raw).map_err(|_| Error::not_found("export"))
+    }
+}
+
+impl PathParams for Strict<SubjectExportId> {
+    type Raw = String;
+    fn from_raw(raw: String) -> Result<Self, Error> {
+        SubjectExportId::parse(&raw)
+            .map(Strict)
+            .map_err(|e| invalid(e.field, e.rule))
     }
 }
 

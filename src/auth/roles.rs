@@ -272,7 +272,7 @@ impl Permission {
             P::FraudReview => "clear or confirm a fraud review",
             P::CustomersImpersonate => "act on behalf of a customer",
             P::GdprExport => {
-                "archive everything orderdesk holds about one customer (GDPR subject access)"
+                "archive everything orderdesk holds about one customer (GDPR subject access), and reach the archive's download link"
             }
             P::Reconcile => "run reconciliation against the upstream services",
             P::AuditRead => "read the audit log",

@@ -28,6 +28,10 @@ pub struct SubjectExportRow {
     pub counts: Option<Value>,
     pub created_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// When the customer's erasure deleted the archive (its object is gone).
+    pub erased_at: Option<DateTime<Utc>>,
+    /// `erased`, `succeeded` once stored, else its job's status (`failed` if the job is gone).
+    pub status: String,
 }
 
 pub struct NewSubjectExport<'a> {
@@ -80,10 +84,16 @@ pub async fn get(
 ) -> sqlx::Result<Option<SubjectExportRow>> {
     sqlx::query_as!(
         SubjectExportRow,
-        r#"SELECT id AS "id: SubjectExportId", tenant_id AS "tenant_id: TenantId",
-                  customer_id AS "customer_id: CustomerId", run_id AS "run_id: RunId",
-                  requested_by, object_key, bytes, sha256, counts, created_at, finished_at
-             FROM subject_exports WHERE tenant_id = $1 AND id = $2"#,
+        r#"SELECT s.id AS "id: SubjectExportId", s.tenant_id AS "tenant_id: TenantId",
+                  s.customer_id AS "customer_id: CustomerId", s.run_id AS "run_id: RunId",
+                  s.requested_by, s.object_key, s.bytes, s.sha256, s.counts, s.created_at,
+                  s.finished_at, s.erased_at,
+                  CASE WHEN s.erased_at IS NOT NULL THEN 'erased'
+                       WHEN s.finished_at IS NOT NULL THEN 'succeeded'
+                       ELSE coalesce(r.status, 'failed') END AS "status!"
+             FROM subject_exports s
+             LEFT JOIN runs r ON r.id = s.run_id
+            WHERE s.tenant_id = $1 AND s.id = $2"#,
         tenant.as_str(),
         id.as_uuid(),
     )
@@ -100,22 +110,67 @@ pub struct Stored<'a> {
 }
 
 /// Records the archive as stored (a retried step writes it again: the last one counts).
+/// False when the customer's erasure marked the archive erased meanwhile: the object just
+/// stored must then go too.
 pub async fn finish(
     conn: &mut PgConnection,
     tenant: &TenantId,
     id: SubjectExportId,
     s: &Stored<'_>,
-) -> sqlx::Result<()> {
-    sqlx::query!(
+) -> sqlx::Result<bool> {
+    let done = sqlx::query!(
         "UPDATE subject_exports SET object_key = $3, bytes = $4, sha256 = $5, counts = $6,
                 finished_at = now()
-          WHERE tenant_id = $1 AND id = $2",
+          WHERE tenant_id = $1 AND id = $2 AND erased_at IS NULL",
         tenant.as_str(),
         id.as_uuid(),
         s.object_key,
         s.bytes,
         s.sha256,
         s.counts,
+    )
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Marks every archive of the customer erased (those made before now, finished or not:
+/// one still being made then finds it so and deletes its own object) and answers the
+/// objects still to delete from the store: those of this pass and of an earlier pass that
+/// did not get to [`objects_deleted`].
+pub async fn erase_of_customer(
+    conn: &mut PgConnection,
+    tenant: &TenantId,
+    customer: &CustomerId,
+) -> sqlx::Result<Vec<(SubjectExportId, String)>> {
+    let rows = sqlx::query!(
+        r#"UPDATE subject_exports SET erased_at = coalesce(erased_at, now())
+            WHERE tenant_id = $1 AND customer_id = $2
+              AND (erased_at IS NULL OR object_key IS NOT NULL)
+        RETURNING id AS "id: SubjectExportId", object_key"#,
+        tenant.as_str(),
+        customer.as_str(),
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| Some((r.id, r.object_key?)))
+        .collect())
+}
+
+/// Forgets the objects of erased archives once they are deleted from the store.
+pub async fn objects_deleted(
+    conn: &mut PgConnection,
+    tenant: &TenantId,
+    ids: &[SubjectExportId],
+) -> sqlx::Result<()> {
+    let ids: Vec<uuid::Uuid> = ids.iter().map(|i| i.as_uuid()).collect();
+    sqlx::query!(
+        "UPDATE subject_exports SET object_key = NULL
+          WHERE tenant_id = $1 AND id = ANY($2) AND erased_at IS NOT NULL",
+        tenant.as_str(),
+        &ids,
     )
     .execute(conn)
     .await?;

@@ -20,7 +20,7 @@ fn admin(app: &TestApp) -> String {
 }
 
 /// Starts an export of `customer` as an admin and waits for its job: the job's result.
-async fn export(app: &TestApp, customer: &str) -> Value {
+pub(crate) async fn export(app: &TestApp, customer: &str) -> Value {
     let body = json!({"customer_id": customer, "reason": "subject access request SAR-7"});
     let (status, accepted) = app.admin_post(&admin(app), PATH, None, None, body).await;
     assert_eq!(status, 202, "{accepted}");
@@ -36,7 +36,7 @@ async fn export(app: &TestApp, customer: &str) -> Value {
 
 /// Downloads the archive with no token, checks its size and sha256 against the result, and
 /// opens it: every file's JSON by name.
-async fn open(app: &TestApp, result: &Value) -> HashMap<String, Value> {
+pub(crate) async fn open(app: &TestApp, result: &Value) -> HashMap<String, Value> {
     let url = format!("{}{}", app.api, result["download_url"].as_str().unwrap());
     let res = app.http.get(url).send().await.unwrap();
     assert_eq!(res.status(), 200);
@@ -365,7 +365,7 @@ async fn tampered_expired_and_foreign_links_are_refused() {
     assert_eq!(got, (403, "export.link_invalid".into()));
 }
 
-async fn problem(app: &TestApp, path: &str) -> (u16, String) {
+pub(crate) async fn problem(app: &TestApp, path: &str) -> (u16, String) {
     let res = app
         .http
         .get(format!("{}{path}", app.api))

@@ -17,6 +17,7 @@ mod documents;
 mod engine;
 mod exports;
 mod gdpr_export;
+mod gdpr_privacy;
 mod guest_and_limits;
 mod helpers;
 mod ingest;

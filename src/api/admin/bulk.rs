@@ -20,7 +20,7 @@ use crate::api::authorized::{Authorized, can};
 use crate::api::cancellation::validate_note;
 use crate::api::extract::{Valid, Validate, invalid};
 use crate::api::idempotency::IdempotencyKey;
-use crate::api::jobs::{JobOut, admin_location};
+use crate::api::jobs::{JobOut, Viewer, admin_location};
 use crate::api::shared::RequestMeta;
 use crate::auth::Permission;
 use crate::db;
@@ -245,6 +245,7 @@ async fn dry_run(
 struct BulkIntake {
     input: BulkStatusInput,
     matched: usize,
+    viewer: Viewer,
 }
 
 impl Intake for BulkIntake {
@@ -275,7 +276,7 @@ impl Intake for BulkIntake {
             personal_data_of: None,
         })
         .await?;
-        let out = JobOut::admin(&run);
+        let out = JobOut::admin(&run, &self.viewer);
         Ok(Admitted::accepted(
             admin_location(run.id),
             out,
@@ -315,6 +316,7 @@ pub async fn bulk_update_status(
     let intake = BulkIntake {
         matched: ids.len(),
         input: input_of(body, &agent),
+        viewer: Viewer::of(&agent),
     };
     accept(&state, agent.caller(&meta), key, intake).await
 }

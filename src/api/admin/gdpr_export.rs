@@ -1,9 +1,11 @@
 //! GDPR subject access: `POST /v1/admin/gdpr/export` accepts an archive of everything
 //! orderdesk holds about one customer of the tenant as a job of the `export_subject`
-//! workflow (queue `exports`); `GET /v1/gdpr/exports/download/{token}` serves the finished
-//! zip to whoever holds its signed, expiring link, with no bearer token.
+//! workflow (queue `exports`); `GET /v1/admin/gdpr/exports/{id}` shows it (`status`);
+//! `GET /v1/gdpr/exports/download/{token}` serves the finished zip to whoever holds its
+//! signed, expiring link, with no bearer token, until the customer's erasure deletes it.
 
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Serialize;
 use serde_json::json;
@@ -20,13 +22,16 @@ use crate::api::shared::RequestMeta;
 use crate::db;
 use crate::db::audit::Entry;
 use crate::db::runs::RunRow;
-use crate::db::subject_exports::NewSubjectExport;
+use crate::db::subject_exports::{NewSubjectExport, SubjectExportRow};
 use crate::domain::ids::{CustomerId, SubjectExportId};
 use crate::domain::subject_export::{SubjectExportRequest, SubjectExportRunInput};
 use crate::error::{Error, FieldError, Result};
 use crate::exports::Store;
 use crate::exports::link::SubjectExportClaims;
 use crate::state::AppState;
+
+mod status;
+pub use status::{__path_get_subject_export, SubjectExportOut, get_subject_export};
 
 const WORKFLOW: &str = "export_subject";
 
@@ -169,23 +174,21 @@ pub async fn export_subject(
 pub struct SubjectArchive(#[allow(dead_code)] Vec<u8>);
 
 /// Downloads the zip a subject export's `download_url` points to (no bearer token: the link
-/// is the permission). The `Repr-Digest` header carries its sha256.
+/// is the permission). The `Repr-Digest` header carries its sha256. Once the customer's
+/// erasure deleted the archive, 410 `export.erased`.
 #[utoipa::path(get, path = "/v1/gdpr/exports/download/{token}", tag = "admin",
     params(("token" = String, Path, description = "the last segment of a subject export's `download_url`")),
     responses((status = 200, content_type = "application/zip", body = SubjectArchive),
               (status = 400, body = crate::error::Problem, description = "`export.link_malformed`"),
               (status = 403, body = crate::error::Problem, description = "`export.link_invalid`"),
               (status = 404, body = crate::error::Problem, description = "the archive is gone or not finished"),
-              (status = 410, body = crate::error::Problem, description = "`export.link_expired`")))]
+              (status = 410, body = crate::error::Problem, description = "`export.link_expired`, or `export.erased`")))]
 pub async fn download_subject_export(
     State(state): State<AppState>,
     ExportLink(claims): ExportLink<SubjectExportClaims>,
 ) -> Result<Response> {
     let mut conn = state.db.acquire().await?;
-    let export = db::subject_exports::get(&mut conn, &claims.tenant_id, claims.export_id)
-        .await?
-        .filter(|e| e.finished_at.is_some())
-        .ok_or_else(|| Error::not_found("export"))?;
+    let export = downloadable(&mut conn, &claims).await?;
     let store = Store::open(&state.config.exports).map_err(Error::Internal)?;
     let file = StoredFile {
         content_type: "application/zip",
@@ -194,4 +197,27 @@ pub async fn download_subject_export(
         sha256: export.sha256.as_deref(),
     };
     file.response(objects(store, export.object_key.into_iter().collect()))
+}
+
+/// The archive a link names, if it is stored: 404 while it is not (not finished, or none),
+/// 410 `export.erased` once the customer's erasure deleted it (a link to it stays dead).
+async fn downloadable(
+    conn: &mut sqlx::PgConnection,
+    claims: &SubjectExportClaims,
+) -> Result<SubjectExportRow> {
+    let export = db::subject_exports::get(conn, &claims.tenant_id, claims.export_id)
+        .await?
+        .ok_or_else(|| Error::not_found("export"))?;
+    if export.erased_at.is_some() {
+        let gone = Error::new(
+            StatusCode::GONE,
+            "export.erased",
+            "the customer's personal data was erased, and this archive with it",
+        );
+        return Err(gone.with_next_step("an export made now holds what remains (anonymised)"));
+    }
+    if export.finished_at.is_none() {
+        return Err(Error::not_found("export"));
+    }
+    Ok(export)
 }

@@ -104,6 +104,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(exports::get_export))
         .routes(routes!(exports::download_export))
         .routes(routes!(gdpr_export::export_subject))
+        .routes(routes!(gdpr_export::get_subject_export))
         .routes(routes!(gdpr_export::download_subject_export))
 }
 

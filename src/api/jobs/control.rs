@@ -14,7 +14,7 @@ use serde_json::json;
 use sqlx::{Acquire, PgPool};
 use utoipa::ToSchema;
 
-use super::{JobOut, admin_location};
+use super::{JobOut, Viewer, admin_location};
 use crate::api::accept::{Admission, Admitted, Answer, Intake, accept};
 use crate::api::authorized::{Authorized, can};
 use crate::api::cancellation::validate_note;
@@ -45,7 +45,7 @@ impl Validate for JobActionIn {
 
 impl Answer for JobOut {
     async fn finished(self, run: &RunRow, _: &PgPool) -> Result<Self> {
-        Ok(JobOut::admin(run))
+        Ok(JobOut::admin(run, &self.shown_to))
     }
 }
 
@@ -58,6 +58,7 @@ struct ControlJob {
     id: RunId,
     control: Control,
     reason: String,
+    viewer: Viewer,
 }
 
 impl Intake for ControlJob {
@@ -85,7 +86,7 @@ impl Intake for ControlJob {
         let run = db::runs::get(adm.conn(), &tenant, self.id)
             .await?
             .ok_or_else(|| Error::not_found("job"))?;
-        let out = JobOut::admin(&run);
+        let out = JobOut::admin(&run, &self.viewer);
         Ok(match status {
             StatusCode::ACCEPTED => Admitted::accepted(admin_location(self.id), out, Some(self.id)),
             status => Admitted::done(status, out),
@@ -179,6 +180,7 @@ pub async fn cancel_job(
         id,
         control: control_,
         reason,
+        viewer: Viewer::of(&agent),
     };
     control(&state, agent.caller(&meta), key, job).await
 }
@@ -203,6 +205,7 @@ pub async fn retry_job(
         id,
         control: control_,
         reason,
+        viewer: Viewer::of(&agent),
     };
     control(&state, agent.caller(&meta), key, job).await
 }

@@ -12,7 +12,7 @@ use futures::Stream;
 use sqlx::PgPool;
 use tokio::time::Instant;
 
-use super::{JobOut, jobs_read};
+use super::{JobOut, Viewer, jobs_read};
 use crate::api::authorized::{Authorized, can};
 use crate::api::extract::Path;
 use crate::api::shared::RequestMeta;
@@ -45,7 +45,8 @@ pub async fn stream_job_events(
     let run = run.ok_or_else(|| Error::not_found("job"))?;
     jobs_read(&mut tx, &agent, &meta, std::slice::from_ref(&run)).await?;
     tx.commit().await?;
-    let stream = job_events(state.db.clone(), agent.tenant_id.clone(), id);
+    let viewer = Viewer::of(&agent);
+    let stream = job_events(state.db.clone(), agent.tenant_id.clone(), id, viewer);
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
@@ -53,6 +54,7 @@ struct Watch {
     db: PgPool,
     tenant: TenantId,
     id: RunId,
+    viewer: Viewer,
     /// The last version sent (`updated_at`, progress), so an unchanged job is not resent.
     last: Option<(chrono::DateTime<chrono::Utc>, i32, i32)>,
     ended: bool,
@@ -63,11 +65,13 @@ fn job_events(
     db: PgPool,
     tenant: TenantId,
     id: RunId,
+    viewer: Viewer,
 ) -> impl Stream<Item = std::result::Result<Event, Infallible>> {
     let watch = Watch {
         db,
         tenant,
         id,
+        viewer,
         last: None,
         ended: false,
         closes_at: Instant::now() + MAX_OPEN,
@@ -98,7 +102,7 @@ fn job_events(
                     if w.last != Some(version) {
                         // a finished job's last state goes out first; `end` on the next turn
                         w.last = Some(version);
-                        return Some((Ok(job_event(&JobOut::admin(&run))), w));
+                        return Some((Ok(job_event(&JobOut::admin(&run, &w.viewer))), w));
                     }
                     if run.status.is_terminal() {
                         w.ended = true;

@@ -1,10 +1,12 @@
 //! The job resource that clients poll: a run of a workflow, rendered from Postgres.
 //! `GET /v1/admin/jobs/{id}`, `GET /v1/admin/jobs` (and customers' requests embed it); its
-//! control (`control`: cancel, retry, the dead jobs) and its progress stream (`events`).
+//! control (`control`: cancel, retry, the dead jobs), its progress stream (`events`), and
+//! what of a result each caller may see (`viewer`).
 
 pub mod control;
 pub mod events;
 pub mod items;
+pub mod viewer;
 
 use axum::Json;
 use axum::extract::State;
@@ -23,6 +25,7 @@ use crate::db::runs::{RunRow, RunStatus, StepRow, StepStatus};
 use crate::domain::ids::RunId;
 use crate::error::{Error, Result};
 use crate::state::AppState;
+pub use viewer::Viewer;
 
 /// How far a job got, in the unit its work is counted in.
 #[derive(Debug, Serialize, ToSchema)]
@@ -116,10 +119,16 @@ pub struct JobOut {
     /// Admin views only: how many times an operator retried it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retries: Option<i32>,
+    /// Whom the view was rendered for, so that the same job rendered again once it ended
+    /// (`Prefer: wait`) shows that caller no more than before.
+    #[serde(skip)]
+    shown_to: Viewer,
 }
 
 impl JobOut {
-    /// The customer's view: no steps, no internals.
+    /// The view of whoever asked for the job (a customer, or the agent whose request
+    /// started it): no steps, no internals, the whole result. Any other reader of a job
+    /// gets [`JobOut::admin`].
     pub fn from_run(run: &RunRow) -> JobOut {
         JobOut {
             id: run.id,
@@ -138,12 +147,15 @@ impl JobOut {
             queue: None,
             cancel_requested_at: None,
             retries: None,
+            shown_to: Viewer::default(),
         }
     }
 
-    /// The admin's view without the steps (listings).
-    pub fn admin(run: &RunRow) -> JobOut {
+    /// The admin's view without the steps (listings), with the result as `viewer` may see it.
+    pub fn admin(run: &RunRow, viewer: &Viewer) -> JobOut {
         let mut out = JobOut::from_run(run);
+        out.result = viewer.result(&run.kind, out.result.take());
+        out.shown_to = viewer.clone();
         out.correlation_id = run.correlation_id.clone();
         out.queue = Some(run.queue.clone());
         out.cancel_requested_at = run.cancel_requested_at;
@@ -152,8 +164,8 @@ impl JobOut {
     }
 
     /// The admin's view, with each step.
-    pub fn with_steps(run: &RunRow, steps: &[StepRow]) -> JobOut {
-        let mut out = JobOut::admin(run);
+    pub fn with_steps(run: &RunRow, steps: &[StepRow], viewer: &Viewer) -> JobOut {
+        let mut out = JobOut::admin(run, viewer);
         out.steps = Some(
             steps
                 .iter()
@@ -243,7 +255,7 @@ pub async fn get_job(
     let steps = db::runs::steps(&mut tx, &agent.tenant_id, id).await?;
     jobs_read(&mut tx, &agent, &meta, std::slice::from_ref(&run)).await?;
     tx.commit().await?;
-    Ok(Json(JobOut::with_steps(&run, &steps)))
+    Ok(Json(JobOut::with_steps(&run, &steps, &Viewer::of(&agent))))
 }
 
 /// The access record of a read of jobs: their inputs and results may hold a customer's
@@ -279,8 +291,9 @@ pub async fn list_jobs(
     let (runs, next_cursor) = page_of(runs, limit, |r| (r.created_at, r.id));
     jobs_read(&mut tx, &agent, &meta, &runs).await?;
     tx.commit().await?;
+    let viewer = Viewer::of(&agent);
     Ok(Json(JobListOut {
-        data: runs.iter().map(JobOut::admin).collect(),
+        data: runs.iter().map(|r| JobOut::admin(r, &viewer)).collect(),
         next_cursor,
     }))
 }

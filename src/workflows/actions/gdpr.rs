@@ -1,6 +1,7 @@
 //! The `erase_customer` workflow: check for a legal hold, anonymise orderdesk's own data of
-//! the customer, have the Orders service erase its copy, sweep once more (an upstream event
-//! may have landed in between), and tell support it is done.
+//! the customer, delete their subject archives from the exports store, have the Orders
+//! service erase its copy, sweep once more (an upstream event may have landed in between),
+//! and tell support it is done.
 
 use futures::future::BoxFuture;
 use reqwest::StatusCode;
@@ -9,10 +10,12 @@ use serde::de::IgnoredAny;
 use serde_json::{Value, json};
 use sqlx::PgConnection;
 
+use super::exports::storage;
 use super::notifications as notify;
 use crate::db;
 use crate::domain::erasure::EraseRunInput;
 use crate::domain::ids::{CustomerId, TenantId};
+use crate::exports::Store;
 use crate::upstream::Notification;
 use crate::workflows::step::{StepCtx, StepError, with_result};
 
@@ -77,6 +80,37 @@ pub fn anonymise_local(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepErro
                 "subscriptions_deleted": n.subscriptions,
             }),
             counts,
+        ))
+    })
+}
+
+/// Deletes the customer's subject archives (GDPR exports made before now) from the exports
+/// store and marks their rows erased, so their links answer 410 `export.erased`. Rows are
+/// marked first and forgotten once their object is gone: a retry deletes what is left (a
+/// missing object counts as deleted). The run's result counts the archives the successful
+/// attempt deleted.
+pub fn delete_subject_archives(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
+    Box::pin(async move {
+        let input: EraseRunInput = ctx.input_as()?;
+        let tenant = ctx.tenant();
+        let mut conn = ctx.state.db.acquire().await.map_err(StepError::database)?;
+        let objects = db::subject_exports::erase_of_customer(&mut conn, tenant, &input.customer_id)
+            .await
+            .map_err(StepError::database)?;
+        let store = Store::open(&ctx.state.config.exports).map_err(storage)?;
+        for (_, key) in &objects {
+            match store.inner.delete(&store.path(key)).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(storage(e)),
+            }
+        }
+        let ids: Vec<_> = objects.iter().map(|(id, _)| *id).collect();
+        db::subject_exports::objects_deleted(&mut conn, tenant, &ids)
+            .await
+            .map_err(StepError::database)?;
+        Ok(with_result(
+            json!({ "subject_archives_deleted": ids.len() }),
+            json!({ "archives": ids }),
         ))
     })
 }

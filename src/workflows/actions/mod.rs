@@ -93,6 +93,10 @@ pub const ACTIONS: &[(&str, ActionFn)] = &[
     // erase_customer
     ("gdpr.check_legal_hold", gdpr::check_legal_hold),
     ("gdpr.anonymise_local", gdpr::anonymise_local),
+    (
+        "gdpr.delete_subject_archives",
+        gdpr::delete_subject_archives,
+    ),
     ("orders.erase_customer", gdpr::erase_at_orders),
     ("notifications.erasure_completed", gdpr::erasure_completed),
     // hold_order, release_order, confirm_order, close_order, reopen_order

@@ -2,9 +2,11 @@
 //! one customer, as the archive shows it (`db::subject_exports`, `db::audit`, the rules in
 //! `domain::subject_export`), zips it with its manifest (`exports::archive`), stores it in
 //! the exports store and answers its size, sha256, counts and a signed, expiring link. A
-//! retried step gathers again and replaces the object: the row records the last one.
+//! retried step gathers again and replaces the object: the row records the last one. An
+//! archive the customer's erasure overtook is deleted and fails with `export.erased`.
 
 use futures::future::BoxFuture;
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use sqlx::PgConnection;
@@ -174,9 +176,17 @@ pub fn archive(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
             sha256: &sha256,
             counts: &counts,
         };
-        db::subject_exports::finish(&mut conn, tenant, id, &stored)
+        let kept = db::subject_exports::finish(&mut conn, tenant, id, &stored)
             .await
             .map_err(StepError::database)?;
+        if !kept {
+            store.inner.delete(&path).await.map_err(storage)?;
+            return Err(StepError::permanent(
+                StatusCode::GONE,
+                "export.erased",
+                "the customer's data was erased while the archive was being made; it was deleted",
+            ));
+        }
         let (download_url, expires_at) = link::subject_download_url(&ctx.state.config, tenant, id);
         Ok(with_result(
             json!({

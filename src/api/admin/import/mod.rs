@@ -24,7 +24,7 @@ use crate::api::auth::{Agent, Sudo};
 use crate::api::authorized::{Authorized, can};
 use crate::api::extract::{ValidQuery, Validate};
 use crate::api::idempotency::IdempotencyKey;
-use crate::api::jobs::{JobOut, admin_location};
+use crate::api::jobs::{JobOut, Viewer, admin_location};
 use crate::api::shared::RequestMeta;
 use crate::db;
 use crate::db::audit::Entry;
@@ -95,6 +95,7 @@ impl ImportFrom {
 struct ImportIntake {
     lines: Vec<(usize, ImportLine)>,
     input: ImportInput,
+    viewer: Viewer,
 }
 
 impl Intake for ImportIntake {
@@ -130,7 +131,7 @@ impl Intake for ImportIntake {
         let run = db::runs::get(adm.conn(), &tenant, run.id)
             .await?
             .unwrap_or(run);
-        let out = JobOut::admin(&run);
+        let out = JobOut::admin(&run, &self.viewer);
         Ok(Admitted::accepted(
             admin_location(run.id),
             out,
@@ -233,7 +234,11 @@ async fn start(
         state,
         agent.caller(meta),
         key,
-        ImportIntake { lines, input },
+        ImportIntake {
+            lines,
+            input,
+            viewer: Viewer::of(agent),
+        },
     )
     .await
 }

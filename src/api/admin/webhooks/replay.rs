@@ -15,7 +15,7 @@ use crate::api::accept::{Admission, Admitted, Intake, StartRun, accept};
 use crate::api::authorized::{Authorized, can};
 use crate::api::extract::{Path, Valid, Validate};
 use crate::api::idempotency::IdempotencyKey;
-use crate::api::jobs::{JobOut, admin_location};
+use crate::api::jobs::{JobOut, Viewer, admin_location};
 use crate::api::shared::RequestMeta;
 use crate::db;
 use crate::db::audit::Entry;
@@ -66,6 +66,7 @@ fn target_of(target: &str) -> Result<Option<Uuid>> {
 
 struct ReplayIntake {
     input: ReplayInput,
+    viewer: Viewer,
 }
 
 impl Intake for ReplayIntake {
@@ -108,7 +109,7 @@ impl Intake for ReplayIntake {
             personal_data_of: None,
         })
         .await?;
-        let out = JobOut::admin(&run);
+        let out = JobOut::admin(&run, &self.viewer);
         Ok(Admitted::accepted(
             admin_location(run.id),
             out,
@@ -141,5 +142,7 @@ pub async fn replay_order_events(
         to,
         types,
     };
-    accept(&state, agent.caller(&meta), key, ReplayIntake { input }).await
+    let viewer = Viewer::of(&agent);
+    let intake = ReplayIntake { input, viewer };
+    accept(&state, agent.caller(&meta), key, intake).await
 }
