@@ -146,6 +146,9 @@ impl Builders {
     }
 }
 
+/// Rows of a Parquet row group (a part has one or more).
+const ROW_GROUP_ROWS: usize = 32 * 1024;
+
 /// A Parquet writer for one part, writing into a buffer the caller drains as it goes (the
 /// writer never seeks back): Snappy pages, dictionaries for keyword columns only.
 pub fn parquet_writer(
@@ -154,7 +157,9 @@ pub fn parquet_writer(
 ) -> parquet::errors::Result<ArrowWriter<Vec<u8>>> {
     let mut props = WriterProperties::builder()
         .set_compression(ParquetCompression::SNAPPY)
-        .set_dictionary_enabled(false);
+        .set_dictionary_enabled(false)
+        // a row group is held encoded until it is full: a part's worth was tens of MiB
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS));
     for c in columns {
         if c.kind() == ColumnType::Keyword {
             props = props.set_column_dictionary_enabled(ColumnPath::from(c.name()), true);
