@@ -172,7 +172,11 @@ pub async fn end_many(conn: &mut PgConnection, ends: &[RunEnd]) -> sqlx::Result<
                SELECT tenant_id, 'system', 'worker', requested_by, 'job.' || kind || '.' || status,
                       CASE WHEN input ? 'order_id' THEN 'order' ELSE 'job' END,
                       COALESCE(input->>'order_id', id::text),
-                      jsonb_build_object('job_id', id, 'status', status, 'result', result,
+                      -- a download link is a bearer credential: the audit keeps the rest
+                      jsonb_build_object('job_id', id, 'status', status,
+                                         'result', CASE WHEN jsonb_typeof(result) = 'object'
+                                                        THEN result - 'download_url'
+                                                        ELSE result END,
                                          'error_code', error->'code')
                FROM r),
          ev AS (INSERT INTO outbox (kind, tenant_id, order_id, payload)
