@@ -97,6 +97,8 @@ pub struct Erasable {
     pub orders: i64,
     pub support_messages: i64,
     pub subscriptions: i64,
+    /// Archives of the customer's data made for access requests, deleted from the store.
+    pub subject_archives: i64,
 }
 
 pub async fn erasable(
@@ -114,7 +116,10 @@ pub async fn erasable(
             WHERE c.tenant_id = $1 AND c.customer_id = $2 AND m.redacted_at IS NULL)
                AS "support_messages!",
            (SELECT count(*) FROM notification_subscriptions
-            WHERE tenant_id = $1 AND customer_id = $2) AS "subscriptions!""#,
+            WHERE tenant_id = $1 AND customer_id = $2) AS "subscriptions!",
+           (SELECT count(*) FROM subject_exports
+            WHERE tenant_id = $1 AND customer_id = $2 AND erased_at IS NULL)
+               AS "subject_archives!""#,
         tenant_id.as_str(),
         customer_id.as_str(),
     )

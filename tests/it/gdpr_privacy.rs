@@ -227,6 +227,18 @@ async fn erasing_a_customer_deletes_their_archives_and_nobody_elses() {
     }
     assert!(stored(&dir, OTHER_TENANT, &namesake).exists());
 
+    // the dry run counts the customer's two archives, not the neighbour's or the namesake's
+    let token = app.customer_token(TENANT, "cus_0001");
+    let res = app
+        .post(
+            "/v1/customer/gdpr/erase-request",
+            app.auth(&token, TENANT),
+            &json!({"dry_run": true}),
+        )
+        .await;
+    let plan: Value = res.json().await.unwrap();
+    assert_eq!(plan["would_erase"]["subject_archives"], 2, "{plan}");
+
     let job = erase(&app, "cus_0001").await;
     assert_eq!(job["result"]["subject_archives_deleted"], 2, "{job}");
     assert!(
