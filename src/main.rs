@@ -21,6 +21,9 @@ use orderdesk::{app, db, seed, telemetry, workers};
 
 /// glibc's allocator spent a fifth of the api's CPU on the read path (perf, bench (c));
 /// mimalloc's thread-local free lists make the many small per-request allocations cheap.
+/// Built without transparent huge pages (`no_thp`): mimalloc `madvise`d its arenas for them,
+/// and where THP is `madvise` a worker exporting a million rows held 108 MiB resident for a
+/// live heap under 20 MiB (85 MiB without; the order read (c) measured the same both ways).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
