@@ -260,39 +260,13 @@ async fn fill_from(
     let mut copy = select::copy_rows(&mut *conn, rows)
         .await
         .map_err(StepError::database)?;
-    let part_rows = job.input.part_rows as i64;
     while let Some(message) = copy.try_next().await.map_err(StepError::database)? {
         if binary {
             decoder.feed(&message);
         }
         let mut csv_row = (!binary).then_some(&message[..]);
-        loop {
-            let Some(open) = part.as_mut() else {
-                return Err(encoding("no part open"));
-            };
-            if let Some(row) = csv_row.take() {
-                let Some((id, row)) = select::split_keyset(row) else {
-                    return Err(encoding("COPY sent a row not led by its order id"));
-                };
-                open.push_csv(&id, row);
-            } else if !binary {
-                break;
-            } else {
-                let took = decoder
-                    .next_row(|row| open.push_row(&columns, &row))
-                    .map_err(encoding)?;
-                if took.is_none() {
-                    break;
-                }
-            }
-            open.flush(false).await?;
-            if open.rows == part_rows {
-                if let Some(full) = part.take() {
-                    let (closed, started) = full.close(job.n, &mut progress.whole).await?;
-                    progress.record(job, closed, started).await?;
-                }
-                *part = Some(OpenPart::open(job, &progress.whole)?);
-            }
+        while take_row(part, &columns, &mut csv_row, &mut decoder)? {
+            next_part_if_full(job, progress, part).await?;
         }
     }
     drop(copy);
@@ -300,5 +274,51 @@ async fn fill_from(
     if binary && !decoder.ended() {
         return Err(encoding("COPY ended without its trailer"));
     }
+    Ok(())
+}
+
+/// Puts the next row into the open part: the CSV row of the message, else the next whole row
+/// the decoder has (none in a CSV export: it is never fed). False when there is none.
+fn take_row(
+    part: &mut Option<OpenPart>,
+    columns: &[crate::domain::exports::Column],
+    csv_row: &mut Option<&[u8]>,
+    decoder: &mut Decoder,
+) -> Result<bool, StepError> {
+    let Some(open) = part.as_mut() else {
+        return Err(encoding("no part open"));
+    };
+    if let Some(row) = csv_row.take() {
+        let Some((id, row)) = select::split_keyset(row) else {
+            return Err(encoding("COPY sent a row not led by its order id"));
+        };
+        open.push_csv(&id, row);
+        return Ok(true);
+    }
+    let took = decoder
+        .next_row(|row| open.push_row(columns, &row))
+        .map_err(encoding)?;
+    Ok(took.is_some())
+}
+
+/// Hands the open part's bytes on, and closes it and opens the next once it has
+/// `part_rows` rows.
+async fn next_part_if_full(
+    job: &mut PartJob<'_>,
+    progress: &mut Progress<'_, '_>,
+    part: &mut Option<OpenPart>,
+) -> Result<(), StepError> {
+    let Some(open) = part.as_mut() else {
+        return Err(encoding("no part open"));
+    };
+    open.flush(false).await?;
+    if open.rows < job.input.part_rows as i64 {
+        return Ok(());
+    }
+    if let Some(full) = part.take() {
+        let (closed, started) = full.close(job.n, &mut progress.whole).await?;
+        progress.record(job, closed, started).await?;
+    }
+    *part = Some(OpenPart::open(job, &progress.whole)?);
     Ok(())
 }
