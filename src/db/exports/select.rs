@@ -71,7 +71,7 @@ pub async fn count(
 /// A connection in the read-only transaction of an export's COPY: the filter's values are
 /// settings local to it (see [`copy_rows`]); one statement, so one snapshot, however many
 /// parts it fills. End it with [`end_copy`]; a COPY given up before its end leaves the
-/// connection mid-protocol, so the caller closes it instead (`close_on_drop`).
+/// connection mid-protocol, so the caller closes it when done (`close_on_drop`).
 pub async fn begin_copy(pool: &PgPool) -> sqlx::Result<PoolConnection<Postgres>> {
     let mut conn = pool.acquire().await?;
     sqlx::query("BEGIN READ ONLY").execute(&mut *conn).await?;

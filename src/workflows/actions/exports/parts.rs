@@ -232,12 +232,11 @@ async fn fill(
     let mut conn = select::begin_copy(job.db)
         .await
         .map_err(StepError::database)?;
-    let filled = fill_from(&mut conn, job, progress, part).await;
-    if filled.is_err() {
-        // the COPY may be cut short: its connection is not fit for another statement
-        conn.close_on_drop();
-    }
-    filled
+    // a COPY cut short (an error, or the step dropped when its lease is lost) leaves the
+    // connection mid-protocol, unfit for the next statement: never given back to the pool
+    // (one connection per export)
+    conn.close_on_drop();
+    fill_from(&mut conn, job, progress, part).await
 }
 
 async fn fill_from(
