@@ -14,6 +14,10 @@ pub struct AddressRunInput {
     pub order_id: OrderId,
     /// The new address, validated and normalized.
     pub address: Address,
+    /// The version the Orders service must still be at when the change reaches it: the one
+    /// the caller's precondition (`If-Match`, body `version`) named; absent without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_version: Option<i64>,
 }
 
 /// An address as a client sends it: every field optional here, so that a missing one is

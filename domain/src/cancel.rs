@@ -35,6 +35,10 @@ pub struct CancelRunInput {
     pub canceller: Canceller,
     /// The request it carries out; set when the request is accepted.
     pub request_id: Option<RequestId>,
+    /// The version the Orders service must still be at when the change reaches it: the one
+    /// the caller's precondition (`If-Match`, body `version`) named; absent without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_version: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

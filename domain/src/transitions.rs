@@ -21,6 +21,10 @@ pub struct TransitionRunInput {
     pub hold_id: Option<uuid::Uuid>,
     /// Who asked: an agent's principal, or `system:hold-expiry`.
     pub requested_by: String,
+    /// The version the Orders service must still be at when the change reaches it: the one
+    /// the caller's precondition (`If-Match`, body `version`) named; absent without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_version: Option<i64>,
 }
 
 /// The workflow that releases a hold (an agent's release, or the expiry's).

@@ -37,6 +37,10 @@ pub fn fulfillment_routes() -> Router<SandboxState> {
 #[derive(Debug, Deserialize)]
 struct AddressIn {
     address: Address,
+    /// Orders only: the version the order must be at (optimistic concurrency), 412
+    /// `order.version_mismatch` otherwise.
+    #[serde(default)]
+    expected_version: Option<i64>,
 }
 
 fn validate(a: &Address) -> Result<()> {
@@ -72,7 +76,8 @@ enum Change {
 
 /// `POST /v1/orders/{id}/address` `{"address":{…}}`: 200 `{"order","previous_address"}`;
 /// the same address again → 200 as is (no effect); shipped, partially shipped, delivered,
-/// closed or cancelled → 409 `order.address_locked`.
+/// closed or cancelled → 409 `order.address_locked`; `expected_version` other than the
+/// order's → 412 `order.version_mismatch` (judged first).
 async fn change_address(
     s: State<SandboxState>,
     t: Tenant,
@@ -108,7 +113,7 @@ async fn mutate(
         Claim::Replay(answer) => return Ok(answer),
         Claim::Fresh(m) => m,
     };
-    let outcome = apply(&mut m, &tenant, &id, input.address, change).await;
+    let outcome = apply(&mut m, &tenant, &id, input, change).await;
     m.finish(outcome, &s.events).await
 }
 
@@ -116,7 +121,7 @@ async fn apply(
     m: &mut Mutation,
     tenant: &str,
     id: &str,
-    address: Address,
+    input: AddressIn,
     change: Change,
 ) -> Result<Answer> {
     let store::orders::LockedOrder {
@@ -125,6 +130,8 @@ async fn apply(
     } = store::orders::lock(m.conn(), tenant, id)
         .await?
         .ok_or_else(|| Error::not_found("order"))?;
+    super::orders::expect_version(&order, input.expected_version)?;
+    let address = input.address;
     let open = matches!(
         order.status,
         OrderStatus::Pending | OrderStatus::Confirmed | OrderStatus::OnHold

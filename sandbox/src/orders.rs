@@ -1,5 +1,7 @@
 //! The Orders service (`/orders/v1/...`): read, list, and the status transitions cancel,
 //! reinstate, hold, release, confirm, close and reopen; and the fraud state of an order.
+//! A transition's body may name the version the order must be at (`expected_version`):
+//! any other → 412 `order.version_mismatch` with `current_version`, judged before the rule.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -65,6 +67,21 @@ async fn get_order(
 #[derive(Debug, Default, Deserialize)]
 struct ReasonIn {
     reason: Option<String>,
+    /// The version the order must be at (optimistic concurrency): 412 otherwise.
+    expected_version: Option<i64>,
+}
+
+/// 412 `order.version_mismatch` unless the order is at `expected` (when one was given).
+pub(crate) fn expect_version(order: &Order, expected: Option<i64>) -> Result<()> {
+    match expected {
+        Some(v) if v != order.version => Err(Error::new(
+            StatusCode::PRECONDITION_FAILED,
+            "order.version_mismatch",
+            format!("the order is at version {}, not {v}", order.version),
+        )
+        .with_extra("current_version", json!(order.version))),
+        _ => Ok(()),
+    }
 }
 
 /// What one order mutation does to a locked order: `Ok(true)` when it changed it,
@@ -279,7 +296,7 @@ async fn mutate(
         Claim::Replay(answer) => return Ok(answer),
         Claim::Fresh(m) => m,
     };
-    let outcome = apply(&mut m, &tenant, &id, input.reason, transition).await;
+    let outcome = apply(&mut m, &tenant, &id, input, transition).await;
     m.finish(outcome, &s.events).await
 }
 
@@ -287,7 +304,7 @@ async fn apply(
     m: &mut Mutation,
     tenant: &str,
     id: &str,
-    reason: Option<String>,
+    input: ReasonIn,
     transition: &Transition,
 ) -> Result<Answer> {
     let store::orders::LockedOrder {
@@ -296,7 +313,8 @@ async fn apply(
     } = store::orders::lock(m.conn(), tenant, id)
         .await?
         .ok_or_else(|| Error::not_found("order"))?;
-    let from = order.status;
+    expect_version(&order, input.expected_version)?;
+    let (from, reason) = (order.status, input.reason);
     if !(transition.change)(&mut order, &mut prev_status, reason.clone())? {
         return Answer::new(StatusCode::OK, &order);
     }

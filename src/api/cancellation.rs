@@ -12,6 +12,7 @@ use crate::api::accept::{
     Admission, Admitted, Intake, OpenRequest, RequestAcceptedOut, StartRun, request_location,
 };
 use crate::api::jobs::admin_location;
+use crate::api::precondition::OrderEdit;
 use crate::db;
 use crate::db::audit::Entry;
 use crate::db::requests::RequestRow;
@@ -100,6 +101,7 @@ pub async fn plan(
         restock,
         canceller: who,
         request_id: None,
+        expected_version: None,
     };
     let steps = state.workflows.planned_steps(WORKFLOW, &input);
     let needs_review = who == Canceller::Customer && needs_review(order, &settings);
@@ -136,6 +138,16 @@ pub struct CancelIntake<'a> {
     pub decision: Decision,
     /// The caller's reason; an approval without one keeps the customer's.
     pub reason: Option<String>,
+}
+
+impl OrderEdit for CancelIntake<'_> {
+    fn order(&self) -> &Order {
+        self.order
+    }
+
+    fn expect_version(&mut self, version: Option<i64>) {
+        self.planned.input.expected_version = version;
+    }
 }
 
 impl Intake for CancelIntake<'_> {
@@ -288,6 +300,18 @@ pub struct ForceCancelIntake<'a> {
     pub reason: String,
     pub refund: bool,
     pub restock: bool,
+    /// Set by the precondition's guard ([`OrderEdit`]).
+    pub expected_version: Option<i64>,
+}
+
+impl OrderEdit for ForceCancelIntake<'_> {
+    fn order(&self) -> &Order {
+        self.order
+    }
+
+    fn expect_version(&mut self, version: Option<i64>) {
+        self.expected_version = version;
+    }
 }
 
 impl Intake for ForceCancelIntake<'_> {
@@ -303,6 +327,7 @@ impl Intake for ForceCancelIntake<'_> {
             requested_by: &caller.principal,
             correlation_id: caller.actor.correlation_id.clone(),
             queue: None,
+            expected_version: self.expected_version,
         };
         let registry = adm.state().workflows.clone();
         let (run, request) = match jobs::cancellation::start(adm.conn(), &registry, forced).await? {

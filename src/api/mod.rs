@@ -16,6 +16,7 @@ pub mod idempotency;
 pub mod jobs;
 pub mod metrics;
 pub mod order_actions;
+pub mod precondition;
 pub mod rate_limit;
 pub mod shared;
 

@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 
 use crate::api::accept::{Admission, Admitted, Answer, Intake};
 use crate::api::jobs::{JobOut, admin_location};
+use crate::api::precondition::OrderEdit;
 use crate::db;
 use crate::db::audit::Entry;
 use crate::db::holds::HoldRow;
@@ -112,6 +113,18 @@ pub struct ActionIntake<'a> {
     pub reason: String,
     /// A hold's expiry.
     pub expires_at: Option<DateTime<Utc>>,
+    /// Set by the precondition's guard ([`OrderEdit`]).
+    pub expected_version: Option<i64>,
+}
+
+impl OrderEdit for ActionIntake<'_> {
+    fn order(&self) -> &Order {
+        self.order
+    }
+
+    fn expect_version(&mut self, version: Option<i64>) {
+        self.expected_version = version;
+    }
 }
 
 impl Intake for ActionIntake<'_> {
@@ -123,6 +136,7 @@ impl Intake for ActionIntake<'_> {
             action,
             reason,
             expires_at,
+            expected_version,
         } = self;
         let agent = adm.caller().principal.clone();
         let t = Transition {
@@ -133,6 +147,7 @@ impl Intake for ActionIntake<'_> {
             requested_by: &agent,
             correlation_id: adm.caller().actor.correlation_id.clone(),
             queue: None,
+            expected_version,
         };
         let registry = adm.state().workflows.clone();
         let (run, hold, hold_id) = match transitions::start(adm.conn(), &registry, t).await? {

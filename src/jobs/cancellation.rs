@@ -74,6 +74,8 @@ pub struct ForcedCancel<'a> {
     pub correlation_id: Option<String>,
     /// Another queue than the workflow's own (a bulk job's items wait in the bulk queue).
     pub queue: Option<String>,
+    /// The version the Orders service must still be at (an agent's precondition named it).
+    pub expected_version: Option<i64>,
 }
 
 /// What starting a forced cancellation did.
@@ -129,6 +131,7 @@ pub async fn start(
         restock: c.restock,
         canceller: Canceller::Agent,
         request_id: None,
+        expected_version: c.expected_version,
     };
     let Some(request) = request_of(conn, &c, &input).await? else {
         return Ok(CancelStarted::AlreadyOpen);

@@ -47,6 +47,8 @@ pub struct Transition<'a> {
     pub correlation_id: Option<String>,
     /// Another queue than the workflow's own (a bulk job's items wait in the bulk queue).
     pub queue: Option<String>,
+    /// The version the Orders service must still be at (an agent's precondition named it).
+    pub expected_version: Option<i64>,
 }
 
 /// What starting a status change did.
@@ -90,6 +92,7 @@ pub async fn start(
         reason: t.reason.to_string(),
         hold_id,
         requested_by: t.requested_by.to_string(),
+        expected_version: t.expected_version,
     };
     let new = NewRun {
         tenant_id: order.tenant_id.clone(),

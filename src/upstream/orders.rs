@@ -128,15 +128,18 @@ impl UpstreamReader {
 }
 
 impl Upstream {
-    /// `POST /v1/orders/{id}/cancel`: the cancelled order (200 also when already cancelled).
+    /// `POST /v1/orders/{id}/cancel`: the cancelled order (200 also when already cancelled);
+    /// with `expected_version`, 412 `order.version_mismatch` when the order is at another.
     pub async fn cancel_order(
         &self,
         tenant: &TenantId,
         order_id: &OrderId,
         reason: &str,
+        expected_version: Option<i64>,
         key: &str,
     ) -> Result<Order, UpstreamError> {
-        self.order_transition(tenant, order_id, "cancel", reason, key)
+        let action = "cancel";
+        self.order_transition(tenant, order_id, action, reason, expected_version, key)
             .await
     }
 
@@ -148,21 +151,24 @@ impl Upstream {
         reason: &str,
         key: &str,
     ) -> Result<Order, UpstreamError> {
-        self.order_transition(tenant, order_id, "reinstate", reason, key)
+        self.order_transition(tenant, order_id, "reinstate", reason, None, key)
             .await
     }
 
     /// `POST /v1/orders/{id}/{hold|release|confirm|close|reopen}` `{"reason"}`: the order
-    /// after it (200 also when it already was so).
+    /// after it (200 also when it already was so); with `expected_version`, 412
+    /// `order.version_mismatch` when the order is at another.
     pub async fn change_status(
         &self,
         tenant: &TenantId,
         order_id: &OrderId,
         change: StatusChange,
         reason: &str,
+        expected_version: Option<i64>,
         key: &str,
     ) -> Result<Order, UpstreamError> {
-        self.order_transition(tenant, order_id, change.path(), reason, key)
+        let action = change.path();
+        self.order_transition(tenant, order_id, action, reason, expected_version, key)
             .await
     }
 
@@ -183,19 +189,23 @@ impl Upstream {
         self.client().post(tenant, url, key, &body).await
     }
 
-    /// `POST /v1/orders/{id}/{action}` `{"reason"}`: the order after it.
+    /// `POST /v1/orders/{id}/{action}` `{"reason", "expected_version"}`: the order after it.
     async fn order_transition(
         &self,
         tenant: &TenantId,
         order_id: &OrderId,
         action: &str,
         reason: &str,
+        expected_version: Option<i64>,
         key: &str,
     ) -> Result<Order, UpstreamError> {
         let url = self
             .client()
             .url(Orders, &["v1", "orders", order_id.as_str(), action])?;
-        let body = json!({ "reason": reason });
+        let mut body = json!({ "reason": reason });
+        if let Some(version) = expected_version {
+            body["expected_version"] = json!(version);
+        }
         self.client().post(tenant, url, key, &body).await
     }
 
@@ -224,16 +234,19 @@ impl Upstream {
         self.client().post(tenant, url, key, cart).await
     }
 
-    /// `POST /v1/orders/{id}/address`: shipped or ended → 409 `order.address_locked`.
+    /// `POST /v1/orders/{id}/address`: shipped or ended → 409 `order.address_locked`; with
+    /// `expected_version`, 412 `order.version_mismatch` when the order is at another.
     pub async fn change_address(
         &self,
         tenant: &TenantId,
         order_id: &OrderId,
         address: &Address,
+        expected_version: Option<i64>,
         key: &str,
     ) -> Result<AddressChange, UpstreamError> {
         let segments = ["v1", "orders", order_id.as_str(), "address"];
-        self.post_address(tenant, &segments, address, key).await
+        self.post_address(tenant, &segments, address, expected_version, key)
+            .await
     }
 
     /// `POST /v1/orders/{id}/address/revert`: the compensation of a change, allowed in any
@@ -246,7 +259,8 @@ impl Upstream {
         key: &str,
     ) -> Result<AddressChange, UpstreamError> {
         let segments = ["v1", "orders", order_id.as_str(), "address", "revert"];
-        self.post_address(tenant, &segments, address, key).await
+        self.post_address(tenant, &segments, address, None, key)
+            .await
     }
 
     async fn post_address(
@@ -254,10 +268,14 @@ impl Upstream {
         tenant: &TenantId,
         segments: &[&str],
         address: &Address,
+        expected_version: Option<i64>,
         key: &str,
     ) -> Result<AddressChange, UpstreamError> {
         let url = self.client().url(Orders, segments)?;
-        let body = json!({ "address": address });
+        let mut body = json!({ "address": address });
+        if let Some(version) = expected_version {
+            body["expected_version"] = json!(version);
+        }
         self.client().post(tenant, url, key, &body).await
     }
 }

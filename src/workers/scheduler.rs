@@ -44,6 +44,7 @@ pub async fn release_expired_holds(state: &WorkerCtx) -> anyhow::Result<usize> {
             reason: "expired".into(),
             hold_id: Some(hold.id),
             requested_by: HOLD_EXPIRY.into(),
+            expected_version: None,
         };
         let new = NewRun {
             tenant_id: hold.tenant_id.clone(),

@@ -366,6 +366,84 @@ async fn hold_and_release_round_trip() {
 }
 
 #[tokio::test]
+async fn a_change_at_another_version_is_refused_first_and_a_replay_is_not() {
+    let sb = TestSandbox::start(None).await;
+    let (_, order) = sb.get(T1, "/orders/v1/orders/ord_1").await;
+    let v = order["version"].as_i64().unwrap();
+    let at = |version: i64| json!({"reason": "check", "expected_version": version});
+
+    let (status, body) = sb
+        .post(
+            T1,
+            "/orders/v1/orders/ord_1/hold",
+            Some("h-stale"),
+            at(v + 1),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (
+            StatusCode::PRECONDITION_FAILED,
+            Some("order.version_mismatch")
+        )
+    );
+    assert_eq!(body["current_version"], json!(v));
+    // judged before the rule: a shipped order at another version is 412, not 409
+    let (status, _) = sb
+        .post(
+            T1,
+            "/orders/v1/orders/ord_2/cancel",
+            Some("c-stale"),
+            at(-5),
+        )
+        .await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED);
+    let address = json!({"address": {"name": "A", "line1": "1 Dam", "city": "Amsterdam",
+                          "postal_code": "1012 JS", "country": "NL"}, "expected_version": v + 1});
+    let (status, body) = sb
+        .post(
+            T1,
+            "/orders/v1/orders/ord_1/address",
+            Some("a-stale"),
+            address,
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (
+            StatusCode::PRECONDITION_FAILED,
+            Some("order.version_mismatch")
+        )
+    );
+    assert!(sb.effects(T1, "ord_1").await.is_empty(), "nothing changed");
+
+    let (status, held) = sb
+        .post(T1, "/orders/v1/orders/ord_1/hold", Some("h-1"), at(v))
+        .await;
+    assert_eq!(
+        (status, held["version"].as_i64()),
+        (StatusCode::OK, Some(v + 1))
+    );
+    // the same key again, now that the order is at v + 1: the first answer, not a 412
+    let (status, replay) = sb
+        .post(T1, "/orders/v1/orders/ord_1/hold", Some("h-1"), at(v))
+        .await;
+    assert_eq!((status, &replay), (StatusCode::OK, &held));
+    // without `expected_version` nothing is judged
+    let (status, _) = sb
+        .post(
+            T1,
+            "/orders/v1/orders/ord_1/release",
+            Some("r-1"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(sb.effects_of_kind(T1, "ord_1", "order.hold").await.len(), 1);
+    sb.finish().await;
+}
+
+#[tokio::test]
 async fn shipped_order_cannot_be_cancelled() {
     let sb = TestSandbox::start(None).await;
     let res = sb

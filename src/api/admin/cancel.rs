@@ -14,6 +14,7 @@ use crate::api::cancellation::{
 use crate::api::extract::Path;
 use crate::api::extract::{Valid, Validate};
 use crate::api::idempotency::IdempotencyKey;
+use crate::api::precondition::{IfMatch, Need, OrderPrecondition, validate_version};
 use crate::api::shared::RequestMeta;
 use crate::domain::cancel::Canceller;
 use crate::domain::ids::OrderId;
@@ -33,6 +34,10 @@ pub struct ApproveCancelIn {
     pub restock: bool,
     #[serde(default)]
     pub reason: Option<String>,
+    /// The order's `version` from your last read: 409 `order.version_mismatch` when the
+    /// order moved on since (`If-Match` with its `ETag` does the same with 412).
+    #[serde(default)]
+    pub version: Option<i64>,
     #[serde(default)]
     pub dry_run: bool,
 }
@@ -41,6 +46,7 @@ impl Validate for ApproveCancelIn {
     type Checked = ();
 
     fn validate(&self) -> Result<()> {
+        validate_version(self.version)?;
         cancel::validate_reason(self.reason.as_deref(), false)
     }
 }
@@ -52,6 +58,10 @@ pub struct ForceCancelIn {
     pub restock: bool,
     /// Required, non-empty: recorded in the audit log.
     pub reason: String,
+    /// The order's `version` from your last read: 409 `order.version_mismatch` when the
+    /// order moved on since (`If-Match` with its `ETag` does the same with 412).
+    #[serde(default)]
+    pub version: Option<i64>,
     #[serde(default)]
     pub dry_run: bool,
 }
@@ -60,6 +70,7 @@ impl Validate for ForceCancelIn {
     type Checked = ();
 
     fn validate(&self) -> Result<()> {
+        validate_version(self.version)?;
         cancel::validate_reason(Some(&self.reason), true)
     }
 }
@@ -67,18 +78,20 @@ impl Validate for ForceCancelIn {
 /// Approves the order's cancellation request that waits for review and starts its job.
 /// Requires `orders.cancel.approve` and `Idempotency-Key`.
 #[utoipa::path(post, path = "/v1/admin/orders/{order_id}/approve-cancel", tag = "admin",
-    params(("order_id" = String, Path), ("Idempotency-Key" = String, Header)), request_body = ApproveCancelIn, security(("bearer" = ["orders.cancel.approve"])),
+    params(("order_id" = String, Path), ("Idempotency-Key" = String, Header), ("If-Match" = Option<String>, Header, description = "the order's ETag from your last read: 412 when it moved on")), request_body = ApproveCancelIn, security(("bearer" = ["orders.cancel.approve"])),
     responses((status = 202, body = RequestAcceptedOut), (status = 200, body = CancelDryRunOut), (status = 403, body = crate::error::Problem),
-              (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+              (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem),
+              (status = 400, body = crate::error::Problem), (status = 412, body = crate::error::Problem)))]
 pub async fn approve_cancel(
     State(state): State<AppState>,
     agent: Authorized<can::OrdersCancelApprove>,
     meta: RequestMeta,
-    key: IdempotencyKey,
+    (key, if_match): (IdempotencyKey, IfMatch),
     Path(order_id): Path<OrderId>,
     Valid { body, .. }: Valid<ApproveCancelIn>,
 ) -> Result<Response> {
     let order = agent.tenant_order(&state, &order_id).await?;
+    let precondition = OrderPrecondition::for_agent(if_match, body.version, Need::Optional)?;
     let planned = cancel::plan(&state, &order, Canceller::Agent, body.refund, body.restock).await?;
     if body.dry_run {
         return Ok(planned.dry_run());
@@ -90,32 +103,33 @@ pub async fn approve_cancel(
         decision: Decision::AgentApproves,
         reason: body.reason.clone(),
     };
-    accept(&state, agent.caller(&meta), key, intake).await
+    accept(&state, agent.caller(&meta), key, precondition.guard(intake)).await
 }
 
 /// Cancels the order now, whatever the customer asked, taking over a pending request.
 /// Requires `orders.cancel.force`, a sudo token in `X-Admin-Auth-Sudo`, a reason and
 /// `Idempotency-Key`.
 #[utoipa::path(post, path = "/v1/admin/orders/{order_id}/force-cancel", tag = "admin",
-    params(("order_id" = String, Path), ("Idempotency-Key" = String, Header), ("X-Admin-Auth-Sudo" = String, Header)),
+    params(("order_id" = String, Path), ("Idempotency-Key" = String, Header), ("If-Match" = Option<String>, Header, description = "the order's ETag from your last read: 412 when it moved on"), ("X-Admin-Auth-Sudo" = String, Header)),
     request_body = ForceCancelIn, security(("bearer" = ["orders.cancel.force"])),
     responses((status = 202, body = RequestAcceptedOut), (status = 200, body = CancelDryRunOut), (status = 403, body = crate::error::Problem),
-              (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+              (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem),
+              (status = 400, body = crate::error::Problem), (status = 412, body = crate::error::Problem)))]
 pub async fn force_cancel(
     State(state): State<AppState>,
     agent: Authorized<can::OrdersCancelForce>,
     meta: RequestMeta,
-    key: IdempotencyKey,
+    (key, if_match): (IdempotencyKey, IfMatch),
     Path(order_id): Path<OrderId>,
     // after the permission, so an agent without it learns that first
     _sudo: Sudo,
     Valid { body, .. }: Valid<ForceCancelIn>,
 ) -> Result<Response> {
     let order = agent.tenant_order(&state, &order_id).await?;
+    let precondition = OrderPrecondition::for_agent(if_match, body.version, Need::Optional)?;
     if body.dry_run {
-        let (refund, restock) = (body.refund, body.restock);
-        let planned = cancel::plan(&state, &order, Canceller::Agent, refund, restock).await?;
-        return Ok(planned.dry_run());
+        let planned = cancel::plan(&state, &order, Canceller::Agent, body.refund, body.restock);
+        return Ok(planned.await?.dry_run());
     }
     let key = key.required_for(&format!("force-cancel:{order_id}"), &body)?;
     let intake = ForceCancelIntake {
@@ -123,6 +137,7 @@ pub async fn force_cancel(
         reason: body.reason.clone(),
         refund: body.refund,
         restock: body.restock,
+        expected_version: None,
     };
-    accept(&state, agent.caller(&meta), key, intake).await
+    accept(&state, agent.caller(&meta), key, precondition.guard(intake)).await
 }

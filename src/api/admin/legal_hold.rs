@@ -18,6 +18,7 @@ use crate::api::cancellation::validate_note;
 use crate::api::extract::{Path, Valid, Validate};
 use crate::api::idempotency::IdempotencyKey;
 use crate::api::order_actions::{ActionDryRunOut, blocked, dry_run, situation};
+use crate::api::precondition::{IfMatch, Need, OrderEdit, OrderPrecondition, validate_version};
 use crate::api::shared::RequestMeta;
 use crate::db;
 use crate::db::audit::Entry;
@@ -34,6 +35,10 @@ use crate::state::AppState;
 pub struct LegalHoldIn {
     /// Required, at most 500 characters; internal (never shown to the customer).
     pub reason: String,
+    /// The order's `version` from your last read: 409 `order.version_mismatch` when the
+    /// order moved on since (`If-Match` with its `ETag` does the same with 412).
+    #[serde(default)]
+    pub version: Option<i64>,
     #[serde(default)]
     pub dry_run: bool,
 }
@@ -42,6 +47,7 @@ impl Validate for LegalHoldIn {
     type Checked = ();
 
     fn validate(&self) -> Result<()> {
+        validate_version(self.version)?;
         validate_note("reason", Some(&self.reason), true)
     }
 }
@@ -59,6 +65,16 @@ pub(super) struct LegalHoldIntake<'a> {
     pub(super) order: &'a Order,
     pub(super) action: OrderAction,
     pub(super) reason: String,
+}
+
+/// A legal hold is orderdesk's own record (no workflow): the precondition is judged at
+/// acceptance only.
+impl OrderEdit for LegalHoldIntake<'_> {
+    fn order(&self) -> &Order {
+        self.order
+    }
+
+    fn expect_version(&mut self, _: Option<i64>) {}
 }
 
 impl Intake for LegalHoldIntake<'_> {
@@ -108,12 +124,13 @@ async fn decide(
     state: &AppState,
     agent: &Authorized<can::OrdersLegalHold>,
     meta: &RequestMeta,
-    key: IdempotencyKey,
+    (key, if_match): (IdempotencyKey, IfMatch),
     order_id: &OrderId,
     body: &LegalHoldIn,
     action: OrderAction,
 ) -> Result<Response> {
     let order = agent.tenant_order(state, order_id).await?;
+    let precondition = OrderPrecondition::for_agent(if_match, body.version, Need::Optional)?;
     if body.dry_run {
         return dry_run(state, &order, action).await;
     }
@@ -131,45 +148,47 @@ async fn decide(
         action,
         reason: body.reason.trim().to_string(),
     };
-    accept(state, agent.caller(meta), key, intake).await
+    accept(state, agent.caller(meta), key, precondition.guard(intake)).await
 }
 
 /// Places a legal hold on the order (201). Requires `orders.legal_hold` and
 /// `Idempotency-Key`.
 #[utoipa::path(post, path = "/v1/admin/orders/{order_id}/legal-hold", tag = "admin",
-    params(("order_id" = String, Path), ("Idempotency-Key" = String, Header)), request_body = LegalHoldIn, security(("bearer" = ["orders.legal_hold"])),
+    params(("order_id" = String, Path), ("Idempotency-Key" = String, Header), ("If-Match" = Option<String>, Header, description = "the order's ETag from your last read: 412 when it moved on")), request_body = LegalHoldIn, security(("bearer" = ["orders.legal_hold"])),
     responses((status = 201, body = LegalHoldOut), (status = 200, body = ActionDryRunOut), (status = 403, body = crate::error::Problem),
-              (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+              (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem),
+              (status = 400, body = crate::error::Problem), (status = 412, body = crate::error::Problem)))]
 pub async fn place(
     State(state): State<AppState>,
     agent: Authorized<can::OrdersLegalHold>,
     meta: RequestMeta,
-    key: IdempotencyKey,
+    edit: (IdempotencyKey, IfMatch),
     Path(order_id): Path<OrderId>,
     Valid { body, .. }: Valid<LegalHoldIn>,
 ) -> Result<Response> {
     let action = OrderAction::LegalHold;
-    decide(&state, &agent, &meta, key, &order_id, &body, action).await
+    decide(&state, &agent, &meta, edit, &order_id, &body, action).await
 }
 
 /// Removes the order's legal hold, or holds the request for a second agent's approval (202)
 /// when the tenant's settings say so. Requires `orders.legal_hold`, a sudo token in
 /// `X-Admin-Auth-Sudo`, a reason and `Idempotency-Key`.
 #[utoipa::path(post, path = "/v1/admin/orders/{order_id}/legal-hold/remove", tag = "admin",
-    params(("order_id" = String, Path), ("Idempotency-Key" = String, Header), ("X-Admin-Auth-Sudo" = String, Header)),
+    params(("order_id" = String, Path), ("Idempotency-Key" = String, Header), ("If-Match" = Option<String>, Header, description = "the order's ETag from your last read: 412 when it moved on"), ("X-Admin-Auth-Sudo" = String, Header)),
     request_body = LegalHoldIn, security(("bearer" = ["orders.legal_hold"])),
     responses((status = 200, body = LegalHoldOut), (status = 202, body = crate::db::approvals::ApprovalRow), (status = 403, body = crate::error::Problem),
-              (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+              (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem),
+              (status = 400, body = crate::error::Problem), (status = 412, body = crate::error::Problem)))]
 pub async fn remove(
     State(state): State<AppState>,
     agent: Authorized<can::OrdersLegalHold>,
     meta: RequestMeta,
-    key: IdempotencyKey,
+    edit: (IdempotencyKey, IfMatch),
     Path(order_id): Path<OrderId>,
     // after the permission, so an agent without it learns that first
     _sudo: Sudo,
     Valid { body, .. }: Valid<LegalHoldIn>,
 ) -> Result<Response> {
     let action = OrderAction::RemoveLegalHold;
-    decide(&state, &agent, &meta, key, &order_id, &body, action).await
+    decide(&state, &agent, &meta, edit, &order_id, &body, action).await
 }

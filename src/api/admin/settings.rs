@@ -2,8 +2,7 @@
 //! JSON merge patch (RFC 7396) guarded by `If-Match`, so two agents editing at once cannot
 //! overwrite each other's change unseen. Every change is audited with before and after.
 
-use axum::extract::{FromRequestParts, State};
-use axum::http::request::Parts;
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -15,6 +14,7 @@ use crate::api::accept::{Admission, Admitted, Answer, Intake, accept};
 use crate::api::authorized::{Authorized, can};
 use crate::api::extract::{Valid, Validate, invalid};
 use crate::api::idempotency::IdempotencyKey;
+use crate::api::precondition::{IfMatch, Tags};
 use crate::api::shared::RequestMeta;
 use crate::db;
 use crate::db::audit::Entry;
@@ -77,7 +77,8 @@ impl Validate for SettingsPatch {
 
 /// Changes the tenant's settings by a merge patch, if they are still at the `If-Match`
 /// version: 412 `settings.stale` (with the current `etag`) when someone changed them since,
-/// 428 `settings.if_match_required` without the header. A retry with the same
+/// 428 `settings.if_match_required` without the header, 400
+/// `precondition.if_match_malformed` for one that is not `*` or a list of quoted tags. A retry with the same
 /// `Idempotency-Key` and body replays the first answer.
 #[utoipa::path(patch, path = "/v1/admin/settings", tag = "admin",
     params(("If-Match" = String, Header, description = "the etag of the settings this change was made against"),
@@ -85,6 +86,7 @@ impl Validate for SettingsPatch {
     request_body(content = SettingsPatch, content_type = "application/merge-patch+json"),
     security(("bearer" = ["tenant.settings.write"])),
     responses((status = 200, body = AdminSettingsOut), (status = 401, body = crate::error::Problem),
+              (status = 400, body = crate::error::Problem),
               (status = 403, body = crate::error::Problem), (status = 412, body = crate::error::Problem),
               (status = 422, body = crate::error::Problem), (status = 428, body = crate::error::Problem)))]
 pub async fn patch_settings(
@@ -92,9 +94,10 @@ pub async fn patch_settings(
     agent: Authorized<can::TenantSettingsWrite>,
     meta: RequestMeta,
     key: IdempotencyKey,
-    IfMatch(expected): IfMatch,
+    if_match: IfMatch,
     Valid { body, .. }: Valid<SettingsPatch>,
 ) -> Result<Response> {
+    let expected = if_match.required("settings.if_match_required", "GET /v1/admin/settings")?;
     let key = key.optional_for("settings.patch", &(&expected, &body));
     let intake = SettingsChange {
         expected,
@@ -103,31 +106,9 @@ pub async fn patch_settings(
     accept(&state, agent.caller(&meta), key, intake).await
 }
 
-/// The entity tag a change was made against (`If-Match`), quoted as sent.
-pub struct IfMatch(pub String);
-
-impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
-    type Rejection = Error;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self> {
-        let value = parts.headers.get(header::IF_MATCH);
-        let tag = value.and_then(|v| v.to_str().ok()).map(str::trim);
-        match tag {
-            Some(t) if t.len() > 2 && t.starts_with('"') && t.ends_with('"') => {
-                Ok(IfMatch(t.to_string()))
-            }
-            _ => Err(Error::new(
-                StatusCode::PRECONDITION_REQUIRED,
-                "settings.if_match_required",
-                "send If-Match with the etag of the settings you changed (GET /v1/admin/settings)",
-            )),
-        }
-    }
-}
-
 /// One agent's change of the settings, written under the row's lock.
 struct SettingsChange {
-    expected: String,
+    expected: Tags,
     patch: Value,
 }
 
@@ -138,7 +119,7 @@ impl Intake for SettingsChange {
         let tenant = adm.caller().tenant_id.clone();
         let before = db::tenants::settings_for_update(adm.conn(), &tenant).await?;
         let current = AdminSettingsOut::of(before.clone()).etag;
-        if current != self.expected {
+        if !self.expected.matches_strong(&current) {
             return Err(Error::new(
                 StatusCode::PRECONDITION_FAILED,
                 "settings.stale",

@@ -14,6 +14,7 @@ use crate::api::cancellation::validate_note;
 use crate::api::extract::{Path, Valid, Validate};
 use crate::api::idempotency::IdempotencyKey;
 use crate::api::order_actions::{ActionAcceptedOut, ActionDryRunOut, ActionIntake, dry_run};
+use crate::api::precondition::{IfMatch, Need, OrderPrecondition, validate_version};
 use crate::api::shared::RequestMeta;
 use crate::domain::ids::OrderId;
 use crate::domain::transitions::OrderAction;
@@ -31,6 +32,10 @@ pub struct HoldIn {
     /// 1 to 525,600: the hold is released by itself after this long. Absent: until released.
     #[serde(default)]
     pub duration_minutes: Option<i64>,
+    /// The order's `version` from your last read: 409 `order.version_mismatch` when the
+    /// order moved on since (`If-Match` with its `ETag` does the same with 412).
+    #[serde(default)]
+    pub version: Option<i64>,
     #[serde(default)]
     pub dry_run: bool,
 }
@@ -40,6 +45,7 @@ impl Validate for HoldIn {
     type Checked = Option<Duration>;
 
     fn validate(&self) -> Result<Option<Duration>> {
+        validate_version(self.version)?;
         validate_note("reason", Some(&self.reason), true)?;
         match self.duration_minutes {
             Some(m) if !(1..=MAX_HOLD_MINUTES).contains(&m) => {
@@ -58,6 +64,10 @@ impl Validate for HoldIn {
 pub struct ReleaseIn {
     /// Required, at most 500 characters: how the hold was resolved.
     pub resolution: String,
+    /// The order's `version` from your last read: 409 `order.version_mismatch` when the
+    /// order moved on since (`If-Match` with its `ETag` does the same with 412).
+    #[serde(default)]
+    pub version: Option<i64>,
     #[serde(default)]
     pub dry_run: bool,
 }
@@ -66,6 +76,7 @@ impl Validate for ReleaseIn {
     type Checked = ();
 
     fn validate(&self) -> Result<()> {
+        validate_version(self.version)?;
         validate_note("resolution", Some(&self.resolution), true)
     }
 }
@@ -77,6 +88,10 @@ pub struct StatusChangeIn {
     /// At most 500 characters; recorded in the audit log.
     #[serde(default)]
     pub reason: Option<String>,
+    /// The order's `version` from your last read: 409 `order.version_mismatch` when the
+    /// order moved on since (`If-Match` with its `ETag` does the same with 412).
+    #[serde(default)]
+    pub version: Option<i64>,
     #[serde(default)]
     pub dry_run: bool,
 }
@@ -85,6 +100,7 @@ impl Validate for StatusChangeIn {
     type Checked = ();
 
     fn validate(&self) -> Result<()> {
+        validate_version(self.version)?;
         validate_note("reason", self.reason.as_deref(), false)
     }
 }
@@ -94,6 +110,8 @@ struct Asked<'a, B> {
     action: OrderAction,
     body: &'a B,
     dry_run: bool,
+    /// The body's `version` (the precondition with `If-Match`).
+    version: Option<i64>,
     reason: String,
     expires_at: Option<chrono::DateTime<Utc>>,
 }
@@ -102,11 +120,12 @@ async fn act<P: Grant, B: Serialize>(
     state: &AppState,
     agent: &Authorized<P>,
     meta: &RequestMeta,
-    key: IdempotencyKey,
+    (key, if_match): (IdempotencyKey, IfMatch),
     order_id: &OrderId,
     asked: Asked<'_, B>,
 ) -> Result<Response> {
     let order = agent.tenant_order(state, order_id).await?;
+    let precondition = OrderPrecondition::for_agent(if_match, asked.version, Need::Optional)?;
     if asked.dry_run {
         return dry_run(state, &order, asked.action).await;
     }
@@ -117,7 +136,9 @@ async fn act<P: Grant, B: Serialize>(
         action: asked.action,
         reason: asked.reason,
         expires_at: asked.expires_at,
+        expected_version: None,
     };
+    let intake = precondition.guard(intake);
     accept(state, agent.caller(meta), key, intake).await
 }
 
@@ -125,49 +146,53 @@ async fn act<P: Grant, B: Serialize>(
 /// that holds the order at the Orders service. An expired hold is released by itself.
 /// Requires `orders.hold` and `Idempotency-Key`.
 #[utoipa::path(post, path = "/v1/admin/orders/{order_id}/hold", tag = "admin",
-    params(("order_id" = String, Path), ("Idempotency-Key" = String, Header)), request_body = HoldIn, security(("bearer" = ["orders.hold"])),
+    params(("order_id" = String, Path), ("Idempotency-Key" = String, Header), ("If-Match" = Option<String>, Header, description = "the order's ETag from your last read: 412 when it moved on")), request_body = HoldIn, security(("bearer" = ["orders.hold"])),
     responses((status = 202, body = ActionAcceptedOut), (status = 200, body = ActionDryRunOut), (status = 403, body = crate::error::Problem),
-              (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+              (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem),
+              (status = 400, body = crate::error::Problem), (status = 412, body = crate::error::Problem)))]
 pub async fn hold(
     State(state): State<AppState>,
     agent: Authorized<can::OrdersHold>,
     meta: RequestMeta,
-    key: IdempotencyKey,
+    edit: (IdempotencyKey, IfMatch),
     Path(order_id): Path<OrderId>,
     Valid { body, checked }: Valid<HoldIn>,
 ) -> Result<Response> {
     let asked = Asked {
         action: OrderAction::Hold,
         dry_run: body.dry_run,
+        version: body.version,
         reason: body.reason.trim().to_string(),
         expires_at: checked.map(|d| Utc::now() + d),
         body: &body,
     };
-    act(&state, &agent, &meta, key, &order_id, asked).await
+    act(&state, &agent, &meta, edit, &order_id, asked).await
 }
 
 /// Releases the order's hold with a resolution. Requires `orders.hold` and
 /// `Idempotency-Key`.
 #[utoipa::path(post, path = "/v1/admin/orders/{order_id}/release", tag = "admin",
-    params(("order_id" = String, Path), ("Idempotency-Key" = String, Header)), request_body = ReleaseIn, security(("bearer" = ["orders.hold"])),
+    params(("order_id" = String, Path), ("Idempotency-Key" = String, Header), ("If-Match" = Option<String>, Header, description = "the order's ETag from your last read: 412 when it moved on")), request_body = ReleaseIn, security(("bearer" = ["orders.hold"])),
     responses((status = 202, body = ActionAcceptedOut), (status = 200, body = ActionDryRunOut), (status = 403, body = crate::error::Problem),
-              (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+              (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem),
+              (status = 400, body = crate::error::Problem), (status = 412, body = crate::error::Problem)))]
 pub async fn release(
     State(state): State<AppState>,
     agent: Authorized<can::OrdersHold>,
     meta: RequestMeta,
-    key: IdempotencyKey,
+    edit: (IdempotencyKey, IfMatch),
     Path(order_id): Path<OrderId>,
     Valid { body, .. }: Valid<ReleaseIn>,
 ) -> Result<Response> {
     let asked = Asked {
         action: OrderAction::Release,
         dry_run: body.dry_run,
+        version: body.version,
         reason: body.resolution.trim().to_string(),
         expires_at: None,
         body: &body,
     };
-    act(&state, &agent, &meta, key, &order_id, asked).await
+    act(&state, &agent, &meta, edit, &order_id, asked).await
 }
 
 /// The three status changes with an optional note.
@@ -175,7 +200,7 @@ async fn change_status(
     state: AppState,
     agent: Authorized<can::OrdersEdit>,
     meta: RequestMeta,
-    key: IdempotencyKey,
+    edit: (IdempotencyKey, IfMatch),
     order_id: OrderId,
     body: StatusChangeIn,
     action: OrderAction,
@@ -184,6 +209,7 @@ async fn change_status(
     let asked = Asked {
         action,
         dry_run: body.dry_run,
+        version: body.version,
         reason: if reason.is_empty() {
             action.as_str().to_string()
         } else {
@@ -192,19 +218,20 @@ async fn change_status(
         expires_at: None,
         body: &body,
     };
-    act(&state, &agent, &meta, key, &order_id, asked).await
+    act(&state, &agent, &meta, edit, &order_id, asked).await
 }
 
 /// Confirms a pending order. Requires `orders.edit` and `Idempotency-Key`.
 #[utoipa::path(post, path = "/v1/admin/orders/{order_id}/confirm", tag = "admin",
-    params(("order_id" = String, Path), ("Idempotency-Key" = String, Header)), request_body = StatusChangeIn, security(("bearer" = ["orders.edit"])),
+    params(("order_id" = String, Path), ("Idempotency-Key" = String, Header), ("If-Match" = Option<String>, Header, description = "the order's ETag from your last read: 412 when it moved on")), request_body = StatusChangeIn, security(("bearer" = ["orders.edit"])),
     responses((status = 202, body = ActionAcceptedOut), (status = 200, body = ActionDryRunOut), (status = 403, body = crate::error::Problem),
-              (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+              (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem),
+              (status = 400, body = crate::error::Problem), (status = 412, body = crate::error::Problem)))]
 pub async fn confirm(
     State(state): State<AppState>,
     agent: Authorized<can::OrdersEdit>,
     meta: RequestMeta,
-    key: IdempotencyKey,
+    edit: (IdempotencyKey, IfMatch),
     Path(order_id): Path<OrderId>,
     Valid { body, .. }: Valid<StatusChangeIn>,
 ) -> Result<Response> {
@@ -212,7 +239,7 @@ pub async fn confirm(
         state,
         agent,
         meta,
-        key,
+        edit,
         order_id,
         body,
         OrderAction::Confirm,
@@ -223,33 +250,44 @@ pub async fn confirm(
 /// Closes a delivered or cancelled order (refused under a legal hold). Requires
 /// `orders.edit` and `Idempotency-Key`.
 #[utoipa::path(post, path = "/v1/admin/orders/{order_id}/close", tag = "admin",
-    params(("order_id" = String, Path), ("Idempotency-Key" = String, Header)), request_body = StatusChangeIn, security(("bearer" = ["orders.edit"])),
+    params(("order_id" = String, Path), ("Idempotency-Key" = String, Header), ("If-Match" = Option<String>, Header, description = "the order's ETag from your last read: 412 when it moved on")), request_body = StatusChangeIn, security(("bearer" = ["orders.edit"])),
     responses((status = 202, body = ActionAcceptedOut), (status = 200, body = ActionDryRunOut), (status = 403, body = crate::error::Problem),
-              (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+              (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem),
+              (status = 400, body = crate::error::Problem), (status = 412, body = crate::error::Problem)))]
 pub async fn close(
     State(state): State<AppState>,
     agent: Authorized<can::OrdersEdit>,
     meta: RequestMeta,
-    key: IdempotencyKey,
+    edit: (IdempotencyKey, IfMatch),
     Path(order_id): Path<OrderId>,
     Valid { body, .. }: Valid<StatusChangeIn>,
 ) -> Result<Response> {
-    change_status(state, agent, meta, key, order_id, body, OrderAction::Close).await
+    change_status(state, agent, meta, edit, order_id, body, OrderAction::Close).await
 }
 
 /// Reopens a closed order (back to delivered or cancelled). Requires `orders.edit` and
 /// `Idempotency-Key`.
 #[utoipa::path(post, path = "/v1/admin/orders/{order_id}/reopen", tag = "admin",
-    params(("order_id" = String, Path), ("Idempotency-Key" = String, Header)), request_body = StatusChangeIn, security(("bearer" = ["orders.edit"])),
+    params(("order_id" = String, Path), ("Idempotency-Key" = String, Header), ("If-Match" = Option<String>, Header, description = "the order's ETag from your last read: 412 when it moved on")), request_body = StatusChangeIn, security(("bearer" = ["orders.edit"])),
     responses((status = 202, body = ActionAcceptedOut), (status = 200, body = ActionDryRunOut), (status = 403, body = crate::error::Problem),
-              (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+              (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem),
+              (status = 400, body = crate::error::Problem), (status = 412, body = crate::error::Problem)))]
 pub async fn reopen(
     State(state): State<AppState>,
     agent: Authorized<can::OrdersEdit>,
     meta: RequestMeta,
-    key: IdempotencyKey,
+    edit: (IdempotencyKey, IfMatch),
     Path(order_id): Path<OrderId>,
     Valid { body, .. }: Valid<StatusChangeIn>,
 ) -> Result<Response> {
-    change_status(state, agent, meta, key, order_id, body, OrderAction::Reopen).await
+    change_status(
+        state,
+        agent,
+        meta,
+        edit,
+        order_id,
+        body,
+        OrderAction::Reopen,
+    )
+    .await
 }

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::State;
+use axum::response::Response;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -15,6 +16,7 @@ use super::order_parts::{events_out, invoices};
 use crate::api::auth::Customer;
 use crate::api::extract::{Path, Strict};
 use crate::api::extract::{Query, ValidQuery, Validate, invalid};
+use crate::api::precondition::{version_etag, with_etag};
 use crate::api::shared::{bounded_limit, decode_cursor, page_of};
 use crate::db;
 use crate::db::orders::OrderRead;
@@ -127,6 +129,9 @@ pub struct CustomerOrderOut {
     /// What the list shows of the order.
     #[serde(flatten)]
     pub summary: OrderSummaryOut,
+    /// Grows with every change of the order; the detail's `ETag` is this version, quoted.
+    /// Send it back (`If-Match`, or `version` in the body) with an address change.
+    pub version: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lines: Option<Vec<LineOut>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -228,8 +233,15 @@ fn parse_expand(expand: Option<&str>) -> Result<Expand> {
     Ok(e)
 }
 
+/// The order as its customer sees it, without expansions: what a customer's stale edit
+/// answers as the current order.
+pub fn customer_order_view(o: Order) -> serde_json::Value {
+    serde_json::to_value(customer_view(o, Expand::default())).unwrap_or_default()
+}
+
 fn customer_view(o: Order, expand: Expand) -> CustomerOrderOut {
     CustomerOrderOut {
+        version: o.version,
         lines: expand.lines.then(|| {
             o.lines
                 .iter()
@@ -282,18 +294,18 @@ pub async fn list_orders(
     }))
 }
 
-/// One of the caller's orders, always with `allowed_actions`; another customer's or
-/// tenant's is a 404.
+/// One of the caller's orders, always with `allowed_actions`, and its version as a strong
+/// `ETag` (`"7"`); another customer's or tenant's is a 404.
 #[utoipa::path(get, path = "/v1/customer/orders/{order_id}", tag = "customer", params(("order_id" = String, Path), GetOrderQuery),
     security(("bearer" = [])),
-    responses((status = 200, body = CustomerOrderOut), (status = 401, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
+    responses((status = 200, body = CustomerOrderOut, headers(("ETag" = String))), (status = 401, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
               (status = 422, body = crate::error::Problem), (status = 502, body = crate::error::Problem), (status = 503, body = crate::error::Problem)))]
 pub async fn get_order(
     State(state): State<AppState>,
     who: Customer,
     Path(Strict(order_id)): Path<Strict<OrderId>>,
     Query(q): Query<GetOrderQuery>,
-) -> Result<Json<CustomerOrderOut>> {
+) -> Result<Response> {
     let expand = parse_expand(q.expand.as_deref())?;
     let events_limit = if expand.events { EVENTS_IN_DETAIL } else { 0 };
     let read = who.own_order_read(&state, &order_id, events_limit).await?;
@@ -307,7 +319,7 @@ pub async fn get_order(
     out.allowed_actions = Some(actions);
     out.invoices = invoices;
     out.events = expand.events.then(|| events_out(&read.events));
-    Ok(Json(out))
+    Ok(with_etag(&version_etag(out.version), Json(out)))
 }
 
 impl Customer {

@@ -61,6 +61,7 @@ pub fn update_at_orders(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepErr
                 ctx.tenant(),
                 &input.order_id,
                 &input.address,
+                input.expected_version,
                 ctx.idempotency_key,
             )
             .await

@@ -277,6 +277,7 @@ async fn start_change(
             requested_by,
             correlation_id: ctx.run.correlation_id.clone(),
             queue,
+            expected_version: None,
         };
         return Ok(
             match cancellation::start(tx, registry, c)
@@ -306,6 +307,7 @@ async fn start_change(
         requested_by,
         correlation_id: ctx.run.correlation_id.clone(),
         queue,
+        expected_version: None,
     };
     Ok(
         match transitions::start(tx, registry, t)

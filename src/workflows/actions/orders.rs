@@ -130,7 +130,8 @@ pub fn check_cancel_eligibility(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value,
     })
 }
 
-/// `POST /v1/orders/{id}/cancel`.
+/// `POST /v1/orders/{id}/cancel`, at the version the agent's precondition named if any
+/// (412 `order.version_mismatch` from Orders fails the run for good).
 pub fn cancel(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
     Box::pin(async move {
         let input: CancelRunInput = ctx.input_as()?;
@@ -141,6 +142,7 @@ pub fn cancel(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
                 ctx.tenant(),
                 &input.order_id,
                 reason(&input),
+                input.expected_version,
                 ctx.idempotency_key,
             )
             .await?;

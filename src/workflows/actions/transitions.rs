@@ -48,6 +48,8 @@ pub fn check_transition(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepErr
     })
 }
 
+/// The change at the Orders service, at the version the agent's precondition named if any
+/// (412 `order.version_mismatch` from Orders fails the run for good).
 async fn change(ctx: &StepCtx<'_>, change: StatusChange) -> Result<Value, StepError> {
     let input: TransitionRunInput = ctx.input_as()?;
     let order = ctx
@@ -58,6 +60,7 @@ async fn change(ctx: &StepCtx<'_>, change: StatusChange) -> Result<Value, StepEr
             &input.order_id,
             change,
             &input.reason,
+            input.expected_version,
             ctx.idempotency_key,
         )
         .await?;

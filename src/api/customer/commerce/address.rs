@@ -6,12 +6,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::{RequestKind, ensure_allowed};
+use super::{OrderRequest, RequestKind, ensure_allowed};
 use crate::api::accept::{RequestAcceptedOut, accept};
 use crate::api::auth::Customer;
 use crate::api::extract::Path;
 use crate::api::extract::{Valid, Validate, invalid};
 use crate::api::idempotency::IdempotencyKey;
+use crate::api::precondition::{IfMatch, Need, OrderEdit, OrderPrecondition, validate_version};
 use crate::api::shared::RequestMeta;
 use crate::domain::address::{self, AddressIn, AddressRunInput};
 use crate::domain::eligibility::SelfService;
@@ -31,6 +32,10 @@ const ADDRESS_CHANGE: RequestKind = RequestKind {
 #[serde(deny_unknown_fields)]
 pub struct UpdateAddressIn {
     pub address: Option<AddressIn>,
+    /// The order's `version` from your last read: 409 `order.version_mismatch` when the
+    /// order moved on since (`If-Match` with its `ETag` does the same with 412).
+    #[serde(default)]
+    pub version: Option<i64>,
     /// Validate and check eligibility without changing anything.
     #[serde(default)]
     pub dry_run: bool,
@@ -52,6 +57,7 @@ impl Validate for UpdateAddressIn {
     type Checked = Address;
 
     fn validate(&self) -> Result<Address> {
+        validate_version(self.version)?;
         let Some(input) = &self.address else {
             return Err(invalid("address", "required"));
         };
@@ -78,16 +84,17 @@ impl Validate for UpdateAddressIn {
 /// `address.already_shipped` and the old address in force everywhere. `Idempotency-Key` is
 /// honoured; `dry_run` validates and checks without changing anything.
 #[utoipa::path(post, path = "/v1/customer/orders/{order_id}/update-address", tag = "customer",
-    params(("order_id" = String, Path), ("Idempotency-Key" = Option<String>, Header), ("Prefer" = Option<String>, Header, description = "wait=N (≤ 30)")),
+    params(("order_id" = String, Path), ("Idempotency-Key" = Option<String>, Header), ("If-Match" = Option<String>, Header, description = "the order's ETag from your last read: 412 when it moved on"), ("Prefer" = Option<String>, Header, description = "wait=N (≤ 30)")),
     request_body = UpdateAddressIn, security(("bearer" = [])),
     responses((status = 202, body = RequestAcceptedOut), (status = 200, description = "dry run, or the finished job with Prefer: wait", body = UpdateAddressDryRunOut),
               (status = 401, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
-              (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+              (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem),
+              (status = 400, body = crate::error::Problem), (status = 412, body = crate::error::Problem)))]
 pub async fn update_address(
     State(state): State<AppState>,
     who: Customer,
     meta: RequestMeta,
-    key: IdempotencyKey,
+    (key, if_match): (IdempotencyKey, IfMatch),
     Path(order_id): Path<OrderId>,
     Valid {
         body,
@@ -95,18 +102,30 @@ pub async fn update_address(
     }: Valid<UpdateAddressIn>,
 ) -> Result<Response> {
     let order = who.own_order(&state, &order_id).await?;
+    let precondition = OrderPrecondition::for_customer(if_match, body.version, Need::Optional)?;
     ensure_allowed(&state, SelfService::UpdateAddress, &order).await?;
     let input = AddressRunInput {
         order_id: order.id.clone(),
         address,
+        expected_version: None,
     };
     if body.dry_run {
         return Ok(dry_run(&state, &order, input));
     }
     let key = key.optional_for(&format!("update-address:{order_id}"), &body);
     let before = Some(json!({ "address": order.shipping_address }));
-    let intake = ADDRESS_CHANGE.on(&order, input, before);
+    let intake = precondition.guard(ADDRESS_CHANGE.on(&order, input, before));
     accept(&state, who.caller(&meta), key, intake).await
+}
+
+impl OrderEdit for OrderRequest<'_, AddressRunInput> {
+    fn order(&self) -> &Order {
+        self.order
+    }
+
+    fn expect_version(&mut self, version: Option<i64>) {
+        self.input.expected_version = version;
+    }
 }
 
 /// What the change would do, with no side effect.
