@@ -1,5 +1,5 @@
 //! Conditional requests, one way for every resource that carries a version: the entity tag a
-//! read answers (`ETag`), `If-None-Match` on reads (304), and the preconditions of edits —
+//! read answers (`ETag`) and the preconditions of edits —
 //! `If-Match` (stale → 412) or a body `version` (stale → 409), both answered with the
 //! current state, and 428 where an edit requires one and got neither.
 //!
@@ -109,14 +109,6 @@ impl Tags {
             Tags::List(tags) => tags.iter().any(|t| !t.weak && t.tag == current),
         }
     }
-
-    /// Weak comparison (`If-None-Match`): `W/"7"` matches `"7"`.
-    fn matches_weak(&self, current: &str) -> bool {
-        match self {
-            Tags::Any => true,
-            Tags::List(tags) => tags.iter().any(|t| t.tag == current),
-        }
-    }
 }
 
 /// Written as it would be sent, so that it can be part of an idempotency fingerprint.
@@ -166,29 +158,6 @@ impl IfMatch {
                 format!("send If-Match with the ETag of what you changed ({read_at})"),
             )
         })
-    }
-}
-
-/// `If-None-Match` on a read. A malformed one is ignored: a read is answered in full rather
-/// than refused for a cache validator it cannot use.
-#[derive(Debug, Clone)]
-pub struct IfNoneMatch(Option<Tags>);
-
-impl<S: Send + Sync> FromRequestParts<S> for IfNoneMatch {
-    type Rejection = Error;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self> {
-        let tags = Tags::from_headers(&parts.headers, &header::IF_NONE_MATCH);
-        Ok(IfNoneMatch(tags.ok().flatten()))
-    }
-}
-
-impl IfNoneMatch {
-    /// 304 with the `ETag` when the client already has `etag`.
-    pub fn not_modified(&self, etag: &str) -> Option<Response> {
-        let tags = self.0.as_ref()?;
-        tags.matches_weak(etag)
-            .then(|| (StatusCode::NOT_MODIFIED, [(header::ETAG, etag.to_string())]).into_response())
     }
 }
 
@@ -355,7 +324,6 @@ mod tests {
             !list.matches_strong("\"4\""),
             "a weak tag never matches If-Match"
         );
-        assert!(list.matches_weak("\"4\""));
         assert!(!list.matches_strong("\"5\""));
     }
 

@@ -1,7 +1,6 @@
-//! Optimistic concurrency on orders: the `ETag` of the order reads, `If-None-Match` (304),
-//! and the preconditions of edits (`If-Match` → 412, body `version` → 409) judged at
-//! acceptance and again at the Orders service; the settings' `If-Match` through the same
-//! extractor.
+//! Optimistic concurrency on orders: the `ETag` of the order reads and the preconditions of
+//! edits (`If-Match` → 412, body `version` → 409) judged at acceptance and again at the
+//! Orders service; the settings' `If-Match` through the same extractor.
 
 use orderdesk::db;
 use orderdesk::domain::ids::TenantId;
@@ -59,7 +58,7 @@ async fn viewed_count(app: &TestApp, order: &Order) -> usize {
 }
 
 #[tokio::test]
-async fn order_reads_carry_the_version_as_etag_and_a_current_one_is_not_modified() {
+async fn order_reads_carry_the_version_as_etag() {
     let app = helpers::spawn_with(Options {
         workers: 0,
         ..Default::default()
@@ -83,36 +82,18 @@ async fn order_reads_carry_the_version_as_etag_and_a_current_one_is_not_modified
     assert_eq!(tag, etag(body["order"]["version"].as_i64().unwrap()));
     assert_eq!(tag, etag(order.version));
 
-    let audited = viewed_count(&app, &order).await;
-    for current in [
-        tag.clone(),
-        format!("W/{tag}"),
-        format!("\"x\", {tag}"),
-        "*".into(),
-    ] {
-        let res = read(Some(&current)).await.unwrap();
-        assert_eq!(res.status(), 304, "{current}");
-        assert_eq!(res.headers()["etag"].to_str().unwrap(), tag);
-        assert!(res.bytes().await.unwrap().is_empty());
-    }
-    assert_eq!(
-        viewed_count(&app, &order).await,
-        audited,
-        "a 304 sends no personal data and is not audited"
-    );
-    for other in [etag(order.version + 1), "not-a-tag".into()] {
-        let res = read(Some(&other)).await.unwrap();
-        assert_eq!(res.status(), 200, "{other}");
-    }
-    assert_eq!(viewed_count(&app, &order).await, audited + 2);
+    // no 304: the answer holds more than the order document its tag versions
+    let res = read(Some(&tag)).await.unwrap();
+    assert_eq!(res.status(), 200, "If-None-Match is not answered with 304");
+    assert_eq!(res.headers()["etag"].to_str().unwrap(), tag);
+    assert!(viewed_count(&app, &order).await >= 2, "every read is audited");
 
-    // another tenant's agent learns nothing, not even with a matching tag
+    // another tenant's agent learns nothing
     let globex = app.agent_token(OTHER_TENANT, "agt_g", &["admin"]);
     let res = app
         .http
         .get(&url)
         .headers(app.auth(&globex, OTHER_TENANT))
-        .header("if-none-match", &tag)
         .send()
         .await
         .unwrap();
