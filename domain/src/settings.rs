@@ -31,6 +31,9 @@ pub struct TenantSettings {
     pub support_email: Option<String>,
     /// High-risk actions that wait for a second agent's approval (`pending_approval`).
     pub approvals_required_for: Vec<HighRiskAction>,
+    /// A refund of more than this (minor units) waits for a second agent's approval; never
+    /// when null.
+    pub refund_approval_threshold_minor: Option<i64>,
     /// How long work may wait before it breaches its SLA, in minutes: per work queue
     /// (`GET /v1/admin/queues`) and per alert (`GET /v1/admin/alerts`).
     pub sla_minutes: SlaMinutes,
@@ -131,6 +134,12 @@ impl TenantSettings {
         if self.cancel_review_above_minor.is_some_and(|m| m < 0) {
             bad.push(("cancel_review_above_minor", "0 or more, or null".into()));
         }
+        if self.refund_approval_threshold_minor.is_some_and(|m| m < 0) {
+            bad.push((
+                "refund_approval_threshold_minor",
+                "0 or more, or null".into(),
+            ));
+        }
         let r = &self.rate_limits;
         let rates = [
             ("rate_limits.customer_per_minute", r.customer_per_minute),
@@ -171,6 +180,15 @@ impl TenantSettings {
         bad
     }
 
+    /// Whether a refund of `amount_minor` waits for a second agent's approval.
+    pub fn refund_needs_approval(&self, amount_minor: i64) -> bool {
+        self.approvals_required_for
+            .contains(&HighRiskAction::Refund)
+            || self
+                .refund_approval_threshold_minor
+                .is_some_and(|t| amount_minor > t)
+    }
+
     /// Where support notifications of `tenant_id` go.
     pub fn support_address(&self, tenant_id: &TenantId) -> String {
         self.support_email
@@ -192,6 +210,7 @@ impl Default for TenantSettings {
             rate_limits: RateLimits::default(),
             support_email: None,
             approvals_required_for: Vec::new(),
+            refund_approval_threshold_minor: None,
             sla_minutes: SlaMinutes::default(),
         }
     }

@@ -40,6 +40,7 @@ fn permission_of(action: HighRiskAction) -> Permission {
         HighRiskAction::KeyCreation => Permission::KeysManage,
         HighRiskAction::LegalHoldRemoval => Permission::OrdersLegalHold,
         HighRiskAction::Impersonation => Permission::CustomersImpersonate,
+        HighRiskAction::Refund => Permission::OrdersRefund,
     }
 }
 
