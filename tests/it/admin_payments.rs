@@ -142,7 +142,7 @@ async fn a_refund_is_checked_made_once_and_replayed() {
     assert_eq!(plan["approval_required"], false);
     assert_eq!(
         plan["steps"],
-        json!(["check_refundable", "refund_at_payments"])
+        json!(["check_refundable", "refund_at_payments", "notify_customer"])
     );
     assert_eq!(
         app.effects_of_kind(TENANT, &order.id, "payment.refund")
@@ -158,6 +158,7 @@ async fn a_refund_is_checked_made_once_and_replayed() {
     let job = app.wait_job(job_id, 20).await;
     let refund_id = job["result"]["refund_id"].as_str().expect("a refund id");
     assert_eq!(job["result"]["amount_minor"], 1000);
+    assert_eq!(job["result"]["notified"], true, "{job}");
     let at_payments = sandbox_payment(&app, &pay).await;
     assert_eq!(at_payments["refunds"].as_array().unwrap().len(), 1);
     assert_eq!(at_payments["refunds"][0]["id"], refund_id);

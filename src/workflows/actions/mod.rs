@@ -123,6 +123,7 @@ pub const ACTIONS: &[(&str, ActionFn)] = &[
     // refund_payment
     ("payments.check_refundable", refunds::check_refundable),
     ("payments.refund_payment", refunds::refund_at_payments),
+    ("notifications.refund_issued", refunds::notify_refunded),
     // capture_payment
     ("payments.check_capturable", captures::check_capturable),
     ("payments.capture", captures::capture_at_payments),

@@ -1,10 +1,14 @@
 //! Actions of `refund_payment`: an agent's refund of one payment, judged again against the
-//! Payments service, then made there once under the step's Idempotency-Key.
+//! Payments service, made there once under the step's Idempotency-Key, and told to the
+//! customer.
 
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
 
+use super::notifications::{Recipient, send};
+use crate::db;
 use crate::domain::payments::{RefundRunInput, check_refund};
+use crate::upstream::Notification;
 use reqwest::StatusCode;
 
 use crate::error::{Problem, problem};
@@ -66,5 +70,41 @@ pub fn refund_at_payments(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepE
             "amount_minor": refund.amount_minor,
         });
         Ok(with_result(result, json!({ "refund_id": refund.id })))
+    })
+}
+
+/// The fact [`refund_at_payments`] wrote.
+#[derive(Debug, serde::Deserialize)]
+struct RefundMade {
+    refund_id: String,
+}
+
+/// `POST /v1/messages` with template `refund_issued` to the order's email (declared
+/// non-critical: the money went back whether or not the message goes out).
+pub fn notify_refunded(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
+    Box::pin(async move {
+        let input: RefundRunInput = ctx.input_as()?;
+        let made: RefundMade = ctx.earlier()?;
+        let order = {
+            let mut conn = ctx.state.db.acquire().await.map_err(StepError::database)?;
+            db::orders::get(&mut conn, ctx.tenant(), &input.order_id, None)
+                .await
+                .map_err(StepError::database)?
+        };
+        let order = order.ok_or_else(|| {
+            StepError::missing_output(format!("order {} is not in the read model", input.order_id))
+        })?;
+        let message = Notification {
+            order_id: input.order_id.as_str(),
+            to: &order.email,
+            template: "refund_issued",
+            data: json!({
+                "order_number": order.number,
+                "amount_minor": input.amount_minor,
+                "currency": order.currency,
+                "refund_id": made.refund_id,
+            }),
+        };
+        send(&ctx, &message, Recipient::Customer).await
     })
 }
