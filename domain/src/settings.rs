@@ -277,11 +277,24 @@ mod check_tests {
     }
 
     #[test]
+    fn a_refund_waits_above_the_threshold_or_when_every_refund_does() {
+        let mut s = TenantSettings::default();
+        assert!(!s.refund_needs_approval(i64::MAX));
+        s.refund_approval_threshold_minor = Some(1000);
+        assert!(!s.refund_needs_approval(1000));
+        assert!(s.refund_needs_approval(1001));
+        s.refund_approval_threshold_minor = None;
+        s.approvals_required_for = vec![HighRiskAction::Refund];
+        assert!(s.refund_needs_approval(1));
+    }
+
+    #[test]
     fn each_broken_rule_names_its_field() {
         let mut s = TenantSettings {
             cancel_window_minutes: -1,
             return_window_days: 365 * 11,
             cancel_review_above_minor: Some(-5),
+            refund_approval_threshold_minor: Some(-1),
             support_email: Some("not an address".into()),
             ..TenantSettings::default()
         };
@@ -295,6 +308,7 @@ mod check_tests {
                 "cancel_window_minutes",
                 "return_window_days",
                 "cancel_review_above_minor",
+                "refund_approval_threshold_minor",
                 "rate_limits.agent_per_minute",
                 "sla_minutes.queues.cases",
                 "sla_minutes.alerts.customer_reply",
