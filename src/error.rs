@@ -225,6 +225,24 @@ impl IntoResponse for Error {
     }
 }
 
+impl From<&crate::domain::payments::Refusal> for Problem {
+    /// A refused refund or capture, as the API answers it and a job records it.
+    fn from(r: &crate::domain::payments::Refusal) -> Self {
+        let status = StatusCode::from_u16(r.status()).unwrap_or(StatusCode::CONFLICT);
+        let mut p = problem(status, r.code(), r.detail());
+        if let Some((name, amount)) = r.limit() {
+            p.extra.insert(name.into(), amount.into());
+        }
+        p
+    }
+}
+
+impl From<crate::domain::payments::Refusal> for Error {
+    fn from(r: crate::domain::payments::Refusal) -> Self {
+        Error::Problem(Box::new(Problem::from(&r)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use axum::response::IntoResponse;

@@ -14,6 +14,10 @@ pub enum HighRiskAction {
     LegalHoldRemoval,
     /// `POST /v1/admin/orders/{id}/impersonate-customer`
     Impersonation,
+    /// `POST /v1/admin/payments/{id}/refund`: every refund when named here, and any refund
+    /// above the tenant's `refund_approval_threshold_minor` whatever this list says. The
+    /// approval's subject is the payment.
+    Refund,
 }
 
 impl HighRiskAction {
@@ -22,6 +26,7 @@ impl HighRiskAction {
             HighRiskAction::KeyCreation => "key_creation",
             HighRiskAction::LegalHoldRemoval => "legal_hold_removal",
             HighRiskAction::Impersonation => "impersonation",
+            HighRiskAction::Refund => "refund",
         }
     }
 
@@ -30,6 +35,7 @@ impl HighRiskAction {
             HighRiskAction::KeyCreation,
             HighRiskAction::LegalHoldRemoval,
             HighRiskAction::Impersonation,
+            HighRiskAction::Refund,
         ]
         .into_iter()
         .find(|a| a.as_str() == s)

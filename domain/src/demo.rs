@@ -453,6 +453,8 @@ fn demo_order(
             amount_minor: total,
             refunded_minor: refunded,
             refunds: vec![],
+            captures: vec![],
+            settlement: None,
         }],
         shipments,
         shipping_address: demo_address(customer),

@@ -174,6 +174,11 @@ text_id!(
     OrderId
 );
 
+text_id!(
+    /// A payment as the Payments service names it, e.g. `pay_000001`.
+    PaymentId
+);
+
 uuid_id!(
     /// A customer's or agent's request (cancel, return, erasure…), polled at
     /// `/v1/customer/requests/{id}`.
@@ -237,6 +242,18 @@ impl OrderId {
                 rule: "1 to 100 letters, digits, '_', '-', '.' or ':'",
             })
         }
+    }
+}
+
+impl PaymentId {
+    /// A payment id named by a client (a path segment): the rules of [`OrderId::parse`].
+    pub fn parse(s: &str) -> Result<Self, IdError> {
+        OrderId::parse(s)
+            .map(|id| PaymentId::new(id.as_str()))
+            .map_err(|_| IdError {
+                field: "payment_id",
+                rule: "1 to 100 letters, digits, '_', '-', '.' or ':'",
+            })
     }
 }
 

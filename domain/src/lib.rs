@@ -16,6 +16,7 @@ pub mod fraud;
 pub mod fulfillment;
 pub mod ids;
 pub mod order;
+pub mod payments;
 pub mod queues;
 pub mod reconcile;
 pub mod reorder;

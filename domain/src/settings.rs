@@ -31,6 +31,9 @@ pub struct TenantSettings {
     pub support_email: Option<String>,
     /// High-risk actions that wait for a second agent's approval (`pending_approval`).
     pub approvals_required_for: Vec<HighRiskAction>,
+    /// A refund of more than this (minor units) waits for a second agent's approval; never
+    /// when null.
+    pub refund_approval_threshold_minor: Option<i64>,
     /// How long work may wait before it breaches its SLA, in minutes: per work queue
     /// (`GET /v1/admin/queues`) and per alert (`GET /v1/admin/alerts`).
     pub sla_minutes: SlaMinutes,
@@ -131,6 +134,12 @@ impl TenantSettings {
         if self.cancel_review_above_minor.is_some_and(|m| m < 0) {
             bad.push(("cancel_review_above_minor", "0 or more, or null".into()));
         }
+        if self.refund_approval_threshold_minor.is_some_and(|m| m < 0) {
+            bad.push((
+                "refund_approval_threshold_minor",
+                "0 or more, or null".into(),
+            ));
+        }
         let r = &self.rate_limits;
         let rates = [
             ("rate_limits.customer_per_minute", r.customer_per_minute),
@@ -171,6 +180,15 @@ impl TenantSettings {
         bad
     }
 
+    /// Whether a refund of `amount_minor` waits for a second agent's approval.
+    pub fn refund_needs_approval(&self, amount_minor: i64) -> bool {
+        self.approvals_required_for
+            .contains(&HighRiskAction::Refund)
+            || self
+                .refund_approval_threshold_minor
+                .is_some_and(|t| amount_minor > t)
+    }
+
     /// Where support notifications of `tenant_id` go.
     pub fn support_address(&self, tenant_id: &TenantId) -> String {
         self.support_email
@@ -192,6 +210,7 @@ impl Default for TenantSettings {
             rate_limits: RateLimits::default(),
             support_email: None,
             approvals_required_for: Vec::new(),
+            refund_approval_threshold_minor: None,
             sla_minutes: SlaMinutes::default(),
         }
     }
@@ -258,11 +277,24 @@ mod check_tests {
     }
 
     #[test]
+    fn a_refund_waits_above_the_threshold_or_when_every_refund_does() {
+        let mut s = TenantSettings::default();
+        assert!(!s.refund_needs_approval(i64::MAX));
+        s.refund_approval_threshold_minor = Some(1000);
+        assert!(!s.refund_needs_approval(1000));
+        assert!(s.refund_needs_approval(1001));
+        s.refund_approval_threshold_minor = None;
+        s.approvals_required_for = vec![HighRiskAction::Refund];
+        assert!(s.refund_needs_approval(1));
+    }
+
+    #[test]
     fn each_broken_rule_names_its_field() {
         let mut s = TenantSettings {
             cancel_window_minutes: -1,
             return_window_days: 365 * 11,
             cancel_review_above_minor: Some(-5),
+            refund_approval_threshold_minor: Some(-1),
             support_email: Some("not an address".into()),
             ..TenantSettings::default()
         };
@@ -276,6 +308,7 @@ mod check_tests {
                 "cancel_window_minutes",
                 "return_window_days",
                 "cancel_review_above_minor",
+                "refund_approval_threshold_minor",
                 "rate_limits.agent_per_minute",
                 "sla_minutes.queues.cases",
                 "sla_minutes.alerts.customer_reply",

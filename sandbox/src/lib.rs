@@ -146,7 +146,8 @@ fn build(pool: PgPool, cfg: SandboxConfig, deliveries: TaskTracker) -> Router {
         .merge(faults::routes())
         .merge(requests::routes())
         .merge(fulfillment::sandbox_routes())
-        .merge(carts::sandbox_routes());
+        .merge(carts::sandbox_routes())
+        .merge(payments::sandbox_routes());
     Router::new()
         .nest(
             "/orders",

@@ -83,6 +83,47 @@ pub struct Payment {
     pub refunded_minor: i64,
     #[serde(default)]
     pub refunds: Vec<Refund>,
+    /// Captures of an authorized payment (one, possibly partial); absent for a payment
+    /// captured when it was taken, whose captured amount is `amount_minor`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub captures: Vec<Capture>,
+    /// The payout that settled the payment, once the processor settled it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settlement: Option<Settlement>,
+}
+
+impl Payment {
+    /// The money taken: the captures' sum, or the whole amount of a payment captured when
+    /// it was taken; nothing while it is only authorized (or voided).
+    pub fn captured_minor(&self) -> i64 {
+        if !self.captures.is_empty() {
+            return self.captures.iter().map(|c| c.amount_minor).sum();
+        }
+        match self.status.as_str() {
+            "captured" | "partially_refunded" | "refunded" => self.amount_minor,
+            _ => 0,
+        }
+    }
+
+    /// What can still be refunded: captured and not yet refunded.
+    pub fn refundable_minor(&self) -> i64 {
+        (self.captured_minor() - self.refunded_minor).max(0)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Capture {
+    pub id: String,
+    pub amount_minor: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Settlement {
+    pub id: String,
+    pub settled_at: DateTime<Utc>,
+    pub amount_minor: i64,
+    pub fee_minor: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -87,6 +87,9 @@ pub mod can {
         Reconcile,
         QueuesWork,
         OrdersExport,
-        GdprExport
+        GdprExport,
+        OrdersRefund,
+        PaymentsRead,
+        PaymentsCapture
     );
 }

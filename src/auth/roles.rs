@@ -31,6 +31,8 @@ pub enum Permission {
     OrdersCancelApprove,
     OrdersCancelForce,
     OrdersRefund,
+    PaymentsRead,
+    PaymentsCapture,
     OrdersFulfil,
     OrdersExport,
     ReturnsApprove,
@@ -66,6 +68,7 @@ pub const ROLE_PERMISSIONS: &[(Role, &[Permission])] = &[
             P::OrdersCancelApprove,
             P::OrdersCancelForce,
             P::OrdersRefund,
+            P::PaymentsRead,
             P::OrdersExport,
             P::ReturnsApprove,
             P::CustomersImpersonate,
@@ -85,6 +88,7 @@ pub const ROLE_PERMISSIONS: &[(Role, &[Permission])] = &[
             P::OrdersEdit,
             P::OrdersHold,
             P::OrdersCancelApprove,
+            P::PaymentsRead,
             P::ReturnsApprove,
             P::JobsRead,
             P::QueuesWork,
@@ -92,7 +96,14 @@ pub const ROLE_PERMISSIONS: &[(Role, &[Permission])] = &[
     ),
     (
         Role::Billing,
-        &[P::OrdersRead, P::OrdersSearch, P::OrdersRefund, P::JobsRead],
+        &[
+            P::OrdersRead,
+            P::OrdersSearch,
+            P::OrdersRefund,
+            P::PaymentsRead,
+            P::PaymentsCapture,
+            P::JobsRead,
+        ],
     ),
     (
         Role::Fulfillment,
@@ -122,6 +133,7 @@ pub const ROLE_PERMISSIONS: &[(Role, &[Permission])] = &[
         &[
             P::OrdersRead,
             P::OrdersSearch,
+            P::PaymentsRead,
             P::OrdersExport,
             P::Reconcile,
             P::JobsRead,
@@ -201,6 +213,8 @@ impl Permission {
         P::OrdersCancelApprove,
         P::OrdersCancelForce,
         P::OrdersRefund,
+        P::PaymentsRead,
+        P::PaymentsCapture,
         P::OrdersFulfil,
         P::OrdersExport,
         P::ReturnsApprove,
@@ -231,6 +245,8 @@ impl Permission {
             P::OrdersCancelApprove => "orders.cancel.approve",
             P::OrdersCancelForce => "orders.cancel.force",
             P::OrdersRefund => "orders.refund",
+            P::PaymentsRead => "payments.read",
+            P::PaymentsCapture => "payments.capture",
             P::OrdersFulfil => "orders.fulfil",
             P::OrdersExport => "orders.export",
             P::ReturnsApprove => "returns.approve",
@@ -263,7 +279,13 @@ impl Permission {
             }
             P::OrdersCancelApprove => "approve or reject a cancellation within the rules",
             P::OrdersCancelForce => "cancel an order the rules would block",
-            P::OrdersRefund => "issue refunds",
+            P::OrdersRefund => {
+                "refund payments (with sudo; above the tenant's threshold after a second agent's approval)"
+            }
+            P::PaymentsRead => {
+                "read an order's payments live: captures, refunds, settlements, what is refundable"
+            }
+            P::PaymentsCapture => "capture authorized payments (with sudo)",
             P::OrdersFulfil => "release, split or reship fulfilments",
             P::OrdersExport => {
                 "export orders for finance (CSV, NDJSON, Parquet); list and download exports"

@@ -16,6 +16,7 @@ pub mod kpis;
 pub mod orders;
 pub mod orders_copy;
 pub mod outbox;
+pub mod payments;
 pub mod queues;
 pub mod raw_events;
 pub mod requests;

@@ -1,11 +1,11 @@
-//! The Payments service (`/payments`): a payment as it stands, and refunds.
+//! The Payments service (`/payments`): a payment as it stands, captures and refunds.
 
 use crate::domain::ids::TenantId;
 use serde_json::json;
 
 use super::{Upstream, UpstreamError, UpstreamReader};
 use crate::config::Service::Payments;
-use crate::domain::order::{Payment, Refund};
+use crate::domain::order::{Capture, Payment, Refund};
 
 impl UpstreamReader {
     /// `GET /v1/payments/{id}`: the payment with every refund made.
@@ -34,6 +34,23 @@ impl Upstream {
             .client()
             .url(Payments, &["v1", "payments", payment_id, "refunds"])?;
         let body = json!({ "amount_minor": amount_minor, "reason": reason });
+        self.client().post(tenant, url, key, &body).await
+    }
+
+    /// `POST /v1/payments/{id}/captures`: 201 the capture (the whole authorization when
+    /// `amount_minor` is `None`); a payment not authorized → 409 `capture.not_authorized`,
+    /// more than authorized → 422 `capture.exceeds_authorized`.
+    pub async fn capture_payment(
+        &self,
+        tenant: &TenantId,
+        payment_id: &str,
+        amount_minor: Option<i64>,
+        key: &str,
+    ) -> Result<Capture, UpstreamError> {
+        let url = self
+            .client()
+            .url(Payments, &["v1", "payments", payment_id, "captures"])?;
+        let body = json!({ "amount_minor": amount_minor });
         self.client().post(tenant, url, key, &body).await
     }
 }

@@ -263,6 +263,10 @@ async fn an_agent_reads_the_tenants_capabilities_and_its_own_quota() {
     assert_eq!(status, 200, "{caps}");
     assert_eq!(caps["customer"]["returns_enabled"], true);
     assert_eq!(caps["approvals_required_for"], json!([]));
+    assert_eq!(
+        caps["refund_approval_threshold_minor"],
+        serde_json::Value::Null
+    );
     assert_eq!(caps["impersonation_available"], true);
     let (status, first) = app
         .get("/v1/admin/rate-limits", app.auth(&agent, TENANT))

@@ -5,6 +5,7 @@ mod admin_cancel;
 mod admin_concurrency;
 mod admin_inspect;
 mod admin_monitoring;
+mod admin_payments;
 mod admin_review;
 mod admin_search;
 mod admin_settings;

@@ -202,6 +202,8 @@ async fn an_agent_reads_its_own_roles_and_permissions() {
             "orders.read",
             "orders.search",
             "orders.refund",
+            "payments.read",
+            "payments.capture",
             "audit.read",
             "jobs.read"
         ]

@@ -212,6 +212,8 @@ fn order(tenant: &str, id: &str, status: OrderStatus, payment_status: &str) -> O
             amount_minor: 5000,
             refunded_minor: 0,
             refunds: vec![],
+            captures: vec![],
+            settlement: None,
         }],
         shipments: vec![],
         shipping_address: Address {

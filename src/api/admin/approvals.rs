@@ -1,5 +1,5 @@
 //! Two-agent approval of high-risk actions. When the tenant's settings name an action in
-//! `approvals_required_for` (key creation, legal-hold removal, impersonation), its endpoint
+//! `approvals_required_for` (key creation, legal-hold removal, impersonation, refunds), its endpoint
 //! answers 202 `pending_approval` instead of acting; another agent who holds the action's
 //! permission (and `approvals.decide`) approves or rejects it — nobody decides their own —
 //! and the requester then carries it out once with `POST .../execute`, which answers what the
@@ -17,6 +17,7 @@ use uuid::Uuid;
 use super::impersonate::{ImpersonateIn, ImpersonationIntake};
 use super::keys::{NewKeyIn, NewKeyIntake, check_scopes};
 use super::legal_hold::{LegalHoldIn, LegalHoldIntake};
+use super::refunds::{RefundIn, RefundIntake};
 use crate::api::accept::{Admission, Admitted, Answer, Caller, Idempotency, Intake, accept};
 use crate::api::auth::Agent;
 use crate::api::authorized::{Authorized, can};
@@ -29,7 +30,7 @@ use crate::db;
 use crate::db::approvals::ApprovalRow;
 use crate::db::audit::Entry;
 use crate::domain::approvals::{ApprovalStatus, HighRiskAction};
-use crate::domain::ids::OrderId;
+use crate::domain::ids::{OrderId, PaymentId};
 use crate::domain::transitions::OrderAction;
 use crate::error::{Error, Result};
 use crate::state::AppState;
@@ -40,6 +41,7 @@ fn permission_of(action: HighRiskAction) -> Permission {
         HighRiskAction::KeyCreation => Permission::KeysManage,
         HighRiskAction::LegalHoldRemoval => Permission::OrdersLegalHold,
         HighRiskAction::Impersonation => Permission::CustomersImpersonate,
+        HighRiskAction::Refund => Permission::OrdersRefund,
     }
 }
 
@@ -281,6 +283,9 @@ async fn execute_approved(
     action: HighRiskAction,
 ) -> Result<Response> {
     let caller = agent.caller(meta);
+    if action == HighRiskAction::Refund {
+        return execute_refund(state, agent, caller, key, row).await;
+    }
     let order = match action {
         HighRiskAction::KeyCreation => None,
         _ => Some(
@@ -320,6 +325,26 @@ async fn execute_approved(
         }
         _ => Err(Error::not_found("order")),
     }
+}
+
+/// Carries out an approved refund: judged again (under the payment's lock) as if asked now.
+async fn execute_refund(
+    state: &AppState,
+    agent: &Agent,
+    caller: Caller,
+    key: Idempotency,
+    row: &ApprovalRow,
+) -> Result<Response> {
+    let (body, ()) = payload_as::<RefundIn>(row)?;
+    let payment_id = PaymentId::new(row.subject_id.as_str());
+    let (order, _) = agent.tenant_payment(state, &payment_id).await?;
+    let inner = RefundIntake {
+        order: &order,
+        payment_id: &payment_id,
+        amount_minor: body.amount_minor,
+        reason: body.reason.trim().to_string(),
+    };
+    accept(state, caller, key, Executed { id: row.id, inner }).await
 }
 
 /// Carries out an approved request, once, as its requester: answers what the held endpoint

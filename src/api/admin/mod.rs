@@ -5,6 +5,7 @@ pub mod access_log;
 pub mod approvals;
 pub mod bulk;
 pub mod cancel;
+pub mod captures;
 pub mod case_attachments;
 pub mod case_work;
 pub mod cases;
@@ -21,7 +22,9 @@ pub mod legal_hold;
 pub mod order_audit;
 pub mod order_expand;
 pub mod orders;
+pub mod payments;
 pub mod queues;
+pub mod refunds;
 pub mod search;
 pub mod settings;
 pub mod tasks;
@@ -46,6 +49,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(cancel::approve_cancel))
         .routes(routes!(cancel::force_cancel))
         .routes(routes!(order_audit::get_audit))
+        .routes(routes!(payments::list_order_payments))
+        .routes(routes!(refunds::refund_payment))
+        .routes(routes!(captures::capture_payment))
         .routes(routes!(bulk::bulk_update_status))
         .routes(routes!(jobs::list_jobs))
         .routes(routes!(jobs::get_job))

@@ -21,6 +21,9 @@ pub struct AdminCapabilitiesOut {
     pub customer: Capabilities,
     /// High-risk actions that wait for a second agent's approval.
     pub approvals_required_for: Vec<HighRiskAction>,
+    /// A refund of more than this (minor units) waits for a second agent's approval; null:
+    /// never (unless `refund` is in `approvals_required_for`).
+    pub refund_approval_threshold_minor: Option<i64>,
     /// Whether this deployment can sign impersonation tokens (it holds an HS256 secret).
     pub impersonation_available: bool,
 }
@@ -37,6 +40,7 @@ pub async fn get_capabilities(
     Ok(Json(AdminCapabilitiesOut {
         customer: settings.capabilities.clone(),
         approvals_required_for: settings.approvals_required_for.clone(),
+        refund_approval_threshold_minor: settings.refund_approval_threshold_minor,
         impersonation_available: can_mint(&state.config),
     }))
 }

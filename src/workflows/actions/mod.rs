@@ -6,6 +6,7 @@
 
 mod address;
 mod bulk;
+mod captures;
 mod diagnostic;
 mod events;
 mod exchanges;
@@ -17,6 +18,7 @@ mod inventory;
 mod notifications;
 mod orders;
 mod payments;
+mod refunds;
 mod reorder;
 mod returns;
 mod subject_export;
@@ -118,6 +120,13 @@ pub const ACTIONS: &[(&str, ActionFn)] = &[
     // flag_fraud, unflag_fraud
     ("fraud.check", fraud::check_fraud),
     ("fraud.set_state", fraud::set_state),
+    // refund_payment
+    ("payments.check_refundable", refunds::check_refundable),
+    ("payments.refund_payment", refunds::refund_at_payments),
+    ("notifications.refund_issued", refunds::notify_refunded),
+    // capture_payment
+    ("payments.check_capturable", captures::check_capturable),
+    ("payments.capture", captures::capture_at_payments),
     // resync_fulfillment
     (
         "fulfillment.refresh_shipments",
