@@ -15,6 +15,7 @@ pub mod faq;
 pub mod fraud;
 pub mod fulfillment;
 pub mod ids;
+pub mod ledger;
 pub mod order;
 pub mod payments;
 pub mod queues;

@@ -147,7 +147,8 @@ fn build(pool: PgPool, cfg: SandboxConfig, deliveries: TaskTracker) -> Router {
         .merge(requests::routes())
         .merge(fulfillment::sandbox_routes())
         .merge(carts::sandbox_routes())
-        .merge(payments::sandbox_routes());
+        .merge(payments::sandbox_routes())
+        .merge(billing::sandbox_routes());
     Router::new()
         .nest(
             "/orders",

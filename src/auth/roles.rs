@@ -296,7 +296,9 @@ impl Permission {
             P::GdprExport => {
                 "archive everything orderdesk holds about one customer (GDPR subject access), and reach the archive's download link"
             }
-            P::Reconcile => "run reconciliation against the upstream services",
+            P::Reconcile => {
+                "reconcile orders' money and run reconciliation against the upstream services"
+            }
             P::AuditRead => "read the audit log",
             P::JobsRead => "read jobs and workflow runs",
             P::JobsRetry => "retry failed or compensated jobs, one or in bulk by kind",

@@ -19,6 +19,7 @@ pub mod outbox;
 pub mod payments;
 pub mod queues;
 pub mod raw_events;
+pub mod reconciliation;
 pub mod requests;
 pub mod returns;
 pub mod reviews;

@@ -6,6 +6,7 @@ mod admin_concurrency;
 mod admin_inspect;
 mod admin_monitoring;
 mod admin_payments;
+mod admin_reconciliation;
 mod admin_review;
 mod admin_search;
 mod admin_settings;

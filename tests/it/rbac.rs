@@ -34,7 +34,12 @@ fn minimal_body(doc: &Value, op: &Value) -> Value {
     let mut body = serde_json::Map::new();
     for name in schema["required"].as_array().into_iter().flatten() {
         let name = name.as_str().unwrap();
-        let value = match schema["properties"][name]["type"].as_str() {
+        let property = &schema["properties"][name];
+        if let Some(first) = property["enum"].get(0) {
+            body.insert(name.to_string(), first.clone());
+            continue;
+        }
+        let value = match property["type"].as_str() {
             Some("boolean") => json!(false),
             Some("integer") => json!(1),
             _ => json!("matrix"),

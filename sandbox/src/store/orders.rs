@@ -128,3 +128,22 @@ pub async fn invoices(
     .fetch_all(conn)
     .await
 }
+
+/// Sets the total of the order's invoice (`PUT /sandbox/invoices/{order_id}`): Billing
+/// drifting from the order, for reconciliation to find. False when the order has none.
+pub async fn set_invoice_total(
+    conn: &mut PgConnection,
+    tenant: &str,
+    order_id: &str,
+    total_minor: i64,
+) -> sqlx::Result<bool> {
+    let res = sqlx::query(
+        "UPDATE sandbox.invoices SET total_minor = $3 WHERE tenant_id = $1 AND order_id = $2",
+    )
+    .bind(tenant)
+    .bind(order_id)
+    .bind(total_minor)
+    .execute(conn)
+    .await?;
+    Ok(res.rows_affected() == 1)
+}

@@ -24,6 +24,7 @@ pub mod order_expand;
 pub mod orders;
 pub mod payments;
 pub mod queues;
+pub mod reconciliation;
 pub mod refunds;
 pub mod search;
 pub mod settings;
@@ -105,6 +106,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(case_work::assign_case))
         .routes(routes!(case_work::close_case))
         .routes(routes!(case_attachments::download_attachment))
+        .routes(routes!(reconciliation::get_reconciliation))
+        .routes(routes!(reconciliation::reconcile_order))
         .routes(routes!(exports::create_export))
         .routes(routes!(exports::list_exports))
         .routes(routes!(exports::get_export))
