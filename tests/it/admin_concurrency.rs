@@ -86,7 +86,10 @@ async fn order_reads_carry_the_version_as_etag() {
     let res = read(Some(&tag)).await.unwrap();
     assert_eq!(res.status(), 200, "If-None-Match is not answered with 304");
     assert_eq!(res.headers()["etag"].to_str().unwrap(), tag);
-    assert!(viewed_count(&app, &order).await >= 2, "every read is audited");
+    assert!(
+        viewed_count(&app, &order).await >= 2,
+        "every read is audited"
+    );
 
     // another tenant's agent learns nothing
     let globex = app.agent_token(OTHER_TENANT, "agt_g", &["admin"]);
