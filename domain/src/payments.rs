@@ -9,6 +9,46 @@ use super::order::Payment;
 
 pub const REFUND_WORKFLOW: &str = "refund_payment";
 pub const CAPTURE_WORKFLOW: &str = "capture_payment";
+pub const LINK_SETTLEMENT_WORKFLOW: &str = "link_settlement";
+
+/// The input of `link_settlement`: a payout from the processor's settlement report, linked
+/// by finance to the payment it settled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettlementLinkInput {
+    pub order_id: OrderId,
+    pub payment_id: PaymentId,
+    pub settlement_id: String,
+    pub amount_minor: i64,
+    pub fee_minor: i64,
+    pub settled_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub reason: String,
+}
+
+/// Why `payment` cannot be linked to payout `settlement_id`: nothing captured, or settled by
+/// another payout (the same one again is no refusal: linking is idempotent).
+pub fn check_settlement_link(
+    payment: &Payment,
+    settlement_id: &str,
+) -> Result<(), crate::cancel::BlockedReason> {
+    let refuse = |code: &str, message: String| crate::cancel::BlockedReason {
+        code: code.into(),
+        message,
+    };
+    match &payment.settlement {
+        Some(linked) if linked.id != settlement_id => Err(refuse(
+            "settlement.failed.already_linked",
+            format!("the payment is settled by payout {}", linked.id),
+        )),
+        _ if payment.captured_minor() == 0 => Err(refuse(
+            "settlement.failed.nothing_captured",
+            format!(
+                "the payment is {}; nothing was captured to settle",
+                payment.status
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
 
 /// The input of `refund_payment`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -25,6 +25,7 @@ mod readback;
 mod requests;
 mod returns;
 mod service;
+mod settlements;
 mod store;
 mod tracking;
 pub mod wire;

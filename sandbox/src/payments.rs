@@ -24,6 +24,7 @@ pub fn routes() -> Router<SandboxState> {
         .route("/v1/payments/{id}", get(get_payment))
         .route("/v1/payments/{id}/refunds", post(refund_payment))
         .route("/v1/payments/{id}/captures", post(capture_payment))
+        .merge(super::settlements::routes())
 }
 
 /// `/sandbox/*` routes of the Payments service (no faults).
@@ -147,7 +148,7 @@ async fn refund(
 }
 
 /// The order holding payment `payment_id`, locked for a change of it.
-async fn lock_payment_order(
+pub(crate) async fn lock_payment_order(
     m: &mut Mutation,
     tenant: &str,
     payment_id: &str,
@@ -161,7 +162,7 @@ async fn lock_payment_order(
     Ok((order_id, locked))
 }
 
-fn payment_mut<'a>(order: &'a mut Order, payment_id: &str) -> Result<&'a mut Payment> {
+pub(crate) fn payment_mut<'a>(order: &'a mut Order, payment_id: &str) -> Result<&'a mut Payment> {
     order
         .payments
         .iter_mut()

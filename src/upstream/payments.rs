@@ -1,4 +1,5 @@
-//! The Payments service (`/payments`): a payment as it stands, captures and refunds.
+//! The Payments service (`/payments`): a payment as it stands, captures, refunds and the
+//! payouts that settle it.
 
 use crate::domain::ids::TenantId;
 use serde_json::json;
@@ -6,6 +7,7 @@ use serde_json::json;
 use super::{Upstream, UpstreamError, UpstreamReader};
 use crate::config::Service::Payments;
 use crate::domain::order::{Capture, Payment, Refund};
+use crate::domain::payments::SettlementLinkInput;
 
 impl UpstreamReader {
     /// `GET /v1/payments/{id}`: the payment with every refund made.
@@ -51,6 +53,28 @@ impl Upstream {
             .client()
             .url(Payments, &["v1", "payments", payment_id, "captures"])?;
         let body = json!({ "amount_minor": amount_minor });
+        self.client().post(tenant, url, key, &body).await
+    }
+
+    /// `POST /v1/payments/{id}/settlement`: links the processor's payout to the payment;
+    /// the payment with its `settlement` (201, or 200 when that payout was linked already).
+    /// Another payout linked → 409 `settlement.already_linked`.
+    pub async fn link_settlement(
+        &self,
+        tenant: &TenantId,
+        link: &SettlementLinkInput,
+        key: &str,
+    ) -> Result<Payment, UpstreamError> {
+        let url = self.client().url(
+            Payments,
+            &["v1", "payments", link.payment_id.as_str(), "settlement"],
+        )?;
+        let body = json!({
+            "id": link.settlement_id,
+            "amount_minor": link.amount_minor,
+            "fee_minor": link.fee_minor,
+            "settled_at": link.settled_at,
+        });
         self.client().post(tenant, url, key, &body).await
     }
 }

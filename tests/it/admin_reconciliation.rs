@@ -191,3 +191,87 @@ async fn reconciliation_is_finance_work_of_one_tenant_and_says_when_upstreams_ar
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn a_reported_payout_is_linked_once_and_the_reconciliation_compares_it() {
+    let app = helpers::spawn().await;
+    let order = app.order_in("confirmed").clone();
+    let payment = order.payments[0].clone();
+    let held = payment.amount_minor - payment.refunded_minor;
+    let finance = app.agent_token(TENANT, "agt_fin", &["finance"]);
+    let path = format!("/v1/admin/payments/{}/reconcile", payment.id);
+    let link = json!({"settlement_id": "po_2026_11_30_001", "amount_minor": held - 100,
+                      "fee_minor": 29, "reason": "November payout report"});
+
+    let bad = json!({"settlement_id": " ", "amount_minor": 1, "reason": "r"});
+    let (status, e) = app
+        .admin_post(&finance, &path, Some("l-0"), None, bad)
+        .await;
+    assert_eq!(
+        (status, e["errors"][0]["field"].as_str()),
+        (422, Some("settlement_id"))
+    );
+    let (status, _) = app
+        .admin_post(&finance, &path, None, None, link.clone())
+        .await;
+    assert_eq!(status, 400, "the key is required");
+    let mut dry = link.clone();
+    dry["dry_run"] = json!(true);
+    let (status, b) = app.admin_post(&finance, &path, None, None, dry).await;
+    assert_eq!((status, &b["allowed"]), (200, &json!(true)), "{b}");
+    assert_eq!(b["steps"], json!(["link_at_payments"]));
+
+    let accepted = app
+        .admin_post(&finance, &path, Some("l-1"), None, link.clone())
+        .await;
+    let first = app.job_succeeded(accepted).await;
+    let (status, again) = app
+        .admin_post(&finance, &path, Some("l-1"), None, link)
+        .await;
+    assert_eq!(status, 202);
+    assert_eq!(again["job"]["id"], first["job"]["id"], "replayed");
+    let job = app.wait_job(first["job"]["id"].as_str().unwrap(), 5).await;
+    assert_eq!(job["result"]["settlement_id"], "po_2026_11_30_001", "{job}");
+
+    // the payout is 1.00 short of what the payment holds: the reconciliation says so
+    let recon = format!("/v1/admin/orders/{}/reconciliation", order.id);
+    let (status, b) = app.get(&recon, app.auth(&finance, TENANT)).await;
+    assert_eq!(status, 200, "{b}");
+    assert_eq!(b["totals"]["settled_minor"], held - 100);
+    assert_eq!(b["totals"]["fees_minor"], 29);
+    let settlement = b["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["code"] == "settlement.differs")
+        .unwrap_or_else(|| panic!("{b}"));
+    assert_eq!(settlement["subject"], payment.id.as_str());
+    assert_eq!(settlement["difference_minor"], -100);
+
+    // another payout for the same payment is refused
+    let other = json!({"settlement_id": "po_other", "amount_minor": 1, "reason": "r"});
+    let (status, e) = app
+        .admin_post(&finance, &path, Some("l-2"), None, other)
+        .await;
+    assert_eq!(
+        (status, e["code"].as_str()),
+        (409, Some("settlement.failed.already_linked"))
+    );
+
+    // who may: finance of the payment's tenant
+    let cs = app.agent_token(TENANT, "agt_cs", &["cs_agent"]);
+    let body = json!({"settlement_id": "po_x", "amount_minor": 1, "reason": "r"});
+    let (status, _) = app
+        .admin_post(&cs, &path, Some("l-3"), None, body.clone())
+        .await;
+    assert_eq!(status, 403);
+    let foreign = app.agent_token(OTHER_TENANT, "agt_foreign", &["admin"]);
+    let theirs = format!(
+        "/v1/admin/payments/{}/reconcile",
+        app.orders[20].payments[0].id
+    );
+    let (status, _) = app
+        .post_as(&foreign, OTHER_TENANT, &theirs, Some("l-4"), None, body)
+        .await;
+    assert_eq!(status, 404);
+}

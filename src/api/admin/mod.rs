@@ -28,6 +28,7 @@ pub mod reconciliation;
 pub mod refunds;
 pub mod search;
 pub mod settings;
+pub mod settlements;
 pub mod tasks;
 pub mod tenant;
 pub mod transitions;
@@ -108,6 +109,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(case_attachments::download_attachment))
         .routes(routes!(reconciliation::get_reconciliation))
         .routes(routes!(reconciliation::reconcile_order))
+        .routes(routes!(settlements::link_settlement))
         .routes(routes!(exports::create_export))
         .routes(routes!(exports::list_exports))
         .routes(routes!(exports::get_export))

@@ -1,10 +1,11 @@
-//! Actions of `capture_payment`: an agent's capture of an authorized payment, judged again
-//! against the Payments service, then made there once under the step's Idempotency-Key.
+//! Actions of `capture_payment` (an agent's capture of an authorized payment, judged again
+//! against the Payments service, then made there once under the step's Idempotency-Key) and
+//! of `link_settlement` (finance's link of a reported payout to its payment).
 
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
 
-use crate::domain::payments::{CaptureRunInput, check_capture};
+use crate::domain::payments::{CaptureRunInput, SettlementLinkInput, check_capture};
 use crate::error::Problem;
 use crate::workflows::step::{StepCtx, StepError, with_result};
 
@@ -48,5 +49,24 @@ pub fn capture_at_payments(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, Step
             "amount_minor": capture.amount_minor,
         });
         Ok(with_result(result, json!({ "capture_id": capture.id })))
+    })
+}
+
+/// `link_settlement`'s step: `POST /v1/payments/{id}/settlement` under `{run}:{step}`; a
+/// payout linked already is the Payments service's permanent 409, ending the run with it.
+pub fn link_settlement(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
+    Box::pin(async move {
+        let input: SettlementLinkInput = ctx.input_as()?;
+        let upstream = &ctx.state.upstream;
+        let payment = upstream
+            .link_settlement(ctx.tenant(), &input, ctx.idempotency_key)
+            .await?;
+        let result = json!({
+            "payment_id": payment.id,
+            "settlement_id": input.settlement_id,
+            "amount_minor": input.amount_minor,
+            "fee_minor": input.fee_minor,
+        });
+        Ok(with_result(result.clone(), result))
     })
 }

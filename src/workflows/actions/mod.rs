@@ -127,6 +127,8 @@ pub const ACTIONS: &[(&str, ActionFn)] = &[
     // capture_payment
     ("payments.check_capturable", captures::check_capturable),
     ("payments.capture", captures::capture_at_payments),
+    // link_settlement
+    ("payments.link_settlement", captures::link_settlement),
     // resync_fulfillment
     (
         "fulfillment.refresh_shipments",
