@@ -21,6 +21,24 @@ pub enum ApprovalMethod {
     Pickup,
 }
 
+impl ApprovalMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApprovalMethod::Label => "label",
+            ApprovalMethod::Pickup => "pickup",
+        }
+    }
+
+    /// The approval that fits how the customer said the parcel goes back: a courier for
+    /// `pickup`, a label for `dropoff` (and anything else).
+    pub fn for_return_method(method: &str) -> ApprovalMethod {
+        match method {
+            "pickup" => ApprovalMethod::Pickup,
+            _ => ApprovalMethod::Label,
+        }
+    }
+}
+
 /// The state of the returned goods.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -163,9 +181,10 @@ pub fn check(action: ReturnAction, s: &ReturnSituation<'_>) -> Result<(), Blocke
         })
     };
     match (action, s.status) {
-        (_, "failed" | "closed" | "cancelled") => {
-            blocked("return.not_open", "the return is closed; it changes no more")
-        }
+        (_, "failed" | "closed" | "cancelled") => blocked(
+            "return.not_open",
+            "the return is closed; it changes no more",
+        ),
         (_, _) if !s.created => blocked(
             "return.not_created",
             "the RMA is still being created at the Returns API",
@@ -175,10 +194,9 @@ pub fn check(action: ReturnAction, s: &ReturnSituation<'_>) -> Result<(), Blocke
             "an approval or inspection of this return is still running",
         ),
         (ReturnAction::Approve, "requested") => Ok(()),
-        (ReturnAction::Approve, _) => blocked(
-            "return.already_approved",
-            "the return was approved already",
-        ),
+        (ReturnAction::Approve, _) => {
+            blocked("return.already_approved", "the return was approved already")
+        }
         (ReturnAction::Inspect, "approved" | "received" | "inspected") => Ok(()),
         (ReturnAction::Inspect, _) => blocked(
             "return.not_approved",
@@ -249,6 +267,39 @@ mod tests {
             code(ReturnAction::Inspect, &at("requested")).as_deref(),
             Some("return.not_approved")
         );
+    }
+
+    #[test]
+    fn refunds_and_credits_propose_the_lines_value_replacements_and_rejections_nothing() {
+        let order = crate::demo::demo_orders(&crate::ids::TenantId::new("t"), 4, 24)
+            .into_iter()
+            .find(|o| o.lines.len() >= 2)
+            .expect("an order with two lines");
+        let lines: Vec<RmaLine> = order.lines[..2]
+            .iter()
+            .map(|l| RmaLine {
+                line_id: l.id.clone(),
+                qty: 1,
+                reason: "damaged".into(),
+                replacement_sku: None,
+            })
+            .collect();
+        let value = order.lines[0].unit_price_minor + order.lines[1].unit_price_minor;
+        let refund = proposed_settlement(Disposition::Refund, &order, &lines);
+        assert_eq!(
+            (refund.kind, refund.amount.amount_minor),
+            (SettlementKind::Refund, value)
+        );
+        assert_eq!(refund.amount.currency, order.currency);
+        let credit = proposed_settlement(Disposition::StoreCredit, &order, &lines);
+        assert_eq!(
+            (credit.kind, credit.amount.amount_minor),
+            (SettlementKind::StoreCredit, value)
+        );
+        for nothing in [Disposition::Replace, Disposition::Reject] {
+            let s = proposed_settlement(nothing, &order, &lines);
+            assert_eq!((s.kind, s.amount.amount_minor), (SettlementKind::None, 0));
+        }
     }
 
     #[test]

@@ -66,7 +66,12 @@ async fn approve(
     m.finish(outcome, &s.events).await
 }
 
-async fn apply_approval(m: &mut Mutation, tenant: &str, id: &str, input: ApproveIn) -> Result<Answer> {
+async fn apply_approval(
+    m: &mut Mutation,
+    tenant: &str,
+    id: &str,
+    input: ApproveIn,
+) -> Result<Answer> {
     let mut rma = locked(m, tenant, id).await?;
     match rma.status.as_str() {
         "requested" => {}
@@ -101,7 +106,12 @@ async fn inspect(
 ) -> Result<Response> {
     let mut errors = Vec::new();
     one_of(&mut errors, "condition", &input.condition, &CONDITIONS);
-    one_of(&mut errors, "disposition", &input.disposition, &DISPOSITIONS);
+    one_of(
+        &mut errors,
+        "disposition",
+        &input.disposition,
+        &DISPOSITIONS,
+    );
     if input.notes.as_deref().is_some_and(|n| n.len() > MAX_NOTES) {
         errors.push(FieldError {
             field: "notes".into(),
@@ -161,15 +171,27 @@ async fn restock_lines(m: &mut Mutation, tenant: &str, rma: &Rma, reference: &st
         .await?
         .ok_or_else(|| Error::not_found("order"))?;
     for line in &rma.lines {
-        let Some(sku) = order.lines.iter().find(|l| l.id == line.line_id).map(|l| l.sku.clone())
+        let Some(sku) = order
+            .lines
+            .iter()
+            .find(|l| l.id == line.line_id)
+            .map(|l| l.sku.clone())
         else {
             continue;
         };
         let qty = i64::from(line.qty);
         store::stock::adjust(m.conn(), tenant, &sku, qty).await?;
         let order_id = Some(rma.order_id.as_str());
-        store::stock::record_movement(m.conn(), tenant, &sku, qty, "return_restock", Some(reference), order_id)
-            .await?;
+        store::stock::record_movement(
+            m.conn(),
+            tenant,
+            &sku,
+            qty,
+            "return_restock",
+            Some(reference),
+            order_id,
+        )
+        .await?;
     }
     Ok(())
 }

@@ -27,7 +27,11 @@ fn delivered(app: &TestApp) -> Order {
     app.orders
         .iter()
         .find(|o| o.status == OrderStatus::Delivered && o.lines[0].qty >= 2)
-        .or_else(|| app.orders.iter().find(|o| o.status == OrderStatus::Delivered))
+        .or_else(|| {
+            app.orders
+                .iter()
+                .find(|o| o.status == OrderStatus::Delivered)
+        })
         .expect("a delivered order")
         .clone()
 }
@@ -46,7 +50,9 @@ async fn returned(app: &TestApp, order: &Order, qty: i32) -> String {
     let res = app.post(&path, h, &body).await;
     assert_eq!(res.status(), 202);
     let accepted: Value = res.json().await.unwrap();
-    let job = app.wait_job(accepted["job"]["id"].as_str().unwrap(), 20).await;
+    let job = app
+        .wait_job(accepted["job"]["id"].as_str().unwrap(), 20)
+        .await;
     assert_eq!(job["status"], "succeeded", "{job}");
     accepted["rma_id"].as_str().unwrap().to_string()
 }
@@ -115,26 +121,53 @@ async fn a_return_is_approved_then_inspected_with_a_proposed_refund_the_customer
     assert_eq!(v["rma"]["inspections"], json!([]));
 
     // inspected before approval: refused, and nothing reached the Returns API
-    let early = review(&app, &lead, &rma, "inspect", Some("i-0"), inspect_body("refund")).await;
-    assert_eq!((early.0, early.1["code"].as_str()), (409, Some("return.not_approved")));
+    let early = review(
+        &app,
+        &lead,
+        &rma,
+        "inspect",
+        Some("i-0"),
+        inspect_body("refund"),
+    )
+    .await;
+    assert_eq!(
+        (early.0, early.1["code"].as_str()),
+        (409, Some("return.not_approved"))
+    );
     let approve = json!({"reason": "within policy"});
     let (status, v) = review(&app, &lead, &rma, "approve", None, approve.clone()).await;
-    assert_eq!((status, v["code"].as_str()), (400, Some("idempotency.key_required")));
+    assert_eq!(
+        (status, v["code"].as_str()),
+        (400, Some("idempotency.key_required"))
+    );
 
     let first = review(&app, &lead, &rma, "approve", Some("a-1"), approve.clone()).await;
     let accepted = app.job_succeeded(first.clone()).await;
     assert_eq!(accepted["job"]["kind"], "approve_return");
     let replay = review(&app, &lead, &rma, "approve", Some("a-1"), approve.clone()).await;
-    assert_eq!((replay.0, &replay.1["job"]["id"]), (202, &first.1["job"]["id"]));
+    assert_eq!(
+        (replay.0, &replay.1["job"]["id"]),
+        (202, &first.1["job"]["id"])
+    );
     let upstream = sandbox_rma(&app, &rma).await;
     // the customer chose drop-off: approved with a label
     assert_eq!(
-        (upstream["status"].as_str(), upstream["approval"]["method"].as_str()),
+        (
+            upstream["status"].as_str(),
+            upstream["approval"]["method"].as_str()
+        ),
         (Some("approved"), Some("label"))
     );
-    assert_eq!(app.effects_of_kind(TENANT, &order.id, "return.approve").await, 1);
+    assert_eq!(
+        app.effects_of_kind(TENANT, &order.id, "return.approve")
+            .await,
+        1
+    );
     let again = review(&app, &lead, &rma, "approve", Some("a-2"), approve).await;
-    assert_eq!((again.0, again.1["code"].as_str()), (409, Some("return.already_approved")));
+    assert_eq!(
+        (again.0, again.1["code"].as_str()),
+        (409, Some("return.already_approved"))
+    );
 
     let sku = &order.lines[0].sku;
     let stock_before = on_hand(&app, sku).await;
@@ -142,14 +175,32 @@ async fn a_return_is_approved_then_inspected_with_a_proposed_refund_the_customer
     let mut dry = inspect_body("store_credit");
     dry["dry_run"] = json!(true);
     let (status, plan) = review(&app, &lead, &rma, "inspect", None, dry).await;
-    assert_eq!((status, plan["allowed"].as_bool()), (200, Some(true)), "{plan}");
+    assert_eq!(
+        (status, plan["allowed"].as_bool()),
+        (200, Some(true)),
+        "{plan}"
+    );
     assert_eq!(plan["proposed_settlement"]["kind"], "store_credit");
-    assert_eq!(plan["proposed_settlement"]["amount"]["amount_minor"], json!(price));
+    assert_eq!(
+        plan["proposed_settlement"]["amount"]["amount_minor"],
+        json!(price)
+    );
 
-    let inspected = review(&app, &lead, &rma, "inspect", Some("i-1"), inspect_body("refund")).await;
+    let inspected = review(
+        &app,
+        &lead,
+        &rma,
+        "inspect",
+        Some("i-1"),
+        inspect_body("refund"),
+    )
+    .await;
     let inspected = app.job_succeeded(inspected).await;
     assert_eq!(inspected["proposed_settlement"]["kind"], "refund");
-    assert_eq!(inspected["proposed_settlement"]["amount"]["amount_minor"], json!(price));
+    assert_eq!(
+        inspected["proposed_settlement"]["amount"]["amount_minor"],
+        json!(price)
+    );
     assert_eq!(on_hand(&app, sku).await, stock_before + 1);
 
     let (_, v) = admin_get(&app, &lead, TENANT, &rma).await;
@@ -161,21 +212,33 @@ async fn a_return_is_approved_then_inspected_with_a_proposed_refund_the_customer
         (history["notes"].as_str(), history["restocked"].as_bool()),
         (Some(NOTES), Some(true))
     );
-    assert_eq!(v["proposed_settlement"]["amount"]["amount_minor"], json!(price));
+    assert_eq!(
+        v["proposed_settlement"]["amount"]["amount_minor"],
+        json!(price)
+    );
 
     // the customer sees approval and inspection, never the inspector's notes
     let token = app.customer_token(TENANT, &order.customer_id);
     let (status, mine) = app
-        .get(&format!("/v1/customer/returns/{rma}"), app.auth(&token, TENANT))
+        .get(
+            &format!("/v1/customer/returns/{rma}"),
+            app.auth(&token, TENANT),
+        )
         .await;
     assert_eq!(status, 200);
     assert_eq!(mine["status"], "inspected");
     assert_eq!(mine["approval"]["method"], "label");
     assert_eq!(
-        (mine["inspection"]["condition"].as_str(), mine["inspection"]["disposition"].as_str()),
+        (
+            mine["inspection"]["condition"].as_str(),
+            mine["inspection"]["disposition"].as_str()
+        ),
         (Some("like_new"), Some("refund"))
     );
-    assert_eq!(mine["proposed_settlement"]["amount"]["amount_minor"], json!(price));
+    assert_eq!(
+        mine["proposed_settlement"]["amount"]["amount_minor"],
+        json!(price)
+    );
     assert!(!mine.to_string().contains(NOTES), "{mine}");
     assert!(mine.get("allowed_actions").is_none() && mine.get("rma").is_none());
 }
@@ -195,7 +258,11 @@ async fn reviews_refuse_bad_bodies_missing_tokens_wrong_roles_and_other_tenants(
         json!({"reason": "r".repeat(501)}),
     ] {
         let (status, v) = review(&app, &agent, &rma, "approve", Some("a-bad"), bad).await;
-        assert_eq!((status, v["code"].as_str()), (422, Some("validation.failed")), "{v}");
+        assert_eq!(
+            (status, v["code"].as_str()),
+            (422, Some("validation.failed")),
+            "{v}"
+        );
     }
     let warehouse = app.agent_token(TENANT, "agt_wes", &["fulfillment"]);
     for bad in [
@@ -206,7 +273,11 @@ async fn reviews_refuse_bad_bodies_missing_tokens_wrong_roles_and_other_tenants(
                "notes": "n".repeat(2001)}),
     ] {
         let (status, v) = review(&app, &warehouse, &rma, "inspect", Some("i-bad"), bad).await;
-        assert_eq!((status, v["code"].as_str()), (422, Some("validation.failed")), "{v}");
+        assert_eq!(
+            (status, v["code"].as_str()),
+            (422, Some("validation.failed")),
+            "{v}"
+        );
     }
 
     let approve = json!({"reason": "within policy"});
@@ -218,22 +289,58 @@ async fn reviews_refuse_bad_bodies_missing_tokens_wrong_roles_and_other_tenants(
         )
         .await;
     assert_eq!(res.status(), 401);
-    let (status, _) = app.get(&format!("/v1/admin/returns/{rma}"), reqwest::header::HeaderMap::new()).await;
+    let (status, _) = app
+        .get(
+            &format!("/v1/admin/returns/{rma}"),
+            reqwest::header::HeaderMap::new(),
+        )
+        .await;
     assert_eq!(status, 401);
     // billing may not approve; a cs_agent may approve but not inspect
     let billing = app.agent_token(TENANT, "agt_bil", &["billing"]);
-    let (status, v) = review(&app, &billing, &rma, "approve", Some("a-3"), approve.clone()).await;
-    assert_eq!((status, v["code"].as_str()), (403, Some("auth.forbidden")), "{v}");
-    let (status, _) = review(&app, &agent, &rma, "inspect", Some("i-3"), inspect_body("refund")).await;
+    let (status, v) = review(
+        &app,
+        &billing,
+        &rma,
+        "approve",
+        Some("a-3"),
+        approve.clone(),
+    )
+    .await;
+    assert_eq!(
+        (status, v["code"].as_str()),
+        (403, Some("auth.forbidden")),
+        "{v}"
+    );
+    let (status, _) = review(
+        &app,
+        &agent,
+        &rma,
+        "inspect",
+        Some("i-3"),
+        inspect_body("refund"),
+    )
+    .await;
     assert_eq!(status, 403);
 
     // another tenant's agent, even an admin, finds no such return
     let other = app.agent_token(OTHER_TENANT, "agt_oth", &["admin"]);
     let (status, v) = admin_get(&app, &other, OTHER_TENANT, &rma).await;
-    assert_eq!((status, v["code"].as_str()), (404, Some("return.not_found")), "{v}");
+    assert_eq!(
+        (status, v["code"].as_str()),
+        (404, Some("return.not_found")),
+        "{v}"
+    );
     let path = format!("/v1/admin/returns/{rma}/approve");
     let (status, _) = app
-        .post_as(&other, OTHER_TENANT, &path, Some("a-4"), None, approve.clone())
+        .post_as(
+            &other,
+            OTHER_TENANT,
+            &path,
+            Some("a-4"),
+            None,
+            approve.clone(),
+        )
         .await;
     assert_eq!(status, 404);
     for unknown in ["rma_nope".to_string(), "r".repeat(65)] {
@@ -242,7 +349,11 @@ async fn reviews_refuse_bad_bodies_missing_tokens_wrong_roles_and_other_tenants(
     }
     // none of the refusals reached the Returns API
     assert_eq!(sandbox_rma(&app, &rma).await["status"], "requested");
-    assert_eq!(app.effects_of_kind(TENANT, &order.id, "return.approve").await, 0);
+    assert_eq!(
+        app.effects_of_kind(TENANT, &order.id, "return.approve")
+            .await,
+        0
+    );
 }
 
 #[tokio::test]
@@ -255,11 +366,30 @@ async fn a_flaky_returns_api_still_records_exactly_one_inspection() {
     app.set_faults(json!({"service": "fulfillment", "error_rate": 0.4, "lost_response_rate": 0.4}))
         .await;
     let approved = review(&app, &lead, &rma, "approve", Some("a-1"), approve).await;
-    let approved = app.wait_job(approved.1["job"]["id"].as_str().unwrap(), 60).await;
-    let inspected = review(&app, &lead, &rma, "inspect", Some("i-1"), inspect_body("replace")).await;
-    assert_eq!(inspected.1["proposed_settlement"]["kind"], "none", "{}", inspected.1);
-    assert_eq!(inspected.1["proposed_settlement"]["amount"]["amount_minor"], 0);
-    let inspected = app.wait_job(inspected.1["job"]["id"].as_str().unwrap(), 60).await;
+    let approved = app
+        .wait_job(approved.1["job"]["id"].as_str().unwrap(), 60)
+        .await;
+    let inspected = review(
+        &app,
+        &lead,
+        &rma,
+        "inspect",
+        Some("i-1"),
+        inspect_body("replace"),
+    )
+    .await;
+    assert_eq!(
+        inspected.1["proposed_settlement"]["kind"], "none",
+        "{}",
+        inspected.1
+    );
+    assert_eq!(
+        inspected.1["proposed_settlement"]["amount"]["amount_minor"],
+        0
+    );
+    let inspected = app
+        .wait_job(inspected.1["job"]["id"].as_str().unwrap(), 60)
+        .await;
     app.clear_faults().await;
     assert_eq!(
         (approved["status"].as_str(), inspected["status"].as_str()),
@@ -268,9 +398,21 @@ async fn a_flaky_returns_api_still_records_exactly_one_inspection() {
     );
     let upstream = sandbox_rma(&app, &rma).await;
     assert_eq!(upstream["approval"]["method"], "pickup");
-    assert_eq!(upstream["inspections"].as_array().unwrap().len(), 1, "{upstream}");
-    assert_eq!(app.effects_of_kind(TENANT, &order.id, "return.approve").await, 1);
-    assert_eq!(app.effects_of_kind(TENANT, &order.id, "return.inspect").await, 1);
+    assert_eq!(
+        upstream["inspections"].as_array().unwrap().len(),
+        1,
+        "{upstream}"
+    );
+    assert_eq!(
+        app.effects_of_kind(TENANT, &order.id, "return.approve")
+            .await,
+        1
+    );
+    assert_eq!(
+        app.effects_of_kind(TENANT, &order.id, "return.inspect")
+            .await,
+        1
+    );
     let (_, v) = admin_get(&app, &lead, TENANT, &rma).await;
     assert_eq!(v["inspection"]["disposition"], "replace");
     assert_eq!(v["proposed_settlement"]["kind"], "none");

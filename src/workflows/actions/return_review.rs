@@ -42,14 +42,13 @@ pub fn approve(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
                 "the Returns API answered an approval without one",
             ));
         };
-        let method = serde_json::to_value(approval.method).unwrap_or_default();
         let mut conn = ctx.state.db.acquire().await.map_err(StepError::database)?;
         db::returns::record_approval(
             &mut conn,
             ctx.tenant(),
             &rma.id,
             &rma.status,
-            method.as_str().unwrap_or("label"),
+            approval.method.as_str(),
             approval.approved_at,
         )
         .await
@@ -86,9 +85,16 @@ pub fn inspect(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
         };
         let mut conn = ctx.state.db.acquire().await.map_err(StepError::database)?;
         let (tenant, settlement) = (ctx.tenant(), &input.settlement);
-        db::returns::record_inspection(&mut conn, tenant, &rma.id, &rma.status, &inspection, settlement)
-            .await
-            .map_err(StepError::database)?;
+        db::returns::record_inspection(
+            &mut conn,
+            tenant,
+            &rma.id,
+            &rma.status,
+            &inspection,
+            settlement,
+        )
+        .await
+        .map_err(StepError::database)?;
         Ok(with_result(
             json!({
                 "rma_id": rma.id, "status": rma.status, "inspection_id": inspection.id,

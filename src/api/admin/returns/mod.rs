@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 
 use crate::api::admin::access_log::{self, Read};
 use crate::api::admin::order_expand::UpstreamFailure;
+use crate::api::auth::Agent;
 use crate::api::authorized::{Authorized, can};
 use crate::api::customer::returns::ReturnOut;
 use crate::api::extract::Path;
@@ -61,28 +62,40 @@ pub async fn get_return(
     meta: RequestMeta,
     Path(return_id): Path<String>,
 ) -> Result<Json<AdminReturnOut>> {
-    let mut tx = state.db.begin().await?;
-    let row = tenant_return(&mut tx, &agent.tenant_id, &return_id, false).await?;
-    let situation = situation(&mut tx, &row).await?;
-    let viewed = Read {
-        action: "return.viewed",
-        subject_type: "return",
-        subject_id: &row.rma_id,
-        shown: serde_json::json!({ "order_id": row.order_id }),
-    };
-    access_log::record(&mut tx, &agent, &meta, viewed).await?;
-    tx.commit().await?;
+    let (row, situation) = read_audited(&state, &agent, &meta, &return_id).await?;
     let (rma, rma_error) = match state.upstream.get_rma(&agent.tenant_id, &row.rma_id).await {
         Ok(rma) => (Some(rma), None),
         Err(e) => (None, Some(UpstreamFailure::from(&e))),
     };
     Ok(Json(AdminReturnOut {
         customer_id: row.customer_id.clone(),
-        allowed_actions: allowed_actions(&situation.borrow(&row)),
+        allowed_actions: allowed_actions(&situation.for_row(&row)),
         summary: ReturnOut::from(row),
         rma,
         rma_error,
     }))
+}
+
+/// The return and its situation, read in the transaction that records the agent's view
+/// of it (`return.viewed`: it names a customer and carries their comments).
+async fn read_audited(
+    state: &AppState,
+    agent: &Agent,
+    meta: &RequestMeta,
+    return_id: &str,
+) -> Result<(ReturnRow, Facts)> {
+    let mut tx = state.db.begin().await?;
+    let row = tenant_return(&mut tx, &agent.tenant_id, return_id, false).await?;
+    let facts = situation(&mut tx, &row).await?;
+    let viewed = Read {
+        action: "return.viewed",
+        subject_type: "return",
+        subject_id: &row.rma_id,
+        shown: serde_json::json!({ "order_id": row.order_id }),
+    };
+    access_log::record(&mut tx, agent, meta, viewed).await?;
+    tx.commit().await?;
+    Ok((row, facts))
 }
 
 /// The tenant's return `rma_id` (locked until the transaction ends with `lock`); 404
@@ -111,7 +124,7 @@ struct Facts {
 }
 
 impl Facts {
-    fn borrow<'a>(&self, row: &'a ReturnRow) -> ReturnSituation<'a> {
+    fn for_row<'a>(&self, row: &'a ReturnRow) -> ReturnSituation<'a> {
         ReturnSituation {
             status: &row.status,
             created: self.created,

@@ -243,7 +243,10 @@ async fn dry_run(
 ) -> Result<Response> {
     let action = asked.action();
     let facts = situation(conn, row).await?;
-    let blocked_reasons: Vec<_> = check(action, &facts.borrow(row)).err().into_iter().collect();
+    let blocked_reasons: Vec<_> = check(action, &facts.for_row(row))
+        .err()
+        .into_iter()
+        .collect();
     let proposed = match asked {
         Asked::Inspect { disposition, .. } => Some(settlement(conn, row, *disposition).await?),
         Asked::Approve(_) => None,
@@ -290,47 +293,8 @@ impl Intake for ReviewIntake {
         let row = tenant_return(adm.conn(), &tenant, &self.rma_id, true).await?;
         let action = self.asked.action();
         let facts = situation(adm.conn(), &row).await?;
-        check(action, &facts.borrow(&row)).map_err(blocked)?;
-        let (run, settlement, after) = match self.asked {
-            Asked::Approve(method) => {
-                let method = method.unwrap_or(match row.method.as_str() {
-                    "pickup" => ApprovalMethod::Pickup,
-                    _ => ApprovalMethod::Label,
-                });
-                let input = ApproveReturnRunInput {
-                    order_id: row.order_id.clone(),
-                    rma_id: row.rma_id.clone(),
-                    method,
-                    reason: self.reason.clone(),
-                };
-                let run = adm.start_run(start(action, &row, &input)).await?;
-                (run, None, json!({ "method": method }))
-            }
-            Asked::Inspect {
-                condition,
-                restockable,
-                disposition,
-                notes,
-            } => {
-                let settlement = settlement(adm.conn(), &row, disposition).await?;
-                let input = InspectReturnRunInput {
-                    order_id: row.order_id.clone(),
-                    rma_id: row.rma_id.clone(),
-                    condition,
-                    restockable,
-                    disposition,
-                    notes,
-                    reason: self.reason.clone(),
-                    settlement: settlement.clone(),
-                };
-                let run = adm.start_run(start(action, &row, &input)).await?;
-                let after = json!({
-                    "condition": condition, "restockable": restockable,
-                    "disposition": disposition, "proposed_settlement": settlement,
-                });
-                (run, Some(settlement), after)
-            }
-        };
+        check(action, &facts.for_row(&row)).map_err(blocked)?;
+        let (run, settlement, after) = start_review(adm, &row, self.asked, &self.reason).await?;
         let audit_action = format!("return.{}", action.as_str());
         adm.audit(Entry {
             action: &audit_action,
@@ -353,6 +317,54 @@ impl Intake for ReviewIntake {
             answer,
             Some(run.id),
         ))
+    }
+}
+
+/// Starts the review's run: its typed input, what it proposes (inspect), and what the audit
+/// record shows of it.
+async fn start_review(
+    adm: &mut Admission<'_>,
+    row: &ReturnRow,
+    asked: Asked,
+    reason: &str,
+) -> Result<(RunRow, Option<ProposedSettlement>, serde_json::Value)> {
+    let action = asked.action();
+    match asked {
+        Asked::Approve(method) => {
+            let method = method.unwrap_or_else(|| ApprovalMethod::for_return_method(&row.method));
+            let input = ApproveReturnRunInput {
+                order_id: row.order_id.clone(),
+                rma_id: row.rma_id.clone(),
+                method,
+                reason: reason.to_string(),
+            };
+            let run = adm.start_run(start(action, row, &input)).await?;
+            Ok((run, None, json!({ "method": method })))
+        }
+        Asked::Inspect {
+            condition,
+            restockable,
+            disposition,
+            notes,
+        } => {
+            let settlement = settlement(adm.conn(), row, disposition).await?;
+            let after = json!({
+                "condition": condition, "restockable": restockable,
+                "disposition": disposition, "proposed_settlement": settlement,
+            });
+            let input = InspectReturnRunInput {
+                order_id: row.order_id.clone(),
+                rma_id: row.rma_id.clone(),
+                condition,
+                restockable,
+                disposition,
+                notes,
+                reason: reason.to_string(),
+                settlement: settlement.clone(),
+            };
+            let run = adm.start_run(start(action, row, &input)).await?;
+            Ok((run, Some(settlement), after))
+        }
     }
 }
 
