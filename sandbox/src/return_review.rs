@@ -112,10 +112,14 @@ async fn inspect(
         &input.disposition,
         &DISPOSITIONS,
     );
-    if input.notes.as_deref().is_some_and(|n| n.len() > MAX_NOTES) {
+    if input
+        .notes
+        .as_deref()
+        .is_some_and(|n| n.len() > MAX_NOTES || n.contains('\0'))
+    {
         errors.push(FieldError {
             field: "notes".into(),
-            message: format!("at most {MAX_NOTES} bytes"),
+            message: format!("at most {MAX_NOTES} bytes, no NUL"),
         });
     }
     fail_on(errors)?;
