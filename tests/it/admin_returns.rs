@@ -1,6 +1,7 @@
 //! Agents reviewing returns: the read with its live inspection history, approve and inspect
 //! as jobs at the sandbox's Returns API, the refund or credit an inspection proposes, what
-//! the customer sees of it, and every refusal (state, body, token, role, tenant).
+//! the customer sees of it, every refusal (state, body, token, role, tenant), and the
+//! sandbox Returns API's own rules (approve once, inspect after approval, restock once).
 
 use orderdesk::domain::order::{Order, OrderStatus};
 use orderdesk::domain::settings::TenantSettings;
@@ -433,4 +434,113 @@ async fn a_flaky_returns_api_still_records_exactly_one_inspection() {
     let (_, v) = admin_get(&app, &lead, TENANT, &rma).await;
     assert_eq!(v["inspection"]["disposition"], "replace");
     assert_eq!(v["proposed_settlement"]["kind"], "none");
+}
+
+/// POSTs `body` to the sandbox's Returns API as the test tenant, with `key`.
+async fn returns_api(app: &TestApp, path: &str, key: &str, body: Value) -> (u16, Value) {
+    let res = app
+        .http
+        .post(format!("{}/fulfillment/v1/returns/{path}", app.sandbox))
+        .header("x-tenant-id", TENANT)
+        .header("idempotency-key", key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn the_returns_api_approves_once_inspects_after_approval_and_restocks_once() {
+    let app = spawn().await;
+    let order = delivered(&app);
+    let rma = returned(&app, &order, 1).await;
+    let inspection = json!({"condition": "new", "restockable": true, "disposition": "refund"});
+
+    let (status, v) = returns_api(
+        &app,
+        &format!("{rma}/inspections"),
+        "s-0",
+        inspection.clone(),
+    )
+    .await;
+    assert_eq!(
+        (status, v["code"].as_str()),
+        (409, Some("return.not_approved")),
+        "{v}"
+    );
+    let (status, v) = returns_api(
+        &app,
+        &format!("{rma}/approve"),
+        "s-1",
+        json!({"method": "drone"}),
+    )
+    .await;
+    assert_eq!(status, 422, "{v}");
+    let (status, v) = returns_api(
+        &app,
+        "rma_unknown/approve",
+        "s-2",
+        json!({"method": "label"}),
+    )
+    .await;
+    assert_eq!(
+        (status, v["code"].as_str()),
+        (404, Some("return.not_found")),
+        "{v}"
+    );
+
+    let approve = json!({"method": "label"});
+    let (status, first) =
+        returns_api(&app, &format!("{rma}/approve"), "s-3", approve.clone()).await;
+    assert_eq!(
+        (status, first["status"].as_str()),
+        (200, Some("approved")),
+        "{first}"
+    );
+    let (status, replay) =
+        returns_api(&app, &format!("{rma}/approve"), "s-3", approve.clone()).await;
+    assert_eq!((status, &replay["approval"]), (200, &first["approval"]));
+    let (status, v) = returns_api(&app, &format!("{rma}/approve"), "s-4", approve).await;
+    assert_eq!(
+        (status, v["code"].as_str()),
+        (409, Some("return.already_approved")),
+        "{v}"
+    );
+
+    let sku = &order.lines[0].sku;
+    let before = on_hand(&app, sku).await;
+    let (status, v) = returns_api(
+        &app,
+        &format!("{rma}/inspections"),
+        "s-5",
+        inspection.clone(),
+    )
+    .await;
+    assert_eq!(
+        (status, v["status"].as_str()),
+        (201, Some("inspected")),
+        "{v}"
+    );
+    let (status, v) = returns_api(&app, &format!("{rma}/inspections"), "s-6", inspection).await;
+    assert_eq!(status, 201, "{v}");
+    let restocked: Vec<_> = v["inspections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["restocked"].as_bool().unwrap())
+        .collect();
+    assert_eq!(restocked, [true, false]);
+    assert_eq!(on_hand(&app, sku).await, before + 1);
+    assert_eq!(
+        app.effects_of_kind(TENANT, &order.id, "return.approve")
+            .await,
+        1
+    );
+    assert_eq!(
+        app.effects_of_kind(TENANT, &order.id, "return.inspect")
+            .await,
+        2
+    );
 }
