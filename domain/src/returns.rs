@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 
 use super::ids::{OrderId, RequestId};
 use super::order::Order;
+use super::return_review::{RmaApproval, RmaInspection};
 use super::settings::TenantSettings;
 
 /// The reasons a customer may give for returning or exchanging a line.
@@ -71,7 +72,8 @@ pub struct Rma {
     #[schema(value_type = String)]
     pub order_id: OrderId,
     pub kind: RmaKind,
-    /// `requested` when created; later `received`, `closed` or `cancelled`.
+    /// `requested` when created; `approved`, then `inspected`; also `received`, `closed`
+    /// or `cancelled`.
     pub status: String,
     pub method: String,
     #[serde(default)]
@@ -81,6 +83,12 @@ pub struct Rma {
     pub label_url: Option<String>,
     pub instructions: String,
     pub created_at: DateTime<Utc>,
+    /// Set once the return was approved.
+    #[serde(default)]
+    pub approval: Option<RmaApproval>,
+    /// Every inspection of the returned goods, oldest first.
+    #[serde(default)]
+    pub inspections: Vec<RmaInspection>,
 }
 
 /// The input of the `return_order` and `exchange_order` workflows (see workflows.toml).

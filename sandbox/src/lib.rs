@@ -23,6 +23,7 @@ mod payments;
 mod promotions;
 mod readback;
 mod requests;
+mod return_review;
 mod returns;
 mod service;
 mod settlements;
@@ -172,6 +173,7 @@ fn build(pool: PgPool, cfg: SandboxConfig, deliveries: TaskTracker) -> Router {
                 Service::Fulfillment,
                 fulfillment::routes()
                     .merge(returns::routes())
+                    .merge(return_review::routes())
                     .merge(addresses::fulfillment_routes()),
             ),
         )

@@ -1,5 +1,5 @@
-//! `/sandbox/*` read-back for tests and demos: effects, payments, messages, stock, orders.
-//! No fault injection here, so a test can always look at what really happened.
+//! `/sandbox/*` read-back for tests and demos: effects, payments, messages, stock, orders,
+//! RMAs. No fault injection here, so a test can always look at what really happened.
 
 use axum::extract::{Path, State};
 use axum::routing::get;
@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::extract::{Params, Tenant};
 use super::{SandboxState, payments, store};
 use crate::error::{Error, Result};
-use crate::wire::{Order, Payment};
+use crate::wire::{Order, Payment, Rma};
 
 /// Most effects `/sandbox/effects` lists without an `order_id`.
 const MAX_EFFECTS: i64 = 1000;
@@ -23,6 +23,7 @@ pub fn routes() -> Router<SandboxState> {
         .route("/notifications", get(list_notifications))
         .route("/inventory/{sku}", get(get_inventory))
         .route("/orders/{id}", get(get_order))
+        .route("/returns/{id}", get(get_return))
 }
 
 #[derive(Debug, Deserialize)]
@@ -91,4 +92,18 @@ async fn get_order(
         .await?
         .map(Json)
         .ok_or_else(|| Error::not_found("order"))
+}
+
+/// `GET /sandbox/returns/{id}`: the RMA with its approval and inspections, even while
+/// faults are injected on `/fulfillment`.
+async fn get_return(
+    State(s): State<SandboxState>,
+    Tenant(tenant): Tenant,
+    Path(id): Path<String>,
+) -> Result<Json<Rma>> {
+    let mut conn = s.db.acquire().await?;
+    store::returns::get(&mut conn, &tenant, &id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| Error::not_found("return"))
 }

@@ -133,6 +133,8 @@ async fn create(m: &mut Mutation, tenant: &str, host: &str, input: RmaIn) -> Res
         preferred_refund: input.preferred_refund,
         lines: input.lines,
         created_at: Utc::now(),
+        approval: None,
+        inspections: Vec::new(),
     };
     store::returns::insert(m.conn(), tenant, &rma).await?;
     let detail = json!({ "id": rma.id, "kind": rma.kind, "lines": rma.lines });

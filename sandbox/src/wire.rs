@@ -222,7 +222,8 @@ pub struct Rma {
     pub id: String,
     pub order_id: String,
     pub kind: RmaKind,
-    /// `requested` when created; later `received`, `closed` or `cancelled`.
+    /// `requested` when created; `approved`, then `inspected` (after the first
+    /// inspection); also `received`, `closed` or `cancelled`.
     pub status: String,
     pub method: String,
     #[serde(default)]
@@ -232,6 +233,37 @@ pub struct Rma {
     pub label_url: Option<String>,
     pub instructions: String,
     pub created_at: DateTime<Utc>,
+    /// Set once the return was approved.
+    #[serde(default)]
+    pub approval: Option<RmaApproval>,
+    /// Every inspection of the returned goods, oldest first.
+    #[serde(default)]
+    pub inspections: Vec<RmaInspection>,
+}
+
+/// How an approved return comes back: a label the customer prints, or a courier pickup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RmaApproval {
+    /// `label` or `pickup`.
+    pub method: String,
+    pub approved_at: DateTime<Utc>,
+}
+
+/// One inspection of the returned goods.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RmaInspection {
+    pub id: String,
+    /// `new`, `like_new`, `used` or `damaged`.
+    pub condition: String,
+    pub restockable: bool,
+    /// `refund`, `store_credit`, `replace` or `reject`.
+    pub disposition: String,
+    #[serde(default)]
+    pub notes: Option<String>,
+    /// Whether this inspection put the returned units back in stock (only the first
+    /// restockable one does).
+    pub restocked: bool,
+    pub inspected_at: DateTime<Utc>,
 }
 
 /// One scan of a parcel by its carrier.

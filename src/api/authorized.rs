@@ -90,6 +90,8 @@ pub mod can {
         GdprExport,
         OrdersRefund,
         PaymentsRead,
-        PaymentsCapture
+        PaymentsCapture,
+        ReturnsApprove,
+        ReturnsInspect
     );
 }

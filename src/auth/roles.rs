@@ -36,6 +36,7 @@ pub enum Permission {
     OrdersFulfil,
     OrdersExport,
     ReturnsApprove,
+    ReturnsInspect,
     FraudReview,
     CustomersImpersonate,
     GdprExport,
@@ -71,6 +72,7 @@ pub const ROLE_PERMISSIONS: &[(Role, &[Permission])] = &[
             P::PaymentsRead,
             P::OrdersExport,
             P::ReturnsApprove,
+            P::ReturnsInspect,
             P::CustomersImpersonate,
             P::ApprovalsDecide,
             P::AuditRead,
@@ -112,6 +114,7 @@ pub const ROLE_PERMISSIONS: &[(Role, &[Permission])] = &[
             P::OrdersSearch,
             P::OrdersHold,
             P::OrdersFulfil,
+            P::ReturnsInspect,
             P::JobsRead,
             P::QueuesWork,
         ],
@@ -218,6 +221,7 @@ impl Permission {
         P::OrdersFulfil,
         P::OrdersExport,
         P::ReturnsApprove,
+        P::ReturnsInspect,
         P::FraudReview,
         P::CustomersImpersonate,
         P::GdprExport,
@@ -250,6 +254,7 @@ impl Permission {
             P::OrdersFulfil => "orders.fulfil",
             P::OrdersExport => "orders.export",
             P::ReturnsApprove => "returns.approve",
+            P::ReturnsInspect => "returns.inspect",
             P::FraudReview => "fraud.review",
             P::CustomersImpersonate => "customers.impersonate",
             P::GdprExport => "gdpr.export",
@@ -291,6 +296,9 @@ impl Permission {
                 "export orders for finance (CSV, NDJSON, Parquet); list and download exports"
             }
             P::ReturnsApprove => "approve or reject returns and exchanges",
+            P::ReturnsInspect => {
+                "record the inspection of returned goods (condition, restock, disposition)"
+            }
             P::FraudReview => "clear or confirm a fraud review",
             P::CustomersImpersonate => "act on behalf of a customer",
             P::GdprExport => {

@@ -5,6 +5,7 @@ use sqlx::PgConnection;
 use sqlx::types::Json;
 
 use crate::domain::ids::{CustomerId, OrderId, RequestId, TenantId};
+use crate::domain::return_review::{ProposedSettlement, RmaInspection};
 use crate::domain::returns::RmaLine;
 
 /// One RMA as orderdesk knows it.
@@ -27,6 +28,14 @@ pub struct ReturnRow {
     pub currency: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// `label` or `pickup`, once approved.
+    pub approval_method: Option<String>,
+    pub approved_at: Option<DateTime<Utc>>,
+    /// The latest inspection the Returns API recorded.
+    pub inspection: Option<Json<RmaInspection>>,
+    pub inspected_at: Option<DateTime<Utc>>,
+    /// What the latest inspection proposes to give back.
+    pub proposed_settlement: Option<Json<ProposedSettlement>>,
 }
 
 /// A line of a stored RMA: the upstream's line plus what the customer sees of the order
@@ -67,7 +76,9 @@ pub async fn insert(conn: &mut PgConnection, r: &NewReturn<'_>) -> sqlx::Result<
          RETURNING tenant_id, rma_id, kind, order_id, customer_id, request_id,
                    lines AS "lines: Json<Vec<StoredLine>>", method, preferred_refund, status,
                    instructions, label_url, refund_status, expected_refund_minor, currency,
-                   created_at, updated_at"#,
+                   created_at, updated_at, approval_method, approved_at,
+                   inspection AS "inspection: Json<RmaInspection>", inspected_at,
+                   proposed_settlement AS "proposed_settlement: Json<ProposedSettlement>""#,
         r.tenant_id.as_str(),
         r.rma_id,
         r.kind,
@@ -98,7 +109,9 @@ pub async fn get(
         r#"SELECT tenant_id, rma_id, kind, order_id, customer_id, request_id,
                    lines AS "lines: Json<Vec<StoredLine>>", method, preferred_refund, status,
                    instructions, label_url, refund_status, expected_refund_minor, currency,
-                   created_at, updated_at
+                   created_at, updated_at, approval_method, approved_at,
+                   inspection AS "inspection: Json<RmaInspection>", inspected_at,
+                   proposed_settlement AS "proposed_settlement: Json<ProposedSettlement>"
          FROM returns
          WHERE tenant_id = $1 AND rma_id = $2 AND ($3::text IS NULL OR customer_id = $3)"#,
         tenant_id.as_str(),
@@ -180,6 +193,97 @@ pub async fn mark_failed(
          WHERE tenant_id = $1 AND rma_id = $2",
         tenant_id.as_str(),
         rma_id,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// An RMA of the tenant, locked until the transaction ends, so two agents' approvals or
+/// inspections of it are judged in turn.
+pub async fn lock(
+    conn: &mut PgConnection,
+    tenant_id: &TenantId,
+    rma_id: &str,
+) -> sqlx::Result<Option<ReturnRow>> {
+    sqlx::query_as!(
+        ReturnRow,
+        r#"SELECT tenant_id, rma_id, kind, order_id, customer_id, request_id,
+                   lines AS "lines: Json<Vec<StoredLine>>", method, preferred_refund, status,
+                   instructions, label_url, refund_status, expected_refund_minor, currency,
+                   created_at, updated_at, approval_method, approved_at,
+                   inspection AS "inspection: Json<RmaInspection>", inspected_at,
+                   proposed_settlement AS "proposed_settlement: Json<ProposedSettlement>"
+         FROM returns WHERE tenant_id = $1 AND rma_id = $2 FOR UPDATE"#,
+        tenant_id.as_str(),
+        rma_id,
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// Whether an approval or inspection of the RMA is queued or running.
+pub async fn review_in_flight(
+    conn: &mut PgConnection,
+    tenant_id: &TenantId,
+    rma_id: &str,
+) -> sqlx::Result<bool> {
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (
+               SELECT 1 FROM runs
+               WHERE tenant_id = $1 AND subject_id = $2
+                 AND kind IN ('approve_return', 'inspect_return') AND status IN ('queued', 'running')
+           ) AS "in_flight!""#,
+        tenant_id.as_str(),
+        rma_id,
+    )
+    .fetch_one(conn)
+    .await
+}
+
+/// Records the approval the Returns API confirmed, with the RMA's status after it.
+pub async fn record_approval(
+    conn: &mut PgConnection,
+    tenant_id: &TenantId,
+    rma_id: &str,
+    status: &str,
+    method: &str,
+    approved_at: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "UPDATE returns SET status = $3, approval_method = $4, approved_at = $5, updated_at = now()
+         WHERE tenant_id = $1 AND rma_id = $2",
+        tenant_id.as_str(),
+        rma_id,
+        status,
+        method,
+        approved_at,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Records an inspection the Returns API confirmed and the settlement it proposes, unless
+/// a later inspection was recorded already (retries may finish out of order).
+pub async fn record_inspection(
+    conn: &mut PgConnection,
+    tenant_id: &TenantId,
+    rma_id: &str,
+    status: &str,
+    inspection: &RmaInspection,
+    settlement: &ProposedSettlement,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "UPDATE returns SET status = $3, inspection = $4, inspected_at = $5,
+                proposed_settlement = $6, updated_at = now()
+         WHERE tenant_id = $1 AND rma_id = $2 AND (inspected_at IS NULL OR inspected_at <= $5)",
+        tenant_id.as_str(),
+        rma_id,
+        status,
+        Json(inspection) as Json<&RmaInspection>,
+        inspection.inspected_at,
+        Json(settlement) as Json<&ProposedSettlement>,
     )
     .execute(conn)
     .await?;

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use super::{Upstream, UpstreamError, UpstreamReader};
 use crate::config::Service::Fulfillment;
 use crate::domain::order::{Address, Shipment};
+use crate::domain::return_review::{ApprovalMethod, Condition, Disposition};
 use crate::domain::returns::{Rma, RmaKind, RmaLine};
 
 /// An RMA to create at the Returns API (`POST /fulfillment/v1/returns`).
@@ -22,7 +23,29 @@ pub struct NewRma<'a> {
     pub lines: &'a [RmaLine],
 }
 
+/// An approval to record at the Returns API (`POST /v1/returns/{id}/approve`).
+#[derive(Debug, Clone, Serialize)]
+pub struct RmaApprovalIn {
+    pub method: ApprovalMethod,
+}
+
+/// An inspection to record at the Returns API (`POST /v1/returns/{id}/inspections`).
+#[derive(Debug, Clone, Serialize)]
+pub struct RmaInspectionIn<'a> {
+    pub condition: Condition,
+    pub restockable: bool,
+    pub disposition: Disposition,
+    pub notes: Option<&'a str>,
+}
+
 impl UpstreamReader {
+    /// `GET /v1/returns/{id}`: the RMA with its approval and inspections (permanent 404
+    /// `return.not_found` for one the Returns API does not know).
+    pub async fn get_rma(&self, tenant: &TenantId, rma_id: &str) -> Result<Rma, UpstreamError> {
+        let url = self.client.url(Fulfillment, &["v1", "returns", rma_id])?;
+        self.client.get(tenant, url).await
+    }
+
     /// `GET /v1/returns?order_id=`: the order's RMAs, oldest first.
     pub async fn list_rmas(
         &self,
@@ -74,6 +97,36 @@ impl Upstream {
     ) -> Result<Rma, UpstreamError> {
         let url = self.client().url(Fulfillment, &["v1", "returns"])?;
         self.client().post(tenant, url, key, rma).await
+    }
+
+    /// `POST /v1/returns/{id}/approve`: the RMA, `approved`; approved already → 409
+    /// `return.already_approved`, closed → 409 `return.not_open` (both permanent).
+    pub async fn approve_rma(
+        &self,
+        tenant: &TenantId,
+        rma_id: &str,
+        approval: &RmaApprovalIn,
+        key: &str,
+    ) -> Result<Rma, UpstreamError> {
+        let url = self
+            .client()
+            .url(Fulfillment, &["v1", "returns", rma_id, "approve"])?;
+        self.client().post(tenant, url, key, approval).await
+    }
+
+    /// `POST /v1/returns/{id}/inspections`: the RMA with the inspection appended (last);
+    /// not approved → 409 `return.not_approved`, closed → 409 `return.not_open`.
+    pub async fn inspect_rma(
+        &self,
+        tenant: &TenantId,
+        rma_id: &str,
+        inspection: &RmaInspectionIn<'_>,
+        key: &str,
+    ) -> Result<Rma, UpstreamError> {
+        let url = self
+            .client()
+            .url(Fulfillment, &["v1", "returns", rma_id, "inspections"])?;
+        self.client().post(tenant, url, key, inspection).await
     }
 
     /// `POST /v1/orders/{id}/address`: shipped → 409 `fulfillment.already_shipped`.

@@ -27,7 +27,7 @@ use crate::config::Config;
 pub use billing::Invoice;
 pub use client::CORRELATION_ID;
 pub use error::UpstreamError;
-pub use fulfillment::NewRma;
+pub use fulfillment::{NewRma, RmaApprovalIn, RmaInspectionIn};
 pub use inventory::StockLine;
 pub use notifications::Notification;
 pub use orders::{AddressChange, Cart, CartLine, CartLineIn, CartRejection, NewCart, StatusChange};

@@ -74,3 +74,26 @@ pub async fn by_label_id(conn: &mut PgConnection, id: &str) -> sqlx::Result<Opti
             .await?;
     Ok(row.map(|(Json(r),)| r))
 }
+
+/// The RMA, locked until the transaction ends, so two changes of one RMA apply in turn.
+pub async fn lock(conn: &mut PgConnection, tenant: &str, id: &str) -> sqlx::Result<Option<Rma>> {
+    let row: Option<(Json<Rma>,)> = sqlx::query_as(
+        "SELECT doc FROM sandbox.returns WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
+    )
+    .bind(tenant)
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|(Json(r),)| r))
+}
+
+/// Writes the RMA's document back.
+pub async fn save(conn: &mut PgConnection, tenant: &str, rma: &Rma) -> sqlx::Result<()> {
+    sqlx::query("UPDATE sandbox.returns SET doc = $3 WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant)
+        .bind(&rma.id)
+        .bind(Json(rma))
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -26,6 +26,7 @@ pub mod payments;
 pub mod queues;
 pub mod reconciliation;
 pub mod refunds;
+pub mod returns;
 pub mod search;
 pub mod settings;
 pub mod settlements;
@@ -70,6 +71,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(transitions::confirm))
         .routes(routes!(transitions::close))
         .routes(routes!(transitions::reopen))
+        .routes(routes!(returns::get_return))
+        .routes(routes!(returns::review::approve_return))
+        .routes(routes!(returns::review::inspect_return))
         .routes(routes!(legal_hold::place))
         .routes(routes!(legal_hold::remove))
         .routes(routes!(keys::create_key, keys::list_keys))

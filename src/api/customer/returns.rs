@@ -18,6 +18,7 @@ use crate::db;
 use crate::db::returns::ReturnRow;
 use crate::domain::ids::{OrderId, RequestId};
 use crate::domain::order::Money;
+use crate::domain::return_review::{Condition, Disposition, ProposedSettlement};
 use crate::domain::returns::RmaKind;
 use crate::error::{Error, Result};
 use crate::state::AppState;
@@ -103,6 +104,22 @@ pub struct ReturnRefundOut {
     pub expected: Option<Money>,
 }
 
+/// How an approved return comes back.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReturnApprovalOut {
+    /// `label` or `pickup`.
+    pub method: String,
+    pub approved_at: DateTime<Utc>,
+}
+
+/// The outcome of an inspection, as the customer sees it (no notes, no inspector).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReturnInspectionOut {
+    pub condition: Condition,
+    pub disposition: Disposition,
+    pub inspected_at: DateTime<Utc>,
+}
+
 /// A return or exchange as its customer sees it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ReturnOut {
@@ -111,7 +128,8 @@ pub struct ReturnOut {
     pub kind: String,
     #[schema(value_type = String)]
     pub order_id: OrderId,
-    /// `requested` (then as the Returns API says), or `failed` when no RMA could be made.
+    /// `requested`, `approved` (an agent approved it), `inspected` (the goods were looked
+    /// at), then as the Returns API says; or `failed` when no RMA could be made.
     pub status: String,
     /// `pickup` or `dropoff`.
     pub method: String,
@@ -122,6 +140,15 @@ pub struct ReturnOut {
     /// The return label (PDF), once the RMA exists.
     pub label_url: Option<String>,
     pub refund: ReturnRefundOut,
+    /// Once approved: how the goods come back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval: Option<ReturnApprovalOut>,
+    /// Once inspected: the latest inspection's outcome.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inspection: Option<ReturnInspectionOut>,
+    /// What the latest inspection proposes to give back (issued later).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proposed_settlement: Option<ProposedSettlement>,
     /// The request to poll for the job's progress.
     #[schema(value_type = uuid::Uuid)]
     pub request_id: RequestId,
@@ -162,6 +189,19 @@ impl From<ReturnRow> for ReturnOut {
                 status: row.refund_status,
                 expected,
             },
+            approval: row
+                .approval_method
+                .zip(row.approved_at)
+                .map(|(method, approved_at)| ReturnApprovalOut {
+                    method,
+                    approved_at,
+                }),
+            inspection: row.inspection.map(|i| ReturnInspectionOut {
+                condition: i.0.condition,
+                disposition: i.0.disposition,
+                inspected_at: i.0.inspected_at,
+            }),
+            proposed_settlement: row.proposed_settlement.map(|s| s.0),
             request_id: row.request_id,
             created_at: row.created_at,
             updated_at: row.updated_at,

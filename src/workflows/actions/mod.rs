@@ -20,6 +20,7 @@ mod orders;
 mod payments;
 mod refunds;
 mod reorder;
+mod return_review;
 mod returns;
 mod subject_export;
 mod support;
@@ -61,6 +62,10 @@ pub const ACTIONS: &[(&str, ActionFn)] = &[
     ("returns.create_rma", returns::create_rma),
     ("returns.notify_customer", returns::notify_customer),
     ("returns.finish", returns::finish),
+    ("returns.approve", return_review::approve),
+    ("returns.inspect", return_review::inspect),
+    ("returns.notify_approved", return_review::notify_approved),
+    ("returns.notify_inspected", return_review::notify_inspected),
     (
         "exchanges.reserve_replacement",
         exchanges::reserve_replacement,
