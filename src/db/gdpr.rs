@@ -158,7 +158,8 @@ pub async fn anonymise_customer(
     current_run: RunId,
     keep_key: Option<&str>,
 ) -> sqlx::Result<Anonymised> {
-    // the customer's orders and support cases, and the runs of either (but `current_run`),
+    // the customer's orders and support cases, and the runs of either or of the customer's
+    // returns (an agent's review of a return runs on the RMA id; but `current_run`),
     // are the same subqueries in several statements below
     let order_events = sqlx::query!(
         "UPDATE order_events SET payload = redact_order_doc(payload)
@@ -218,6 +219,15 @@ pub async fn anonymise_customer(
     .execute(&mut *conn)
     .await?
     .rows_affected();
+    // the customer's comments on returned lines and the inspector's notes
+    sqlx::query!(
+        "UPDATE returns SET lines = redact_pii(lines), inspection = redact_pii(inspection)
+         WHERE tenant_id = $1 AND customer_id = $2",
+        tenant_id.as_str(),
+        customer_id.as_str(),
+    )
+    .execute(&mut *conn)
+    .await?;
     // what agents wrote of a hold may name the customer; that holds were placed stays
     sqlx::query!(
         "UPDATE order_holds SET reason = $3,
@@ -256,7 +266,9 @@ pub async fn anonymise_customer(
          WHERE run_id IN (
                SELECT id FROM runs WHERE tenant_id = $1 AND id <> $3
                  AND (customer_id = $2 OR subject_id IN (
-                      SELECT id FROM order_views WHERE tenant_id = $1 AND customer_id = $2)))
+                      SELECT id FROM order_views WHERE tenant_id = $1 AND customer_id = $2
+                      UNION ALL
+                      SELECT rma_id FROM returns WHERE tenant_id = $1 AND customer_id = $2)))
            AND (output IS DISTINCT FROM redact_pii(output)
                 OR last_error IS DISTINCT FROM redact_pii(last_error))",
         tenant_id.as_str(),
@@ -272,7 +284,9 @@ pub async fn anonymise_customer(
          WHERE id IN (
                SELECT id FROM runs WHERE tenant_id = $1 AND id <> $3
                  AND (customer_id = $2 OR subject_id IN (
-                      SELECT id FROM order_views WHERE tenant_id = $1 AND customer_id = $2)))
+                      SELECT id FROM order_views WHERE tenant_id = $1 AND customer_id = $2
+                      UNION ALL
+                      SELECT rma_id FROM returns WHERE tenant_id = $1 AND customer_id = $2)))
            AND (input IS DISTINCT FROM redact_pii(input)
                 OR result IS DISTINCT FROM redact_pii(result)
                 OR error IS DISTINCT FROM redact_pii(error))",

@@ -544,3 +544,59 @@ async fn the_returns_api_approves_once_inspects_after_approval_and_restocks_once
         2
     );
 }
+
+#[tokio::test]
+async fn an_erasure_redacts_the_inspectors_notes_and_the_customers_comments() {
+    let app = spawn().await;
+    let order = delivered(&app);
+    let rma = returned(&app, &order, 1).await;
+    let lead = app.agent_token(TENANT, "agt_lea", &["cs_lead"]);
+    let approve = json!({"reason": "within policy"});
+    app.job_succeeded(review(&app, &lead, &rma, "approve", Some("a-e"), approve).await)
+        .await;
+    let inspect = review(
+        &app,
+        &lead,
+        &rma,
+        "inspect",
+        Some("i-e"),
+        inspect_body("refund"),
+    )
+    .await;
+    app.job_succeeded(inspect).await;
+    let written = |sql: &'static str| {
+        let app = &app;
+        let rma = rma.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .bind(TENANT)
+                .bind(&rma)
+                .bind(NOTES)
+                .fetch_one(&app.state.db)
+                .await
+                .unwrap()
+        }
+    };
+    const IN_RETURNS: &str = "SELECT count(*) FROM returns WHERE tenant_id = $1 AND rma_id = $2
+        AND (inspection->>'notes' = $3 OR lines::text LIKE '%cracked%')";
+    const IN_RUNS: &str = "SELECT count(*) FROM runs WHERE tenant_id = $1 AND subject_id = $2
+        AND (input::text LIKE '%' || $3 || '%' OR result::text LIKE '%' || $3 || '%')";
+    assert_eq!(
+        written(IN_RETURNS).await,
+        1,
+        "the notes and comment are there"
+    );
+    assert!(
+        written(IN_RUNS).await >= 1,
+        "the inspection's run holds the notes"
+    );
+
+    let mut conn = app.state.db.acquire().await.unwrap();
+    let tenant = orderdesk::domain::ids::TenantId::new(TENANT);
+    let run = orderdesk::domain::ids::RunId::from_uuid(uuid::Uuid::now_v7());
+    orderdesk::db::gdpr::anonymise_customer(&mut conn, &tenant, &order.customer_id, run, None)
+        .await
+        .unwrap();
+    assert_eq!(written(IN_RETURNS).await, 0, "erased from the return");
+    assert_eq!(written(IN_RUNS).await, 0, "erased from the runs");
+}
