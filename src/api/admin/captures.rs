@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::payments::payment_of;
+use super::payments::locked_payment;
 use super::refunds::check_money;
 use crate::api::accept::{Admission, Admitted, Answer, Intake, StartRun, accept};
 use crate::api::auth::Sudo;
@@ -25,7 +25,7 @@ use crate::domain::cancel::BlockedReason;
 use crate::domain::ids::{OrderId, PaymentId};
 use crate::domain::order::{Order, Payment};
 use crate::domain::payments::{CAPTURE_WORKFLOW, CaptureRunInput, check_capture};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -97,12 +97,7 @@ impl Intake for CaptureIntake<'_> {
             reason,
         } = self;
         let tenant = &order.tenant_id;
-        db::payments::lock_payment(adm.conn(), tenant, payment_id).await?;
-        let now = db::orders::get(adm.conn(), tenant, &order.id, None).await?;
-        let payment = now
-            .as_ref()
-            .and_then(|o| payment_of(o, payment_id))
-            .ok_or_else(|| Error::not_found("payment"))?;
+        let payment = locked_payment(adm.conn(), order, payment_id).await?;
         let in_flight = db::payments::capture_in_flight(adm.conn(), tenant, payment_id).await?;
         let amount = check_capture(&payment, in_flight, amount_minor)?;
         let input = CaptureRunInput {

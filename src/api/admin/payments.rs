@@ -38,6 +38,22 @@ impl Agent {
     }
 }
 
+/// Payment `payment_id` of `order` as the read model has it now, under the payment's lock
+/// (held until the accepting transaction ends): what a refund, capture or settlement link
+/// is judged on, so two of them at once are judged one after the other.
+pub async fn locked_payment(
+    conn: &mut sqlx::PgConnection,
+    order: &Order,
+    payment_id: &PaymentId,
+) -> Result<Payment> {
+    let tenant = &order.tenant_id;
+    db::payments::lock_payment(&mut *conn, tenant, payment_id).await?;
+    let now = db::orders::get(&mut *conn, tenant, &order.id, None).await?;
+    now.as_ref()
+        .and_then(|o| payment_of(o, payment_id))
+        .ok_or_else(|| Error::not_found("payment"))
+}
+
 /// Payment `payment_id` of `order`.
 pub fn payment_of(order: &Order, payment_id: &PaymentId) -> Option<Payment> {
     let id = payment_id.as_str();

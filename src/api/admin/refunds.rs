@@ -11,7 +11,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::approvals;
-use super::payments::payment_of;
+use super::payments::locked_payment;
 use crate::api::accept::{Admission, Admitted, Answer, Intake, StartRun, accept};
 use crate::api::auth::Sudo;
 use crate::api::authorized::{Authorized, can};
@@ -136,14 +136,8 @@ impl Intake for RefundIntake<'_> {
             amount_minor,
             reason,
         } = self;
-        let tenant = &order.tenant_id;
-        db::payments::lock_payment(adm.conn(), tenant, payment_id).await?;
         // the payment as it is now: a refund accepted earlier may have ended since
-        let now = db::orders::get(adm.conn(), tenant, &order.id, None).await?;
-        let payment = now
-            .as_ref()
-            .and_then(|o| payment_of(o, payment_id))
-            .ok_or_else(|| Error::not_found("payment"))?;
+        let payment = locked_payment(adm.conn(), order, payment_id).await?;
         let accepted = accepted_before(adm.conn(), order, &payment).await?;
         check_refund(&payment, &accepted, amount_minor)?;
         let input = RefundRunInput {

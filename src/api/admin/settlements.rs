@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::payments::payment_of;
+use super::payments::locked_payment;
 use crate::api::accept::{Admission, Admitted, Answer, Intake, StartRun, accept};
 use crate::api::authorized::{Authorized, can};
 use crate::api::cancellation::validate_note;
@@ -20,7 +20,6 @@ use crate::api::idempotency::IdempotencyKey;
 use crate::api::jobs::{JobOut, admin_location};
 use crate::api::order_actions::blocked;
 use crate::api::shared::RequestMeta;
-use crate::db;
 use crate::db::audit::Entry;
 use crate::db::runs::RunRow;
 use crate::domain::cancel::BlockedReason;
@@ -29,7 +28,7 @@ use crate::domain::order::{Order, Payment};
 use crate::domain::payments::{
     LINK_SETTLEMENT_WORKFLOW, SettlementLinkInput, check_settlement_link,
 };
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::state::AppState;
 
 use super::refunds::MAX_AMOUNT_MINOR;
@@ -113,13 +112,7 @@ impl Intake for LinkIntake<'_> {
 
     async fn admit(self, adm: &mut Admission<'_>) -> Result<Admitted<SettlementLinkOut>> {
         let LinkIntake { order, input } = self;
-        let tenant = &order.tenant_id;
-        db::payments::lock_payment(adm.conn(), tenant, &input.payment_id).await?;
-        let now = db::orders::get(adm.conn(), tenant, &order.id, None).await?;
-        let payment = now
-            .as_ref()
-            .and_then(|o| payment_of(o, &input.payment_id))
-            .ok_or_else(|| Error::not_found("payment"))?;
+        let payment = locked_payment(adm.conn(), order, &input.payment_id).await?;
         check_settlement_link(&payment, &input.settlement_id).map_err(blocked)?;
         let run = adm
             .start_run(StartRun {
