@@ -91,6 +91,16 @@ pub enum Refusal {
     ExceedsAuthorized { capturable_minor: i64 },
 }
 
+/// A refusal as a dry run lists it.
+impl From<&Refusal> for crate::cancel::BlockedReason {
+    fn from(r: &Refusal) -> Self {
+        crate::cancel::BlockedReason {
+            code: r.code().into(),
+            message: r.detail(),
+        }
+    }
+}
+
 impl Refusal {
     /// The HTTP status it is answered with: 409 for the payment's state, 422 for the amount.
     pub fn status(&self) -> u16 {

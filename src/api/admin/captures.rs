@@ -155,10 +155,7 @@ async fn dry_run(
     let blocked_reasons: Vec<BlockedReason> = checked
         .as_ref()
         .err()
-        .map(|r| BlockedReason {
-            code: r.code().into(),
-            message: r.detail(),
-        })
+        .map(BlockedReason::from)
         .into_iter()
         .collect();
     Ok(axum::Json(CaptureDryRunOut {

@@ -194,10 +194,7 @@ async fn dry_run(
     let accepted = accepted_before(&mut conn, order, payment).await?;
     let blocked_reasons: Vec<BlockedReason> = check_refund(payment, &accepted, amount_minor)
         .err()
-        .map(|r| BlockedReason {
-            code: r.code().into(),
-            message: r.detail(),
-        })
+        .map(|r| BlockedReason::from(&r))
         .into_iter()
         .collect();
     Ok(axum::Json(RefundDryRunOut {
