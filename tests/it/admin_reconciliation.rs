@@ -157,6 +157,8 @@ async fn reconciliation_is_finance_work_of_one_tenant_and_says_when_upstreams_ar
 
     let (status, _) = app.get(&path, Default::default()).await;
     assert_eq!(status, 401);
+    let res = app.post(&reconcile, Default::default(), &body).await;
+    assert_eq!(res.status(), 401);
     let cs = app.agent_token(TENANT, "agt_cs", &["cs_agent"]);
     let (status, b) = app.get(&path, app.auth(&cs, TENANT)).await;
     assert_eq!((status, b["code"].as_str()), (403, Some("auth.forbidden")));
@@ -259,8 +261,10 @@ async fn a_reported_payout_is_linked_once_and_the_reconciliation_compares_it() {
     );
 
     // who may: finance of the payment's tenant
-    let cs = app.agent_token(TENANT, "agt_cs", &["cs_agent"]);
     let body = json!({"settlement_id": "po_x", "amount_minor": 1, "reason": "r"});
+    let res = app.post(&path, Default::default(), &body).await;
+    assert_eq!(res.status(), 401);
+    let cs = app.agent_token(TENANT, "agt_cs", &["cs_agent"]);
     let (status, _) = app
         .admin_post(&cs, &path, Some("l-3"), None, body.clone())
         .await;
