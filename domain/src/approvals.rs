@@ -18,6 +18,10 @@ pub enum HighRiskAction {
     /// above the tenant's `refund_approval_threshold_minor` whatever this list says. The
     /// approval's subject is the payment.
     Refund,
+    /// `POST /v1/admin/returns/{id}/issue-refund`: held as a payment refund is (when
+    /// `refund` is named in this list, or above the threshold). The approval's subject is
+    /// the return (RMA id).
+    ReturnRefund,
 }
 
 impl HighRiskAction {
@@ -27,6 +31,7 @@ impl HighRiskAction {
             HighRiskAction::LegalHoldRemoval => "legal_hold_removal",
             HighRiskAction::Impersonation => "impersonation",
             HighRiskAction::Refund => "refund",
+            HighRiskAction::ReturnRefund => "return_refund",
         }
     }
 
@@ -36,6 +41,7 @@ impl HighRiskAction {
             HighRiskAction::LegalHoldRemoval,
             HighRiskAction::Impersonation,
             HighRiskAction::Refund,
+            HighRiskAction::ReturnRefund,
         ]
         .into_iter()
         .find(|a| a.as_str() == s)

@@ -22,6 +22,7 @@ pub mod queues;
 pub mod reconcile;
 pub mod reorder;
 pub mod request;
+pub mod return_refund;
 pub mod return_review;
 pub mod returns;
 pub mod search;

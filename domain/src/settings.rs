@@ -189,6 +189,15 @@ impl TenantSettings {
                 .is_some_and(|t| amount_minor > t)
     }
 
+    /// Whether a return's refund or credit of `amount_minor` waits for a second agent's
+    /// approval: as a payment refund does, or when `return_refund` is named.
+    pub fn return_refund_needs_approval(&self, amount_minor: i64) -> bool {
+        self.refund_needs_approval(amount_minor)
+            || self
+                .approvals_required_for
+                .contains(&HighRiskAction::ReturnRefund)
+    }
+
     /// Where support notifications of `tenant_id` go.
     pub fn support_address(&self, tenant_id: &TenantId) -> String {
         self.support_email

@@ -8,6 +8,7 @@ use sqlx::types::Json;
 use crate::domain::ids::{PaymentId, TenantId};
 use crate::domain::order::Order;
 use crate::domain::payments::{AcceptedRefund, CAPTURE_WORKFLOW, REFUND_WORKFLOW};
+use crate::domain::return_refund::REFUND_RETURN_WORKFLOW;
 
 /// The order of `tenant_id` holding payment `payment_id`, as the read model has it.
 pub async fn order_with_payment(
@@ -46,7 +47,8 @@ pub async fn lock_payment(
     Ok(())
 }
 
-/// The refunds of the payment accepted before that may still move money or moved it unseen:
+/// The refunds of the payment accepted before (an agent's refund of it, or a return's card
+/// refund) that may still move money or moved it unseen:
 /// runs not yet ended, and succeeded runs whose refund is not among `known_refund_ids` (the
 /// refunds the read model's payment shows).
 pub async fn accepted_refunds(
@@ -60,12 +62,13 @@ pub async fn accepted_refunds(
                   result ->> 'refund_id' AS refund_id
          FROM runs
          WHERE tenant_id = $1 AND (input ->> 'payment_id') = $2
-           AND kind IN ('refund_payment', 'capture_payment') AND kind = $3
+           AND kind IN ('refund_payment', 'capture_payment', 'refund_return')
+           AND kind = ANY($3)
            AND status IN ('queued', 'running', 'succeeded')
            AND (status <> 'succeeded' OR NOT coalesce(result ->> 'refund_id', '') = ANY($4))"#,
         tenant_id.as_str(),
         payment_id.as_str(),
-        REFUND_WORKFLOW,
+        &[REFUND_WORKFLOW, REFUND_RETURN_WORKFLOW] as &[&str],
         known_refund_ids,
     )
     .fetch_all(conn)

@@ -36,6 +36,12 @@ pub struct ReturnRow {
     pub inspected_at: Option<DateTime<Utc>>,
     /// What the latest inspection proposes to give back.
     pub proposed_settlement: Option<Json<ProposedSettlement>>,
+    /// `card` or `store_credit`, once the refund or credit was issued.
+    pub refund_method: Option<String>,
+    pub refund_amount_minor: Option<i64>,
+    /// The refund's id at Payments or the store credit's at Billing.
+    pub refund_reference: Option<String>,
+    pub refund_issued_at: Option<DateTime<Utc>>,
 }
 
 /// A line of a stored RMA: the upstream's line plus what the customer sees of the order
@@ -78,7 +84,8 @@ pub async fn insert(conn: &mut PgConnection, r: &NewReturn<'_>) -> sqlx::Result<
                    instructions, label_url, refund_status, expected_refund_minor, currency,
                    created_at, updated_at, approval_method, approved_at,
                    inspection AS "inspection: Json<RmaInspection>", inspected_at,
-                   proposed_settlement AS "proposed_settlement: Json<ProposedSettlement>""#,
+                   proposed_settlement AS "proposed_settlement: Json<ProposedSettlement>",
+                   refund_method, refund_amount_minor, refund_reference, refund_issued_at"#,
         r.tenant_id.as_str(),
         r.rma_id,
         r.kind,
@@ -111,7 +118,8 @@ pub async fn get(
                    instructions, label_url, refund_status, expected_refund_minor, currency,
                    created_at, updated_at, approval_method, approved_at,
                    inspection AS "inspection: Json<RmaInspection>", inspected_at,
-                   proposed_settlement AS "proposed_settlement: Json<ProposedSettlement>"
+                   proposed_settlement AS "proposed_settlement: Json<ProposedSettlement>",
+                   refund_method, refund_amount_minor, refund_reference, refund_issued_at
          FROM returns
          WHERE tenant_id = $1 AND rma_id = $2 AND ($3::text IS NULL OR customer_id = $3)"#,
         tenant_id.as_str(),
@@ -213,7 +221,8 @@ pub async fn lock(
                    instructions, label_url, refund_status, expected_refund_minor, currency,
                    created_at, updated_at, approval_method, approved_at,
                    inspection AS "inspection: Json<RmaInspection>", inspected_at,
-                   proposed_settlement AS "proposed_settlement: Json<ProposedSettlement>"
+                   proposed_settlement AS "proposed_settlement: Json<ProposedSettlement>",
+                   refund_method, refund_amount_minor, refund_reference, refund_issued_at
          FROM returns WHERE tenant_id = $1 AND rma_id = $2 FOR UPDATE"#,
         tenant_id.as_str(),
         rma_id,
@@ -284,6 +293,58 @@ pub async fn record_inspection(
         Json(inspection) as Json<&RmaInspection>,
         inspection.inspected_at,
         Json(settlement) as Json<&ProposedSettlement>,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Whether a refund or credit of the RMA was accepted (queued, running or made): a return is
+/// refunded once.
+pub async fn refund_accepted(
+    conn: &mut PgConnection,
+    tenant_id: &TenantId,
+    rma_id: &str,
+) -> sqlx::Result<bool> {
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (
+               SELECT 1 FROM runs
+               WHERE tenant_id = $1 AND subject_id = $2
+                 AND kind = 'refund_return' AND status IN ('queued', 'running', 'succeeded')
+           ) AS "accepted!""#,
+        tenant_id.as_str(),
+        rma_id,
+    )
+    .fetch_one(conn)
+    .await
+}
+
+/// The refund or credit issued for an RMA, as Payments or Billing confirmed it.
+pub struct IssuedRefund<'a> {
+    pub method: &'a str,
+    pub amount_minor: i64,
+    pub reference: &'a str,
+    pub issued_at: DateTime<Utc>,
+}
+
+/// Records the refund or credit issued for the RMA (`refund_status` → `issued`).
+pub async fn record_refund(
+    conn: &mut PgConnection,
+    tenant_id: &TenantId,
+    rma_id: &str,
+    issued: &IssuedRefund<'_>,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "UPDATE returns SET refund_status = 'issued', refund_method = $3,
+                refund_amount_minor = $4, refund_reference = $5, refund_issued_at = $6,
+                updated_at = now()
+         WHERE tenant_id = $1 AND rma_id = $2",
+        tenant_id.as_str(),
+        rma_id,
+        issued.method,
+        issued.amount_minor,
+        issued.reference,
+        issued.issued_at,
     )
     .execute(conn)
     .await?;

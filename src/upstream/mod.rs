@@ -24,7 +24,7 @@ use std::ops::Deref;
 
 use crate::config::Config;
 
-pub use billing::Invoice;
+pub use billing::{Invoice, InvoiceChange, InvoiceChangeIn, StoreCredit, StoreCreditIn};
 pub use client::CORRELATION_ID;
 pub use error::UpstreamError;
 pub use fulfillment::{NewRma, RmaApprovalIn, RmaInspectionIn};

@@ -2,6 +2,7 @@
 //! Functions take a connection (or transaction) and the tenant, so scoping is in every
 //! signature.
 
+pub mod billing;
 pub mod commerce;
 pub mod customers;
 pub mod effects;
@@ -126,6 +127,7 @@ pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
     sqlx::raw_sql(SCHEMA).execute(&mut *tx).await?;
     returns::migrate(&mut tx).await?;
     commerce::migrate(&mut tx).await?;
+    billing::migrate(&mut tx).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -18,6 +18,7 @@ use super::impersonate::{ImpersonateIn, ImpersonationIntake};
 use super::keys::{NewKeyIn, NewKeyIntake, check_scopes};
 use super::legal_hold::{LegalHoldIn, LegalHoldIntake};
 use super::refunds::{RefundIn, RefundIntake};
+use super::returns::refund::{IssueRefundIn, IssueRefundIntake};
 use crate::api::accept::{Admission, Admitted, Answer, Caller, Idempotency, Intake, accept};
 use crate::api::auth::Agent;
 use crate::api::authorized::{Authorized, can};
@@ -41,7 +42,7 @@ fn permission_of(action: HighRiskAction) -> Permission {
         HighRiskAction::KeyCreation => Permission::KeysManage,
         HighRiskAction::LegalHoldRemoval => Permission::OrdersLegalHold,
         HighRiskAction::Impersonation => Permission::CustomersImpersonate,
-        HighRiskAction::Refund => Permission::OrdersRefund,
+        HighRiskAction::Refund | HighRiskAction::ReturnRefund => Permission::OrdersRefund,
     }
 }
 
@@ -285,6 +286,16 @@ async fn execute_approved(
     let caller = agent.caller(meta);
     if action == HighRiskAction::Refund {
         return execute_refund(state, agent, caller, key, row).await;
+    }
+    if action == HighRiskAction::ReturnRefund {
+        // judged again under the return's lock, as if asked now
+        let (body, ()) = payload_as::<IssueRefundIn>(row)?;
+        let rma_id = row.subject_id.as_str();
+        let inner = IssueRefundIntake {
+            rma_id,
+            body: &body,
+        };
+        return accept(state, caller, key, Executed { id: row.id, inner }).await;
     }
     let order = match action {
         HighRiskAction::KeyCreation => None,

@@ -74,6 +74,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(returns::get_return))
         .routes(routes!(returns::review::approve_return))
         .routes(routes!(returns::review::inspect_return))
+        .routes(routes!(returns::refund::issue_refund))
         .routes(routes!(legal_hold::place))
         .routes(routes!(legal_hold::remove))
         .routes(routes!(keys::create_key, keys::list_keys))

@@ -116,7 +116,7 @@ pub(super) struct RefundIntake<'a> {
 }
 
 /// The refunds accepted before that the read model's `payment` does not show yet.
-async fn accepted_before(
+pub(super) async fn accepted_before(
     conn: &mut sqlx::PgConnection,
     order: &Order,
     payment: &Payment,

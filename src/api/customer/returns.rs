@@ -97,11 +97,41 @@ impl Validate for ReturnRequestIn {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ReturnRefundOut {
-    /// `pending` until the goods are received and refunded; `not_applicable` for an
-    /// exchange or a return that was never created.
+    /// `pending` until the goods are received and refunded, then `issued`;
+    /// `not_applicable` for an exchange or a return that was never created.
     pub status: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expected: Option<Money>,
+    /// Once issued: `card` or `store_credit`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    /// Once issued: what was paid back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amount_minor: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issued_at: Option<DateTime<Utc>>,
+}
+
+impl ReturnRefundOut {
+    /// The refund as the customer sees it: how much, how and when; never the agent, the
+    /// payment or Billing's reference.
+    fn of(row: &ReturnRow) -> Self {
+        let expected = (row.kind == "return").then(|| Money {
+            amount_minor: row.expected_refund_minor,
+            currency: row.currency.clone(),
+        });
+        let issued = row.refund_issued_at.is_some();
+        ReturnRefundOut {
+            status: row.refund_status.clone(),
+            expected,
+            method: row.refund_method.clone(),
+            amount_minor: row.refund_amount_minor,
+            currency: issued.then(|| row.currency.clone()),
+            issued_at: row.refund_issued_at,
+        }
+    }
 }
 
 /// How an approved return comes back.
@@ -171,10 +201,7 @@ pub async fn get_return(
 
 impl From<ReturnRow> for ReturnOut {
     fn from(row: ReturnRow) -> Self {
-        let expected = (row.kind == "return").then(|| Money {
-            amount_minor: row.expected_refund_minor,
-            currency: row.currency.clone(),
-        });
+        let refund = ReturnRefundOut::of(&row);
         ReturnOut {
             lines: row.lines.0.iter().map(RmaLineOut::from).collect(),
             rma_id: row.rma_id,
@@ -185,10 +212,7 @@ impl From<ReturnRow> for ReturnOut {
             preferred_refund: row.preferred_refund,
             instructions: row.instructions,
             label_url: row.label_url,
-            refund: ReturnRefundOut {
-                status: row.refund_status,
-                expected,
-            },
+            refund,
             approval: row
                 .approval_method
                 .zip(row.approved_at)

@@ -20,6 +20,7 @@ mod orders;
 mod payments;
 mod refunds;
 mod reorder;
+mod return_refund;
 mod return_review;
 mod returns;
 mod subject_export;
@@ -134,6 +135,14 @@ pub const ACTIONS: &[(&str, ActionFn)] = &[
     ("payments.capture", captures::capture_at_payments),
     // link_settlement
     ("payments.link_settlement", captures::link_settlement),
+    // refund_return (with payments.check_refundable and payments.refund_payment)
+    (
+        "billing.grant_store_credit",
+        return_refund::grant_store_credit,
+    ),
+    ("returns.record_refund", return_refund::record_refund),
+    ("returns.notify_refunded", return_refund::notify_refunded),
+    ("returns.refresh_order", return_refund::refresh_order_view),
     // resync_fulfillment
     (
         "fulfillment.refresh_shipments",

@@ -182,11 +182,16 @@ pub(super) async fn refresh(ctx: &StepCtx<'_>) -> Result<Value, StepError> {
         Some(id) => OrderId::new(id.as_str()),
         None => ctx.input_as::<OrderSubject>()?.order_id,
     };
-    let order = ctx
-        .state
-        .upstream
-        .get_order(ctx.tenant(), &order_id)
-        .await?;
+    refresh_order(ctx, &order_id).await
+}
+
+/// The read model of `order_id` as the Orders service says it is now (for a run whose
+/// subject is not the order, say a return).
+pub(super) async fn refresh_order(
+    ctx: &StepCtx<'_>,
+    order_id: &OrderId,
+) -> Result<Value, StepError> {
+    let order = ctx.state.upstream.get_order(ctx.tenant(), order_id).await?;
     let mut tx = ctx.state.db.begin().await.map_err(StepError::database)?;
     let written = crate::db::orders::upsert_view(&mut tx, &order)
         .await

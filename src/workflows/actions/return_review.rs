@@ -129,7 +129,7 @@ pub fn notify_inspected(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepErr
 }
 
 /// Sends `template` to the email of the order as the read model has it.
-async fn tell_customer(
+pub(super) async fn tell_customer(
     ctx: &StepCtx<'_>,
     order_id: &OrderId,
     template: &str,

@@ -1,7 +1,8 @@
 //! Returns as agents see and review them: `GET /v1/admin/returns/{return_id}` (orderdesk's
 //! record with the live RMA and its inspection history) here; approve and inspect in
-//! `review.rs`. What both share: the tenant's return and the situation actions are judged on.
+//! `review.rs`; the refund leg (`issue-refund`) in `refund.rs`. What they share: the tenant's return and the situation actions are judged on.
 
+pub mod refund;
 pub mod review;
 
 use axum::Json;
