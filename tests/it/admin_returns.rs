@@ -12,7 +12,7 @@ use crate::helpers::{self, OTHER_TENANT, Options, TENANT, TestApp};
 
 const NOTES: &str = "scuffed corner, box intact";
 
-async fn spawn() -> TestApp {
+pub(crate) async fn spawn() -> TestApp {
     helpers::spawn_with(Options {
         // demo orders were delivered in early 2026: a long window keeps them returnable
         settings: TenantSettings {
@@ -24,7 +24,7 @@ async fn spawn() -> TestApp {
     .await
 }
 
-fn delivered(app: &TestApp) -> Order {
+pub(crate) fn delivered(app: &TestApp) -> Order {
     app.orders
         .iter()
         .find(|o| o.status == OrderStatus::Delivered && o.lines[0].qty >= 2)
@@ -38,7 +38,7 @@ fn delivered(app: &TestApp) -> Order {
 }
 
 /// A customer's return of `qty` units of `order`'s first line, once its RMA exists.
-async fn returned(app: &TestApp, order: &Order, qty: i32) -> String {
+pub(crate) async fn returned(app: &TestApp, order: &Order, qty: i32) -> String {
     let token = app.customer_token(TENANT, &order.customer_id);
     let mut h = app.auth(&token, TENANT);
     h.insert("idempotency-key", "k-return".parse().unwrap());
@@ -58,7 +58,7 @@ async fn returned(app: &TestApp, order: &Order, qty: i32) -> String {
     accepted["rma_id"].as_str().unwrap().to_string()
 }
 
-async fn review(
+pub(crate) async fn review(
     app: &TestApp,
     token: &str,
     rma: &str,
@@ -99,7 +99,7 @@ async fn on_hand(app: &TestApp, sku: &str) -> i64 {
     v["on_hand"].as_i64().unwrap_or(0)
 }
 
-fn inspect_body(disposition: &str) -> Value {
+pub(crate) fn inspect_body(disposition: &str) -> Value {
     json!({"condition": "like_new", "restockable": true, "disposition": disposition,
            "reason": "goods checked", "notes": NOTES})
 }

@@ -7,6 +7,7 @@ mod admin_inspect;
 mod admin_monitoring;
 mod admin_payments;
 mod admin_reconciliation;
+mod admin_return_refunds;
 mod admin_returns;
 mod admin_review;
 mod admin_search;
