@@ -1,5 +1,5 @@
-//! Money reconciliation of one order: what the order totals, what Billing invoiced, what
-//! Payments took, refunded and paid out. Each disagreement is named by a stable `code` with
+//! Money reconciliation of one order: what the order totals, what Billing invoiced (less its
+//! credit notes, plus its adjustments), what Payments took, refunded and paid out. Each disagreement is named by a stable `code` with
 //! its likely cause and the amounts on both sides, so finance can act on it (or record why it
 //! is fine). Pure: the caller reads the invoices and payments.
 
@@ -8,19 +8,26 @@ use utoipa::ToSchema;
 
 use crate::order::{Order, OrderStatus, Payment};
 
-/// One invoice as Billing lists it.
+/// One invoice as Billing lists it: its own total, and the sums of its credit notes (money
+/// owed back) and adjustments (more owed).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InvoiceTotal {
     pub id: String,
     pub total_minor: i64,
     pub currency: String,
+    pub credited_minor: i64,
+    pub debited_minor: i64,
 }
 
 /// The sums the checks compare, in the order's currency's minor units.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ToSchema)]
 pub struct LedgerTotals {
     pub order_total_minor: i64,
+    /// What the invoices ask for: their totals, less credit notes, plus adjustments.
     pub invoiced_minor: i64,
+    /// The invoices' credit notes and adjustments.
+    pub credit_notes_minor: i64,
+    pub adjustments_minor: i64,
     pub captured_minor: i64,
     pub refunded_minor: i64,
     /// Captured less refunded: what the merchant holds.
@@ -87,7 +94,12 @@ pub fn totals(order: &Order, invoices: &[InvoiceTotal], payments: &[Payment]) ->
     let settlements = payments.iter().filter_map(|p| p.settlement.as_ref());
     LedgerTotals {
         order_total_minor: order.totals.total_minor,
-        invoiced_minor: invoices.iter().map(|i| i.total_minor).sum(),
+        invoiced_minor: invoices
+            .iter()
+            .map(|i| i.total_minor - i.credited_minor + i.debited_minor)
+            .sum(),
+        credit_notes_minor: invoices.iter().map(|i| i.credited_minor).sum(),
+        adjustments_minor: invoices.iter().map(|i| i.debited_minor).sum(),
         captured_minor: captured,
         refunded_minor: refunded,
         collected_minor: captured - refunded,
@@ -127,8 +139,8 @@ pub fn reconcile(order: &Order, invoices: &[InvoiceTotal], payments: &[Payment])
             t.order_total_minor,
             0,
         ));
-    } else if owes && t.invoiced_minor != t.order_total_minor {
-        let cause = match t.invoiced_minor < t.order_total_minor {
+    } else if owes && t.invoice_totals_minor() != t.order_total_minor {
+        let cause = match t.invoice_totals_minor() < t.order_total_minor {
             true => {
                 "invoiced less than the order totals: an edit that raised the total was not invoiced"
             }
@@ -141,7 +153,7 @@ pub fn reconcile(order: &Order, invoices: &[InvoiceTotal], payments: &[Payment])
             "order",
             cause.into(),
             t.order_total_minor,
-            t.invoiced_minor,
+            t.invoice_totals_minor(),
         ));
     }
     collected_against_owed(order, &t, payments, &mut found);
@@ -158,10 +170,11 @@ fn collected_against_owed(
     payments: &[Payment],
     found: &mut Vec<Mismatch>,
 ) {
-    let owed = match (owes_money(order.status), t.invoiced_minor) {
+    let invoiced = t.invoiced_minor != 0 || t.credit_notes_minor > 0;
+    let owed = match (owes_money(order.status), invoiced) {
         (false, _) => 0,
-        (true, 0) => t.order_total_minor,
-        (true, invoiced) => invoiced,
+        (true, false) => t.order_total_minor,
+        (true, true) => t.invoiced_minor.max(0),
     };
     if owed > 0 && payments.is_empty() {
         found.push(Mismatch::new(
@@ -191,6 +204,14 @@ fn collected_against_owed(
         found.push(Mismatch::new(code, "order", cause, owed, held));
     } else if held > owed {
         let (code, cause) = match owes_money(order.status) {
+            true if t.credit_notes_minor > 0 => (
+                "refund.owed",
+                format!(
+                    "credit notes of {} lowered what is owed, but {} of it was not refunded",
+                    t.credit_notes_minor,
+                    held - owed
+                ),
+            ),
             false => (
                 "refund.owed",
                 format!("the order is {:?} but money is still held", order.status).to_lowercase(),
@@ -201,6 +222,14 @@ fn collected_against_owed(
             ),
         };
         found.push(Mismatch::new(code, "order", cause, owed, held));
+    }
+}
+
+impl LedgerTotals {
+    /// The invoices' own totals, before their credit notes and adjustments: what is
+    /// compared with the order's total.
+    pub fn invoice_totals_minor(&self) -> i64 {
+        self.invoiced_minor + self.credit_notes_minor - self.adjustments_minor
     }
 }
 
@@ -261,6 +290,8 @@ mod tests {
             id: "inv_1".into(),
             total_minor: total,
             currency: order.currency.clone(),
+            credited_minor: 0,
+            debited_minor: 0,
         }
     }
 
@@ -338,6 +369,33 @@ mod tests {
         order.payments[0].settlement = None;
         let found = reconcile(&order, &[invoice(&order, total)], &order.payments);
         assert!(codes(&found).contains(&"refund.exceeds_captured"));
+    }
+
+    #[test]
+    fn a_credit_note_refunded_balances_and_one_not_refunded_is_owed() {
+        let mut order = paid_order();
+        let total = order.totals.total_minor;
+        let credited = InvoiceTotal {
+            credited_minor: 400,
+            ..invoice(&order, total)
+        };
+        let found = reconcile(&order, std::slice::from_ref(&credited), &order.payments);
+        assert_eq!(codes(&found), ["refund.owed"]);
+        assert_eq!(
+            (found[0].expected_minor, found[0].actual_minor),
+            (total - 400, total)
+        );
+        order.payments[0].refunded_minor = 400;
+        assert_eq!(reconcile(&order, &[credited], &order.payments), vec![]);
+        // an adjustment is owed on top of the invoice's total
+        let debited = InvoiceTotal {
+            debited_minor: 250,
+            ..invoice(&order, total)
+        };
+        let t = totals(&order, std::slice::from_ref(&debited), &order.payments);
+        assert_eq!(t.invoiced_minor, total + 250);
+        let found = reconcile(&order, &[debited], &order.payments);
+        assert_eq!(codes(&found), ["payment.short"]);
     }
 
     #[test]

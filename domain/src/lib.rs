@@ -18,6 +18,7 @@ pub mod ids;
 pub mod ledger;
 pub mod order;
 pub mod payments;
+pub mod price_adjustment;
 pub mod queues;
 pub mod reconcile;
 pub mod reorder;

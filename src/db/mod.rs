@@ -3,6 +3,7 @@
 //! checked at compile time (`sqlx::query!` and friends) against the offline data in
 //! `.sqlx/`; `scripts/sqlx-prepare` regenerates it after a query or migration changes.
 
+pub mod adjustments;
 pub mod api_keys;
 pub mod approvals;
 pub mod audit;

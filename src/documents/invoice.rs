@@ -1,11 +1,12 @@
 //! The invoice of an order: seller, buyer, order facts, every line with quantity, unit
-//! price and amount, then subtotal, shipping, tax, total and any refund.
+//! price and amount, then subtotal, shipping, tax, total, any refund, and Billing's credit
+//! notes and adjustments with the balance after them.
 
 use super::layout::{
     self, BODY, BOTTOM, LEFT, RIGHT, ROW, TOP, address_block, facts, row_rule, table_header,
 };
-use super::money;
 use super::pdf::{A4, Doc, Weight};
+use super::{InvoiceChange, money};
 use crate::domain::order::{Order, Payment};
 
 /// Right edges of the numeric columns and the left edge of the SKU column.
@@ -21,7 +22,10 @@ pub fn number(order: &Order) -> String {
     format!("INV-{}", order.number)
 }
 
-pub fn render(order: &Order, seller: &str) -> Vec<u8> {
+/// Room each credit note or adjustment, and the balance, take below the totals.
+const CHANGE_HEIGHT: f32 = 15.0;
+
+pub fn render(order: &Order, seller: &str, changes: &[InvoiceChange]) -> Vec<u8> {
     let mut doc = Doc::new(
         A4,
         &format!("Invoice {} for order {}", number(order), order.number),
@@ -80,10 +84,15 @@ pub fn render(order: &Order, seller: &str) -> Vec<u8> {
         y -= ROW;
     }
 
-    if y - TOTALS_HEIGHT < BOTTOM {
+    let changes_height = match changes.len() {
+        0 => 0.0,
+        n => CHANGE_HEIGHT * (n as f32 + 3.0),
+    };
+    if y - TOTALS_HEIGHT - changes_height < BOTTOM {
         y = layout::continued(&mut doc, &format!("Invoice {}", number(order)));
     }
-    totals(&mut doc, order, y - 8.0);
+    let y = totals(&mut doc, order, y - 8.0);
+    billing_changes(&mut doc, order, changes, y);
     layout::footers(
         &mut doc,
         &format!(
@@ -110,7 +119,8 @@ fn lines_header(doc: &mut Doc, y: f32) -> f32 {
     )
 }
 
-fn totals(doc: &mut Doc, order: &Order, y: f32) {
+/// Subtotal, shipping, tax, total and any refund; answers where the block ended.
+fn totals(doc: &mut Doc, order: &Order, y: f32) -> f32 {
     let label_right = UNIT_RIGHT;
     let value_right = RIGHT - 4.0;
     let amount = |minor| money::format(minor, &order.currency);
@@ -144,6 +154,40 @@ fn totals(doc: &mut Doc, order: &Order, y: f32) {
             &amount(t.total_minor - refunded),
         );
     }
+    y
+}
+
+/// Each credit note (`Credit note cn_…`, negative) and adjustment (`Adjustment adj_…`), with
+/// the line it concerns, then the balance: the total less credit notes plus adjustments.
+fn billing_changes(doc: &mut Doc, order: &Order, changes: &[InvoiceChange], y: f32) {
+    if changes.is_empty() {
+        return;
+    }
+    let amount = |minor| money::format(minor, &order.currency);
+    let mut y = y - 2.0 * CHANGE_HEIGHT;
+    let mut balance = order.totals.total_minor;
+    for c in changes {
+        let (label, signed) = match c.credit {
+            true => ("Credit note", -c.amount_minor),
+            false => ("Adjustment", c.amount_minor),
+        };
+        balance += signed;
+        let what = match c
+            .line_id
+            .as_deref()
+            .and_then(|id| order.lines.iter().find(|l| l.id == id))
+        {
+            Some(line) => format!("{label} {} ({})", c.id, line.sku),
+            None => format!("{label} {}", c.id),
+        };
+        doc.text_right(UNIT_RIGHT, y, Weight::Regular, BODY, &what);
+        doc.text_right(RIGHT - 4.0, y, Weight::Regular, BODY, &amount(signed));
+        y -= CHANGE_HEIGHT;
+    }
+    doc.rule(UNIT_RIGHT - 80.0, RIGHT, y + 9.0, 0.8, 0.0);
+    y -= 4.0;
+    doc.text_right(UNIT_RIGHT, y, Weight::Bold, BODY, "Balance");
+    doc.text_right(RIGHT - 4.0, y, Weight::Bold, BODY, &amount(balance));
 }
 
 /// `Card, paid`, `Card, refunded`…; several payments are joined.

@@ -113,8 +113,29 @@ pub fn filename(order: &Order, doc: &DocumentRef) -> String {
     format!("{name}.pdf")
 }
 
+/// A credit note or an adjustment of the order's invoice, as Billing lists it: the invoice
+/// document shows each and the balance after them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvoiceChange {
+    pub id: String,
+    /// A credit note (less owed); else an adjustment (more owed).
+    pub credit: bool,
+    pub line_id: Option<String>,
+    pub amount_minor: i64,
+}
+
 /// The PDF of `doc` for `order`, sold by `seller`; `None` if the order has no such document.
 pub fn render(order: &Order, seller: &str, doc: &DocumentRef) -> Option<Vec<u8>> {
+    render_with(order, seller, doc, &[])
+}
+
+/// [`render`], the invoice showing Billing's credit notes and adjustments `changes`.
+pub fn render_with(
+    order: &Order,
+    seller: &str,
+    doc: &DocumentRef,
+    changes: &[InvoiceChange],
+) -> Option<Vec<u8>> {
     if !has_document(order, doc) {
         return None;
     }
@@ -123,7 +144,7 @@ pub fn render(order: &Order, seller: &str, doc: &DocumentRef) -> Option<Vec<u8>>
             .and_then(|id| order.shipments.iter().find(|s| &s.id == id))
     };
     Some(match doc.kind {
-        DocumentKind::Invoice => invoice::render(order, seller),
+        DocumentKind::Invoice => invoice::render(order, seller, changes),
         DocumentKind::PackingSlip => {
             packing_slip::render(order, seller, shipment(&doc.shipment_id))
         }

@@ -219,3 +219,34 @@ fn write_samples() {
     let pdf = render(&long, "Acme Goods", &DocumentRef::invoice()).unwrap();
     std::fs::write(dir.join("invoice-long.pdf"), pdf).unwrap();
 }
+
+#[test]
+fn the_invoice_shows_credit_notes_adjustments_and_the_balance_after_them() {
+    let order = order_in(OrderStatus::Delivered);
+    let line = &order.lines[0];
+    let changes = [
+        InvoiceChange {
+            id: "cn_1".into(),
+            credit: true,
+            line_id: Some(line.id.clone()),
+            amount_minor: 400,
+        },
+        InvoiceChange {
+            id: "adj_1".into(),
+            credit: false,
+            line_id: None,
+            amount_minor: 150,
+        },
+    ];
+    let pdf = render_with(&order, "Acme", &DocumentRef::invoice(), &changes).unwrap();
+    assert_well_formed(&pdf);
+    assert!(shows(&pdf, &format!("Credit note cn_1 ({})", line.sku)));
+    assert!(shows(&pdf, "Adjustment adj_1"));
+    assert!(shows(&pdf, &money::format(-400, &order.currency)));
+    assert!(shows(&pdf, "Balance"));
+    let balance = order.totals.total_minor - 400 + 150;
+    assert!(shows(&pdf, &money::format(balance, &order.currency)));
+    // without changes: no balance line
+    let plain = render(&order, "Acme", &DocumentRef::invoice()).unwrap();
+    assert!(!shows(&plain, "Balance"));
+}

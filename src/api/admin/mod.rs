@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod access_log;
+pub mod adjustments;
 pub mod approvals;
 pub mod bulk;
 pub mod cancel;
@@ -54,6 +55,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(order_audit::get_audit))
         .routes(routes!(payments::list_order_payments))
         .routes(routes!(refunds::refund_payment))
+        .routes(routes!(adjustments::adjust_price))
         .routes(routes!(captures::capture_payment))
         .routes(routes!(bulk::bulk_update_status))
         .routes(routes!(jobs::list_jobs))

@@ -56,7 +56,8 @@ pub struct ReconciliationOut {
     pub resolutions: Vec<ResolutionRow>,
 }
 
-/// The order's invoices and payments as Billing and Payments say now (asked at once).
+/// The order's invoices (with their credit notes and adjustments) and payments as Billing
+/// and Payments say now (asked at once).
 async fn money_of(state: &AppState, order: &Order) -> Result<(Vec<InvoiceTotal>, Vec<Payment>)> {
     let tenant = &order.tenant_id;
     let invoices = state.upstream.invoices_of_order(tenant, &order.id);
@@ -67,6 +68,8 @@ async fn money_of(state: &AppState, order: &Order) -> Result<(Vec<InvoiceTotal>,
     let (invoices, payments) = tokio::join!(invoices, futures::future::try_join_all(payments));
     let failed = |e| upstream_failure("reconciliation", &e);
     let invoices = invoices.map_err(failed)?.into_iter().map(|i| InvoiceTotal {
+        credited_minor: i.credit_notes.iter().map(|c| c.amount_minor).sum(),
+        debited_minor: i.adjustments.iter().map(|c| c.amount_minor).sum(),
         id: i.id,
         total_minor: i.total_minor,
         currency: i.currency,

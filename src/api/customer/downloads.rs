@@ -1,6 +1,7 @@
 //! `GET /v1/downloads/{token}`: serves the document a presigned link names. No bearer
 //! token: the signed, expiring link is the permission; the document is rendered from the
-//! order as the read model holds it now.
+//! order as the read model holds it now (an invoice with Billing's credit notes and
+//! adjustments, read live).
 
 use axum::body::Body;
 use axum::extract::{FromRequestParts, Path, State};
@@ -9,10 +10,11 @@ use axum::http::{HeaderValue, Response, header};
 use axum::response::IntoResponse;
 use chrono::Utc;
 
+use crate::api::customer::order_parts::{upstream_failure, upstream_knows_none};
 use crate::api::shared::download;
 use crate::db;
 use crate::documents::signing::{self, LinkClaims, LinkError, LinkKey};
-use crate::documents::{self, DocumentRef};
+use crate::documents::{self, DocumentKind, DocumentRef};
 use crate::domain::order::Order;
 use crate::error::{Error, Result};
 use crate::state::AppState;
@@ -41,8 +43,9 @@ pub async fn download_document(
         kind: claims.kind,
         shipment_id: claims.shipment_id,
     };
-    let pdf =
-        documents::render(&order, &seller, &doc).ok_or_else(|| Error::not_found("document"))?;
+    let changes = invoice_changes(&state, &order, &doc).await?;
+    let pdf = documents::render_with(&order, &seller, &doc, &changes)
+        .ok_or_else(|| Error::not_found("document"))?;
     pdf_download(pdf, &documents::filename(&order, &doc))
 }
 
@@ -84,6 +87,41 @@ async fn order_and_seller(state: &AppState, claims: &LinkClaims) -> Result<(Orde
         .await?
         .unwrap_or_else(|| tenant.to_string());
     Ok((order, seller))
+}
+
+/// Billing's credit notes and adjustments of the order's invoices, oldest first, when `doc`
+/// is the invoice (no other document shows them).
+async fn invoice_changes(
+    state: &AppState,
+    order: &Order,
+    doc: &DocumentRef,
+) -> Result<Vec<documents::InvoiceChange>> {
+    if doc.kind != DocumentKind::Invoice {
+        return Ok(vec![]);
+    }
+    let invoices = match state
+        .upstream
+        .invoices_of_order(&order.tenant_id, &order.id)
+        .await
+    {
+        Ok(list) => list,
+        Err(e) if upstream_knows_none(&e) => vec![],
+        Err(e) => return Err(upstream_failure("invoices", &e)),
+    };
+    let mut changes: Vec<_> = invoices
+        .into_iter()
+        .flat_map(|i| i.credit_notes.into_iter().chain(i.adjustments))
+        .collect();
+    changes.sort_by_key(|c| c.created_at);
+    Ok(changes
+        .into_iter()
+        .map(|c| documents::InvoiceChange {
+            credit: c.kind == "credit_note",
+            id: c.id,
+            line_id: c.line_id,
+            amount_minor: c.amount_minor,
+        })
+        .collect())
 }
 
 /// The PDF as a download named `filename`.

@@ -5,6 +5,7 @@
 //! What an action is called with and may return is in [`crate::workflows::step`].
 
 mod address;
+mod adjustments;
 mod bulk;
 mod captures;
 mod diagnostic;
@@ -143,6 +144,9 @@ pub const ACTIONS: &[(&str, ActionFn)] = &[
     ("returns.record_refund", return_refund::record_refund),
     ("returns.notify_refunded", return_refund::notify_refunded),
     ("returns.refresh_order", return_refund::refresh_order_view),
+    // adjust_price
+    ("billing.adjust_invoice", adjustments::adjust_invoice),
+    ("notifications.price_adjusted", adjustments::notify_adjusted),
     // resync_fulfillment
     (
         "fulfillment.refresh_shipments",

@@ -19,3 +19,9 @@ DROP INDEX runs_payment_money;
 CREATE INDEX runs_payment_money ON runs (tenant_id, (input ->> 'payment_id'))
     WHERE kind IN ('refund_payment', 'capture_payment', 'refund_return')
       AND status IN ('queued', 'running', 'succeeded');
+
+-- An agent's price adjustments of an order (`POST /v1/admin/orders/{id}/adjust-price`,
+-- workflow `adjust_price`, its subject the order): the credits accepted before are counted
+-- at acceptance (`db::adjustments::accepted_credits`), so credits never pass the total.
+CREATE INDEX runs_price_adjustments ON runs (tenant_id, subject_id)
+    WHERE kind = 'adjust_price' AND status IN ('queued', 'running', 'succeeded');
