@@ -1,6 +1,7 @@
 //! The one integration-test binary: real Postgres, Redis and sandbox over HTTP.
 
 mod admin_access;
+mod admin_adjustments;
 mod admin_cancel;
 mod admin_concurrency;
 mod admin_inspect;
