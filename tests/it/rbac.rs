@@ -35,7 +35,13 @@ fn minimal_body(doc: &Value, op: &Value) -> Value {
     for name in schema["required"].as_array().into_iter().flatten() {
         let name = name.as_str().unwrap();
         let property = &schema["properties"][name];
-        if let Some(first) = property["enum"].get(0) {
+        // an enum may be a component, or inlined as one `oneOf` member per documented variant
+        let property = match property["$ref"].as_str() {
+            Some(r) => &doc["components"]["schemas"][r.trim_start_matches("#/components/schemas/")],
+            None => property,
+        };
+        let first_variant = property["oneOf"].get(0).and_then(|v| v["enum"].get(0));
+        if let Some(first) = property["enum"].get(0).or(first_variant) {
             body.insert(name.to_string(), first.clone());
             continue;
         }
