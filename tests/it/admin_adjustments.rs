@@ -251,3 +251,31 @@ async fn adjust_price_refuses_bad_bodies_tokens_roles_tenants_and_stale_versions
         0
     );
 }
+
+#[tokio::test]
+async fn a_credit_note_through_a_flaky_billing_service_is_made_exactly_once() {
+    let app = helpers::spawn().await;
+    let order = app.order_in("confirmed").clone();
+    let token = app.agent_token(TENANT, "agt_bill", &["billing"]);
+    let sudo = app.sudo_token(TENANT, "agt_bill", &["billing"]);
+    app.set_faults(json!({"service": "billing", "error_rate": 0.5, "lost_response_rate": 0.3}))
+        .await;
+    let (status, b) = app
+        .admin_post(
+            &token,
+            &path(order.id.as_str()),
+            Some("flaky-1"),
+            Some(&sudo),
+            json!({"kind": "credit", "amount_minor": 250, "reason": "late delivery"}),
+        )
+        .await;
+    assert_eq!(status, 202, "{b}");
+    let job = app.wait_job(b["job"]["id"].as_str().unwrap(), 180).await;
+    app.clear_faults().await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert_eq!(
+        app.effects_of_kind(TENANT, &order.id, "billing.credit_note")
+            .await,
+        1
+    );
+}
