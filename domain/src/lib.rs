@@ -19,6 +19,7 @@ pub mod ledger;
 pub mod order;
 pub mod payments;
 pub mod queues;
+pub mod quote;
 pub mod reconcile;
 pub mod reorder;
 pub mod request;
