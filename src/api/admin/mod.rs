@@ -24,6 +24,7 @@ pub mod order_expand;
 pub mod orders;
 pub mod payments;
 pub mod queues;
+pub mod quotes;
 pub mod reconciliation;
 pub mod refunds;
 pub mod returns;
@@ -55,6 +56,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(payments::list_order_payments))
         .routes(routes!(refunds::refund_payment))
         .routes(routes!(captures::capture_payment))
+        .routes(routes!(quotes::create_quote))
+        .routes(routes!(quotes::get_quote, quotes::patch_quote))
+        .routes(routes!(quotes::apply::apply_quote))
+        .routes(routes!(quotes::apply::abort_quote))
         .routes(routes!(bulk::bulk_update_status))
         .routes(routes!(jobs::list_jobs))
         .routes(routes!(jobs::get_job))
