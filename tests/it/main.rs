@@ -6,6 +6,7 @@ mod admin_concurrency;
 mod admin_inspect;
 mod admin_monitoring;
 mod admin_payments;
+mod admin_quotes;
 mod admin_reconciliation;
 mod admin_returns;
 mod admin_review;
