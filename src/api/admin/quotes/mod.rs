@@ -253,18 +253,20 @@ async fn make_quote(
     meta: &RequestMeta,
     key: IdempotencyKey,
     order_id: &OrderId,
-    (body, changes): (&QuoteIn, &[Change]),
+    body: Result<Valid<QuoteIn>>,
 ) -> Result<Response> {
+    // another tenant's order is not found, whatever the body
     let order = agent.tenant_order(state, order_id).await?;
+    let Valid { body, checked } = body?;
     editable(&order)?;
     let id = QuoteId::now_v7();
-    let priced = price(state, &order, changes, &id).await?;
+    let priced = price(state, &order, &checked, &id).await?;
     if body.dry_run {
         let out = QuoteOut::unsaved(&order, &body.changes, priced, &agent.principal());
         return Ok(axum::Json(out).into_response());
     }
     let pricing = Pricing::new(&order, &body.changes, &priced)?;
-    let key = key.optional_for(&format!("quote:{order_id}"), body);
+    let key = key.optional_for(&format!("quote:{order_id}"), &body);
     let intake = NewQuote {
         order: &order,
         id,
@@ -294,9 +296,9 @@ pub async fn create_quote(
     meta: RequestMeta,
     key: IdempotencyKey,
     Path(order_id): Path<OrderId>,
-    Valid { body, checked }: Valid<QuoteIn>,
+    body: Result<Valid<QuoteIn>>,
 ) -> Result<Response> {
-    make_quote(&state, &agent, &meta, key, &order_id, (&body, &checked)).await
+    make_quote(&state, &agent, &meta, key, &order_id, body).await
 }
 
 /// A quote of the tenant, or 404 `quote.not_found`.
