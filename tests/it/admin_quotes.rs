@@ -583,6 +583,20 @@ async fn a_patch_reprices_and_dry_runs_change_nothing() {
     )
     .await;
     assert_eq!(read["status"], "open");
+
+    // each mutation and each read is in the order's audit trail
+    let actions: Vec<(String,)> = sqlx::query_as(
+        "SELECT action FROM audit_log WHERE subject_id = $1 AND action LIKE 'order.quote%' ORDER BY id",
+    )
+    .bind(order.id.as_str())
+    .fetch_all(&app.state.db)
+    .await
+    .unwrap();
+    let actions: Vec<&str> = actions.iter().map(|(a,)| a.as_str()).collect();
+    assert_eq!(
+        actions,
+        ["order.quote", "order.quote_update", "order.quote_viewed"]
+    );
 }
 
 #[tokio::test]
