@@ -179,6 +179,11 @@ text_id!(
     PaymentId
 );
 
+text_id!(
+    /// A quote of an order edit, made by orderdesk: `qt_` and 32 hex digits.
+    QuoteId
+);
+
 uuid_id!(
     /// A customer's or agent's request (cancel, return, erasure…), polled at
     /// `/v1/customer/requests/{id}`.
@@ -254,6 +259,28 @@ impl PaymentId {
                 field: "payment_id",
                 rule: "1 to 100 letters, digits, '_', '-', '.' or ':'",
             })
+    }
+}
+
+impl QuoteId {
+    /// A new id, ordered by creation time.
+    pub fn now_v7() -> Self {
+        QuoteId(format!("qt_{}", Uuid::now_v7().simple()))
+    }
+
+    /// A quote id named by a client (a path segment): `qt_` and 1 to 64 letters or digits.
+    pub fn parse(s: &str) -> Result<Self, IdError> {
+        let ok = s.strip_prefix("qt_").is_some_and(|rest| {
+            (1..=64).contains(&rest.len()) && rest.bytes().all(|b| b.is_ascii_alphanumeric())
+        });
+        if ok {
+            Ok(QuoteId::new(s))
+        } else {
+            Err(IdError {
+                field: "quote_id",
+                rule: "qt_ and 1 to 64 letters or digits",
+            })
+        }
     }
 }
 

@@ -20,6 +20,7 @@ pub mod order;
 pub mod payments;
 pub mod price_adjustment;
 pub mod queues;
+pub mod quote;
 pub mod reconcile;
 pub mod reorder;
 pub mod request;

@@ -10,6 +10,7 @@ mod addresses;
 mod billing;
 mod carts;
 mod customers;
+mod edits;
 mod error;
 mod events;
 mod extract;
@@ -159,10 +160,17 @@ fn build(pool: PgPool, cfg: SandboxConfig, deliveries: TaskTracker) -> Router {
                 orders::routes()
                     .merge(carts::routes())
                     .merge(addresses::orders_routes())
+                    .merge(edits::orders_routes())
                     .merge(customers::routes()),
             ),
         )
-        .nest("/payments", faulty(Service::Payments, payments::routes()))
+        .nest(
+            "/payments",
+            faulty(
+                Service::Payments,
+                payments::routes().merge(edits::payments_routes()),
+            ),
+        )
         .nest(
             "/inventory",
             faulty(Service::Inventory, inventory::routes()),
@@ -177,7 +185,13 @@ fn build(pool: PgPool, cfg: SandboxConfig, deliveries: TaskTracker) -> Router {
                     .merge(addresses::fulfillment_routes()),
             ),
         )
-        .nest("/billing", faulty(Service::Billing, billing::routes()))
+        .nest(
+            "/billing",
+            faulty(
+                Service::Billing,
+                billing::routes().merge(edits::billing_routes()),
+            ),
+        )
         .nest(
             "/notifications",
             faulty(Service::Notifications, notifications::routes()),

@@ -5,7 +5,9 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
-use crate::domain::ids::{ExportId, OrderId, PaymentId, RequestId, RunId, SubjectExportId};
+use crate::domain::ids::{
+    ExportId, OrderId, PaymentId, QuoteId, RequestId, RunId, SubjectExportId,
+};
 use crate::error::{Error, FieldError};
 
 /// `axum::Json` whose rejection is a problem: 400 for unparseable JSON, 415 for a missing
@@ -103,6 +105,13 @@ impl PathParams for PaymentId {
     type Raw = String;
     fn from_raw(raw: String) -> Result<Self, Error> {
         PaymentId::parse(&raw).map_err(|_| Error::not_found("payment"))
+    }
+}
+
+impl PathParams for QuoteId {
+    type Raw = String;
+    fn from_raw(raw: String) -> Result<Self, Error> {
+        QuoteId::parse(&raw).map_err(|_| Error::not_found("quote"))
     }
 }
 

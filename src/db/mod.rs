@@ -19,6 +19,7 @@ pub mod orders_copy;
 pub mod outbox;
 pub mod payments;
 pub mod queues;
+pub mod quotes;
 pub mod raw_events;
 pub mod reconciliation;
 pub mod requests;

@@ -10,6 +10,7 @@
 
 mod billing;
 mod client;
+mod edits;
 mod error;
 mod fulfillment;
 mod inventory;
@@ -26,6 +27,7 @@ use crate::config::Config;
 
 pub use billing::{Invoice, InvoiceChange, InvoiceChangeIn, StoreCredit, StoreCreditIn};
 pub use client::CORRELATION_ID;
+pub use edits::{InvoiceAdjusted, OrderContent, OrderEdited};
 pub use error::UpstreamError;
 pub use fulfillment::{NewRma, RmaApprovalIn, RmaInspectionIn};
 pub use inventory::StockLine;

@@ -7,6 +7,7 @@ mod admin_concurrency;
 mod admin_inspect;
 mod admin_monitoring;
 mod admin_payments;
+mod admin_quotes;
 mod admin_reconciliation;
 mod admin_return_refunds;
 mod admin_returns;

@@ -147,3 +147,42 @@ pub async fn set_invoice_total(
     .await?;
     Ok(res.rows_affected() == 1)
 }
+
+/// Records that payment `payment_id` belongs to `order_id` (a charge made after the order).
+pub async fn add_payment(
+    conn: &mut PgConnection,
+    tenant: &str,
+    payment_id: &str,
+    order_id: &str,
+) -> sqlx::Result<()> {
+    sqlx::query("INSERT INTO sandbox.payments (tenant_id, id, order_id) VALUES ($1, $2, $3)")
+        .bind(tenant)
+        .bind(payment_id)
+        .bind(order_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Sets the total of the order's invoice and answers the total it replaced; `None` when the
+/// order has no invoice. Locks the invoice row first.
+pub async fn adjust_invoice(
+    conn: &mut PgConnection,
+    tenant: &str,
+    order_id: &str,
+    total_minor: i64,
+) -> sqlx::Result<Option<i64>> {
+    let previous: Option<(i64,)> = sqlx::query_as(
+        "SELECT total_minor FROM sandbox.invoices
+         WHERE tenant_id = $1 AND order_id = $2 FOR UPDATE",
+    )
+    .bind(tenant)
+    .bind(order_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some((previous,)) = previous else {
+        return Ok(None);
+    };
+    set_invoice_total(conn, tenant, order_id, total_minor).await?;
+    Ok(Some(previous))
+}

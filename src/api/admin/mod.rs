@@ -25,6 +25,7 @@ pub mod order_expand;
 pub mod orders;
 pub mod payments;
 pub mod queues;
+pub mod quotes;
 pub mod reconciliation;
 pub mod refunds;
 pub mod returns;
@@ -57,6 +58,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(refunds::refund_payment))
         .routes(routes!(adjustments::adjust_price))
         .routes(routes!(captures::capture_payment))
+        .routes(routes!(quotes::create::create_quote))
+        .routes(routes!(quotes::get_quote, quotes::change::patch_quote))
+        .routes(routes!(quotes::apply::apply_quote))
+        .routes(routes!(quotes::abort::abort_quote))
         .routes(routes!(bulk::bulk_update_status))
         .routes(routes!(jobs::list_jobs))
         .routes(routes!(jobs::get_job))

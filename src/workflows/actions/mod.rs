@@ -9,6 +9,7 @@ mod adjustments;
 mod bulk;
 mod captures;
 mod diagnostic;
+mod edits;
 mod events;
 mod exchanges;
 mod exports;
@@ -147,6 +148,16 @@ pub const ACTIONS: &[(&str, ActionFn)] = &[
     // adjust_price
     ("billing.adjust_invoice", adjustments::adjust_invoice),
     ("notifications.price_adjusted", adjustments::notify_adjusted),
+    // edit_order (applying a quote)
+    ("orders.apply_edit", edits::apply_at_orders),
+    ("orders.revert_edit", edits::revert_at_orders),
+    ("billing.reprice_invoice", edits::reprice_invoice),
+    ("billing.restore_invoice", edits::restore_invoice),
+    ("payments.settle_difference", edits::settle_difference),
+    ("payments.reverse_settlement", edits::reverse_settlement),
+    ("inventory.adjust_for_edit", edits::adjust_inventory),
+    ("inventory.undo_edit_adjustment", edits::undo_inventory),
+    ("notifications.order_edited", edits::notify_edited),
     // resync_fulfillment
     (
         "fulfillment.refresh_shipments",
