@@ -9,6 +9,7 @@ pub mod audit;
 pub mod cases;
 pub mod events;
 pub mod exports;
+pub mod fulfillments;
 pub mod fraud;
 pub mod holds;
 pub mod idempotency;

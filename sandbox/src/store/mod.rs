@@ -5,6 +5,7 @@
 pub mod commerce;
 pub mod customers;
 pub mod effects;
+pub mod fulfillments;
 pub mod idempotency;
 pub mod messages;
 pub mod orders;
@@ -126,6 +127,7 @@ pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
     sqlx::raw_sql(SCHEMA).execute(&mut *tx).await?;
     returns::migrate(&mut tx).await?;
     commerce::migrate(&mut tx).await?;
+    fulfillments::migrate(&mut tx).await?;
     tx.commit().await?;
     Ok(())
 }
