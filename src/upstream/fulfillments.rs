@@ -31,7 +31,10 @@ pub struct ShippedFulfillment {
 
 impl UpstreamReader {
     /// `GET /v1/warehouses`: the tenant's warehouses with their stock.
-    pub async fn list_warehouses(&self, tenant: &TenantId) -> Result<Vec<Warehouse>, UpstreamError> {
+    pub async fn list_warehouses(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<Warehouse>, UpstreamError> {
         #[derive(Deserialize)]
         struct Page {
             data: Vec<Warehouse>,

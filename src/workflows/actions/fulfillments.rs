@@ -14,8 +14,8 @@ use crate::domain::fulfillments::{
 use crate::domain::order::Order;
 use crate::error::problem;
 use crate::upstream::NewFulfillment;
-use reqwest::StatusCode;
 use crate::workflows::step::{StepCtx, StepError, with_result};
+use reqwest::StatusCode;
 
 /// The fact every fulfilment step writes: the fulfilment as the service answered it.
 #[derive(Serialize, Deserialize)]
@@ -64,7 +64,12 @@ pub fn uncreate(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
     Box::pin(async move {
         let input: CreateFulfillmentRunInput = ctx.input_as()?;
         let (tenant, key) = (ctx.tenant(), ctx.idempotency_key);
-        match ctx.state.upstream.cancel_fulfillment(tenant, &input.fulfillment_id, key).await {
+        match ctx
+            .state
+            .upstream
+            .cancel_fulfillment(tenant, &input.fulfillment_id, key)
+            .await
+        {
             Ok(f) => {
                 record_fulfillment(&ctx, &f, None).await?;
                 Ok(json!({ "cancelled": true }))
@@ -150,7 +155,8 @@ pub fn ship(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
             fulfillment: shipped.fulfillment,
             order: shipped.order,
         };
-        let facts = serde_json::to_value(facts).map_err(|e| StepError::invalid_input(&e.to_string()))?;
+        let facts =
+            serde_json::to_value(facts).map_err(|e| StepError::invalid_input(&e.to_string()))?;
         Ok(with_result(result, facts))
     })
 }

@@ -64,7 +64,10 @@ pub const ACTIONS: &[(&str, ActionFn)] = &[
     ("fulfillments.uncreate", fulfillments::uncreate),
     ("fulfillments.record", fulfillments::record),
     ("fulfillments.ship", fulfillments::ship),
-    ("fulfillments.record_shipment", fulfillments::record_shipment),
+    (
+        "fulfillments.record_shipment",
+        fulfillments::record_shipment,
+    ),
     ("fulfillments.cancel", fulfillments::cancel),
     ("fulfillments.reschedule", fulfillments::reschedule),
     ("returns.check_eligibility", returns::check_eligibility),
