@@ -511,7 +511,7 @@ async fn access_tenancy_and_idempotent_retries() {
     for label in [
         STANDARD.encode(b"GIF89a"),
         "not base64!".into(),
-        STANDARD.encode(vec![b'%'; 200 * 1024]),
+        STANDARD.encode(vec![b'%'; 150 * 1024]),
     ] {
         let body = json!({"carrier": "DHL", "tracking_number": "T1", "label": label});
         let (status, p) = app.admin_post(&token, &ship, None, None, body).await;
