@@ -143,6 +143,19 @@ enum Change {
 }
 
 impl Change {
+    fn ship(body: &ShipFulfillmentIn, label: Option<Vec<u8>>) -> Change {
+        Change::Ship {
+            carrier: body.carrier.clone(),
+            tracking_number: body.tracking_number.clone(),
+            label,
+        }
+    }
+    fn reschedule(body: &RescheduleFulfillmentIn) -> Change {
+        Change::Reschedule {
+            ship_after: body.ship_after,
+            reason: body.reason.trim().to_string(),
+        }
+    }
     fn workflow(&self) -> &'static str {
         match self {
             Change::Ship { .. } => "ship_fulfillment",
@@ -179,23 +192,14 @@ pub async fn ship_fulfillment(
     Path(id): Path<String>,
     Valid { body, checked }: Valid<ShipFulfillmentIn>,
 ) -> Result<Response> {
-    let (carrier, tracking_number) = (body.carrier.clone(), body.tracking_number.clone());
-    let change = Change::Ship {
-        carrier,
-        tracking_number,
-        label: checked,
-    };
-    let asked = Asked {
-        id: &id,
-        dry_run: body.dry_run,
-        change,
-    };
+    let change = Change::ship(&body, checked);
+    let key = key.optional_for(&format!("ship:{id}"), &body);
     act(
         &state,
         &agent,
         &meta,
-        key.optional_for(&format!("ship:{id}"), &body),
-        asked,
+        key,
+        Asked::new(&id, body.dry_run, change),
     )
     .await
 }
@@ -221,17 +225,13 @@ pub async fn cancel_fulfillment(
     let change = Change::Cancel {
         reason: body.reason.trim().to_string(),
     };
-    let asked = Asked {
-        id: &id,
-        dry_run: body.dry_run,
-        change,
-    };
+    let key = key.optional_for(&format!("cancel:{id}"), &body);
     act(
         &state,
         &agent,
         &meta,
-        key.optional_for(&format!("cancel:{id}"), &body),
-        asked,
+        key,
+        Asked::new(&id, body.dry_run, change),
     )
     .await
 }
@@ -254,18 +254,14 @@ pub async fn reschedule_fulfillment(
     Path(id): Path<String>,
     Valid { body, .. }: Valid<RescheduleFulfillmentIn>,
 ) -> Result<Response> {
-    let (ship_after, reason) = (body.ship_after, body.reason.trim().to_string());
-    let asked = Asked {
-        id: &id,
-        dry_run: body.dry_run,
-        change: Change::Reschedule { ship_after, reason },
-    };
+    let change = Change::reschedule(&body);
+    let key = key.optional_for(&format!("reschedule:{id}"), &body);
     act(
         &state,
         &agent,
         &meta,
-        key.optional_for(&format!("reschedule:{id}"), &body),
-        asked,
+        key,
+        Asked::new(&id, body.dry_run, change),
     )
     .await
 }
@@ -274,6 +270,16 @@ struct Asked<'a> {
     id: &'a str,
     dry_run: bool,
     change: Change,
+}
+
+impl<'a> Asked<'a> {
+    fn new(id: &'a str, dry_run: bool, change: Change) -> Self {
+        Asked {
+            id,
+            dry_run,
+            change,
+        }
+    }
 }
 
 async fn act(

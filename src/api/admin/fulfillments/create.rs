@@ -8,13 +8,12 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::{
-    FulfillmentAcceptedOut, FulfillmentDryRunOut, check_quantities, check_shippable, is_code,
-    line_errors, validation,
+    FulfilOrder, FulfillmentAcceptedOut, FulfillmentDryRunOut, check_quantities, check_shippable,
+    is_code, line_errors, validation,
 };
 use crate::api::accept::{Admission, Admitted, Intake, StartRun, accept};
-use crate::api::authorized::{Authorized, can};
 use crate::api::cancellation::validate_note;
-use crate::api::extract::{Path, Valid, Validate};
+use crate::api::extract::{Valid, Validate};
 use crate::api::idempotency::IdempotencyKey;
 use crate::api::jobs::{JobOut, admin_location};
 use crate::api::shared::RequestMeta;
@@ -74,17 +73,15 @@ impl Validate for CreateFulfillmentIn {
               (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
 pub async fn create_fulfillment(
     State(state): State<AppState>,
-    agent: Authorized<can::OrdersFulfil>,
+    FulfilOrder { agent, order }: FulfilOrder,
     meta: RequestMeta,
     key: IdempotencyKey,
-    Path(order_id): Path<OrderId>,
     Valid { body, .. }: Valid<CreateFulfillmentIn>,
 ) -> Result<Response> {
-    let order = agent.tenant_order(&state, &order_id).await?;
     if body.dry_run {
         return dry_run(&state, &order, &body.lines).await;
     }
-    let key = key.optional_for(&format!("create-fulfillment:{order_id}"), &body);
+    let key = key.optional_for(&format!("create-fulfillment:{}", order.id), &body);
     let intake = CreateIntake::one(&order.id, body);
     accept(&state, agent.caller(&meta), key, intake).await
 }

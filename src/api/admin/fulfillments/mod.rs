@@ -9,12 +9,16 @@ pub mod create;
 pub mod labels;
 pub mod split;
 
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use serde::Serialize;
 use serde_json::json;
 use sqlx::PgConnection;
 use utoipa::ToSchema;
 
 use crate::api::accept::Answer;
+use crate::api::authorized::{Authorized, can};
+use crate::api::extract::Path;
 use crate::api::jobs::JobOut;
 use crate::db;
 use crate::db::fulfillments::FulfillmentRow;
@@ -26,6 +30,7 @@ use crate::domain::fulfillments::{
 use crate::domain::ids::{OrderId, TenantId};
 use crate::domain::order::{Order, OrderStatus};
 use crate::error::{Error, Result};
+use crate::state::AppState;
 
 /// The longest warehouse code, carrier, tracking number, lot or serial number.
 pub const MAX_CODE: usize = 64;
@@ -81,6 +86,25 @@ impl FulfillmentDryRunOut {
             blocked_reasons,
             steps,
         }
+    }
+}
+
+/// The order of the path's `{order_id}`, of the tenant of an agent allowed `orders.fulfil`:
+/// 401 or 403 first, then 404 for an order of another tenant — before the body is read, so
+/// what a foreign caller sends never tells them anything about the order.
+pub struct FulfilOrder {
+    pub agent: Authorized<can::OrdersFulfil>,
+    pub order: Order,
+}
+
+impl FromRequestParts<AppState> for FulfilOrder {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let agent = Authorized::<can::OrdersFulfil>::from_request_parts(parts, state).await?;
+        let Path(order_id) = Path::<OrderId>::from_request_parts(parts, state).await?;
+        let order = agent.tenant_order(state, &order_id).await?;
+        Ok(FulfilOrder { agent, order })
     }
 }
 

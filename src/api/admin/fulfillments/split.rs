@@ -12,11 +12,12 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::create::{CreateIntake, NewFulfillment, WORKFLOW};
-use super::{FulfillmentAcceptedOut, check_shippable, is_code, line_errors, validation};
+use super::{
+    FulfilOrder, FulfillmentAcceptedOut, check_shippable, is_code, line_errors, validation,
+};
 use crate::api::accept::{Admission, Admitted, Answer, Intake, accept};
-use crate::api::authorized::{Authorized, can};
 use crate::api::customer::order_parts::upstream_failure;
-use crate::api::extract::{Path, Valid, Validate};
+use crate::api::extract::{Valid, Validate};
 use crate::api::idempotency::IdempotencyKey;
 use crate::api::shared::RequestMeta;
 use crate::db;
@@ -108,17 +109,15 @@ impl Answer for SplitAcceptedOut {}
               (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
 pub async fn split_shipments(
     State(state): State<AppState>,
-    agent: Authorized<can::OrdersFulfil>,
+    FulfilOrder { agent, order }: FulfilOrder,
     meta: RequestMeta,
     key: IdempotencyKey,
-    Path(order_id): Path<OrderId>,
     Valid { body, .. }: Valid<SplitShipmentsIn>,
 ) -> Result<Response> {
-    let order = agent.tenant_order(&state, &order_id).await?;
     if body.dry_run {
         return dry_run(&state, &order, body.groups).await;
     }
-    let key = key.optional_for(&format!("split-shipments:{order_id}"), &body);
+    let key = key.optional_for(&format!("split-shipments:{}", order.id), &body);
     let intake = SplitIntake {
         order_id: &order.id,
         groups: body.groups,
