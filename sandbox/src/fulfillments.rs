@@ -29,7 +29,10 @@ pub fn routes() -> Router<SandboxState> {
         .route("/v1/fulfillments/{id}", get(get_fulfillment))
         .route("/v1/fulfillments/{id}/ship", post(ship_fulfillment))
         .route("/v1/fulfillments/{id}/cancel", post(cancel_fulfillment))
-        .route("/v1/fulfillments/{id}/reschedule", post(reschedule_fulfillment))
+        .route(
+            "/v1/fulfillments/{id}/reschedule",
+            post(reschedule_fulfillment),
+        )
 }
 
 /// Mounted under `/sandbox`, without fault injection.
@@ -40,7 +43,10 @@ pub fn sandbox_routes() -> Router<SandboxState> {
 /// `GET /v1/warehouses`: `{"data":[{"code","name","stock":{sku: on_hand}}]}`; a SKU not
 /// seen yet at a warehouse has its seeded stock (see `store::fulfillments::WAREHOUSES`),
 /// listed under `default_stock`.
-async fn list_warehouses(State(s): State<SandboxState>, Tenant(tenant): Tenant) -> Result<Json<Value>> {
+async fn list_warehouses(
+    State(s): State<SandboxState>,
+    Tenant(tenant): Tenant,
+) -> Result<Json<Value>> {
     let mut conn = s.db.acquire().await?;
     let rows = store::fulfillments::stock(&mut conn, &tenant).await?;
     let data: Vec<Value> = store::fulfillments::WAREHOUSES
@@ -155,9 +161,14 @@ async fn create(m: &mut Mutation, tenant: &str, input: FulfillmentIn) -> Result<
     check_quantities(&order, &earlier, &input.lines)?;
     for line in &input.lines {
         let sku = sku_of(&order, &line.line_id)?;
-        let taken =
-            store::fulfillments::adjust(m.conn(), tenant, &input.warehouse, sku, -i64::from(line.qty))
-                .await?;
+        let taken = store::fulfillments::adjust(
+            m.conn(),
+            tenant,
+            &input.warehouse,
+            sku,
+            -i64::from(line.qty),
+        )
+        .await?;
         if !taken {
             return Err(Error::conflict(
                 "fulfillment.insufficient_stock",
@@ -189,11 +200,17 @@ fn sku_of<'a>(order: &'a Order, line_id: &str) -> Result<&'a str> {
         .iter()
         .find(|l| l.id == line_id)
         .map(|l| l.sku.as_str())
-        .ok_or_else(|| Error::unprocessable("fulfillment.unknown_line", format!("no line {line_id}")))
+        .ok_or_else(|| {
+            Error::unprocessable("fulfillment.unknown_line", format!("no line {line_id}"))
+        })
 }
 
 /// Units asked per line ≤ ordered − shipped − held by open fulfilments.
-fn check_quantities(order: &Order, earlier: &[Fulfillment], asked: &[FulfillmentLine]) -> Result<()> {
+fn check_quantities(
+    order: &Order,
+    earlier: &[Fulfillment],
+    asked: &[FulfillmentLine],
+) -> Result<()> {
     let mut taken: HashMap<&str, i32> = HashMap::new();
     for f in earlier.iter().filter(|f| f.status != "cancelled") {
         for l in &f.lines {
@@ -201,8 +218,15 @@ fn check_quantities(order: &Order, earlier: &[Fulfillment], asked: &[Fulfillment
         }
     }
     // units shipped outside any fulfilment (the sandbox's whole-order ship)
-    let by_fulfilment: Vec<&str> = earlier.iter().filter_map(|f| f.shipment_id.as_deref()).collect();
-    for s in order.shipments.iter().filter(|s| !by_fulfilment.contains(&s.id.as_str())) {
+    let by_fulfilment: Vec<&str> = earlier
+        .iter()
+        .filter_map(|f| f.shipment_id.as_deref())
+        .collect();
+    for s in order
+        .shipments
+        .iter()
+        .filter(|s| !by_fulfilment.contains(&s.id.as_str()))
+    {
         for l in &s.lines {
             *taken.entry(&l.line_id).or_default() += l.qty;
         }
@@ -220,7 +244,10 @@ fn check_quantities(order: &Order, earlier: &[Fulfillment], asked: &[Fulfillment
         if qty > left {
             return Err(Error::conflict(
                 "fulfillment.over_quantity",
-                format!("line {line_id} has {} unfulfilled units, {qty} asked", left.max(0)),
+                format!(
+                    "line {line_id} has {} unfulfilled units, {qty} asked",
+                    left.max(0)
+                ),
             ));
         }
     }
@@ -234,8 +261,14 @@ async fn lock_open(m: &mut Mutation, tenant: &str, id: &str) -> Result<Fulfillme
         .await?
         .ok_or_else(|| Error::not_found("fulfillment"))?;
     match f.status.as_str() {
-        "cancelled" => Err(Error::conflict("fulfillment.cancelled", "the fulfillment was cancelled")),
-        "shipped" => Err(Error::conflict("fulfillment.already_shipped", "the fulfillment shipped")),
+        "cancelled" => Err(Error::conflict(
+            "fulfillment.cancelled",
+            "the fulfillment was cancelled",
+        )),
+        "shipped" => Err(Error::conflict(
+            "fulfillment.already_shipped",
+            "the fulfillment shipped",
+        )),
         _ => Ok(f),
     }
 }
@@ -271,10 +304,12 @@ async fn ship(m: &mut Mutation, tenant: &str, id: &str, input: ShipIn) -> Result
         .await?
         .ok_or_else(|| Error::not_found("fulfillment"))?;
     // the order first, then the fulfilment: the order the create path locks them in
-    let store::orders::LockedOrder { mut order, prev_status } =
-        store::orders::lock(m.conn(), tenant, &peek.order_id)
-            .await?
-            .ok_or_else(|| Error::not_found("order"))?;
+    let store::orders::LockedOrder {
+        mut order,
+        prev_status,
+    } = store::orders::lock(m.conn(), tenant, &peek.order_id)
+        .await?
+        .ok_or_else(|| Error::not_found("order"))?;
     if matches!(order.status, OrderStatus::Cancelled | OrderStatus::Closed) {
         return Err(Error::conflict(
             "order.not_shippable",
@@ -291,7 +326,10 @@ async fn ship(m: &mut Mutation, tenant: &str, id: &str, input: ShipIn) -> Result
         lines: f
             .lines
             .iter()
-            .map(|l| ShipmentLine { line_id: l.line_id.clone(), qty: l.qty })
+            .map(|l| ShipmentLine {
+                line_id: l.line_id.clone(),
+                qty: l.qty,
+            })
             .collect(),
         shipped_at: Some(now),
         eta: Some(now + chrono::Duration::days(3)),
@@ -300,7 +338,8 @@ async fn ship(m: &mut Mutation, tenant: &str, id: &str, input: ShipIn) -> Result
     f.status = "shipped".into();
     f.shipment_id = Some(shipment.id.clone());
     f.updated_at = now;
-    let detail = json!({ "fulfillment_id": f.id, "shipment_id": shipment.id, "lines": shipment.lines });
+    let detail =
+        json!({ "fulfillment_id": f.id, "shipment_id": shipment.id, "lines": shipment.lines });
     order.shipments.push(shipment);
     order.status = if everything_shipped(&order) {
         OrderStatus::Shipped
@@ -357,12 +396,18 @@ async fn cancel(m: &mut Mutation, tenant: &str, id: &str) -> Result<Answer> {
         .ok_or_else(|| Error::not_found("order"))?;
     for line in &f.lines {
         let sku = sku_of(&order, &line.line_id)?;
-        store::fulfillments::adjust(m.conn(), tenant, &f.warehouse, sku, i64::from(line.qty)).await?;
+        store::fulfillments::adjust(m.conn(), tenant, &f.warehouse, sku, i64::from(line.qty))
+            .await?;
     }
     f.status = "cancelled".into();
     f.updated_at = Utc::now();
     store::fulfillments::save(m.conn(), tenant, &f).await?;
-    m.effect(&f.order_id, "fulfillment.cancel", json!({ "fulfillment_id": f.id })).await?;
+    m.effect(
+        &f.order_id,
+        "fulfillment.cancel",
+        json!({ "fulfillment_id": f.id }),
+    )
+    .await?;
     Answer::new(StatusCode::OK, &f)
 }
 
@@ -389,12 +434,18 @@ async fn reschedule_fulfillment(
     m.finish(outcome, &s.events).await
 }
 
-async fn reschedule(m: &mut Mutation, tenant: &str, id: &str, input: RescheduleIn) -> Result<Answer> {
+async fn reschedule(
+    m: &mut Mutation,
+    tenant: &str,
+    id: &str,
+    input: RescheduleIn,
+) -> Result<Answer> {
     let mut f = lock_open(m, tenant, id).await?;
     f.ship_after = Some(input.ship_after);
     f.updated_at = Utc::now();
     store::fulfillments::save(m.conn(), tenant, &f).await?;
     let detail = json!({ "fulfillment_id": f.id, "ship_after": f.ship_after });
-    m.effect(&f.order_id, "fulfillment.reschedule", detail).await?;
+    m.effect(&f.order_id, "fulfillment.reschedule", detail)
+        .await?;
     Answer::new(StatusCode::OK, &f)
 }

@@ -105,7 +105,10 @@ pub async fn adjust(
 }
 
 /// The stock rows of the tenant seen so far, by warehouse then SKU.
-pub async fn stock(conn: &mut PgConnection, tenant: &str) -> sqlx::Result<Vec<(String, String, i64)>> {
+pub async fn stock(
+    conn: &mut PgConnection,
+    tenant: &str,
+) -> sqlx::Result<Vec<(String, String, i64)>> {
     sqlx::query_as(
         "SELECT warehouse, sku, on_hand FROM sandbox.warehouse_stock
          WHERE tenant_id = $1 ORDER BY warehouse, sku",
