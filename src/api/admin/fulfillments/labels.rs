@@ -10,6 +10,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use crate::api::accept::{Admission, Admitted, Answer, Intake, accept};
+use crate::api::admin::access_log::{self, Read};
 use crate::api::authorized::{Authorized, can};
 use crate::api::customer::downloads::PdfFile;
 use crate::api::extract::Path;
@@ -53,7 +54,9 @@ async fn render(
 
 /// The shipment's label as a PDF: the newest stored version (`X-Label-Version`,
 /// `X-Label-Source: uploaded|rendered`), or one rendered now when none is stored
-/// (`X-Label-Version: 0`). Another tenant's shipment → 404. Requires `orders.fulfil`.
+/// (`X-Label-Version: 0`). The read is access-logged (`shipment.label_viewed`): the label
+/// shows the recipient's name and address. Another tenant's shipment → 404. Requires
+/// `orders.fulfil`.
 #[utoipa::path(get, path = "/v1/admin/shipments/{shipment_id}/label", tag = "admin",
     params(("shipment_id" = String, Path)), security(("bearer" = ["orders.fulfil"])),
     responses((status = 200, content_type = "application/pdf", body = PdfFile),
@@ -62,20 +65,36 @@ async fn render(
 pub async fn get_label(
     State(state): State<AppState>,
     agent: Authorized<can::OrdersFulfil>,
+    meta: RequestMeta,
     Path(shipment_id): Path<String>,
 ) -> Result<Response> {
-    let mut conn = state.db.acquire().await?;
-    let row = shipped(&mut conn, &agent.tenant_id, &shipment_id).await?;
-    let (pdf, version, source) =
-        match db::fulfillments::latest_label(&mut conn, &agent.tenant_id, &row.id).await? {
-            Some(l) => (l.pdf, l.version, l.source),
-            None => (
-                render(&mut conn, &row, &shipment_id).await?,
-                0,
-                "rendered".into(),
-            ),
-        };
+    let mut tx = state.db.begin().await?;
+    let (pdf, version, source) = read_label(&mut tx, &agent, &meta, &shipment_id).await?;
+    tx.commit().await?;
     Ok(label_response(pdf, &shipment_id, version, &source))
+}
+
+/// The label to answer (newest stored, else rendered now), its read recorded in `tx`.
+async fn read_label(
+    tx: &mut sqlx::PgConnection,
+    agent: &Authorized<can::OrdersFulfil>,
+    meta: &RequestMeta,
+    shipment_id: &str,
+) -> Result<(Vec<u8>, i32, String)> {
+    let row = shipped(tx, &agent.tenant_id, shipment_id).await?;
+    let label = match db::fulfillments::latest_label(tx, &agent.tenant_id, &row.id).await? {
+        Some(l) => (l.pdf, l.version, l.source),
+        None => (render(tx, &row, shipment_id).await?, 0, "rendered".into()),
+    };
+    // the label prints the recipient's name and address: the read is recorded
+    let read = Read {
+        action: "shipment.label_viewed",
+        subject_type: "shipment",
+        subject_id: shipment_id,
+        shown: json!({ "order_id": row.order_id, "version": label.1 }),
+    };
+    access_log::record(tx, agent, meta, read).await?;
+    Ok(label)
 }
 
 fn label_response(pdf: Vec<u8>, shipment_id: &str, version: i32, source: &str) -> Response {
