@@ -35,3 +35,8 @@ CREATE TABLE shipment_labels (
     PRIMARY KEY (tenant_id, fulfillment_id, version),
     FOREIGN KEY (tenant_id, fulfillment_id) REFERENCES fulfillments (tenant_id, id)
 );
+
+-- The create_fulfillment runs not ended yet, whose lines hold units until their fulfilment
+-- is recorded (`db::fulfillments::open_lines`).
+CREATE INDEX runs_fulfillment_in_flight ON runs (tenant_id, subject_id)
+    WHERE kind = 'create_fulfillment' AND status IN ('queued', 'running');

@@ -119,7 +119,9 @@ pub async fn by_shipment(
     .await
 }
 
-/// The lines of the order's `open` fulfilments (units reserved, not shipped yet).
+/// The lines holding units of the order: those of its `open` fulfilments, and those of the
+/// fulfilments accepted whose `create_fulfillment` job has not ended (not recorded yet), so
+/// two fulfilments accepted one after the other never both take the last unit.
 pub async fn open_lines(
     conn: &mut PgConnection,
     tenant_id: &TenantId,
@@ -127,7 +129,13 @@ pub async fn open_lines(
 ) -> sqlx::Result<Vec<FulfillmentLine>> {
     let rows = sqlx::query_scalar!(
         r#"SELECT lines AS "lines!: Json<Vec<FulfillmentLine>>" FROM fulfillments
-           WHERE tenant_id = $1 AND order_id = $2 AND status = 'open'"#,
+           WHERE tenant_id = $1 AND order_id = $2 AND status = 'open'
+           UNION ALL
+           SELECT r.input -> 'lines' FROM runs r
+           WHERE r.tenant_id = $1 AND r.subject_id = $2 AND r.kind = 'create_fulfillment'
+             AND r.status IN ('queued', 'running')
+             AND NOT EXISTS (SELECT 1 FROM fulfillments f
+                             WHERE f.tenant_id = $1 AND f.id = r.input ->> 'fulfillment_id')"#,
         tenant_id.as_str(),
         order_id.as_str(),
     )

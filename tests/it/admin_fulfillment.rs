@@ -457,6 +457,14 @@ async fn access_tenancy_and_idempotent_retries() {
         .await;
     assert_eq!((s1, s2), (202, 202));
     assert_eq!(first, second, "same key, same answer");
+    // its unit is held from acceptance on, recorded or not
+    let whole = json!({"warehouse": "wh_east", "lines": [{"line_id": order.lines[0].id, "qty": order.lines[0].qty}]});
+    let (status, p) = app.admin_post(&token, &create, None, None, whole).await;
+    assert_eq!(
+        (status, p["code"].as_str()),
+        (422, Some("fulfillment.over_quantity")),
+        "{p}"
+    );
     let changed =
         json!({"warehouse": "wh_west", "lines": [{"line_id": order.lines[0].id, "qty": 1}]});
     let (status, _) = app
