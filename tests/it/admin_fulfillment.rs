@@ -571,3 +571,45 @@ async fn lost_answers_at_fulfillment_still_make_one_fulfilment_and_one_shipment(
     );
     assert_eq!(canonical["status"], "shipped");
 }
+
+#[tokio::test]
+async fn a_fulfilment_orderdesk_cannot_record_is_cancelled_again() {
+    let app = helpers::spawn().await;
+    let order = confirmed(&app, 1).remove(0);
+    // orderdesk's copy refuses open fulfilments: the `record` step fails until it gives up
+    sqlx::raw_sql(
+        "CREATE FUNCTION refuse_open() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN IF NEW.status = 'open' THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$;
+         CREATE TRIGGER refuse_open BEFORE INSERT OR UPDATE ON fulfillments
+             FOR EACH ROW EXECUTE FUNCTION refuse_open();",
+    )
+    .execute(&app.state.db)
+    .await
+    .unwrap();
+    let create = format!("/v1/admin/orders/{}/create-fulfillment", order.id);
+    let body = json!({"warehouse": "wh_west", "lines": all_lines(&order)});
+    let (status, answer) = app
+        .admin_post(&fulfil(&app), &create, None, None, body)
+        .await;
+    assert_eq!(status, 202, "{answer}");
+    let job = app
+        .wait_job(answer["job"]["id"].as_str().unwrap(), 90)
+        .await;
+    assert_eq!(job["status"], "compensated", "{job}");
+    let listed = sandbox_fulfillments(&app, &order).await;
+    assert_eq!(
+        listed[0]["status"], "cancelled",
+        "the stock is released: {listed:?}"
+    );
+    let warehouses = sandbox_get(&app, "/fulfillment/v1/warehouses").await;
+    let west = warehouses["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["code"] == "wh_west")
+        .cloned()
+        .unwrap();
+    for line in &order.lines {
+        assert_eq!(west["stock"][&line.sku], 100, "{west}");
+    }
+}
