@@ -36,7 +36,10 @@ CREATE TABLE shipment_labels (
     FOREIGN KEY (tenant_id, fulfillment_id) REFERENCES fulfillments (tenant_id, id)
 );
 
--- The create_fulfillment runs not ended yet, whose lines hold units until their fulfilment
--- is recorded (`db::fulfillments::open_lines`).
+-- The fulfilment runs not ended yet: a create's lines hold units until its fulfilment
+-- is recorded (`db::fulfillments::open_lines`); a change bars another (`change_running`).
 CREATE INDEX runs_fulfillment_in_flight ON runs (tenant_id, subject_id)
     WHERE kind = 'create_fulfillment' AND status IN ('queued', 'running');
+CREATE INDEX runs_fulfillment_change_in_flight ON runs (tenant_id, subject_id)
+    WHERE kind IN ('ship_fulfillment', 'cancel_fulfillment', 'reschedule_fulfillment')
+      AND status IN ('queued', 'running');

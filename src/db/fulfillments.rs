@@ -215,3 +215,27 @@ pub async fn redact_of_customer(
     .await?;
     Ok(res.rows_affected())
 }
+
+/// Whether a ship, cancel or reschedule job of the fulfilment has not ended (the intake of
+/// another change answers 409 meanwhile).
+pub async fn change_running(
+    conn: &mut PgConnection,
+    tenant_id: &TenantId,
+    order_id: &OrderId,
+    fulfillment_id: &FulfillmentId,
+) -> sqlx::Result<bool> {
+    let running = sqlx::query_scalar!(
+        r#"SELECT EXISTS (
+               SELECT 1 FROM runs
+               WHERE tenant_id = $1 AND subject_id = $2
+                 AND kind IN ('ship_fulfillment', 'cancel_fulfillment', 'reschedule_fulfillment')
+                 AND status IN ('queued', 'running') AND input ->> 'fulfillment_id' = $3
+           ) AS "running!""#,
+        tenant_id.as_str(),
+        order_id.as_str(),
+        fulfillment_id.as_str(),
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(running)
+}

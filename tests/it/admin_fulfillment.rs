@@ -613,3 +613,34 @@ async fn a_fulfilment_orderdesk_cannot_record_is_cancelled_again() {
         assert_eq!(west["stock"][&line.sku], 100, "{west}");
     }
 }
+
+#[tokio::test]
+async fn one_change_of_a_fulfilment_at_a_time() {
+    let mut app = helpers::spawn().await;
+    let order = confirmed(&app, 1).remove(0);
+    let token = fulfil(&app);
+    let id = created(&app, &order, "wh_east", all_lines(&order)).await;
+    app.stop_worker(0); // the reschedule waits in its queue
+    let when = chrono::Utc::now() + chrono::Duration::days(1);
+    let reschedule = format!("/v1/admin/fulfillments/{id}/reschedule");
+    let body = json!({"ship_after": when, "reason": "dock closed"});
+    let (status, pending) = app.admin_post(&token, &reschedule, None, None, body).await;
+    assert_eq!(status, 202, "{pending}");
+    let cancel = format!("/v1/admin/fulfillments/{id}/cancel");
+    let (status, p) = app
+        .admin_post(&token, &cancel, None, None, json!({"reason": "now"}))
+        .await;
+    assert_eq!(
+        (status, p["code"].as_str()),
+        (409, Some("fulfillment.action_running")),
+        "{p}"
+    );
+    app.start_worker();
+    let job = app
+        .wait_job(pending["job"]["id"].as_str().unwrap(), 30)
+        .await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    let body = json!({"reason": "now"});
+    app.job_succeeded(app.admin_post(&token, &cancel, None, None, body).await)
+        .await;
+}

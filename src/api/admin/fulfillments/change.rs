@@ -27,7 +27,7 @@ use crate::db;
 use crate::db::audit::Entry;
 use crate::domain::fulfillments::{FulfillmentChangeRunInput, ShipFulfillmentRunInput};
 use crate::domain::ids::FulfillmentId;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::state::AppState;
 
 /// The largest uploaded label, decoded.
@@ -175,7 +175,8 @@ impl Change {
 /// Ships a fulfilment with the carrier and tracking number (and the carrier's label, when
 /// uploaded): 202 with the `ship_fulfillment` job. Once the Fulfillment service made the
 /// order's shipment, the customer hears of it once on each channel they subscribed to.
-/// Cancelled → 409 `fulfillment.cancelled`, shipped → 409 `fulfillment.already_shipped`; a
+/// Cancelled → 409 `fulfillment.cancelled`, shipped → 409 `fulfillment.already_shipped`,
+/// another change still running → 409 `fulfillment.action_running`; a
 /// label that is no PDF or too big → 422. Requires `orders.fulfil`; `Idempotency-Key` honoured.
 #[utoipa::path(post, path = "/v1/admin/fulfillments/{fulfillment_id}/ship", tag = "admin",
     params(("fulfillment_id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
@@ -319,6 +320,12 @@ impl Intake for ChangeIntake {
         let tenant = adm.caller().tenant_id.clone();
         let row = tenant_fulfillment(adm.conn(), &tenant, self.id.as_str(), true).await?;
         check_open(&row)?;
+        if db::fulfillments::change_running(adm.conn(), &tenant, &row.order_id, &row.id).await? {
+            return Err(Error::conflict(
+                "fulfillment.action_running",
+                "another ship, cancel or reschedule of this fulfillment is still running",
+            ));
+        }
         let (workflow, action) = (self.change.workflow(), self.change.action());
         let (id, order_id) = (row.id.clone(), row.order_id.clone());
         let (input, reason, after) = match self.change {
