@@ -175,6 +175,17 @@ text_id!(
 );
 
 text_id!(
+    /// A fulfilment (units of an order picked at a warehouse), e.g. `ful_…`: orderdesk names
+    /// it when it asks the Fulfillment service for it, so a repeat finds the same one.
+    FulfillmentId
+);
+
+text_id!(
+    /// A shipment as the Fulfillment service names it, e.g. `shp_…`.
+    ShipmentId
+);
+
+text_id!(
     /// A payment as the Payments service names it, e.g. `pay_000001`.
     PaymentId
 );

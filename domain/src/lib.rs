@@ -14,6 +14,7 @@ pub mod exports;
 pub mod faq;
 pub mod fraud;
 pub mod fulfillment;
+pub mod fulfillments;
 pub mod ids;
 pub mod ledger;
 pub mod order;

@@ -16,6 +16,7 @@ mod events;
 mod extract;
 mod faults;
 mod fulfillment;
+mod fulfillments;
 mod idempotency;
 mod inventory;
 mod notifications;
@@ -149,6 +150,7 @@ fn build(pool: PgPool, cfg: SandboxConfig, deliveries: TaskTracker) -> Router {
         .merge(faults::routes())
         .merge(requests::routes())
         .merge(fulfillment::sandbox_routes())
+        .merge(fulfillments::sandbox_routes())
         .merge(carts::sandbox_routes())
         .merge(payments::sandbox_routes())
         .merge(billing::sandbox_routes());
@@ -180,6 +182,7 @@ fn build(pool: PgPool, cfg: SandboxConfig, deliveries: TaskTracker) -> Router {
             faulty(
                 Service::Fulfillment,
                 fulfillment::routes()
+                    .merge(fulfillments::routes())
                     .merge(returns::routes())
                     .merge(return_review::routes())
                     .merge(addresses::fulfillment_routes()),

@@ -313,3 +313,31 @@ mod tests {
         assert_eq!(back["risk"]["rules"][0], "high_value");
     }
 }
+
+/// One line of a fulfilment: units of an order line picked at the warehouse.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FulfillmentLine {
+    pub line_id: String,
+    pub qty: i32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lot: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub serials: Vec<String>,
+}
+
+/// A fulfilment of the Fulfillment service: units of an order reserved at a warehouse,
+/// `open` until shipped (its `shipment_id` then names the order's shipment) or cancelled
+/// (its units back in the warehouse's stock).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fulfillment {
+    pub id: String,
+    pub order_id: String,
+    pub warehouse: String,
+    /// `open`, `shipped` or `cancelled`.
+    pub status: String,
+    pub lines: Vec<FulfillmentLine>,
+    pub ship_after: Option<DateTime<Utc>>,
+    pub shipment_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}

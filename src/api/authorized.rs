@@ -92,6 +92,7 @@ pub mod can {
         PaymentsRead,
         PaymentsCapture,
         ReturnsApprove,
-        ReturnsInspect
+        ReturnsInspect,
+        OrdersFulfil
     );
 }

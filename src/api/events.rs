@@ -9,20 +9,17 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::PgConnection;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::extract::invalid;
 use crate::db;
-use crate::db::subscriptions::Which;
 use crate::domain::ids::TenantId;
 use crate::domain::order::Order;
-use crate::domain::shipment_updates::{self, ShipmentNoticeInput};
 use crate::error::{Error, Result};
 use crate::events::signature::{self, SignatureError};
-use crate::jobs::{self, NewRun};
+use crate::jobs;
 use crate::state::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -158,52 +155,11 @@ async fn ingest(state: &AppState, event: &EventIn) -> Result<Ingested> {
             data,
         )
         .await?;
-        start_shipment_notice(state, &mut tx, before.as_ref(), order).await?
+        let (registry, before) = (&state.workflows, before.as_ref());
+        jobs::shipment_notice::start(&mut tx, registry, before, order, "system:events").await?
     } else {
         None
     };
     tx.commit().await?;
     Ok(Ingested::Stored { notice })
-}
-
-/// The workflow that tells subscribers about shipment news.
-pub const SHIPMENT_NOTICE_WORKFLOW: &str = "notify_shipment_update";
-
-/// When `after` brings shipment news and the customer subscribed to updates of the order,
-/// enqueues `notify_shipment_update` in the ingest's transaction (so the news is told
-/// exactly when the new version is stored) and returns the run to dispatch after commit.
-async fn start_shipment_notice(
-    state: &AppState,
-    tx: &mut PgConnection,
-    before: Option<&Order>,
-    after: &Order,
-) -> Result<Option<jobs::Started>> {
-    let updates = shipment_updates::changes(before, after);
-    if updates.is_empty() {
-        return Ok(None);
-    }
-    let (tenant, customer) = (&after.tenant_id, &after.customer_id);
-    let subscribed =
-        db::subscriptions::list(tx, tenant, &after.id, customer, Which::Active).await?;
-    if subscribed.is_empty() {
-        return Ok(None);
-    }
-    let channels = subscribed.iter().map(|s| s.channel.as_str());
-    let input = ShipmentNoticeInput::new(after, updates, channels);
-    let run = jobs::enqueue(tx, &state.workflows, shipment_notice_run(after, &input)?).await?;
-    Ok(Some(jobs::Started::from(&run)))
-}
-
-/// The `notify_shipment_update` run of `input` about `order`, asked for by the events feed.
-fn shipment_notice_run(order: &Order, input: &ShipmentNoticeInput) -> Result<NewRun> {
-    Ok(NewRun {
-        tenant_id: order.tenant_id.clone(),
-        kind: SHIPMENT_NOTICE_WORKFLOW.into(),
-        subject_id: Some(order.id.to_string()),
-        customer_id: Some(order.customer_id.clone()),
-        requested_by: "system:events".into(),
-        input: serde_json::to_value(input).map_err(anyhow::Error::from)?,
-        correlation_id: None,
-        queue: None,
-    })
 }

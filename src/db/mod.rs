@@ -11,6 +11,7 @@ pub mod cases;
 pub mod events;
 pub mod exports;
 pub mod fraud;
+pub mod fulfillments;
 pub mod holds;
 pub mod idempotency;
 pub mod kpis;

@@ -4,6 +4,7 @@
 
 pub mod cancellation;
 mod queue;
+pub mod shipment_notice;
 pub mod transitions;
 
 use std::time::Duration;

@@ -4,6 +4,7 @@ mod admin_access;
 mod admin_adjustments;
 mod admin_cancel;
 mod admin_concurrency;
+mod admin_fulfillment;
 mod admin_inspect;
 mod admin_monitoring;
 mod admin_payments;

@@ -968,3 +968,151 @@ async fn migrate_and_seed_are_idempotent_and_concurrent() {
     assert_eq!(stock["on_hand"], 105);
     sb.finish().await;
 }
+
+#[tokio::test]
+async fn fulfilments_reserve_warehouse_stock_ship_once_and_cancel_back() {
+    let sb = TestSandbox::start(None).await;
+    let create = |id: &str, warehouse: &str, qty: i32| {
+        json!({"id": id, "order_id": "ord_1", "warehouse": warehouse,
+               "lines": [{"line_id": "ord_1_l1", "qty": qty, "lot": "L1"}]})
+    };
+    let path = "/fulfillment/v1/fulfillments";
+    let (status, p) = sb
+        .post(T1, path, None, create("ful_n", "wh_north", 1))
+        .await;
+    assert_eq!(
+        (status, &p["code"]),
+        (
+            StatusCode::CONFLICT,
+            &json!("fulfillment.insufficient_stock")
+        )
+    );
+    let (status, p) = sb.post(T1, path, None, create("ful_x", "wh_east", 3)).await;
+    assert_eq!(
+        (status, &p["code"]),
+        (StatusCode::CONFLICT, &json!("fulfillment.over_quantity"))
+    );
+    let (status, p) = sb
+        .post(T1, path, None, create("ful_u", "wh_nowhere", 1))
+        .await;
+    assert_eq!(
+        (status, &p["code"]),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &json!("fulfillment.unknown_warehouse")
+        )
+    );
+    let (status, f) = sb
+        .post(T1, path, Some("c1"), create("ful_1", "wh_east", 1))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{f}");
+    assert_eq!(f["status"], "open");
+    let (status, again) = sb.post(T1, path, None, create("ful_1", "wh_east", 1)).await;
+    assert_eq!(
+        (status, &again),
+        (StatusCode::OK, &f),
+        "same id, same fulfilment"
+    );
+    let (_, w) = sb.get(T1, "/fulfillment/v1/warehouses").await;
+    let east = w["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["code"] == "wh_east")
+        .unwrap()
+        .clone();
+    assert_eq!(east["stock"]["SKU-A"], 99, "{w}");
+    let (status, _) = sb.get(T2, "/fulfillment/v1/fulfillments/ful_1").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "another tenant's");
+
+    let ship = json!({"carrier": "DHL", "tracking_number": "JD1"});
+    let (status, shipped) = sb
+        .post(
+            T1,
+            "/fulfillment/v1/fulfillments/ful_1/ship",
+            Some("s1"),
+            ship.clone(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{shipped}");
+    assert_eq!(shipped["fulfillment"]["status"], "shipped");
+    assert_eq!(shipped["order"]["status"], "partially_shipped");
+    assert_eq!(shipped["order"]["shipments"][0]["tracking_number"], "JD1");
+    let (_, replay) = sb
+        .post(
+            T1,
+            "/fulfillment/v1/fulfillments/ful_1/ship",
+            Some("s1"),
+            ship.clone(),
+        )
+        .await;
+    assert_eq!(replay, shipped);
+    let (status, p) = sb
+        .post(
+            T1,
+            "/fulfillment/v1/fulfillments/ful_1/ship",
+            Some("s2"),
+            ship,
+        )
+        .await;
+    assert_eq!(
+        (status, &p["code"]),
+        (StatusCode::CONFLICT, &json!("fulfillment.already_shipped"))
+    );
+
+    let (status, _) = sb.post(T1, path, None, create("ful_2", "wh_west", 1)).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let when = json!({"ship_after": "2030-01-01T00:00:00Z"});
+    let (status, f) = sb
+        .post(
+            T1,
+            "/fulfillment/v1/fulfillments/ful_2/reschedule",
+            None,
+            when,
+        )
+        .await;
+    assert_eq!(
+        (status, &f["ship_after"]),
+        (StatusCode::OK, &json!("2030-01-01T00:00:00Z"))
+    );
+    let (status, f) = sb
+        .post(
+            T1,
+            "/fulfillment/v1/fulfillments/ful_2/cancel",
+            None,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (status, &f["status"]),
+        (StatusCode::OK, &json!("cancelled"))
+    );
+    let (_, w) = sb.get(T1, "/fulfillment/v1/warehouses").await;
+    let west = w["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["code"] == "wh_west")
+        .unwrap()
+        .clone();
+    assert_eq!(west["stock"]["SKU-A"], 100, "cancelled units are back: {w}");
+    let (_, listed) = sb.get(T1, "/sandbox/fulfillments?order_id=ord_1").await;
+    assert_eq!(listed["data"].as_array().unwrap().len(), 2);
+    let kinds: Vec<_> = sb
+        .effects(T1, "ord_1")
+        .await
+        .iter()
+        .map(|e| e["kind"].clone())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            json!("fulfillment.create"),
+            json!("fulfillment.ship"),
+            json!("fulfillment.create"),
+            json!("fulfillment.reschedule"),
+            json!("fulfillment.cancel")
+        ]
+    );
+    sb.finish().await;
+}

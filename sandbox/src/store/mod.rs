@@ -6,6 +6,7 @@ pub mod billing;
 pub mod commerce;
 pub mod customers;
 pub mod effects;
+pub mod fulfillments;
 pub mod idempotency;
 pub mod messages;
 pub mod orders;
@@ -128,6 +129,7 @@ pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
     returns::migrate(&mut tx).await?;
     commerce::migrate(&mut tx).await?;
     billing::migrate(&mut tx).await?;
+    fulfillments::migrate(&mut tx).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -14,6 +14,7 @@ pub mod connectors;
 pub mod exports;
 pub mod fraud;
 pub mod fraud_review;
+pub mod fulfillments;
 pub mod gdpr_export;
 pub mod impersonate;
 pub mod import;
@@ -78,6 +79,15 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(transitions::confirm))
         .routes(routes!(transitions::close))
         .routes(routes!(transitions::reopen))
+        .routes(routes!(fulfillments::create::create_fulfillment))
+        .routes(routes!(fulfillments::split::split_shipments))
+        .routes(routes!(fulfillments::change::ship_fulfillment))
+        .routes(routes!(fulfillments::change::cancel_fulfillment))
+        .routes(routes!(fulfillments::change::reschedule_fulfillment))
+        .routes(routes!(
+            fulfillments::labels::get_label,
+            fulfillments::labels::regenerate_label
+        ))
         .routes(routes!(returns::get_return))
         .routes(routes!(returns::review::approve_return))
         .routes(routes!(returns::review::inspect_return))

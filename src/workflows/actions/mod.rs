@@ -15,6 +15,7 @@ mod exchanges;
 mod exports;
 mod fraud;
 mod fulfillment;
+mod fulfillments;
 mod gdpr;
 mod inventory;
 mod notifications;
@@ -61,6 +62,17 @@ pub const ACTIONS: &[(&str, ActionFn)] = &[
         notifications::order_cancelled,
     ),
     // return_order, exchange_order
+    // create_fulfillment, ship_fulfillment, cancel_fulfillment, reschedule_fulfillment
+    ("fulfillments.create", fulfillments::create),
+    ("fulfillments.uncreate", fulfillments::uncreate),
+    ("fulfillments.record", fulfillments::record),
+    ("fulfillments.ship", fulfillments::ship),
+    (
+        "fulfillments.record_shipment",
+        fulfillments::record_shipment,
+    ),
+    ("fulfillments.cancel", fulfillments::cancel),
+    ("fulfillments.reschedule", fulfillments::reschedule),
     ("returns.check_eligibility", returns::check_eligibility),
     ("returns.create_rma", returns::create_rma),
     ("returns.notify_customer", returns::notify_customer),
