@@ -236,8 +236,8 @@ async fn a_quote_applied_edits_the_order_charges_and_reserves_everywhere() {
         [
             "order.edit",
             "invoice.adjust",
-            "payment.charge",
             "inventory.reservation",
+            "payment.charge",
             "notification.send"
         ]
     );
@@ -332,12 +332,13 @@ async fn a_failing_step_undoes_the_earlier_ones_in_reverse() {
     let (token, sudo) = lead(&app);
     let order = editable_order(&app);
     let invoice_before = invoice_total(&app, &order).await;
+    let stock_before = on_hand(&app, &order.lines[0].sku).await;
     let effects_before = app.effects(TENANT, &order.id).await.len();
     let changes =
         json!([{"op": "replace", "path": "/lines/0/quantity", "value": order.lines[0].qty + 2}]);
     let q = quote(&app, &token, &order, changes).await;
     assert_eq!(q["delta"]["settle"], "charge");
-    // Payments refuses for good: the charge step fails after the edit and the invoice
+    // Payments refuses for good: the charge step fails after the edit, the invoice and the stock
     app.set_faults(json!({"service": "payments", "error_rate": 1.0, "error_status": 422}))
         .await;
     let tag = etag(order.version);
@@ -367,6 +368,8 @@ async fn a_failing_step_undoes_the_earlier_ones_in_reverse() {
         [
             "order.edit",
             "invoice.adjust",
+            "inventory.reservation",
+            "inventory.release",
             "invoice.restore",
             "order.edit_revert"
         ],
@@ -383,6 +386,7 @@ async fn a_failing_step_undoes_the_earlier_ones_in_reverse() {
         order.payments.len()
     );
     assert_eq!(invoice_total(&app, &order).await, invoice_before);
+    assert_eq!(on_hand(&app, &order.lines[0].sku).await, stock_before);
 }
 
 #[tokio::test]
