@@ -3,10 +3,10 @@
 //! signed links that let anyone holding one download it (`signing`). Pure: no I/O here.
 
 pub mod barcode;
+pub mod fonts;
 mod invoice;
 mod label;
 mod layout;
-pub mod metrics;
 pub mod money;
 mod packing_slip;
 pub mod pdf;

@@ -1,8 +1,8 @@
 //! Documents rendered from the seeded demo orders: which exist, and what their PDFs say.
 
 use super::*;
-use crate::documents::pdf::tests::assert_well_formed;
-use crate::domain::order::OrderLine;
+use crate::documents::pdf::tests::{assert_well_formed, page_count, shows};
+use crate::domain::order::{Address, OrderLine};
 
 fn orders() -> Vec<Order> {
     crate::seed::demo_orders(&crate::domain::ids::TenantId::new("acme"), 4, 24)
@@ -10,18 +10,6 @@ fn orders() -> Vec<Order> {
 
 fn order_in(status: OrderStatus) -> Order {
     orders().into_iter().find(|o| o.status == status).unwrap()
-}
-
-/// Whether `text` is drawn in `pdf`: as a literal string when ASCII, else as the hex
-/// string `pdf-writer` writes for other bytes.
-fn shows(pdf: &[u8], text: &str) -> bool {
-    let bytes = metrics::win_ansi(text);
-    let needle = if bytes.is_ascii() {
-        format!("({text})")
-    } else {
-        format!("<{}>", hex::encode_upper(&bytes))
-    };
-    String::from_utf8_lossy(pdf).contains(&needle)
 }
 
 #[test]
@@ -130,13 +118,7 @@ fn long_orders_continue_on_more_pages() {
     let order = long_order(90);
     let pdf = render(&order, "Acme", &DocumentRef::invoice()).unwrap();
     assert_well_formed(&pdf);
-    let text = String::from_utf8_lossy(&pdf);
-    let pages: usize = text
-        .split("/Count ")
-        .nth(1)
-        .and_then(|s| s.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .unwrap();
+    let pages = page_count(&pdf);
     assert!(pages >= 3, "{pages} pages");
     assert!(shows(&pdf, "Product number 1"));
     assert!(shows(&pdf, "Product number 90"));
@@ -198,6 +180,71 @@ fn filenames_are_safe() {
         filename(&order, &DocumentRef::label("shp_1")),
         "label-A_B__1_-shp_1.pdf"
     );
+}
+
+/// A shipped demo order, shipping to `address`.
+fn shipped_to(address: Address) -> Order {
+    let mut order = order_in(OrderStatus::Shipped);
+    order.shipping_address = address;
+    order
+}
+
+fn tokyo() -> Address {
+    Address {
+        name: "山田 太郎".into(),
+        line1: "東京都千代田区丸の内1-1".into(),
+        line2: None,
+        city: "東京".into(),
+        postal_code: "100-0005".into(),
+        country: "JP".into(),
+    }
+}
+
+fn athens() -> Address {
+    Address {
+        name: "Γιώργος Παπαδάκης".into(),
+        line1: "Λεωφόρος Βασιλίσσης Σοφίας 12".into(),
+        line2: None,
+        city: "Αθήνα".into(),
+        postal_code: "106 74".into(),
+        country: "GR".into(),
+    }
+}
+
+#[test]
+fn every_document_prints_addresses_as_written() {
+    for address in [tokyo(), athens()] {
+        let order = shipped_to(address.clone());
+        for doc in documents_of(&order) {
+            let pdf = render(&order, "Ακμή 商店", &doc).unwrap();
+            assert_well_formed(&pdf);
+            for text in [&address.name, &address.line1, &address.city, "Ακμή 商店"] {
+                assert!(shows(&pdf, text), "{text} on the {}", doc.kind.as_str());
+            }
+        }
+    }
+    let pdf = render(&shipped_to(athens()), "Acme", &DocumentRef::invoice()).unwrap();
+    assert!(shows(&pdf, "Λεωφόρος Βασιλίσσης Σοφίας"));
+    assert!(shows(&pdf, "Greece"));
+}
+
+/// The size and render time of a typical invoice (`-- --nocapture` prints them); it
+/// embeds subsets of two faces, a few kilobytes each.
+#[test]
+fn a_typical_invoice_is_small_and_quick() {
+    let order = shipped_to(tokyo());
+    let _warm = render(&order, "Acme Goods", &DocumentRef::invoice()).unwrap();
+    let started = std::time::Instant::now();
+    let runs = 20;
+    let mut size = 0;
+    for _ in 0..runs {
+        size = render(&order, "Acme Goods", &DocumentRef::invoice())
+            .unwrap()
+            .len();
+    }
+    let each = started.elapsed() / runs;
+    eprintln!("typical invoice (Latin + CJK): {size} bytes, {each:?} to render (debug build)");
+    assert!(size < 60_000, "{size} bytes");
 }
 
 /// Writes the documents of a dozen demo orders and a two-page invoice to

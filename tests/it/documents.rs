@@ -37,9 +37,26 @@ impl Download {
         v["code"].as_str().unwrap_or_default().to_string()
     }
 
+    /// Whether the PDF shows `text`, as a reader copies it out (see [`pdf_text`]).
     fn contains(&self, text: &str) -> bool {
-        self.body.windows(text.len()).any(|w| w == text.as_bytes())
+        pdf_shows(&self.body, text)
     }
+}
+
+/// The text of a PDF as a reader copies it out, through its fonts' ToUnicode maps: one line
+/// per piece drawn in one face.
+pub fn pdf_text(pdf: &[u8]) -> String {
+    let doc = lopdf::Document::load_mem(pdf).expect("the PDF parses");
+    let pages: Vec<u32> = doc.get_pages().keys().copied().collect();
+    doc.extract_text(&pages).expect("its text extracts")
+}
+
+/// Whether `pdf` shows `text`: in one piece, or across the pieces of a line of mixed
+/// scripts (a reader puts a line break between them, so that comparison ignores white space).
+pub fn pdf_shows(pdf: &[u8], text: &str) -> bool {
+    let squash = |s: &str| s.split_whitespace().collect::<String>();
+    let drawn = pdf_text(pdf);
+    drawn.contains(text) || squash(&drawn).contains(&squash(text))
 }
 
 /// GETs a link's `url` (a path on the api) with no headers at all.
