@@ -1,11 +1,17 @@
 //! Documents rendered from the seeded demo orders: which exist, and what their PDFs say.
 
 use super::*;
+use crate::documents::customs;
 use crate::documents::pdf::tests::{assert_well_formed, page_count, shows};
 use crate::domain::order::{Address, OrderLine};
 
 fn orders() -> Vec<Order> {
     crate::seed::demo_orders(&crate::domain::ids::TenantId::new("acme"), 4, 24)
+}
+
+/// A seller whose country is not known: no customs documents.
+fn domestic() -> Seller {
+    Seller::named("Acme")
 }
 
 fn order_in(status: OrderStatus) -> Order {
@@ -20,14 +26,14 @@ fn each_order_lists_its_documents() {
         shipment_id: None,
     };
     assert_eq!(
-        documents_of(&confirmed),
+        documents_of(&confirmed, &domestic()),
         vec![DocumentRef::invoice(), slip_of_order.clone()]
     );
 
     let shipped = order_in(OrderStatus::Shipped);
     let shipment = shipped.shipments[0].id.clone();
     assert_eq!(
-        documents_of(&shipped),
+        documents_of(&shipped, &domestic()),
         vec![
             DocumentRef::invoice(),
             DocumentRef {
@@ -37,22 +43,32 @@ fn each_order_lists_its_documents() {
             DocumentRef::label(&shipment),
         ]
     );
-    assert!(!has_document(&shipped, &slip_of_order));
+    assert!(!has_document(&shipped, &domestic(), &slip_of_order));
 
     let cancelled = order_in(OrderStatus::Cancelled);
-    assert_eq!(documents_of(&cancelled), vec![DocumentRef::invoice()]);
+    assert_eq!(
+        documents_of(&cancelled, &domestic()),
+        vec![DocumentRef::invoice()]
+    );
 }
 
 #[test]
 fn only_existing_documents_render() {
     let shipped = order_in(OrderStatus::Shipped);
     let confirmed = order_in(OrderStatus::Confirmed);
-    assert!(render(&shipped, "Acme", &DocumentRef::label("shp_other")).is_none());
+    assert!(
+        render(
+            &shipped,
+            &Seller::named("Acme"),
+            &DocumentRef::label("shp_other")
+        )
+        .is_none()
+    );
     // another order's shipment is not this order's
     assert!(
         render(
             &confirmed,
-            "Acme",
+            &Seller::named("Acme"),
             &DocumentRef::label(&shipped.shipments[0].id)
         )
         .is_none()
@@ -61,13 +77,18 @@ fn only_existing_documents_render() {
         kind: DocumentKind::ShippingLabel,
         shipment_id: None,
     };
-    assert!(render(&shipped, "Acme", &unlabelled).is_none());
+    assert!(render(&shipped, &Seller::named("Acme"), &unlabelled).is_none());
 }
 
 #[test]
 fn invoice_carries_order_lines_and_totals() {
     let order = order_in(OrderStatus::Delivered);
-    let pdf = render(&order, "Acme Goods", &DocumentRef::invoice()).unwrap();
+    let pdf = render(
+        &order,
+        &Seller::named("Acme Goods"),
+        &DocumentRef::invoice(),
+    )
+    .unwrap();
     assert_well_formed(&pdf);
     assert!(shows(&pdf, "INVOICE"));
     assert!(shows(&pdf, "Acme Goods"));
@@ -90,7 +111,7 @@ fn invoice_carries_order_lines_and_totals() {
 #[test]
 fn refunds_show_on_the_invoice() {
     let order = order_in(OrderStatus::Cancelled);
-    let pdf = render(&order, "Acme", &DocumentRef::invoice()).unwrap();
+    let pdf = render(&order, &Seller::named("Acme"), &DocumentRef::invoice()).unwrap();
     assert!(shows(&pdf, "Refunded"));
     assert!(shows(
         &pdf,
@@ -108,6 +129,8 @@ fn long_order(lines: usize) -> Order {
             qty: 1,
             unit_price_minor: 100,
             total_minor: 100,
+            hs_code: None,
+            origin_country: None,
         })
         .collect();
     order
@@ -116,7 +139,7 @@ fn long_order(lines: usize) -> Order {
 #[test]
 fn long_orders_continue_on_more_pages() {
     let order = long_order(90);
-    let pdf = render(&order, "Acme", &DocumentRef::invoice()).unwrap();
+    let pdf = render(&order, &Seller::named("Acme"), &DocumentRef::invoice()).unwrap();
     assert_well_formed(&pdf);
     let pages = page_count(&pdf);
     assert!(pages >= 3, "{pages} pages");
@@ -135,13 +158,15 @@ fn packing_slip_lists_the_parcel_without_prices() {
         qty: 1,
         unit_price_minor: 100,
         total_minor: 100,
+        hs_code: None,
+        origin_country: None,
     });
     let shipment = &order.shipments[0];
     let doc = DocumentRef {
         kind: DocumentKind::PackingSlip,
         shipment_id: Some(shipment.id.clone()),
     };
-    let pdf = render(&order, "Acme", &doc).unwrap();
+    let pdf = render(&order, &Seller::named("Acme"), &doc).unwrap();
     assert_well_formed(&pdf);
     assert!(shows(&pdf, "PACKING SLIP"));
     assert!(shows(&pdf, &order.number));
@@ -156,7 +181,12 @@ fn packing_slip_lists_the_parcel_without_prices() {
 fn label_carries_carrier_recipient_and_tracking_number() {
     let order = order_in(OrderStatus::Shipped);
     let shipment = &order.shipments[0];
-    let pdf = render(&order, "Acme", &DocumentRef::label(&shipment.id)).unwrap();
+    let pdf = render(
+        &order,
+        &Seller::named("Acme"),
+        &DocumentRef::label(&shipment.id),
+    )
+    .unwrap();
     assert_well_formed(&pdf);
     assert!(shows(&pdf, &shipment.carrier));
     assert!(shows(&pdf, &shipment.tracking_number));
@@ -215,15 +245,20 @@ fn athens() -> Address {
 fn every_document_prints_addresses_as_written() {
     for address in [tokyo(), athens()] {
         let order = shipped_to(address.clone());
-        for doc in documents_of(&order) {
-            let pdf = render(&order, "Ακμή 商店", &doc).unwrap();
+        for doc in documents_of(&order, &domestic()) {
+            let pdf = render(&order, &Seller::named("Ακμή 商店"), &doc).unwrap();
             assert_well_formed(&pdf);
             for text in [&address.name, &address.line1, &address.city, "Ακμή 商店"] {
                 assert!(shows(&pdf, text), "{text} on the {}", doc.kind.as_str());
             }
         }
     }
-    let pdf = render(&shipped_to(athens()), "Acme", &DocumentRef::invoice()).unwrap();
+    let pdf = render(
+        &shipped_to(athens()),
+        &Seller::named("Acme"),
+        &DocumentRef::invoice(),
+    )
+    .unwrap();
     assert!(shows(&pdf, "Λεωφόρος Βασιλίσσης Σοφίας"));
     assert!(shows(&pdf, "Greece"));
 }
@@ -233,18 +268,142 @@ fn every_document_prints_addresses_as_written() {
 #[test]
 fn a_typical_invoice_is_small_and_quick() {
     let order = shipped_to(tokyo());
-    let _warm = render(&order, "Acme Goods", &DocumentRef::invoice()).unwrap();
+    let _warm = render(
+        &order,
+        &Seller::named("Acme Goods"),
+        &DocumentRef::invoice(),
+    )
+    .unwrap();
     let started = std::time::Instant::now();
     let runs = 20;
     let mut size = 0;
     for _ in 0..runs {
-        size = render(&order, "Acme Goods", &DocumentRef::invoice())
-            .unwrap()
-            .len();
+        size = render(
+            &order,
+            &Seller::named("Acme Goods"),
+            &DocumentRef::invoice(),
+        )
+        .unwrap()
+        .len();
     }
     let each = started.elapsed() / runs;
     eprintln!("typical invoice (Latin + CJK): {size} bytes, {each:?} to render (debug build)");
     assert!(size < 60_000, "{size} bytes");
+}
+
+/// A seller shipping from Germany.
+fn german(name: &str) -> Seller {
+    Seller {
+        name: name.into(),
+        ship_from_country: Some("DE".into()),
+    }
+}
+
+fn customs_docs(shipment: &str) -> [DocumentRef; 2] {
+    [
+        DocumentKind::CommercialInvoice,
+        DocumentKind::CustomsDeclaration,
+    ]
+    .map(|kind| DocumentRef {
+        kind,
+        shipment_id: Some(shipment.into()),
+    })
+}
+
+#[test]
+fn only_cross_border_shipments_get_customs_documents() {
+    let order = shipped_to(tokyo());
+    let shipment = order.shipments[0].id.clone();
+    let docs = documents_of(&order, &german("Acme"));
+    assert_eq!(docs.len(), 5, "{docs:?}");
+    assert_eq!(docs[3..], customs_docs(&shipment));
+    // domestic, lower case or not; and a seller whose country is not known
+    let mut domestic_order = order.clone();
+    domestic_order.shipping_address.country = "de".into();
+    assert_eq!(documents_of(&domestic_order, &german("Acme")).len(), 3);
+    assert_eq!(documents_of(&order, &Seller::named("Acme")).len(), 3);
+    for doc in customs_docs(&shipment) {
+        assert!(render(&domestic_order, &german("Acme"), &doc).is_none());
+        assert!(render(&order, &german("Acme"), &doc).is_some());
+    }
+    // nothing shipped: nothing to declare yet
+    let confirmed = order_in(OrderStatus::Confirmed);
+    assert_eq!(documents_of(&confirmed, &german("Acme")).len(), 2);
+}
+
+#[test]
+fn commercial_invoice_declares_each_line() {
+    let mut order = shipped_to(tokyo());
+    order.lines[0].hs_code = Some("6109.10".into());
+    order.lines[0].origin_country = Some("PT".into());
+    if let Some(line) = order.lines.get_mut(1) {
+        line.hs_code = None;
+        line.origin_country = None;
+    }
+    let shipment = order.shipments[0].clone();
+    let [invoice, _] = customs_docs(&shipment.id);
+    let pdf = render(&order, &german("Acme Goods"), &invoice).unwrap();
+    assert_well_formed(&pdf);
+    for text in [
+        "COMMERCIAL INVOICE",
+        "Acme Goods",
+        "Germany",
+        "東京都千代田区丸の内1-1",
+        "山田 太郎",
+        "Japan",
+        "6109.10",
+        "PT",
+        "Sale",
+        &order.currency,
+        &order.number,
+        &shipment.tracking_number,
+    ] {
+        assert!(shows(&pdf, text), "{text}");
+    }
+    for line in &order.lines {
+        assert!(shows(&pdf, &line.name), "{}", line.name);
+        let total = money::format(line.total_minor, &order.currency);
+        assert!(shows(&pdf, &total), "{total}");
+    }
+    if order.lines.len() > 1 {
+        assert!(shows(&pdf, "not declared"), "a line without customs data");
+    }
+    let value = customs::value_minor(&order, &shipment);
+    assert!(shows(&pdf, &money::format(value, &order.currency)));
+}
+
+#[test]
+fn the_declaration_is_a_cn22_up_to_the_limit_and_a_cn23_above() {
+    let mut order = shipped_to(athens());
+    let shipment = order.shipments[0].id.clone();
+    let [_, declaration] = customs_docs(&shipment);
+    let seller = german("Acme");
+    for (unit, form) in [(100, "CN22"), (customs::CN22_LIMIT_MINOR + 1, "CN23")] {
+        for line in &mut order.lines {
+            line.unit_price_minor = unit;
+            line.total_minor = unit * i64::from(line.qty);
+            line.hs_code = Some("4820.10".into());
+            line.origin_country = Some("JP".into());
+        }
+        let value = customs::value_minor(&order, &order.shipments[0]);
+        assert_eq!(customs::form(value), form);
+        let pdf = render(&order, &seller, &declaration).unwrap();
+        assert_well_formed(&pdf);
+        for text in [
+            &format!("CUSTOMS DECLARATION {form}"),
+            "Sale of goods",
+            "4820.10",
+            "Λεωφόρος Βασιλίσσης Σοφίας 12",
+            "Αθήνα",
+            "Greece",
+            "Sender's signature",
+            "not declared",
+            &money::format(value, &order.currency),
+        ] {
+            assert!(shows(&pdf, text), "{form}: {text}");
+        }
+    }
+    assert_eq!(customs::form(customs::CN22_LIMIT_MINOR), "CN22");
 }
 
 /// Writes the documents of a dozen demo orders and a two-page invoice to
@@ -255,14 +414,15 @@ fn a_typical_invoice_is_small_and_quick() {
 fn write_samples() {
     let dir = std::env::temp_dir().join("orderdesk-documents");
     std::fs::create_dir_all(&dir).unwrap();
+    let seller = german("Acme Goods");
     for order in orders().iter().take(12) {
-        for doc in documents_of(order) {
-            let pdf = render(order, "Acme Goods", &doc).unwrap();
+        for doc in documents_of(order, &seller) {
+            let pdf = render(order, &seller, &doc).unwrap();
             std::fs::write(dir.join(filename(order, &doc)), pdf).unwrap();
         }
     }
     let mut long = long_order(60);
     long.lines[0].name = "A product whose name is much too long for its column".into();
-    let pdf = render(&long, "Acme Goods", &DocumentRef::invoice()).unwrap();
+    let pdf = render(&long, &Seller::named("Acme Goods"), &DocumentRef::invoice()).unwrap();
     std::fs::write(dir.join("invoice-long.pdf"), pdf).unwrap();
 }
