@@ -27,10 +27,18 @@ impl Rng {
     }
 }
 
+/// A SKU, its name, its price and its customs data (HS code, country of origin).
+type Product = (
+    &'static str,
+    &'static str,
+    i64,
+    Option<(&'static str, &'static str)>,
+);
+
 /// The demo catalog: SKU, name, price, and the customs data the Orders service has for
 /// it — HS code and country of origin — or none (the planter: customs documents print
 /// "not declared" for it).
-const PRODUCTS: [(&str, &str, i64, Option<(&str, &str)>); 12] = [
+const PRODUCTS: [Product; 12] = [
     (
         "SKU-TSHIRT-M",
         "Organic T-shirt (M)",

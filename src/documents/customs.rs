@@ -17,7 +17,7 @@ use crate::domain::order::{Order, Shipment};
 /// A shipment worth at most this (minor units of the order's currency: 300.00) travels with a
 /// CN22; above it, with a CN23. The UPU sets the CN22 limit at 300 SDR; orderdesk reads it as
 /// 300 of the order's currency, which is within a few percent for EUR, USD and GBP.
-pub const CN22_LIMIT_MINOR: i64 = 300_00;
+pub const CN22_LIMIT_MINOR: i64 = 30_000;
 /// What a document prints for customs data the order does not carry.
 pub const NOT_DECLARED: &str = "not declared";
 /// Why the goods leave the country.
