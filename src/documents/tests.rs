@@ -406,7 +406,8 @@ fn the_declaration_is_a_cn22_up_to_the_limit_and_a_cn23_above() {
     assert_eq!(customs::form(customs::CN22_LIMIT_MINOR), "CN22");
 }
 
-/// Writes the documents of a dozen demo orders and a two-page invoice to
+/// Writes the documents of a dozen demo orders, of orders shipped to Tokyo and Athens, and a
+/// two-page invoice to
 /// `$TMPDIR/orderdesk-documents/` for a look with a PDF viewer or `pdftoppm`:
 /// `cargo test --lib documents::tests::write_samples -- --ignored`.
 #[test]
@@ -419,6 +420,13 @@ fn write_samples() {
         for doc in documents_of(order, &seller) {
             let pdf = render(order, &seller, &doc).unwrap();
             std::fs::write(dir.join(filename(order, &doc)), pdf).unwrap();
+        }
+    }
+    for (city, address) in [("tokyo", tokyo()), ("athens", athens())] {
+        let order = shipped_to(address);
+        for doc in documents_of(&order, &seller) {
+            let pdf = render(&order, &seller, &doc).unwrap();
+            std::fs::write(dir.join(format!("{city}-{}", filename(&order, &doc))), pdf).unwrap();
         }
     }
     let mut long = long_order(60);
