@@ -7,6 +7,8 @@ COPY Cargo.toml Cargo.lock build.rs ./
 COPY .cargo ./.cargo
 COPY .sqlx ./.sqlx
 COPY src ./src
+# the documents' fonts, compiled into the binary (src/documents/fonts.rs)
+COPY assets ./assets
 COPY domain ./domain
 COPY sandbox ./sandbox
 COPY bench ./bench

@@ -27,19 +27,50 @@ impl Rng {
     }
 }
 
-const PRODUCTS: [(&str, &str, i64); 12] = [
-    ("SKU-TSHIRT-M", "Organic T-shirt (M)", 2499),
-    ("SKU-TSHIRT-L", "Organic T-shirt (L)", 2499),
-    ("SKU-HOODIE", "Zip hoodie", 5999),
-    ("SKU-MUG", "Stoneware mug", 1499),
-    ("SKU-BOTTLE", "Steel bottle", 2199),
-    ("SKU-CAP", "Canvas cap", 1899),
-    ("SKU-SOCKS", "Wool socks, 2 pairs", 1299),
-    ("SKU-TOTE", "Tote bag", 999),
-    ("SKU-NOTEBOOK", "Dot-grid notebook", 1199),
-    ("SKU-PEN", "Fountain pen", 3499),
-    ("SKU-LAMP", "Desk lamp", 7999),
-    ("SKU-PLANT", "Ceramic planter", 2799),
+/// A SKU, its name, its price and its customs data (HS code, country of origin).
+type Product = (
+    &'static str,
+    &'static str,
+    i64,
+    Option<(&'static str, &'static str)>,
+);
+
+/// The demo catalog: SKU, name, price, and the customs data the Orders service has for
+/// it — HS code and country of origin — or none (the planter: customs documents print
+/// "not declared" for it).
+const PRODUCTS: [Product; 12] = [
+    (
+        "SKU-TSHIRT-M",
+        "Organic T-shirt (M)",
+        2499,
+        Some(("6109.10", "PT")),
+    ),
+    (
+        "SKU-TSHIRT-L",
+        "Organic T-shirt (L)",
+        2499,
+        Some(("6109.10", "PT")),
+    ),
+    ("SKU-HOODIE", "Zip hoodie", 5999, Some(("6110.20", "TR"))),
+    ("SKU-MUG", "Stoneware mug", 1499, Some(("6912.00", "DE"))),
+    ("SKU-BOTTLE", "Steel bottle", 2199, Some(("7323.93", "CN"))),
+    ("SKU-CAP", "Canvas cap", 1899, Some(("6505.00", "VN"))),
+    (
+        "SKU-SOCKS",
+        "Wool socks, 2 pairs",
+        1299,
+        Some(("6115.94", "IT")),
+    ),
+    ("SKU-TOTE", "Tote bag", 999, Some(("4202.22", "IN"))),
+    (
+        "SKU-NOTEBOOK",
+        "Dot-grid notebook",
+        1199,
+        Some(("4820.10", "JP")),
+    ),
+    ("SKU-PEN", "Fountain pen", 3499, Some(("9608.30", "DE"))),
+    ("SKU-LAMP", "Desk lamp", 7999, Some(("9405.21", "PL"))),
+    ("SKU-PLANT", "Ceramic planter", 2799, None),
 ];
 /// Where demo customers live: eight streets in each of eight cities, written as each
 /// country writes them (`{n}` is the house number), in Latin, Greek and Japanese script. A
@@ -372,7 +403,7 @@ fn demo_order(
     let n_lines = 1 + rng.below(4) as usize;
     let lines: Vec<OrderLine> = (0..n_lines)
         .map(|l| {
-            let (sku, name, price) = PRODUCTS[(rng.below(PRODUCTS.len() as u64)) as usize];
+            let (sku, name, price, customs) = PRODUCTS[(rng.below(PRODUCTS.len() as u64)) as usize];
             let qty = 1 + rng.below(3) as i32;
             OrderLine {
                 id: format!("lin_{:06}_{}", i + 1, l + 1),
@@ -381,6 +412,8 @@ fn demo_order(
                 qty,
                 unit_price_minor: price,
                 total_minor: price * qty as i64,
+                hs_code: customs.map(|(hs, _)| hs.into()),
+                origin_country: customs.map(|(_, origin)| origin.into()),
             }
         })
         .collect();
@@ -548,6 +581,8 @@ pub fn demo_settings() -> TenantSettings {
     TenantSettings {
         cancel_window_minutes: 60 * 24 * 365 * 10,
         return_window_days: 3650,
+        // orders to the other seven cities (Tokyo and Athens among them) cross a border
+        ship_from_country: Some("DE".into()),
         ..TenantSettings::default()
     }
 }

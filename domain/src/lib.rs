@@ -6,6 +6,7 @@ pub mod approvals;
 pub mod attachment;
 pub mod bulk;
 pub mod cancel;
+pub mod countries;
 pub mod coupon;
 pub mod demo;
 pub mod eligibility;

@@ -68,6 +68,13 @@ pub struct OrderLine {
     pub qty: i32,
     pub unit_price_minor: i64,
     pub total_minor: i64,
+    /// The goods' Harmonized System code for customs (`6109.10`), as the Orders service
+    /// has it for the SKU; absent when it has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hs_code: Option<String>,
+    /// Where the goods were made (ISO 3166-1 alpha-2), for customs; absent when unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin_country: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

@@ -362,6 +362,9 @@ pub fn price(
                         qty: *qty,
                         unit_price_minor: item.price_minor,
                         total_minor: item.price_minor * i64::from(*qty),
+                        // the catalog carries no customs data: the Orders service fills it in
+                        hs_code: None,
+                        origin_country: None,
                     });
                 }
                 _ => errors.push(op_error(

@@ -31,6 +31,8 @@ fn line(id: &str, sku: &str, qty: i32, price: i64) -> OrderLine {
         qty,
         unit_price_minor: price,
         total_minor: price * i64::from(qty),
+        hs_code: None,
+        origin_country: None,
     }
 }
 

@@ -228,6 +228,8 @@ mod tests {
                 qty: 2,
                 unit_price_minor: 100,
                 total_minor: 200,
+                hs_code: None,
+                origin_country: None,
             })
             .collect();
         o

@@ -37,6 +37,10 @@ pub struct TenantSettings {
     /// How long work may wait before it breaches its SLA, in minutes: per work queue
     /// (`GET /v1/admin/queues`) and per alert (`GET /v1/admin/alerts`).
     pub sla_minutes: SlaMinutes,
+    /// The country the tenant ships from (ISO 3166-1 alpha-2, e.g. `DE`): a shipment to
+    /// another country gets customs documents (a commercial invoice and a CN22/CN23
+    /// declaration) among the customer's documents; none when null.
+    pub ship_from_country: Option<String>,
 }
 
 /// The tenant's SLAs, in minutes (1 up to 30 days each).
@@ -177,6 +181,14 @@ impl TenantSettings {
                 bad.push(("support_email", "an e-mail address, or null".into()));
             }
         }
+        if let Some(country) = &self.ship_from_country
+            && !super::countries::is_alpha2(country)
+        {
+            bad.push((
+                "ship_from_country",
+                "an ISO 3166-1 alpha-2 country code in upper case (DE, JP…), or null".into(),
+            ));
+        }
         bad
     }
 
@@ -221,6 +233,7 @@ impl Default for TenantSettings {
             approvals_required_for: Vec::new(),
             refund_approval_threshold_minor: None,
             sla_minutes: SlaMinutes::default(),
+            ship_from_country: None,
         }
     }
 }

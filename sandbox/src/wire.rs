@@ -55,6 +55,11 @@ pub struct OrderLine {
     pub qty: i32,
     pub unit_price_minor: i64,
     pub total_minor: i64,
+    /// Customs data of the SKU, kept as given (absent when unknown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hs_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin_country: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -68,11 +68,7 @@ pub fn render(order: &Order, seller: &str, shipment: &Shipment) -> Vec<u8> {
     y -= 8.0 + BARCODE_HEIGHT;
     draw_barcode(&mut doc, MARGIN, y, inner, &shipment.tracking_number);
     y -= 18.0;
-    let tn_width = super::metrics::width(
-        true,
-        14.0,
-        &super::metrics::win_ansi(&shipment.tracking_number),
-    );
+    let tn_width = doc.text_width(Weight::Bold, 14.0, &shipment.tracking_number);
     doc.text(
         w / 2.0 - tn_width / 2.0,
         y,

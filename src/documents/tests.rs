@@ -1,27 +1,21 @@
 //! Documents rendered from the seeded demo orders: which exist, and what their PDFs say.
 
 use super::*;
-use crate::documents::pdf::tests::assert_well_formed;
-use crate::domain::order::OrderLine;
+use crate::documents::customs;
+use crate::documents::pdf::tests::{assert_well_formed, page_count, shows};
+use crate::domain::order::{Address, OrderLine};
 
 fn orders() -> Vec<Order> {
     crate::seed::demo_orders(&crate::domain::ids::TenantId::new("acme"), 4, 24)
 }
 
-fn order_in(status: OrderStatus) -> Order {
-    orders().into_iter().find(|o| o.status == status).unwrap()
+/// A seller whose country is not known: no customs documents.
+fn domestic() -> Seller {
+    Seller::named("Acme")
 }
 
-/// Whether `text` is drawn in `pdf`: as a literal string when ASCII, else as the hex
-/// string `pdf-writer` writes for other bytes.
-fn shows(pdf: &[u8], text: &str) -> bool {
-    let bytes = metrics::win_ansi(text);
-    let needle = if bytes.is_ascii() {
-        format!("({text})")
-    } else {
-        format!("<{}>", hex::encode_upper(&bytes))
-    };
-    String::from_utf8_lossy(pdf).contains(&needle)
+fn order_in(status: OrderStatus) -> Order {
+    orders().into_iter().find(|o| o.status == status).unwrap()
 }
 
 #[test]
@@ -32,14 +26,14 @@ fn each_order_lists_its_documents() {
         shipment_id: None,
     };
     assert_eq!(
-        documents_of(&confirmed),
+        documents_of(&confirmed, &domestic()),
         vec![DocumentRef::invoice(), slip_of_order.clone()]
     );
 
     let shipped = order_in(OrderStatus::Shipped);
     let shipment = shipped.shipments[0].id.clone();
     assert_eq!(
-        documents_of(&shipped),
+        documents_of(&shipped, &domestic()),
         vec![
             DocumentRef::invoice(),
             DocumentRef {
@@ -49,22 +43,32 @@ fn each_order_lists_its_documents() {
             DocumentRef::label(&shipment),
         ]
     );
-    assert!(!has_document(&shipped, &slip_of_order));
+    assert!(!has_document(&shipped, &domestic(), &slip_of_order));
 
     let cancelled = order_in(OrderStatus::Cancelled);
-    assert_eq!(documents_of(&cancelled), vec![DocumentRef::invoice()]);
+    assert_eq!(
+        documents_of(&cancelled, &domestic()),
+        vec![DocumentRef::invoice()]
+    );
 }
 
 #[test]
 fn only_existing_documents_render() {
     let shipped = order_in(OrderStatus::Shipped);
     let confirmed = order_in(OrderStatus::Confirmed);
-    assert!(render(&shipped, "Acme", &DocumentRef::label("shp_other")).is_none());
+    assert!(
+        render(
+            &shipped,
+            &Seller::named("Acme"),
+            &DocumentRef::label("shp_other")
+        )
+        .is_none()
+    );
     // another order's shipment is not this order's
     assert!(
         render(
             &confirmed,
-            "Acme",
+            &Seller::named("Acme"),
             &DocumentRef::label(&shipped.shipments[0].id)
         )
         .is_none()
@@ -73,13 +77,18 @@ fn only_existing_documents_render() {
         kind: DocumentKind::ShippingLabel,
         shipment_id: None,
     };
-    assert!(render(&shipped, "Acme", &unlabelled).is_none());
+    assert!(render(&shipped, &Seller::named("Acme"), &unlabelled).is_none());
 }
 
 #[test]
 fn invoice_carries_order_lines_and_totals() {
     let order = order_in(OrderStatus::Delivered);
-    let pdf = render(&order, "Acme Goods", &DocumentRef::invoice()).unwrap();
+    let pdf = render(
+        &order,
+        &Seller::named("Acme Goods"),
+        &DocumentRef::invoice(),
+    )
+    .unwrap();
     assert_well_formed(&pdf);
     assert!(shows(&pdf, "INVOICE"));
     assert!(shows(&pdf, "Acme Goods"));
@@ -102,7 +111,7 @@ fn invoice_carries_order_lines_and_totals() {
 #[test]
 fn refunds_show_on_the_invoice() {
     let order = order_in(OrderStatus::Cancelled);
-    let pdf = render(&order, "Acme", &DocumentRef::invoice()).unwrap();
+    let pdf = render(&order, &Seller::named("Acme"), &DocumentRef::invoice()).unwrap();
     assert!(shows(&pdf, "Refunded"));
     assert!(shows(
         &pdf,
@@ -120,6 +129,8 @@ fn long_order(lines: usize) -> Order {
             qty: 1,
             unit_price_minor: 100,
             total_minor: 100,
+            hs_code: None,
+            origin_country: None,
         })
         .collect();
     order
@@ -128,15 +139,9 @@ fn long_order(lines: usize) -> Order {
 #[test]
 fn long_orders_continue_on_more_pages() {
     let order = long_order(90);
-    let pdf = render(&order, "Acme", &DocumentRef::invoice()).unwrap();
+    let pdf = render(&order, &Seller::named("Acme"), &DocumentRef::invoice()).unwrap();
     assert_well_formed(&pdf);
-    let text = String::from_utf8_lossy(&pdf);
-    let pages: usize = text
-        .split("/Count ")
-        .nth(1)
-        .and_then(|s| s.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .unwrap();
+    let pages = page_count(&pdf);
     assert!(pages >= 3, "{pages} pages");
     assert!(shows(&pdf, "Product number 1"));
     assert!(shows(&pdf, "Product number 90"));
@@ -153,13 +158,15 @@ fn packing_slip_lists_the_parcel_without_prices() {
         qty: 1,
         unit_price_minor: 100,
         total_minor: 100,
+        hs_code: None,
+        origin_country: None,
     });
     let shipment = &order.shipments[0];
     let doc = DocumentRef {
         kind: DocumentKind::PackingSlip,
         shipment_id: Some(shipment.id.clone()),
     };
-    let pdf = render(&order, "Acme", &doc).unwrap();
+    let pdf = render(&order, &Seller::named("Acme"), &doc).unwrap();
     assert_well_formed(&pdf);
     assert!(shows(&pdf, "PACKING SLIP"));
     assert!(shows(&pdf, &order.number));
@@ -174,7 +181,12 @@ fn packing_slip_lists_the_parcel_without_prices() {
 fn label_carries_carrier_recipient_and_tracking_number() {
     let order = order_in(OrderStatus::Shipped);
     let shipment = &order.shipments[0];
-    let pdf = render(&order, "Acme", &DocumentRef::label(&shipment.id)).unwrap();
+    let pdf = render(
+        &order,
+        &Seller::named("Acme"),
+        &DocumentRef::label(&shipment.id),
+    )
+    .unwrap();
     assert_well_formed(&pdf);
     assert!(shows(&pdf, &shipment.carrier));
     assert!(shows(&pdf, &shipment.tracking_number));
@@ -200,7 +212,202 @@ fn filenames_are_safe() {
     );
 }
 
-/// Writes the documents of a dozen demo orders and a two-page invoice to
+/// A shipped demo order, shipping to `address`.
+fn shipped_to(address: Address) -> Order {
+    let mut order = order_in(OrderStatus::Shipped);
+    order.shipping_address = address;
+    order
+}
+
+fn tokyo() -> Address {
+    Address {
+        name: "山田 太郎".into(),
+        line1: "東京都千代田区丸の内1-1".into(),
+        line2: None,
+        city: "東京".into(),
+        postal_code: "100-0005".into(),
+        country: "JP".into(),
+    }
+}
+
+fn athens() -> Address {
+    Address {
+        name: "Γιώργος Παπαδάκης".into(),
+        line1: "Λεωφόρος Βασιλίσσης Σοφίας 12".into(),
+        line2: None,
+        city: "Αθήνα".into(),
+        postal_code: "106 74".into(),
+        country: "GR".into(),
+    }
+}
+
+#[test]
+fn every_document_prints_addresses_as_written() {
+    for address in [tokyo(), athens()] {
+        let order = shipped_to(address.clone());
+        for doc in documents_of(&order, &domestic()) {
+            let pdf = render(&order, &Seller::named("Ακμή 商店"), &doc).unwrap();
+            assert_well_formed(&pdf);
+            for text in [&address.name, &address.line1, &address.city, "Ακμή 商店"] {
+                assert!(shows(&pdf, text), "{text} on the {}", doc.kind.as_str());
+            }
+        }
+    }
+    let pdf = render(
+        &shipped_to(athens()),
+        &Seller::named("Acme"),
+        &DocumentRef::invoice(),
+    )
+    .unwrap();
+    assert!(shows(&pdf, "Λεωφόρος Βασιλίσσης Σοφίας"));
+    assert!(shows(&pdf, "Greece"));
+}
+
+/// The size and render time of a typical invoice (`-- --nocapture` prints them); it
+/// embeds subsets of two faces, a few kilobytes each.
+#[test]
+fn a_typical_invoice_is_small_and_quick() {
+    let order = shipped_to(tokyo());
+    let _warm = render(
+        &order,
+        &Seller::named("Acme Goods"),
+        &DocumentRef::invoice(),
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let runs = 20;
+    let mut size = 0;
+    for _ in 0..runs {
+        size = render(
+            &order,
+            &Seller::named("Acme Goods"),
+            &DocumentRef::invoice(),
+        )
+        .unwrap()
+        .len();
+    }
+    let each = started.elapsed() / runs;
+    eprintln!("typical invoice (Latin + CJK): {size} bytes, {each:?} to render (debug build)");
+    assert!(size < 60_000, "{size} bytes");
+}
+
+/// A seller shipping from Germany.
+fn german(name: &str) -> Seller {
+    Seller {
+        name: name.into(),
+        ship_from_country: Some("DE".into()),
+    }
+}
+
+fn customs_docs(shipment: &str) -> [DocumentRef; 2] {
+    [
+        DocumentKind::CommercialInvoice,
+        DocumentKind::CustomsDeclaration,
+    ]
+    .map(|kind| DocumentRef {
+        kind,
+        shipment_id: Some(shipment.into()),
+    })
+}
+
+#[test]
+fn only_cross_border_shipments_get_customs_documents() {
+    let order = shipped_to(tokyo());
+    let shipment = order.shipments[0].id.clone();
+    let docs = documents_of(&order, &german("Acme"));
+    assert_eq!(docs.len(), 5, "{docs:?}");
+    assert_eq!(docs[3..], customs_docs(&shipment));
+    // domestic, lower case or not; and a seller whose country is not known
+    let mut domestic_order = order.clone();
+    domestic_order.shipping_address.country = "de".into();
+    assert_eq!(documents_of(&domestic_order, &german("Acme")).len(), 3);
+    assert_eq!(documents_of(&order, &Seller::named("Acme")).len(), 3);
+    for doc in customs_docs(&shipment) {
+        assert!(render(&domestic_order, &german("Acme"), &doc).is_none());
+        assert!(render(&order, &german("Acme"), &doc).is_some());
+    }
+    // nothing shipped: nothing to declare yet
+    let confirmed = order_in(OrderStatus::Confirmed);
+    assert_eq!(documents_of(&confirmed, &german("Acme")).len(), 2);
+}
+
+#[test]
+fn commercial_invoice_declares_each_line() {
+    let mut order = shipped_to(tokyo());
+    order.lines[0].hs_code = Some("6109.10".into());
+    order.lines[0].origin_country = Some("PT".into());
+    if let Some(line) = order.lines.get_mut(1) {
+        line.hs_code = None;
+        line.origin_country = None;
+    }
+    let shipment = order.shipments[0].clone();
+    let [invoice, _] = customs_docs(&shipment.id);
+    let pdf = render(&order, &german("Acme Goods"), &invoice).unwrap();
+    assert_well_formed(&pdf);
+    for text in [
+        "COMMERCIAL INVOICE",
+        "Acme Goods",
+        "Germany",
+        "東京都千代田区丸の内1-1",
+        "山田 太郎",
+        "Japan",
+        "6109.10",
+        "PT",
+        "Sale",
+        &order.currency,
+        &order.number,
+        &shipment.tracking_number,
+    ] {
+        assert!(shows(&pdf, text), "{text}");
+    }
+    for line in &order.lines {
+        assert!(shows(&pdf, &line.name), "{}", line.name);
+        let total = money::format(line.total_minor, &order.currency);
+        assert!(shows(&pdf, &total), "{total}");
+    }
+    if order.lines.len() > 1 {
+        assert!(shows(&pdf, "not declared"), "a line without customs data");
+    }
+    let value = customs::value_minor(&order, &shipment);
+    assert!(shows(&pdf, &money::format(value, &order.currency)));
+}
+
+#[test]
+fn the_declaration_is_a_cn22_up_to_the_limit_and_a_cn23_above() {
+    let mut order = shipped_to(athens());
+    let shipment = order.shipments[0].id.clone();
+    let [_, declaration] = customs_docs(&shipment);
+    let seller = german("Acme");
+    for (unit, form) in [(100, "CN22"), (customs::CN22_LIMIT_MINOR + 1, "CN23")] {
+        for line in &mut order.lines {
+            line.unit_price_minor = unit;
+            line.total_minor = unit * i64::from(line.qty);
+            line.hs_code = Some("4820.10".into());
+            line.origin_country = Some("JP".into());
+        }
+        let value = customs::value_minor(&order, &order.shipments[0]);
+        assert_eq!(customs::form(value), form);
+        let pdf = render(&order, &seller, &declaration).unwrap();
+        assert_well_formed(&pdf);
+        for text in [
+            &format!("CUSTOMS DECLARATION {form}"),
+            "Sale of goods",
+            "4820.10",
+            "Λεωφόρος Βασιλίσσης Σοφίας 12",
+            "Αθήνα",
+            "Greece",
+            "Sender's signature",
+            "not declared",
+            &money::format(value, &order.currency),
+        ] {
+            assert!(shows(&pdf, text), "{form}: {text}");
+        }
+    }
+    assert_eq!(customs::form(customs::CN22_LIMIT_MINOR), "CN22");
+}
+
+/// Writes the documents of a dozen demo orders, of orders shipped to Tokyo and Athens, and a
+/// two-page invoice to
 /// `$TMPDIR/orderdesk-documents/` for a look with a PDF viewer or `pdftoppm`:
 /// `cargo test --lib documents::tests::write_samples -- --ignored`.
 #[test]
@@ -208,15 +415,23 @@ fn filenames_are_safe() {
 fn write_samples() {
     let dir = std::env::temp_dir().join("orderdesk-documents");
     std::fs::create_dir_all(&dir).unwrap();
+    let seller = german("Acme Goods");
     for order in orders().iter().take(12) {
-        for doc in documents_of(order) {
-            let pdf = render(order, "Acme Goods", &doc).unwrap();
+        for doc in documents_of(order, &seller) {
+            let pdf = render(order, &seller, &doc).unwrap();
             std::fs::write(dir.join(filename(order, &doc)), pdf).unwrap();
+        }
+    }
+    for (city, address) in [("tokyo", tokyo()), ("athens", athens())] {
+        let order = shipped_to(address);
+        for doc in documents_of(&order, &seller) {
+            let pdf = render(&order, &seller, &doc).unwrap();
+            std::fs::write(dir.join(format!("{city}-{}", filename(&order, &doc))), pdf).unwrap();
         }
     }
     let mut long = long_order(60);
     long.lines[0].name = "A product whose name is much too long for its column".into();
-    let pdf = render(&long, "Acme Goods", &DocumentRef::invoice()).unwrap();
+    let pdf = render(&long, &Seller::named("Acme Goods"), &DocumentRef::invoice()).unwrap();
     std::fs::write(dir.join("invoice-long.pdf"), pdf).unwrap();
 }
 
@@ -238,7 +453,7 @@ fn the_invoice_shows_credit_notes_adjustments_and_the_balance_after_them() {
             amount_minor: 150,
         },
     ];
-    let pdf = render_with(&order, "Acme", &DocumentRef::invoice(), &changes).unwrap();
+    let pdf = render_with(&order, &domestic(), &DocumentRef::invoice(), &changes).unwrap();
     assert_well_formed(&pdf);
     assert!(shows(&pdf, &format!("Credit note cn_1 ({})", line.sku)));
     assert!(shows(&pdf, "Adjustment adj_1"));
@@ -247,6 +462,6 @@ fn the_invoice_shows_credit_notes_adjustments_and_the_balance_after_them() {
     let balance = order.totals.total_minor - 400 + 150;
     assert!(shows(&pdf, &money::format(balance, &order.currency)));
     // without changes: no balance line
-    let plain = render(&order, "Acme", &DocumentRef::invoice()).unwrap();
+    let plain = render(&order, &domestic(), &DocumentRef::invoice()).unwrap();
     assert!(!shows(&plain, "Balance"));
 }

@@ -150,6 +150,8 @@ async fn unknown_or_out_of_range_settings_are_named_and_nothing_changes() {
             "rate_limits.agent_per_minute",
         ),
         (json!({"support_email": "nobody"}), "support_email"),
+        (json!({"ship_from_country": "de"}), "ship_from_country"),
+        (json!({"ship_from_country": "XX"}), "ship_from_country"),
         (json!({"edit_window_minutes": "soon"}), "body"),
         (json!({}), "body"),
         (json!([1, 2]), "body"),

@@ -37,9 +37,26 @@ impl Download {
         v["code"].as_str().unwrap_or_default().to_string()
     }
 
+    /// Whether the PDF shows `text`, as a reader copies it out (see [`pdf_text`]).
     fn contains(&self, text: &str) -> bool {
-        self.body.windows(text.len()).any(|w| w == text.as_bytes())
+        pdf_shows(&self.body, text)
     }
+}
+
+/// The text of a PDF as a reader copies it out, through its fonts' ToUnicode maps: one line
+/// per piece drawn in one face.
+pub fn pdf_text(pdf: &[u8]) -> String {
+    let doc = lopdf::Document::load_mem(pdf).expect("the PDF parses");
+    let pages: Vec<u32> = doc.get_pages().keys().copied().collect();
+    doc.extract_text(&pages).expect("its text extracts")
+}
+
+/// Whether `pdf` shows `text`: in one piece, or across the pieces of a line of mixed
+/// scripts (a reader puts a line break between them, so that comparison ignores white space).
+pub fn pdf_shows(pdf: &[u8], text: &str) -> bool {
+    let squash = |s: &str| s.split_whitespace().collect::<String>();
+    let drawn = pdf_text(pdf);
+    drawn.contains(text) || squash(&drawn).contains(&squash(text))
 }
 
 /// GETs a link's `url` (a path on the api) with no headers at all.
@@ -70,6 +87,15 @@ fn order_in<'a>(app: &'a TestApp, status: &str) -> &'a Order {
     app.order_in(status)
 }
 
+/// The first seeded shipped order whose shipping address is in `country`.
+fn shipped_to(app: &TestApp, country: &str) -> Order {
+    app.orders
+        .iter()
+        .find(|o| o.status.as_str() == "shipped" && o.shipping_address.country == country)
+        .unwrap_or_else(|| panic!("no shipped order to {country}"))
+        .clone()
+}
+
 fn assert_pdf_of(d: &Download, order: &Order) {
     assert_eq!(d.status, 200, "{}", String::from_utf8_lossy(&d.body));
     assert_eq!(d.content_type, "application/pdf");
@@ -85,7 +111,8 @@ fn assert_pdf_of(d: &Download, order: &Order) {
 #[tokio::test]
 async fn documents_list_links_that_download_real_pdfs() {
     let app = spawn().await;
-    let order = order_in(&app, "shipped").clone();
+    // shipping within the seller's country (the demo tenant ships from DE): no customs
+    let order = shipped_to(&app, "DE");
     let shipment = &order.shipments[0];
     let token = app.customer_token(TENANT, &order.customer_id);
     let (status, body) = app
@@ -356,5 +383,137 @@ async fn links_are_absolute_when_the_public_url_is_configured() {
     assert_pdf_of(
         &download(&app, &format!("/v1/downloads/{path}")).await,
         &order,
+    );
+}
+
+/// Eight customers: one in each demo city, Athens (GR) and Tokyo (JP) among them.
+async fn spawn_worldwide(settings: orderdesk::domain::settings::TenantSettings) -> TestApp {
+    helpers::spawn_with(helpers::Options {
+        workers: 0,
+        customers: 8,
+        orders: 48,
+        settings,
+        ..Default::default()
+    })
+    .await
+}
+
+/// The kinds (and shipments) of the order's documents, as `customer` lists them.
+async fn list(app: &TestApp, order: &Order) -> Vec<Value> {
+    let token = app.customer_token(TENANT, &order.customer_id);
+    let (status, body) = app
+        .get(
+            &format!("/v1/customer/orders/{}/documents", order.id),
+            app.auth(&token, TENANT),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body["data"].as_array().unwrap().clone()
+}
+
+fn kinds(links: &[Value]) -> Vec<&str> {
+    links.iter().map(|l| l["kind"].as_str().unwrap()).collect()
+}
+
+#[tokio::test]
+async fn a_cross_border_shipment_gets_customs_documents_a_domestic_one_none() {
+    let app = spawn_worldwide(orderdesk::seed::demo_settings()).await;
+    for (country, address_text) in [("JP", "東京都"), ("GR", "Αθήνα")] {
+        let order = shipped_to(&app, country);
+        let shipment = &order.shipments[0];
+        let links = list(&app, &order).await;
+        assert_eq!(
+            kinds(&links),
+            vec![
+                "invoice",
+                "packing_slip",
+                "shipping_label",
+                "commercial_invoice",
+                "customs_declaration"
+            ],
+            "{country}"
+        );
+        for link in &links[3..] {
+            assert_eq!(link["shipment_id"], shipment.id.as_str());
+            let d = download(&app, link["url"].as_str().unwrap()).await;
+            assert_pdf_of(&d, &order);
+            assert!(d.disposition.contains(link["filename"].as_str().unwrap()));
+            let a = &order.shipping_address;
+            for text in [a.name.as_str(), a.line1.as_str(), address_text] {
+                assert!(d.contains(text), "{country}: {text}");
+            }
+            for line in &order.lines {
+                let hs = line.hs_code.as_deref().unwrap_or("not declared");
+                assert!(d.contains(hs), "{country}: {hs} of {}", line.sku);
+            }
+        }
+        let declaration = download(&app, links[4]["url"].as_str().unwrap()).await;
+        assert!(declaration.contains("CUSTOMS DECLARATION CN2"));
+        let invoice = download(&app, links[3]["url"].as_str().unwrap()).await;
+        assert!(invoice.contains("COMMERCIAL INVOICE") && invoice.contains("Sale"));
+    }
+    let domestic = list(&app, &shipped_to(&app, "DE")).await;
+    assert_eq!(
+        kinds(&domestic),
+        vec!["invoice", "packing_slip", "shipping_label"]
+    );
+}
+
+#[tokio::test]
+async fn without_a_ship_from_country_there_are_no_customs_documents() {
+    let settings = orderdesk::domain::settings::TenantSettings {
+        ship_from_country: None,
+        ..orderdesk::seed::demo_settings()
+    };
+    let app = spawn_worldwide(settings).await;
+    let order = shipped_to(&app, "JP");
+    let links = list(&app, &order).await;
+    assert_eq!(
+        kinds(&links),
+        vec!["invoice", "packing_slip", "shipping_label"]
+    );
+    // a link signed for a customs document finds nothing to render
+    let key = LinkKey::derive(&app.config.download_secret);
+    let mut claims = claims_for(&order, Utc::now().timestamp() + 600);
+    claims.kind = DocumentKind::CustomsDeclaration;
+    claims.shipment_id = Some(order.shipments[0].id.clone());
+    let d = download(&app, &format!("/v1/downloads/{}", sign(&key, &claims))).await;
+    assert_eq!(
+        (d.status, d.problem_code().as_str()),
+        (404, "document.not_found")
+    );
+}
+
+#[tokio::test]
+async fn another_customers_customs_documents_are_not_found() {
+    let app = spawn_worldwide(orderdesk::seed::demo_settings()).await;
+    let order = shipped_to(&app, "JP");
+    let stranger = app
+        .orders
+        .iter()
+        .map(|o| o.customer_id.clone())
+        .find(|c| *c != order.customer_id)
+        .unwrap();
+    let token = app.customer_token(TENANT, &stranger);
+    let (status, body) = app
+        .get(
+            &format!("/v1/customer/orders/{}/documents", order.id),
+            app.auth(&token, TENANT),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (404, Some("order.not_found"))
+    );
+    // a validly signed link naming the order under another customer finds nothing
+    let key = LinkKey::derive(&app.config.download_secret);
+    let mut claims = claims_for(&order, Utc::now().timestamp() + 600);
+    claims.customer_id = stranger;
+    claims.kind = DocumentKind::CommercialInvoice;
+    claims.shipment_id = Some(order.shipments[0].id.clone());
+    let d = download(&app, &format!("/v1/downloads/{}", sign(&key, &claims))).await;
+    assert_eq!(
+        (d.status, d.problem_code().as_str()),
+        (404, "document.not_found")
     );
 }

@@ -188,6 +188,8 @@ fn order(tenant: &str, id: &str, status: OrderStatus, payment_status: &str) -> O
         qty,
         unit_price_minor: unit,
         total_minor: unit * i64::from(qty),
+        hs_code: None,
+        origin_country: None,
     };
     Order {
         id: id.into(),

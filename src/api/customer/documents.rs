@@ -1,5 +1,6 @@
-//! A customer's documents of an order — invoice, packing slips, shipping labels — handed
-//! out as presigned, expiring download links (downloaded through `downloads.rs`).
+//! A customer's documents of an order — invoice, packing slips, shipping labels, customs
+//! documents of a cross-border shipment — handed out as presigned, expiring download links
+//! (downloaded through `downloads.rs`).
 
 use axum::Json;
 use axum::extract::State;
@@ -11,9 +12,10 @@ use utoipa::ToSchema;
 
 use crate::api::auth::Customer;
 use crate::api::extract::Path;
+use crate::db;
 use crate::documents::signing::{self, LinkClaims, LinkKey};
-use crate::documents::{self, DocumentKind, DocumentRef};
-use crate::domain::ids::OrderId;
+use crate::documents::{self, DocumentKind, DocumentRef, Seller};
+use crate::domain::ids::{OrderId, TenantId};
 use crate::domain::order::Order;
 use crate::error::{Error, Result};
 use crate::state::AppState;
@@ -61,6 +63,19 @@ pub fn link_to(state: &AppState, order: &Order, doc: DocumentRef) -> DownloadLin
     }
 }
 
+/// The tenant as its documents name it: its name (else its id) and the country it ships
+/// from (`ship_from_country`, which decides whether a shipment gets customs documents).
+pub async fn seller_of(conn: &mut sqlx::PgConnection, tenant: &TenantId) -> Result<Seller> {
+    let name = db::tenants::name(conn, tenant)
+        .await?
+        .unwrap_or_else(|| tenant.to_string());
+    let settings = db::tenants::settings(conn, tenant).await?;
+    Ok(Seller {
+        name,
+        ship_from_country: settings.ship_from_country,
+    })
+}
+
 /// Links are secrets: no cache may keep them.
 fn private<T: Serialize>(body: T) -> impl IntoResponse {
     ([(header::CACHE_CONTROL, "private, no-store")], Json(body))
@@ -93,14 +108,17 @@ pub async fn get_label(
 ) -> Result<impl IntoResponse> {
     let order = who.own_order(&state, &order_id).await?;
     let doc = DocumentRef::label(&shipment_id);
-    if !documents::has_document(&order, &doc) {
+    // whether a shipment has a label does not depend on the seller
+    if !documents::has_document(&order, &Seller::named(""), &doc) {
         return Err(Error::not_found("shipment"));
     }
     Ok(private(link_to(&state, &order, doc)))
 }
 
 /// Download links for every document of the order: the invoice, a packing slip per
-/// shipment (one for the whole order before anything shipped) and a label per shipment.
+/// shipment (one for the whole order before anything shipped), a label per shipment, and
+/// for a shipment to another country than the seller's (`ship_from_country`) its
+/// `commercial_invoice` and `customs_declaration` (CN22 up to 300.00, CN23 above).
 #[utoipa::path(get, path = "/v1/customer/orders/{order_id}/documents", tag = "customer",
     params(("order_id" = String, Path)), security(("bearer" = [])),
     responses((status = 200, body = DocumentListOut), (status = 401, body = crate::error::Problem),
@@ -111,7 +129,8 @@ pub async fn list_documents(
     Path(order_id): Path<OrderId>,
 ) -> Result<impl IntoResponse> {
     let order = who.own_order(&state, &order_id).await?;
-    let data = documents::documents_of(&order)
+    let seller = seller_of(&mut *state.db.acquire().await?, &order.tenant_id).await?;
+    let data = documents::documents_of(&order, &seller)
         .into_iter()
         .map(|doc| link_to(&state, &order, doc))
         .collect();

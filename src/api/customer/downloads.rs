@@ -10,6 +10,7 @@ use axum::http::{HeaderValue, Response, header};
 use axum::response::IntoResponse;
 use chrono::Utc;
 
+use crate::api::customer::documents::seller_of;
 use crate::api::customer::order_parts::{upstream_failure, upstream_knows_none};
 use crate::api::shared::download;
 use crate::db;
@@ -27,7 +28,8 @@ const MAX_TOKEN_LEN: usize = 2048;
 #[schema(value_type = String, format = Binary)]
 pub struct PdfFile(#[allow(dead_code)] Vec<u8>);
 
-/// Downloads the PDF a link from `/documents`, `/invoice` or `/label` points to.
+/// Downloads the PDF a link from `/documents`, `/invoice` or `/label` points to (customs
+/// documents too, while the shipment still crosses a border).
 #[utoipa::path(get, path = "/v1/downloads/{token}", tag = "customer",
     params(("token" = String, Path, description = "the last segment of a download link's `url`")),
     responses((status = 200, content_type = "application/pdf", body = PdfFile),
@@ -38,7 +40,8 @@ pub async fn download_document(
     State(state): State<AppState>,
     DownloadLink(claims): DownloadLink,
 ) -> Result<Response<Body>> {
-    let (order, seller) = order_and_seller(&state, &claims).await?;
+    let order = order_of(&state, &claims).await?;
+    let seller = seller_of(&mut *state.db.acquire().await?, &claims.tenant_id).await?;
     let doc = DocumentRef {
         kind: claims.kind,
         shipment_id: claims.shipment_id,
@@ -75,18 +78,13 @@ impl FromRequestParts<AppState> for DownloadLink {
     }
 }
 
-/// The order the link names, as the read model holds it now, and the name of its seller
-/// (the tenant's name, else its id); 404 when the order is gone.
-async fn order_and_seller(state: &AppState, claims: &LinkClaims) -> Result<(Order, String)> {
+/// The order the link names, as the read model holds it now; 404 when the order is gone.
+async fn order_of(state: &AppState, claims: &LinkClaims) -> Result<Order> {
     let (tenant, customer) = (&claims.tenant_id, &claims.customer_id);
     let mut conn = state.db.acquire().await?;
-    let order = db::orders::get(&mut conn, tenant, &claims.order_id, Some(customer))
+    db::orders::get(&mut conn, tenant, &claims.order_id, Some(customer))
         .await?
-        .ok_or_else(|| Error::not_found("document"))?;
-    let seller = db::tenants::name(&mut conn, tenant)
-        .await?
-        .unwrap_or_else(|| tenant.to_string());
-    Ok((order, seller))
+        .ok_or_else(|| Error::not_found("document"))
 }
 
 /// Billing's credit notes and adjustments of the order's invoices, oldest first, when `doc`

@@ -15,7 +15,7 @@ use super::exports::{encoding, storage};
 use crate::db;
 use crate::db::audit::AuditRow;
 use crate::db::subject_exports::MAX_RECORDS;
-use crate::documents;
+use crate::documents::{self, Seller};
 use crate::domain::ids::{CustomerId, TenantId};
 use crate::domain::order::Order;
 use crate::domain::subject_export::{
@@ -69,7 +69,17 @@ async fn gather(
         .map(|r| audit_for_subject(r, customer))
         .collect();
     let erased = q::erased(conn, tenant, customer).await.map_err(db)?;
-    let documents: Vec<Value> = orders.iter().flat_map(documents_of).collect();
+    let seller = Seller {
+        name: tenant.to_string(),
+        ship_from_country: db::tenants::settings(conn, tenant)
+            .await
+            .map_err(db)?
+            .ship_from_country,
+    };
+    let documents: Vec<Value> = orders
+        .iter()
+        .flat_map(|o| documents_of(o, &seller))
+        .collect();
     let counts = SubjectCounts {
         orders: orders.len() as u64,
         requests: requests.len() as u64,
@@ -104,9 +114,10 @@ async fn gather(
     })
 }
 
-/// The documents an order has (invoice, packing slips, labels): which, not their PDFs.
-fn documents_of(order: &Order) -> Vec<Value> {
-    documents::documents_of(order)
+/// The documents an order has (invoice, packing slips, labels, customs documents): which,
+/// not their PDFs.
+fn documents_of(order: &Order, seller: &Seller) -> Vec<Value> {
+    documents::documents_of(order, seller)
         .into_iter()
         .map(|doc| {
             json!({

@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 use crate::api::accept::{Admission, Admitted, Answer, Intake, accept};
 use crate::api::admin::access_log::{self, Read};
 use crate::api::authorized::{Authorized, can};
+use crate::api::customer::documents::seller_of;
 use crate::api::customer::downloads::PdfFile;
 use crate::api::extract::Path;
 use crate::api::idempotency::IdempotencyKey;
@@ -45,9 +46,7 @@ async fn render(
     let order = db::orders::get(conn, &row.tenant_id, &row.order_id, None)
         .await?
         .ok_or_else(|| Error::not_found("shipment"))?;
-    let seller = db::tenants::name(conn, &row.tenant_id)
-        .await?
-        .unwrap_or_else(|| row.tenant_id.to_string());
+    let seller = seller_of(conn, &row.tenant_id).await?;
     documents::render(&order, &seller, &DocumentRef::label(shipment_id))
         .ok_or_else(|| Error::not_found("shipment"))
 }
