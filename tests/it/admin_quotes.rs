@@ -205,7 +205,8 @@ async fn a_quote_applied_edits_the_order_charges_and_reserves_everywhere() {
     ];
     let (status, applied) = post(&app, &token, &path, &headers, body.clone()).await;
     assert_eq!(status, 202, "{applied}");
-    assert_eq!(applied["quote"]["status"], "applied");
+    // accepted, not yet done: the quote is applying until its job succeeds
+    assert_eq!(applied["quote"]["status"], "applying");
     let job = app
         .wait_job(applied["job"]["id"].as_str().unwrap(), 30)
         .await;
@@ -361,6 +362,22 @@ async fn a_failing_step_undoes_the_earlier_ones_in_reverse() {
         .await;
     app.clear_faults().await;
     assert_eq!(job["status"], "compensated", "{job}");
+    let (status, read) = send(
+        &app,
+        (
+            reqwest::Method::GET,
+            &format!("/v1/admin/quotes/{}", q["quote_id"].as_str().unwrap()),
+        ),
+        (&token, TENANT),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, read["status"].as_str()),
+        (200, Some("apply_failed")),
+        "{read}"
+    );
 
     let kinds = effect_kinds(&app, &order, effects_before).await;
     assert_eq!(

@@ -58,7 +58,10 @@ impl Intake for AbortQuote<'_> {
             personal_data_of: Some(&self.order.customer_id),
         })
         .await?;
-        Ok(Admitted::done(StatusCode::OK, QuoteOut::from_row(row)?))
+        Ok(Admitted::done(
+            StatusCode::OK,
+            QuoteOut::from_row(row, None)?,
+        ))
     }
 }
 

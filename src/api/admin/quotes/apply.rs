@@ -58,9 +58,11 @@ pub struct QuoteAppliedOut {
 
 impl Answer for QuoteAppliedOut {
     async fn finished(self, run: &RunRow, _: &sqlx::PgPool) -> Result<Self> {
+        let mut quote = self.quote;
+        quote.status = QuoteOut::status_after_apply(run.status).into();
         Ok(QuoteAppliedOut {
+            quote,
             job: JobOut::from_run(run),
-            ..self
         })
     }
 }
@@ -176,7 +178,7 @@ impl Intake for ApplyQuote<'_> {
         })
         .await?;
         let answer = QuoteAppliedOut {
-            quote: QuoteOut::from_row(row)?,
+            quote: QuoteOut::from_row(row, Some(run.status))?,
             job: JobOut::from_run(&run),
         };
         Ok(Admitted::accepted(

@@ -49,7 +49,10 @@ impl Intake for Restage<'_> {
             personal_data_of: Some(&self.order.customer_id),
         })
         .await?;
-        Ok(Admitted::done(StatusCode::OK, QuoteOut::from_row(new)?))
+        Ok(Admitted::done(
+            StatusCode::OK,
+            QuoteOut::from_row(new, None)?,
+        ))
     }
 }
 

@@ -47,7 +47,7 @@ impl Intake for NewQuote<'_> {
         .await?;
         Ok(Admitted::done(
             StatusCode::CREATED,
-            QuoteOut::from_row(row)?,
+            QuoteOut::from_row(row, None)?,
         ))
     }
 }

@@ -25,7 +25,8 @@ use crate::api::shared::RequestMeta;
 use crate::db;
 use crate::db::audit::Entry;
 use crate::db::quotes::{QuoteRow, Staged};
-use crate::domain::ids::{QuoteId, TenantId};
+use crate::db::runs::RunStatus;
+use crate::domain::ids::{QuoteId, RunId, TenantId};
 use crate::domain::order::Order;
 use crate::domain::quote::{self, Change, Delta, PatchOp, Preview, Priced};
 use crate::error::{Error, FieldError, Result};
@@ -71,7 +72,9 @@ fn op_errors(errors: Vec<quote::OpError>) -> Error {
 pub struct QuoteOut {
     pub quote_id: String,
     pub order_id: String,
-    /// `open`, `applied`, `aborted`, or `expired` (open past `expires_at`).
+    /// `open`, `expired` (open past `expires_at`), `aborted`, or, once applied, as its job
+    /// goes: `applying` (the job has not ended), `applied` (it succeeded) or `apply_failed`
+    /// (it failed, was compensated or cancelled: the order is as before; `job_id` tells why).
     pub status: String,
     /// The order's version the quote was priced on: applying it needs the order there still.
     pub order_version: i64,
@@ -93,13 +96,15 @@ pub struct QuoteOut {
 impl Answer for QuoteOut {}
 
 impl QuoteOut {
-    fn from_row(row: QuoteRow) -> Result<QuoteOut> {
+    /// The quote of `row`; `job` is the status of the job applying it, when it was applied.
+    fn from_row(row: QuoteRow, job: Option<RunStatus>) -> Result<QuoteOut> {
         let expired = row.status == "open" && row.expires_at <= Utc::now();
         Ok(QuoteOut {
-            status: if expired {
-                "expired".into()
-            } else {
-                row.status
+            status: match (row.status.as_str(), job) {
+                ("open", _) if expired => "expired".into(),
+                // without its job (ended and pruned long ago) an applied quote stays `applied`
+                ("applied", Some(job)) => QuoteOut::status_after_apply(job).into(),
+                _ => row.status,
             },
             quote_id: row.id,
             order_id: row.order_id,
@@ -113,6 +118,15 @@ impl QuoteOut {
             job_id: row.run_id,
             closed_reason: row.closed_reason,
         })
+    }
+
+    /// An applied quote's status while its job is at `job`.
+    fn status_after_apply(job: RunStatus) -> &'static str {
+        match job {
+            RunStatus::Queued | RunStatus::Running => "applying",
+            RunStatus::Succeeded => "applied",
+            RunStatus::Failed | RunStatus::Compensated | RunStatus::Cancelled => "apply_failed",
+        }
     }
 
     /// A quote priced but not stored (`dry_run`).
@@ -232,11 +246,17 @@ async fn read_audited(
     agent: &Authorized<can::OrdersRead>,
     meta: &RequestMeta,
     id: &QuoteId,
-) -> Result<QuoteRow> {
+) -> Result<(QuoteRow, Option<RunStatus>)> {
     let mut tx = state.db.begin().await?;
     let row = db::quotes::get(&mut tx, &agent.tenant_id, id, false)
         .await?
         .ok_or_else(|| Error::not_found("quote"))?;
+    let job = match row.run_id {
+        Some(run) => db::runs::get(&mut tx, &agent.tenant_id, RunId::from_uuid(run))
+            .await?
+            .map(|r| r.status),
+        None => None,
+    };
     let viewed = Entry {
         action: "order.quote_viewed",
         subject_type: "order",
@@ -248,7 +268,7 @@ async fn read_audited(
     };
     db::audit::record(&mut tx, &agent.tenant_id, &agent.actor(meta), &viewed).await?;
     tx.commit().await?;
-    Ok(row)
+    Ok((row, job))
 }
 
 /// The quote as it stands; the read is audited. Requires `orders.read`; another tenant's
@@ -263,8 +283,8 @@ pub async fn get_quote(
     meta: RequestMeta,
     Path(quote_id): Path<QuoteId>,
 ) -> Result<axum::Json<QuoteOut>> {
-    let row = read_audited(&state, &agent, &meta, &quote_id).await?;
-    Ok(axum::Json(QuoteOut::from_row(row)?))
+    let (row, job) = read_audited(&state, &agent, &meta, &quote_id).await?;
+    Ok(axum::Json(QuoteOut::from_row(row, job)?))
 }
 
 /// 409 `quote.not_open` for an applied or aborted quote.
