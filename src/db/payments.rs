@@ -82,6 +82,29 @@ pub async fn accepted_refunds(
         .collect())
 }
 
+/// Whether a cancellation of order `order_id` that refunds its payments was accepted and has
+/// not ended: its refund takes all that is left of each payment when it runs.
+pub async fn cancel_refund_in_flight(
+    conn: &mut PgConnection,
+    tenant_id: &TenantId,
+    order_id: &str,
+) -> sqlx::Result<bool> {
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (
+               SELECT 1 FROM runs
+               WHERE tenant_id = $1 AND subject_id = $2
+                 AND kind = 'cancel_order' AND kind = $3
+                 AND status IN ('queued', 'running')
+                 AND coalesce((input ->> 'refund')::boolean, false)
+           ) AS "in_flight!""#,
+        tenant_id.as_str(),
+        order_id,
+        crate::domain::cancel::WORKFLOW,
+    )
+    .fetch_one(conn)
+    .await
+}
+
 /// Whether a capture of the payment was accepted and has not ended.
 pub async fn capture_in_flight(
     conn: &mut PgConnection,

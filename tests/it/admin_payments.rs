@@ -540,3 +540,89 @@ async fn an_authorized_payment_is_captured_once_within_its_amount() {
         1
     );
 }
+
+/// A cancellation that refunds and an agent's refund of the same payment never ask Payments
+/// for the same money: while the cancellation runs nothing more is refundable, and a
+/// cancellation accepted after a refund refunds only what that refund leaves.
+#[tokio::test]
+async fn a_cancellation_and_an_agents_refund_share_the_money_once() {
+    let app = helpers::spawn().await;
+    let (token, sudo) = billing(&app, "agt_bill");
+    let lead = app.agent_token(TENANT, "agt_lead", &["cs_lead"]);
+    let lead_sudo = app.sudo_token(TENANT, "agt_lead", &["cs_lead"]);
+    let cancel = json!({"refund": true, "restock": false, "reason": "customer asked"});
+    let refund = json!({"amount_minor": 1000, "reason": "goodwill"});
+
+    // a cancellation held up at Orders: the agent's refund is refused, nothing is left
+    let (order, pay, amount) = captured_order(&app);
+    app.set_faults(json!({"service": "orders", "error_rate": 1.0, "error_status": 503}))
+        .await;
+    let path = format!("/v1/admin/orders/{}/force-cancel", order.id);
+    let (status, cancelling) = app
+        .admin_post(&lead, &path, Some("c-1"), Some(&lead_sudo), cancel.clone())
+        .await;
+    assert_eq!(status, 202, "{cancelling}");
+    let (status, b) = app
+        .admin_post(
+            &token,
+            &refund_path(&pay),
+            Some("r-1"),
+            Some(&sudo),
+            refund.clone(),
+        )
+        .await;
+    assert_eq!(
+        (status, b["code"].as_str(), b["refundable_minor"].as_i64()),
+        (422, Some("refund.failed.exceeds_refundable"), Some(0)),
+        "{b}"
+    );
+    app.clear_faults().await;
+    let job = app
+        .wait_job(cancelling["job"]["id"].as_str().unwrap(), 40)
+        .await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert_eq!(sandbox_payment(&app, &pay).await["refunded_minor"], amount);
+
+    // an agent's refund held up at Payments, then a cancellation: it refunds the rest
+    let other = app
+        .orders
+        .iter()
+        .find(|o| {
+            o.status.as_str() == "confirmed"
+                && o.id != order.id
+                && o.payments.len() == 1
+                && o.payments[0].status == "captured"
+        })
+        .unwrap()
+        .clone();
+    let (pay, amount) = (other.payments[0].id.clone(), other.payments[0].amount_minor);
+    app.set_faults(json!({"service": "payments", "error_rate": 1.0, "error_status": 503}))
+        .await;
+    let (status, refunding) = app
+        .admin_post(&token, &refund_path(&pay), Some("r-2"), Some(&sudo), refund)
+        .await;
+    assert_eq!(status, 202, "{refunding}");
+    let path = format!("/v1/admin/orders/{}/force-cancel", other.id);
+    let (status, cancelling) = app
+        .admin_post(&lead, &path, Some("c-2"), Some(&lead_sudo), cancel)
+        .await;
+    assert_eq!(status, 202, "{cancelling}");
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    app.clear_faults().await;
+    for job in [&refunding, &cancelling] {
+        let job = app.wait_job(job["job"]["id"].as_str().unwrap(), 40).await;
+        assert_eq!(job["status"], "succeeded", "{job}");
+    }
+    let payment = sandbox_payment(&app, &pay).await;
+    assert_eq!(payment["refunded_minor"], amount, "{payment}");
+    let mut refunds: Vec<i64> = payment["refunds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["amount_minor"].as_i64().unwrap())
+        .collect();
+    refunds.sort_unstable();
+    let mut expected = vec![1000, amount - 1000];
+    expected.sort_unstable();
+    assert_eq!(refunds, expected, "{payment}");
+}

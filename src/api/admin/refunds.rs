@@ -27,7 +27,9 @@ use crate::domain::approvals::HighRiskAction;
 use crate::domain::cancel::BlockedReason;
 use crate::domain::ids::{OrderId, PaymentId};
 use crate::domain::order::{Order, Payment};
-use crate::domain::payments::{REFUND_WORKFLOW, RefundRunInput, check_refund, refundable_now};
+use crate::domain::payments::{
+    AcceptedRefund, REFUND_WORKFLOW, RefundRunInput, check_refund, refundable_now,
+};
 use crate::error::{Error, FieldError, Result};
 use crate::state::AppState;
 
@@ -115,15 +117,24 @@ pub(super) struct RefundIntake<'a> {
     pub(super) reason: String,
 }
 
-/// The refunds accepted before that the read model's `payment` does not show yet.
+/// The refunds accepted before that the read model's `payment` does not show yet; a
+/// cancellation of the order that refunds it and has not ended counts as a refund of all
+/// that is left (it takes that when it runs), so nothing more is refundable until it ends.
 pub(super) async fn accepted_before(
     conn: &mut sqlx::PgConnection,
     order: &Order,
     payment: &Payment,
-) -> Result<Vec<crate::domain::payments::AcceptedRefund>> {
+) -> Result<Vec<AcceptedRefund>> {
     let known: Vec<String> = payment.refunds.iter().map(|r| r.id.clone()).collect();
     let id = PaymentId::new(payment.id.as_str());
-    Ok(db::payments::accepted_refunds(conn, &order.tenant_id, &id, &known).await?)
+    let mut accepted = db::payments::accepted_refunds(conn, &order.tenant_id, &id, &known).await?;
+    if db::payments::cancel_refund_in_flight(conn, &order.tenant_id, order.id.as_str()).await? {
+        accepted.push(AcceptedRefund {
+            amount_minor: payment.refundable_minor(),
+            refund_id: None,
+        });
+    }
+    Ok(accepted)
 }
 
 impl Intake for RefundIntake<'_> {

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::domain::cancel::{CancelPlan, CancelRunInput, plan_cancel};
-use crate::domain::ids::OrderId;
+use crate::domain::ids::{OrderId, PaymentId};
+use crate::domain::order::Order;
 use crate::domain::transitions::legal_hold_blocks;
 use crate::error::problem;
 use crate::workflows::step::{StepCtx, StepError, with_result};
@@ -42,6 +43,39 @@ pub struct OrderContact {
 /// The reason given to Orders: the input's, or a plain one.
 fn reason(input: &CancelRunInput) -> &str {
     input.reason.as_deref().unwrap_or("cancelled")
+}
+
+/// What is left to refund of each captured payment of `order`, less the agents' and returns'
+/// refunds accepted before and not yet done (they take their share when they run).
+async fn planned_refunds(
+    ctx: &StepCtx<'_>,
+    order: &Order,
+) -> Result<Vec<PlannedRefund>, StepError> {
+    let mut conn = ctx.state.db.acquire().await.map_err(StepError::database)?;
+    let mut planned = Vec::new();
+    for p in order
+        .payments
+        .iter()
+        .filter(|p| p.status == "captured" || p.status == "partially_refunded")
+    {
+        let known: Vec<String> = p.refunds.iter().map(|r| r.id.clone()).collect();
+        let id = PaymentId::new(p.id.as_str());
+        let pending: i64 =
+            crate::db::payments::accepted_refunds(&mut conn, ctx.tenant(), &id, &known)
+                .await
+                .map_err(StepError::database)?
+                .iter()
+                .map(|r| r.amount_minor)
+                .sum();
+        let left = p.amount_minor - p.refunded_minor - pending;
+        if left > 0 {
+            planned.push(PlannedRefund {
+                payment_id: p.id.clone(),
+                amount_minor: left,
+            });
+        }
+    }
+    Ok(planned)
 }
 
 /// Re-reads the order, applies `domain::cancel::plan_cancel` for the canceller of the input
@@ -94,16 +128,7 @@ pub fn check_cancel_eligibility(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value,
             return Err(StepError::Permanent(Box::new(p)));
         }
         let refunds = if refund {
-            order
-                .payments
-                .iter()
-                .filter(|p| p.status == "captured" || p.status == "partially_refunded")
-                .filter(|p| p.amount_minor > p.refunded_minor)
-                .map(|p| PlannedRefund {
-                    payment_id: p.id.clone(),
-                    amount_minor: p.amount_minor - p.refunded_minor,
-                })
-                .collect()
+            planned_refunds(&ctx, &order).await?
         } else {
             Vec::new()
         };
