@@ -308,7 +308,8 @@ pub async fn anonymise_customer(
     )
     .execute(&mut *conn)
     .await?
-    .rows_affected();
+    .rows_affected()
+        + forget_agents_answers(conn, tenant_id, customer_id).await?;
     Ok(Anonymised {
         orders,
         order_events,
@@ -322,4 +323,28 @@ pub async fn anonymise_customer(
         idempotency_records,
         audit_key: crate::db::audit::forget_subject(conn, tenant_id, customer_id).await?,
     })
+}
+
+/// Deletes the answers agents' and API keys' `Idempotency-Key`s saved (kept 24 hours) that name the
+/// customer or one of their orders: a quote's staged address, a return's refund… A retry of
+/// such a request after the erasure is judged afresh instead of replaying personal data.
+async fn forget_agents_answers(
+    conn: &mut PgConnection,
+    tenant_id: &TenantId,
+    customer_id: &CustomerId,
+) -> sqlx::Result<u64> {
+    let deleted = sqlx::query!(
+        "DELETE FROM idempotency_keys k
+         WHERE k.tenant_id = $1 AND (k.principal LIKE 'agent:%' OR k.principal LIKE 'key:%')
+           AND k.response_body IS NOT NULL
+           AND (position(convert_to($2, 'UTF8') in k.response_body) > 0
+                OR EXISTS (SELECT 1 FROM order_views o
+                           WHERE o.tenant_id = $1 AND o.customer_id = $2
+                             AND position(convert_to(o.id, 'UTF8') in k.response_body) > 0))",
+        tenant_id.as_str(),
+        customer_id.as_str(),
+    )
+    .execute(conn)
+    .await?;
+    Ok(deleted.rows_affected())
 }

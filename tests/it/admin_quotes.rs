@@ -748,14 +748,26 @@ async fn the_erasure_reaches_addresses_staged_in_quotes() {
     let order = editable_order(&app);
     let address = json!({"name": "Erika Mustermann", "line1": "Hauptstr. 5", "city": "Berlin",
                          "postal_code": "10115", "country": "DE"});
-    let q = quote(
+    // made with a key: the saved answer (kept for replays) holds the address too
+    let (status, q) = post(
         &app,
         &token,
-        &order,
-        json!([{"op": "replace", "path": "/shipping_address", "value": address}]),
+        &quote_path(order.id.as_str()),
+        &[("idempotency-key", "q-erase")],
+        json!({ "changes": [{"op": "replace", "path": "/shipping_address", "value": address}] }),
     )
     .await;
+    assert_eq!(status, 201, "{q}");
     assert_eq!(q["order"]["shipping_address"]["name"], "Erika Mustermann");
+    let saved_answers_naming = |name: &'static str| {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM idempotency_keys
+             WHERE position(convert_to($1, 'UTF8') in response_body) > 0",
+        )
+        .bind(name)
+        .fetch_one(&app.state.db)
+    };
+    assert_eq!(saved_answers_naming("Mustermann").await.unwrap(), 1);
 
     let customer = app.customer_token(TENANT, &order.customer_id);
     let mut h = app.auth(&customer, TENANT);
@@ -778,4 +790,5 @@ async fn the_erasure_reaches_addresses_staged_in_quotes() {
     assert!(!changes.to_string().contains("Hauptstr"), "{changes}");
     assert_eq!(changes[0]["value"]["country"], "DE");
     assert_eq!(changes[0]["path"], "/shipping_address");
+    assert_eq!(saved_answers_naming("Mustermann").await.unwrap(), 0);
 }
