@@ -62,6 +62,7 @@ impl AppState {
             workflows: self.workflows.clone(),
             batches: Default::default(),
             run_ends: Default::default(),
+            triggers: self.queue.clone(),
         }
     }
 }

@@ -1,6 +1,7 @@
-//! What the engine and the actions run on: Postgres, the upstream client, the config and
-//! the workflow registry. Narrower than the api's `AppState` (no Redis, no keys), so the
-//! worker side never depends on the api's state.
+//! What the engine and the actions run on: Postgres, the upstream client, the config, the
+//! workflow registry and the run triggers (for the child runs a job starts). Narrower than
+//! the api's `AppState` (no keys, no rate limits), so the worker side never depends on the
+//! api's state.
 
 use std::sync::Arc;
 
@@ -22,4 +23,7 @@ pub struct WorkerCtx {
     /// Woken whenever a run of this process ends, so a job waiting on its child runs (a
     /// bulk job's items) goes on at once instead of at its next poll.
     pub run_ends: Arc<tokio::sync::Notify>,
+    /// Where a job's child runs (a bulk job's items) are pushed right after their commit, as
+    /// an accepted request's are, instead of waiting for the outbox relay's next pass.
+    pub triggers: Arc<crate::jobs::TriggerQueue>,
 }

@@ -22,6 +22,7 @@ use crate::domain::ids::{OrderId, RunId};
 use crate::domain::order::Order;
 use crate::domain::search::{Criteria, SearchError};
 use crate::domain::transitions::OrderAction;
+use crate::jobs;
 use crate::jobs::cancellation::{self, CancelStarted, ForcedCancel};
 use crate::jobs::transitions::{self, Started, Transition};
 use crate::workflows::step::{StepCtx, StepError, with_result};
@@ -204,6 +205,7 @@ async fn start_next(
         tx.commit().await.map_err(StepError::database)?;
         return Ok(true);
     };
+    let mut started = None;
     match start_change(ctx, input, &mut tx, &order, &change).await? {
         ItemStart::Blocked(reason) => {
             let (code, detail) = (Some(reason.code.as_str()), Some(reason.message.as_str()));
@@ -218,6 +220,10 @@ async fn start_next(
                 .map_err(StepError::database)?;
         }
         ItemStart::Run { run_id, after } => {
+            started = Some(jobs::Started {
+                id: run_id,
+                queue: ITEM_QUEUE.to_string(),
+            });
             items::set(
                 &mut tx,
                 ctx.run.id,
@@ -238,6 +244,11 @@ async fn start_next(
         }
     }
     tx.commit().await.map_err(StepError::database)?;
+    if let Some(run) = started {
+        // at once, so items flow one by one as others end instead of in bursts of the
+        // relay's passes
+        jobs::dispatch(&ctx.state.db, &ctx.state.triggers, &run).await;
+    }
     Ok(true)
 }
 
