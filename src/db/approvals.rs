@@ -8,7 +8,7 @@ use sqlx::PgConnection;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::domain::ids::TenantId;
+use crate::domain::ids::{CustomerId, TenantId};
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ApprovalRow {
@@ -143,4 +143,31 @@ pub async fn mark_executed(
     )
     .fetch_optional(conn)
     .await
+}
+
+/// The erasure's part: the held requests (their reasons) and decision notes of approvals
+/// about the customer's orders, those orders' payments and the customer's returns.
+pub async fn redact_of_customer(
+    conn: &mut PgConnection,
+    tenant_id: &TenantId,
+    customer_id: &CustomerId,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "UPDATE approvals a
+         SET payload = redact_pii(a.payload),
+             decision_note = CASE WHEN a.decision_note IS NULL THEN NULL ELSE $3 END
+         WHERE a.tenant_id = $1
+           AND (a.subject_id IN (SELECT id FROM order_views WHERE tenant_id = $1 AND customer_id = $2)
+                OR a.subject_id IN (SELECT p ->> 'id'
+                                    FROM order_views o, jsonb_array_elements(o.doc -> 'payments') p
+                                    WHERE o.tenant_id = $1 AND o.customer_id = $2)
+                OR a.subject_id IN (SELECT rma_id FROM returns WHERE tenant_id = $1 AND customer_id = $2))
+           AND (a.payload IS DISTINCT FROM redact_pii(a.payload) OR a.decision_note <> $3)",
+        tenant_id.as_str(),
+        customer_id.as_str(),
+        crate::db::gdpr::REDACTED,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
 }

@@ -245,6 +245,7 @@ pub async fn anonymise_customer(
     crate::db::tasks::redact_of_customer(&mut *conn, tenant_id, customer_id).await?;
     crate::db::reconciliation::redact_of_customer(&mut *conn, tenant_id, customer_id).await?;
     crate::db::quotes::redact_of_customer(&mut *conn, tenant_id, customer_id).await?;
+    crate::db::approvals::redact_of_customer(&mut *conn, tenant_id, customer_id).await?;
     crate::db::fulfillments::redact_of_customer(&mut *conn, tenant_id, customer_id).await?;
     let subscriptions = sqlx::query!(
         "DELETE FROM notification_subscriptions WHERE tenant_id = $1 AND customer_id = $2",

@@ -626,3 +626,47 @@ async fn a_cancellation_and_an_agents_refund_share_the_money_once() {
     expected.sort_unstable();
     assert_eq!(refunds, expected, "{payment}");
 }
+
+/// A refund held for approval keeps its request (the reason an agent wrote) in `approvals`:
+/// the customer's erasure redacts it.
+#[tokio::test]
+async fn the_erasure_reaches_a_held_refunds_reason() {
+    let settings = TenantSettings {
+        refund_approval_threshold_minor: Some(1000),
+        ..orderdesk::seed::demo_settings()
+    };
+    let app = helpers::spawn_with(helpers::Options {
+        settings,
+        ..Default::default()
+    })
+    .await;
+    let (order, pay, _) = captured_order(&app);
+    let (token, sudo) = billing(&app, "agt_bill");
+    let big = json!({"amount_minor": 1500, "reason": "Erika Mustermann called about a dent"});
+    let (status, held) = app
+        .admin_post(&token, &refund_path(&pay), Some("held-1"), Some(&sudo), big)
+        .await;
+    assert_eq!(
+        (status, held["status"].as_str()),
+        (202, Some("pending_approval")),
+        "{held}"
+    );
+    let held_reasons_naming = || {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM approvals WHERE payload::text LIKE '%Mustermann%'",
+        )
+        .fetch_one(&app.state.db)
+    };
+    assert_eq!(held_reasons_naming().await.unwrap(), 1);
+
+    let customer = app.customer_token(TENANT, &order.customer_id);
+    let mut h = app.auth(&customer, TENANT);
+    h.insert("idempotency-key", "erase-1".parse().unwrap());
+    let res = app
+        .post("/v1/customer/gdpr/erase-request", h, &json!({}))
+        .await;
+    let body: Value = res.json().await.unwrap();
+    let job = app.wait_job(body["job"]["id"].as_str().unwrap(), 30).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert_eq!(held_reasons_naming().await.unwrap(), 0);
+}
