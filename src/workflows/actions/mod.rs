@@ -156,7 +156,6 @@ pub const ACTIONS: &[(&str, ActionFn)] = &[
     ),
     ("returns.record_refund", return_refund::record_refund),
     ("returns.notify_refunded", return_refund::notify_refunded),
-    ("returns.refresh_order", return_refund::refresh_order_view),
     // adjust_price
     ("billing.adjust_invoice", adjustments::adjust_invoice),
     ("notifications.price_adjusted", adjustments::notify_adjusted),

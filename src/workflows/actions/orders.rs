@@ -201,21 +201,21 @@ pub fn refresh_view(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>>
     Box::pin(async move { refresh(&ctx).await })
 }
 
-/// [`refresh_view`], for the `on_finish` actions that do more.
+/// [`refresh_view`], for the `on_finish` actions that do more. The order is the input's
+/// `order_id` when it has one (a run on a return or a payment names its order there), else
+/// the run's subject.
 pub(super) async fn refresh(ctx: &StepCtx<'_>) -> Result<Value, StepError> {
-    let order_id = match &ctx.run.subject_id {
-        Some(id) => OrderId::new(id.as_str()),
-        None => ctx.input_as::<OrderSubject>()?.order_id,
+    let order_id = match (ctx.input_as::<OrderSubject>(), &ctx.run.subject_id) {
+        (Ok(input), _) => input.order_id,
+        (Err(_), Some(id)) => OrderId::new(id.as_str()),
+        (Err(e), None) => return Err(e),
     };
     refresh_order(ctx, &order_id).await
 }
 
 /// The read model of `order_id` as the Orders service says it is now (for a run whose
 /// subject is not the order, say a return).
-pub(super) async fn refresh_order(
-    ctx: &StepCtx<'_>,
-    order_id: &OrderId,
-) -> Result<Value, StepError> {
+async fn refresh_order(ctx: &StepCtx<'_>, order_id: &OrderId) -> Result<Value, StepError> {
     let order = ctx.state.upstream.get_order(ctx.tenant(), order_id).await?;
     let mut tx = ctx.state.db.begin().await.map_err(StepError::database)?;
     let written = crate::db::orders::upsert_view(&mut tx, &order)

@@ -9,7 +9,6 @@ use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::orders::refresh_order;
 use super::return_review::tell_customer;
 use crate::db;
 use crate::db::returns::IssuedRefund;
@@ -96,14 +95,5 @@ pub fn notify_refunded(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepErro
             "amount_minor": input.amount_minor, "currency": input.currency,
         });
         tell_customer(&ctx, &input.order_id, "return_refunded", data).await
-    })
-}
-
-/// `on_finish`: the order's read model as the Orders service says now (a card refund
-/// changed its payment), whatever the outcome.
-pub fn refresh_order_view(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
-    Box::pin(async move {
-        let input: RefundReturnRunInput = ctx.input_as()?;
-        refresh_order(&ctx, &input.order_id).await
     })
 }
