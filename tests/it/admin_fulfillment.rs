@@ -55,19 +55,10 @@ async fn created(app: &TestApp, order: &Order, warehouse: &str, lines: Value) ->
     id.to_string()
 }
 
-async fn sandbox_get(app: &TestApp, path: &str) -> Value {
-    let res = app
-        .http
-        .get(format!("{}{path}", app.sandbox))
-        .header("x-tenant-id", TENANT)
-        .send()
-        .await
-        .unwrap();
-    res.json().await.unwrap()
-}
-
 async fn sandbox_fulfillments(app: &TestApp, order: &Order) -> Vec<Value> {
-    let list = sandbox_get(app, &format!("/sandbox/fulfillments?order_id={}", order.id)).await;
+    let list = app
+        .sandbox_get(&format!("/sandbox/fulfillments?order_id={}", order.id))
+        .await;
     list["data"].as_array().cloned().unwrap_or_default()
 }
 
@@ -75,11 +66,9 @@ async fn sandbox_fulfillments(app: &TestApp, order: &Order) -> Vec<Value> {
 async fn notices(app: &TestApp, order: &Order, n: usize) -> Vec<Value> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let all = sandbox_get(
-            app,
-            &format!("/sandbox/notifications?order_id={}", order.id),
-        )
-        .await;
+        let all = app
+            .sandbox_get(&format!("/sandbox/notifications?order_id={}", order.id))
+            .await;
         let found: Vec<Value> = all["data"]
             .as_array()
             .cloned()
@@ -563,7 +552,9 @@ async fn lost_answers_at_fulfillment_still_make_one_fulfilment_and_one_shipment(
             .await,
         1
     );
-    let canonical = sandbox_get(&app, &format!("/sandbox/orders/{}", order.id)).await;
+    let canonical = app
+        .sandbox_get(&format!("/sandbox/orders/{}", order.id))
+        .await;
     assert_eq!(
         canonical["shipments"].as_array().unwrap().len(),
         1,
@@ -601,7 +592,7 @@ async fn a_fulfilment_orderdesk_cannot_record_is_cancelled_again() {
         listed[0]["status"], "cancelled",
         "the stock is released: {listed:?}"
     );
-    let warehouses = sandbox_get(&app, "/fulfillment/v1/warehouses").await;
+    let warehouses = app.sandbox_get("/fulfillment/v1/warehouses").await;
     let west = warehouses["data"]
         .as_array()
         .unwrap()

@@ -17,15 +17,8 @@ fn capture_path(payment_id: &str) -> String {
 
 /// The payment as the sandbox holds it (read-back, never faulted).
 async fn sandbox_payment(app: &TestApp, payment_id: &str) -> Value {
-    let res = app
-        .http
-        .get(format!("{}/sandbox/payments/{payment_id}", app.sandbox))
-        .header("x-tenant-id", TENANT)
-        .send()
+    app.sandbox_get(&format!("/sandbox/payments/{payment_id}"))
         .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    res.json().await.unwrap()
 }
 
 /// A billing agent (refunds, captures) and their sudo token.

@@ -100,25 +100,15 @@ fn apply_path(q: &Value) -> String {
     format!("/v1/admin/quotes/{}/apply", q["quote_id"].as_str().unwrap())
 }
 
-async fn sandbox_get(app: &TestApp, path: &str) -> Value {
-    let res = app
-        .http
-        .get(format!("{}{path}", app.sandbox))
-        .header("x-tenant-id", TENANT)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200, "{path}");
-    res.json().await.unwrap()
-}
-
 async fn invoice_total(app: &TestApp, order: &Order) -> i64 {
-    let v = sandbox_get(app, &format!("/billing/v1/invoices?order_id={}", order.id)).await;
+    let v = app
+        .sandbox_get(&format!("/billing/v1/invoices?order_id={}", order.id))
+        .await;
     v["data"][0]["total_minor"].as_i64().unwrap()
 }
 
 async fn on_hand(app: &TestApp, sku: &str) -> i64 {
-    sandbox_get(app, &format!("/sandbox/inventory/{sku}")).await["on_hand"]
+    app.sandbox_get(&format!("/sandbox/inventory/{sku}")).await["on_hand"]
         .as_i64()
         .unwrap()
 }
@@ -217,7 +207,9 @@ async fn a_quote_applied_edits_the_order_charges_and_reserves_everywhere() {
     assert_eq!((status, &again["job"]["id"]), (202, &applied["job"]["id"]));
 
     // read back at each service
-    let canon = sandbox_get(&app, &format!("/sandbox/orders/{}", order.id)).await;
+    let canon = app
+        .sandbox_get(&format!("/sandbox/orders/{}", order.id))
+        .await;
     assert_eq!(canon["lines"][0]["qty"], json!(qty + 1));
     assert_eq!(canon["totals"]["total_minor"], json!(new_total));
     assert_eq!(canon["shipping_method"], "express");
@@ -306,7 +298,9 @@ async fn a_smaller_order_is_refunded_and_its_stock_released() {
         .await;
     assert_eq!(job["status"], "succeeded", "{job}");
 
-    let payment = sandbox_get(&app, &format!("/sandbox/payments/{}", order.payments[0].id)).await;
+    let payment = app
+        .sandbox_get(&format!("/sandbox/payments/{}", order.payments[0].id))
+        .await;
     assert_eq!(
         payment["refunded_minor"],
         json!(order.payments[0].refunded_minor + refund),
@@ -316,7 +310,9 @@ async fn a_smaller_order_is_refunded_and_its_stock_released() {
         on_hand(&app, &removed.sku).await,
         stock_before + i64::from(removed.qty)
     );
-    let canon = sandbox_get(&app, &format!("/sandbox/orders/{}", order.id)).await;
+    let canon = app
+        .sandbox_get(&format!("/sandbox/orders/{}", order.id))
+        .await;
     assert_eq!(
         canon["lines"].as_array().unwrap().len(),
         order.lines.len() - 1
@@ -392,7 +388,9 @@ async fn a_failing_step_undoes_the_earlier_ones_in_reverse() {
         ],
         "{job}"
     );
-    let canon = sandbox_get(&app, &format!("/sandbox/orders/{}", order.id)).await;
+    let canon = app
+        .sandbox_get(&format!("/sandbox/orders/{}", order.id))
+        .await;
     assert_eq!(canon["lines"][0]["qty"], json!(order.lines[0].qty));
     assert_eq!(
         canon["totals"]["total_minor"],

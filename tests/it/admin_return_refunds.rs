@@ -36,18 +36,6 @@ async fn inspected(app: &TestApp, order: &Order, disposition: &str) -> String {
     rma
 }
 
-async fn sandbox_get(app: &TestApp, path: &str) -> Value {
-    let res = app
-        .http
-        .get(format!("{}/sandbox/{path}", app.sandbox))
-        .header("x-tenant-id", TENANT)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    res.json().await.unwrap()
-}
-
 async fn customer_return(app: &TestApp, order: &Order, rma: &str) -> Value {
     let token = app.customer_token(TENANT, &order.customer_id);
     let (status, mine) = app
@@ -155,7 +143,9 @@ async fn a_return_is_refunded_to_the_card_once_and_the_customer_sees_it() {
         (409, Some("return.already_refunded")),
         "{b}"
     );
-    let at_payments = sandbox_get(&app, &format!("payments/{payment}")).await;
+    let at_payments = app
+        .sandbox_get(&format!("/sandbox/payments/{payment}"))
+        .await;
     let refunds = at_payments["refunds"].as_array().unwrap();
     assert_eq!(refunds.len(), 1, "{at_payments}");
     assert_eq!(refunds[0]["amount_minor"], json!(price));
@@ -212,11 +202,12 @@ async fn a_return_is_paid_as_store_credit_once() {
         .await;
     let accepted = app.job_succeeded(done).await;
     assert!(accepted.get("payment_id").is_none(), "{accepted}");
-    let credits = sandbox_get(
-        &app,
-        &format!("store-credits?customer_id={}", order.customer_id),
-    )
-    .await;
+    let credits = app
+        .sandbox_get(&format!(
+            "/sandbox/store-credits?customer_id={}",
+            order.customer_id
+        ))
+        .await;
     assert_eq!(credits["data"].as_array().unwrap().len(), 1, "{credits}");
     assert_eq!(credits["balance_minor"], json!(price));
     assert_eq!(
@@ -366,7 +357,9 @@ async fn a_return_refund_through_a_flaky_payments_service_is_made_exactly_once()
     let job = app.wait_job(b["job"]["id"].as_str().unwrap(), 180).await;
     app.clear_faults().await;
     assert_eq!(job["status"], "succeeded", "{job}");
-    let at_payments = sandbox_get(&app, &format!("payments/{payment}")).await;
+    let at_payments = app
+        .sandbox_get(&format!("/sandbox/payments/{payment}"))
+        .await;
     let refunds = at_payments["refunds"].as_array().unwrap();
     assert_eq!(refunds.len(), 1, "{at_payments}");
     assert_eq!(refunds[0]["id"], job["result"]["refund_id"]);

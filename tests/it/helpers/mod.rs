@@ -441,6 +441,20 @@ impl TestApp {
         assert!(res.status().is_success(), "{}", res.text().await.unwrap());
     }
 
+    /// GETs `path` (from the sandbox's root, e.g. `/sandbox/orders/ord_1`) as [`TENANT`]
+    /// and answers its JSON; anything but 200 fails the test.
+    pub async fn sandbox_get(&self, path: &str) -> Value {
+        let res = self
+            .http
+            .get(format!("{}{path}", self.sandbox))
+            .header("x-tenant-id", TENANT)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{path}");
+        res.json().await.unwrap()
+    }
+
     pub async fn clear_faults(&self) {
         self.http
             .delete(format!("{}/sandbox/faults", self.sandbox))
