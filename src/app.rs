@@ -29,7 +29,7 @@ pub async fn build_state(config: Config, max_db_connections: u32) -> anyhow::Res
     let auth = Verifier::new(&config)
         .await
         .context("cannot set up JWT verification")?
-        .with_api_keys(pool.clone());
+        .with_credential_store(pool.clone());
     AppState::new(pool, redis, config, auth, workflows, queue)
 }
 

@@ -10,6 +10,7 @@ use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 
+use crate::auth::sessions::{self, Session};
 use crate::auth::{Claims, Permission, PrincipalKind, Role, Verifier};
 use crate::domain::ids::{CustomerId, OrderId, TenantId};
 use crate::error::{Error, Result};
@@ -164,7 +165,16 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self> {
         let bearer = authenticate(parts, state).await?;
         let agent = agent_of(&bearer)?;
-        let token = sudo_token(&parts.headers)?;
+        // The console keeps a step-up token the agent gave it (`POST /console/sudo`).
+        let kept = parts
+            .extensions
+            .get::<Session>()
+            .and_then(|s| s.sudo.clone());
+        let token = match (sudo_token(&parts.headers), kept.as_deref()) {
+            (Ok(token), _) => token,
+            (Err(_), Some(kept)) => kept,
+            (Err(missing), None) => return Err(missing),
+        };
         Arc::<Verifier>::from_ref(state)
             .verify_sudo(token, &bearer)
             .await?;
@@ -185,9 +195,26 @@ where
     if let Some(Authenticated(claims)) = parts.extensions.get() {
         return Ok(claims.clone());
     }
-    let token = bearer_token(&parts.headers)?;
-    let claims = Arc::<Verifier>::from_ref(state).verify(token).await?;
-    check_tenant(&parts.headers, &claims.tenant)?;
+    let verifier = Arc::<Verifier>::from_ref(state);
+    let claims = match (bearer_token(&parts.headers), session_cookie(&parts.headers)) {
+        (Ok(token), _) => {
+            let claims = verifier.verify(token).await?;
+            check_tenant(&parts.headers, &claims.tenant)?;
+            claims
+        }
+        // The console's cookie stands for its agent (the session fixes the tenant); a
+        // request that changes something must repeat the session's CSRF token.
+        (Err(_), Some(secret)) => {
+            let (claims, session) = verifier.verify_session(secret).await?;
+            if parts.headers.contains_key(TENANT_HEADER) {
+                check_tenant(&parts.headers, &claims.tenant)?;
+            }
+            check_csrf(parts, &session)?;
+            parts.extensions.insert(session);
+            claims
+        }
+        (Err(missing), None) => return Err(missing),
+    };
     let claims = Arc::new(claims);
     parts.extensions.insert(Authenticated(claims.clone()));
     Ok(claims)
@@ -211,6 +238,38 @@ fn bearer_token(headers: &HeaderMap) -> Result<&str> {
         return Err(missing());
     }
     Ok(token)
+}
+
+/// The console session's cookie secret, when the request carries one.
+pub(crate) fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == sessions::COOKIE)
+        .map(|(_, value)| value.trim())
+        .filter(|value| !value.is_empty())
+}
+
+fn check_csrf(parts: &Parts, session: &Session) -> Result<()> {
+    if parts.method.is_safe() {
+        return Ok(());
+    }
+    let presented = parts
+        .headers
+        .get(sessions::CSRF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if sessions::csrf_matches(session, presented) {
+        return Ok(());
+    }
+    Err(Error::forbidden(
+        "auth.csrf_failed",
+        "a request signed in by the console's cookie must repeat the session's CSRF token in X-CSRF-Token",
+    )
+    .with_next_step("reload the console page and try again"))
 }
 
 fn check_tenant(headers: &HeaderMap, token_tenant: &TenantId) -> Result<()> {
@@ -257,7 +316,7 @@ fn sudo_token(headers: &HeaderMap) -> Result<&str> {
     Ok(token)
 }
 
-fn agent_of(claims: &Claims) -> Result<Agent> {
+pub(crate) fn agent_of(claims: &Claims) -> Result<Agent> {
     if claims.kind == PrincipalKind::Customer {
         return Err(wrong_principal("an agent", "a customer"));
     }

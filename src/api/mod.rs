@@ -96,6 +96,7 @@ pub fn router(state: AppState, surface: Surface) -> Router {
     if surface != Surface::Customer {
         app = app.merge(Router::from(admin::upload_routes().route_layer(limited())));
         app = app.merge(Router::from(admin::import_routes().route_layer(limited())));
+        app = app.merge(crate::console::routes());
     }
     app.fallback(|| async { Error::not_found("route") })
         .with_state(state)
@@ -142,7 +143,12 @@ async fn problem_details(req: Request<Body>, next: Next) -> Response<Body> {
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes() == b"application/json");
-    if (!status.is_client_error() && !status.is_server_error()) || is_json {
+    // the console's error pages are HTML on purpose
+    let is_html = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+    if (!status.is_client_error() && !status.is_server_error()) || is_json || is_html {
         return res;
     }
     let (mut parts, body) = res.into_parts();

@@ -8,6 +8,7 @@ pub mod guest;
 mod jwks;
 pub mod mint;
 pub mod roles;
+pub mod sessions;
 mod verify;
 
 pub use claims::{Act, Claims, PrincipalKind};

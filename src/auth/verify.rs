@@ -10,6 +10,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use super::api_keys;
 use super::claims::{Claims, PrincipalKind};
 use super::jwks::{JwksKeys, VerifyingKey};
+use super::sessions::{self, Opened, Session, SessionSeal};
 use crate::config::{Config, JwtKeys};
 use crate::error::{Error, Result};
 
@@ -21,8 +22,10 @@ pub struct Verifier {
     keys: Keys,
     issuer: String,
     audience: String,
-    /// Where API keys are looked up; without it a key is refused like any bad token.
-    api_keys: Option<sqlx::PgPool>,
+    /// Where API keys and console sessions are looked up; without it a key is refused like
+    /// any bad token, and so is a session cookie.
+    store: Option<sqlx::PgPool>,
+    sessions: SessionSeal,
 }
 
 enum Keys {
@@ -58,23 +61,75 @@ impl Verifier {
             keys,
             issuer: cfg.jwt_issuer.clone(),
             audience: cfg.jwt_audience.clone(),
-            api_keys: None,
+            store: None,
+            sessions: SessionSeal::new(&cfg.data_key),
         })
     }
 
-    /// Also accepts the API keys stored in `pool` as bearer tokens.
-    pub fn with_api_keys(self, pool: sqlx::PgPool) -> Verifier {
+    /// Also accepts the API keys stored in `pool` as bearer tokens, and the console's
+    /// sessions stored there.
+    pub fn with_credential_store(self, pool: sqlx::PgPool) -> Verifier {
         Verifier {
-            api_keys: Some(pool),
+            store: Some(pool),
             ..self
         }
+    }
+
+    fn store(&self) -> Result<&sqlx::PgPool> {
+        self.store.as_ref().ok_or_else(sessions::ended)
+    }
+
+    /// Signs an agent (or an API key) in to the console with `credential`: a session whose
+    /// cookie then stands for it. A customer's token is refused.
+    pub async fn sign_in(&self, credential: &str) -> Result<(Claims, Opened)> {
+        let claims = self.verify(credential).await?;
+        let principal = match claims.kind {
+            PrincipalKind::Agent => format!("agent:{}", claims.sub),
+            PrincipalKind::ApiKey => format!("key:{}", claims.sub),
+            PrincipalKind::Customer => {
+                return Err(Error::forbidden(
+                    "auth.wrong_principal",
+                    "the console is for agents; this is a customer's token",
+                ));
+            }
+        };
+        let opened = sessions::create(
+            self.store()?,
+            &self.sessions,
+            credential,
+            &claims,
+            &principal,
+        )
+        .await?;
+        Ok((claims, opened))
+    }
+
+    /// The claims of a console session's cookie secret: its credential verified again, so
+    /// a revoked key or an expired token ends the session.
+    pub async fn verify_session(&self, secret: &str) -> Result<(Claims, Session)> {
+        let (credential, session) = sessions::open(self.store()?, &self.sessions, secret).await?;
+        let claims = self.verify(&credential).await?;
+        Ok((claims, session))
+    }
+
+    /// Keeps a step-up token in the session of `bearer`, once verified as [`Self::verify_sudo`]
+    /// does, until the token expires.
+    pub async fn keep_sudo(&self, session: &Session, bearer: &Claims, token: &str) -> Result<()> {
+        let sudo = self.verify_sudo(token, bearer).await?;
+        let expires_at =
+            chrono::DateTime::<chrono::Utc>::from_timestamp(sudo.exp as i64, 0).unwrap_or_default();
+        sessions::keep_sudo(self.store()?, &self.sessions, session, token, expires_at).await
+    }
+
+    pub async fn sign_out(&self, session: &Session) -> Result<()> {
+        sessions::end(self.store()?, session).await
     }
 
     /// Verifies a bearer token: [`Verifier::decode`], and not a sudo token — a step-up token
     /// is accepted only in `X-Admin-Auth-Sudo`, next to the bearer it steps up. Any failure
     /// is 401 `auth.invalid_token`.
     pub async fn verify(&self, token: &str) -> Result<Claims> {
-        if let (Some(pool), true) = (&self.api_keys, token.starts_with(api_keys::PREFIX)) {
+        if let (Some(pool), true) = (&self.store, token.starts_with(api_keys::PREFIX)) {
             return api_keys::verify(pool, token).await;
         }
         let claims = self.decode(token).await?;

@@ -8,6 +8,7 @@ pub mod api_keys;
 pub mod approvals;
 pub mod audit;
 pub mod cases;
+pub mod console_sessions;
 pub mod events;
 pub mod exports;
 pub mod fraud;

@@ -20,6 +20,7 @@ mod audit_privacy;
 mod auth;
 mod cancel;
 mod commerce;
+mod console;
 mod customer_orders;
 mod documents;
 mod engine;

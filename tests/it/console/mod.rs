@@ -1,0 +1,6 @@
+//! The operations console: sessions over HTTP (`session`), and its pages in a real headless
+//! Chromium (`browser`, `pages`).
+
+pub mod browser;
+mod pages;
+pub mod session;

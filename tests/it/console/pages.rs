@@ -1,0 +1,81 @@
+//! The console in a real browser: signing in, a job's live page, and its buttons.
+
+use fantoccini::Locator;
+use serde_json::json;
+
+use super::browser::Browser;
+use crate::helpers::{self, TENANT};
+use crate::resilience::request_cancel;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stranger_signs_in_and_lands_on_the_page_asked_for() {
+    let app = helpers::spawn().await;
+    let order = app.order_in("confirmed").clone();
+    let job = request_cancel(&app, &order.id, &order.customer_id).await;
+    app.wait_job(&job, 30).await;
+    let browser = Browser::start(&app).await;
+    browser.goto(&format!("/console/jobs/{job}")).await;
+    browser.wait_for_css("#credential").await;
+    assert!(browser.path().await.starts_with("/console/sign-in?next="));
+    browser.screenshot("sign-in").await;
+    let token = app.agent_token(TENANT, "agt_ops", &["admin"]);
+    browser
+        .client
+        .find(Locator::Css("#credential"))
+        .await
+        .unwrap()
+        .send_keys(&token)
+        .await
+        .unwrap();
+    browser
+        .client
+        .find(Locator::Css("form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser.wait_for_css("dl.facts").await;
+    assert_eq!(browser.path().await, format!("/console/jobs/{job}"));
+    assert_eq!(browser.text_of("[data-field=status]").await, "succeeded");
+    browser.close().await;
+}
+
+/// A compensated job, retried with the page's button, ends `succeeded` on the same page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_job_is_retried_from_its_page_and_succeeds() {
+    let app = helpers::spawn().await;
+    app.set_faults(json!({"service": "payments", "error_rate": 1.0, "error_status": 422}))
+        .await;
+    let order = app.order_in("confirmed").clone();
+    let job = request_cancel(&app, &order.id, &order.customer_id).await;
+    assert_eq!(app.wait_job(&job, 30).await["status"], "compensated");
+    app.clear_faults().await;
+
+    let browser = Browser::start(&app).await;
+    browser
+        .sign_in(&app.agent_token(TENANT, "agt_ops", &["admin"]))
+        .await;
+    browser.goto(&format!("/console/jobs/{job}")).await;
+    assert_eq!(browser.text_of("[data-field=status]").await, "compensated");
+    browser
+        .client
+        .find(Locator::Css("button[data-api$='/retry']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser
+        .eventually("the retried job succeeded", || async {
+            browser.try_text("[data-field=status]").await.as_deref() == Some("succeeded")
+        })
+        .await;
+    browser.screenshot("job").await;
+    let ended = app.wait_job(&job, 5).await;
+    assert_eq!(
+        (ended["status"].as_str(), ended["retries"].as_i64()),
+        (Some("succeeded"), Some(1))
+    );
+    browser.close().await;
+}
