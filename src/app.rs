@@ -273,8 +273,10 @@ fn print_banner(
         config,
         &MintRequest::agent(tenant, "agt_demo", &[crate::auth::Role::Admin]).ttl(day),
     )?;
+    // the console's cookie is `Secure`: browsers keep it over plain HTTP on `localhost`
+    let console_url = api_url.replace("127.0.0.1", "localhost");
     println!(
-        "\norderdesk dev is running\n  api:      {api_url}\n  docs:     {api_url}/docs  (OpenAPI: {api_url}/openapi.json)\n  metrics:  {metrics_url}\n  sandbox:  {sandbox_url}\n\n\
+        "\norderdesk dev is running\n  api:      {api_url}\n  console:  {console_url}/console  (sign in with the admin token below)\n  docs:     {api_url}/docs  (OpenAPI: {api_url}/openapi.json)\n  metrics:  {metrics_url}\n  sandbox:  {sandbox_url}\n\n\
          customer token (cus_0001):\n  export CUSTOMER_TOKEN={customer}\nadmin token (agt_demo, role admin):\n  export ADMIN_TOKEN={admin}\n\n\
          try:\n  curl -s -H \"Authorization: Bearer $CUSTOMER_TOKEN\" -H 'X-Tenant-ID: {tenant}' {api_url}/v1/customer/orders\n  \
          curl -s -H \"Authorization: Bearer $ADMIN_TOKEN\" -H 'X-Tenant-ID: {tenant}' {api_url}/v1/admin/jobs\n"
