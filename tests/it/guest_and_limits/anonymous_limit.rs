@@ -89,3 +89,29 @@ async fn requests_without_a_valid_token_are_limited_per_address() {
     let body: serde_json::Value = res.json().await.unwrap();
     assert_limited(status, &h, &body);
 }
+
+/// Guessing at the console's sign-in counts as requests without a valid token.
+#[tokio::test]
+async fn failed_console_sign_ins_are_limited_per_address() {
+    let app = app_with(
+        |_| {},
+        &[
+            ("ORDERDESK_ANONYMOUS_PER_MINUTE", "3"),
+            ("ORDERDESK_TRUST_FORWARDED_FOR", "true"),
+        ],
+    )
+    .await;
+    let sign_in = |ip: &'static str, credential: String| {
+        let req = app
+            .http
+            .post(format!("{}/console/sign-in", app.api))
+            .header("x-forwarded-for", ip)
+            .form(&[("credential", credential)]);
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    for _ in 0..3 {
+        assert_eq!(sign_in("10.8.8.1", "odk_guess".into()).await, 401);
+    }
+    assert_eq!(sign_in("10.8.8.1", "odk_guess".into()).await, 429);
+    assert_eq!(sign_in("10.8.8.2", "odk_guess".into()).await, 401);
+}
