@@ -2,5 +2,6 @@
 //! Chromium (`browser`, `pages`).
 
 pub mod browser;
+mod layout;
 mod pages;
 pub mod session;
