@@ -79,7 +79,7 @@ fn step_up_dialog() -> Markup {
                 p.error #step-up-error role="alert" {}
                 div.actions {
                     button type="submit" value="confirm" { "Confirm" }
-                    button type="button" #step-up-cancel { "Cancel" }
+                    button.secondary type="button" #step-up-cancel { "Cancel" }
                 }
             }
         }

@@ -79,3 +79,79 @@ async fn a_failed_job_is_retried_from_its_page_and_succeeds() {
     );
     browser.close().await;
 }
+
+/// A button whose API call needs sudo: the page asks for a step-up token in its dialog, keeps
+/// it, and sends the same call again (same Idempotency-Key), which then succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_asks_for_a_step_up_when_the_api_needs_one() {
+    let app = helpers::spawn_with(helpers::Options {
+        workers: 0,
+        ..Default::default()
+    })
+    .await;
+    let lead = app.agent_token(TENANT, "agt_lead", &["cs_lead"]);
+    let order = app.order_in("confirmed").id.to_string();
+    let (status, placed) = app
+        .admin_post(
+            &lead,
+            &format!("/v1/admin/orders/{order}/legal-hold"),
+            Some("lh-1"),
+            None,
+            json!({"reason": "litigation"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{placed}");
+
+    let browser = Browser::start(&app).await;
+    browser.sign_in(&lead).await;
+    // what a button does (console.js `callApi`), started from the page
+    let remove = format!("/v1/admin/orders/{order}/legal-hold/remove");
+    browser
+        .client
+        .execute(
+            "window.__answer = null; callApi('POST', arguments[0], {reason: 'case settled'}, 'lh-rm-1').then(a => { window.__answer = a; }); return true;",
+            vec![json!(remove)],
+        )
+        .await
+        .unwrap();
+    browser.wait_for_css("dialog#step-up[open]").await;
+    browser.screenshot("step-up").await;
+    let sudo = app.sudo_token(TENANT, "agt_lead", &["cs_lead"]);
+    browser
+        .client
+        .find(Locator::Css("#sudo-token"))
+        .await
+        .unwrap()
+        .send_keys(&sudo)
+        .await
+        .unwrap();
+    browser
+        .client
+        .find(Locator::Css("#step-up-form button[value=confirm]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser
+        .eventually("the action's answer", || async {
+            let answer = browser
+                .client
+                .execute("return window.__answer", vec![])
+                .await
+                .unwrap();
+            !answer.is_null()
+        })
+        .await;
+    let answer = browser
+        .client
+        .execute("return window.__answer", vec![])
+        .await
+        .unwrap();
+    assert_eq!(answer["ok"], true, "{answer}");
+    assert_eq!(
+        answer["data"]["legal_hold"]["released_by"], "agent:agt_lead",
+        "{answer}"
+    );
+    browser.close().await;
+}
