@@ -22,14 +22,7 @@ pub fn page(who: &SignedIn, title: &str, active: &str, content: Markup) -> Marku
     html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                meta name="csrf-token" content=(who.session.csrf_token);
-                title { (title) " · orderdesk console" }
-                link rel="stylesheet" href=(super::assets::href("console.css"));
-                script src=(super::assets::href("console.js")) defer {}
-            }
+            (head(title, Some(&who.session.csrf_token)))
             body {
                 a.skip href="#main" { "Skip to content" }
                 header.top {
@@ -66,6 +59,25 @@ pub fn page(who: &SignedIn, title: &str, active: &str, content: Markup) -> Marku
     }
 }
 
+/// The document head; a signed-in page also gets the session's CSRF token and the script
+/// that uses it.
+fn head(title: &str, csrf_token: Option<&str>) -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            @if let Some(token) = csrf_token {
+                meta name="csrf-token" content=(token);
+            }
+            title { (title) " · orderdesk console" }
+            link rel="stylesheet" href=(super::assets::href("console.css"));
+            @if csrf_token.is_some() {
+                script src=(super::assets::href("console.js")) defer {}
+            }
+        }
+    }
+}
+
 /// Asked for when the API answers `auth.sudo_required`: the agent pastes a step-up token,
 /// the console keeps it in the session until it expires, and the action is sent again.
 fn step_up_dialog() -> Markup {
@@ -91,12 +103,7 @@ pub fn bare(title: &str, content: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " · orderdesk console" }
-                link rel="stylesheet" href=(super::assets::href("console.css"));
-            }
+            (head(title, None))
             body {
                 main #main.narrow {
                     h1 { (title) }

@@ -16,6 +16,8 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::resilience::free_port;
+
 const PG: &str = "postgres://postgres@127.0.0.1:5432";
 const TENANT: &str = "t1";
 
@@ -510,14 +512,6 @@ impl OwnRedis {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,6 +11,7 @@ use serde_json::json;
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::helpers::TestApp;
+use crate::resilience::free_port;
 
 static BROWSERS: Semaphore = Semaphore::const_new(2);
 
@@ -21,14 +22,6 @@ pub struct Browser {
     pub base: String,
     driver: Child,
     _slot: SemaphorePermit<'static>,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Where screenshots are kept: `$TMPDIR/orderdesk-console-screenshots/`.
@@ -102,21 +95,19 @@ impl Browser {
     /// Signs in through the sign-in page with `credential`, as a person would.
     pub async fn sign_in(&self, credential: &str) {
         self.goto("/console/sign-in").await;
-        self.client
-            .find(Locator::Css("#credential"))
-            .await
-            .unwrap()
-            .send_keys(credential)
-            .await
-            .unwrap();
-        self.client
-            .find(Locator::Css("form button[type=submit]"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        self.type_into("#credential", credential).await;
+        self.click("form button[type=submit]").await;
         self.wait_for_css("header.top").await;
+    }
+
+    pub async fn type_into(&self, css: &str, text: &str) {
+        let field = self.client.find(Locator::Css(css)).await.unwrap();
+        field.send_keys(text).await.unwrap();
+    }
+
+    pub async fn click(&self, css: &str) {
+        let target = self.client.find(Locator::Css(css)).await.unwrap();
+        target.click().await.unwrap();
     }
 
     pub async fn wait_for_css(&self, css: &str) -> fantoccini::elements::Element {

@@ -1,6 +1,5 @@
 //! The console in a real browser: signing in, a job's live page, and its buttons.
 
-use fantoccini::Locator;
 use serde_json::json;
 
 use super::browser::Browser;
@@ -19,22 +18,8 @@ async fn a_stranger_signs_in_and_lands_on_the_page_asked_for() {
     assert!(browser.path().await.starts_with("/console/sign-in?next="));
     browser.screenshot("sign-in").await;
     let token = app.agent_token(TENANT, "agt_ops", &["admin"]);
-    browser
-        .client
-        .find(Locator::Css("#credential"))
-        .await
-        .unwrap()
-        .send_keys(&token)
-        .await
-        .unwrap();
-    browser
-        .client
-        .find(Locator::Css("form button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.type_into("#credential", &token).await;
+    browser.click("form button[type=submit]").await;
     browser.wait_for_css("dl.facts").await;
     assert_eq!(browser.path().await, format!("/console/jobs/{job}"));
     assert_eq!(browser.text_of("[data-field=status]").await, "succeeded");
@@ -58,14 +43,7 @@ async fn a_failed_job_is_retried_from_its_page_and_succeeds() {
         .await;
     browser.goto(&format!("/console/jobs/{job}")).await;
     assert_eq!(browser.text_of("[data-field=status]").await, "compensated");
-    browser
-        .client
-        .find(Locator::Css("button[data-api$='/retry']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.click("button[data-api$='/retry']").await;
     browser
         .eventually("the retried job succeeded", || async {
             browser.try_text("[data-field=status]").await.as_deref() == Some("succeeded")
@@ -117,22 +95,8 @@ async fn the_page_asks_for_a_step_up_when_the_api_needs_one() {
     browser.wait_for_css("dialog#step-up[open]").await;
     browser.screenshot("step-up").await;
     let sudo = app.sudo_token(TENANT, "agt_lead", &["cs_lead"]);
-    browser
-        .client
-        .find(Locator::Css("#sudo-token"))
-        .await
-        .unwrap()
-        .send_keys(&sudo)
-        .await
-        .unwrap();
-    browser
-        .client
-        .find(Locator::Css("#step-up-form button[value=confirm]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.type_into("#sudo-token", &sudo).await;
+    browser.click("#step-up-form button[value=confirm]").await;
     browser
         .eventually("the action's answer", || async {
             let answer = browser
