@@ -3,6 +3,7 @@
 
 mod in_flight;
 mod limit;
+pub mod registry;
 mod relay;
 pub mod scheduler;
 pub mod sweeper;
@@ -114,6 +115,20 @@ pub async fn run(
         tokio::spawn(scheduler::run(state.clone(), shutdown.clone())),
     ];
     let in_flight = in_flight::InFlight::default();
+    // the process's row in the registry (the console's workers page): at start, on a
+    // heartbeat, gone at a clean shutdown
+    let registration = registry::Registration {
+        name: worker::unique_name(&opts.name_prefix),
+        host: worker::host_name(),
+        queues: queues.clone(),
+        concurrency: opts.concurrency,
+    };
+    tasks.push(tokio::spawn(registry::run(
+        state.clone(),
+        registration,
+        in_flight.clone(),
+        shutdown.clone(),
+    )));
     tasks.push({
         let (in_flight, state, shutdown) = (in_flight.clone(), state.clone(), shutdown.clone());
         tokio::spawn(async move { in_flight.drain(&state, &shutdown).await })

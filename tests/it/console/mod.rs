@@ -1,6 +1,7 @@
 //! The operations console: sessions over HTTP (`session`), and its pages in a real headless
-//! Chromium (`browser`, `pages`).
+//! Chromium (`browser`, `pages`); the operations pages (`ops_pages`).
 
 pub mod browser;
+mod ops_pages;
 mod pages;
 pub mod session;
