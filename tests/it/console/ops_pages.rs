@@ -322,3 +322,44 @@ async fn the_exports_page_links_a_download_whose_sha256_it_shows() {
     assert!(!page.contains(&sha256), "{page}");
     assert!(page.contains("No exports yet."), "{page}");
 }
+
+/// `orderdesk worker` registers with its queues and concurrency, and deregisters on SIGTERM.
+#[tokio::test]
+async fn the_worker_command_registers_and_leaves_on_sigterm() {
+    let app = helpers::spawn_with(helpers::Options {
+        workers: 0,
+        ..Default::default()
+    })
+    .await;
+    let mut child = app
+        .command(&["worker", "--queues", "exports", "--concurrency", "3"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    until("the worker process registered", || async {
+        let (_, list) = engine_get(&app, WORKERS, TENANT, &["admin"]).await;
+        list["data"].as_array().is_some_and(|d| !d.is_empty())
+    })
+    .await;
+    let (_, list) = engine_get(&app, WORKERS, TENANT, &["admin"]).await;
+    let w = &list["data"][0];
+    assert!(w["name"].as_str().unwrap().starts_with("worker-"), "{w}");
+    assert_eq!(
+        (&w["queues"], &w["concurrency"]),
+        (&json!(["exports"]), &json!(3)),
+        "{w}"
+    );
+    assert_eq!(w["pid"], child.id(), "{w}");
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    until("the stopped process is gone", || async {
+        let (_, list) = engine_get(&app, WORKERS, TENANT, &["admin"]).await;
+        list["data"].as_array().unwrap().is_empty()
+    })
+    .await;
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "{exit:?}");
+}
