@@ -39,7 +39,8 @@ pub struct DeliveryCtx {
 pub struct WorkerOptions {
     /// Runs of each queue executed at the same time by this process.
     pub concurrency: usize,
-    /// Start of the apalis worker name (`{prefix}-{host}-{pid}-{random}`).
+    /// Start of the process's name in the registry (`{prefix}-{host}-{pid}-{random}`) and
+    /// of its apalis workers' (`{prefix}-{queue}-{host}-{pid}-{random}`).
     pub name_prefix: String,
     /// The queues this process takes runs from; empty: every queue `workflows.toml` names.
     pub queues: Vec<String>,

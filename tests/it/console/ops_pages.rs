@@ -363,3 +363,100 @@ async fn the_worker_command_registers_and_leaves_on_sigterm() {
     let exit = child.wait().unwrap();
     assert!(exit.success(), "{exit:?}");
 }
+
+/// With no worker, an accepted run waits: the queue's depth and its oldest run's age.
+#[tokio::test]
+async fn a_waiting_run_is_the_queues_depth_with_its_age() {
+    let app = helpers::spawn_with(helpers::Options {
+        workers: 0,
+        ..Default::default()
+    })
+    .await;
+    let order = app.order_in("confirmed").clone();
+    request_cancel(&app, &order.id, &order.customer_id).await;
+    let (status, list) = engine_get(&app, QUEUES, TENANT, &["admin"]).await;
+    assert_eq!(status, 200, "{list}");
+    let q = queue(&list, "interactive");
+    assert_eq!(
+        (q["queued"].as_i64(), q["running"].as_i64()),
+        (Some(1), Some(0)),
+        "{q}"
+    );
+    assert!(q["oldest_queued_at"].is_string(), "{q}");
+    assert!(q["oldest_queued_age_secs"].as_i64().unwrap() >= 0, "{q}");
+    let (_, theirs) = engine_get(&app, QUEUES, OTHER_TENANT, &["admin"]).await;
+    let q = queue(&theirs, "interactive");
+    assert_eq!(
+        (q["queued"].as_i64(), &q["oldest_queued_at"]),
+        (Some(0), &Value::Null),
+        "{q}"
+    );
+
+    let session = sign_in(&app, &app.agent_token(TENANT, "agt_ops", &["admin"])).await;
+    let (status, page) = get_page(&app, "/console/queues", Some(&session.cookie)).await;
+    assert_eq!(status, 200);
+    let row = page
+        .split("data-queue=\"interactive\"")
+        .nth(1)
+        .and_then(|r| r.split("</tr>").next())
+        .expect("the interactive queue's row");
+    assert!(row.contains("status=queued\">1</a>"), "{row}");
+}
+
+/// An NDJSON import shows on the exports and imports page with its lines and failures.
+#[tokio::test]
+async fn an_import_shows_with_its_lines_and_failures() {
+    let app = helpers::spawn().await;
+    let token = app.agent_token(TENANT, "agt_lead", &["cs_lead"]);
+    let ids: Vec<String> = app
+        .orders
+        .iter()
+        .filter(|o| o.status.as_str() == "confirmed")
+        .take(2)
+        .map(|o| o.id.to_string())
+        .collect();
+    let body: Vec<String> = ids
+        .iter()
+        .map(|id| json!({"order_id": id, "action": "hold", "reason": "recount"}).to_string())
+        .collect();
+    let mut h = app.auth(&token, TENANT);
+    h.insert("content-type", "application/x-ndjson".parse().unwrap());
+    let res = app
+        .http
+        .post(format!("{}/v1/admin/orders/import", app.api))
+        .headers(h)
+        .body(body.join("\n"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202);
+    let accepted: Value = res.json().await.unwrap();
+    let job = accepted["id"]
+        .as_str()
+        .or(accepted["job"]["id"].as_str())
+        .unwrap_or_else(|| panic!("{accepted}"))
+        .to_string();
+    app.wait_job(&job, 30).await;
+
+    let session = sign_in(&app, &token).await;
+    let (status, page) = get_page(&app, "/console/exports", Some(&session.cookie)).await;
+    assert_eq!(status, 200);
+    let row = page
+        .split(&format!("data-import=\"{job}\""))
+        .nth(1)
+        .and_then(|r| r.split("</tr>").next())
+        .unwrap_or_else(|| panic!("no row of import {job}: {page}"));
+    assert!(row.contains("data-field=\"lines\">2<"), "{row}");
+    assert!(row.contains("data-field=\"failures\">0<"), "{row}");
+    // another tenant's lead sees none of it
+    let theirs = sign_in(
+        &app,
+        &app.agent_token(OTHER_TENANT, "agt_lead", &["cs_lead"]),
+    )
+    .await;
+    let (_, page) = get_page(&app, "/console/exports", Some(&theirs.cookie)).await;
+    assert!(
+        !page.contains(&job) && page.contains("No imports yet."),
+        "{page}"
+    );
+}
