@@ -5,6 +5,8 @@
 //! idempotency, sudo).
 
 mod assets;
+mod engine;
+mod exports;
 mod guard;
 mod jobs;
 mod layout;
@@ -29,6 +31,9 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/console", get(jobs::list))
         .route("/console/jobs/{job_id}", get(jobs::show))
+        .route("/console/queues", get(engine::queues))
+        .route("/console/workers", get(engine::workers))
+        .route("/console/exports", get(exports::list))
         .route("/console/sign-in", get(sign_in::form).post(sign_in::submit))
         .route("/console/sign-out", post(sign_in::sign_out))
         .route("/console/sudo", post(sign_in::step_up))

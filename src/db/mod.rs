@@ -32,6 +32,7 @@ pub mod search;
 pub mod subject_exports;
 pub mod tenants;
 pub mod webhooks;
+pub mod worker_processes;
 // support messages, subscriptions, GDPR erasure (issue 4)
 pub mod gdpr;
 pub mod subscriptions;

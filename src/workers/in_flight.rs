@@ -28,6 +28,11 @@ impl InFlight {
         self.workers.lock().expect("workers lock").push(name.into());
     }
 
+    /// The lease-owner names this process used so far, oldest first.
+    pub(super) fn worker_names(&self) -> Vec<String> {
+        self.workers.lock().expect("workers lock").clone()
+    }
+
     /// Executes run `run_id` as `worker` in its own task (so that a dying apalis worker
     /// does not cut it off between an upstream call and its checkpoint), returning when
     /// it ends or is abandoned. `stop` asks the run to hand itself back after its step.

@@ -3,6 +3,7 @@
 
 mod in_flight;
 mod limit;
+pub mod registry;
 mod relay;
 pub mod scheduler;
 pub mod sweeper;
@@ -38,7 +39,8 @@ pub struct DeliveryCtx {
 pub struct WorkerOptions {
     /// Runs of each queue executed at the same time by this process.
     pub concurrency: usize,
-    /// Start of the apalis worker name (`{prefix}-{host}-{pid}-{random}`).
+    /// Start of the process's name in the registry (`{prefix}-{host}-{pid}-{random}`) and
+    /// of its apalis workers' (`{prefix}-{queue}-{host}-{pid}-{random}`).
     pub name_prefix: String,
     /// The queues this process takes runs from; empty: every queue `workflows.toml` names.
     pub queues: Vec<String>,
@@ -114,6 +116,20 @@ pub async fn run(
         tokio::spawn(scheduler::run(state.clone(), shutdown.clone())),
     ];
     let in_flight = in_flight::InFlight::default();
+    // the process's row in the registry (the console's workers page): at start, on a
+    // heartbeat, gone at a clean shutdown
+    let registration = registry::Registration {
+        name: worker::unique_name(&opts.name_prefix),
+        host: worker::host_name(),
+        queues: queues.clone(),
+        concurrency: opts.concurrency,
+    };
+    tasks.push(tokio::spawn(registry::run(
+        state.clone(),
+        registration,
+        in_flight.clone(),
+        shutdown.clone(),
+    )));
     tasks.push({
         let (in_flight, state, shutdown) = (in_flight.clone(), state.clone(), shutdown.clone());
         tokio::spawn(async move { in_flight.drain(&state, &shutdown).await })

@@ -165,15 +165,20 @@ async fn handle(trigger: RunTrigger, h: Data<Handler>) -> Result<(), BoxDynError
 
 /// `{prefix}-{queue}-{host}-{pid}-{random}` (the caller puts the queue in the prefix): unique per process and per restart, as apalis' orphan
 /// recovery requires (a reused name is refused for one heartbeat, or breaks recovery).
-fn unique_name(prefix: &str) -> String {
-    let host = std::env::var("HOSTNAME")
+pub(super) fn unique_name(prefix: &str) -> String {
+    let host = host_name();
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    format!("{prefix}-{host}-{}-{}", std::process::id(), &id[..8])
+}
+
+/// This machine's name (`HOSTNAME`, else the kernel's), or `host`.
+pub(super) fn host_name() -> String {
+    std::env::var("HOSTNAME")
         .ok()
         .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
         .map(|h| h.trim().to_string())
         .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "host".into());
-    let id = uuid::Uuid::new_v4().simple().to_string();
-    format!("{prefix}-{host}-{}-{}", std::process::id(), &id[..8])
+        .unwrap_or_else(|| "host".into())
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ use crate::db::audit::Entry;
 use crate::db::exports::{ExportRow, NewExport, PartRow};
 use crate::db::runs::RunRow;
 use crate::domain::exports::{Column, ExportRequest, ExportRunInput, ExportSpec};
-use crate::domain::ids::{ExportId, RunId};
+use crate::domain::ids::{ExportId, RunId, TenantId};
 use crate::error::{Error, Result};
 use crate::state::AppState;
 
@@ -207,7 +207,7 @@ pub struct ExportOut {
 }
 
 impl ExportOut {
-    fn of(state: &AppState, e: &ExportRow, parts: Option<&[PartRow]>) -> ExportOut {
+    pub(crate) fn of(state: &AppState, e: &ExportRow, parts: Option<&[PartRow]>) -> ExportOut {
         let link = e
             .finished_at
             .map(|_| crate::exports::link::download_url(&state.config, &e.tenant_id, e.id));
@@ -288,12 +288,22 @@ pub async fn list_exports(
     agent: Authorized<can::OrdersExport>,
     ValidQuery(Listing { filter, limit }): ValidQuery<ListExportsQuery>,
 ) -> Result<Json<ExportListOut>> {
+    Ok(Json(
+        exports_page(&state, &agent.tenant_id, filter, limit).await?,
+    ))
+}
+
+/// One page of the tenant's exports, newest first, before `before` (the listing's cursor);
+/// the console's exports page shows the same.
+pub(crate) async fn exports_page(
+    state: &AppState,
+    tenant: &TenantId,
+    before: Option<(DateTime<Utc>, uuid::Uuid)>,
+    limit: i64,
+) -> Result<ExportListOut> {
     let mut conn = state.db.acquire().await?;
-    let rows = db::exports::list(&mut conn, &agent.tenant_id, filter, limit + 1).await?;
+    let rows = db::exports::list(&mut conn, tenant, before, limit + 1).await?;
     let (rows, next_cursor) = page_of(rows, limit, |e| (e.created_at, e.id.as_uuid()));
-    let data = rows
-        .iter()
-        .map(|e| ExportOut::of(&state, e, None))
-        .collect();
-    Ok(Json(ExportListOut { data, next_cursor }))
+    let data = rows.iter().map(|e| ExportOut::of(state, e, None)).collect();
+    Ok(ExportListOut { data, next_cursor })
 }

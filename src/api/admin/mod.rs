@@ -11,6 +11,7 @@ pub mod case_attachments;
 pub mod case_work;
 pub mod cases;
 pub mod connectors;
+pub mod engine;
 pub mod exports;
 pub mod fraud;
 pub mod fraud_review;
@@ -72,6 +73,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(jobs::control::retry_dead_jobs))
         .routes(routes!(jobs::events::stream_job_events))
         .routes(routes!(jobs::items::list_job_items))
+        .routes(routes!(engine::list_engine_queues))
+        .routes(routes!(engine::list_engine_workers))
         .routes(routes!(access::my_permissions))
         .routes(routes!(settings::get_settings, settings::patch_settings))
         .routes(routes!(transitions::hold))
