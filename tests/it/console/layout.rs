@@ -9,7 +9,15 @@ use crate::resilience::request_cancel;
 
 /// The console's pages a signed-in agent reaches from the navigation (and a job's page).
 pub fn pages(job: &str) -> Vec<String> {
-    let mut pages: Vec<String> = ["/console"].iter().map(|p| p.to_string()).collect();
+    let mut pages: Vec<String> = [
+        "/console",
+        "/console/queues",
+        "/console/workers",
+        "/console/exports",
+    ]
+    .iter()
+    .map(|p| p.to_string())
+    .collect();
     pages.push(format!("/console/jobs/{job}"));
     pages
 }
