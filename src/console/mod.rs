@@ -28,6 +28,7 @@ const FORM_LIMIT: usize = 16 * 1024;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/console", get(jobs::list))
+        .route("/console/jobs/dead", get(jobs::dead))
         .route("/console/jobs/{job_id}", get(jobs::show))
         .route("/console/sign-in", get(sign_in::form).post(sign_in::submit))
         .route("/console/sign-out", post(sign_in::sign_out))

@@ -71,6 +71,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(jobs::control::list_dead_jobs))
         .routes(routes!(jobs::control::retry_dead_jobs))
         .routes(routes!(jobs::events::stream_job_events))
+        .routes(routes!(jobs::events::stream_jobs_events))
         .routes(routes!(jobs::items::list_job_items))
         .routes(routes!(access::my_permissions))
         .routes(routes!(settings::get_settings, settings::patch_settings))

@@ -2,5 +2,6 @@
 //! Chromium (`browser`, `pages`).
 
 pub mod browser;
+mod jobs_pages;
 mod pages;
 pub mod session;
