@@ -133,6 +133,23 @@ async fn a_bulk_jobs_progress_reaches_100_percent_on_the_list_without_a_reload()
     let audit = browser.text_of("table[aria-labelledby=audit]").await;
     assert!(audit.contains("orders.bulk_hold"), "{audit}");
     assert!(audit.contains("order.hold"), "{audit}");
+
+    // on a phone the page does not scroll sideways (wide tables scroll in their own box)
+    browser.client.set_window_size(390, 844).await.unwrap();
+    for path in [format!("/console/jobs/{job}"), "/console".to_string()] {
+        browser.goto(&path).await;
+        browser.wait_for_css("main h1").await;
+        let fits = browser
+            .client
+            .execute(
+                "return document.documentElement.scrollWidth <= window.innerWidth;",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(fits, json!(true), "{path} is wider than a phone");
+    }
+    browser.screenshot("jobs-phone").await;
     browser.close().await;
 }
 
@@ -159,6 +176,17 @@ async fn a_running_job_is_cancelled_from_its_page() {
     browser
         .eventually("the job cancelled", || async {
             browser.try_text("[data-field=status]").await.as_deref() == Some("cancelled")
+        })
+        .await;
+    // the page reloads once the job ended: the control is gone, the steps are final
+    browser
+        .eventually("the ended job's page", || async {
+            browser.try_text("[data-field=status]").await.as_deref() == Some("cancelled")
+                && browser
+                    .client
+                    .find(Locator::Css("button[data-api$='/cancel']"))
+                    .await
+                    .is_err()
         })
         .await;
     browser.screenshot("job").await;
