@@ -228,3 +228,34 @@ fn job_event(job: &JobOut) -> Event {
     let data = serde_json::to_string(job).unwrap_or_else(|_| "{}".into());
     Event::default().event("job").data(data)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(raw: &str) -> Result<Vec<RunId>> {
+        JobsEventsQuery {
+            ids: Some(raw.to_string()),
+        }
+        .validate()
+    }
+
+    #[test]
+    fn a_page_stream_takes_1_to_50_distinct_job_ids() {
+        let a = RunId::now_v7();
+        let b = RunId::now_v7();
+        assert_eq!(ids(&format!("{a}, {b},{a},")).unwrap(), vec![a, b]);
+        let fifty: Vec<String> = (0..MAX_IDS).map(|_| RunId::now_v7().to_string()).collect();
+        assert_eq!(ids(&fifty.join(",")).unwrap().len(), MAX_IDS);
+        let more = format!("{},{}", fifty.join(","), RunId::now_v7());
+        for wrong in ["", " , ", "nope", &format!("{a},x"), &more] {
+            assert_eq!(
+                ids(wrong).unwrap_err().code(),
+                "validation.failed",
+                "{wrong}"
+            );
+        }
+        let none = JobsEventsQuery { ids: None }.validate();
+        assert!(none.is_err());
+    }
+}
