@@ -30,6 +30,7 @@ const FORM_LIMIT: usize = 16 * 1024;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/console", get(jobs::list))
+        .route("/console/jobs/dead", get(jobs::dead))
         .route("/console/jobs/{job_id}", get(jobs::show))
         .route("/console/queues", get(engine::queues))
         .route("/console/workers", get(engine::workers))

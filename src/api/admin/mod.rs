@@ -72,6 +72,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(jobs::control::list_dead_jobs))
         .routes(routes!(jobs::control::retry_dead_jobs))
         .routes(routes!(jobs::events::stream_job_events))
+        .routes(routes!(jobs::events::stream_jobs_events))
         .routes(routes!(jobs::items::list_job_items))
         .routes(routes!(engine::list_engine_queues))
         .routes(routes!(engine::list_engine_workers))

@@ -18,7 +18,7 @@ use crate::domain::ids::RunId;
 use crate::error::{Error, Result};
 use crate::state::AppState;
 
-const STATUSES: [&str; 6] = [
+pub(crate) const STATUSES: [&str; 6] = [
     "pending",
     "running",
     "succeeded",
@@ -45,7 +45,7 @@ pub struct ItemsQuery {
 pub struct ItemsListing {
     status: Option<&'static str>,
     after: i32,
-    limit: i64,
+    pub(crate) limit: i64,
     csv: bool,
 }
 
@@ -106,7 +106,8 @@ pub async fn list_job_items(
 }
 
 /// The page of items (one more than asked, to know whether more follow), access-logged.
-async fn read_items(
+/// The console's job page shows its items through it too.
+pub(crate) async fn read_items(
     state: &AppState,
     agent: &crate::api::auth::Agent,
     meta: &RequestMeta,

@@ -312,6 +312,38 @@ pub async fn about_customer(
     Ok(rows.into_iter().map(|r| r.open(tenant_id)).collect())
 }
 
+/// The records a job caused: those about the job itself (its control: cancel, retry) and
+/// those written under its correlation id (its acceptance, and what its steps or items
+/// recorded, e.g. each order of a bulk job), oldest first, at most `limit`; sealed personal
+/// data opened with the customer's key while it exists.
+pub async fn of_job(
+    conn: &mut PgConnection,
+    tenant_id: &TenantId,
+    job_id: &str,
+    correlation_id: Option<&str>,
+    limit: i64,
+) -> sqlx::Result<Vec<AuditRow>> {
+    let rows = sqlx::query_as!(
+        StoredRow,
+        r#"SELECT a.id, a.at, a.actor_kind, a.actor_id, a.roles, a.on_behalf_of, a.action,
+                a.subject_type, a.subject_id, a.reason, a.ip, a.request_id, a.correlation_id,
+                a.before, a.after, a.sealed_for, a.sealed, k.key AS "key?"
+         FROM audit_log a
+         LEFT JOIN subject_keys k ON k.tenant_id = a.tenant_id AND k.customer_id = a.sealed_for
+         WHERE a.tenant_id = $1
+           AND ((a.subject_type = 'job' AND a.subject_id = $2)
+                OR ($3::text IS NOT NULL AND a.correlation_id = $3))
+         ORDER BY a.id LIMIT $4"#,
+        tenant_id.as_str(),
+        job_id,
+        correlation_id,
+        limit,
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| r.open(tenant_id)).collect())
+}
+
 /// An audit record as stored: its personal data maybe sealed, with the key if it exists.
 struct StoredRow {
     id: i64,

@@ -120,6 +120,82 @@ pub async fn list(
     .await
 }
 
+/// The runs of the tenant among `ids` (any order; ids of other tenants or deleted runs are
+/// simply absent). By primary key: the console's event stream reads its page's jobs so.
+pub async fn get_many(
+    conn: &mut PgConnection,
+    tenant: &TenantId,
+    ids: &[RunId],
+) -> sqlx::Result<Vec<RunRow>> {
+    let ids: Vec<Uuid> = ids.iter().map(|id| id.as_uuid()).collect();
+    sqlx::query_as!(
+        RunRow,
+        r#"SELECT id, tenant_id, kind, subject_id, customer_id AS "customer_id: CustomerId", requested_by, input,
+                status AS "status: RunStatus", progress_done, progress_total, current_step,
+                attempts, lease_owner, lease_until, next_attempt_at, pushed_at, result, error,
+                created_at, started_at, finished_at, updated_at, correlation_id, queue, cancel_requested_at, retries, progress_unit, progress_failed
+         FROM runs WHERE tenant_id = $1 AND id = ANY($2)"#,
+        tenant.as_str(),
+        &ids,
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// What the console's job search looks for: one term that may be a job id, a request id
+/// (whose run it names), an order id (the run's subject or its input's `order_id`, or a
+/// request about the order) or a correlation id.
+#[derive(Debug, Clone)]
+pub struct RunSearch {
+    pub term: String,
+    /// Narrowed like a listing.
+    pub kind: Option<String>,
+    pub status: Option<RunStatus>,
+    pub queue: Option<String>,
+    pub limit: i64,
+}
+
+/// The tenant's runs that `s.term` names, newest first, at most `s.limit`. The ids are
+/// found by key (`runs` and `requests` primary keys, `requests_by_order`); the subject,
+/// input and correlation id are compared within the tenant's runs.
+pub async fn search(
+    conn: &mut PgConnection,
+    tenant: &TenantId,
+    s: &RunSearch,
+) -> sqlx::Result<Vec<RunRow>> {
+    let as_uuid = Uuid::parse_str(s.term.trim()).ok();
+    sqlx::query_as!(
+        RunRow,
+        r#"SELECT id, tenant_id, kind, subject_id, customer_id AS "customer_id: CustomerId", requested_by, input,
+                status AS "status: RunStatus", progress_done, progress_total, current_step,
+                attempts, lease_owner, lease_until, next_attempt_at, pushed_at, result, error,
+                created_at, started_at, finished_at, updated_at, correlation_id, queue, cancel_requested_at, retries, progress_unit, progress_failed
+         FROM runs
+         WHERE tenant_id = $1
+           AND ($4::text IS NULL OR kind = $4)
+           AND ($5::text IS NULL OR status = $5)
+           AND ($6::text IS NULL OR queue = $6)
+           AND (id = $2
+                OR id IN (SELECT q.run_id FROM requests q
+                          WHERE q.tenant_id = $1 AND q.run_id IS NOT NULL
+                            AND (q.id = $2 OR q.order_id = $3))
+                OR subject_id = $3
+                OR input ->> 'order_id' = $3
+                OR correlation_id = $3)
+         ORDER BY created_at DESC, id DESC
+         LIMIT $7"#,
+        tenant.as_str(),
+        as_uuid,
+        s.term.trim(),
+        s.kind.as_deref(),
+        s.status as Option<RunStatus>,
+        s.queue.as_deref(),
+        s.limit,
+    )
+    .fetch_all(conn)
+    .await
+}
+
 /// Waits until the run is terminal or `timeout` passes (for `Prefer: wait=N`); returns the
 /// run as it then is (`None` if it does not exist).
 ///

@@ -1,7 +1,9 @@
 //! The operations console: sessions over HTTP (`session`), and its pages in a real headless
-//! Chromium (`browser`, `pages`); the operations pages (`ops_pages`).
+//! Chromium (`browser`, `pages`); the jobs pages (`jobs_pages`), the operations pages
+//! (`ops_pages`), and what every page owes its users (`layout`).
 
 pub mod browser;
+mod jobs_pages;
 mod layout;
 mod ops_pages;
 mod pages;
