@@ -11,6 +11,7 @@ use crate::error::Error;
 /// The sections of the navigation, in its order: (path, label).
 const NAV: &[(&str, &str)] = &[
     ("/console", "Jobs"),
+    ("/console/jobs/dead", "Dead jobs"),
     ("/console/queues", "Queues"),
     ("/console/workers", "Workers"),
     ("/console/exports", "Exports"),
