@@ -5,8 +5,10 @@
 //! idempotency, sudo).
 
 mod assets;
+mod charts;
 mod guard;
 mod jobs;
+mod kpis;
 mod layout;
 mod sign_in;
 
@@ -29,6 +31,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/console", get(jobs::list))
         .route("/console/jobs/{job_id}", get(jobs::show))
+        .route("/console/kpis", get(kpis::show))
         .route("/console/sign-in", get(sign_in::form).post(sign_in::submit))
         .route("/console/sign-out", post(sign_in::sign_out))
         .route("/console/sudo", post(sign_in::step_up))
