@@ -10,7 +10,7 @@ use maud::{Markup, html};
 const W: f64 = 440.0;
 /// Height of the vertical charts' view box.
 const H: f64 = 240.0;
-const LEFT: f64 = 48.0;
+const LEFT: f64 = 56.0;
 const RIGHT: f64 = 12.0;
 /// Room for the legend.
 const TOP: f64 = 30.0;
@@ -300,13 +300,13 @@ fn frame(c: &Chart, height: f64, body: Markup) -> Markup {
 
 /// The series' names and colours along the top.
 fn legend(series: &[Series]) -> Markup {
-    // each entry gets room for its name at about 7.5 px a character
+    // each entry gets room for its name at about 8.5 units a character (a phone draws them larger)
     let mut x = LEFT;
     let entries: Vec<(f64, &Series)> = series
         .iter()
         .map(|s| {
             let at = x;
-            x += 26.0 + 7.5 * s.name.chars().count() as f64;
+            x += 26.0 + 8.5 * s.name.chars().count() as f64;
             (at, s)
         })
         .collect();

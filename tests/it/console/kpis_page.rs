@@ -185,6 +185,14 @@ async fn the_kpi_page_draws_its_charts_in_a_browser() {
         widths.iter().all(|w| *w > 250 && *w <= viewport),
         "{widths:?} in {viewport}"
     );
+    browser
+        .client
+        .execute(
+            "document.getElementById('chart-pickup').scrollIntoView();",
+            vec![],
+        )
+        .await
+        .unwrap();
     browser.screenshot("kpis-phone").await;
     browser.close().await;
 }
