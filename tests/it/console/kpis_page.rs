@@ -73,6 +73,19 @@ async fn the_kpi_page_charts_the_tenants_own_runs_for_those_allowed() {
     assert_eq!(cancel_orders(&app, 2, 1).await, ["compensated"]);
     app.clear_faults().await;
 
+    // one shipped order placed yesterday, shipped 20 hours later (the demo's are older)
+    let shipped = app.order_in("shipped").id.to_string();
+    sqlx::query(
+        "UPDATE order_views SET placed_at = now() - interval '1 day',
+             doc = jsonb_set(doc, '{shipments,0,shipped_at}', to_jsonb(now() - interval '4 hours'))
+         WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(TENANT)
+    .bind(&shipped)
+    .execute(&app.state.db)
+    .await
+    .unwrap();
+
     let ours = sign_in(&app, &app.agent_token(TENANT, "agt_ops", &["cs_agent"])).await;
     let (status, page) = get_page(&app, "/console/kpis", Some(&ours.cookie)).await;
     assert_eq!(status, 200, "{page}");
@@ -96,6 +109,14 @@ async fn the_kpi_page_charts_the_tenants_own_runs_for_those_allowed() {
     assert!(upstreams.contains("payments"), "{upstreams}");
     // the step durations name the workflow's steps
     assert!(chart(&page, "chart-steps").contains("cancel_order · "));
+    // the orders' figures are those of GET /v1/admin/metrics/orders
+    assert_eq!(
+        (kpi(&page, "orders-placed"), kpi(&page, "orders-shipped")),
+        ("1", "1")
+    );
+    assert_eq!(kpi(&page, "time-to-ship"), "20 h");
+    assert!(chart(&page, "chart-orders").contains("<svg"));
+    assert!(chart(&page, "chart-ship").contains("20 h"));
     let (status, day) = get_page(&app, "/console/kpis?window=24h", Some(&ours.cookie)).await;
     assert_eq!(status, 200);
     assert_eq!(kpi(&day, "succeeded"), "2");
