@@ -5,10 +5,12 @@
 //! idempotency, sudo).
 
 mod assets;
+mod charts;
 mod engine;
 mod exports;
 mod guard;
 mod jobs;
+mod kpis;
 mod layout;
 mod sign_in;
 
@@ -35,6 +37,7 @@ pub fn routes() -> Router<AppState> {
         .route("/console/queues", get(engine::queues))
         .route("/console/workers", get(engine::workers))
         .route("/console/exports", get(exports::list))
+        .route("/console/kpis", get(kpis::show))
         .route("/console/sign-in", get(sign_in::form).post(sign_in::submit))
         .route("/console/sign-out", post(sign_in::sign_out))
         .route("/console/sudo", post(sign_in::step_up))

@@ -27,6 +27,7 @@ pub mod reconciliation;
 pub mod requests;
 pub mod returns;
 pub mod reviews;
+pub mod run_kpis;
 pub mod runs;
 pub mod search;
 pub mod subject_exports;

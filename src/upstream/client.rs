@@ -150,6 +150,32 @@ impl Client {
         idempotency_key: Option<&str>,
         body: Option<&B>,
     ) -> Result<T, UpstreamError> {
+        let result = self
+            .send_once(method, tenant, &url, idempotency_key, body)
+            .await;
+        match self.service_of(&url) {
+            Some(service) => result.map_err(|e| e.named_for(service)),
+            None => result,
+        }
+    }
+
+    /// The service whose base URL `url` is under (the longest base that is a prefix).
+    fn service_of(&self, url: &Url) -> Option<Service> {
+        self.bases
+            .iter()
+            .filter(|(_, base)| url.as_str().starts_with(base.as_str()))
+            .max_by_key(|(_, base)| base.as_str().len())
+            .map(|(service, _)| *service)
+    }
+
+    async fn send_once<T: DeserializeOwned, B: Serialize + Sync + ?Sized>(
+        &self,
+        method: Method,
+        tenant: &TenantId,
+        url: &Url,
+        idempotency_key: Option<&str>,
+        body: Option<&B>,
+    ) -> Result<T, UpstreamError> {
         let mut headers = HeaderMap::new();
         crate::telemetry::inject_trace_context(&mut headers);
         let correlation = CORRELATION_ID.try_with(|id| HeaderValue::from_str(id).ok());
@@ -231,6 +257,20 @@ mod tests {
             plain.unwrap().as_str(),
             "http://up.test:81/base/payments/v1/payments/pay_1"
         );
+    }
+
+    #[test]
+    fn an_error_names_the_service_whose_url_failed() {
+        let c = client("http://up.test:81/base/");
+        for service in Service::ALL {
+            let url = c.url(service, &["v1", "x"]).unwrap();
+            assert_eq!(c.service_of(&url), Some(service), "{url}");
+            let e = classify(StatusCode::BAD_GATEWAY, b"{}", &Method::GET, url.as_str())
+                .named_for(service);
+            assert_eq!(e.problem().extra["service"], service.name());
+        }
+        let elsewhere = Url::parse("http://elsewhere.test/v1").unwrap();
+        assert_eq!(c.service_of(&elsewhere), None);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
+use crate::config::Service;
 use crate::error::{Problem, problem};
 
 /// Why an upstream call failed, classified as the contract says.
@@ -31,7 +32,18 @@ impl UpstreamError {
     pub fn is_not_found(&self) -> bool {
         matches!(self, UpstreamError::Permanent(p) if p.status == StatusCode::NOT_FOUND.as_u16())
     }
+    /// The error with the name of the service that failed in its problem's `service`
+    /// member, so a step's stored error says which upstream it was (the console's KPI page
+    /// counts failures by it). Replaces a `service` member the upstream itself sent.
+    pub(super) fn named_for(mut self, service: Service) -> UpstreamError {
+        let (UpstreamError::Permanent(p) | UpstreamError::Retryable(p)) = &mut self;
+        p.extra.insert(SERVICE.into(), Value::from(service.name()));
+        self
+    }
 }
+
+/// The member of an upstream error's problem that names the service.
+pub const SERVICE: &str = "service";
 
 /// What callers see (stored on the step and the run) is a code and a sentence; the URL and
 /// reqwest's text, which name internal hosts, go to the log only.

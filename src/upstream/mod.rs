@@ -29,7 +29,7 @@ use crate::config::Config;
 pub use billing::{Invoice, InvoiceChange, InvoiceChangeIn, StoreCredit, StoreCreditIn};
 pub use client::CORRELATION_ID;
 pub use edits::{InvoiceAdjusted, OrderContent, OrderEdited};
-pub use error::UpstreamError;
+pub use error::{SERVICE, UpstreamError};
 pub use fulfillment::{NewRma, RmaApprovalIn, RmaInspectionIn};
 pub use fulfillments::{NewFulfillment, ShippedFulfillment};
 pub use inventory::StockLine;

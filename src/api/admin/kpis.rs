@@ -94,7 +94,8 @@ pub struct OrderMetricsOut {
 }
 
 impl OrderMetricsOut {
-    fn of(from: NaiveDate, to: NaiveDate, rows: Vec<OrderDay>) -> Self {
+    /// The days of `order_days` with their rates, and the totals of the period.
+    pub fn of(from: NaiveDate, to: NaiveDate, rows: Vec<OrderDay>) -> Self {
         let totals = totals(&rows);
         let days = rows
             .into_iter()

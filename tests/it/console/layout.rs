@@ -11,9 +11,11 @@ use crate::resilience::request_cancel;
 pub fn pages(job: &str) -> Vec<String> {
     let mut pages: Vec<String> = [
         "/console",
+        "/console/jobs/dead",
         "/console/queues",
         "/console/workers",
         "/console/exports",
+        "/console/kpis",
     ]
     .iter()
     .map(|p| p.to_string())

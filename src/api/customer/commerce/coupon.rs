@@ -123,7 +123,12 @@ fn not_applicable_or_unavailable(e: UpstreamError) -> Error {
         && REASONS.contains(&p.code.as_str())
     {
         let mut err = Error::unprocessable(&p.code, p.detail.clone());
-        for (k, v) in &p.extra {
+        // the upstream's details, not which of orderdesk's services answered
+        for (k, v) in p
+            .extra
+            .iter()
+            .filter(|(k, _)| *k != crate::upstream::SERVICE)
+        {
             err = err.with_extra(k, v.clone());
         }
         return err;
