@@ -441,3 +441,39 @@ async fn prefer_wait_answers_with_the_finished_job() {
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["job"]["status"], "succeeded", "{body}");
 }
+
+/// A failed upstream call names its service (`service`) for agents — the console counts
+/// failures by it — but the customer's view of the same job leaves it out.
+#[tokio::test]
+async fn the_failing_upstream_is_named_to_agents_and_not_to_the_customer() {
+    let app = helpers::spawn().await;
+    app.set_faults(json!({"service": "payments", "error_rate": 1.0, "error_status": 422}))
+        .await;
+    let order = app.order_in("confirmed").clone();
+    let token = app.customer_token(TENANT, &order.customer_id);
+    let (status, _, body) = cancel(&app, &token, &order.id, "k-svc", json!({})).await;
+    assert_eq!(status, 202, "{body}");
+    let job = app.wait_job(body["job"]["id"].as_str().unwrap(), 30).await;
+    assert_eq!(job["status"], "compensated", "{job}");
+    let refund = job["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "refund")
+        .cloned()
+        .unwrap();
+    assert_eq!(refund["last_error"]["service"], "payments", "{refund}");
+    assert_eq!(job["error"]["service"], "payments", "{job}");
+
+    let request = body["request_id"].as_str().unwrap();
+    let (status, mine) = app
+        .get(
+            &format!("/v1/customer/requests/{request}"),
+            app.auth(&token, TENANT),
+        )
+        .await;
+    assert_eq!(status, 200, "{mine}");
+    let error = &mine["job"]["error"];
+    assert!(error["code"].is_string(), "{mine}");
+    assert!(error.get("service").is_none(), "{mine}");
+}

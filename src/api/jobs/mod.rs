@@ -137,7 +137,7 @@ impl JobOut {
             progress: ProgressOut::of(run, Utc::now()),
             attempts: run.attempts,
             result: run.result.clone(),
-            error: run.error.clone(),
+            error: run.error.clone().map(without_service),
             created_at: run.created_at,
             started_at: run.started_at,
             finished_at: run.finished_at,
@@ -155,6 +155,7 @@ impl JobOut {
     pub fn admin(run: &RunRow, viewer: &Viewer) -> JobOut {
         let mut out = JobOut::from_run(run);
         out.result = viewer.result(&run.kind, out.result.take());
+        out.error = run.error.clone();
         out.shown_to = viewer.clone();
         out.correlation_id = run.correlation_id.clone();
         out.queue = Some(run.queue.clone());
@@ -188,6 +189,15 @@ impl JobOut {
 /// Where a job is polled.
 pub fn admin_location(id: RunId) -> String {
     format!("/v1/admin/jobs/{id}")
+}
+
+/// A run's error as its customer sees it: without the internal service an upstream error
+/// names (agents' views keep it: the console counts failures by it).
+fn without_service(mut error: serde_json::Value) -> serde_json::Value {
+    if let Some(members) = error.as_object_mut() {
+        members.remove(crate::upstream::SERVICE);
+    }
+    error
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
