@@ -232,6 +232,11 @@ fn jobs_table(jobs: &[JobOut]) -> Markup {
     }
 }
 
-pub(super) fn short_id(id: &str) -> &str {
-    id.get(..8).unwrap_or(id)
+/// A job id short enough for a table: its last 8 digits. Job ids are UUIDv7, whose first
+/// digits are the time they were made, the same for every job of a burst.
+pub(super) fn short_id(id: &str) -> String {
+    match id.len().checked_sub(8).and_then(|start| id.get(start..)) {
+        Some(tail) => format!("…{tail}"),
+        None => id.to_string(),
+    }
 }
