@@ -5,11 +5,11 @@
 use std::time::Duration;
 
 use fantoccini::Locator;
-use reqwest::header::{COOKIE, SET_COOKIE};
+use reqwest::header::COOKIE;
 use serde_json::{Value, json};
 
 use super::browser::Browser;
-use super::session::{get_page, sign_in};
+use super::session::{cookie_of, get_page, sign_in};
 use crate::helpers::{self, OTHER_TENANT, TENANT, TestApp};
 use crate::resilience::request_cancel;
 
@@ -381,22 +381,6 @@ async fn jobs_are_found_by_their_ids_and_never_shown_to_another_tenant() {
         "{body}"
     );
     assert!(body.contains("event: end"), "{body}");
-}
-
-/// Signs in with the form (without reading a page, which this agent may not see).
-async fn cookie_of(app: &TestApp, credential: &str) -> String {
-    let res = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-        .post(format!("{}/console/sign-in", app.api))
-        .form(&[("credential", credential), ("next", "/console")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 303);
-    let cookie = res.headers()[SET_COOKIE].to_str().unwrap();
-    cookie.split(';').next().unwrap().to_string()
 }
 
 /// An auditor (no `jobs.read`) gets a 403 page for each jobs page.

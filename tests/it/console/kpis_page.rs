@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use super::browser::Browser;
-use super::session::{get_page, sign_in};
+use super::session::{cookie_of, get_page, sign_in};
 use crate::helpers::{self, OTHER_TENANT, TENANT, TestApp};
 use crate::resilience::request_cancel;
 
@@ -26,23 +26,6 @@ async fn cancel_orders(app: &TestApp, skip: usize, n: usize) -> Vec<String> {
         statuses.push(ended["status"].as_str().unwrap().to_string());
     }
     statuses
-}
-
-/// The session cookie of `credential` (whose agent may not see the jobs page `sign_in` reads
-/// its CSRF token from).
-async fn cookie_of(app: &TestApp, credential: &str) -> String {
-    let res = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-        .post(format!("{}/console/sign-in", app.api))
-        .form(&[("credential", credential), ("next", "/console/kpis")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 303);
-    let set_cookie = res.headers()[reqwest::header::SET_COOKIE].to_str().unwrap();
-    set_cookie.split(';').next().unwrap().to_string()
 }
 
 /// The figure of `<dd data-kpi="name">` on the page.

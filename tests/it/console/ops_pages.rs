@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::browser::Browser;
-use super::session::{get_page, sign_in};
+use super::session::{cookie_of, get_page, sign_in};
 use crate::helpers::{self, OTHER_TENANT, TENANT, TestApp};
 use crate::resilience::request_cancel;
 
@@ -29,22 +29,6 @@ fn queue<'a>(list: &'a Value, name: &str) -> &'a Value {
         .iter()
         .find(|q| q["queue"] == name)
         .unwrap_or_else(|| panic!("no queue {name} in {list}"))
-}
-
-/// The session cookie of signing in with `credential` (which may open no page at all).
-async fn cookie_of(app: &TestApp, credential: &str) -> String {
-    let res = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-        .post(format!("{}/console/sign-in", app.api))
-        .form(&[("credential", credential), ("next", "/console")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 303);
-    let set_cookie = res.headers()[reqwest::header::SET_COOKIE].to_str().unwrap();
-    set_cookie.split(';').next().unwrap().to_string()
 }
 
 /// Polls `check` for up to 20 s.

@@ -49,10 +49,16 @@ async fn post_sign_in(
     )
 }
 
-pub async fn sign_in(app: &TestApp, credential: &str) -> Session {
+/// The session cookie of signing in with `credential`, without reading a page (its agent may
+/// see none).
+pub async fn cookie_of(app: &TestApp, credential: &str) -> String {
     let (status, set_cookie, _, body) = post_sign_in(app, credential, "/console").await;
     assert_eq!(status, 303, "{body}");
-    let cookie = set_cookie.unwrap().split(';').next().unwrap().to_string();
+    set_cookie.unwrap().split(';').next().unwrap().to_string()
+}
+
+pub async fn sign_in(app: &TestApp, credential: &str) -> Session {
+    let cookie = cookie_of(app, credential).await;
     let (_, page) = get_page(app, "/console", Some(&cookie)).await;
     let csrf = page
         .split("name=\"csrf-token\" content=\"")
