@@ -2,6 +2,7 @@
 //! `chromium` and `chromium-driver`, which `.ci/run` installs). Each browser has its own
 //! chromedriver on a free port; at most two run at once, so the suite stays within 2 cores.
 
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -37,7 +38,9 @@ impl Browser {
         let port = free_port();
         let driver_path =
             std::env::var("ORDERDESK_CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
+        // its own process group, so that a failed test can end the browser it started too
         let driver = Command::new(&driver_path)
+            .process_group(0)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -170,7 +173,12 @@ impl Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        // a failed test does not reach `close`: its chromedriver (and browser) ends with it
+        // a failed test does not reach `close`: its chromedriver and the browser it started
+        // (the same process group) end with it
+        let _ = Command::new("kill")
+            .args(["-s", "KILL", "--", &format!("-{}", self.driver.id())])
+            .status();
         let _ = self.driver.kill();
+        let _ = self.driver.wait();
     }
 }
