@@ -291,7 +291,13 @@ pub async fn enqueue_all(
                 let mut tx = state.db.begin().await?;
                 let mut ids = Vec::with_capacity(BATCH);
                 for _ in first..(first + BATCH).min(runs) {
-                    let run = jobs::enqueue(&mut tx, &state.workflows, new_run(kind)).await?;
+                    let (workflows, new) = (&state.workflows, new_run(kind));
+                    let run = match delivery {
+                        Delivery::Relay => jobs::enqueue(&mut tx, workflows, new).await?,
+                        Delivery::Dispatch => {
+                            jobs::enqueue_for_dispatch(&mut tx, workflows, new).await?
+                        }
+                    };
                     ids.push(run.id);
                 }
                 tx.commit().await?;

@@ -2,6 +2,13 @@
 //! (or transaction) and the tenant, so tenant scoping is in every signature. Queries are
 //! checked at compile time (`sqlx::query!` and friends) against the offline data in
 //! `.sqlx/`; `scripts/sqlx-prepare` regenerates it after a query or migration changes.
+//!
+//! The hot lookups of a request or run by its id write the tenant as
+//! `(tenant_id = $1) IS TRUE`: a filter, never an index condition. Connections plan
+//! generically (`plan_cache_mode`, below), and on a table not yet analyzed (a new deployment,
+//! a truncated table) the planner rates `tenant_id = $1` as selective as the primary key and
+//! may pick an index that starts with the tenant: then one update walks every request of the
+//! tenant (4.8 ms per cancel-request of the front-door benchmark instead of 0.13 ms).
 
 pub mod adjustments;
 pub mod api_keys;

@@ -14,6 +14,14 @@ use crate::domain::ids::RunId;
 /// The channel NOTIFYed (at commit) when a trigger is written; the relay LISTENs to it.
 pub const CHANNEL: &str = "orderdesk_outbox";
 
+/// Wakes the relay (a NOTIFY committed on its own) when a trigger was written without one.
+pub async fn announce(pool: &sqlx::PgPool) -> sqlx::Result<()> {
+    sqlx::query!("SELECT pg_notify($1, '')", CHANNEL)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
 /// An unsent trigger claimed by the relay.
 pub struct Unsent {
     pub outbox_id: i64,

@@ -75,7 +75,7 @@ pub async fn get(
         r#"SELECT id, tenant_id, kind, order_id, customer_id, status AS "status: RequestStatus",
                   input, run_id AS "run_id: RunId", decided_by, created_at, updated_at
          FROM requests
-         WHERE tenant_id = $1 AND id = $2 AND ($3::text IS NULL OR customer_id = $3)"#,
+         WHERE id = $2 AND (tenant_id = $1) IS TRUE AND ($3::text IS NULL OR customer_id = $3)"#,
         tenant_id.as_str(),
         id.as_uuid(),
         customer_id.map(|id| id.as_str()),
@@ -145,7 +145,7 @@ pub async fn set_status(
     sqlx::query!(
         "UPDATE requests SET status = $3, run_id = COALESCE($4, run_id),
                 decided_by = COALESCE($5, decided_by), updated_at = now()
-         WHERE tenant_id = $1 AND id = $2",
+         WHERE id = $2 AND (tenant_id = $1) IS TRUE",
         tenant_id.as_str(),
         id.as_uuid(),
         status as RequestStatus,

@@ -45,8 +45,30 @@ pub struct NewRun {
 /// Inserts the run (uuid v7 id), one `run_steps` row per step (`skipped` where the step's
 /// `when` is false) and the trigger in the outbox, then NOTIFYs the relay — all in the
 /// caller's transaction, which must be durable (it is the acceptance). Does not touch Redis:
-/// call [`dispatch`] after the commit.
+/// call [`dispatch`] after the commit, or leave the trigger to the relay.
 pub async fn enqueue(conn: &mut PgConnection, registry: &Registry, new: NewRun) -> Result<RunRow> {
+    insert_run(conn, registry, new, true).await
+}
+
+/// As [`enqueue`], without the NOTIFY, for a caller that calls [`dispatch`] right after its
+/// commit (the API's acceptance): the commits of transactions that NOTIFY are serialized by
+/// PostgreSQL, which held an API's acceptances to one WAL flush each. The relay still finds
+/// the trigger on its next scan should the process die before `dispatch`, and `dispatch`
+/// wakes it when the push fails.
+pub async fn enqueue_for_dispatch(
+    conn: &mut PgConnection,
+    registry: &Registry,
+    new: NewRun,
+) -> Result<RunRow> {
+    insert_run(conn, registry, new, false).await
+}
+
+async fn insert_run(
+    conn: &mut PgConnection,
+    registry: &Registry,
+    new: NewRun,
+    announce: bool,
+) -> Result<RunRow> {
     let Some(workflow) = registry.workflow(&new.kind) else {
         return Err(Error::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -71,6 +93,7 @@ pub async fn enqueue(conn: &mut PgConnection, registry: &Registry, new: NewRun) 
         steps: &steps,
         correlation_id: new.correlation_id.as_deref(),
         queue: new.queue.as_deref().unwrap_or(&workflow.queue),
+        announce,
     };
     Ok(db::runs::insert(conn, &row).await?)
 }
@@ -104,12 +127,20 @@ impl From<&RunRow> for Started {
 
 /// Best effort, right after the caller committed [`enqueue`]: pushes the run's trigger to
 /// apalis and records the push on the run (the relay then only marks the outbox row). On
-/// any error (Redis down, queue full) it only logs; the relay delivers the trigger later.
+/// any error (Redis down, queue full) it only logs and wakes the relay, which delivers the
+/// trigger later.
 pub async fn dispatch(pool: &PgPool, triggers: &TriggerQueue, run: &Started) {
-    if let Err(e) = try_dispatch(pool, triggers, run).await {
-        let run_id = run.id;
-        tracing::warn!(job_id = %run_id, error = %format!("{e:#}"),
-            "trigger not pushed now; the outbox relay will deliver it");
+    let pushed = match try_dispatch(pool, triggers, run).await {
+        Ok(pushed) => pushed,
+        Err(e) => {
+            let run_id = run.id;
+            tracing::warn!(job_id = %run_id, error = %format!("{e:#}"),
+                "trigger not pushed now; the outbox relay will deliver it");
+            false
+        }
+    };
+    if !pushed && let Err(e) = db::outbox::announce(pool).await {
+        tracing::warn!(error = %e, "cannot wake the outbox relay; it scans on its own");
     }
 }
 
@@ -117,14 +148,19 @@ pub async fn dispatch(pool: &PgPool, triggers: &TriggerQueue, run: &Started) {
 /// retries for seconds) must not hold the response that follows the commit.
 const DISPATCH_TIMEOUT: Duration = Duration::from_millis(300);
 
-async fn try_dispatch(pool: &PgPool, triggers: &TriggerQueue, run: &Started) -> anyhow::Result<()> {
+/// True when the trigger is in Redis (pushed now, or by the relay already).
+async fn try_dispatch(
+    pool: &PgPool,
+    triggers: &TriggerQueue,
+    run: &Started,
+) -> anyhow::Result<bool> {
     let run_id = run.id;
     if timeout(DISPATCH_TIMEOUT, triggers.room(&run.queue)).await?? == 0 {
-        return Ok(()); // the queue is full; the relay delivers when there is room
+        return Ok(false); // the queue is full; the relay delivers when there is room
     }
     let mut conn = pool.acquire().await?;
     if !db::runs::mark_dispatched(&mut conn, run_id).await? {
-        return Ok(()); // the relay pushed it already
+        return Ok(true); // the relay pushed it already
     }
     let pushed = match timeout(
         DISPATCH_TIMEOUT,
@@ -140,5 +176,5 @@ async fn try_dispatch(pool: &PgPool, triggers: &TriggerQueue, run: &Started) -> 
         db::runs::unmark_pushed(&mut conn, run_id.as_uuid()).await?;
         return Err(e);
     }
-    Ok(())
+    Ok(true)
 }

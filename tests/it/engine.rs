@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::resilience::free_port;
+use crate::resilience::{OwnRedis, free_port};
 
 const PG: &str = "postgres://postgres@127.0.0.1:5432";
 const TENANT: &str = "t1";
@@ -473,47 +473,6 @@ async fn a_run_whose_worker_died_is_redriven_by_the_sweeper() {
     env.cleanup().await;
 }
 
-/// A private redis-server (never the shared one) that the test can stop and restart.
-struct OwnRedis {
-    port: u16,
-}
-
-impl OwnRedis {
-    fn start(port: u16) -> OwnRedis {
-        let status = std::process::Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .args(["--daemonize", "yes", "--bind", "127.0.0.1"])
-            .status()
-            .expect("redis-server");
-        assert!(status.success());
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        OwnRedis { port }
-    }
-    fn stop(&self) {
-        let _ = std::process::Command::new("redis-cli")
-            .args(["-p", &self.port.to_string(), "shutdown", "nosave"])
-            .status();
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn triggers_written_while_redis_is_down_are_delivered_when_it_returns() {
     let port = free_port();
@@ -846,6 +805,66 @@ async fn a_trigger_whose_push_failed_is_unsent_again() {
             .collect::<Vec<_>>(),
         [(ids[0], false)]
     );
+    drop(conn);
+    env.cleanup().await;
+}
+
+/// An acceptance whose caller dispatches it does not NOTIFY (PostgreSQL serializes the
+/// commits of transactions that do); `dispatch` wakes the relay itself when its push fails,
+/// and a run left to the relay is announced at its commit.
+#[tokio::test]
+async fn only_triggers_left_to_the_relay_wake_it() {
+    use orderdesk::db::outbox;
+    use tokio::time::timeout;
+    let env = TestEnv::new("redis://127.0.0.1:6379").await;
+    let mut listener = sqlx::postgres::PgListener::connect_with(&env.state.db)
+        .await
+        .unwrap();
+    listener.listen(outbox::CHANNEL).await.unwrap();
+    let accept = || async {
+        let mut tx = env.state.db.begin().await.unwrap();
+        let new = NewRun {
+            tenant_id: TenantId::new(TENANT),
+            kind: "undo".into(),
+            subject_id: None,
+            customer_id: None,
+            requested_by: "test".into(),
+            input: json!({}),
+            correlation_id: None,
+            queue: None,
+        };
+        let run = jobs::enqueue_for_dispatch(&mut tx, &env.state.workflows, new)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        Started::from(&run)
+    };
+
+    let pushed = accept().await;
+    jobs::dispatch(&env.state.db, &env.state.queue, &pushed).await;
+    let mut conn = env.state.db.acquire().await.unwrap();
+    assert!(pushed_at(&mut conn, pushed.id).await.is_some());
+    let quiet = timeout(Duration::from_millis(300), listener.recv()).await;
+    assert!(quiet.is_err(), "a dispatched run woke the relay: {quiet:?}");
+
+    env.enqueue("undo", vec![json!({})]).await;
+    let woken = timeout(Duration::from_secs(5), listener.recv()).await;
+    assert_eq!(woken.unwrap().unwrap().channel(), outbox::CHANNEL);
+
+    let port = free_port();
+    let gone = OwnRedis::start(port);
+    let manager = redis::Client::open(gone.url())
+        .unwrap()
+        .get_connection_manager()
+        .await
+        .unwrap();
+    let unreachable = TriggerQueue::new(&env.state.config, manager, env.state.workflows.queues());
+    gone.stop();
+    let unpushed = accept().await;
+    jobs::dispatch(&env.state.db, &unreachable, &unpushed).await;
+    assert_eq!(pushed_at(&mut conn, unpushed.id).await, None);
+    let woken = timeout(Duration::from_secs(5), listener.recv()).await;
+    assert_eq!(woken.unwrap().unwrap().channel(), outbox::CHANNEL);
     drop(conn);
     env.cleanup().await;
 }

@@ -108,6 +108,7 @@ async fn run_aged(conn: &mut PgConnection, status: &str, days_ago: i64) -> RunId
             steps: &[("only", false)],
             correlation_id: None,
             queue: "interactive",
+            announce: true,
         },
     )
     .await

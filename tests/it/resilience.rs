@@ -271,12 +271,24 @@ async fn killed_worker_with_many_runs_in_flight_finishes_each_once() {
     assert_eq!(claims, vec![2; RUNS], "claimed once by each worker");
 }
 
-struct OwnRedis {
+/// A private redis-server (never the shared one) that a test can stop and restart; up
+/// when `start` returns, down when `stop` returns, stopped when dropped.
+pub(crate) struct OwnRedis {
     port: u16,
 }
 
+/// Waits (at most 2 s) until something answers on `port`, or until nothing does.
+fn wait_port(port: u16, listening: bool) {
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() == listening {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 impl OwnRedis {
-    fn start(port: u16) -> OwnRedis {
+    pub(crate) fn start(port: u16) -> OwnRedis {
         let status = Command::new("redis-server")
             .args([
                 "--port",
@@ -294,16 +306,18 @@ impl OwnRedis {
             .status()
             .expect("redis-server is installed");
         assert!(status.success());
+        wait_port(port, true);
         OwnRedis { port }
     }
-    fn stop(&self) {
+    pub(crate) fn stop(&self) {
         let _ = Command::new("redis-cli")
             .args(["-p", &self.port.to_string(), "shutdown", "nosave"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
+        wait_port(self.port, false);
     }
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
 }
@@ -322,7 +336,7 @@ pub(crate) fn free_port() -> u16 {
         .port()
 }
 
-async fn wait_redis(port: u16) {
+pub(crate) async fn wait_redis(port: u16) {
     for _ in 0..100 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
             return;

@@ -267,7 +267,7 @@ impl Admission<'_> {
             correlation_id: self.caller.actor.correlation_id.clone(),
             queue: None,
         };
-        let run = jobs::enqueue(self.conn, &self.state.workflows, new).await?;
+        let run = jobs::enqueue_for_dispatch(self.conn, &self.state.workflows, new).await?;
         if let Some(request) = s.request {
             let (tenant, queued) = (&self.caller.tenant_id, RequestStatus::Queued);
             db::requests::set_status(

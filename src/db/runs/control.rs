@@ -24,7 +24,7 @@ pub async fn lock(
                 attempts, lease_owner, lease_until, next_attempt_at, pushed_at, result, error,
                 created_at, started_at, finished_at, updated_at, correlation_id, queue,
                 cancel_requested_at, retries, progress_unit, progress_failed
-         FROM runs WHERE tenant_id = $1 AND id = $2 FOR UPDATE"#,
+         FROM runs WHERE id = $2 AND (tenant_id = $1) IS TRUE FOR UPDATE"#,
         tenant.as_str(),
         id.as_uuid(),
     )

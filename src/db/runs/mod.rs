@@ -195,6 +195,10 @@ pub struct NewRunRow<'a> {
     pub correlation_id: Option<&'a str>,
     /// Its workflow's queue.
     pub queue: &'a str,
+    /// NOTIFY the relay at commit. PostgreSQL serializes the commits of transactions that
+    /// NOTIFY (each waits for the one before it to be flushed), so an acceptance whose
+    /// caller pushes the trigger itself right after the commit does not.
+    pub announce: bool,
 }
 
 fn ms(d: Duration) -> i64 {
@@ -202,9 +206,9 @@ fn ms(d: Duration) -> i64 {
 }
 
 /// Inserts the run, its steps and its trigger (an outbox row, announced to the relay by a
-/// NOTIFY delivered at commit), in the caller's transaction — the acceptance — and in one
-/// statement: one round trip and one statement to plan less per accepted run than a
-/// separate outbox insert.
+/// NOTIFY delivered at commit when `new.announce`), in the caller's transaction — the
+/// acceptance — and in one statement: one round trip and one statement to plan less per
+/// accepted run than a separate outbox insert.
 pub async fn insert(conn: &mut PgConnection, new: &NewRunRow<'_>) -> sqlx::Result<RunRow> {
     let names: Vec<&str> = new.steps.iter().map(|(n, _)| *n).collect();
     let skipped: Vec<bool> = new.steps.iter().map(|(_, s)| *s).collect();
@@ -212,7 +216,7 @@ pub async fn insert(conn: &mut PgConnection, new: &NewRunRow<'_>) -> sqlx::Resul
     let first = new.steps.iter().find(|(_, s)| !s).map(|(n, _)| *n);
     // the steps' rows reference the run inserted by the same statement: foreign keys are
     // checked at the statement's end. `n` makes the NOTIFY part of the statement (a CTE that
-    // only selects runs only if something reads it)
+    // only selects runs only if something reads it); CASE evaluates it only when asked
     sqlx::query_as!(
         RunRow,
         r#"WITH s AS (
@@ -222,7 +226,7 @@ pub async fn insert(conn: &mut PgConnection, new: &NewRunRow<'_>) -> sqlx::Resul
          o AS (INSERT INTO outbox (kind, run_id) VALUES ('trigger', $1))
          INSERT INTO runs (id, tenant_id, kind, subject_id, customer_id, requested_by, input,
                            progress_total, current_step, correlation_id, queue)
-         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $13, $14 FROM (SELECT pg_notify($12, '')) AS n
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $13, $14 FROM (SELECT CASE WHEN $15 THEN pg_notify($12, '')::text END) AS n
          RETURNING id, tenant_id, kind, subject_id, customer_id AS "customer_id: CustomerId", requested_by, input,
                    status AS "status: RunStatus", progress_done, progress_total, current_step,
                    attempts, lease_owner, lease_until, next_attempt_at, pushed_at, result, error,
@@ -241,6 +245,7 @@ pub async fn insert(conn: &mut PgConnection, new: &NewRunRow<'_>) -> sqlx::Resul
         super::outbox::CHANNEL,
         new.correlation_id,
         new.queue,
+        new.announce,
     )
     .fetch_one(conn)
     .await

@@ -21,7 +21,7 @@ pub async fn get(
                 status AS "status: RunStatus", progress_done, progress_total, current_step,
                 attempts, lease_owner, lease_until, next_attempt_at, pushed_at, result, error,
                 created_at, started_at, finished_at, updated_at, correlation_id, queue, cancel_requested_at, retries, progress_unit, progress_failed
-         FROM runs WHERE tenant_id = $1 AND id = $2"#,
+         FROM runs WHERE id = $2 AND (tenant_id = $1) IS TRUE"#,
         tenant.as_str(),
         id.as_uuid(),
     )
@@ -42,7 +42,7 @@ pub async fn get_for_customer(
                 status AS "status: RunStatus", progress_done, progress_total, current_step,
                 attempts, lease_owner, lease_until, next_attempt_at, pushed_at, result, error,
                 created_at, started_at, finished_at, updated_at, correlation_id, queue, cancel_requested_at, retries, progress_unit, progress_failed
-         FROM runs WHERE tenant_id = $1 AND id = $2 AND customer_id = $3"#,
+         FROM runs WHERE id = $2 AND (tenant_id = $1) IS TRUE AND customer_id = $3"#,
         tenant.as_str(),
         id.as_uuid(),
         customer_id.as_str(),
