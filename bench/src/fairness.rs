@@ -179,7 +179,7 @@ async fn start_bulk(env: &BenchEnv) -> anyhow::Result<Uuid> {
         queue: None,
     };
     let mut tx = env.state.db.begin().await?;
-    let run = jobs::enqueue(&mut tx, &env.state.workflows, new).await?;
+    let run = jobs::enqueue_for_dispatch(&mut tx, &env.state.workflows, new).await?;
     tx.commit().await?;
     jobs::dispatch(&env.state.db, &env.state.queue, &(&run).into()).await;
     Ok(run.id.as_uuid())

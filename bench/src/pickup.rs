@@ -110,7 +110,8 @@ impl Probes {
     pub async fn send_one(&mut self, env: &BenchEnv) -> anyhow::Result<()> {
         let mut conn = env.state.db.acquire().await?;
         let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-        let run = jobs::enqueue(&mut tx, &env.state.workflows, new_run(WORKFLOW)).await?;
+        let run =
+            jobs::enqueue_for_dispatch(&mut tx, &env.state.workflows, new_run(WORKFLOW)).await?;
         tx.commit().await?;
         let at: DateTime<Utc> = sqlx::query_scalar("SELECT clock_timestamp()")
             .fetch_one(&mut *conn)

@@ -8,7 +8,7 @@
 use serde_json::json;
 use sqlx::PgConnection;
 
-use super::{NewRun, enqueue};
+use super::{NewRun, enqueue_for_dispatch};
 use crate::db;
 use crate::db::requests::{NewRequest, RequestRow};
 use crate::db::runs::RunRow;
@@ -103,7 +103,8 @@ pub fn already_open() -> BlockedReason {
 
 /// Judges the forced cancellation under the lock on the order's holds (so a legal hold
 /// placed at the same time is seen) and, when allowed, opens its request (or takes over
-/// the one waiting for review), enqueues the run and records `admin.cancelled`.
+/// the one waiting for review), enqueues the run and records `admin.cancelled`. The caller
+/// dispatches the run after its commit (`jobs::dispatch`; the relay is not woken).
 pub async fn start(
     conn: &mut PgConnection,
     registry: &Registry,
@@ -147,7 +148,7 @@ pub async fn start(
         correlation_id: c.correlation_id.clone(),
         queue: c.queue.clone(),
     };
-    let run = enqueue(conn, registry, new).await?;
+    let run = enqueue_for_dispatch(conn, registry, new).await?;
     let (tenant, queued) = (&order.tenant_id, RequestStatus::Queued);
     let by = Some(c.requested_by);
     db::requests::set_status(conn, tenant, request.id, queued, Some(run.id), by).await?;

@@ -9,7 +9,7 @@ use serde::Serialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{NewRun, enqueue};
+use super::{NewRun, enqueue_for_dispatch};
 use crate::db;
 use crate::db::holds::{HoldRow, NewHold, OrderHolds};
 use crate::db::runs::RunRow;
@@ -65,7 +65,8 @@ pub enum Started {
 
 /// Judges `t.action` on the order under a lock on its holds (held until the caller's
 /// transaction ends, so two agents never both hold or release) and, when allowed, enqueues
-/// the run and places or claims the hold.
+/// the run and places or claims the hold. The caller dispatches the run after its commit
+/// (`jobs::dispatch`; the relay is not woken).
 pub async fn start(
     conn: &mut PgConnection,
     registry: &Registry,
@@ -104,7 +105,7 @@ pub async fn start(
         correlation_id: t.correlation_id,
         queue: t.queue,
     };
-    let run = enqueue(conn, registry, new).await?;
+    let run = enqueue_for_dispatch(conn, registry, new).await?;
     let hold = match (t.action, hold_id) {
         (OrderAction::Hold, Some(id)) => {
             let new = NewHold {
