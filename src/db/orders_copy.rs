@@ -205,6 +205,7 @@ async fn rebuild_next(conn: &mut PgConnection) -> sqlx::Result<Option<String>> {
         tx.commit().await?;
         return Ok(None);
     };
+    let started = std::time::Instant::now();
     sqlx::raw_sql(&format!(
         "SET LOCAL maintenance_work_mem = '{BUILD_MEMORY}'"
     ))
@@ -218,6 +219,9 @@ async fn rebuild_next(conn: &mut PgConnection) -> sqlx::Result<Option<String>> {
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
+    // which index a load spends its time on (the full-text GIN index, mostly)
+    let secs = started.elapsed().as_secs_f64();
+    tracing::info!(index = %next.name, secs, "deferred index built");
     Ok(Some(next.name))
 }
 
