@@ -2,6 +2,8 @@
 //! model. Their canonical side belongs to the upstream services: the binary hands the same
 //! orders to the sandbox crate.
 
+use std::time::Instant;
+
 use sqlx::PgPool;
 
 use crate::db;
@@ -47,25 +49,75 @@ pub fn demo_batches(
 /// process per statement, so one statement would leave a core idle.
 const COPY_STREAMS: usize = 2;
 
+/// From how many orders a load into an empty `order_views` defers its secondary indexes
+/// (builds them after the COPY): below it, building ten indexes costs more than maintaining
+/// them, and the tests' small seeds keep the plain path.
+pub const DEFER_INDEXES_FROM: usize = 100_000;
+
 /// Writes the demo tenant and its `orders` demo orders over `customers` customers into the
 /// read model. A tenant without orders is loaded with COPY, fed as the orders are generated
 /// (for a million orders, PostgreSQL's work per row is what remains: see the README's
 /// Benchmarks); seeding again upserts them, which changes nothing, and completes a load
-/// that was interrupted.
+/// that was interrupted. A large load into an empty `order_views` builds its secondary
+/// indexes after the COPY ([`DEFER_INDEXES_FROM`]).
 pub async fn load_read_model(
     pool: &PgPool,
     tenant: &TenantId,
     customers: usize,
     orders: usize,
 ) -> anyhow::Result<()> {
-    let mut conn = pool.acquire().await?;
-    db::tenants::upsert(&mut conn, tenant, tenant.as_str(), &demo_settings()).await?;
-    if db::orders::count_for_tenant(&mut conn, tenant).await? > 0 {
+    load_read_model_deferring_from(pool, tenant, customers, orders, DEFER_INDEXES_FROM).await
+}
+
+/// [`load_read_model`], deferring the indexes from `defer_from` orders (a test loads a few
+/// thousand orders through the deferred path).
+pub async fn load_read_model_deferring_from(
+    pool: &PgPool,
+    tenant: &TenantId,
+    customers: usize,
+    orders: usize,
+    defer_from: usize,
+) -> anyhow::Result<()> {
+    // held to the end: one load at a time, and a `db::migrate` meanwhile leaves the
+    // indexes this load defers to it
+    let mut lock = db::orders_copy::BulkLoadLock::acquire(pool).await?;
+    db::tenants::upsert(lock.conn(), tenant, tenant.as_str(), &demo_settings()).await?;
+    if db::orders::count_for_tenant(lock.conn(), tenant).await? > 0 {
         for batch in demo_batches(tenant, customers, orders, UPSERT_BATCH) {
             apply(pool, tenant, &demo_settings(), &batch).await?;
         }
-        return Ok(());
+        return Ok(lock.release().await?);
     }
+    let deferred = orders >= defer_from && db::orders_copy::defer_indexes(lock.conn()).await?;
+    let started = Instant::now();
+    let copied = copy_orders(pool, tenant, customers, orders).await;
+    tracing::info!(secs = secs_since(started), deferred, "orders copied");
+    // rebuilt even when the COPY failed: the read model is never left without them
+    if deferred {
+        let started = Instant::now();
+        let built = db::orders_copy::restore_indexes(pool, &mut lock).await?;
+        tracing::info!(secs = secs_since(started), indexes = ?built, "deferred indexes built");
+    }
+    copied?;
+    // fresh statistics and visibility map, so the planner knows the new rows (and index-only
+    // scans skip their heap) before autovacuum comes by; after the index builds, which give
+    // the expression indexes the statistics ANALYZE collects for them
+    let started = Instant::now();
+    db::orders_copy::vacuum_analyze(lock.conn()).await?;
+    tracing::info!(
+        secs = secs_since(started),
+        "order_views vacuumed and analyzed"
+    );
+    Ok(lock.release().await?)
+}
+
+/// COPYs the tenant's demo orders on [`COPY_STREAMS`] connections at once.
+async fn copy_orders(
+    pool: &PgPool,
+    tenant: &TenantId,
+    customers: usize,
+    orders: usize,
+) -> anyhow::Result<()> {
     // stream k copies every COPY_STREAMS-th order from the k-th: each generates them all
     // (cheap next to what PostgreSQL does with a row) and keeps its own
     let streams = (0..COPY_STREAMS).map(|k| async move {
@@ -76,8 +128,9 @@ pub async fn load_read_model(
         db::orders_copy::copy_views(&mut conn, mine).await
     });
     futures::future::try_join_all(streams).await?;
-    // fresh statistics and visibility map, so the planner knows the new rows (and index-only
-    // scans skip their heap) before autovacuum comes by
-    db::orders_copy::vacuum_analyze(&mut conn).await?;
     Ok(())
+}
+
+fn secs_since(started: Instant) -> f64 {
+    started.elapsed().as_secs_f64()
 }

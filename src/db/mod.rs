@@ -149,7 +149,41 @@ pub async fn ping(pool: &PgPool) -> sqlx::Result<()> {
     Ok(())
 }
 
+/// Applies the migrations, then rebuilds the read model's indexes a bulk load deferred and
+/// did not live to build (`orderdesk migrate`, `seed` and `dev` run this at their start).
 pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
     MIGRATOR.run(pool).await?;
+    rebuild_indexes_left_deferred(pool).await?;
+    Ok(())
+}
+
+/// Rebuilds the indexes recorded in `deferred_indexes` when no load holds the bulk-load
+/// lock: the records of a load that died. A load still running rebuilds its own, so this
+/// does not wait for it.
+async fn rebuild_indexes_left_deferred(pool: &PgPool) -> anyhow::Result<()> {
+    if !orders_copy::any_deferred(&mut *pool.acquire().await?).await? {
+        return Ok(());
+    }
+    let Some(mut lock) = orders_copy::BulkLoadLock::try_acquire(pool).await? else {
+        tracing::info!(
+            "order_views has deferred indexes and a bulk load is running: it rebuilds them"
+        );
+        return Ok(());
+    };
+    // a load may have rebuilt them and ended since the first look
+    if !orders_copy::any_deferred(lock.conn()).await? {
+        return lock.release().await.map_err(Into::into);
+    }
+    tracing::warn!(
+        "order_views has indexes a bulk load deferred and did not rebuild: rebuilding them"
+    );
+    let started = std::time::Instant::now();
+    let built = orders_copy::restore_indexes(pool, &mut lock).await?;
+    lock.release().await?;
+    tracing::info!(
+        indexes = ?built,
+        secs = started.elapsed().as_secs_f64(),
+        "deferred indexes of order_views rebuilt"
+    );
     Ok(())
 }

@@ -40,6 +40,7 @@ mod repo_files;
 mod resilience;
 mod returns;
 mod sandbox;
+mod seed_indexes;
 mod spec;
 mod support;
 mod upstream_calls;

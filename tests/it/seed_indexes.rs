@@ -1,0 +1,155 @@
+//! A large seed into an empty `order_views` builds its secondary indexes after the COPY: it
+//! ends with the indexes it started with, a read model with orders is never touched, and
+//! the indexes of a seed that died half-way are rebuilt by the next process start
+//! (`db::migrate`), unless a seed still holds the bulk-load lock.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use orderdesk::db;
+use orderdesk::db::orders_copy::{self, BulkLoadLock};
+use orderdesk::domain::ids::TenantId;
+use orderdesk::seed;
+use sqlx::PgPool;
+
+use crate::helpers::{self, cleanup};
+
+/// A migrated database of the test's own, dropped with this value.
+struct Db {
+    pool: PgPool,
+    name: String,
+}
+
+impl Db {
+    async fn new() -> Db {
+        let (name, url) = helpers::create_database().await;
+        let pool = db::connect(&url, 4).await.unwrap();
+        db::migrate(&pool).await.unwrap();
+        Db { pool, name }
+    }
+
+    /// Name and definition of every index of `order_views`.
+    async fn indexes(&self) -> BTreeSet<(String, String)> {
+        sqlx::query_as(
+            "SELECT indexname::text, indexdef FROM pg_indexes WHERE tablename = 'order_views'",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect()
+    }
+
+    /// Every index of `order_views` by name, with its oid: a rebuilt index has a new one.
+    async fn index_oids(&self) -> BTreeMap<String, i64> {
+        sqlx::query_as(
+            "SELECT c.relname::text, c.oid::int8 FROM pg_index i
+             JOIN pg_class c ON c.oid = i.indexrelid
+             WHERE i.indrelid = 'order_views'::regclass",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect()
+    }
+
+    async fn count(&self, table: &str) -> i64 {
+        sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+
+    async fn defer_indexes(&self) -> bool {
+        let mut conn = self.pool.acquire().await.unwrap();
+        orders_copy::defer_indexes(&mut conn).await.unwrap()
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        cleanup::remove_blocking(cleanup::TestData {
+            db_name: self.name.clone(),
+            redis_url: "redis://127.0.0.1:6379".into(),
+            redis_prefix: self.name.clone(),
+            apalis_workers_sets: vec![],
+        });
+    }
+}
+
+fn is_unique((_, definition): &(String, String)) -> bool {
+    definition.starts_with("CREATE UNIQUE INDEX")
+}
+
+#[tokio::test]
+async fn a_large_load_into_an_empty_read_model_ends_with_the_same_indexes() {
+    let db = Db::new().await;
+    let before = db.indexes().await;
+    let oids = db.index_oids().await;
+    let tenant = TenantId::new("bulk");
+    seed::load_read_model_deferring_from(&db.pool, &tenant, 40, 2_000, 1_000)
+        .await
+        .unwrap();
+    assert_eq!(db.indexes().await, before);
+    assert_eq!(db.count("deferred_indexes").await, 0);
+    assert_eq!(db.count("order_views").await, 2_000);
+    // the load went the deferred way: each secondary index is a new one, built after the
+    // COPY; the unique ones (which kept duplicates out of it) stayed
+    let rebuilt = db.index_oids().await;
+    for index in &before {
+        let name = &index.0;
+        assert_eq!(rebuilt[name] == oids[name], is_unique(index), "{name}");
+    }
+}
+
+#[tokio::test]
+async fn indexes_a_dead_load_left_deferred_are_rebuilt_at_the_next_start() {
+    let db = Db::new().await;
+    let before = db.indexes().await;
+    assert!(db.defer_indexes().await);
+    let during = db.indexes().await;
+    assert!(during.iter().all(is_unique), "{during:?}");
+    assert!(during.len() < before.len());
+    assert_eq!(
+        db.count("deferred_indexes").await as usize,
+        before.len() - during.len()
+    );
+    // the load writes some orders, then dies
+    let tenant = TenantId::new("bulk");
+    let orders = seed::demo_orders(&tenant, 5, 50);
+    seed::apply(&db.pool, &tenant, &seed::demo_settings(), &orders)
+        .await
+        .unwrap();
+
+    // while a load holds the lock, a start leaves the indexes to it, without waiting
+    let lock = BulkLoadLock::acquire(&db.pool).await.unwrap();
+    db::migrate(&db.pool).await.unwrap();
+    assert_eq!(db.indexes().await, during);
+    lock.release().await.unwrap();
+
+    db::migrate(&db.pool).await.unwrap();
+    assert_eq!(db.indexes().await, before);
+    assert_eq!(db.count("deferred_indexes").await, 0);
+}
+
+#[tokio::test]
+async fn a_read_model_with_orders_is_never_deferred() {
+    let db = Db::new().await;
+    let other = TenantId::new("other");
+    let orders = seed::demo_orders(&other, 2, 3);
+    seed::apply(&db.pool, &other, &seed::demo_settings(), &orders)
+        .await
+        .unwrap();
+    let before = db.indexes().await;
+    let oids = db.index_oids().await;
+
+    assert!(!db.defer_indexes().await);
+    assert_eq!(db.count("deferred_indexes").await, 0);
+    // a new tenant's load above the threshold still maintains the indexes as it goes
+    seed::load_read_model_deferring_from(&db.pool, &TenantId::new("bulk"), 10, 200, 1)
+        .await
+        .unwrap();
+    assert_eq!(db.index_oids().await, oids);
+    assert_eq!(db.indexes().await, before);
+    assert_eq!(db.count("order_views").await, 203);
+}
