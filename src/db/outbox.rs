@@ -11,7 +11,8 @@ use sqlx::PgConnection;
 
 use crate::domain::ids::RunId;
 
-/// The channel NOTIFYed (at commit) when a trigger is written; the relay LISTENs to it.
+/// The channel NOTIFYed (at commit) when a trigger is written that no caller will push
+/// itself, and by `jobs::dispatch` when its push failed; the relay LISTENs to it.
 pub const CHANNEL: &str = "orderdesk_outbox";
 
 /// Wakes the relay (a NOTIFY committed on its own) when a trigger was written without one.
