@@ -365,7 +365,7 @@ async fn a_flaky_returns_api_still_records_exactly_one_inspection() {
     let rma = returned(&app, &order, 1).await;
     let lead = app.agent_token(TENANT, "agt_lea", &["cs_lead"]);
     let approve = json!({"reason": "within policy", "method": "pickup"});
-    app.set_faults(json!({"service": "fulfillment", "error_rate": 0.4, "lost_response_rate": 0.4}))
+    app.set_faults(json!({"service": "fulfillment", "error_rate": 0.3, "lost_response_rate": 0.3}))
         .await;
     let approved = review(&app, &lead, &rma, "approve", Some("a-1"), approve).await;
     let approved = app
