@@ -102,6 +102,57 @@ async fn a_large_load_into_an_empty_read_model_ends_with_the_same_indexes() {
     }
 }
 
+/// A load ends analyzed: statistics for every column (the full text's at its raised target,
+/// which the analysis sets aside for a while) and for the index expressions.
+#[tokio::test]
+async fn a_large_load_ends_with_statistics_of_every_column_at_its_target() {
+    let db = Db::new().await;
+    let target = |db: &Db| {
+        let pool = db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i32>(
+                "SELECT attstattarget::int FROM pg_attribute
+                 WHERE attrelid = 'order_views'::regclass AND attname = 'search_text'",
+            )
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    assert_eq!(target(&db).await, 1000);
+    let tenant = TenantId::new("bulk");
+    seed::load_read_model_deferring_from(&db.pool, &tenant, 40, 2_000, 1_000)
+        .await
+        .unwrap();
+    assert_eq!(target(&db).await, 1000);
+    let unanalyzed: Vec<String> = sqlx::query_scalar(
+        "SELECT attname::text FROM pg_attribute a
+         WHERE attrelid = 'order_views'::regclass AND attnum > 0 AND NOT attisdropped
+           AND NOT EXISTS (SELECT FROM pg_stats s WHERE s.tablename = 'order_views'
+                           AND s.attname = a.attname)",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert!(unanalyzed.is_empty(), "{unanalyzed:?}");
+    // the full text's own statistics: its most common words
+    let lexemes: i32 = sqlx::query_scalar(
+        "SELECT coalesce(cardinality(most_common_elems), 0) FROM pg_stats
+         WHERE tablename = 'order_views' AND attname = 'search_text'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert!(lexemes > 0, "{lexemes}");
+    let expressions: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stats WHERE tablename = 'order_views_payment_ids'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(expressions, 1);
+}
+
 #[tokio::test]
 async fn indexes_a_dead_load_left_deferred_are_rebuilt_at_the_next_start() {
     let db = Db::new().await;
