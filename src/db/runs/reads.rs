@@ -143,8 +143,9 @@ pub async fn get_many(
 }
 
 /// What the console's job search looks for: one term that may be a job id, a request id
-/// (whose run it names), an order id (the run's subject or its input's `order_id`, or a
-/// request about the order) or a correlation id.
+/// (whose run it names), an order id (the run's subject or its input's `order_id`, a
+/// request about the order, or a bulk job with the order among its items) or a correlation
+/// id.
 #[derive(Debug, Clone)]
 pub struct RunSearch {
     pub term: String,
@@ -155,9 +156,11 @@ pub struct RunSearch {
     pub limit: i64,
 }
 
-/// The tenant's runs that `s.term` names, newest first, at most `s.limit`. The ids are
-/// found by key (`runs` and `requests` primary keys, `requests_by_order`); the subject,
-/// input and correlation id are compared within the tenant's runs.
+/// The tenant's runs that `s.term` names, newest first, at most `s.limit`: by their id,
+/// their request's id, their order (subject or input), the bulk jobs that had the order as
+/// an item, or their correlation id. The ids are found by key (`runs` and `requests`
+/// primary keys, `requests_by_order`, `run_items_by_subject`); the subject, input and
+/// correlation id are compared within the tenant's runs.
 pub async fn search(
     conn: &mut PgConnection,
     tenant: &TenantId,
@@ -180,6 +183,8 @@ pub async fn search(
                           WHERE q.tenant_id = $1 AND q.run_id IS NOT NULL
                             AND (q.id = $2 OR q.order_id = $3))
                 OR subject_id = $3
+                OR id IN (SELECT i.run_id FROM run_items i
+                          WHERE i.tenant_id = $1 AND i.subject_id = $3)
                 OR input ->> 'order_id' = $3
                 OR correlation_id = $3)
          ORDER BY created_at DESC, id DESC

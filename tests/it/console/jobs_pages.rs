@@ -262,6 +262,33 @@ async fn read_stream(app: &TestApp, cookie: &str, path: &str) -> (u16, String) {
     (status, body)
 }
 
+/// Searching by an order finds the bulk jobs the order was an item of, beside its own runs.
+#[tokio::test]
+async fn an_orders_search_finds_the_bulk_job_it_was_an_item_of() {
+    let app = helpers::spawn().await;
+    let bulk = start_bulk_hold(&app).await;
+    let ended = app.wait_job(&bulk, 30).await;
+    assert_eq!(ended["status"], "succeeded", "{ended}");
+    let token = app.agent_token(TENANT, "agt_ops", &["admin"]);
+    let (status, items) = app
+        .get(
+            &format!("/v1/admin/jobs/{bulk}/items"),
+            app.auth(&token, TENANT),
+        )
+        .await;
+    assert_eq!(status, 200, "{items}");
+    let order = items["data"][0]["subject_id"].as_str().unwrap().to_string();
+    let ours = sign_in(&app, &token).await;
+    let (status, page) = get_page(&app, &format!("/console?q={order}"), Some(&ours.cookie)).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains(&format!("data-job=\"{bulk}\"")), "{page}");
+    // another tenant's agent searching the same order id finds nothing
+    let theirs = sign_in(&app, &app.agent_token(OTHER_TENANT, "agt_x", &["admin"])).await;
+    let (_, page) = get_page(&app, &format!("/console?q={order}"), Some(&theirs.cookie)).await;
+    assert!(!page.contains(&format!("data-job=\"{bulk}\"")));
+    assert!(page.contains("No jobs match."));
+}
+
 /// The search finds a job by its id, its order's id, its request's id and its correlation
 /// id; the page's stream sends every job once and ends. An agent of another tenant finds
 /// none of it: the job page is a 404 page, the list and the search do not name it, and
