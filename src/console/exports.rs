@@ -3,10 +3,11 @@
 //! by the API's own code and permission (`orders.export`), and its NDJSON imports (the
 //! `import_orders` jobs: status, lines, failures) for an agent who may read jobs.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use maud::{Markup, html};
 
 use super::SignedIn;
+use super::extract::PageQuery;
 use super::jobs::{progress_bar, query_value, status_badge};
 use super::layout::{PageError, page};
 use crate::api::admin::exports::{ExportOut, ListExportsQuery, exports_page};
@@ -28,7 +29,7 @@ pub async fn list(
     State(state): State<AppState>,
     who: SignedIn,
     meta: RequestMeta,
-    Query(q): Query<ListExportsQuery>,
+    PageQuery(q): PageQuery<ListExportsQuery>,
 ) -> PageResult {
     who.require(Permission::OrdersExport)?;
     let Listing { filter, limit } = q.validate()?;

@@ -8,6 +8,7 @@ mod assets;
 mod charts;
 mod engine;
 mod exports;
+mod extract;
 mod guard;
 mod jobs;
 mod kpis;

@@ -1,14 +1,14 @@
 //! Signing in (a pasted token or API key becomes a session cookie), signing out, and the
 //! step-up a page asks for when the API would.
 
-use axum::Form;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use maud::html;
 use serde::Deserialize;
 
 use super::SignedIn;
+use super::extract::{PageForm, PageQuery};
 use super::guard::see_other;
 use super::layout::{PageError, bare};
 use crate::api::auth::session_cookie;
@@ -40,7 +40,7 @@ pub struct SignInForm {
 pub async fn form(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(q): Query<NextQuery>,
+    PageQuery(q): PageQuery<NextQuery>,
 ) -> Response {
     let next = q.next.filter(|n| is_console_path(n));
     if let Some(secret) = session_cookie(&headers)
@@ -84,7 +84,7 @@ fn same_origin(headers: &HeaderMap) -> bool {
 pub async fn submit(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Form(form): Form<SignInForm>,
+    PageForm(form): PageForm<SignInForm>,
 ) -> Response {
     let next = Some(form.next.as_str()).filter(|n| is_console_path(n));
     if !same_origin(&headers) {
@@ -132,7 +132,7 @@ pub struct CsrfForm {
 pub async fn sign_out(
     State(state): State<AppState>,
     who: SignedIn,
-    Form(form): Form<CsrfForm>,
+    PageForm(form): PageForm<CsrfForm>,
 ) -> std::result::Result<Response, PageError> {
     if !sessions::csrf_matches(&who.session, &form.csrf_token) {
         return Err(PageError::from(csrf_failed()));
@@ -160,7 +160,7 @@ pub async fn step_up(
     State(state): State<AppState>,
     headers: HeaderMap,
     who: SignedIn,
-    Form(form): Form<StepUpForm>,
+    PageForm(form): PageForm<StepUpForm>,
 ) -> Result<StatusCode> {
     let presented = headers
         .get(CSRF_HEADER)

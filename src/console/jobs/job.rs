@@ -1,18 +1,19 @@
 //! One job's page: its facts, steps (with their upstream keys), a bulk job's items, the audit
 //! records it caused, and its retry and cancel buttons.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::{PageResult, progress_bar, query_value, short_id, status_badge};
 use crate::api::admin::access_log;
-use crate::api::extract::{Path, Validate};
+use crate::api::extract::Validate;
 use crate::api::jobs::items::{ItemsQuery, STATUSES as ITEM_STATUSES, read_items};
 use crate::api::jobs::{JobOut, Viewer, jobs_read};
 use crate::api::shared::RequestMeta;
 use crate::auth::Permission;
 use crate::console::SignedIn;
+use crate::console::extract::{PagePath, PageQuery};
 use crate::console::layout::page;
 use crate::db;
 use crate::db::audit::AuditRow;
@@ -40,8 +41,8 @@ pub async fn show(
     State(state): State<AppState>,
     who: SignedIn,
     meta: RequestMeta,
-    Path(id): Path<RunId>,
-    Query(page_q): Query<JobPageQuery>,
+    PagePath(id): PagePath<RunId>,
+    PageQuery(page_q): PageQuery<JobPageQuery>,
 ) -> PageResult {
     who.require(Permission::JobsRead)?;
     let tenant = &who.agent.tenant_id;

@@ -4,11 +4,12 @@
 //! records it caused and the retry and cancel buttons; the dead jobs by kind with a bulk
 //! retry per kind. Every button calls the admin API.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::SignedIn;
+use super::extract::PageQuery;
 use super::layout::{PageError, page};
 use crate::api::extract::{Validate, invalid};
 use crate::api::jobs::events::MAX_IDS;
@@ -80,7 +81,7 @@ pub async fn list(
     State(state): State<AppState>,
     who: SignedIn,
     meta: RequestMeta,
-    Query(page_q): Query<JobsPageQuery>,
+    PageQuery(page_q): PageQuery<JobsPageQuery>,
 ) -> PageResult {
     who.require(Permission::JobsRead)?;
     let q = page_q.listing();

@@ -3,7 +3,7 @@
 //! services (over the last hour or day), and order throughput and time to ship by day (the
 //! figures of `GET /v1/admin/metrics/orders`).
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -12,6 +12,7 @@ mod figures;
 
 use super::SignedIn;
 use super::charts::{self, PALETTE, figure};
+use super::extract::PageQuery;
 use super::layout::{PageError, page};
 use crate::api::admin::kpis::OrderMetricsOut;
 use crate::auth::Permission;
@@ -119,7 +120,7 @@ struct Figures {
 pub async fn show(
     State(state): State<AppState>,
     who: SignedIn,
-    Query(q): Query<KpisQuery>,
+    PageQuery(q): PageQuery<KpisQuery>,
 ) -> Result<Markup, PageError> {
     who.require(Permission::OrdersSearch)?;
     who.require(Permission::JobsRead)?;

@@ -451,3 +451,46 @@ async fn a_step_up_given_to_the_console_serves_the_actions_that_need_sudo() {
     let (status, removed) = api_as(&app, &session, "POST", &remove, true, Some("lh-2"), body).await;
     assert!(status < 300, "{status} {removed}");
 }
+
+/// What a browser cannot have meant — a query string that cannot be read, a job link with a
+/// malformed id, a form that is not a form — is answered with the console's HTML error page
+/// carrying the API's code, never a JSON problem.
+#[tokio::test]
+async fn unreadable_links_and_forms_get_the_consoles_error_page() {
+    let app = helpers::spawn().await;
+    let s = sign_in(&app, &app.agent_token(TENANT, "agt_ops", &["admin"])).await;
+    let client = no_redirects();
+    let cases = [
+        ("/console?limit=many", 400, "request.invalid_query"),
+        (
+            "/console/kpis?window=1h&window=24h",
+            400,
+            "request.invalid_query",
+        ),
+        ("/console/exports?limit=-x", 400, "request.invalid_query"),
+        ("/console/jobs/not-a-job", 404, "job.not_found"),
+    ];
+    for (path, status, code) in cases {
+        let res = client
+            .get(format!("{}{path}", app.api))
+            .header(COOKIE, &s.cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), status, "{path}");
+        let kind = res.headers()["content-type"].to_str().unwrap().to_string();
+        assert!(kind.starts_with("text/html"), "{path}: {kind}");
+        let page = res.text().await.unwrap();
+        assert!(page.contains(code), "{path}: {page}");
+    }
+    let res = client
+        .post(format!("{}/console/sign-in", app.api))
+        .json(&json!({"credential": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 400);
+    let kind = res.headers()["content-type"].to_str().unwrap().to_string();
+    assert!(kind.starts_with("text/html"), "{kind}");
+    assert!(res.text().await.unwrap().contains("request.invalid_form"));
+}
