@@ -6,6 +6,7 @@
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Value, json};
+use sqlx::PgConnection;
 use utoipa::ToSchema;
 
 use crate::api::accept::{
@@ -83,17 +84,17 @@ impl Planned {
     }
 }
 
-/// The plan for `order` now, by `who`.
+/// The plan for `order` now, by `who`, read on `conn`.
 pub async fn plan(
     state: &AppState,
+    conn: &mut PgConnection,
     order: &Order,
     who: Canceller,
     refund: bool,
     restock: bool,
 ) -> Result<Planned> {
-    let mut conn = state.db.acquire().await?;
-    let settings = db::tenants::settings(&mut conn, &order.tenant_id).await?;
-    let plan = jobs::cancellation::plan(&mut conn, order, &settings, who, refund, restock).await?;
+    let settings = db::tenants::settings(conn, &order.tenant_id).await?;
+    let plan = jobs::cancellation::plan(conn, order, &settings, who, refund, restock).await?;
     let input = CancelRunInput {
         order_id: order.id.clone(),
         reason: None,

@@ -92,7 +92,11 @@ pub async fn approve_cancel(
 ) -> Result<Response> {
     let order = agent.tenant_order(&state, &order_id).await?;
     let precondition = OrderPrecondition::for_agent(if_match, body.version, Need::Optional)?;
-    let planned = cancel::plan(&state, &order, Canceller::Agent, body.refund, body.restock).await?;
+    let mut conn = state.db.acquire().await?;
+    let (refund, restock) = (body.refund, body.restock);
+    let planned =
+        cancel::plan(&state, &mut conn, &order, Canceller::Agent, refund, restock).await?;
+    drop(conn);
     if body.dry_run {
         return Ok(planned.dry_run());
     }
@@ -128,7 +132,15 @@ pub async fn force_cancel(
     let order = agent.tenant_order(&state, &order_id).await?;
     let precondition = OrderPrecondition::for_agent(if_match, body.version, Need::Optional)?;
     if body.dry_run {
-        let planned = cancel::plan(&state, &order, Canceller::Agent, body.refund, body.restock);
+        let mut conn = state.db.acquire().await?;
+        let planned = cancel::plan(
+            &state,
+            &mut conn,
+            &order,
+            Canceller::Agent,
+            body.refund,
+            body.restock,
+        );
         return Ok(planned.await?.dry_run());
     }
     let key = key.required_for(&format!("force-cancel:{order_id}"), &body)?;

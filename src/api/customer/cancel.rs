@@ -53,8 +53,14 @@ pub async fn request_cancel(
     Path(order_id): Path<OrderId>,
     Valid { body, .. }: Valid<CancelRequestIn>,
 ) -> Result<Response> {
-    let order = who.own_order(&state, &order_id).await?;
-    let planned = cancel::plan(&state, &order, Canceller::Customer, true, true).await?;
+    // one connection for both reads, back in the pool before the acceptance takes one
+    let (order, planned) = {
+        let mut conn = state.db.acquire().await?;
+        let order = who.own_order_on(&mut conn, &order_id).await?;
+        let planned =
+            cancel::plan(&state, &mut conn, &order, Canceller::Customer, true, true).await?;
+        (order, planned)
+    };
     if body.dry_run {
         return Ok(planned.dry_run());
     }

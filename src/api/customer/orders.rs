@@ -9,6 +9,7 @@ use axum::extract::State;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
 use utoipa::{IntoParams, ToSchema};
 
 pub use super::order_parts::{EventOut, InvoiceOut, ShipmentLineOut, ShipmentOut, shipment_out};
@@ -333,16 +334,17 @@ impl Customer {
 
     /// The caller's order from the read model, or 404 (also for others' orders).
     pub async fn own_order(&self, state: &AppState, order_id: &OrderId) -> Result<Order> {
-        self.may_see(order_id.as_str())?;
         let mut conn = state.db.acquire().await?;
-        db::orders::get(
-            &mut conn,
-            &self.tenant_id,
-            order_id,
-            Some(&self.customer_id),
-        )
-        .await?
-        .ok_or_else(|| Error::not_found("order"))
+        self.own_order_on(&mut conn, order_id).await
+    }
+
+    /// [`Self::own_order`] on a connection the caller goes on using (each connection
+    /// taken from the pool costs a round trip when it goes back).
+    pub async fn own_order_on(&self, conn: &mut PgConnection, order_id: &OrderId) -> Result<Order> {
+        self.may_see(order_id.as_str())?;
+        db::orders::get(conn, &self.tenant_id, order_id, Some(&self.customer_id))
+            .await?
+            .ok_or_else(|| Error::not_found("order"))
     }
 
     /// The caller's order with its tenant's settings and up to `events_limit` newest
