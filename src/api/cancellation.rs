@@ -84,8 +84,20 @@ impl Planned {
     }
 }
 
-/// The plan for `order` now, by `who`, read on `conn`.
+/// The plan for `order` now, by `who`.
 pub async fn plan(
+    state: &AppState,
+    order: &Order,
+    who: Canceller,
+    refund: bool,
+    restock: bool,
+) -> Result<Planned> {
+    let mut conn = state.db.acquire().await?;
+    plan_on(state, &mut conn, order, who, refund, restock).await
+}
+
+/// [`plan`], read on `conn`.
+pub async fn plan_on(
     state: &AppState,
     conn: &mut PgConnection,
     order: &Order,

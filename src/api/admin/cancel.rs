@@ -92,11 +92,7 @@ pub async fn approve_cancel(
 ) -> Result<Response> {
     let order = agent.tenant_order(&state, &order_id).await?;
     let precondition = OrderPrecondition::for_agent(if_match, body.version, Need::Optional)?;
-    let mut conn = state.db.acquire().await?;
-    let (refund, restock) = (body.refund, body.restock);
-    let planned =
-        cancel::plan(&state, &mut conn, &order, Canceller::Agent, refund, restock).await?;
-    drop(conn);
+    let planned = cancel::plan(&state, &order, Canceller::Agent, body.refund, body.restock).await?;
     if body.dry_run {
         return Ok(planned.dry_run());
     }
@@ -132,15 +128,7 @@ pub async fn force_cancel(
     let order = agent.tenant_order(&state, &order_id).await?;
     let precondition = OrderPrecondition::for_agent(if_match, body.version, Need::Optional)?;
     if body.dry_run {
-        let mut conn = state.db.acquire().await?;
-        let planned = cancel::plan(
-            &state,
-            &mut conn,
-            &order,
-            Canceller::Agent,
-            body.refund,
-            body.restock,
-        );
+        let planned = cancel::plan(&state, &order, Canceller::Agent, body.refund, body.restock);
         return Ok(planned.await?.dry_run());
     }
     let key = key.required_for(&format!("force-cancel:{order_id}"), &body)?;

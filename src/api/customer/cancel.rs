@@ -7,13 +7,14 @@ use utoipa::ToSchema;
 
 use crate::api::accept::{RequestAcceptedOut, accept};
 use crate::api::auth::Customer;
-use crate::api::cancellation::{self as cancel, CancelDryRunOut, CancelIntake, Decision};
+use crate::api::cancellation::{self as cancel, CancelDryRunOut, CancelIntake, Decision, Planned};
 use crate::api::extract::Path;
 use crate::api::extract::{Valid, Validate};
 use crate::api::idempotency::IdempotencyKey;
 use crate::api::shared::RequestMeta;
 use crate::domain::cancel::Canceller;
 use crate::domain::ids::OrderId;
+use crate::domain::order::Order;
 use crate::error::Result;
 use crate::state::AppState;
 
@@ -53,14 +54,7 @@ pub async fn request_cancel(
     Path(order_id): Path<OrderId>,
     Valid { body, .. }: Valid<CancelRequestIn>,
 ) -> Result<Response> {
-    // one connection for both reads, back in the pool before the acceptance takes one
-    let (order, planned) = {
-        let mut conn = state.db.acquire().await?;
-        let order = who.own_order_on(&mut conn, &order_id).await?;
-        let planned =
-            cancel::plan(&state, &mut conn, &order, Canceller::Customer, true, true).await?;
-        (order, planned)
-    };
+    let (order, planned) = own_order_and_plan(&state, &who, &order_id).await?;
     if body.dry_run {
         return Ok(planned.dry_run());
     }
@@ -72,4 +66,18 @@ pub async fn request_cancel(
         reason: body.reason.clone(),
     };
     accept(&state, who.caller(&meta), key, intake).await
+}
+
+/// The caller's order and the plan to cancel it, read on one connection (each connection
+/// taken from the pool costs a round trip when it goes back).
+async fn own_order_and_plan(
+    state: &AppState,
+    who: &Customer,
+    order_id: &OrderId,
+) -> Result<(Order, Planned)> {
+    let mut conn = state.db.acquire().await?;
+    let order = who.own_order_on(&mut conn, order_id).await?;
+    let planned = cancel::plan_on(state, &mut conn, &order, Canceller::Customer, true, true);
+    let planned = planned.await?;
+    Ok((order, planned))
 }
