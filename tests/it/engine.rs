@@ -865,7 +865,8 @@ async fn only_triggers_left_to_the_relay_wake_it() {
     assert_eq!(pushed_at(&mut conn, unpushed.id).await, None);
     let woken = timeout(Duration::from_secs(5), listener.recv()).await;
     assert_eq!(woken.unwrap().unwrap().channel(), outbox::CHANNEL);
-    drop(conn);
+    // the listener holds a connection of the pool, and closing the pool waits for every one
+    drop((conn, listener));
     env.cleanup().await;
 }
 
