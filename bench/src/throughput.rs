@@ -24,6 +24,21 @@ pub const BATCH: usize = 100;
 /// Concurrent enqueuing connections.
 pub const ENQUEUERS: usize = 4;
 const POLL_EVERY: Duration = Duration::from_millis(20);
+/// While more runs than this are active, polls are [`POLL_FAR`] apart: each poll counts the
+/// active runs (3.7 ms of Postgres under a 10,000-run backlog), and at 20 ms they took a
+/// sixth of a core from the runs measured. No engine drains this many in less than
+/// `POLL_FAR`, so the end is still seen within [`POLL_EVERY`].
+const FAR_FROM_DONE: usize = 2_000;
+const POLL_FAR: Duration = Duration::from_millis(100);
+
+/// The pause before the next count of active runs.
+fn poll_pause(active: usize) -> Duration {
+    if active > FAR_FROM_DONE {
+        POLL_FAR
+    } else {
+        POLL_EVERY
+    }
+}
 /// Give up when no run finished for this long.
 const STALL_LIMIT: Duration = Duration::from_secs(30);
 
@@ -215,14 +230,16 @@ pub async fn measure(
     // the finished ones: a count over the whole table every 20 ms cost Postgres a sixth of a
     // core, taken from the runs being measured.
     let mut last = (usize::MAX, Instant::now());
+    let mut pause = POLL_EVERY;
     let succeeded = loop {
-        tokio::time::sleep(POLL_EVERY).await;
+        tokio::time::sleep(pause).await;
         let active: i64 =
             sqlx::query_scalar("SELECT count(*) FROM runs WHERE status IN ('queued', 'running')")
                 .fetch_one(&env.state.db)
                 .await?;
         polls += 1;
         let active = active as usize;
+        pause = poll_pause(active);
         if let Some(task) = enqueuing.take_if(|t| t.is_finished()) {
             enqueue_elapsed = Some(task.await?.context("enqueue failed")?);
         }
@@ -370,7 +387,7 @@ pub async fn wait_drained(
         for p in procs.iter_mut() {
             p.check_alive()?;
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(poll_pause(active as usize)).await;
     }
 }
 

@@ -108,8 +108,15 @@ pub async fn run(
         config: state.config.clone(),
         redis: queue.connection(),
     };
+    // the relay's statements are keyed too (unsent events by the partial index, marks by
+    // id): over statistics of an empty outbox, a generic plan scanned the whole outbox on
+    // every pass
+    let events_relay = crate::events::EventsCtx {
+        db: crate::db::keyed_lookup_pool(&state.db, 2),
+        ..events.clone()
+    };
     let mut tasks = vec![
-        tokio::spawn(crate::events::relay::run(events.clone(), shutdown.clone())),
+        tokio::spawn(crate::events::relay::run(events_relay, shutdown.clone())),
         tokio::spawn(crate::events::deliver::run(events, shutdown.clone())),
         tokio::spawn(relay::run(delivery.clone(), shutdown.clone())),
         tokio::spawn(sweeper::run(delivery, shutdown.clone())),

@@ -964,6 +964,83 @@ async fn batched_claims_and_ends_fence_each_run() {
     env.cleanup().await;
 }
 
+/// The batch statements' plans are made once per connection (generic plans), often while
+/// `runs` and `run_steps` are empty or hold no queued run: they must still reach their rows
+/// by key, never by reading every queued run (`runs_due`) or every step, which made each
+/// claim and end cost the whole backlog.
+#[tokio::test]
+async fn batch_statements_planned_on_empty_tables_find_their_rows_by_key() {
+    let env = TestEnv::new("redis://127.0.0.1:6379").await;
+    let keyed = orderdesk::db::keyed_lookup_pool(&env.state.db, 1);
+    let mut conn = keyed.acquire().await.unwrap();
+    // statistics that say "empty", as autovacuum leaves them on a new database
+    sqlx::query("ANALYZE runs, run_steps")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let nobody = RunId::now_v7();
+    let lease = Duration::from_secs(10);
+    let claimed = runs::claim_many(&mut conn, &[(nobody, "w1")], lease)
+        .await
+        .unwrap();
+    assert!(claimed.is_empty());
+    let end = runs::RunEnd {
+        run_id: nobody,
+        worker: "w1".into(),
+        status: runs::RunStatus::Succeeded,
+        result: None,
+        error: None,
+        steps: vec![done(0, json!({}))],
+        progress_done: Some(1),
+    };
+    assert!(runs::end_many(&mut conn, &[end]).await.unwrap().is_empty());
+    for (statement, args) in [
+        ("UPDATE runs SET status = ''running''", 3),
+        ("UPDATE run_steps SET status = ''done''", 12),
+    ] {
+        let name: String = sqlx::query_scalar(&format!(
+            "SELECT name FROM pg_prepared_statements WHERE statement LIKE '%{statement}%'"
+        ))
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+        let nulls = vec!["NULL"; args].join(", ");
+        let plan: Value =
+            sqlx::query_scalar(&format!("EXPLAIN (FORMAT JSON) EXECUTE {name}({nulls})"))
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+        if let Err(why) = keyed_scans(&plan[0]["Plan"]) {
+            panic!("{statement}: {why}\n{plan:#}");
+        }
+    }
+    drop(conn);
+    keyed.close().await;
+    env.cleanup().await;
+}
+
+/// Every scan of `runs` or `run_steps` in `plan` goes through an index key, and none
+/// through `runs_due`.
+fn keyed_scans(plan: &Value) -> Result<(), String> {
+    let relation = plan["Relation Name"].as_str().unwrap_or_default();
+    let index = plan["Index Name"].as_str().unwrap_or_default();
+    let node = plan["Node Type"].as_str().unwrap_or_default();
+    let ours = ["runs", "run_steps"].contains(&relation) || index.starts_with("run");
+    if ours && node == "Seq Scan" {
+        return Err(format!("a sequential scan of {relation}"));
+    }
+    if index == "runs_due" {
+        return Err("a scan of runs_due".into());
+    }
+    if ours && node.contains("Index") && plan.get("Index Cond").is_none() {
+        return Err(format!("{index} read whole"));
+    }
+    for child in plan["Plans"].as_array().into_iter().flatten() {
+        keyed_scans(child)?;
+    }
+    Ok(())
+}
+
 /// A batch whose statement fails is written again run by run: the bad run fails alone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_end_in_a_batch_fails_alone() {
