@@ -108,9 +108,10 @@ pub async fn run(
         config: state.config.clone(),
         redis: queue.connection(),
     };
-    // the relay's statements are keyed too (unsent events by the partial index, marks by
-    // id): over statistics of an empty outbox, a generic plan scanned the whole outbox on
-    // every pass
+    // the events relay's statements are keyed too (unsent events by the partial index,
+    // marks by id), for the trigger relay's reason: a generic plan made over an empty
+    // outbox's statistics may otherwise scan the whole outbox on every pass (not seen in a
+    // measurement: a guard, like the trigger relay's)
     let events_relay = crate::events::EventsCtx {
         db: crate::db::keyed_lookup_pool(&state.db, 2),
         ..events.clone()

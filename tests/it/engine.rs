@@ -973,7 +973,8 @@ async fn batch_statements_planned_on_empty_tables_find_their_rows_by_key() {
     let env = TestEnv::new("redis://127.0.0.1:6379").await;
     let keyed = orderdesk::db::keyed_lookup_pool(&env.state.db, 1);
     let mut conn = keyed.acquire().await.unwrap();
-    // statistics that say "empty", as autovacuum leaves them on a new database
+    // statistics that say "empty", as an ANALYZE of a new database leaves them (autovacuum
+    // does not analyze a table nobody wrote to, but an operator's ANALYZE does)
     sqlx::query("ANALYZE runs, run_steps")
         .execute(&mut *conn)
         .await
