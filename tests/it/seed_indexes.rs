@@ -1,7 +1,7 @@
-//! A large seed into an empty `order_views` builds its secondary indexes after the COPY: it
-//! ends with the indexes it started with, a read model with orders is never touched, and
-//! the indexes of a seed that died half-way are rebuilt by the next process start
-//! (`db::migrate`), unless a seed still holds the bulk-load lock.
+//! A large seed into an empty `order_views` builds its secondary indexes and adds its foreign
+//! key after the COPY: it ends with the indexes and key it started with, a read model with
+//! orders is never touched, and what a seed that died half-way left out is made again by the
+//! next process start (`db::migrate`), unless a seed still holds the bulk-load lock.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -53,6 +53,19 @@ impl Db {
         .collect()
     }
 
+    /// Name, definition and whether it was checked, of every foreign key of `order_views`.
+    async fn foreign_keys(&self) -> BTreeSet<(String, String, bool)> {
+        sqlx::query_as(
+            "SELECT conname::text, pg_get_constraintdef(oid), convalidated FROM pg_constraint
+             WHERE conrelid = 'order_views'::regclass AND contype = 'f'",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect()
+    }
+
     async fn count(&self, table: &str) -> i64 {
         sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
             .fetch_one(&self.pool)
@@ -85,12 +98,16 @@ fn is_unique((_, definition): &(String, String)) -> bool {
 async fn a_large_load_into_an_empty_read_model_ends_with_the_same_indexes() {
     let db = Db::new().await;
     let before = db.indexes().await;
+    let keys = db.foreign_keys().await;
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    assert!(keys.iter().all(|(_, _, checked)| *checked));
     let oids = db.index_oids().await;
     let tenant = TenantId::new("bulk");
     seed::load_read_model_deferring_from(&db.pool, &tenant, 40, 2_000, 1_000)
         .await
         .unwrap();
     assert_eq!(db.indexes().await, before);
+    assert_eq!(db.foreign_keys().await, keys);
     assert_eq!(db.count("deferred_indexes").await, 0);
     assert_eq!(db.count("order_views").await, 2_000);
     // the load went the deferred way: each secondary index is a new one, built after the
@@ -157,13 +174,15 @@ async fn a_large_load_ends_with_statistics_of_every_column_at_its_target() {
 async fn indexes_a_dead_load_left_deferred_are_rebuilt_at_the_next_start() {
     let db = Db::new().await;
     let before = db.indexes().await;
+    let keys = db.foreign_keys().await;
     assert!(db.defer_indexes().await);
     let during = db.indexes().await;
     assert!(during.iter().all(is_unique), "{during:?}");
     assert!(during.len() < before.len());
+    assert!(db.foreign_keys().await.is_empty());
     assert_eq!(
         db.count("deferred_indexes").await as usize,
-        before.len() - during.len()
+        before.len() - during.len() + keys.len()
     );
     // the load writes some orders, then dies
     let tenant = TenantId::new("bulk");
@@ -180,7 +199,38 @@ async fn indexes_a_dead_load_left_deferred_are_rebuilt_at_the_next_start() {
 
     db::migrate(&db.pool).await.unwrap();
     assert_eq!(db.indexes().await, before);
+    assert_eq!(db.foreign_keys().await, keys);
     assert_eq!(db.count("deferred_indexes").await, 0);
+}
+
+/// An order of a tenant that does not exist, written while the foreign key was away, makes
+/// adding it fail: the start says so, and the key stays recorded for the next one.
+#[tokio::test]
+async fn a_row_without_its_tenant_keeps_the_foreign_key_recorded() {
+    let db = Db::new().await;
+    let keys = db.foreign_keys().await;
+    assert!(db.defer_indexes().await);
+    let ghost = TenantId::new("ghost");
+    let orders = seed::demo_orders(&ghost, 1, 1);
+    let mut conn = db.pool.acquire().await.unwrap();
+    db::orders::upsert_view(&mut conn, &orders[0])
+        .await
+        .unwrap();
+    drop(conn);
+
+    let refused = db::migrate(&db.pool).await.unwrap_err();
+    assert!(
+        format!("{refused:#}").contains("foreign key"),
+        "{refused:#}"
+    );
+    assert!(db.foreign_keys().await.is_empty());
+    let left: Vec<String> = sqlx::query_scalar("SELECT name FROM deferred_indexes")
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+    // the indexes were built all the same: only the key waits for the row to be mended
+    let names: Vec<&String> = keys.iter().map(|(name, _, _)| name).collect();
+    assert_eq!(left.iter().collect::<Vec<_>>(), names);
 }
 
 #[tokio::test]
