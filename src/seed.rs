@@ -111,23 +111,32 @@ pub async fn load_read_model_deferring_from(
     Ok(lock.release().await?)
 }
 
-/// COPYs the tenant's demo orders on [`COPY_STREAMS`] connections at once.
+/// COPYs the tenant's demo orders on [`COPY_STREAMS`] connections at once, the rows
+/// generated and encoded once, on a thread of their own, and dealt to the streams in chunks.
 async fn copy_orders(
     pool: &PgPool,
     tenant: &TenantId,
     customers: usize,
     orders: usize,
 ) -> anyhow::Result<()> {
-    // stream k copies every COPY_STREAMS-th order from the k-th: each generates them all
-    // (cheap next to what PostgreSQL does with a row) and keeps its own
-    let streams = (0..COPY_STREAMS).map(|k| async move {
-        let mut conn = pool.acquire().await?;
-        let mine = demo_orders_iter(tenant, customers, orders)
-            .skip(k)
-            .step_by(COPY_STREAMS);
-        db::orders_copy::copy_views(&mut conn, mine).await
+    use db::orders_copy::{copy_chunks, deal_chunks};
+    // a few chunks ahead of each stream: memory stays a few MiB whatever the count
+    let (senders, receivers): (Vec<_>, Vec<_>) = (0..COPY_STREAMS)
+        .map(|_| tokio::sync::mpsc::channel(4))
+        .unzip();
+    let owned = tenant.clone();
+    let dealer = tokio::task::spawn_blocking(move || {
+        deal_chunks(demo_orders_iter(&owned, customers, orders), &senders)
     });
-    futures::future::try_join_all(streams).await?;
+    let streams = receivers.into_iter().map(|chunks| async move {
+        let mut conn = pool.acquire().await?;
+        copy_chunks(&mut conn, chunks).await
+    });
+    let copied = futures::future::try_join_all(streams).await;
+    // a failed stream drops its receiver, which ends the dealer too
+    let dealt = dealer.await?;
+    copied?;
+    dealt?;
     Ok(())
 }
 

@@ -29,18 +29,81 @@ pub async fn copy_views(
     orders: impl IntoIterator<Item = Order>,
 ) -> sqlx::Result<u64> {
     let mut copy = conn.copy_in_raw(COPY_VIEWS).await?;
-    let mut buf = Vec::with_capacity(SEND_BYTES + 64 * 1024);
-    for order in orders {
-        push_row(&mut buf, &order)?;
-        if buf.len() >= SEND_BYTES {
-            copy.send(std::mem::take(&mut buf)).await?;
-            buf.reserve(SEND_BYTES + 64 * 1024);
-        }
-    }
-    if !buf.is_empty() {
-        copy.send(buf).await?;
+    for chunk in copy_text_chunks(orders) {
+        copy.send(chunk?).await?;
     }
     copy.finish().await
+}
+
+/// A piece of a COPY fed from another thread ([`deal_chunks`] to [`copy_chunks`]).
+pub enum CopyChunk {
+    Rows(Vec<u8>),
+    /// Every row was sent: the COPY may end. A channel that closes without it means the
+    /// producer failed, and the COPY is aborted rather than committed short.
+    End,
+}
+
+/// Encodes `orders` as COPY text and deals the chunks to `streams` in turn, then sends each
+/// its [`CopyChunk::End`]. Blocking: run it on a thread of its own, so that the rows are
+/// generated and encoded once for all the streams, beside the COPYs rather than on their
+/// task. Fails when a stream is gone (its COPY failed).
+pub fn deal_chunks(
+    orders: impl IntoIterator<Item = Order>,
+    streams: &[tokio::sync::mpsc::Sender<CopyChunk>],
+) -> sqlx::Result<()> {
+    let gone = || sqlx::Error::Protocol("a COPY stream ended before its rows".into());
+    for (chunk, stream) in copy_text_chunks(orders).zip(streams.iter().cycle()) {
+        stream
+            .blocking_send(CopyChunk::Rows(chunk?))
+            .map_err(|_| gone())?;
+    }
+    for stream in streams {
+        stream.blocking_send(CopyChunk::End).map_err(|_| gone())?;
+    }
+    Ok(())
+}
+
+/// Loads the rows `chunks` brings (from [`deal_chunks`]) into the read model in one COPY;
+/// returns how many it wrote. Aborted, so nothing of it stays, when the chunks stop without
+/// their end.
+pub async fn copy_chunks(
+    conn: &mut PgConnection,
+    mut chunks: tokio::sync::mpsc::Receiver<CopyChunk>,
+) -> sqlx::Result<u64> {
+    let mut copy = conn.copy_in_raw(COPY_VIEWS).await?;
+    loop {
+        match chunks.recv().await {
+            Some(CopyChunk::Rows(rows)) => {
+                copy.send(rows).await?;
+            }
+            Some(CopyChunk::End) => return copy.finish().await,
+            None => {
+                let why = "the rows' producer stopped before the end";
+                copy.abort(why).await?;
+                return Err(sqlx::Error::Protocol(why.into()));
+            }
+        }
+    }
+}
+
+/// `orders` as COPY text, in chunks of about [`SEND_BYTES`].
+fn copy_text_chunks(
+    orders: impl IntoIterator<Item = Order>,
+) -> impl Iterator<Item = sqlx::Result<Vec<u8>>> {
+    let mut orders = orders.into_iter().peekable();
+    std::iter::from_fn(move || {
+        orders.peek()?;
+        let mut buf = Vec::with_capacity(SEND_BYTES + 64 * 1024);
+        for order in orders.by_ref() {
+            if let Err(e) = push_row(&mut buf, &order) {
+                return Some(Err(e));
+            }
+            if buf.len() >= SEND_BYTES {
+                break;
+            }
+        }
+        Some(Ok(buf))
+    })
 }
 
 /// Vacuums the read model after a bulk load and refreshes the planner's statistics. The
