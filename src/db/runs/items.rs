@@ -122,6 +122,17 @@ pub async fn settle(conn: &mut PgConnection, run_id: RunId) -> sqlx::Result<u64>
     Ok(done.rows_affected())
 }
 
+/// Whether any item of the job is pending or running (one entry of `run_items_open`).
+pub async fn any_open(conn: &mut PgConnection, run_id: RunId) -> sqlx::Result<bool> {
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT FROM run_items WHERE run_id = $1
+                          AND status IN ('pending', 'running')) AS "open!""#,
+        run_id.as_uuid(),
+    )
+    .fetch_one(conn)
+    .await
+}
+
 /// Marks the pending items `cancelled` (the job was cancelled before reaching them).
 pub async fn cancel_pending(conn: &mut PgConnection, run_id: RunId) -> sqlx::Result<u64> {
     let n = sqlx::query!(

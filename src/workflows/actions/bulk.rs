@@ -7,7 +7,7 @@
 //! [`TENANT_IN_FLIGHT`] items of a tenant run at once, across its bulk jobs, so a bulk job
 //! never floods the upstream services that interactive work needs.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 use reqwest::StatusCode;
@@ -35,6 +35,10 @@ pub const ITEM_QUEUE: &str = "bulk";
 /// How often a job whose items are all under way looks again when no child run of its own
 /// process ends (they may run in another worker process).
 const IDLE: Duration = Duration::from_millis(100);
+/// How often a running job counts its items and writes its progress: the count reads every
+/// item (~6 ms for 10,000), and the loop turns about ten times a second; between two counts
+/// it only asks whether any item is still open, which one index entry answers.
+const REPORT_EVERY: Duration = Duration::from_millis(500);
 
 /// Selects the orders the input's criteria match as the job's items (at most
 /// [`MAX_BULK_ORDERS`]; acceptance refused more, so more now is a permanent failure).
@@ -80,6 +84,7 @@ pub fn process_items(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>
         let shared = ItemChange::deserialize(&ctx.run.input).ok();
         let input = Changes { requester, shared };
         let worker = ctx.run.lease_owner.clone().unwrap_or_default();
+        let mut last_report: Option<Instant> = None;
         loop {
             // registered before looking, so a child run that ends meanwhile still wakes us
             let child_ended = ctx.state.run_ends.notified();
@@ -102,11 +107,19 @@ pub fn process_items(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>
             drop(conn);
             let started = start_some(&ctx, &input).await?;
             let mut conn = db.acquire().await.map_err(StepError::database)?;
-            let counts = items::count_and_report(&mut conn, ctx.run.id, &worker)
-                .await
-                .map_err(StepError::database)?;
-            if counts.pending == 0 && counts.running == 0 {
-                return Ok(with_result(outcome(&counts), json!({})));
+            let due = last_report.is_none_or(|at| at.elapsed() >= REPORT_EVERY);
+            let open = due
+                || items::any_open(&mut conn, ctx.run.id)
+                    .await
+                    .map_err(StepError::database)?;
+            if due || !open {
+                let counts = items::count_and_report(&mut conn, ctx.run.id, &worker)
+                    .await
+                    .map_err(StepError::database)?;
+                last_report = Some(Instant::now());
+                if counts.pending == 0 && counts.running == 0 {
+                    return Ok(with_result(outcome(&counts), json!({})));
+                }
             }
             if started == 0 {
                 // child runs in another worker process wake nobody here: poll for those
