@@ -23,9 +23,9 @@ use crate::domain::ids::{CustomerId, RunId};
 /// `status IN ('queued', 'running')` is the predicate of `runs_due`, and a generic plan made
 /// while few runs were queued (a new database, statistics from a quiet hour) then drives the
 /// claim from that index — every queued run read on every claim, 39 ms a claim under bench
-/// (a)'s backlog of 20,000 where a lookup of the batch's few ids takes 2. And `runs.id = ANY($1)` repeats the join for the
-/// planner, so that a plan made over statistics that say "empty" cannot read the key index
-/// whole instead: the ids are the only way in.
+/// (a)'s backlog of 20,000 where a lookup of the batch's few ids takes 2. And
+/// `runs.id = ANY($1)` repeats the join for the planner, so that a plan made over statistics
+/// that say "empty" cannot read the key index whole instead: the ids are the only way in.
 pub async fn claim_many(
     conn: &mut PgConnection,
     runs: &[(RunId, &str)],

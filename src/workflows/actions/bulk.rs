@@ -108,11 +108,12 @@ pub fn process_items(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>
             let started = start_some(&ctx, &input).await?;
             let mut conn = db.acquire().await.map_err(StepError::database)?;
             let due = last_report.is_none_or(|at| at.elapsed() >= REPORT_EVERY);
-            let open = due
-                || items::any_open(&mut conn, ctx.run.id)
+            // not due: count only when nothing is open, to end on a fresh count
+            if due
+                || !items::any_open(&mut conn, ctx.run.id)
                     .await
-                    .map_err(StepError::database)?;
-            if due || !open {
+                    .map_err(StepError::database)?
+            {
                 let counts = items::count_and_report(&mut conn, ctx.run.id, &worker)
                     .await
                     .map_err(StepError::database)?;
