@@ -47,6 +47,10 @@ pub mod subscriptions;
 pub mod support;
 pub mod tasks;
 
+/// Microseconds from the Unix epoch to PostgreSQL's (2000-01-01), from which its binary
+/// `timestamptz` counts (binary COPY in and out).
+pub const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
+
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 

@@ -5,11 +5,11 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::db::PG_EPOCH_MICROS;
+
 /// The 11-byte signature, flags and header extension length that open a binary COPY.
 const SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
 const HEADER_LEN: usize = SIGNATURE.len() + 4 + 4;
-/// Microseconds from the Unix epoch to PostgreSQL's (2000-01-01).
-const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
 
 /// A value of one column of a row, as its type is in the export.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -259,22 +259,16 @@ async fn a_read_model_with_orders_is_never_deferred() {
 /// producer stops short (fails, panics), the rows it did send are not kept.
 #[tokio::test]
 async fn a_copy_whose_producer_stops_short_keeps_nothing() {
-    use orderdesk::db::orders_copy::{CopyChunk, copy_chunks};
+    use orderdesk::db::orders_copy::{CopyChunk, copy_chunks, encode_rows};
     let db = Db::new().await;
     let tenant = TenantId::new("short");
     let orders = seed::demo_orders(&tenant, 1, 1);
     seed::apply(&db.pool, &tenant, &seed::demo_settings(), &[])
         .await
         .unwrap();
-    let row = format!(
-        "short\t{}\t{}\tcus_1\te@example.test\tconfirmed\tEUR\t100\t2026-01-01T00:00:00Z\t{{}}\t1\n",
-        orders[0].id.as_str(),
-        orders[0].number
-    );
+    let row = encode_rows(&orders).unwrap();
     let (send, chunks) = tokio::sync::mpsc::channel(4);
-    send.send(CopyChunk::Rows(row.clone().into_bytes()))
-        .await
-        .unwrap();
+    send.send(CopyChunk::Rows(row.clone())).await.unwrap();
     drop(send);
     let mut conn = db.pool.acquire().await.unwrap();
     let stopped = copy_chunks(&mut conn, chunks).await.unwrap_err();
@@ -286,7 +280,7 @@ async fn a_copy_whose_producer_stops_short_keeps_nothing() {
 
     // the same row with its end is written
     let (send, chunks) = tokio::sync::mpsc::channel(4);
-    send.send(CopyChunk::Rows(row.into_bytes())).await.unwrap();
+    send.send(CopyChunk::Rows(row)).await.unwrap();
     send.send(CopyChunk::End).await.unwrap();
     assert_eq!(copy_chunks(&mut conn, chunks).await.unwrap(), 1);
     assert_eq!(db.count("order_views").await, 1);
