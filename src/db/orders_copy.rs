@@ -56,10 +56,10 @@ pub enum CopyChunk {
     End,
 }
 
-/// Encodes `orders` as binary COPY rows and deals the chunks to `streams` in turn, then sends each
-/// its [`CopyChunk::End`]. Blocking: run it on a thread of its own, so that the rows are
-/// generated and encoded once for all the streams, beside the COPYs rather than on their
-/// task. Fails when a stream is gone (its COPY failed).
+/// Encodes `orders` as binary COPY rows and deals the chunks to `streams` in turn, then
+/// sends each its [`CopyChunk::End`]. Blocking: run it on a thread of its own, so that the
+/// rows are generated and encoded once for all the streams, beside the COPYs rather than on
+/// their task. Fails when a stream is gone (its COPY failed).
 pub fn deal_chunks(
     orders: impl IntoIterator<Item = Order>,
     streams: &[tokio::sync::mpsc::Sender<CopyChunk>],
