@@ -35,17 +35,16 @@ const SEND_BYTES: usize = 1 << 20;
 
 /// Loads `orders` into the read model in one COPY and returns how many rows it wrote. None
 /// of them may be there yet: COPY has no `ON CONFLICT`, a duplicate fails the whole load.
-pub async fn copy_views(
-    conn: &mut PgConnection,
-    orders: impl IntoIterator<Item = Order>,
-) -> sqlx::Result<u64> {
-    let mut copy = conn.copy_in_raw(COPY_VIEWS).await?;
-    copy.send(BINARY_HEADER).await?;
-    for chunk in copy_row_chunks(orders) {
-        copy.send(chunk?).await?;
+/// The rows are encoded in one chunk, in memory: for a few orders (a large load deals its
+/// chunks from a thread of its own, [`deal_chunks`]).
+pub async fn copy_views(conn: &mut PgConnection, orders: &[Order]) -> sqlx::Result<u64> {
+    let (send, chunks) = tokio::sync::mpsc::channel(2);
+    for chunk in [CopyChunk::Rows(encode_rows(orders)?), CopyChunk::End] {
+        // room for both before the COPY starts: never full
+        send.try_send(chunk)
+            .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
     }
-    copy.send(BINARY_TRAILER).await?;
-    copy.finish().await
+    copy_chunks(conn, chunks).await
 }
 
 /// A piece of a COPY fed from another thread ([`deal_chunks`] to [`copy_chunks`]).
@@ -103,7 +102,7 @@ pub async fn copy_chunks(
     }
 }
 
-/// `orders` as one chunk of binary COPY rows, for [`copy_chunks`].
+/// `orders` as one chunk of binary COPY rows, for [`copy_chunks`] (all of them in memory).
 pub fn encode_rows<'a>(orders: impl IntoIterator<Item = &'a Order>) -> sqlx::Result<Vec<u8>> {
     let mut buf = Vec::new();
     for order in orders {

@@ -143,13 +143,14 @@ async fn a_histogram_over_a_thousand_buckets_is_refused_not_cut_and_weeks_start_
         .map(|(i, mut o)| {
             o.placed_at = first + Duration::days(i as i64);
             o
-        });
+        })
+        .collect::<Vec<_>>();
     let mut conn = app.state.db.acquire().await.unwrap();
     let settings = orderdesk::seed::demo_settings();
     orderdesk::db::tenants::upsert(&mut conn, &TenantId::new(DAILY), DAILY, &settings)
         .await
         .unwrap();
-    orderdesk::db::orders_copy::copy_views(&mut conn, orders)
+    orderdesk::db::orders_copy::copy_views(&mut conn, &orders)
         .await
         .unwrap();
     drop(conn);
