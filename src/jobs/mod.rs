@@ -149,32 +149,42 @@ pub async fn dispatch(pool: &PgPool, triggers: &TriggerQueue, run: &Started) {
 const DISPATCH_TIMEOUT: Duration = Duration::from_millis(300);
 
 /// True when the trigger is in Redis (pushed now, or by the relay already).
+///
+/// The run is marked pushed (so the relay leaves it alone) while its trigger is pushed, not
+/// before: the mark is a Postgres round trip, and before the push it lay on the path from
+/// the commit to a worker's pick-up. A relay pass that reads the run between its commit and
+/// the mark pushes its trigger too; the second claim finds the run leased or ended and is
+/// acked, as any duplicate trigger is.
 async fn try_dispatch(
     pool: &PgPool,
     triggers: &TriggerQueue,
     run: &Started,
 ) -> anyhow::Result<bool> {
     let run_id = run.id;
-    if timeout(DISPATCH_TIMEOUT, triggers.room(&run.queue)).await?? == 0 {
-        return Ok(false); // the queue is full; the relay delivers when there is room
-    }
-    let mut conn = pool.acquire().await?;
-    if !db::runs::mark_dispatched(&mut conn, run_id).await? {
-        return Ok(true); // the relay pushed it already
-    }
-    let pushed = match timeout(
-        DISPATCH_TIMEOUT,
-        triggers.push(&[(run_id, run.queue.clone())]),
-    )
-    .await
-    {
-        Ok(res) => res,
-        Err(elapsed) => Err(elapsed.into()),
+    let mark = async {
+        let mut conn = pool.acquire().await?;
+        let marked = db::runs::mark_dispatched(&mut conn, run_id).await?;
+        anyhow::Ok((conn, marked))
     };
-    if let Err(e) = pushed {
-        // maybe pushed after all: then the relay pushes again and the claim dedupes
-        db::runs::unmark_pushed(&mut conn, run_id.as_uuid()).await?;
-        return Err(e);
+    let push = async {
+        let trigger = [(run_id, run.queue.clone())];
+        match timeout(DISPATCH_TIMEOUT, triggers.push(&trigger)).await {
+            // held back: the queue is full; the relay delivers when there is room
+            Ok(res) => res.map(|held_back| held_back.is_empty()),
+            Err(elapsed) => Err(elapsed.into()),
+        }
+    };
+    let (marked, pushed) = tokio::join!(mark, push);
+    match (marked, pushed) {
+        // unmarked (Postgres failed us): the relay pushes it again, and the claim dedupes
+        (_, Ok(true)) => Ok(true),
+        // pushed by the relay already, or claimed by a worker: it is in Redis
+        (Ok((_, false)), _) => Ok(true),
+        (Ok((mut conn, true)), not_pushed) => {
+            // maybe pushed after all: then the relay pushes again and the claim dedupes
+            db::runs::unmark_pushed(&mut conn, run_id.as_uuid()).await?;
+            not_pushed
+        }
+        (Err(e), _) => Err(e),
     }
-    Ok(true)
 }

@@ -5,9 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use apalis::prelude::{TaskBuilder, TaskId, TaskSink};
 use apalis_redis::{ConnectionManager, RedisStorage};
-use futures::stream;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -108,47 +106,61 @@ impl TriggerQueue {
     }
 
     /// Pushes one trigger per run to its queue (at most [`PUSH_BATCH`] per Redis call) and
-    /// wakes idle workers of each queue. Each push gets a fresh apalis task id
-    /// `{run_id}.{uuid}`: apalis ignores a push whose id it still holds, and a run may
-    /// legitimately be pushed again (retry, lost trigger, dead worker).
-    pub async fn push(&self, runs: &[(RunId, String)]) -> anyhow::Result<()> {
+    /// wakes idle workers of each queue. A queue whose backlog is at [`MAX_BACKLOG`] takes
+    /// none: its runs are returned, held back (the caller leaves them to the relay or the
+    /// sweeper). Each push gets a fresh apalis task id `{run_id}.{uuid}`: apalis ignores a push
+    /// whose id it still holds, and a run may legitimately be pushed again (retry, lost
+    /// trigger, dead worker).
+    pub async fn push(&self, runs: &[(RunId, String)]) -> anyhow::Result<Vec<RunId>> {
         let mut by_queue: BTreeMap<&str, Vec<RunId>> = BTreeMap::new();
         for (id, queue) in runs {
             by_queue.entry(queue.as_str()).or_default().push(*id);
         }
+        let mut held_back = Vec::new();
         for (queue, ids) in by_queue {
-            self.push_to(queue, &ids).await?;
+            for chunk in ids.chunks(PUSH_BATCH) {
+                if !self.push_to(queue, chunk).await? {
+                    held_back.extend_from_slice(chunk);
+                }
+            }
         }
-        Ok(())
+        Ok(held_back)
     }
 
-    async fn push_to(&self, queue: &str, run_ids: &[RunId]) -> anyhow::Result<()> {
+    /// One call of [`PUSH_SCRIPT`]: the backlog check, the triggers and the wake-up in one
+    /// round trip (apalis' `push_all` beside a backlog check and a PUBLISH took three, on
+    /// the path from an acceptance's commit to a worker's pick-up). False: the queue is full
+    /// and took none.
+    async fn push_to(&self, queue: &str, run_ids: &[RunId]) -> anyhow::Result<bool> {
         let traceparent = crate::telemetry::current_traceparent();
-        let storage = RedisStorage::new(self.conn.clone()).with_config(self.apalis_config(queue));
-        for chunk in run_ids.chunks(PUSH_BATCH) {
-            let tasks = chunk.iter().map(|&run_id| {
-                let id = format!("{}.{}", run_id.as_uuid().simple(), Uuid::now_v7().simple());
-                let traceparent = traceparent.clone();
-                TaskBuilder::new(RunTrigger {
-                    run_id,
-                    traceparent,
-                })
-                .task_id(TaskId::from_string(id))
-                .build()
-            });
-            let mut storage = storage.clone();
-            storage
-                .push_all(stream::iter(tasks.collect::<Vec<_>>()))
-                .await
-                .map_err(|e| anyhow::anyhow!("cannot push run triggers to Redis: {e}"))?;
+        let cfg = self.apalis_config(queue);
+        let now_secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        let mut script = PUSH_SCRIPT.prepare_invoke();
+        script
+            .key(cfg.job_data_hash())
+            .key(cfg.job_meta_hash())
+            .key(cfg.scheduled_jobs_set())
+            .key(cfg.active_jobs_list())
+            .arg(MAX_BACKLOG)
+            .arg(now_secs)
+            .arg(self.wake_channel(queue));
+        for &run_id in run_ids {
+            let id = format!("{}.{}", run_id.as_uuid().simple(), Uuid::now_v7().simple());
+            let trigger = RunTrigger {
+                run_id,
+                traceparent: traceparent.clone(),
+            };
+            script.arg(id).arg(serde_json::to_vec(&trigger)?);
         }
         let mut conn = self.conn.clone();
-        redis::cmd("PUBLISH")
-            .arg(self.wake_channel(queue))
-            .arg(run_ids.len())
-            .query_async::<i64>(&mut conn)
-            .await?;
-        Ok(())
+        let pushed: i64 = script
+            .invoke_async(&mut conn)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot push run triggers to Redis: {e}"))?;
+        Ok(pushed > 0)
     }
 
     /// Triggers waiting in Redis in `queue`: scheduled (every push lands there first) +
@@ -180,11 +192,6 @@ impl TriggerQueue {
             .zip(counts.chunks(2))
             .map(|(q, c)| (q.clone(), c.iter().sum()))
             .collect())
-    }
-
-    /// How many triggers may be pushed to `queue` now without passing [`MAX_BACKLOG`].
-    pub async fn room(&self, queue: &str) -> redis::RedisResult<usize> {
-        Ok(room_left(self.backlog(queue).await?))
     }
 
     /// Deletes up to `batch` finished tasks of each queue (apalis keeps each task's data,
@@ -235,6 +242,35 @@ impl Room {
         }
     }
 }
+
+/// What apalis-redis 1.0's `batch_push.lua` writes for a task scheduled now (its JSON data;
+/// its metadata hash: no attempt yet, apalis' default of 25, `Pending`, no idempotency key;
+/// its entry in the scheduled set, due this second — apalis' clock is in seconds), which
+/// `fetch_next.lua` reads back; then the wake-up of the queue's idle workers. Refused
+/// (returns 0) while the queue's backlog is at the cap: apalis' fetch promotes every due
+/// task with one `unpack`, which fails past ~8,000 ids (APALIS-NOTES, "burst wedge").
+/// KEYS: data hash, metadata prefix, scheduled set, ready list. ARGV: cap, now (seconds),
+/// wake channel, then task id and data of each trigger.
+static PUSH_SCRIPT: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+    redis::Script::new(
+        r"
+if redis.call('ZCARD', KEYS[3]) + redis.call('LLEN', KEYS[4]) >= tonumber(ARGV[1]) then
+    return 0
+end
+local pushed = 0
+for i = 4, #ARGV, 2 do
+    if redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1]) == 1 then
+        redis.call('HSET', KEYS[2] .. ':' .. ARGV[i], 'attempts', 0, 'max_attempts', 25,
+                   'status', 'Pending', 'idempotency_key', '')
+        redis.call('ZADD', KEYS[3], ARGV[2], ARGV[i])
+    end
+    pushed = pushed + 1
+end
+redis.call('PUBLISH', ARGV[3], pushed)
+return 1
+",
+    )
+});
 
 static PRUNE_SCRIPT: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
     redis::Script::new(

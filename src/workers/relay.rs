@@ -121,12 +121,22 @@ async fn relay_once(state: &DeliveryCtx) -> anyhow::Result<Pass> {
             Ok(res) => res,
             Err(elapsed) => Err(elapsed.into()),
         };
-        if let Err(e) = pushed {
-            // maybe pushed after all: then the next pass pushes again and the claim dedupes
-            let unsent: Vec<i64> = unpushed.iter().map(|r| r.outbox_id).collect();
-            let mut conn = state.db.acquire().await?;
-            db::outbox::unmark_sent(&mut conn, &unsent, &pushed_runs).await?;
-            return Err(e);
+        let held_back = match pushed {
+            Ok(held_back) => held_back,
+            Err(e) => {
+                // maybe pushed after all: then the next pass pushes again and the claim dedupes
+                unmark(state, &unpushed, &pushed_runs).await?;
+                return Err(e);
+            }
+        };
+        if !held_back.is_empty() {
+            // a queue filled up since the backlogs were read: those wait for room
+            let rows: Vec<&Unsent> = unpushed
+                .into_iter()
+                .filter(|r| held_back.contains(&r.run_id))
+                .collect();
+            unmark(state, &rows, &held_back).await?;
+            return Ok(Pass::Full);
         }
     }
     debug!(
@@ -139,4 +149,12 @@ async fn relay_once(state: &DeliveryCtx) -> anyhow::Result<Pass> {
     } else {
         Pass::Idle
     })
+}
+
+/// Makes the triggers of `rows` (runs `runs`) unsent again, for a later pass.
+async fn unmark(state: &DeliveryCtx, rows: &[&Unsent], runs: &[RunId]) -> anyhow::Result<()> {
+    let ids: Vec<i64> = rows.iter().map(|r| r.outbox_id).collect();
+    let mut conn = state.db.acquire().await?;
+    db::outbox::unmark_sent(&mut conn, &ids, runs).await?;
+    Ok(())
 }

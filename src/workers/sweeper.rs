@@ -69,8 +69,14 @@ pub async fn sweep_once(state: &DeliveryCtx) -> anyhow::Result<usize> {
         tx.commit().await?;
         return Ok(0);
     }
-    timeout(REDIS_TIMEOUT, state.queue.push(&due)).await??;
-    let ids: Vec<RunId> = due.iter().map(|(id, _)| *id).collect();
+    let held_back = timeout(REDIS_TIMEOUT, state.queue.push(&due)).await??;
+    // a run held back (its queue filled up since the backlogs were read) is due again
+    // on the next pass
+    let ids: Vec<RunId> = due
+        .iter()
+        .map(|(id, _)| *id)
+        .filter(|id| !held_back.contains(id))
+        .collect();
     db::runs::mark_pushed(&mut tx, &ids).await?;
     tx.commit().await?;
     Ok(ids.len())

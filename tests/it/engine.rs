@@ -809,6 +809,53 @@ async fn a_trigger_whose_push_failed_is_unsent_again() {
     env.cleanup().await;
 }
 
+/// A queue whose backlog is at its cap takes no trigger (apalis' fetch fails past ~8,000 due
+/// ids): the push holds it back, `dispatch` leaves the run to the relay (not marked pushed),
+/// and once the queue drains the trigger goes through.
+#[tokio::test]
+async fn a_full_queue_holds_triggers_back_for_the_relay() {
+    let env = TestEnv::new("redis://127.0.0.1:6379").await;
+    let ids = env.enqueue("noop1", vec![json!({})]).await;
+    let queue = &env.state.queue;
+    let scheduled = queue.apalis_config(DEFAULT_QUEUE).scheduled_jobs_set();
+    let mut redis = queue.connection();
+    let filler: Vec<(u64, String)> = (0..jobs::MAX_BACKLOG)
+        .map(|i| (0, format!("filler{i}")))
+        .collect();
+    let _: i64 = redis::AsyncCommands::zadd_multiple(&mut redis, &scheduled, &filler)
+        .await
+        .unwrap();
+
+    let held_back = queue
+        .push(&[(ids[0], DEFAULT_QUEUE.to_string())])
+        .await
+        .unwrap();
+    assert_eq!(held_back, ids);
+    jobs::dispatch(&env.state.db, queue, &Started::interactive(ids[0])).await;
+    assert_eq!(
+        queue.backlog(DEFAULT_QUEUE).await.unwrap(),
+        jobs::MAX_BACKLOG
+    );
+    let mut conn = env.state.db.acquire().await.unwrap();
+    assert_eq!(
+        pushed_at(&mut conn, ids[0]).await,
+        None,
+        "left to the relay"
+    );
+
+    let _: i64 = redis::AsyncCommands::zrem(&mut redis, &scheduled, "filler0")
+        .await
+        .unwrap();
+    jobs::dispatch(&env.state.db, queue, &Started::interactive(ids[0])).await;
+    assert!(pushed_at(&mut conn, ids[0]).await.is_some());
+    assert_eq!(
+        queue.backlog(DEFAULT_QUEUE).await.unwrap(),
+        jobs::MAX_BACKLOG
+    );
+    drop(conn);
+    env.cleanup().await;
+}
+
 /// An acceptance whose caller dispatches it does not NOTIFY (PostgreSQL serializes the
 /// commits of transactions that do); `dispatch` wakes the relay itself when its push fails,
 /// and a run left to the relay is announced at its commit.
