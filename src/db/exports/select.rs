@@ -135,14 +135,23 @@ pub async fn copy_rows<'c>(
     push_criteria(&mut where_, rows.tenant, rows.criteria);
     where_.push_sql(" AND v.id > ");
     where_.push_value(Operand::Text(rows.after.unwrap_or("").to_string()));
-    let names: Vec<String> = (1..=where_.values.len())
+    let mut names: Vec<String> = (1..=where_.values.len())
         .map(|n| format!("orderdesk.export_arg_{n}"))
         .collect();
+    // The plan, for this transaction: pages costed as the cached or solid-state pages they
+    // are, so that rows the primary key keeps in order come through its index from the
+    // first one, where the default cost of a random page sorted a million first (~1 s
+    // before the first row); and no JIT, whose compilation at the start bought nothing on
+    // a dozen columns. A million-order binary COPY, psql, alternating: 1.11 s, against
+    // 1.33 s with the default plan (2026-12-02).
+    names.extend(["random_page_cost".into(), "jit".into()]);
+    let mut values = where_.values.clone();
+    values.extend(["1.1".into(), "off".into()]);
     sqlx::query(
         "SELECT count(set_config(k, v, true)) FROM unnest($1::text[], $2::text[]) AS s(k, v)",
     )
     .bind(&names)
-    .bind(&where_.values)
+    .bind(&values)
     .execute(&mut *tx)
     .await?;
     let (select, format) = match rows.binary {
