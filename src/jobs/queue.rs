@@ -134,10 +134,7 @@ impl TriggerQueue {
     async fn push_to(&self, queue: &str, run_ids: &[RunId]) -> anyhow::Result<bool> {
         let traceparent = crate::telemetry::current_traceparent();
         let cfg = self.apalis_config(queue);
-        let now_secs = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs();
+        let now_secs = chrono::Utc::now().timestamp();
         let mut script = PUSH_SCRIPT.prepare_invoke();
         script
             .key(cfg.job_data_hash())
