@@ -18,6 +18,8 @@ use crate::error::{Error, Result};
 
 pub const HEADER: &str = "idempotency-key";
 pub const REPLAYED: &str = "idempotent-replayed";
+/// How long a request waits for another one in flight with its key before answering 409.
+const IN_FLIGHT_WAIT: Duration = Duration::from_secs(5);
 
 /// The `Idempotency-Key` header, validated when present.
 pub struct IdempotencyKey(pub Option<String>);
@@ -83,8 +85,7 @@ pub async fn begin(
     hash: &str,
 ) -> Result<Begin> {
     // A concurrent duplicate blocks on the unique index until the first commits; bound it.
-    store::set_lock_timeout(tx, Duration::from_secs(5)).await?;
-    let claim = match store::claim(tx, tenant_id, principal, key, hash).await {
+    let claim = match store::claim(tx, tenant_id, principal, key, hash, IN_FLIGHT_WAIT).await {
         Ok(c) => c,
         Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("55P03") => {
             return Err(Error::conflict(
@@ -94,7 +95,6 @@ pub async fn begin(
         }
         Err(e) => return Err(e.into()),
     };
-    store::set_lock_timeout(tx, Duration::ZERO).await?;
     match claim {
         Claim::Fresh => Ok(Begin::Fresh(Fresh {
             tenant_id: tenant_id.clone(),

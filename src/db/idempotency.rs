@@ -27,32 +27,42 @@ pub enum Claim {
 }
 
 /// Claims `key`. A concurrent transaction holding the same key makes this wait until it
-/// commits (then the saved answer is returned) or rolls back (then the key is ours); the
-/// caller bounds that wait with `lock_timeout`.
+/// commits (then the saved answer is returned) or rolls back (then the key is ours), for at
+/// most `wait`: then it fails with `55P03`.
 pub async fn claim(
     conn: &mut PgConnection,
     tenant_id: &TenantId,
     principal: &str,
     key: &str,
     request_hash: &str,
+    wait: Duration,
 ) -> sqlx::Result<Claim> {
-    let inserted = sqlx::query!(
-        "INSERT INTO idempotency_keys (tenant_id, principal, key, request_hash, state)
-         VALUES ($1, $2, $3, $4, 'in_flight')
-         ON CONFLICT (tenant_id, principal, key) DO UPDATE
-             SET request_hash = EXCLUDED.request_hash, state = 'in_flight',
-                 response_status = NULL, response_headers = NULL, response_body = NULL,
-                 created_at = now(), expires_at = now() + interval '24 hours'
-             WHERE idempotency_keys.expires_at < now()",
+    // One statement, one round trip: `lock_timeout` bounds the wait on the unique index
+    // (set as the insert's source row is made, before the insert can wait) and goes back
+    // to no bound once the insert is done (the aggregate reads all of `claimed` first), so
+    // the rest of the caller's transaction waits for its locks as long as it must.
+    let claimed = sqlx::query!(
+        r#"WITH claimed AS (
+             INSERT INTO idempotency_keys (tenant_id, principal, key, request_hash, state)
+             SELECT $1, $2, $3, $4, 'in_flight'
+             FROM (SELECT set_config('lock_timeout', $5, true)) AS bounded
+             ON CONFLICT (tenant_id, principal, key) DO UPDATE
+                 SET request_hash = EXCLUDED.request_hash, state = 'in_flight',
+                     response_status = NULL, response_headers = NULL, response_body = NULL,
+                     created_at = now(), expires_at = now() + interval '24 hours'
+                 WHERE idempotency_keys.expires_at < now()
+             RETURNING 1)
+           SELECT count(*) AS "inserted!", set_config('lock_timeout', '0', true) AS unbounded
+           FROM claimed"#,
         tenant_id.as_str(),
         principal,
         key,
         request_hash,
+        format!("{}ms", wait.as_millis()),
     )
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    if inserted == 1 {
+    .fetch_one(&mut *conn)
+    .await?;
+    if claimed.inserted == 1 {
         return Ok(Claim::Fresh);
     }
     // `!`: a committed key has its answer (`complete` runs in the transaction that claimed it)
@@ -69,17 +79,6 @@ pub async fn claim(
     .fetch_one(conn)
     .await?;
     Ok(Claim::Used(saved))
-}
-
-/// Bounds how long the rest of the caller's transaction waits for a row lock (`ZERO`: no
-/// bound, Postgres' default): a [`claim`] of a key whose first request is still in flight
-/// blocks on it until that commits, and then fails with `55P03` instead.
-pub async fn set_lock_timeout(conn: &mut PgConnection, timeout: Duration) -> sqlx::Result<()> {
-    let ms = format!("{}ms", timeout.as_millis());
-    sqlx::query_scalar!("SELECT set_config('lock_timeout', $1, true)", ms)
-        .fetch_one(conn)
-        .await?;
-    Ok(())
 }
 
 /// Saves the answer of a fresh key; called in the same transaction as [`claim`].

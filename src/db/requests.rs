@@ -34,21 +34,44 @@ pub struct NewRequest<'a> {
     pub input: &'a serde_json::Value,
     pub run_id: Option<RunId>,
     pub decided_by: Option<&'a str>,
+    pub event: OpenedEvent<'a>,
 }
 
-/// Inserts a request; `None` when an open request of the same kind exists for the order.
+/// The domain event that opening a request records, written by the same statement.
+pub struct OpenedEvent<'a> {
+    /// `customer.cancel_requested`, `admin.cancelled`, …
+    pub type_: &'a str,
+    /// Who asked, as the event's `by` names them.
+    pub by: &'a str,
+    /// The order the event is filed under; `None` for an erasure, which concerns a customer.
+    pub order_id: Option<&'a str>,
+}
+
+/// Inserts a request and records its [`OpenedEvent`]; `None` (and no event) when an open
+/// request of the same kind exists for the order.
 pub async fn insert(
     conn: &mut PgConnection,
     r: &NewRequest<'_>,
 ) -> sqlx::Result<Option<RequestRow>> {
+    // the event's data is what `RequestRow` would serialize to: the same keys and values
     sqlx::query_as!(
         RequestRow,
-        r#"INSERT INTO requests (id, tenant_id, kind, order_id, customer_id, status, input, run_id, decided_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-         ON CONFLICT (tenant_id, order_id, kind) WHERE status IN ('pending_review','approved','queued','running')
-         DO NOTHING
-         RETURNING id, tenant_id, kind, order_id, customer_id, status AS "status: RequestStatus",
-                   input, run_id AS "run_id: RunId", decided_by, created_at, updated_at"#,
+        r#"WITH opened AS (
+             INSERT INTO requests (id, tenant_id, kind, order_id, customer_id, status, input, run_id, decided_by)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+             ON CONFLICT (tenant_id, order_id, kind) WHERE status IN ('pending_review','approved','queued','running')
+             DO NOTHING
+             RETURNING *),
+           event AS (
+             INSERT INTO outbox (kind, tenant_id, order_id, payload)
+             SELECT 'event', $2, $12, orderdesk_event_envelope($2, $10, jsonb_build_object(
+                      'order_id', o.order_id, 'customer_id', o.customer_id, 'request_id', o.id,
+                      'kind', o.kind, 'status', o.status, 'by', $11::text))
+             FROM opened o)
+         SELECT id AS "id!", tenant_id AS "tenant_id!", kind AS "kind!", order_id AS "order_id!",
+                customer_id AS "customer_id!", status AS "status!: RequestStatus", input AS "input!", run_id AS "run_id: RunId", decided_by, created_at AS "created_at!",
+                updated_at AS "updated_at!"
+         FROM opened"#,
         Uuid::now_v7(),
         r.tenant_id.as_str(),
         r.kind,
@@ -58,6 +81,9 @@ pub async fn insert(
         r.input,
         r.run_id.map(|id| id.as_uuid()),
         r.decided_by,
+        r.event.type_,
+        r.event.by,
+        r.event.order_id,
     )
     .fetch_optional(conn)
     .await

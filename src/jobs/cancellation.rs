@@ -5,12 +5,11 @@
 //! cancellation per order, so a bulk item and a single force-cancel never both cancel),
 //! the run enqueued with the request. The other cancel endpoints share [`plan`].
 
-use serde_json::json;
 use sqlx::PgConnection;
 
-use super::{NewRun, enqueue_for_dispatch};
+use super::{Carries, NewRun, enqueue_for_request};
 use crate::db;
-use crate::db::requests::{NewRequest, RequestRow};
+use crate::db::requests::{NewRequest, OpenedEvent, RequestRow};
 use crate::db::runs::RunRow;
 use crate::domain::cancel::{
     BlockedReason, CancelPlan, CancelRunInput, Canceller, REQUEST_KIND, WORKFLOW, plan_cancel,
@@ -148,10 +147,11 @@ pub async fn start(
         correlation_id: c.correlation_id.clone(),
         queue: c.queue.clone(),
     };
-    let run = enqueue_for_dispatch(conn, registry, new).await?;
-    let (tenant, queued) = (&order.tenant_id, RequestStatus::Queued);
-    let by = Some(c.requested_by);
-    db::requests::set_status(conn, tenant, request.id, queued, Some(run.id), by).await?;
+    let carries = Carries {
+        request: request.id,
+        decided_by: Some(c.requested_by),
+    };
+    let run = enqueue_for_request(conn, registry, new, carries).await?;
     Ok(CancelStarted::Run {
         run: Box::new(run),
         request: Box::new(request),
@@ -182,6 +182,11 @@ async fn request_of(
         input: &input,
         run_id: None,
         decided_by: Some(c.requested_by),
+        event: OpenedEvent {
+            type_: "admin.cancelled",
+            by: c.requested_by,
+            order_id: Some(order.id.as_str()),
+        },
     };
     let mut row = db::requests::insert(conn, &new).await?;
     if row.is_none()
@@ -189,14 +194,6 @@ async fn request_of(
             .await?
     {
         row = db::requests::insert(conn, &new).await?;
-    }
-    if let Some(row) = &row {
-        let data = json!({
-            "order_id": row.order_id, "customer_id": row.customer_id,
-            "request_id": row.id, "kind": row.kind, "status": row.status,
-            "by": c.requested_by,
-        });
-        db::events::record(conn, tenant, "admin.cancelled", Some(&row.order_id), data).await?;
     }
     Ok(row)
 }

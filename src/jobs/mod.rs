@@ -18,7 +18,7 @@ pub use queue::{MAX_BACKLOG, PUSH_BATCH, Room, RunTrigger, TriggerQueue, room_le
 
 use crate::db;
 use crate::db::runs::{NewRunRow, RunRow};
-use crate::domain::ids::{CustomerId, RunId, TenantId};
+use crate::domain::ids::{CustomerId, RequestId, RunId, TenantId};
 use crate::error::{Error, Result};
 use crate::workflows::Registry;
 
@@ -47,7 +47,7 @@ pub struct NewRun {
 /// caller's transaction, which must be durable (it is the acceptance). Does not touch Redis:
 /// call [`dispatch`] after the commit, or leave the trigger to the relay.
 pub async fn enqueue(conn: &mut PgConnection, registry: &Registry, new: NewRun) -> Result<RunRow> {
-    insert_run(conn, registry, new, true).await
+    insert_run(conn, registry, new, true, None).await
 }
 
 /// As [`enqueue`], without the NOTIFY, for a caller that calls [`dispatch`] right after its
@@ -60,7 +60,25 @@ pub async fn enqueue_for_dispatch(
     registry: &Registry,
     new: NewRun,
 ) -> Result<RunRow> {
-    insert_run(conn, registry, new, false).await
+    insert_run(conn, registry, new, false, None).await
+}
+
+/// The request a run carries out: the statement that inserts the run moves it to `queued`
+/// with that run (and `decided_by`, when given).
+pub struct Carries<'a> {
+    pub request: RequestId,
+    pub decided_by: Option<&'a str>,
+}
+
+/// As [`enqueue_for_dispatch`], for the run that carries out a request (one round trip for
+/// both).
+pub async fn enqueue_for_request(
+    conn: &mut PgConnection,
+    registry: &Registry,
+    new: NewRun,
+    carries: Carries<'_>,
+) -> Result<RunRow> {
+    insert_run(conn, registry, new, false, Some(carries)).await
 }
 
 async fn insert_run(
@@ -68,6 +86,7 @@ async fn insert_run(
     registry: &Registry,
     new: NewRun,
     announce: bool,
+    carries: Option<Carries<'_>>,
 ) -> Result<RunRow> {
     let Some(workflow) = registry.workflow(&new.kind) else {
         return Err(Error::new(
@@ -94,6 +113,8 @@ async fn insert_run(
         correlation_id: new.correlation_id.as_deref(),
         queue: new.queue.as_deref().unwrap_or(&workflow.queue),
         announce,
+        request: carries.as_ref().map(|c| c.request),
+        decided_by: carries.as_ref().and_then(|c| c.decided_by),
     };
     Ok(db::runs::insert(conn, &row).await?)
 }

@@ -255,6 +255,53 @@ async fn idempotent_replay_and_key_reuse() {
     );
 }
 
+/// A key claimed by a transaction still open: a second claim waits only as long as it is
+/// told, then fails with PostgreSQL's lock-timeout code (answered 409
+/// `idempotency.in_flight`); a claim that got its key leaves the rest of its transaction
+/// without that bound.
+#[tokio::test]
+async fn a_key_in_flight_bounds_only_the_claims_wait() {
+    use orderdesk::db::idempotency::{Claim, claim};
+    use orderdesk::domain::ids::TenantId;
+    use std::time::Duration;
+    let app = helpers::spawn_with(helpers::Options {
+        workers: 0,
+        ..Default::default()
+    })
+    .await;
+    let tenant = TenantId::new(TENANT);
+    let wait = Duration::from_millis(200);
+    let mut first = app.state.db.begin().await.unwrap();
+    let got = claim(&mut first, &tenant, "cus_1", "k-held", "h", wait).await;
+    assert!(matches!(got, Ok(Claim::Fresh)), "{got:?}");
+    let lock_timeout: String = sqlx::query_scalar("SHOW lock_timeout")
+        .fetch_one(&mut *first)
+        .await
+        .unwrap();
+    assert_eq!(lock_timeout, "0", "the bound ends with the claim");
+
+    let mut second = app.state.db.begin().await.unwrap();
+    let started = std::time::Instant::now();
+    let err = claim(&mut second, &tenant, "cus_1", "k-held", "h", wait)
+        .await
+        .expect_err("the key is held by an open transaction");
+    let code = err
+        .as_database_error()
+        .and_then(|e| e.code())
+        .map(|c| c.to_string());
+    assert_eq!(code.as_deref(), Some("55P03"), "{err}");
+    assert!(started.elapsed() >= wait, "it waited for the bound");
+    drop(second);
+
+    first.rollback().await.unwrap();
+    let mut third = app.state.db.begin().await.unwrap();
+    let got = claim(&mut third, &tenant, "cus_1", "k-held", "h", wait).await;
+    assert!(
+        matches!(got, Ok(Claim::Fresh)),
+        "a rolled-back claim frees the key: {got:?}"
+    );
+}
+
 #[tokio::test]
 async fn concurrent_duplicates_make_one_refund() {
     let app = helpers::spawn().await;

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use orderdesk::app;
-use orderdesk::db::requests::{self, NewRequest};
+use orderdesk::db::requests::{self, NewRequest, OpenedEvent};
 use orderdesk::db::runs::{self, NewRunRow};
 use orderdesk::domain::ids::{CustomerId, RunId, TenantId};
 use orderdesk::domain::request::RequestStatus;
@@ -109,6 +109,8 @@ async fn run_aged(conn: &mut PgConnection, status: &str, days_ago: i64) -> RunId
             correlation_id: None,
             queue: "interactive",
             announce: true,
+            request: None,
+            decided_by: None,
         },
     )
     .await
@@ -159,6 +161,11 @@ async fn retention_deletes_old_finished_runs_only() {
         input: &input,
         run_id: Some(run),
         decided_by: None,
+        event: OpenedEvent {
+            type_: "admin.retention_test_requested",
+            by: "test",
+            order_id: Some(order),
+        },
     };
     let closed = requests::insert(&mut conn, &request("ord_r1", RequestStatus::Succeeded, old))
         .await

@@ -21,7 +21,7 @@ use crate::api::idempotency::{self, Begin, Fresh, IdempotencyKey};
 use crate::api::shared::RequestMeta;
 use crate::db;
 use crate::db::audit::{Actor, Entry};
-use crate::db::requests::{NewRequest, RequestRow};
+use crate::db::requests::{NewRequest, OpenedEvent, RequestRow};
 use crate::db::runs::RunRow;
 use crate::domain::ids::{CustomerId, RequestId, RunId, TenantId};
 use crate::domain::order::Order;
@@ -207,10 +207,19 @@ impl Admission<'_> {
         self.caller
     }
 
-    /// Inserts the request. An open one whose run already ended is closed and the insert
-    /// tried again; one really in progress answers `r.already_open`.
+    /// Inserts the request with its domain event. An open one whose run already ended is
+    /// closed and the insert tried again; one really in progress answers `r.already_open`.
     pub async fn open_request(&mut self, r: OpenRequest<'_>) -> Result<RequestRow> {
         let tenant = &self.caller.tenant_id;
+        // `customer.<kind>_requested` when a customer asks, `admin.cancelled` when an agent
+        // cancels, `admin.<kind>_requested` otherwise
+        let event_type = match (self.caller.actor.kind, r.kind) {
+            ("customer", kind) => format!("customer.{kind}_requested"),
+            (_, "cancel") => "admin.cancelled".to_string(),
+            (_, kind) => format!("admin.{kind}_requested"),
+        };
+        // an erasure's `order_id` is the customer: no order to file the event under
+        let erasure = r.kind == crate::domain::erasure::REQUEST_KIND;
         let new = NewRequest {
             tenant_id: tenant,
             kind: r.kind,
@@ -220,6 +229,11 @@ impl Admission<'_> {
             input: &r.input,
             run_id: None,
             decided_by: r.decided_by,
+            event: OpenedEvent {
+                type_: &event_type,
+                by: &self.caller.principal,
+                order_id: (!erasure).then_some(r.order_id),
+            },
         };
         let mut row = db::requests::insert(self.conn, &new).await?;
         if row.is_none()
@@ -227,30 +241,7 @@ impl Admission<'_> {
         {
             row = db::requests::insert(self.conn, &new).await?;
         }
-        let row = row.ok_or(r.already_open)?;
-        self.request_event(&row).await?;
-        Ok(row)
-    }
-
-    /// The domain event of an opened request: `customer.<kind>_requested` when a customer
-    /// asks, `admin.cancelled` when an agent cancels, `admin.<kind>_requested` otherwise.
-    async fn request_event(&mut self, row: &RequestRow) -> Result<()> {
-        let type_ = match (self.caller.actor.kind, row.kind.as_str()) {
-            ("customer", kind) => format!("customer.{kind}_requested"),
-            (_, "cancel") => "admin.cancelled".to_string(),
-            (_, kind) => format!("admin.{kind}_requested"),
-        };
-        let data = serde_json::json!({
-            "order_id": row.order_id, "customer_id": row.customer_id,
-            "request_id": row.id, "kind": row.kind, "status": row.status,
-            "by": self.caller.principal,
-        });
-        // an erasure's `order_id` is the customer: no order to file the event under
-        let order =
-            (row.kind != crate::domain::erasure::REQUEST_KIND).then_some(row.order_id.as_str());
-        let tenant = &self.caller.tenant_id;
-        db::events::record(self.conn, tenant, &type_, order, data).await?;
-        Ok(())
+        row.ok_or(r.already_open)
     }
 
     /// Writes the run, its steps and its outbox trigger; the trigger is pushed after the
@@ -267,19 +258,18 @@ impl Admission<'_> {
             correlation_id: self.caller.actor.correlation_id.clone(),
             queue: None,
         };
-        let run = jobs::enqueue_for_dispatch(self.conn, &self.state.workflows, new).await?;
-        if let Some(request) = s.request {
-            let (tenant, queued) = (&self.caller.tenant_id, RequestStatus::Queued);
-            db::requests::set_status(
-                self.conn,
-                tenant,
-                request,
-                queued,
-                Some(run.id),
-                s.decided_by,
-            )
-            .await?;
-        }
+        let registry = &self.state.workflows;
+        let run = match s.request {
+            Some(request) => {
+                let decided_by = s.decided_by;
+                let carries = jobs::Carries {
+                    request,
+                    decided_by,
+                };
+                jobs::enqueue_for_request(self.conn, registry, new, carries).await?
+            }
+            None => jobs::enqueue_for_dispatch(self.conn, registry, new).await?,
+        };
         self.started.push(jobs::Started::from(&run));
         Ok(run)
     }

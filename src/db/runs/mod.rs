@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::PgConnection;
 
-use crate::domain::ids::{CustomerId, RunId, TenantId};
+use crate::domain::ids::{CustomerId, RequestId, RunId, TenantId};
 use crate::domain::request::RequestStatus;
 
 /// A run's status. Terminal: succeeded, failed, compensated, cancelled. Stored as text
@@ -199,6 +199,10 @@ pub struct NewRunRow<'a> {
     /// NOTIFY (each waits for the one before it to be flushed), so an acceptance whose
     /// caller pushes the trigger itself right after the commit does not.
     pub announce: bool,
+    /// The request the run carries out: moved to `queued` with this run, `decided_by` set
+    /// when given.
+    pub request: Option<RequestId>,
+    pub decided_by: Option<&'a str>,
 }
 
 fn ms(d: Duration) -> i64 {
@@ -223,7 +227,10 @@ pub async fn insert(conn: &mut PgConnection, new: &NewRunRow<'_>) -> sqlx::Resul
              INSERT INTO run_steps (run_id, idx, name, status)
              SELECT $1, t.ord - 1, t.name, CASE WHEN t.skipped THEN 'skipped' ELSE 'pending' END
              FROM unnest($10::text[], $11::bool[]) WITH ORDINALITY AS t(name, skipped, ord)),
-         o AS (INSERT INTO outbox (kind, run_id) VALUES ('trigger', $1))
+         o AS (INSERT INTO outbox (kind, run_id) VALUES ('trigger', $1)),
+         r AS (UPDATE requests SET status = 'queued', run_id = $1,
+                      decided_by = COALESCE($17, decided_by), updated_at = now()
+               WHERE id = $16 AND (tenant_id = $2) IS TRUE)
          INSERT INTO runs (id, tenant_id, kind, subject_id, customer_id, requested_by, input,
                            progress_total, current_step, correlation_id, queue)
          SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $13, $14 FROM (SELECT CASE WHEN $15 THEN pg_notify($12, '')::text END) AS n
@@ -246,6 +253,8 @@ pub async fn insert(conn: &mut PgConnection, new: &NewRunRow<'_>) -> sqlx::Resul
         new.correlation_id,
         new.queue,
         new.announce,
+        new.request.map(|id| id.as_uuid()),
+        new.decided_by,
     )
     .fetch_one(conn)
     .await
