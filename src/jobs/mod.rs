@@ -14,7 +14,9 @@ use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
 use tokio::time::timeout;
 
-pub use queue::{MAX_BACKLOG, PUSH_BATCH, Room, RunTrigger, TriggerQueue, room_left};
+pub use queue::{
+    AHEAD_PER_SEC, Lane, MAX_BACKLOG, PUSH_BATCH, Room, RunTrigger, TriggerQueue, room_left,
+};
 
 use crate::db;
 use crate::db::runs::{NewRunRow, RunRow};
@@ -125,14 +127,18 @@ pub struct Started {
     pub id: RunId,
     /// Its workflow's queue.
     pub queue: String,
+    /// Whose run it is: its trigger goes in that tenant's fresh lane ([`Lane::Fresh`]);
+    /// `None`: behind the waiting ones.
+    pub tenant_id: Option<TenantId>,
 }
 
 impl Started {
-    /// A run of a workflow of the default queue.
+    /// A run of a workflow of the default queue, queued behind the waiting ones.
     pub fn interactive(id: RunId) -> Started {
         Started {
             id,
             queue: crate::workflows::spec::DEFAULT_QUEUE.to_string(),
+            tenant_id: None,
         }
     }
 }
@@ -142,6 +148,7 @@ impl From<&RunRow> for Started {
         Started {
             id: run.id,
             queue: run.queue.clone(),
+            tenant_id: Some(run.tenant_id.clone()),
         }
     }
 }
@@ -189,7 +196,8 @@ async fn try_dispatch(
     };
     let push = async {
         let trigger = [(run_id, run.queue.clone())];
-        match timeout(DISPATCH_TIMEOUT, triggers.push(&trigger)).await {
+        let lane = run.tenant_id.as_ref().map_or(Lane::Behind, Lane::Fresh);
+        match timeout(DISPATCH_TIMEOUT, triggers.push_in(&trigger, lane)).await {
             // held back: the queue is full; the relay delivers when there is room
             Ok(res) => res.map(|held_back| held_back.is_empty()),
             Err(elapsed) => Err(elapsed.into()),

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::config::Config;
-use crate::domain::ids::RunId;
+use crate::domain::ids::{RunId, TenantId};
 
 /// The payload of one apalis task: "run this workflow run". Everything else is in Postgres.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,6 +31,27 @@ pub const MAX_BACKLOG: u64 = 2_000;
 
 /// Largest number of triggers pushed in one call.
 pub const PUSH_BATCH: usize = 500;
+
+/// How many fresh triggers a tenant may put ahead of a queue's waiting ones within a second
+/// (see [`Lane::Fresh`]): above an interactive tenant's rate (the bench's pick-up probes send
+/// ~40/s), below a burst's.
+pub const AHEAD_PER_SEC: u32 = 100;
+
+/// Where a push puts its triggers in their queue.
+#[derive(Debug, Clone, Copy)]
+pub enum Lane<'a> {
+    /// Behind every trigger waiting, in order: the relay's and the sweeper's catch-up.
+    Behind,
+    /// Runs just accepted for this tenant. While the tenant has put fewer than
+    /// [`AHEAD_PER_SEC`] triggers ahead in this queue within the last second, the trigger
+    /// goes to the head of the ready list (the next fetch takes it, even when the queue is
+    /// full: the ready list is not what apalis' promotion `unpack`s) — so a tenant asking
+    /// for little finds a worker at once behind another tenant's backlog or burst. Past
+    /// that, it queues behind like the rest, in order. Nothing goes ahead while the ready
+    /// list holds twice [`MAX_BACKLOG`]: an overload of fresh triggers cannot keep the
+    /// oldest waiting for ever, nor grow the list without bound.
+    Fresh(&'a TenantId),
+}
 
 /// Pushes run triggers to the apalis Redis queues, one per named queue of `workflows.toml`
 /// (`{redis_prefix}:runs:{queue}`). Cheap to clone.
@@ -112,6 +133,15 @@ impl TriggerQueue {
     /// whose id it still holds, and a run may legitimately be pushed again (retry, lost
     /// trigger, dead worker).
     pub async fn push(&self, runs: &[(RunId, String)]) -> anyhow::Result<Vec<RunId>> {
+        self.push_in(runs, Lane::Behind).await
+    }
+
+    /// As [`Self::push`], in `lane`.
+    pub async fn push_in(
+        &self,
+        runs: &[(RunId, String)],
+        lane: Lane<'_>,
+    ) -> anyhow::Result<Vec<RunId>> {
         let mut by_queue: BTreeMap<&str, Vec<RunId>> = BTreeMap::new();
         for (id, queue) in runs {
             by_queue.entry(queue.as_str()).or_default().push(*id);
@@ -119,7 +149,7 @@ impl TriggerQueue {
         let mut held_back = Vec::new();
         for (queue, ids) in by_queue {
             for chunk in ids.chunks(PUSH_BATCH) {
-                if !self.push_to(queue, chunk).await? {
+                if !self.push_to(queue, chunk, lane).await? {
                     held_back.extend_from_slice(chunk);
                 }
             }
@@ -127,14 +157,23 @@ impl TriggerQueue {
         Ok(held_back)
     }
 
-    /// One call of [`PUSH_SCRIPT`]: the backlog check, the triggers and the wake-up in one
-    /// round trip (apalis' `push_all` beside a backlog check and a PUBLISH took three, on
-    /// the path from an acceptance's commit to a worker's pick-up). False: the queue is full
-    /// and took none.
-    async fn push_to(&self, queue: &str, run_ids: &[RunId]) -> anyhow::Result<bool> {
+    /// One call of [`PUSH_SCRIPT`]: the lane, the backlog check, the triggers and the
+    /// wake-up in one round trip (apalis' `push_all` beside a backlog check and a PUBLISH
+    /// took three, on the path from an acceptance's commit to a worker's pick-up). False:
+    /// the queue is full and took none.
+    async fn push_to(
+        &self,
+        queue: &str,
+        run_ids: &[RunId],
+        lane: Lane<'_>,
+    ) -> anyhow::Result<bool> {
         let traceparent = crate::telemetry::current_traceparent();
         let cfg = self.apalis_config(queue);
         let now_secs = chrono::Utc::now().timestamp();
+        let ahead_counter = match lane {
+            Lane::Behind => String::new(),
+            Lane::Fresh(tenant) => self.ahead_counter(queue, tenant),
+        };
         let mut script = PUSH_SCRIPT.prepare_invoke();
         script
             .key(cfg.job_data_hash())
@@ -143,7 +182,9 @@ impl TriggerQueue {
             .key(cfg.active_jobs_list())
             .arg(MAX_BACKLOG)
             .arg(now_secs)
-            .arg(self.wake_channel(queue));
+            .arg(self.wake_channel(queue))
+            .arg(ahead_counter)
+            .arg(AHEAD_PER_SEC);
         for &run_id in run_ids {
             let id = format!("{}.{}", run_id.as_uuid().simple(), Uuid::now_v7().simple());
             let trigger = RunTrigger {
@@ -158,6 +199,11 @@ impl TriggerQueue {
             .await
             .map_err(|e| anyhow::anyhow!("cannot push run triggers to Redis: {e}"))?;
         Ok(pushed > 0)
+    }
+
+    /// The counter of the triggers `tenant` put ahead in `queue` within the last second.
+    fn ahead_counter(&self, queue: &str, tenant: &TenantId) -> String {
+        format!("{}:runs:{queue}:ahead:{}", self.prefix, tenant.as_str())
     }
 
     /// Triggers waiting in Redis in `queue`: scheduled (every push lands there first) +
@@ -248,18 +294,33 @@ impl Room {
 /// task with one `unpack`, which fails past ~8,000 ids (APALIS-NOTES, "burst wedge").
 /// KEYS: data hash, metadata prefix, scheduled set, ready list. ARGV: cap, now (seconds),
 /// wake channel, then task id and data of each trigger.
+/// KEYS: task data hash, task meta prefix, scheduled set, ready list. ARGV: the backlog cap,
+/// now (s), the wake channel, the tenant's ahead counter ('' for `Lane::Behind`), its
+/// limit, then (task id, task data) pairs. Writes what apalis-redis 1.0's `batch_push.lua`
+/// writes for a task due now; a task put ahead is pushed to the head of the ready list,
+/// where `fetch_next.lua` takes its next tasks from.
 static PUSH_SCRIPT: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
     redis::Script::new(
         r"
-if redis.call('ZCARD', KEYS[3]) + redis.call('LLEN', KEYS[4]) >= tonumber(ARGV[1]) then
+local ahead = false
+if ARGV[4] ~= '' then
+    local n = redis.call('INCRBY', ARGV[4], (#ARGV - 5) / 2)
+    if redis.call('PTTL', ARGV[4]) < 0 then redis.call('PEXPIRE', ARGV[4], 1000) end
+    ahead = n <= tonumber(ARGV[5]) and redis.call('LLEN', KEYS[4]) < 2 * tonumber(ARGV[1])
+end
+if not ahead and redis.call('ZCARD', KEYS[3]) + redis.call('LLEN', KEYS[4]) >= tonumber(ARGV[1]) then
     return 0
 end
 local pushed = 0
-for i = 4, #ARGV, 2 do
+for i = 6, #ARGV, 2 do
     if redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1]) == 1 then
         redis.call('HSET', KEYS[2] .. ':' .. ARGV[i], 'attempts', 0, 'max_attempts', 25,
                    'status', 'Pending', 'idempotency_key', '')
-        redis.call('ZADD', KEYS[3], ARGV[2], ARGV[i])
+        if ahead then
+            redis.call('LPUSH', KEYS[4], ARGV[i])
+        else
+            redis.call('ZADD', KEYS[3], ARGV[2], ARGV[i])
+        end
     end
     pushed = pushed + 1
 end

@@ -7,7 +7,7 @@ use std::time::Duration;
 use orderdesk::config::Config;
 use orderdesk::db::runs::{self, RunRow, StepRow, StepStatus};
 use orderdesk::domain::ids::{RunId, TenantId};
-use orderdesk::jobs::{self, NewRun, Started, TriggerQueue};
+use orderdesk::jobs::{self, Lane, NewRun, Started, TriggerQueue};
 use orderdesk::state::AppState;
 use orderdesk::workers::{self, WorkerOptions};
 use orderdesk::workflows::Registry;
@@ -853,6 +853,98 @@ async fn a_full_queue_holds_triggers_back_for_the_relay() {
         jobs::MAX_BACKLOG
     );
     drop(conn);
+    env.cleanup().await;
+}
+
+/// A tenant's fresh triggers go to the head of the ready list — ahead of a full queue of
+/// another tenant's waiting ones, which would hold a trigger behind back — until it has
+/// put `AHEAD_PER_SEC` ahead within a second; then they queue behind (here: held back, the
+/// queue is full). Catch-up pushes (`Lane::Behind`) never go ahead, nor anything once the
+/// ready list holds twice the cap.
+#[tokio::test]
+async fn a_tenants_fresh_triggers_go_ahead_of_the_waiting_ones_up_to_a_rate() {
+    let env = TestEnv::new("redis://127.0.0.1:6379").await;
+    let n = jobs::AHEAD_PER_SEC as usize;
+    let ids = env.enqueue("noop1", vec![json!({}); n + 2]).await;
+    let queue = &env.state.queue;
+    let cfg = queue.apalis_config(DEFAULT_QUEUE);
+    let mut redis = queue.connection();
+    let filler: Vec<(u64, String)> = (0..jobs::MAX_BACKLOG)
+        .map(|i| (0, format!("filler{i}")))
+        .collect();
+    let _: i64 = redis::AsyncCommands::zadd_multiple(&mut redis, cfg.scheduled_jobs_set(), &filler)
+        .await
+        .unwrap();
+    let one = |id: RunId| [(id, DEFAULT_QUEUE.to_string())];
+
+    let behind = queue.push_in(&one(ids[0]), Lane::Behind).await.unwrap();
+    assert_eq!(behind, [ids[0]], "a catch-up push waits for room");
+    let light = TenantId::new("tenant_light");
+    // in one call, so that the second's window cannot end in between
+    let fresh: Vec<(RunId, String)> = ids[1..=n]
+        .iter()
+        .map(|&id| (id, DEFAULT_QUEUE.to_string()))
+        .collect();
+    let held = queue.push_in(&fresh, Lane::Fresh(&light)).await.unwrap();
+    assert!(held.is_empty(), "pushed ahead despite the full queue");
+    let past_rate = queue
+        .push_in(&one(ids[n + 1]), Lane::Fresh(&light))
+        .await
+        .unwrap();
+    assert_eq!(
+        past_rate,
+        [ids[n + 1]],
+        "past the rate it queues behind: held back"
+    );
+
+    let ready: Vec<String> =
+        redis::AsyncCommands::lrange(&mut redis, cfg.active_jobs_list(), 0, -1)
+            .await
+            .unwrap();
+    let run_of = |task: &String| task.split('.').next().unwrap().to_string();
+    let mut expected: Vec<String> = ids[1..=n]
+        .iter()
+        .map(|id| id.as_uuid().simple().to_string())
+        .collect();
+    expected.reverse();
+    assert_eq!(
+        ready.iter().map(run_of).collect::<Vec<_>>(),
+        expected,
+        "the next fetch takes them first"
+    );
+    let scheduled: u64 = redis::AsyncCommands::zcard(&mut redis, cfg.scheduled_jobs_set())
+        .await
+        .unwrap();
+    assert_eq!(scheduled, jobs::MAX_BACKLOG, "nothing was added behind");
+
+    // another tenant has its own allowance; the API's dispatch of a run it accepted uses it
+    let accepted = Started {
+        id: ids[0],
+        queue: DEFAULT_QUEUE.to_string(),
+        tenant_id: Some(TenantId::new("tenant_other")),
+    };
+    jobs::dispatch(&env.state.db, queue, &accepted).await;
+    let mut conn = env.state.db.acquire().await.unwrap();
+    assert!(pushed_at(&mut conn, ids[0]).await.is_some(), "pushed ahead");
+    drop(conn);
+
+    // a ready list at twice the cap takes nothing ahead: the oldest are not kept waiting
+    let crowd: Vec<String> = (0..2 * jobs::MAX_BACKLOG)
+        .map(|i| format!("crowd{i}"))
+        .collect();
+    let _: i64 = redis::AsyncCommands::rpush(&mut redis, cfg.active_jobs_list(), &crowd)
+        .await
+        .unwrap();
+    let late = TenantId::new("tenant_late");
+    let held = queue
+        .push_in(&one(ids[1]), Lane::Fresh(&late))
+        .await
+        .unwrap();
+    assert_eq!(
+        held,
+        [ids[1]],
+        "held back: nothing ahead of a crowded ready list"
+    );
     env.cleanup().await;
 }
 

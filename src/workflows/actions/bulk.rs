@@ -237,6 +237,8 @@ async fn start_next(
             started = Some(jobs::Started {
                 id: run_id,
                 queue: ITEM_QUEUE.to_string(),
+                // a bulk job's items are the burst other runs go ahead of
+                tenant_id: None,
             });
             items::set(
                 &mut tx,
