@@ -100,6 +100,20 @@ async fn scenario_d_drains_an_accepted_backlog_claiming_each_run_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scenario_b_probes_another_tenant_while_a_backlog_drains() {
+    let env = bench_env().await;
+    let sample = orderdesk_bench::pickup::measure_under_drain(&env, 3_000).await;
+    env.destroy().await.unwrap();
+    let sample = sample.unwrap();
+    assert!(
+        !sample.to_step1_ms.is_empty(),
+        "probes were sent while it drained"
+    );
+    assert_eq!(sample.to_claim_ms.len(), sample.to_step1_ms.len());
+    assert!(sample.to_step1_ms[0] > 0.0, "{sample:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scenario_e_resumes_a_killed_workers_runs_on_another_worker() {
     let env = bench_env().await;
     let sample = orderdesk_bench::failover::measure(&env, 10, Duration::from_secs(4)).await;
