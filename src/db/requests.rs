@@ -53,7 +53,8 @@ pub async fn insert(
     conn: &mut PgConnection,
     r: &NewRequest<'_>,
 ) -> sqlx::Result<Option<RequestRow>> {
-    // the event's data is what `RequestRow` would serialize to: the same keys and values
+    // the event's data: the keys and values both callers built in Rust before (webhook
+    // subscribers read them), now from the inserted row
     sqlx::query_as!(
         RequestRow,
         r#"WITH opened AS (

@@ -33,8 +33,8 @@ pub const MAX_BACKLOG: u64 = 2_000;
 pub const PUSH_BATCH: usize = 500;
 
 /// How many fresh triggers a tenant may put ahead of a queue's waiting ones within a second
-/// (see [`Lane::Fresh`]): above an interactive tenant's rate (the bench's pick-up probes send
-/// ~40/s), below a burst's.
+/// (see [`Lane::Fresh`]): above an interactive tenant's rate (the bench's pick-up probes,
+/// 20 ms apart, send at most 50/s), below a burst's.
 pub const AHEAD_PER_SEC: u32 = 100;
 
 /// Where a push puts its triggers in their queue.

@@ -31,7 +31,7 @@ pub async fn claim_many(
     runs: &[(RunId, &str)],
     lease: Duration,
 ) -> sqlx::Result<Vec<(RunRow, Vec<StepRow>)>> {
-    let runs = in_lock_order(runs.iter(), |(id, _)| *id);
+    let runs = in_lock_order(runs, |(id, _)| *id);
     let ids: Vec<uuid::Uuid> = runs.iter().map(|(id, _)| id.as_uuid()).collect();
     let workers: Vec<&str> = runs.iter().map(|(_, w)| *w).collect();
     let rows = sqlx::query!(
@@ -127,7 +127,7 @@ pub struct RunEnd {
 /// generic plan made over statistics that say "empty" otherwise reads every run, or the
 /// steps of every run, through the whole key index on each end (see [`claim_many`]).
 pub async fn end_many(conn: &mut PgConnection, ends: &[RunEnd]) -> sqlx::Result<Vec<RunId>> {
-    let ends = in_lock_order(ends.iter(), |e| e.run_id);
+    let ends = in_lock_order(ends, |e| e.run_id);
     let ids: Vec<uuid::Uuid> = ends.iter().map(|e| e.run_id.as_uuid()).collect();
     let workers: Vec<&str> = ends.iter().map(|e| e.worker.as_str()).collect();
     let statuses: Vec<&str> = ends.iter().map(|e| e.status.as_str()).collect();
@@ -225,11 +225,8 @@ pub async fn end_many(conn: &mut PgConnection, ends: &[RunEnd]) -> sqlx::Result<
 /// same runs (a claim of a duplicate trigger, an end, the relay's "pushed" mark) wait for
 /// each other instead of deadlocking. In array order, bench (f) had a few deadlocks per run,
 /// each a 1 s stall until `deadlock_timeout` and a batch written again run by run.
-fn in_lock_order<'a, T>(items: impl Iterator<Item = &'a T>, id: impl Fn(&T) -> RunId) -> Vec<&'a T>
-where
-    T: 'a,
-{
-    let mut sorted: Vec<&T> = items.collect();
+fn in_lock_order<T>(items: &[T], id: impl Fn(&T) -> RunId) -> Vec<&T> {
+    let mut sorted: Vec<&T> = items.iter().collect();
     sorted.sort_by_key(|item| id(item));
     sorted
 }
