@@ -243,19 +243,20 @@ pub async fn finish(
     Ok(!end_many(conn, &[end]).await?.is_empty())
 }
 
-/// A long job's progress in its own unit (`rows`, `parts`…), while `worker` holds it: `done`,
-/// and `total` when given (the step that counts the work sets it). Not waiting for the WAL
-/// flush: a lost report is corrected by the next one.
+/// A long job's progress in its own unit (`rows`, `parts`…), while `worker` holds it: `done`
+/// and `total`, each when given (the work may be counted while it is done; a total of 0
+/// means "not known yet"). Not waiting for the WAL flush: a lost report is corrected by the
+/// next one.
 pub async fn report(
     conn: &mut PgConnection,
     run_id: RunId,
     worker: &str,
     unit: &str,
-    done: i32,
+    done: Option<i32>,
     total: Option<i32>,
 ) -> sqlx::Result<()> {
     sqlx::query!(
-        r#"WITH r AS (UPDATE runs SET progress_unit = $3, progress_done = $4,
+        r#"WITH r AS (UPDATE runs SET progress_unit = $3, progress_done = coalesce($4, progress_done),
                         progress_total = coalesce($5, progress_total), updated_at = now()
                     WHERE id = $1 AND lease_owner = $2)
          SELECT 1 AS "done!" FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit"#,

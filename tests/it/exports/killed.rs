@@ -135,6 +135,14 @@ async fn a_worker_killed_mid_export_leaves_an_export_that_completes_once_with_th
     first.wait().unwrap();
     sessions_gone(&app, &name).await;
     let at_kill = closed_parts(&app, &export_id).await;
+    assert_eq!(at_kill, (1..=at_kill.len() as i32).collect::<Vec<_>>());
+    let export_dir = dir.join(BULK).join(&export_id);
+    let before = identities(&export_dir, &at_kill);
+
+    let mut second = worker(&app, &store, "od_second_worker");
+    let job = wait_in(&app, BULK, &token, &job_id, 180).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    // counted beside the parts' COPY: known for sure once the export is done
     let total_rows: i64 = sqlx::query_scalar("SELECT total_rows FROM exports WHERE id = $1::uuid")
         .bind(&export_id)
         .fetch_one(&app.state.db)
@@ -146,17 +154,10 @@ async fn a_worker_killed_mid_export_leaves_an_export_that_completes_once_with_th
         "killed between the first part and the last: {} of {parts_total}",
         at_kill.len()
     );
-    assert_eq!(at_kill, (1..=at_kill.len() as i32).collect::<Vec<_>>());
     println!(
         "killed with {} of {parts_total} parts closed",
         at_kill.len()
     );
-    let export_dir = dir.join(BULK).join(&export_id);
-    let before = identities(&export_dir, &at_kill);
-
-    let mut second = worker(&app, &store, "od_second_worker");
-    let job = wait_in(&app, BULK, &token, &job_id, 180).await;
-    assert_eq!(job["status"], "succeeded", "{job}");
     let result = &job["result"];
     assert_eq!(result["row_count"], total_rows);
     assert_eq!(result["parts"].as_array().unwrap().len(), parts_total);

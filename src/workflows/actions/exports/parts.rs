@@ -62,7 +62,7 @@ impl Progress<'_, '_> {
             bytes = part.bytes, ms = started.elapsed().as_millis() as u64, "export part closed");
         self.rows += part.rows;
         let done = i32::try_from(self.rows).unwrap_or(i32::MAX);
-        report_rows(self.ctx, self.conn, done, None).await?;
+        report_rows(self.ctx, self.conn, Some(done), None).await?;
         job.n += 1;
         job.after = part.last_id;
         Ok(())
