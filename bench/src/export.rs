@@ -40,6 +40,7 @@ pub async fn report(
     );
     let seeded = load_tenant(env, TENANT, orders).await?;
     println!("    loaded in {:.1} s", seeded.as_secs_f64());
+    settle_writes(env).await;
     let (api, base) = super::load::start_api(env, "admin").await?;
     let mut workers = env::start_workers(env, 1).await?;
     let idle_rss = workers[0].peak_rss_bytes()? as f64 / MIB;
@@ -133,6 +134,21 @@ pub async fn report(
         peak < 64.0,
     ));
     Ok(())
+}
+
+/// Writes the load's dirty pages out before the rounds: left to the checkpointer, they went
+/// to disk during the rounds (bursts of 150–350 MB/s, I/O wait up to a third of the CPU)
+/// and single-row commits of the exports took over a second (2026-12-02). A CHECKPOINT needs
+/// a superuser (or `pg_checkpoint`); without one the rounds go on and say so.
+async fn settle_writes(env: &BenchEnv) {
+    let started = Instant::now();
+    match sqlx::query("CHECKPOINT").execute(&env.state.db).await {
+        Ok(_) => println!(
+            "    checkpoint after the load: {:.1} s",
+            started.elapsed().as_secs_f64()
+        ),
+        Err(e) => println!("    no checkpoint after the load ({e}): the rounds may pay its writes"),
+    }
 }
 
 fn check_rows(orders: usize, done: &[&Finished]) -> anyhow::Result<()> {
