@@ -115,6 +115,20 @@ fn refusal(status: u16, p: &Value) -> String {
     msg
 }
 
+/// Rows written and rows to write of a job's `progress`. Until the job counts rows, and
+/// while their count is under way (a total of 0), the total is not known: `None`, not the
+/// job's steps or zero rows.
+fn rows_of(progress: &Value) -> (i64, Option<i64>) {
+    let in_rows = progress["unit"] == "rows";
+    let done = if in_rows {
+        progress["done"].as_i64().unwrap_or(0)
+    } else {
+        0
+    };
+    let total = progress["total"].as_i64().filter(|t| in_rows && *t > 0);
+    (done, total)
+}
+
 /// The job's progress: a bar on a terminal, else a line whenever the rows written change.
 enum Progress {
     Bar(ProgressBar),
@@ -139,7 +153,7 @@ impl Progress {
 
     fn show(&mut self, job: &Value) {
         let p = &job["progress"];
-        let (done, total) = (p["done"].as_i64().unwrap_or(0), p["total"].as_i64());
+        let (done, total) = rows_of(p);
         let status = job["status"].as_str().unwrap_or("?");
         match self {
             Progress::Bar(bar) => {
@@ -273,4 +287,19 @@ async fn download(api: &Api, result: &Value, out: &PathBuf) -> anyhow::Result<(u
     }
     tokio::fs::rename(&part, out).await?;
     Ok((bytes, sha256))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_total_not_counted_yet_is_unknown_not_zero_rows_or_steps() {
+        let queued = json!({"unit": "steps", "done": 1, "total": 3});
+        assert_eq!(rows_of(&queued), (0, None));
+        let counting = json!({"unit": "rows", "done": 4000, "total": 0});
+        assert_eq!(rows_of(&counting), (4000, None));
+        let counted = json!({"unit": "rows", "done": 4000, "total": 8000});
+        assert_eq!(rows_of(&counted), (4000, Some(8000)));
+    }
 }
