@@ -12,7 +12,9 @@ use uuid::Uuid;
 use super::drain;
 use super::env::{self, BenchEnv};
 use super::summary::{Figure, Summary};
-use super::throughput::{Delivery, WORKFLOW, enqueue_all, new_run, wait_drained, wait_for_count};
+use super::throughput::{
+    self, Delivery, WORKFLOW, enqueue_all, new_run, wait_drained, wait_for_count,
+};
 use super::{load_line, medians, q};
 use orderdesk::domain::ids::TenantId;
 use orderdesk::jobs::{self, NewRun};
@@ -20,7 +22,7 @@ use orderdesk::jobs::{self, NewRun};
 /// Runs enqueued one at a time, [`GAP`] apart, per sample.
 pub const RUNS: usize = 300;
 pub const GAP: Duration = Duration::from_millis(20);
-/// The tenant of the probes sent while (d)'s backlog (tenant `bench`) drains.
+/// The tenant of the probes sent while (d)'s backlog (tenant [`throughput::TENANT`]) drains.
 const PROBE_TENANT: &str = "bench_probe";
 
 /// A run's claim time and its step 1's start.
@@ -119,9 +121,9 @@ pub async fn measure(env: &BenchEnv) -> anyhow::Result<PickupSample> {
 }
 
 /// As [`measure`], while one worker process drains a backlog of `backlog` runs of (d)'s
-/// tenant `bench`: the probes (tenant [`PROBE_TENANT`]) start once the first backlog run was
-/// claimed and stop when the backlog is gone (or after [`RUNS`] probes); the last one may
-/// find it gone.
+/// tenant [`throughput::TENANT`]: the probes (tenant [`PROBE_TENANT`]) start once the first
+/// backlog run was claimed and stop when the backlog is gone (or after [`RUNS`] probes); the
+/// last one may find it gone.
 pub async fn measure_under_drain(env: &BenchEnv, backlog: usize) -> anyhow::Result<PickupSample> {
     env.reset_runs().await?;
     enqueue_all(env.state.clone(), drain::WORKFLOW, backlog, Delivery::Relay).await?;
@@ -130,8 +132,9 @@ pub async fn measure_under_drain(env: &BenchEnv, backlog: usize) -> anyhow::Resu
         let db = env.state.db.clone();
         async move {
             sqlx::query_scalar::<_, i64>(
-                "SELECT count(*) FROM runs WHERE tenant_id = 'bench' AND status <> 'succeeded'",
+                "SELECT count(*) FROM runs WHERE tenant_id = $1 AND status <> 'succeeded'",
             )
+            .bind(throughput::TENANT)
             .fetch_one(&db)
             .await
         }
@@ -176,7 +179,7 @@ impl Probes {
     /// Commits one run of [`WORKFLOW`], reads the commit time, dispatches it as the API does,
     /// then waits [`GAP`].
     pub async fn send_one(&mut self, env: &BenchEnv) -> anyhow::Result<()> {
-        self.send_one_as(env, "bench").await
+        self.send_one_as(env, throughput::TENANT).await
     }
 
     /// As [`Self::send_one`], a run of `tenant`.

@@ -335,9 +335,12 @@ pub async fn enqueue_all(
 }
 
 /// A run of workflow `kind` as the bench enqueues it.
+/// The tenant of the runs the bench makes (unless a scenario names another).
+pub const TENANT: &str = "bench";
+
 pub fn new_run(kind: &str) -> NewRun {
     NewRun {
-        tenant_id: TenantId::new("bench"),
+        tenant_id: TenantId::new(TENANT),
         kind: kind.into(),
         subject_id: None,
         customer_id: None,

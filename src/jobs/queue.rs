@@ -292,13 +292,11 @@ impl Room {
 /// `fetch_next.lua` reads back; then the wake-up of the queue's idle workers. Refused
 /// (returns 0) while the queue's backlog is at the cap: apalis' fetch promotes every due
 /// task with one `unpack`, which fails past ~8,000 ids (APALIS-NOTES, "burst wedge").
-/// KEYS: data hash, metadata prefix, scheduled set, ready list. ARGV: cap, now (seconds),
-/// wake channel, then task id and data of each trigger.
+/// A task put ahead ([`Lane::Fresh`]) goes to the head of the ready list instead, where
+/// `fetch_next.lua` takes its next tasks from.
 /// KEYS: task data hash, task meta prefix, scheduled set, ready list. ARGV: the backlog cap,
 /// now (s), the wake channel, the tenant's ahead counter ('' for `Lane::Behind`), its
-/// limit, then (task id, task data) pairs. Writes what apalis-redis 1.0's `batch_push.lua`
-/// writes for a task due now; a task put ahead is pushed to the head of the ready list,
-/// where `fetch_next.lua` takes its next tasks from.
+/// limit, then (task id, task data) pairs.
 static PUSH_SCRIPT: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
     redis::Script::new(
         r"
