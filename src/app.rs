@@ -55,6 +55,12 @@ pub async fn serve_api(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let grace = state.config.shutdown_grace;
+    let watched = state.clone();
+    let stop_watching = shutdown.clone();
+    tokio::spawn(async move {
+        let s = &watched;
+        s.tenant_settings.watch(&s.db, stop_watching).await;
+    });
     let app = api::router(state, surface).into_make_service_with_connect_info::<SocketAddr>();
     let serving =
         axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());

@@ -18,6 +18,7 @@ pub mod sealing;
 pub mod seed;
 pub mod state;
 pub mod telemetry;
+pub mod tenant_settings;
 pub mod upstream;
 pub mod workers;
 pub mod workflows;

@@ -8,6 +8,7 @@ use sqlx::PgPool;
 use crate::auth::Verifier;
 use crate::config::Config;
 use crate::jobs::TriggerQueue;
+use crate::tenant_settings::SettingsCache;
 use crate::upstream::{Upstream, UpstreamReader};
 use crate::workflows::{Registry, WorkerCtx};
 
@@ -29,6 +30,9 @@ pub struct Shared {
     pub upstream: UpstreamReader,
     pub workflows: Arc<Registry>,
     pub queue: Arc<TriggerQueue>,
+    /// Tenants' settings as requests read them (an api process keeps it fresh: see
+    /// `app::serve_api`).
+    pub tenant_settings: SettingsCache,
     /// The client that may change canonical state; private, so that only the workers'
     /// context ([`AppState::worker_ctx`]) hands it out.
     workflow_upstream: Arc<Upstream>,
@@ -61,6 +65,7 @@ impl AppState {
             upstream: upstream.reader(),
             workflows: Arc::new(workflows),
             queue: Arc::new(queue),
+            tenant_settings: SettingsCache::default(),
             workflow_upstream: Arc::new(upstream),
         })))
     }

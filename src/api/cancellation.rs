@@ -105,7 +105,11 @@ pub async fn plan_on(
     refund: bool,
     restock: bool,
 ) -> Result<Planned> {
-    let settings = db::tenants::settings(conn, &order.tenant_id).await?;
+    // as fresh as the order read beside it: the cache drops a tenant's entry at each change
+    let settings = state
+        .tenant_settings
+        .get(&state.db, &order.tenant_id)
+        .await?;
     let plan = jobs::cancellation::plan(conn, order, &settings, who, refund, restock).await?;
     let input = CancelRunInput {
         order_id: order.id.clone(),

@@ -6,7 +6,6 @@ use sqlx::types::Json;
 
 use crate::domain::ids::{CustomerId, OrderId, TenantId};
 use crate::domain::order::{Order, Shipment};
-use crate::domain::settings::TenantSettings;
 use crate::domain::timeline::{CUSTOMER_VISIBLE_EVENTS, EventRecord};
 
 /// Stores `order` unless a newer version is already there. Returns whether it was written.
@@ -189,15 +188,14 @@ pub async fn insert_event(
 #[derive(Debug, Clone)]
 pub struct OrderRead {
     pub order: Order,
-    pub settings: TenantSettings,
     /// Oldest first; empty unless `events_limit` > 0.
     pub events: Vec<EventRecord>,
 }
 
-/// The order with its tenant's settings and, if `events_limit` > 0, its newest
-/// `events_limit` events of the types in `timeline::CUSTOMER_VISIBLE_EVENTS` (never their
-/// payloads, only the status the order had after each). `customer_id` narrows it to that
-/// customer's own.
+/// The order and, if `events_limit` > 0, its newest `events_limit` events of the types in
+/// `timeline::CUSTOMER_VISIBLE_EVENTS` (never their payloads, only the status the order had
+/// after each). `customer_id` narrows it to that customer's own. The tenant's settings are
+/// not read here: requests take them from the process's cache (`tenant_settings`).
 pub async fn get_for_read(
     conn: &mut PgConnection,
     tenant_id: &TenantId,
@@ -205,11 +203,10 @@ pub async fn get_for_read(
     customer_id: Option<&CustomerId>,
     events_limit: i64,
 ) -> sqlx::Result<Option<OrderRead>> {
-    // without events the query is a plain join: no subquery to plan, no array to bind
+    // without events the query is one lookup: no subquery to plan, no array to bind
     if events_limit <= 0 {
         let row = sqlx::query!(
-            r#"SELECT v.doc AS "doc: Json<Order>", t.settings AS "settings?: Json<TenantSettings>"
-             FROM order_views v LEFT JOIN tenants t ON t.id = v.tenant_id
+            r#"SELECT v.doc AS "doc: Json<Order>" FROM order_views v
              WHERE v.tenant_id = $1 AND v.id = $2 AND ($3::text IS NULL OR v.customer_id = $3)"#,
             tenant_id.as_str(),
             order_id.as_str(),
@@ -219,12 +216,11 @@ pub async fn get_for_read(
         .await?;
         return Ok(row.map(|r| OrderRead {
             order: r.doc.0,
-            settings: r.settings.map(|s| s.0).unwrap_or_default(),
             events: Vec::new(),
         }));
     }
     let row = sqlx::query!(
-        r#"SELECT v.doc AS "doc: Json<Order>", t.settings AS "settings?: Json<TenantSettings>", (
+        r#"SELECT v.doc AS "doc: Json<Order>", (
              SELECT coalesce(jsonb_agg(jsonb_build_object(
                         'type', e.type, 'occurred_at', e.occurred_at, 'status', e.status)
                         ORDER BY e.occurred_at, e.seq), '[]'::jsonb)
@@ -233,7 +229,7 @@ pub async fn get_for_read(
                    WHERE tenant_id = v.tenant_id AND order_id = v.id AND type = ANY($5)
                    ORDER BY occurred_at DESC, seq DESC
                    LIMIT $4) e) AS "events!: Json<Vec<EventRecord>>"
-         FROM order_views v LEFT JOIN tenants t ON t.id = v.tenant_id
+         FROM order_views v
          WHERE v.tenant_id = $1 AND v.id = $2 AND ($3::text IS NULL OR v.customer_id = $3)"#,
         tenant_id.as_str(),
         order_id.as_str(),
@@ -245,7 +241,6 @@ pub async fn get_for_read(
     .await?;
     Ok(row.map(|r| OrderRead {
         order: r.doc.0,
-        settings: r.settings.map(|s| s.0).unwrap_or_default(),
         events: r.events.0,
     }))
 }

@@ -6,6 +6,12 @@ use sqlx::types::Json;
 use crate::domain::ids::TenantId;
 use crate::domain::settings::TenantSettings;
 
+/// NOTIFYed with the tenant's id by every change of its settings, in the changing
+/// transaction (`tenant_settings::SettingsCache::watch` listens).
+pub const SETTINGS_CHANNEL: &str = "orderdesk_tenant_settings";
+
+/// Creates the tenant or replaces its name and settings (seeding); cached copies of the
+/// settings are dropped once the transaction commits ([`SETTINGS_CHANNEL`]).
 pub async fn upsert(
     conn: &mut PgConnection,
     id: &TenantId,
@@ -13,11 +19,15 @@ pub async fn upsert(
     settings: &TenantSettings,
 ) -> sqlx::Result<()> {
     sqlx::query!(
-        "INSERT INTO tenants (id, name, settings) VALUES ($1, $2, $3)
-         ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, settings = EXCLUDED.settings",
+        "WITH changed AS (
+             INSERT INTO tenants (id, name, settings) VALUES ($1, $2, $3)
+             ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, settings = EXCLUDED.settings
+             RETURNING id)
+         SELECT pg_notify($4, id) FROM changed",
         id.as_str(),
         name,
         Json(settings) as Json<&TenantSettings>,
+        SETTINGS_CHANNEL,
     )
     .execute(conn)
     .await?;
@@ -70,16 +80,21 @@ pub async fn settings_for_update(
 }
 
 /// Replaces the tenant's settings; a tenant without a row gets one named after its id.
+/// Cached copies are dropped once the transaction commits ([`SETTINGS_CHANNEL`]).
 pub async fn set_settings(
     conn: &mut PgConnection,
     tenant_id: &TenantId,
     settings: &TenantSettings,
 ) -> sqlx::Result<()> {
     sqlx::query!(
-        "INSERT INTO tenants (id, name, settings) VALUES ($1, $1, $2)
-         ON CONFLICT (id) DO UPDATE SET settings = EXCLUDED.settings",
+        "WITH changed AS (
+             INSERT INTO tenants (id, name, settings) VALUES ($1, $1, $2)
+             ON CONFLICT (id) DO UPDATE SET settings = EXCLUDED.settings
+             RETURNING id)
+         SELECT pg_notify($3, id) FROM changed",
         tenant_id.as_str(),
         Json(settings) as Json<&TenantSettings>,
+        SETTINGS_CHANNEL,
     )
     .execute(conn)
     .await?;

@@ -1,7 +1,11 @@
 //! `GET|PATCH /v1/admin/settings`: a merge patch guarded by `If-Match`, audited, replayable.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use orderdesk::db;
 use orderdesk::domain::ids::TenantId;
+use orderdesk::tenant_settings::SettingsCache;
 use serde_json::{Value, json};
 
 use crate::helpers::{self, OTHER_TENANT, TENANT, TestApp};
@@ -392,4 +396,86 @@ async fn the_tenants_slas_judge_its_queues_and_alerts() {
         (&again["sla_minutes"], &again["sla_breaches"]),
         (&json!(480), &json!(0))
     );
+}
+
+/// `allowed_actions.reorder` of a customer's read of `order`.
+async fn reorder_verdict(app: &TestApp, order: &orderdesk::domain::order::Order) -> Value {
+    let token = app.customer_token(TENANT, &order.customer_id);
+    let path = format!("/v1/customer/orders/{}", order.id);
+    let (status, body) = app.get(&path, app.auth(&token, TENANT)).await;
+    assert_eq!(status, 200, "{body}");
+    body["allowed_actions"]["reorder"].clone()
+}
+
+#[tokio::test]
+async fn an_order_read_right_after_a_change_answers_by_the_new_settings() {
+    let app = app().await;
+    let order = app.orders[0].clone();
+    // the read caches the tenant's settings
+    assert_eq!(reorder_verdict(&app, &order).await["allowed"], true);
+
+    let admin = app.agent_token(TENANT, "agt_set", &["admin"]);
+    let etag = read(&app, &admin, TENANT).await["etag"].clone();
+    let off = json!({"capabilities": {"reorder_enabled": false}});
+    let (status, body) = patch(&app, (&admin, TENANT), etag.as_str(), None, &off).await;
+    assert_eq!(status, 200, "{body}");
+
+    let verdict = reorder_verdict(&app, &order).await;
+    assert_eq!(verdict["allowed"], false, "{verdict}");
+    assert_eq!(verdict["reason"]["code"], "reorder.disabled", "{verdict}");
+}
+
+/// Polls `cache` until `tenant`'s return window is `days` (10 s at most).
+async fn until_window(cache: &SettingsCache, app: &TestApp, tenant: &TenantId, days: i64) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let seen = cache.get(&app.state.db, tenant).await.unwrap();
+        if seen.return_window_days == days {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the cache still holds a return window of {} days, not {days}",
+            seen.return_window_days
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// Sets `tenant`'s return window to `days` in a committed transaction, as any process would.
+async fn set_window(app: &TestApp, tenant: &TenantId, days: i64) {
+    let mut tx = app.state.db.begin().await.unwrap();
+    let mut s = db::tenants::settings(&mut tx, tenant).await.unwrap();
+    s.return_window_days = days;
+    db::tenants::set_settings(&mut tx, tenant, &s)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_change_reaches_the_cache_of_every_process_long_before_its_entries_expire() {
+    let app = app().await;
+    let tenant = TenantId::new(TENANT);
+    let stop = tokio_util::sync::CancellationToken::new();
+    // two processes' caches, whose entries would outlive the test by far
+    let caches: Vec<Arc<SettingsCache>> = (0..2)
+        .map(|_| Arc::new(SettingsCache::with_ttl(Duration::from_secs(3600))))
+        .collect();
+    for cache in &caches {
+        let (watched, db, stop) = (cache.clone(), app.state.db.clone(), stop.clone());
+        tokio::spawn(async move { watched.watch(&db, stop).await });
+        cache.get(&app.state.db, &tenant).await.unwrap();
+    }
+    // the first change is seen once each cache listens (it drops everything as it starts)
+    set_window(&app, &tenant, 21).await;
+    for cache in &caches {
+        until_window(cache, &app, &tenant, 21).await;
+    }
+    // both listen now: only the notification of the second change can drop their entries
+    set_window(&app, &tenant, 45).await;
+    for cache in &caches {
+        until_window(cache, &app, &tenant, 45).await;
+    }
+    stop.cancel();
 }

@@ -103,7 +103,10 @@ pub async fn patch_settings(
         expected,
         patch: body.0,
     };
-    accept(&state, agent.caller(&meta), key, intake).await
+    let answer = accept(&state, agent.caller(&meta), key, intake).await?;
+    // this process's next request reads the change at once, not when the NOTIFY arrives
+    state.tenant_settings.invalidate(&agent.tenant_id);
+    Ok(answer)
 }
 
 /// One agent's change of the settings, written under the row's lock.

@@ -31,7 +31,8 @@ pub async fn get_faq(
     Path(Strict(order_id)): Path<Strict<OrderId>>,
 ) -> Result<Json<FaqOut>> {
     let read = who.own_order_read(&state, &order_id, 0).await?;
+    let settings = state.tenant_settings.get(&state.db, &who.tenant_id).await?;
     Ok(Json(FaqOut {
-        data: faq::entries(&read.order, &read.settings, Utc::now()),
+        data: faq::entries(&read.order, &settings, Utc::now()),
     }))
 }

@@ -315,7 +315,8 @@ pub async fn get_order(
     } else {
         None
     };
-    let actions = allowed_actions(&read.order, &read.settings, Utc::now());
+    let settings = state.tenant_settings.get(&state.db, &who.tenant_id).await?;
+    let actions = allowed_actions(&read.order, &settings, Utc::now());
     let mut out = customer_view(read.order, expand);
     out.allowed_actions = Some(actions);
     out.invoices = invoices;
@@ -347,7 +348,7 @@ impl Customer {
             .ok_or_else(|| Error::not_found("order"))
     }
 
-    /// The caller's order with its tenant's settings and up to `events_limit` newest
+    /// The caller's order with up to `events_limit` newest
     /// customer-visible events, in one query; 404 for anyone else's order (a malformed id
     /// never gets here: see `extract::Strict`).
     pub async fn own_order_read(

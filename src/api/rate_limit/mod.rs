@@ -9,8 +9,8 @@
 //! counting. [`count_unauthorized`] does the same for routes that authenticate otherwise
 //! (signed event deliveries), counting their 401s.
 //!
-//! The hot path rarely waits for Redis: the tenant's limits come from an in-process cache
-//! (5 s), a principal far below its limit is counted in-process between Redis counts at
+//! The hot path rarely waits for Redis: the tenant's limits come from the process's cache
+//! of settings (`tenant_settings`), a principal far below its limit is counted in-process between Redis counts at
 //! most 100 ms apart (`local`: exact within one process; near the limit every request is
 //! counted in Redis), and a Redis failure (timeout, refused) fails open for a second before Redis is tried
 //! again, logged at most every 30 s, so the API keeps serving while Redis is down.
@@ -19,9 +19,8 @@ pub mod anonymous;
 mod local;
 pub mod window;
 
-use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::{Request, State};
@@ -34,16 +33,12 @@ pub use window::{Policy, Quota, Window, cannot_count};
 use crate::api::auth::authenticate;
 use crate::api::client_ip::ClientIp;
 use crate::auth::{Claims, PrincipalKind};
-use crate::db;
 use crate::domain::ids::TenantId;
 use crate::domain::settings::TenantSettings;
 use crate::state::AppState;
 
 /// The window of the per-principal limits (`*_per_minute`).
 pub const PRINCIPAL_WINDOW: Duration = Duration::from_secs(60);
-/// How long a tenant's settings are reused before they are read again.
-const SETTINGS_TTL: Duration = Duration::from_secs(5);
-const MAX_CACHED_TENANTS: usize = 10_000;
 /// Longest wait for Redis on the request path; local round trips take well under 1 ms.
 const REDIS_TIMEOUT: Duration = Duration::from_millis(150);
 /// After a Redis failure, requests skip counting this long instead of each waiting.
@@ -59,11 +54,7 @@ pub struct RateLimiter {
     inner: Arc<Inner>,
 }
 
-/// Tenant id → when read, settings.
-type SettingsCache = HashMap<TenantId, (Instant, Arc<TenantSettings>)>;
-
 struct Inner {
-    settings: Mutex<SettingsCache>,
     /// Principal hits counted in-process between Redis round trips.
     local: local::LocalCounts,
     anonymous: anonymous::AnonymousLimiter,
@@ -79,7 +70,6 @@ impl RateLimiter {
         RateLimiter {
             state,
             inner: Arc::new(Inner {
-                settings: Mutex::new(HashMap::new()),
                 local: local::LocalCounts::default(),
                 anonymous,
                 started: Instant::now(),
@@ -89,34 +79,10 @@ impl RateLimiter {
         }
     }
 
-    /// The tenant's settings, at most [`SETTINGS_TTL`] old.
+    /// The tenant's settings, as this process caches them (`tenant_settings`).
     pub async fn tenant_settings(&self, tenant: &TenantId) -> sqlx::Result<Arc<TenantSettings>> {
-        let now = Instant::now();
-        if let Some((at, s)) = self.lock_settings().get(tenant)
-            && now.duration_since(*at) < SETTINGS_TTL
-        {
-            return Ok(s.clone());
-        }
-        let mut conn = self.state.db.acquire().await?;
-        let fresh = Arc::new(db::tenants::settings(&mut conn, tenant).await?);
-        let mut cache = self.lock_settings();
-        if cache.len() >= MAX_CACHED_TENANTS {
-            // guest lookups name a tenant no token vouches for: keep the map bounded
-            cache.retain(|_, (at, _)| now.duration_since(*at) < SETTINGS_TTL);
-            if cache.len() >= MAX_CACHED_TENANTS {
-                cache.clear();
-            }
-        }
-        cache.insert(tenant.clone(), (now, fresh.clone()));
-        Ok(fresh)
-    }
-
-    fn lock_settings(&self) -> std::sync::MutexGuard<'_, SettingsCache> {
-        // a panic while holding this lock leaves a usable map: recover it
-        self.inner
-            .settings
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        let state = &self.state;
+        state.tenant_settings.get(&state.db, tenant).await
     }
 
     /// A Redis key of the limiter: `{prefix}:rl:{tenant}:{rest}`.
