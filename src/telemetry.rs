@@ -33,6 +33,8 @@ static PROVIDER: OnceLock<Installed> = OnceLock::new();
 struct Installed {
     provider: SdkTracerProvider,
     exports: bool,
+    /// Whether every request's span is recorded (exported, or logged with its events).
+    records_spans: bool,
 }
 
 /// Installs the global subscriber once; later calls (tests) are ignored. An exporter that
@@ -44,6 +46,11 @@ pub fn init(json: bool) {
     let (provider, exports) = tracer_provider();
     let fmt_filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    // `RUST_LOG=warn` (production's usual) logs no span at info: the request's span then
+    // matters only when exported or when a caller's trace goes on through it
+    let logs_spans = fmt_filter
+        .max_level_hint()
+        .is_none_or(|level| level >= LevelFilter::INFO);
     let trace_filter = TraceFilter { events: exports };
     // Without an exporter no attribute is ever read, so none is collected; orderdesk reads
     // context from the tracing span (`Span::context`), never from an activated one.
@@ -69,7 +76,11 @@ pub fn init(json: bool) {
             .try_init()
     };
     if installed.is_ok() {
-        let _ = PROVIDER.set(Installed { provider, exports });
+        let _ = PROVIDER.set(Installed {
+            provider,
+            exports,
+            records_spans: exports || logs_spans,
+        });
     }
 }
 
@@ -112,6 +123,7 @@ pub fn shutdown() {
     if let Some(Installed {
         provider,
         exports: true,
+        ..
     }) = PROVIDER.get()
         && let Err(e) = provider.shutdown()
     {
@@ -165,6 +177,13 @@ pub fn set_remote_parent(span: &Span, headers: &http::HeaderMap) {
     if parent.span().span_context().is_remote() {
         let _ = span.set_parent(parent);
     }
+}
+
+/// Whether a request with `headers` needs its span: something records it (an exporter, or
+/// logs at `info`), or the caller sent a `traceparent`, whose trace goes on through the
+/// request (upstream calls, the runs it starts). Without a subscriber installed here, yes.
+pub fn records_request_spans(headers: &http::HeaderMap) -> bool {
+    PROVIDER.get().is_none_or(|i| i.records_spans) || headers.contains_key("traceparent")
 }
 
 /// [`set_remote_parent`] from a stored `traceparent` value (a run's trigger).

@@ -3,6 +3,7 @@
 //! (Prometheus text) and `GET /health` (liveness, for the worker's container healthcheck).
 //! The public API does not serve `/metrics`: the metrics carry every tenant's volume.
 
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use axum::Router;
@@ -32,14 +33,34 @@ async fn scrape() -> impl IntoResponse {
 
 /// Middleware: counts the request by method, route template and status class, and times it.
 /// A path no route matched is labelled `unmatched`, so scans of random paths add no series.
-pub async fn track(req: Request, next: Next) -> Response {
+///
+/// It runs outside the router (around the whole stack, so that it also counts the answers of
+/// the layers, a timeout's 504 included), where no route is matched yet: it leaves a
+/// [`RouteSlot`] in the request, which [`note_route`] fills inside the router.
+pub async fn track(mut req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = method_label(req.method());
-    let route = req.extensions().get::<MatchedPath>().cloned();
+    let slot = RouteSlot::default();
+    req.extensions_mut().insert(slot.clone());
     let res = next.run(req).await;
-    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    let route = slot.0.get().map_or("unmatched", MatchedPath::as_str);
     metrics::observe_request(method, route, res.status().as_u16(), started.elapsed());
     res
+}
+
+/// Where [`note_route`] leaves the route the router matched, for [`track`].
+#[derive(Clone, Default)]
+pub struct RouteSlot(Arc<OnceLock<MatchedPath>>);
+
+/// Applied to every route (`Router::layer`): tells [`track`] which route matched.
+pub fn note_route(req: Request) -> Request {
+    if let (Some(slot), Some(route)) = (
+        req.extensions().get::<RouteSlot>(),
+        req.extensions().get::<MatchedPath>(),
+    ) {
+        let _ = slot.0.set(route.clone());
+    }
+    req
 }
 
 fn method_label(m: &Method) -> &'static str {
