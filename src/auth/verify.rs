@@ -20,8 +20,9 @@ pub const SUDO_MAX_LIFETIME: Duration = Duration::from_secs(15 * 60);
 /// Verifies tokens. The algorithm comes from configuration, never from the token.
 pub struct Verifier {
     keys: Keys,
-    issuer: String,
-    audience: String,
+    /// What a token must pass, by the algorithm of the key that checks it (HS256, RS256,
+    /// ES256: all a key can have), built once rather than per request.
+    validations: [Validation; 3],
     /// Where API keys and console sessions are looked up; without it a key is refused like
     /// any bad token, and so is a session cookie.
     store: Option<sqlx::PgPool>,
@@ -57,10 +58,14 @@ impl Verifier {
             }
             JwtKeys::Jwks { url } => Keys::Jwks(JwksKeys::fetch(url).await?),
         };
+        let validation = |alg| validation(alg, &cfg.jwt_issuer, &cfg.jwt_audience);
         Ok(Verifier {
             keys,
-            issuer: cfg.jwt_issuer.clone(),
-            audience: cfg.jwt_audience.clone(),
+            validations: [
+                validation(Algorithm::HS256),
+                validation(Algorithm::RS256),
+                validation(Algorithm::ES256),
+            ],
             store: None,
             sessions: SessionSeal::new(&cfg.data_key),
         })
@@ -144,22 +149,24 @@ impl Verifier {
     /// Verifies signature, algorithm, `exp`, `nbf`, `iss`, `aud` and the presence of
     /// `exp`, `iss`, `aud` and `sub`. Any failure is 401 `auth.invalid_token`.
     async fn decode(&self, token: &str) -> Result<Claims> {
-        let header = jsonwebtoken::decode_header(token).map_err(|e| invalid_token(e.kind()))?;
-        let key = match &self.keys {
-            Keys::Fixed(key) => key.clone(),
+        let decoded = match &self.keys {
+            // the key's algorithm is checked against the header's by `decode`
+            Keys::Fixed(key) => {
+                jsonwebtoken::decode::<Claims>(token, &key.key, self.validation(key.alg)?)
+            }
             Keys::Jwks(jwks) => {
+                let header =
+                    jsonwebtoken::decode_header(token).map_err(|e| invalid_token(e.kind()))?;
                 let kid = header.kid.as_deref().ok_or_else(|| {
                     invalid_token_detail("the token has no kid, so no configured key can verify it")
                 })?;
-                jwks.find(kid).await.ok_or_else(|| {
+                let key = jwks.find(kid).await.ok_or_else(|| {
                     invalid_token_detail("the token's kid names no key of the configured key set")
-                })?
+                })?;
+                jsonwebtoken::decode::<Claims>(token, &key.key, self.validation(key.alg)?)
             }
         };
-        let validation = self.validation(key.alg);
-        let data = jsonwebtoken::decode::<Claims>(token, &key.key, &validation)
-            .map_err(|e| invalid_token(e.kind()))?;
-        Ok(data.claims)
+        Ok(decoded.map_err(|e| invalid_token(e.kind()))?.claims)
     }
 
     /// Verifies a step-up token for the agent of `bearer`: it must be a valid token with
@@ -194,15 +201,24 @@ impl Verifier {
         Ok(claims)
     }
 
-    fn validation(&self, alg: Algorithm) -> Validation {
-        let mut v = Validation::new(alg);
-        // jsonwebtoken checks aud/iss only when present unless they are required.
-        v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        v.set_issuer(&[&self.issuer]);
-        v.set_audience(&[&self.audience]);
-        v.validate_nbf = true;
-        v
+    fn validation(&self, alg: Algorithm) -> Result<&Validation> {
+        self.validations
+            .iter()
+            .find(|v| v.algorithms == [alg])
+            .ok_or_else(|| invalid_token(&ErrorKind::InvalidAlgorithm))
     }
+}
+
+/// The checks of a token signed with `alg`: `exp`, `iss`, `aud` and `sub` required, the
+/// issuer and audience configured, `nbf` honoured.
+fn validation(alg: Algorithm, issuer: &str, audience: &str) -> Validation {
+    let mut v = Validation::new(alg);
+    // jsonwebtoken checks aud/iss only when present unless they are required.
+    v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+    v.set_issuer(&[issuer]);
+    v.set_audience(&[audience]);
+    v.validate_nbf = true;
+    v
 }
 
 fn invalid_token(kind: &ErrorKind) -> Error {
