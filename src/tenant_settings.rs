@@ -13,8 +13,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use sqlx::PgPool;
 use sqlx::postgres::PgListener;
+use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 
 use crate::db;
@@ -55,15 +55,27 @@ impl SettingsCache {
     /// The tenant's settings (the defaults for a tenant without a row), read from `db` when
     /// not cached or older than the time to live.
     pub async fn get(&self, db: &PgPool, tenant: &TenantId) -> sqlx::Result<Arc<TenantSettings>> {
-        let now = Instant::now();
-        if let Some((at, s)) = self.lock().get(tenant)
-            && now.duration_since(*at) < self.ttl
-        {
-            return Ok(s.clone());
+        if let Some(s) = self.cached(tenant) {
+            return Ok(s);
         }
-        let generation = self.generation.load(Ordering::Acquire);
         let mut conn = db.acquire().await?;
-        let fresh = Arc::new(db::tenants::settings(&mut conn, tenant).await?);
+        self.get_on(&mut conn, tenant).await
+    }
+
+    /// [`Self::get`] for a caller that holds a connection: read on it when not cached (a
+    /// request holding one connection never waits for a second, which a busy pool may not
+    /// have).
+    pub async fn get_on(
+        &self,
+        conn: &mut PgConnection,
+        tenant: &TenantId,
+    ) -> sqlx::Result<Arc<TenantSettings>> {
+        if let Some(s) = self.cached(tenant) {
+            return Ok(s);
+        }
+        let now = Instant::now();
+        let generation = self.generation.load(Ordering::Acquire);
+        let fresh = Arc::new(db::tenants::settings(conn, tenant).await?);
         let mut entries = self.lock();
         // a change dropped entries while this read ran: what it read may be the old settings
         if self.generation.load(Ordering::Acquire) != generation {
@@ -77,6 +89,12 @@ impl SettingsCache {
         }
         entries.insert(tenant.clone(), (now, fresh.clone()));
         Ok(fresh)
+    }
+
+    fn cached(&self, tenant: &TenantId) -> Option<Arc<TenantSettings>> {
+        let entries = self.lock();
+        let (at, s) = entries.get(tenant)?;
+        (at.elapsed() < self.ttl).then(|| s.clone())
     }
 
     /// Drops the tenant's entry: its settings changed.
@@ -96,12 +114,16 @@ impl SettingsCache {
     /// Drops the entries of the tenants whose settings change, as the changes commit (in any
     /// process), until `shutdown`.
     pub async fn watch(&self, db: &PgPool, shutdown: CancellationToken) {
+        let mut failing = false;
         loop {
             let listened = tokio::select! {
                 _ = shutdown.cancelled() => return,
-                res = self.listen(db) => res,
+                res = self.listen(db, &mut failing) => res,
             };
-            if let Err(e) = listened {
+            // once per outage, not once per attempt
+            if let Err(e) = listened
+                && !std::mem::replace(&mut failing, true)
+            {
                 tracing::warn!(error = %e, "cannot listen for tenant settings changes; cached settings expire by age only until it can");
             }
             // what changed while nobody listened is unknown
@@ -114,11 +136,12 @@ impl SettingsCache {
     }
 
     /// Listens until the connection fails; each notification names a tenant.
-    async fn listen(&self, db: &PgPool) -> sqlx::Result<()> {
+    async fn listen(&self, db: &PgPool, failing: &mut bool) -> sqlx::Result<()> {
         let mut listener = PgListener::connect_with(db).await?;
         listener.listen(db::tenants::SETTINGS_CHANNEL).await?;
         // changes made before the LISTEN took effect were not heard
         self.clear();
+        *failing = false;
         loop {
             match listener.try_recv().await? {
                 Some(n) => self.invalidate(&TenantId::new(n.payload())),

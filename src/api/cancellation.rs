@@ -106,10 +106,7 @@ pub async fn plan_on(
     restock: bool,
 ) -> Result<Planned> {
     // as fresh as the order read beside it: the cache drops a tenant's entry at each change
-    let settings = state
-        .tenant_settings
-        .get(&state.db, &order.tenant_id)
-        .await?;
+    let settings = state.tenant_settings.get_on(conn, &order.tenant_id).await?;
     let plan = jobs::cancellation::plan(conn, order, &settings, who, refund, restock).await?;
     let input = CancelRunInput {
         order_id: order.id.clone(),
