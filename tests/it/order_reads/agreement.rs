@@ -100,6 +100,9 @@ async fn use_settings(app: &TestApp, settings: &TenantSettings) {
     orderdesk::db::tenants::upsert(&mut conn, &TenantId::new(TENANT), TENANT, settings)
         .await
         .unwrap();
+    // as `PATCH /v1/admin/settings` does: the api's next read sees the change at once, not
+    // when the change's NOTIFY reaches its cache
+    app.state.tenant_settings.invalidate(&TenantId::new(TENANT));
 }
 
 #[tokio::test]
