@@ -82,13 +82,73 @@ async fn metrics_are_served_on_their_own_listener_only() {
     stop.cancel();
 }
 
-/// `orderdesk_http_requests_total` of a 2xx `GET /v1/customer/orders/{order_id}`.
-async fn served_count(http: &reqwest::Client, url: &str) -> u64 {
+/// The layers around the router (request id, metrics, problem details) answer for what the
+/// router refuses too: a method a route lacks is a problem carrying the request's id, counted
+/// under its route; a path no route has is counted as `unmatched`.
+#[tokio::test]
+async fn the_router_refusals_go_through_every_layer() {
+    let app = app_without_workers().await;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let metrics_url = format!("http://{}/metrics", listener.local_addr().unwrap());
+    let stop = CancellationToken::new();
+    tokio::spawn(app::serve_metrics(listener, stop.clone()));
+    let order = &app.orders[0];
+    let token = app.customer_token(TENANT, &order.customer_id);
+    let refused = r#"orderdesk_http_requests_total{method="DELETE",route="/v1/customer/orders/{order_id}",status="4xx"} "#;
+    let unmatched =
+        r#"orderdesk_http_requests_total{method="GET",route="unmatched",status="4xx"} "#;
+    let before = (
+        count(&app.http, &metrics_url, refused).await,
+        count(&app.http, &metrics_url, unmatched).await,
+    );
+
+    let res = app
+        .http
+        .delete(format!("{}/v1/customer/orders/{}", app.api, order.id))
+        .headers(app.auth(&token, TENANT))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 405);
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    let id = res.headers()["x-request-id"].to_str().unwrap().to_string();
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["code"], "request.method_not_allowed", "{body}");
+    assert_eq!(body["request_id"], id.as_str(), "{body}");
+    let (status, body) = app.get("/v1/no-such-thing", app.auth(&token, TENANT)).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (404, Some("route.not_found")),
+        "{body}"
+    );
+
+    let after = (
+        count(&app.http, &metrics_url, refused).await,
+        count(&app.http, &metrics_url, unmatched).await,
+    );
+    assert!(
+        after.0 > before.0,
+        "405 under its route: {before:?} -> {after:?}"
+    );
+    assert!(
+        after.1 > before.1,
+        "404 as unmatched: {before:?} -> {after:?}"
+    );
+    stop.cancel();
+}
+
+/// The value of the series whose name and labels are `series` (0 when absent).
+async fn count(http: &reqwest::Client, url: &str, series: &str) -> u64 {
     let text = http.get(url).send().await.unwrap().text().await.unwrap();
-    let series = r#"orderdesk_http_requests_total{method="GET",route="/v1/customer/orders/{order_id}",status="2xx"} "#;
     text.lines()
         .find_map(|l| l.strip_prefix(series))
         .map_or(0, |n| n.trim().parse().unwrap())
+}
+
+/// `orderdesk_http_requests_total` of a 2xx `GET /v1/customer/orders/{order_id}`.
+async fn served_count(http: &reqwest::Client, url: &str) -> u64 {
+    let series = r#"orderdesk_http_requests_total{method="GET",route="/v1/customer/orders/{order_id}",status="2xx"} "#;
+    count(http, url, series).await
 }
 
 /// A run of `kind` with one step, set to `status`, finished (or updated) `days_ago`.

@@ -10,10 +10,11 @@
 //! (signed event deliveries), counting their 401s.
 //!
 //! The hot path rarely waits for Redis: the tenant's limits come from the process's cache
-//! of settings (`tenant_settings`), a principal far below its limit is counted in-process between Redis counts at
-//! most 100 ms apart (`local`: exact within one process; near the limit every request is
-//! counted in Redis), and a Redis failure (timeout, refused) fails open for a second before Redis is tried
-//! again, logged at most every 30 s, so the API keeps serving while Redis is down.
+//! of settings (`tenant_settings`), a principal far below its limit is counted in-process
+//! between Redis counts at most 100 ms apart (`local`: exact within one process; near the
+//! limit every request is counted in Redis), and a Redis failure (timeout, refused) fails
+//! open for a second before Redis is tried again, logged at most every 30 s, so the API
+//! keeps serving while Redis is down.
 
 pub mod anonymous;
 mod local;
