@@ -24,13 +24,19 @@ async fn app_without_workers() -> TestApp {
     .await
 }
 
-#[tokio::test]
-async fn metrics_are_served_on_their_own_listener_only() {
-    let app = app_without_workers().await;
+/// The metrics listener on a port of its own: its `/metrics` URL, and what stops it.
+async fn metrics_listener() -> (String, CancellationToken) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let metrics_url = format!("http://{}/metrics", listener.local_addr().unwrap());
     let stop = CancellationToken::new();
     tokio::spawn(app::serve_metrics(listener, stop.clone()));
+    (metrics_url, stop)
+}
+
+#[tokio::test]
+async fn metrics_are_served_on_their_own_listener_only() {
+    let app = app_without_workers().await;
+    let (metrics_url, stop) = metrics_listener().await;
 
     // the public API has no /metrics: it would tell anyone every tenant's volume
     let res = app
@@ -88,10 +94,7 @@ async fn metrics_are_served_on_their_own_listener_only() {
 #[tokio::test]
 async fn the_router_refusals_go_through_every_layer() {
     let app = app_without_workers().await;
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let metrics_url = format!("http://{}/metrics", listener.local_addr().unwrap());
-    let stop = CancellationToken::new();
-    tokio::spawn(app::serve_metrics(listener, stop.clone()));
+    let (metrics_url, stop) = metrics_listener().await;
     let order = &app.orders[0];
     let token = app.customer_token(TENANT, &order.customer_id);
     let refused = r#"orderdesk_http_requests_total{method="DELETE",route="/v1/customer/orders/{order_id}",status="4xx"} "#;
