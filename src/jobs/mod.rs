@@ -176,44 +176,32 @@ pub async fn dispatch(pool: &PgPool, triggers: &TriggerQueue, run: &Started) {
 /// retries for seconds) must not hold the response that follows the commit.
 const DISPATCH_TIMEOUT: Duration = Duration::from_millis(300);
 
-/// True when the trigger is in Redis (pushed now, or by the relay already).
+/// True when the trigger is in Redis (pushed now).
 ///
-/// The run is marked pushed (so the relay leaves it alone) while its trigger is pushed, not
-/// before: the mark is a Postgres round trip, and before the push it lay on the path from
-/// the commit to a worker's pick-up. A relay pass that reads the run between its commit and
-/// the mark pushes its trigger too; the second claim finds the run leased or ended and is
-/// acked, as any duplicate trigger is.
+/// The run is marked pushed (so the relay only marks its outbox row sent) after its trigger
+/// is in Redis, never before: a relay pass that read a mark made before a push that then
+/// failed would mark the outbox row sent, and the run would wait for a trigger nobody
+/// delivers. The mark is off the pick-up path either way (the worker already has the
+/// trigger). A relay pass that reads the run between the push and the mark pushes its
+/// trigger again; the second claim finds the run leased or ended and is acked, as any
+/// duplicate trigger is. A mark that fails only costs that duplicate.
 async fn try_dispatch(
     pool: &PgPool,
     triggers: &TriggerQueue,
     run: &Started,
 ) -> anyhow::Result<bool> {
     let run_id = run.id;
-    let mark = async {
-        let mut conn = pool.acquire().await?;
-        let marked = db::runs::mark_dispatched(&mut conn, run_id).await?;
-        anyhow::Ok((conn, marked))
-    };
-    let push = async {
-        let trigger = [(run_id, run.queue.clone())];
-        let lane = run.tenant_id.as_ref().map_or(Lane::Behind, Lane::Fresh);
-        match timeout(DISPATCH_TIMEOUT, triggers.push_in(&trigger, lane)).await {
-            // held back: the queue is full; the relay delivers when there is room
-            Ok(res) => res.map(|held_back| held_back.is_empty()),
-            Err(elapsed) => Err(elapsed.into()),
-        }
-    };
-    let (marked, pushed) = tokio::join!(mark, push);
-    match (marked, pushed) {
-        // unmarked (Postgres failed us): the relay pushes it again, and the claim dedupes
-        (_, Ok(true)) => Ok(true),
-        // pushed by the relay already, or claimed by a worker: it is in Redis
-        (Ok((_, false)), _) => Ok(true),
-        (Ok((mut conn, true)), not_pushed) => {
-            // maybe pushed after all: then the relay pushes again and the claim dedupes
-            db::runs::unmark_pushed(&mut conn, run_id.as_uuid()).await?;
-            not_pushed
-        }
-        (Err(e), _) => Err(e),
+    let trigger = [(run_id, run.queue.clone())];
+    let lane = run.tenant_id.as_ref().map_or(Lane::Behind, Lane::Fresh);
+    let held_back = timeout(DISPATCH_TIMEOUT, triggers.push_in(&trigger, lane)).await??;
+    if !held_back.is_empty() {
+        // the queue is full; the relay delivers when there is room
+        return Ok(false);
     }
+    let mut conn = pool.acquire().await?;
+    if let Err(e) = db::runs::mark_dispatched(&mut conn, run_id).await {
+        tracing::debug!(job_id = %run_id, error = %e,
+            "pushed but not marked: the relay pushes this trigger again");
+    }
+    Ok(true)
 }

@@ -175,6 +175,27 @@ impl TestEnv {
         ids
     }
 
+    /// Accepts one run as the API does (left for the caller to dispatch, so its commit
+    /// wakes nobody); returns what `jobs::dispatch` takes.
+    async fn accept(&self, kind: &str) -> Started {
+        let mut tx = self.state.db.begin().await.unwrap();
+        let new = NewRun {
+            tenant_id: TenantId::new(TENANT),
+            kind: kind.into(),
+            subject_id: None,
+            customer_id: None,
+            requested_by: "test".into(),
+            input: json!({}),
+            correlation_id: None,
+            queue: None,
+        };
+        let run = jobs::enqueue_for_dispatch(&mut tx, &self.state.workflows, new)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        Started::from(&run)
+    }
+
     async fn run(&self, id: RunId) -> RunRow {
         let mut conn = self.state.db.acquire().await.unwrap();
         runs::get(&mut conn, &TenantId::new(TENANT), id)
@@ -856,6 +877,58 @@ async fn a_full_queue_holds_triggers_back_for_the_relay() {
     env.cleanup().await;
 }
 
+/// `dispatch` marks a run pushed only once its trigger is in Redis. Marked while the push was
+/// still under way, a relay pass in between took the mark for a delivery and marked the
+/// outbox row sent; the push then failed (here: Redis paused past the dispatch's timeout;
+/// in bench (f): a full queue), the mark was undone, and the run waited for a trigger
+/// nobody would deliver (neither the relay, its row sent, nor the sweeper, which leaves
+/// never-pushed runs to the outbox).
+#[tokio::test]
+async fn a_relay_pass_during_a_dispatch_that_fails_still_delivers_the_trigger() {
+    use orderdesk::db::outbox;
+    let port = free_port();
+    let redis = OwnRedis::start(port);
+    let env = TestEnv::new(&redis.url()).await;
+    let run = env.accept("noop1").await;
+    // every command waits until the pause ends, long after the dispatch gave up
+    let paused = std::process::Command::new("redis-cli")
+        .args(["-p", &port.to_string(), "CLIENT", "PAUSE", "1500", "ALL"])
+        .output()
+        .unwrap();
+    assert!(paused.status.success(), "{paused:?}");
+    let dispatching = {
+        let (db, queue, run) = (env.state.db.clone(), env.state.queue.clone(), run.clone());
+        tokio::spawn(async move { jobs::dispatch(&db, &queue, &run).await })
+    };
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let mut conn = env.state.db.acquire().await.unwrap();
+    let mut tx = sqlx::Connection::begin(&mut *conn).await.unwrap();
+    let unsent = outbox::claim_unsent(&mut tx, 10, &[]).await.unwrap();
+    assert_eq!(
+        unsent
+            .iter()
+            .map(|r| (r.run_id, r.pushed))
+            .collect::<Vec<_>>(),
+        [(run.id, false)],
+        "a relay pass while the push is under way pushes the trigger itself"
+    );
+    tx.rollback().await.unwrap();
+    dispatching.await.unwrap();
+    assert_eq!(
+        pushed_at(&mut conn, run.id).await,
+        None,
+        "not pushed: not marked"
+    );
+    assert_eq!(
+        outbox::count_unsent(&mut conn).await.unwrap(),
+        1,
+        "left to the relay"
+    );
+    drop(conn);
+    env.cleanup().await;
+    redis.stop();
+}
+
 /// A tenant's fresh triggers go to the head of the ready list — ahead of a full queue of
 /// another tenant's waiting ones, which would hold a trigger behind back — until it has
 /// put `AHEAD_PER_SEC` ahead within a second; then they queue behind (here: held back, the
@@ -960,26 +1033,7 @@ async fn only_triggers_left_to_the_relay_wake_it() {
         .await
         .unwrap();
     listener.listen(outbox::CHANNEL).await.unwrap();
-    let accept = || async {
-        let mut tx = env.state.db.begin().await.unwrap();
-        let new = NewRun {
-            tenant_id: TenantId::new(TENANT),
-            kind: "undo".into(),
-            subject_id: None,
-            customer_id: None,
-            requested_by: "test".into(),
-            input: json!({}),
-            correlation_id: None,
-            queue: None,
-        };
-        let run = jobs::enqueue_for_dispatch(&mut tx, &env.state.workflows, new)
-            .await
-            .unwrap();
-        tx.commit().await.unwrap();
-        Started::from(&run)
-    };
-
-    let pushed = accept().await;
+    let pushed = env.accept("undo").await;
     jobs::dispatch(&env.state.db, &env.state.queue, &pushed).await;
     let mut conn = env.state.db.acquire().await.unwrap();
     assert!(pushed_at(&mut conn, pushed.id).await.is_some());
@@ -999,7 +1053,7 @@ async fn only_triggers_left_to_the_relay_wake_it() {
         .unwrap();
     let unreachable = TriggerQueue::new(&env.state.config, manager, env.state.workflows.queues());
     gone.stop();
-    let unpushed = accept().await;
+    let unpushed = env.accept("undo").await;
     jobs::dispatch(&env.state.db, &unreachable, &unpushed).await;
     assert_eq!(pushed_at(&mut conn, unpushed.id).await, None);
     let woken = timeout(Duration::from_secs(5), listener.recv()).await;

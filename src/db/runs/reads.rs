@@ -276,12 +276,14 @@ pub async fn mark_pushed(conn: &mut PgConnection, ids: &[RunId]) -> sqlx::Result
     Ok(())
 }
 
-/// Records that `jobs::dispatch` is pushing this run's trigger now; false if it was pushed
-/// already (by the relay) or the run is no longer queued. Undo with [`unmark_pushed`].
+/// Records that `jobs::dispatch` pushed this run's trigger (so the relay only marks its
+/// outbox row sent); false if a push was recorded already (by the relay). Whatever the run's
+/// state: a worker may have claimed, or even finished, the run before the mark arrives, and a
+/// run left unmarked would be pushed again by the relay.
 pub async fn mark_dispatched(conn: &mut PgConnection, id: RunId) -> sqlx::Result<bool> {
     let n = sqlx::query_scalar!(
         r#"WITH r AS (UPDATE runs SET pushed_at = now()
-                    WHERE id = $1 AND pushed_at IS NULL AND status = 'queued' RETURNING 1)
+                    WHERE id = $1 AND pushed_at IS NULL RETURNING 1)
          SELECT (SELECT count(*) FROM r) AS "marked!"
          FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit"#,
         id.as_uuid(),
@@ -289,16 +291,4 @@ pub async fn mark_dispatched(conn: &mut PgConnection, id: RunId) -> sqlx::Result
     .fetch_one(conn)
     .await?;
     Ok(n == 1)
-}
-
-/// Forgets a push that failed, so the relay delivers the trigger.
-pub async fn unmark_pushed(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<()> {
-    sqlx::query!(
-        "WITH r AS (UPDATE runs SET pushed_at = NULL WHERE id = $1)
-         SELECT 1 AS done FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit",
-        id,
-    )
-    .fetch_one(conn)
-    .await?;
-    Ok(())
 }
