@@ -29,8 +29,8 @@ pub struct Unsent {
     pub run_id: RunId,
     /// The run's queue (`None` when the run is gone: nothing to push).
     pub queue: Option<String>,
-    /// Whether the run's trigger was pushed already (by `jobs::dispatch`), so the row only
-    /// needs marking.
+    /// Whether the run needs no push: its trigger was pushed already (by `jobs::dispatch`),
+    /// or a worker has taken the run (it is no longer queued). The row only needs marking.
     pub pushed: bool,
 }
 
@@ -43,7 +43,7 @@ pub async fn claim_unsent(
 ) -> sqlx::Result<Vec<Unsent>> {
     let rows = sqlx::query!(
         r#"SELECT o.id, o.run_id AS "run_id!", r.queue AS "queue?",
-                  r.pushed_at IS NOT NULL AS "pushed!"
+                  (r.pushed_at IS NOT NULL OR r.status IS DISTINCT FROM 'queued') AS "pushed!"
          FROM outbox o LEFT JOIN runs r ON r.id = o.run_id
          WHERE o.sent_at IS NULL AND o.kind = 'trigger'
            AND coalesce(r.queue, '') <> ALL($2)

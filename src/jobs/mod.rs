@@ -182,9 +182,9 @@ const DISPATCH_TIMEOUT: Duration = Duration::from_millis(300);
 /// is in Redis, never before: a relay pass that read a mark made before a push that then
 /// failed would mark the outbox row sent, and the run would wait for a trigger nobody
 /// delivers. The mark is off the pick-up path either way (the worker already has the
-/// trigger). A relay pass that reads the run between the push and the mark pushes its
-/// trigger again; the second claim finds the run leased or ended and is acked, as any
-/// duplicate trigger is. A mark that fails only costs that duplicate.
+/// trigger). A relay pass that finds the run still queued and unmarked (between the push
+/// and the mark) pushes its trigger again; the second claim finds the run leased or ended
+/// and is acked, as any duplicate trigger is. A mark that fails only costs that duplicate.
 async fn try_dispatch(
     pool: &PgPool,
     triggers: &TriggerQueue,
@@ -201,7 +201,7 @@ async fn try_dispatch(
     let mut conn = pool.acquire().await?;
     if let Err(e) = db::runs::mark_dispatched(&mut conn, run_id).await {
         tracing::debug!(job_id = %run_id, error = %e,
-            "pushed but not marked: the relay pushes this trigger again");
+            "pushed but not marked: the relay may push this trigger again");
     }
     Ok(true)
 }

@@ -830,6 +830,39 @@ async fn a_trigger_whose_push_failed_is_unsent_again() {
     env.cleanup().await;
 }
 
+/// A run a worker has taken needs no trigger: the relay only marks its outbox row sent, and
+/// `dispatch`'s late mark leaves it alone (whoever pushed the trigger that reached the
+/// worker, the relay would otherwise push it again).
+#[tokio::test]
+async fn the_relay_does_not_push_a_run_a_worker_has_taken() {
+    use orderdesk::db::outbox;
+    let env = TestEnv::new("redis://127.0.0.1:6379").await;
+    let ids = env.enqueue("noop1", vec![json!({}), json!({})]).await;
+    let mut conn = env.state.db.acquire().await.unwrap();
+    let taken = ids[1];
+    runs::claim(&mut conn, taken, "worker", Duration::from_secs(10))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!runs::mark_dispatched(&mut conn, taken).await.unwrap());
+    assert_eq!(pushed_at(&mut conn, taken).await, None);
+    let mut unsent: Vec<(RunId, bool)> = outbox::claim_unsent(&mut conn, 10, &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.run_id, r.pushed))
+        .collect();
+    unsent.sort();
+    assert_eq!(unsent, [(ids[0], false), (taken, true)]);
+    assert!(runs::mark_dispatched(&mut conn, ids[0]).await.unwrap());
+    assert!(
+        !runs::mark_dispatched(&mut conn, ids[0]).await.unwrap(),
+        "once"
+    );
+    drop(conn);
+    env.cleanup().await;
+}
+
 /// A queue whose backlog is at its cap takes no trigger (apalis' fetch fails past ~8,000 due
 /// ids): the push holds it back, `dispatch` leaves the run to the relay (not marked pushed),
 /// and once the queue drains the trigger goes through.

@@ -276,14 +276,17 @@ pub async fn mark_pushed(conn: &mut PgConnection, ids: &[RunId]) -> sqlx::Result
     Ok(())
 }
 
-/// Records that `jobs::dispatch` pushed this run's trigger (so the relay only marks its
-/// outbox row sent); false if a push was recorded already (by the relay). Whatever the run's
-/// state: a worker may have claimed, or even finished, the run before the mark arrives, and a
-/// run left unmarked would be pushed again by the relay.
+/// Records that `jobs::dispatch` pushed this run's trigger, so that a relay pass that finds
+/// the run still queued (waiting in Redis) only marks its outbox row sent. False when there
+/// was nothing to record: a push recorded already (by the relay), or a worker that has
+/// taken the run, or is taking it now (its row is locked: the mark does not wait for the
+/// claim, and the relay leaves a run that is no longer queued alone anyway).
 pub async fn mark_dispatched(conn: &mut PgConnection, id: RunId) -> sqlx::Result<bool> {
     let n = sqlx::query_scalar!(
         r#"WITH r AS (UPDATE runs SET pushed_at = now()
-                    WHERE id = $1 AND pushed_at IS NULL RETURNING 1)
+                    WHERE id = (SELECT id FROM runs WHERE id = $1 AND pushed_at IS NULL
+                                AND status = 'queued' FOR UPDATE SKIP LOCKED)
+                    RETURNING 1)
          SELECT (SELECT count(*) FROM r) AS "marked!"
          FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit"#,
         id.as_uuid(),
