@@ -832,7 +832,7 @@ async fn a_trigger_whose_push_failed_is_unsent_again() {
 
 /// A run a worker has taken needs no trigger: the relay only marks its outbox row sent, and
 /// `dispatch`'s late mark leaves it alone (whoever pushed the trigger that reached the
-/// worker, the relay would otherwise push it again).
+/// worker, the relay would otherwise push it again). Queued again, it is the sweeper's.
 #[tokio::test]
 async fn the_relay_does_not_push_a_run_a_worker_has_taken() {
     use orderdesk::db::outbox;
@@ -845,7 +845,6 @@ async fn the_relay_does_not_push_a_run_a_worker_has_taken() {
         .unwrap()
         .unwrap();
     assert!(!runs::mark_dispatched(&mut conn, taken).await.unwrap());
-    assert_eq!(pushed_at(&mut conn, taken).await, None);
     let mut unsent: Vec<(RunId, bool)> = outbox::claim_unsent(&mut conn, 10, &[])
         .await
         .unwrap()
@@ -859,6 +858,19 @@ async fn the_relay_does_not_push_a_run_a_worker_has_taken() {
         !runs::mark_dispatched(&mut conn, ids[0]).await.unwrap(),
         "once"
     );
+    // the claim recorded that a trigger reached the run: handed back (or released for a
+    // retry), it is the sweeper's to push again, not a run nobody would ever push
+    assert!(pushed_at(&mut conn, taken).await.is_some());
+    assert_eq!(
+        runs::hand_back(&mut conn, &["worker"], Some(taken))
+            .await
+            .unwrap(),
+        1
+    );
+    let due = runs::due_for_push(&mut conn, Duration::from_secs(20), 10, &[])
+        .await
+        .unwrap();
+    assert_eq!(due, [(taken, DEFAULT_QUEUE.to_string())]);
     drop(conn);
     env.cleanup().await;
 }

@@ -15,7 +15,10 @@ use super::{RunRow, RunStatus, StepDone, StepRow, ms};
 use crate::domain::ids::{CustomerId, RunId};
 
 /// Claims each run for its worker until now + `lease`, returning the runs claimed with their
-/// steps. A run that is finished, leased by a live worker, or a queued retry not yet due is
+/// steps. A run claimed has a trigger pushed at or before now: `pushed_at` says so when no
+/// push was recorded (a worker that took the trigger before `jobs::dispatch` recorded its
+/// push, which then leaves the run alone), so that the sweeper re-pushes the run once it is
+/// queued again for a retry or handed back (it leaves runs never pushed to the outbox). A run that is finished, leased by a live worker, or a queued retry not yet due is
 /// left out (a duplicate or early trigger: ack it and move on); so is a second entry of the
 /// same run.
 ///
@@ -39,7 +42,7 @@ pub async fn claim_many(
              UPDATE runs SET status = 'running', lease_owner = t.worker,
                  lease_until = now() + $3::bigint * interval '1 millisecond',
                  attempts = attempts + 1, started_at = coalesce(started_at, now()),
-                 updated_at = now()
+                 pushed_at = coalesce(runs.pushed_at, now()), updated_at = now()
              FROM unnest($1::uuid[], $2::text[]) AS t(id, worker)
              WHERE runs.id = t.id AND runs.id = ANY($1)
                AND runs.status NOT IN ('succeeded', 'failed', 'compensated', 'cancelled')
