@@ -198,8 +198,11 @@ async fn try_dispatch(
         // the queue is full; the relay delivers when there is room
         return Ok(false);
     }
-    let mut conn = pool.acquire().await?;
-    if let Err(e) = db::runs::mark_dispatched(&mut conn, run_id).await {
+    let mark = async {
+        let mut conn = pool.acquire().await?;
+        db::runs::mark_dispatched(&mut conn, run_id).await
+    };
+    if let Err(e) = mark.await {
         tracing::debug!(job_id = %run_id, error = %e,
             "pushed but not marked: the relay may push this trigger again");
     }

@@ -15,12 +15,14 @@ use super::{RunRow, RunStatus, StepDone, StepRow, ms};
 use crate::domain::ids::{CustomerId, RunId};
 
 /// Claims each run for its worker until now + `lease`, returning the runs claimed with their
-/// steps. A run claimed has a trigger pushed at or before now: `pushed_at` says so when no
-/// push was recorded (a worker that took the trigger before `jobs::dispatch` recorded its
-/// push, which then leaves the run alone), so that the sweeper re-pushes the run once it is
-/// queued again for a retry or handed back (it leaves runs never pushed to the outbox). A run that is finished, leased by a live worker, or a queued retry not yet due is
+/// steps. A run that is finished, leased by a live worker, or a queued retry not yet due is
 /// left out (a duplicate or early trigger: ack it and move on); so is a second entry of the
 /// same run.
+///
+/// A run claimed had a trigger pushed at or before now: `pushed_at` says so when no push was
+/// recorded (the worker took the trigger before `jobs::dispatch` recorded its push, which
+/// then leaves the run alone), so that the sweeper re-pushes the run once it is queued again
+/// for a retry or handed back (the sweeper leaves runs never pushed to the outbox).
 ///
 /// The unfinished states are named as "not finished" (the same set, by the table's CHECK):
 /// `status IN ('queued', 'running')` is the predicate of `runs_due`, and a generic plan made
