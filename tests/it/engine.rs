@@ -937,7 +937,7 @@ async fn a_relay_pass_during_a_dispatch_that_fails_still_delivers_the_trigger() 
     let run = env.accept("noop1").await;
     // every command waits until the pause ends, long after the dispatch gave up
     let paused = std::process::Command::new("redis-cli")
-        .args(["-p", &port.to_string(), "CLIENT", "PAUSE", "1500", "ALL"])
+        .args(["-p", &port.to_string(), "CLIENT", "PAUSE", "3000", "ALL"])
         .output()
         .unwrap();
     assert!(paused.status.success(), "{paused:?}");
