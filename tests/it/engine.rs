@@ -154,18 +154,8 @@ impl TestEnv {
         let mut tx = self.state.db.begin().await.unwrap();
         let mut ids = Vec::new();
         for input in inputs {
-            let new = NewRun {
-                tenant_id: TenantId::new(TENANT),
-                kind: kind.into(),
-                subject_id: None,
-                customer_id: None,
-                requested_by: "test".into(),
-                input,
-                correlation_id: None,
-                queue: None,
-            };
             ids.push(
-                jobs::enqueue(&mut tx, &self.state.workflows, new)
+                jobs::enqueue(&mut tx, &self.state.workflows, new_run(kind, input))
                     .await
                     .unwrap()
                     .id,
@@ -179,16 +169,7 @@ impl TestEnv {
     /// wakes nobody); returns what `jobs::dispatch` takes.
     async fn accept(&self, kind: &str) -> Started {
         let mut tx = self.state.db.begin().await.unwrap();
-        let new = NewRun {
-            tenant_id: TenantId::new(TENANT),
-            kind: kind.into(),
-            subject_id: None,
-            customer_id: None,
-            requested_by: "test".into(),
-            input: json!({}),
-            correlation_id: None,
-            queue: None,
-        };
+        let new = new_run(kind, json!({}));
         let run = jobs::enqueue_for_dispatch(&mut tx, &self.state.workflows, new)
             .await
             .unwrap();
@@ -243,6 +224,20 @@ impl TestEnv {
         };
         self.state.db.close().await;
         crate::helpers::cleanup::remove(&data).await;
+    }
+}
+
+/// A run of `kind` for the test tenant, requested by "test".
+fn new_run(kind: &str, input: Value) -> NewRun {
+    NewRun {
+        tenant_id: TenantId::new(TENANT),
+        kind: kind.into(),
+        subject_id: None,
+        customer_id: None,
+        requested_by: "test".into(),
+        input,
+        correlation_id: None,
+        queue: None,
     }
 }
 
