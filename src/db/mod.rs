@@ -30,6 +30,7 @@ pub mod payments;
 pub mod queues;
 pub mod quotes;
 pub mod raw_events;
+pub mod reads;
 pub mod reconciliation;
 pub mod requests;
 pub mod returns;
@@ -98,11 +99,7 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> 
                 }
             }
             admin.close().await;
-            Ok(PgPoolOptions::new()
-                .max_connections(max_connections)
-                .acquire_timeout(ACQUIRE_TIMEOUT)
-                .connect_with(opts)
-                .await?)
+            Ok(pool_options(max_connections).connect_with(opts).await?)
         }
         Err(e) => Err(e).with_context(|| format!("cannot connect to PostgreSQL at {url}")),
     }

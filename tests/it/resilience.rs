@@ -446,8 +446,21 @@ async fn postgres_out_of_reach_is_a_quick_503_and_runs_resume_without_repeats() 
     let order = app.order_in("confirmed").clone();
     let job_id = request_cancel(&app, &order.id, &order.customer_id).await;
     crate::process::wait_running_step(&app, &job_id, "refund").await;
+    // the customer's order read has its own pool (`db::reads`): a connection of it is open
+    let read_path = format!("/v1/customer/orders/{}", order.id);
+    let token = app.customer_token(TENANT, &order.customer_id);
+    let read_headers = app.auth(&token, TENANT);
+    assert_eq!(app.get(&read_path, read_headers.clone()).await.0, 200);
 
     proxy.cut();
+    let started = std::time::Instant::now();
+    let (status, body) = app.get(&read_path, read_headers.clone()).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (503, Some("database.unavailable")),
+        "{body}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(15));
     let job_path = format!("/v1/admin/jobs/{job_id}");
     for path in [job_path.as_str(), "/v1/admin/jobs"] {
         let (status, body, took) = timed_admin_get(&app, path).await;
@@ -484,6 +497,20 @@ async fn postgres_out_of_reach_is_a_quick_503_and_runs_resume_without_repeats() 
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert_eq!(job["status"], "succeeded", "{job}");
+    // the read pool drops its cut connections: 503 at most once each, then answers
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, body) = app.get(&read_path, read_headers.clone()).await;
+        if status == 200 {
+            break;
+        }
+        assert_eq!(status, 503, "{body}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "reads never came back"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     for kind in ["order.cancel", "payment.refund", "notification.send"] {
         let n = app.effects_of_kind(TENANT, &order.id, kind).await;
         assert_eq!(n, 1, "{kind} exactly once");

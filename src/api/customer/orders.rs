@@ -358,15 +358,16 @@ impl Customer {
         events_limit: i64,
     ) -> Result<OrderRead> {
         self.may_see(order_id.as_str())?;
-        let mut conn = state.db.acquire().await?;
-        db::orders::get_for_read(
+        let mut conn = state.reads.acquire().await?;
+        let read = db::orders::get_for_read(
             &mut conn,
             &self.tenant_id,
             order_id,
             Some(&self.customer_id),
             events_limit,
         )
-        .await?
-        .ok_or_else(|| Error::not_found("order"))
+        .await?;
+        conn.done();
+        read.ok_or_else(|| Error::not_found("order"))
     }
 }

@@ -237,3 +237,32 @@ async fn openapi_lists_every_order_read() {
     let names: Vec<&String> = members.flat_map(|m| m.keys()).collect();
     assert!(names.iter().any(|n| *n == "allowed_actions"), "{detail}");
 }
+
+/// The read pool hands a connection back without a ping; one whose read was cancelled
+/// (its guard dropped without `done`) still reaches the next borrower clean.
+#[tokio::test]
+async fn a_read_connection_left_mid_statement_is_clean_for_the_next_borrower() {
+    use futures::FutureExt;
+    let app = spawn().await;
+    let reads = orderdesk::db::reads::ReadPool::beside(&app.state.db, 1);
+    let mut conn = reads.acquire().await.unwrap();
+    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    conn.done();
+    let mut conn = reads.acquire().await.unwrap();
+    // a statement whose answer is never read, as a cancelled request leaves it
+    let query = sqlx::query_scalar::<_, i64>("SELECT count(*) FROM generate_series(1, 300000)")
+        .fetch_one(&mut *conn);
+    assert!(query.now_or_never().is_none(), "cannot have answered yet");
+    drop(conn);
+    let mut conn = reads.acquire().await.unwrap();
+    let (same_pid, answer): (i32, i32) = sqlx::query_as("SELECT pg_backend_pid(), 7")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    assert_eq!(same_pid, pid, "the one connection was reused");
+    assert_eq!(answer, 7, "the next borrower reads its own answer");
+    conn.done();
+}
