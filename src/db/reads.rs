@@ -3,8 +3,8 @@
 //! sqlx 0.8 pings every connection going back to its pool (a `Sync` and its answer, in a
 //! task spawned per release), whatever the connection did: for a one-statement read that is
 //! a second round trip to PostgreSQL. Measured in bench (c), the order read at 64
-//! connections: 0.66–0.79× the bare baseline's requests/s through the sqlx pool, 1.01–1.18×
-//! with the read's connection handed back without the ping. The ping is there for
+//! connections, binaries alternating: 0.82× the bare baseline's requests/s through the sqlx
+//! pool, 0.96–1.10× through this one (README, Benchmarks, 2026-12-03). The ping is there for
 //! connections left mid-statement (a request cancelled during its query) or broken; here a
 //! connection is pinged only when its borrower did not say it finished
 //! ([`ReadConnection::done`]: a cancelled or failed read) or it sat idle (a restarted
@@ -32,12 +32,12 @@ const MAX_LIFETIME: Duration = Duration::from_secs(30 * 60);
 pub struct ReadPool(managed::Pool<Connector>);
 
 /// Opens connections with the main pool's settings and checks them on reuse.
-pub struct Connector {
+struct Connector {
     opts: PgConnectOptions,
 }
 
 /// A pooled connection and whether its last borrower finished with it.
-pub struct Pooled {
+struct Pooled {
     conn: PgConnection,
     finished: bool,
 }

@@ -497,7 +497,8 @@ async fn postgres_out_of_reach_is_a_quick_503_and_runs_resume_without_repeats() 
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert_eq!(job["status"], "succeeded", "{job}");
-    // the read pool drops its cut connections: 503 at most once each, then answers
+    // the read pool drops a cut connection when a read on it fails: 503 until the dead
+    // ones are gone, never anything else, then answers
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
         let (status, body) = app.get(&read_path, read_headers.clone()).await;
