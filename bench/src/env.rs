@@ -169,7 +169,7 @@ impl BenchEnv {
 
     /// Empties the run tables between samples, so every sample starts from the same state.
     pub async fn reset_runs(&self) -> anyhow::Result<()> {
-        sqlx::query("TRUNCATE runs, run_steps, outbox, requests CASCADE")
+        sqlx::query("TRUNCATE runs, outbox, requests CASCADE")
             .execute(&self.state.db)
             .await?;
         Ok(())

@@ -167,9 +167,9 @@ pub async fn measure(
     wait_drained(env, &mut b, PHASE_LIMIT).await?;
     env::stop_all(std::mem::take(&mut b)).await?;
     let rows: Vec<ResumeRow> = sqlx::query_as(
-        "SELECT r.id, r.status, s.started_at, s.finished_at, r.finished_at, r.attempts
-             FROM runs r LEFT JOIN run_steps s ON s.run_id = r.id AND s.idx = 1
-             WHERE r.id = ANY($1)",
+        "SELECT id, status, (steps -> 1 ->> 'started_at')::timestamptz,
+                (steps -> 1 ->> 'finished_at')::timestamptz, finished_at, attempts
+             FROM runs WHERE id = ANY($1)",
     )
     .bind(&in_flight)
     .fetch_all(&env.state.db)

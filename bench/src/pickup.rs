@@ -227,9 +227,8 @@ impl Probes {
     pub async fn latencies(self, env: &BenchEnv) -> anyhow::Result<PickupSample> {
         let ids: Vec<Uuid> = self.committed.iter().map(|(id, _)| *id).collect();
         let rows: Vec<StartRow> = sqlx::query_as(
-            "SELECT r.id, r.started_at, s.started_at FROM runs r
-             JOIN run_steps s ON s.run_id = r.id AND s.idx = 0
-             WHERE r.id = ANY($1)",
+            "SELECT id, started_at, (steps -> 0 ->> 'started_at')::timestamptz FROM runs
+             WHERE id = ANY($1)",
         )
         .bind(&ids)
         .fetch_all(&env.state.db)

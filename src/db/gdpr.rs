@@ -264,23 +264,31 @@ pub async fn anonymise_customer(
     .execute(&mut *conn)
     .await?
     .rows_affected();
-    let run_steps = sqlx::query!(
-        "UPDATE run_steps SET output = redact_pii(output), last_error = redact_pii(last_error)
-         WHERE run_id IN (
-               SELECT id FROM runs WHERE tenant_id = $1 AND id <> $3
-                 AND (customer_id = $2 OR subject_id IN (
-                      SELECT id FROM order_views WHERE tenant_id = $1 AND customer_id = $2
-                      UNION ALL
-                      SELECT rma_id FROM returns WHERE tenant_id = $1 AND customer_id = $2)))
-           AND (output IS DISTINCT FROM redact_pii(output)
-                OR last_error IS DISTINCT FROM redact_pii(last_error))",
+    // each step holds its output and last error; its own fields (name, status, times) are
+    // never personal, so `redact_pii` of the whole array redacts exactly those two. Counted
+    // per step changed, as when each step was a row of its own
+    let run_steps = sqlx::query_scalar!(
+        r#"WITH r AS (
+             SELECT id, steps, redact_pii(steps) AS redacted FROM runs
+             WHERE tenant_id = $1 AND id <> $3
+               AND (customer_id = $2 OR subject_id IN (
+                    SELECT id FROM order_views WHERE tenant_id = $1 AND customer_id = $2
+                    UNION ALL
+                    SELECT rma_id FROM returns WHERE tenant_id = $1 AND customer_id = $2))
+               AND steps IS DISTINCT FROM redact_pii(steps)
+             FOR UPDATE),
+         u AS (UPDATE runs SET steps = r.redacted FROM r WHERE runs.id = r.id)
+         SELECT coalesce(sum((SELECT count(*) FROM jsonb_array_elements(r.steps)
+                                  WITH ORDINALITY AS t(s, ord)
+                              WHERE s IS DISTINCT FROM r.redacted -> (ord::int - 1))), 0)::bigint
+                AS "steps!"
+         FROM r"#,
         tenant_id.as_str(),
         customer_id.as_str(),
         current_run.as_uuid(),
     )
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
+    .fetch_one(&mut *conn)
+    .await? as u64;
     let runs = sqlx::query!(
         "UPDATE runs SET input = redact_pii(input), result = redact_pii(result),
                          error = redact_pii(error), updated_at = now()

@@ -137,20 +137,20 @@ pub async fn slowest_steps(
     sqlx::query_as!(
         StepDurations,
         r#"WITH recent AS (
-               SELECT id, kind FROM runs
+               SELECT kind, steps FROM runs
                WHERE coalesce(finished_at, updated_at) >= $2
                  AND status NOT IN ('queued', 'running') AND tenant_id = $1
                UNION ALL
-               SELECT id, kind FROM runs WHERE status IN ('queued', 'running') AND tenant_id = $1)
+               SELECT kind, steps FROM runs WHERE status IN ('queued', 'running') AND tenant_id = $1)
            SELECT r.kind AS "kind!", s.name AS "step!", count(*) AS "steps!",
                   percentile_cont(0.5) WITHIN GROUP (ORDER BY s.duration_ms::float8) AS "p50_ms!",
                   percentile_cont(0.95) WITHIN GROUP (ORDER BY s.duration_ms::float8) AS "p95_ms!"
            FROM recent r
            CROSS JOIN LATERAL (
-               SELECT s.name, s.duration_ms FROM run_steps s
-               WHERE s.run_id = r.id AND s.status = 'done' AND s.duration_ms IS NOT NULL
-                 AND s.finished_at >= $2
-               OFFSET 0) s
+               SELECT e ->> 'name' AS name, (e ->> 'duration_ms')::bigint AS duration_ms
+               FROM jsonb_array_elements(r.steps) e
+               WHERE e ->> 'status' = 'done' AND e ->> 'duration_ms' IS NOT NULL
+                 AND (e ->> 'finished_at')::timestamptz >= $2) s
            GROUP BY 1, 2
            ORDER BY 5 DESC, 1, 2
            LIMIT $3"#,
@@ -182,22 +182,21 @@ pub async fn upstream_failures(
     sqlx::query_as!(
         UpstreamFailures,
         r#"WITH recent AS (
-               SELECT id FROM runs
+               SELECT steps FROM runs
                WHERE coalesce(finished_at, updated_at) >= $2
                  AND status NOT IN ('queued', 'running') AND tenant_id = $1
                UNION ALL
-               SELECT id FROM runs
+               SELECT steps FROM runs
                WHERE status IN ('queued', 'running') AND tenant_id = $1 AND updated_at >= $2)
            SELECT coalesce(s.last_error ->> 'service', 'unknown') AS "service!",
                   coalesce(s.last_error ->> 'code', '') AS "code!",
                   count(*) AS "steps!"
            FROM recent r
            CROSS JOIN LATERAL (
-               SELECT s.last_error FROM run_steps s
-               WHERE s.run_id = r.id AND s.last_error IS NOT NULL
-                 AND (s.last_error ->> 'service' IS NOT NULL
-                      OR s.last_error ->> 'code' LIKE 'upstream.%')
-               OFFSET 0) s
+               SELECT e -> 'last_error' AS last_error FROM jsonb_array_elements(r.steps) e
+               WHERE jsonb_typeof(e -> 'last_error') = 'object'
+                 AND (e -> 'last_error' ->> 'service' IS NOT NULL
+                      OR e -> 'last_error' ->> 'code' LIKE 'upstream.%')) s
            GROUP BY 1, 2
            ORDER BY 3 DESC, 1, 2"#,
         tenant_id.as_str(),

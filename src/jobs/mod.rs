@@ -44,8 +44,7 @@ pub struct NewRun {
     pub queue: Option<String>,
 }
 
-/// Inserts the run (uuid v7 id), one `run_steps` row per step (`skipped` where the step's
-/// `when` is false) and the trigger in the outbox, then NOTIFYs the relay — all in the
+/// Inserts the run (uuid v7 id) with its steps (`skipped` where the step's `when` is false) and the trigger in the outbox, then NOTIFYs the relay — all in the
 /// caller's transaction, which must be durable (it is the acceptance). Does not touch Redis:
 /// call [`dispatch`] after the commit, or leave the trigger to the relay.
 pub async fn enqueue(conn: &mut PgConnection, registry: &Registry, new: NewRun) -> Result<RunRow> {

@@ -31,6 +31,7 @@ mod guest_and_limits;
 mod helpers;
 mod ingest;
 mod jobs;
+mod migrations;
 mod operations;
 mod order_reads;
 mod path_ids;

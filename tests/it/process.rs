@@ -168,7 +168,8 @@ async fn sigterm_lets_a_workers_step_in_flight_finish_then_hands_its_run_back() 
         "left after the step, not the grace: {took:?}"
     );
     let refund: String = sqlx::query_scalar(
-        "SELECT status FROM run_steps WHERE run_id = $1::uuid AND name = 'refund'",
+        "SELECT s ->> 'status' FROM runs, jsonb_array_elements(steps) s
+         WHERE id = $1::uuid AND s ->> 'name' = 'refund'",
     )
     .bind(&job_id)
     .fetch_one(&app.state.db)

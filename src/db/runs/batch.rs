@@ -6,12 +6,11 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::PgConnection;
 use sqlx::types::Json;
 
-use super::{RunRow, RunStatus, StepDone, StepRow, ms};
+use super::{RunRow, RunStatus, StepDone, StepRow, StoredStep, ms, step_rows};
 use crate::domain::ids::{CustomerId, RunId};
 
 /// Claims each run for its worker until now + `lease`, returning the runs claimed with their
@@ -56,9 +55,7 @@ pub async fn claim_many(
                 c.current_step, c.attempts, c.lease_owner, c.lease_until, c.next_attempt_at,
                 c.pushed_at, c.result, c.error, c.created_at, c.started_at, c.finished_at,
                 c.updated_at, c.correlation_id, c.queue, c.cancel_requested_at, c.retries,
-                c.progress_unit, c.progress_failed,
-                (SELECT coalesce(json_agg(s ORDER BY s.idx), '[]')
-                 FROM run_steps s WHERE s.run_id = c.id) AS "steps!: Json<Vec<StepRow>>"
+                c.progress_unit, c.progress_failed, c.steps AS "steps: Json<Vec<StoredStep>>"
          FROM c, (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit"#,
         &ids,
         &workers as &[&str],
@@ -99,7 +96,7 @@ pub async fn claim_many(
                 progress_unit: c.progress_unit,
                 progress_failed: c.progress_failed,
             };
-            (run, c.steps.0)
+            (run, step_rows(c.id.into(), c.steps.0))
         })
         .collect())
 }
@@ -128,9 +125,9 @@ pub struct RunEnd {
 /// worker lost its lease is left out, and nothing of it is written. (Postgres runs
 /// data-modifying CTEs whether or not the final SELECT reads them.)
 ///
-/// `runs.id = ANY($1)` and `run_steps.run_id = ANY($7)` repeat the joins for the planner: a
-/// generic plan made over statistics that say "empty" otherwise reads every run, or the
-/// steps of every run, through the whole key index on each end (see [`claim_many`]).
+/// `runs.id = ANY($1)` repeats the join for the planner: a generic plan made over statistics
+/// that say "empty" otherwise reads every run through the whole key index on each end (see
+/// [`claim_many`]).
 pub async fn end_many(conn: &mut PgConnection, ends: &[RunEnd]) -> sqlx::Result<Vec<RunId>> {
     let ends = in_lock_order(ends, |e| e.run_id);
     let ids: Vec<uuid::Uuid> = ends.iter().map(|e| e.run_id.as_uuid()).collect();
@@ -147,27 +144,16 @@ pub async fn end_many(conn: &mut PgConnection, ends: &[RunEnd]) -> sqlx::Result<
         .map(|e| e.error.as_ref().unwrap_or(&Value::Null))
         .collect();
     let progress: Vec<i32> = ends.iter().map(|e| e.progress_done.unwrap_or(-1)).collect();
-    let steps = ends
-        .iter()
-        .flat_map(|e| e.steps.iter().map(move |s| (e.run_id.as_uuid(), s)));
-    let (mut s_run, mut s_idx, mut s_out, mut s_att, mut s_start, mut s_end) =
-        (vec![], vec![], vec![], vec![], vec![], vec![]);
-    for (run, s) in steps {
-        s_run.push(run);
-        s_idx.push(s.idx);
-        s_out.push(&s.output);
-        s_att.push(s.attempts);
-        s_start.push(s.started_at);
-        s_end.push(s.finished_at);
-    }
+    let patches: Vec<Value> = ends.iter().map(|e| StepDone::patches(&e.steps)).collect();
     sqlx::query_scalar!(
         r#"WITH e AS (
              SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[],
-                                  $6::int[])
-                 AS e(id, worker, status, result, error, progress_done)),
+                                  $6::int[], $7::jsonb[])
+                 AS e(id, worker, status, result, error, progress_done, steps)),
          r AS (
              UPDATE runs SET status = e.status, result = nullif(e.result, 'null'),
                  error = nullif(e.error, 'null'),
+                 steps = orderdesk_steps_patched(runs.steps, e.steps),
                  progress_done = CASE WHEN e.progress_done < 0 OR runs.progress_unit <> 'steps'
                                       THEN runs.progress_done
                                       ELSE e.progress_done END,
@@ -176,15 +162,6 @@ pub async fn end_many(conn: &mut PgConnection, ends: &[RunEnd]) -> sqlx::Result<
              FROM e WHERE runs.id = e.id AND runs.id = ANY($1) AND runs.lease_owner = e.worker
              RETURNING runs.id, runs.tenant_id, runs.kind, runs.input, runs.requested_by,
                        runs.status, runs.result, runs.error),
-         s AS (
-             UPDATE run_steps SET status = 'done', output = t.output, attempts = t.attempts,
-                 last_error = NULL, started_at = t.started_at, finished_at = t.finished_at,
-                 duration_ms = (extract(epoch FROM t.finished_at - t.started_at) * 1000)::bigint
-             FROM unnest($7::uuid[], $8::int[], $9::jsonb[], $10::int[], $11::timestamptz[],
-                         $12::timestamptz[]) AS t(run_id, idx, output, attempts, started_at,
-                                                  finished_at)
-             WHERE run_steps.run_id = t.run_id AND run_steps.idx = t.idx
-               AND run_steps.run_id = ANY($7) AND t.run_id IN (SELECT id FROM r)),
          q AS (UPDATE requests SET status = r.status, updated_at = now()
                FROM r WHERE requests.run_id = r.id),
          a AS (INSERT INTO audit_log (tenant_id, actor_kind, actor_id, on_behalf_of, action,
@@ -214,12 +191,7 @@ pub async fn end_many(conn: &mut PgConnection, ends: &[RunEnd]) -> sqlx::Result<
         &results as &[&Value],
         &errors as &[&Value],
         &progress,
-        &s_run,
-        &s_idx,
-        &s_out as &[&Value],
-        &s_att,
-        &s_start as &[DateTime<Utc>],
-        &s_end as &[DateTime<Utc>],
+        &patches as &[Value],
     )
     .fetch_all(conn)
     .await

@@ -49,7 +49,8 @@ pub async fn cancel_now(
                  cancel_requested_by = coalesce(cancel_requested_by, $2)
              WHERE id = $1 AND status = 'queued'
                AND (lease_until IS NULL OR lease_until < now())
-               AND NOT EXISTS (SELECT 1 FROM run_steps s WHERE s.run_id = $1 AND s.status = 'done')
+               AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(steps) s
+                               WHERE s ->> 'status' = 'done')
              RETURNING id),
          q AS (UPDATE requests SET status = 'cancelled', updated_at = now()
                WHERE run_id IN (SELECT id FROM r))
@@ -94,17 +95,23 @@ pub async fn retry(conn: &mut PgConnection, id: RunId, channel: &str) -> sqlx::R
                  lease_until = NULL, pushed_at = NULL, cancel_requested_at = NULL,
                  cancel_requested_by = NULL, progress_failed = 0, updated_at = now(),
                  progress_done = CASE WHEN progress_unit = 'steps'
-                     THEN (SELECT count(*) FROM run_steps s
-                           WHERE s.run_id = $1 AND s.status = 'done')::int
+                     THEN (SELECT count(*) FROM jsonb_array_elements(steps) s
+                           WHERE s ->> 'status' = 'done')::int
                      ELSE progress_done END,
-                 current_step = (SELECT name FROM run_steps s WHERE s.run_id = $1
-                                 AND s.status IN ('pending', 'failed', 'compensated')
-                                 ORDER BY idx LIMIT 1)
+                 current_step = (SELECT s ->> 'name' FROM jsonb_array_elements(steps)
+                                     WITH ORDINALITY AS t(s, ord)
+                                 WHERE s ->> 'status' IN ('pending', 'failed', 'compensated')
+                                 ORDER BY ord LIMIT 1),
+                 steps = (SELECT coalesce(jsonb_agg(
+                              CASE WHEN s ->> 'status' IN ('failed', 'compensated')
+                                   THEN s || '{"status": "pending", "attempts": 0,
+                                               "last_error": null, "output": null,
+                                               "started_at": null, "finished_at": null,
+                                               "duration_ms": null}'
+                                   ELSE s END ORDER BY ord), '[]')
+                          FROM jsonb_array_elements(steps) WITH ORDINALITY AS t(s, ord))
              WHERE id = $1 AND status IN ('failed', 'compensated')
              RETURNING id),
-         s AS (UPDATE run_steps SET status = 'pending', attempts = 0, last_error = NULL,
-                   output = NULL, started_at = NULL, finished_at = NULL, duration_ms = NULL
-               WHERE run_id IN (SELECT id FROM r) AND status IN ('failed', 'compensated')),
          q AS (UPDATE requests SET status = 'queued', updated_at = now()
                WHERE run_id IN (SELECT id FROM r)),
          i AS (UPDATE run_items SET status = 'pending', child_run_id = NULL, code = NULL,

@@ -1,4 +1,5 @@
-//! Workflow runs and their steps (`runs`, `run_steps`): acceptance, the claim/lease protocol,
+//! Workflow runs and their steps (`runs`, each run's steps in its `steps` column): acceptance,
+//! the claim/lease protocol,
 //! checkpoints, retries, the finish, the reads behind the job resource, and the sweeper's
 //! due-run scan.
 //!
@@ -167,7 +168,7 @@ impl StepStatus {
     }
 }
 
-/// One row of `run_steps`.
+/// One step of a run (an element of `runs.steps`, with the run's id and its position).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StepRow {
     pub run_id: RunId,
@@ -180,6 +181,39 @@ pub struct StepRow {
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
     pub duration_ms: Option<i64>,
+}
+
+/// A step as `runs.steps` holds it: its position in the array is its index.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct StoredStep {
+    name: String,
+    status: StepStatus,
+    attempts: i32,
+    output: Option<Value>,
+    last_error: Option<Value>,
+    started_at: Option<DateTime<Utc>>,
+    finished_at: Option<DateTime<Utc>>,
+    duration_ms: Option<i64>,
+}
+
+/// The steps of run `run_id` as `runs.steps` holds them, in order.
+pub(crate) fn step_rows(run_id: RunId, steps: Vec<StoredStep>) -> Vec<StepRow> {
+    steps
+        .into_iter()
+        .enumerate()
+        .map(|(idx, s)| StepRow {
+            run_id,
+            idx: idx as i32,
+            name: s.name,
+            status: s.status,
+            attempts: s.attempts,
+            output: s.output,
+            last_error: s.last_error,
+            started_at: s.started_at,
+            finished_at: s.finished_at,
+            duration_ms: s.duration_ms,
+        })
+        .collect()
 }
 
 /// A run to insert, with its steps in order (`true` = skipped because its `when` is false).
@@ -209,8 +243,8 @@ fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
-/// Inserts the run, its steps and its trigger (an outbox row, announced to the relay by a
-/// NOTIFY delivered at commit when `new.announce`), in the caller's transaction — the
+/// Inserts the run with its steps, and its trigger (an outbox row, announced to the relay
+/// by a NOTIFY delivered at commit when `new.announce`), in the caller's transaction — the
 /// acceptance — and in one statement: one round trip and one statement to plan less per
 /// accepted run than a separate outbox insert.
 pub async fn insert(conn: &mut PgConnection, new: &NewRunRow<'_>) -> sqlx::Result<RunRow> {
@@ -218,22 +252,18 @@ pub async fn insert(conn: &mut PgConnection, new: &NewRunRow<'_>) -> sqlx::Resul
     let skipped: Vec<bool> = new.steps.iter().map(|(_, s)| *s).collect();
     let total = skipped.iter().filter(|s| !**s).count() as i32;
     let first = new.steps.iter().find(|(_, s)| !s).map(|(n, _)| *n);
-    // the steps' rows reference the run inserted by the same statement: foreign keys are
-    // checked at the statement's end. `n` makes the NOTIFY part of the statement (a CTE that
-    // only selects runs only if something reads it); CASE evaluates it only when asked
+    // `n` makes the NOTIFY part of the statement (a CTE that only selects runs only if
+    // something reads it); CASE evaluates it only when asked
     sqlx::query_as!(
         RunRow,
-        r#"WITH s AS (
-             INSERT INTO run_steps (run_id, idx, name, status)
-             SELECT $1, t.ord - 1, t.name, CASE WHEN t.skipped THEN 'skipped' ELSE 'pending' END
-             FROM unnest($10::text[], $11::bool[]) WITH ORDINALITY AS t(name, skipped, ord)),
-         o AS (INSERT INTO outbox (kind, run_id) VALUES ('trigger', $1)),
+        r#"WITH o AS (INSERT INTO outbox (kind, run_id) VALUES ('trigger', $1)),
          r AS (UPDATE requests SET status = 'queued', run_id = $1,
                       decided_by = COALESCE($17, decided_by), updated_at = now()
                WHERE id = $16 AND (tenant_id = $2) IS TRUE)
          INSERT INTO runs (id, tenant_id, kind, subject_id, customer_id, requested_by, input,
-                           progress_total, current_step, correlation_id, queue)
-         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $13, $14 FROM (SELECT CASE WHEN $15 THEN pg_notify($12, '')::text END) AS n
+                           progress_total, current_step, correlation_id, queue, steps)
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $13, $14,
+                orderdesk_new_steps($10::text[], $11::bool[]) FROM (SELECT CASE WHEN $15 THEN pg_notify($12, '')::text END) AS n
          RETURNING id, tenant_id, kind, subject_id, customer_id AS "customer_id: CustomerId", requested_by, input,
                    status AS "status: RunStatus", progress_done, progress_total, current_step,
                    attempts, lease_owner, lease_until, next_attempt_at, pushed_at, result, error,

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::domain::ids::RunId;
 use chrono::{DateTime, Utc};
-use serde_json::Value;
+use serde_json::{Value, json};
 use sqlx::PgConnection;
 
 use super::{RunEnd, RunStatus, StepStatus, end_many, ms};
@@ -88,6 +88,25 @@ pub struct StepDone {
     pub finished_at: DateTime<Utc>,
 }
 
+impl StepDone {
+    /// The changes of `runs.steps` that mark `steps` done (`orderdesk_steps_patched`).
+    pub(super) fn patches(steps: &[StepDone]) -> Value {
+        Value::Array(
+            steps
+                .iter()
+                .map(|s| {
+                    json!({
+                        "idx": s.idx, "status": StepStatus::Done, "output": s.output,
+                        "attempts": s.attempts, "last_error": null,
+                        "started_at": s.started_at, "finished_at": s.finished_at,
+                        "duration_ms": (s.finished_at - s.started_at).num_milliseconds(),
+                    })
+                })
+                .collect(),
+        )
+    }
+}
+
 /// One or more steps that succeeded (the engine coalesces fast consecutive steps), written
 /// while the run goes on; a run's last steps are written with its end ([`end_many`]).
 pub struct Checkpoint<'a> {
@@ -103,42 +122,28 @@ pub struct Checkpoint<'a> {
 /// Marks steps done with their outputs and moves the run's progress and lease on, in one
 /// statement. False if the worker lost the lease.
 pub async fn checkpoint(conn: &mut PgConnection, cp: &Checkpoint<'_>) -> sqlx::Result<bool> {
-    let idx: Vec<i32> = cp.steps.iter().map(|s| s.idx).collect();
-    let outputs: Vec<&Value> = cp.steps.iter().map(|s| &s.output).collect();
-    let attempts: Vec<i32> = cp.steps.iter().map(|s| s.attempts).collect();
-    let started: Vec<DateTime<Utc>> = cp.steps.iter().map(|s| s.started_at).collect();
-    let finished: Vec<DateTime<Utc>> = cp.steps.iter().map(|s| s.finished_at).collect();
+    let patches = StepDone::patches(cp.steps);
     let n = sqlx::query_scalar!(
         r#"WITH r AS (
-             UPDATE runs SET current_step = $8, updated_at = now(),
+             UPDATE runs SET current_step = $5, updated_at = now(),
+                 steps = orderdesk_steps_patched(steps, $4),
                  -- a long job counts its items itself (`items`), not its steps
-                 progress_done = CASE WHEN progress_unit = 'steps' THEN $7 ELSE progress_done END,
+                 progress_done = CASE WHEN progress_unit = 'steps' THEN $6 ELSE progress_done END,
                  lease_until = now() + $3::bigint * interval '1 millisecond'
              WHERE id = $1 AND lease_owner = $2
-             RETURNING id),
-         s AS (
-             UPDATE run_steps SET status = 'done', output = t.output, attempts = t.attempts,
-                 last_error = NULL, started_at = t.started_at, finished_at = t.finished_at,
-                 duration_ms = (extract(epoch FROM t.finished_at - t.started_at) * 1000)::bigint
-             FROM unnest($4::int[], $5::jsonb[], $6::int[], $9::timestamptz[],
-                         $10::timestamptz[]) AS t(idx, output, attempts, started_at, finished_at)
-             WHERE run_steps.run_id = (SELECT id FROM r) AND run_steps.idx = t.idx RETURNING 1)
-         SELECT (SELECT count(*) FROM s) AS "done!"
+             RETURNING id)
+         SELECT (SELECT count(*) FROM r) AS "done!"
          FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit"#,
         cp.run_id.as_uuid(),
         cp.worker,
         ms(cp.lease),
-        &idx,
-        &outputs as &[&Value],
-        &attempts,
-        cp.progress_done,
+        &patches,
         cp.next_step,
-        &started,
-        &finished,
+        cp.progress_done,
     )
     .fetch_one(conn)
     .await?;
-    Ok(n == cp.steps.len() as i64)
+    Ok(n == 1)
 }
 
 /// A failed attempt of a step.
@@ -165,18 +170,18 @@ pub async fn record_step_failure(
     let n = sqlx::query_scalar!(
         r#"WITH r AS (
              UPDATE runs SET updated_at = now(),
+                 steps = orderdesk_steps_patched(steps, jsonb_build_array(jsonb_build_object(
+                     'idx', $3::int, 'attempts', $4::int, 'last_error', $5::jsonb,
+                     'status', $6::text,
+                     'finished_at', CASE WHEN $6 = 'failed' THEN now() END))),
                  progress_done = CASE WHEN progress_unit = 'steps' THEN $8 ELSE progress_done END,
                  status = CASE WHEN $7::bigint IS NULL THEN status ELSE 'queued' END,
                  next_attempt_at = CASE WHEN $7::bigint IS NULL THEN next_attempt_at
                      ELSE now() + $7 * interval '1 millisecond' END,
                  lease_owner = CASE WHEN $7::bigint IS NULL THEN lease_owner END,
                  lease_until = CASE WHEN $7::bigint IS NULL THEN lease_until END
-             WHERE id = $1 AND lease_owner = $2 RETURNING id),
-         s AS (
-             UPDATE run_steps SET attempts = $4, last_error = $5, status = $6,
-                 finished_at = CASE WHEN $6 = 'failed' THEN now() END
-             WHERE run_id = (SELECT id FROM r) AND idx = $3 RETURNING 1)
-         SELECT (SELECT count(*) FROM s) AS "recorded!"
+             WHERE id = $1 AND lease_owner = $2 RETURNING id)
+         SELECT (SELECT count(*) FROM r) AS "recorded!"
          FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit"#,
         f.run_id.as_uuid(),
         f.worker,
@@ -204,13 +209,13 @@ pub async fn set_step_status(
     last_error: Option<&Value>,
 ) -> sqlx::Result<bool> {
     let n = sqlx::query_scalar!(
-        r#"WITH r AS (UPDATE runs SET updated_at = now(),
-                        current_step = (SELECT name FROM run_steps WHERE run_id = $1 AND idx = $3)
-                    WHERE id = $1 AND lease_owner = $2 RETURNING id),
-         s AS (UPDATE run_steps SET status = $4, last_error = coalesce($5, last_error),
-                   finished_at = clock_timestamp()
-               WHERE run_id = (SELECT id FROM r) AND idx = $3 RETURNING 1)
-         SELECT (SELECT count(*) FROM s) AS "set!"
+        r#"WITH r AS (UPDATE runs SET updated_at = now(), current_step = steps -> $3::int ->> 'name',
+                        steps = orderdesk_steps_patched(steps, jsonb_build_array(jsonb_build_object(
+                            'idx', $3::int, 'status', $4::text,
+                            'last_error', coalesce($5::jsonb, steps -> $3::int -> 'last_error'),
+                            'finished_at', clock_timestamp())))
+                    WHERE id = $1 AND lease_owner = $2 RETURNING id)
+         SELECT (SELECT count(*) FROM r) AS "set!"
          FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit"#,
         run_id.as_uuid(),
         worker,

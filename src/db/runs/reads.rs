@@ -4,10 +4,11 @@ use std::time::Duration;
 
 use crate::domain::ids::{CustomerId, RunId, TenantId};
 use chrono::{DateTime, Utc};
+use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use super::{RunRow, RunStatus, StepRow, StepStatus, ms};
+use super::{RunRow, RunStatus, StepRow, StoredStep, ms, step_rows};
 
 /// One run of the tenant.
 pub async fn get(
@@ -51,23 +52,21 @@ pub async fn get_for_customer(
     .await
 }
 
-/// The steps of a run of the tenant, in order.
+/// The steps of a run of the tenant, in order (none when the tenant has no such run).
 pub async fn steps(
     conn: &mut PgConnection,
     tenant: &TenantId,
     run_id: RunId,
 ) -> sqlx::Result<Vec<StepRow>> {
-    sqlx::query_as!(
-        StepRow,
-        r#"SELECT s.run_id, s.idx, s.name, s.status AS "status: StepStatus", s.attempts, s.output,
-                  s.last_error, s.started_at, s.finished_at, s.duration_ms
-         FROM run_steps s JOIN runs r ON r.id = s.run_id
-         WHERE r.tenant_id = $1 AND s.run_id = $2 ORDER BY s.idx"#,
+    let steps = sqlx::query_scalar!(
+        r#"SELECT steps AS "steps: Json<Vec<StoredStep>>"
+           FROM runs WHERE tenant_id = $1 AND id = $2"#,
         tenant.as_str(),
         run_id.as_uuid(),
     )
-    .fetch_all(conn)
-    .await
+    .fetch_optional(conn)
+    .await?;
+    Ok(steps.map_or_else(Vec::new, |s| step_rows(run_id, s.0)))
 }
 
 /// Filters of a run list; newest first, keyset on (created_at, id).

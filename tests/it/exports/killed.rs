@@ -167,8 +167,10 @@ async fn a_worker_killed_mid_export_leaves_an_export_that_completes_once_with_th
         "the parts closed before the kill were not rewritten"
     );
     let resumed: Value = sqlx::query_scalar(
-        "SELECT jsonb_build_object('output', output, 'attempts', attempts, 'last_error', last_error)
-           FROM run_steps WHERE run_id = $1::uuid AND name = 'write_parts'",
+        "SELECT jsonb_build_object('output', s -> 'output', 'attempts', s -> 'attempts',
+                                  'last_error', s -> 'last_error')
+           FROM runs, jsonb_array_elements(steps) s
+           WHERE id = $1::uuid AND s ->> 'name' = 'write_parts'",
     )
     .bind(&job_id)
     .fetch_one(&app.state.db)

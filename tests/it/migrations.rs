@@ -1,0 +1,111 @@
+//! Migrations that move data: what a database held before them reads the same after.
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use orderdesk::db;
+use orderdesk::db::runs::{self, StepStatus};
+use orderdesk::domain::ids::{RunId, TenantId};
+use serde_json::json;
+use sqlx::migrate::Migrator;
+
+use crate::helpers::{self, cleanup};
+
+/// Drops the test's database at the end, pass or fail.
+struct Dropped(String);
+
+impl Drop for Dropped {
+    fn drop(&mut self) {
+        cleanup::remove_blocking(cleanup::TestData {
+            db_name: self.0.clone(),
+            redis_url: "redis://127.0.0.1:6379".into(),
+            redis_prefix: self.0.clone(),
+            apalis_workers_sets: vec![],
+        });
+    }
+}
+
+/// The migrations of `migrations/` older than `version`, applied to `pool`.
+async fn migrate_before(pool: &sqlx::PgPool, version: u32) {
+    let dir = std::env::temp_dir().join(format!("od-migrations-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir(&dir).unwrap();
+    let all = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    for entry in std::fs::read_dir(all).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_string();
+        let number: u32 = name.split('_').next().unwrap().parse().unwrap();
+        if number < version {
+            std::fs::copy(&path, dir.join(&name)).unwrap();
+        }
+    }
+    let migrator = Migrator::new(dir.as_path()).await.unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    migrator.run(pool).await.unwrap();
+}
+
+#[tokio::test]
+async fn steps_written_as_rows_of_their_own_move_into_their_run() {
+    let (name, url) = helpers::create_database().await;
+    let _dropped = Dropped(name);
+    let pool = db::connect(&url, 2).await.unwrap();
+    migrate_before(&pool, 44).await;
+    let run = RunId::now_v7();
+    sqlx::query(
+        "INSERT INTO runs (id, tenant_id, kind, requested_by, input, progress_total)
+         VALUES ($1, 'acme', 'cancel_order', 'cus_1', '{}', 2)",
+    )
+    .bind(run.as_uuid())
+    .execute(&pool)
+    .await
+    .unwrap();
+    let finished: DateTime<Utc> = sqlx::query_scalar(
+        "INSERT INTO run_steps (run_id, idx, name, status, attempts, output, last_error,
+                                started_at, finished_at, duration_ms)
+         VALUES ($1, 0, 'cancel_upstream', 'done', 2, '{\"result\": {\"email\": \"a@b.c\"}}',
+                 NULL, now() - interval '3 ms', now(), 3),
+                ($1, 1, 'refund', 'pending', 1, NULL, '{\"code\": \"upstream.timeout\"}',
+                 NULL, NULL, NULL)
+         RETURNING finished_at",
+    )
+    .bind(run.as_uuid())
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+
+    db::migrate(&pool).await.unwrap();
+
+    let mut conn = pool.acquire().await.unwrap();
+    let steps = runs::steps(&mut conn, &TenantId::new("acme"), run)
+        .await
+        .unwrap();
+    assert_eq!(steps.len(), 2);
+    let (done, pending) = (&steps[0], &steps[1]);
+    assert_eq!((done.idx, done.name.as_str()), (0, "cancel_upstream"));
+    assert_eq!((done.status, done.attempts), (StepStatus::Done, 2));
+    assert_eq!(done.output, Some(json!({"result": {"email": "a@b.c"}})));
+    assert_eq!(
+        (done.finished_at, done.duration_ms),
+        (Some(finished), Some(3))
+    );
+    assert!(done.started_at.is_some() && done.last_error.is_none());
+    assert_eq!((pending.idx, pending.name.as_str()), (1, "refund"));
+    assert_eq!((pending.status, pending.attempts), (StepStatus::Pending, 1));
+    assert_eq!(
+        pending.last_error,
+        Some(json!({"code": "upstream.timeout"}))
+    );
+    assert!(pending.output.is_none() && pending.finished_at.is_none());
+    let other_tenant = runs::steps(&mut conn, &TenantId::new("globex"), run)
+        .await
+        .unwrap();
+    assert!(other_tenant.is_empty(), "another tenant reads no steps");
+    let tables: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename = 'run_steps'",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap();
+    assert_eq!(tables, 0, "run_steps is gone");
+    drop(conn);
+    pool.close().await;
+}
