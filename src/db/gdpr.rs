@@ -138,6 +138,7 @@ pub struct Anonymised {
     pub subscriptions: u64,
     pub requests: u64,
     pub runs: u64,
+    /// Steps of runs (elements of `runs.steps`, once rows of a table of that name).
     pub run_steps: u64,
     pub idempotency_records: u64,
     /// Whether the key that sealed the customer's audit data was destroyed (false when

@@ -1197,6 +1197,51 @@ async fn batched_claims_and_ends_fence_each_run() {
     env.cleanup().await;
 }
 
+/// A checkpoint names its steps by index in the run's `steps`: one the run does not have is
+/// refused whole (no step of it written), never dropped silently, and a good one writes the
+/// step's output, attempts and duration in place.
+#[tokio::test]
+async fn a_checkpoint_of_a_step_the_run_lacks_is_refused_whole() {
+    let env = TestEnv::new("redis://127.0.0.1:6379").await;
+    let id = env.enqueue("noop1", vec![json!({})]).await[0];
+    let lease = Duration::from_secs(10);
+    let mut conn = env.state.db.acquire().await.unwrap();
+    assert!(
+        runs::claim(&mut conn, id, "w1", lease)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let checkpoint = |steps| runs::Checkpoint {
+        run_id: id,
+        worker: "w1",
+        lease,
+        steps,
+        progress_done: 1,
+        next_step: None,
+    };
+    let bad = [
+        done(0, json!({"result": {}})),
+        done(3, json!({"result": {}})),
+    ];
+    let refused = runs::checkpoint(&mut conn, &checkpoint(&bad)).await;
+    assert!(refused.is_err(), "{refused:?}");
+    assert_eq!(statuses(&env.steps(id).await), [("only", "pending", 0)]);
+    let good = [done(0, json!({"result": {"n": 1}}))];
+    assert!(
+        runs::checkpoint(&mut conn, &checkpoint(&good))
+            .await
+            .unwrap()
+    );
+    drop(conn);
+    let steps = env.steps(id).await;
+    assert_eq!(statuses(&steps), [("only", "done", 1)]);
+    assert_eq!(steps[0].output, Some(json!({"result": {"n": 1}})));
+    assert!(steps[0].duration_ms.is_some() && steps[0].finished_at.is_some());
+    assert_eq!(env.run(id).await.progress_done, 1);
+    env.cleanup().await;
+}
+
 /// The batch statements' plans are made once per connection (generic plans), often while
 /// `runs` is empty or holds no queued run: they must still reach their rows by key, never
 /// by reading every queued run (`runs_due`), which made each claim and end cost the whole
