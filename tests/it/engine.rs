@@ -1199,7 +1199,7 @@ async fn batched_claims_and_ends_fence_each_run() {
 
 /// A checkpoint names its steps by index in the run's `steps`: one the run does not have is
 /// refused whole (no step of it written), never dropped silently, and a good one writes the
-/// step's output, attempts and duration in place.
+/// step's output, attempts, duration and times (in microseconds) in place.
 #[tokio::test]
 async fn a_checkpoint_of_a_step_the_run_lacks_is_refused_whole() {
     let env = TestEnv::new("redis://127.0.0.1:6379").await;
@@ -1237,7 +1237,13 @@ async fn a_checkpoint_of_a_step_the_run_lacks_is_refused_whole() {
     let steps = env.steps(id).await;
     assert_eq!(statuses(&steps), [("only", "done", 1)]);
     assert_eq!(steps[0].output, Some(json!({"result": {"n": 1}})));
-    assert!(steps[0].duration_ms.is_some() && steps[0].finished_at.is_some());
+    assert!(steps[0].duration_ms.is_some());
+    let finished = steps[0].finished_at.expect("the step's end time");
+    assert_eq!(
+        finished.timestamp_subsec_nanos() % 1_000,
+        0,
+        "microseconds, as every time PostgreSQL keeps: {finished}"
+    );
     assert_eq!(env.run(id).await.progress_done, 1);
     env.cleanup().await;
 }

@@ -1,7 +1,6 @@
-//! Workflow runs and their steps (`runs`, each run's steps in its `steps` column): acceptance,
-//! the claim/lease protocol,
-//! checkpoints, retries, the finish, the reads behind the job resource, and the sweeper's
-//! due-run scan.
+//! Workflow runs and their steps (`runs`, a run's steps in its `steps` column): acceptance,
+//! the claim/lease protocol, checkpoints, retries, the finish, the reads behind the job
+//! resource, and the sweeper's due-run scan.
 //!
 //! Durability rule: only the acceptance (`insert`, in the request's transaction) must be
 //! durable. Every write the engine makes afterwards (claim, checkpoint, failure, finish)

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use crate::domain::ids::RunId;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use serde_json::{Value, json};
 use sqlx::PgConnection;
 
@@ -89,17 +89,22 @@ pub struct StepDone {
 }
 
 impl StepDone {
-    /// The changes of `runs.steps` that mark `steps` done (`orderdesk_steps_patched`).
+    /// The changes of `runs.steps` that mark `steps` done (`orderdesk_steps_patched`). Times
+    /// in microseconds, as PostgreSQL keeps every other time of a run.
     pub(super) fn patches(steps: &[StepDone]) -> Value {
         Value::Array(
             steps
                 .iter()
                 .map(|s| {
+                    let (started, finished) = (
+                        s.started_at.trunc_subsecs(6),
+                        s.finished_at.trunc_subsecs(6),
+                    );
                     json!({
                         "idx": s.idx, "status": StepStatus::Done, "output": s.output,
                         "attempts": s.attempts, "last_error": null,
-                        "started_at": s.started_at, "finished_at": s.finished_at,
-                        "duration_ms": (s.finished_at - s.started_at).num_milliseconds(),
+                        "started_at": started, "finished_at": finished,
+                        "duration_ms": (finished - started).num_milliseconds(),
                     })
                 })
                 .collect(),
