@@ -7,8 +7,10 @@
 --
 -- Each element: {name, status, attempts, output, last_error, started_at, finished_at,
 -- duration_ms}, every key present (JSON null when unset), so that an element compares equal
--- to itself after `redact_pii` when nothing in it is personal. Only the worker holding a
--- run's lease changes its steps (operators' retries and cancels change runs no one holds).
+-- to itself after `redact_pii` when nothing in it is personal. Every change is made in SQL
+-- on the row as it is (a patch per step, never the whole array from a client's copy): the
+-- engine's under the run's lease, an operator's retry or cancel on a run no one holds, an
+-- erasure's redaction on any run.
 ALTER TABLE runs ADD COLUMN steps jsonb NOT NULL DEFAULT '[]';
 
 UPDATE runs r SET steps = s.steps
