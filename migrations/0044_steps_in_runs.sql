@@ -38,13 +38,3 @@ BEGIN
     END LOOP;
     RETURN steps;
 END $$;
-
--- The steps of a new run: `names` in order, each pending, or skipped where `skipped` says.
-CREATE FUNCTION orderdesk_new_steps(names text[], skipped bool[]) RETURNS jsonb
-LANGUAGE sql IMMUTABLE STRICT AS $$
-    SELECT coalesce(jsonb_agg(jsonb_build_object(
-               'name', t.name, 'status', CASE WHEN t.skipped THEN 'skipped' ELSE 'pending' END,
-               'attempts', 0, 'output', NULL, 'last_error', NULL, 'started_at', NULL,
-               'finished_at', NULL, 'duration_ms', NULL) ORDER BY t.ord), '[]')
-    FROM unnest(names, skipped) WITH ORDINALITY AS t(name, skipped, ord)
-$$;

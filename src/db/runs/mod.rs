@@ -17,6 +17,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::PgConnection;
+use sqlx::types::Json;
 
 use crate::domain::ids::{CustomerId, RequestId, RunId, TenantId};
 use crate::domain::request::RequestStatus;
@@ -182,8 +183,9 @@ pub struct StepRow {
     pub duration_ms: Option<i64>,
 }
 
-/// A step as `runs.steps` holds it: its position in the array is its index.
-#[derive(Debug, Clone, Deserialize)]
+/// A step as `runs.steps` holds it: its position in the array is its index. Every key is
+/// written, `null` when unset (see migration 0044).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct StoredStep {
     name: String,
     status: StepStatus,
@@ -193,6 +195,26 @@ pub(crate) struct StoredStep {
     started_at: Option<DateTime<Utc>>,
     finished_at: Option<DateTime<Utc>>,
     duration_ms: Option<i64>,
+}
+
+impl StoredStep {
+    /// A step of a new run: pending, or skipped (its `when` is false).
+    fn new(name: &str, skipped: bool) -> StoredStep {
+        StoredStep {
+            name: name.to_string(),
+            status: if skipped {
+                StepStatus::Skipped
+            } else {
+                StepStatus::Pending
+            },
+            attempts: 0,
+            output: None,
+            last_error: None,
+            started_at: None,
+            finished_at: None,
+            duration_ms: None,
+        }
+    }
 }
 
 /// The steps of run `run_id` as `runs.steps` holds them, in order.
@@ -247,22 +269,24 @@ fn ms(d: Duration) -> i64 {
 /// acceptance — and in one statement: one round trip and one statement to plan less per
 /// accepted run than a separate outbox insert.
 pub async fn insert(conn: &mut PgConnection, new: &NewRunRow<'_>) -> sqlx::Result<RunRow> {
-    let names: Vec<&str> = new.steps.iter().map(|(n, _)| *n).collect();
-    let skipped: Vec<bool> = new.steps.iter().map(|(_, s)| *s).collect();
-    let total = skipped.iter().filter(|s| !**s).count() as i32;
+    let total = new.steps.iter().filter(|(_, skipped)| !skipped).count() as i32;
     let first = new.steps.iter().find(|(_, s)| !s).map(|(n, _)| *n);
+    let steps: Vec<StoredStep> = new
+        .steps
+        .iter()
+        .map(|(name, skipped)| StoredStep::new(name, *skipped))
+        .collect();
     // `n` makes the NOTIFY part of the statement (a CTE that only selects runs only if
     // something reads it); CASE evaluates it only when asked
     sqlx::query_as!(
         RunRow,
         r#"WITH o AS (INSERT INTO outbox (kind, run_id) VALUES ('trigger', $1)),
          r AS (UPDATE requests SET status = 'queued', run_id = $1,
-                      decided_by = COALESCE($17, decided_by), updated_at = now()
+                      decided_by = COALESCE($11, decided_by), updated_at = now()
                WHERE id = $16 AND (tenant_id = $2) IS TRUE)
          INSERT INTO runs (id, tenant_id, kind, subject_id, customer_id, requested_by, input,
                            progress_total, current_step, correlation_id, queue, steps)
-         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $13, $14,
-                orderdesk_new_steps($10::text[], $11::bool[]) FROM (SELECT CASE WHEN $15 THEN pg_notify($12, '')::text END) AS n
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $13, $14, $10::jsonb FROM (SELECT CASE WHEN $15 THEN pg_notify($12, '')::text END) AS n
          RETURNING id, tenant_id, kind, subject_id, customer_id AS "customer_id: CustomerId", requested_by, input,
                    status AS "status: RunStatus", progress_done, progress_total, current_step,
                    attempts, lease_owner, lease_until, next_attempt_at, pushed_at, result, error,
@@ -276,14 +300,13 @@ pub async fn insert(conn: &mut PgConnection, new: &NewRunRow<'_>) -> sqlx::Resul
         new.input,
         total,
         first,
-        &names as &[&str],
-        &skipped,
+        Json(&steps) as _,
+        new.decided_by,
         super::outbox::CHANNEL,
         new.correlation_id,
         new.queue,
         new.announce,
         new.request.map(|id| id.as_uuid()),
-        new.decided_by,
     )
     .fetch_one(conn)
     .await
