@@ -35,19 +35,24 @@ pub fn screenshot_dir() -> PathBuf {
 impl Browser {
     pub async fn start(app: &TestApp) -> Browser {
         let slot = BROWSERS.acquire().await.unwrap();
-        let port = free_port();
         let driver_path =
             std::env::var("ORDERDESK_CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
         // its own process group, so that a failed test can end the browser it started too
-        let driver = Command::new(&driver_path)
-            .process_group(0)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot start {driver_path} ({e}): install chromium-driver (.ci/run does)")
-            });
+        let spawn = |port: u16| {
+            Command::new(&driver_path)
+                .process_group(0)
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "cannot start {driver_path} ({e}): install chromium-driver (.ci/run does)"
+                    )
+                })
+        };
+        let mut port = free_port();
+        let mut driver = spawn(port);
         let mut caps = serde_json::Map::new();
         let mut chrome = json!({"args": ["--headless=new", "--no-sandbox", "--disable-gpu",
             "--disable-dev-shm-usage", "--window-size=1280,900", "--lang=en-US"]});
@@ -55,9 +60,14 @@ impl Browser {
             chrome["binary"] = json!("/usr/bin/chromium");
         }
         caps.insert("goog:chromeOptions".into(), chrome);
-        let url = format!("http://127.0.0.1:{port}");
         let mut last = None;
         for _ in 0..100 {
+            if let Ok(Some(_)) = driver.try_wait() {
+                // it exited: the free port was taken before it could listen; another one
+                port = free_port();
+                driver = spawn(port);
+            }
+            let url = format!("http://127.0.0.1:{port}");
             match ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
                 .capabilities(caps.clone())
                 .connect(&url)
