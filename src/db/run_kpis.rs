@@ -3,11 +3,9 @@
 //!
 //! Every figure reads the same two sets of the tenant's runs, each through an existing
 //! partial index whatever the size of the table: the runs that ended in the window
-//! (`runs_finished`, on `coalesce(finished_at, updated_at)` of ended runs, so the window
-//! bounds the scan) and the runs in flight (`runs_due`, on queued and running runs only).
-//! Steps are reached through their primary key `(run_id, idx)`, run by run: a `LATERAL`
-//! subquery kept apart with `OFFSET 0`, since the pool's generic plans cannot know how few
-//! runs a window holds and would otherwise hash-join a scan of every tenant's steps.
+//! (`runs_finished`, on `finished_at` of ended runs, so the window bounds the scan) and the
+//! runs in flight (`runs_due`, on queued and running runs only). A run's steps are read from
+//! its own row (`runs.steps`, one element per step).
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
@@ -33,12 +31,12 @@ pub async fn ended_by_status(
 ) -> sqlx::Result<Vec<EndedRuns>> {
     sqlx::query_as!(
         EndedRuns,
-        r#"SELECT to_timestamp(floor(extract(epoch FROM coalesce(finished_at, updated_at))::float8
+        r#"SELECT to_timestamp(floor(extract(epoch FROM finished_at)::float8
                                      / $3::float8) * $3::float8) AS "bucket!",
                   status AS "status!: RunStatus",
                   count(*) AS "runs!"
            FROM runs
-           WHERE coalesce(finished_at, updated_at) >= $2
+           WHERE finished_at >= $2
              AND status NOT IN ('queued', 'running') AND tenant_id = $1
            GROUP BY 1, 2
            ORDER BY 1, 2"#,
@@ -92,7 +90,7 @@ pub async fn pickup(
         r#"WITH picked AS (
                SELECT started_at, extract(epoch FROM started_at - created_at)::float8 * 1000 AS ms
                FROM runs
-               WHERE coalesce(finished_at, updated_at) >= $2
+               WHERE finished_at >= $2
                  AND status NOT IN ('queued', 'running') AND tenant_id = $1
                  AND started_at >= $2
                UNION ALL
@@ -138,7 +136,7 @@ pub async fn slowest_steps(
         StepDurations,
         r#"WITH recent AS (
                SELECT kind, steps FROM runs
-               WHERE coalesce(finished_at, updated_at) >= $2
+               WHERE finished_at >= $2
                  AND status NOT IN ('queued', 'running') AND tenant_id = $1
                UNION ALL
                SELECT kind, steps FROM runs WHERE status IN ('queued', 'running') AND tenant_id = $1)
@@ -183,7 +181,7 @@ pub async fn upstream_failures(
         UpstreamFailures,
         r#"WITH recent AS (
                SELECT steps FROM runs
-               WHERE coalesce(finished_at, updated_at) >= $2
+               WHERE finished_at >= $2
                  AND status NOT IN ('queued', 'running') AND tenant_id = $1
                UNION ALL
                SELECT steps FROM runs

@@ -1414,3 +1414,51 @@ async fn a_run_asked_for_twice_in_a_batch_is_claimed_by_one_request() {
     drop(ctx);
     env.cleanup().await;
 }
+
+/// A run's writes between its claim and its end (checkpoints, lease extensions, a long job's
+/// progress) change no indexed column, so PostgreSQL makes each a HOT update: no new entry
+/// in any index of `runs`. (They all set `updated_at`, which an index once held.)
+#[tokio::test]
+async fn writes_while_a_run_goes_on_touch_no_index() {
+    let env = TestEnv::new("redis://127.0.0.1:6379").await;
+    let id = env.enqueue("noop3", vec![json!({})]).await[0];
+    let lease = Duration::from_secs(10);
+    let mut tx = env.state.db.begin().await.unwrap();
+    assert!(
+        runs::claim(&mut tx, id, "w1", lease)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let counts = "SELECT pg_stat_get_xact_tuples_updated('runs'::regclass),
+                         pg_stat_get_xact_tuples_hot_updated('runs'::regclass)";
+    let (updated, hot): (i64, i64) = sqlx::query_as(counts).fetch_one(&mut *tx).await.unwrap();
+    let cp = runs::Checkpoint {
+        run_id: id,
+        worker: "w1",
+        lease,
+        steps: &[done(0, json!({"result": {}}))],
+        progress_done: 1,
+        next_step: Some("two"),
+    };
+    assert!(runs::checkpoint(&mut tx, &cp).await.unwrap());
+    let held = runs::extend_lease(&mut tx, id, "w1", lease).await.unwrap();
+    assert_eq!(
+        held,
+        runs::Lease::Held {
+            cancel_requested: false
+        }
+    );
+    runs::report(&mut tx, id, "w1", "items", Some(1), Some(10))
+        .await
+        .unwrap();
+    let after: (i64, i64) = sqlx::query_as(counts).fetch_one(&mut *tx).await.unwrap();
+    assert_eq!(
+        (after.0 - updated, after.1 - hot),
+        (3, 3),
+        "three updates, all HOT"
+    );
+    tx.commit().await.unwrap();
+    assert_eq!(env.run(id).await.progress_done, 1);
+    env.cleanup().await;
+}

@@ -109,3 +109,57 @@ async fn steps_written_as_rows_of_their_own_move_into_their_run() {
     drop(conn);
     pool.close().await;
 }
+
+#[tokio::test]
+async fn an_ended_run_without_its_end_time_takes_its_last_update_and_keeps_it() {
+    let (name, url) = helpers::create_database().await;
+    let _dropped = Dropped(name);
+    let pool = db::connect(&url, 2).await.unwrap();
+    migrate_before(&pool, 46).await;
+    let insert = "INSERT INTO runs (id, tenant_id, kind, requested_by, input, progress_total,
+                                    status, updated_at)
+                  VALUES ($1, 'acme', 'cancel_order', 'cus_1', '{}', 1, $2,
+                          now() - interval '2 days')
+                  RETURNING updated_at";
+    let (ended, running) = (RunId::now_v7(), RunId::now_v7());
+    let updated: DateTime<Utc> = sqlx::query_scalar(insert)
+        .bind(ended.as_uuid())
+        .bind("cancelled")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    sqlx::query(insert)
+        .bind(running.as_uuid())
+        .bind("running")
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    db::migrate(&pool).await.unwrap();
+
+    let finished_at = |id: RunId| {
+        sqlx::query_scalar::<_, Option<DateTime<Utc>>>("SELECT finished_at FROM runs WHERE id = $1")
+            .bind(id.as_uuid())
+            .fetch_one(&pool)
+    };
+    assert_eq!(finished_at(ended).await.unwrap(), Some(updated));
+    assert_eq!(
+        finished_at(running).await.unwrap(),
+        None,
+        "a run going on has none"
+    );
+    let refused = sqlx::query("UPDATE runs SET status = 'failed' WHERE id = $1")
+        .bind(running.as_uuid())
+        .execute(&pool)
+        .await
+        .unwrap_err();
+    let refused = refused
+        .as_database_error()
+        .and_then(|e| e.constraint().map(String::from));
+    assert_eq!(
+        refused.as_deref(),
+        Some("runs_ended_at"),
+        "an end needs its time"
+    );
+    pool.close().await;
+}

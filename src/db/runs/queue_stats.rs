@@ -47,7 +47,7 @@ pub async fn queue_stats(
                       count(*) AS finished,
                       count(*) FILTER (WHERE status IN ('failed', 'compensated')) AS failed
                FROM runs
-               WHERE coalesce(finished_at, updated_at) >= now() - make_interval(secs => $2)
+               WHERE finished_at >= now() - make_interval(secs => $2)
                  AND status NOT IN ('queued', 'running') AND tenant_id = $1
                GROUP BY queue)
            SELECT queue AS "queue!",

@@ -21,10 +21,10 @@ pub async fn delete_finished(
         "WITH old AS (
              SELECT id FROM runs
              WHERE status NOT IN ('queued', 'running')
-               AND coalesce(finished_at, updated_at) < now() - $1::bigint * interval '1 second'
+               AND finished_at < now() - $1::bigint * interval '1 second'
                AND NOT EXISTS (SELECT 1 FROM requests q WHERE q.run_id = runs.id
                                AND q.status IN ('pending_review', 'approved', 'queued', 'running'))
-             ORDER BY coalesce(finished_at, updated_at)
+             ORDER BY finished_at
              LIMIT $2
              FOR UPDATE SKIP LOCKED)
          DELETE FROM runs WHERE id IN (SELECT id FROM old)",
