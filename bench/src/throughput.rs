@@ -46,9 +46,11 @@ const STALL_LIMIT: Duration = Duration::from_secs(30);
 /// How triggers reach Redis after the acceptance commits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Delivery {
-    /// The workers' outbox relay (woken by NOTIFY) pushes up to 500 triggers per call.
+    /// Each batch accepted in one statement (`jobs::enqueue_many`, as BullMQ's `addBulk`);
+    /// the workers' outbox relay (woken by NOTIFY) pushes up to 500 triggers per call.
     Relay,
-    /// The enqueuer calls `jobs::dispatch` for each run right after its commit, as the API does.
+    /// Each run accepted on its own statement and pushed by the enqueuer with `jobs::dispatch`
+    /// right after the commit, as the API does.
     Dispatch,
 }
 
@@ -94,8 +96,8 @@ pub async fn report(
     summary: &mut Summary,
 ) -> anyhow::Result<()> {
     let by = match delivery {
-        Delivery::Relay => "the outbox relay",
-        Delivery::Dispatch => "jobs::dispatch after each commit",
+        Delivery::Relay => "the outbox relay (each transaction one jobs::enqueue_many, as addBulk)",
+        Delivery::Dispatch => "jobs::dispatch after each commit (one insert per run)",
     };
     println!(
         "\n(a) end-to-end runs/s: `{WORKFLOW}` (3 no-op steps, each checkpointed), {runs} runs per sample,\n    accepted in transactions of {BATCH} by {ENQUEUERS} concurrent enqueuers, triggers delivered by {by},\n    workers at concurrency {}; BullMQ: {} three-step chains, concurrency 50 (benches/peers/bullmq.mjs),\n    in the same rounds",
@@ -307,16 +309,22 @@ pub async fn enqueue_all(
                     return anyhow::Ok(());
                 }
                 let mut tx = state.db.begin().await?;
-                let mut ids = Vec::with_capacity(BATCH);
-                for _ in first..(first + BATCH).min(runs) {
-                    let (workflows, new) = (&state.workflows, new_run(kind));
-                    let run = match delivery {
-                        Delivery::Relay => jobs::enqueue(&mut tx, workflows, new).await?,
-                        Delivery::Dispatch => {
-                            jobs::enqueue_for_dispatch(&mut tx, workflows, new).await?
+                let count = (first + BATCH).min(runs) - first;
+                let mut ids = Vec::with_capacity(count);
+                match delivery {
+                    Delivery::Relay => {
+                        let batch: Vec<NewRun> = (0..count).map(|_| new_run(kind)).collect();
+                        let started = jobs::enqueue_many(&mut tx, &state.workflows, &batch).await?;
+                        ids.extend(started.iter().map(|s| s.id));
+                    }
+                    Delivery::Dispatch => {
+                        for _ in 0..count {
+                            let new = new_run(kind);
+                            let run =
+                                jobs::enqueue_for_dispatch(&mut tx, &state.workflows, new).await?;
+                            ids.push(run.id);
                         }
-                    };
-                    ids.push(run.id);
+                    }
                 }
                 tx.commit().await?;
                 if delivery == Delivery::Dispatch {

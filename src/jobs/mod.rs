@@ -82,6 +82,35 @@ pub async fn enqueue_for_request(
     insert_run(conn, registry, new, false, Some(carries)).await
 }
 
+/// Inserts `runs` as [`enqueue`] inserts each, in one statement: a producer that accepts
+/// many runs in one transaction (the hold-expiry scheduler, a batch of 100 in the bench)
+/// pays one round trip and one plan for them all instead of one per run. Returns them in
+/// order; the relay, announced at commit, delivers their triggers (or call [`dispatch`]).
+pub async fn enqueue_many(
+    conn: &mut PgConnection,
+    registry: &Registry,
+    runs: &[NewRun],
+) -> Result<Vec<Started>> {
+    let planned = runs
+        .iter()
+        .map(|new| plan(registry, new))
+        .collect::<Result<Vec<_>>>()?;
+    let rows: Vec<NewRunRow> = runs
+        .iter()
+        .zip(&planned)
+        .map(|(new, (queue, steps))| new_run_row(new, queue, steps, true, None))
+        .collect();
+    db::runs::insert_many(conn, &rows).await?;
+    Ok(rows
+        .iter()
+        .map(|r| Started {
+            id: r.id,
+            queue: r.queue.to_string(),
+            tenant_id: Some(r.tenant_id.clone()),
+        })
+        .collect())
+}
+
 async fn insert_run(
     conn: &mut PgConnection,
     registry: &Registry,
@@ -89,6 +118,14 @@ async fn insert_run(
     announce: bool,
     carries: Option<Carries<'_>>,
 ) -> Result<RunRow> {
+    let (queue, steps) = plan(registry, &new)?;
+    let row = new_run_row(&new, queue, &steps, announce, carries.as_ref());
+    Ok(db::runs::insert(conn, &row).await?)
+}
+
+/// `new`'s queue (its own, or its workflow's) and its workflow's steps, each with whether
+/// it is skipped (its `when` false for the input); an unknown workflow is refused.
+fn plan<'r>(registry: &'r Registry, new: &'r NewRun) -> Result<(&'r str, Vec<(&'r str, bool)>)> {
     let Some(workflow) = registry.workflow(&new.kind) else {
         return Err(Error::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -96,13 +133,23 @@ async fn insert_run(
             format!("no workflow named {:?}", new.kind),
         ));
     };
-    let steps: Vec<(&str, bool)> = workflow
+    let steps = workflow
         .steps
         .iter()
         .enumerate()
         .map(|(i, s)| (s.name.as_str(), !workflow.step_applies(i, &new.input)))
         .collect();
-    let row = NewRunRow {
+    Ok((new.queue.as_deref().unwrap_or(&workflow.queue), steps))
+}
+
+fn new_run_row<'a>(
+    new: &'a NewRun,
+    queue: &'a str,
+    steps: &'a [(&'a str, bool)],
+    announce: bool,
+    carries: Option<&'a Carries<'a>>,
+) -> NewRunRow<'a> {
+    NewRunRow {
         id: RunId::now_v7(),
         tenant_id: &new.tenant_id,
         kind: &new.kind,
@@ -110,14 +157,13 @@ async fn insert_run(
         customer_id: new.customer_id.as_ref(),
         requested_by: &new.requested_by,
         input: &new.input,
-        steps: &steps,
+        steps,
         correlation_id: new.correlation_id.as_deref(),
-        queue: new.queue.as_deref().unwrap_or(&workflow.queue),
+        queue,
         announce,
-        request: carries.as_ref().map(|c| c.request),
-        decided_by: carries.as_ref().and_then(|c| c.decided_by),
-    };
-    Ok(db::runs::insert(conn, &row).await?)
+        request: carries.map(|c| c.request),
+        decided_by: carries.and_then(|c| c.decided_by),
+    }
 }
 
 /// A run accepted in a transaction, to dispatch once it committed.

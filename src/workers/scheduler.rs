@@ -33,11 +33,12 @@ pub async fn run(state: WorkerCtx, shutdown: CancellationToken) {
     }
 }
 
-/// Starts a `release_order` run for each expired hold (at most [`BATCH`]); returns how
-/// many. The outbox relay delivers their triggers.
+/// Starts a `release_order` run for each expired hold (at most [`BATCH`], their runs
+/// inserted in one statement); returns how many. The outbox relay delivers their triggers.
 pub async fn release_expired_holds(state: &WorkerCtx) -> anyhow::Result<usize> {
     let mut tx = state.db.begin().await?;
     let expired = db::holds::expired(&mut tx, BATCH).await?;
+    let mut releases = Vec::with_capacity(expired.len());
     for hold in &expired {
         let input = TransitionRunInput {
             order_id: hold.order_id.clone(),
@@ -46,7 +47,7 @@ pub async fn release_expired_holds(state: &WorkerCtx) -> anyhow::Result<usize> {
             requested_by: HOLD_EXPIRY.into(),
             expected_version: None,
         };
-        let new = NewRun {
+        releases.push(NewRun {
             tenant_id: hold.tenant_id.clone(),
             kind: RELEASE_WORKFLOW.into(),
             subject_id: Some(hold.order_id.as_str().into()),
@@ -55,8 +56,10 @@ pub async fn release_expired_holds(state: &WorkerCtx) -> anyhow::Result<usize> {
             input: serde_json::to_value(&input)?,
             correlation_id: None,
             queue: None,
-        };
-        let run = jobs::enqueue(&mut tx, &state.workflows, new).await?;
+        });
+    }
+    let started = jobs::enqueue_many(&mut tx, &state.workflows, &releases).await?;
+    for (hold, run) in expired.iter().zip(&started) {
         db::holds::claim_release(&mut tx, &hold.tenant_id, hold.id, run.id).await?;
         let entry = Entry {
             action: "order.hold_expired",

@@ -1415,6 +1415,130 @@ async fn a_run_asked_for_twice_in_a_batch_is_claimed_by_one_request() {
     env.cleanup().await;
 }
 
+/// `jobs::enqueue_many` writes each run as `jobs::enqueue` writes one (steps, skipped
+/// steps, queue, tenant, who and what), with a trigger each, in one statement; a batch naming
+/// an unknown workflow is refused whole; the runs it accepted all run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_accepted_together_are_written_as_one_at_a_time_and_all_run() {
+    let env = TestEnv::new("redis://127.0.0.1:6379").await;
+    let detailed = |kind: &str| NewRun {
+        subject_id: Some("ord_1".into()),
+        customer_id: Some(orderdesk::domain::ids::CustomerId::new("cus_1")),
+        correlation_id: Some("corr-1".into()),
+        ..new_run(kind, json!({"n": 1}))
+    };
+    let mut elsewhere = new_run("noop1", json!({}));
+    elsewhere.tenant_id = TenantId::new("t2");
+    let mut in_bulk = new_run("noop1", json!({}));
+    in_bulk.queue = Some("bulk".into());
+    let batch = vec![detailed("undo"), detailed("noop3"), elsewhere, in_bulk];
+
+    let unknown = [new_run("noop3", json!({})), new_run("nope", json!({}))];
+    let mut tx = env.state.db.begin().await.unwrap();
+    let err = jobs::enqueue_many(&mut tx, &env.state.workflows, &unknown)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "workflow.unknown");
+    drop(tx);
+    assert_eq!(env.count("queued").await, 0, "nothing of a refused batch");
+
+    let mut tx = env.state.db.begin().await.unwrap();
+    let started = jobs::enqueue_many(&mut tx, &env.state.workflows, &batch)
+        .await
+        .unwrap();
+    let one_by_one = [
+        jobs::enqueue(&mut tx, &env.state.workflows, detailed("undo"))
+            .await
+            .unwrap(),
+        jobs::enqueue(&mut tx, &env.state.workflows, detailed("noop3"))
+            .await
+            .unwrap(),
+    ];
+    tx.commit().await.unwrap();
+
+    let queues: Vec<(&str, Option<&str>)> = started
+        .iter()
+        .map(|s| (s.queue.as_str(), s.tenant_id.as_ref().map(|t| t.as_str())))
+        .collect();
+    assert_eq!(
+        queues,
+        [
+            (DEFAULT_QUEUE, Some(TENANT)),
+            (DEFAULT_QUEUE, Some(TENANT)),
+            (DEFAULT_QUEUE, Some("t2")),
+            ("bulk", Some(TENANT))
+        ]
+    );
+    let written = |run: &RunRow| {
+        (
+            run.kind.clone(),
+            run.subject_id.clone(),
+            run.customer_id.clone(),
+            run.requested_by.clone(),
+            run.input.clone(),
+            run.status,
+            (run.progress_done, run.progress_total),
+            run.current_step.clone(),
+            run.correlation_id.clone(),
+            run.queue.clone(),
+            run.attempts,
+        )
+    };
+    for (together, alone) in started.iter().zip(&one_by_one) {
+        let run = env.run(together.id).await;
+        assert_eq!(written(&run), written(alone));
+        let steps = |rows: Vec<StepRow>| {
+            rows.into_iter()
+                .map(|s| (s.name, s.status, s.attempts, s.output, s.started_at))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            steps(env.steps(together.id).await),
+            steps(env.steps(alone.id).await)
+        );
+    }
+    assert_eq!(
+        statuses(&env.steps(started[0].id).await)[2],
+        ("skipped", "skipped", 0)
+    );
+    let triggers: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM outbox WHERE kind = 'trigger' AND sent_at IS NULL AND run_id = ANY($1)",
+    )
+    .bind(started.iter().map(|s| s.id.as_uuid()).collect::<Vec<_>>())
+    .fetch_one(&env.state.db)
+    .await
+    .unwrap();
+    assert_eq!(triggers, 4, "a trigger each, left to the relay");
+
+    let shutdown = CancellationToken::new();
+    let workers = env.start_workers("many", &shutdown);
+    assert_eq!(
+        env.finished(started[1].id).await.status.as_str(),
+        "succeeded"
+    );
+    assert_eq!(
+        env.finished(started[3].id).await.status.as_str(),
+        "succeeded"
+    );
+    assert_eq!(
+        env.finished(started[0].id).await.status.as_str(),
+        "compensated"
+    );
+    let other = runs::wait_finished(
+        &env.state.db,
+        &TenantId::new("t2"),
+        started[2].id,
+        Duration::from_secs(60),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(other.status.as_str(), "succeeded");
+    shutdown.cancel();
+    workers.await.unwrap();
+    env.cleanup().await;
+}
+
 /// A run's writes between its claim and its end (checkpoints, lease extensions, a long job's
 /// progress) change no indexed column, so PostgreSQL makes each a HOT update: no new entry
 /// in any index of `runs`. (They all set `updated_at`, which an index once held.)

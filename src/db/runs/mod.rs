@@ -312,6 +312,83 @@ pub async fn insert(conn: &mut PgConnection, new: &NewRunRow<'_>) -> sqlx::Resul
     .await
 }
 
+/// Inserts `runs` with their steps and triggers in one statement: a producer's batch of
+/// runs accepted together (as BullMQ's `addBulk` is one pipeline) costs one round trip and
+/// one plan, not one per run. The relay is announced at commit when any row asks for it.
+/// A request's run is accepted with its request by [`insert`], never here.
+pub async fn insert_many(conn: &mut PgConnection, runs: &[NewRunRow<'_>]) -> sqlx::Result<()> {
+    debug_assert!(runs.iter().all(|r| r.request.is_none()));
+    let mut cols = ManyRuns::default();
+    for r in runs {
+        cols.id.push(r.id.as_uuid());
+        cols.tenant_id.push(r.tenant_id.as_str());
+        cols.kind.push(r.kind);
+        cols.subject_id.push(r.subject_id);
+        cols.customer_id.push(r.customer_id.map(|id| id.as_str()));
+        cols.requested_by.push(r.requested_by);
+        cols.input.push(r.input);
+        cols.total
+            .push(r.steps.iter().filter(|(_, skipped)| !skipped).count() as i32);
+        cols.first
+            .push(r.steps.iter().find(|(_, s)| !s).map(|(n, _)| *n));
+        cols.correlation_id.push(r.correlation_id);
+        cols.queue.push(r.queue);
+        let steps: Vec<StoredStep> = r
+            .steps
+            .iter()
+            .map(|(name, skipped)| StoredStep::new(name, *skipped))
+            .collect();
+        cols.steps.push(Json(steps));
+    }
+    let announce = runs.iter().any(|r| r.announce);
+    sqlx::query!(
+        r#"WITH new AS (
+             SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],
+                                  $6::text[], $7::jsonb[], $8::int4[], $9::text[], $10::text[],
+                                  $11::text[], $12::jsonb[])
+                    AS t(id, tenant_id, kind, subject_id, customer_id, requested_by, input,
+                         progress_total, current_step, correlation_id, queue, steps)),
+           o AS (INSERT INTO outbox (kind, run_id) SELECT 'trigger', id FROM new ORDER BY id)
+         INSERT INTO runs (id, tenant_id, kind, subject_id, customer_id, requested_by, input,
+                           progress_total, current_step, correlation_id, queue, steps)
+         SELECT new.* FROM new, (SELECT CASE WHEN $13 THEN pg_notify($14, '')::text END) AS n"#,
+        &cols.id,
+        &cols.tenant_id as &[&str],
+        &cols.kind as &[&str],
+        &cols.subject_id as &[Option<&str>],
+        &cols.customer_id as &[Option<&str>],
+        &cols.requested_by as &[&str],
+        &cols.input as _,
+        &cols.total,
+        &cols.first as &[Option<&str>],
+        &cols.correlation_id as &[Option<&str>],
+        &cols.queue as &[&str],
+        &cols.steps as _,
+        announce,
+        super::outbox::CHANNEL,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// [`insert_many`]'s rows as the columns `unnest` takes.
+#[derive(Default)]
+struct ManyRuns<'a> {
+    id: Vec<uuid::Uuid>,
+    tenant_id: Vec<&'a str>,
+    kind: Vec<&'a str>,
+    subject_id: Vec<Option<&'a str>>,
+    customer_id: Vec<Option<&'a str>>,
+    requested_by: Vec<&'a str>,
+    input: Vec<&'a Value>,
+    total: Vec<i32>,
+    first: Vec<Option<&'a str>>,
+    correlation_id: Vec<Option<&'a str>>,
+    queue: Vec<&'a str>,
+    steps: Vec<Json<Vec<StoredStep>>>,
+}
+
 /// Claims the run for `worker` until now + `lease`, returning it with its steps; `None` when
 /// it is finished, leased by a live worker, or a queued retry not yet due (a duplicate or
 /// early trigger: ack it and move on). One run of [`claim_many`].
