@@ -1,9 +1,9 @@
 //! The outbox of run triggers (`outbox.kind = 'trigger'`): written in the request's
 //! transaction, by the statement that inserts the run (`db::runs::insert`). `jobs::dispatch`
 //! pushes the trigger right after the commit and records it on the run (`runs.pushed_at`, a
-//! primary-key write); the relay then pushes what dispatch did not and marks every row sent,
-//! in batches. Other outbox kinds (events) belong to their
-//! own modules.
+//! primary-key write); the relay then pushes what dispatch did not and takes every trigger
+//! out of the outbox, in batches. Other outbox kinds (events, kept as history) belong to
+//! their own modules.
 
 use std::time::Duration;
 
@@ -30,7 +30,7 @@ pub struct Unsent {
     /// The run's queue (`None` when the run is gone: nothing to push).
     pub queue: Option<String>,
     /// Whether the run needs no push: its trigger was pushed already (by `jobs::dispatch`),
-    /// or a worker has taken the run (it is no longer queued). The row only needs marking.
+    /// or a worker has taken the run (it is no longer queued). The row only needs removing.
     pub pushed: bool,
 }
 
@@ -65,12 +65,19 @@ pub async fn claim_unsent(
         .collect())
 }
 
-/// Marks triggers sent, and the runs whose trigger this relay pushed as pushed. Commits
-/// without waiting for the WAL flush (in a transaction: the whole transaction does): a lost
-/// mark only means one more push, which the run's claim turns into a no-op.
-pub async fn mark_sent(conn: &mut PgConnection, ids: &[i64], pushed: &[RunId]) -> sqlx::Result<()> {
+/// Takes sent triggers out of the outbox, and marks the runs whose trigger this relay pushed
+/// as pushed. A sent trigger is read by nobody, so it is deleted rather than marked: a
+/// deleted row is one mark on the tuple, where an update wrote a new version and a new
+/// index entry, and left the row for a later delete. Commits without waiting for the WAL
+/// flush (in a transaction: the whole transaction does): a lost write only means one more
+/// push, which the run's claim turns into a no-op.
+pub async fn remove_sent(
+    conn: &mut PgConnection,
+    ids: &[i64],
+    pushed: &[RunId],
+) -> sqlx::Result<()> {
     sqlx::query!(
-        "WITH u AS (UPDATE outbox SET sent_at = now() WHERE id = ANY($1)),
+        "WITH u AS (DELETE FROM outbox WHERE id = ANY($1) AND kind = 'trigger'),
               r AS (UPDATE runs SET pushed_at = now() WHERE id = ANY($2))
          SELECT 1 AS done FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit",
         ids,
@@ -81,18 +88,26 @@ pub async fn mark_sent(conn: &mut PgConnection, ids: &[i64], pushed: &[RunId]) -
     Ok(())
 }
 
-/// Undoes [`mark_sent`] for triggers whose push to Redis failed after the marking committed:
-/// the rows are unsent again for the next relay pass.
-pub async fn unmark_sent(
+/// Undoes [`remove_sent`] for triggers whose push to Redis failed after it committed: the
+/// triggers `(outbox id, run)` are written back under their own ids (so they keep their
+/// place, oldest first) for the next relay pass, and the runs `pushed` unmarked.
+pub async fn restore_unsent(
     conn: &mut PgConnection,
-    ids: &[i64],
+    triggers: &[(i64, RunId)],
     pushed: &[RunId],
 ) -> sqlx::Result<()> {
+    let (ids, runs): (Vec<i64>, Vec<uuid::Uuid>) = triggers
+        .iter()
+        .map(|(id, run)| (*id, run.as_uuid()))
+        .unzip();
     sqlx::query!(
-        "WITH u AS (UPDATE outbox SET sent_at = NULL WHERE id = ANY($1)),
-              r AS (UPDATE runs SET pushed_at = NULL WHERE id = ANY($2))
+        "WITH u AS (INSERT INTO outbox (id, kind, run_id)
+                    SELECT id, 'trigger', run_id FROM unnest($1::bigint[], $2::uuid[]) AS t(id, run_id)
+                    ON CONFLICT (id) DO NOTHING),
+              r AS (UPDATE runs SET pushed_at = NULL WHERE id = ANY($3))
          SELECT 1 AS done FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit",
-        ids,
+        &ids,
+        &runs,
         &pushed.iter().map(|r| r.as_uuid()).collect::<Vec<_>>(),
     )
     .fetch_one(conn)
@@ -108,9 +123,10 @@ pub async fn count_unsent(conn: &mut PgConnection) -> sqlx::Result<i64> {
     .await
 }
 
-/// Deletes the triggers sent more than `older_than` ago, and the events (kept as the
-/// history replay reads) sent more than 30 days ago, among the `window` oldest outbox
-/// rows; returns how many. Looking only at the oldest rows (primary-key order) keeps the
+/// Deletes the events (kept as the history replay reads) sent more than 30 days ago, and
+/// triggers marked sent more than `older_than` ago (the relay removes the triggers it sends;
+/// a relay of a release before 2026-12-03 marked them, and may still run during a rolling
+/// deploy), among the `window` oldest outbox rows; returns how many. Looking only at the oldest rows (primary-key order) keeps the
 /// cost bounded however large the table is.
 pub async fn prune_sent(
     conn: &mut PgConnection,

@@ -199,7 +199,7 @@ impl From<&RunRow> for Started {
 }
 
 /// Best effort, right after the caller committed [`enqueue`]: pushes the run's trigger to
-/// apalis and records the push on the run (the relay then only marks the outbox row). On
+/// apalis and records the push on the run (the relay then only removes its outbox row). On
 /// any error (Redis down, queue full) it only logs and wakes the relay, which delivers the
 /// trigger later.
 pub async fn dispatch(pool: &PgPool, triggers: &TriggerQueue, run: &Started) {
@@ -223,9 +223,9 @@ const DISPATCH_TIMEOUT: Duration = Duration::from_millis(300);
 
 /// True when the trigger is in Redis (pushed now).
 ///
-/// The run is marked pushed (so the relay only marks its outbox row sent) after its trigger
+/// The run is marked pushed (so the relay only removes its outbox row) after its trigger
 /// is in Redis, never before: a relay pass that read a mark made before a push that then
-/// failed would mark the outbox row sent, and the run would wait for a trigger nobody
+/// failed would remove the outbox row, and the run would wait for a trigger nobody
 /// delivers. The mark is off the pick-up path either way (the worker already has the
 /// trigger). A relay pass that finds the run still queued and unmarked (between the push
 /// and the mark) pushes its trigger again; the second claim finds the run leased or ended

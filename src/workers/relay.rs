@@ -110,11 +110,10 @@ async fn relay_once(state: &DeliveryCtx) -> anyhow::Result<Pass> {
         .collect();
     let pushed_runs: Vec<RunId> = to_push.iter().map(|(id, _)| *id).collect();
     let ids: Vec<i64> = rows.iter().map(|r| r.outbox_id).collect();
-    // Marked sent and committed *before* the push, as `jobs::dispatch` does: marked after,
-    // the relay's row locks on the runs held up the workers already claiming them. A crash
-    // between commit and push leaves runs marked pushed but not in Redis; the sweeper
-    // re-drives those.
-    db::outbox::mark_sent(&mut tx, &ids, &pushed_runs).await?;
+    // Taken out of the outbox and committed *before* the push: done after, the relay's row
+    // locks on the runs held up the workers already claiming them. A crash between commit
+    // and push leaves runs marked pushed but not in Redis; the sweeper re-drives those.
+    db::outbox::remove_sent(&mut tx, &ids, &pushed_runs).await?;
     tx.commit().await?;
     if !to_push.is_empty() {
         let pushed = match timeout(REDIS_TIMEOUT, state.queue.push(&to_push)).await {
@@ -125,7 +124,7 @@ async fn relay_once(state: &DeliveryCtx) -> anyhow::Result<Pass> {
             Ok(held_back) => held_back,
             Err(e) => {
                 // maybe pushed after all: then the next pass pushes again and the claim dedupes
-                unmark(state, &unpushed, &pushed_runs).await?;
+                restore(state, &unpushed, &pushed_runs).await?;
                 return Err(e);
             }
         };
@@ -135,7 +134,7 @@ async fn relay_once(state: &DeliveryCtx) -> anyhow::Result<Pass> {
                 .into_iter()
                 .filter(|r| held_back.contains(&r.run_id))
                 .collect();
-            unmark(state, &rows, &held_back).await?;
+            restore(state, &rows, &held_back).await?;
             return Ok(Pass::Full);
         }
     }
@@ -151,10 +150,10 @@ async fn relay_once(state: &DeliveryCtx) -> anyhow::Result<Pass> {
     })
 }
 
-/// Makes the triggers of `rows` (runs `runs`) unsent again, for a later pass.
-async fn unmark(state: &DeliveryCtx, rows: &[&Unsent], runs: &[RunId]) -> anyhow::Result<()> {
-    let ids: Vec<i64> = rows.iter().map(|r| r.outbox_id).collect();
+/// Puts the triggers of `rows` back in the outbox (runs `runs` unmarked), for a later pass.
+async fn restore(state: &DeliveryCtx, rows: &[&Unsent], runs: &[RunId]) -> anyhow::Result<()> {
+    let triggers: Vec<(i64, RunId)> = rows.iter().map(|r| (r.outbox_id, r.run_id)).collect();
     let mut conn = state.db.acquire().await?;
-    db::outbox::unmark_sent(&mut conn, &ids, runs).await?;
+    db::outbox::restore_unsent(&mut conn, &triggers, runs).await?;
     Ok(())
 }

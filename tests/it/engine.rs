@@ -791,35 +791,48 @@ async fn a_worker_takes_only_the_queues_it_is_told_to() {
     env.cleanup().await;
 }
 
-/// The relay marks triggers sent before it pushes them; a failed push must make them
-/// unsent again (outbox row and the run's `pushed_at`), so the next pass delivers them.
+/// The relay takes triggers out of the outbox before it pushes them; a failed push must put
+/// them back (under their own ids, so they keep their place) and unmark the runs'
+/// `pushed_at`, so the next pass delivers them.
 #[tokio::test]
 async fn a_trigger_whose_push_failed_is_unsent_again() {
     use orderdesk::db::outbox;
     let env = TestEnv::new("redis://127.0.0.1:6379").await;
     let ids = env.enqueue("undo", vec![json!({})]).await;
+    let later = env.enqueue("undo", vec![json!({})]).await;
     let mut conn = env.state.db.acquire().await.unwrap();
-    let rows = outbox::claim_unsent(&mut conn, 10, &[]).await.unwrap();
+    let rows = outbox::claim_unsent(&mut conn, 1, &[]).await.unwrap();
     let outbox_ids: Vec<i64> = rows.iter().map(|r| r.outbox_id).collect();
     assert_eq!(rows.iter().map(|r| r.run_id).collect::<Vec<_>>(), ids);
-    outbox::mark_sent(&mut conn, &outbox_ids, &ids)
-        .await
-        .unwrap();
-    assert_eq!(outbox::count_unsent(&mut conn).await.unwrap(), 0);
-    assert!(pushed_at(&mut conn, ids[0]).await.is_some());
-
-    outbox::unmark_sent(&mut conn, &outbox_ids, &ids)
+    outbox::remove_sent(&mut conn, &outbox_ids, &ids)
         .await
         .unwrap();
     assert_eq!(outbox::count_unsent(&mut conn).await.unwrap(), 1);
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE run_id = $1")
+        .bind(ids[0].as_uuid())
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "a sent trigger leaves no row");
+    assert!(pushed_at(&mut conn, ids[0]).await.is_some());
+
+    let triggers = [(outbox_ids[0], ids[0])];
+    outbox::restore_unsent(&mut conn, &triggers, &ids)
+        .await
+        .unwrap();
+    assert_eq!(outbox::count_unsent(&mut conn).await.unwrap(), 2);
     assert_eq!(pushed_at(&mut conn, ids[0]).await, None);
     let again = outbox::claim_unsent(&mut conn, 10, &[]).await.unwrap();
     assert_eq!(
         again
             .iter()
-            .map(|r| (r.run_id, r.pushed))
+            .map(|r| (r.outbox_id, r.run_id, r.pushed))
             .collect::<Vec<_>>(),
-        [(ids[0], false)]
+        [
+            (outbox_ids[0], ids[0], false),
+            (again[1].outbox_id, later[0], false)
+        ],
+        "back in its place, ahead of the later trigger"
     );
     drop(conn);
     env.cleanup().await;

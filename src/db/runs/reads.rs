@@ -276,7 +276,7 @@ pub async fn mark_pushed(conn: &mut PgConnection, ids: &[RunId]) -> sqlx::Result
 }
 
 /// Records that `jobs::dispatch` pushed this run's trigger, so that a relay pass that finds
-/// the run still queued (waiting in Redis) only marks its outbox row sent. False when there
+/// the run still queued (waiting in Redis) only removes its outbox row. False when there
 /// was nothing to record: a push recorded already (by the relay), or a worker that has
 /// taken the run, or is taking it now (its row is locked: the mark does not wait for the
 /// claim, and the relay leaves a run that is no longer queued alone anyway).
