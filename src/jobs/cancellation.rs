@@ -150,6 +150,7 @@ pub async fn start(
     let carries = Carries {
         request: request.id,
         decided_by: Some(c.requested_by),
+        reserved: None,
     };
     let run = enqueue_for_request(conn, registry, new, carries).await?;
     Ok(CancelStarted::Run {

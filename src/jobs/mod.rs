@@ -65,10 +65,13 @@ pub async fn enqueue_for_dispatch(
 }
 
 /// The request a run carries out: the statement that inserts the run moves it to `queued`
-/// with that run (and `decided_by`, when given).
+/// with that run (and `decided_by`, when given) — unless the request was opened `queued`
+/// naming the run already (`reserved`): then the run takes that id, and the request is
+/// updated only to set `decided_by`.
 pub struct Carries<'a> {
     pub request: RequestId,
     pub decided_by: Option<&'a str>,
+    pub reserved: Option<RunId>,
 }
 
 /// As [`enqueue_for_dispatch`], for the run that carries out a request (one round trip for
@@ -150,7 +153,9 @@ fn new_run_row<'a>(
     carries: Option<&'a Carries<'a>>,
 ) -> NewRunRow<'a> {
     NewRunRow {
-        id: RunId::now_v7(),
+        id: carries
+            .and_then(|c| c.reserved)
+            .unwrap_or_else(RunId::now_v7),
         tenant_id: &new.tenant_id,
         kind: &new.kind,
         subject_id: new.subject_id.as_deref(),
@@ -161,7 +166,10 @@ fn new_run_row<'a>(
         correlation_id: new.correlation_id.as_deref(),
         queue,
         announce,
-        request: carries.map(|c| c.request),
+        // a request opened naming this run needs no update, unless for `decided_by`
+        request: carries
+            .filter(|c| c.reserved.is_none() || c.decided_by.is_some())
+            .map(|c| c.request),
         decided_by: carries.and_then(|c| c.decided_by),
     }
 }

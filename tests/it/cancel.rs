@@ -524,3 +524,38 @@ async fn the_failing_upstream_is_named_to_agents_and_not_to_the_customer() {
     assert!(error["code"].is_string(), "{mine}");
     assert!(error.get("service").is_none(), "{mine}");
 }
+
+/// A customer's request is written once: opened `queued`, naming the run that a later
+/// statement of the same transaction inserts (the link checked at commit). The run's insert
+/// no longer updates it, so the request's row is still the version its opening statement
+/// wrote, an earlier command of the transaction than the run's (whose statement wrote the
+/// trigger, left in the outbox here: no worker, so no relay).
+#[tokio::test]
+async fn a_request_is_opened_naming_its_run() {
+    let app = helpers::spawn_with(helpers::Options {
+        workers: 0,
+        ..Default::default()
+    })
+    .await;
+    let order = app.order_in("confirmed").clone();
+    let token = app.customer_token(TENANT, &order.customer_id);
+    let body = json!({"reason": "changed my mind"});
+    let (status, _, accepted) = cancel(&app, &token, &order.id, "k-once", body).await;
+    assert_eq!(status, 202, "{accepted}");
+    let request_id: uuid::Uuid = accepted["request_id"].as_str().unwrap().parse().unwrap();
+    let (run_id, status, request_cmd, run_cmd): (uuid::Uuid, String, i64, i64) = sqlx::query_as(
+        "SELECT q.run_id, q.status, q.cmin::text::bigint, o.cmin::text::bigint
+         FROM requests q JOIN outbox o ON o.run_id = q.run_id AND o.kind = 'trigger'
+         WHERE q.id = $1",
+    )
+    .bind(request_id)
+    .fetch_one(&app.state.db)
+    .await
+    .unwrap();
+    assert_eq!(run_id.to_string(), accepted["job"]["id"].as_str().unwrap());
+    assert_eq!(status, "queued");
+    assert!(
+        request_cmd < run_cmd,
+        "the request's row was written by its own insert ({request_cmd}), not by the run's ({run_cmd})"
+    );
+}

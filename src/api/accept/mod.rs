@@ -143,6 +143,10 @@ pub struct Admission<'a> {
     state: &'a AppState,
     caller: &'a Caller,
     started: Vec<jobs::Started>,
+    /// Requests opened `queued` in this transaction, each with the id its run will take: the
+    /// request is written with its run's id (a foreign key checked at commit), so the run's
+    /// insert need not update it.
+    reserved: Vec<(RequestId, RunId)>,
 }
 
 /// A request row to open (see `requests`): one open request per order and kind.
@@ -209,6 +213,8 @@ impl Admission<'_> {
 
     /// Inserts the request with its domain event. An open one whose run already ended is
     /// closed and the insert tried again; one really in progress answers `r.already_open`.
+    /// A request opened `queued` names the run that [`Admission::start_run`] must start for
+    /// it in this transaction (the commit fails otherwise).
     pub async fn open_request(&mut self, r: OpenRequest<'_>) -> Result<RequestRow> {
         let tenant = &self.caller.tenant_id;
         // `customer.<kind>_requested` when a customer asks, `admin.cancelled` when an agent
@@ -220,6 +226,7 @@ impl Admission<'_> {
         };
         // an erasure's `order_id` is the customer: no order to file the event under
         let erasure = r.kind == crate::domain::erasure::REQUEST_KIND;
+        let run_id = (r.status == RequestStatus::Queued).then(RunId::now_v7);
         let new = NewRequest {
             tenant_id: tenant,
             kind: r.kind,
@@ -227,7 +234,7 @@ impl Admission<'_> {
             customer_id: r.customer_id,
             status: r.status,
             input: &r.input,
-            run_id: None,
+            run_id,
             decided_by: r.decided_by,
             event: OpenedEvent {
                 type_: &event_type,
@@ -241,7 +248,11 @@ impl Admission<'_> {
         {
             row = db::requests::insert(self.conn, &new).await?;
         }
-        row.ok_or(r.already_open)
+        let row = row.ok_or(r.already_open)?;
+        if let Some(run_id) = run_id {
+            self.reserved.push((row.id, run_id));
+        }
+        Ok(row)
     }
 
     /// Writes the run, its steps and its outbox trigger; the trigger is pushed after the
@@ -261,10 +272,15 @@ impl Admission<'_> {
         let registry = &self.state.workflows;
         let run = match s.request {
             Some(request) => {
-                let decided_by = s.decided_by;
+                let reserved = self
+                    .reserved
+                    .iter()
+                    .find(|(opened, _)| *opened == request)
+                    .map(|(_, run)| *run);
                 let carries = jobs::Carries {
                     request,
-                    decided_by,
+                    decided_by: s.decided_by,
+                    reserved,
                 };
                 jobs::enqueue_for_request(self.conn, registry, new, carries).await?
             }
@@ -307,8 +323,17 @@ pub async fn accept<K: Intake>(
         state,
         caller,
         started: Vec::new(),
+        reserved: Vec::new(),
     };
     let admitted = intake.admit(&mut adm).await?;
+    if let Some((request, _)) = adm
+        .reserved
+        .iter()
+        .find(|(_, run)| !adm.started.iter().any(|s| s.id == *run))
+    {
+        // an intake's bug: the request would name a run that does not exist
+        return Err(anyhow::anyhow!("request {request} was opened queued without its run").into());
+    }
     let started = adm.started;
     let res = answer(&mut tx, fresh, &admitted).await?;
     tx.commit().await?;
