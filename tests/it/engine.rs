@@ -1599,3 +1599,72 @@ async fn writes_while_a_run_goes_on_touch_no_index() {
     assert_eq!(env.run(id).await.progress_done, 1);
     env.cleanup().await;
 }
+
+/// The sweeper re-pushes a run never claimed whose trigger was pushed longer ago than the
+/// redelivery delay, and leaves alone the one pushed lately and the one never pushed (the
+/// relay's): reading, for the never-claimed, only the runs due before that delay — the
+/// `runs_due` range of `attempts = 0` — never the whole backlog the relay is delivering.
+#[tokio::test]
+async fn the_sweeper_reads_only_runs_that_can_have_lost_their_trigger() {
+    let env = TestEnv::new("redis://127.0.0.1:6379").await;
+    let ids = env
+        .enqueue("noop1", vec![json!({}), json!({}), json!({})])
+        .await;
+    let (lost, lately, never) = (ids[0], ids[1], ids[2]);
+    let redeliver_after = Duration::from_secs(20);
+    let age = |id: RunId, pushed_secs_ago: Option<i64>| {
+        sqlx::query(
+            "UPDATE runs SET next_attempt_at = now() - interval '1 minute',
+                             pushed_at = now() - $2 * interval '1 second'
+             WHERE id = $1",
+        )
+        .bind(id.as_uuid())
+        .bind(pushed_secs_ago)
+        .execute(&env.state.db)
+    };
+    age(lost, Some(30)).await.unwrap();
+    age(lately, Some(1)).await.unwrap();
+    age(never, None).await.unwrap();
+    let keyed = orderdesk::db::keyed_lookup_pool(&env.state.db, 1);
+    let mut conn = keyed.acquire().await.unwrap();
+    let due = runs::due_for_push(&mut conn, redeliver_after, 10, &[])
+        .await
+        .unwrap();
+    assert_eq!(due, [(lost, DEFAULT_QUEUE.to_string())]);
+
+    let plan = prepared_plan(&mut conn, "WHERE status = ''queued'' AND attempts = 0", 3).await;
+    let mut scans = Vec::new();
+    index_scans(&plan, &mut scans);
+    let of_runs_due: Vec<&String> = scans
+        .iter()
+        .filter(|(index, _)| index == "runs_due")
+        .map(|(_, cond)| cond)
+        .collect();
+    assert_eq!(of_runs_due.len(), 3, "three ranges, nothing else: {plan:#}");
+    assert!(
+        of_runs_due
+            .iter()
+            .all(|cond| cond.contains("attempts") || cond.contains("'running'")),
+        "every read of runs_due is a range of it: {of_runs_due:?}"
+    );
+    assert!(
+        of_runs_due
+            .iter()
+            .any(|cond| cond.contains("attempts = 0") && cond.contains("next_attempt_at <")),
+        "{of_runs_due:?}"
+    );
+    drop(conn);
+    keyed.close().await;
+    env.cleanup().await;
+}
+
+/// `(index, index condition)` of every index scan in `plan`.
+fn index_scans(plan: &Value, out: &mut Vec<(String, String)>) {
+    if let Some(index) = plan["Index Name"].as_str() {
+        let cond = plan["Index Cond"].as_str().unwrap_or_default();
+        out.push((index.to_string(), cond.to_string()));
+    }
+    for child in plan["Plans"].as_array().into_iter().flatten() {
+        index_scans(child, out);
+    }
+}

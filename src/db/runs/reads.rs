@@ -234,7 +234,12 @@ pub async fn wait_finished(
 /// - a queued or lease-expired run whose last push is older than `redeliver_after` (its
 ///   trigger was lost in Redis).
 ///
-/// Runs never pushed are the outbox's job, not this scan's.
+/// Runs never pushed are the outbox's job, not this scan's. A run never claimed can have
+/// lost its trigger only once it was pushed more than `redeliver_after` ago, so it was due
+/// before then: the scan reads that part of the queue, and the runs queued again after a
+/// claim, never the backlog the relay is still delivering (`runs_due` holds `attempts`).
+/// Each kind is its own range of the index, locked as it is read; a pass may lock up to
+/// three times `limit` runs and push `limit` of them (the rest wait for the next pass).
 pub async fn due_for_push(
     conn: &mut PgConnection,
     redeliver_after: Duration,
@@ -242,17 +247,35 @@ pub async fn due_for_push(
     full: &[String],
 ) -> sqlx::Result<Vec<(RunId, String)>> {
     let rows = sqlx::query!(
-        r#"SELECT id AS "id: RunId", queue FROM runs
-         WHERE ((status = 'queued' AND next_attempt_at <= now() AND pushed_at IS NOT NULL
-                AND (pushed_at < next_attempt_at
-                     OR pushed_at < now() - $1::bigint * interval '1 millisecond'))
-            OR (status = 'running' AND lease_until < now()
-                AND (pushed_at IS NULL OR pushed_at < lease_until
-                     OR pushed_at < now() - $1::bigint * interval '1 millisecond')))
-           AND queue <> ALL($3)
+        r#"WITH retries AS (
+             SELECT id, queue, next_attempt_at FROM runs
+             WHERE status = 'queued' AND attempts > 0 AND next_attempt_at <= now()
+               AND pushed_at IS NOT NULL
+               AND (pushed_at < next_attempt_at
+                    OR pushed_at < now() - $1::bigint * interval '1 millisecond')
+               AND queue <> ALL($3)
+             ORDER BY next_attempt_at LIMIT $2
+             FOR UPDATE SKIP LOCKED),
+           lost AS (
+             SELECT id, queue, next_attempt_at FROM runs
+             WHERE status = 'queued' AND attempts = 0
+               AND next_attempt_at < now() - $1::bigint * interval '1 millisecond'
+               AND pushed_at < now() - $1::bigint * interval '1 millisecond'
+               AND queue <> ALL($3)
+             ORDER BY next_attempt_at LIMIT $2
+             FOR UPDATE SKIP LOCKED),
+           expired AS (
+             SELECT id, queue, next_attempt_at FROM runs
+             WHERE status = 'running' AND lease_until < now()
+               AND (pushed_at IS NULL OR pushed_at < lease_until
+                    OR pushed_at < now() - $1::bigint * interval '1 millisecond')
+               AND queue <> ALL($3)
+             ORDER BY next_attempt_at LIMIT $2
+             FOR UPDATE SKIP LOCKED)
+         SELECT id AS "id!: RunId", queue AS "queue!" FROM (
+             SELECT * FROM retries UNION ALL SELECT * FROM lost UNION ALL SELECT * FROM expired) d
          ORDER BY next_attempt_at
-         LIMIT $2
-         FOR UPDATE SKIP LOCKED"#,
+         LIMIT $2"#,
         ms(redeliver_after),
         limit,
         full,
