@@ -126,8 +126,8 @@ pub async fn count_unsent(conn: &mut PgConnection) -> sqlx::Result<i64> {
 /// Deletes the events (kept as the history replay reads) sent more than 30 days ago, and
 /// triggers marked sent more than `older_than` ago (the relay removes the triggers it sends;
 /// a relay of a release before 2026-12-03 marked them, and may still run during a rolling
-/// deploy), among the `window` oldest outbox rows; returns how many. Looking only at the oldest rows (primary-key order) keeps the
-/// cost bounded however large the table is.
+/// deploy), among the `window` oldest outbox rows; returns how many. Looking only at the
+/// oldest rows (primary-key order) keeps the cost bounded however large the table is.
 pub async fn prune_sent(
     conn: &mut PgConnection,
     older_than: Duration,

@@ -96,7 +96,7 @@ pub async fn enqueue_many(
 ) -> Result<Vec<Started>> {
     let planned = runs
         .iter()
-        .map(|new| plan(registry, new))
+        .map(|new| queue_and_steps(registry, new))
         .collect::<Result<Vec<_>>>()?;
     let rows: Vec<NewRunRow> = runs
         .iter()
@@ -121,14 +121,17 @@ async fn insert_run(
     announce: bool,
     carries: Option<Carries<'_>>,
 ) -> Result<RunRow> {
-    let (queue, steps) = plan(registry, &new)?;
+    let (queue, steps) = queue_and_steps(registry, &new)?;
     let row = new_run_row(&new, queue, &steps, announce, carries.as_ref());
     Ok(db::runs::insert(conn, &row).await?)
 }
 
 /// `new`'s queue (its own, or its workflow's) and its workflow's steps, each with whether
 /// it is skipped (its `when` false for the input); an unknown workflow is refused.
-fn plan<'r>(registry: &'r Registry, new: &'r NewRun) -> Result<(&'r str, Vec<(&'r str, bool)>)> {
+fn queue_and_steps<'r>(
+    registry: &'r Registry,
+    new: &'r NewRun,
+) -> Result<(&'r str, Vec<(&'r str, bool)>)> {
     let Some(workflow) = registry.workflow(&new.kind) else {
         return Err(Error::new(
             StatusCode::UNPROCESSABLE_ENTITY,
