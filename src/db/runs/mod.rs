@@ -169,7 +169,7 @@ impl StepStatus {
 }
 
 /// One step of a run (an element of `runs.steps`, with the run's id and its position).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct StepRow {
     pub run_id: RunId,
     pub idx: i32,
