@@ -94,6 +94,9 @@ pub async fn enqueue_many(
     registry: &Registry,
     runs: &[NewRun],
 ) -> Result<Vec<Started>> {
+    if runs.is_empty() {
+        return Ok(Vec::new());
+    }
     let planned = runs
         .iter()
         .map(|new| queue_and_steps(registry, new))
