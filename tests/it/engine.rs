@@ -1453,6 +1453,12 @@ async fn runs_accepted_together_are_written_as_one_at_a_time_and_all_run() {
         .unwrap_err();
     assert_eq!(err.code(), "workflow.unknown");
     drop(tx);
+    let mut tx = env.state.db.begin().await.unwrap();
+    let none = jobs::enqueue_many(&mut tx, &env.state.workflows, &[])
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+    drop(tx);
     assert_eq!(env.count("queued").await, 0, "nothing of a refused batch");
 
     let mut tx = env.state.db.begin().await.unwrap();
