@@ -43,12 +43,18 @@ async fn migrate_before(pool: &sqlx::PgPool, version: u32) {
     migrator.run(pool).await.unwrap();
 }
 
+/// A database of its own (dropped with the guard) with the migrations older than `version`.
+async fn database_before(version: u32) -> (Dropped, sqlx::PgPool) {
+    let (name, url) = helpers::create_database().await;
+    let dropped = Dropped(name);
+    let pool = db::connect(&url, 2).await.unwrap();
+    migrate_before(&pool, version).await;
+    (dropped, pool)
+}
+
 #[tokio::test]
 async fn steps_written_as_rows_of_their_own_move_into_their_run() {
-    let (name, url) = helpers::create_database().await;
-    let _dropped = Dropped(name);
-    let pool = db::connect(&url, 2).await.unwrap();
-    migrate_before(&pool, 44).await;
+    let (_dropped, pool) = database_before(44).await;
     let run = RunId::now_v7();
     sqlx::query(
         "INSERT INTO runs (id, tenant_id, kind, requested_by, input, progress_total)
@@ -112,10 +118,7 @@ async fn steps_written_as_rows_of_their_own_move_into_their_run() {
 
 #[tokio::test]
 async fn an_ended_run_without_its_end_time_takes_its_last_update_and_keeps_it() {
-    let (name, url) = helpers::create_database().await;
-    let _dropped = Dropped(name);
-    let pool = db::connect(&url, 2).await.unwrap();
-    migrate_before(&pool, 46).await;
+    let (_dropped, pool) = database_before(46).await;
     let insert = "INSERT INTO runs (id, tenant_id, kind, requested_by, input, progress_total,
                                     status, updated_at)
                   VALUES ($1, 'acme', 'cancel_order', 'cus_1', '{}', 1, $2,
