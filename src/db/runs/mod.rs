@@ -260,6 +260,29 @@ pub struct NewRunRow<'a> {
     pub decided_by: Option<&'a str>,
 }
 
+impl<'a> NewRunRow<'a> {
+    /// The steps that run for its input (skipped ones are not counted).
+    fn progress_total(&self) -> i32 {
+        self.steps.iter().filter(|(_, skipped)| !skipped).count() as i32
+    }
+
+    /// The step it starts at: its first one not skipped.
+    fn first_step(&self) -> Option<&'a str> {
+        self.steps
+            .iter()
+            .find(|(_, skipped)| !skipped)
+            .map(|(name, _)| *name)
+    }
+
+    /// Its steps as `runs.steps` holds them.
+    fn stored_steps(&self) -> Vec<StoredStep> {
+        self.steps
+            .iter()
+            .map(|(name, skipped)| StoredStep::new(name, *skipped))
+            .collect()
+    }
+}
+
 fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
@@ -269,13 +292,7 @@ fn ms(d: Duration) -> i64 {
 /// acceptance — and in one statement: one round trip and one statement to plan less per
 /// accepted run than a separate outbox insert.
 pub async fn insert(conn: &mut PgConnection, new: &NewRunRow<'_>) -> sqlx::Result<RunRow> {
-    let total = new.steps.iter().filter(|(_, skipped)| !skipped).count() as i32;
-    let first = new.steps.iter().find(|(_, s)| !s).map(|(n, _)| *n);
-    let steps: Vec<StoredStep> = new
-        .steps
-        .iter()
-        .map(|(name, skipped)| StoredStep::new(name, *skipped))
-        .collect();
+    let (total, first, steps) = (new.progress_total(), new.first_step(), new.stored_steps());
     // `n` makes the NOTIFY part of the statement (a CTE that only selects runs only if
     // something reads it); CASE evaluates it only when asked
     sqlx::query_as!(
@@ -327,18 +344,11 @@ pub async fn insert_many(conn: &mut PgConnection, runs: &[NewRunRow<'_>]) -> sql
         cols.customer_id.push(r.customer_id.map(|id| id.as_str()));
         cols.requested_by.push(r.requested_by);
         cols.input.push(r.input);
-        cols.total
-            .push(r.steps.iter().filter(|(_, skipped)| !skipped).count() as i32);
-        cols.first
-            .push(r.steps.iter().find(|(_, s)| !s).map(|(n, _)| *n));
+        cols.total.push(r.progress_total());
+        cols.first.push(r.first_step());
         cols.correlation_id.push(r.correlation_id);
         cols.queue.push(r.queue);
-        let steps: Vec<StoredStep> = r
-            .steps
-            .iter()
-            .map(|(name, skipped)| StoredStep::new(name, *skipped))
-            .collect();
-        cols.steps.push(Json(steps));
+        cols.steps.push(Json(r.stored_steps()));
     }
     let announce = runs.iter().any(|r| r.announce);
     sqlx::query!(
