@@ -166,3 +166,65 @@ async fn an_ended_run_without_its_end_time_takes_its_last_update_and_keeps_it() 
     );
     pool.close().await;
 }
+
+/// Migration 0049 rewrites `orderdesk_steps_patched` without a query per call: every patch
+/// of a step the run has gives the array it gave before; a patch of a step it has not is
+/// an error (it made the array NULL, which the column refused).
+#[tokio::test]
+async fn steps_are_patched_as_before_without_a_query_per_call() {
+    let (_dropped, pool) = database_before(49).await;
+    let step = |name: &str| {
+        json!({"name": name, "status": "pending", "attempts": 0, "output": null,
+               "last_error": null, "started_at": null, "finished_at": null, "duration_ms": null})
+    };
+    let three = json!([step("a"), step("b"), step("c")]);
+    let done = |idx: i32| {
+        json!({"idx": idx, "status": "done", "attempts": 1, "output": {"n": idx},
+               "started_at": "2026-12-03T20:00:00.000001Z", "duration_ms": 0})
+    };
+    let cases = [
+        (three.clone(), json!([])),
+        (json!([]), json!([])),
+        (three.clone(), json!([done(1)])),
+        (three.clone(), json!([done(0), done(1), done(2)])),
+        (three.clone(), json!([done(2), done(0)])),
+        // a step patched twice takes both, in order
+        (
+            three.clone(),
+            json!([done(1), {"idx": 1, "status": "failed", "extra": true}]),
+        ),
+    ];
+    let patched = |steps: serde_json::Value, patches: serde_json::Value| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, serde_json::Value>("SELECT orderdesk_steps_patched($1, $2)")
+                .bind(steps)
+                .bind(patches)
+                .fetch_one(&pool)
+                .await
+        }
+    };
+    let mut before = Vec::new();
+    for (steps, patches) in &cases {
+        before.push(patched(steps.clone(), patches.clone()).await.unwrap());
+    }
+    assert_eq!(before[2][1]["status"], "done");
+    assert_eq!(before[5][1]["status"], "failed");
+    assert_eq!(before[5][1]["output"], json!({"n": 1}));
+
+    db::migrate(&pool).await.unwrap();
+
+    for ((steps, patches), was) in cases.iter().zip(&before) {
+        let now = patched(steps.clone(), patches.clone()).await.unwrap();
+        assert_eq!(&now, was, "{patches}");
+    }
+    for bad in [
+        json!([done(3)]),
+        json!([done(-1)]),
+        json!([{"status": "done"}]),
+    ] {
+        let err = patched(three.clone(), bad.clone()).await.unwrap_err();
+        assert!(err.to_string().contains("no step"), "{bad}: {err}");
+    }
+    pool.close().await;
+}
