@@ -288,10 +288,14 @@ fn take_row(
         return Err(encoding("no part open"));
     };
     if let Some(row) = csv_row.take() {
-        let Some((id, row)) = select::split_keyset(row) else {
+        let Some((id, rest)) = select::split_keyset(row) else {
             return Err(encoding("COPY sent a row not led by its order id"));
         };
-        open.push_csv(&id, row);
+        let written = match select::csv_led_by_id(columns) {
+            true => row,
+            false => rest,
+        };
+        open.push_csv(&id, written);
         return Ok(true);
     }
     let took = decoder
