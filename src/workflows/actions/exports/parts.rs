@@ -291,9 +291,11 @@ fn take_row(
         let Some((id, rest)) = select::split_keyset(row) else {
             return Err(encoding("COPY sent a row not led by its order id"));
         };
-        let written = match select::csv_led_by_id(columns) {
-            true => row,
-            false => rest,
+        // `rest` ends with the row's line break whenever a column follows the id
+        let written = match (select::csv_led_by_id(columns), rest.is_empty()) {
+            (true, _) => row,
+            (false, false) => rest,
+            (false, true) => return Err(encoding("COPY sent a row with nothing after its id")),
         };
         open.push_csv(&id, written);
         return Ok(true);
