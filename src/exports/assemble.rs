@@ -66,8 +66,17 @@ pub async fn concatenated(store: &Store, parts: &[PartRow]) -> Result<Written, A
 /// The hash and size of `parts` concatenated, each part read back and checked against the
 /// sha256 it closed with: what a resumed export's first parts contribute to its file.
 pub async fn hash_parts(store: &Store, parts: &[PartRow]) -> Result<(Sha256, u64), AssembleError> {
-    let mut whole = Sha256::new();
-    let mut total = 0u64;
+    hash_parts_onto(store, parts, (Sha256::new(), 0)).await
+}
+
+/// [`hash_parts`] going on from the hash and size of the parts before them (`so_far`): the
+/// parts a second COPY wrote, which could not hash the file as they went.
+pub async fn hash_parts_onto(
+    store: &Store,
+    parts: &[PartRow],
+    so_far: (Sha256, u64),
+) -> Result<(Sha256, u64), AssembleError> {
+    let (mut whole, mut total) = so_far;
     for part in parts {
         let got = store.inner.get(&store.path(&part.object_key)).await?;
         let mut stream = got.into_stream();

@@ -173,7 +173,27 @@ pub async fn close_part(
     Ok(done.rows_affected() == 1)
 }
 
-/// How many orders matched when the export started.
+/// Forgets the closed parts after part `n` (those a second COPY closed past a part the
+/// first never closed): they are written again from part `n` + 1. The keys of their
+/// objects, which the new parts of the same numbers overwrite.
+pub async fn reopen_after(
+    conn: &mut PgConnection,
+    tenant: &TenantId,
+    export: ExportId,
+    n: i32,
+) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar!(
+        "DELETE FROM export_parts WHERE tenant_id = $1 AND export_id = $2 AND n > $3
+         RETURNING object_key",
+        tenant.as_str(),
+        export.as_uuid(),
+        n,
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// How many rows the export has: its closed parts' and those its COPY found still to write.
 pub async fn set_total(
     conn: &mut PgConnection,
     tenant: &TenantId,

@@ -2,8 +2,9 @@
 //! ([`push_criteria`]; no value a client gave is ever in the SQL text). CSV comes straight
 //! from PostgreSQL's `COPY … TO STDOUT`: COPY takes no bound values, so the clause's values
 //! are passed as transaction-local settings (see [`copy_rows`]); one COPY fills every part
-//! still to write, as CSV or, for NDJSON and Parquet, binary. Parts follow the order id
-//! (keyset): part n+1 starts after part n's last id.
+//! still to write, or two COPYs under one snapshot fill half of them each, as CSV or, for
+//! NDJSON and Parquet, binary. Parts follow the order id (keyset): part n+1 starts after
+//! part n's last id.
 
 use futures::stream::BoxStream;
 use sqlx::pool::PoolConnection;
@@ -57,25 +58,61 @@ pub fn csv_select_list(columns: &[Column]) -> String {
     select.join(", ")
 }
 
-/// How many of the tenant's orders `criteria` matches.
+/// How many of the tenant's orders `criteria` matches after the order id `after` (all of
+/// them without it).
 pub async fn count(
     conn: &mut PgConnection,
     tenant: &TenantId,
     criteria: &Criteria,
+    after: Option<&str>,
 ) -> sqlx::Result<i64> {
     let mut qb = QueryBuilder::<Postgres>::new("SELECT count(*) FROM order_views v WHERE ");
     push_criteria(&mut qb, tenant, criteria);
+    if let Some(after) = after {
+        qb.push(" AND v.id > ").push_bind(after.to_string());
+    }
     let row = qb.build().persistent(false).fetch_one(conn).await?;
     row.try_get(0)
 }
 
 /// A connection in the read-only transaction of an export's COPY: the filter's values are
-/// settings local to it (see [`copy_rows`]); one statement, so one snapshot, however many
-/// parts it fills. End it with [`end_copy`]; a COPY given up before its end leaves the
-/// connection mid-protocol, so the caller closes it when done (`close_on_drop`).
+/// settings local to it (see [`copy_rows`]). Repeatable read, so that its count and its
+/// COPY see the same rows, and so do the COPY of a second connection that takes its
+/// snapshot ([`export_snapshot`], [`join_copy`]). End it with [`end_copy`]; a COPY given up
+/// before its end leaves the connection mid-protocol, so the caller closes it when done
+/// (`close_on_drop`).
 pub async fn begin_copy(pool: &PgPool) -> sqlx::Result<PoolConnection<Postgres>> {
     let mut conn = pool.acquire().await?;
-    sqlx::query("BEGIN READ ONLY").execute(&mut *conn).await?;
+    sqlx::query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .execute(&mut *conn)
+        .await?;
+    Ok(conn)
+}
+
+/// The snapshot of a transaction of [`begin_copy`], for [`join_copy`]: its first statement,
+/// which takes the snapshot. It stays importable while that transaction is open.
+pub async fn export_snapshot(conn: &mut PgConnection) -> sqlx::Result<String> {
+    sqlx::query_scalar("SELECT pg_export_snapshot()")
+        .fetch_one(conn)
+        .await
+}
+
+/// A second connection for an export's COPY, in a transaction that sees exactly what the
+/// one that exported `snapshot` sees: two COPYs of one export split its rows between them
+/// with none missed or written twice.
+pub async fn join_copy(pool: &PgPool, snapshot: &str) -> sqlx::Result<PoolConnection<Postgres>> {
+    // SET TRANSACTION SNAPSHOT takes a literal only; PostgreSQL's snapshot names are hex
+    // digits and dashes, and nothing else is let into the statement
+    if snapshot.is_empty() || !snapshot.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') {
+        return Err(sqlx::Error::Protocol(format!(
+            "not a snapshot name: {snapshot:?}"
+        )));
+    }
+    let mut conn = begin_copy(pool).await?;
+    sqlx::query(&format!("SET TRANSACTION SNAPSHOT '{snapshot}'"))
+        .persistent(false)
+        .execute(&mut *conn)
+        .await?;
     Ok(conn)
 }
 
@@ -123,8 +160,8 @@ impl CriteriaSink for Settings {
 }
 
 /// The export's rows from PostgreSQL's COPY, the filter in it: the matching orders after
-/// `after`, in order id order, in one statement (one scan, as `psql \copy` makes it, however
-/// many parts the rows fill). Each row comes as one message and starts with its order id:
+/// `after` (or the `slice` of them), in order id order, in one statement (one scan, as
+/// `psql \copy` makes it, however many parts the rows fill). Each row comes as one message and starts with its order id:
 /// where a part ends is known as its rows go by, with no query of its own. As CSV (RFC
 /// 4180, no header: see [`csv_header`]; [`split_keyset`] reads the id, and takes it off
 /// unless the row's own first column is the id: [`csv_led_by_id`]), or binary with
@@ -134,9 +171,19 @@ pub async fn copy_rows<'c>(
     rows: CopyRows<'_>,
 ) -> sqlx::Result<BoxStream<'c, sqlx::Result<bytes::Bytes>>> {
     let mut where_ = Settings::default();
-    push_criteria(&mut where_, rows.tenant, rows.criteria);
-    where_.push_sql(" AND v.id > ");
-    where_.push_value(Operand::Text(rows.after.unwrap_or("").to_string()));
+    push_after(&mut where_, &rows);
+    let limit = match rows.slice {
+        Slice::All | Slice::AfterFirst(..=0) => String::new(),
+        Slice::First(n) => format!(" LIMIT {n}"),
+        Slice::AfterFirst(n) => {
+            // the id the first n rows end at, found by the COPY itself (one statement, so
+            // one pass of the planner, and no round trip before its first row)
+            where_.push_sql(" AND v.id > (SELECT v.id FROM order_views v WHERE ");
+            push_after(&mut where_, &rows);
+            where_.push_sql(&format!(" ORDER BY v.id OFFSET {} LIMIT 1)", n - 1));
+            String::new()
+        }
+    };
     let mut names: Vec<String> = (1..=where_.values.len())
         .map(|n| format!("orderdesk.export_arg_{n}"))
         .collect();
@@ -165,7 +212,7 @@ pub async fn copy_rows<'c>(
         false => "v.id AS keyset_id, ",
     };
     let sql = format!(
-        "COPY (SELECT {keyset}{select} FROM order_views v WHERE {} ORDER BY v.id) \
+        "COPY (SELECT {keyset}{select} FROM order_views v WHERE {} ORDER BY v.id{limit}) \
          TO STDOUT WITH (FORMAT {format})",
         where_.sql,
     );
@@ -176,6 +223,13 @@ pub async fn copy_rows<'c>(
     tx.copy_out_raw(&sql)
         .with_subscriber(tracing::subscriber::NoSubscriber::default())
         .await
+}
+
+/// The filter's criteria and the keyset's lower bound (`after`), as [`Settings`].
+fn push_after(where_: &mut Settings, rows: &CopyRows<'_>) {
+    push_criteria(where_, rows.tenant, rows.criteria);
+    where_.push_sql(" AND v.id > ");
+    where_.push_value(Operand::Text(rows.after.unwrap_or("").to_string()));
 }
 
 /// The SELECT list of a binary COPY of `columns`: each cast to the type it is decoded as.
@@ -202,6 +256,16 @@ pub struct CopyRows<'a> {
     pub after: Option<&'a str>,
     /// Binary (for NDJSON and Parquet), or else CSV.
     pub binary: bool,
+    pub slice: Slice,
+}
+
+/// Which of the rows after `after` a COPY writes: two COPYs under one snapshot
+/// ([`join_copy`]) split them, `First(n)` and `AfterFirst(n)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slice {
+    All,
+    First(i64),
+    AfterFirst(i64),
 }
 
 /// The header line of a CSV export of `columns` (what COPY's `HEADER` writes: the names

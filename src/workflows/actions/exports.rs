@@ -1,8 +1,10 @@
 //! The `export_orders` workflow: `plan` checks that the export can be written, `write_parts`
-//! writes the parts not yet closed (a retried or resumed run starts at the first part without
-//! an `export_parts` row) while it counts the matching orders, `assemble` makes the
+//! counts the matching orders and writes the parts not yet closed (a retried or resumed run
+//! starts at the first part without an `export_parts` row), `assemble` makes the
 //! downloadable file, finishes the export and answers its manifest with a signed, expiring
 //! download link.
+
+use std::sync::atomic::AtomicI64;
 
 use futures::future::BoxFuture;
 use reqwest::StatusCode;
@@ -38,7 +40,7 @@ pub(super) fn encoding(e: impl std::fmt::Display) -> StepError {
     )
 }
 
-fn assembly(e: AssembleError) -> StepError {
+pub(super) fn assembly(e: AssembleError) -> StepError {
     match e {
         AssembleError::Corrupt(detail) => StepError::permanent(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -84,96 +86,99 @@ async fn report_rows(
         .map_err(StepError::database)
 }
 
-/// Counts the orders the filter matches: the export's `total_rows` and the job's progress
-/// total. On a connection of its own, while the parts are written: a million orders take
-/// ~80 ms to count, which the export's rows used to wait for.
-async fn count_rows(
-    ctx: &StepCtx<'_>,
-    input: &ExportRunInput,
-    criteria: &Criteria,
-) -> Result<(), StepError> {
-    let mut conn = ctx.state.db.acquire().await.map_err(StepError::database)?;
-    let total = select::count(&mut conn, ctx.tenant(), criteria)
-        .await
-        .map_err(StepError::database)?;
-    db::exports::set_total(&mut conn, ctx.tenant(), input.export_id, total)
-        .await
-        .map_err(StepError::database)?;
-    let total32 = i32::try_from(total).unwrap_or(i32::MAX);
-    report_rows(ctx, &mut conn, None, Some(total32)).await
-}
-
-/// Writes every part not closed yet, closing each as it is done, and counts the rows to
-/// write meanwhile ([`count_rows`]).
+/// Writes every part not closed yet, closing each as it is done; the export's total is
+/// the rows of its closed parts and those still to write.
 pub fn write_parts(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
     Box::pin(async move {
         let (input, criteria) = input_of(&ctx)?;
-        let (counted, written) = tokio::join!(
-            count_rows(&ctx, &input, &criteria),
-            write_remaining(&ctx, &input, &criteria)
-        );
-        let out = written?;
-        counted?;
-        Ok(out)
+        let store = Store::open(&ctx.state.config.exports).map_err(storage)?;
+        let (db, tenant) = (&ctx.state.db, ctx.tenant());
+        let mut conn = db.acquire().await.map_err(StepError::database)?;
+        let closed = closed_in_order(&mut conn, &store, tenant, &input).await?;
+        let resumed_at = closed.len() as i32 + 1;
+        let done = match closed.last() {
+            None => false,
+            Some(p) if p.rows < input.part_rows as i64 => true,
+            Some(p) => match &p.last_id {
+                None => true,
+                Some(last) => !select::more_after(&mut conn, tenant, &criteria, last)
+                    .await
+                    .map_err(StepError::database)?,
+            },
+        };
+        // the parts of CSV and NDJSON are the file: hashed as they are written (a resumed
+        // run reads back those written before)
+        let whole = match input.format {
+            ExportFormat::Parquet => None,
+            _ => Some(
+                assemble::hash_parts(&store, &closed)
+                    .await
+                    .map_err(assembly)?,
+            ),
+        };
+        let mut job = PartJob {
+            db,
+            store: &store,
+            tenant,
+            criteria: &criteria,
+            input: &input,
+            n: resumed_at,
+            after: closed.last().and_then(|p| p.last_id.clone()),
+        };
+        drop(conn);
+        let rows = AtomicI64::new(closed.iter().map(|p| p.rows).sum());
+        let mut progress = Progress {
+            ctx: &ctx,
+            rows: &rows,
+            whole,
+        };
+        match done {
+            true => progress.set_total(&job, 0).await?,
+            false => parts::write_rest(&mut job, &mut progress).await?,
+        }
+        let file = progress
+            .whole
+            .map(|(hash, bytes)| json!({ "bytes": bytes, "sha256": hex::encode(hash.finalize()) }));
+        Ok(json!({ "parts": job.n - 1, "resumed_at_part": resumed_at, "file": file }))
     })
 }
 
-/// [`write_parts`] without the count: the parts from the first one not closed, and the
-/// file's size and hash when its parts make it.
-async fn write_remaining(
-    ctx: &StepCtx<'_>,
+/// How many of `closed` (in order) are parts 1, 2, … without a gap.
+fn unbroken(closed: &[db::exports::PartRow]) -> usize {
+    closed
+        .iter()
+        .zip(1..)
+        .take_while(|(p, n)| p.n == *n)
+        .count()
+}
+
+/// The export's closed parts 1, 2, … up to the first not closed. Parts closed after that
+/// one (by the second of two COPYs, when the first failed or its worker died) are
+/// forgotten and written again: the parts after a gap start where the part before it ends.
+async fn closed_in_order(
+    conn: &mut sqlx::PgConnection,
+    store: &Store,
+    tenant: &crate::domain::ids::TenantId,
     input: &ExportRunInput,
-    criteria: &Criteria,
-) -> Result<Value, StepError> {
-    let store = Store::open(&ctx.state.config.exports).map_err(storage)?;
-    let (db, tenant) = (&ctx.state.db, ctx.tenant());
-    let mut conn = db.acquire().await.map_err(StepError::database)?;
-    let closed = db::exports::parts(&mut conn, tenant, input.export_id)
+) -> Result<Vec<db::exports::PartRow>, StepError> {
+    let mut closed = db::exports::parts(conn, tenant, input.export_id)
         .await
         .map_err(StepError::database)?;
-    let resumed_at = closed.len() as i32 + 1;
-    let done = match closed.last() {
-        None => false,
-        Some(p) if p.rows < input.part_rows as i64 => true,
-        Some(p) => match &p.last_id {
-            None => true,
-            Some(last) => !select::more_after(&mut conn, tenant, criteria, last)
-                .await
-                .map_err(StepError::database)?,
-        },
-    };
-    // the parts of CSV and NDJSON are the file: hashed as they are written (a resumed
-    // run reads back those written before)
-    let whole = match input.format {
-        ExportFormat::Parquet => None,
-        _ => Some(
-            assemble::hash_parts(&store, &closed)
-                .await
-                .map_err(assembly)?,
-        ),
-    };
-    let mut job = PartJob {
-        db,
-        store: &store,
-        tenant,
-        criteria,
-        input,
-        n: resumed_at,
-        after: closed.last().and_then(|p| p.last_id.clone()),
-    };
-    let mut progress = Progress {
-        ctx,
-        conn: &mut conn,
-        rows: closed.iter().map(|p| p.rows).sum(),
-        whole,
-    };
-    if !done {
-        parts::write_rest(&mut job, &mut progress).await?;
+    let in_order = unbroken(&closed);
+    if in_order < closed.len() {
+        closed.truncate(in_order);
+        let reopened = db::exports::reopen_after(conn, tenant, input.export_id, in_order as i32)
+            .await
+            .map_err(StepError::database)?;
+        for key in reopened {
+            // a part written again overwrites its object anyway; one past the new last
+            // part would be left behind
+            if let Err(e) = store.inner.delete(&store.path(&key)).await {
+                tracing::warn!(error = %e, key, "a reopened export part was not deleted");
+            }
+        }
     }
-    let file = progress
-        .whole
-        .map(|(hash, bytes)| json!({ "bytes": bytes, "sha256": hex::encode(hash.finalize()) }));
-    Ok(json!({ "parts": job.n - 1, "resumed_at_part": resumed_at, "file": file }))
+    Ok(closed)
 }
 
 /// What `write_parts` found: the file's size and hash, when it made them as it wrote.

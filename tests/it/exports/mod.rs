@@ -40,6 +40,15 @@ pub async fn spawn(workers: usize) -> (TestApp, PathBuf) {
     (app, dir)
 }
 
+/// The numbers of the export's closed parts, in order.
+pub async fn closed_parts(app: &TestApp, export_id: &str) -> Vec<i32> {
+    sqlx::query_scalar("SELECT n FROM export_parts WHERE export_id = $1::uuid ORDER BY n")
+        .bind(export_id)
+        .fetch_all(&app.state.db)
+        .await
+        .unwrap()
+}
+
 pub fn finance(app: &TestApp) -> String {
     app.agent_token(TENANT, "agt_finance", &["finance"])
 }

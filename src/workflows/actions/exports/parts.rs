@@ -1,8 +1,13 @@
-//! The parts of an export, written from one COPY of the rows after the last closed part:
+//! The parts of an export, written from a COPY of the rows after the last closed part:
 //! a part closes as its last row goes by (the last part with what remains; an export of
 //! nothing is part 1 with only the header, or empty). CSV rows pass through as PostgreSQL
 //! wrote them; NDJSON and Parquet rows come binary, decoded in place and encoded.
+//!
+//! With two parts or more to write, two COPYs on two connections under one snapshot write
+//! them, the first half of the parts and the second: a COPY keeps one PostgreSQL backend
+//! (one core) busy and the worker barely, so one COPY was the export's whole time.
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Instant;
 
 use futures::TryStreamExt;
@@ -12,13 +17,13 @@ use sqlx::PgPool;
 use super::{encoding, report_rows, storage};
 use crate::db;
 use crate::db::exports::PartRow;
-use crate::db::exports::select;
+use crate::db::exports::select::{self, Slice};
 use crate::domain::exports::{Compression, ExportFormat, ExportRunInput};
 use crate::domain::ids::TenantId;
 use crate::domain::search::Criteria;
 use crate::exports::rows::{Decoder, Row};
 use crate::exports::sink::{PartSink, Written};
-use crate::exports::{Store, encode, store};
+use crate::exports::{Store, assemble, encode, store};
 use crate::workflows::step::{StepCtx, StepError};
 
 /// Bytes gathered before they go to the part's sink: COPY sends a message per row, and
@@ -28,6 +33,7 @@ const WRITE_BYTES: usize = 256 * 1024;
 const ARROW_BATCH_ROWS: usize = 8192;
 
 /// What the parts are written from, and the next part's number and first order.
+#[derive(Clone)]
 pub(super) struct PartJob<'a> {
     pub db: &'a PgPool,
     pub store: &'a Store,
@@ -38,16 +44,39 @@ pub(super) struct PartJob<'a> {
     pub after: Option<String>,
 }
 
-/// Where closed parts are recorded, the rows written so far (the job's progress) and the
-/// file's hash and size so far (CSV and NDJSON, whose parts concatenate into the file).
+/// The step whose progress is reported, the rows written so far (shared by the COPYs) and
+/// the file's hash and size so far (CSV and NDJSON, whose parts concatenate into the file;
+/// only the COPY of the first parts hashes as it goes). Parts are recorded on a connection
+/// taken for the moment: an export holds no more than its COPYs' connections.
 pub(super) struct Progress<'a, 'c> {
     pub ctx: &'a StepCtx<'c>,
-    pub conn: &'a mut sqlx::PgConnection,
-    pub rows: i64,
+    pub rows: &'a AtomicI64,
     pub whole: Option<(Sha256, u64)>,
 }
 
 impl Progress<'_, '_> {
+    /// The export's total (its `total_rows` and the job's progress total): the rows of its
+    /// closed parts and the `remaining` ones still to write.
+    pub(super) async fn set_total(
+        &mut self,
+        job: &PartJob<'_>,
+        remaining: i64,
+    ) -> Result<(), StepError> {
+        let total = self.rows.load(Ordering::Relaxed) + remaining;
+        let mut conn = job.db.acquire().await.map_err(StepError::database)?;
+        db::exports::set_total(&mut conn, job.tenant, job.input.export_id, total)
+            .await
+            .map_err(StepError::database)?;
+        let total32 = i32::try_from(total).unwrap_or(i32::MAX);
+        report_rows(self.ctx, &mut conn, None, Some(total32)).await
+    }
+
+    /// Reports the rows written so far as the job's progress.
+    async fn report_done(&self, conn: &mut sqlx::PgConnection) -> Result<(), StepError> {
+        let done = i32::try_from(self.rows.load(Ordering::Relaxed)).unwrap_or(i32::MAX);
+        report_rows(self.ctx, conn, Some(done), None).await
+    }
+
     /// Closes `part` (its row in `export_parts`), reports progress and moves `job` on.
     async fn record(
         &mut self,
@@ -55,14 +84,14 @@ impl Progress<'_, '_> {
         part: PartRow,
         started: Instant,
     ) -> Result<(), StepError> {
-        db::exports::close_part(self.conn, job.tenant, job.input.export_id, &part)
+        let mut conn = job.db.acquire().await.map_err(StepError::database)?;
+        db::exports::close_part(&mut conn, job.tenant, job.input.export_id, &part)
             .await
             .map_err(StepError::database)?;
         tracing::info!(export = %job.input.export_id, part = part.n, rows = part.rows,
             bytes = part.bytes, ms = started.elapsed().as_millis() as u64, "export part closed");
-        self.rows += part.rows;
-        let done = i32::try_from(self.rows).unwrap_or(i32::MAX);
-        report_rows(self.ctx, self.conn, Some(done), None).await?;
+        self.rows.fetch_add(part.rows, Ordering::Relaxed);
+        self.report_done(&mut conn).await?;
         job.n += 1;
         job.after = part.last_id;
         Ok(())
@@ -204,13 +233,100 @@ impl OpenPart {
     }
 }
 
-/// Writes the parts from `job.n` on from one COPY of the rows after `job.after`.
+/// Writes the parts from `job.n` on, from the rows after `job.after`: counts them (the
+/// export's total), then writes them with one COPY, or two when they fill two parts or more.
 pub(super) async fn write_rest(
     job: &mut PartJob<'_>,
     progress: &mut Progress<'_, '_>,
 ) -> Result<(), StepError> {
+    let mut first = select::begin_copy(job.db)
+        .await
+        .map_err(StepError::database)?;
+    // a COPY cut short (an error, or the step dropped when its lease is lost) leaves the
+    // connection mid-protocol, unfit for the next statement: never given back to the pool
+    first.close_on_drop();
+    let snapshot = select::export_snapshot(&mut first)
+        .await
+        .map_err(StepError::database)?;
+    let remaining = select::count(&mut first, job.tenant, job.criteria, job.after.as_deref())
+        .await
+        .map_err(StepError::database)?;
+    progress.set_total(job, remaining).await?;
+    let part_rows = job.input.part_rows as i64;
+    let parts_left = (remaining + part_rows - 1) / part_rows;
+    if parts_left < 2 {
+        return write_slice(job, progress, &mut first, Slice::All).await;
+    }
+    let first_parts = (parts_left + 1) / 2;
+    let first_rows = first_parts * part_rows;
+    let mut second = select::join_copy(job.db, &snapshot)
+        .await
+        .map_err(StepError::database)?;
+    second.close_on_drop();
+    let mut second_job = PartJob {
+        n: job.n + first_parts as i32,
+        ..job.clone()
+    };
+    let second_from = second_job.n;
+    let mut second_progress = Progress {
+        ctx: progress.ctx,
+        rows: progress.rows,
+        whole: None,
+    };
+    tokio::try_join!(
+        write_slice(job, progress, &mut first, Slice::First(first_rows)),
+        write_slice(
+            &mut second_job,
+            &mut second_progress,
+            &mut second,
+            Slice::AfterFirst(first_rows)
+        ),
+    )?;
+    if job.n != second_from {
+        // one snapshot: the first COPY has exactly its rows, unless that failed
+        return Err(encoding(format!(
+            "the first COPY ended at part {} where the second began at {second_from}",
+            job.n
+        )));
+    }
+    // the two COPYs' reports may have landed out of order: the last one says it all
+    let mut conn = job.db.acquire().await.map_err(StepError::database)?;
+    progress.report_done(&mut conn).await?;
+    drop(conn);
+    if let Some(so_far) = progress.whole.take() {
+        progress.whole = Some(hash_second(job, second_from, so_far).await?);
+    }
+    job.n = second_job.n;
+    job.after = second_job.after;
+    Ok(())
+}
+
+/// The file's hash and size gone on over the parts from `from` on, read back.
+async fn hash_second(
+    job: &PartJob<'_>,
+    from: i32,
+    so_far: (Sha256, u64),
+) -> Result<(Sha256, u64), StepError> {
+    let mut conn = job.db.acquire().await.map_err(StepError::database)?;
+    let closed = db::exports::parts(&mut conn, job.tenant, job.input.export_id)
+        .await
+        .map_err(StepError::database)?;
+    let second = closed.partition_point(|p| p.n < from);
+    assemble::hash_parts_onto(job.store, &closed[second..], so_far)
+        .await
+        .map_err(super::assembly)
+}
+
+/// Writes the parts of one COPY's `slice`, from `job.n` on, on `conn` (a transaction of
+/// [`select::begin_copy`] or [`select::join_copy`]).
+async fn write_slice(
+    job: &mut PartJob<'_>,
+    progress: &mut Progress<'_, '_>,
+    conn: &mut sqlx::PgConnection,
+    slice: Slice,
+) -> Result<(), StepError> {
     let mut part = Some(OpenPart::open(job, &progress.whole)?);
-    let filled = fill(job, progress, &mut part).await;
+    let filled = fill_from(conn, job, progress, &mut part, slice).await;
     let Some(last) = part else {
         return filled;
     };
@@ -224,26 +340,12 @@ pub(super) async fn write_rest(
 
 /// Streams the rows of one COPY into `part`, closing it and opening the next at every
 /// `part_rows` rows.
-async fn fill(
-    job: &mut PartJob<'_>,
-    progress: &mut Progress<'_, '_>,
-    part: &mut Option<OpenPart>,
-) -> Result<(), StepError> {
-    let mut conn = select::begin_copy(job.db)
-        .await
-        .map_err(StepError::database)?;
-    // a COPY cut short (an error, or the step dropped when its lease is lost) leaves the
-    // connection mid-protocol, unfit for the next statement: never given back to the pool
-    // (one connection per export)
-    conn.close_on_drop();
-    fill_from(&mut conn, job, progress, part).await
-}
-
 async fn fill_from(
     conn: &mut sqlx::PgConnection,
     job: &mut PartJob<'_>,
     progress: &mut Progress<'_, '_>,
     part: &mut Option<OpenPart>,
+    slice: Slice,
 ) -> Result<(), StepError> {
     let columns = job.input.columns.clone();
     let binary = job.input.format != ExportFormat::Csv;
@@ -255,6 +357,7 @@ async fn fill_from(
         columns: &columns,
         after: after.as_deref(),
         binary,
+        slice,
     };
     let mut copy = select::copy_rows(&mut *conn, rows)
         .await
