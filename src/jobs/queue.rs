@@ -1,6 +1,6 @@
-//! `TriggerQueue`: the apalis `RedisStorage`s that carry run triggers, one per named queue,
-//! plus what orderdesk needs around them — bounded pushes, the workers' wake-up channels,
-//! and the cleanup of finished tasks.
+//! `TriggerQueue`: the apalis `RedisStorage`s that carry run triggers, two per named queue
+//! (its waiting and its fresh list, see [`List`]), plus what orderdesk needs around them —
+//! bounded pushes, the workers' wake-up channels, and the cleanup of finished tasks.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -44,13 +44,28 @@ pub enum Lane<'a> {
     Behind,
     /// Runs just accepted for this tenant. While the tenant has put fewer than
     /// [`AHEAD_PER_SEC`] triggers ahead in this queue within the last second, the trigger
-    /// goes to the head of the ready list (the next fetch takes it, even when the queue is
-    /// full: the ready list is not what apalis' promotion `unpack`s) — so a tenant asking
-    /// for little finds a worker at once behind another tenant's backlog or burst. Past
-    /// that, it queues behind like the rest, in order. Nothing goes ahead while the ready
-    /// list holds twice [`MAX_BACKLOG`]: an overload of fresh triggers cannot keep the
-    /// oldest waiting for ever, nor grow the list without bound.
+    /// goes to the queue's fresh list ([`List::Fresh`]), which a worker of its own fetches
+    /// at once and whose runs take the next free slot of the queue (`workers::limit`) — so
+    /// a tenant asking for little finds a worker at once behind another tenant's backlog or
+    /// burst, even when the waiting list is full. Past that, it queues behind like the
+    /// rest, in order. Nothing goes ahead while the fresh list holds [`MAX_BACKLOG`]: an
+    /// overload of fresh triggers cannot grow it without bound.
     Fresh(&'a TenantId),
+}
+
+/// The two lists of one queue's triggers, each an apalis queue of its own with its own
+/// worker in each worker process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum List {
+    /// Every trigger but the fresh ones, in order (`{prefix}:runs:{queue}`).
+    Waiting,
+    /// Triggers put ahead ([`Lane::Fresh`]), in order (`{prefix}:runs:{queue}:fresh`): a
+    /// fetched batch of the waiting list never stands in front of them.
+    Fresh,
+}
+
+impl List {
+    pub const BOTH: [List; 2] = [List::Waiting, List::Fresh];
 }
 
 /// Pushes run triggers to the apalis Redis queues, one per named queue of `workflows.toml`
@@ -85,17 +100,34 @@ impl TriggerQueue {
 
     /// The apalis sets that register each queue's workers (for cleanups).
     pub fn workers_sets(&self) -> Vec<String> {
-        self.queues
-            .iter()
-            .map(|q| self.apalis_config(q).workers_set())
+        self.lists()
+            .map(|(q, list)| self.apalis_config_of(q, list).workers_set())
             .collect()
     }
 
-    /// The apalis configuration (queue name, heartbeat) the pushers and workers of `queue`
-    /// share.
+    /// Every list of every queue.
+    fn lists(&self) -> impl Iterator<Item = (&str, List)> {
+        self.queues
+            .iter()
+            .flat_map(|q| List::BOTH.map(|list| (q.as_str(), list)))
+    }
+
+    /// The apalis configuration (queue name, heartbeat) the pushers and workers of `queue`'s
+    /// waiting list share.
     pub fn apalis_config(&self, queue: &str) -> apalis_redis::Config {
+        self.apalis_config_of(queue, List::Waiting)
+    }
+
+    /// The apalis configuration of one list of `queue`.
+    pub fn apalis_config_of(&self, queue: &str, list: List) -> apalis_redis::Config {
+        let name = match list {
+            List::Waiting => format!("{}:runs:{queue}", self.prefix),
+            // `:` is not in a queue's name (`workflows::spec::is_queue_name`): no queue's
+            // keys are another's
+            List::Fresh => format!("{}:runs:{queue}:fresh", self.prefix),
+        };
         apalis_redis::Config::default()
-            .queue(format!("{}:runs:{queue}", self.prefix))
+            .queue(name)
             // The lease lives in Postgres; apalis' LREM-based task locks only slow draining.
             .lock_tasks(false)
             // Results must be acked (it removes the task from the worker's in-flight set),
@@ -108,21 +140,25 @@ impl TriggerQueue {
             .missed_heartbeats(3)
     }
 
-    /// The pub/sub channel a push to `queue` announces itself on, so idle workers fetch at
-    /// once.
-    pub fn wake_channel(&self, queue: &str) -> String {
-        format!("{}:runs:{queue}:wake", self.prefix)
+    /// The pub/sub channel a push to `list` of `queue` announces itself on, so idle
+    /// workers fetch at once.
+    pub fn wake_channel(&self, queue: &str, list: List) -> String {
+        match list {
+            List::Waiting => format!("{}:runs:{queue}:wake", self.prefix),
+            List::Fresh => format!("{}:runs:{queue}:fresh:wake", self.prefix),
+        }
     }
 
-    /// A storage of `queue` over another connection (workers use their own, with a long
-    /// timeout) that fetches up to `batch` triggers at a time.
+    /// A storage of `list` of `queue` over another connection (workers use their own, with
+    /// a long timeout) that fetches up to `batch` triggers at a time.
     pub fn storage_with(
         &self,
         queue: &str,
+        list: List,
         conn: ConnectionManager,
         batch: usize,
     ) -> RedisStorage<RunTrigger> {
-        let config = self.apalis_config(queue).batch_size(batch.max(1));
+        let config = self.apalis_config_of(queue, list).batch_size(batch.max(1));
         RedisStorage::new(conn).with_config(config)
     }
 
@@ -169,6 +205,7 @@ impl TriggerQueue {
     ) -> anyhow::Result<bool> {
         let traceparent = crate::telemetry::current_traceparent();
         let cfg = self.apalis_config(queue);
+        let fresh = self.apalis_config_of(queue, List::Fresh);
         let now_secs = chrono::Utc::now().timestamp();
         let ahead_counter = match lane {
             Lane::Behind => String::new(),
@@ -180,9 +217,13 @@ impl TriggerQueue {
             .key(cfg.job_meta_hash())
             .key(cfg.scheduled_jobs_set())
             .key(cfg.active_jobs_list())
+            .key(fresh.job_data_hash())
+            .key(fresh.job_meta_hash())
+            .key(fresh.active_jobs_list())
             .arg(MAX_BACKLOG)
             .arg(now_secs)
-            .arg(self.wake_channel(queue))
+            .arg(self.wake_channel(queue, List::Waiting))
+            .arg(self.wake_channel(queue, List::Fresh))
             .arg(ahead_counter)
             .arg(AHEAD_PER_SEC);
         for &run_id in run_ids {
@@ -206,8 +247,8 @@ impl TriggerQueue {
         format!("{}:runs:{queue}:ahead:{}", self.prefix, tenant.as_str())
     }
 
-    /// Triggers waiting in Redis in `queue`: scheduled (every push lands there first) +
-    /// ready.
+    /// Triggers waiting in Redis in `queue`'s waiting list: scheduled (every push lands
+    /// there first) + ready.
     pub async fn backlog(&self, queue: &str) -> redis::RedisResult<u64> {
         let cfg = self.apalis_config(queue);
         let mut conn = self.conn.clone();
@@ -243,8 +284,8 @@ impl TriggerQueue {
     /// live is lost. Returns the most deleted from one queue.
     pub async fn prune_done(&self, batch: usize) -> redis::RedisResult<u64> {
         let mut most = 0;
-        for queue in &self.queues {
-            let cfg = self.apalis_config(queue);
+        for (queue, list) in self.lists() {
+            let cfg = self.apalis_config_of(queue, list);
             let mut conn = self.conn.clone();
             let n: u64 = PRUNE_SCRIPT
                 .key(cfg.done_jobs_set())
@@ -292,37 +333,41 @@ impl Room {
 /// `fetch_next.lua` reads back; then the wake-up of the queue's idle workers. Refused
 /// (returns 0) while the queue's backlog is at the cap: apalis' fetch promotes every due
 /// task with one `unpack`, which fails past ~8,000 ids (APALIS-NOTES, "burst wedge").
-/// A task put ahead ([`Lane::Fresh`]) goes to the head of the ready list instead, where
-/// `fetch_next.lua` takes its next tasks from.
-/// KEYS: task data hash, task meta prefix, scheduled set, ready list. ARGV: the backlog cap,
-/// now (s), the wake channel, the tenant's ahead counter ('' for `Lane::Behind`), its
-/// limit, then (task id, task data) pairs.
+/// A task put ahead ([`Lane::Fresh`]) goes to the tail of the fresh list's ready list
+/// instead (fetched from its head: in order; nothing is promoted there), and wakes the
+/// fresh list's workers.
+/// KEYS: the waiting list's task data hash, task meta prefix, scheduled set and ready list;
+/// the fresh list's task data hash, task meta prefix and ready list. ARGV: the backlog cap,
+/// now (s), the two wake channels (waiting, fresh), the tenant's ahead counter ('' for
+/// `Lane::Behind`), its limit, then (task id, task data) pairs.
 static PUSH_SCRIPT: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
     redis::Script::new(
         r"
 local ahead = false
-if ARGV[4] ~= '' then
-    local n = redis.call('INCRBY', ARGV[4], (#ARGV - 5) / 2)
-    if redis.call('PTTL', ARGV[4]) < 0 then redis.call('PEXPIRE', ARGV[4], 1000) end
-    ahead = n <= tonumber(ARGV[5]) and redis.call('LLEN', KEYS[4]) < 2 * tonumber(ARGV[1])
+if ARGV[5] ~= '' then
+    local n = redis.call('INCRBY', ARGV[5], (#ARGV - 6) / 2)
+    if redis.call('PTTL', ARGV[5]) < 0 then redis.call('PEXPIRE', ARGV[5], 1000) end
+    ahead = n <= tonumber(ARGV[6]) and redis.call('LLEN', KEYS[7]) < tonumber(ARGV[1])
 end
 if not ahead and redis.call('ZCARD', KEYS[3]) + redis.call('LLEN', KEYS[4]) >= tonumber(ARGV[1]) then
     return 0
 end
+local data, meta, wake = KEYS[1], KEYS[2], ARGV[3]
+if ahead then data, meta, wake = KEYS[5], KEYS[6], ARGV[4] end
 local pushed = 0
-for i = 6, #ARGV, 2 do
-    if redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1]) == 1 then
-        redis.call('HSET', KEYS[2] .. ':' .. ARGV[i], 'attempts', 0, 'max_attempts', 25,
+for i = 7, #ARGV, 2 do
+    if redis.call('HSETNX', data, ARGV[i], ARGV[i + 1]) == 1 then
+        redis.call('HSET', meta .. ':' .. ARGV[i], 'attempts', 0, 'max_attempts', 25,
                    'status', 'Pending', 'idempotency_key', '')
         if ahead then
-            redis.call('LPUSH', KEYS[4], ARGV[i])
+            redis.call('RPUSH', KEYS[7], ARGV[i])
         else
             redis.call('ZADD', KEYS[3], ARGV[2], ARGV[i])
         end
     end
     pushed = pushed + 1
 end
-redis.call('PUBLISH', ARGV[3], pushed)
+redis.call('PUBLISH', wake, pushed)
 return 1
 ",
     )

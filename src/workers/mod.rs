@@ -17,7 +17,7 @@ use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::jobs::TriggerQueue;
+use crate::jobs::{List, TriggerQueue};
 use crate::workflows::WorkerCtx;
 
 /// Bound on one Redis call of the relay and sweeper, so an outage (during which the
@@ -37,7 +37,8 @@ pub struct DeliveryCtx {
 /// How a worker process runs.
 #[derive(Debug, Clone)]
 pub struct WorkerOptions {
-    /// Runs of each queue executed at the same time by this process.
+    /// Runs of each queue executed at the same time by this process (its waiting and its
+    /// fresh list together).
     pub concurrency: usize,
     /// Start of the process's name in the registry (`{prefix}-{host}-{pid}-{random}`) and
     /// of its apalis workers' (`{prefix}-{queue}-{host}-{pid}-{random}`).
@@ -143,25 +144,31 @@ pub async fn run(
         tokio::spawn(async move { in_flight.drain(&state, &shutdown).await })
     });
     for name in queues {
-        let wake = wake::WakeSignal::default();
-        tasks.push(tokio::spawn(wake::listen(
-            state.config.redis_url.clone(),
-            queue.wake_channel(&name),
-            wake.clone(),
-            shutdown.clone(),
-        )));
-        let lane = worker::Lane {
-            queue: name,
-            wake,
-            in_flight: in_flight.clone(),
-        };
-        tasks.push(tokio::spawn(worker::supervise(
-            state.clone(),
-            queue.clone(),
-            opts.clone(),
-            lane,
-            shutdown.clone(),
-        )));
+        // the queue's two lists share its slots: at most `concurrency` of its runs at once
+        let running = limit::running(opts.concurrency);
+        for list in List::BOTH {
+            let wake = wake::WakeSignal::default();
+            tasks.push(tokio::spawn(wake::listen(
+                state.config.redis_url.clone(),
+                queue.wake_channel(&name, list),
+                wake.clone(),
+                shutdown.clone(),
+            )));
+            let lane = worker::Lane {
+                queue: name.clone(),
+                list,
+                running: running.clone(),
+                wake,
+                in_flight: in_flight.clone(),
+            };
+            tasks.push(tokio::spawn(worker::supervise(
+                state.clone(),
+                queue.clone(),
+                opts.clone(),
+                lane,
+                shutdown.clone(),
+            )));
+        }
     }
     for task in tasks {
         task.await?;

@@ -13,9 +13,9 @@ use tracing::{Instrument, error, info, warn};
 
 use super::WorkerOptions;
 use super::in_flight::InFlight;
-use super::limit::ConcurrencyLimitLayer;
+use super::limit::{ConcurrencyLimitLayer, Running};
 use super::wake::WakeSignal;
-use crate::jobs::{RunTrigger, TriggerQueue};
+use crate::jobs::{List, RunTrigger, TriggerQueue};
 use crate::workflows::WorkerCtx;
 
 /// How often an idle worker polls Redis when no wake-up arrives: the worst-case pickup
@@ -46,9 +46,17 @@ fn restart_delays() -> impl Iterator<Item = Duration> {
         .build()
 }
 
-/// One queue a worker process takes: its wake-up signal, and the process's runs in flight.
+/// How many fresh triggers one worker holds fetched at a time: the fresh list is short
+/// (a tenant puts at most `jobs::AHEAD_PER_SEC` there a second) and each of its runs waits
+/// for a slot of the queue's.
+const FRESH_BATCH: usize = 8;
+
+/// One list of a queue a worker process takes: its wake-up signal, the queue's slots (shared
+/// by its two lists), and the process's runs in flight.
 pub(super) struct Lane {
     pub(super) queue: String,
+    pub(super) list: List,
+    pub(super) running: Running,
     pub(super) wake: WakeSignal,
     pub(super) in_flight: InFlight,
 }
@@ -65,22 +73,39 @@ pub(super) async fn supervise(
     let mut delays = restart_delays();
     let Lane {
         queue: queue_name,
+        list,
+        running,
         wake,
         in_flight,
     } = lane;
+    let batch = match list {
+        List::Waiting => opts.concurrency,
+        List::Fresh => FRESH_BATCH.min(opts.concurrency),
+    };
+    let limit = ConcurrencyLimitLayer::new(batch, running);
+    let list_name = match list {
+        List::Waiting => queue_name.clone(),
+        List::Fresh => format!("{queue_name}-fresh"),
+    };
     while !shutdown.is_cancelled() {
-        let name = unique_name(&format!("{}-{queue_name}", opts.name_prefix));
+        let name = unique_name(&format!("{}-{list_name}", opts.name_prefix));
         in_flight.add_worker(&name);
         let started = Instant::now();
-        info!(worker = %name, queue = %queue_name, concurrency = opts.concurrency,
-            "apalis worker starting");
+        info!(worker = %name, queue = %queue_name, list = ?list,
+            concurrency = opts.concurrency, "apalis worker starting");
         let handler = Handler {
             state: state.clone(),
             worker: name.clone(),
             in_flight: in_flight.clone(),
             shutdown: shutdown.clone(),
         };
-        match run_once(handler, &queue, &queue_name, &opts, wake.clone()).await {
+        let fetch = Fetch {
+            queue: &queue_name,
+            list,
+            batch,
+            limit: limit.clone(),
+        };
+        match run_once(handler, &queue, fetch, wake.clone()).await {
             Ok(()) if shutdown.is_cancelled() => break,
             Ok(()) => warn!(worker = %name, "apalis worker stopped by itself; restarting"),
             Err(e) => {
@@ -95,14 +120,21 @@ pub(super) async fn supervise(
             _ = tokio::time::sleep(delays.next().unwrap_or(MAX_RESTART_DELAY)) => {}
         }
     }
-    info!(queue = %queue_name, "apalis worker supervisor stopped");
+    info!(queue = %queue_name, list = ?list, "apalis worker supervisor stopped");
+}
+
+/// What one apalis worker fetches: from which list, how many at a time, within which limits.
+struct Fetch<'a> {
+    queue: &'a str,
+    list: List,
+    batch: usize,
+    limit: ConcurrencyLimitLayer,
 }
 
 async fn run_once(
     handler: Handler,
     queue: &TriggerQueue,
-    queue_name: &str,
-    opts: &WorkerOptions,
+    fetch: Fetch<'_>,
     wake: WakeSignal,
 ) -> anyhow::Result<()> {
     let state = &handler.state;
@@ -114,15 +146,14 @@ async fn run_once(
                 .set_connection_timeout(Some(Duration::from_secs(2))),
         )
         .await?;
-    let batch = opts.concurrency.clamp(1, 100);
     let backend = queue
-        .storage_with(queue_name, conn, batch)
+        .storage_with(fetch.queue, fetch.list, conn, fetch.batch.clamp(1, 100))
         .poll_with_strategy(Strategy::new().stream(wake).interval(FALLBACK_POLL));
     let name = handler.worker.clone();
     let shutdown = handler.shutdown.clone();
     let worker = WorkerBuilder::new(name.as_str())
         .backend(backend)
-        .layer(ConcurrencyLimitLayer::new(opts.concurrency))
+        .layer(fetch.limit)
         .data(handler)
         .build(handle);
     worker

@@ -7,7 +7,7 @@ use std::time::Duration;
 use orderdesk::config::Config;
 use orderdesk::db::runs::{self, RunRow, StepRow, StepStatus};
 use orderdesk::domain::ids::{RunId, TenantId};
-use orderdesk::jobs::{self, Lane, NewRun, Started, TriggerQueue};
+use orderdesk::jobs::{self, Lane, List, NewRun, Started, TriggerQueue};
 use orderdesk::state::AppState;
 use orderdesk::workers::{self, WorkerOptions};
 use orderdesk::workflows::Registry;
@@ -37,6 +37,11 @@ action = "noop"
 [[workflows.noop1.steps]]
 name = "only"
 action = "noop"
+
+[workflows.sleep1]
+[[workflows.sleep1.steps]]
+name = "only"
+action = "sleep"
 
 [workflows.bulk_noop]
 queue = "bulk"
@@ -136,8 +141,19 @@ impl TestEnv {
         queues: &[&str],
         shutdown: &CancellationToken,
     ) -> tokio::task::JoinHandle<()> {
+        self.start_workers_with(name, queues, 50, shutdown)
+    }
+
+    /// A worker process taking `queues` (all when empty), `concurrency` runs of each at once.
+    fn start_workers_with(
+        &self,
+        name: &str,
+        queues: &[&str],
+        concurrency: usize,
+        shutdown: &CancellationToken,
+    ) -> tokio::task::JoinHandle<()> {
         let opts = WorkerOptions {
-            concurrency: 50,
+            concurrency,
             name_prefix: format!("{name}-test"),
             queues: queues.iter().map(|q| q.to_string()).collect(),
         };
@@ -982,11 +998,11 @@ async fn a_relay_pass_during_a_dispatch_that_fails_still_delivers_the_trigger() 
     redis.stop();
 }
 
-/// A tenant's fresh triggers go to the head of the ready list — ahead of a full queue of
+/// A tenant's fresh triggers go to the queue's fresh list, in order — past a full queue of
 /// another tenant's waiting ones, which would hold a trigger behind back — until it has
 /// put `AHEAD_PER_SEC` ahead within a second; then they queue behind (here: held back, the
 /// queue is full). Catch-up pushes (`Lane::Behind`) never go ahead, nor anything once the
-/// ready list holds twice the cap.
+/// fresh list holds the cap.
 #[tokio::test]
 async fn a_tenants_fresh_triggers_go_ahead_of_the_waiting_ones_up_to_a_rate() {
     let env = TestEnv::new("redis://127.0.0.1:6379").await;
@@ -1023,21 +1039,26 @@ async fn a_tenants_fresh_triggers_go_ahead_of_the_waiting_ones_up_to_a_rate() {
         "past the rate it queues behind: held back"
     );
 
-    let ready: Vec<String> =
-        redis::AsyncCommands::lrange(&mut redis, cfg.active_jobs_list(), 0, -1)
-            .await
-            .unwrap();
+    let fresh_list = queue
+        .apalis_config_of(DEFAULT_QUEUE, List::Fresh)
+        .active_jobs_list();
+    let ready: Vec<String> = redis::AsyncCommands::lrange(&mut redis, &fresh_list, 0, -1)
+        .await
+        .unwrap();
     let run_of = |task: &String| task.split('.').next().unwrap().to_string();
-    let mut expected: Vec<String> = ids[1..=n]
+    let expected: Vec<String> = ids[1..=n]
         .iter()
         .map(|id| id.as_uuid().simple().to_string())
         .collect();
-    expected.reverse();
     assert_eq!(
         ready.iter().map(run_of).collect::<Vec<_>>(),
         expected,
-        "the next fetch takes them first"
+        "in the fresh list, in order"
     );
+    let waiting_ready: u64 = redis::AsyncCommands::llen(&mut redis, cfg.active_jobs_list())
+        .await
+        .unwrap();
+    assert_eq!(waiting_ready, 0, "none in the waiting list");
     let scheduled: u64 = redis::AsyncCommands::zcard(&mut redis, cfg.scheduled_jobs_set())
         .await
         .unwrap();
@@ -1054,11 +1075,11 @@ async fn a_tenants_fresh_triggers_go_ahead_of_the_waiting_ones_up_to_a_rate() {
     assert!(pushed_at(&mut conn, ids[0]).await.is_some(), "pushed ahead");
     drop(conn);
 
-    // a ready list at twice the cap takes nothing ahead: the oldest are not kept waiting
-    let crowd: Vec<String> = (0..2 * jobs::MAX_BACKLOG)
+    // a fresh list at the cap takes nothing ahead: it cannot grow without bound
+    let crowd: Vec<String> = (0..jobs::MAX_BACKLOG)
         .map(|i| format!("crowd{i}"))
         .collect();
-    let _: i64 = redis::AsyncCommands::rpush(&mut redis, cfg.active_jobs_list(), &crowd)
+    let _: i64 = redis::AsyncCommands::rpush(&mut redis, &fresh_list, &crowd)
         .await
         .unwrap();
     let late = TenantId::new("tenant_late");
@@ -1069,8 +1090,70 @@ async fn a_tenants_fresh_triggers_go_ahead_of_the_waiting_ones_up_to_a_rate() {
     assert_eq!(
         held,
         [ids[1]],
-        "held back: nothing ahead of a crowded ready list"
+        "held back: nothing ahead into a full fresh list"
     );
+    env.cleanup().await;
+}
+
+/// A fresh trigger (a run the API just accepted) starts in the next slot a run of its queue
+/// frees, not behind the triggers the worker already fetched from the waiting list; and a
+/// worker at a concurrency of 1 still runs both lists (an idle list's worker holds no slot).
+#[tokio::test]
+async fn a_fresh_run_takes_the_next_free_slot_before_the_fetched_waiting_ones() {
+    let env = TestEnv::new("redis://127.0.0.1:6379").await;
+    // two slots: runs 1 and 2 start; 1 ends soon, and the worker fetches 3 and 4 together
+    // (it fetches as many as it has slots): 3 runs, 4 waits fetched for the next slot
+    let sleeps = [100, 1_000, 1_000, 1_000, 100, 100];
+    let inputs = sleeps.iter().map(|ms| json!({ "sleep_ms": ms })).collect();
+    let slow = env.enqueue("sleep1", inputs).await;
+    let shutdown = CancellationToken::new();
+    let worker = env.start_workers_with("two-slots", &[], 2, &shutdown);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while env.count("succeeded").await < 1 || env.count("running").await < 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "runs 2 and 3 never ran"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let fresh = env.accept("noop1").await;
+    jobs::dispatch(&env.state.db, &env.state.queue, &fresh).await;
+    let fresh_started = env.finished(fresh.id).await.started_at.unwrap();
+    let mut slow_started = Vec::new();
+    for id in &slow {
+        let run = env.finished(*id).await;
+        assert_eq!(run.status, runs::RunStatus::Succeeded);
+        slow_started.push(run.started_at.unwrap());
+    }
+    let before = slow_started.iter().filter(|t| **t < fresh_started).count();
+    assert_eq!(
+        before, 3,
+        "runs 1 to 3, not run 4 fetched before it: {slow_started:?}"
+    );
+    shutdown.cancel();
+    worker.await.unwrap();
+
+    let shutdown = CancellationToken::new();
+    let one_slot = env.start_workers_with("one-slot", &[], 1, &shutdown);
+    let fresh = env.accept("noop1").await;
+    jobs::dispatch(&env.state.db, &env.state.queue, &fresh).await;
+    assert_eq!(
+        env.finished(fresh.id).await.status,
+        runs::RunStatus::Succeeded
+    );
+    let waiting = env.enqueue("noop1", vec![json!({})]).await[0];
+    assert_eq!(
+        env.finished(waiting).await.status,
+        runs::RunStatus::Succeeded
+    );
+    let fresh = env.accept("noop1").await;
+    jobs::dispatch(&env.state.db, &env.state.queue, &fresh).await;
+    assert_eq!(
+        env.finished(fresh.id).await.status,
+        runs::RunStatus::Succeeded
+    );
+    shutdown.cancel();
+    one_slot.await.unwrap();
     env.cleanup().await;
 }
 
