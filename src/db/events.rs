@@ -1,6 +1,7 @@
 //! Outgoing domain events (`outbox.kind = 'event'`): THE one place an event is written
 //! ([`record`], in the transaction of the change that causes it), claimed by the events
-//! relay, and read back as an order's history for replay. Sent rows are kept.
+//! relay, and read back as an order's history for replay. Sent rows of an order are kept;
+//! the others are deleted once sent.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -87,10 +88,19 @@ pub async fn claim_unsent(conn: &mut PgConnection, limit: i64) -> sqlx::Result<V
 }
 
 /// Fans the events out to the enabled webhooks of their tenant that take their type (one
-/// pending delivery each, due now) and marks them sent; returns the deliveries made.
+/// pending delivery each, due now) and marks them sent; returns the deliveries made. An
+/// event of an order is kept (marked sent: the order's history, which replay reads); one of
+/// no order (a job's end, most of all) is deleted instead, as nothing reads it again — a
+/// delete writes no new row version, where the mark wrote one and its key index entry for
+/// every run that ended.
 pub async fn fan_out_and_mark(conn: &mut PgConnection, ids: &[i64]) -> sqlx::Result<u64> {
     let res = sqlx::query!(
-        "WITH e AS (UPDATE outbox SET sent_at = now() WHERE id = ANY($1) RETURNING id, tenant_id, payload)
+        "WITH kept AS (UPDATE outbox SET sent_at = now()
+                       WHERE id = ANY($1) AND order_id IS NOT NULL
+                       RETURNING id, tenant_id, payload),
+              gone AS (DELETE FROM outbox WHERE id = ANY($1) AND order_id IS NULL
+                       RETURNING id, tenant_id, payload),
+              e AS (SELECT * FROM kept UNION ALL SELECT * FROM gone)
          INSERT INTO webhook_deliveries
              (id, tenant_id, webhook_id, event_id, event_type, payload, next_attempt_at)
          SELECT gen_random_uuid(), e.tenant_id, w.id, e.payload->>'id', e.payload->>'type',

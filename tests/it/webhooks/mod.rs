@@ -433,7 +433,8 @@ async fn subscriptions_are_managed_within_the_tenant_and_permission() {
 }
 
 /// While one relay has the turn, another publishes nothing; then the events go out in id
-/// order, each once.
+/// order, each once, to the stream and to the tenant's subscription; the event of an order
+/// stays in the outbox (replay reads it), the others are deleted.
 #[tokio::test]
 async fn one_relay_at_a_time_publishes_in_id_order() {
     let app = helpers::spawn_with(Options {
@@ -448,10 +449,26 @@ async fn one_relay_at_a_time_publishes_in_id_order() {
     };
     let tenant = orderdesk::domain::ids::TenantId::new(TENANT);
     let mut conn = app.state.db.acquire().await.unwrap();
+    // a subscription to every type, written directly: nothing is sent in this test
+    sqlx::query(
+        "INSERT INTO webhooks (id, tenant_id, url, secret, created_by)
+         VALUES (gen_random_uuid(), $1, 'https://example.com/hook', 'sealed:v1:x', 'test')",
+    )
+    .bind(TENANT)
+    .execute(&mut *conn)
+    .await
+    .unwrap();
     for n in 1..=3 {
-        orderdesk::db::events::record(&mut conn, &tenant, "order.updated", None, json!({ "n": n }))
-            .await
-            .unwrap();
+        let order = (n == 2).then_some("ord_relay");
+        orderdesk::db::events::record(
+            &mut conn,
+            &tenant,
+            "order.updated",
+            order,
+            json!({ "n": n }),
+        )
+        .await
+        .unwrap();
     }
     drop(conn);
     let relay = orderdesk::events::relay::relay_once;
@@ -477,4 +494,15 @@ async fn one_relay_at_a_time_publishes_in_id_order() {
         })
         .collect();
     assert_eq!(ns, vec![1, 2, 3]);
+    let delivered: i64 = sqlx::query_scalar("SELECT count(*) FROM webhook_deliveries")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(delivered, 3, "every event fanned out, kept or not");
+    let kept: Vec<(Option<String>, bool)> =
+        sqlx::query_as("SELECT order_id, sent_at IS NOT NULL FROM outbox WHERE kind = 'event'")
+            .fetch_all(&app.state.db)
+            .await
+            .unwrap();
+    assert_eq!(kept, [(Some("ord_relay".to_string()), true)]);
 }
