@@ -15,7 +15,8 @@ use sqlx::{PgConnection, PgPool};
 use tokio::time::timeout;
 
 pub use queue::{
-    AHEAD_PER_SEC, Lane, List, MAX_BACKLOG, PUSH_BATCH, Room, RunTrigger, TriggerQueue, room_left,
+    AHEAD_PER_SEC, Depth, Lane, List, MAX_BACKLOG, PUSH_BATCH, Room, RunTrigger, TriggerQueue,
+    room_left,
 };
 
 use crate::db;

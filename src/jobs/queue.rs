@@ -260,21 +260,40 @@ impl TriggerQueue {
         Ok(scheduled + ready)
     }
 
-    /// The backlog of every queue the workflows name, in one round trip.
+    /// The backlog of every queue the workflows name (its waiting list, which the cap is
+    /// about), in one round trip.
     pub async fn backlogs(&self) -> redis::RedisResult<BTreeMap<String, u64>> {
+        Ok(self
+            .depths()
+            .await?
+            .into_iter()
+            .map(|(q, d)| (q, d.waiting))
+            .collect())
+    }
+
+    /// The triggers waiting in each list of every queue the workflows name, in one round
+    /// trip.
+    pub async fn depths(&self) -> redis::RedisResult<BTreeMap<String, Depth>> {
         let mut pipe = redis::pipe();
         for queue in &self.queues {
             let cfg = self.apalis_config(queue);
             pipe.zcard(cfg.scheduled_jobs_set())
-                .llen(cfg.active_jobs_list());
+                .llen(cfg.active_jobs_list())
+                .llen(self.apalis_config_of(queue, List::Fresh).active_jobs_list());
         }
         let mut conn = self.conn.clone();
         let counts: Vec<u64> = pipe.query_async(&mut conn).await?;
         Ok(self
             .queues
             .iter()
-            .zip(counts.chunks(2))
-            .map(|(q, c)| (q.clone(), c.iter().sum()))
+            .zip(counts.chunks(3))
+            .map(|(q, c)| {
+                let depth = Depth {
+                    waiting: c[0] + c[1],
+                    fresh: c[2],
+                };
+                (q.clone(), depth)
+            })
             .collect())
     }
 
@@ -298,6 +317,16 @@ impl TriggerQueue {
         }
         Ok(most)
     }
+}
+
+/// The triggers waiting in Redis in one queue.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Depth {
+    /// In its waiting list: scheduled (every push lands there first) + ready; at most
+    /// [`MAX_BACKLOG`] but for fresh triggers past their tenant's rate.
+    pub waiting: u64,
+    /// In its fresh list (at most [`MAX_BACKLOG`]).
+    pub fresh: u64,
 }
 
 /// Room left under [`MAX_BACKLOG`] for a queue holding `backlog` triggers.

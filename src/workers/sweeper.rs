@@ -53,10 +53,11 @@ pub async fn run(state: DeliveryCtx, shutdown: CancellationToken) {
 
 /// One pass: returns how many runs were re-pushed.
 pub async fn sweep_once(state: &DeliveryCtx) -> anyhow::Result<usize> {
-    let backlogs = timeout(REDIS_TIMEOUT, state.queue.backlogs()).await??;
-    for (queue, backlog) in &backlogs {
-        metrics::set_queue_depth(queue, *backlog);
+    let depths = timeout(REDIS_TIMEOUT, state.queue.depths()).await??;
+    for (queue, depth) in &depths {
+        metrics::set_queue_depth(queue, depth.waiting + depth.fresh);
     }
+    let backlogs = depths.into_iter().map(|(q, d)| (q, d.waiting)).collect();
     let Room { full, most } = Room::of(&backlogs);
     let room = most;
     if room == 0 {

@@ -1059,6 +1059,15 @@ async fn a_tenants_fresh_triggers_go_ahead_of_the_waiting_ones_up_to_a_rate() {
         .await
         .unwrap();
     assert_eq!(waiting_ready, 0, "none in the waiting list");
+    let depth = queue.depths().await.unwrap()[DEFAULT_QUEUE];
+    let expected_depth = jobs::Depth {
+        waiting: jobs::MAX_BACKLOG,
+        fresh: n as u64,
+    };
+    assert_eq!(
+        depth, expected_depth,
+        "the metric's depth counts both lists"
+    );
     let scheduled: u64 = redis::AsyncCommands::zcard(&mut redis, cfg.scheduled_jobs_set())
         .await
         .unwrap();
