@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument, info, warn};
 
+use super::limit::Running;
 use crate::db;
 use crate::domain::ids::RunId;
 use crate::workflows::{WorkerCtx, engine};
@@ -34,20 +35,27 @@ impl InFlight {
     }
 
     /// Executes run `run_id` as `worker` in its own task (so that a dying apalis worker
-    /// does not cut it off between an upstream call and its checkpoint), returning when
-    /// it ends or is abandoned. `stop` asks the run to hand itself back after its step.
+    /// does not cut it off between an upstream call and its checkpoint), once it has one of
+    /// its queue's `slots`, which it keeps to its end; returns when it ends or is abandoned.
+    /// `stop` asks the run to hand itself back after its step. A run abandoned before it
+    /// starts (still waiting for a slot at the end of the grace period) is not claimed.
     pub(super) async fn execute(
         &self,
         state: WorkerCtx,
-        run_id: RunId,
-        worker: String,
+        run: (RunId, String),
+        slots: Running,
         stop: CancellationToken,
     ) -> Result<anyhow::Result<()>, tokio::task::JoinError> {
         let abandon = self.abandon.clone();
+        let (run_id, worker) = run;
         let run = async move {
             tokio::select! {
-                res = engine::execute(&state, run_id, &worker, &stop) => res,
+                biased;
                 _ = abandon.cancelled() => Ok(()),
+                res = async {
+                    let _slot = slots.acquire_owned().await;
+                    engine::execute(&state, run_id, &worker, &stop).await
+                } => res,
             }
         };
         // in the caller's span, so that the run's span is a part of its trace

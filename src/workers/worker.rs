@@ -30,6 +30,8 @@ struct Handler {
     state: WorkerCtx,
     worker: String,
     in_flight: InFlight,
+    /// The queue's slots, shared with its other list's worker.
+    slots: Running,
     shutdown: CancellationToken,
 }
 
@@ -82,7 +84,7 @@ pub(super) async fn supervise(
         List::Waiting => opts.concurrency,
         List::Fresh => FRESH_BATCH.min(opts.concurrency),
     };
-    let limit = ConcurrencyLimitLayer::new(batch, running);
+    let limit = ConcurrencyLimitLayer::new(batch);
     let list_name = match list {
         List::Waiting => queue_name.clone(),
         List::Fresh => format!("{queue_name}-fresh"),
@@ -97,6 +99,7 @@ pub(super) async fn supervise(
             state: state.clone(),
             worker: name.clone(),
             in_flight: in_flight.clone(),
+            slots: running.clone(),
             shutdown: shutdown.clone(),
         };
         let fetch = Fetch {
@@ -172,6 +175,7 @@ async fn handle(trigger: RunTrigger, h: Data<Handler>) -> Result<(), BoxDynError
         state,
         worker,
         in_flight,
+        slots,
         shutdown,
     } = (*h).clone();
     let run_id = trigger.run_id;
@@ -184,7 +188,7 @@ async fn handle(trigger: RunTrigger, h: Data<Handler>) -> Result<(), BoxDynError
         }
         None => tracing::Span::none(),
     };
-    let execution = in_flight.execute(state, run_id, worker, shutdown);
+    let execution = in_flight.execute(state, (run_id, worker), slots, shutdown);
     match execution.instrument(span).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => error!(job_id = %run_id, error = %format!("{e:#}"),
