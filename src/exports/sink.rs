@@ -29,7 +29,22 @@ pub struct PartSink {
     /// The whole file's hash so far, when the parts concatenate into the file (CSV, NDJSON).
     whole: Option<Sha256>,
     bytes: u64,
-    out: BufWriter,
+    /// `None` once finished or aborted; a part dropped before either (its export failed on
+    /// the other COPY, or was abandoned at shutdown) aborts its upload on the way out, so
+    /// that no incomplete multipart upload is left in the bucket.
+    out: Option<BufWriter>,
+}
+
+impl Drop for PartSink {
+    fn drop(&mut self) {
+        let (Some(mut out), Ok(runtime)) = (self.out.take(), tokio::runtime::Handle::try_current())
+        else {
+            return;
+        };
+        runtime.spawn(async move {
+            let _ = out.abort().await;
+        });
+    }
 }
 
 /// What a closed part or file holds.
@@ -47,7 +62,7 @@ impl PartSink {
             hasher: Sha256::new(),
             whole: None,
             bytes: 0,
-            out: upload(store, key),
+            out: Some(upload(store, key)),
         }
     }
 
@@ -79,7 +94,13 @@ impl PartSink {
             whole.update(data);
         }
         self.bytes += data.len() as u64;
-        self.out.write_all(data).await
+        self.writer()?.write_all(data).await
+    }
+
+    fn writer(&mut self) -> std::io::Result<&mut BufWriter> {
+        self.out
+            .as_mut()
+            .ok_or_else(|| std::io::Error::other("the part was finished or aborted"))
     }
 
     /// Ends the gzip member and completes the upload; hands back the whole file's hash
@@ -89,16 +110,19 @@ impl PartSink {
             let rest = gz.finish()?;
             self.emit(&rest).await?;
         }
-        self.out.shutdown().await?;
+        self.writer()?.shutdown().await?;
+        self.out = None;
         let written = Written {
             bytes: self.bytes,
-            sha256: hex::encode(self.hasher.finalize()),
+            sha256: hex::encode(std::mem::take(&mut self.hasher).finalize()),
         };
-        Ok((written, self.whole))
+        Ok((written, self.whole.take()))
     }
 
     /// Gives up the part (a failure): a multipart upload is aborted.
     pub async fn abort(mut self) {
-        let _ = self.out.abort().await;
+        if let Some(mut out) = self.out.take() {
+            let _ = out.abort().await;
+        }
     }
 }
