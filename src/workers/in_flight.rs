@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument, info, warn};
 
-use super::limit::Running;
+use super::limit::Slots;
 use crate::db;
 use crate::domain::ids::RunId;
 use crate::workflows::{WorkerCtx, engine};
@@ -42,12 +42,12 @@ impl InFlight {
     pub(super) async fn execute(
         &self,
         state: WorkerCtx,
-        run: (RunId, String),
-        slots: Running,
+        run_id: RunId,
+        worker: String,
+        slots: Slots,
         stop: CancellationToken,
     ) -> Result<anyhow::Result<()>, tokio::task::JoinError> {
         let abandon = self.abandon.clone();
-        let (run_id, worker) = run;
         let run = async move {
             tokio::select! {
                 biased;

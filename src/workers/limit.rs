@@ -1,7 +1,7 @@
 //! The limits of a queue's two apalis workers (its waiting and its fresh list). Each may
 //! hold a few triggers between their fetch and their run's end (`ConcurrencyLimitLayer`,
 //! gating `poll_ready`, so a worker does not fetch triggers it has no room for); their runs
-//! share the queue's N slots ([`Running`]), a slot each, which the run's own task takes
+//! share the queue's N slots ([`Slots`]), a slot each, which the run's own task takes
 //! before it starts (`in_flight`) and keeps to its end — an apalis worker that dies (its
 //! futures dropped) does not free the slots of the runs still going. Tokio's semaphore
 //! serves waiters in order, so a fresh trigger starts when the next run ends, behind at
@@ -18,10 +18,10 @@ use tokio_util::sync::PollSemaphore;
 use tower::{Layer, Service};
 
 /// The runs a queue executes at once in this process, shared by its two workers.
-pub type Running = Arc<Semaphore>;
+pub type Slots = Arc<Semaphore>;
 
-/// `Running` for `max` runs at once.
-pub fn running(max: usize) -> Running {
+/// [`Slots`] for `max` runs at once.
+pub fn slots(max: usize) -> Slots {
     Arc::new(Semaphore::new(max.max(1)))
 }
 

@@ -41,7 +41,8 @@ pub struct WorkerOptions {
     /// fresh list together).
     pub concurrency: usize,
     /// Start of the process's name in the registry (`{prefix}-{host}-{pid}-{random}`) and
-    /// of its apalis workers' (`{prefix}-{queue}-{host}-{pid}-{random}`).
+    /// of its apalis workers' (`{prefix}-{queue}-{host}-{pid}-{random}`, and
+    /// `{prefix}-{queue}-fresh-…` for a queue's fresh list).
     pub name_prefix: String,
     /// The queues this process takes runs from; empty: every queue `workflows.toml` names.
     pub queues: Vec<String>,
@@ -145,7 +146,7 @@ pub async fn run(
     });
     for name in queues {
         // the queue's two lists share its slots: at most `concurrency` of its runs at once
-        let running = limit::running(opts.concurrency);
+        let slots = limit::slots(opts.concurrency);
         for list in List::BOTH {
             let wake = wake::WakeSignal::default();
             tasks.push(tokio::spawn(wake::listen(
@@ -157,7 +158,7 @@ pub async fn run(
             let lane = worker::Lane {
                 queue: name.clone(),
                 list,
-                running: running.clone(),
+                slots: slots.clone(),
                 wake,
                 in_flight: in_flight.clone(),
             };

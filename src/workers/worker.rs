@@ -13,7 +13,7 @@ use tracing::{Instrument, error, info, warn};
 
 use super::WorkerOptions;
 use super::in_flight::InFlight;
-use super::limit::{ConcurrencyLimitLayer, Running};
+use super::limit::{ConcurrencyLimitLayer, Slots};
 use super::wake::WakeSignal;
 use crate::jobs::{List, RunTrigger, TriggerQueue};
 use crate::workflows::WorkerCtx;
@@ -31,7 +31,7 @@ struct Handler {
     worker: String,
     in_flight: InFlight,
     /// The queue's slots, shared with its other list's worker.
-    slots: Running,
+    slots: Slots,
     shutdown: CancellationToken,
 }
 
@@ -58,7 +58,7 @@ const FRESH_BATCH: usize = 8;
 pub(super) struct Lane {
     pub(super) queue: String,
     pub(super) list: List,
-    pub(super) running: Running,
+    pub(super) slots: Slots,
     pub(super) wake: WakeSignal,
     pub(super) in_flight: InFlight,
 }
@@ -76,7 +76,7 @@ pub(super) async fn supervise(
     let Lane {
         queue: queue_name,
         list,
-        running,
+        slots,
         wake,
         in_flight,
     } = lane;
@@ -84,7 +84,6 @@ pub(super) async fn supervise(
         List::Waiting => opts.concurrency,
         List::Fresh => FRESH_BATCH.min(opts.concurrency),
     };
-    let limit = ConcurrencyLimitLayer::new(batch);
     let list_name = match list {
         List::Waiting => queue_name.clone(),
         List::Fresh => format!("{queue_name}-fresh"),
@@ -99,14 +98,13 @@ pub(super) async fn supervise(
             state: state.clone(),
             worker: name.clone(),
             in_flight: in_flight.clone(),
-            slots: running.clone(),
+            slots: slots.clone(),
             shutdown: shutdown.clone(),
         };
         let fetch = Fetch {
             queue: &queue_name,
             list,
             batch,
-            limit: limit.clone(),
         };
         match run_once(handler, &queue, fetch, wake.clone()).await {
             Ok(()) if shutdown.is_cancelled() => break,
@@ -126,12 +124,12 @@ pub(super) async fn supervise(
     info!(queue = %queue_name, list = ?list, "apalis worker supervisor stopped");
 }
 
-/// What one apalis worker fetches: from which list, how many at a time, within which limits.
+/// What one apalis worker fetches: from which list, and how many at a time (and so how many
+/// it holds fetched, see `limit`).
 struct Fetch<'a> {
     queue: &'a str,
     list: List,
     batch: usize,
-    limit: ConcurrencyLimitLayer,
 }
 
 async fn run_once(
@@ -156,7 +154,7 @@ async fn run_once(
     let shutdown = handler.shutdown.clone();
     let worker = WorkerBuilder::new(name.as_str())
         .backend(backend)
-        .layer(fetch.limit)
+        .layer(ConcurrencyLimitLayer::new(fetch.batch))
         .data(handler)
         .build(handle);
     worker
@@ -188,7 +186,7 @@ async fn handle(trigger: RunTrigger, h: Data<Handler>) -> Result<(), BoxDynError
         }
         None => tracing::Span::none(),
     };
-    let execution = in_flight.execute(state, (run_id, worker), slots, shutdown);
+    let execution = in_flight.execute(state, run_id, worker, slots, shutdown);
     match execution.instrument(span).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => error!(job_id = %run_id, error = %format!("{e:#}"),
