@@ -1271,6 +1271,7 @@ async fn batched_claims_and_ends_fence_each_run() {
         result: Some(json!({"ok": true})),
         error: None,
         steps: vec![done(0, json!({"result": {"ok": true}}))],
+        step_names: vec!["only".into()],
         progress_done: Some(1),
     };
     // b's end comes from a worker that does not hold it: nothing of it is written
@@ -1299,6 +1300,82 @@ async fn batched_claims_and_ends_fence_each_run() {
     .await
     .unwrap();
     assert_eq!(audited, ["job.noop1.succeeded"], "only a's end is audited");
+    env.cleanup().await;
+}
+
+/// An end that marks every step of a run done writes its steps whole, and they are what the
+/// same end patching each step writes; an end without all of them (a step done before),
+/// or whose names are not the run's count of steps, patches or is refused as before.
+#[tokio::test]
+async fn an_end_of_every_step_writes_what_patching_each_writes() {
+    let env = TestEnv::new("redis://127.0.0.1:6379").await;
+    let ids = env
+        .enqueue("noop3", vec![json!({}), json!({}), json!({}), json!({})])
+        .await;
+    let lease = Duration::from_secs(10);
+    let mut conn = env.state.db.acquire().await.unwrap();
+    let claims: Vec<(RunId, &str)> = ids.iter().map(|id| (*id, "w1")).collect();
+    assert_eq!(
+        runs::claim_many(&mut conn, &claims, lease)
+            .await
+            .unwrap()
+            .len(),
+        4
+    );
+    let names: Vec<String> = ["one", "two", "three"].map(String::from).to_vec();
+    let steps: Vec<runs::StepDone> = (0..3).map(|i| done(i, json!({"i": i}))).collect();
+    let end = |id: RunId, steps: Vec<runs::StepDone>, names: Vec<String>| runs::RunEnd {
+        run_id: id,
+        worker: "w1".into(),
+        status: runs::RunStatus::Succeeded,
+        result: None,
+        error: None,
+        steps,
+        step_names: names,
+        progress_done: Some(3),
+    };
+    // run 0 whole, run 1 patched, run 2 with its first step checkpointed before
+    let first = runs::Checkpoint {
+        run_id: ids[2],
+        worker: "w1",
+        lease,
+        steps: &steps[..1],
+        progress_done: 1,
+        next_step: Some("two"),
+    };
+    assert!(runs::checkpoint(&mut conn, &first).await.unwrap());
+    let ended = runs::end_many(
+        &mut conn,
+        &[
+            end(ids[0], steps.clone(), names.clone()),
+            end(ids[1], steps.clone(), vec![]),
+            end(ids[2], steps[1..].to_vec(), names.clone()),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(ended.len(), 3);
+    let stored =
+        |id: RunId| sqlx::query_scalar::<_, Value>("SELECT steps FROM runs WHERE id = $1").bind(id);
+    let whole = stored(ids[0]).fetch_one(&mut *conn).await.unwrap();
+    let patched = stored(ids[1]).fetch_one(&mut *conn).await.unwrap();
+    let in_two = stored(ids[2]).fetch_one(&mut *conn).await.unwrap();
+    assert_eq!(whole, patched);
+    assert_eq!(whole, in_two);
+    assert_eq!(whole[2]["name"], "three");
+    assert_eq!(whole[2]["output"], json!({"i": 2}));
+    assert_eq!(whole[2]["status"], "done");
+    // names of another count than the run's steps: refused, nothing of the end written
+    let four: Vec<String> = ["one", "two", "three", "four"].map(String::from).to_vec();
+    let mut more = steps.clone();
+    more.push(done(3, json!({})));
+    assert!(
+        runs::end_many(&mut conn, &[end(ids[3], more, four)])
+            .await
+            .is_err()
+    );
+    drop(conn);
+    assert_eq!(env.run(ids[3]).await.status.as_str(), "running");
     env.cleanup().await;
 }
 
@@ -1396,6 +1473,7 @@ async fn batch_statements_planned_on_empty_tables_find_their_rows_by_key() {
         result: None,
         error: None,
         steps: vec![done(0, json!({}))],
+        step_names: vec![],
         progress_done: Some(1),
     };
     assert!(runs::end_many(&mut conn, &[end]).await.unwrap().is_empty());
@@ -1479,6 +1557,7 @@ async fn a_bad_end_in_a_batch_fails_alone() {
         result: Some(result),
         error: None,
         steps: vec![],
+        step_names: vec![],
         progress_done: None,
     };
     // Postgres' jsonb refuses \u0000: the statement carrying it fails

@@ -113,6 +113,10 @@ pub struct RunEnd {
     pub error: Option<Value>,
     /// Done steps to checkpoint with the end.
     pub steps: Vec<StepDone>,
+    /// The run's steps by name, in order, as its worker claimed them (empty: not known).
+    /// When `steps` are all of them, the end writes the run's steps whole
+    /// ([`StepDone::whole`]) instead of patching them.
+    pub step_names: Vec<String>,
     /// The run's progress after `steps`; `None` leaves it as it is.
     pub progress_done: Option<i32>,
 }
@@ -144,16 +148,28 @@ pub async fn end_many(conn: &mut PgConnection, ends: &[RunEnd]) -> sqlx::Result<
         .map(|e| e.error.as_ref().unwrap_or(&Value::Null))
         .collect();
     let progress: Vec<i32> = ends.iter().map(|e| e.progress_done.unwrap_or(-1)).collect();
-    let patches: Vec<Value> = ends.iter().map(|e| StepDone::patches(&e.steps)).collect();
+    // each run's steps whole, or the patches of its done steps
+    let (whole, steps): (Vec<bool>, Vec<Value>) = ends
+        .iter()
+        .map(|e| match StepDone::whole(&e.step_names, &e.steps) {
+            Some(all) => (true, all),
+            None => (false, StepDone::patches(&e.steps)),
+        })
+        .unzip();
     sqlx::query_scalar!(
         r#"WITH e AS (
              SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[],
-                                  $6::int[], $7::jsonb[])
-                 AS e(id, worker, status, result, error, progress_done, steps)),
+                                  $6::int[], $7::jsonb[], $8::bool[])
+                 AS e(id, worker, status, result, error, progress_done, steps, whole)),
          r AS (
              UPDATE runs SET status = e.status, result = nullif(e.result, 'null'),
                  error = nullif(e.error, 'null'),
-                 steps = orderdesk_steps_patched(runs.steps, e.steps),
+                 -- a whole array of another length than the run's is refused as a patch of
+                 -- a step it does not have would be (by orderdesk_steps_patched)
+                 steps = CASE WHEN e.whole AND jsonb_array_length(e.steps)
+                                               = jsonb_array_length(runs.steps)
+                              THEN e.steps
+                              ELSE orderdesk_steps_patched(runs.steps, e.steps) END,
                  progress_done = CASE WHEN e.progress_done < 0 OR runs.progress_unit <> 'steps'
                                       THEN runs.progress_done
                                       ELSE e.progress_done END,
@@ -191,7 +207,8 @@ pub async fn end_many(conn: &mut PgConnection, ends: &[RunEnd]) -> sqlx::Result<
         &results as &[&Value],
         &errors as &[&Value],
         &progress,
-        &patches as &[Value],
+        &steps as &[Value],
+        &whole,
     )
     .fetch_all(conn)
     .await

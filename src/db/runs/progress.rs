@@ -96,19 +96,56 @@ impl StepDone {
             steps
                 .iter()
                 .map(|s| {
-                    let (started, finished) = (
-                        s.started_at.trunc_subsecs(6),
-                        s.finished_at.trunc_subsecs(6),
-                    );
-                    json!({
-                        "idx": s.idx, "status": StepStatus::Done, "output": s.output,
-                        "attempts": s.attempts, "last_error": null,
-                        "started_at": started, "finished_at": finished,
-                        "duration_ms": (finished - started).num_milliseconds(),
-                    })
+                    let mut patch = s.done();
+                    patch.insert("idx".into(), s.idx.into());
+                    Value::Object(patch)
                 })
                 .collect(),
         )
+    }
+
+    /// The whole of `runs.steps` once `steps` are done, when they are every step of `names`
+    /// (the run's steps, in order), each once and in order: a done step's element is its name
+    /// (which never changes) and what [`Self::patches`] writes over every other key, so nothing
+    /// of the stored array is left. The end then writes the array as it is instead of patching
+    /// each element in SQL (`orderdesk_steps_patched`, a fifth of the end's cost in
+    /// PostgreSQL). `None` otherwise: a step done before, skipped, or not done.
+    pub(super) fn whole(names: &[String], steps: &[StepDone]) -> Option<Value> {
+        let in_order = steps.iter().enumerate().all(|(i, s)| s.idx as usize == i);
+        if names.is_empty() || names.len() != steps.len() || !in_order {
+            return None;
+        }
+        Some(Value::Array(
+            names
+                .iter()
+                .zip(steps)
+                .map(|(name, s)| {
+                    let mut element = s.done();
+                    element.insert("name".into(), name.as_str().into());
+                    Value::Object(element)
+                })
+                .collect(),
+        ))
+    }
+
+    /// Every key of a step's element but its name, as this step done leaves them.
+    fn done(&self) -> serde_json::Map<String, Value> {
+        let (started, finished) = (
+            self.started_at.trunc_subsecs(6),
+            self.finished_at.trunc_subsecs(6),
+        );
+        serde_json::Map::from_iter([
+            ("status".to_string(), json!(StepStatus::Done)),
+            ("output".to_string(), self.output.clone()),
+            ("attempts".to_string(), self.attempts.into()),
+            ("last_error".to_string(), Value::Null),
+            ("started_at".to_string(), json!(started)),
+            ("finished_at".to_string(), json!(finished)),
+            (
+                "duration_ms".to_string(),
+                (finished - started).num_milliseconds().into(),
+            ),
+        ])
     }
 }
 
@@ -248,6 +285,7 @@ pub async fn finish(
         result: f.result.cloned(),
         error: f.error.cloned(),
         steps: vec![],
+        step_names: vec![],
         progress_done: None,
     };
     Ok(!end_many(conn, &[end]).await?.is_empty())
@@ -279,4 +317,45 @@ pub async fn report(
     .fetch_one(conn)
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn done(idx: i32) -> StepDone {
+        let at = Utc::now();
+        StepDone {
+            idx,
+            output: json!({ "idx": idx }),
+            attempts: 1,
+            started_at: at,
+            finished_at: at,
+        }
+    }
+
+    /// Whole only when the done steps are every step, in order; then each element is the
+    /// step's patch with its name in place of its index.
+    #[test]
+    fn steps_are_whole_only_when_every_step_is_done_in_order() {
+        let names: Vec<String> = ["one", "two"].map(String::from).to_vec();
+        let both = [done(0), done(1)];
+        let whole = StepDone::whole(&names, &both).expect("every step done");
+        let patches = StepDone::patches(&both);
+        for i in 0..2 {
+            let mut patch = patches[i].as_object().unwrap().clone();
+            patch.remove("idx");
+            patch.insert("name".into(), json!(names[i]));
+            assert_eq!(whole[i], Value::Object(patch));
+        }
+        assert_eq!(
+            StepDone::whole(&names, &[done(1)]),
+            None,
+            "a step done before"
+        );
+        assert_eq!(StepDone::whole(&names, &[done(1), done(0)]), None);
+        assert_eq!(StepDone::whole(&names, &[done(0), done(0)]), None);
+        assert_eq!(StepDone::whole(&[], &[]), None, "names not known");
+        assert_eq!(StepDone::whole(&names[..1], &both), None);
+    }
 }

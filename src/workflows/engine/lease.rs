@@ -113,6 +113,7 @@ impl Runner<'_> {
                 error: f.error.cloned(),
                 progress_done: (!u.steps.is_empty()).then_some(u.progress_done),
                 steps: u.steps,
+                step_names: self.steps.iter().map(|s| s.name.clone()).collect(),
             };
             return self.state.batches.end(&self.state.db, end).await;
         }

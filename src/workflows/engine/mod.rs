@@ -80,6 +80,7 @@ pub async fn execute(
                 result: None,
                 error: Some(json!(p)),
                 steps: vec![],
+                step_names: vec![],
                 progress_done: None,
             };
             state.batches.end(&state.db, end).await?;
