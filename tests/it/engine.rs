@@ -1344,17 +1344,38 @@ async fn an_end_of_every_step_writes_what_patching_each_writes() {
         next_step: Some("two"),
     };
     assert!(runs::checkpoint(&mut conn, &first).await.unwrap());
+    // the patch function's calls in a transaction tell which way each end went
+    let mut tx = sqlx::Acquire::begin(&mut *conn).await.unwrap();
+    sqlx::query("SET LOCAL track_functions = 'pl'")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let patch_calls = || {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT coalesce(pg_stat_get_xact_function_calls('orderdesk_steps_patched'::regproc), 0)",
+        )
+    };
+    let ended = runs::end_many(&mut tx, &[end(ids[0], steps.clone(), names.clone())])
+        .await
+        .unwrap();
+    assert_eq!(ended, [ids[0]]);
+    assert_eq!(patch_calls().fetch_one(&mut *tx).await.unwrap(), 0, "whole");
     let ended = runs::end_many(
-        &mut conn,
+        &mut tx,
         &[
-            end(ids[0], steps.clone(), names.clone()),
             end(ids[1], steps.clone(), vec![]),
             end(ids[2], steps[1..].to_vec(), names.clone()),
         ],
     )
     .await
     .unwrap();
-    assert_eq!(ended.len(), 3);
+    assert_eq!(ended.len(), 2);
+    assert_eq!(
+        patch_calls().fetch_one(&mut *tx).await.unwrap(),
+        2,
+        "patched"
+    );
+    tx.commit().await.unwrap();
     let stored =
         |id: RunId| sqlx::query_scalar::<_, Value>("SELECT steps FROM runs WHERE id = $1").bind(id);
     let whole = stored(ids[0]).fetch_one(&mut *conn).await.unwrap();
@@ -1369,11 +1390,11 @@ async fn an_end_of_every_step_writes_what_patching_each_writes() {
     let four: Vec<String> = ["one", "two", "three", "four"].map(String::from).to_vec();
     let mut more = steps.clone();
     more.push(done(3, json!({})));
-    assert!(
-        runs::end_many(&mut conn, &[end(ids[3], more, four)])
-            .await
-            .is_err()
-    );
+    let refused = runs::end_many(&mut conn, &[end(ids[3], more, four)])
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("\"steps\""), "{refused}");
     drop(conn);
     assert_eq!(env.run(ids[3]).await.status.as_str(), "running");
     env.cleanup().await;

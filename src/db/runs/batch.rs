@@ -164,12 +164,12 @@ pub async fn end_many(conn: &mut PgConnection, ends: &[RunEnd]) -> sqlx::Result<
          r AS (
              UPDATE runs SET status = e.status, result = nullif(e.result, 'null'),
                  error = nullif(e.error, 'null'),
-                 -- a whole array of another length than the run's is refused as a patch of
-                 -- a step it does not have would be (by orderdesk_steps_patched)
-                 steps = CASE WHEN e.whole AND jsonb_array_length(e.steps)
-                                               = jsonb_array_length(runs.steps)
-                              THEN e.steps
-                              ELSE orderdesk_steps_patched(runs.steps, e.steps) END,
+                 -- a whole array of another length than the run's is refused: NULL, which
+                 -- the column's NOT NULL turns into an error of the statement
+                 steps = CASE WHEN NOT e.whole
+                              THEN orderdesk_steps_patched(runs.steps, e.steps)
+                              WHEN jsonb_array_length(e.steps) = jsonb_array_length(runs.steps)
+                              THEN e.steps END,
                  progress_done = CASE WHEN e.progress_done < 0 OR runs.progress_unit <> 'steps'
                                       THEN runs.progress_done
                                       ELSE e.progress_done END,

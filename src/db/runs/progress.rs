@@ -96,7 +96,7 @@ impl StepDone {
             steps
                 .iter()
                 .map(|s| {
-                    let mut patch = s.done();
+                    let mut patch = s.done_fields();
                     patch.insert("idx".into(), s.idx.into());
                     Value::Object(patch)
                 })
@@ -120,7 +120,7 @@ impl StepDone {
                 .iter()
                 .zip(steps)
                 .map(|(name, s)| {
-                    let mut element = s.done();
+                    let mut element = s.done_fields();
                     element.insert("name".into(), name.as_str().into());
                     Value::Object(element)
                 })
@@ -129,7 +129,7 @@ impl StepDone {
     }
 
     /// Every key of a step's element but its name, as this step done leaves them.
-    fn done(&self) -> serde_json::Map<String, Value> {
+    fn done_fields(&self) -> serde_json::Map<String, Value> {
         let (started, finished) = (
             self.started_at.trunc_subsecs(6),
             self.finished_at.trunc_subsecs(6),
@@ -334,19 +334,26 @@ mod tests {
         }
     }
 
-    /// Whole only when the done steps are every step, in order; then each element is the
-    /// step's patch with its name in place of its index.
+    /// Whole only when the done steps are every step, in order; then each element has
+    /// exactly the keys a stored step has, its name, and the step's patch.
     #[test]
     fn steps_are_whole_only_when_every_step_is_done_in_order() {
         let names: Vec<String> = ["one", "two"].map(String::from).to_vec();
         let both = [done(0), done(1)];
         let whole = StepDone::whole(&names, &both).expect("every step done");
+        let stored = serde_json::to_value(super::super::StoredStep::new("one", false)).unwrap();
+        let keys = |v: &Value| {
+            let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+            k.sort();
+            k
+        };
         let patches = StepDone::patches(&both);
         for i in 0..2 {
-            let mut patch = patches[i].as_object().unwrap().clone();
-            patch.remove("idx");
-            patch.insert("name".into(), json!(names[i]));
-            assert_eq!(whole[i], Value::Object(patch));
+            assert_eq!(keys(&whole[i]), keys(&stored));
+            assert_eq!(whole[i]["name"], json!(names[i]));
+            assert_eq!(whole[i]["status"], "done");
+            assert_eq!(whole[i]["output"], json!({ "idx": i }));
+            assert_eq!(whole[i]["started_at"], patches[i]["started_at"]);
         }
         assert_eq!(
             StepDone::whole(&names, &[done(1)]),

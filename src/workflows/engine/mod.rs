@@ -187,6 +187,11 @@ impl<'a> Runner<'a> {
                 return self.hand_back().await;
             }
             if self.cancel_requested.load(Ordering::Acquire) {
+                // the done steps first, or the end's checkpoint of them would overwrite
+                // what the compensation records on them
+                if !self.flush(None).await? {
+                    return self.lost_lease();
+                }
                 return self.cancel(idx).await;
             }
             let step = &spec.steps[idx];
