@@ -34,23 +34,48 @@ pub struct Unsent {
     pub pushed: bool,
 }
 
-/// Up to `limit` unsent triggers of runs in any queue but `full`, oldest first, locked for
-/// this transaction (`SKIP LOCKED`, so relays in several processes share the work).
+/// Up to `room` of the oldest unsent triggers of each queue of `rooms` (each queue's oldest
+/// first), locked for this transaction (`SKIP LOCKED`, so relays in several processes share the
+/// work). A queue that is not in `rooms` (full, or named by no workflow) is not read at all:
+/// each queue's triggers are one keyed look in `outbox_triggers_unsent_by_queue`.
+/// Triggers written without their queue (by an api of a release before 2026-12-04, during a
+/// rolling upgrade) are found through their run, at most the largest room of them.
 pub async fn claim_unsent(
     conn: &mut PgConnection,
-    limit: i64,
-    full: &[String],
+    rooms: &[(String, usize)],
 ) -> sqlx::Result<Vec<Unsent>> {
+    let (queues, limits): (Vec<&str>, Vec<i64>) = rooms
+        .iter()
+        .map(|(q, room)| (q.as_str(), i64::try_from(*room).unwrap_or(i64::MAX)))
+        .unzip();
+    let legacy = limits.iter().copied().max().unwrap_or(0);
+    // The queue is matched as a range of one value, not with `=`: with an equality the
+    // generic plan may walk the primary key in id order and filter on the queue (seen with
+    // one queue's backlog analyzed), reading every unsent trigger of the other queues to find
+    // none of this one; a range leaves only the index by queue in the order asked for.
     let rows = sqlx::query!(
-        r#"SELECT o.id, o.run_id AS "run_id!", r.queue AS "queue?",
-                  (r.pushed_at IS NOT NULL OR r.status IS DISTINCT FROM 'queued') AS "pushed!"
-         FROM outbox o LEFT JOIN runs r ON r.id = o.run_id
-         WHERE o.sent_at IS NULL AND o.kind = 'trigger'
-           AND coalesce(r.queue, '') <> ALL($2)
-         ORDER BY o.id LIMIT $1
-         FOR UPDATE OF o SKIP LOCKED"#,
-        limit,
-        full,
+        r#"SELECT c.id AS "id!", c.run_id AS "run_id!", c.queue AS "queue?", c.pushed AS "pushed!"
+         FROM unnest($1::text[], $2::int8[]) AS room(queue, n)
+         CROSS JOIN LATERAL (
+             SELECT o.id, o.run_id, r.queue,
+                    (r.pushed_at IS NOT NULL OR r.status IS DISTINCT FROM 'queued') AS pushed
+             FROM outbox o LEFT JOIN runs r ON r.id = o.run_id
+             WHERE o.sent_at IS NULL AND o.kind = 'trigger'
+               AND o.queue >= room.queue AND o.queue <= room.queue
+             ORDER BY o.queue, o.id LIMIT room.n
+             FOR UPDATE OF o SKIP LOCKED) c
+         UNION ALL
+         SELECT * FROM (
+             SELECT o.id, o.run_id, r.queue,
+                    (r.pushed_at IS NOT NULL OR r.status IS DISTINCT FROM 'queued')
+             FROM outbox o LEFT JOIN runs r ON r.id = o.run_id
+             WHERE o.sent_at IS NULL AND o.kind = 'trigger' AND o.queue IS NULL
+               AND (r.queue IS NULL OR r.queue = ANY($1))
+             ORDER BY o.queue, o.id LIMIT $3
+             FOR UPDATE OF o SKIP LOCKED) without_queue"#,
+        &queues as &[&str],
+        &limits,
+        legacy,
     )
     .fetch_all(conn)
     .await?;
@@ -89,25 +114,26 @@ pub async fn remove_sent(
 }
 
 /// Undoes [`remove_sent`] for triggers whose push to Redis failed after it committed: the
-/// triggers `(outbox id, run)` are written back under their own ids (so they keep their
-/// place, oldest first) for the next relay pass, and the runs `pushed` unmarked.
+/// triggers are written back under their own ids (so they keep their place, oldest first),
+/// with their run's queue, for the next relay pass, and the runs `pushed` unmarked.
 pub async fn restore_unsent(
     conn: &mut PgConnection,
-    triggers: &[(i64, RunId)],
+    triggers: &[&Unsent],
     pushed: &[RunId],
 ) -> sqlx::Result<()> {
-    let (ids, runs): (Vec<i64>, Vec<uuid::Uuid>) = triggers
-        .iter()
-        .map(|(id, run)| (*id, run.as_uuid()))
-        .unzip();
+    let ids: Vec<i64> = triggers.iter().map(|t| t.outbox_id).collect();
+    let runs: Vec<uuid::Uuid> = triggers.iter().map(|t| t.run_id.as_uuid()).collect();
+    let queues: Vec<Option<&str>> = triggers.iter().map(|t| t.queue.as_deref()).collect();
     sqlx::query!(
-        "WITH u AS (INSERT INTO outbox (id, kind, run_id)
-                    SELECT id, 'trigger', run_id FROM unnest($1::bigint[], $2::uuid[]) AS t(id, run_id)
+        "WITH u AS (INSERT INTO outbox (id, kind, run_id, queue)
+                    SELECT id, 'trigger', run_id, queue
+                    FROM unnest($1::bigint[], $2::uuid[], $3::text[]) AS t(id, run_id, queue)
                     ON CONFLICT (id) DO NOTHING),
-              r AS (UPDATE runs SET pushed_at = NULL WHERE id = ANY($3))
+              r AS (UPDATE runs SET pushed_at = NULL WHERE id = ANY($4))
          SELECT 1 AS done FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit",
         &ids,
         &runs,
+        &queues as &[Option<&str>],
         &pushed.iter().map(|r| r.as_uuid()).collect::<Vec<_>>(),
     )
     .fetch_one(conn)

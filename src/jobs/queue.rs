@@ -334,8 +334,9 @@ pub fn room_left(backlog: u64) -> usize {
     MAX_BACKLOG.saturating_sub(backlog) as usize
 }
 
-/// The room of the queues, from their backlogs: the pushers leave out the full ones and
-/// push at most the largest room left in one pass.
+/// The room of the queues, from their backlogs: the sweeper leaves out the full ones and
+/// pushes at most the largest room left in one pass (the relay, which pushes far more, gives
+/// each queue its own room).
 pub struct Room {
     /// The queues at their backlog cap.
     pub full: Vec<String>,

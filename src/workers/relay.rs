@@ -14,7 +14,7 @@ use super::{DeliveryCtx, REDIS_TIMEOUT};
 use crate::db;
 use crate::db::outbox::Unsent;
 use crate::domain::ids::RunId;
-use crate::jobs::{PUSH_BATCH, Room};
+use crate::jobs::{PUSH_BATCH, room_left};
 
 const SCAN_EVERY: Duration = Duration::from_millis(500);
 /// Folds a burst of notifications into one scan. Short: only triggers nobody else pushes
@@ -87,22 +87,21 @@ async fn listen(state: &DeliveryCtx) -> Option<PgListener> {
 
 async fn relay_once(state: &DeliveryCtx) -> anyhow::Result<Pass> {
     let backlogs = timeout(REDIS_TIMEOUT, state.queue.backlogs()).await??;
-    let Room { full, most } = Room::of(&backlogs);
-    let room = most;
-    if room == 0 {
+    let rooms: Vec<(String, usize)> = backlogs
+        .iter()
+        .map(|(queue, backlog)| (queue.clone(), room_left(*backlog).min(PUSH_BATCH)))
+        .filter(|(_, room)| *room > 0)
+        .collect();
+    let Some(smallest_room) = rooms.iter().map(|(_, room)| *room).min() else {
         return Ok(Pass::Full);
-    }
-    let limit = room.min(PUSH_BATCH);
+    };
+    let some_full = rooms.len() < backlogs.len();
     let mut tx = state.db.begin().await?;
-    let rows = db::outbox::claim_unsent(&mut tx, limit as i64, &full).await?;
+    let rows = db::outbox::claim_unsent(&mut tx, &rooms).await?;
     if rows.is_empty() {
         tx.commit().await?;
         // a full queue may hold back triggers: look again once it had time to drain
-        return Ok(if full.is_empty() {
-            Pass::Idle
-        } else {
-            Pass::Full
-        });
+        return Ok(if some_full { Pass::Full } else { Pass::Idle });
     }
     let unpushed: Vec<&Unsent> = rows.iter().filter(|r| !r.pushed).collect();
     let to_push: Vec<(RunId, String)> = unpushed
@@ -144,7 +143,9 @@ async fn relay_once(state: &DeliveryCtx) -> anyhow::Result<Pass> {
         pushed = to_push.len(),
         "outbox relay pass"
     );
-    Ok(if ids.len() == limit {
+    // a queue that filled its room may have more; fewer rows than the smallest room means
+    // none did (one pass too many at worst)
+    Ok(if ids.len() >= smallest_room {
         Pass::More
     } else {
         Pass::Idle
@@ -153,8 +154,7 @@ async fn relay_once(state: &DeliveryCtx) -> anyhow::Result<Pass> {
 
 /// Puts the triggers of `rows` back in the outbox (runs `runs` unmarked), for a later pass.
 async fn restore(state: &DeliveryCtx, rows: &[&Unsent], runs: &[RunId]) -> anyhow::Result<()> {
-    let triggers: Vec<(i64, RunId)> = rows.iter().map(|r| (r.outbox_id, r.run_id)).collect();
     let mut conn = state.db.acquire().await?;
-    db::outbox::restore_unsent(&mut conn, &triggers, runs).await?;
+    db::outbox::restore_unsent(&mut conn, rows, runs).await?;
     Ok(())
 }

@@ -817,7 +817,7 @@ async fn a_trigger_whose_push_failed_is_unsent_again() {
     let ids = env.enqueue("undo", vec![json!({})]).await;
     let later = env.enqueue("undo", vec![json!({})]).await;
     let mut conn = env.state.db.acquire().await.unwrap();
-    let rows = outbox::claim_unsent(&mut conn, 1, &[]).await.unwrap();
+    let rows = outbox::claim_unsent(&mut conn, &room(1)).await.unwrap();
     let outbox_ids: Vec<i64> = rows.iter().map(|r| r.outbox_id).collect();
     assert_eq!(rows.iter().map(|r| r.run_id).collect::<Vec<_>>(), ids);
     outbox::remove_sent(&mut conn, &outbox_ids, &ids)
@@ -832,13 +832,12 @@ async fn a_trigger_whose_push_failed_is_unsent_again() {
     assert_eq!(left, 0, "a sent trigger leaves no row");
     assert!(pushed_at(&mut conn, ids[0]).await.is_some());
 
-    let triggers = [(outbox_ids[0], ids[0])];
-    outbox::restore_unsent(&mut conn, &triggers, &ids)
+    outbox::restore_unsent(&mut conn, &[&rows[0]], &ids)
         .await
         .unwrap();
     assert_eq!(outbox::count_unsent(&mut conn).await.unwrap(), 2);
     assert_eq!(pushed_at(&mut conn, ids[0]).await, None);
-    let again = outbox::claim_unsent(&mut conn, 10, &[]).await.unwrap();
+    let again = outbox::claim_unsent(&mut conn, &room(10)).await.unwrap();
     assert_eq!(
         again
             .iter()
@@ -850,6 +849,87 @@ async fn a_trigger_whose_push_failed_is_unsent_again() {
         ],
         "back in its place, ahead of the later trigger"
     );
+    drop(conn);
+    env.cleanup().await;
+}
+
+/// The room the relay may fill: `n` triggers of the default queue.
+fn room(n: usize) -> Vec<(String, usize)> {
+    vec![(DEFAULT_QUEUE.to_string(), n)]
+}
+
+/// The relay reads only the queues that have room, each up to its own room, oldest first. A
+/// trigger written without its queue (by an api of an earlier release, during a rolling
+/// upgrade) is found through its run, left while its run's queue is full, and put back with
+/// its queue when its push fails.
+#[tokio::test]
+async fn the_relay_claims_the_triggers_of_each_queue_with_room_up_to_its_room() {
+    use orderdesk::db::outbox;
+    let env = TestEnv::new("redis://127.0.0.1:6379").await;
+    let interactive = env.enqueue("noop1", vec![json!({}); 3]).await;
+    let bulk = env.enqueue("bulk_noop", vec![json!({}); 2]).await;
+    let mut conn = env.state.db.acquire().await.unwrap();
+    let without_queue = [interactive[2], bulk[1]];
+    sqlx::query("UPDATE outbox SET queue = NULL WHERE run_id = ANY($1)")
+        .bind(without_queue.map(|id| id.as_uuid()))
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let claimed = |rows: Vec<outbox::Unsent>| {
+        let mut runs: Vec<(RunId, Option<String>)> =
+            rows.into_iter().map(|r| (r.run_id, r.queue)).collect();
+        runs.sort();
+        runs
+    };
+    let queued = |id: RunId, queue: &str| (id, Some(queue.to_string()));
+
+    let mut tx = sqlx::Connection::begin(&mut *conn).await.unwrap();
+    let bulk_full = outbox::claim_unsent(&mut tx, &room(1)).await.unwrap();
+    let mut expected = vec![
+        queued(interactive[0], DEFAULT_QUEUE),
+        queued(interactive[2], DEFAULT_QUEUE),
+    ];
+    expected.sort();
+    assert_eq!(
+        claimed(bulk_full),
+        expected,
+        "the oldest of the queue with room, and one without its queue found through its run"
+    );
+    tx.rollback().await.unwrap();
+    let mut tx = sqlx::Connection::begin(&mut *conn).await.unwrap();
+    assert!(outbox::claim_unsent(&mut tx, &[]).await.unwrap().is_empty());
+    tx.rollback().await.unwrap();
+
+    let rooms = [(DEFAULT_QUEUE.to_string(), 10), ("bulk".to_string(), 10)];
+    let all = outbox::claim_unsent(&mut conn, &rooms).await.unwrap();
+    let mut expected: Vec<_> = interactive
+        .iter()
+        .map(|id| queued(*id, DEFAULT_QUEUE))
+        .chain(bulk.iter().map(|id| queued(*id, "bulk")))
+        .collect();
+    expected.sort();
+    let ids: Vec<i64> = all.iter().map(|r| r.outbox_id).collect();
+    let legacy: Vec<&outbox::Unsent> = all
+        .iter()
+        .filter(|r| without_queue.contains(&r.run_id))
+        .collect();
+    outbox::remove_sent(&mut conn, &ids, &[]).await.unwrap();
+    outbox::restore_unsent(&mut conn, &legacy, &[])
+        .await
+        .unwrap();
+    assert_eq!(claimed(all), expected);
+    let mut restored: Vec<(uuid::Uuid, Option<String>)> =
+        sqlx::query_as("SELECT run_id, queue FROM outbox WHERE kind = 'trigger'")
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap();
+    restored.sort();
+    let mut expected = vec![
+        (interactive[2].as_uuid(), Some(DEFAULT_QUEUE.to_string())),
+        (bulk[1].as_uuid(), Some("bulk".to_string())),
+    ];
+    expected.sort();
+    assert_eq!(restored, expected, "put back with their run's queue");
     drop(conn);
     env.cleanup().await;
 }
@@ -869,7 +949,7 @@ async fn the_relay_does_not_push_a_run_a_worker_has_taken() {
         .unwrap()
         .unwrap();
     assert!(!runs::mark_dispatched(&mut conn, taken).await.unwrap());
-    let mut unsent: Vec<(RunId, bool)> = outbox::claim_unsent(&mut conn, 10, &[])
+    let mut unsent: Vec<(RunId, bool)> = outbox::claim_unsent(&mut conn, &room(10))
         .await
         .unwrap()
         .iter()
@@ -972,7 +1052,7 @@ async fn a_relay_pass_during_a_dispatch_that_fails_still_delivers_the_trigger() 
     tokio::time::sleep(Duration::from_millis(150)).await;
     let mut conn = env.state.db.acquire().await.unwrap();
     let mut tx = sqlx::Connection::begin(&mut *conn).await.unwrap();
-    let unsent = outbox::claim_unsent(&mut tx, 10, &[]).await.unwrap();
+    let unsent = outbox::claim_unsent(&mut tx, &room(10)).await.unwrap();
     assert_eq!(
         unsent
             .iter()
@@ -1460,21 +1540,30 @@ async fn batch_statements_planned_on_empty_tables_find_their_rows_by_key() {
     let env = TestEnv::new("redis://127.0.0.1:6379").await;
     let keyed = orderdesk::db::keyed_lookup_pool(&env.state.db, 1);
     let mut conn = keyed.acquire().await.unwrap();
-    // the relay's claim, planned over tables never analyzed (a new database), reads the
-    // unsent triggers in key order and stops at its limit: a plan that gathers them all
-    // first (a bitmap scan, then a sort) read bench (d)'s backlog of 20,000 on every pass
+    // the relay's claim, planned over tables never analyzed (a new database), and again over
+    // one queue's backlog analyzed: it reads each queue's unsent triggers through the index by
+    // queue, in key order, and stops at the room. A plan that gathers them all first (a
+    // bitmap scan, then a sort), or walks the primary key and filters on the queue, read
+    // bench (d)'s backlog of 20,000 on every pass, even for the queues that had none
+    let claim = "FROM outbox o LEFT JOIN runs";
     assert!(
-        orderdesk::db::outbox::claim_unsent(&mut conn, 500, &[])
+        orderdesk::db::outbox::claim_unsent(&mut conn, &room(500))
             .await
             .unwrap()
             .is_empty()
     );
-    let plan = prepared_plan(&mut conn, "FROM outbox o LEFT JOIN runs", 2).await;
-    let nodes = node_types(&plan);
-    assert!(
-        !nodes.iter().any(|n| n.contains("Bitmap") || n == "Sort"),
-        "{plan:#}"
-    );
+    if let Err(why) = outbox_read_by_queue(&prepared_plan(&mut conn, claim).await) {
+        panic!("planned on empty tables: {why}");
+    }
+    env.enqueue("bulk_noop", vec![json!({}); 2_000]).await;
+    sqlx::query("ANALYZE outbox")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    // statistics changed: the statement is planned again on its next use
+    if let Err(why) = outbox_read_by_queue(&prepared_plan(&mut conn, claim).await) {
+        panic!("planned over a backlog: {why}");
+    }
     // statistics that say "empty", as an ANALYZE of a new database leaves them (autovacuum
     // does not analyze a table nobody wrote to, but an operator's ANALYZE does)
     sqlx::query("ANALYZE runs")
@@ -1498,11 +1587,11 @@ async fn batch_statements_planned_on_empty_tables_find_their_rows_by_key() {
         progress_done: Some(1),
     };
     assert!(runs::end_many(&mut conn, &[end]).await.unwrap().is_empty());
-    for (statement, args) in [
-        ("UPDATE runs SET status = ''running''", 3),
-        ("UPDATE runs SET status = e.status", 7),
+    for statement in [
+        "UPDATE runs SET status = ''running''",
+        "UPDATE runs SET status = e.status",
     ] {
-        let plan = prepared_plan(&mut conn, statement, args).await;
+        let plan = prepared_plan(&mut conn, statement).await;
         if let Err(why) = keyed_scans(&plan) {
             panic!("{statement}: {why}\n{plan:#}");
         }
@@ -1513,15 +1602,16 @@ async fn batch_statements_planned_on_empty_tables_find_their_rows_by_key() {
 }
 
 /// The generic plan of the statement prepared on `conn` whose text contains `statement`
-/// (quotes doubled), which takes `args` parameters.
-async fn prepared_plan(conn: &mut sqlx::PgConnection, statement: &str, args: usize) -> Value {
-    let name: String = sqlx::query_scalar(&format!(
-        "SELECT name FROM pg_prepared_statements WHERE statement LIKE '%{statement}%'"
+/// (quotes doubled), run with every parameter NULL.
+async fn prepared_plan(conn: &mut sqlx::PgConnection, statement: &str) -> Value {
+    let (name, args): (String, i32) = sqlx::query_as(&format!(
+        "SELECT name, coalesce(array_length(parameter_types, 1), 0) FROM pg_prepared_statements
+         WHERE statement LIKE '%{statement}%' AND statement NOT LIKE '%pg_prepared_statements%'"
     ))
     .fetch_one(&mut *conn)
     .await
     .unwrap();
-    let nulls = vec!["NULL"; args].join(", ");
+    let nulls = vec!["NULL"; args as usize].join(", ");
     let plan: Value = sqlx::query_scalar(&format!("EXPLAIN (FORMAT JSON) EXECUTE {name}({nulls})"))
         .fetch_one(&mut *conn)
         .await
@@ -1529,13 +1619,23 @@ async fn prepared_plan(conn: &mut sqlx::PgConnection, statement: &str, args: usi
     plan[0]["Plan"].clone()
 }
 
-/// The node types of `plan`, depth first.
-fn node_types(plan: &Value) -> Vec<String> {
-    let mut out = vec![plan["Node Type"].as_str().unwrap_or_default().to_string()];
-    for child in plan["Plans"].as_array().into_iter().flatten() {
-        out.extend(node_types(child));
+/// Every read of `outbox` in `plan` is a keyed look in its index of unsent triggers by
+/// queue, and nothing is sorted or gathered in a bitmap.
+fn outbox_read_by_queue(plan: &Value) -> Result<(), String> {
+    let node = plan["Node Type"].as_str().unwrap_or_default();
+    if node == "Sort" || node.contains("Bitmap") {
+        return Err(format!("a {node}\n{plan:#}"));
     }
-    out
+    if plan["Relation Name"] == "outbox"
+        && (plan["Index Name"] != "outbox_triggers_unsent_by_queue"
+            || plan.get("Index Cond").is_none())
+    {
+        return Err(format!("outbox read by {node}\n{plan:#}"));
+    }
+    for child in plan["Plans"].as_array().into_iter().flatten() {
+        outbox_read_by_queue(child)?;
+    }
+    Ok(())
 }
 
 /// Every scan of `runs` in `plan` goes through an index key, and none
@@ -1830,7 +1930,7 @@ async fn the_sweeper_reads_only_runs_that_can_have_lost_their_trigger() {
         .unwrap();
     assert_eq!(due, [(lost, DEFAULT_QUEUE.to_string())]);
 
-    let plan = prepared_plan(&mut conn, "WHERE status = ''queued'' AND attempts = 0", 3).await;
+    let plan = prepared_plan(&mut conn, "WHERE status = ''queued'' AND attempts = 0").await;
     let mut scans = Vec::new();
     index_scans(&plan, &mut scans);
     let of_runs_due: Vec<&String> = scans

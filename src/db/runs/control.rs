@@ -111,13 +111,13 @@ pub async fn retry(conn: &mut PgConnection, id: RunId, channel: &str) -> sqlx::R
                                    ELSE s END ORDER BY ord), '[]')
                           FROM jsonb_array_elements(steps) WITH ORDINALITY AS t(s, ord))
              WHERE id = $1 AND status IN ('failed', 'compensated')
-             RETURNING id),
+             RETURNING id, queue),
          q AS (UPDATE requests SET status = 'queued', updated_at = now()
                WHERE run_id IN (SELECT id FROM r)),
          i AS (UPDATE run_items SET status = 'pending', child_run_id = NULL, code = NULL,
                    detail = NULL, updated_at = now()
                WHERE run_id IN (SELECT id FROM r) AND status IN ('failed', 'cancelled')),
-         o AS (INSERT INTO outbox (kind, run_id) SELECT 'trigger', id FROM r)
+         o AS (INSERT INTO outbox (kind, run_id, queue) SELECT 'trigger', id, queue FROM r)
          SELECT count(*) AS "retried!" FROM r, (SELECT pg_notify($2, '')) AS n"#,
         id.as_uuid(),
         channel,

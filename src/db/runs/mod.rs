@@ -297,7 +297,7 @@ pub async fn insert(conn: &mut PgConnection, new: &NewRunRow<'_>) -> sqlx::Resul
     // something reads it); CASE evaluates it only when asked
     sqlx::query_as!(
         RunRow,
-        r#"WITH o AS (INSERT INTO outbox (kind, run_id) VALUES ('trigger', $1)),
+        r#"WITH o AS (INSERT INTO outbox (kind, run_id, queue) VALUES ('trigger', $1, $14)),
          r AS (UPDATE requests SET status = 'queued', run_id = $1,
                       decided_by = COALESCE($11, decided_by), updated_at = now()
                WHERE id = $16 AND (tenant_id = $2) IS TRUE)
@@ -358,7 +358,7 @@ pub async fn insert_many(conn: &mut PgConnection, runs: &[NewRunRow<'_>]) -> sql
                                   $11::text[], $12::jsonb[])
                     AS t(id, tenant_id, kind, subject_id, customer_id, requested_by, input,
                          progress_total, current_step, correlation_id, queue, steps)),
-           o AS (INSERT INTO outbox (kind, run_id) SELECT 'trigger', id FROM new ORDER BY id)
+           o AS (INSERT INTO outbox (kind, run_id, queue) SELECT 'trigger', id, queue FROM new ORDER BY id)
          INSERT INTO runs (id, tenant_id, kind, subject_id, customer_id, requested_by, input,
                            progress_total, current_step, correlation_id, queue, steps)
          SELECT new.* FROM new, (SELECT CASE WHEN $13 THEN pg_notify($14, '')::text END) AS n"#,
