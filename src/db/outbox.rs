@@ -38,8 +38,9 @@ pub struct Unsent {
 /// first), locked for this transaction (`SKIP LOCKED`, so relays in several processes share the
 /// work). A queue that is not in `rooms` (full, or named by no workflow) is not read at all:
 /// each queue's triggers are one keyed look in `outbox_triggers_unsent_by_queue`.
-/// Triggers written without their queue (by an api of a release before 2026-12-04, during a
-/// rolling upgrade) are found through their run, at most the largest room of them.
+/// Triggers written without their queue (before migration 0050, or by an api of an earlier
+/// release during a rolling upgrade) are found through their run: up to the largest room of
+/// them besides, whichever queue of `rooms` their runs are in.
 pub async fn claim_unsent(
     conn: &mut PgConnection,
     rooms: &[(String, usize)],
@@ -50,9 +51,9 @@ pub async fn claim_unsent(
         .unzip();
     let legacy = limits.iter().copied().max().unwrap_or(0);
     // The queue is matched as a range of one value, not with `=`: with an equality the
-    // generic plan may walk the primary key in id order and filter on the queue (seen with
-    // one queue's backlog analyzed), reading every unsent trigger of the other queues to find
-    // none of this one; a range leaves only the index by queue in the order asked for.
+    // generic plan may walk an index in id order and filter on the queue (seen with one
+    // queue's backlog analyzed), reading every other row to find none of this queue's; with
+    // a range, only the index by queue gives the order asked for without a sort.
     let rows = sqlx::query!(
         r#"SELECT c.id AS "id!", c.run_id AS "run_id!", c.queue AS "queue?", c.pushed AS "pushed!"
          FROM unnest($1::text[], $2::int8[]) AS room(queue, n)

@@ -98,10 +98,21 @@ async fn relay_once(state: &DeliveryCtx) -> anyhow::Result<Pass> {
     let some_full = rooms.len() < backlogs.len();
     let mut tx = state.db.begin().await?;
     let rows = db::outbox::claim_unsent(&mut tx, &rooms).await?;
+    // a queue that filled its room may have more (fewer rows than the smallest room: none
+    // did; one pass too many at worst); a full queue may hold back triggers, which nobody
+    // announces when it drains: look again once it had time to
+    let next = |claimed: usize| {
+        if claimed >= smallest_room {
+            Pass::More
+        } else if some_full {
+            Pass::Full
+        } else {
+            Pass::Idle
+        }
+    };
     if rows.is_empty() {
         tx.commit().await?;
-        // a full queue may hold back triggers: look again once it had time to drain
-        return Ok(if some_full { Pass::Full } else { Pass::Idle });
+        return Ok(next(0));
     }
     let unpushed: Vec<&Unsent> = rows.iter().filter(|r| !r.pushed).collect();
     let to_push: Vec<(RunId, String)> = unpushed
@@ -143,13 +154,7 @@ async fn relay_once(state: &DeliveryCtx) -> anyhow::Result<Pass> {
         pushed = to_push.len(),
         "outbox relay pass"
     );
-    // a queue that filled its room may have more; fewer rows than the smallest room means
-    // none did (one pass too many at worst)
-    Ok(if ids.len() >= smallest_room {
-        Pass::More
-    } else {
-        Pass::Idle
-    })
+    Ok(next(ids.len()))
 }
 
 /// Puts the triggers of `rows` back in the outbox (runs `runs` unmarked), for a later pass.

@@ -228,3 +228,48 @@ async fn steps_are_patched_as_before_without_a_query_per_call() {
     }
     pool.close().await;
 }
+
+/// Triggers written before the outbox knew their queue (and, after it, by an api of an
+/// earlier release in a rolling upgrade) are still claimed for their run's queue, and only
+/// while that queue has room; the migration that builds the index by queue runs outside a
+/// transaction (`CREATE INDEX CONCURRENTLY`) and leaves it valid.
+#[tokio::test]
+async fn triggers_written_without_their_queue_are_claimed_through_their_run() {
+    let (_dropped, pool) = database_before(50).await;
+    let (bulk, interactive) = (RunId::now_v7(), RunId::now_v7());
+    for (run, queue) in [(bulk, "bulk"), (interactive, "interactive")] {
+        sqlx::query(
+            "WITH o AS (INSERT INTO outbox (kind, run_id) VALUES ('trigger', $1))
+             INSERT INTO runs (id, tenant_id, kind, requested_by, input, progress_total, queue)
+             VALUES ($1, 'acme', 'cancel_order', 'cus_1', '{}', 1, $2)",
+        )
+        .bind(run.as_uuid())
+        .bind(queue)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+
+    db::migrate(&pool).await.unwrap();
+
+    let valid: bool = sqlx::query_scalar(
+        "SELECT indisvalid FROM pg_index WHERE indexrelid = 'outbox_triggers_unsent_by_queue'::regclass",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(valid);
+    let mut tx = pool.begin().await.unwrap();
+    let bulk_full = [("interactive".to_string(), 10)];
+    let claimed = db::outbox::claim_unsent(&mut tx, &bulk_full).await.unwrap();
+    assert_eq!(
+        claimed
+            .iter()
+            .map(|r| (r.run_id, r.queue.as_deref()))
+            .collect::<Vec<_>>(),
+        [(interactive, Some("interactive"))],
+        "the full queue's trigger stays"
+    );
+    tx.rollback().await.unwrap();
+    pool.close().await;
+}
