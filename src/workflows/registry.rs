@@ -71,10 +71,21 @@ impl Registry {
         self.workflows.get(kind)
     }
 
-    /// Every queue a workflow names, sorted and without repeats.
+    /// Every queue a workflow names, and the bulk items' queue when a workflow starts items,
+    /// sorted and without repeats: the queues the workers take and the relay fills. Without
+    /// the items' queue here, items of a bulk job in a file where no workflow names it would
+    /// wait forever: no worker takes a queue it does not know.
     pub fn queues(&self) -> Vec<String> {
-        let names: std::collections::BTreeSet<&str> =
+        let mut names: std::collections::BTreeSet<&str> =
             self.workflows.values().map(|w| w.queue.as_str()).collect();
+        let starts_items = self
+            .workflows
+            .values()
+            .flat_map(|w| &w.steps)
+            .any(|s| s.action.name == actions::bulk::PROCESS_ITEMS);
+        if starts_items {
+            names.insert(actions::bulk::ITEM_QUEUE);
+        }
         names.into_iter().map(String::from).collect()
     }
 
@@ -294,6 +305,14 @@ retry = { max_attempts = 2, base_ms = 10, max_delay_ms = 100 }
         let r = Registry::from_str(&text, "wf.toml").unwrap();
         assert_eq!(r.workflow("demo").unwrap().queue, "exports");
         assert_eq!(r.queues(), ["exports"]);
+        // a workflow that starts bulk items brings their queue, named or not
+        let starts_items = text.replace(
+            "name = \"b\"\naction = \"noop\"",
+            "name = \"b\"\naction = \"bulk.process_items\"",
+        );
+        assert_ne!(starts_items, text);
+        let r = Registry::from_str(&starts_items, "wf.toml").unwrap();
+        assert_eq!(r.queues(), ["bulk", "exports"]);
         for bad in ["Exports", "", "bulk-jobs", "1st", &"q".repeat(33)] {
             let text = GOOD.replace(
                 "[workflows.demo]\n",

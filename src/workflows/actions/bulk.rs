@@ -32,6 +32,9 @@ use serde::Deserialize;
 pub const TENANT_IN_FLIGHT: i64 = 16;
 /// The queue the items' runs wait in (its workers are scaled apart from interactive ones).
 pub const ITEM_QUEUE: &str = "bulk";
+/// The action that starts the items' runs, in [`ITEM_QUEUE`] whatever queue its own
+/// workflow names.
+pub const PROCESS_ITEMS: &str = "bulk.process_items";
 /// How often a job whose items are all under way looks again when no child run of its own
 /// process ends (they may run in another worker process).
 const IDLE: Duration = Duration::from_millis(100);

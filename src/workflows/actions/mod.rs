@@ -6,7 +6,7 @@
 
 mod address;
 mod adjustments;
-mod bulk;
+pub(crate) mod bulk;
 mod captures;
 mod diagnostic;
 mod edits;
@@ -45,7 +45,7 @@ pub const ACTIONS: &[(&str, ActionFn)] = &[
     ("events.replay", events::replay),
     // bulk_update_status
     ("bulk.select_items", bulk::select_items),
-    ("bulk.process_items", bulk::process_items),
+    (bulk::PROCESS_ITEMS, bulk::process_items),
     // cancel_order
     (
         "orders.check_cancel_eligibility",
