@@ -157,10 +157,41 @@ pub async fn ping(pool: &PgPool) -> sqlx::Result<()> {
 }
 
 /// Applies the migrations, then rebuilds the read model's indexes a bulk load deferred and
-/// did not live to build (`orderdesk migrate`, `seed` and `dev` run this at their start).
+/// did not live to build, and the indexes a migration built concurrently and left invalid
+/// (`orderdesk migrate`, `seed` and `dev` run this at their start).
 pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
     MIGRATOR.run(pool).await?;
     rebuild_indexes_left_deferred(pool).await?;
+    rebuild_invalid_concurrent_indexes(pool).await?;
+    Ok(())
+}
+
+/// The indexes migrations build `CONCURRENTLY` (each in a file of its own, outside a
+/// transaction).
+const BUILT_CONCURRENTLY: &[&str] = &["outbox_triggers_unsent_by_queue"];
+
+/// A concurrent build that fails (cancelled, a timeout, a crash) leaves its index invalid:
+/// never used by a plan, still written by every insert. Its migration, run again, skips it
+/// (`IF NOT EXISTS`, which a crash between the build and sqlx's record of it needs) and is
+/// recorded as applied, so the invalid index would stay for good; it is rebuilt here instead.
+async fn rebuild_invalid_concurrent_indexes(pool: &PgPool) -> anyhow::Result<()> {
+    for name in BUILT_CONCURRENTLY {
+        let invalid: Option<bool> = sqlx::query_scalar(
+            "SELECT NOT indisvalid FROM pg_index WHERE indexrelid = to_regclass($1)",
+        )
+        .bind(name)
+        .fetch_optional(pool)
+        .await?;
+        if invalid == Some(true) {
+            tracing::warn!(
+                index = name,
+                "index left invalid by a failed build: rebuilding it"
+            );
+            sqlx::query(&format!("REINDEX INDEX CONCURRENTLY {name}"))
+                .execute(pool)
+                .await?;
+        }
+    }
     Ok(())
 }
 

@@ -68,13 +68,15 @@ impl List {
     pub const BOTH: [List; 2] = [List::Waiting, List::Fresh];
 }
 
-/// Pushes run triggers to the apalis Redis queues, one per named queue of `workflows.toml`
-/// (`{redis_prefix}:runs:{queue}`). Cheap to clone.
+/// Pushes run triggers to the apalis Redis queues, one per queue of the workflows
+/// (`Registry::queues`: those `workflows.toml` names, and the bulk items' when a workflow
+/// starts items), `{redis_prefix}:runs:{queue}`. Cheap to clone.
 #[derive(Clone)]
 pub struct TriggerQueue {
     prefix: String,
-    /// The queues the workflows name (a run's row may name another, e.g. after a queue was
-    /// renamed: it is pushed there all the same).
+    /// The workflows' queues (`Registry::queues`). A run's row may name another, e.g. after
+    /// a queue was renamed: `dispatch` and the sweeper push it there all the same, and the
+    /// relay leaves its trigger in the outbox until a workflow names that queue again.
     queues: Vec<String>,
     conn: ConnectionManager,
 }
@@ -93,7 +95,7 @@ impl TriggerQueue {
         self.conn.clone()
     }
 
-    /// The queues the workflows name, sorted.
+    /// The workflows' queues (`Registry::queues`), sorted.
     pub fn queues(&self) -> &[String] {
         &self.queues
     }

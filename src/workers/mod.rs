@@ -44,7 +44,8 @@ pub struct WorkerOptions {
     /// of its apalis workers' (`{prefix}-{queue}-{host}-{pid}-{random}`, and
     /// `{prefix}-{queue}-fresh-…` for a queue's fresh list).
     pub name_prefix: String,
-    /// The queues this process takes runs from; empty: every queue `workflows.toml` names.
+    /// The queues this process takes runs from; empty: every queue of the workflows
+    /// (`Registry::queues`).
     pub queues: Vec<String>,
 }
 

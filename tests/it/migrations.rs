@@ -232,7 +232,8 @@ async fn steps_are_patched_as_before_without_a_query_per_call() {
 /// Triggers written before the outbox knew their queue (and, after it, by an api of an
 /// earlier release in a rolling upgrade) are still claimed for their run's queue, and only
 /// while that queue has room; the migration that builds the index by queue runs outside a
-/// transaction (`CREATE INDEX CONCURRENTLY`) and leaves it valid.
+/// transaction (`CREATE INDEX CONCURRENTLY`) and leaves it valid, and a migrate after a
+/// build that failed makes it valid again.
 #[tokio::test]
 async fn triggers_written_without_their_queue_are_claimed_through_their_run() {
     let (_dropped, pool) = database_before(50).await;
@@ -259,6 +260,29 @@ async fn triggers_written_without_their_queue_are_claimed_through_their_run() {
     .await
     .unwrap();
     assert!(valid);
+    // as a failed concurrent build leaves it: the next migrate builds it again
+    let is_valid = "SELECT indisvalid FROM pg_index
+                    WHERE indexrelid = 'outbox_triggers_unsent_by_queue'::regclass";
+    sqlx::query(
+        "UPDATE pg_index SET indisvalid = false
+         WHERE indexrelid = 'outbox_triggers_unsent_by_queue'::regclass",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    assert!(
+        !sqlx::query_scalar::<_, bool>(is_valid)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    );
+    db::migrate(&pool).await.unwrap();
+    assert!(
+        sqlx::query_scalar::<_, bool>(is_valid)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    );
     let mut tx = pool.begin().await.unwrap();
     let bulk_full = [("interactive".to_string(), 10)];
     let claimed = db::outbox::claim_unsent(&mut tx, &bulk_full).await.unwrap();
