@@ -16,7 +16,6 @@ use tokio::time::timeout;
 
 pub use queue::{
     AHEAD_PER_SEC, Depth, Lane, List, MAX_BACKLOG, PUSH_BATCH, Room, RunTrigger, TriggerQueue,
-    room_left,
 };
 
 use crate::db;

@@ -332,14 +332,16 @@ pub struct Depth {
 }
 
 /// Room left under [`MAX_BACKLOG`] for a queue holding `backlog` triggers.
-pub fn room_left(backlog: u64) -> usize {
+fn room_left(backlog: u64) -> usize {
     MAX_BACKLOG.saturating_sub(backlog) as usize
 }
 
-/// The room of the queues, from their backlogs: the sweeper leaves out the full ones and
-/// pushes at most the largest room left in one pass (the relay, which pushes far more, gives
-/// each queue its own room).
+/// The room of the queues, from their backlogs: the relay fills each queue up to its own
+/// room; the sweeper leaves out the full ones and pushes at most the largest room left in one
+/// pass.
 pub struct Room {
+    /// The queues with room left, and how much (more than 0).
+    pub left: Vec<(String, usize)>,
     /// The queues at their backlog cap.
     pub full: Vec<String>,
     /// The most room any queue has left (0: every queue is full).
@@ -348,13 +350,14 @@ pub struct Room {
 
 impl Room {
     pub fn of(backlogs: &BTreeMap<String, u64>) -> Room {
+        let (left, full): (Vec<_>, Vec<_>) = backlogs
+            .iter()
+            .map(|(q, b)| (q.clone(), room_left(*b)))
+            .partition(|(_, room)| *room > 0);
         Room {
-            full: backlogs
-                .iter()
-                .filter(|(_, b)| room_left(**b) == 0)
-                .map(|(q, _)| q.clone())
-                .collect(),
-            most: backlogs.values().map(|b| room_left(*b)).max().unwrap_or(0),
+            most: left.iter().map(|(_, room)| *room).max().unwrap_or(0),
+            full: full.into_iter().map(|(q, _)| q).collect(),
+            left,
         }
     }
 }

@@ -14,7 +14,7 @@ use super::{DeliveryCtx, REDIS_TIMEOUT};
 use crate::db;
 use crate::db::outbox::Unsent;
 use crate::domain::ids::RunId;
-use crate::jobs::{PUSH_BATCH, room_left};
+use crate::jobs::{PUSH_BATCH, Room};
 
 const SCAN_EVERY: Duration = Duration::from_millis(500);
 /// Folds a burst of notifications into one scan. Short: only triggers nobody else pushes
@@ -87,15 +87,15 @@ async fn listen(state: &DeliveryCtx) -> Option<PgListener> {
 
 async fn relay_once(state: &DeliveryCtx) -> anyhow::Result<Pass> {
     let backlogs = timeout(REDIS_TIMEOUT, state.queue.backlogs()).await??;
-    let rooms: Vec<(String, usize)> = backlogs
-        .iter()
-        .map(|(queue, backlog)| (queue.clone(), room_left(*backlog).min(PUSH_BATCH)))
-        .filter(|(_, room)| *room > 0)
+    let Room { left, full, .. } = Room::of(&backlogs);
+    let rooms: Vec<(String, usize)> = left
+        .into_iter()
+        .map(|(queue, room)| (queue, room.min(PUSH_BATCH)))
         .collect();
     let Some(smallest_room) = rooms.iter().map(|(_, room)| *room).min() else {
         return Ok(Pass::Full);
     };
-    let some_full = rooms.len() < backlogs.len();
+    let some_full = !full.is_empty();
     let mut tx = state.db.begin().await?;
     let rows = db::outbox::claim_unsent(&mut tx, &rooms).await?;
     // a queue that filled its room may have more (fewer rows than the smallest room: none

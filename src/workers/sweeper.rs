@@ -58,7 +58,7 @@ pub async fn sweep_once(state: &DeliveryCtx) -> anyhow::Result<usize> {
         metrics::set_queue_depth(queue, depth.waiting + depth.fresh);
     }
     let backlogs = depths.into_iter().map(|(q, d)| (q, d.waiting)).collect();
-    let Room { full, most } = Room::of(&backlogs);
+    let Room { full, most, .. } = Room::of(&backlogs);
     let room = most;
     if room == 0 {
         return Ok(0);
