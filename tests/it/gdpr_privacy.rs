@@ -22,7 +22,7 @@ fn lead(app: &TestApp) -> String {
 }
 
 /// The `job` events of a finished job's stream (it sends the job, then `end`, and closes).
-async fn streamed(app: &TestApp, token: &str, job: &str) -> Vec<Value> {
+pub(crate) async fn streamed(app: &TestApp, token: &str, job: &str) -> Vec<Value> {
     let res = app
         .http
         .get(format!("{}/v1/admin/jobs/{job}/events", app.api))

@@ -11,7 +11,7 @@ use super::access_log::{self, Read};
 use crate::api::auth::Agent;
 use crate::api::authorized::{Authorized, can};
 use crate::api::extract::{Path, ValidQuery, Validate};
-use crate::api::shared::{PageIn, RequestMeta, page_of};
+use crate::api::shared::{PageIn, RequestMeta, encode_cursor};
 use crate::db;
 use crate::db::audit::{ActionMatch, AuditFilter, AuditPage, AuditRow};
 use crate::domain::ids::OrderId;
@@ -130,22 +130,28 @@ pub async fn get_audit(
     ValidQuery(filter): ValidQuery<AuditQuery>,
 ) -> Result<Json<AuditListOut>> {
     agent.tenant_order(&state, &order_id).await?;
-    let out = read_recorded(&state, &agent, &meta, &order_id, &filter).await?;
-    Ok(Json(out))
+    let (data, more) = read_recorded(&state, &agent, &meta, &order_id, &filter).await?;
+    let next_cursor = data.last().filter(|_| more).map(|r| encode_cursor(&r.id));
+    Ok(Json(AuditListOut { data, next_cursor }))
 }
 
-/// The page, and the access record naming the records shown, in one transaction.
-async fn read_recorded(
+/// The order's records `filter` selects, cut to the page (it reads one more than it
+/// shows), whether more follow, and the access record `order.audit_viewed` naming the ids
+/// shown, in one transaction. Every read of an order's audit records goes through here:
+/// this endpoint and the order view's `expand=audit`.
+pub(super) async fn read_recorded(
     state: &AppState,
     agent: &Agent,
     meta: &RequestMeta,
     order_id: &OrderId,
     filter: &AuditFilter,
-) -> Result<AuditListOut> {
+) -> Result<(Vec<AuditRow>, bool)> {
     let (tenant, id) = (&agent.tenant_id, order_id.as_str());
     let mut tx = state.db.begin().await?;
-    let rows = db::audit::list_filtered(&mut tx, tenant, "order", id, filter).await?;
-    let (data, next_cursor) = page_of(rows, filter.page.limit() - 1, |r| r.id);
+    let mut data = db::audit::list_filtered(&mut tx, tenant, "order", id, filter).await?;
+    let shown = (filter.page.limit() - 1).max(0) as usize;
+    let more = data.len() > shown;
+    data.truncate(shown);
     let ids: Vec<i64> = data.iter().map(|r| r.id).collect();
     let read = Read {
         action: "order.audit_viewed",
@@ -155,5 +161,5 @@ async fn read_recorded(
     };
     access_log::record(&mut tx, agent, meta, read).await?;
     tx.commit().await?;
-    Ok(AuditListOut { data, next_cursor })
+    Ok((data, more))
 }

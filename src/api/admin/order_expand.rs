@@ -1,13 +1,19 @@
 //! `expand=` of the admin order view: what an agent inspecting an order asks for beside its
-//! document. Payments and reconciliation ask the upstreams (read-only, `UpstreamReader`);
-//! an upstream failure is shown in the expansion, never failing the read.
+//! document. An expansion that shows what a dedicated endpoint guards needs that endpoint's
+//! permission (`audit`, `payments`, `reconciliation`), and `audit` is access-recorded as
+//! the audit trail is. Payments and reconciliation ask the upstreams (read-only,
+//! `UpstreamReader`); an upstream failure is shown in the expansion, never failing the read.
 
 use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::order_audit;
+use crate::api::auth::Agent;
 use crate::api::extract::Validate;
+use crate::api::shared::RequestMeta;
+use crate::auth::Permission;
 use crate::db;
 use crate::db::audit::{AuditFilter, AuditPage, AuditRow};
 use crate::db::raw_events::RawEvent;
@@ -37,11 +43,21 @@ const KNOWN: [&str; 6] = [
     "reconciliation",
 ];
 
+/// The expansions that need more than `orders.read`: the permission of the endpoint that
+/// answers the same data (`/payments`, `/audit`, `/reconciliation`).
+const GUARDED: [(&str, Permission); 3] = [
+    ("payments", Permission::PaymentsRead),
+    ("audit", Permission::AuditRead),
+    ("reconciliation", Permission::Reconcile),
+];
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct GetOrderQuery {
     /// Comma-separated, any of `payments`, `fulfillment`, `audit`, `events`, `raw_events`,
     /// `reconciliation`; repeats are ignored, an unknown name is 422 `expand.unknown`.
+    /// `payments` needs `payments.read`, `audit` `audit.read`, `reconciliation`
+    /// `reconcile` (403 `auth.forbidden` naming it otherwise).
     pub expand: Option<String>,
 }
 
@@ -57,6 +73,15 @@ impl Expansions {
     /// The names asked for, in [`KNOWN`]'s order: what the access record lists.
     pub fn names(&self) -> Vec<&'static str> {
         KNOWN.into_iter().filter(|k| self.has(k)).collect()
+    }
+
+    /// 403 `auth.forbidden`, as the expansion's own endpoint answers, when `agent` lacks the
+    /// permission of an expansion asked for ([`GUARDED`]).
+    pub fn require(&self, agent: &Agent) -> Result<()> {
+        GUARDED
+            .iter()
+            .filter(|(name, _)| self.has(name))
+            .try_for_each(|(_, permission)| agent.require(*permission))
     }
 }
 
@@ -183,15 +208,17 @@ pub struct OrderExpansions {
     pub reconciliation: Option<ReconciliationOut>,
 }
 
-/// Reads every expansion in `asked` for `order` of `tenant`: the database's first, then the
-/// upstreams' at the same time.
+/// Reads every expansion in `asked` for `order` of `agent`'s tenant (its permissions checked
+/// by [`Expansions::require`]): the database's first, then the upstreams' at the same time.
 pub async fn read(
     state: &AppState,
-    tenant: &TenantId,
+    agent: &Agent,
+    meta: &RequestMeta,
     order: &Order,
     asked: &Expansions,
 ) -> Result<OrderExpansions> {
-    let mut out = from_database(state, tenant, order, asked).await?;
+    let mut out = from_database(state, agent, meta, order, asked).await?;
+    let tenant = &agent.tenant_id;
     out.fulfillment = asked.has("fulfillment").then(|| FulfillmentView::of(order));
     let (payments, reconciliation) = tokio::join!(
         async {
@@ -214,28 +241,30 @@ pub async fn read(
 
 async fn from_database(
     state: &AppState,
-    tenant: &TenantId,
+    agent: &Agent,
+    meta: &RequestMeta,
     order: &Order,
     asked: &Expansions,
 ) -> Result<OrderExpansions> {
     let mut out = OrderExpansions::default();
-    if !(asked.has("audit") || asked.has("events") || asked.has("raw_events")) {
-        return Ok(out);
-    }
-    let mut conn = state.db.acquire().await?;
     if asked.has("audit") {
+        // the records and their access record (`order.audit_viewed`) in a transaction of
+        // their own, as the audit trail reads them
         let filter = AuditFilter {
             page: AuditPage::Newest {
                 limit: AUDIT_IN_VIEW + 1,
             },
             ..AuditFilter::default()
         };
-        let (kind, id) = ("order", order.id.as_str());
-        let mut data = db::audit::list_filtered(&mut conn, tenant, kind, id, &filter).await?;
-        let has_more = data.len() as i64 > AUDIT_IN_VIEW;
-        data.truncate(AUDIT_IN_VIEW as usize);
+        let (data, has_more) =
+            order_audit::read_recorded(state, agent, meta, &order.id, &filter).await?;
         out.audit = Some(AuditPageOut { data, has_more });
     }
+    if !(asked.has("events") || asked.has("raw_events")) {
+        return Ok(out);
+    }
+    let tenant = &agent.tenant_id;
+    let mut conn = state.db.acquire().await?;
     if asked.has("events") {
         let read = db::orders::get_for_read(&mut conn, tenant, &order.id, None, TIMELINE_EVENTS)
             .await?

@@ -97,8 +97,11 @@ async fn open_requests_audited(
 
 /// One order of the agent's tenant, with `expand=` (README, "Inspecting an order"), and its
 /// version as a strong `ETag` (`"7"`) to send back as `If-Match` with an edit. The read is
-/// audited (it shows personal data), naming the expansions read. No 304 to `If-None-Match`:
-/// holds, open requests and expansions change under the same version.
+/// audited (it shows personal data), naming the expansions read. An expansion needs the
+/// permission of the endpoint answering the same data — `payments` `payments.read`, `audit`
+/// `audit.read`, `reconciliation` `reconcile` — or is 403 `auth.forbidden` naming it; and
+/// `audit` writes the audit trail's access record (`order.audit_viewed`). No 304 to
+/// `If-None-Match`: holds, open requests and expansions change under the same version.
 #[utoipa::path(get, path = "/v1/admin/orders/{order_id}", tag = "admin",
     params(("order_id" = String, Path), GetOrderQuery),
     security(("bearer" = ["orders.read"])),
@@ -112,9 +115,10 @@ pub async fn get_order(
     Path(order_id): Path<OrderId>,
     ValidQuery(asked): ValidQuery<GetOrderQuery>,
 ) -> Result<Response> {
+    asked.require(&agent)?;
     let order = agent.tenant_order(&state, &order_id).await?;
     let etag = version_etag(order.version);
-    let expanded = order_expand::read(&state, &agent.tenant_id, &order, &asked).await?;
+    let expanded = order_expand::read(&state, &agent, &meta, &order, &asked).await?;
     let open_requests = open_requests_audited(&state, &agent, &meta, &order_id, &asked).await?;
     let actions = actions_of(&state, &order).await?;
     let out = AdminOrderOut {

@@ -1,7 +1,8 @@
 //! Who is shown a job, and what of its `result` they may see: `jobs.read` shows every job of
 //! the tenant, but some results carry what a stronger permission guards — a subject
 //! archive's download link opens one customer's personal data, so only `gdpr.export` gets
-//! it. Every admin view of a job ([`super::JobOut::admin`]: the job, the listing, the event
+//! it; an orders export's link opens the tenant's orders, so only `orders.export` (which
+//! the exports endpoints require) gets it. Every admin view of a job ([`super::JobOut::admin`]: the job, the listing, the event
 //! stream, the control answers) is rendered for a [`Viewer`], so no route can forget it.
 
 use serde_json::{Map, Value};
@@ -18,12 +19,20 @@ struct Guarded {
     note: &'static str,
 }
 
-const GUARDED: &[Guarded] = &[Guarded {
-    kind: "export_subject",
-    permission: Permission::GdprExport,
-    members: &["download_url", "expires_at"],
-    note: "download",
-}];
+const GUARDED: &[Guarded] = &[
+    Guarded {
+        kind: "export_subject",
+        permission: Permission::GdprExport,
+        members: &["download_url", "expires_at"],
+        note: "download",
+    },
+    Guarded {
+        kind: "export_orders",
+        permission: Permission::OrdersExport,
+        members: &["download_url", "expires_at"],
+        note: "download",
+    },
+];
 
 /// The permissions of whoever a job view is rendered for (none by default: a view made
 /// for no one withholds everything guarded).
@@ -93,14 +102,47 @@ mod tests {
         );
     }
 
+    fn orders_export() -> Value {
+        json!({"export_id": "x", "row_count": 3, "download_url": "/v1/exports/download/t",
+               "expires_at": "2026-12-01T00:00:00Z"})
+    }
+
+    #[test]
+    fn an_orders_export_link_is_shown_only_with_orders_export() {
+        let cs_agent = Viewer {
+            permissions: vec![Permission::OrdersRead, Permission::JobsRead],
+        };
+        let seen = cs_agent
+            .result("export_orders", Some(orders_export()))
+            .unwrap();
+        assert_eq!(seen["download_url"], Value::Null);
+        assert_eq!(seen["expires_at"], Value::Null);
+        assert_eq!(seen["download"], "requires orders.export");
+        assert_eq!(seen["row_count"], 3);
+        let finance = Viewer {
+            permissions: vec![Permission::JobsRead, Permission::OrdersExport],
+        };
+        assert_eq!(
+            finance.result("export_orders", Some(orders_export())),
+            Some(orders_export())
+        );
+        // one export's permission does not open the other's link
+        let dpo = Viewer {
+            permissions: vec![Permission::GdprExport],
+        };
+        let seen = dpo.result("export_orders", Some(orders_export())).unwrap();
+        assert_eq!(seen["download_url"], Value::Null);
+    }
+
     #[test]
     fn other_results_are_shown_as_they_are() {
         let none = Viewer::default();
-        let other = json!({"download_url": "/v1/exports/download/t"});
+        let other = json!({"download_url": "/v1/somewhere/t", "count": 2});
         assert_eq!(
-            none.result("export_orders", Some(other.clone())),
+            none.result("bulk_update_status", Some(other.clone())),
             Some(other)
         );
         assert_eq!(none.result("export_subject", None), None);
+        assert_eq!(none.result("export_orders", None), None);
     }
 }

@@ -1,4 +1,5 @@
-//! `GET /v1/admin/orders/{order_id}?expand=…`.
+//! `GET /v1/admin/orders/{order_id}?expand=…`: what each expansion adds, and the
+//! permission each guarded one needs (as its own endpoint does).
 
 use serde_json::{Value, json};
 
@@ -6,6 +7,9 @@ use super::{access_records, get_as, refuses_without_a_valid_token, spawn};
 use crate::helpers::{OTHER_TENANT, TENANT};
 
 const ALL: &str = "payments,fulfillment,audit,events,raw_events,reconciliation";
+/// Roles that grant every expansion: `payments.read` and `audit.read` (cs_lead) and
+/// `reconcile` (finance).
+const EVERY_EXPANSION: &[&str] = &["cs_lead", "finance"];
 
 #[tokio::test]
 async fn without_expand_the_view_is_as_before_and_each_expansion_adds_its_key() {
@@ -26,7 +30,7 @@ async fn without_expand_the_view_is_as_before_and_each_expansion_adds_its_key() 
         ]
     );
 
-    let (status, body) = get_as(&app, &["cs_agent"], &format!("{path}?expand={ALL},audit")).await;
+    let (status, body) = get_as(&app, EVERY_EXPANSION, &format!("{path}?expand={ALL},audit")).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["order"], plain["order"]);
     let payments = &body["payments"];
@@ -76,7 +80,7 @@ async fn reconciliation_names_the_fields_that_differ_and_an_upstream_failure_is_
     .unwrap();
     drop(conn);
     let path = format!("/v1/admin/orders/{}?expand=reconciliation", order.id);
-    let (status, body) = get_as(&app, &["cs_agent"], &path).await;
+    let (status, body) = get_as(&app, &["finance"], &path).await;
     assert_eq!(status, 200, "{body}");
     let rec = &body["reconciliation"];
     assert_eq!(rec["version"], "behind", "{rec}");
@@ -98,7 +102,7 @@ async fn reconciliation_names_the_fields_that_differ_and_an_upstream_failure_is_
         "/v1/admin/orders/{}?expand=reconciliation,payments",
         order.id
     );
-    let (status, body) = get_as(&app, &["cs_agent"], &path).await;
+    let (status, body) = get_as(&app, &["finance"], &path).await;
     assert_eq!(status, 200, "{body}");
     let rec = &body["reconciliation"];
     assert!(rec["error"]["code"].is_string(), "{rec}");
@@ -174,10 +178,74 @@ async fn tokens_tenants_and_the_access_record_of_what_was_read() {
 
     let plain = format!("/v1/admin/orders/{}", order.id);
     assert_eq!(get_as(&app, &["cs_agent"], &plain).await.0, 200);
-    assert_eq!(get_as(&app, &["cs_agent"], &path).await.0, 200);
+    assert_eq!(get_as(&app, &["cs_lead"], &path).await.0, 200);
     let records = access_records(&app, "order.viewed").await;
     assert_eq!(
         records,
         [Value::Null, json!({"expand": ["payments", "audit"]})]
     );
+}
+
+/// 403 `auth.forbidden` naming `permission`, as the expansion's own endpoint answers.
+fn assert_refused(status: u16, body: &Value, permission: &str) {
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["code"], "auth.forbidden", "{body}");
+    assert_eq!(body["required_permission"], permission, "{body}");
+}
+
+#[tokio::test]
+async fn a_guarded_expansion_needs_its_endpoints_permission() {
+    let app = spawn().await;
+    let order = app.order_in("shipped").clone();
+    let view = format!("/v1/admin/orders/{}", order.id);
+    // cs_agent (orders.read and payments.read, not audit.read nor reconcile)
+    let (status, body) = get_as(&app, &["cs_agent"], &format!("{view}?expand=audit")).await;
+    assert_refused(status, &body, "audit.read");
+    let (status, own) = get_as(&app, &["cs_agent"], &format!("{view}/audit")).await;
+    assert_refused(status, &own, "audit.read");
+    assert_eq!(body["code"], own["code"]);
+    let (status, body) = get_as(
+        &app,
+        &["cs_agent"],
+        &format!("{view}?expand=reconciliation"),
+    )
+    .await;
+    assert_refused(status, &body, "reconcile");
+    let (status, body) = get_as(&app, &["cs_agent"], &format!("{view}?expand=payments")).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["payments"].is_object(), "{body}");
+    // the auditor (orders.read and audit.read, not payments.read)
+    let (status, body) = get_as(&app, &["auditor"], &format!("{view}?expand=audit,payments")).await;
+    assert_refused(status, &body, "payments.read");
+    // a refused view shows nothing, so it records no read
+    assert_eq!(access_records(&app, "order.viewed").await.len(), 1);
+    assert_eq!(
+        access_records(&app, "order.audit_viewed").await,
+        [] as [Value; 0]
+    );
+    // unguarded expansions stay open to orders.read
+    let open = format!("{view}?expand=fulfillment,events,raw_events");
+    assert_eq!(get_as(&app, &["cs_agent"], &open).await.0, 200);
+}
+
+#[tokio::test]
+async fn expand_audit_is_recorded_as_the_audit_trail_is() {
+    let app = spawn().await;
+    let order = app.order_in("shipped").clone();
+    let view = format!("/v1/admin/orders/{}", order.id);
+    let token = app.agent_token(TENANT, "agt_inspect", &["admin"]);
+    assert_eq!(app.get(&view, app.auth(&token, TENANT)).await.0, 200);
+    let (status, body) = app
+        .get(&format!("{view}?expand=audit"), app.auth(&token, TENANT))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let shown: Vec<Value> = body["audit"]["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].clone())
+        .collect();
+    assert!(!shown.is_empty(), "{body}");
+    let recorded = access_records(&app, "order.audit_viewed").await;
+    assert_eq!(recorded, [json!({ "audit_ids": shown })]);
 }

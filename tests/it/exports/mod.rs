@@ -2,10 +2,11 @@
 //! links and checked row by row against the seeded orders; the filter; refusals, auth and
 //! tenancy; idempotent replay; tampered and expired links; and a run that fails after two
 //! closed parts and resumes at the third without rewriting them; a worker process killed
-//! mid-export (`killed`).
+//! mid-export (`killed`); the link withheld from job views without `orders.export` (`jobs_view`).
 
 mod cli;
 mod files;
+mod jobs_view;
 mod killed;
 mod measure;
 mod refusals;
