@@ -184,6 +184,16 @@ impl From<sqlx::Error> for Error {
                     "a text holds a character that cannot be stored (U+0000)",
                 )
             }
+            // a time PostgreSQL cannot hold (before 4713 BC, or past 294276 AD) or read: a
+            // client's value that chrono accepted (22008 datetime_field_overflow, also
+            // raised as "date/timestamp out of range"; 22007 invalid_datetime_format)
+            sqlx::Error::Database(d) if matches!(d.code().as_deref(), Some("22008" | "22007")) => {
+                tracing::info!(error = %d, "a time out of PostgreSQL's range");
+                Error::unprocessable(
+                    "validation.out_of_range_time",
+                    "a date or time is outside the range that can be stored",
+                )
+            }
             e => Error::Internal(anyhow::Error::new(e)),
         }
     }
@@ -260,5 +270,43 @@ mod tests {
         }
         let res = Error::from(sqlx::Error::RowNotFound).into_response();
         assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    /// A database error carrying only an SQLSTATE, as PostgreSQL would answer it.
+    #[derive(Debug, thiserror::Error)]
+    #[error("sqlstate {0}")]
+    struct Sqlstate(&'static str);
+
+    impl sqlx::error::DatabaseError for Sqlstate {
+        fn message(&self) -> &str {
+            "timestamp out of range"
+        }
+        fn code(&self) -> Option<std::borrow::Cow<'_, str>> {
+            Some(self.0.into())
+        }
+        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+            self
+        }
+        fn kind(&self) -> sqlx::error::ErrorKind {
+            sqlx::error::ErrorKind::Other
+        }
+    }
+
+    #[test]
+    fn a_time_postgres_cannot_hold_is_a_422_that_echoes_no_sql() {
+        for state in ["22008", "22007"] {
+            let e = Error::from(sqlx::Error::Database(Box::new(Sqlstate(state))));
+            assert_eq!(e.status(), StatusCode::UNPROCESSABLE_ENTITY);
+            assert_eq!(e.code(), "validation.out_of_range_time");
+            assert!(!e.to_problem().detail.contains("timestamp out of range"));
+        }
+        let e = Error::from(sqlx::Error::Database(Box::new(Sqlstate("22012"))));
+        assert_eq!(e.status(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 }

@@ -4,8 +4,9 @@
 
 /// The largest attachment accepted, decoded.
 pub const MAX_ATTACHMENT_BYTES: usize = 5 * 1024 * 1024;
-/// The longest stored filename, in characters.
-const MAX_FILENAME_CHARS: usize = 120;
+/// The longest filename accepted and stored, in characters (a longer one is refused, not
+/// cut: [`safe_filename`]'s cut is only a safety net).
+pub const MAX_FILENAME_CHARS: usize = 120;
 
 /// The attachment types customers may send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -148,7 +148,7 @@ fn delivered_within_window(
     let Some(delivered_at) = delivered_at else {
         return blocked(&code, "nothing of this order has been delivered yet");
     };
-    if now > delivered_at + Duration::days(settings.return_window_days) {
+    if now > delivered_at + settings.return_window() {
         return blocked(&code, "the return window has closed");
     }
     Ok(())

@@ -163,7 +163,7 @@ fn returns(order: &Order, settings: &TenantSettings, now: DateTime<Utc>) -> Opti
         .iter()
         .filter_map(|s| s.delivered_at)
         .max()?;
-    let until = delivered_at + Duration::days(settings.return_window_days);
+    let until = delivered_at + settings.return_window();
     match check(SelfService::Return, order, settings, now) {
         Ok(()) => Some(entry(
             "return_window_open",

@@ -23,6 +23,9 @@ pub const REASONS: [&str; 5] = [
     "other",
 ];
 
+/// Most units one line of a return or exchange may ask for (as a fulfilment line allows).
+pub const MAX_QTY: i32 = 100_000;
+
 /// How the parcel goes back.
 pub const METHODS: [&str; 2] = ["pickup", "dropoff"];
 
@@ -166,7 +169,7 @@ pub fn check_lines(
 ) -> Vec<LineError> {
     let p = kind.code_prefix();
     let delivered = delivered(order);
-    let window = Duration::days(settings.return_window_days);
+    let window = settings.return_window();
     let err = |line_id: &str, code: &str, message: String| LineError {
         line_id: line_id.to_string(),
         code: format!("{p}.{code}"),
@@ -240,8 +243,11 @@ pub fn instructions(kind: RmaKind, method: &str) -> String {
 }
 
 /// Units per SKU to reserve for an exchange: each line's replacement SKU (or its own).
+///
+/// Lines are capped at [`MAX_QTY`] before they get here; should a sum still not fit, it
+/// saturates rather than wraps, so the need is never understated and no stock can meet it.
 pub fn replacement_stock(order: &Order, lines: &[RmaLine]) -> BTreeMap<String, i32> {
-    let mut out = BTreeMap::new();
+    let mut out: BTreeMap<String, i32> = BTreeMap::new();
     for l in lines {
         let sku = match &l.replacement_sku {
             Some(s) => s.clone(),
@@ -250,7 +256,8 @@ pub fn replacement_stock(order: &Order, lines: &[RmaLine]) -> BTreeMap<String, i
                 None => continue,
             },
         };
-        *out.entry(sku).or_insert(0) += l.qty;
+        let units = out.entry(sku).or_insert(0);
+        *units = units.saturating_add(l.qty.max(0));
     }
     out
 }
@@ -382,5 +389,26 @@ mod tests {
             Some("rma_2"),
         );
         assert_eq!(taken["l1"], 2);
+    }
+
+    #[test]
+    fn units_to_reserve_saturate_rather_than_wrap() {
+        let order = delivered_order();
+        let line = |id: &str, qty| RmaLine {
+            line_id: id.into(),
+            qty,
+            reason: "other".into(),
+            replacement_sku: Some("SKU-X".into()),
+        };
+        let lines = [
+            line(&order.lines[0].id, i32::MAX),
+            line(&order.lines[1].id, 1),
+        ];
+        assert_eq!(replacement_stock(&order, &lines)["SKU-X"], i32::MAX);
+        let lines = [
+            line(&order.lines[0].id, MAX_QTY),
+            line(&order.lines[1].id, 1),
+        ];
+        assert_eq!(replacement_stock(&order, &lines)["SKU-X"], MAX_QTY + 1);
     }
 }

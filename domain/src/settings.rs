@@ -110,28 +110,52 @@ pub struct RateLimits {
 
 /// Longest window an agent may set, in minutes (ten years).
 pub const MAX_WINDOW_MINUTES: i64 = 60 * 24 * 365 * 10;
+/// Longest return window, in days (the same ten years).
+pub const MAX_WINDOW_DAYS: i64 = MAX_WINDOW_MINUTES / (60 * 24);
 /// Most requests per minute (or per 15 minutes) a rate-limit setting may allow.
 pub const MAX_RATE: u32 = 100_000;
 /// Longest SLA, in minutes (30 days).
 pub const MAX_SLA_MINUTES: i64 = 60 * 24 * 30;
 
 impl TenantSettings {
+    /// The return window as a duration. Bounded again here: a release before 2026-12-04
+    /// could store a number of days too large for a duration (its check overflowed), and
+    /// such a value must not panic every read of a delivered order.
+    pub fn return_window(&self) -> chrono::Duration {
+        chrono::Duration::days(self.return_window_days.clamp(0, MAX_WINDOW_DAYS))
+    }
+
     /// The settings' own rules, each broken one as (field, what is allowed): windows from 0
     /// up to ten years, rate limits from 1 to 100,000, SLAs from 1 minute up to 30 days, a
     /// plausible support address.
     pub fn check(&self) -> Vec<(&'static str, String)> {
         let mut bad = Vec::new();
+        // each window against its maximum in its own unit: converting days to minutes
+        // first would overflow for a huge value
         let windows = [
-            ("cancel_window_minutes", self.cancel_window_minutes),
-            ("return_window_days", self.return_window_days * 24 * 60),
+            (
+                "cancel_window_minutes",
+                self.cancel_window_minutes,
+                MAX_WINDOW_MINUTES,
+            ),
+            (
+                "return_window_days",
+                self.return_window_days,
+                MAX_WINDOW_DAYS,
+            ),
             (
                 "address_change_window_minutes",
                 self.address_change_window_minutes,
+                MAX_WINDOW_MINUTES,
             ),
-            ("edit_window_minutes", self.edit_window_minutes),
+            (
+                "edit_window_minutes",
+                self.edit_window_minutes,
+                MAX_WINDOW_MINUTES,
+            ),
         ];
-        for (field, minutes) in windows {
-            if !(0..=MAX_WINDOW_MINUTES).contains(&minutes) {
+        for (field, value, max) in windows {
+            if !(0..=max).contains(&value) {
                 bad.push((field, "from 0 up to ten years".to_string()));
             }
         }
@@ -308,6 +332,49 @@ mod check_tests {
         s.refund_approval_threshold_minor = None;
         s.approvals_required_for = vec![HighRiskAction::Refund];
         assert!(s.refund_needs_approval(1));
+    }
+
+    #[test]
+    fn a_window_too_large_to_convert_is_refused_not_overflowed() {
+        for days in [
+            MAX_WINDOW_DAYS + 1,
+            12_810_238_940_076_078,
+            i64::MAX,
+            i64::MIN,
+        ] {
+            let s = TenantSettings {
+                return_window_days: days,
+                ..TenantSettings::default()
+            };
+            let fields: Vec<&str> = s.check().into_iter().map(|(f, _)| f).collect();
+            assert_eq!(fields, ["return_window_days"], "{days}");
+        }
+        let s = TenantSettings {
+            return_window_days: MAX_WINDOW_DAYS,
+            cancel_window_minutes: MAX_WINDOW_MINUTES,
+            ..TenantSettings::default()
+        };
+        assert!(s.check().is_empty());
+        for minutes in [MAX_WINDOW_MINUTES + 1, i64::MAX, i64::MIN] {
+            let s = TenantSettings {
+                cancel_window_minutes: minutes,
+                address_change_window_minutes: minutes,
+                edit_window_minutes: minutes,
+                ..TenantSettings::default()
+            };
+            assert_eq!(s.check().len(), 3, "{minutes}");
+        }
+    }
+
+    #[test]
+    fn a_stored_window_too_large_reads_as_the_longest_allowed() {
+        for (days, window) in [(12_810_238_940_076_078, MAX_WINDOW_DAYS), (-5, 0), (30, 30)] {
+            let s = TenantSettings {
+                return_window_days: days,
+                ..TenantSettings::default()
+            };
+            assert_eq!(s.return_window(), chrono::Duration::days(window), "{days}");
+        }
     }
 
     #[test]

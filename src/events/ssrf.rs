@@ -16,7 +16,9 @@ pub enum Refused {
     NotHttp,
     #[error("the host does not resolve")]
     Unresolvable,
-    #[error("the host resolves to a non-public address ({0})")]
+    /// The address is kept for logs, never shown: the caller would learn what an internal
+    /// name resolves to.
+    #[error("the host resolves to a non-public address")]
     NonPublic(IpAddr),
 }
 
@@ -91,6 +93,7 @@ pub async fn check(url: &str, allow_hosts: &[String]) -> Result<Target, Refused>
     }
     let allowed = allow_hosts.contains(&format!("{host}:{port}"));
     if !allowed && let Some(bad) = addrs.iter().find(|a| is_forbidden(a.ip())) {
+        tracing::info!(%host, ip = %bad.ip(), "webhook target refused: a non-public address");
         return Err(Refused::NonPublic(bad.ip()));
     }
     Ok(Target {
@@ -127,5 +130,13 @@ mod tests {
         for ip in ["93.184.216.34", "1.1.1.1", "2606:4700::1111"] {
             assert!(!is_forbidden(ip.parse().unwrap()), "{ip}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_refusal_names_no_address() {
+        let refused = check("http://localhost:8080/hook", &[]).await.unwrap_err();
+        assert!(matches!(refused, Refused::NonPublic(_)), "{refused:?}");
+        let shown = refused.to_string();
+        assert!(!shown.contains("127.") && !shown.contains("::1"), "{shown}");
     }
 }

@@ -160,6 +160,37 @@ async fn keys_expire_cannot_exceed_their_creator_and_stay_in_their_tenant() {
         let (status, body) = create_key(&app, &admin, "bad", bad.clone()).await;
         assert_eq!(status, 422, "{bad}: {body}");
     }
+    // many unknown scopes: one error at once, not one per name each listing every permission
+    // (87,000 empty names fit in the 256 KiB body limit)
+    let many = vec![""; 87_000];
+    let (status, body) =
+        create_key(&app, &admin, "many", json!({"name": "x", "scopes": many})).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (422, Some("validation.failed"))
+    );
+    assert_eq!(body["errors"].as_array().unwrap().len(), 1, "{body}");
+    assert!(
+        body.to_string().len() < 1_000,
+        "{} bytes",
+        body.to_string().len()
+    );
+    // a few unknown ones: each named, the permissions that exist listed once
+    let few = json!({"name": "x", "scopes": ["orders.fly", "orders.read", "x".repeat(500)]});
+    let (status, body) = create_key(&app, &admin, "few", few).await;
+    assert_eq!(status, 422, "{body}");
+    let errors = body["errors"].as_array().unwrap();
+    let fields: Vec<&str> = errors
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["scopes[0]", "scopes[2]", "scopes"], "{body}");
+    let lists = errors
+        .iter()
+        .filter(|e| e["message"].as_str().unwrap().contains("orders.read"))
+        .count();
+    assert_eq!(lists, 1, "{body}");
+    assert!(!body.to_string().contains(&"x".repeat(500)), "{body}");
     let (status, body) = app
         .admin_post(
             &admin,

@@ -149,6 +149,16 @@ async fn unknown_or_out_of_range_settings_are_named_and_nothing_changes() {
             json!({"cancel_window_minutes": -1}),
             "cancel_window_minutes",
         ),
+        // too large to convert to minutes: refused, not overflowed
+        (
+            json!({"return_window_days": 12_810_238_940_076_078_i64}),
+            "return_window_days",
+        ),
+        (json!({"return_window_days": 3651}), "return_window_days"),
+        (
+            json!({"edit_window_minutes": i64::MAX}),
+            "edit_window_minutes",
+        ),
         (
             json!({"rate_limits": {"agent_per_minute": 0}}),
             "rate_limits.agent_per_minute",

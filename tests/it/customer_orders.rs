@@ -74,6 +74,9 @@ async fn filters_and_bad_input() {
         ("limit=1000", "validation.failed"),
         ("from=yesterday", "request.invalid_query"),
         ("cursor=%21%21", "request.invalid_cursor"),
+        // a time chrono reads but PostgreSQL cannot hold
+        ("from=-5000-01-01T00:00:00Z", "validation.out_of_range_time"),
+        ("to=-5000-01-01T00:00:00Z", "validation.out_of_range_time"),
     ] {
         let (status, body) = app
             .get(

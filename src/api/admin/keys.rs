@@ -28,6 +28,8 @@ use crate::error::{Error, FieldError, Result};
 use crate::state::AppState;
 
 const MAX_NAME: usize = 100;
+/// Longest unknown scope echoed back in an error (longer than any permission name).
+const MAX_SCOPE_ECHO: usize = 64;
 /// A key lives at most two years.
 const MAX_LIFETIME_DAYS: i64 = 730;
 
@@ -54,16 +56,31 @@ impl Validate for NewKeyIn {
             errors.push(field("name", format!("1 to {MAX_NAME} characters")));
         }
         let mut scopes = Vec::new();
-        for s in &self.scopes {
+        if self.scopes.len() > Permission::ALL.len() {
+            // more names than there are permissions: refused at once, none looked at
+            let message = format!("at most {} permissions", Permission::ALL.len());
+            return Err(Error::validation(vec![field("scopes", message)]));
+        }
+        let mut unknown = false;
+        for (i, s) in self.scopes.iter().enumerate() {
             match Permission::ALL.iter().find(|p| p.as_str() == s) {
                 Some(p) if !scopes.contains(p) => scopes.push(*p),
                 Some(_) => {}
                 None => {
-                    let known: Vec<&str> = Permission::ALL.iter().map(|p| p.as_str()).collect();
-                    let message = format!("unknown permission {s:?} (known: {})", known.join(", "));
-                    errors.push(field("scopes", message));
+                    unknown = true;
+                    let message = if s.chars().count() <= MAX_SCOPE_ECHO {
+                        format!("unknown permission {s:?}")
+                    } else {
+                        "unknown permission".into()
+                    };
+                    errors.push(field(&format!("scopes[{i}]"), message));
                 }
             }
+        }
+        if unknown {
+            // the permissions that exist, listed once however many names were unknown
+            let known: Vec<&str> = Permission::ALL.iter().map(|p| p.as_str()).collect();
+            errors.push(field("scopes", format!("known: {}", known.join(", "))));
         }
         if self.scopes.is_empty() {
             errors.push(field("scopes", "at least one permission".into()));

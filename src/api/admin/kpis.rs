@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Days, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -25,18 +25,42 @@ const SPIKE_MIN_FAILED: i64 = 5;
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct MetricsQuery {
-    /// First day (UTC, `YYYY-MM-DD`); default 29 days before `to`.
+    /// First day (UTC, `YYYY-MM-DD`, years 1970 to 9999); default 29 days before `to`.
     pub from: Option<NaiveDate>,
-    /// Last day, inclusive; default today. At most 366 days after `from`.
+    /// Last day, inclusive (years 1970 to 9999); default today. At most 366 days after
+    /// `from`.
     pub to: Option<NaiveDate>,
 }
+
+/// The years a period's days may fall in: far enough from chrono's and PostgreSQL's limits
+/// that no date arithmetic or query on them can fail.
+const YEARS: std::ops::RangeInclusive<i32> = 1970..=9999;
 
 impl Validate for MetricsQuery {
     type Checked = (NaiveDate, NaiveDate);
 
     fn validate(&self) -> Result<(NaiveDate, NaiveDate)> {
+        let out_of_range: Vec<FieldError> = [("from", self.from), ("to", self.to)]
+            .into_iter()
+            .filter(|(_, day)| day.is_some_and(|d| !YEARS.contains(&d.year())))
+            .map(|(field, _)| FieldError {
+                field: field.into(),
+                message: format!("a day of the years {} to {}", YEARS.start(), YEARS.end()),
+            })
+            .collect();
+        if !out_of_range.is_empty() {
+            return Err(Error::validation(out_of_range));
+        }
         let to = self.to.unwrap_or_else(|| Utc::now().date_naive());
-        let from = self.from.unwrap_or(to - Duration::days(29));
+        let from = match self.from {
+            Some(from) => from,
+            None => to.checked_sub_days(Days::new(29)).ok_or_else(|| {
+                Error::validation(vec![FieldError {
+                    field: "to".into(),
+                    message: "too early to count 30 days back from".into(),
+                }])
+            })?,
+        };
         let days = (to - from).num_days() + 1;
         if !(1..=MAX_DAYS).contains(&days) {
             return Err(Error::validation(vec![FieldError {
@@ -290,4 +314,35 @@ fn judge(s: &AlertSignals, slas: &AlertSlas, probes: &[Probe]) -> Vec<AlertOut> 
         });
     }
     data
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn checked(from: Option<NaiveDate>, to: Option<NaiveDate>) -> Result<(NaiveDate, NaiveDate)> {
+        MetricsQuery { from, to }.validate()
+    }
+
+    #[test]
+    fn days_out_of_the_sane_years_are_refused_without_panicking() {
+        let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        for (from, to) in [
+            (None, Some(NaiveDate::MIN)),
+            (Some(NaiveDate::MIN), Some(NaiveDate::MIN)),
+            (Some(day(-5000, 1, 1)), Some(day(-5000, 1, 2))),
+            (None, Some(NaiveDate::MAX)),
+            (Some(day(1969, 12, 31)), Some(day(1970, 1, 1))),
+            (Some(day(9999, 12, 31)), Some(day(10000, 1, 1))),
+        ] {
+            let e = checked(from, to).unwrap_err();
+            assert_eq!(e.code(), "validation.failed", "{from:?}..{to:?}");
+        }
+        assert_eq!(
+            checked(None, Some(day(1970, 1, 1))).unwrap(),
+            (day(1969, 12, 3), day(1970, 1, 1)),
+            "the default start may precede 1970"
+        );
+        assert!(checked(Some(day(9999, 1, 1)), Some(day(9999, 12, 31))).is_ok());
+    }
 }

@@ -17,19 +17,18 @@ use crate::api::extract::Path;
 use crate::api::shared::download;
 use crate::db;
 use crate::db::support::NewAttachment;
-use crate::domain::attachment::{MAX_ATTACHMENT_BYTES, safe_filename, sniff};
+use crate::domain::attachment::{MAX_ATTACHMENT_BYTES, MAX_FILENAME_CHARS, safe_filename, sniff};
 use crate::domain::ids::OrderId;
 use crate::domain::order::Order;
 use crate::error::{Error, FieldError, Result};
 use crate::state::AppState;
-
-const MAX_FILENAME_CHARS: usize = 255;
 
 /// An attachment, sent inline as base64. Its type is decided by its content: PDF, PNG,
 /// JPEG or plain UTF-8 text, at most 5 MiB decoded.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AttachmentIn {
+    /// 1 to 120 characters, kept whole (a longer name is refused, never cut).
     pub filename: String,
     /// Standard base64 (with padding) of the file's bytes.
     pub content_base64: String,
@@ -72,7 +71,7 @@ pub fn decode(a: &AttachmentIn) -> Result<Decoded> {
     if a.filename.trim().is_empty() || a.filename.chars().count() > MAX_FILENAME_CHARS {
         errors.push(FieldError {
             field: "attachment.filename".into(),
-            message: "1 to 255 characters".into(),
+            message: format!("1 to {MAX_FILENAME_CHARS} characters"),
         });
     }
     // refuse before decoding what cannot fit anyway

@@ -33,6 +33,22 @@ async fn tasks_are_created_listed_by_filter_and_closed_once() {
             "{body}"
         );
     }
+    // a time chrono reads but PostgreSQL cannot hold: a 422, not a 500
+    let (status, body) = post(
+        &app,
+        &agent,
+        TENANT,
+        "/v1/admin/tasks",
+        None,
+        json!({"kind": "pickup", "title": "x", "due_at": "-5000-01-01T00:00:00Z"}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (422, Some("validation.out_of_range_time")),
+        "{body}"
+    );
+    assert!(!body.to_string().contains("out of range\""), "{body}");
     let (status, dry) = post(
         &app,
         &agent,

@@ -279,6 +279,35 @@ async fn reorder_replays_a_key_and_validates_lines() {
 }
 
 #[tokio::test]
+async fn too_many_line_ids_are_refused_at_once_with_one_error() {
+    let app = helpers::spawn_with(Options {
+        workers: 0,
+        ..Default::default()
+    })
+    .await;
+    let order = app.orders[0].clone();
+    let token = app.customer_token(TENANT, &order.customer_id);
+    // within the 256 KiB body limit: 37,000 distinct ids of 3 characters, or one repeated
+    let digit = |n: usize| char::from_digit((n % 36) as u32, 36).unwrap();
+    let distinct: Vec<Value> = (0..37_000)
+        .map(|i| json!(format!("{}{}{}", digit(i / 1296), digit(i / 36), digit(i))))
+        .collect();
+    for lines in [distinct, vec![json!("a"); 37_000]] {
+        let body = json!({ "dry_run": true, "lines": lines });
+        let (s, _, b) = post(&app, &token, TENANT, &path(&order), None, None, &body).await;
+        assert_eq!(
+            (s, b["code"].as_str()),
+            (422, Some("validation.failed")),
+            "{b}"
+        );
+        let errors = b["errors"].as_array().unwrap();
+        assert_eq!(errors.len(), 1, "one error, not one per id");
+        assert_eq!(errors[0]["field"], "lines");
+        assert!(b.to_string().len() < 1_000, "{} bytes", b.to_string().len());
+    }
+}
+
+#[tokio::test]
 async fn nothing_available_ends_the_job_with_every_reason() {
     let app = helpers::spawn().await;
     let order = app.order_in("delivered").clone();

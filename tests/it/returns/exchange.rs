@@ -175,6 +175,28 @@ async fn out_of_stock_or_unknown_replacements_are_refused_before_anything_happen
         "{p}"
     );
 
+    // quantities whose sum per SKU would overflow: refused by their bound, never summed
+    let huge = json!({"lines": [
+        {"line_id": order.lines[0].id, "qty": i32::MAX, "replacement_sku": sku, "reason": "other"},
+        {"line_id": order.lines[1].id, "qty": 1, "replacement_sku": sku, "reason": "other"},
+    ]});
+    let (status, _, p) = post(
+        &app,
+        &token,
+        TENANT,
+        "replace-request",
+        &order.id,
+        Some("k-huge"),
+        &huge,
+    )
+    .await;
+    assert_eq!(
+        (status, p["code"].as_str(), p["errors"][0]["field"].as_str()),
+        (422, Some("validation.failed"), Some("lines[0].qty")),
+        "{p}"
+    );
+    assert_eq!(p["errors"].as_array().unwrap().len(), 1, "{p}");
+
     let too_much = json!({"lines": [{"line_id": order.lines[0].id, "qty": order.lines[0].qty + 1, "reason": "damaged"}]});
     let (status, _, p) = post(
         &app,

@@ -239,6 +239,13 @@ async fn message_input_is_bounded_and_sniffed() {
             413,
             "request.too_large",
         ),
+        // a name longer than is stored: refused, never cut
+        (
+            json!({"body": "hi", "attachment": {"filename": format!("{}.txt", "n".repeat(117)),
+                   "content_base64": STANDARD.encode("hello")}}),
+            422,
+            "validation.failed",
+        ),
     ];
     for (body, want_status, want_code) in cases {
         let (status, _, problem) = send(&app, h(), &path, &body).await;
@@ -260,6 +267,12 @@ async fn message_input_is_bounded_and_sniffed() {
     let (_, list) = app.get(&path, h()).await;
     assert_eq!(list["data"], json!([]), "{list}");
     assert!(list["case"].is_null());
+    // the longest name accepted is kept whole
+    let name = format!("{}.txt", "n".repeat(116));
+    let body = json!({"body": "hi", "attachment": {"filename": name, "content_base64": STANDARD.encode("hello")}});
+    let (status, _, sent) = send(&app, h(), &path, &body).await;
+    assert_eq!(status, 201, "{sent}");
+    assert_eq!(sent["message"]["attachment"]["filename"], name.as_str());
 }
 
 #[tokio::test]

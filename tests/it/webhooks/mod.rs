@@ -303,6 +303,12 @@ async fn targets_that_are_not_public_are_refused() {
             (422, Some("webhooks.url_refused")),
             "{url}: {body}"
         );
+        // what a name resolves to stays inside: the answer holds no address
+        let text = body.to_string();
+        let address = text
+            .split(|c: char| !(c.is_ascii_hexdigit() || c == '.' || c == ':'))
+            .find(|t| t.contains(['.', ':']) && t.parse::<std::net::IpAddr>().is_ok());
+        assert_eq!(address, None, "{url}: {body}");
     }
     for (i, body) in [
         json!({"url": "ftp://example.com/x"}),

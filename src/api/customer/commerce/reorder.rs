@@ -1,5 +1,7 @@
 //! `POST /v1/customer/orders/{order_id}/reorder`: buy an earlier order's lines again.
 
+use std::collections::HashSet;
+
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -45,18 +47,20 @@ pub struct ReorderDryRunOut {
     pub steps: Vec<String>,
 }
 
-/// The order's lines named by `ids` (all when `None`); 422 listing every bad id.
+/// The order's lines named by `ids` (all when `None`); 422 listing every bad id, or one
+/// error at once when there are too many to look at.
 fn selected<'a>(order: &'a Order, ids: Option<&[String]>) -> Result<Vec<&'a OrderLine>> {
-    let mut errors = Vec::new();
     if let Some(ids) = ids {
         if ids.is_empty() || ids.len() > MAX_LINES {
-            errors.push(FieldError {
+            return Err(Error::validation(vec![FieldError {
                 field: "lines".into(),
                 message: format!("1 to {MAX_LINES} line ids, or leave it out for all lines"),
-            });
+            }]));
         }
+        let mut seen = HashSet::with_capacity(ids.len());
+        let mut errors = Vec::new();
         for (i, id) in ids.iter().enumerate() {
-            if ids[..i].contains(id) {
+            if !seen.insert(id.as_str()) {
                 errors.push(FieldError {
                     field: format!("lines[{i}]"),
                     message: "named twice".into(),
@@ -68,9 +72,9 @@ fn selected<'a>(order: &'a Order, ids: Option<&[String]>) -> Result<Vec<&'a Orde
                 });
             }
         }
-    }
-    if !errors.is_empty() {
-        return Err(Error::validation(errors));
+        if !errors.is_empty() {
+            return Err(Error::validation(errors));
+        }
     }
     reorder::selected_lines(order, ids).map_err(|_| Error::validation(vec![]))
 }

@@ -163,8 +163,9 @@ fn validate_lines(lines: &[LineAskIn], errors: &mut Vec<FieldError>) {
         } else if !seen.insert(l.line_id.as_str()) {
             field(errors, at("line_id"), "listed twice: give each line once");
         }
-        if l.qty < 1 {
-            field(errors, at("qty"), "must be at least 1");
+        if !(1..=returns::MAX_QTY).contains(&l.qty) {
+            let msg = format!("from 1 to {}", returns::MAX_QTY);
+            field(errors, at("qty"), &msg);
         }
         if !REASONS.contains(&l.reason.as_str()) {
             let msg = format!("one of {}", REASONS.join(", "));
