@@ -36,6 +36,10 @@ pub async fn run(ctx: EventsCtx, shutdown: CancellationToken) {
                 false
             }
         };
+        // a pass in progress finishes; none starts after a shutdown, backlog or not
+        if shutdown.is_cancelled() {
+            return;
+        }
         if busy {
             continue;
         }

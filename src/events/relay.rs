@@ -34,6 +34,10 @@ pub async fn run(ctx: EventsCtx, shutdown: CancellationToken) {
                 false
             }
         };
+        // a pass in progress finishes; none starts after a shutdown, backlog or not
+        if shutdown.is_cancelled() {
+            return;
+        }
         if more {
             continue;
         }

@@ -213,7 +213,8 @@ async fn start(
         reason: Some(&reason),
         before: Some(json!({ "fraud_state": order.fraud_state })),
         after: Some(json!({ "fraud_state": state, "run_id": run.id })),
-        personal_data_of: None,
+        // the reviewer's reason may describe the customer: sealed under their key
+        personal_data_of: Some(&order.customer_id),
     })
     .await?;
     let answer = FraudAcceptedOut {
@@ -253,7 +254,8 @@ async fn assign(
         reason: who.notes.as_deref(),
         before: None,
         after: Some(json!({ "agent_id": who.agent_id, "team": who.team })),
-        personal_data_of: None,
+        // the notes may describe the customer: sealed under their key
+        personal_data_of: Some(&order.customer_id),
     })
     .await?;
     let answer = ReviewAssignedOut {

@@ -236,7 +236,8 @@ impl Intake for ResolutionIntake<'_> {
             reason: Some(body.note.trim()),
             before: Some(json!(open.mismatch)),
             after: Some(json!({ "resolution_id": row.id, "reference": row.reference })),
-            personal_data_of: None,
+            // the note and reference may name the customer: sealed, gone with their erasure
+            personal_data_of: Some(customer),
         })
         .await?;
         let answer = ReconciledOut {

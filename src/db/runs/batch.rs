@@ -125,9 +125,10 @@ pub struct RunEnd {
 /// `finished_at`, lease released, and the done steps' checkpoints. With each run's end
 /// goes what goes with it: the request it serves is closed (`q`: the order then accepts a new
 /// request of that kind) and the outcome is appended to the audit log (`a`), under the order
-/// when the run's input names one, else under the job. Returns the runs ended; one whose
-/// worker lost its lease is left out, and nothing of it is written. (Postgres runs
-/// data-modifying CTEs whether or not the final SELECT reads them.)
+/// when the run's input names one, else under the job: the job, its status and error code,
+/// not its result (the run keeps that, where erasure and retention reach it). Returns the
+/// runs ended; one whose worker lost its lease is left out, and nothing of it is written.
+/// (Postgres runs data-modifying CTEs whether or not the final SELECT reads them.)
 ///
 /// `runs.id = ANY($1)` repeats the join for the planner: a generic plan made over statistics
 /// that say "empty" otherwise reads every run through the whole key index on each end (see
@@ -177,7 +178,7 @@ pub async fn end_many(conn: &mut PgConnection, ends: &[RunEnd]) -> sqlx::Result<
                  lease_owner = NULL, lease_until = NULL
              FROM e WHERE runs.id = e.id AND runs.id = ANY($1) AND runs.lease_owner = e.worker
              RETURNING runs.id, runs.tenant_id, runs.kind, runs.input, runs.requested_by,
-                       runs.status, runs.result, runs.error),
+                       runs.status, runs.error),
          q AS (UPDATE requests SET status = r.status, updated_at = now()
                FROM r WHERE requests.run_id = r.id),
          a AS (INSERT INTO audit_log (tenant_id, actor_kind, actor_id, on_behalf_of, action,
@@ -185,11 +186,9 @@ pub async fn end_many(conn: &mut PgConnection, ends: &[RunEnd]) -> sqlx::Result<
                SELECT tenant_id, 'system', 'worker', requested_by, 'job.' || kind || '.' || status,
                       CASE WHEN input ? 'order_id' THEN 'order' ELSE 'job' END,
                       COALESCE(input->>'order_id', id::text),
-                      -- a download link is a bearer credential: the audit keeps the rest
+                      -- not the result: it may hold personal data (a new address) that
+                      -- an erasure redacts in the run but could not reach in this table
                       jsonb_build_object('job_id', id, 'status', status,
-                                         'result', CASE WHEN jsonb_typeof(result) = 'object'
-                                                        THEN result - 'download_url'
-                                                        ELSE result END,
                                          'error_code', error->'code')
                FROM r),
          ev AS (INSERT INTO outbox (kind, tenant_id, order_id, payload)

@@ -66,11 +66,13 @@ pub fn replay(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
 }
 
 async fn to_stream(ctx: &StepCtx<'_>, events: &[Value]) -> Result<(), StepError> {
+    // Redis's error names its host: the log keeps it, the job's error (shown to callers) not
     let unavailable = |e: redis::RedisError| {
+        tracing::warn!(error = %e, "replay could not reach the event stream");
         StepError::Retryable(Box::new(crate::error::problem(
             StatusCode::SERVICE_UNAVAILABLE,
             "replay.stream_unavailable",
-            format!("Redis: {e}"),
+            "the event stream is unavailable; the replay is retried",
         )))
     };
     let client = redis::Client::open(ctx.state.config.redis_url.as_str()).map_err(unavailable)?;

@@ -23,20 +23,26 @@ use crate::workflows::step::{StepCtx, StepError, with_result};
 mod parts;
 use parts::{PartJob, Progress};
 
+/// A failure of the exports store, retried. The store's own error (a local path, the
+/// storage endpoint, its response body) goes to the log only: the problem is shown to
+/// admins and, for an erasure's `delete_subject_archives`, to the customer polling it.
 pub(super) fn storage(e: impl std::fmt::Display) -> StepError {
-    tracing::warn!(error = %e, "export storage failed");
+    tracing::warn!(error = %format!("{e:#}"), "export storage failed");
     StepError::Retryable(Box::new(crate::error::problem(
         StatusCode::SERVICE_UNAVAILABLE,
         "export.storage_failed",
-        format!("the export's object store failed; the step will be retried: {e}"),
+        "the export's object store failed; the step will be retried",
     )))
 }
 
+/// A file that could not be encoded, for good; the cause goes to the log only (as for
+/// [`storage`]).
 pub(super) fn encoding(e: impl std::fmt::Display) -> StepError {
+    tracing::error!(error = %format!("{e:#}"), "export encoding failed");
     StepError::permanent(
         StatusCode::INTERNAL_SERVER_ERROR,
         "export.encoding_failed",
-        format!("the export's file could not be encoded: {e}"),
+        "the export's file could not be encoded",
     )
 }
 
