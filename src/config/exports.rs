@@ -1,5 +1,5 @@
-//! Where exports for finance are written, in parts of how many rows, and how long their
-//! download links last. The links are signed with a key derived from
+//! Where exports for finance are written, in parts of how many rows, how long their
+//! download links last and how long the files are kept. The links are signed with a key derived from
 //! `ORDERDESK_DOWNLOAD_SECRET` (a label of their own), so production refuses a built-in
 //! secret for them as for every other.
 
@@ -21,7 +21,14 @@ pub struct Exports {
     pub part_rows: u64,
     /// How long a download link is valid from when it is handed out.
     pub link_ttl: Duration,
+    /// How long an export (its files and its record) is kept from its start; `None` keeps
+    /// them for ever. Files may hold customers' e-mails, which an erasure cannot take out
+    /// of them: this bounds how long an erased customer stays in them.
+    pub retention: Option<Duration>,
 }
+
+/// Default of `ORDERDESK_EXPORTS_RETENTION_DAYS`.
+pub const DEFAULT_RETENTION_DAYS: u64 = 30;
 
 impl Exports {
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> anyhow::Result<Exports> {
@@ -54,10 +61,20 @@ impl Exports {
             Some(v) => v.trim().parse::<u64>().ok().filter(|n| (1..=7 * 24 * 3600).contains(n))
                 .with_context(|| format!("ORDERDESK_EXPORTS_LINK_TTL_SECS must be from 1 to 604800 (7 days), got {v:?}"))?,
         };
+        let retention_days = match get("ORDERDESK_EXPORTS_RETENTION_DAYS") {
+            None => DEFAULT_RETENTION_DAYS,
+            Some(v) => v.trim().parse::<u64>().ok().filter(|n| *n <= 3650).with_context(|| {
+                format!(
+                    "ORDERDESK_EXPORTS_RETENTION_DAYS must be from 0 (keep for ever) to 3650, got {v:?}"
+                )
+            })?,
+        };
         Ok(Exports {
             store,
             part_rows,
             link_ttl: Duration::from_secs(ttl),
+            retention: (retention_days > 0)
+                .then(|| Duration::from_secs(retention_days * 24 * 3600)),
         })
     }
 }
@@ -80,12 +97,17 @@ mod tests {
         let d = with(&[]).unwrap();
         assert_eq!(d.store, DEFAULT_EXPORTS_STORE);
         assert_eq!(d.part_rows, DEFAULT_PART_ROWS);
+        assert_eq!(d.retention, Some(Duration::from_secs(30 * 24 * 3600)));
+        let kept = with(&[("ORDERDESK_EXPORTS_RETENTION_DAYS", "0")]).unwrap();
+        assert_eq!(kept.retention, None, "0 keeps them for ever");
         assert!(with(&[("ORDERDESK_EXPORTS_STORE", "s3://finance/exports/")]).is_ok());
         for (var, bad) in [
             ("ORDERDESK_EXPORTS_STORE", "relative/dir"),
             ("ORDERDESK_EXPORTS_STORE", "ftp://x"),
             ("ORDERDESK_EXPORTS_PART_ROWS", "0"),
             ("ORDERDESK_EXPORTS_LINK_TTL_SECS", "forever"),
+            ("ORDERDESK_EXPORTS_RETENTION_DAYS", "3651"),
+            ("ORDERDESK_EXPORTS_RETENTION_DAYS", "a month"),
         ] {
             let e = with(&[(var, bad)]).unwrap_err().to_string();
             assert!(e.contains(var), "{e}");

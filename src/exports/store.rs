@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
+use futures::TryStreamExt;
 use object_store::ObjectStore;
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
@@ -62,6 +63,24 @@ impl Store {
             Some(p) => Path::from(format!("{p}/{key}")),
             None => Path::from(key),
         }
+    }
+
+    /// Deletes every object of an export (its parts, its assembled file); returns how many.
+    /// (A local store keeps the emptied directory, named by the ids alone.)
+    pub async fn delete_export(
+        &self,
+        tenant: &TenantId,
+        export: ExportId,
+    ) -> anyhow::Result<usize> {
+        let dir = self.path(&format!("{tenant}/{export}"));
+        let objects: Vec<_> = self.inner.list(Some(&dir)).try_collect().await?;
+        for object in &objects {
+            match self.inner.delete(&object.location).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(objects.len())
     }
 }
 

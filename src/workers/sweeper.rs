@@ -2,7 +2,8 @@
 //! retry that fell due, a running run whose lease expired (dead worker), a run whose trigger
 //! was lost in Redis — so a lost message or a killed worker is harmless within seconds. Also
 //! records the trigger queue's depth (for metrics), prunes finished apalis tasks, old sent
-//! outbox rows and expired queue claims, and deletes finished runs past their retention.
+//! outbox rows and expired queue claims, and deletes finished runs and exports past their
+//! retention.
 
 use std::time::{Duration, Instant};
 
@@ -11,7 +12,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use super::{DeliveryCtx, REDIS_TIMEOUT};
+use crate::config::Exports;
 use crate::domain::ids::RunId;
+use crate::exports::store::Store;
 use crate::jobs::{PUSH_BATCH, Room};
 use crate::{db, metrics};
 
@@ -96,7 +99,34 @@ async fn janitor(state: &DeliveryCtx) -> anyhow::Result<()> {
         delete_old_runs(&mut conn, retention).await?;
     }
     delete_expired_claims(&mut conn, CLAIM_RETENTION).await?;
+    if let Some(retention) = state.config.exports.retention {
+        delete_old_exports(&mut conn, &state.config.exports, retention).await?;
+    }
     Ok(())
+}
+
+/// Exports deleted per cleanup pass.
+const EXPORTS_PER_PASS: i64 = 100;
+
+/// Deletes the exports started longer than `retention` ago, at most [`EXPORTS_PER_PASS`]:
+/// each one's files, then its record (so that a failure in between leaves the record for
+/// the next pass); returns how many.
+pub async fn delete_old_exports(
+    conn: &mut sqlx::PgConnection,
+    config: &Exports,
+    retention: Duration,
+) -> anyhow::Result<usize> {
+    let old = db::exports::past_retention(conn, retention, EXPORTS_PER_PASS).await?;
+    if old.is_empty() {
+        return Ok(0);
+    }
+    let store = Store::open(config)?;
+    for (tenant, export) in &old {
+        store.delete_export(tenant, *export).await?;
+        db::exports::delete(conn, tenant, *export).await?;
+    }
+    info!(count = old.len(), "deleted exports past their retention");
+    Ok(old.len())
 }
 
 /// Deletes queue claims expired longer than `retention` ago, at most

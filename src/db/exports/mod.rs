@@ -240,3 +240,43 @@ pub async fn finish(
     .await?;
     Ok(())
 }
+
+/// Exports started longer than `older_than` ago whose run is not still going, oldest first,
+/// at most `limit`: those retention deletes (`workers::sweeper`).
+pub async fn past_retention(
+    conn: &mut PgConnection,
+    older_than: std::time::Duration,
+    limit: i64,
+) -> sqlx::Result<Vec<(TenantId, ExportId)>> {
+    let secs = i64::try_from(older_than.as_secs()).unwrap_or(i64::MAX);
+    let rows = sqlx::query!(
+        r#"SELECT e.tenant_id AS "tenant_id: TenantId", e.id AS "id: ExportId" FROM exports e
+            WHERE e.created_at < now() - $1::bigint * interval '1 second'
+              AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.id = e.run_id
+                              AND r.status IN ('queued', 'running'))
+            ORDER BY e.created_at
+            LIMIT $2"#,
+        secs,
+        limit,
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.tenant_id, r.id)).collect())
+}
+
+/// Deletes an export's record and its parts' (its files go first: a record left by a
+/// crash in between is taken again by the next pass).
+pub async fn delete(
+    conn: &mut PgConnection,
+    tenant: &TenantId,
+    export: ExportId,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "DELETE FROM exports WHERE tenant_id = $1 AND id = $2",
+        tenant.as_str(),
+        export.as_uuid(),
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}

@@ -11,6 +11,7 @@ mod killed;
 mod measure;
 mod refusals;
 mod resume;
+mod retention;
 
 use std::path::PathBuf;
 
