@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -267,6 +267,7 @@ mod tests {
     use super::*;
     use crate::demo::demo_orders;
     use crate::order::OrderStatus;
+    use chrono::Duration;
 
     fn delivered_order() -> Order {
         demo_orders(&crate::ids::TenantId::new("t"), 4, 24)
