@@ -267,12 +267,13 @@ pub struct OrderNote {
 }
 
 impl Order {
-    /// Money still held on the order's payments: what a full refund would return.
+    /// Money still held on the order's payments: what a full refund would return — what each
+    /// captured payment took (its captures, not the authorized amount) less its refunds.
     pub fn refundable_minor(&self) -> i64 {
         self.payments
             .iter()
             .filter(|p| p.status == "captured" || p.status == "partially_refunded")
-            .map(|p| p.amount_minor - p.refunded_minor)
+            .map(Payment::refundable_minor)
             .sum()
     }
 }

@@ -13,6 +13,14 @@ use super::return_review::{ProposedSettlement, SettlementKind};
 /// The workflow that pays a return's refund or credit (workflows.toml).
 pub const REFUND_RETURN_WORKFLOW: &str = "refund_return";
 
+/// The steps of [`REFUND_RETURN_WORKFLOW`] that move money (the card refund, the store
+/// credit): once one is done the return is paid, however its run ends.
+pub const MONEY_STEPS: [&str; 2] = ["refund", "store_credit"];
+
+/// The return's `refund_status` once its refund or credit was recorded: it is paid, whatever
+/// became of the run that paid it.
+pub const REFUND_ISSUED: &str = "issued";
+
 /// How a return's money goes back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -55,7 +63,10 @@ pub struct RefundSituation<'a> {
     pub status: &'a str,
     /// What the latest inspection proposed (none before an inspection).
     pub proposed: Option<&'a ProposedSettlement>,
-    /// Whether a refund of this return was accepted (running or made).
+    /// The return's `refund_status` (`issued` once the refund or credit was recorded).
+    pub refund_status: &'a str,
+    /// Whether a refund of this return was accepted (running or made) or moved money in a
+    /// run that ended otherwise.
     pub refund_accepted: bool,
     /// Whether an approval or inspection of the return is still running.
     pub review_running: bool,
@@ -93,7 +104,7 @@ pub fn check_issue(s: &RefundSituation<'_>, asked: Option<i64>) -> Result<i64, R
             message: message.into(),
         }))
     };
-    if s.refund_accepted {
+    if s.refund_accepted || s.refund_status == REFUND_ISSUED {
         return blocked(
             "return.already_refunded",
             "the refund or credit of this return was issued already",
@@ -160,6 +171,7 @@ mod tests {
             RefundSituation {
                 status: "inspected",
                 proposed: p,
+                refund_status: "pending",
                 refund_accepted: accepted,
                 review_running: false,
             }
@@ -194,5 +206,11 @@ mod tests {
             ..at(Some(&refund), false)
         };
         assert_eq!(code(check_issue(&busy, None)), "return.action_running");
+        // recorded as issued, its run since deleted by retention
+        let issued = RefundSituation {
+            refund_status: REFUND_ISSUED,
+            ..at(Some(&refund), false)
+        };
+        assert_eq!(code(check_issue(&issued, None)), "return.already_refunded");
     }
 }

@@ -5,6 +5,7 @@ use sqlx::PgConnection;
 use sqlx::types::Json;
 
 use crate::domain::ids::{CustomerId, OrderId, RequestId, TenantId};
+use crate::domain::return_refund::MONEY_STEPS;
 use crate::domain::return_review::{ProposedSettlement, RmaInspection};
 use crate::domain::returns::RmaLine;
 
@@ -299,8 +300,10 @@ pub async fn record_inspection(
     Ok(())
 }
 
-/// Whether a refund or credit of the RMA was accepted (queued, running or made): a return is
-/// refunded once.
+/// Whether a refund or credit of the RMA was accepted (queued, running or made) or moved
+/// money: a `refund_return` run not ended or succeeded, or one that ended otherwise
+/// (cancelled, compensated, failed) after its money step (`refund` or `store_credit`) was
+/// done — the money went back, whatever came after. A return is refunded once.
 pub async fn refund_accepted(
     conn: &mut PgConnection,
     tenant_id: &TenantId,
@@ -309,11 +312,14 @@ pub async fn refund_accepted(
     sqlx::query_scalar!(
         r#"SELECT EXISTS (
                SELECT 1 FROM runs
-               WHERE tenant_id = $1 AND subject_id = $2
-                 AND kind = 'refund_return' AND status IN ('queued', 'running', 'succeeded')
+               WHERE tenant_id = $1 AND subject_id = $2 AND kind = 'refund_return'
+                 AND (status IN ('queued', 'running', 'succeeded')
+                      OR EXISTS (SELECT 1 FROM jsonb_array_elements(steps) AS s
+                                 WHERE s ->> 'name' = ANY($3) AND s ->> 'status' = 'done'))
            ) AS "accepted!""#,
         tenant_id.as_str(),
         rma_id,
+        &MONEY_STEPS as &[&str],
     )
     .fetch_one(conn)
     .await

@@ -663,3 +663,52 @@ async fn the_erasure_reaches_a_held_refunds_reason() {
     assert_eq!(job["status"], "succeeded", "{job}");
     assert_eq!(held_reasons_naming().await.unwrap(), 0);
 }
+
+/// A cancellation that refunds an authorization captured in part refunds what was captured,
+/// never the authorized amount (which Payments refuses with 422, compensating for ever).
+#[tokio::test]
+async fn a_cancellation_refunds_what_a_partial_capture_took() {
+    let app = helpers::spawn().await;
+    let order = app.order_in("pending").clone();
+    let payment = &order.payments[0];
+    assert_eq!(payment.status, "authorized");
+    assert!(payment.amount_minor > 400, "{payment:?}");
+    let pay = payment.id.clone();
+    let (token, sudo) = billing(&app, "agt_bill");
+    let capture = json!({"amount_minor": 400, "reason": "ships partially"});
+    let captured = app
+        .admin_post(
+            &token,
+            &capture_path(&pay),
+            Some("c-1"),
+            Some(&sudo),
+            capture,
+        )
+        .await;
+    app.job_succeeded(captured).await;
+
+    let lead = app.agent_token(TENANT, "agt_lead", &["cs_lead"]);
+    let lead_sudo = app.sudo_token(TENANT, "agt_lead", &["cs_lead"]);
+    let path = format!("/v1/admin/orders/{}/force-cancel", order.id);
+    let cancel = json!({"refund": true, "restock": false, "reason": "customer asked"});
+    let mut dry = cancel.clone();
+    dry["dry_run"] = json!(true);
+    let (status, plan) = app
+        .admin_post(&lead, &path, None, Some(&lead_sudo), dry)
+        .await;
+    assert_eq!(status, 200, "{plan}");
+    assert_eq!(plan["plan"]["refund_minor"], 400, "{plan}");
+    let cancelling = app
+        .admin_post(&lead, &path, Some("f-1"), Some(&lead_sudo), cancel)
+        .await;
+    app.job_succeeded(cancelling).await;
+    let at_payments = sandbox_payment(&app, &pay).await;
+    assert_eq!(at_payments["refunded_minor"], 400, "{at_payments}");
+    let refunds: Vec<i64> = at_payments["refunds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["amount_minor"].as_i64().unwrap())
+        .collect();
+    assert_eq!(refunds, vec![400], "{at_payments}");
+}

@@ -233,6 +233,90 @@ async fn a_return_is_paid_as_store_credit_once() {
     );
 }
 
+/// A return's credit, paid once, stays paid: a run that ended otherwise (cancelled) after it
+/// granted the credit, before the return was marked issued, still counts; and once the
+/// return says issued, so does the return when retention deleted the run. Each second
+/// issue-refund is 409 and Billing holds one credit.
+#[tokio::test]
+async fn a_return_paid_once_stays_paid_whatever_became_of_its_run() {
+    let app = spawn().await;
+    let order = delivered(&app);
+    let price = order.lines[0].unit_price_minor;
+    let rma = inspected(&app, &order, "store_credit").await;
+    let (token, sudo) = billing(&app, "agt_bill");
+    let body = json!({"method": "store_credit", "amount_minor": price, "reason": "as proposed"});
+    let done = app
+        .admin_post(&token, &path(&rma), Some("s-1"), Some(&sudo), body.clone())
+        .await;
+    app.job_succeeded(done).await;
+    let credits = format!("/sandbox/store-credits?customer_id={}", order.customer_id);
+    let one_credit = || async {
+        let held = app.sandbox_get(&credits).await;
+        assert_eq!(held["data"].as_array().unwrap().len(), 1, "{held}");
+    };
+    let refused = |(status, b): (u16, Value)| {
+        assert_eq!(
+            (status, b["code"].as_str()),
+            (409, Some("return.already_refunded")),
+            "{b}"
+        );
+    };
+    let mut conn = app.state.db.acquire().await.unwrap();
+
+    // the credit granted, then the run cancelled before `record_refund`
+    sqlx::query(
+        "UPDATE runs SET status = 'cancelled' WHERE kind = 'refund_return' AND subject_id = $1",
+    )
+    .bind(&rma)
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+    sqlx::query("UPDATE returns SET refund_status = 'pending' WHERE rma_id = $1")
+        .bind(&rma)
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    refused(
+        app.admin_post(&token, &path(&rma), Some("s-2"), Some(&sudo), body.clone())
+            .await,
+    );
+    one_credit().await;
+
+    // recorded as issued, and the run deleted by retention
+    sqlx::query("UPDATE returns SET refund_status = 'issued' WHERE rma_id = $1")
+        .bind(&rma)
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let deleted = orderdesk::db::runs::delete_finished(&mut conn, std::time::Duration::ZERO, 100)
+        .await
+        .unwrap();
+    assert!(deleted > 0);
+    let runs: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM runs WHERE kind = 'refund_return' AND subject_id = $1",
+    )
+    .bind(&rma)
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap();
+    assert_eq!(runs, 0);
+    refused(
+        app.admin_post(&token, &path(&rma), Some("s-3"), Some(&sudo), body.clone())
+            .await,
+    );
+    let mut dry = body;
+    dry["dry_run"] = json!(true);
+    let (_, plan) = app
+        .admin_post(&token, &path(&rma), None, Some(&sudo), dry)
+        .await;
+    assert_eq!(
+        plan["blocked_reasons"][0]["code"],
+        json!("return.already_refunded"),
+        "{plan}"
+    );
+    one_credit().await;
+}
+
 #[tokio::test]
 async fn issue_refund_refuses_bad_bodies_tokens_roles_tenants_and_nothing_proposed() {
     let settings = TenantSettings {

@@ -45,7 +45,8 @@ fn reason(input: &CancelRunInput) -> &str {
     input.reason.as_deref().unwrap_or("cancelled")
 }
 
-/// What is left to refund of each captured payment of `order`, less the agents' and returns'
+/// What is left to refund of each captured payment of `order` (what was captured, not the
+/// authorized amount, less its refunds), less the agents' and returns'
 /// refunds accepted before and not yet done (they take their share when they run).
 async fn planned_refunds(
     ctx: &StepCtx<'_>,
@@ -67,7 +68,8 @@ async fn planned_refunds(
                 .iter()
                 .map(|r| r.amount_minor)
                 .sum();
-        let left = p.amount_minor - p.refunded_minor - pending;
+        // captured less refunded: an authorization captured in part refunds only its capture
+        let left = p.refundable_minor() - pending;
         if left > 0 {
             planned.push(PlannedRefund {
                 payment_id: p.id.clone(),

@@ -121,6 +121,7 @@ async fn judge(
     let situation = RefundSituation {
         status: &row.status,
         proposed: row.proposed_settlement.as_ref().map(|s| &s.0),
+        refund_status: &row.refund_status,
         refund_accepted: db::returns::refund_accepted(conn, &row.tenant_id, &row.rma_id).await?,
         review_running: db::returns::review_in_flight(conn, &row.tenant_id, &row.rma_id).await?,
     };
