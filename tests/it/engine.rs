@@ -265,6 +265,7 @@ fn done(idx: i32, output: Value) -> runs::StepDone {
         attempts: 1,
         started_at: now,
         finished_at: now,
+        key_retry: 0,
     }
 }
 

@@ -33,6 +33,7 @@ mod helpers;
 mod ingest;
 mod jobs;
 mod migrations;
+mod money_once;
 mod operations;
 mod order_reads;
 mod path_ids;

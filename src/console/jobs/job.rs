@@ -133,7 +133,7 @@ pub async fn show(
 }
 
 /// The steps with their attempts, durations, last errors and the upstream Idempotency-Key
-/// each sends (`RunRow::step_key`; its compensation sends `{key}:compensate`).
+/// each sends (`StepRow::key`; its compensation sends `{key}:compensate`).
 fn steps_table(run: &RunRow, steps: &[StepRow]) -> Markup {
     html! {
         h2 #steps { "Steps" }
@@ -161,9 +161,9 @@ fn steps_table(run: &RunRow, steps: &[StepRow]) -> Markup {
                             td.mono.key {
                                 @if step.status == StepStatus::Skipped { span.muted { "none (skipped)" } }
                                 @else {
-                                    (run.step_key(&step.name))
+                                    (step.key())
                                     @if step.status == StepStatus::Compensated {
-                                        br; (run.step_key(&step.name)) ":compensate"
+                                        br; (step.key()) ":compensate"
                                     }
                                 }
                             }
@@ -172,7 +172,7 @@ fn steps_table(run: &RunRow, steps: &[StepRow]) -> Markup {
                 }
             } }
             @if run.retries > 0 {
-                p.muted { "Keys end in :r" (run.retries) " since the operator's retry; a step done before it kept the key it ran under." }
+                p.muted { "A step compensated before an operator's retry runs again under a key ending in :r and the retry's number; every other step keeps the key it ran under." }
             }
         }
     }

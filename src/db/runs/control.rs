@@ -7,7 +7,9 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::PgConnection;
 
-use super::{RunRow, RunStatus};
+use sqlx::types::Json;
+
+use super::{RunRow, RunStatus, StoredStep};
 use crate::domain::ids::{CustomerId, RunId, TenantId};
 
 /// The run, locked until the caller's transaction ends (so a cancel and a retry of the same
@@ -86,8 +88,27 @@ pub async fn request_cancel(conn: &mut PgConnection, id: RunId, by: &str) -> sql
 /// become pending (attempts from zero), its done and skipped steps stay (a long job's
 /// failed and cancelled items become pending, its finished ones stay), the request it
 /// serves follows it, and its trigger goes in the outbox (announced to the relay). The
-/// retry count grows, so its steps' upstream keys are new (`RunRow::step_key`).
+/// retry count grows; a step that [`StoredStep::renews_key_on_retry`] (compensated, or
+/// refused) runs under the retry's new upstream key, every other step keeps the key it last
+/// ran under (`key_retry`, see `super::step_key`), so a failed step whose answer was lost is
+/// answered from the upstream's memory instead of acting twice. The caller holds the run's
+/// lock ([`lock`]), so the steps read here are those the update rewrites.
 pub async fn retry(conn: &mut PgConnection, id: RunId, channel: &str) -> sqlx::Result<Retried> {
+    let steps = sqlx::query_scalar!(
+        r#"SELECT steps AS "steps: Json<Vec<StoredStep>>" FROM runs WHERE id = $1"#,
+        id.as_uuid(),
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    // positions (from 1, as WITH ORDINALITY counts) of the steps that get the new key
+    let renewing: Vec<i64> = steps
+        .map(|s| s.0)
+        .unwrap_or_default()
+        .iter()
+        .zip(1..)
+        .filter(|(step, _)| step.renews_key_on_retry())
+        .map(|(_, ord)| ord)
+        .collect();
     let n = sqlx::query_scalar!(
         r#"WITH r AS (
              UPDATE runs SET status = 'queued', retries = retries + 1, next_attempt_at = now(),
@@ -108,6 +129,9 @@ pub async fn retry(conn: &mut PgConnection, id: RunId, channel: &str) -> sqlx::R
                                                "last_error": null, "output": null,
                                                "started_at": null, "finished_at": null,
                                                "duration_ms": null}'
+                                        || CASE WHEN ord = ANY($3)
+                                                THEN jsonb_build_object('key_retry', retries + 1)
+                                                ELSE '{}' END
                                    ELSE s END ORDER BY ord), '[]')
                           FROM jsonb_array_elements(steps) WITH ORDINALITY AS t(s, ord))
              WHERE id = $1 AND status IN ('failed', 'compensated')
@@ -121,6 +145,7 @@ pub async fn retry(conn: &mut PgConnection, id: RunId, channel: &str) -> sqlx::R
          SELECT count(*) AS "retried!" FROM r, (SELECT pg_notify($2, '')) AS n"#,
         id.as_uuid(),
         channel,
+        &renewing,
     )
     .fetch_one(conn)
     .await;

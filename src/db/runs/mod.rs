@@ -124,14 +124,22 @@ pub struct RunRow {
 }
 
 impl RunRow {
-    /// The upstream Idempotency-Key of `step` of this run: `{run}:{step}`, and
-    /// `{run}:{step}:r{n}` once an operator retried the run `n` times (the first attempts'
-    /// effects were compensated, so their saved answers must not be replayed).
-    pub fn step_key(&self, step: &str) -> String {
-        match self.retries {
-            0 => format!("{}:{step}", self.id),
-            n => format!("{}:{step}:r{n}", self.id),
-        }
+    /// The upstream Idempotency-Key of its `on_finish` action: `{run}:on_finish`, and
+    /// `{run}:on_finish:r{n}` once an operator retried the run `n` times (each end of the
+    /// run is a new outcome to announce, so an earlier end's saved answer must not be
+    /// replayed). A step's key is [`step_key`].
+    pub fn on_finish_key(&self) -> String {
+        step_key(self.id, "on_finish", self.retries)
+    }
+}
+
+/// The upstream Idempotency-Key of step `step` of run `run`: `{run}:{step}`, or
+/// `{run}:{step}:r{n}` when the step runs under the key of the run's `n`th operator retry
+/// ([`StepRow::key_retry`], chosen by [`StepStatus::renews_key_on_retry`]).
+pub fn step_key(run: RunId, step: &str, key_retry: i32) -> String {
+    match key_retry {
+        0 => format!("{run}:{step}"),
+        n => format!("{run}:{step}:r{n}"),
     }
 }
 
@@ -157,6 +165,18 @@ pub enum StepStatus {
 }
 
 impl StepStatus {
+    /// Whether an operator's retry gives a step it found in this status a new upstream
+    /// Idempotency-Key (the retry's `:r{n}`): only when the step is `compensated`, as its
+    /// effect was undone, so a fresh call is right and the first answer must not be
+    /// replayed. Every other step keeps the key it last ran under: a `failed` step's last
+    /// call may have committed with its answer lost (a refund answered 503 until its
+    /// attempts ran out), and a new key would do the effect a second time; a `done` step
+    /// (one without a compensation, or whose compensation failed) does not run again; a
+    /// `pending` or `skipped` step never called.
+    pub fn renews_key_on_retry(self) -> bool {
+        matches!(self, StepStatus::Compensated)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             StepStatus::Pending => "pending",
@@ -181,6 +201,17 @@ pub struct StepRow {
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
     pub duration_ms: Option<i64>,
+    /// The operator retry whose key the step runs under (0: the run's first key), see
+    /// [`step_key`].
+    pub key_retry: i32,
+}
+
+impl StepRow {
+    /// The upstream Idempotency-Key this step sends (its compensation sends
+    /// `{key}:compensate`).
+    pub fn key(&self) -> String {
+        step_key(self.run_id, &self.name, self.key_retry)
+    }
 }
 
 /// A step as `runs.steps` holds it: its position in the array is its index. Every key is
@@ -195,9 +226,36 @@ pub(crate) struct StoredStep {
     started_at: Option<DateTime<Utc>>,
     finished_at: Option<DateTime<Utc>>,
     duration_ms: Option<i64>,
+    /// Absent in runs accepted before operator retries kept keys per step: 0.
+    #[serde(default)]
+    key_retry: i32,
 }
 
 impl StoredStep {
+    /// Whether an operator's retry gives this step a new upstream Idempotency-Key (the
+    /// retry's `:r{n}`). Only where no effect of its earlier calls can stand: a `compensated`
+    /// step (its effect was undone), and a `failed` one whose last error was a definitive
+    /// refusal — a 4xx answer, not 409 (which upstreams give a call still in progress) — so
+    /// that the retry asks afresh instead of being answered the saved refusal. Every other
+    /// step keeps the key it last ran under: a step that failed on a 5xx, a timeout or a
+    /// lost answer may have acted (a refund answered 503 until its attempts ran out), and a
+    /// new key would act a second time; a `done` step (one without a compensation, or whose
+    /// compensation failed) does not run again; a `pending` or `skipped` one never called.
+    pub(crate) fn renews_key_on_retry(&self) -> bool {
+        match self.status {
+            StepStatus::Compensated => true,
+            StepStatus::Failed => {
+                let answered = self
+                    .last_error
+                    .as_ref()
+                    .and_then(|e| e.get("status"))
+                    .and_then(Value::as_u64);
+                matches!(answered, Some(400..=499)) && answered != Some(409)
+            }
+            _ => false,
+        }
+    }
+
     /// A step of a new run: pending, or skipped (its `when` is false).
     fn new(name: &str, skipped: bool) -> StoredStep {
         StoredStep {
@@ -213,6 +271,7 @@ impl StoredStep {
             started_at: None,
             finished_at: None,
             duration_ms: None,
+            key_retry: 0,
         }
     }
 }
@@ -233,6 +292,7 @@ pub(crate) fn step_rows(run_id: RunId, steps: Vec<StoredStep>) -> Vec<StepRow> {
             started_at: s.started_at,
             finished_at: s.finished_at,
             duration_ms: s.duration_ms,
+            key_retry: s.key_retry,
         })
         .collect()
 }
@@ -425,3 +485,53 @@ pub use progress::*;
 pub use queue_stats::*;
 pub use reads::*;
 pub use retention::*;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Only a compensated step gets the retry's new key; a failed one (its call may have
+    /// committed with the answer lost) and every other keeps the key it ran under.
+    #[test]
+    fn a_retry_renews_the_key_of_steps_whose_effect_cannot_stand_only() {
+        let step = |status: &str, last_error: Value| -> StoredStep {
+            serde_json::from_value(serde_json::json!({"name": "refund", "status": status,
+                "attempts": 3, "output": null, "last_error": last_error, "started_at": null,
+                "finished_at": null, "duration_ms": null}))
+            .unwrap()
+        };
+        let refused = serde_json::json!({"status": 422, "code": "payment.not_refundable"});
+        let lost = serde_json::json!({"status": 503, "code": "upstream.unavailable"});
+        let in_progress = serde_json::json!({"status": 409, "code": "upstream.conflict"});
+        assert!(step("compensated", Value::Null).renews_key_on_retry());
+        assert!(
+            step("failed", refused.clone()).renews_key_on_retry(),
+            "refused: nothing done"
+        );
+        assert!(
+            !step("failed", lost).renews_key_on_retry(),
+            "may have acted"
+        );
+        assert!(!step("failed", in_progress).renews_key_on_retry());
+        assert!(!step("failed", Value::Null).renews_key_on_retry());
+        for status in ["pending", "done", "skipped"] {
+            assert!(
+                !step(status, refused.clone()).renews_key_on_retry(),
+                "{status}"
+            );
+        }
+
+        let run = RunId::from_uuid(uuid::Uuid::nil());
+        assert_eq!(step_key(run, "refund", 0), format!("{run}:refund"));
+        assert_eq!(step_key(run, "refund", 2), format!("{run}:refund:r2"));
+        let old: StoredStep =
+            serde_json::from_value(serde_json::json!({"name": "refund", "status": "failed",
+                "attempts": 3, "output": null, "last_error": null, "started_at": null,
+                "finished_at": null, "duration_ms": null}))
+            .unwrap();
+        assert_eq!(
+            old.key_retry, 0,
+            "a step stored before keys were kept per step"
+        );
+    }
+}

@@ -86,6 +86,8 @@ pub struct StepDone {
     pub attempts: i32,
     pub started_at: DateTime<Utc>,
     pub finished_at: DateTime<Utc>,
+    /// The operator retry whose key it ran under ([`super::StepRow::key_retry`]), kept.
+    pub key_retry: i32,
 }
 
 impl StepDone {
@@ -145,6 +147,7 @@ impl StepDone {
                 "duration_ms".to_string(),
                 (finished - started).num_milliseconds().into(),
             ),
+            ("key_retry".to_string(), self.key_retry.into()),
         ])
     }
 }
@@ -331,6 +334,7 @@ mod tests {
             attempts: 1,
             started_at: at,
             finished_at: at,
+            key_retry: 0,
         }
     }
 

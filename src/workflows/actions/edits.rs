@@ -187,7 +187,11 @@ pub fn settle_difference(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepEr
     })
 }
 
-/// Compensation of `settle_difference`: a charge is refunded, a refund charged again.
+/// Compensation of `settle_difference`: a charge is refunded; a refund is left standing and
+/// recorded as such (`reversal: "none"`), since taking money back from the customer needs
+/// their consent and a compensation has none. It runs when an operator cancels the job after
+/// the money moved (at the step boundary before `notify_customer`); no later step's failure
+/// runs it, as `notify_customer` is not critical.
 pub fn reverse_settlement(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
     Box::pin(async move {
         let input: EditRunInput = ctx.input_as()?;
@@ -200,11 +204,12 @@ pub fn reverse_settlement(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepE
                 .await?;
             return Ok(json!({ "reversal_refund_id": refund.id }));
         }
-        if settled.refund_id.is_some() {
-            let paid = upstream
-                .charge_order(tenant, &input.order_id, amount, reason, key)
-                .await?;
-            return Ok(json!({ "reversal_payment_id": paid.id }));
+        if let Some(refund_id) = settled.refund_id {
+            return Ok(json!({
+                "reversal": "none",
+                "refund_id": refund_id,
+                "detail": "a refund is never charged back without the customer's consent",
+            }));
         }
         Ok(json!({}))
     })

@@ -1,5 +1,5 @@
 //! Compensation: after a critical step failed for good, undo the done steps in reverse
-//! order, each with key `{run_id}:{step}:compensate`, retried a few times.
+//! order, each with key `{step key}:compensate` (`runs::step_key`), retried a few times.
 
 use std::time::Duration;
 
@@ -53,7 +53,7 @@ impl Runner<'_> {
             if self.steps[idx].status != StepStatus::Done {
                 continue;
             }
-            let key = format!("{}:compensate", self.run.step_key(&step.name));
+            let key = format!("{}:compensate", self.steps[idx].key());
             let mut attempt = 0;
             let outcome = loop {
                 attempt += 1;

@@ -253,7 +253,8 @@ impl<'a> Runner<'a> {
     /// Runs step `idx` until it succeeds, fails for good, or is released for a later retry.
     async fn attempt(&self, idx: usize) -> anyhow::Result<Attempted> {
         let step = &self.spec.steps[idx];
-        let key = self.run.step_key(&step.name);
+        let key_retry = self.steps[idx].key_retry;
+        let key = runs::step_key(self.run.id, &step.name, key_retry);
         let mut attempt = self.steps[idx].attempts as u32;
         loop {
             attempt += 1;
@@ -274,6 +275,7 @@ impl<'a> Runner<'a> {
                         attempts: attempt as i32,
                         started_at,
                         finished_at: Utc::now(),
+                        key_retry,
                     }));
                 }
                 Err(e) => e,
@@ -328,7 +330,7 @@ impl<'a> Runner<'a> {
         error: Option<Value>,
     ) -> anyhow::Result<()> {
         if let Some(hook) = &self.spec.on_finish {
-            let key = self.run.step_key("on_finish");
+            let key = self.run.on_finish_key();
             let step = StepSpec {
                 name: "on_finish".into(),
                 action: hook.clone(),
