@@ -241,7 +241,17 @@ pub struct Due {
 
 /// Claims up to `limit` due deliveries: each is pushed `lease_ms` ahead so another worker
 /// leaves it alone while this one sends it. Only the oldest pending delivery of each
-/// webhook is taken (a later one waits for it), so a receiver gets events in order.
+/// webhook is taken (a later one waits for it), so a receiver gets events in order; among
+/// the webhooks, the one whose delivery has been due longest goes first, so the order of
+/// webhook ids does not decide who waits (a high id behind 32 busy webhooks would never
+/// be served). Deliveries a replay queued before another webhook's event are due earlier,
+/// so they still go first.
+///
+/// The locking select repeats the due conditions: PostgreSQL re-checks only the locking
+/// query's own `WHERE` against a row that changed while it looked, so with `id IN (…)`
+/// alone a worker whose snapshot predates another's claim would lock the same row once the
+/// other committed and send it a second time. With the conditions there, the row the other
+/// worker leased (no longer due) or settled (no longer pending) is skipped.
 pub async fn claim_due(
     conn: &mut PgConnection,
     limit: i64,
@@ -250,12 +260,16 @@ pub async fn claim_due(
     sqlx::query_as!(
         Due,
         r#"WITH c AS (
-             SELECT DISTINCT ON (d.webhook_id) d.id, d.next_attempt_at FROM webhook_deliveries d
+             SELECT DISTINCT ON (d.webhook_id) d.id, d.webhook_id, d.next_attempt_at
+             FROM webhook_deliveries d
              JOIN webhooks w ON w.id = d.webhook_id AND w.enabled
              WHERE d.status = 'pending'
              ORDER BY d.webhook_id, d.seq),
-           due AS (SELECT id FROM c WHERE next_attempt_at <= now() LIMIT $1),
-           l AS (SELECT d.id FROM webhook_deliveries d WHERE d.id IN (SELECT id FROM due)
+           due AS (SELECT id FROM c WHERE next_attempt_at <= now()
+                   ORDER BY next_attempt_at, webhook_id LIMIT $1),
+           l AS (SELECT d.id FROM webhook_deliveries d
+                 WHERE d.id IN (SELECT id FROM due)
+                   AND d.status = 'pending' AND d.next_attempt_at <= now()
                  FOR UPDATE SKIP LOCKED),
            u AS (UPDATE webhook_deliveries d
                  SET next_attempt_at = now() + $2::bigint * interval '1 millisecond'

@@ -46,7 +46,8 @@ pub fn verify(secret: &[u8], header: &str, body: &[u8], now: i64) -> Result<(), 
     let (Some(t), Some(v1)) = (t, v1) else {
         return Err(SignatureError::Malformed);
     };
-    if (now - t).abs() > TOLERANCE_SECS {
+    // `abs_diff` cannot overflow, whatever `t` the sender put in the header.
+    if now.abs_diff(t) > TOLERANCE_SECS.unsigned_abs() {
         return Err(SignatureError::Stale);
     }
     mac(secret, t, body)
@@ -77,6 +78,22 @@ mod tests {
         assert_eq!(
             verify(b"secret-secret-secret", "v1=zz", b"{}", 1000),
             Err(SignatureError::Malformed)
+        );
+    }
+
+    #[test]
+    fn extreme_timestamps_are_stale_not_a_panic() {
+        for t in [i64::MIN, i64::MAX] {
+            let h = format!("t={t},v1=00");
+            assert_eq!(
+                verify(b"secret-secret-secret", &h, b"{}", 1_700_000_000),
+                Err(SignatureError::Stale)
+            );
+        }
+        let h = "t=-9223372036854775808,v1=00";
+        assert_eq!(
+            verify(b"secret-secret-secret", h, b"{}", i64::MAX),
+            Err(SignatureError::Stale)
         );
     }
 }

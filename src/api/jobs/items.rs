@@ -160,10 +160,10 @@ fn render(id: RunId, mut items: Vec<ItemRow>, q: &ItemsListing) -> Response {
         .into_response()
 }
 
-/// A CSV field (RFC 4180), with a leading `=`, `+`, `-` or `@` neutralised so a spreadsheet
-/// never runs it as a formula.
+/// A CSV field (RFC 4180), with a leading `=`, `+`, `-`, `@`, tab or carriage return
+/// neutralised so a spreadsheet never runs it as a formula.
 fn csv_cell(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '-', '@']) {
+    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{s}")
     } else {
         s.to_string()
@@ -172,5 +172,24 @@ fn csv_cell(s: &str) -> String {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::csv_cell;
+
+    #[test]
+    fn a_cell_a_spreadsheet_would_run_is_neutralised() {
+        for (raw, cell) in [
+            ("=1+2", "'=1+2"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\t=1", "'\t=1"),
+            ("\r=1", "\"'\r=1\""),
+            ("plain", "plain"),
+            ("a,b", "\"a,b\""),
+        ] {
+            assert_eq!(csv_cell(raw), cell, "{raw:?}");
+        }
     }
 }

@@ -36,14 +36,31 @@ fn expr(c: Column) -> &'static str {
     }
 }
 
+/// Whether the column holds text a customer or an upstream system chose freely, which a
+/// spreadsheet could take for a formula. Not the order id (letters, digits, `_-.:`: no
+/// formula to run, and the keyset reads it as written), nor the values orderdesk sets
+/// itself (statuses, currency, fraud state), numbers or timestamps.
+fn free_text(c: Column) -> bool {
+    matches!(
+        c,
+        Column::Number | Column::CustomerId | Column::Email | Column::Channel | Column::ExternalRef
+    )
+}
+
 /// The column as CSV writes it: timestamps as RFC 3339 in UTC with microseconds, whatever
-/// the session's time zone and date style.
+/// the session's time zone and date style; free text that starts with `=`, `+`, `-`, `@`,
+/// a tab or a carriage return behind a single quote, so that a spreadsheet shows it rather
+/// than running it as a formula (CSV injection).
 fn csv_expr(c: Column) -> String {
     match c.kind() {
         ColumnType::Time => format!(
             "to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')",
             expr(c)
         ),
+        _ if free_text(c) => {
+            let x = expr(c);
+            format!(r"CASE WHEN {x} ~ '^[-=+@\t\r]' THEN '''' || {x} ELSE {x} END")
+        }
         _ => expr(c).to_string(),
     }
 }
@@ -372,6 +389,23 @@ mod tests {
                 String::from_utf8_lossy(bad)
             );
         }
+    }
+
+    #[test]
+    fn csv_neutralises_free_text_only() {
+        assert_eq!(
+            csv_expr(Column::Email),
+            r"CASE WHEN v.email ~ '^[-=+@\t\r]' THEN '''' || v.email ELSE v.email END"
+        );
+        for c in [
+            Column::Id,
+            Column::TotalMinor,
+            Column::Status,
+            Column::Currency,
+        ] {
+            assert_eq!(csv_expr(c), expr(c), "{c:?}");
+        }
+        assert!(csv_expr(Column::PlacedAt).starts_with("to_char("));
     }
 
     #[test]

@@ -10,35 +10,40 @@ use uuid::Uuid;
 
 use crate::domain::ids::{RunId, TenantId};
 
-/// Adds the job's items (again after a crash: those already there stay as they are), each
-/// with its own input when `inputs` has one at its place (an import's lines), and sets the
-/// job's progress to count items.
+/// Adds the job's items, each with its own input when `inputs` has one at its place (an
+/// import's lines), and sets the job's progress to count items; the number of items the job
+/// has. A job that has items already keeps them, untouched, whatever `subjects` is now: a
+/// step re-run after a crash may find another list (a filter that matches `[X, A, B, C]`
+/// where it matched `[A, B, C]`), and merging it by place would skip `X` and repeat `C`.
 pub async fn insert(
     conn: &mut PgConnection,
     run_id: RunId,
     tenant: &TenantId,
     subjects: &[String],
     inputs: &[Value],
-) -> sqlx::Result<()> {
-    sqlx::query!(
-        "WITH i AS (
+) -> sqlx::Result<i64> {
+    let had = sqlx::query_scalar!(
+        r#"WITH had AS (SELECT count(*) AS n FROM run_items WHERE run_id = $1),
+           i AS (
              INSERT INTO run_items (run_id, idx, tenant_id, subject_id, input)
              SELECT $1, t.ord - 1, $2, t.subject, t.input
              FROM unnest($3::text[], $5::jsonb[]) WITH ORDINALITY AS t(subject, input, ord)
-             WHERE t.subject IS NOT NULL
-             ON CONFLICT DO NOTHING)
-         UPDATE runs SET progress_unit = 'items', progress_total = $4, progress_done = 0,
-             progress_failed = 0, updated_at = now()
-         WHERE id = $1",
+             WHERE t.subject IS NOT NULL AND (SELECT n FROM had) = 0
+             ON CONFLICT DO NOTHING),
+           r AS (
+             UPDATE runs SET progress_unit = 'items', progress_total = $4, progress_done = 0,
+                 progress_failed = 0, updated_at = now()
+             WHERE id = $1 AND (SELECT n FROM had) = 0)
+         SELECT n AS "had!" FROM had"#,
         run_id.as_uuid(),
         tenant.as_str(),
         subjects,
         i32::try_from(subjects.len()).unwrap_or(i32::MAX),
         inputs,
     )
-    .execute(conn)
+    .fetch_one(conn)
     .await?;
-    Ok(())
+    Ok(if had == 0 { subjects.len() as i64 } else { had })
 }
 
 /// Items of the tenant's bulk jobs whose child run is under way: the per-tenant bound.

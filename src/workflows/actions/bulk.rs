@@ -44,7 +44,8 @@ const IDLE: Duration = Duration::from_millis(100);
 const REPORT_EVERY: Duration = Duration::from_millis(500);
 
 /// Selects the orders the input's criteria match as the job's items (at most
-/// [`MAX_BULK_ORDERS`]; acceptance refused more, so more now is a permanent failure).
+/// [`MAX_BULK_ORDERS`]; acceptance refused more, so more now is a permanent failure). Run
+/// again after a crash, it keeps the items it chose the first time.
 pub fn select_items(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
     Box::pin(async move {
         let input: BulkStatusInput = ctx.input_as()?;
@@ -61,10 +62,11 @@ pub fn select_items(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>>
                 format!("the filter matches more than {MAX_BULK_ORDERS} orders now"),
             ));
         }
-        items::insert(&mut conn, ctx.run.id, ctx.tenant(), &ids, &[])
+        // a re-run (after a crash) keeps the items chosen first, whatever matches now
+        let n = items::insert(&mut conn, ctx.run.id, ctx.tenant(), &ids, &[])
             .await
             .map_err(StepError::database)?;
-        Ok(json!({ "items": ids.len() }))
+        Ok(json!({ "items": n }))
     })
 }
 

@@ -9,6 +9,7 @@ mod files;
 mod jobs_view;
 mod killed;
 mod measure;
+mod neutralised;
 mod refusals;
 mod resume;
 mod retention;

@@ -221,3 +221,53 @@ async fn a_bulk_change_refuses_bad_input_and_missing_permissions() {
     let res = app.post(path, Default::default(), &ok).await;
     assert_eq!(res.status(), 401);
 }
+
+/// The step that selects a bulk job's items, run again after a crash, may find another list
+/// (an order that matches the filter now sorts ahead of the others): the items chosen the
+/// first time stay as they were, none added, none moved, and the count is theirs.
+#[tokio::test]
+async fn a_job_keeps_the_items_it_chose_first() {
+    use orderdesk::db::runs::items;
+    use orderdesk::domain::ids::{RunId, TenantId};
+
+    let app = crate::helpers::spawn_with(crate::helpers::Options {
+        workers: 0,
+        ..Default::default()
+    })
+    .await;
+    let token = app.agent_token(TENANT, "agt_lead", &["cs_lead"]);
+    let path = "/v1/admin/orders/bulk/update-status";
+    let (status, job) = app
+        .admin_post(&token, path, Some("bulk-keep-1"), None, hold_body(false))
+        .await;
+    assert_eq!(status, 202, "{job}");
+    let run = RunId::parse(job["id"].as_str().unwrap()).unwrap();
+    let tenant = TenantId::new(TENANT);
+    let list = |ids: &[&str]| ids.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let mut conn = app.state.db.acquire().await.unwrap();
+    let n = items::insert(&mut conn, run, &tenant, &list(&["A", "B", "C"]), &[])
+        .await
+        .unwrap();
+    assert_eq!(n, 3);
+    let n = items::insert(&mut conn, run, &tenant, &list(&["X", "A", "B", "C"]), &[])
+        .await
+        .unwrap();
+    assert_eq!(n, 3, "the items of the first time");
+    let kept: Vec<(i32, String)> =
+        sqlx::query_as("SELECT idx, subject_id FROM run_items WHERE run_id = $1 ORDER BY idx")
+            .bind(run.as_uuid())
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap();
+    assert_eq!(
+        kept,
+        [(0, "A".into()), (1, "B".into()), (2, "C".into())],
+        "neither X added nor C repeated"
+    );
+    let total: Option<i32> = sqlx::query_scalar("SELECT progress_total FROM runs WHERE id = $1")
+        .bind(run.as_uuid())
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    assert_eq!(total, Some(3));
+}

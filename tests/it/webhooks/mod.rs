@@ -2,6 +2,7 @@
 //! local receiver (verified independently), retries, auto-disable, the SSRF guard, the
 //! events stream.
 
+mod claims;
 mod receiver;
 mod replay;
 
