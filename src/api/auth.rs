@@ -240,17 +240,23 @@ fn bearer_token(headers: &HeaderMap) -> Result<&str> {
     Ok(token)
 }
 
-/// The console session's cookie secret, when the request carries one.
+/// The console session's cookie secret, when the request carries exactly one. Two cookies of
+/// the name are none: the browser sends every cookie that matches, and one planted by a
+/// sibling domain or a plain-HTTP answer must not decide whose session the request is in.
 pub(crate) fn session_cookie(headers: &HeaderMap) -> Option<&str> {
-    headers
+    let mut values = headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == sessions::COOKIE)
-        .map(|(_, value)| value.trim())
-        .filter(|value| !value.is_empty())
+        .filter(|(name, _)| *name == sessions::COOKIE)
+        .map(|(_, value)| value.trim());
+    let value = values.next()?;
+    if values.next().is_some() {
+        return None;
+    }
+    Some(value).filter(|value| !value.is_empty())
 }
 
 fn check_csrf(parts: &Parts, session: &Session) -> Result<()> {
@@ -356,6 +362,34 @@ mod tests {
         for bad in ["abc", "Basic abc", "Bearer ", "Bearer"] {
             let e = bearer_token(&headers(&[("authorization", bad)])).unwrap_err();
             assert_eq!(e.code(), "auth.missing_token", "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_session_cookie_given_twice_is_none() {
+        let mut h = headers(&[("cookie", "theme=dark; __Host-orderdesk_console=mine")]);
+        assert_eq!(session_cookie(&h), Some("mine"));
+        // a planted cookie of the same name, in the same header or another
+        h.insert(
+            header::COOKIE,
+            "__Host-orderdesk_console=planted; __Host-orderdesk_console=mine"
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(session_cookie(&h), None);
+        h.insert(
+            header::COOKIE,
+            "__Host-orderdesk_console=mine".parse().unwrap(),
+        );
+        h.append(
+            header::COOKIE,
+            "__Host-orderdesk_console=planted".parse().unwrap(),
+        );
+        assert_eq!(session_cookie(&h), None);
+        // the old name is no session any more, and an empty value is none
+        for other in ["orderdesk_console=mine", "__Host-orderdesk_console="] {
+            let h = headers(&[("cookie", other)]);
+            assert_eq!(session_cookie(&h), None, "{other}");
         }
     }
 

@@ -98,13 +98,11 @@ pub fn router(state: AppState, surface: Surface) -> Router {
     if surface != Surface::Customer {
         app = app.merge(Router::from(admin::upload_routes().route_layer(limited())));
         app = app.merge(Router::from(admin::import_routes().route_layer(limited())));
-        // a failed sign-in (401) counts against the client's address, as bad signatures do
-        app = app.merge(
-            crate::console::routes().route_layer(middleware::from_fn_with_state(
-                limiter.clone(),
-                rate_limit::count_unauthorized,
-            )),
-        );
+        // the console's pages count against the agent's limit (`console::routes`); a failed
+        // sign-in (401) counts against the client's address, as bad signatures do
+        app = app.merge(crate::console::routes(limiter.clone()).route_layer(
+            middleware::from_fn_with_state(limiter.clone(), rate_limit::count_unauthorized),
+        ));
     }
     let routes = app
         .fallback(|| async { Error::not_found("route") })

@@ -17,8 +17,10 @@ use crate::db;
 use crate::error::{Error, Result};
 use crate::sealing;
 
-/// The session cookie's name.
-pub const COOKIE: &str = "orderdesk_console";
+/// The session cookie's name. The `__Host-` prefix makes browsers refuse the name from any
+/// `Set-Cookie` with a `Domain`, a `Path` other than `/` or without `Secure`, so a sibling
+/// subdomain or a plain-HTTP answer cannot plant a session of its own under it.
+pub const COOKIE: &str = "__Host-orderdesk_console";
 /// Where a cookie-authenticated request that changes something repeats the CSRF token.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 /// How long a session lasts at most (less when its credential expires sooner).

@@ -6,7 +6,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::api::auth::{Agent, agent_of, session_cookie};
+use crate::api::auth::{Agent, agent_of, authenticate, session_cookie};
 use crate::auth::sessions::Session;
 use crate::auth::{Claims, Permission};
 use crate::error::Error;
@@ -33,6 +33,18 @@ impl FromRequestParts<AppState> for SignedIn {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        // the pages' rate limit (`limit`) verified the cookie already: reuse what it found
+        if let Some(session) = parts.extensions.get::<Session>().cloned()
+            && let Ok(claims) = authenticate(parts, state).await
+        {
+            let agent = agent_of(&claims).map_err(|e| super::PageError::from(e).into_response())?;
+            let claims = Claims::clone(&claims);
+            return Ok(SignedIn {
+                agent,
+                session,
+                claims,
+            });
+        }
         let to_sign_in = || sign_in_redirect(parts.uri.path_and_query().map(|p| p.as_str()));
         let Some(secret) = session_cookie(&parts.headers) else {
             return Err(to_sign_in());

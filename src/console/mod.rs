@@ -13,6 +13,7 @@ mod guard;
 mod jobs;
 mod kpis;
 mod layout;
+mod limit;
 mod sign_in;
 
 use axum::Router;
@@ -25,12 +26,16 @@ use axum::routing::{get, post};
 pub use guard::SignedIn;
 pub use layout::PageError;
 
+use crate::api::rate_limit::RateLimiter;
 use crate::state::AppState;
 
 const FORM_LIMIT: usize = 16 * 1024;
 
-/// The console's routes; `api::router` mounts them with the admin surface.
-pub fn routes() -> Router<AppState> {
+/// The console's routes; `api::router` mounts them with the admin surface and gives them its
+/// rate limiter. The pages count against the agent's limit as the admin API does (`limit`);
+/// signing in, out and the step-up do not (their CSRF token is in the form, not the header
+/// the limiter's authentication checks).
+pub fn routes(limiter: RateLimiter) -> Router<AppState> {
     Router::new()
         .route("/console", get(jobs::list))
         .route("/console/jobs/dead", get(jobs::dead))
@@ -39,6 +44,7 @@ pub fn routes() -> Router<AppState> {
         .route("/console/workers", get(engine::workers))
         .route("/console/exports", get(exports::list))
         .route("/console/kpis", get(kpis::show))
+        .route_layer(middleware::from_fn_with_state(limiter, limit::limit_pages))
         .route("/console/sign-in", get(sign_in::form).post(sign_in::submit))
         .route("/console/sign-out", post(sign_in::sign_out))
         .route("/console/sudo", post(sign_in::step_up))

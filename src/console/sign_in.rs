@@ -139,12 +139,10 @@ pub async fn sign_out(
     }
     state.auth.sign_out(&who.session).await?;
     let mut res = see_other("/console/sign-in");
-    res.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_static(
-            "orderdesk_console=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Strict",
-        ),
-    );
+    let expired = format!("{COOKIE}=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Strict");
+    if let Ok(value) = HeaderValue::from_str(&expired) {
+        res.headers_mut().insert(header::SET_COOKIE, value);
+    }
     Ok(res)
 }
 

@@ -126,6 +126,9 @@ async fn signing_in_gives_a_strict_http_only_cookie_that_opens_pages_and_the_api
         Some(format!("/console/jobs/{job}").as_str())
     );
     let cookie = cookie.unwrap();
+    // `__Host-`: no sibling domain or plain-HTTP answer can set a cookie of this name
+    assert!(cookie.starts_with("__Host-orderdesk_console="), "{cookie}");
+    assert!(!cookie.to_ascii_lowercase().contains("domain="), "{cookie}");
     for attr in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/"] {
         assert!(cookie.contains(attr), "{cookie} lacks {attr}");
     }
@@ -194,7 +197,7 @@ async fn a_stranger_is_sent_to_sign_in_and_back_to_the_page_asked_for() {
         location,
         "/console/sign-in?next=%2Fconsole%2Fjobs%2F0190a0b0%2D0000%2D7000%2D8000%2D000000000000%3Fx%3D1"
     );
-    let (status, _) = get_page(&app, "/console", Some("orderdesk_console=forged")).await;
+    let (status, _) = get_page(&app, "/console", Some("__Host-orderdesk_console=forged")).await;
     assert_eq!(status, 303, "a forged cookie is no session");
     // a sign-in never sends the browser off the console
     let token = app.agent_token(TENANT, "agt_ops", &["admin"]);
