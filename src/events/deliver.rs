@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use futures::future::join_all;
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
@@ -20,54 +20,76 @@ use crate::db;
 use crate::db::webhooks::{Attempt, Due};
 
 const SCAN_EVERY: Duration = Duration::from_millis(200);
-const BATCH: i64 = 32;
+/// Deliveries one process sends at once, each in a task of its own: a receiver that answers
+/// slowly holds its own slot until it answers or times out, not a whole pass of every
+/// other tenant's deliveries (until 2026-12-04 a pass of 32 waited for its slowest send).
+const IN_FLIGHT: usize = 32;
 /// A claimed delivery is left alone by other workers this long.
 const LEASE_MS: i64 = 60_000;
 const SEND_TIMEOUT: Duration = Duration::from_secs(15);
 /// What is kept of a receiver's error.
 const MAX_ERROR: usize = 300;
 
+/// Claims due deliveries while there is a free slot and sends each in its own task. At
+/// shutdown it claims no more and waits for the sends under way (each at most
+/// [`SEND_TIMEOUT`]), whatever is still due.
 pub async fn run(ctx: EventsCtx, shutdown: CancellationToken) {
+    let mut sending: JoinSet<()> = JoinSet::new();
     loop {
-        let busy = match deliver_once(&ctx).await {
-            Ok(n) => n > 0,
-            Err(e) => {
-                warn!(error = %format!("{e:#}"), "webhook delivery pass failed; will retry");
-                false
-            }
-        };
-        // a pass in progress finishes; none starts after a shutdown, backlog or not
+        while sending.try_join_next().is_some() {}
         if shutdown.is_cancelled() {
+            while sending.join_next().await.is_some() {}
             return;
         }
-        if busy {
-            continue;
+        let room = IN_FLIGHT.saturating_sub(sending.len());
+        let mut maybe_more = false;
+        if room > 0 {
+            match claim(&ctx, room).await {
+                Ok(due) => {
+                    maybe_more = due.len() == room;
+                    for d in due {
+                        let ctx = ctx.clone();
+                        sending.spawn(async move { deliver(&ctx, d).await });
+                    }
+                }
+                Err(e) => {
+                    warn!(error = %format!("{e:#}"), "webhook delivery claim failed; will retry")
+                }
+            }
         }
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(SCAN_EVERY) => {}
+        if room == 0 || maybe_more {
+            // more may be due: claim again as soon as a send ends
+            tokio::select! {
+                _ = shutdown.cancelled() => {}
+                _ = sending.join_next() => {}
+            }
+        } else {
+            tokio::select! {
+                _ = shutdown.cancelled() => {}
+                _ = tokio::time::sleep(SCAN_EVERY) => {}
+            }
         }
     }
 }
 
-/// One pass; returns how many deliveries it attempted.
-pub async fn deliver_once(ctx: &EventsCtx) -> anyhow::Result<usize> {
-    let due = {
-        let mut conn = ctx.db.acquire().await?;
-        db::webhooks::claim_due(&mut conn, BATCH, LEASE_MS).await?
-    };
-    let n = due.len();
-    let seal = webhook::SecretSeal::new(&ctx.config);
-    let outcomes = join_all(
-        due.iter()
-            .map(|d| send(&ctx.config.webhooks.allow_hosts, &seal, d)),
-    )
-    .await;
+async fn claim(ctx: &EventsCtx, n: usize) -> anyhow::Result<Vec<Due>> {
     let mut conn = ctx.db.acquire().await?;
-    for (d, outcome) in due.iter().zip(outcomes) {
-        record(ctx, &mut conn, d, outcome).await?;
+    Ok(db::webhooks::claim_due(&mut conn, n as i64, LEASE_MS).await?)
+}
+
+/// Sends one claimed delivery and records its outcome (a failure to record leaves the
+/// delivery leased: it is sent again once the lease ends).
+async fn deliver(ctx: &EventsCtx, d: Due) {
+    let seal = webhook::SecretSeal::new(&ctx.config);
+    let outcome = send(&ctx.config.webhooks.allow_hosts, &seal, &d).await;
+    let recorded = async {
+        let mut conn = ctx.db.acquire().await?;
+        record(ctx, &mut conn, &d, outcome).await
+    };
+    if let Err(e) = recorded.await {
+        warn!(error = %format!("{e:#}"), delivery = %d.id,
+            "could not record a webhook delivery's outcome; it is sent again after its lease");
     }
-    Ok(n)
 }
 
 /// The receiver's HTTP status, or why nothing was received.

@@ -221,6 +221,47 @@ async fn events_reach_the_stream_and_a_subscription_signed_and_in_order() {
     assert!(kinds.contains(&"job.finished"), "{kinds:?}");
 }
 
+/// A receiver that answers slowly holds up only its own deliveries: another webhook's are
+/// sent meanwhile, each as soon as it is due (a worker's pass of 32 used to wait for its
+/// slowest send, up to 15 s, for every tenant).
+#[tokio::test]
+async fn a_slow_receiver_does_not_hold_up_another_webhook() {
+    let receiver = Receiver::start().await;
+    receiver.delay("slow", std::time::Duration::from_secs(10));
+    let app = spawn(&receiver).await;
+    let token = admin(&app);
+    let types = json!(["customer.cancel_requested"]);
+    let slow = json!({"url": receiver.url("slow"), "event_types": types});
+    assert_eq!(create(&app, &token, "wh-slow", slow).await.0, 201);
+    let fast = json!({"url": receiver.url("fast"), "event_types": types});
+    assert_eq!(create(&app, &token, "wh-fast", fast).await.0, 201);
+    let orders: Vec<_> = app
+        .orders
+        .iter()
+        .filter(|o| o.status.as_str() == "confirmed")
+        .take(3)
+        .cloned()
+        .collect();
+    assert_eq!(orders.len(), 3);
+    for (i, order) in orders.iter().enumerate() {
+        let token = app.customer_token(TENANT, &order.customer_id);
+        let mut h = app.auth(&token, TENANT);
+        h.insert("idempotency-key", format!("k-slow-{i}").parse().unwrap());
+        let path = format!("/v1/customer/orders/{}/cancel-request", order.id);
+        let res = app
+            .post(&path, h, &json!({"reason": "changed my mind"}))
+            .await;
+        assert_eq!(res.status(), 202);
+    }
+    // all three reach the fast receiver while the slow one still holds its first
+    receiver.wait_for("fast", 3, 5).await;
+    assert_eq!(
+        receiver.received("slow").len(),
+        1,
+        "one at a time, in order"
+    );
+}
+
 #[tokio::test]
 async fn failed_deliveries_are_retried_and_a_dead_receiver_is_disabled() {
     let receiver = Receiver::start().await;

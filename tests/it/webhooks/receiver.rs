@@ -30,6 +30,7 @@ pub struct Receiver {
     pub addr: String,
     got: Arc<Mutex<Vec<Received>>>,
     script: Arc<Mutex<HashMap<String, Vec<u16>>>>,
+    delays: Arc<Mutex<HashMap<String, std::time::Duration>>>,
 }
 
 impl Receiver {
@@ -56,6 +57,11 @@ impl Receiver {
             .lock()
             .unwrap()
             .insert(name.into(), statuses.to_vec());
+    }
+
+    /// `/{name}` answers only after `delay` (a slow receiver).
+    pub fn delay(&self, name: &str, delay: std::time::Duration) {
+        self.delays.lock().unwrap().insert(name.into(), delay);
     }
 
     pub fn received(&self, name: &str) -> Vec<Received> {
@@ -107,6 +113,10 @@ async fn receive(
             None => 200,
         }
     };
+    let delay = r.delays.lock().unwrap().get(&name).copied();
+    if let Some(delay) = delay {
+        tokio::time::sleep(delay).await;
+    }
     let status = StatusCode::from_u16(status).unwrap();
     if status.is_redirection() {
         let to = format!("http://{}/redirected", r.addr);
