@@ -156,6 +156,24 @@ impl StepError {
             detail,
         )
     }
+    /// This failure, of a call made after an earlier call of the same step took effect (a
+    /// first payment refunded, stock reserved): a refusal (4xx) is reported as a 502 with
+    /// `"partial": true`, so that an operator's retry keeps the step's upstream key
+    /// (`db::runs::StoredStep::renews_key_on_retry`) and the calls that took effect are
+    /// answered from the upstream's memory instead of made again. Its code stays the
+    /// upstream's.
+    pub fn after_partial_effect(self) -> StepError {
+        match self {
+            StepError::Permanent(mut p) if (400..500).contains(&p.status) => {
+                p.status = StatusCode::BAD_GATEWAY.as_u16();
+                p.title = "Bad Gateway".into();
+                p.extra.insert("partial".into(), Value::Bool(true));
+                StepError::Permanent(p)
+            }
+            other => other,
+        }
+    }
+
     /// orderdesk's own database failed: worth retrying.
     pub fn database(e: sqlx::Error) -> StepError {
         tracing::warn!(error = %e, "database error in an action");
@@ -194,6 +212,23 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn a_refusal_after_a_partial_effect_is_a_502_that_keeps_its_code() {
+        let refused = StepError::permanent(StatusCode::UNPROCESSABLE_ENTITY, "payment.x", "no");
+        let p = refused.after_partial_effect().into_problem();
+        assert_eq!((p.status, p.code.as_str()), (502, "payment.x"));
+        assert_eq!(p.extra["partial"], json!(true));
+        let unavailable = StepError::Retryable(Box::new(problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "upstream.unavailable",
+            "later",
+        )));
+        assert!(matches!(
+            unavailable.after_partial_effect(),
+            StepError::Retryable(p) if p.status == 503
+        ));
+    }
 
     fn outputs(v: Value) -> Map<String, Value> {
         v.as_object().cloned().unwrap()

@@ -147,8 +147,9 @@ async fn a_retry_asks_again_under_a_new_key_what_was_refused() {
 }
 
 /// An edit that lowers the total refunds the difference; an operator's cancel after the
-/// refund (while the customer's notice is under way) undoes the edit at Orders and Billing
-/// but leaves the refund standing: no charge at Payments.
+/// refund (while the customer's notice is under way) cannot take the refund back: the
+/// reversal refuses (`edit.refund_not_reversible`), nothing before it is undone, the job
+/// ends `failed` for a person, and Payments sees no charge.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelling_an_edit_after_its_refund_charges_nothing() {
     let app = helpers::spawn().await;
@@ -203,9 +204,17 @@ async fn cancelling_an_edit_after_its_refund_charges_nothing() {
     assert_eq!(status, 202, "{out}");
     let ended = app.wait_job(&job, 30).await;
     app.clear_faults().await;
-    assert_eq!(ended["status"], "cancelled", "{ended}");
+    assert_eq!(ended["status"], "failed", "{ended}");
+    assert_eq!(
+        ended["error"]["code"], "workflow.compensation_failed",
+        "{ended}"
+    );
+    assert_eq!(
+        ended["error"]["compensation"]["error"]["code"], "edit.refund_not_reversible",
+        "{ended}"
+    );
     let settle = stored_step(&app, &job, "settle_difference").await;
-    assert_eq!(settle["status"], "compensated", "{settle}");
+    assert_eq!(settle["status"], "done", "the refund stands: {settle}");
     assert_eq!(
         app.effects_of_kind(TENANT, &order.id, "payment.charge")
             .await,

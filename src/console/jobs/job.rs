@@ -172,7 +172,7 @@ fn steps_table(run: &RunRow, steps: &[StepRow]) -> Markup {
                 }
             } }
             @if run.retries > 0 {
-                p.muted { "A step compensated before an operator's retry runs again under a key ending in :r and the retry's number; every other step keeps the key it ran under." }
+                p.muted { "A step compensated, or refused with a 4xx, before an operator's retry runs again under a key ending in :r and the retry's number; every other step keeps the key it ran under." }
             }
         }
     }

@@ -135,7 +135,7 @@ impl RunRow {
 
 /// The upstream Idempotency-Key of step `step` of run `run`: `{run}:{step}`, or
 /// `{run}:{step}:r{n}` when the step runs under the key of the run's `n`th operator retry
-/// ([`StepRow::key_retry`], chosen by [`StepStatus::renews_key_on_retry`]).
+/// ([`StepRow::key_retry`], chosen by [`StoredStep::renews_key_on_retry`]).
 pub fn step_key(run: RunId, step: &str, key_retry: i32) -> String {
     match key_retry {
         0 => format!("{run}:{step}"),
@@ -165,18 +165,6 @@ pub enum StepStatus {
 }
 
 impl StepStatus {
-    /// Whether an operator's retry gives a step it found in this status a new upstream
-    /// Idempotency-Key (the retry's `:r{n}`): only when the step is `compensated`, as its
-    /// effect was undone, so a fresh call is right and the first answer must not be
-    /// replayed. Every other step keeps the key it last ran under: a `failed` step's last
-    /// call may have committed with its answer lost (a refund answered 503 until its
-    /// attempts ran out), and a new key would do the effect a second time; a `done` step
-    /// (one without a compensation, or whose compensation failed) does not run again; a
-    /// `pending` or `skipped` step never called.
-    pub fn renews_key_on_retry(self) -> bool {
-        matches!(self, StepStatus::Compensated)
-    }
-
     pub fn as_str(self) -> &'static str {
         match self {
             StepStatus::Pending => "pending",
@@ -235,8 +223,11 @@ impl StoredStep {
     /// Whether an operator's retry gives this step a new upstream Idempotency-Key (the
     /// retry's `:r{n}`). Only where no effect of its earlier calls can stand: a `compensated`
     /// step (its effect was undone), and a `failed` one whose last error was a definitive
-    /// refusal — a 4xx answer, not 409 (which upstreams give a call still in progress) — so
-    /// that the retry asks afresh instead of being answered the saved refusal. Every other
+    /// refusal — a 4xx answer (the upstream contract stores a refusal under its key and
+    /// serialises calls of one key, so it answers no "in progress") — so that the retry
+    /// asks afresh instead of being answered the saved refusal. A step that makes several
+    /// calls reports a refusal after one of them took effect as a 502
+    /// (`StepError::after_partial_effect`), so it keeps its key. Every other
     /// step keeps the key it last ran under: a step that failed on a 5xx, a timeout or a
     /// lost answer may have acted (a refund answered 503 until its attempts ran out), and a
     /// new key would act a second time; a `done` step (one without a compensation, or whose
@@ -250,7 +241,7 @@ impl StoredStep {
                     .as_ref()
                     .and_then(|e| e.get("status"))
                     .and_then(Value::as_u64);
-                matches!(answered, Some(400..=499)) && answered != Some(409)
+                matches!(answered, Some(400..=499))
             }
             _ => false,
         }
@@ -502,7 +493,8 @@ mod tests {
         };
         let refused = serde_json::json!({"status": 422, "code": "payment.not_refundable"});
         let lost = serde_json::json!({"status": 503, "code": "upstream.unavailable"});
-        let in_progress = serde_json::json!({"status": 409, "code": "upstream.conflict"});
+        let conflict = serde_json::json!({"status": 409, "code": "fulfillment.insufficient_stock"});
+        let partial = serde_json::json!({"status": 502, "code": "payment.not_refundable"});
         assert!(step("compensated", Value::Null).renews_key_on_retry());
         assert!(
             step("failed", refused.clone()).renews_key_on_retry(),
@@ -512,7 +504,14 @@ mod tests {
             !step("failed", lost).renews_key_on_retry(),
             "may have acted"
         );
-        assert!(!step("failed", in_progress).renews_key_on_retry());
+        assert!(
+            step("failed", conflict).renews_key_on_retry(),
+            "a 409 is a refusal too"
+        );
+        assert!(
+            !step("failed", partial).renews_key_on_retry(),
+            "some calls took effect"
+        );
         assert!(!step("failed", Value::Null).renews_key_on_retry());
         for status in ["pending", "done", "skipped"] {
             assert!(

@@ -6,6 +6,7 @@
 //! suffix where one step makes two calls.
 
 use futures::future::BoxFuture;
+use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -187,11 +188,14 @@ pub fn settle_difference(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepEr
     })
 }
 
-/// Compensation of `settle_difference`: a charge is refunded; a refund is left standing and
-/// recorded as such (`reversal: "none"`), since taking money back from the customer needs
-/// their consent and a compensation has none. It runs when an operator cancels the job after
-/// the money moved (at the step boundary before `notify_customer`); no later step's failure
-/// runs it, as `notify_customer` is not critical.
+/// Compensation of `settle_difference`: a charge is refunded. A refund cannot be undone —
+/// taking money back from the customer needs their consent, and a compensation has none —
+/// so it is refused (409 `edit.refund_not_reversible`): the step stays `done` (its refund
+/// standing, never run again, not even by an operator's retry), the compensation stops
+/// there and the job ends `failed` for a person to decide, the edit still applied at Orders
+/// and Billing as the refund paid for. It runs when an operator cancels the job after the
+/// money moved (at the step boundary before `notify_customer`); no later step's failure runs
+/// it, as `notify_customer` is not critical.
 pub fn reverse_settlement(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
     Box::pin(async move {
         let input: EditRunInput = ctx.input_as()?;
@@ -205,11 +209,14 @@ pub fn reverse_settlement(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepE
             return Ok(json!({ "reversal_refund_id": refund.id }));
         }
         if let Some(refund_id) = settled.refund_id {
-            return Ok(json!({
-                "reversal": "none",
-                "refund_id": refund_id,
-                "detail": "a refund is never charged back without the customer's consent",
-            }));
+            return Err(StepError::permanent(
+                StatusCode::CONFLICT,
+                "edit.refund_not_reversible",
+                format!(
+                    "the edit's difference was refunded ({refund_id}); a refund is never charged \
+                     back without the customer's consent, so the edit stays applied"
+                ),
+            ));
         }
         Ok(json!({}))
     })
@@ -245,7 +252,11 @@ async fn move_stock(
         let lines = stock(release);
         upstream
             .release_inventory(tenant, &input.order_id, &lines, &key)
-            .await?;
+            .await
+            .map_err(|e| match reserve.is_empty() {
+                true => StepError::from(e),
+                false => StepError::from(e).after_partial_effect(),
+            })?;
     }
     Ok(())
 }

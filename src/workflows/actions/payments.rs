@@ -40,7 +40,11 @@ pub fn refund(ctx: StepCtx<'_>) -> BoxFuture<'_, Result<Value, StepError>> {
                 .state
                 .upstream
                 .refund_payment(ctx.tenant(), payment_id, planned.amount_minor, reason, &key)
-                .await?;
+                .await
+                .map_err(|e| match made.refunds_made.is_empty() {
+                    true => StepError::from(e),
+                    false => StepError::from(e).after_partial_effect(),
+                })?;
             made.refunded_minor += refund.amount_minor;
             made.refunds_made.push(RefundMade {
                 payment_id: payment_id.clone(),
