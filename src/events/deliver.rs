@@ -8,9 +8,11 @@
 //! (the engine's step retries are for seconds to minutes), and a claim is one indexed
 //! UPDATE instead of a run with its steps, trigger and lease.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
@@ -24,6 +26,8 @@ const SCAN_EVERY: Duration = Duration::from_millis(200);
 /// slowly holds its own slot until it answers or times out, not a whole pass of every
 /// other tenant's deliveries (until 2026-12-04 a pass of 32 waited for its slowest send).
 const IN_FLIGHT: usize = 32;
+/// Outcomes recorded at once: the sends share the worker's connection pool with its runs.
+const RECORDING: usize = 4;
 /// A claimed delivery is left alone by other workers this long.
 const LEASE_MS: i64 = 60_000;
 const SEND_TIMEOUT: Duration = Duration::from_secs(15);
@@ -35,6 +39,7 @@ const MAX_ERROR: usize = 300;
 /// [`SEND_TIMEOUT`]), whatever is still due.
 pub async fn run(ctx: EventsCtx, shutdown: CancellationToken) {
     let mut sending: JoinSet<()> = JoinSet::new();
+    let recording = Arc::new(Semaphore::new(RECORDING));
     loop {
         while sending.try_join_next().is_some() {}
         if shutdown.is_cancelled() {
@@ -48,8 +53,8 @@ pub async fn run(ctx: EventsCtx, shutdown: CancellationToken) {
                 Ok(due) => {
                     maybe_more = due.len() == room;
                     for d in due {
-                        let ctx = ctx.clone();
-                        sending.spawn(async move { deliver(&ctx, d).await });
+                        let (ctx, recording) = (ctx.clone(), recording.clone());
+                        sending.spawn(async move { deliver(&ctx, &recording, d).await });
                     }
                 }
                 Err(e) => {
@@ -79,10 +84,11 @@ async fn claim(ctx: &EventsCtx, n: usize) -> anyhow::Result<Vec<Due>> {
 
 /// Sends one claimed delivery and records its outcome (a failure to record leaves the
 /// delivery leased: it is sent again once the lease ends).
-async fn deliver(ctx: &EventsCtx, d: Due) {
+async fn deliver(ctx: &EventsCtx, recording: &Semaphore, d: Due) {
     let seal = webhook::SecretSeal::new(&ctx.config);
     let outcome = send(&ctx.config.webhooks.allow_hosts, &seal, &d).await;
     let recorded = async {
+        let _turn = recording.acquire().await?;
         let mut conn = ctx.db.acquire().await?;
         record(ctx, &mut conn, &d, outcome).await
     };

@@ -163,14 +163,18 @@ impl StepError {
     /// answered from the upstream's memory instead of made again. Its code stays the
     /// upstream's.
     pub fn after_partial_effect(self) -> StepError {
-        match self {
-            StepError::Permanent(mut p) if (400..500).contains(&p.status) => {
+        let partial = |mut p: Box<Problem>| {
+            if (400..500).contains(&p.status) {
                 p.status = StatusCode::BAD_GATEWAY.as_u16();
                 p.title = "Bad Gateway".into();
                 p.extra.insert("partial".into(), Value::Bool(true));
-                StepError::Permanent(p)
             }
-            other => other,
+            p
+        };
+        match self {
+            StepError::Permanent(p) => StepError::Permanent(partial(p)),
+            // a 408 or 429 is retried, and its status is what the step keeps if it runs out
+            StepError::Retryable(p) => StepError::Retryable(partial(p)),
         }
     }
 
@@ -227,6 +231,15 @@ mod tests {
         assert!(matches!(
             unavailable.after_partial_effect(),
             StepError::Retryable(p) if p.status == 503
+        ));
+        let throttled = StepError::Retryable(Box::new(problem(
+            StatusCode::TOO_MANY_REQUESTS,
+            "upstream.rate_limited",
+            "later",
+        )));
+        assert!(matches!(
+            throttled.after_partial_effect(),
+            StepError::Retryable(p) if p.status == 502 && p.extra["partial"] == json!(true)
         ));
     }
 

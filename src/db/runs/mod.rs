@@ -223,7 +223,8 @@ impl StoredStep {
     /// Whether an operator's retry gives this step a new upstream Idempotency-Key (the
     /// retry's `:r{n}`). Only where no effect of its earlier calls can stand: a `compensated`
     /// step (its effect was undone), and a `failed` one whose last error was a definitive
-    /// refusal — a 4xx answer (the upstream contract stores a refusal under its key and
+    /// refusal — a 4xx answer other than 408 and 429, which are retried (the upstream
+    /// contract stores a refusal under its key and
     /// serialises calls of one key, so it answers no "in progress") — so that the retry
     /// asks afresh instead of being answered the saved refusal. A step that makes several
     /// calls reports a refusal after one of them took effect as a 502
@@ -241,7 +242,9 @@ impl StoredStep {
                     .as_ref()
                     .and_then(|e| e.get("status"))
                     .and_then(Value::as_u64);
-                matches!(answered, Some(400..=499))
+                // 408 and 429 are retried: a step that ran out of attempts on them was
+                // never answered
+                matches!(answered, Some(400..=499)) && !matches!(answered, Some(408 | 429))
             }
             _ => false,
         }
@@ -508,6 +511,10 @@ mod tests {
             step("failed", conflict).renews_key_on_retry(),
             "a 409 is a refusal too"
         );
+        for unanswered in [408, 429] {
+            let e = serde_json::json!({"status": unanswered, "code": "upstream.throttled"});
+            assert!(!step("failed", e).renews_key_on_retry(), "{unanswered}");
+        }
         assert!(
             !step("failed", partial).renews_key_on_retry(),
             "some calls took effect"
