@@ -288,6 +288,65 @@ async fn shipped_orders_and_closed_windows_are_refused_with_the_allowed_actions_
     assert_eq!(count(&closed, "runs").await, 0);
 }
 
+/// A change accepted just before the window closed, its answer lost: the retry under the
+/// same key after the window closed is answered the saved 202, not refused (the window is
+/// judged once the key is claimed); a new key is refused.
+#[tokio::test]
+async fn a_retry_after_the_window_closed_is_answered_what_was_accepted() {
+    let app = spawn(0, open_window()).await;
+    let order = app.order_in("pending").clone();
+    let token = app.customer_token(TENANT, &order.customer_id);
+    let p = path(&order);
+    let (s1, _, b1) = post(
+        &app,
+        &token,
+        TENANT,
+        &p,
+        Some("k-late"),
+        None,
+        &new_address(),
+    )
+    .await;
+    assert_eq!(s1, 202, "{b1}");
+    sqlx::query(
+        "UPDATE tenants SET settings = jsonb_set(settings, '{address_change_window_minutes}', '0')
+         WHERE id = $1",
+    )
+    .bind(TENANT)
+    .execute(&app.state.db)
+    .await
+    .unwrap();
+    let (s2, h2, b2) = post(
+        &app,
+        &token,
+        TENANT,
+        &p,
+        Some("k-late"),
+        None,
+        &new_address(),
+    )
+    .await;
+    assert_eq!(s2, 202, "{b2}");
+    assert_eq!(h2["idempotent-replayed"], "true");
+    assert_eq!(b2, b1);
+    let (s3, _, b3) = post(
+        &app,
+        &token,
+        TENANT,
+        &p,
+        Some("k-new"),
+        None,
+        &new_address(),
+    )
+    .await;
+    assert_eq!(
+        (s3, b3["code"].as_str()),
+        (409, Some("address.change_window_expired")),
+        "{b3}"
+    );
+    assert_eq!(count(&app, "runs").await, 1);
+}
+
 #[tokio::test]
 async fn an_order_that_ships_before_the_job_runs_keeps_its_address() {
     let mut app = spawn(0, open_window()).await;

@@ -24,6 +24,7 @@ use crate::state::AppState;
 pub const WORKFLOW: &str = "update_address";
 const ADDRESS_CHANGE: RequestKind = RequestKind {
     request_kind: "address_change",
+    allowed_as: SelfService::UpdateAddress,
     workflow: WORKFLOW,
     audit_action: "order.address_change_requested",
 };
@@ -103,13 +104,13 @@ pub async fn update_address(
 ) -> Result<Response> {
     let order = who.own_order(&state, &order_id).await?;
     let precondition = OrderPrecondition::for_customer(if_match, body.version, Need::Optional)?;
-    ensure_allowed(&state, SelfService::UpdateAddress, &order).await?;
     let input = AddressRunInput {
         order_id: order.id.clone(),
         address,
         expected_version: None,
     };
     if body.dry_run {
+        ensure_allowed(&state, SelfService::UpdateAddress, &order).await?;
         return Ok(dry_run(&state, &order, input));
     }
     let key = key.optional_for(&format!("update-address:{order_id}"), &body);

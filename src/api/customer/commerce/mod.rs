@@ -20,16 +20,24 @@ use crate::error::{Error, Result};
 use crate::state::AppState;
 
 /// Refuses with the reason `domain::eligibility::check` gives for `action` now: 409 with
-/// exactly the code `allowed_actions` shows for it.
+/// exactly the code `allowed_actions` shows for it. For what changes nothing (a dry run, a
+/// preview); a request judges it after its Idempotency-Key is claimed
+/// ([`RequestKind::on`]), so that a retry of an accepted request is answered what it was.
 pub(crate) async fn ensure_allowed(
     state: &AppState,
     action: SelfService,
     order: &Order,
 ) -> Result<()> {
-    let settings = {
-        let mut conn = state.db.acquire().await?;
-        db::tenants::settings(&mut conn, &order.tenant_id).await?
-    };
+    let mut conn = state.db.acquire().await?;
+    allowed_in(&mut conn, action, order).await
+}
+
+async fn allowed_in(
+    conn: &mut sqlx::PgConnection,
+    action: SelfService,
+    order: &Order,
+) -> Result<()> {
+    let settings = db::tenants::settings(conn, &order.tenant_id).await?;
     eligibility::check(action, order, &settings, Utc::now()).map_err(|r| {
         Error::conflict(&r.code, r.message.clone()).with_extra("blocked_reasons", json!([r]))
     })
@@ -39,6 +47,11 @@ pub(crate) async fn ensure_allowed(
 pub(crate) struct RequestKind {
     /// `requests.kind`, e.g. `reorder`, `address_change`.
     pub request_kind: &'static str,
+    /// The self-service action whose eligibility (window, state, the tenant's switches) a
+    /// request of this kind must pass, judged once its Idempotency-Key is claimed: a retry
+    /// of a request accepted just before the window closed is answered the saved 202, not
+    /// refused.
+    pub allowed_as: SelfService,
     /// The workflow of `workflows.toml`.
     pub workflow: &'static str,
     /// The audit action, e.g. `order.reorder_requested`.
@@ -79,6 +92,7 @@ impl<I: Serialize + Send + Sync> Intake for OrderRequest<'_, I> {
 
     async fn admit(self, adm: &mut Admission<'_>) -> Result<Admitted<RequestAcceptedOut>> {
         let OrderRequest { order, input, .. } = self;
+        allowed_in(adm.conn(), self.kind.allowed_as, order).await?;
         let kind = self.kind.request_kind;
         let already_open = Error::conflict(
             "request.already_open",

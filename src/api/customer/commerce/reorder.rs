@@ -23,6 +23,7 @@ use crate::state::AppState;
 pub const WORKFLOW: &str = "reorder";
 const REORDER: RequestKind = RequestKind {
     request_kind: "reorder",
+    allowed_as: SelfService::Reorder,
     workflow: WORKFLOW,
     audit_action: "order.reorder_requested",
 };
@@ -103,12 +104,12 @@ pub async fn reorder(
 ) -> Result<Response> {
     let order = who.own_order(&state, &order_id).await?;
     let lines = selected(&order, body.lines.as_deref())?;
-    ensure_allowed(&state, SelfService::Reorder, &order).await?;
     let input = ReorderRunInput {
         order_id: order.id.clone(),
         line_ids: body.lines.clone(),
     };
     if body.dry_run {
+        ensure_allowed(&state, SelfService::Reorder, &order).await?;
         return dry_run(&state, &order, &lines, &input).await;
     }
     let key = key.optional_for(&format!("reorder:{order_id}"), &body);
