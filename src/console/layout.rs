@@ -139,6 +139,9 @@ impl IntoResponse for PageError {
             &problem.title,
             html! {
                 p.error { (problem.detail) }
+                @for step in &problem.next_steps {
+                    p { (step) }
+                }
                 p { "Code: " code { (self.0.code()) } }
                 p { a href="/console" { "Back to the console" } }
             },

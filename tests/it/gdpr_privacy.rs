@@ -191,7 +191,7 @@ async fn export_in(app: &TestApp, tenant: &str, customer: &str) -> Value {
 }
 
 /// Erases `customer` of the test tenant at their own request: the finished job.
-async fn erase(app: &TestApp, customer: &str) -> Value {
+pub(crate) async fn erase(app: &TestApp, customer: &str) -> Value {
     let token = app.customer_token(TENANT, customer);
     let mut h = app.auth(&token, TENANT);
     h.insert(

@@ -52,15 +52,8 @@ impl Validate for MetricsQuery {
             return Err(Error::validation(out_of_range));
         }
         let to = self.to.unwrap_or_else(|| Utc::now().date_naive());
-        let from = match self.from {
-            Some(from) => from,
-            None => to.checked_sub_days(Days::new(29)).ok_or_else(|| {
-                Error::validation(vec![FieldError {
-                    field: "to".into(),
-                    message: "too early to count 30 days back from".into(),
-                }])
-            })?,
-        };
+        // `to` is in YEARS (checked above, or today): 29 days back cannot leave chrono's range
+        let from = self.from.unwrap_or(to - Days::new(29));
         let days = (to - from).num_days() + 1;
         if !(1..=MAX_DAYS).contains(&days) {
             return Err(Error::validation(vec![FieldError {

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
 pub use window::{Policy, Quota, Window, cannot_count};
 
@@ -36,6 +36,7 @@ use crate::api::client_ip::ClientIp;
 use crate::auth::{Claims, PrincipalKind};
 use crate::domain::ids::TenantId;
 use crate::domain::settings::TenantSettings;
+use crate::error::Error;
 use crate::state::AppState;
 
 /// The window of the per-principal limits (`*_per_minute`).
@@ -183,6 +184,16 @@ impl RateLimiter {
 /// client address. Puts the [`RateLimiter`] and the [`Quota`] in the request's extensions for
 /// handlers.
 pub async fn enforce(State(limiter): State<RateLimiter>, req: Request, next: Next) -> Response {
+    enforce_as(limiter, req, next, IntoResponse::into_response).await
+}
+
+/// [`enforce`], a refusal rendered by `render` (the console answers a page, not JSON).
+pub async fn enforce_as(
+    limiter: RateLimiter,
+    req: Request,
+    next: Next,
+    render: fn(Error) -> Response,
+) -> Response {
     let (mut parts, body) = req.into_parts();
     parts.extensions.insert(limiter.clone());
     let quota = match authenticate(&mut parts, &limiter.state).await {
@@ -192,14 +203,14 @@ pub async fn enforce(State(limiter): State<RateLimiter>, req: Request, next: Nex
         Err(_) => {
             let ip = parts.extensions.get::<ClientIp>().and_then(|c| c.0);
             if let Err(q) = limiter.inner.anonymous.check(ip) {
-                return q.too_many(Policy::Anonymous, "requests without a valid token");
+                return q.too_many_as(Policy::Anonymous, "requests without a valid token", render);
             }
             None // the handler's extractor answers with the reason
         }
     };
     if let Some(q) = &quota {
         if q.exceeded() {
-            return q.too_many(Policy::Default, "requests");
+            return q.too_many_as(Policy::Default, "requests", render);
         }
         parts.extensions.insert(q.clone());
     }

@@ -150,19 +150,31 @@ impl Quota {
 
     /// 429 `rate_limit.exceeded` with `Retry-After` and the quota headers.
     pub fn too_many(&self, policy: Policy, what: &str) -> Response {
+        self.too_many_as(policy, what, IntoResponse::into_response)
+    }
+
+    /// [`Self::too_many`], its problem rendered by `render` (the console's pages show it as
+    /// a page), the headers the same.
+    pub fn too_many_as(
+        &self,
+        policy: Policy,
+        what: &str,
+        render: impl FnOnce(Error) -> Response,
+    ) -> Response {
         let retry_after = self.reset_secs().unwrap_or(1).max(1);
-        let mut res = Error::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limit.exceeded",
-            format!(
-                "too many {what}: at most {} per {} seconds",
-                self.limit,
-                self.window.as_secs()
-            ),
-        )
-        .with_extra("retry_after_seconds", retry_after.into())
-        .with_next_step(format!("wait {retry_after} seconds before trying again"))
-        .into_response();
+        let mut res = render(
+            Error::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limit.exceeded",
+                format!(
+                    "too many {what}: at most {} per {} seconds",
+                    self.limit,
+                    self.window.as_secs()
+                ),
+            )
+            .with_extra("retry_after_seconds", retry_after.into())
+            .with_next_step(format!("wait {retry_after} seconds before trying again")),
+        );
         self.apply_headers(policy, res.headers_mut());
         if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
             res.headers_mut().insert("retry-after", v);

@@ -6,26 +6,11 @@ mod audit;
 mod step_outputs;
 mod storage_errors;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::helpers::{TENANT, TestApp};
 
-/// Erases `customer` of the test tenant at their own request: the finished job.
-pub async fn erase(app: &TestApp, customer: &str) -> Value {
-    let token = app.customer_token(TENANT, customer);
-    let mut h = app.auth(&token, TENANT);
-    h.insert(
-        "idempotency-key",
-        format!("erase-{customer}").parse().unwrap(),
-    );
-    let res = app
-        .post("/v1/customer/gdpr/erase-request", h, &json!({}))
-        .await;
-    let body: Value = res.json().await.unwrap();
-    let job = app.wait_job(body["job"]["id"].as_str().unwrap(), 30).await;
-    assert_eq!(job["status"], "succeeded", "{job}");
-    job
-}
+pub(crate) use crate::gdpr_privacy::erase;
 
 /// How many audit records of the test tenant hold `text` in clear, in any column.
 pub async fn audit_records_holding(app: &TestApp, text: &str) -> i64 {
