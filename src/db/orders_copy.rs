@@ -222,8 +222,16 @@ impl BulkLoadLock {
         &mut self.conn
     }
 
-    /// Releases the lock by ending its session.
-    pub async fn release(self) -> sqlx::Result<()> {
+    /// Releases the lock, then ends its session. Unlocked first: closing returns before the
+    /// server's backend has exited, and until it has the lock is still held — a start right
+    /// after (`db::migrate`) found the lock taken and left a dead load's indexes unbuilt.
+    pub async fn release(mut self) -> sqlx::Result<()> {
+        sqlx::query_scalar!(
+            r#"SELECT pg_advisory_unlock($1) AS "released!""#,
+            BULK_LOAD_LOCK
+        )
+        .fetch_one(&mut *self.conn)
+        .await?;
         self.conn.close().await
     }
 }
